@@ -1,0 +1,50 @@
+/*
+ * exit_lua.h - the Lua form of a decoded exit.
+ *
+ * A policy receives the exit as a read-only proxy (a userdata with __index, __pairs,
+ * __tostring and __len-free semantics) over the C view, not as a table filled field by
+ * field: building the common exits costs no allocation and no field is computed unless
+ * the policy reads it. Nested parts (`e.insn`, `e.hw`, `e.iss` ...) are proxies too;
+ * arrays and byte strings become Lua tables/strings when read.
+ *
+ * One root proxy per lua_State is reused for every exit (xg_exit_lua_push swaps the view
+ * and bumps a generation). After the handler returns, the engine calls xg_exit_lua_expire:
+ * any later use of that exit object, or of a nested proxy taken from it - a policy that
+ * stashed it in a global - raises "exit object used after its handler returned" instead
+ * of reading another exit's data. Writes raise "exit objects are read-only".
+ *
+ * Lazy extras (disassembly, registers, memory) are the engine's: it registers a fallback
+ * __index function with xg_exit_lua_set_fallback; unknown field names go there (with the
+ * exit object and the key), and return nil if there is none.
+ *
+ * e:totable() returns a plain, deep Lua table copy of every field (for stashing, printing
+ * or serialising); pairs(e) walks the same fields in order.
+ */
+#ifndef XG_EXIT_LUA_H
+#define XG_EXIT_LUA_H
+
+#include <lua.h>
+
+#include "exitgate.h"
+
+/* Register the metatables in L (once per state; idempotent). */
+void xg_exit_lua_open(lua_State *L);
+
+/* Push the state's exit object, now showing *x. *x must stay valid until expire. */
+void xg_exit_lua_push(lua_State *L, const struct xg_exit *x);
+
+/* Detach the current view: every later access through any proxy of it errors. */
+void xg_exit_lua_expire(lua_State *L);
+
+/* The view behind the exit object at index idx, or NULL if idx is not a live exit object. */
+const struct xg_exit *xg_exit_lua_check(lua_State *L, int idx);
+
+/* Push a plain deep table with every field of *x (no proxy, no expiry). */
+void xg_exit_lua_push_table(lua_State *L, const struct xg_exit *x);
+
+/* fn(L) is called for names the exit model does not have, with (exit, key) on the stack;
+ * it returns 1 with the value pushed, or 0 for nil. NULL removes the fallback. */
+typedef int (*xg_exit_lua_fallback)(lua_State *L);
+void xg_exit_lua_set_fallback(lua_State *L, xg_exit_lua_fallback fn);
+
+#endif

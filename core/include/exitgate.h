@@ -1,0 +1,348 @@
+/*
+ * exitgate.h - the one public header of libexitgate.
+ *
+ * The exit model. xg_exit_decode() turns the bytes of a `struct kvm_run` (as KVM_RUN left
+ * them, or as read from a file) into a `struct xg_exit`: a typed C view with every field of
+ * the matching union member, and names for the numbers (exit reason, internal-error
+ * suberror, VMX/SVM exit reasons, ESR fields, MSR exit reasons, hypercall numbers ...).
+ * Everything in kvm_run is guest-influenced: the decoder bounds every count and size it
+ * reads, never reads outside the buffer it is given, and says what was wrong in
+ * `malformed` ("ndata 40 > 16"). The view owns copies of everything small; only the port
+ * I/O data points into the caller's buffer (bounded by run_size).
+ *
+ * The view is also the source of the exit's Lua form and of its text and JSON forms: one
+ * table of field descriptors per exit kind drives all three (core/exit/fields.c), so what a
+ * policy sees, what `exitgate decode` prints and what a dump contains cannot drift apart.
+ *
+ * Errors go up as return values with a message in struct xg_error; nothing here aborts.
+ */
+#ifndef EXITGATE_H
+#define EXITGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XG_VERSION "0.1.0"
+
+/* A message a person can act on, filled by any call that fails. */
+struct xg_error {
+	char msg[512];
+};
+
+/* Architecture of the kvm_run being decoded: the union's layout of `debug`, the meaning of
+ * kvm_run.flags and of several exits depend on it. */
+enum xg_arch {
+	XG_ARCH_X86_64 = 0,
+	XG_ARCH_ARM64,
+	XG_ARCH_RISCV64,
+	XG_ARCH_S390X,
+	XG_ARCH_PPC64,
+	XG_ARCH_LOONGARCH64,
+	XG_ARCH_COUNT
+};
+
+/* Which hardware virtualisation produced the exit information words (x86 only): it picks
+ * the name table for hardware exit reasons. XG_HW_AUTO asks the host CPU's vendor. */
+enum xg_hw { XG_HW_AUTO = 0, XG_HW_NONE, XG_HW_VMX, XG_HW_SVM };
+
+struct xg_exit_opts {
+	enum xg_arch arch;
+	enum xg_hw hw;
+};
+
+const char *xg_arch_name(enum xg_arch arch);
+int xg_arch_from_name(const char *name, enum xg_arch *out); /* 0, or -1 if unknown */
+const char *xg_hw_name(enum xg_hw hw);
+int xg_hw_from_name(const char *name, enum xg_hw *out);
+enum xg_hw xg_hw_host(void); /* VMX on Intel, SVM on AMD/Hygon, NONE otherwise */
+enum xg_arch xg_arch_host(void);
+
+/* kvm_run header and union sizes; a buffer shorter than XG_RUN_MIN_SIZE cannot be decoded. */
+#define XG_RUN_UNION_OFFSET 32
+#define XG_RUN_UNION_SIZE 256
+#define XG_RUN_MIN_SIZE (XG_RUN_UNION_OFFSET + XG_RUN_UNION_SIZE)
+
+#define XG_MALFORMED_MAX 256
+
+/* Decoded VMX interruption-information / IDT-vectoring-information word (SDM Vol. 3C
+ * 25.9.2, 25.9.3), and SVM EXITINTINFO/EVENTINJ (APM Vol. 2 15.7.2), which share the
+ * layout: vector [7:0], type [10:8], error-code valid [11], valid [31]. */
+struct xg_event_info {
+	uint32_t raw;
+	uint8_t valid;
+	uint8_t vector;
+	uint8_t type;
+	uint8_t error_code_valid;
+	const char *vector_name; /* "PF", "UD" ... for exceptions; NULL otherwise */
+	const char *type_name;   /* "hardware_exception", "nmi" ... */
+};
+
+/* The five exit-information words of an x86 emulation failure (kvm_x86_ops.get_exit_info). */
+struct xg_hw_info {
+	uint64_t exit_reason;
+	const char *exit_reason_name; /* VMX basic reason or SVM exit code name, or NULL */
+	uint64_t info1;               /* VMX: exit qualification; SVM: EXITINFO1 */
+	uint64_t info2;               /* VMX: IDT-vectoring info; SVM: EXITINFO2 */
+	uint64_t intr_info;           /* VMX: exit interruption info; SVM: EXITINTINFO */
+	uint64_t error_code;
+	struct xg_event_info intr;    /* intr_info decoded */
+};
+
+/* ESR_ELx ISS of a data abort (ARM ARM DDI 0487, D24.2.45 ESR_EL2, "ISS encoding for an
+ * exception from a Data Abort"). */
+struct xg_esr_dabt {
+	uint64_t raw;
+	uint8_t dfsc, wnr, s1ptw, cm, ea, fnv, set, vncr, ar, sf, srt, sse, sas, isv;
+	const char *dfsc_name;
+};
+
+enum xg_internal_kind {
+	XG_INTERNAL_EMULATION = 1,
+	XG_INTERNAL_SIMUL_EX = 2,
+	XG_INTERNAL_DELIVERY_EV = 3,
+	XG_INTERNAL_UNEXPECTED_EXIT_REASON = 4,
+};
+
+struct xg_exit_internal {
+	uint32_t suberror;
+	const char *suberror_name; /* NULL for a suberror this engine does not know */
+	uint32_t ndata;            /* as KVM (or the guest) wrote it */
+	uint32_t ndata_used;       /* min(ndata, 16): what was read */
+	uint64_t data[16];         /* data[0 .. ndata_used), the rest zero */
+	/* EMULATION */
+	uint64_t flags;
+	uint64_t flags_unknown; /* flag bits this engine cannot place: kept, reported */
+	uint8_t has_insn;
+	uint8_t insn_size; /* bounded to 15 */
+	uint8_t insn[15];
+	uint8_t has_hw;    /* exit-information words present (EMULATION) */
+	struct xg_hw_info hwi;
+	uint32_t extra_start, extra_count; /* data[] words after the defined ones */
+	/* SIMUL_EX, DELIVERY_EV, UNEXPECTED_EXIT_REASON */
+	uint8_t has_vectoring, has_intr, has_error_code, has_gpa, has_cpu, has_reason, has_qual;
+	struct xg_event_info vectoring; /* IDT-vectoring info */
+	struct xg_event_info intr;      /* exit interruption info (SIMUL_EX) */
+	uint64_t error_code;
+	uint64_t reason;
+	const char *reason_name;
+	uint64_t exit_qual;
+	uint64_t gpa;
+	uint64_t cpu; /* last vmentry cpu */
+};
+
+struct xg_exit_io {
+	uint8_t direction; /* 0 in, 1 out */
+	uint8_t size;
+	uint16_t port;
+	uint32_t count;
+	uint64_t data_offset;
+	const uint8_t *data; /* into the caller's buffer; NULL if out of its bounds */
+	uint32_t data_len;
+};
+
+struct xg_exit_mmio {
+	uint64_t phys_addr;
+	uint8_t data[8];
+	uint32_t len;
+	uint8_t is_write;
+	uint64_t value; /* data[0..len) little-endian, when len <= 8 */
+};
+
+struct xg_exit_hypercall {
+	uint64_t nr;
+	const char *nr_name;
+	uint64_t args[6];
+	uint64_t ret;
+	uint64_t flags; /* also the old `longmode` word */
+	uint8_t longmode;
+	/* KVM_HC_MAP_GPA_RANGE (Documentation/virt/kvm/x86/hypercalls.rst) */
+	uint8_t is_map_gpa_range;
+	uint64_t map_gpa, map_npages, map_attrs;
+	const char *map_page_size;
+	uint8_t map_encrypted;
+};
+
+struct xg_exit_debug {
+	/* x86: struct kvm_debug_exit_arch */
+	uint32_t exception;
+	const char *exception_name;
+	uint64_t pc, dr6, dr7;
+	/* arm64 */
+	uint32_t hsr, hsr_high;
+	uint64_t far;
+	uint8_t ec;
+	const char *ec_name;
+	uint8_t hsr_high_valid;
+};
+
+struct xg_exit_system_event {
+	uint32_t type;
+	const char *type_name;
+	uint32_t ndata, ndata_used;
+	uint64_t data[16];
+	const char *psci_flag; /* arm64: "psci_off2" / "psci_reset2" from data[0] bit 0 */
+};
+
+struct xg_exit_msr {
+	uint8_t error;
+	uint32_t reason;
+	const char *reason_name;
+	uint32_t index;
+	const char *index_name;
+	uint64_t data;
+	uint8_t is_write; /* X86_WRMSR */
+};
+
+struct xg_exit_hyperv {
+	uint32_t type;
+	const char *type_name;
+	uint32_t msr;
+	uint64_t control, evt_page, msg_page;               /* synic */
+	uint64_t input, result, params[2];                  /* hcall */
+	uint64_t status, send_page, recv_page, pending_page; /* syndbg */
+};
+
+struct xg_exit_xen {
+	uint32_t type;
+	const char *type_name;
+	uint32_t longmode, cpl;
+	uint64_t input, result, params[6];
+};
+
+struct xg_exit_memory_fault {
+	uint64_t flags;
+	uint64_t flags_unknown;
+	uint64_t gpa, size;
+	uint8_t private_;
+};
+
+struct xg_exit_tdx {
+	uint64_t flags, nr;
+	const char *nr_name;
+	uint64_t ret;
+	uint64_t data[5]; /* the union words after ret, whatever nr is */
+};
+
+struct xg_exit_arm_sea {
+	uint64_t flags, esr, gva, gpa;
+	uint8_t gpa_valid;
+	uint8_t ec;
+	const char *ec_name;
+	struct xg_esr_dabt iss;
+};
+
+struct xg_exit {
+	uint32_t reason;
+	const char *name;    /* "internal_error" ...; "unknown" for a number not known */
+	const char *kind;    /* the handler kind a policy writes: "emulation_failure" ... */
+	enum xg_arch arch;
+	enum xg_hw hw;
+	/* kvm_run header */
+	uint8_t ready_for_interrupt_injection;
+	uint8_t if_flag;
+	uint16_t run_flags;
+	uint64_t cr8, apic_base;
+	char malformed[XG_MALFORMED_MAX]; /* "" when nothing was wrong */
+	uint8_t raw[XG_RUN_UNION_SIZE];   /* the union bytes as read */
+	union {
+		uint64_t hardware_exit_reason; /* UNKNOWN */
+		struct {
+			uint64_t reason;
+			uint32_t cpu;
+			const char *reason_name;
+			uint8_t cpu_unsupported; /* arm64 KVM_EXIT_FAIL_ENTRY_CPU_UNSUPPORTED */
+		} fail_entry;
+		struct {
+			uint32_t exception, error_code;
+			const char *exception_name;
+		} ex;
+		struct xg_exit_io io;
+		struct xg_exit_debug debug;
+		struct xg_exit_mmio mmio; /* MMIO and LOONGARCH_IOCSR */
+		struct xg_exit_hypercall hypercall;
+		struct {
+			uint64_t rip;
+			uint32_t is_write;
+		} tpr_access;
+		struct {
+			uint8_t icptcode;
+			uint16_t ipa;
+			uint32_t ipb;
+		} s390_sieic;
+		uint64_t s390_reset_flags;
+		struct {
+			uint64_t trans_exc_code;
+			uint32_t pgm_code;
+		} s390_ucontrol;
+		struct {
+			uint32_t dcrn, data;
+			uint8_t is_write;
+		} dcr;
+		struct xg_exit_internal internal;
+		uint64_t osi_gprs[32];
+		struct {
+			uint64_t nr, ret, args[9];
+		} papr_hcall;
+		struct {
+			uint16_t subchannel_id, subchannel_nr;
+			uint32_t io_int_parm, io_int_word, ipb;
+			uint8_t dequeued;
+		} s390_tsch;
+		uint32_t epr;
+		struct xg_exit_system_event system_event;
+		struct {
+			uint64_t addr;
+			uint8_t ar, fc, sel1;
+			uint16_t sel2;
+		} s390_stsi;
+		uint8_t eoi_vector;
+		struct xg_exit_hyperv hyperv;
+		struct {
+			uint64_t esr_iss, fault_ipa;
+			struct xg_esr_dabt iss;
+		} arm_nisv;
+		struct xg_exit_msr msr;
+		struct xg_exit_xen xen;
+		struct {
+			uint64_t extension_id, function_id, args[6], ret[2];
+			const char *extension_name;
+		} riscv_sbi;
+		struct {
+			uint64_t csr_num, new_value, write_mask, ret_value;
+		} riscv_csr;
+		struct {
+			uint32_t flags;
+			uint8_t context_invalid;
+		} notify;
+		struct xg_exit_memory_fault memory_fault;
+		struct xg_exit_tdx tdx;
+		struct xg_exit_arm_sea arm_sea;
+	} u;
+};
+
+/*
+ * Decode `run_size` bytes of a struct kvm_run. Returns 0 and fills *out - also for unknown
+ * exit reasons and malformed contents, which are reported in out->malformed - or -1 with a
+ * message when the buffer is too short to hold the header and union (XG_RUN_MIN_SIZE).
+ * Allocates nothing.
+ */
+int xg_exit_decode(struct xg_exit *out, const void *run, size_t run_size,
+		   const struct xg_exit_opts *opts, struct xg_error *err);
+
+/* Name of a KVM_EXIT_* number, or NULL. */
+const char *xg_exit_reason_name(uint32_t reason);
+
+/* Text and JSON forms (the same fields as the Lua form). Return 0, or -1 on a write error. */
+int xg_exit_print_text(const struct xg_exit *x, FILE *f);
+int xg_exit_print_json(const struct xg_exit *x, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

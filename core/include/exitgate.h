@@ -120,23 +120,22 @@ struct xg_exit_internal {
 	uint8_t has_insn;
 	uint8_t insn_size; /* bounded to 15 */
 	uint8_t insn[15];
-	uint8_t has_hw;    /* exit-information words present (EMULATION) */
+	uint8_t has_hw; /* exit-information words present (EMULATION, DELIVERY_EV, UNEXPECTED) */
 	struct xg_hw_info hwi;
-	uint32_t extra_start, extra_count; /* data[] words after the defined ones */
+	uint32_t extra_count; /* data[] words after the defined ones ("not ABI"), kept as they are */
+	uint64_t extra[16];
 	/* SIMUL_EX, DELIVERY_EV, UNEXPECTED_EXIT_REASON */
-	uint8_t has_vectoring, has_intr, has_error_code, has_gpa, has_cpu, has_reason, has_qual;
+	uint8_t has_vectoring, has_intr, has_error_code, has_gpa, has_cpu, has_qual;
 	struct xg_event_info vectoring; /* IDT-vectoring info */
 	struct xg_event_info intr;      /* exit interruption info (SIMUL_EX) */
 	uint64_t error_code;
-	uint64_t reason;
-	const char *reason_name;
-	uint64_t exit_qual;
 	uint64_t gpa;
 	uint64_t cpu; /* last vmentry cpu */
 };
 
 struct xg_exit_io {
 	uint8_t direction; /* 0 in, 1 out */
+	const char *dir;   /* "in", "out" */
 	uint8_t size;
 	uint16_t port;
 	uint32_t count;
@@ -150,6 +149,7 @@ struct xg_exit_mmio {
 	uint8_t data[8];
 	uint32_t len;
 	uint8_t is_write;
+	uint8_t has_value;
 	uint64_t value; /* data[0..len) little-endian, when len <= 8 */
 };
 
@@ -242,15 +242,21 @@ struct xg_exit {
 	const char *kind;    /* the handler kind a policy writes: "emulation_failure" ... */
 	enum xg_arch arch;
 	enum xg_hw hw;
+	const char *arch_name;
 	/* kvm_run header */
 	uint8_t ready_for_interrupt_injection;
 	uint8_t if_flag;
 	uint16_t run_flags;
 	uint64_t cr8, apic_base;
-	char malformed[XG_MALFORMED_MAX]; /* "" when nothing was wrong */
-	uint8_t raw[XG_RUN_UNION_SIZE];   /* the union bytes as read */
+	uint8_t known; /* the engine knows this exit number */
+	char malformed[XG_MALFORMED_MAX]; /* "" when nothing was wrong, else "; "-joined reports */
+	const void *fields;               /* internal: the field table the decoder chose */
+	_Alignas(8) uint8_t raw[XG_RUN_UNION_SIZE]; /* the union bytes as read */
 	union {
-		uint64_t hardware_exit_reason; /* UNKNOWN */
+		struct {
+			uint64_t hardware_exit_reason;
+			const char *name; /* VMX/SVM name where it is one */
+		} hw; /* UNKNOWN */
 		struct {
 			uint64_t reason;
 			uint32_t cpu;

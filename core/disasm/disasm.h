@@ -1,0 +1,19 @@
+/*
+ * disasm.h - instruction text through libcapstone, for people reading exits and dumps.
+ * The engine's own decoders never depend on it: capstone is an oracle and a printer here.
+ */
+#ifndef XG_DISASM_H
+#define XG_DISASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exitgate.h"
+
+/* Disassemble the first instruction of bytes[0..len) as it would run at addr in 64-bit
+ * mode (x86_64) or A64 (arm64). Writes "mnemonic operands" to out and returns its length
+ * in bytes, or 0 with "(not an instruction capstone knows)" / the reason in out. */
+size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64_t addr,
+		     char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,858 @@
+/*
+ * kvm.c - VM, RAM and vCPU setup on /dev/kvm (see xg_kvm.h for the contract and memory map).
+ *
+ * The order of the per-vCPU setup matters and follows what KVM checks:
+ *   KVM_SET_CPUID2 first - KVM validates CR4 bits (OSXSAVE) and XCR0 against the guest's
+ *   CPUID, so both would be refused before it (api.rst "KVM_SET_CPUID2");
+ *   then KVM_SET_SREGS (modes, segments, paging), KVM_SET_XCRS, KVM_SET_REGS.
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "xg_kvm.h"
+
+#define XG_KVM_PAGE 4096ULL
+
+/*
+ * The long-mode region in low RAM, one 4 KiB page each:
+ *   0x1000 GDT: null, 64-bit code (0x08), flat data (0x10), 64-bit TSS descriptor (0x18,
+ *          16 bytes)
+ *   0x2000 TSS: never used by a guest that takes no interrupts, but VM entry requires TR to
+ *          name a busy TSS in IA-32e mode (SDM Vol. 3C, VM entries, "Checks on Guest
+ *          Segment Registers", TR)
+ *   0x3000 PML4, 0x4000 PDPT
+ *   0x5000 .. 0x8fff four page directories of 2 MiB pages, one per GiB (SDM Vol. 3A 4.5,
+ *          table "Format of a Page-Directory Entry that Maps a 2-MByte Page")
+ *   0x9000 free, kept for an IDT
+ */
+#define GDT_ADDR  0x1000ULL
+#define TSS_ADDR  0x2000ULL
+#define PML4_ADDR 0x3000ULL
+#define PDPT_ADDR 0x4000ULL
+#define PD_ADDR	  0x5000ULL
+#define PD_COUNT  4    /* 4 GiB identity map: RAM and the MMIO window below 4 GiB */
+#define TSS_LIMIT 0x67 /* 104-byte 64-bit TSS (SDM Vol. 3A "Task Management in 64-bit Mode") */
+
+/* Paging-structure entry bits (SDM Vol. 3A 4.5 "4-Level Paging and 5-Level Paging"). */
+#define PTE_P  0x1ULL
+#define PTE_RW 0x2ULL
+#define PTE_PS 0x80ULL
+
+/* Control registers (SDM Vol. 3A 2.5) and EFER (2.2.1). */
+#define CR0_PE	       0x1ULL
+#define CR0_MP	       0x2ULL
+#define CR0_ET	       0x10ULL
+#define CR0_NE	       0x20ULL
+#define CR0_WP	       0x10000ULL
+#define CR0_AM	       0x40000ULL
+#define CR0_PG	       0x80000000ULL
+#define CR4_PAE	       0x20ULL
+#define CR4_OSFXSR     0x200ULL
+#define CR4_OSXMMEXCPT 0x400ULL
+#define CR4_OSXSAVE    0x40000ULL
+#define EFER_LME       0x100ULL
+#define EFER_LMA       0x400ULL
+
+/* XCR0 state components (SDM Vol. 1 13.1, 13.3). */
+#define XFEATURE_X87	0x1ULL
+#define XFEATURE_SSE	0x2ULL
+#define XFEATURE_AVX	0x4ULL
+#define XFEATURE_AVX512 0xe0ULL /* opmask | ZMM_Hi256 | Hi16_ZMM: all or none */
+
+/* Intel needs three pages for the real-mode TSS that KVM keeps for guests without
+ * unrestricted-guest support (api.rst 4.36 KVM_SET_TSS_ADDR). QEMU's address: it is below
+ * 4 GiB, outside RAM and outside the MMIO window. */
+#define REALMODE_TSS_GPA 0xfffbd000ULL
+
+#define REAL_MODE_SP 0xfff0ULL
+
+struct xg_kvm_vcpu {
+	struct xg_kvm_vm *vm;
+	struct xg_kvm_vcpu *next;
+	int fd;
+	int index;
+	struct kvm_run *run;
+	size_t run_size;
+	unsigned flags;
+	uint64_t xcr0;
+};
+
+struct xg_kvm_vm {
+	int kvm_fd;
+	int vm_fd;
+	int mode;
+	uint8_t *mem;
+	uint64_t mem_size;
+	size_t run_size;
+	size_t xsave_size;
+	int has_xsave2;
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, copied per vCPU */
+	struct xg_kvm_vcpu *vcpus;
+};
+
+static int __attribute__((format(printf, 2, 3))) fail(struct xg_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* What to do about an open("/dev/kvm") failure, for people who meet it first. */
+static const char *open_hint(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return " - KVM is not loaded: modprobe kvm_intel or kvm_amd, or enable "
+		       "virtualization in the firmware / the host of this VM";
+	case EACCES:
+	case EPERM:
+		return " - run as root or add yourself to group kvm";
+	default:
+		return "";
+	}
+}
+
+static int open_kvm(char *why, size_t n)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int e;
+
+	if (fd < 0) {
+		e = errno;
+		snprintf(why, n, "cannot open /dev/kvm: %s%s", strerror(e), open_hint(e));
+		return -1;
+	}
+	/* api.rst 4.1 KVM_GET_API_VERSION: 12 is the only stable API, anything else is not
+	 * the interface this code speaks. */
+	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION) {
+		if (v < 0)
+			snprintf(why, n, "/dev/kvm is not a KVM device (KVM_GET_API_VERSION: %s)",
+				 strerror(errno));
+		else
+			snprintf(why, n, "/dev/kvm speaks API version %d, exitgate needs %d", v,
+				 KVM_API_VERSION);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int xg_kvm_probe(char *why, size_t n)
+{
+	char buf[256];
+	int fd, vm;
+
+	if (!why) {
+		why = buf;
+		n = sizeof(buf);
+	}
+	fd = open_kvm(why, n);
+	if (fd < 0)
+		return -1;
+	/* Opening is not enough: KVM_CREATE_VM fails when the CPU's virtualization is taken
+	 * by another hypervisor or disabled. */
+	vm = ioctl(fd, KVM_CREATE_VM, 0);
+	if (vm < 0) {
+		snprintf(why, n, "/dev/kvm opens but KVM_CREATE_VM fails: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(vm);
+	close(fd);
+	if (n)
+		why[0] = '\0';
+	return 0;
+}
+
+/* api.rst 4.46 KVM_GET_SUPPORTED_CPUID: E2BIG means "more entries than you offered". */
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd, struct xg_error *err)
+{
+	for (unsigned nent = 64; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c =
+		    calloc(1, sizeof(*c) + nent * sizeof(struct kvm_cpuid_entry2));
+		if (!c) {
+			fail(err, "out of memory for %u CPUID entries", nent);
+			return NULL;
+		}
+		c->nent = nent;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		int e = errno;
+		free(c);
+		if (e != E2BIG) {
+			fail(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+			return NULL;
+		}
+	}
+	fail(err, "KVM_GET_SUPPORTED_CPUID wants more than 4096 entries");
+	return NULL;
+}
+
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		int indexed = e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		if (e->function == fn && (!indexed || e->index == idx))
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Identity map of [0, 4 GiB) with 2 MiB pages: RAM and the MMIO window are both reachable
+ * by address; what has no memslot exits to user space on access.
+ */
+static void build_page_tables(struct xg_kvm_vm *vm)
+{
+	uint64_t *pml4 = (uint64_t *)(vm->mem + PML4_ADDR);
+	uint64_t *pdpt = (uint64_t *)(vm->mem + PDPT_ADDR);
+
+	memset(vm->mem + XG_KVM_RESERVED_START, 0, XG_KVM_RESERVED_END - XG_KVM_RESERVED_START);
+	pml4[0] = PDPT_ADDR | PTE_P | PTE_RW;
+	for (uint64_t g = 0; g < PD_COUNT; g++) {
+		uint64_t *pd = (uint64_t *)(vm->mem + PD_ADDR + g * XG_KVM_PAGE);
+		pdpt[g] = (PD_ADDR + g * XG_KVM_PAGE) | PTE_P | PTE_RW;
+		for (uint64_t i = 0; i < 512; i++)
+			pd[i] = (g << 30 | i << 21) | PTE_P | PTE_RW | PTE_PS;
+	}
+}
+
+/*
+ * Segment descriptors (SDM Vol. 3A 3.4.5 "Segment Descriptors"; the 16-byte TSS
+ * descriptor: "TSS Descriptor in 64-bit Mode"). Values in the GDT match what KVM_SET_SREGS loads
+ * into the hidden parts, so a guest that reloads a selector gets the same segment.
+ */
+static uint64_t seg_desc(uint32_t base, uint32_t limit, unsigned type, unsigned s, unsigned l,
+			 unsigned db, unsigned g)
+{
+	return (uint64_t)(limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+	       (uint64_t)type << 40 | (uint64_t)s << 44 | 1ULL << 47 /* P, DPL 0 */ |
+	       (uint64_t)(limit >> 16 & 0xf) << 48 | (uint64_t)l << 53 | (uint64_t)db << 54 |
+	       (uint64_t)g << 55 | (uint64_t)(base >> 24) << 56;
+}
+
+static void build_gdt(struct xg_kvm_vm *vm)
+{
+	uint64_t *gdt = (uint64_t *)(vm->mem + GDT_ADDR);
+
+	gdt[0] = 0;
+	gdt[XG_KVM_SEL_CODE64 / 8] = seg_desc(0, 0xfffff, 0xb, 1, 1, 0, 1);
+	gdt[XG_KVM_SEL_DATA / 8] = seg_desc(0, 0xfffff, 0x3, 1, 0, 1, 1);
+	gdt[XG_KVM_SEL_TSS / 8] = seg_desc(TSS_ADDR, TSS_LIMIT, 0xb, 0, 0, 0, 0);
+	gdt[XG_KVM_SEL_TSS / 8 + 1] = TSS_ADDR >> 32;
+}
+
+static int check_opts(const struct xg_kvm_vm_opts *o, uint64_t size, struct xg_error *err)
+{
+	if (o->mode != XG_KVM_LONG && o->mode != XG_KVM_REAL)
+		return fail(err, "unknown vCPU mode %d: use XG_KVM_LONG or XG_KVM_REAL", o->mode);
+	if (size % XG_KVM_PAGE)
+		return fail(err, "RAM size %#llx is not a multiple of 4 KiB",
+			    (unsigned long long)size);
+	if (size > XG_KVM_MMIO_BASE)
+		return fail(err,
+			    "RAM size %#llx would reach into the MMIO window at %#llx: use at "
+			    "most %llu MiB",
+			    (unsigned long long)size, XG_KVM_MMIO_BASE, XG_KVM_MMIO_BASE >> 20);
+	if (o->mode == XG_KVM_LONG && size < 2 * XG_KVM_RESERVED_END)
+		return fail(err,
+			    "RAM size %#llx is too small for long mode: the page tables alone "
+			    "take up to %#llx",
+			    (unsigned long long)size, XG_KVM_RESERVED_END);
+	return 0;
+}
+
+int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, struct xg_error *err)
+{
+	static const struct xg_kvm_vm_opts defaults = {0};
+	struct xg_kvm_vm *vm;
+	char why[sizeof(err->msg)];
+	int r;
+
+	*out = NULL;
+	if (!o)
+		o = &defaults;
+	uint64_t size = o->mem_size ? o->mem_size : XG_KVM_DEFAULT_MEM;
+	if (check_opts(o, size, err))
+		return -1;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return fail(err, "out of memory for the VM");
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->mem = MAP_FAILED;
+	vm->mode = o->mode;
+	vm->mem_size = size;
+
+	vm->kvm_fd = open_kvm(why, sizeof(why));
+	if (vm->kvm_fd < 0) {
+		fail(err, "%s", why);
+		goto fail;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		fail(err, "KVM_CREATE_VM: %s", strerror(errno));
+		goto fail;
+	}
+	r = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (r < (int)sizeof(struct kvm_run)) {
+		fail(err, "KVM_GET_VCPU_MMAP_SIZE: %s", r < 0 ? strerror(errno) : "too small");
+		goto fail;
+	}
+	vm->run_size = (size_t)r;
+	r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	vm->has_xsave2 = r > 0;
+	vm->xsave_size = r > (int)sizeof(struct kvm_xsave) ? (size_t)r : sizeof(struct kvm_xsave);
+
+	vm->cpuid = supported_cpuid(vm->kvm_fd, err);
+	if (!vm->cpuid)
+		goto fail;
+
+	/* On Intel without unrestricted guest, real mode runs in vm86 and needs this area;
+	 * elsewhere the ioctl is accepted and ignored. */
+	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0 &&
+	    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, REALMODE_TSS_GPA) < 0) {
+		fail(err, "KVM_SET_TSS_ADDR %#llx: %s", REALMODE_TSS_GPA, strerror(errno));
+		goto fail;
+	}
+
+	/* MAP_NORESERVE: a 3 GiB guest that touches 1 MiB costs 1 MiB. */
+	vm->mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED) {
+		fail(err, "cannot map %llu MiB of guest RAM: %s", (unsigned long long)size >> 20,
+		     strerror(errno));
+		goto fail;
+	}
+	struct kvm_userspace_memory_region slot = {
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = size,
+	    .userspace_addr = (uintptr_t)vm->mem,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+		fail(err, "KVM_SET_USER_MEMORY_REGION (RAM, %llu MiB at GPA 0): %s",
+		     (unsigned long long)size >> 20, strerror(errno));
+		goto fail;
+	}
+	if (vm->mode == XG_KVM_LONG) {
+		build_page_tables(vm);
+		build_gdt(vm);
+	}
+	*out = vm;
+	return 0;
+fail:
+	xg_kvm_vm_destroy(vm);
+	return -1;
+}
+
+static void vcpu_free(struct xg_kvm_vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, v->run_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	free(v);
+}
+
+void xg_kvm_vm_destroy(struct xg_kvm_vm *vm)
+{
+	if (!vm)
+		return;
+	while (vm->vcpus) {
+		struct xg_kvm_vcpu *v = vm->vcpus;
+		vm->vcpus = v->next;
+		vcpu_free(v);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->mem != MAP_FAILED)
+		munmap(vm->mem, vm->mem_size);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	free(vm->cpuid);
+	free(vm);
+}
+
+int xg_kvm_vm_fd(struct xg_kvm_vm *vm)
+{
+	return vm->vm_fd;
+}
+
+uint64_t xg_kvm_mem_size(struct xg_kvm_vm *vm)
+{
+	return vm->mem_size;
+}
+
+void *xg_kvm_gpa_ptr(struct xg_kvm_vm *vm, uint64_t gpa, size_t len)
+{
+	if (gpa >= vm->mem_size || len > vm->mem_size - gpa)
+		return NULL;
+	return vm->mem + gpa;
+}
+
+/* Where a payload may go: inside RAM, and in long mode clear of the page tables and GDT. */
+static int check_fit(struct xg_kvm_vm *vm, uint64_t gpa, size_t len, struct xg_error *err)
+{
+	if (!xg_kvm_gpa_ptr(vm, gpa, len))
+		return fail(err,
+			    "payload of %zu bytes does not fit at GPA %#llx: RAM is %#llx bytes "
+			    "(%llu MiB); load it lower or give the VM more memory",
+			    len, (unsigned long long)gpa, (unsigned long long)vm->mem_size,
+			    (unsigned long long)vm->mem_size >> 20);
+	if (vm->mode == XG_KVM_LONG && gpa < XG_KVM_RESERVED_END &&
+	    gpa + len > XG_KVM_RESERVED_START)
+		return fail(err,
+			    "payload of %zu bytes at GPA %#llx would overwrite the long-mode page "
+			    "tables and GDT at %#llx..%#llx: load it at XG_KVM_LOAD_ADDR (%#llx)",
+			    len, (unsigned long long)gpa, XG_KVM_RESERVED_START,
+			    XG_KVM_RESERVED_END - 1, XG_KVM_LOAD_ADDR);
+	return 0;
+}
+
+int xg_kvm_load(struct xg_kvm_vm *vm, uint64_t gpa, const void *image, size_t len,
+		struct xg_error *err)
+{
+	if (check_fit(vm, gpa, len, err))
+		return -1;
+	memcpy(xg_kvm_gpa_ptr(vm, gpa, len), image, len);
+	return 0;
+}
+
+/* read() all of len bytes; 0, or -1 with errno (0 for "file shrank"). */
+static int read_all(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int xg_kvm_load_file(struct xg_kvm_vm *vm, uint64_t gpa, const char *path, struct xg_error *err)
+{
+	struct xg_error e;
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t len;
+	int r = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail(err, "cannot open guest payload %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		fail(err, "cannot stat guest payload %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fail(err, "guest payload %s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_size == 0) {
+		fail(err, "guest payload %s is empty (did its build fail?)", path);
+		goto out;
+	}
+	len = (size_t)st.st_size;
+	if (check_fit(vm, gpa, len, &e)) {
+		fail(err, "guest payload %s: %s", path, e.msg);
+		goto out;
+	}
+	/* Read into a copy first: a failed read must not leave half a payload in RAM. */
+	buf = malloc(len);
+	if (!buf) {
+		fail(err, "out of memory reading guest payload %s (%zu bytes)", path, len);
+		goto out;
+	}
+	if (read_all(fd, buf, len)) {
+		fail(err, "cannot read guest payload %s: %s", path,
+		     errno ? strerror(errno) : "file shrank while reading");
+		goto out;
+	}
+	memcpy(xg_kvm_gpa_ptr(vm, gpa, len), buf, len);
+	r = 0;
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int xg_kvm_enable_cap(struct xg_kvm_vm *vm, uint32_t cap, uint64_t arg0, struct xg_error *err)
+{
+	struct kvm_enable_cap c = {.cap = cap, .args = {arg0}};
+
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &c) < 0) {
+		int e = errno;
+		int have = xg_kvm_check_cap(vm, cap);
+		return fail(err, "KVM_ENABLE_CAP %u (arg %#llx): %s%s", cap,
+			    (unsigned long long)arg0, strerror(e),
+			    have <= 0 ? " - this KVM does not offer that capability" : "");
+	}
+	return 0;
+}
+
+int xg_kvm_check_cap(struct xg_kvm_vm *vm, uint32_t cap)
+{
+	int r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, cap);
+	return r < 0 ? 0 : r;
+}
+
+/* Per-vCPU CPUID: the supported set, with this vCPU's APIC ID where CPUID reports it
+ * (leaf 1 EBX[31:24], leaves 0xB/0x1F EDX; SDM Vol. 2A CPUID). */
+static int set_cpuid(struct xg_kvm_vcpu *v, struct xg_error *err)
+{
+	struct kvm_cpuid2 *src = v->vm->cpuid;
+	size_t sz = sizeof(*src) + src->nent * sizeof(src->entries[0]);
+	struct kvm_cpuid2 *c = malloc(sz);
+	int r;
+
+	if (!c)
+		return fail(err, "out of memory for CPUID");
+	memcpy(c, src, sz);
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function == 1)
+			e->ebx = (e->ebx & 0x00ffffff) | (uint32_t)v->index << 24;
+		else if (e->function == 0xb || e->function == 0x1f)
+			e->edx = (uint32_t)v->index;
+	}
+	r = ioctl(v->fd, KVM_SET_CPUID2, c);
+	if (r < 0)
+		r = fail(err, "KVM_SET_CPUID2 (vCPU %d, %u entries): %s", v->index, c->nent,
+			 strerror(errno));
+	free(c);
+	return r;
+}
+
+/*
+ * XCR0: x87|SSE|AVX, and the three AVX-512 components when CPUID leaf 0xD sub-leaf 0
+ * (EDX:EAX, the XCR0 bits the guest may set) has all of them (SDM Vol. 1 13.3: bits 5-7
+ * must be set together, and only with AVX). If KVM refuses the AVX-512 value, fall back to
+ * x87|SSE|AVX and say so in the vCPU flags.
+ */
+static int set_xcr0(struct xg_kvm_vcpu *v, struct xg_error *err)
+{
+	struct kvm_cpuid_entry2 *d = cpuid_find(v->vm->cpuid, 0xd, 0);
+	uint64_t allowed = d ? ((uint64_t)d->edx << 32 | d->eax) : XFEATURE_X87;
+	uint64_t want = XFEATURE_X87 | (allowed & (XFEATURE_SSE | XFEATURE_AVX));
+	struct kvm_xcrs x = {.nr_xcrs = 1};
+
+	if ((want & XFEATURE_AVX) && (allowed & XFEATURE_AVX512) == XFEATURE_AVX512)
+		want |= XFEATURE_AVX512;
+	x.xcrs[0].xcr = 0;
+	x.xcrs[0].value = want;
+	if (ioctl(v->fd, KVM_SET_XCRS, &x) == 0) {
+		v->xcr0 = want;
+		if (want & XFEATURE_AVX512)
+			v->flags |= XG_KVM_VCPU_AVX512;
+		return 0;
+	}
+	int e = errno;
+	if (want & XFEATURE_AVX512) {
+		x.xcrs[0].value = want & ~XFEATURE_AVX512;
+		if (ioctl(v->fd, KVM_SET_XCRS, &x) == 0) {
+			v->xcr0 = x.xcrs[0].value;
+			v->flags |= XG_KVM_VCPU_XCR0_FALLBACK;
+			return 0;
+		}
+	}
+	return fail(err, "KVM_SET_XCRS XCR0=%#llx (vCPU %d): %s", (unsigned long long)want,
+		    v->index, strerror(e));
+}
+
+/*
+ * Whether to give the guest XSAVE state (CR4.OSXSAVE and an XCR0 beyond x87). Decided by
+ * CPUID leaf 0xD, not by leaf 1 ECX.XSAVE: kvm_pvm's KVM_GET_SUPPORTED_CPUID clears the
+ * leaf-1 bit (and SSE3..AVX) while leaf 0xD offers 0xe7 and KVM_SET_XCRS accepts it. Whether
+ * CR4.OSXSAVE is accepted is left to KVM_SET_SREGS (see xg_kvm_vcpu_create).
+ */
+static int want_xsave(struct xg_kvm_vm *vm)
+{
+	struct kvm_cpuid_entry2 *d = cpuid_find(vm->cpuid, 0xd, 0);
+	return d && (d->eax & XFEATURE_SSE) && xg_kvm_check_cap(vm, KVM_CAP_XCRS) > 0;
+}
+
+static void sregs_long(struct kvm_sregs *s, int xsave)
+{
+	struct kvm_segment code = {
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = XG_KVM_SEL_CODE64,
+	    .type = 0xb, /* execute/read, accessed */
+	    .present = 1,
+	    .s = 1,
+	    .l = 1,
+	    .g = 1,
+	};
+	struct kvm_segment data = {
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = XG_KVM_SEL_DATA,
+	    .type = 0x3, /* read/write, accessed */
+	    .present = 1,
+	    .s = 1,
+	    .db = 1,
+	    .g = 1,
+	};
+	struct kvm_segment tr = {
+	    .base = TSS_ADDR,
+	    .limit = TSS_LIMIT,
+	    .selector = XG_KVM_SEL_TSS,
+	    .type = 0xb, /* busy 64-bit TSS */
+	    .present = 1,
+	};
+
+	s->cs = code;
+	s->ds = s->es = s->fs = s->gs = s->ss = data;
+	s->tr = tr;
+	s->ldt = (struct kvm_segment){.type = 0x2, .unusable = 1};
+	s->gdt.base = GDT_ADDR;
+	s->gdt.limit = (XG_KVM_SEL_TSS + 16) - 1;
+	/* No IDT: an exception in a test payload becomes a triple fault (KVM_EXIT_SHUTDOWN),
+	 * which is the clearest signal a payload has. */
+	s->idt.base = 0;
+	s->idt.limit = 0;
+	s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+	s->cr3 = PML4_ADDR;
+	s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (xsave ? CR4_OSXSAVE : 0);
+	s->efer = EFER_LME | EFER_LMA;
+}
+
+/* Real mode: CS:IP = entry, segment bases = selector << 4 (SDM Vol. 3B "Address Translation in
+ * Real-Address Mode"). */
+static int sregs_real(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry, struct xg_error *err)
+{
+	if (entry >= 0x100000)
+		return fail(err,
+			    "real-mode entry %#llx is not below 1 MiB: load real-mode code "
+			    "lower (e.g. 0x10000)",
+			    (unsigned long long)entry);
+	s->cs.selector = (uint16_t)((entry >> 4) & 0xf000);
+	s->cs.base = (uint64_t)s->cs.selector << 4;
+	r->rip = entry - s->cs.base;
+	struct kvm_segment *d[] = {&s->ds, &s->es, &s->fs, &s->gs, &s->ss};
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		d[i]->selector = 0;
+		d[i]->base = 0;
+	}
+	r->rsp = REAL_MODE_SP;
+	return 0;
+}
+
+int xg_kvm_vcpu_create(struct xg_kvm_vm *vm, int index, uint64_t entry, struct xg_kvm_vcpu **out,
+		       struct xg_error *err)
+{
+	struct xg_kvm_vcpu *v;
+	struct kvm_sregs s;
+	struct kvm_regs r = {0};
+	int xsave = want_xsave(vm);
+
+	*out = NULL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return fail(err, "out of memory for vCPU %d", index);
+	v->vm = vm;
+	v->index = index;
+	v->xcr0 = XFEATURE_X87;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
+	if (v->fd < 0) {
+		int e = errno;
+		fail(err, "KVM_CREATE_VCPU %d: %s%s", index, strerror(e),
+		     e == EEXIST   ? " - that vCPU index is taken"
+		     : e == EINVAL ? " - index out of range (see KVM_CAP_MAX_VCPUS)"
+				   : "");
+		goto fail;
+	}
+	v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		fail(err, "cannot mmap kvm_run of vCPU %d: %s", index, strerror(errno));
+		goto fail;
+	}
+	v->run_size = vm->run_size;
+
+	if (set_cpuid(v, err))
+		goto fail;
+	if (xg_kvm_get_sregs(v, &s, err))
+		goto fail;
+	if (vm->mode == XG_KVM_LONG) {
+		sregs_long(&s, xsave);
+		r.rip = entry;
+		r.rsp = vm->mem_size;
+	} else if (sregs_real(&s, &r, entry, err)) {
+		goto fail;
+	}
+	r.rflags = 0x2; /* bit 1 is reserved and reads as 1 (SDM Vol. 1 3.4.3) */
+	if (xg_kvm_set_sregs(v, &s, err)) {
+		/* A KVM that checks CR4 against a guest CPUID without XSAVE refuses OSXSAVE
+		 * (SDM Vol. 3A 2.5: CR4.OSXSAVE needs CPUID.1:ECX.XSAVE); run without it. */
+		if (!(s.cr4 & CR4_OSXSAVE))
+			goto fail;
+		s.cr4 &= ~CR4_OSXSAVE;
+		if (xg_kvm_set_sregs(v, &s, err))
+			goto fail;
+		xsave = 0;
+		v->flags |= XG_KVM_VCPU_NO_XSAVE;
+	}
+	if (xsave && set_xcr0(v, err))
+		goto fail;
+	if (xg_kvm_set_regs(v, &r, err))
+		goto fail;
+
+	v->next = vm->vcpus;
+	vm->vcpus = v;
+	*out = v;
+	return 0;
+fail:
+	vcpu_free(v);
+	return -1;
+}
+
+struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size)
+{
+	if (size)
+		*size = v->run_size;
+	return v->run;
+}
+
+int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v)
+{
+	return ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
+}
+
+int xg_kvm_vcpu_fd(struct xg_kvm_vcpu *v)
+{
+	return v->fd;
+}
+
+int xg_kvm_vcpu_index(struct xg_kvm_vcpu *v)
+{
+	return v->index;
+}
+
+unsigned xg_kvm_vcpu_flags(struct xg_kvm_vcpu *v)
+{
+	return v->flags;
+}
+
+uint64_t xg_kvm_vcpu_xcr0(struct xg_kvm_vcpu *v)
+{
+	return v->xcr0;
+}
+
+int xg_kvm_vcpu_flush(struct xg_kvm_vcpu *v, struct xg_error *err)
+{
+	int r;
+
+	v->run->immediate_exit = 1;
+	r = xg_kvm_vcpu_run(v);
+	v->run->immediate_exit = 0;
+	if (r == -EINTR)
+		return 0;
+	if (r == 0)
+		/* Completing the access needed user space again (a split MMIO access). */
+		return fail(err,
+			    "vCPU %d: completing the pending access produced exit %u; handle it "
+			    "before changing registers",
+			    v->index, v->run->exit_reason);
+	return fail(err, "vCPU %d: KVM_RUN with immediate_exit: %s", v->index, strerror(-r));
+}
+
+static int vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
+		      struct xg_error *err)
+{
+	if (ioctl(v->fd, req, arg) < 0)
+		return fail(err, "%s (vCPU %d): %s", name, v->index, strerror(errno));
+	return 0;
+}
+
+int xg_kvm_get_regs(struct xg_kvm_vcpu *v, struct kvm_regs *r, struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_GET_REGS, "KVM_GET_REGS", r, err);
+}
+
+int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_SET_REGS, "KVM_SET_REGS", (void *)r, err);
+}
+
+int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_GET_SREGS, "KVM_GET_SREGS", s, err);
+}
+
+int xg_kvm_set_sregs(struct xg_kvm_vcpu *v, const struct kvm_sregs *s, struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_SET_SREGS, "KVM_SET_SREGS", (void *)s, err);
+}
+
+int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_GET_XCRS, "KVM_GET_XCRS", x, err);
+}
+
+int xg_kvm_set_xcrs(struct xg_kvm_vcpu *v, const struct kvm_xcrs *x, struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_SET_XCRS, "KVM_SET_XCRS", (void *)x, err);
+}
+
+int xg_kvm_get_vcpu_events(struct xg_kvm_vcpu *v, struct kvm_vcpu_events *e, struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", e, err);
+}
+
+int xg_kvm_set_vcpu_events(struct xg_kvm_vcpu *v, const struct kvm_vcpu_events *e,
+			   struct xg_error *err)
+{
+	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", (void *)e, err);
+}
+
+size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v)
+{
+	return v->vm->xsave_size;
+}
+
+/* KVM_GET_XSAVE2 writes xsave_size bytes, KVM_GET_XSAVE exactly 4096 (api.rst 4.42,
+ * 4.134); KVM_SET_XSAVE reads xsave_size bytes either way. */
+int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_error *err)
+{
+	if (size < v->vm->xsave_size)
+		return fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM writes",
+			    size, v->vm->xsave_size);
+	if (v->vm->has_xsave2)
+		return vcpu_ioctl(v, KVM_GET_XSAVE2, "KVM_GET_XSAVE2", buf, err);
+	return vcpu_ioctl(v, KVM_GET_XSAVE, "KVM_GET_XSAVE", buf, err);
+}
+
+int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct xg_error *err)
+{
+	if (size < v->vm->xsave_size)
+		return fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM reads",
+			    size, v->vm->xsave_size);
+	return vcpu_ioctl(v, KVM_SET_XSAVE, "KVM_SET_XSAVE", (void *)buf, err);
+}

@@ -1,0 +1,136 @@
+/*
+ * xg_kvm.h - the KVM backend: a VM on /dev/kvm with RAM at GPA 0 and vCPUs that start in
+ * 64-bit long mode (or, minimally, real mode) at an entry address.
+ *
+ * This is the foundation of the bundled mini-VMM (`exitgate run`) and of every test that runs
+ * a real guest. It owns the file descriptors, the guest RAM mapping, the page tables and the
+ * initial vCPU state; it does not loop or decide anything. The caller runs KVM_RUN through
+ * xg_kvm_vcpu_run(), reads the exit in the mmap'ed kvm_run (xg_kvm_vcpu_run_area) and uses
+ * the register wrappers below, which report failures in struct xg_error like the rest of
+ * libexitgate. Nothing here aborts or prints.
+ *
+ * Guest physical memory map (both modes):
+ *
+ *   0x0000_0000 .. mem_size      RAM, memslot 0, backed by an anonymous host mapping.
+ *   0x0000_1000 .. 0x0000_9fff   reserved in long mode: GDT, TSS, PML4, PDPT, four PDs
+ *                                (XG_KVM_RESERVED_*); xg_kvm_load refuses to overwrite it.
+ *   XG_KVM_LOAD_ADDR (1 MiB)     where flat payloads go (examples/guests links them there).
+ *   mem_size                     initial RSP in long mode: the stack grows down from the
+ *                                top of RAM.
+ *   XG_KVM_MMIO_BASE ..          no memslot: every access exits with KVM_EXIT_MMIO (or an
+ *                                emulation failure). RAM may not reach into it.
+ *
+ * Long mode identity-maps the first 4 GiB with 2 MiB pages, so guest code can address the
+ * MMIO window with ordinary pointers; CS is 64-bit (XG_KVM_SEL_CODE64), the data segments
+ * flat, and there is no IDT (a guest exception ends in KVM_EXIT_SHUTDOWN). Real mode needs
+ * no tables: CS = (entry >> 4) & 0xf000, IP = the rest, SS:SP = 0:0xfff0, so the entry
+ * must be below 1 MiB.
+ *
+ * Only what every guest needs is set up: the memslot, the supported CPUID, the largest XCR0
+ * the host allows (with AVX-512 when present), and the real-mode TSS area Intel needs. Anything
+ * optional (KVM_CAP_EXIT_ON_EMULATION_FAILURE, user-space MSRs ...) the caller enables with
+ * xg_kvm_enable_cap().
+ */
+#ifndef XG_KVM_H
+#define XG_KVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "exitgate.h"
+
+#define XG_KVM_LOAD_ADDR   0x100000ULL
+#define XG_KVM_MMIO_BASE   0xd0000000ULL
+#define XG_KVM_MMIO_SIZE   0x20000000ULL /* up to 0xefffffff: guest devices live here */
+#define XG_KVM_DEFAULT_MEM (64ULL << 20)
+
+/* The long-mode setup's region in low RAM (see kvm.c for what each page holds). */
+#define XG_KVM_RESERVED_START 0x1000ULL
+#define XG_KVM_RESERVED_END   0xa000ULL /* exclusive */
+
+/* Selectors of the long-mode GDT, for payloads that reload segments. */
+#define XG_KVM_SEL_CODE64 0x08
+#define XG_KVM_SEL_DATA	  0x10
+#define XG_KVM_SEL_TSS	  0x18
+
+enum xg_kvm_mode {
+	XG_KVM_LONG = 0, /* 64-bit, paging on, identity map of 4 GiB (the default) */
+	XG_KVM_REAL = 1, /* 16-bit real mode, for entries below 1 MiB */
+};
+
+struct xg_kvm_vm_opts {
+	uint64_t mem_size; /* RAM at GPA 0; 0 means XG_KVM_DEFAULT_MEM */
+	int mode;	   /* enum xg_kvm_mode */
+};
+
+/* xg_kvm_vcpu_flags() bits. */
+#define XG_KVM_VCPU_AVX512	  0x1 /* XCR0 has opmask|ZMM_Hi256|Hi16_ZMM: AVX-512 usable */
+#define XG_KVM_VCPU_XCR0_FALLBACK 0x2 /* the AVX-512 XCR0 was refused; XCR0 is x87|SSE|AVX */
+#define XG_KVM_VCPU_NO_XSAVE	  0x4 /* KVM refused CR4.OSXSAVE: XCR0 stays x87 only */
+
+struct xg_kvm_vm;
+struct xg_kvm_vcpu;
+
+/* 0 if /dev/kvm can run a VM here; otherwise -1 and why not in why[0..n) (for a TAP SKIP). */
+int xg_kvm_probe(char *why, size_t n);
+
+int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, struct xg_error *err);
+/* Destroys the VM's vCPUs too. NULL is fine. */
+void xg_kvm_vm_destroy(struct xg_kvm_vm *vm);
+int xg_kvm_vm_fd(struct xg_kvm_vm *vm);
+uint64_t xg_kvm_mem_size(struct xg_kvm_vm *vm);
+
+/* Host pointer to guest RAM [gpa, gpa+len), or NULL if any of it is not RAM. */
+void *xg_kvm_gpa_ptr(struct xg_kvm_vm *vm, uint64_t gpa, size_t len);
+/* Copy a payload into RAM at gpa. Fails if it does not fit in RAM or would overwrite the
+ * long-mode tables. */
+int xg_kvm_load(struct xg_kvm_vm *vm, uint64_t gpa, const void *image, size_t len,
+		struct xg_error *err);
+int xg_kvm_load_file(struct xg_kvm_vm *vm, uint64_t gpa, const char *path, struct xg_error *err);
+
+/* KVM_ENABLE_CAP on the VM with args[0] = arg0 (api.rst 4.37). */
+int xg_kvm_enable_cap(struct xg_kvm_vm *vm, uint32_t cap, uint64_t arg0, struct xg_error *err);
+/* KVM_CHECK_EXTENSION on the VM: the capability's value, 0 if absent (api.rst 4.4). */
+int xg_kvm_check_cap(struct xg_kvm_vm *vm, uint32_t cap);
+
+/* Create vCPU `index` in the VM's mode, ready to execute at `entry`. The VM owns it. */
+int xg_kvm_vcpu_create(struct xg_kvm_vm *vm, int index, uint64_t entry, struct xg_kvm_vcpu **out,
+		       struct xg_error *err);
+struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size);
+/* KVM_RUN once: 0, or -errno (-EINTR when a signal or immediate_exit stopped it). */
+int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v);
+int xg_kvm_vcpu_fd(struct xg_kvm_vcpu *v);
+int xg_kvm_vcpu_index(struct xg_kvm_vcpu *v);
+unsigned xg_kvm_vcpu_flags(struct xg_kvm_vcpu *v);
+uint64_t xg_kvm_vcpu_xcr0(struct xg_kvm_vcpu *v);
+
+/*
+ * Let KVM finish the access of the last IO/MMIO/MSR exit without entering the guest again
+ * (KVM_RUN with immediate_exit = 1, api.rst 5 "kvm_run", immediate_exit). Call it before
+ * changing registers between two unrelated runs: otherwise the next KVM_RUN completes the
+ * old access first and overwrites what was set.
+ */
+int xg_kvm_vcpu_flush(struct xg_kvm_vcpu *v, struct xg_error *err);
+
+/* Thin ioctl wrappers; each returns 0, or -1 with the ioctl and errno in err. */
+int xg_kvm_get_regs(struct xg_kvm_vcpu *v, struct kvm_regs *r, struct xg_error *err);
+int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err);
+int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error *err);
+int xg_kvm_set_sregs(struct xg_kvm_vcpu *v, const struct kvm_sregs *s, struct xg_error *err);
+int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *err);
+int xg_kvm_set_xcrs(struct xg_kvm_vcpu *v, const struct kvm_xcrs *x, struct xg_error *err);
+int xg_kvm_get_vcpu_events(struct xg_kvm_vcpu *v, struct kvm_vcpu_events *e, struct xg_error *err);
+int xg_kvm_set_vcpu_events(struct xg_kvm_vcpu *v, const struct kvm_vcpu_events *e,
+			   struct xg_error *err);
+/*
+ * The XSAVE image. Its size is xg_kvm_xsave_size() (KVM_CAP_XSAVE2, at least 4096 bytes,
+ * api.rst 4.42/4.134); buf must hold that many bytes (the layout is struct kvm_xsave's,
+ * possibly longer).
+ */
+size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v);
+int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_error *err);
+int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct xg_error *err);
+
+#endif

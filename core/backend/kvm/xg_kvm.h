@@ -66,7 +66,7 @@ struct xg_kvm_vm_opts {
 };
 
 /* xg_kvm_vcpu_flags() bits. */
-#define XG_KVM_VCPU_AVX512	  0x1 /* XCR0 has opmask|ZMM_Hi256|Hi16_ZMM: AVX-512 usable */
+#define XG_KVM_VCPU_AVX512	  0x1 /* XCR0 includes opmask|ZMM_Hi256|Hi16_ZMM state */
 #define XG_KVM_VCPU_XCR0_FALLBACK 0x2 /* the AVX-512 XCR0 was refused; XCR0 is x87|SSE|AVX */
 #define XG_KVM_VCPU_NO_XSAVE	  0x4 /* KVM refused CR4.OSXSAVE: XCR0 stays x87 only */
 

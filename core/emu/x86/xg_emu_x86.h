@@ -1,0 +1,257 @@
+/*
+ * xg_emu_x86.h - exitgate's x86 instruction emulator: decode and emulate one instruction.
+ *
+ * The contract. The emulator finishes, in user space, an instruction that a hypervisor could
+ * not (KVM's emulation-failure exit hands over its bytes). It knows nothing of KVM, of the
+ * policy engine or of Lua: all it touches goes through struct xg_emu_x86_ops, which a caller
+ * implements (the KVM backend with ioctls, the tests with plain buffers). Every input is
+ * guest-controlled - instruction bytes, memory, register state - and treated as such: the
+ * decoder never reads past the bytes it is given, and the emulator changes nothing (no
+ * memory write, no register write, no device read) before the last check that can fault.
+ *
+ * The fixed order of an emulation, each step a named stage a caller may hook (a hook that
+ * returns non-zero vetoes the instruction, which then has no effect at all):
+ *   DECODE      bytes -> struct xg_emu_x86_insn; #UD for invalid opcodes
+ *   LEGALITY    mode, LOCK and prefix legality (#UD)
+ *   DEVICE      CR0.EM/TS -> #NM or #UD, CR4.OSFXSR/OSXSAVE and XCR0 -> #UD, x87 pending #MF
+ *   PRIVILEGE   CPL checks (none of the covered instructions needs one; the stage exists so
+ *               a policy can veto by CPL)
+ *   ALIGNMENT   #GP(0) for movaps/movdqa/vmovdqa/aligned EVEX moves on misaligned operands
+ *   CANONICAL   segment limits and canonical addresses (#GP(0), #SS(0) for SS)
+ *   TRANSLATE   every page of every access translated first (#PF with the caller's error code)
+ *   READ        memory operands read (the hook sees them; stage "after operands are read")
+ *   WRITEBACK   memory written, then registers, then RIP
+ * An exception found on the way is handed to the EXCEPTION hook and then to ops->inject.
+ *
+ * Accesses that cross a page are split into per-page accesses: one part may be RAM and the
+ * other MMIO. Masked vector accesses (vmaskmov, EVEX opmask) touch only the enabled elements
+ * and fault only on them, as the CPU does (SDM Vol. 1 14.8, Vol. 2 2.8).
+ */
+#ifndef XG_EMU_X86_H
+#define XG_EMU_X86_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Segment registers in ModRM.reg order (SDM Vol. 2 Table 3-6). */
+enum xg_emu_x86_sreg {
+	XG_EMU_X86_ES = 0,
+	XG_EMU_X86_CS,
+	XG_EMU_X86_SS,
+	XG_EMU_X86_DS,
+	XG_EMU_X86_FS,
+	XG_EMU_X86_GS,
+	XG_EMU_X86_NSEG
+};
+
+/* GPR numbers in encoding order. */
+enum xg_emu_x86_gpr {
+	XG_EMU_X86_RAX = 0,
+	XG_EMU_X86_RCX,
+	XG_EMU_X86_RDX,
+	XG_EMU_X86_RBX,
+	XG_EMU_X86_RSP,
+	XG_EMU_X86_RBP,
+	XG_EMU_X86_RSI,
+	XG_EMU_X86_RDI,
+};
+
+/* A segment register as the CPU caches it (the layout of KVM's kvm_segment). */
+struct xg_emu_x86_segment {
+	uint64_t base;
+	uint32_t limit; /* in bytes, granularity already applied */
+	uint16_t selector;
+	uint8_t type, s, dpl, present, db, l, g, unusable;
+};
+
+/* The scalar register state. cpl is taken from SS.DPL (SDM Vol. 3A 5.5). */
+struct xg_emu_x86_regs {
+	uint64_t gpr[16];
+	uint64_t rip;
+	uint64_t rflags;
+	struct xg_emu_x86_segment seg[XG_EMU_X86_NSEG];
+	uint64_t cr0, cr2, cr3, cr4, efer, xcr0;
+};
+
+/*
+ * Vector state is the standard (non-compacted) XSAVE layout, SDM Vol. 1 13.4: the legacy
+ * FXSAVE region (x87 FCW/FSW/FTW/FOP/FIP/FDP, MXCSR, ST0-7, XMM0-15), the XSAVE header, then
+ * the AVX (YMM_Hi128), opmask, ZMM_Hi256 and Hi16_ZMM components at the offsets below
+ * (CPUID.(EAX=0DH,ECX=i).EBX on every CPU that has them). A component whose XSTATE_BV bit is
+ * clear is in its initial state; the emulator sets the bit of every component it writes.
+ */
+#define XG_EMU_X86_XSAVE_SIZE	 2688
+#define XG_EMU_X86_XS_FCW	 0
+#define XG_EMU_X86_XS_FSW	 2
+#define XG_EMU_X86_XS_FTW	 4 /* abridged: one bit per physical register, 1 = valid */
+#define XG_EMU_X86_XS_FOP	 6
+#define XG_EMU_X86_XS_FIP	 8
+#define XG_EMU_X86_XS_FDP	 16
+#define XG_EMU_X86_XS_MXCSR	 24
+#define XG_EMU_X86_XS_ST0	 32  /* ST(i) at 32 + 16 * i, 80 bits each */
+#define XG_EMU_X86_XS_XMM0	 160 /* XMM(i) bits 127:0 at 160 + 16 * i, i < 16 */
+#define XG_EMU_X86_XS_XSTATE_BV 512
+#define XG_EMU_X86_XS_YMMH	 576  /* YMM(i) bits 255:128 at 576 + 16 * i */
+#define XG_EMU_X86_XS_OPMASK	 1088 /* k(i) at 1088 + 8 * i */
+#define XG_EMU_X86_XS_ZMMH	 1152 /* ZMM(i) bits 511:256 at 1152 + 32 * i, i < 16 */
+#define XG_EMU_X86_XS_HI16ZMM	 1664 /* ZMM(16 + i) at 1664 + 64 * i */
+
+/* Kinds of memory access, for ops->translate/read/write and the #PF error code. */
+enum xg_emu_x86_access {
+	XG_EMU_X86_READ = 1,
+	XG_EMU_X86_WRITE = 2,
+	XG_EMU_X86_RMW = 3, /* read then written: translated for write */
+	XG_EMU_X86_FETCH = 4,
+};
+
+/* Exception vectors (SDM Vol. 3A 6.15). */
+enum {
+	XG_EMU_X86_DE = 0,
+	XG_EMU_X86_UD = 6,
+	XG_EMU_X86_NM = 7,
+	XG_EMU_X86_SS_FAULT = 12,
+	XG_EMU_X86_GP = 13,
+	XG_EMU_X86_PF = 14,
+	XG_EMU_X86_MF = 16,
+	XG_EMU_X86_AC = 17,
+	XG_EMU_X86_XM = 19,
+};
+
+struct xg_emu_x86_exception {
+	uint8_t vector;
+	uint8_t has_error;
+	uint32_t error;
+	uint64_t cr2; /* #PF only: the faulting linear address */
+};
+
+/* Named stages, in the order they run (see the top of this file). */
+enum xg_emu_x86_stage {
+	XG_EMU_X86_STAGE_DECODE = 0,
+	XG_EMU_X86_STAGE_LEGALITY,
+	XG_EMU_X86_STAGE_DEVICE,
+	XG_EMU_X86_STAGE_PRIVILEGE,
+	XG_EMU_X86_STAGE_ALIGNMENT,
+	XG_EMU_X86_STAGE_CANONICAL,
+	XG_EMU_X86_STAGE_TRANSLATE,
+	XG_EMU_X86_STAGE_READ,
+	XG_EMU_X86_STAGE_WRITEBACK,
+	XG_EMU_X86_STAGE_EXCEPTION, /* before an exception is injected */
+	XG_EMU_X86_NSTAGES
+};
+const char *xg_emu_x86_stage_name(enum xg_emu_x86_stage stage);
+
+/* Outcome of decode or emulate. */
+enum xg_emu_x86_status {
+	XG_EMU_X86_OK = 0,	  /* emulated (or decoded); RIP advanced */
+	XG_EMU_X86_EXCEPTION,	  /* an exception was found and injected; nothing else changed */
+	XG_EMU_X86_NOT_HANDLED,	  /* valid instruction the emulator does not do: see reason */
+	XG_EMU_X86_VETOED,	  /* a stage hook said no; nothing changed */
+	XG_EMU_X86_ERROR,	  /* an ops callback failed (host problem); see reason */
+	XG_EMU_X86_TRUNCATED,	  /* decode only: the bytes end inside the instruction */
+};
+const char *xg_emu_x86_status_name(enum xg_emu_x86_status st);
+
+/* Encodings and opcode maps. */
+enum { XG_EMU_X86_ENC_LEGACY = 0, XG_EMU_X86_ENC_VEX, XG_EMU_X86_ENC_EVEX };
+enum { XG_EMU_X86_MAP_1B = 0, XG_EMU_X86_MAP_0F, XG_EMU_X86_MAP_0F38, XG_EMU_X86_MAP_0F3A };
+
+#define XG_EMU_X86_NOREG 0xff
+
+/* One decoded instruction. Register numbers include REX/VEX/EVEX extension bits. */
+struct xg_emu_x86_insn {
+	uint8_t bytes[15];
+	uint8_t len;
+	uint8_t mode;	  /* 16, 32 or 64: the code segment's default size */
+	uint8_t opsize;	  /* 1, 2, 4 or 8 (general-purpose operand size) */
+	uint8_t addrsize; /* 2, 4 or 8 */
+	uint8_t enc, map, opcode;
+	uint8_t pfx;	   /* mandatory-prefix slot: 0 none, 1 66, 2 F3, 3 F2 */
+	uint8_t rep;	   /* 0, 0xf3 or 0xf2: the last of F2/F3 seen */
+	uint8_t lock, opsize_pfx, addr_pfx;
+	uint8_t rex; /* the REX byte (0 if none) */
+	uint8_t has_modrm, modrm, mod, reg, rm;
+	uint8_t seg;	      /* effective segment of the memory operand */
+	uint8_t seg_override; /* 1 if a segment prefix chose it */
+	/* Memory operand (mod != 3, moffs, or string): base/index are GPR numbers or NOREG. */
+	uint8_t has_mem, base, index, scale, rip_rel, vsib;
+	int64_t disp;
+	uint64_t imm;
+	uint8_t imm_size;
+	uint8_t imm2; /* the second immediate of enter */
+	/* VEX/EVEX fields: vvvv already inverted and extended with EVEX.V' */
+	uint8_t vvvv, vl, w, aaa, z, bcast, disp8n;
+	uint16_t op;	/* semantic operation (internal numbering), 0 if not implemented */
+	uint16_t aux;	/* its parameter (internal) */
+	uint64_t flags; /* the opcode's table flags (internal) */
+	const char *name; /* mnemonic when known */
+};
+
+/*
+ * Decode one instruction from `bytes` (at most `n` of them are read). `mode` is 16, 32 or 64;
+ * `real` is 1 in real or virtual-8086 mode (VEX/EVEX are then LES/LDS/BOUND).
+ * Returns OK, EXCEPTION (*exc set: #UD for an invalid opcode, #GP(0) past 15 bytes),
+ * TRUNCATED, or NOT_HANDLED (a valid-looking encoding the decoder does not model; `reason`,
+ * if not NULL, receives a sentence of at most 96 bytes).
+ */
+enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigned mode, int real,
+					 struct xg_emu_x86_insn *insn,
+					 struct xg_emu_x86_exception *exc, char *reason);
+
+/*
+ * What the emulator may do to the vCPU and its memory. Callbacks return 0 on success and a
+ * negative errno on a host failure (the emulation then stops with XG_EMU_X86_ERROR before any
+ * write, when the failure is in a read or a translation).
+ */
+struct xg_emu_x86_ops {
+	int (*get_regs)(void *opaque, struct xg_emu_x86_regs *regs);
+	int (*set_regs)(void *opaque, const struct xg_emu_x86_regs *regs);
+	/* XG_EMU_X86_XSAVE_SIZE bytes, standard format; called only for x87/SSE/AVX insns */
+	int (*get_xsave)(void *opaque, void *xsave);
+	int (*set_xsave)(void *opaque, const void *xsave);
+	/*
+	 * Translate linear address `la` for an access of `kind` at privilege `cpl`. Returns 0
+	 * if the access may proceed, 1 if it page-faults (fill *pf_error with the #PF error code,
+	 * SDM Vol. 3A 4.7), or a negative errno.
+	 */
+	int (*translate)(void *opaque, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
+			 uint32_t *pf_error);
+	/* Accesses never cross a 4 KiB page; they were translated first. */
+	int (*read)(void *opaque, uint64_t la, void *buf, unsigned size,
+		    enum xg_emu_x86_access kind);
+	int (*write)(void *opaque, uint64_t la, const void *buf, unsigned size);
+	/* Deliver an exception to the guest. */
+	int (*inject)(void *opaque, const struct xg_emu_x86_exception *exc);
+	/* Optional: called after each stage (exc non-NULL for STAGE_EXCEPTION). Non-zero vetoes. */
+	int (*hook)(void *opaque, enum xg_emu_x86_stage stage, const struct xg_emu_x86_insn *insn,
+		    const struct xg_emu_x86_exception *exc);
+};
+
+struct xg_emu_x86_result {
+	enum xg_emu_x86_status status;
+	enum xg_emu_x86_stage stage; /* the stage that decided the outcome */
+	struct xg_emu_x86_exception exc;
+	struct xg_emu_x86_insn insn;
+	char reason[96]; /* "not handled: ..." / error text; empty when OK */
+};
+
+/*
+ * Emulate the instruction at the guest's CS:RIP. `bytes`/`n` are the instruction bytes as
+ * the hypervisor reported them (may be NULL/0, or shorter than the instruction: the rest is
+ * fetched through ops with XG_EMU_X86_FETCH).
+ */
+enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void *opaque,
+					  const uint8_t *bytes, size_t n,
+					  struct xg_emu_x86_result *res);
+
+/* 1 if the decoded instruction is one the emulator implements. */
+int xg_emu_x86_supported(const struct xg_emu_x86_insn *insn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

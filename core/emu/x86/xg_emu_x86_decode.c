@@ -1,0 +1,538 @@
+/*
+ * xg_emu_x86_decode.c - bytes to struct xg_emu_x86_insn.
+ *
+ * Instruction format: SDM Vol. 2 chapter 2 (legacy prefixes 2.1.1, REX 2.2.1, ModRM/SIB
+ * 2.1.5 Tables 2-1 to 2-3, RIP-relative 2.2.1.6, VEX 2.3.5, EVEX 2.7 and disp8*N 2.7.5).
+ * The decoder reads at most 15 bytes and never past `n`; it asks the tables, not a switch, what
+ * an opcode needs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "xg_emu_x86_tables.h"
+
+/* Legacy prefix classes (SDM Vol. 2 2.1.1) */
+enum { PK_NONE = 0, PK_SEG, PK_OPSIZE, PK_ADDR, PK_LOCK, PK_REP };
+static const uint8_t prefix_kind[256] = {
+	[0x26] = PK_SEG, [0x2e] = PK_SEG,    [0x36] = PK_SEG,  [0x3e] = PK_SEG,
+	[0x64] = PK_SEG, [0x65] = PK_SEG,    [0x66] = PK_OPSIZE, [0x67] = PK_ADDR,
+	[0xf0] = PK_LOCK, [0xf2] = PK_REP,   [0xf3] = PK_REP,
+};
+static const uint8_t prefix_seg[256] = {
+	[0x26] = XG_EMU_X86_ES, [0x2e] = XG_EMU_X86_CS, [0x36] = XG_EMU_X86_SS,
+	[0x3e] = XG_EMU_X86_DS, [0x64] = XG_EMU_X86_FS, [0x65] = XG_EMU_X86_GS,
+};
+
+/* 16-bit addressing, SDM Vol. 2 Table 2-1: base and index of each r/m value */
+static const uint8_t rm16_base[8] = { XG_EMU_X86_RBX, XG_EMU_X86_RBX, XG_EMU_X86_RBP,
+				      XG_EMU_X86_RBP, XG_EMU_X86_NOREG, XG_EMU_X86_NOREG,
+				      XG_EMU_X86_RBP, XG_EMU_X86_RBX };
+static const uint8_t rm16_index[8] = { XG_EMU_X86_RSI, XG_EMU_X86_RDI, XG_EMU_X86_RSI,
+				       XG_EMU_X86_RDI, XG_EMU_X86_RSI, XG_EMU_X86_RDI,
+				       XG_EMU_X86_NOREG, XG_EMU_X86_NOREG };
+
+/* VEX/EVEX map 1 opcodes that carry an imm8 (SDM Vol. 2 Table A-3) */
+static const uint8_t vex_map1_imm8[256] = {
+	[0x70 ... 0x73] = 1, [0xc2] = 1, [0xc4 ... 0xc6] = 1,
+};
+/* VSIB opcodes in map 0F38 (gathers, scatters, gather/scatter prefetches) */
+static const uint8_t vsib_0f38[256] = {
+	[0x90 ... 0x93] = 1, [0xa0 ... 0xa3] = 1, [0xc6 ... 0xc7] = 1,
+};
+
+static const struct xg_emu_x86_opc *const map_table[4] = {
+	xg_emu_x86_onebyte,
+	xg_emu_x86_twobyte,
+	xg_emu_x86_three38,
+	xg_emu_x86_three3a,
+};
+
+struct cursor {
+	const uint8_t *b;
+	size_t n;
+	unsigned pos;
+};
+
+/* 0 if `k` more bytes are there, else the status to return */
+static enum xg_emu_x86_status need(const struct cursor *c, unsigned k)
+{
+	if (c->pos + k > 15)
+		return XG_EMU_X86_EXCEPTION; /* #GP(0): longer than 15 bytes, SDM Vol. 2 2.3.11 */
+	if (c->pos + k > c->n)
+		return XG_EMU_X86_TRUNCATED;
+	return XG_EMU_X86_OK;
+}
+
+static uint64_t take(struct cursor *c, unsigned k)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < k; i++)
+		v |= (uint64_t)c->b[c->pos + i] << (8 * i);
+	c->pos += k;
+	return v;
+}
+
+static int64_t sext(uint64_t v, unsigned bytes)
+{
+	unsigned sh = 64 - 8 * bytes;
+	return (int64_t)(v << sh) >> sh;
+}
+
+/* disp8*N, SDM Vol. 2 Tables 2-34 and 2-35 */
+static unsigned evex_n(unsigned tuple, const struct xg_emu_x86_insn *in)
+{
+	unsigned vl = 16u << in->vl;
+	switch (tuple) {
+	case T_FV:
+		return in->bcast ? (in->w ? 8 : 4) : vl;
+	case T_FV32:
+		return in->bcast ? 4 : vl;
+	case T_FVM:
+		return vl;
+	case T_HV:
+		return in->bcast ? 4 : vl / 2;
+	case T_HVM:
+		return vl / 2;
+	case T_QVM:
+		return vl / 4;
+	case T_OVM:
+		return vl / 8;
+	case T_M128:
+		return 16;
+	case T_DUP:
+		return vl == 16 ? 8 : vl;
+	case T_N1:
+		return 1;
+	case T_N2:
+		return 2;
+	case T_N4:
+		return 4;
+	case T_N8:
+		return 8;
+	case T_N16:
+		return 16;
+	case T_N32:
+		return 32;
+	case T_S_W:
+		return in->w ? 8 : 4;
+	case T_2_W:
+		return in->w ? 16 : 8;
+	case T_4_W:
+		return in->w ? 32 : 16;
+	}
+	return 0;
+}
+
+#define FAIL_UD()                                                                                  \
+	do {                                                                                       \
+		exc->vector = XG_EMU_X86_UD;                                                       \
+		return XG_EMU_X86_EXCEPTION;                                                       \
+	} while (0)
+#define NEED(k)                                                                                    \
+	do {                                                                                       \
+		enum xg_emu_x86_status st_ = need(&c, (k));                                        \
+		if (st_ == XG_EMU_X86_EXCEPTION) {                                                 \
+			exc->vector = XG_EMU_X86_GP;                                               \
+			exc->has_error = 1;                                                        \
+			return st_;                                                                \
+		}                                                                                  \
+		if (st_ != XG_EMU_X86_OK)                                                          \
+			return st_;                                                                \
+	} while (0)
+#define NOT_HANDLED(...)                                                                           \
+	do {                                                                                       \
+		if (reason)                                                                        \
+			snprintf(reason, 96, __VA_ARGS__);                                         \
+		return XG_EMU_X86_NOT_HANDLED;                                                     \
+	} while (0)
+
+enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigned mode, int real,
+					 struct xg_emu_x86_insn *in,
+					 struct xg_emu_x86_exception *exc, char *reason)
+{
+	struct xg_emu_x86_exception dummy;
+	struct cursor c = { bytes, n, 0 };
+	unsigned rex_r = 0, rex_x = 0, rex_b = 0, evex_r2 = 0, evex_v2 = 0;
+	unsigned seg = XG_EMU_X86_NSEG;
+	const struct xg_emu_x86_opc *e;
+	uint64_t flags;
+	uint8_t b;
+
+	if (!exc)
+		exc = &dummy;
+	memset(exc, 0, sizeof(*exc));
+	memset(in, 0, sizeof(*in));
+	if (reason)
+		reason[0] = 0;
+	in->mode = (uint8_t)mode;
+	in->base = in->index = XG_EMU_X86_NOREG;
+
+	/* legacy prefixes and REX (a REX followed by a legacy prefix is ignored) */
+	for (;;) {
+		NEED(1);
+		b = bytes[c.pos];
+		if (mode == 64 && (b & 0xf0) == 0x40) {
+			in->rex = b;
+			c.pos++;
+			continue;
+		}
+		switch (prefix_kind[b]) {
+		case PK_NONE:
+			break;
+		case PK_SEG:
+			seg = prefix_seg[b];
+			break;
+		case PK_OPSIZE:
+			in->opsize_pfx = 1;
+			break;
+		case PK_ADDR:
+			in->addr_pfx = 1;
+			break;
+		case PK_LOCK:
+			in->lock = 1;
+			break;
+		case PK_REP:
+			in->rep = b;
+			break;
+		}
+		if (prefix_kind[b] == PK_NONE)
+			break;
+		in->rex = 0;
+		c.pos++;
+	}
+	if (in->rex) {
+		in->w = (in->rex >> 3) & 1;
+		rex_r = (in->rex >> 2) & 1;
+		rex_x = (in->rex >> 1) & 1;
+		rex_b = in->rex & 1;
+	}
+	in->pfx = in->rep == 0xf3 ? 2 : in->rep == 0xf2 ? 3 : in->opsize_pfx ? 1 : 0;
+
+	/* opcode, after an escape or a VEX/EVEX prefix */
+	b = bytes[c.pos++];
+	if (b == 0x0f) {
+		NEED(1);
+		b = bytes[c.pos++];
+		in->map = XG_EMU_X86_MAP_0F;
+		if (b == 0x38 || b == 0x3a) {
+			in->map = b == 0x38 ? XG_EMU_X86_MAP_0F38 : XG_EMU_X86_MAP_0F3A;
+			NEED(1);
+			b = bytes[c.pos++];
+		}
+	} else if ((b == 0xc4 || b == 0xc5 || b == 0x62) && !real) {
+		NEED(1);
+		uint8_t p0 = bytes[c.pos];
+		if (mode == 64 || (p0 >> 6) == 3) {
+			/* SDM Vol. 2 2.3.2: VEX after 66/F2/F3/LOCK/REX is #UD; the same for EVEX */
+			if (in->rex || in->opsize_pfx || in->rep || in->lock)
+				FAIL_UD();
+			if (b == 0xc5) {
+				in->enc = XG_EMU_X86_ENC_VEX;
+				rex_r = !(p0 & 0x80);
+				in->vvvv = (~p0 >> 3) & 15;
+				in->vl = (p0 >> 2) & 1;
+				in->pfx = p0 & 3;
+				in->map = XG_EMU_X86_MAP_0F;
+				c.pos += 1;
+			} else if (b == 0xc4) {
+				NEED(2);
+				uint8_t p1 = bytes[c.pos + 1];
+				in->enc = XG_EMU_X86_ENC_VEX;
+				rex_r = !(p0 & 0x80);
+				rex_x = !(p0 & 0x40);
+				rex_b = !(p0 & 0x20);
+				if ((p0 & 31) < 1 || (p0 & 31) > 3)
+					FAIL_UD();
+				in->map = p0 & 31;
+				in->w = p1 >> 7;
+				in->vvvv = (~p1 >> 3) & 15;
+				in->vl = (p1 >> 2) & 1;
+				in->pfx = p1 & 3;
+				c.pos += 2;
+			} else {
+				NEED(3);
+				uint8_t p1 = bytes[c.pos + 1], p2 = bytes[c.pos + 2];
+				in->enc = XG_EMU_X86_ENC_EVEX;
+				if ((p0 & 8) || !(p1 & 4))
+					FAIL_UD();
+				if ((p0 & 7) == 5 || (p0 & 7) == 6)
+					NOT_HANDLED("EVEX map %u (AVX512-FP16) not implemented",
+						    p0 & 7);
+				if ((p0 & 7) < 1 || (p0 & 7) > 3)
+					FAIL_UD();
+				rex_r = !(p0 & 0x80);
+				rex_x = !(p0 & 0x40);
+				rex_b = !(p0 & 0x20);
+				evex_r2 = !(p0 & 0x10);
+				in->map = p0 & 7;
+				in->w = p1 >> 7;
+				in->vvvv = (~p1 >> 3) & 15;
+				in->pfx = p1 & 3;
+				in->z = p2 >> 7;
+				in->vl = (p2 >> 5) & 3;
+				in->bcast = (p2 >> 4) & 1;
+				evex_v2 = !(p2 & 8);
+				in->aaa = p2 & 7;
+				c.pos += 3;
+			}
+			if (mode != 64) {
+				/* outside 64-bit mode only 8 registers exist */
+				rex_r = rex_x = rex_b = evex_r2 = evex_v2 = 0;
+				in->vvvv &= 7;
+			}
+			in->vvvv |= evex_v2 << 4;
+			NEED(1);
+			b = bytes[c.pos++];
+		}
+	} else if (b == 0x8f) {
+		NEED(1);
+		if (bytes[c.pos] & 0x38)
+			NOT_HANDLED("XOP (AMD) encoding not implemented");
+	}
+	in->opcode = b;
+	in->seg = seg == XG_EMU_X86_NSEG ? XG_EMU_X86_DS : seg;
+	in->seg_override = seg != XG_EMU_X86_NSEG;
+
+	e = &map_table[in->map][b];
+	flags = e->flags;
+	if (in->enc != XG_EMU_X86_ENC_LEGACY) {
+		/* VEX/EVEX length rules: SDM Vol. 2 2.3.5, 2.7 and Tables */
+		flags = (in->map == XG_EMU_X86_MAP_0F && b == 0x77) ? 0 : F_MODRM;
+		if (in->map == XG_EMU_X86_MAP_0F3A ||
+		    (in->map == XG_EMU_X86_MAP_0F && vex_map1_imm8[b]))
+			flags |= IMM(I_8);
+		if (in->map == XG_EMU_X86_MAP_0F38 && vsib_0f38[b])
+			in->vsib = 1;
+	} else if (flags & F_UD) {
+		if (in->map == XG_EMU_X86_MAP_0F && b == 0x0b)
+			in->name = "ud2";
+		FAIL_UD();
+	}
+
+	/* sizes */
+	if (mode == 64) {
+		in->addrsize = in->addr_pfx ? 4 : 8;
+		if (in->w && in->enc == XG_EMU_X86_ENC_LEGACY)
+			in->opsize = 8;
+		else if ((flags & F_DEF64) && in->enc == XG_EMU_X86_ENC_LEGACY)
+			in->opsize = in->opsize_pfx ? 2 : 8;
+		else
+			in->opsize = in->opsize_pfx ? 2 : 4;
+	} else {
+		unsigned def = mode == 32 ? 4 : 2, alt = mode == 32 ? 2 : 4;
+		in->addrsize = in->addr_pfx ? alt : def;
+		in->opsize = in->opsize_pfx ? alt : def;
+	}
+
+	/* ModRM, SIB, displacement */
+	if (flags & F_MODRM) {
+		NEED(1);
+		in->has_modrm = 1;
+		in->modrm = bytes[c.pos++];
+		in->mod = in->modrm >> 6;
+		in->reg = ((in->modrm >> 3) & 7) | (rex_r << 3) | (evex_r2 << 4);
+		in->rm = (in->modrm & 7) | (rex_b << 3);
+		if (in->enc == XG_EMU_X86_ENC_EVEX && in->mod == 3)
+			in->rm |= rex_x << 4;
+		if (flags & F_FORCEREG)
+			in->mod = 3;
+	}
+	if (in->has_modrm && in->mod != 3) {
+		unsigned dsize = 0;
+		in->has_mem = 1;
+		in->scale = 1;
+		if (in->addrsize == 2) {
+			unsigned rm = in->modrm & 7;
+			if (in->vsib)
+				NOT_HANDLED("VSIB with 16-bit addressing");
+			if (in->mod == 0 && rm == 6) {
+				dsize = 2;
+			} else {
+				in->base = rm16_base[rm];
+				in->index = rm16_index[rm];
+				dsize = in->mod == 1 ? 1 : in->mod == 2 ? 2 : 0;
+			}
+			if (in->base == XG_EMU_X86_RBP && seg == XG_EMU_X86_NSEG)
+				in->seg = XG_EMU_X86_SS;
+		} else {
+			unsigned rm = in->modrm & 7;
+			if (rm == 4) {
+				NEED(1);
+				uint8_t sib = bytes[c.pos++];
+				unsigned idx = ((sib >> 3) & 7) | (rex_x << 3);
+				in->scale = (uint8_t)(1u << (sib >> 6));
+				if (in->vsib)
+					in->index = (uint8_t)(idx | (evex_v2 << 4));
+				else if (idx != 4)
+					in->index = (uint8_t)idx;
+				if ((sib & 7) == 5 && in->mod == 0)
+					dsize = 4;
+				else
+					in->base = (uint8_t)((sib & 7) | (rex_b << 3));
+			} else if (rm == 5 && in->mod == 0) {
+				dsize = 4;
+				in->rip_rel = mode == 64;
+			} else {
+				in->base = in->rm;
+			}
+			if (in->vsib && in->index == XG_EMU_X86_NOREG)
+				in->index = 4;
+			if (in->mod == 1)
+				dsize = 1;
+			else if (in->mod == 2)
+				dsize = 4;
+			if ((in->base == XG_EMU_X86_RSP || in->base == XG_EMU_X86_RBP) &&
+			    seg == XG_EMU_X86_NSEG)
+				in->seg = XG_EMU_X86_SS;
+		}
+		if (dsize) {
+			NEED(dsize);
+			in->disp = sext(take(&c, dsize), dsize);
+		}
+		if (in->vsib && !in->has_mem)
+			FAIL_UD();
+	} else if (in->vsib && in->has_modrm) {
+		FAIL_UD(); /* VSIB needs a memory operand */
+	}
+
+	/* groups, mandatory-prefix tables, x87 escapes */
+	if (in->enc == XG_EMU_X86_ENC_LEGACY) {
+		if (flags & F_GROUP) {
+			uint64_t keep = flags & F_NO64;
+			e = &xg_emu_x86_groups[e->aux][((in->modrm >> 3) & 7) + (in->mod == 3 ? 8 : 0)];
+			flags = e->flags | keep;
+			if (flags & F_UD)
+				FAIL_UD();
+		}
+		if (flags & F_PREFIX) {
+			e = &xg_emu_x86_prefixed[e->aux][in->pfx];
+			flags = e->flags;
+			if ((flags & F_UD) || ((flags & F_SSE) && !(flags & F_LEG)))
+				FAIL_UD();
+		}
+		if (flags & F_X87) {
+			unsigned esc = b - 0xd8, r = (in->modrm >> 3) & 7;
+			if (in->mod != 3 && (xg_emu_x86_x87_ud[esc] >> r) & 1)
+				FAIL_UD();
+			if (in->mod != 3 && xg_emu_x86_x87_mem[esc][r]) {
+				in->op = OP_X87;
+				in->name = "x87";
+				in->flags = flags;
+				in->aux = xg_emu_x86_x87_mem[esc][r] - 1;
+			}
+		}
+		if ((flags & F_NO64) && mode == 64)
+			FAIL_UD();
+		if ((flags & F_MEM) && in->mod == 3 && in->has_modrm)
+			FAIL_UD();
+		if ((flags & F_REL) && mode == 64 && in->opsize_pfx)
+			NOT_HANDLED("66-prefixed near branch in 64-bit mode is vendor-specific");
+		if (in->map == XG_EMU_X86_MAP_1B && b == 0x63 && mode != 64)
+			e = &(const struct xg_emu_x86_opc){ F_MODRM, OP_NONE, 0, "arpl" };
+		if (flags & F_BYTE)
+			in->opsize = 1;
+	} else {
+		const struct xg_emu_x86_opc *p = NULL;
+		uint64_t ok = in->enc == XG_EMU_X86_ENC_VEX ? F_VEXOK : F_EVEXOK;
+		if (e->flags & F_PREFIX)
+			p = &xg_emu_x86_prefixed[e->aux][in->pfx];
+		if (p && (p->flags & ok)) {
+			e = p;
+			flags = (flags & (F_MODRM | F_IMM_MASK)) | (p->flags & ~(F_MODRM | F_IMM_MASK));
+		} else {
+			e = &(const struct xg_emu_x86_opc){ flags, OP_NONE, 0,
+							    in->enc == XG_EMU_X86_ENC_VEX ? "vex"
+											  : "evex" };
+		}
+		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem) {
+			unsigned t = xg_emu_x86_evex_tuple[in->map - 1][b][in->pfx];
+			if (in->mod == 1) {
+				unsigned nn = evex_n(t, in);
+				if (!nn || in->vl == 3)
+					NOT_HANDLED("EVEX disp8*N unknown for map %u opcode %02x",
+						    in->map, b);
+				in->disp8n = (uint8_t)nn;
+				in->disp *= nn;
+			}
+		}
+	}
+
+	/* immediates */
+	switch ((flags & F_IMM_MASK) >> F_IMM_SHIFT) {
+	case I_NONE:
+		break;
+	case I_8:
+		NEED(1);
+		in->imm = (uint64_t)sext(take(&c, 1), 1);
+		in->imm_size = 1;
+		break;
+	case I_16:
+		NEED(2);
+		in->imm = take(&c, 2);
+		in->imm_size = 2;
+		break;
+	case I_Z: {
+		unsigned k = in->opsize == 2 ? 2 : 4;
+		NEED(k);
+		in->imm = (uint64_t)sext(take(&c, k), k);
+		in->imm_size = (uint8_t)k;
+		break;
+	}
+	case I_V:
+		NEED(in->opsize);
+		in->imm = take(&c, in->opsize);
+		in->imm_size = in->opsize;
+		break;
+	case I_16_8:
+		NEED(3);
+		in->imm = take(&c, 2);
+		in->imm2 = (uint8_t)take(&c, 1);
+		in->imm_size = 2;
+		break;
+	case I_FAR:
+		NEED(in->opsize + 2u);
+		in->imm = take(&c, in->opsize);
+		in->imm2 = 0;
+		c.pos += 2;
+		in->imm_size = in->opsize;
+		break;
+	case I_MOFFS:
+		NEED(in->addrsize);
+		in->disp = (int64_t)take(&c, in->addrsize);
+		in->has_mem = 1;
+		in->scale = 1;
+		break;
+	case I_8_8:
+		NEED(2);
+		in->imm = take(&c, 2);
+		in->imm_size = 2;
+		break;
+	}
+
+	in->len = (uint8_t)c.pos;
+	memcpy(in->bytes, bytes, c.pos);
+	if (in->op != OP_X87) {
+		in->op = e->op;
+		in->aux = e->aux;
+		in->flags = flags;
+	}
+	if (!in->name)
+		in->name = e->name;
+	if (in->op == OP_NONE && reason)
+		snprintf(reason, 96, "%s (%s%s%02x) not implemented", in->name ? in->name : "opcode",
+			 in->enc == XG_EMU_X86_ENC_VEX	  ? "VEX "
+			 : in->enc == XG_EMU_X86_ENC_EVEX ? "EVEX "
+							  : "",
+			 in->map == 1   ? "0f "
+			 : in->map == 2 ? "0f38 "
+			 : in->map == 3 ? "0f3a "
+					: "",
+			 b);
+	(void)rex_x;
+	return XG_EMU_X86_OK;
+}
+
+int xg_emu_x86_supported(const struct xg_emu_x86_insn *insn)
+{
+	return insn->op != OP_NONE;
+}

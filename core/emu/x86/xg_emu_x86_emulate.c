@@ -1,0 +1,1015 @@
+/*
+ * xg_emu_x86_emulate.c - the emulation pipeline and the general-purpose instructions.
+ *
+ * xg_emu_x86_emulate() runs the stages of xg_emu_x86.h in order. Each operation has a plan
+ * step (operand-specific legality, the list of memory accesses it will make) and an exec
+ * step (the computation, on a working copy of the registers and on ctx->mem); the pipeline
+ * owns everything in between: alignment, segment/canonical checks, translation of every
+ * page, the reads, and at the end the writes, the vector state and the registers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "xg_emu_x86_int.h"
+
+#define RFL_CF 0x1ull
+#define RFL_PF 0x4ull
+#define RFL_ZF 0x40ull
+#define RFL_SF 0x80ull
+#define RFL_DF 0x400ull
+#define RFL_OF 0x800ull
+#define RFL_AC (1ull << 18)
+#define RFL_VM (1ull << 17)
+#define CR0_PE 0x1ull
+#define CR0_AM (1ull << 18)
+#define CR4_LA57 (1ull << 12)
+#define EFER_LMA (1ull << 10)
+
+/* The string-instruction iterations done in one call; the rest re-executes (SDM Vol. 2 REP:
+ * a repeated string instruction may be interrupted between iterations). */
+#define MAX_REP 4096
+
+extern const struct xg_emu_x86_impl xg_emu_x86_x87_impl;
+
+static const char *const stage_names[XG_EMU_X86_NSTAGES] = {
+	"decode",    "legality",  "device",	"privilege", "alignment",
+	"canonical", "translate", "read",	"writeback", "exception",
+};
+
+const char *xg_emu_x86_stage_name(enum xg_emu_x86_stage stage)
+{
+	return (unsigned)stage < XG_EMU_X86_NSTAGES ? stage_names[stage] : "?";
+}
+
+static const char *const status_names[] = {
+	"ok", "exception", "not handled", "vetoed", "error", "truncated",
+};
+
+const char *xg_emu_x86_status_name(enum xg_emu_x86_status st)
+{
+	return (unsigned)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st]
+									      : "?";
+}
+
+static uint64_t size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+static uint64_t load_le(const uint8_t *p, unsigned size)
+{
+	uint64_t v = 0;
+	memcpy(&v, p, size > 8 ? 8 : size);
+	return v;
+}
+
+static void store_le(uint8_t *p, unsigned size, uint64_t v)
+{
+	memcpy(p, &v, size > 8 ? 8 : size);
+}
+
+int xg_emu_x86_exc(struct xg_emu_x86_ctx *c, unsigned vector, int has_error, uint32_t error)
+{
+	c->res->exc.vector = (uint8_t)vector;
+	c->res->exc.has_error = (uint8_t)has_error;
+	c->res->exc.error = error;
+	return XG_EMU_X86_EXCEPTION;
+}
+
+static int not_handled(struct xg_emu_x86_ctx *c, const char *why)
+{
+	snprintf(c->res->reason, sizeof(c->res->reason), "not handled: %.82s", why);
+	return XG_EMU_X86_NOT_HANDLED;
+}
+
+static int host_error(struct xg_emu_x86_ctx *c, const char *what, int rc)
+{
+	snprintf(c->res->reason, sizeof(c->res->reason), "%s failed (%d)", what, rc);
+	return XG_EMU_X86_ERROR;
+}
+
+static int stage(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)
+{
+	c->res->stage = s;
+	if (c->ops->hook && c->ops->hook(c->opaque, s, c->in, NULL)) {
+		snprintf(c->res->reason, sizeof(c->res->reason), "vetoed at stage %s",
+			 stage_names[s]);
+		return XG_EMU_X86_VETOED;
+	}
+	return 0;
+}
+
+uint64_t xg_emu_x86_gpr_get(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size)
+{
+	reg &= 15;
+	/* without REX, byte registers 4-7 are AH CH DH BH (SDM Vol. 2 Table 3-1) */
+	if (size == 1 && !c->in->rex && reg >= 4 && reg < 8)
+		return (c->r.gpr[reg - 4] >> 8) & 0xff;
+	return c->r.gpr[reg] & size_mask(size);
+}
+
+void xg_emu_x86_gpr_set(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size, uint64_t v)
+{
+	reg &= 15;
+	if (size == 1 && !c->in->rex && reg >= 4 && reg < 8) {
+		uint64_t *g = &c->r.gpr[reg - 4];
+		*g = (*g & ~0xff00ull) | ((v & 0xff) << 8);
+	} else if (size == 4) {
+		c->r.gpr[reg] = v & 0xffffffffull; /* 32-bit writes zero-extend (SDM Vol. 1 3.4.1.1) */
+	} else {
+		c->r.gpr[reg] = (c->r.gpr[reg] & ~size_mask(size)) | (v & size_mask(size));
+	}
+	c->regs_dirty = 1;
+}
+
+/* Effective address of the ModRM/moffs memory operand (SDM Vol. 1 3.7.5). */
+uint64_t xg_emu_x86_ea(struct xg_emu_x86_ctx *c)
+{
+	const struct xg_emu_x86_insn *in = c->in;
+	uint64_t ea = (uint64_t)in->disp;
+
+	if (in->base != XG_EMU_X86_NOREG)
+		ea += c->r.gpr[in->base];
+	if (in->index != XG_EMU_X86_NOREG && !in->vsib)
+		ea += c->r.gpr[in->index] * in->scale;
+	if (in->rip_rel)
+		ea += c->next_rip;
+	return ea & size_mask(in->addrsize);
+}
+
+static uint64_t seg_base(struct xg_emu_x86_ctx *c, unsigned seg)
+{
+	/* 64-bit mode: only FS and GS have a base (SDM Vol. 1 3.3.7.1) */
+	if (c->mode == 64 && seg != XG_EMU_X86_FS && seg != XG_EMU_X86_GS)
+		return 0;
+	return c->r.seg[seg].base;
+}
+
+void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, unsigned size,
+			unsigned kind, unsigned off)
+{
+	struct xg_emu_x86_acc *a;
+
+	if (c->nacc >= XG_EMU_X86_MAXACC || size == 0 || off + size > XG_EMU_X86_MEMBUF)
+		return;
+	a = &c->acc[c->nacc++];
+	a->ea = ea;
+	a->la = seg_base(c, seg) + ea;
+	if (c->mode != 64)
+		a->la &= 0xffffffffull;
+	a->off = (uint16_t)off;
+	a->size = (uint8_t)size;
+	a->kind = (uint8_t)kind;
+	a->seg = (uint8_t)seg;
+}
+
+/* ---- vector state ---- */
+
+int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
+{
+	uint64_t bv;
+	int rc;
+
+	if (c->xs_loaded)
+		return 0;
+	if (!c->ops->get_xsave)
+		return not_handled(c, "no get_xsave in ops");
+	rc = c->ops->get_xsave(c->opaque, c->xs);
+	if (rc < 0)
+		return host_error(c, "get_xsave", rc);
+	/* components in their initial state (XSTATE_BV bit clear) made explicit: SDM Vol. 1
+	 * 13.6 */
+	memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+	if (!(bv & 1)) {
+		memset(c->xs, 0, 24);
+		memset(c->xs + XG_EMU_X86_XS_ST0, 0, 128);
+		c->xs[XG_EMU_X86_XS_FCW] = 0x7f;
+		c->xs[XG_EMU_X86_XS_FCW + 1] = 0x03;
+	}
+	if (!(bv & 2))
+		memset(c->xs + XG_EMU_X86_XS_XMM0, 0, 256);
+	if (!(bv & 4))
+		memset(c->xs + XG_EMU_X86_XS_YMMH, 0, 256);
+	if (!(bv & 32))
+		memset(c->xs + XG_EMU_X86_XS_OPMASK, 0, 64);
+	if (!(bv & 64))
+		memset(c->xs + XG_EMU_X86_XS_ZMMH, 0, 512);
+	if (!(bv & 128))
+		memset(c->xs + XG_EMU_X86_XS_HI16ZMM, 0, 1024);
+	bv |= c->r.xcr0 & 0xe7;
+	memcpy(c->xs + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+	c->xs_loaded = 1;
+	return 0;
+}
+
+void xg_emu_x86_vec_get(struct xg_emu_x86_ctx *c, unsigned i, uint8_t out[64])
+{
+	i &= 31;
+	if (i >= 16) {
+		memcpy(out, c->xs + XG_EMU_X86_XS_HI16ZMM + 64 * (i - 16), 64);
+		return;
+	}
+	memcpy(out, c->xs + XG_EMU_X86_XS_XMM0 + 16 * i, 16);
+	memcpy(out + 16, c->xs + XG_EMU_X86_XS_YMMH + 16 * i, 16);
+	memcpy(out + 32, c->xs + XG_EMU_X86_XS_ZMMH + 32 * i, 32);
+}
+
+void xg_emu_x86_vec_set(struct xg_emu_x86_ctx *c, unsigned i, const uint8_t in[64])
+{
+	i &= 31;
+	c->xs_dirty = 1;
+	if (i >= 16) {
+		memcpy(c->xs + XG_EMU_X86_XS_HI16ZMM + 64 * (i - 16), in, 64);
+		return;
+	}
+	memcpy(c->xs + XG_EMU_X86_XS_XMM0 + 16 * i, in, 16);
+	memcpy(c->xs + XG_EMU_X86_XS_YMMH + 16 * i, in + 16, 16);
+	memcpy(c->xs + XG_EMU_X86_XS_ZMMH + 32 * i, in + 32, 32);
+}
+
+/* ---- conditions (SDM Vol. 1 Appendix B, Table B-1) ---- */
+
+static int cond(uint64_t f, unsigned cc)
+{
+	int cf = !!(f & RFL_CF), zf = !!(f & RFL_ZF), sf = !!(f & RFL_SF), of = !!(f & RFL_OF),
+	    pf = !!(f & RFL_PF);
+	int v;
+
+	switch ((cc >> 1) & 7) {
+	case 0:
+		v = of;
+		break;
+	case 1:
+		v = cf;
+		break;
+	case 2:
+		v = zf;
+		break;
+	case 3:
+		v = cf || zf;
+		break;
+	case 4:
+		v = sf;
+		break;
+	case 5:
+		v = pf;
+		break;
+	case 6:
+		v = sf != of;
+		break;
+	default:
+		v = zf || sf != of;
+		break;
+	}
+	return (cc & 1) ? !v : v;
+}
+
+/* ---- general-purpose instructions ---- */
+
+/* Operand size of the r/m operand as read (movzx/movsx/movsxd read less than they write) */
+static unsigned rm_size(const struct xg_emu_x86_insn *in)
+{
+	if (in->flags & F_SRC8)
+		return 1;
+	if (in->flags & F_SRC16)
+		return 2;
+	if (in->op == OP_MOVSXD)
+		return in->opsize > 4 ? 4 : in->opsize;
+	if (in->op == OP_CMPXCHG8B)
+		return in->opsize == 8 ? 16 : 8;
+	return in->opsize;
+}
+
+static unsigned mem_kind(const struct xg_emu_x86_insn *in, int is_dst)
+{
+	if (!is_dst)
+		return XG_EMU_X86_READ;
+	switch (in->op) {
+	case OP_CMP:
+	case OP_TEST:
+	case OP_BT:
+		return XG_EMU_X86_READ;
+	}
+	return (in->flags & F_MOV) ? XG_EMU_X86_WRITE : XG_EMU_X86_RMW;
+}
+
+static int is_mem_opnd(const struct xg_emu_x86_insn *in, unsigned kind)
+{
+	return kind == O_MEM || kind == O_MOFFS || (kind == O_RM && in->mod != 3);
+}
+
+static unsigned stack_asize(struct xg_emu_x86_ctx *c)
+{
+	if (c->mode == 64)
+		return 8;
+	return c->r.seg[XG_EMU_X86_SS].db ? 4 : 2;
+}
+
+static int plan_gp(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned dk = OPND_DST(in->flags), sk = OPND_SRC(in->flags);
+	uint64_t ea;
+
+	if (in->op == OP_MOVSREG && ((in->modrm >> 3) & 7) > 5)
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if (in->op == OP_MOVSREG && in->mod != 3)
+		in->opsize = 2; /* a memory destination is always 16 bits */
+	if (in->op == OP_CMPXCHG8B && in->opsize == 8)
+		c->align = 16; /* cmpxchg16b: #GP(0) unless 16-byte aligned (SDM Vol. 2) */
+	if (in->op == OP_PUSH) {
+		unsigned sa = stack_asize(c);
+		uint64_t sp = (c->r.gpr[XG_EMU_X86_RSP] - in->opsize) & size_mask(sa);
+		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, in->opsize, XG_EMU_X86_READ, 0);
+		xg_emu_x86_add_acc(c, sp, XG_EMU_X86_SS, in->opsize, XG_EMU_X86_WRITE, 64);
+		return 0;
+	}
+	if (in->op == OP_POP) {
+		/* the destination address is computed with the incremented rSP (SDM Vol. 2 POP) */
+		unsigned sa = stack_asize(c);
+		uint64_t sp = c->r.gpr[XG_EMU_X86_RSP] & size_mask(sa), save = c->r.gpr[4];
+		xg_emu_x86_add_acc(c, sp, XG_EMU_X86_SS, in->opsize, XG_EMU_X86_READ, 0);
+		c->r.gpr[4] = (c->r.gpr[4] & ~size_mask(sa)) | ((sp + in->opsize) & size_mask(sa));
+		ea = xg_emu_x86_ea(c);
+		c->r.gpr[4] = save;
+		xg_emu_x86_add_acc(c, ea, in->seg, in->opsize, XG_EMU_X86_WRITE, 64);
+		return 0;
+	}
+	if (is_mem_opnd(in, dk) || is_mem_opnd(in, sk)) {
+		int dst = is_mem_opnd(in, dk);
+		unsigned size = (dst && in->op != OP_CMPXCHG8B) ? in->opsize : rm_size(in);
+		ea = xg_emu_x86_ea(c);
+		if (dk == O_MOFFS || sk == O_MOFFS)
+			ea = (uint64_t)in->disp & size_mask(in->addrsize);
+		if ((in->op >= OP_BT && in->op <= OP_BTC) && sk == O_REG) {
+			/* bit string: the register offset is signed and may leave the operand
+			 * (SDM Vol. 2 BT, "bit offset operand") */
+			unsigned bits = in->opsize * 8;
+			int64_t off = (int64_t)(c->r.gpr[in->reg] << (64 - bits)) >> (64 - bits);
+			int64_t shift = off >= 0 ? off / bits : -((-off + bits - 1) / bits);
+			ea = (ea + (uint64_t)(shift * (int64_t)in->opsize)) & size_mask(in->addrsize);
+		}
+		xg_emu_x86_add_acc(c, ea, in->seg, size, mem_kind(in, dst), 0);
+	}
+	return 0;
+}
+
+static uint64_t read_opnd(struct xg_emu_x86_ctx *c, unsigned kind, unsigned size)
+{
+	struct xg_emu_x86_insn *in = c->in;
+
+	switch (kind) {
+	case O_REG:
+		return xg_emu_x86_gpr_get(c, in->reg, size);
+	case O_RM:
+		if (in->mod == 3)
+			return xg_emu_x86_gpr_get(c, in->rm, size);
+		return load_le(c->mem, size);
+	case O_MEM:
+	case O_MOFFS:
+		return load_le(c->mem, size);
+	case O_ACC:
+		return xg_emu_x86_gpr_get(c, 0, size);
+	case O_IMM:
+		return in->imm & size_mask(size);
+	case O_SREG:
+		return c->r.seg[(in->modrm >> 3) & 7].selector;
+	}
+	return 0;
+}
+
+static void write_opnd(struct xg_emu_x86_ctx *c, unsigned kind, unsigned size, uint64_t v)
+{
+	struct xg_emu_x86_insn *in = c->in;
+
+	switch (kind) {
+	case O_REG:
+		xg_emu_x86_gpr_set(c, in->reg, size, v);
+		break;
+	case O_RM:
+		if (in->mod == 3)
+			xg_emu_x86_gpr_set(c, in->rm, size, v);
+		else
+			store_le(c->mem, size, v);
+		break;
+	case O_MEM:
+	case O_MOFFS:
+		store_le(c->mem, size, v);
+		break;
+	case O_ACC:
+		xg_emu_x86_gpr_set(c, 0, size, v);
+		break;
+	}
+}
+
+static int exec_alu(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned dk = OPND_DST(in->flags), sk = OPND_SRC(in->flags), sz = in->opsize;
+	uint64_t d = read_opnd(c, dk, sz), s = sk ? read_opnd(c, sk, sz) : 0, r;
+
+	r = xg_emu_x86_alu(in->op, sz, d, s, &c->r.rflags);
+	c->regs_dirty = 1;
+	if (in->op != OP_CMP && in->op != OP_TEST)
+		write_opnd(c, dk, sz, r);
+	return 0;
+}
+
+static int exec_bt(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned sz = in->opsize, dk = OPND_DST(in->flags);
+	uint64_t d = read_opnd(c, dk, sz);
+	uint64_t bit = (OPND_SRC(in->flags) == O_IMM ? in->imm : c->r.gpr[in->reg]) & (sz * 8 - 1);
+	uint64_t r = xg_emu_x86_alu(in->op, sz, d, bit, &c->r.rflags);
+
+	c->regs_dirty = 1;
+	if (in->op != OP_BT)
+		write_opnd(c, dk, sz, r);
+	return 0;
+}
+
+static int exec_mov(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned sz = in->opsize;
+	write_opnd(c, OPND_DST(in->flags), sz, read_opnd(c, OPND_SRC(in->flags), sz));
+	return 0;
+}
+
+static int exec_movx(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned ss = rm_size(in);
+	uint64_t v = read_opnd(c, O_RM, ss);
+
+	if (in->op != OP_MOVZX && ss < 8)
+		v = (uint64_t)((int64_t)(v << (64 - 8 * ss)) >> (64 - 8 * ss));
+	xg_emu_x86_gpr_set(c, in->reg, in->opsize, v);
+	return 0;
+}
+
+static int exec_xchg(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned sz = in->opsize;
+	uint64_t a = read_opnd(c, O_RM, sz), b = xg_emu_x86_gpr_get(c, in->reg, sz);
+
+	write_opnd(c, O_RM, sz, b);
+	xg_emu_x86_gpr_set(c, in->reg, sz, a);
+	return 0;
+}
+
+static int exec_xadd(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned sz = in->opsize;
+	uint64_t d = read_opnd(c, O_RM, sz), s = xg_emu_x86_gpr_get(c, in->reg, sz);
+	uint64_t r = xg_emu_x86_alu(OP_ADD, sz, d, s, &c->r.rflags);
+
+	xg_emu_x86_gpr_set(c, in->reg, sz, d);
+	write_opnd(c, O_RM, sz, r);
+	return 0;
+}
+
+static int exec_cmpxchg(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned sz = in->opsize;
+	uint64_t d = read_opnd(c, O_RM, sz), acc = xg_emu_x86_gpr_get(c, 0, sz);
+
+	xg_emu_x86_alu(OP_CMP, sz, acc, d, &c->r.rflags);
+	c->regs_dirty = 1;
+	if (acc == d) {
+		write_opnd(c, O_RM, sz, xg_emu_x86_gpr_get(c, in->reg, sz));
+	} else {
+		/* the destination is written back unchanged when it is memory (SDM Vol. 2
+		 * CMPXCHG); the accumulator is loaded */
+		write_opnd(c, O_RM, sz, d);
+		xg_emu_x86_gpr_set(c, 0, sz, d);
+	}
+	return 0;
+}
+
+static int exec_cmpxchg8b(struct xg_emu_x86_ctx *c)
+{
+	unsigned half = c->in->opsize == 8 ? 8 : 4;
+	uint64_t lo = load_le(c->mem, half), hi = load_le(c->mem + half, half);
+	uint64_t ax = xg_emu_x86_gpr_get(c, 0, half), dx = xg_emu_x86_gpr_get(c, 2, half);
+
+	c->regs_dirty = 1;
+	if (lo == ax && hi == dx) {
+		c->r.rflags |= RFL_ZF;
+		store_le(c->mem, half, xg_emu_x86_gpr_get(c, 3, half));
+		store_le(c->mem + half, half, xg_emu_x86_gpr_get(c, 1, half));
+	} else {
+		c->r.rflags &= ~RFL_ZF;
+		xg_emu_x86_gpr_set(c, 0, half, lo);
+		xg_emu_x86_gpr_set(c, 2, half, hi);
+	}
+	return 0;
+}
+
+static int exec_setcc(struct xg_emu_x86_ctx *c)
+{
+	write_opnd(c, O_RM, 1, (uint64_t)cond(c->r.rflags, c->in->opcode & 15));
+	return 0;
+}
+
+static int exec_cmovcc(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	uint64_t v = read_opnd(c, O_RM, in->opsize);
+
+	if (cond(c->r.rflags, in->opcode & 15))
+		xg_emu_x86_gpr_set(c, in->reg, in->opsize, v);
+	else if (in->opsize == 4)
+		xg_emu_x86_gpr_set(c, in->reg, 4, c->r.gpr[in->reg & 15]); /* still zero-extends */
+	return 0;
+}
+
+static int exec_push(struct xg_emu_x86_ctx *c)
+{
+	unsigned sa = stack_asize(c), sz = c->in->opsize;
+	uint64_t sp = c->r.gpr[XG_EMU_X86_RSP];
+
+	memcpy(c->mem + 64, c->mem, sz);
+	c->r.gpr[XG_EMU_X86_RSP] = (sp & ~size_mask(sa)) | ((sp - sz) & size_mask(sa));
+	c->regs_dirty = 1;
+	return 0;
+}
+
+static int exec_pop(struct xg_emu_x86_ctx *c)
+{
+	unsigned sa = stack_asize(c), sz = c->in->opsize;
+	uint64_t sp = c->r.gpr[XG_EMU_X86_RSP];
+
+	memcpy(c->mem + 64, c->mem, sz);
+	c->r.gpr[XG_EMU_X86_RSP] = (sp & ~size_mask(sa)) | ((sp + sz) & size_mask(sa));
+	c->regs_dirty = 1;
+	return 0;
+}
+
+static int exec_movsreg(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	uint64_t v = c->r.seg[(in->modrm >> 3) & 7].selector;
+	/* to a register: zero-extended to the operand size (SDM Vol. 2 MOV, 64-bit notes) */
+	write_opnd(c, O_RM, in->mod == 3 ? in->opsize : 2, v);
+	return 0;
+}
+
+static int plan_none(struct xg_emu_x86_ctx *c)
+{
+	return 0;
+}
+
+static const struct xg_emu_x86_impl gp_impl[OP_COUNT] = {
+	[OP_ADD ... OP_NEG] = { plan_gp, exec_alu },
+	[OP_BT ... OP_BTC] = { plan_gp, exec_bt },
+	[OP_MOV] = { plan_gp, exec_mov },
+	[OP_MOVNTI] = { plan_gp, exec_mov },
+	[OP_MOVZX ... OP_MOVSXD] = { plan_gp, exec_movx },
+	[OP_XCHG] = { plan_gp, exec_xchg },
+	[OP_CMPXCHG] = { plan_gp, exec_cmpxchg },
+	[OP_CMPXCHG8B] = { plan_gp, exec_cmpxchg8b },
+	[OP_XADD] = { plan_gp, exec_xadd },
+	[OP_SETCC] = { plan_gp, exec_setcc },
+	[OP_CMOVCC] = { plan_gp, exec_cmovcc },
+	[OP_PUSH] = { plan_gp, exec_push },
+	[OP_POP] = { plan_gp, exec_pop },
+	[OP_MOVSREG] = { plan_gp, exec_movsreg },
+	[OP_MOVS ... OP_SCAS] = { plan_none, NULL }, /* run_string() */
+};
+
+/* ---- the memory stages ---- */
+
+static int canonical(struct xg_emu_x86_ctx *c, uint64_t la)
+{
+	unsigned bits = (c->r.cr4 & CR4_LA57) ? 57 : 48;
+	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
+}
+
+/* SDM Vol. 3A 3.4.5.1 (limits, expand-down), 5.3 and 5.4 (#GP/#SS), Vol. 1 3.3.7.1 */
+static int check_segments(struct xg_emu_x86_ctx *c)
+{
+	for (unsigned i = 0; i < c->nacc; i++) {
+		const struct xg_emu_x86_acc *a = &c->acc[i];
+		const struct xg_emu_x86_segment *s = &c->r.seg[a->seg];
+		unsigned vec = a->seg == XG_EMU_X86_SS ? XG_EMU_X86_SS_FAULT : XG_EMU_X86_GP;
+		uint64_t last = a->ea + a->size - 1;
+
+		if (c->mode == 64) {
+			if (!canonical(c, a->la) || !canonical(c, a->la + a->size - 1))
+				return xg_emu_x86_exc(c, vec, 1, 0);
+			continue;
+		}
+		if (!c->real) {
+			int code = s->type & 8;
+			if (s->unusable || !s->present)
+				return xg_emu_x86_exc(c, vec, 1, 0);
+			if ((a->kind & XG_EMU_X86_WRITE) && (code || !(s->type & 2)))
+				return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
+			if ((a->kind & XG_EMU_X86_READ) && code && !(s->type & 2))
+				return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
+			if (!code && (s->type & 4)) {
+				uint64_t top = s->db ? 0xffffffffull : 0xffffull;
+				if (a->ea <= s->limit || last > top)
+					return xg_emu_x86_exc(c, vec, 1, 0);
+				continue;
+			}
+		}
+		if (last > s->limit || last < a->ea)
+			return xg_emu_x86_exc(c, vec, 1, 0);
+	}
+	return 0;
+}
+
+/* Call fn on each per-page piece of access a. */
+typedef int (*piece_fn)(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a, uint64_t la,
+			unsigned done, unsigned len);
+
+static int for_pieces(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a, piece_fn fn)
+{
+	uint64_t amask = c->mode == 64 ? ~0ull : 0xffffffffull;
+	unsigned done = 0;
+
+	while (done < a->size) {
+		uint64_t la = (a->la + done) & amask;
+		unsigned len = 4096 - (unsigned)(la & 4095);
+		int rc;
+		if (len > a->size - done)
+			len = a->size - done;
+		rc = fn(c, a, la, done, len);
+		if (rc)
+			return rc;
+		done += len;
+	}
+	return 0;
+}
+
+static int piece_translate(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a, uint64_t la,
+			   unsigned done, unsigned len)
+{
+	uint32_t err = 0;
+	int rc = c->ops->translate(c->opaque, la, a->kind, c->cpl, &err);
+
+	if (rc < 0)
+		return host_error(c, "translate", rc);
+	if (rc > 0) {
+		c->res->exc.cr2 = la;
+		return xg_emu_x86_exc(c, XG_EMU_X86_PF, 1, err);
+	}
+	return 0;
+}
+
+static int piece_read(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a, uint64_t la,
+		      unsigned done, unsigned len)
+{
+	int rc = c->ops->read(c->opaque, la, c->mem + a->off + done, len, a->kind);
+	return rc < 0 ? host_error(c, "memory read", rc) : 0;
+}
+
+static int piece_write(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a, uint64_t la,
+		       unsigned done, unsigned len)
+{
+	int rc = c->ops->write(c->opaque, la, c->mem + a->off + done, len);
+	return rc < 0 ? host_error(c, "memory write", rc) : 0;
+}
+
+static int run_pieces(struct xg_emu_x86_ctx *c, unsigned kinds, piece_fn fn)
+{
+	for (unsigned i = 0; i < c->nacc; i++) {
+		int rc;
+		if (!(c->acc[i].kind & kinds))
+			continue;
+		rc = for_pieces(c, &c->acc[i], fn);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* alignment, segments, translation, reads: everything up to the first write */
+static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
+{
+	int rc;
+
+	if (c->align && c->nacc && (c->acc[0].ea & (c->align - 1)))
+		return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
+	/* #AC: SDM Vol. 3A 6.15 "Alignment Check Exception" (general-purpose data only) */
+	if (!(c->in->flags & (F_SSE | F_X87)) && (c->r.cr0 & CR0_AM) && (c->r.rflags & RFL_AC) &&
+	    c->cpl == 3) {
+		for (unsigned i = 0; i < c->nacc; i++) {
+			unsigned sz = c->acc[i].size > 8 ? 8 : c->acc[i].size;
+			if (c->acc[i].la & (sz - 1))
+				return xg_emu_x86_exc(c, XG_EMU_X86_AC, 1, 0);
+		}
+	}
+	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_ALIGNMENT)))
+		return rc;
+	if ((rc = check_segments(c)))
+		return rc;
+	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_CANONICAL)))
+		return rc;
+	if ((rc = run_pieces(c, XG_EMU_X86_RMW | XG_EMU_X86_FETCH, piece_translate)))
+		return rc;
+	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_TRANSLATE)))
+		return rc;
+	if ((rc = run_pieces(c, XG_EMU_X86_READ, piece_read)))
+		return rc;
+	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_READ)))
+		return rc;
+	return 0;
+}
+
+static int commit(struct xg_emu_x86_ctx *c, int advance)
+{
+	int rc;
+
+	if ((rc = run_pieces(c, XG_EMU_X86_WRITE, piece_write)))
+		return rc;
+	if (c->xs_dirty) {
+		rc = c->ops->set_xsave ? c->ops->set_xsave(c->opaque, c->xs) : -1;
+		if (rc < 0)
+			return host_error(c, "set_xsave", rc);
+	}
+	if (advance)
+		c->r.rip = c->next_rip;
+	if (advance || c->regs_dirty) {
+		rc = c->ops->set_regs(c->opaque, &c->r);
+		if (rc < 0)
+			return host_error(c, "set_regs", rc);
+	}
+	return 0;
+}
+
+/* ---- string instructions (SDM Vol. 2 MOVS/CMPS/STOS/LODS/SCAS, REP/REPE/REPNE) ---- */
+
+static int run_string(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned sz = in->opsize, as = in->addrsize, op = in->op;
+	uint64_t am = size_mask(as);
+	int rep = in->rep != 0, rc;
+	int64_t step = (c->r.rflags & RFL_DF) ? -(int64_t)sz : (int64_t)sz;
+	unsigned iter;
+
+	if (rep && !(c->r.gpr[1] & am))
+		return commit(c, 1);
+	for (iter = 0; iter < MAX_REP; iter++) {
+		uint64_t si = c->r.gpr[6] & am, di = c->r.gpr[7] & am;
+		int hooks = iter == 0, done = 0;
+
+		c->nacc = 0;
+		memset(c->mem, 0, 128);
+		if (op == OP_MOVS || op == OP_LODS || op == OP_CMPS)
+			xg_emu_x86_add_acc(c, si, in->seg, sz, XG_EMU_X86_READ, 0);
+		if (op == OP_CMPS || op == OP_SCAS)
+			xg_emu_x86_add_acc(c, di, XG_EMU_X86_ES, sz, XG_EMU_X86_READ, 64);
+		if (op == OP_MOVS || op == OP_STOS)
+			xg_emu_x86_add_acc(c, di, XG_EMU_X86_ES, sz, XG_EMU_X86_WRITE, 64);
+		rc = memory_stages(c, hooks);
+		if (rc) {
+			/* iterations already done stay done; RIP stays on the instruction */
+			if (rc == XG_EMU_X86_EXCEPTION && iter > 0) {
+				int rc2 = commit(c, 0);
+				if (rc2)
+					return rc2;
+			}
+			return rc;
+		}
+		if (op == OP_MOVS)
+			memcpy(c->mem + 64, c->mem, sz);
+		else if (op == OP_STOS)
+			store_le(c->mem + 64, sz, xg_emu_x86_gpr_get(c, 0, sz));
+		else if (op == OP_LODS)
+			xg_emu_x86_gpr_set(c, 0, sz, load_le(c->mem, sz));
+		else if (op == OP_CMPS)
+			xg_emu_x86_alu(OP_CMP, sz, load_le(c->mem, sz), load_le(c->mem + 64, sz),
+				       &c->r.rflags);
+		else
+			xg_emu_x86_alu(OP_CMP, sz, xg_emu_x86_gpr_get(c, 0, sz),
+				       load_le(c->mem + 64, sz), &c->r.rflags);
+		if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_WRITEBACK)))
+			return rc;
+		if ((rc = run_pieces(c, XG_EMU_X86_WRITE, piece_write)))
+			return rc;
+		c->regs_dirty = 1;
+		if (op == OP_MOVS || op == OP_LODS || op == OP_CMPS)
+			c->r.gpr[6] = (c->r.gpr[6] & ~am) | ((si + (uint64_t)step) & am);
+		if (op != OP_LODS)
+			c->r.gpr[7] = (c->r.gpr[7] & ~am) | ((di + (uint64_t)step) & am);
+		if (!rep)
+			break;
+		c->r.gpr[1] = (c->r.gpr[1] & ~am) | (((c->r.gpr[1] & am) - 1) & am);
+		if (!(c->r.gpr[1] & am))
+			done = 1;
+		if ((op == OP_CMPS || op == OP_SCAS) &&
+		    (in->rep == 0xf3 ? !(c->r.rflags & RFL_ZF) : !!(c->r.rflags & RFL_ZF)))
+			done = 1;
+		if (done)
+			break;
+	}
+	c->nacc = 0;
+	return commit(c, !rep || iter < MAX_REP);
+}
+
+/* ---- the pipeline ---- */
+
+static int deliver(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_result *res = c->res;
+	int rc;
+
+	res->status = XG_EMU_X86_EXCEPTION;
+	if (c->ops->hook &&
+	    c->ops->hook(c->opaque, XG_EMU_X86_STAGE_EXCEPTION, c->in, &res->exc)) {
+		snprintf(res->reason, sizeof(res->reason), "exception %u vetoed", res->exc.vector);
+		return XG_EMU_X86_VETOED;
+	}
+	rc = c->ops->inject ? c->ops->inject(c->opaque, &res->exc) : -1;
+	if (rc < 0)
+		return host_error(c, "inject", rc);
+	return XG_EMU_X86_EXCEPTION;
+}
+
+/* Decode, fetching what the caller did not give from CS:RIP. */
+static int fetch_decode(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
+{
+	uint8_t buf[15];
+	size_t have = n > 15 ? 15 : n;
+	int rc;
+
+	if (have)
+		memcpy(buf, bytes, have);
+	for (;;) {
+		rc = xg_emu_x86_decode(buf, have, c->mode, c->real, c->in, &c->res->exc,
+				       c->res->reason);
+		if (rc != XG_EMU_X86_TRUNCATED)
+			break;
+		/* fetch up to the end of the page or 15 bytes */
+		uint64_t la = c->r.seg[XG_EMU_X86_CS].base * (c->mode != 64) + c->r.rip + have;
+		uint32_t err = 0;
+		unsigned len;
+		if (c->mode != 64)
+			la &= 0xffffffffull;
+		len = 4096 - (unsigned)(la & 4095);
+		if (len > 15 - have)
+			len = (unsigned)(15 - have);
+		rc = c->ops->translate(c->opaque, la, XG_EMU_X86_FETCH, c->cpl, &err);
+		if (rc < 0)
+			return host_error(c, "translate", rc);
+		if (rc > 0) {
+			c->res->exc.cr2 = la;
+			return xg_emu_x86_exc(c, XG_EMU_X86_PF, 1, err);
+		}
+		rc = c->ops->read(c->opaque, la, buf + have, len, XG_EMU_X86_FETCH);
+		if (rc < 0)
+			return host_error(c, "fetch", rc);
+		have += len;
+	}
+	if (rc == XG_EMU_X86_NOT_HANDLED) {
+		char tmp[96];
+		snprintf(tmp, sizeof(tmp), "%s", c->res->reason);
+		return not_handled(c, tmp);
+	}
+	return rc;
+}
+
+static int legality(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	uint64_t f = in->flags;
+	unsigned dk = OPND_DST(f);
+
+	/* LOCK: only lockable instructions with a memory destination (SDM Vol. 2 LOCK) */
+	if (in->lock && (!(f & F_LOCK) || !is_mem_opnd(in, dk)))
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if ((f & F_MEM) && !in->has_mem)
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if ((f & F_REG) && in->has_mem)
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if (in->enc == XG_EMU_X86_ENC_VEX) {
+		/* SDM Vol. 2 2.3.6 and the instruction pages: W/L/vvvv constraints are #UD */
+		if (((f & F_VEXW0) && in->w) || ((f & F_L0) && in->vl) || ((f & F_L1) && !in->vl) ||
+		    ((f & F_NOVVVV) && in->vvvv))
+			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	} else if (in->enc == XG_EMU_X86_ENC_EVEX) {
+		/* SDM Vol. 2 2.7.x, Table 2-40 ff. */
+		if (((f & F_W0) && in->w) || ((f & F_W1) && !in->w) || ((f & F_L0) && in->vl) ||
+		    ((f & F_L1) && !in->vl) || in->vl == 3 || ((f & F_NOVVVV) && in->vvvv) ||
+		    ((f & F_NOMASK) && (in->aaa || in->z)) || in->bcast ||
+		    (in->z && (f & F_STORE) && in->has_mem))
+			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	}
+	return 0;
+}
+
+/* SDM Vol. 3A 2.5 (CR0.EM/TS, CR4.OSFXSR/OSXSAVE), Vol. 1 13.3 (XCR0), Vol. 2 2.8 tables */
+static int device(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	uint64_t cr0 = c->r.cr0, cr4 = c->r.cr4, xcr0 = c->r.xcr0;
+
+	if (in->op == OP_X87) {
+		if (cr0 & 0xc) /* EM or TS */
+			return xg_emu_x86_exc(c, XG_EMU_X86_NM, 0, 0);
+		return 0;
+	}
+	if (!(in->flags & F_SSE))
+		return 0;
+	if (in->enc == XG_EMU_X86_ENC_LEGACY) {
+		if ((cr0 & 4) || !(cr4 & (1u << 9)))
+			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	} else {
+		uint64_t need = in->enc == XG_EMU_X86_ENC_EVEX ? 0xe6 : 0x6;
+		if (!(cr4 & (1u << 18)) || (xcr0 & need) != need)
+			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	}
+	if (cr0 & 8)
+		return xg_emu_x86_exc(c, XG_EMU_X86_NM, 0, 0);
+	return 0;
+}
+
+static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	const struct xg_emu_x86_impl *impl;
+	int rc;
+
+	if ((rc = fetch_decode(c, bytes, n)))
+		return rc;
+	c->next_rip = c->r.rip + in->len;
+	if (c->mode != 64)
+		c->next_rip &= c->mode == 32 ? 0xffffffffull : 0xffffull;
+	if ((rc = stage(c, XG_EMU_X86_STAGE_DECODE)))
+		return rc;
+	if (in->op == OP_NONE) {
+		char tmp[96];
+		snprintf(tmp, sizeof(tmp), "%s", c->res->reason);
+		return not_handled(c, tmp);
+	}
+	c->res->reason[0] = 0;
+	if ((rc = legality(c)) || (rc = stage(c, XG_EMU_X86_STAGE_LEGALITY)))
+		return rc;
+	if ((rc = device(c)) || (rc = stage(c, XG_EMU_X86_STAGE_DEVICE)))
+		return rc;
+	if ((rc = stage(c, XG_EMU_X86_STAGE_PRIVILEGE)))
+		return rc;
+	if (in->op >= OP_MOVS && in->op <= OP_SCAS)
+		return run_string(c);
+	impl = in->op == OP_X87 ? &xg_emu_x86_x87_impl
+	       : (in->flags & F_SSE) ? &xg_emu_x86_simd_impl[in->op]
+				     : &gp_impl[in->op];
+	if (!impl->plan || !impl->exec)
+		return not_handled(c, "no implementation");
+	if ((rc = impl->plan(c)))
+		return rc;
+	if ((rc = memory_stages(c, 1)))
+		return rc;
+	if ((rc = impl->exec(c)))
+		return rc;
+	if ((rc = stage(c, XG_EMU_X86_STAGE_WRITEBACK)))
+		return rc;
+	return commit(c, 1);
+}
+
+enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void *opaque,
+					  const uint8_t *bytes, size_t n,
+					  struct xg_emu_x86_result *res)
+{
+	struct xg_emu_x86_ctx c;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	c.ops = ops;
+	c.opaque = opaque;
+	c.res = res;
+	c.in = &res->insn;
+	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
+	c.align = 0;
+	c.nacc = 0;
+	memset(c.mem, 0, sizeof(c.mem));
+	rc = ops->get_regs(opaque, &c.r);
+	if (rc < 0) {
+		res->status = XG_EMU_X86_ERROR;
+		snprintf(res->reason, sizeof(res->reason), "get_regs failed (%d)", rc);
+		return res->status;
+	}
+	/* operating mode: SDM Vol. 3A 2.2 and 5.2.1 (IA-32e sub-modes) */
+	c.real = !(c.r.cr0 & CR0_PE) || (c.r.rflags & RFL_VM);
+	if (c.real)
+		c.mode = 16;
+	else if ((c.r.efer & EFER_LMA) && c.r.seg[XG_EMU_X86_CS].l)
+		c.mode = 64;
+	else
+		c.mode = c.r.seg[XG_EMU_X86_CS].db ? 32 : 16;
+	c.cpl = !(c.r.cr0 & CR0_PE) ? 0 : (c.r.rflags & RFL_VM) ? 3 : c.r.seg[XG_EMU_X86_SS].dpl;
+
+	rc = emulate(&c, bytes, n);
+	if (rc == XG_EMU_X86_EXCEPTION)
+		rc = deliver(&c);
+	res->status = (enum xg_emu_x86_status)rc;
+	return res->status;
+}

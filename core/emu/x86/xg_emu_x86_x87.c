@@ -1,0 +1,151 @@
+/*
+ * xg_emu_x86_x87.c - x87 memory loads and stores, executed by the host FPU.
+ *
+ * The emulator runs on x86 hosts, and the only exact model of what an x87 load or store does
+ * to the stack, the tag word, C1, the exception flags and the stored bits (rounding, SNaN
+ * quieting, integer indefinite, denormals: SDM Vol. 1 8.5 and 4.8) is an x87 unit. So the
+ * guest's FXSAVE image is loaded into the host FPU with FXRSTOR, the instruction runs on a
+ * host buffer, and FXSAVE takes the result back; the host's own x87/SSE state is saved and
+ * restored around it in the same asm statement, so no compiler code sees the guest state.
+ * FXSAVE and FXRSTOR do not wait for pending x87 exceptions (SDM Vol. 2 FXSAVE), so an
+ * exception that the guest's FCW unmasks only sets FSW.ES; the emulator raises #MF before
+ * the next waiting instruction, as the CPU would. MXCSR in the image is the host's own.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "xg_emu_x86_int.h"
+
+#define X87_RUN(nm, insn)                                                                          \
+	static void nm(void *fx, void *mem)                                                        \
+	{                                                                                          \
+		uint8_t host[512] __attribute__((aligned(16)));                                    \
+		__asm__ volatile("fxsave %[h]\n\tfxrstor (%[g])\n\t" insn " (%[m])\n\t"            \
+				 "fxsave (%[g])\n\tfxrstor %[h]"                                    \
+				 : [h] "+m"(host)                                                   \
+				 : [g] "r"(fx), [m] "r"(mem)                                        \
+				 : "memory");                                                       \
+	}
+
+X87_RUN(run_fld32, "flds")
+X87_RUN(run_fld64, "fldl")
+X87_RUN(run_fld80, "fldt")
+X87_RUN(run_fild16, "filds")
+X87_RUN(run_fild32, "fildl")
+X87_RUN(run_fild64, "fildll")
+X87_RUN(run_fst32, "fsts")
+X87_RUN(run_fst64, "fstl")
+X87_RUN(run_fstp32, "fstps")
+X87_RUN(run_fstp64, "fstpl")
+X87_RUN(run_fstp80, "fstpt")
+X87_RUN(run_fist16, "fists")
+X87_RUN(run_fist32, "fistl")
+X87_RUN(run_fistp16, "fistps")
+X87_RUN(run_fistp32, "fistpl")
+X87_RUN(run_fistp64, "fistpll")
+X87_RUN(run_fisttp16, "fisttps")
+X87_RUN(run_fisttp32, "fisttpl")
+X87_RUN(run_fisttp64, "fisttpll")
+X87_RUN(run_fldcw, "fldcw")
+X87_RUN(run_fnstcw, "fnstcw")
+X87_RUN(run_fnstsw, "fnstsw")
+
+/* size, store, waiting (SDM Vol. 1 8.3.12: FNSTCW/FNSTSW are the non-waiting forms) */
+const struct xg_emu_x86_x87_form xg_emu_x86_x87_forms[X87_NFORMS] = {
+	[X87_FLD32] = { 4, 0, 1, run_fld32 },	    [X87_FLD64] = { 8, 0, 1, run_fld64 },
+	[X87_FLD80] = { 10, 0, 1, run_fld80 },	    [X87_FILD16] = { 2, 0, 1, run_fild16 },
+	[X87_FILD32] = { 4, 0, 1, run_fild32 },	    [X87_FILD64] = { 8, 0, 1, run_fild64 },
+	[X87_FST32] = { 4, 1, 1, run_fst32 },	    [X87_FST64] = { 8, 1, 1, run_fst64 },
+	[X87_FSTP32] = { 4, 1, 1, run_fstp32 },	    [X87_FSTP64] = { 8, 1, 1, run_fstp64 },
+	[X87_FSTP80] = { 10, 1, 1, run_fstp80 },    [X87_FIST16] = { 2, 1, 1, run_fist16 },
+	[X87_FIST32] = { 4, 1, 1, run_fist32 },	    [X87_FISTP16] = { 2, 1, 1, run_fistp16 },
+	[X87_FISTP32] = { 4, 1, 1, run_fistp32 },   [X87_FISTP64] = { 8, 1, 1, run_fistp64 },
+	[X87_FISTTP16] = { 2, 1, 1, run_fisttp16 }, [X87_FISTTP32] = { 4, 1, 1, run_fisttp32 },
+	[X87_FISTTP64] = { 8, 1, 1, run_fisttp64 }, [X87_FLDCW] = { 2, 0, 1, run_fldcw },
+	[X87_FNSTCW] = { 2, 1, 0, run_fnstcw },	    [X87_FNSTSW] = { 2, 1, 0, run_fnstsw },
+};
+
+void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem)
+{
+	uint32_t mxcsr;
+
+	if (form >= X87_NFORMS)
+		return;
+	/* the host's MXCSR, so FXRSTOR cannot #GP on reserved bits the guest set */
+	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+	memcpy((uint8_t *)fxsave_img + XG_EMU_X86_XS_MXCSR, &mxcsr, 4);
+	xg_emu_x86_x87_forms[form].run(fxsave_img, mem);
+}
+
+/* ---- the emulator's plan/exec for the x87 forms ---- */
+
+static int x87_plan(struct xg_emu_x86_ctx *c)
+{
+	const struct xg_emu_x86_x87_form *f = &xg_emu_x86_x87_forms[c->in->aux];
+	uint16_t fcw, fsw;
+	int rc = xg_emu_x86_load_xsave(c);
+
+	if (rc)
+		return rc;
+	memcpy(&fcw, c->xs + XG_EMU_X86_XS_FCW, 2);
+	memcpy(&fsw, c->xs + XG_EMU_X86_XS_FSW, 2);
+	/* a waiting x87 instruction first takes a pending unmasked exception: #MF with
+	 * CR0.NE (SDM Vol. 1 8.7, Vol. 3A 6.15 "Interrupt 16") */
+	if (f->wait && ((fsw & 0x80) || (fsw & ~fcw & 0x3f))) {
+		if (!(c->r.cr0 & (1u << 5))) {
+			snprintf(c->res->reason, sizeof(c->res->reason),
+				 "not handled: pending x87 exception with CR0.NE=0 (FERR#)");
+			return XG_EMU_X86_NOT_HANDLED;
+		}
+		return xg_emu_x86_exc(c, XG_EMU_X86_MF, 0, 0);
+	}
+	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
+			   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+	return 0;
+}
+
+static int x87_exec(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned form = in->aux;
+	const struct xg_emu_x86_x87_form *f = &xg_emu_x86_x87_forms[form];
+	uint8_t img[512] __attribute__((aligned(16)));
+	uint8_t m1[16] __attribute__((aligned(16))), m2[16] __attribute__((aligned(16)));
+	uint64_t fip, fdp;
+	uint16_t fop;
+
+	memcpy(img, c->xs, 512);
+	if (!f->store) {
+		memcpy(m1, c->mem, 16);
+		xg_emu_x86_x87_exec(form, img, m1);
+	} else {
+		/* A masked exception still stores; an unmasked one may store nothing (SDM Vol. 1
+		 * 8.5): run against two different fills and see whether the bytes were written. */
+		uint8_t img2[512] __attribute__((aligned(16)));
+		memcpy(img2, c->xs, 512);
+		memset(m1, 0, sizeof(m1));
+		memset(m2, 0xff, sizeof(m2));
+		xg_emu_x86_x87_exec(form, img, m1);
+		xg_emu_x86_x87_exec(form, img2, m2);
+		if (memcmp(m1, m2, f->size))
+			c->nacc = 0; /* nothing stored */
+		else
+			memcpy(c->mem, m1, f->size);
+	}
+	/* x87 state back: FCW..FOP and ST0-7; FIP/FDP/FOP as the SDM defines them (Vol. 1
+	 * 8.1.8, 8.1.9): the control instructions FLDCW/FNSTCW/FNSTSW leave them alone */
+	memcpy(c->xs, img, 8);
+	memcpy(c->xs + XG_EMU_X86_XS_ST0, img + XG_EMU_X86_XS_ST0, 128);
+	if (form != X87_FLDCW && form != X87_FNSTCW && form != X87_FNSTSW) {
+		fop = (uint16_t)(((in->opcode & 7) << 8) | in->modrm);
+		fip = c->r.rip;
+		fdp = xg_emu_x86_ea(c);
+		memcpy(c->xs + XG_EMU_X86_XS_FOP, &fop, 2);
+		memcpy(c->xs + XG_EMU_X86_XS_FIP, &fip, 8);
+		memcpy(c->xs + XG_EMU_X86_XS_FDP, &fdp, 8);
+	}
+	c->xs_dirty = 1;
+	return 0;
+}
+
+const struct xg_emu_x86_impl xg_emu_x86_x87_impl = { x87_plan, x87_exec };

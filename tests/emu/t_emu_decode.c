@@ -1,0 +1,182 @@
+/*
+ * t_emu_decode.c - the x86 decoder on fixed byte sequences: lengths, memory-operand forms,
+ * prefixes, REX/VEX/EVEX fields, disp8*N, and the #UD / #GP / truncated / not-handled paths.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tap.h"
+#include "xg_emu_x86.h"
+
+#define NR XG_EMU_X86_NOREG
+
+struct dcase {
+	const char *what;
+	unsigned mode;
+	const char *hex;
+	int status; /* enum xg_emu_x86_status */
+	int len;
+	/* memory operand: -1 base = no memory operand expected */
+	int base, index, scale;
+	long long disp;
+	int seg, rip_rel;
+	const char *name; /* NULL: not checked */
+};
+
+static size_t unhex(const char *s, uint8_t *out)
+{
+	size_t n = 0;
+	while (*s) {
+		unsigned v;
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			break;
+		sscanf(s, "%2x", &v);
+		out[n++] = (uint8_t)v;
+		s += 2;
+	}
+	return n;
+}
+
+enum { ES, CS, SS, DS, FS, GS };
+#define OK XG_EMU_X86_OK
+#define EXC XG_EMU_X86_EXCEPTION
+#define NH XG_EMU_X86_NOT_HANDLED
+#define TR XG_EMU_X86_TRUNCATED
+#define NOMEM -1, 0, 0, 0, 0, 0
+
+static const struct dcase cases[] = {
+	{ "mov eax,[rbx]", 64, "8b 03", OK, 2, 3, NR, 1, 0, DS, 0, "mov" },
+	{ "mov rax,[rsp+8]", 64, "48 8b 44 24 08", OK, 5, 4, NR, 1, 8, SS, 0, "mov" },
+	{ "mov [rbp-4],ecx", 64, "89 4d fc", OK, 3, 5, NR, 1, -4, SS, 0, "mov" },
+	{ "mov r13d,[r13+0]", 64, "45 8b 6d 00", OK, 4, 13, NR, 1, 0, DS, 0, "mov" },
+	{ "rip-relative", 64, "8b 05 10 00 00 00", OK, 6, NR, NR, 1, 16, DS, 1, "mov" },
+	{ "sib no base", 64, "8b 04 8d 00 10 00 00", OK, 7, NR, 1, 4, 0x1000, DS, 0, "mov" },
+	{ "sib r12 index via REX.X", 64, "42 8b 04 a0", OK, 4, 0, 12, 4, 0, DS, 0, "mov" },
+	{ "sib index 4 means none", 64, "8b 04 24", OK, 3, 4, NR, 1, 0, SS, 0, "mov" },
+	{ "fs override", 64, "64 48 8b 04 25 28 00 00 00", OK, 9, NR, NR, 1, 0x28, FS, 0,
+	  "mov" },
+	{ "32-bit disp32 absolute", 32, "a1 78 56 34 12", OK, 5, NR, NR, 1, 0x12345678, DS, 0,
+	  "mov" },
+	{ "moffs64", 64, "48 a1 88 77 66 55 44 33 22 11", OK, 10, NR, NR, 1,
+	  0x1122334455667788ll, DS, 0, "mov" },
+	{ "16-bit [bp+si+5]", 16, "8b 42 05", OK, 3, 5, 6, 1, 5, SS, 0, "mov" },
+	{ "16-bit disp16", 16, "8b 1e 34 12", OK, 4, NR, NR, 1, 0x1234, DS, 0, "mov" },
+	{ "67 in 64-bit: 32-bit address", 64, "67 8b 00", OK, 3, 0, NR, 1, 0, DS, 0, "mov" },
+	{ "add [rax],imm32", 64, "81 00 78 56 34 12", OK, 6, 0, NR, 1, 0, DS, 0, "add" },
+	{ "add word [rax],imm16", 64, "66 81 00 34 12", OK, 5, 0, NR, 1, 0, DS, 0, "add" },
+	{ "test byte [rax],imm8 (F6 /0)", 64, "f6 00 01", OK, 3, 0, NR, 1, 0, DS, 0, "test" },
+	{ "test dword [rax],imm32 (F7 /0)", 64, "f7 00 01 00 00 00", OK, 6, 0, NR, 1, 0, DS, 0,
+	  "test" },
+	{ "not [rax] (F7 /2) has no imm", 64, "f7 10", OK, 2, 0, NR, 1, 0, DS, 0, "not" },
+	{ "mov r64, imm64", 64, "48 b8 01 02 03 04 05 06 07 08", OK, 10, NOMEM, "mov" },
+	{ "lock cmpxchg16b", 64, "f0 48 0f c7 0e", OK, 5, 6, NR, 1, 0, DS, 0, "cmpxchg8b" },
+	{ "bt [rax],imm8", 64, "0f ba 20 05", OK, 4, 0, NR, 1, 0, DS, 0, "bt" },
+	{ "movzx eax, byte [rsi]", 64, "0f b6 06", OK, 3, 6, NR, 1, 0, DS, 0, "movzx" },
+	{ "rep movsq", 64, "f3 48 a5", OK, 3, NOMEM, "movs" },
+	{ "enter imm16,imm8", 64, "c8 10 00 01", OK, 4, NOMEM, "enter" },
+	{ "flds [rax]", 64, "d9 00", OK, 2, 0, NR, 1, 0, DS, 0, "x87" },
+	{ "fstpt [rsp+16]", 64, "db 7c 24 10", OK, 4, 4, NR, 1, 16, SS, 0, "x87" },
+	{ "movss xmm0,[rdi]", 64, "f3 0f 10 07", OK, 4, 7, NR, 1, 0, DS, 0, "movss" },
+	{ "movaps [rsp],xmm15", 64, "44 0f 29 3c 24", OK, 5, 4, NR, 1, 0, SS, 0, "movaps" },
+	{ "66 F3 0F 6F: F3 wins", 64, "66 f3 0f 6f 00", OK, 5, 0, NR, 1, 0, DS, 0, "movdqu" },
+	{ "pextrd [rax],xmm1,2", 64, "66 0f 3a 16 08 02", OK, 6, 0, NR, 1, 0, DS, 0,
+	  "pextrd/q" },
+	{ "vmovdqu ymm0,[rax] (VEX2)", 64, "c5 fe 6f 00", OK, 4, 0, NR, 1, 0, DS, 0, "movdqu" },
+	{ "vmovdqu ymm8,[r9+r10*2+0x80] (VEX3)", 64, "c4 01 7e 6f 84 51 80 00 00 00", OK, 10, 9,
+	  10, 2, 0x80, DS, 0, "movdqu" },
+	{ "vbroadcastss ymm1,[rcx]", 64, "c4 e2 7d 18 09", OK, 5, 1, NR, 1, 0, DS, 0,
+	  "vbroadcastss" },
+	{ "vpinsrq xmm1,xmm2,[rax],1", 64, "c4 e3 e9 22 08 01", OK, 6, 0, NR, 1, 0, DS, 0,
+	  "pinsrd/q" },
+	{ "vmovdqu64 zmm0,[rax+0x40] disp8*64", 64, "62 f1 fe 48 6f 40 01", OK, 7, 0, NR, 1,
+	  0x40, DS, 0, "movdqu" },
+	{ "vmovdqu8 zmm1{k1}{z},[rax-0x80]", 64, "62 f1 7f c9 6f 48 fe", OK, 7, 0, NR, 1, -0x80,
+	  DS, 0, "vmovdqu8/16" },
+	{ "vmovups xmm0,[rax+0x10] disp8*16", 64, "62 f1 7c 08 10 40 01", OK, 7, 0, NR, 1, 0x10,
+	  DS, 0, "movups" },
+	{ "vmovss xmm0,[rax+4] disp8*4", 64, "62 f1 7e 08 10 40 01", OK, 7, 0, NR, 1, 4, DS, 0,
+	  "movss" },
+	{ "vpbroadcastb zmm0,[rax+1] disp8*1", 64, "62 f2 7d 48 78 40 01", OK, 7, 0, NR, 1, 1, DS,
+	  0, "vpbroadcastb" },
+	{ "EVEX vmovups zmm31,[rcx] (R and R')", 64, "62 61 7c 48 10 39", OK, 6, 1, NR, 1, 0, DS, 0,
+	  "movups" },
+	{ "vpgatherdd VSIB", 64, "c4 e2 75 90 04 88", OK, 6, 0, 1, 4, 0, DS, 0, NULL },
+	{ "vzeroupper has no ModRM", 64, "c5 f8 77", OK, 3, NOMEM, NULL },
+	{ "VEX map 3 has imm8", 64, "c4 e3 7d 18 00 01", OK, 6, 0, NR, 1, 0, DS, 0,
+	  "vinsertf128" },
+	{ "EVEX unknown disp8 tuple", 64, "62 f2 7d 48 c8 40 01", NH, 0, NOMEM, NULL },
+	{ "ud2", 64, "0f 0b", EXC, 0, NOMEM, NULL },
+	{ "push es invalid in 64-bit", 64, "06", EXC, 0, NOMEM, NULL },
+	{ "VEX after 66 is #UD", 64, "66 c5 fe 6f 00", EXC, 0, NOMEM, NULL },
+	{ "lock-less movdqu8 legacy F2 0F 6F is #UD", 64, "f2 0f 6f 00", EXC, 0, NOMEM, NULL },
+	{ "16 bytes: #GP", 64, "66 66 66 66 66 66 66 66 66 66 66 66 66 66 8b 00", EXC, 0, NOMEM,
+	  NULL },
+	{ "truncated disp32", 64, "8b 80 00 00", TR, 0, NOMEM, NULL },
+	{ "truncated after prefix", 64, "66", TR, 0, NOMEM, NULL },
+	{ "32-bit C5 with mod != 3 is LDS", 32, "c5 00", OK, 2, 0, NR, 1, 0, DS, 0, "lds" },
+	{ "32-bit C5 with mod == 3 is VEX", 32, "c5 f8 10 00", OK, 4, 0, NR, 1, 0, DS, 0,
+	  "movups" },
+	{ "mov cr0 ignores mod", 64, "0f 20 00", OK, 3, NOMEM, NULL },
+	{ "XOP is not handled", 64, "8f e8 78 c0 c8 01", NH, 0, NOMEM, NULL },
+	{ "66 call rel16 in 64-bit: vendor-specific", 64, "66 e8 00 00", NH, 0, NOMEM, NULL },
+	{ "jmp rel32", 64, "e9 00 00 00 00", OK, 5, NOMEM, "jmp" },
+	{ "imul r,rm,imm8", 64, "6b c0 05", OK, 3, NOMEM, "imul" },
+	{ "x87 register form decodes", 64, "d9 c9", OK, 2, NOMEM, "x87" },
+	{ "fld m80 with REX", 64, "41 db 28", OK, 3, 8, NR, 1, 0, DS, 0, "x87" },
+};
+
+int main(void)
+{
+	char reason[96];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct dcase *t = &cases[i];
+		struct xg_emu_x86_insn in;
+		struct xg_emu_x86_exception exc;
+		uint8_t b[32];
+		size_t n = unhex(t->hex, b);
+		int st = xg_emu_x86_decode(b, n, t->mode, 0, &in, &exc, reason);
+
+		if (!is_int(st, t->status, "%s: status (%s)", t->what, reason))
+			continue;
+		if (st != OK)
+			continue;
+		is_int(in.len, t->len, "%s: length", t->what);
+		if (t->name)
+			is_str(in.name, t->name, "%s: name", t->what);
+		if (t->base == -1) {
+			ok(!in.has_mem, "%s: no memory operand", t->what);
+			continue;
+		}
+		ok(in.has_mem && in.base == t->base && in.index == t->index &&
+			   in.scale == t->scale && in.disp == t->disp && in.seg == t->seg &&
+			   in.rip_rel == t->rip_rel,
+		   "%s: memory operand (base %d index %d scale %d disp %lld seg %d rip %d)",
+		   t->what, in.base, in.index, in.scale, (long long)in.disp, in.seg, in.rip_rel);
+	}
+
+	/* EVEX fields */
+	{
+		struct xg_emu_x86_insn in;
+		uint8_t b[] = { 0x62, 0xf1, 0x7f, 0xc9, 0x6f, 0x48, 0xfe };
+		xg_emu_x86_decode(b, sizeof(b), 64, 0, &in, NULL, NULL);
+		ok(in.enc == 2 && in.aaa == 1 && in.z == 1 && in.vl == 2 && in.w == 0 &&
+			   in.pfx == 3 && in.disp8n == 64,
+		   "EVEX fields: aaa=%u z=%u vl=%u w=%u pfx=%u N=%u", in.aaa, in.z, in.vl, in.w,
+		   in.pfx, in.disp8n);
+	}
+	/* never reads past n: every prefix of a long instruction is TRUNCATED */
+	{
+		uint8_t b[] = { 0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x84, 0x24, 0x00, 0x01, 0x00, 0x00 };
+		int bad = 0;
+		for (size_t k = 0; k < sizeof(b); k++) {
+			struct xg_emu_x86_insn in;
+			if (xg_emu_x86_decode(b, k, 64, 0, &in, NULL, NULL) != TR)
+				bad++;
+		}
+		is_int(bad, 0, "every short prefix of an 11-byte EVEX insn is truncated");
+	}
+	return done_testing();
+}

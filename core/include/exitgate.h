@@ -347,6 +347,164 @@ const char *xg_exit_reason_name(uint32_t reason);
 int xg_exit_print_text(const struct xg_exit *x, FILE *f);
 int xg_exit_print_json(const struct xg_exit *x, FILE *f);
 
+/* ==== The policy engine (core/engine, core/config) ========================================
+ *
+ * A VMM builds a configuration (YAML: xg_config_load), an engine from it, and attaches
+ * each vCPU thread with the operations the engine may perform on that vCPU. After every
+ * KVM_RUN it calls xg_handle_exit(), which decodes the exit, answers it from the verdict
+ * cache or from the guest's Lua policy (one sandboxed lua_State per vCPU), applies the
+ * verdict through the ops and says what the loop does next. Policy errors, limits and
+ * malformed verdicts never reach the VMM as crashes: the guest's on_error verdict applies
+ * and the event is counted, logged (rate limited) and kept as the vCPU's last error.
+ *
+ * Threads: xg_handle_exit and the ops run on the vCPU's own thread; xg_engine_reload may run
+ * on any other thread (also the engine's watcher, for inotify and SIGHUP). A reload compiles
+ * the policies in fresh states off the vCPU threads; each vCPU swaps at its next exit.
+ */
+typedef struct xg_config xg_config;
+typedef struct xg_engine xg_engine;
+typedef struct xg_vcpu xg_vcpu;
+
+/* Parse a YAML configuration file. NULL with a message naming file, line and key. */
+xg_config *xg_config_load(const char *path, struct xg_error *err);
+/* The same from text; `name` is used in messages, relative policy paths resolve against
+ * base_dir (NULL: the current directory). */
+xg_config *xg_config_parse(const char *text, size_t len, const char *name, const char *base_dir,
+			   struct xg_error *err);
+/* A configuration with one guest named "default" running `policy` with default limits. */
+xg_config *xg_config_for_policy(const char *policy, struct xg_error *err);
+void xg_config_free(xg_config *cfg);
+/* Number of guests and the name of guest i (for listing). */
+size_t xg_config_guests(const xg_config *cfg);
+const char *xg_config_guest_name(const xg_config *cfg, size_t i);
+
+/* All the engine may do to a vCPU. Each returns 0, or a negative errno; a NULL op is
+ * reported as "not supported by this VMM" when a verdict needs it. Registers are named as
+ * the architecture names them ("rip", "rax", "cr0", "rflags"; "pc", "x0" ... "sp"). */
+struct xg_vcpu_ops {
+	int (*get_reg)(void *opaque, const char *name, uint64_t *val);
+	int (*set_reg)(void *opaque, const char *name, uint64_t val);
+	int (*read_gpa)(void *opaque, uint64_t gpa, void *buf, size_t len);
+	int (*write_gpa)(void *opaque, uint64_t gpa, const void *buf, size_t len);
+	int (*translate_gva)(void *opaque, uint64_t gva, uint64_t *gpa);
+	/* x86 exception vector (UD = 6 ...), with an error code when has_error_code. */
+	int (*inject_exception)(void *opaque, unsigned vector, int has_error_code,
+				uint32_t error_code);
+	int (*inject_external_abort)(void *opaque); /* arm64 */
+	/* KVM_SET_MEMORY_ATTRIBUTES: make [gpa, gpa+size) private or shared. */
+	int (*set_memory_attributes)(void *opaque, uint64_t gpa, uint64_t size, int to_private);
+	/* Emulate the instruction of this exit (the built-in emulator or the VMM's own). */
+	int (*emulate)(void *opaque, const struct xg_exit *x);
+	int (*pause)(void *opaque, const char *reason);
+	int (*resume)(void *opaque);
+};
+
+/* What the run loop does after xg_handle_exit. */
+enum xg_next {
+	XG_NEXT_RUN = 0, /* re-enter KVM_RUN */
+	XG_NEXT_PAUSE,   /* the vCPU was suspended (ops->pause); wait for a resume */
+	XG_NEXT_STOP,    /* stop the VM */
+	XG_NEXT_ERROR,   /* nothing could be applied, not even on_error: see xg_vcpu_last_error */
+};
+
+/* Verdicts, as the policy names them. */
+enum xg_verdict_kind {
+	XG_VERDICT_NONE = 0,
+	XG_VERDICT_EMULATE,
+	XG_VERDICT_INJECT,
+	XG_VERDICT_EXTERNAL_ABORT,
+	XG_VERDICT_CONVERT,
+	XG_VERDICT_SUSPEND,
+	XG_VERDICT_RESUME,
+	XG_VERDICT_SKIP,
+	XG_VERDICT_STOP,
+	XG_VERDICT_COUNT
+};
+const char *xg_verdict_name(enum xg_verdict_kind k);
+
+/* Why a policy call did not give a usable verdict (each is counted). */
+enum xg_fail {
+	XG_FAIL_NONE = 0,
+	XG_FAIL_ERROR,        /* the handler raised an error */
+	XG_FAIL_INSTRUCTIONS, /* instruction budget per call exceeded */
+	XG_FAIL_MEMORY,       /* memory cap of the state exceeded */
+	XG_FAIL_NO_VERDICT,   /* the handler returned nothing */
+	XG_FAIL_BAD_VERDICT,  /* the verdict is malformed */
+	XG_FAIL_NO_HANDLER,   /* no handler for the kind and no default */
+	XG_FAIL_ACTION,       /* the VMM op carrying the verdict out failed */
+	XG_FAIL_COUNT
+};
+const char *xg_fail_name(enum xg_fail f);
+
+struct xg_result {
+	enum xg_next next;
+	enum xg_verdict_kind verdict; /* the verdict applied (on_error's when fail != NONE) */
+	enum xg_fail fail;
+	uint8_t cached;  /* answered by the verdict cache, without Lua */
+	uint8_t dumped;  /* a dump was written / logged */
+};
+
+struct xg_stats {
+	uint64_t exits, lua_calls;
+	uint64_t cache_hits, cache_misses, cache_invalidations;
+	uint64_t verdicts[XG_VERDICT_COUNT];
+	uint64_t fails[XG_FAIL_COUNT];
+	uint64_t dumps, logs, logs_suppressed;
+	uint64_t reloads, reload_failures, swaps;
+};
+
+/* Build an engine: compiles every guest's policy once (a check), so a broken policy is
+ * reported here. The engine keeps its own copy of cfg. */
+xg_engine *xg_engine_new(const xg_config *cfg, struct xg_error *err);
+void xg_engine_free(xg_engine *e);
+
+/* Log sink (default: stderr). Lines come without a trailing newline. */
+typedef void (*xg_log_fn)(void *ud, const char *line);
+void xg_engine_set_log(xg_engine *e, xg_log_fn fn, void *ud);
+
+/* Attach vCPU `index` of guest `guest`: builds its Lua state. NULL with a message. The
+ * vCPU is used from one thread at a time; detach before freeing the engine. */
+xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index,
+			const struct xg_vcpu_ops *ops, void *opaque, struct xg_error *err);
+void xg_vcpu_detach(xg_vcpu *v);
+
+/* Handle the exit KVM_RUN left in run[0..run_size). kvm_run_errno is the errno of a failed
+ * KVM_RUN (EFAULT with a memory_fault exit, ...) or 0. EINTR/EAGAIN return XG_NEXT_RUN
+ * without a policy call. */
+struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno);
+/* The same for an exit already decoded. */
+struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x);
+
+/* The message of the vCPU's last failure ("" if none): "policy web.lua:12: ...". */
+const char *xg_vcpu_last_error(const xg_vcpu *v);
+void xg_vcpu_stats(const xg_vcpu *v, struct xg_stats *out);
+/* Engine-wide: the sum over attached vCPUs plus reload counters. */
+void xg_engine_stats(xg_engine *e, struct xg_stats *out);
+
+/* Re-read the configuration (when it came from a file) and every policy, compile them in
+ * fresh states and hand them to the vCPUs, which swap at their next exit. On failure the
+ * old configuration and policies keep running and err says why. */
+int xg_engine_reload(xg_engine *e, struct xg_error *err);
+/* Reload by itself on a change of the config or policy files (inotify) and on SIGHUP
+ * (when handle_sighup). Runs a watcher thread; errors are logged. 0 or -1 with a message. */
+int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err);
+
+/* Check a policy file, or a YAML configuration and every policy it names, without a guest:
+ * load in the sandbox (syntax, unknown handler names, load-time errors and limits), then
+ * call each handler with a synthetic exit of its kind and a vCPU whose ops all fail, and
+ * validate the verdicts. One line per problem goes to `out` ("error: ..." / "warning:
+ * ..."); returns the number of errors (warnings, such as a handler failing on the
+ * synthetic exit's zeros, are not counted). */
+int xg_policy_check(const char *path, FILE *out);
+
+/* The built-in emulator's answer to "can you emulate this exit?" (xg.emulator.supports).
+ * Until the emulator is wired in, it is NULL and the answer is false; a VMM or the
+ * emulator sets it. */
+extern int (*xg_emulator_supports_hook)(const struct xg_exit *x);
+
+/* ==== end of the policy engine ============================================================ */
+
+
 #ifdef __cplusplus
 }
 #endif

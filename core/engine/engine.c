@@ -1,0 +1,645 @@
+/*
+ * engine.c - the engine and its vCPUs: dispatch of one exit (cache, then the policy, then
+ * on_error), stats, the rate-limited log, per-guest store, reload and the swap at an exit
+ * boundary.
+ *
+ * Reload protocol. xg_engine_reload (any thread but a vCPU's) parses the configuration,
+ * reads every policy, and builds one fresh state per attached vCPU; if any of that fails
+ * nothing changes. Otherwise each vCPU gets its new state in `pending` (under its lock),
+ * and the engine's config is replaced. The vCPU thread looks at has_pending at the start
+ * of xg_handle_exit - one relaxed-cost atomic load - and swaps there, so an exit is handled
+ * wholly by one policy: none is lost or handled twice. Old states go to the graveyard and
+ * are closed by the next reload or by xg_engine_free, never on the vCPU thread.
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine_int.h"
+
+int xg_read_file(const char *path, char **text, size_t *len, struct xg_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *b = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f) {
+		snprintf(err->msg, sizeof(err->msg), "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (n + 4096 > cap) {
+			char *nb = realloc(b, cap = cap * 2 + 8192);
+			if (!nb) {
+				free(b);
+				fclose(f);
+				snprintf(err->msg, sizeof(err->msg), "out of memory reading %s", path);
+				return -1;
+			}
+			b = nb;
+		}
+		size_t got = fread(b + n, 1, cap - n - 1, f);
+		n += got;
+		if (!got)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err->msg, sizeof(err->msg), "cannot read %s: %s", path, strerror(errno));
+		fclose(f);
+		free(b);
+		return -1;
+	}
+	fclose(f);
+	b[n] = 0;
+	*text = b;
+	*len = n;
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void stderr_log(void *ud, const char *line)
+{
+	fprintf(stderr, "exitgate: %s\n", line);
+}
+
+void xg_engine_log(struct xg_engine *e, const char *fmt, ...)
+{
+	char line[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	e->log(e->log_ud, line);
+}
+
+void xg_vcpu_log(struct xg_vcpu *v, const char *fmt, ...)
+{
+	struct xg_lstate *ls = v->ls;
+	double rate = ls ? ls->logs_per_second : 5, burst = ls ? ls->burst : 20;
+	uint64_t t = now_ns();
+	char line[768];
+	va_list ap;
+
+	/* token bucket: `burst` lines at once, then `rate` per second */
+	if (v->last_ns)
+		v->tokens += (double)(t - v->last_ns) / 1e9 * rate;
+	else
+		v->tokens = burst;
+	if (v->tokens > burst)
+		v->tokens = burst;
+	v->last_ns = t;
+	if (v->tokens < 1) {
+		v->suppressed++;
+		v->st.logs_suppressed++;
+		return;
+	}
+	v->tokens -= 1;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	v->st.logs++;
+	if (v->suppressed) {
+		size_t l = strlen(line);
+		snprintf(line + l, sizeof(line) - l, " (%llu similar lines suppressed)",
+			 (unsigned long long)v->suppressed);
+		v->suppressed = 0;
+	}
+	v->e->log(v->e->log_ud, line);
+}
+
+static int load_lua_module(struct xg_engine *e, struct xg_error *err)
+{
+	const char *dirs[] = {getenv("XG_LUA_DIR"), XG_LUA_DIR, XG_INSTALL_LUA_DIR};
+	char path[1024];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (!dirs[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/exitgate.lua", dirs[i]);
+		if (!xg_read_file(path, &e->lua_src, &e->lua_len, err))
+			return 0;
+	}
+	snprintf(err->msg, sizeof(err->msg),
+		 "cannot find exitgate.lua in $XG_LUA_DIR, %s or %s: set XG_LUA_DIR to the "
+		 "project's lua/ folder",
+		 XG_LUA_DIR, XG_INSTALL_LUA_DIR);
+	return -1;
+}
+
+/* Policy sources of every guest of cfg, read once; check-load each. */
+static char **read_policies(struct xg_engine *e, struct xg_config *cfg, size_t **lens,
+			    struct xg_error *err)
+{
+	char **src = calloc(cfg->n + 1, sizeof(*src));
+	size_t *len = calloc(cfg->n + 1, sizeof(*len));
+
+	if (!src || !len) {
+		free(src);
+		free(len);
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n; i++) {
+		struct xg_lstate *ls;
+		if (xg_read_file(cfg->guests[i].policy, &src[i], &len[i], err))
+			goto fail;
+		ls = xg_lstate_new(e, &cfg->guests[i], src[i], len[i], NULL, -1, err);
+		if (!ls)
+			goto fail;
+		xg_lstate_free(ls);
+	}
+	*lens = len;
+	return src;
+fail:
+	for (size_t i = 0; i < cfg->n; i++)
+		free(src[i]);
+	free(src);
+	free(len);
+	return NULL;
+}
+
+static void free_sources(struct xg_config *cfg, char **src, size_t *len)
+{
+	if (!src)
+		return;
+	for (size_t i = 0; i < cfg->n; i++)
+		free(src[i]);
+	free(src);
+	free(len);
+}
+
+xg_engine *xg_engine_new(const xg_config *cfg, struct xg_error *err)
+{
+	struct xg_engine *e = calloc(1, sizeof(*e));
+	size_t *lens;
+	char **src;
+
+	if (!e) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->reload_lock, NULL);
+	e->log = stderr_log;
+	e->wake[0] = e->wake[1] = e->inotify = -1;
+	if (load_lua_module(e, err))
+		goto fail;
+	e->cfg = xg_config_copy(cfg, err);
+	if (!e->cfg)
+		goto fail;
+	src = read_policies(e, e->cfg, &lens, err);
+	if (!src)
+		goto fail;
+	free_sources(e->cfg, src, lens);
+	return e;
+fail:
+	xg_engine_free(e);
+	return NULL;
+}
+
+static void bury(struct xg_engine *e, struct xg_lstate *ls)
+{
+	if (!ls)
+		return;
+	pthread_mutex_lock(&e->lock);
+	ls->next = e->graveyard;
+	e->graveyard = ls;
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void empty_graveyard(struct xg_engine *e)
+{
+	struct xg_lstate *g;
+
+	pthread_mutex_lock(&e->lock);
+	g = e->graveyard;
+	e->graveyard = NULL;
+	pthread_mutex_unlock(&e->lock);
+	while (g) {
+		struct xg_lstate *next = g->next;
+		xg_lstate_free(g);
+		g = next;
+	}
+}
+
+void xg_engine_free(xg_engine *e)
+{
+	if (!e)
+		return;
+	xg_watch_stop(e);
+	while (e->vcpus)
+		xg_vcpu_detach(e->vcpus);
+	empty_graveyard(e);
+	xg_store_free(e);
+	xg_config_free(e->cfg);
+	free(e->lua_src);
+	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->reload_lock);
+	free(e);
+}
+
+void xg_engine_set_log(xg_engine *e, xg_log_fn fn, void *ud)
+{
+	e->log = fn ? fn : stderr_log;
+	e->log_ud = fn ? ud : NULL;
+}
+
+xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index,
+			const struct xg_vcpu_ops *ops, void *opaque, struct xg_error *err)
+{
+	struct xg_vcpu *v;
+	const struct xg_guest_cfg *g;
+	char *src;
+	size_t len;
+
+	pthread_mutex_lock(&e->reload_lock);
+	g = xg_config_guest(e->cfg, guest);
+	if (!g) {
+		snprintf(err->msg, sizeof(err->msg), "guest '%s' is not in the configuration %s",
+			 guest, e->cfg->name);
+		pthread_mutex_unlock(&e->reload_lock);
+		return NULL;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		pthread_mutex_unlock(&e->reload_lock);
+		return NULL;
+	}
+	v->e = e;
+	snprintf(v->guest, sizeof(v->guest), "%s", guest);
+	v->index = index;
+	if (ops)
+		v->ops = *ops;
+	v->opaque = opaque;
+	pthread_mutex_init(&v->lock, NULL);
+	if (xg_read_file(g->policy, &src, &len, err))
+		goto fail;
+	v->ls = xg_lstate_new(e, g, src, len, v, index, err);
+	free(src);
+	if (!v->ls)
+		goto fail;
+	pthread_mutex_lock(&e->lock);
+	v->next = e->vcpus;
+	e->vcpus = v;
+	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->reload_lock);
+	return v;
+fail:
+	pthread_mutex_unlock(&e->reload_lock);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+	return NULL;
+}
+
+static void add_stats(struct xg_stats *to, const struct xg_stats *s)
+{
+	const uint64_t *a = (const uint64_t *)s;
+	uint64_t *b = (uint64_t *)to;
+
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		b[i] += a[i];
+}
+
+void xg_vcpu_detach(xg_vcpu *v)
+{
+	struct xg_engine *e;
+
+	if (!v)
+		return;
+	e = v->e;
+	pthread_mutex_lock(&e->reload_lock);
+	pthread_mutex_lock(&e->lock);
+	for (struct xg_vcpu **p = &e->vcpus; *p; p = &(*p)->next)
+		if (*p == v) {
+			*p = v->next;
+			break;
+		}
+	add_stats(&e->retired, &v->st);
+	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_unlock(&e->reload_lock);
+	xg_lstate_free(v->ls);
+	xg_lstate_free(v->pending);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+}
+
+const char *xg_vcpu_last_error(const xg_vcpu *v)
+{
+	return v->last_error;
+}
+
+void xg_vcpu_stats(const xg_vcpu *v, struct xg_stats *out)
+{
+	*out = v->st;
+}
+
+void xg_engine_stats(xg_engine *e, struct xg_stats *out)
+{
+	pthread_mutex_lock(&e->lock);
+	*out = e->retired;
+	for (struct xg_vcpu *v = e->vcpus; v; v = v->next)
+		add_stats(out, &v->st);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* The exit boundary: take a state a reload left for us. */
+static void maybe_swap(struct xg_vcpu *v)
+{
+	struct xg_lstate *old;
+
+	pthread_mutex_lock(&v->lock);
+	old = v->ls;
+	v->ls = v->pending;
+	v->pending = NULL;
+	atomic_store_explicit(&v->has_pending, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&v->lock);
+	v->st.swaps++;
+	v->st.cache_invalidations += xg_cache_clear(&v->cache);
+	bury(v->e, old);
+}
+
+static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, enum xg_fail f,
+				  const char *msg, int dumped)
+{
+	struct xg_result r = {XG_NEXT_RUN, v->ls->on_error.kind, f, 0, (uint8_t)dumped};
+	char amsg[300];
+	int d = 0;
+
+	v->st.fails[f]++;
+	snprintf(v->last_error, sizeof(v->last_error), "%s", msg);
+	xg_vcpu_log(v, "%s[%d] %s: %s; on_error %s%s applies", v->guest, v->index,
+		    xg_fail_name(f), msg, v->ls->on_error.dump ? "dump " : "",
+		    xg_verdict_name(v->ls->on_error.kind));
+	r.next = xg_verdict_apply(v, x, &v->ls->on_error, &d, amsg, sizeof(amsg));
+	r.dumped |= (uint8_t)d;
+	if (r.next == XG_NEXT_ERROR) {
+		size_t l = strlen(v->last_error);
+		snprintf(v->last_error + l, sizeof(v->last_error) - l, "; on_error failed too: %s",
+			 amsg);
+		xg_vcpu_log(v, "%s[%d] on_error failed: %s", v->guest, v->index, amsg);
+		v->st.fails[XG_FAIL_ACTION]++;
+		r.verdict = XG_VERDICT_NONE;
+	} else {
+		v->st.verdicts[r.verdict]++;
+	}
+	return r;
+}
+
+struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
+{
+	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0};
+	const struct xg_verdict *cv;
+	struct xg_verdict vd;
+	enum xg_fail f;
+	int shape, d = 0;
+	char msg[512];
+
+	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))
+		maybe_swap(v);
+	v->st.exits++;
+	if (v->cache.shapes) {
+		cv = xg_cache_lookup(&v->cache, x);
+		if (cv) {
+			v->st.cache_hits++;
+			r.cached = 1;
+			r.verdict = cv->kind;
+			r.next = xg_verdict_apply(v, x, cv, &d, msg, sizeof(msg));
+			r.dumped = (uint8_t)d;
+			if (r.next != XG_NEXT_ERROR) {
+				v->st.verdicts[cv->kind]++;
+				return r;
+			}
+			return fail_over(v, x, XG_FAIL_ACTION, msg, d);
+		}
+		v->st.cache_misses++;
+	}
+	v->st.lua_calls++;
+	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
+	if (f == XG_FAIL_MEMORY) /* give back what the killed call left behind */
+		lua_gc(v->ls->L, LUA_GCCOLLECT);
+	if (f != XG_FAIL_NONE)
+		return fail_over(v, x, f, msg, 0);
+	if (shape)
+		xg_cache_store(&v->cache, shape, x, &vd); /* a shape this exit lacks: not cached */
+	r.verdict = vd.kind;
+	r.next = xg_verdict_apply(v, x, &vd, &d, msg, sizeof(msg));
+	r.dumped = (uint8_t)d;
+	if (r.next == XG_NEXT_ERROR)
+		return fail_over(v, x, XG_FAIL_ACTION, msg, d);
+	v->st.verdicts[vd.kind]++;
+	return r;
+}
+
+struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
+{
+	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0};
+	struct xg_exit_opts o = {XG_ARCH_X86_64, XG_HW_AUTO};
+	struct xg_error err;
+
+	if (kvm_run_errno == EINTR || kvm_run_errno == EAGAIN)
+		return r;
+	o.arch = xg_arch_host();
+	if (xg_exit_decode(&v->x, run, run_size, &o, &err)) {
+		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
+		v->st.fails[XG_FAIL_ERROR]++;
+		r.next = XG_NEXT_ERROR;
+		return r;
+	}
+	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))
+		maybe_swap(v);
+	v->ls->kvm_errno = kvm_run_errno;
+	return xg_handle_decoded(v, &v->x);
+}
+
+int xg_engine_reload(xg_engine *e, struct xg_error *err)
+{
+	struct xg_config *cfg;
+	struct xg_lstate **fresh = NULL;
+	struct xg_vcpu **vs = NULL;
+	size_t nv = 0, *lens = NULL;
+	char **src = NULL;
+	int rc = -1;
+
+	pthread_mutex_lock(&e->reload_lock);
+	empty_graveyard(e);
+	if (e->cfg->path)
+		cfg = xg_config_load(e->cfg->path, err);
+	else
+		cfg = xg_config_copy(e->cfg, err);
+	if (!cfg)
+		goto out;
+	src = read_policies(e, cfg, &lens, err);
+	if (!src)
+		goto out;
+	/* vCPUs only change under reload_lock, which we hold */
+	for (struct xg_vcpu *v = e->vcpus; v; v = v->next)
+		nv++;
+	fresh = calloc(nv + 1, sizeof(*fresh));
+	vs = calloc(nv + 1, sizeof(*vs));
+	if (!fresh || !vs) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		goto out;
+	}
+	nv = 0;
+	for (struct xg_vcpu *v = e->vcpus; v; v = v->next, nv++) {
+		size_t gi;
+		vs[nv] = v;
+		for (gi = 0; gi < cfg->n; gi++)
+			if (!strcmp(cfg->guests[gi].name, v->guest))
+				break;
+		if (gi == cfg->n) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s: guest '%s' has running vCPUs but is no longer configured",
+				 cfg->name, v->guest);
+			goto out;
+		}
+		fresh[nv] = xg_lstate_new(e, &cfg->guests[gi], src[gi], lens[gi], v, v->index, err);
+		if (!fresh[nv])
+			goto out;
+	}
+	/* commit: nothing below fails */
+	for (size_t i = 0; i < nv; i++) {
+		struct xg_lstate *stale;
+		pthread_mutex_lock(&vs[i]->lock);
+		stale = vs[i]->pending;
+		vs[i]->pending = fresh[i];
+		atomic_store_explicit(&vs[i]->has_pending, 1, memory_order_release);
+		pthread_mutex_unlock(&vs[i]->lock);
+		fresh[i] = NULL;
+		bury(e, stale);
+	}
+	pthread_mutex_lock(&e->lock);
+	xg_config_free(e->cfg);
+	e->cfg = cfg;
+	cfg = NULL;
+	e->retired.reloads++;
+	pthread_mutex_unlock(&e->lock);
+	rc = 0;
+out:
+	if (rc) {
+		pthread_mutex_lock(&e->lock);
+		e->retired.reload_failures++;
+		pthread_mutex_unlock(&e->lock);
+	}
+	if (fresh)
+		for (size_t i = 0; i < nv; i++)
+			xg_lstate_free(fresh[i]);
+	free(fresh);
+	free(vs);
+	if (cfg)
+		free_sources(cfg, src, lens);
+	else if (src)
+		free_sources(e->cfg, src, lens);
+	xg_config_free(cfg);
+	pthread_mutex_unlock(&e->reload_lock);
+	return rc;
+}
+
+/* ---- per-guest store ------------------------------------------------------------------- */
+
+static struct xg_store_ent *store_find(struct xg_engine *e, const char *guest, const char *key)
+{
+	for (struct xg_store_ent *s = e->store; s; s = s->next)
+		if (!strcmp(s->guest, guest) && !strcmp(s->key, key))
+			return s;
+	return NULL;
+}
+
+void xg_store_push(struct xg_engine *e, lua_State *L, const char *guest, const char *key)
+{
+	struct xg_store_ent *s;
+
+	pthread_mutex_lock(&e->lock);
+	s = store_find(e, guest, key);
+	if (!s)
+		lua_pushnil(L);
+	else if (s->type == LUA_TBOOLEAN)
+		lua_pushboolean(L, (int)s->i);
+	else if (s->type == LUA_TSTRING)
+		lua_pushlstring(L, s->s, s->len);
+	else if (s->is_int)
+		lua_pushinteger(L, s->i);
+	else
+		lua_pushnumber(L, s->d);
+	pthread_mutex_unlock(&e->lock);
+}
+
+int xg_store_set(struct xg_engine *e, lua_State *L, const char *guest, const char *key, int idx)
+{
+	int t = lua_type(L, idx);
+	struct xg_store_ent *s;
+	size_t len = 0;
+	const char *str = NULL;
+	char *copy = NULL;
+
+	if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && t != LUA_TSTRING)
+		return -1;
+	if (t == LUA_TSTRING) {
+		str = lua_tolstring(L, idx, &len);
+		if (len > 4096)
+			return -1;
+		copy = malloc(len + 1);
+		if (!copy)
+			return -1;
+		memcpy(copy, str, len + 1);
+	}
+	pthread_mutex_lock(&e->lock);
+	s = store_find(e, guest, key);
+	if (!s && t != LUA_TNIL) {
+		s = calloc(1, sizeof(*s));
+		if (s) {
+			s->guest = strdup(guest);
+			s->key = strdup(key);
+			s->next = e->store;
+			e->store = s;
+		}
+	}
+	if (s) {
+		free(s->s);
+		s->s = copy;
+		s->len = len;
+		s->type = t == LUA_TNIL ? LUA_TBOOLEAN : t;
+		s->is_int = t == LUA_TNUMBER && lua_isinteger(L, idx);
+		s->i = t == LUA_TBOOLEAN ? lua_toboolean(L, idx) : s->is_int ? lua_tointeger(L, idx) : 0;
+		s->d = t == LUA_TNUMBER ? lua_tonumber(L, idx) : 0;
+		if (t == LUA_TNIL) { /* unset: remove */
+			for (struct xg_store_ent **p = &e->store; *p; p = &(*p)->next)
+				if (*p == s) {
+					*p = s->next;
+					break;
+				}
+			free(s->guest);
+			free(s->key);
+			free(s);
+		}
+	} else {
+		free(copy);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+void xg_store_free(struct xg_engine *e)
+{
+	while (e->store) {
+		struct xg_store_ent *s = e->store;
+		e->store = s->next;
+		free(s->guest);
+		free(s->key);
+		free(s->s);
+		free(s);
+	}
+}

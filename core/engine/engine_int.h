@@ -1,0 +1,192 @@
+/*
+ * engine_int.h - the engine's rooms and how they share data.
+ *
+ *   sandbox.c  one bounded Lua state: allocator with a cap, instruction budget whose kill
+ *              pcall cannot swallow, allow-listed globals, guarded string patterns, the
+ *              `exitgate` module, the policy's handlers as registry refs, the call itself.
+ *   verdict.c  verdict tables -> struct xg_verdict (validated), on_error text, applying a
+ *              verdict through the VMM's ops, dumps.
+ *   cache.c    the verdict cache (fixed size, per vCPU, no allocation).
+ *   engine.c   engine, vCPUs, dispatch, stats, rate-limited log, reload and swap.
+ *   watch.c    inotify and SIGHUP driving reloads.
+ *   check.c    `exitgate check`: a policy loaded with a fake vCPU, fed synthetic exits.
+ */
+#ifndef XG_ENGINE_INT_H
+#define XG_ENGINE_INT_H
+
+#include <lua.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "exitgate.h"
+
+/* Handler slots: one per exit reason number, then the kinds the decoder splits off. */
+#define XG_SLOT_REASONS 64
+#define XG_SLOT_EMULATION (XG_SLOT_REASONS + 0)
+#define XG_SLOT_UNKNOWN (XG_SLOT_REASONS + 1)
+#define XG_SLOT_DEFAULT (XG_SLOT_REASONS + 2)
+#define XG_SLOTS (XG_SLOT_REASONS + 3)
+
+/* A validated verdict, as C applies it. */
+struct xg_verdict {
+	enum xg_verdict_kind kind;
+	uint8_t dump;
+	uint8_t has_error_code;
+	uint8_t vector;
+	uint8_t to_private;
+	uint32_t error_code;
+	uint64_t gpa, size;
+	char reason[96]; /* suspend/stop reason, or the dump note */
+};
+
+/* Shapes of exits a cached verdict holds for. */
+enum xg_cshape {
+	XG_CSHAPE_NONE = 0,
+	XG_CSHAPE_KIND,
+	XG_CSHAPE_INSN,
+	XG_CSHAPE_MMIO,
+	XG_CSHAPE_PORT,
+	XG_CSHAPE_MSR,
+	XG_CSHAPE_GPA_PAGE,
+	XG_CSHAPE_COUNT
+};
+
+struct xg_cache_key {
+	uint32_t reason;
+	uint8_t shape, len;
+	uint16_t pad;
+	const char *kind;
+	uint8_t b[24];
+};
+
+#define XG_CACHE_SIZE 256
+struct xg_cache_ent {
+	struct xg_cache_key key;
+	uint8_t used;
+	struct xg_verdict v;
+};
+
+struct xg_cache {
+	unsigned shapes; /* bit per shape in use */
+	struct xg_cache_ent e[XG_CACHE_SIZE];
+};
+
+int xg_cache_shape_from_name(const char *name);
+const struct xg_verdict *xg_cache_lookup(struct xg_cache *c, const struct xg_exit *x);
+/* Stores; returns 0, or -1 if the shape does not apply to this exit (nothing cached). */
+int xg_cache_store(struct xg_cache *c, int shape, const struct xg_exit *x,
+		   const struct xg_verdict *v);
+/* Drops everything; returns the number of entries dropped. */
+unsigned xg_cache_clear(struct xg_cache *c);
+
+/* One Lua state with its bounds and the policy loaded in it. */
+struct xg_lstate {
+	lua_State *L;
+	struct xg_engine *e;
+	struct xg_vcpu *v; /* NULL for a check */
+	/* memory */
+	size_t used, limit;
+	int lifted;
+	/* instructions */
+	uint64_t instructions; /* budget per call */
+	uint64_t budget, spent;
+	int step;
+	enum xg_fail killed;
+	int in_call;
+	const struct xg_exit *x;
+	int kvm_errno;
+	/* the policy */
+	int handlers[XG_SLOTS];
+	char where[XG_SLOTS][72]; /* "web.lua:12" of each handler */
+	char chunk[96];           /* policy file name as messages show it */
+	char guest[64];
+	int index;
+	struct xg_verdict on_error;
+	char *dump_dir;
+	double logs_per_second, burst;
+	struct xg_lstate *next; /* graveyard */
+};
+
+struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g,
+				const char *src, size_t len, struct xg_vcpu *v, int index,
+				struct xg_error *err);
+void xg_lstate_free(struct xg_lstate *ls);
+
+/* Call the handler for x. Returns XG_FAIL_NONE with *out filled (and *cache_shape set when
+ * the policy asked for caching), or the failure with msg filled. */
+enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struct xg_verdict *out,
+			    int *cache_shape, char *msg, size_t msg_size);
+int xg_slot_of(const struct xg_exit *x);
+/* Kind names a policy may write a handler for ("default" included); NULL-terminated. */
+const char *const *xg_handler_names(void);
+
+/* verdict.c */
+int xg_verdict_from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shape, char *msg,
+			size_t n);
+int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, size_t n);
+enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
+			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n);
+
+struct xg_vcpu {
+	struct xg_engine *e;
+	char guest[64];
+	int index;
+	struct xg_vcpu_ops ops;
+	void *opaque;
+	struct xg_lstate *ls;
+	pthread_mutex_t lock; /* guards pending */
+	struct xg_lstate *pending;
+	atomic_int has_pending;
+	struct xg_cache cache;
+	struct xg_stats st;
+	char last_error[512];
+	double tokens;
+	uint64_t last_ns, suppressed, dump_seq;
+	struct xg_exit x;
+	struct xg_vcpu *next;
+};
+
+struct xg_store_ent {
+	char *guest, *key;
+	int type; /* LUA_TBOOLEAN, LUA_TNUMBER (integer or float), LUA_TSTRING */
+	int is_int;
+	lua_Integer i;
+	lua_Number d;
+	char *s;
+	size_t len;
+	struct xg_store_ent *next;
+};
+
+struct xg_engine {
+	pthread_mutex_t lock;        /* vcpus, graveyard, cfg, store */
+	pthread_mutex_t reload_lock; /* one reload at a time */
+	struct xg_config *cfg;
+	char *lua_src; /* lua/exitgate.lua */
+	size_t lua_len;
+	struct xg_vcpu *vcpus;
+	struct xg_lstate *graveyard;
+	xg_log_fn log;
+	void *log_ud;
+	struct xg_stats retired; /* detached vCPUs, reload counters */
+	struct xg_store_ent *store;
+	/* watch.c */
+	pthread_t watcher;
+	int watching;
+	int wake[2];
+	int inotify;
+};
+
+void xg_engine_log(struct xg_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Rate-limited per vCPU; counts what it drops. */
+void xg_vcpu_log(struct xg_vcpu *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int xg_read_file(const char *path, char **text, size_t *len, struct xg_error *err);
+void xg_watch_stop(struct xg_engine *e);
+
+/* Store (per-guest values that survive reloads). */
+void xg_store_push(struct xg_engine *e, lua_State *L, const char *guest, const char *key);
+int xg_store_set(struct xg_engine *e, lua_State *L, const char *guest, const char *key, int idx);
+void xg_store_free(struct xg_engine *e);
+
+#endif

@@ -1,0 +1,410 @@
+/*
+ * verdict.c - verdicts: from the policy's table (validated, with a message that says what
+ * is wrong), from on_error text in the config, and applied through the VMM's vCPU ops.
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "disasm/disasm.h"
+#include "engine/engine_int.h"
+
+static const char *const verdict_names[XG_VERDICT_COUNT] = {
+	[XG_VERDICT_NONE] = "none",
+	[XG_VERDICT_EMULATE] = "emulate",
+	[XG_VERDICT_INJECT] = "inject",
+	[XG_VERDICT_EXTERNAL_ABORT] = "external_abort",
+	[XG_VERDICT_CONVERT] = "convert",
+	[XG_VERDICT_SUSPEND] = "suspend",
+	[XG_VERDICT_RESUME] = "resume",
+	[XG_VERDICT_SKIP] = "skip",
+	[XG_VERDICT_STOP] = "stop",
+};
+#define VERDICT_LIST "emulate, inject, external_abort, convert, suspend, resume, skip, stop, dump"
+
+static const char *const fail_names[XG_FAIL_COUNT] = {
+	[XG_FAIL_NONE] = "none",
+	[XG_FAIL_ERROR] = "error",
+	[XG_FAIL_INSTRUCTIONS] = "instruction_limit",
+	[XG_FAIL_MEMORY] = "memory_limit",
+	[XG_FAIL_NO_VERDICT] = "no_verdict",
+	[XG_FAIL_BAD_VERDICT] = "bad_verdict",
+	[XG_FAIL_NO_HANDLER] = "no_handler",
+	[XG_FAIL_ACTION] = "action_failed",
+};
+
+const char *xg_verdict_name(enum xg_verdict_kind k)
+{
+	return (unsigned)k < XG_VERDICT_COUNT ? verdict_names[k] : "?";
+}
+
+const char *xg_fail_name(enum xg_fail f)
+{
+	return (unsigned)f < XG_FAIL_COUNT ? fail_names[f] : "?";
+}
+
+/* x86 exception mnemonics (SDM Vol. 3A 6.3.1, Table 6-1); error code pushed by those. */
+static const struct {
+	const char *name;
+	uint8_t vector, has_code;
+} exceptions[] = {
+	{"DE", 0, 0}, {"DB", 1, 0},  {"NMI", 2, 0}, {"BP", 3, 0},  {"OF", 4, 0},
+	{"BR", 5, 0}, {"UD", 6, 0},  {"NM", 7, 0},  {"DF", 8, 1},  {"TS", 10, 1},
+	{"NP", 11, 1}, {"SS", 12, 1}, {"GP", 13, 1}, {"PF", 14, 1}, {"MF", 16, 0},
+	{"AC", 17, 1}, {"MC", 18, 0}, {"XM", 19, 0}, {"VE", 20, 0}, {"CP", 21, 1},
+};
+
+static int exception_by_name(const char *s, struct xg_verdict *v)
+{
+	for (size_t i = 0; i < sizeof(exceptions) / sizeof(exceptions[0]); i++)
+		if (!strcmp(s, exceptions[i].name) ||
+		    (s[0] == '#' && !strcmp(s + 1, exceptions[i].name))) {
+			v->vector = exceptions[i].vector;
+			v->has_error_code = exceptions[i].has_code;
+			v->error_code = 0;
+			return 0;
+		}
+	return -1;
+}
+
+static int kind_by_name(const char *s)
+{
+	for (int k = 1; k < XG_VERDICT_COUNT; k++)
+		if (!strcmp(s, verdict_names[k]))
+			return k;
+	return -1;
+}
+
+static int bad(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *msg, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Integer field k of the table at idx, required or not. */
+static int int_field(lua_State *L, int idx, const char *k, int required, uint64_t *out,
+		     const char *verdict, char *msg, size_t n)
+{
+	int t = lua_getfield(L, idx, k), isnum;
+	lua_Integer i = lua_tointegerx(L, -1, &isnum);
+
+	lua_pop(L, 1);
+	if (t == LUA_TNIL && !required)
+		return 1;
+	if (t == LUA_TNIL)
+		return bad(msg, n, "verdict '%s' needs '%s' (an integer)", verdict, k);
+	if (!isnum)
+		return bad(msg, n, "verdict '%s': '%s' must be an integer, not %s", verdict, k,
+			   lua_typename(L, t));
+	*out = (uint64_t)i;
+	return 0;
+}
+
+static void str_field(lua_State *L, int idx, const char *k, char *out, size_t n)
+{
+	if (lua_getfield(L, idx, k) == LUA_TSTRING)
+		snprintf(out, n, "%s", lua_tostring(L, -1));
+	lua_pop(L, 1);
+}
+
+static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shape, int depth,
+		    char *msg, size_t n)
+{
+	const char *name;
+	int k;
+	uint64_t u;
+
+	idx = lua_absindex(L, idx);
+	if (!lua_istable(L, idx))
+		return bad(msg, n, "a verdict is a table built by xg.emulate(), xg.inject \"UD\", ...; "
+				   "got %s", luaL_typename(L, idx));
+	if (lua_getfield(L, idx, "verdict") != LUA_TSTRING) {
+		lua_pop(L, 1);
+		return bad(msg, n, "the table has no 'verdict' name: build verdicts with the xg "
+				   "helpers (" VERDICT_LIST ")");
+	}
+	name = lua_tostring(L, -1);
+	k = kind_by_name(name);
+	if (k < 0 && !strcmp(name, "dump")) {
+		lua_pop(L, 1);
+		if (depth)
+			return bad(msg, n, "verdict 'dump' cannot be nested in another dump");
+		str_field(L, idx, "note", v->reason, sizeof(v->reason));
+		if (lua_getfield(L, idx, "then") == LUA_TNIL) {
+			lua_pop(L, 1);
+			return bad(msg, n, "verdict 'dump' needs the verdict to apply after it: "
+					   "xg.dump { xg.inject \"UD\" }");
+		}
+		char note[sizeof(v->reason)];
+		memcpy(note, v->reason, sizeof(note));
+		int rc = from_lua(L, -1, v, cache_shape, depth + 1, msg, n);
+		lua_pop(L, 1);
+		if (rc)
+			return rc;
+		v->dump = 1;
+		if (note[0])
+			memcpy(v->reason, note, sizeof(note));
+		goto cache;
+	}
+	if (k < 0) {
+		int r = bad(msg, n, "verdict '%s' is not one of " VERDICT_LIST, name);
+		lua_pop(L, 1);
+		return r;
+	}
+	lua_pop(L, 1);
+	memset(v, 0, sizeof(*v));
+	v->kind = (enum xg_verdict_kind)k;
+	switch (v->kind) {
+	case XG_VERDICT_INJECT: {
+		int t = lua_getfield(L, idx, "exception");
+		if (t == LUA_TSTRING) {
+			if (exception_by_name(lua_tostring(L, -1), v)) {
+				bad(msg, n, "verdict 'inject': exception '%s' is not one of DE, DB, NMI, "
+					    "BP, OF, BR, UD, NM, DF, TS, NP, SS, GP, PF, MF, AC, MC, "
+					    "XM, VE, CP (or a vector number 0..31)",
+				    lua_tostring(L, -1));
+				lua_pop(L, 1);
+				return -1;
+			}
+		} else if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 &&
+			   lua_tointeger(L, -1) < 32) {
+			v->vector = (uint8_t)lua_tointeger(L, -1);
+		} else {
+			lua_pop(L, 1);
+			return bad(msg, n, "verdict 'inject' needs an exception: a name (\"UD\", "
+					   "\"GP\" ...) or a vector 0..31");
+		}
+		lua_pop(L, 1);
+		int r = int_field(L, idx, "error_code", 0, &u, name, msg, n);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (u > 0xffffffffu)
+				return bad(msg, n, "verdict 'inject': error_code is 32 bits");
+			v->has_error_code = 1;
+			v->error_code = (uint32_t)u;
+		}
+		break;
+	}
+	case XG_VERDICT_CONVERT: {
+		if (int_field(L, idx, "gpa", 1, &v->gpa, name, msg, n) ||
+		    int_field(L, idx, "size", 1, &v->size, name, msg, n))
+			return -1;
+		if (!v->size)
+			return bad(msg, n, "verdict 'convert': size must be > 0");
+		if ((v->gpa | v->size) & 0xfff)
+			return bad(msg, n, "verdict 'convert': gpa 0x%llx and size 0x%llx must be "
+					   "page aligned (4 KiB)",
+				   (unsigned long long)v->gpa, (unsigned long long)v->size);
+		lua_getfield(L, idx, "to");
+		const char *to = lua_tostring(L, -1);
+		if (!to || (strcmp(to, "private") && strcmp(to, "shared"))) {
+			lua_pop(L, 1);
+			return bad(msg, n, "verdict 'convert': 'to' must be \"private\" or \"shared\"");
+		}
+		v->to_private = to[0] == 'p';
+		lua_pop(L, 1);
+		break;
+	}
+	case XG_VERDICT_SUSPEND:
+	case XG_VERDICT_STOP:
+		str_field(L, idx, "reason", v->reason, sizeof(v->reason));
+		break;
+	default:
+		break;
+	}
+cache:
+	if (depth == 0) {
+		int t = lua_getfield(L, idx, "cache");
+		if (t == LUA_TSTRING) {
+			*cache_shape = xg_cache_shape_from_name(lua_tostring(L, -1));
+			if (!*cache_shape) {
+				bad(msg, n, "cache shape '%s' is not one of kind, insn, mmio, port, msr, "
+					    "gpa_page",
+				    lua_tostring(L, -1));
+				lua_pop(L, 1);
+				return -1;
+			}
+		} else if (t != LUA_TNIL) {
+			lua_pop(L, 1);
+			return bad(msg, n, "'cache' must be a shape name (xg.cache(v, \"insn\"))");
+		}
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+int xg_verdict_from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shape, char *msg,
+			size_t n)
+{
+	memset(v, 0, sizeof(*v));
+	*cache_shape = 0;
+	return from_lua(L, idx, v, cache_shape, 0, msg, n);
+}
+
+/* "inject UD", "dump inject GP", "suspend", "stop", "resume", "skip", "emulate",
+ * "external_abort". */
+int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, size_t n)
+{
+	char buf[128], *w[4] = {0}, *save = NULL;
+	int nw = 0, i = 0, k;
+
+	memset(v, 0, sizeof(*v));
+	if (!text)
+		text = "inject UD";
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *t = strtok_r(buf, " \t", &save); t && nw < 4; t = strtok_r(NULL, " \t", &save))
+		w[nw++] = t;
+	if (nw && !strcmp(w[0], "dump")) {
+		v->dump = 1;
+		i = 1;
+	}
+	if (i >= nw)
+		return bad(msg, n, "'%s' names no verdict (one of " VERDICT_LIST ")", text);
+	k = kind_by_name(w[i]);
+	if (k < 0 || k == XG_VERDICT_CONVERT)
+		return bad(msg, n, "'%s' is not a verdict on_error can take (emulate, inject V, "
+				   "external_abort, suspend, resume, skip, stop, optionally after "
+				   "'dump')",
+			   w[i]);
+	v->kind = (enum xg_verdict_kind)k;
+	if (k == XG_VERDICT_INJECT) {
+		if (i + 1 >= nw || exception_by_name(w[i + 1], v))
+			return bad(msg, n, "'%s': inject needs an exception name (UD, GP, ...)", text);
+		i++;
+	}
+	if (i + 1 < nw)
+		return bad(msg, n, "'%s': unexpected '%s'", text, w[i + 1]);
+	if (k == XG_VERDICT_SUSPEND || k == XG_VERDICT_STOP)
+		snprintf(v->reason, sizeof(v->reason), "on_error");
+	return 0;
+}
+
+/* ---- applying -------------------------------------------------------------------------- */
+
+static void write_dump(struct xg_vcpu *v, const struct xg_exit *x, const struct xg_verdict *vd)
+{
+	struct xg_lstate *ls = v->ls;
+	char path[512], text[160] = "";
+	FILE *f;
+
+	v->st.dumps++;
+	if (x->reason == 17 && x->u.internal.has_insn && x->u.internal.insn_size)
+		xg_disasm_one(x->arch, x->u.internal.insn, x->u.internal.insn_size, 0, text,
+			      sizeof(text));
+	if (!ls->dump_dir) {
+		xg_vcpu_log(v, "dump %s[%d]: exit %s (%s)%s%s then %s%s%s", ls->guest, ls->index,
+			    x->name, x->kind, text[0] ? ": " : "", text, xg_verdict_name(vd->kind),
+			    vd->reason[0] ? ": " : "", vd->reason);
+		return;
+	}
+	mkdir(ls->dump_dir, 0750);
+	snprintf(path, sizeof(path), "%s/%s-vcpu%d-%llu.txt", ls->dump_dir, ls->guest, ls->index,
+		 (unsigned long long)++v->dump_seq);
+	f = fopen(path, "w");
+	if (!f) {
+		xg_vcpu_log(v, "dump %s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "guest: %s\nvcpu: %d\npolicy: %s\nverdict: %s\nnote: %s\ninsn: %s\n\n",
+		ls->guest, ls->index, ls->chunk, xg_verdict_name(vd->kind), vd->reason, text);
+	xg_exit_print_text(x, f);
+	if (v->ops.get_reg) {
+		static const char *const regs[] = {"rip", "rsp", "rax", "rbx", "rcx", "rdx",
+						   "rsi", "rdi", "rflags", "cr0", "cr3", "cr4"};
+		uint64_t val;
+		fprintf(f, "\nregisters:\n");
+		for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+			if (!v->ops.get_reg(v->opaque, regs[i], &val))
+				fprintf(f, "  %-6s 0x%016llx\n", regs[i], (unsigned long long)val);
+	}
+	fclose(f);
+}
+
+#define NEED(op, what)                                                                             \
+	do {                                                                                       \
+		if (!v->ops.op) {                                                                  \
+			snprintf(msg, n, "verdict '%s' needs the VMM's %s op, which it does not "   \
+					 "provide",                                                \
+				 xg_verdict_name(vd->kind), what);                                 \
+			return XG_NEXT_ERROR;                                                      \
+		}                                                                                  \
+	} while (0)
+
+#define OP(call)                                                                                   \
+	do {                                                                                       \
+		int rc_ = (call);                                                                  \
+		if (rc_) {                                                                         \
+			snprintf(msg, n, "verdict '%s': %s failed: %s", xg_verdict_name(vd->kind),  \
+				 #call, strerror(rc_ < 0 ? -rc_ : rc_));                           \
+			return XG_NEXT_ERROR;                                                      \
+		}                                                                                  \
+	} while (0)
+
+/* Returns what the loop does next, or XG_NEXT_ERROR with msg. */
+enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
+			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
+{
+	if (vd->dump) {
+		write_dump(v, x, vd);
+		*dumped = 1;
+	}
+	switch (vd->kind) {
+	case XG_VERDICT_EMULATE:
+		NEED(emulate, "emulate");
+		OP(v->ops.emulate(v->opaque, x));
+		return XG_NEXT_RUN;
+	case XG_VERDICT_INJECT:
+		NEED(inject_exception, "inject_exception");
+		OP(v->ops.inject_exception(v->opaque, vd->vector, vd->has_error_code, vd->error_code));
+		return XG_NEXT_RUN;
+	case XG_VERDICT_EXTERNAL_ABORT:
+		NEED(inject_external_abort, "inject_external_abort");
+		OP(v->ops.inject_external_abort(v->opaque));
+		return XG_NEXT_RUN;
+	case XG_VERDICT_CONVERT:
+		NEED(set_memory_attributes, "set_memory_attributes");
+		OP(v->ops.set_memory_attributes(v->opaque, vd->gpa, vd->size, vd->to_private));
+		return XG_NEXT_RUN;
+	case XG_VERDICT_SUSPEND:
+		if (v->ops.pause)
+			OP(v->ops.pause(v->opaque, vd->reason[0] ? vd->reason : "suspended by policy"));
+		return XG_NEXT_PAUSE;
+	case XG_VERDICT_RESUME:
+		return XG_NEXT_RUN;
+	case XG_VERDICT_SKIP: {
+		unsigned len;
+		const char *pc = x->arch == XG_ARCH_ARM64 ? "pc" : "rip";
+		uint64_t ip;
+		if (x->arch == XG_ARCH_ARM64)
+			len = 4; /* A64 instructions are 4 bytes */
+		else if (x->reason == 17 && x->u.internal.has_insn && x->u.internal.insn_size)
+			len = x->u.internal.insn_size;
+		else {
+			snprintf(msg, n, "verdict 'skip': exit '%s' carries no instruction length "
+					 "(only emulation failures with instruction bytes do on x86)",
+				 x->kind);
+			return XG_NEXT_ERROR;
+		}
+		NEED(get_reg, "get_reg");
+		NEED(set_reg, "set_reg");
+		OP(v->ops.get_reg(v->opaque, pc, &ip));
+		OP(v->ops.set_reg(v->opaque, pc, ip + len));
+		return XG_NEXT_RUN;
+	}
+	case XG_VERDICT_STOP:
+		return XG_NEXT_STOP;
+	default:
+		snprintf(msg, n, "no verdict to apply");
+		return XG_NEXT_ERROR;
+	}
+}

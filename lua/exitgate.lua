@@ -1,0 +1,106 @@
+-- exitgate.lua - the module every policy gets from `require "exitgate"`.
+--
+-- Verdicts are plain tables ({verdict = "inject", exception = "UD"}); these helpers only
+-- build them, the engine (core/engine/verdict.c) validates them and says what is wrong with
+-- a bad one. The engine passes its C helpers as the chunk's argument; this file runs in the
+-- policy's sandbox, so it can use nothing a policy could not.
+local C = ...
+local M = {}
+
+M.version = C.version
+
+-- x86 exception vectors (SDM Vol. 3A 6.3.1, Table 6-1).
+M.exceptions = {
+	DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10,
+	NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19, VE = 20, CP = 21,
+}
+
+-- Re-enter the guest after emulating the instruction (the built-in emulator or the VMM's).
+function M.emulate()
+	return { verdict = "emulate" }
+end
+
+-- Inject an x86 exception: xg.inject "UD", xg.inject("GP", 0), xg.inject(14, errcode).
+function M.inject(exception, error_code)
+	return { verdict = "inject", exception = exception, error_code = error_code }
+end
+
+-- arm64: an external abort (SEA) for the faulting access.
+function M.external_abort()
+	return { verdict = "external_abort" }
+end
+
+-- Convert guest memory: xg.convert { gpa = e.gpa, size = e.size, to = "private" }.
+function M.convert(t)
+	if type(t) ~= "table" then
+		error("xg.convert takes a table {gpa=, size=, to='private'|'shared'}", 2)
+	end
+	return { verdict = "convert", gpa = t.gpa, size = t.size, to = t.to }
+end
+
+-- Pause the vCPU (the VMM resumes it).
+function M.suspend(reason)
+	return { verdict = "suspend", reason = reason }
+end
+
+-- Re-enter the guest as it is (after a conversion, or to retry).
+function M.resume()
+	return { verdict = "resume" }
+end
+M.retry = M.resume
+
+-- Advance the instruction pointer past the faulting instruction and re-enter.
+function M.skip()
+	return { verdict = "skip" }
+end
+
+-- Stop the VM.
+function M.stop(reason)
+	return { verdict = "stop", reason = reason }
+end
+
+-- Write a triage dump, then apply another verdict: xg.dump { xg.inject "UD", note = "..." }.
+function M.dump(t)
+	if type(t) ~= "table" then
+		error("xg.dump takes a table: xg.dump { <verdict>, note = '...' }", 2)
+	end
+	local v = t[1] or t["then"]
+	return { verdict = "dump", ["then"] = v, note = t.note }
+end
+
+-- Declare that a verdict holds for every exit of the same shape: the engine answers the
+-- next ones from its cache without entering Lua. by: "kind", "insn" (kind + instruction
+-- bytes), "mmio" (kind + page + size + direction), "port", "msr", "gpa_page".
+function M.cache(v, by)
+	if type(v) ~= "table" then
+		error("xg.cache takes a verdict and a shape", 2)
+	end
+	v.cache = by or "insn"
+	return v
+end
+
+-- Wrap the handler table; the engine checks the names and the handlers when it loads.
+function M.policy(t)
+	if type(t) ~= "table" then
+		error("xg.policy takes a table of handlers", 2)
+	end
+	return t
+end
+
+M.emulator = { supports = C.emulator_supports }
+M.params = C.params
+M.guest = C.guest
+M.vcpu_index = C.vcpu_index
+M.log = C.log
+M.store = C.store
+
+-- Hex helpers for messages and dumps.
+function M.hex(n)
+	return string.format("0x%x", n)
+end
+
+function M.bytes_hex(s)
+	return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+return M

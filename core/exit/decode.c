@@ -410,6 +410,8 @@ static void decode_arm_sea(struct xg_exit *x, const union xg_run_union *u)
 	decode_flags(x, "arm_sea flags", s->flags, KVM_EXIT_ARM_SEA_FLAG_GPA_VALID);
 }
 
+static enum xg_hw host_hw(void);
+
 enum xg_arch xg_arch_host(void)
 {
 #if defined(__aarch64__)
@@ -427,7 +429,18 @@ enum xg_arch xg_arch_host(void)
 #endif
 }
 
+/* CPUID traps to the hypervisor when exitgate itself runs in a VM (thousands of ns): ask
+ * once. Racing first callers compute the same value. */
 enum xg_hw xg_hw_host(void)
+{
+	static volatile int cached = -1;
+
+	if (cached < 0)
+		cached = host_hw();
+	return (enum xg_hw)cached;
+}
+
+static enum xg_hw host_hw(void)
 {
 #if defined(__x86_64__)
 	unsigned a = 0, b, c, d;

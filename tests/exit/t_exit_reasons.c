@@ -117,7 +117,7 @@ int main(void)
 	LU("string.format('%x', e.dr6)", "ffff0ff1");
 	/* ... and arm64's, with the exception class named. */
 	start(4, "debug", "debug");
-	un(&r)->debug_arm64.hsr = 0xf2000000u | 0x3c << 26; /* BRK64 */
+	un(&r)->debug_arm64.hsr = 0x3cu << 26 | 0x1000; /* BRK64 #0x1000 */
 	un(&r)->debug_arm64.far = 0x8000;
 	head(&r)->flags = 1;
 	decode(XG_ARCH_ARM64, XG_HW_NONE);

@@ -225,6 +225,60 @@ static int g_rep(lua_State *L)
 	return 1;
 }
 
+/* Lua runs a message handler with hooks off when the error came from a hook (ldo.c: the
+ * hook's allowhook is restored only when the error reaches a pcall), so xpcall's handler
+ * would escape the instruction limit. This xpcall calls it after the error is caught. */
+static int s_xpcall(lua_State *L)
+{
+	int n = lua_gettop(L), st;
+
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushboolean(L, 1);
+	lua_pushvalue(L, 1);
+	for (int i = 3; i <= n; i++)
+		lua_pushvalue(L, i);
+	st = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+	if (st == LUA_OK)
+		return lua_gettop(L) - n;
+	if (get_ls(L)->killed)
+		return lua_error(L);
+	lua_pushvalue(L, 2);
+	lua_insert(L, -2);
+	lua_pcall(L, 1, 1, 0);
+	lua_pushboolean(L, 0);
+	lua_insert(L, -2);
+	return 2;
+}
+
+/* Finalizers run with hooks off (lgc.c GCTM): a __gc loop would never be stopped. */
+static int s_setmetatable(lua_State *L)
+{
+	if (lua_istable(L, 2)) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "__gc metamethods are not allowed in a policy (they "
+					     "run outside the instruction limit)");
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* table.move over a range of nils loops in C without allocating: bound the range. */
+static int s_tmove(lua_State *L)
+{
+	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+
+	if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= (1u << 24))
+		return luaL_error(L, "table.move of more than 2^24 elements is not allowed");
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
 static void wrap(lua_State *L, int strtab, const char *name, lua_CFunction f)
 {
 	lua_getfield(L, strtab, name);
@@ -606,6 +660,12 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	lua_setfield(L, 1, "os");
 	lua_pushcfunction(L, s_load);
 	lua_setfield(L, 1, "load");
+	lua_pushcfunction(L, s_xpcall);
+	lua_setfield(L, 1, "xpcall");
+	wrap(L, 1, "setmetatable", s_setmetatable);
+	lua_getfield(L, 1, "table");
+	wrap(L, lua_gettop(L), "move", s_tmove);
+	lua_pop(L, 1);
 	lua_pushcfunction(L, s_require);
 	lua_setfield(L, 1, "require");
 	lua_pushcfunction(L, s_collectgarbage);

@@ -424,8 +424,8 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 			}
 			return fail_over(v, x, XG_FAIL_ACTION, msg, d);
 		}
-		v->st.cache_misses++;
 	}
+	v->st.cache_misses++; /* every exit the cache did not answer */
 	v->st.lua_calls++;
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
 	if (f == XG_FAIL_MEMORY) /* give back what the killed call left behind */

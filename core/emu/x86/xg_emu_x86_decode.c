@@ -403,6 +403,9 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			flags = e->flags | keep;
 			if (flags & F_UD)
 				FAIL_UD();
+			/* push/pop/call/jmp r/m default to 64 bits (SDM Vol. 1 3.6.1) */
+			if (mode == 64 && (flags & F_DEF64) && !in->w)
+				in->opsize = in->opsize_pfx ? 2 : 8;
 		}
 		if (flags & F_PREFIX) {
 			e = &xg_emu_x86_prefixed[e->aux][in->pfx];

@@ -315,8 +315,10 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	if (in->op == OP_MOVSREG && in->mod != 3)
 		in->opsize = 2; /* a memory destination is always 16 bits */
-	if (in->op == OP_CMPXCHG8B && in->opsize == 8)
+	if (in->op == OP_CMPXCHG8B && in->opsize == 8) {
 		c->align = 16; /* cmpxchg16b: #GP(0) unless 16-byte aligned (SDM Vol. 2) */
+		c->align_ea = xg_emu_x86_ea(c);
+	}
 	if (in->op == OP_PUSH) {
 		unsigned sa = stack_asize(c);
 		uint64_t sp = (c->r.gpr[XG_EMU_X86_RSP] - in->opsize) & size_mask(sa);
@@ -695,7 +697,7 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 {
 	int rc;
 
-	if (c->align && c->nacc && (c->acc[0].ea & (c->align - 1)))
+	if (c->align && (c->align_ea & (c->align - 1)))
 		return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
 	/* #AC: SDM Vol. 3A 6.15 "Alignment Check Exception" (general-purpose data only) */
 	if (!(c->in->flags & (F_SSE | F_X87)) && (c->r.cr0 & CR0_AM) && (c->r.rflags & RFL_AC) &&

@@ -238,6 +238,7 @@ struct xg_emu_x86_ctx {
 	int xs_loaded, xs_dirty, regs_dirty;
 	uint64_t next_rip;
 	unsigned align; /* alignment the memory operand needs (0: none) */
+	uint64_t align_ea; /* the operand's offset, for that check */
 	unsigned nacc;
 	struct xg_emu_x86_acc acc[XG_EMU_X86_MAXACC];
 	uint8_t mem[XG_EMU_X86_MEMBUF] __attribute__((aligned(64)));

@@ -123,8 +123,11 @@ static int plan_vmov(struct xg_emu_x86_ctx *c)
 		return rc;
 	if (!in->has_mem)
 		return 0;
-	if (in->flags & F_ALIGN)
+	if (in->flags & F_ALIGN) {
+		/* aligned to the full operand even when masked (SDM Vol. 2 VMOVAPS, VMOVDQA32) */
 		c->align = len;
+		c->align_ea = xg_emu_x86_ea(c);
+	}
 	/* legacy SSE movs of m128 other than the unaligned ones need 16-byte alignment too
 	 * (SDM Vol. 2 2.4, exception type 4): movsldup/movshdup go through here as well */
 	add_runs(c, xg_emu_x86_ea(c), esz, len / esz, kmask(c) & elem_bits(len / esz),
@@ -292,8 +295,10 @@ static int plan_dup(struct xg_emu_x86_ctx *c)
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, 8, XG_EMU_X86_READ, 0);
 		return 0;
 	}
-	if (in->enc == XG_EMU_X86_ENC_LEGACY && in->op != OP_MOVDDUP)
+	if (in->enc == XG_EMU_X86_ENC_LEGACY && in->op != OP_MOVDDUP) {
 		c->align = 16;
+		c->align_ea = xg_emu_x86_ea(c);
+	}
 	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, len, XG_EMU_X86_READ, 0);
 	return 0;
 }

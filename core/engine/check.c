@@ -40,6 +40,27 @@ static int synth(const char *k, uint8_t *run, size_t size)
 			return -1;
 	}
 	memcpy(run + 8, &reason, 4);
+	/* plausible values where zeros would make a correct handler fail */
+	if (reason == 39) { /* memory_fault: flags PRIVATE, gpa, size */
+		uint64_t w[3] = {8, 0x100000, 0x1000};
+		memcpy(run + 32, w, sizeof(w));
+	} else if (reason == 6) { /* mmio: phys_addr, data[8], len */
+		uint64_t gpa = 0xfee00000;
+		uint32_t len = 4;
+		memcpy(run + 32, &gpa, 8);
+		memcpy(run + 48, &len, 4);
+	} else if (reason == 28) { /* arm_nisv: esr_iss, fault_ipa */
+		uint64_t ipa = 0x9000000;
+		memcpy(run + 40, &ipa, 8);
+	} else if (reason == 2) { /* io: direction, size, port, count, data_offset */
+		uint16_t port = 0x3f8;
+		uint32_t count = 1;
+		uint64_t off = 1024;
+		run[33] = 1;
+		memcpy(run + 34, &port, 2);
+		memcpy(run + 36, &count, 4);
+		memcpy(run + 40, &off, 8);
+	}
 	return 0;
 }
 

@@ -1,0 +1,48 @@
+-- default.lua - where a guest's policy starts: emulate what the built-in emulator can,
+-- otherwise keep the guest alive the way real hardware would answer an instruction it
+-- cannot run (#UD on x86, an external abort on arm64), and leave a dump for a person.
+--
+-- xg.emulator.supports(e) asks the built-in emulator; until the emulator is wired into the
+-- engine it answers false for every exit, so today this policy dumps and injects #UD for
+-- every emulation failure. Nothing here needs changing when it lands.
+local xg = require "exitgate"
+
+local function page_down(a) return a & ~0xfff end
+local function page_up(a) return (a + 0xfff) & ~0xfff end
+
+return xg.policy {
+	emulation_failure = function(e, vcpu)
+		if xg.emulator.supports(e) then
+			-- the same instruction bytes always get the same answer
+			return xg.cache(xg.emulate(), "insn")
+		end
+		return xg.dump { xg.inject "UD", note = "cannot emulate: " .. (e.disasm or "no instruction bytes") }
+	end,
+
+	-- arm64 data abort KVM could not decode (no ISV): as the hardware would, an external abort
+	arm_nisv = function(e)
+		return xg.dump { xg.external_abort(), note = "no syndrome for the access at " .. xg.hex(e.fault_ipa) }
+	end,
+
+	-- KVM_EXIT_MEMORY_FAULT: the guest touched memory in the other state; convert it
+	memory_fault = function(e)
+		local gpa = page_down(e.gpa)
+		return xg.convert {
+			gpa = gpa,
+			size = page_up(e.gpa + e.size) - gpa,
+			to = e.private and "private" or "shared",
+		}
+	end,
+
+	shutdown = function(e)
+		return xg.dump { xg.stop "guest shut down (triple fault on x86)" }
+	end,
+
+	system_event = function(e)
+		return xg.stop("system event " .. tostring(e.type))
+	end,
+
+	default = function(e)
+		return xg.dump { xg.suspend("no handler for exit " .. e.kind) }
+	end,
+}

@@ -1,0 +1,41 @@
+-- Tests of policies/default.lua, run by `exitgate test` (TAP).
+local p = policy "../../policies/default.lua"
+local ex = "../../examples/exits/"
+
+local r = p:exit { kind = "emulation_failure", insn = "d9 00", regs = { rip = 0x1000 } }
+is(r.verdict, "inject", "an instruction the emulator does not support: inject")
+is(r.vector, 6, "... #UD")
+ok(r.dumped, "... and a dump")
+is(r.rip, 0x1000, "... without moving rip")
+
+r = p:exit { hex = ex .. "flds-emulation-failure.hex" }
+is(r.verdict, "inject", "the recorded flds emulation failure: #UD (emulator not wired in yet)")
+
+r = p:exit { hex = ex .. "memory-fault-private.hex" }
+is(r.verdict, "convert", "the recorded memory fault converts")
+is(r.converted and r.converted.to, "private", "... to private")
+is(r.converted and r.converted.gpa, 0x80000000, "... at its gpa")
+is(r.converted and r.converted.size, 0x200000, "... for its size")
+
+r = p:exit { kind = "memory_fault", gpa = 0x1234, size = 0x10, private = false }
+is(r.converted and r.converted.gpa, 0x1000, "an unaligned fault converts whole pages")
+is(r.converted and r.converted.size, 0x1000, "... one page")
+is(r.converted and r.converted.to, "shared", "... to shared")
+
+r = p:exit { hex = ex .. "nisv-post-index-load.hex", arch = "arm64" }
+is(r.verdict, "external_abort", "the recorded arm64 NISV: external abort")
+ok(r.aborted and r.dumped, "... injected and dumped")
+
+r = p:exit { kind = "shutdown" }
+is(r.next, "stop", "shutdown stops the VM")
+
+r = p:exit { kind = "system_event", type = 1 }
+is(r.next, "stop", "a system event stops the VM")
+
+r = p:exit { kind = "hlt" }
+is(r.verdict, "suspend", "anything else suspends")
+like(r.paused, "no handler for exit hlt", "... saying why")
+
+r = p:exit { kind = "io", port = 0x3f8, out = true }
+is(r.fail, nil, "no exit makes the policy fail")
+done_testing()

@@ -97,7 +97,7 @@ static void *watcher(void *arg)
 
 	for (;;) {
 		struct pollfd p[2] = {{e->wake[0], POLLIN, 0}, {e->inotify, POLLIN, 0}};
-		int n = poll(p, 2, pending ? 30 : -1);
+		int n = poll(p, 2, pending ? 10 : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 && pending) {

@@ -23,6 +23,12 @@ struct emu_kvm {
 	unsigned mmio_mask;
 	uint8_t *mmio; /* pages * 4096 bytes: the device behind the MMIO pages */
 	uint8_t *ram;  /* pages * 4096 bytes: the memslot backing of the RAM pages */
+	/*
+	 * kvm_pvm does not carry the AVX-512 components (opmask, ZMM_Hi256, Hi16_ZMM) through
+	 * KVM_GET/SET_XSAVE. When avx512_shadow is set, those components are read from and
+	 * written to it instead (the harness loads them into the guest with its own code).
+	 */
+	uint8_t *avx512_shadow;
 	/* recorded */
 	int injected;
 	struct xg_emu_x86_exception exc;

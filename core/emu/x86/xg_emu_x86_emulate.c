@@ -697,6 +697,7 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 {
 	int rc;
 
+	c->res->stage = XG_EMU_X86_STAGE_ALIGNMENT;
 	if (c->align && (c->align_ea & (c->align - 1)))
 		return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
 	/* #AC: SDM Vol. 3A 6.15 "Alignment Check Exception" (general-purpose data only) */
@@ -710,14 +711,17 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	}
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_ALIGNMENT)))
 		return rc;
+	c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
 	if ((rc = check_segments(c)))
 		return rc;
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_CANONICAL)))
 		return rc;
+	c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
 	if ((rc = run_pieces(c, XG_EMU_X86_RMW | XG_EMU_X86_FETCH, piece_translate)))
 		return rc;
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_TRANSLATE)))
 		return rc;
+	c->res->stage = XG_EMU_X86_STAGE_READ;
 	if ((rc = run_pieces(c, XG_EMU_X86_READ, piece_read)))
 		return rc;
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_READ)))
@@ -736,8 +740,10 @@ static int commit(struct xg_emu_x86_ctx *c, int advance)
 		if (rc < 0)
 			return host_error(c, "set_xsave", rc);
 	}
-	if (advance)
+	if (advance) {
 		c->r.rip = c->next_rip;
+		c->r.rflags &= ~(1ull << 16); /* RF clears when an instruction completes */
+	}
 	if (advance || c->regs_dirty) {
 		rc = c->ops->set_regs(c->opaque, &c->r);
 		if (rc < 0)
@@ -953,8 +959,10 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 		return not_handled(c, tmp);
 	}
 	c->res->reason[0] = 0;
+	c->res->stage = XG_EMU_X86_STAGE_LEGALITY;
 	if ((rc = legality(c)) || (rc = stage(c, XG_EMU_X86_STAGE_LEGALITY)))
 		return rc;
+	c->res->stage = XG_EMU_X86_STAGE_DEVICE;
 	if ((rc = device(c)) || (rc = stage(c, XG_EMU_X86_STAGE_DEVICE)))
 		return rc;
 	if ((rc = stage(c, XG_EMU_X86_STAGE_PRIVILEGE)))
@@ -966,6 +974,8 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 				     : &gp_impl[in->op];
 	if (!impl->plan || !impl->exec)
 		return not_handled(c, "no implementation");
+	/* what plan() raises is operand legality (#UD) or a pending x87 #MF */
+	c->res->stage = XG_EMU_X86_STAGE_LEGALITY;
 	if ((rc = impl->plan(c)))
 		return rc;
 	if ((rc = memory_stages(c, 1)))
@@ -1010,8 +1020,11 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.cpl = !(c.r.cr0 & CR0_PE) ? 0 : (c.r.rflags & RFL_VM) ? 3 : c.r.seg[XG_EMU_X86_SS].dpl;
 
 	rc = emulate(&c, bytes, n);
-	if (rc == XG_EMU_X86_EXCEPTION)
+	if (rc == XG_EMU_X86_EXCEPTION) {
+		enum xg_emu_x86_stage at = res->stage;
 		rc = deliver(&c);
+		res->stage = at;
+	}
 	res->status = (enum xg_emu_x86_status)rc;
 	return res->status;
 }

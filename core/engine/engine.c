@@ -284,6 +284,8 @@ xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index,
 	if (ops)
 		v->ops = *ops;
 	v->opaque = opaque;
+	v->opts.arch = xg_arch_host();
+	v->opts.hw = xg_hw_host(); /* asked once, not on every exit */
 	pthread_mutex_init(&v->lock, NULL);
 	if (xg_read_file(g->policy, &src, &len, err))
 		goto fail;
@@ -446,13 +448,11 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0};
-	struct xg_exit_opts o = {XG_ARCH_X86_64, XG_HW_AUTO};
 	struct xg_error err;
 
 	if (kvm_run_errno == EINTR || kvm_run_errno == EAGAIN)
 		return r;
-	o.arch = xg_arch_host();
-	if (xg_exit_decode(&v->x, run, run_size, &o, &err)) {
+	if (xg_exit_decode(&v->x, run, run_size, &v->opts, &err)) {
 		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
 		v->st.fails[XG_FAIL_ERROR]++;
 		r.next = XG_NEXT_ERROR;

@@ -144,6 +144,7 @@ struct xg_vcpu {
 	char last_error[512];
 	double tokens;
 	uint64_t last_ns, suppressed, dump_seq;
+	struct xg_exit_opts opts;
 	struct xg_exit x;
 	struct xg_vcpu *next;
 };

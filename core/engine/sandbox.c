@@ -451,6 +451,7 @@ static int vcpu_read_gva(lua_State *L)
 	lua_call(L, 2, 2);
 	if (lua_isnil(L, -2))
 		return 2;
+	lua_pop(L, 1);
 	lua_replace(L, 2);
 	lua_settop(L, 3);
 	return vcpu_read(L);
@@ -830,6 +831,8 @@ static const char *closest(const char *k)
 		for (size_t i = 0; i < m; i++)
 			d += k[i] != (*n)[i];
 		d += a > b ? a - b : b - a;
+		if (!strncmp(k, *n, b) || !strncmp(k, *n, a)) /* mmio_write -> mmio */
+			d = 1;
 		if (d < bestd) {
 			bestd = d;
 			best = *n;

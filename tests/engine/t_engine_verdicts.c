@@ -19,6 +19,12 @@ static const char policy[] =
 	"  [9] = function() return xg.stop 'bye' end,\n"
 	"  [10] = function() return xg.dump { xg.inject 'UD', note = 'odd' } end,\n"
 	"  [11] = function() return xg.inject(14, 2) end,\n"
+	"  [12] = function(e, vcpu)\n"
+	"    local ok = vcpu:read(0x100, 4) == '\\1\\2\\3\\4' and vcpu:translate(0xffff800000000100) == 0x100\n"
+	"      and vcpu:read_gva(0xffff800000000101, 2) == '\\2\\3' and vcpu:read(0x10000, 4) == nil\n"
+	"      and vcpu:reg('rax') == 0x42 and not pcall(vcpu.reg, vcpu, 'zmm31')\n"
+	"    return ok and xg.resume() or xg.stop()\n"
+	"  end,\n"
 	"  [20] = function() return { verdict = 'emulat' } end,\n"
 	"  [21] = function() end,\n"
 	"  [22] = function() return xg.inject 'XX' end,\n"
@@ -31,7 +37,7 @@ static const char policy[] =
 	"  [29] = function() return xg.dump { xg.dump { xg.stop() } } end,\n"
 	"}\n"
 	"return xg.policy {\n"
-	"  io = function(e, vcpu) return by_port[e.port]() end,\n"
+	"  io = function(e, vcpu) return by_port[e.port](e, vcpu) end,\n"
 	"  emulation_failure = function(e, vcpu)\n"
 	"    if e.insn.bytes == '\\x0f\\x0b' then return xg.skip() end\n"
 	"    if e.disasm == 'fld dword ptr [rax]' and vcpu.regs.rip == 0x1000 then return xg.emulate() end\n"
@@ -104,12 +110,18 @@ int main(void)
 	   "dump { inject 'UD' } dumps, then injects");
 	like(last_log, "dump g[3]: exit io", "without dump_dir the dump is a log line: %s", last_log);
 
+	memcpy(f.mem + 0x100, "\1\2\3\4", 4);
+	f.rax = 0x42;
+	res = io(v, 12);
+	ok(res.verdict == XG_VERDICT_RESUME, "vcpu:read, vcpu:translate, vcpu:read_gva, vcpu:reg through the ops%s%s",
+	   res.fail ? ": " : "", res.fail ? xg_vcpu_last_error(v) : "");
+
 	/* malformed verdicts: on_error (suspend) applies, the message names file and line */
 	f.paused = 0;
 	res = io(v, 20);
 	ok(res.fail == XG_FAIL_BAD_VERDICT && res.verdict == XG_VERDICT_SUSPEND && f.paused == 1,
 	   "an unknown verdict name fails over to on_error");
-	like(xg_vcpu_last_error(v), "policy p.lua: handler 'io' (p.lua:26): verdict 'emulat' is not one of emulate, inject",
+	like(xg_vcpu_last_error(v), "policy p.lua: handler 'io' (p.lua:32): verdict 'emulat' is not one of emulate, inject",
 	     "message: %s", xg_vcpu_last_error(v));
 	res = io(v, 21);
 	is_int(res.fail, XG_FAIL_NO_VERDICT, "a handler returning nothing");
@@ -125,7 +137,7 @@ int main(void)
 	like(xg_vcpu_last_error(v), "got number", "a number is not a verdict: %s", xg_vcpu_last_error(v));
 	res = io(v, 25);
 	ok(res.fail == XG_FAIL_ERROR, "an error in the handler");
-	like(xg_vcpu_last_error(v), "policy p.lua:19: boom", "with its file:line: %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "policy p.lua:25: boom", "with its file:line: %s", xg_vcpu_last_error(v));
 	res = io(v, 26);
 	like(xg_vcpu_last_error(v), "needs the verdict to apply after it", "dump without a verdict: %s", xg_vcpu_last_error(v));
 	res = io(v, 29);

@@ -12,12 +12,13 @@ int xg_cmd_check(int argc, char **argv)
 	int errors = 0;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"usage: exitgate check POLICY.lua|CONFIG.yaml...\n\n"
-			"Loads each policy (or each policy a configuration names) in the sandbox\n"
-			"and reports syntax errors, unknown handler names, load-time errors and\n"
-			"limits, configuration errors, and verdicts of the wrong shape returned for\n"
-			"synthetic exits of each handled kind. Exit status 1 if any error.\n");
+		fprintf(
+		    argc < 2 ? stderr : stdout,
+		    "usage: exitgate check POLICY.lua|CONFIG.yaml...\n\n"
+		    "Loads each policy (or each policy a configuration names) in the sandbox\n"
+		    "and reports syntax errors, unknown handler names, load-time errors and\n"
+		    "limits, configuration errors, and verdicts of the wrong shape returned for\n"
+		    "synthetic exits of each handled kind. Exit status 1 if any error.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	for (int i = 1; i < argc; i++) {

@@ -32,7 +32,7 @@
 #include "cli/cli.h"
 
 #define POLICY_MT "exitgate.test.policy"
-#define NREGS 64
+#define NREGS	  64
 
 struct treg {
 	char name[16];
@@ -152,8 +152,8 @@ static int t_pause(void *o, const char *why)
 }
 
 static const struct xg_vcpu_ops tops = {
-	t_get_reg, t_set_reg, t_read, NULL, t_translate, t_inject, t_abort, t_attrs, t_emulate,
-	t_pause,   NULL,
+    t_get_reg, t_set_reg, t_read,    NULL,    t_translate, t_inject,
+    t_abort,   t_attrs,	  t_emulate, t_pause, NULL,
 };
 
 static void quiet(void *ud, const char *line)
@@ -347,12 +347,13 @@ static size_t build_run(lua_State *L, int t, uint8_t *run, size_t size)
 	switch (reason) {
 	case KVM_EXIT_INTERNAL_ERROR:
 		kr->emulation_failure.suberror =
-			(uint32_t)get_int(L, t, "suberror", KVM_INTERNAL_ERROR_EMULATION);
+		    (uint32_t)get_int(L, t, "suberror", KVM_INTERNAL_ERROR_EMULATION);
 		kr->emulation_failure.ndata = (uint32_t)get_int(L, t, "ndata", 3);
 		if (lua_getfield(L, t, "insn") == LUA_TSTRING) {
-			kr->emulation_failure.flags = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+			kr->emulation_failure.flags =
+			    KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
 			kr->emulation_failure.insn_size = (uint8_t)hex_bytes(
-				L, lua_tostring(L, -1), kr->emulation_failure.insn_bytes, 15);
+			    L, lua_tostring(L, -1), kr->emulation_failure.insn_bytes, 15);
 		}
 		lua_pop(L, 1);
 		break;
@@ -378,7 +379,8 @@ static size_t build_run(lua_State *L, int t, uint8_t *run, size_t size)
 		break;
 	case 39: { /* memory_fault: flags, gpa, size */
 		uint64_t w[3] = {get_bool(L, t, "private") ? 8u : 0u,
-				 (uint64_t)get_int(L, t, "gpa", 0), (uint64_t)get_int(L, t, "size", 4096)};
+				 (uint64_t)get_int(L, t, "gpa", 0),
+				 (uint64_t)get_int(L, t, "size", 4096)};
 		memcpy(run + 32, w, sizeof(w));
 		break;
 	}
@@ -534,34 +536,37 @@ static int l_stats(lua_State *L)
 
 /* The TAP side, in Lua: the functions a test file calls. */
 static const char tap_lua[] =
-	"local n, failed, planned = 0, 0, nil\n"
-	"local function report(c, name, ...)\n"
-	"  n = n + 1\n"
-	"  io.write((c and 'ok ' or 'not ok ') .. n .. (name and (' - ' .. tostring(name)) or '') .. '\\n')\n"
-	"  if not c then\n"
-	"    failed = failed + 1\n"
-	"    local info = debug.getinfo(3, 'Sl')\n"
-	"    if info then io.write(string.format('#   Failed test at %s line %d.\\n', info.short_src, info.currentline)) end\n"
-	"    for _, l in ipairs({...}) do io.write('#   ' .. l .. '\\n') end\n"
-	"  end\n"
-	"  return c\n"
-	"end\n"
-	"function plan(k) planned = k io.write('1..' .. k .. '\\n') end\n"
-	"function ok(c, name) return report(not not c, name) end\n"
-	"function is(got, want, name)\n"
-	"  return report(got == want, name, '     got: ' .. tostring(got), '  wanted: ' .. tostring(want))\n"
-	"end\n"
-	"function isnt(got, want, name)\n"
-	"  return report(got ~= want, name, '     got: ' .. tostring(got), '  wanted anything else')\n"
-	"end\n"
-	"function like(got, pat, name)\n"
-	"  return report(type(got) == 'string' and got:find(pat, 1, true) ~= nil, name,\n"
-	"    '     got: ' .. tostring(got), '  wanted something containing: ' .. pat)\n"
-	"end\n"
-	"function diag(...) io.write('# ' .. table.concat({...}, ' ') .. '\\n') end\n"
-	"function done_testing() if not planned then planned = n io.write('1..' .. n .. '\\n') end\n"
-	"  return failed end\n"
-	"function __xg_failed() return failed, n, planned end\n";
+    "local n, failed, planned = 0, 0, nil\n"
+    "local function report(c, name, ...)\n"
+    "  n = n + 1\n"
+    "  io.write((c and 'ok ' or 'not ok ') .. n .. (name and (' - ' .. tostring(name)) or '') .. "
+    "'\\n')\n"
+    "  if not c then\n"
+    "    failed = failed + 1\n"
+    "    local info = debug.getinfo(3, 'Sl')\n"
+    "    if info then io.write(string.format('#   Failed test at %s line %d.\\n', info.short_src, "
+    "info.currentline)) end\n"
+    "    for _, l in ipairs({...}) do io.write('#   ' .. l .. '\\n') end\n"
+    "  end\n"
+    "  return c\n"
+    "end\n"
+    "function plan(k) planned = k io.write('1..' .. k .. '\\n') end\n"
+    "function ok(c, name) return report(not not c, name) end\n"
+    "function is(got, want, name)\n"
+    "  return report(got == want, name, '     got: ' .. tostring(got), '  wanted: ' .. "
+    "tostring(want))\n"
+    "end\n"
+    "function isnt(got, want, name)\n"
+    "  return report(got ~= want, name, '     got: ' .. tostring(got), '  wanted anything else')\n"
+    "end\n"
+    "function like(got, pat, name)\n"
+    "  return report(type(got) == 'string' and got:find(pat, 1, true) ~= nil, name,\n"
+    "    '     got: ' .. tostring(got), '  wanted something containing: ' .. pat)\n"
+    "end\n"
+    "function diag(...) io.write('# ' .. table.concat({...}, ' ') .. '\\n') end\n"
+    "function done_testing() if not planned then planned = n io.write('1..' .. n .. '\\n') end\n"
+    "  return failed end\n"
+    "function __xg_failed() return failed, n, planned end\n";
 
 static int run_file(const char *path)
 {
@@ -630,12 +635,13 @@ int xg_cmd_test(int argc, char **argv)
 	int rc = 0;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"usage: exitgate test FILE.lua...\n\n"
-			"Runs policy tests: each file loads a policy with policy(path, opts), feeds\n"
-			"it exits with p:exit{...} and asserts with ok/is/isnt/like; TAP on stdout,\n"
-			"so `prove --exec 'exitgate test' tests/policies/*.lua` runs them.\n"
-			"See core/cli/cmd_test.c for the exit specs and the result fields.\n");
+		fprintf(
+		    argc < 2 ? stderr : stdout,
+		    "usage: exitgate test FILE.lua...\n\n"
+		    "Runs policy tests: each file loads a policy with policy(path, opts), feeds\n"
+		    "it exits with p:exit{...} and asserts with ok/is/isnt/like; TAP on stdout,\n"
+		    "so `prove --exec 'exitgate test' tests/policies/*.lua` runs them.\n"
+		    "See core/cli/cmd_test.c for the exit specs and the result fields.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	for (int i = 1; i < argc; i++)

@@ -18,7 +18,7 @@ struct ctx {
 };
 
 static int fail(struct ctx *c, yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct ctx *c, yaml_node_t *n, const char *fmt, ...)
 {
@@ -71,10 +71,10 @@ static int get_uint(struct ctx *c, yaml_node_t *n, const char *key, int sizes, u
 	if (errno || end == s || *s == '-')
 		return fail(c, n, "'%s' must be a non-negative number, not '%s'", key, s);
 	if (sizes && *end) {
-		uint64_t mul = !strcasecmp(end, "k") || !strcasecmp(end, "kb") ? 1ull << 10
+		uint64_t mul = !strcasecmp(end, "k") || !strcasecmp(end, "kb")	 ? 1ull << 10
 			       : !strcasecmp(end, "m") || !strcasecmp(end, "mb") ? 1ull << 20
 			       : !strcasecmp(end, "g") || !strcasecmp(end, "gb") ? 1ull << 30
-										: 0;
+										 : 0;
 		if (!mul)
 			return fail(c, n, "'%s': unknown size suffix in '%s' (use K, M or G)", key,
 				    s);
@@ -194,7 +194,8 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 
 	if (want_map(c, m, is_defaults ? "defaults" : g->name))
 		return -1;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *kn = yaml_document_get_node(d, p->key);
 		yaml_node_t *v = yaml_document_get_node(d, p->value);
 		const char *k = scalar(kn);
@@ -229,19 +230,22 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 				else if (!lim && !strcmp(s, "burst"))
 					rc = get_double(c, vv, s, &g->burst);
 				else
-					rc = fail(c, kk, "unknown key '%s' in '%s' (known: %s)", s, k,
+					rc = fail(c, kk, "unknown key '%s' in '%s' (known: %s)", s,
+						  k,
 						  lim ? "instructions, memory"
 						      : "logs_per_second, burst");
 			}
 			if (!rc && lim && g->instructions == 0)
 				rc = fail(c, v, "'instructions' must be at least 1");
 			if (!rc && lim && g->memory < (256u << 10))
-				rc = fail(c, v, "'memory' must be at least 256K (Lua itself needs it)");
+				rc = fail(c, v,
+					  "'memory' must be at least 256K (Lua itself needs it)");
 		} else {
 			rc = fail(c, kn,
 				  "unknown key '%s' in %s '%s' (known: policy, params, limits, "
 				  "on_error, dump_dir, rate_limit)",
-				  k, is_defaults ? "section" : "guest", is_defaults ? "defaults" : g->name);
+				  k, is_defaults ? "section" : "guest",
+				  is_defaults ? "defaults" : g->name);
 		}
 		if (rc)
 			return -1;
@@ -309,7 +313,8 @@ static int parse_doc(struct ctx *c)
 		else if (!strcmp(k, "defaults"))
 			defs = yaml_document_get_node(d, p->value);
 		else
-			return fail(c, kn, "unknown top-level key '%s' (known: defaults, guests)", k);
+			return fail(c, kn, "unknown top-level key '%s' (known: defaults, guests)",
+				    k);
 	}
 	cfg->defaults.name = strdup("defaults");
 	cfg->defaults.instructions = XG_DEFAULT_INSTRUCTIONS;
@@ -449,8 +454,7 @@ xg_config *xg_config_for_policy(const char *policy, struct xg_error *err)
 
 xg_config *xg_config_copy(const xg_config *cfg, struct xg_error *err)
 {
-	struct xg_config *c =
-		xg_config_parse(cfg->text, cfg->len, cfg->name, cfg->base_dir, err);
+	struct xg_config *c = xg_config_parse(cfg->text, cfg->len, cfg->name, cfg->base_dir, err);
 
 	if (c && cfg->path)
 		c->path = strdup(cfg->path);

@@ -41,15 +41,15 @@ struct xg_guest_cfg {
 	struct xg_param *params;
 	uint64_t instructions; /* per handler call */
 	uint64_t memory;       /* bytes per Lua state */
-	char *on_error;        /* verdict text */
-	char *dump_dir;        /* NULL: dumps are logged only */
+	char *on_error;	       /* verdict text */
+	char *dump_dir;	       /* NULL: dumps are logged only */
 	double logs_per_second;
 	double burst;
 };
 
 struct xg_config {
-	char *path;     /* NULL when parsed from text */
-	char *name;     /* for messages */
+	char *path;	/* NULL when parsed from text */
+	char *name;	/* for messages */
 	char *base_dir; /* relative policy paths */
 	char *text;
 	size_t len;
@@ -59,8 +59,8 @@ struct xg_config {
 };
 
 #define XG_DEFAULT_INSTRUCTIONS 1000000
-#define XG_DEFAULT_MEMORY (16u << 20)
-#define XG_DEFAULT_ON_ERROR "inject UD"
+#define XG_DEFAULT_MEMORY	(16u << 20)
+#define XG_DEFAULT_ON_ERROR	"inject UD"
 
 const struct xg_guest_cfg *xg_config_guest(const xg_config *cfg, const char *name);
 xg_config *xg_config_copy(const xg_config *cfg, struct xg_error *err);

@@ -8,8 +8,8 @@
 #include "engine/engine_int.h"
 
 static const char *const shape_names[XG_CSHAPE_COUNT] = {
-	[XG_CSHAPE_KIND] = "kind", [XG_CSHAPE_INSN] = "insn",	     [XG_CSHAPE_MMIO] = "mmio",
-	[XG_CSHAPE_PORT] = "port", [XG_CSHAPE_MSR] = "msr", [XG_CSHAPE_GPA_PAGE] = "gpa_page",
+    [XG_CSHAPE_KIND] = "kind", [XG_CSHAPE_INSN] = "insn", [XG_CSHAPE_MMIO] = "mmio",
+    [XG_CSHAPE_PORT] = "port", [XG_CSHAPE_MSR] = "msr",	  [XG_CSHAPE_GPA_PAGE] = "gpa_page",
 };
 
 int xg_cache_shape_from_name(const char *name)

@@ -20,10 +20,10 @@ static int synth(const char *k, uint8_t *run, size_t size)
 	memset(run, 0, size);
 	if (!strcmp(k, "emulation_failure")) {
 		reason = 17;
-		run[32] = 1;  /* suberror EMULATION */
-		run[36] = 3;  /* ndata */
-		run[40] = 1;  /* flags: instruction bytes valid */
-		run[48] = 2;  /* insn_size */
+		run[32] = 1;	/* suberror EMULATION */
+		run[36] = 3;	/* ndata */
+		run[40] = 1;	/* flags: instruction bytes valid */
+		run[48] = 2;	/* insn_size */
 		run[49] = 0x0f; /* ud2 */
 		run[50] = 0x0b;
 	} else {
@@ -128,8 +128,10 @@ int xg_policy_check(const char *path, FILE *out)
 {
 	struct xg_error err;
 	size_t l = strlen(path);
-	int yaml = (l > 5 && !strcmp(path + l - 5, ".yaml")) || (l > 4 && !strcmp(path + l - 4, ".yml"));
-	struct xg_config *cfg = yaml ? xg_config_load(path, &err) : xg_config_for_policy(path, &err);
+	int yaml =
+	    (l > 5 && !strcmp(path + l - 5, ".yaml")) || (l > 4 && !strcmp(path + l - 4, ".yml"));
+	struct xg_config *cfg =
+	    yaml ? xg_config_load(path, &err) : xg_config_for_policy(path, &err);
 	struct xg_engine *e;
 	int errors = 0, warn = 0;
 

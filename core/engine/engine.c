@@ -37,7 +37,8 @@ int xg_read_file(const char *path, char **text, size_t *len, struct xg_error *er
 			if (!nb) {
 				free(b);
 				fclose(f);
-				snprintf(err->msg, sizeof(err->msg), "out of memory reading %s", path);
+				snprintf(err->msg, sizeof(err->msg), "out of memory reading %s",
+					 path);
 				return -1;
 			}
 			b = nb;
@@ -256,8 +257,8 @@ void xg_engine_set_log(xg_engine *e, xg_log_fn fn, void *ud)
 	e->log_ud = fn ? ud : NULL;
 }
 
-xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index,
-			const struct xg_vcpu_ops *ops, void *opaque, struct xg_error *err)
+xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index, const struct xg_vcpu_ops *ops,
+			void *opaque, struct xg_error *err)
 {
 	struct xg_vcpu *v;
 	const struct xg_guest_cfg *g;
@@ -382,8 +383,8 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 
 	v->st.fails[f]++;
 	snprintf(v->last_error, sizeof(v->last_error), "%s", msg);
-	xg_vcpu_log(v, "%s[%d] %s: %s; on_error %s%s applies", v->guest, v->index,
-		    xg_fail_name(f), msg, v->ls->on_error.dump ? "dump " : "",
+	xg_vcpu_log(v, "%s[%d] %s: %s; on_error %s%s applies", v->guest, v->index, xg_fail_name(f),
+		    msg, v->ls->on_error.dump ? "dump " : "",
 		    xg_verdict_name(v->ls->on_error.kind));
 	r.next = xg_verdict_apply(v, x, &v->ls->on_error, &d, amsg, sizeof(amsg));
 	r.dumped |= (uint8_t)d;
@@ -613,7 +614,9 @@ int xg_store_set(struct xg_engine *e, lua_State *L, const char *guest, const cha
 		s->len = len;
 		s->type = t == LUA_TNIL ? LUA_TBOOLEAN : t;
 		s->is_int = t == LUA_TNUMBER && lua_isinteger(L, idx);
-		s->i = t == LUA_TBOOLEAN ? lua_toboolean(L, idx) : s->is_int ? lua_tointeger(L, idx) : 0;
+		s->i = t == LUA_TBOOLEAN ? lua_toboolean(L, idx)
+		       : s->is_int	 ? lua_tointeger(L, idx)
+					 : 0;
 		s->d = t == LUA_TNUMBER ? lua_tonumber(L, idx) : 0;
 		if (t == LUA_TNIL) { /* unset: remove */
 			for (struct xg_store_ent **p = &e->store; *p; p = &(*p)->next)

@@ -23,11 +23,11 @@
 #include "exitgate.h"
 
 /* Handler slots: one per exit reason number, then the kinds the decoder splits off. */
-#define XG_SLOT_REASONS 64
+#define XG_SLOT_REASONS	  64
 #define XG_SLOT_EMULATION (XG_SLOT_REASONS + 0)
-#define XG_SLOT_UNKNOWN (XG_SLOT_REASONS + 1)
-#define XG_SLOT_DEFAULT (XG_SLOT_REASONS + 2)
-#define XG_SLOTS (XG_SLOT_REASONS + 3)
+#define XG_SLOT_UNKNOWN	  (XG_SLOT_REASONS + 1)
+#define XG_SLOT_DEFAULT	  (XG_SLOT_REASONS + 2)
+#define XG_SLOTS	  (XG_SLOT_REASONS + 3)
 
 /* A validated verdict, as C applies it. */
 struct xg_verdict {
@@ -100,7 +100,7 @@ struct xg_lstate {
 	/* the policy */
 	int handlers[XG_SLOTS];
 	char where[XG_SLOTS][72]; /* "web.lua:12" of each handler */
-	char chunk[96];           /* policy file name as messages show it */
+	char chunk[96];		  /* policy file name as messages show it */
 	char guest[64];
 	int index;
 	struct xg_verdict on_error;
@@ -109,9 +109,8 @@ struct xg_lstate {
 	struct xg_lstate *next; /* graveyard */
 };
 
-struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g,
-				const char *src, size_t len, struct xg_vcpu *v, int index,
-				struct xg_error *err);
+struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g, const char *src,
+				size_t len, struct xg_vcpu *v, int index, struct xg_error *err);
 void xg_lstate_free(struct xg_lstate *ls);
 
 /* Call the handler for x. Returns XG_FAIL_NONE with *out filled (and *cache_shape set when
@@ -161,7 +160,7 @@ struct xg_store_ent {
 };
 
 struct xg_engine {
-	pthread_mutex_t lock;        /* vcpus, graveyard, cfg, store */
+	pthread_mutex_t lock;	     /* vcpus, graveyard, cfg, store */
 	pthread_mutex_t reload_lock; /* one reload at a time */
 	struct xg_config *cfg;
 	char *lua_src; /* lua/exitgate.lua */

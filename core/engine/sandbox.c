@@ -34,8 +34,8 @@
 #include "exit/names.h"
 
 #define XG_PATTERN_COST_MAX 1e7
-#define XG_VCPU_MT "exitgate.vcpu"
-#define XG_REGS_MT "exitgate.regs"
+#define XG_VCPU_MT	    "exitgate.vcpu"
+#define XG_REGS_MT	    "exitgate.regs"
 
 static char env_key, vcpu_key, regs_key, module_key;
 
@@ -142,7 +142,7 @@ static double pattern_cost(const char *p, size_t pl, size_t n, int anchored_ok)
 			continue;
 		}
 		if (c == '[') {
-set:
+		set:
 			i++;
 			if (i < pl && p[i] == '^')
 				i++;
@@ -313,8 +313,10 @@ static int s_require(lua_State *L)
 	const char *name = luaL_checkstring(L, 1);
 
 	if (strcmp(name, "exitgate"))
-		return luaL_error(L, "module '%s' is not available: a policy may require only "
-				     "\"exitgate\"", name);
+		return luaL_error(L,
+				  "module '%s' is not available: a policy may require only "
+				  "\"exitgate\"",
+				  name);
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &module_key);
 	return 1;
 }
@@ -326,7 +328,7 @@ static int s_collectgarbage(lua_State *L)
 	if (strcmp(opt, "count"))
 		return luaL_error(L, "collectgarbage('%s') is not allowed in a policy", opt);
 	lua_pushnumber(L, (lua_Number)lua_gc(L, LUA_GCCOUNT, 0) +
-				  (lua_Number)lua_gc(L, LUA_GCCOUNTB, 0) / 1024);
+			      (lua_Number)lua_gc(L, LUA_GCCOUNTB, 0) / 1024);
 	return 1;
 }
 
@@ -606,9 +608,9 @@ static void push_param(lua_State *L, const struct xg_param *p)
 /* ---- building the state ---------------------------------------------------------------- */
 
 static const char *const allowed_globals[] = {
-	"assert", "error",    "ipairs",   "next",    "pairs",  "pcall",     "select",
-	"tonumber", "tostring", "type",   "xpcall",  "rawequal", "rawlen",  "rawget",
-	"getmetatable", "setmetatable", "_VERSION", NULL,
+    "assert", "error",	  "ipairs",	  "next",	  "pairs",    "pcall",
+    "select", "tonumber", "tostring",	  "type",	  "xpcall",   "rawequal",
+    "rawlen", "rawget",	  "getmetatable", "setmetatable", "_VERSION", NULL,
 };
 static const char *const allowed_libs[] = {"string", "table", "math", "utf8", "coroutine", NULL};
 
@@ -686,8 +688,10 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &env_key);
 
 	/* vCPU object and register proxy, one each per state */
-	static const luaL_Reg vmeta[] = {{"__index", vcpu_index}, {"__newindex", ro_newindex}, {NULL, NULL}};
-	static const luaL_Reg rmeta[] = {{"__index", regs_index}, {"__newindex", ro_newindex}, {NULL, NULL}};
+	static const luaL_Reg vmeta[] = {
+	    {"__index", vcpu_index}, {"__newindex", ro_newindex}, {NULL, NULL}};
+	static const luaL_Reg rmeta[] = {
+	    {"__index", regs_index}, {"__newindex", ro_newindex}, {NULL, NULL}};
 	lua_newuserdatauv(L, 1, 0);
 	luaL_newmetatable(L, XG_VCPU_MT);
 	luaL_setfuncs(L, vmeta, 0);
@@ -708,7 +712,8 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	(void)ls;
 }
 
-static int set_err(struct xg_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_err(struct xg_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int set_err(struct xg_error *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -735,9 +740,9 @@ static int run_chunk(struct xg_lstate *ls, int nargs, uint64_t budget, const cha
 		const char *m = st != LUA_OK ? lua_tostring(L, -1) : NULL;
 		set_err(err, "%s: %s", what,
 			ls->killed == XG_FAIL_MEMORY ? "memory limit exceeded while loading"
-			: ls->killed ? "instruction limit exceeded while loading"
-			: m	     ? m
-				     : "error");
+			: ls->killed		     ? "instruction limit exceeded while loading"
+			: m			     ? m
+						     : "error");
 		lua_settop(L, 0);
 		return -1;
 	}
@@ -848,9 +853,8 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g,
-				const char *src, size_t len, struct xg_vcpu *v, int index,
-				struct xg_error *err)
+struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g, const char *src,
+				size_t len, struct xg_vcpu *v, int index, struct xg_error *err)
 {
 	struct xg_lstate *ls = calloc(1, sizeof(*ls));
 	lua_State *L;
@@ -929,8 +933,10 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	if (run_chunk(ls, 0, g->instructions * 10, msg, err))
 		goto fail;
 	if (!lua_istable(L, -1)) {
-		set_err(err, "policy %s: the file must return the policy table (return xg.policy "
-			     "{ ... }), not %s", ls->chunk, luaL_typename(L, -1));
+		set_err(err,
+			"policy %s: the file must return the policy table (return xg.policy "
+			"{ ... }), not %s",
+			ls->chunk, luaL_typename(L, -1));
 		goto fail;
 	}
 	lua_pushnil(L);
@@ -942,16 +948,18 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 			goto fail;
 		}
 		if (!lua_isfunction(L, -1)) {
-			set_err(err, "policy %s: handler '%s' must be a function, not %s", ls->chunk,
-				k, luaL_typename(L, -1));
+			set_err(err, "policy %s: handler '%s' must be a function, not %s",
+				ls->chunk, k, luaL_typename(L, -1));
 			goto fail;
 		}
 		if (bind_handler(ls, k)) {
 			const char *c = closest(k);
-			set_err(err, "policy %s: '%s' is not an exit kind%s%s%s (kinds: "
-				     "emulation_failure, io, mmio, msr, hypercall, memory_fault, "
-				     "arm_nisv, shutdown, system_event, ... and default)",
-				ls->chunk, k, c ? " (did you mean '" : "", c ? c : "", c ? "'?)" : "");
+			set_err(err,
+				"policy %s: '%s' is not an exit kind%s%s%s (kinds: "
+				"emulation_failure, io, mmio, msr, hypercall, memory_fault, "
+				"arm_nisv, shutdown, system_event, ... and default)",
+				ls->chunk, k, c ? " (did you mean '" : "", c ? c : "",
+				c ? "'?)" : "");
 			goto fail;
 		}
 	}
@@ -1008,9 +1016,10 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 		/* whatever a pcall in the policy made of it, the call was killed */
 		f = ls->killed;
 		if (f == XG_FAIL_MEMORY)
-			snprintf(msg, msg_size,
-				 "policy %s: handler '%s' (%s) exceeded the memory limit of %zu bytes",
-				 ls->chunk, x->kind, ls->where[slot], ls->limit);
+			snprintf(
+			    msg, msg_size,
+			    "policy %s: handler '%s' (%s) exceeded the memory limit of %zu bytes",
+			    ls->chunk, x->kind, ls->where[slot], ls->limit);
 		else
 			snprintf(msg, msg_size,
 				 "policy %s: handler '%s' (%s) exceeded the instruction limit of "

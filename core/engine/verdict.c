@@ -14,27 +14,23 @@
 #include "engine/engine_int.h"
 
 static const char *const verdict_names[XG_VERDICT_COUNT] = {
-	[XG_VERDICT_NONE] = "none",
-	[XG_VERDICT_EMULATE] = "emulate",
-	[XG_VERDICT_INJECT] = "inject",
-	[XG_VERDICT_EXTERNAL_ABORT] = "external_abort",
-	[XG_VERDICT_CONVERT] = "convert",
-	[XG_VERDICT_SUSPEND] = "suspend",
-	[XG_VERDICT_RESUME] = "resume",
-	[XG_VERDICT_SKIP] = "skip",
-	[XG_VERDICT_STOP] = "stop",
+    [XG_VERDICT_NONE] = "none",	      [XG_VERDICT_EMULATE] = "emulate",
+    [XG_VERDICT_INJECT] = "inject",   [XG_VERDICT_EXTERNAL_ABORT] = "external_abort",
+    [XG_VERDICT_CONVERT] = "convert", [XG_VERDICT_SUSPEND] = "suspend",
+    [XG_VERDICT_RESUME] = "resume",   [XG_VERDICT_SKIP] = "skip",
+    [XG_VERDICT_STOP] = "stop",
 };
 #define VERDICT_LIST "emulate, inject, external_abort, convert, suspend, resume, skip, stop, dump"
 
 static const char *const fail_names[XG_FAIL_COUNT] = {
-	[XG_FAIL_NONE] = "none",
-	[XG_FAIL_ERROR] = "error",
-	[XG_FAIL_INSTRUCTIONS] = "instruction_limit",
-	[XG_FAIL_MEMORY] = "memory_limit",
-	[XG_FAIL_NO_VERDICT] = "no_verdict",
-	[XG_FAIL_BAD_VERDICT] = "bad_verdict",
-	[XG_FAIL_NO_HANDLER] = "no_handler",
-	[XG_FAIL_ACTION] = "action_failed",
+    [XG_FAIL_NONE] = "none",
+    [XG_FAIL_ERROR] = "error",
+    [XG_FAIL_INSTRUCTIONS] = "instruction_limit",
+    [XG_FAIL_MEMORY] = "memory_limit",
+    [XG_FAIL_NO_VERDICT] = "no_verdict",
+    [XG_FAIL_BAD_VERDICT] = "bad_verdict",
+    [XG_FAIL_NO_HANDLER] = "no_handler",
+    [XG_FAIL_ACTION] = "action_failed",
 };
 
 const char *xg_verdict_name(enum xg_verdict_kind k)
@@ -52,10 +48,10 @@ static const struct {
 	const char *name;
 	uint8_t vector, has_code;
 } exceptions[] = {
-	{"DE", 0, 0}, {"DB", 1, 0},  {"NMI", 2, 0}, {"BP", 3, 0},  {"OF", 4, 0},
-	{"BR", 5, 0}, {"UD", 6, 0},  {"NM", 7, 0},  {"DF", 8, 1},  {"TS", 10, 1},
-	{"NP", 11, 1}, {"SS", 12, 1}, {"GP", 13, 1}, {"PF", 14, 1}, {"MF", 16, 0},
-	{"AC", 17, 1}, {"MC", 18, 0}, {"XM", 19, 0}, {"VE", 20, 0}, {"CP", 21, 1},
+    {"DE", 0, 0},  {"DB", 1, 0},  {"NMI", 2, 0}, {"BP", 3, 0},	{"OF", 4, 0},
+    {"BR", 5, 0},  {"UD", 6, 0},  {"NM", 7, 0},	 {"DF", 8, 1},	{"TS", 10, 1},
+    {"NP", 11, 1}, {"SS", 12, 1}, {"GP", 13, 1}, {"PF", 14, 1}, {"MF", 16, 0},
+    {"AC", 17, 1}, {"MC", 18, 0}, {"XM", 19, 0}, {"VE", 20, 0}, {"CP", 21, 1},
 };
 
 static int exception_by_name(const char *s, struct xg_verdict *v)
@@ -125,12 +121,15 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 
 	idx = lua_absindex(L, idx);
 	if (!lua_istable(L, idx))
-		return bad(msg, n, "a verdict is a table built by xg.emulate(), xg.inject \"UD\", ...; "
-				   "got %s", luaL_typename(L, idx));
+		return bad(msg, n,
+			   "a verdict is a table built by xg.emulate(), xg.inject \"UD\", ...; "
+			   "got %s",
+			   luaL_typename(L, idx));
 	if (lua_getfield(L, idx, "verdict") != LUA_TSTRING) {
 		lua_pop(L, 1);
-		return bad(msg, n, "the table has no 'verdict' name: build verdicts with the xg "
-				   "helpers (" VERDICT_LIST ")");
+		return bad(msg, n,
+			   "the table has no 'verdict' name: build verdicts with the xg "
+			   "helpers (" VERDICT_LIST ")");
 	}
 	name = lua_tostring(L, -1);
 	k = kind_by_name(name);
@@ -141,8 +140,9 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 		str_field(L, idx, "note", v->reason, sizeof(v->reason));
 		if (lua_getfield(L, idx, "then") == LUA_TNIL) {
 			lua_pop(L, 1);
-			return bad(msg, n, "verdict 'dump' needs the verdict to apply after it: "
-					   "xg.dump { xg.inject \"UD\" }");
+			return bad(msg, n,
+				   "verdict 'dump' needs the verdict to apply after it: "
+				   "xg.dump { xg.inject \"UD\" }");
 		}
 		char note[sizeof(v->reason)];
 		memcpy(note, v->reason, sizeof(note));
@@ -168,9 +168,10 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 		int t = lua_getfield(L, idx, "exception");
 		if (t == LUA_TSTRING) {
 			if (exception_by_name(lua_tostring(L, -1), v)) {
-				bad(msg, n, "verdict 'inject': exception '%s' is not one of DE, DB, NMI, "
-					    "BP, OF, BR, UD, NM, DF, TS, NP, SS, GP, PF, MF, AC, MC, "
-					    "XM, VE, CP (or a vector number 0..31)",
+				bad(msg, n,
+				    "verdict 'inject': exception '%s' is not one of DE, DB, NMI, "
+				    "BP, OF, BR, UD, NM, DF, TS, NP, SS, GP, PF, MF, AC, MC, "
+				    "XM, VE, CP (or a vector number 0..31)",
 				    lua_tostring(L, -1));
 				lua_pop(L, 1);
 				return -1;
@@ -180,8 +181,9 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 			v->vector = (uint8_t)lua_tointeger(L, -1);
 		} else {
 			lua_pop(L, 1);
-			return bad(msg, n, "verdict 'inject' needs an exception: a name (\"UD\", "
-					   "\"GP\" ...) or a vector 0..31");
+			return bad(msg, n,
+				   "verdict 'inject' needs an exception: a name (\"UD\", "
+				   "\"GP\" ...) or a vector 0..31");
 		}
 		lua_pop(L, 1);
 		int r = int_field(L, idx, "error_code", 0, &u, name, msg, n);
@@ -202,14 +204,16 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 		if (!v->size)
 			return bad(msg, n, "verdict 'convert': size must be > 0");
 		if ((v->gpa | v->size) & 0xfff)
-			return bad(msg, n, "verdict 'convert': gpa 0x%llx and size 0x%llx must be "
-					   "page aligned (4 KiB)",
+			return bad(msg, n,
+				   "verdict 'convert': gpa 0x%llx and size 0x%llx must be "
+				   "page aligned (4 KiB)",
 				   (unsigned long long)v->gpa, (unsigned long long)v->size);
 		lua_getfield(L, idx, "to");
 		const char *to = lua_tostring(L, -1);
 		if (!to || (strcmp(to, "private") && strcmp(to, "shared"))) {
 			lua_pop(L, 1);
-			return bad(msg, n, "verdict 'convert': 'to' must be \"private\" or \"shared\"");
+			return bad(msg, n,
+				   "verdict 'convert': 'to' must be \"private\" or \"shared\"");
 		}
 		v->to_private = to[0] == 'p';
 		lua_pop(L, 1);
@@ -228,8 +232,9 @@ cache:
 		if (t == LUA_TSTRING) {
 			*cache_shape = xg_cache_shape_from_name(lua_tostring(L, -1));
 			if (!*cache_shape) {
-				bad(msg, n, "cache shape '%s' is not one of kind, insn, mmio, port, msr, "
-					    "gpa_page",
+				bad(msg, n,
+				    "cache shape '%s' is not one of kind, insn, mmio, port, msr, "
+				    "gpa_page",
 				    lua_tostring(L, -1));
 				lua_pop(L, 1);
 				return -1;
@@ -272,14 +277,16 @@ int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, siz
 		return bad(msg, n, "'%s' names no verdict (one of " VERDICT_LIST ")", text);
 	k = kind_by_name(w[i]);
 	if (k < 0 || k == XG_VERDICT_CONVERT)
-		return bad(msg, n, "'%s' is not a verdict on_error can take (emulate, inject V, "
-				   "external_abort, suspend, resume, skip, stop, optionally after "
-				   "'dump')",
+		return bad(msg, n,
+			   "'%s' is not a verdict on_error can take (emulate, inject V, "
+			   "external_abort, suspend, resume, skip, stop, optionally after "
+			   "'dump')",
 			   w[i]);
 	v->kind = (enum xg_verdict_kind)k;
 	if (k == XG_VERDICT_INJECT) {
 		if (i + 1 >= nw || exception_by_name(w[i + 1], v))
-			return bad(msg, n, "'%s': inject needs an exception name (UD, GP, ...)", text);
+			return bad(msg, n, "'%s': inject needs an exception name (UD, GP, ...)",
+				   text);
 		i++;
 	}
 	if (i + 1 < nw)
@@ -319,7 +326,7 @@ static void write_dump(struct xg_vcpu *v, const struct xg_exit *x, const struct 
 		ls->guest, ls->index, ls->chunk, xg_verdict_name(vd->kind), vd->reason, text);
 	xg_exit_print_text(x, f);
 	if (v->ops.get_reg) {
-		static const char *const regs[] = {"rip", "rsp", "rax", "rbx", "rcx", "rdx",
+		static const char *const regs[] = {"rip", "rsp", "rax",	   "rbx", "rcx", "rdx",
 						   "rsi", "rdi", "rflags", "cr0", "cr3", "cr4"};
 		uint64_t val;
 		fprintf(f, "\nregisters:\n");
@@ -333,8 +340,9 @@ static void write_dump(struct xg_vcpu *v, const struct xg_exit *x, const struct 
 #define NEED(op, what)                                                                             \
 	do {                                                                                       \
 		if (!v->ops.op) {                                                                  \
-			snprintf(msg, n, "verdict '%s' needs the VMM's %s op, which it does not "   \
-					 "provide",                                                \
+			snprintf(msg, n,                                                           \
+				 "verdict '%s' needs the VMM's %s op, which it does not "          \
+				 "provide",                                                        \
 				 xg_verdict_name(vd->kind), what);                                 \
 			return XG_NEXT_ERROR;                                                      \
 		}                                                                                  \
@@ -344,7 +352,7 @@ static void write_dump(struct xg_vcpu *v, const struct xg_exit *x, const struct 
 	do {                                                                                       \
 		int rc_ = (call);                                                                  \
 		if (rc_) {                                                                         \
-			snprintf(msg, n, "verdict '%s': %s failed: %s", xg_verdict_name(vd->kind),  \
+			snprintf(msg, n, "verdict '%s': %s failed: %s", xg_verdict_name(vd->kind), \
 				 #call, strerror(rc_ < 0 ? -rc_ : rc_));                           \
 			return XG_NEXT_ERROR;                                                      \
 		}                                                                                  \
@@ -365,7 +373,8 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		return XG_NEXT_RUN;
 	case XG_VERDICT_INJECT:
 		NEED(inject_exception, "inject_exception");
-		OP(v->ops.inject_exception(v->opaque, vd->vector, vd->has_error_code, vd->error_code));
+		OP(v->ops.inject_exception(v->opaque, vd->vector, vd->has_error_code,
+					   vd->error_code));
 		return XG_NEXT_RUN;
 	case XG_VERDICT_EXTERNAL_ABORT:
 		NEED(inject_external_abort, "inject_external_abort");
@@ -377,7 +386,8 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		return XG_NEXT_RUN;
 	case XG_VERDICT_SUSPEND:
 		if (v->ops.pause)
-			OP(v->ops.pause(v->opaque, vd->reason[0] ? vd->reason : "suspended by policy"));
+			OP(v->ops.pause(v->opaque,
+					vd->reason[0] ? vd->reason : "suspended by policy"));
 		return XG_NEXT_PAUSE;
 	case XG_VERDICT_RESUME:
 		return XG_NEXT_RUN;
@@ -390,8 +400,9 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		else if (x->reason == 17 && x->u.internal.has_insn && x->u.internal.insn_size)
 			len = x->u.internal.insn_size;
 		else {
-			snprintf(msg, n, "verdict 'skip': exit '%s' carries no instruction length "
-					 "(only emulation failures with instruction bytes do on x86)",
+			snprintf(msg, n,
+				 "verdict 'skip': exit '%s' carries no instruction length "
+				 "(only emulation failures with instruction bytes do on x86)",
 				 x->kind);
 			return XG_NEXT_ERROR;
 		}

@@ -128,11 +128,13 @@ int main(int argc, char **argv)
 	decode = (now() - t0) / n;
 
 	cached = bench_policy("local xg = require 'exitgate'\n"
-			      "return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') end }\n",
+			      "return { emulation_failure = function(e) return "
+			      "xg.cache(xg.emulate(), 'insn') end }\n",
 			      n, 1);
-	trivial = bench_policy("local xg = require 'exitgate'\n"
-			       "return { emulation_failure = function(e) return xg.emulate() end }\n",
-			       n, 0);
+	trivial =
+	    bench_policy("local xg = require 'exitgate'\n"
+			 "return { emulation_failure = function(e) return xg.emulate() end }\n",
+			 n, 0);
 	trivial_const = bench_policy("local xg = require 'exitgate'\nlocal E = xg.emulate()\n"
 				     "return { emulation_failure = function(e) return E end }\n",
 				     n, 0);
@@ -142,23 +144,25 @@ int main(int argc, char **argv)
 			      "  return xg.inject 'UD'\nend }\n",
 			      n / 10, 0);
 
-	printf("exits: %d (disasm policy: %d); one emulation-failure exit (fld dword ptr [rax])\n", n, n / 10);
+	printf("exits: %d (disasm policy: %d); one emulation-failure exit (fld dword ptr [rax])\n",
+	       n, n / 10);
 	printf("%-34s %8.1f ns/exit\n", "decode only (xg_exit_decode)", decode);
-	printf("%-34s %8.1f ns/exit  (+%.1f over decode; target < 50)\n", "cached verdict (no Lua)", cached,
-	       cached - decode);
-	printf("%-34s %8.1f ns/exit  (+%.1f over decode; target < 500)\n", "trivial Lua: return xg.emulate()",
-	       trivial, trivial - decode);
-	printf("%-34s %8.1f ns/exit  (+%.1f over decode)\n", "trivial Lua: return a constant", trivial_const,
-	       trivial_const - decode);
-	printf("%-34s %8.1f ns/exit  (+%.1f over decode)\n", "Lua reading e.disasm (capstone)", disasm,
-	       disasm - decode);
+	printf("%-34s %8.1f ns/exit  (+%.1f over decode; target < 50)\n", "cached verdict (no Lua)",
+	       cached, cached - decode);
+	printf("%-34s %8.1f ns/exit  (+%.1f over decode; target < 500)\n",
+	       "trivial Lua: return xg.emulate()", trivial, trivial - decode);
+	printf("%-34s %8.1f ns/exit  (+%.1f over decode)\n", "trivial Lua: return a constant",
+	       trivial_const, trivial_const - decode);
+	printf("%-34s %8.1f ns/exit  (+%.1f over decode)\n", "Lua reading e.disasm (capstone)",
+	       disasm, disasm - decode);
 
 	/* reload latency */
 	{
 		xg_config *cfg = xg_config_for_policy(
-			write_policy("local xg = require 'exitgate'\n"
-				     "return { emulation_failure = function() return xg.emulate() end }\n"),
-			&err);
+		    write_policy(
+			"local xg = require 'exitgate'\n"
+			"return { emulation_failure = function() return xg.emulate() end }\n"),
+		    &err);
 		xg_engine *e = xg_engine_new(cfg, &err);
 		xg_vcpu *v = xg_vcpu_attach(e, "default", 0, &ops, NULL, &err);
 		double api = 0, file = 0;
@@ -186,9 +190,10 @@ int main(int argc, char **argv)
 				usleep(100);
 			file += (now() - t0) / 1e6;
 		}
-		printf("%-34s %8.2f ms (API: compile, check, hand over, swap)\n", "reload latency", api / rounds);
-		printf("%-34s %8.2f ms (rename -> inotify -> new policy serving)\n", "reload on file change",
-		       file / rounds);
+		printf("%-34s %8.2f ms (API: compile, check, hand over, swap)\n", "reload latency",
+		       api / rounds);
+		printf("%-34s %8.2f ms (rename -> inotify -> new policy serving)\n",
+		       "reload on file change", file / rounds);
 		xg_vcpu_detach(v);
 		xg_engine_free(e);
 		xg_config_free(cfg);

@@ -119,8 +119,8 @@ static inline int f_resume(void *o)
 }
 
 static const struct xg_vcpu_ops fake_ops = {
-	f_get_reg, f_set_reg, f_read, NULL, f_translate, f_inject, f_abort, f_attrs, f_emulate,
-	f_pause,   f_resume,
+    f_get_reg, f_set_reg, f_read,    NULL,    f_translate, f_inject,
+    f_abort,   f_attrs,	  f_emulate, f_pause, f_resume,
 };
 
 /* ---- kvm_run builders ---- */
@@ -229,7 +229,8 @@ static inline xg_engine *engine_with(const char *text, const char *extra, struct
 	xg_engine *e;
 
 	put_file("p.lua", text);
-	snprintf(cfgtext, sizeof(cfgtext), "guests:\n  g:\n    policy: p.lua\n%s", extra ? extra : "");
+	snprintf(cfgtext, sizeof(cfgtext), "guests:\n  g:\n    policy: p.lua\n%s",
+		 extra ? extra : "");
 	cfg = xg_config_parse(cfgtext, strlen(cfgtext), "test.yaml", tdir(), err);
 	if (!cfg)
 		return NULL;

@@ -33,10 +33,14 @@ int main(void)
 				  "  io = function(e) return e.nothing.here end,\n"
 				  "}\n");
 	is_int(check(p, out, sizeof(out)), 2, "two handlers returning wrong verdicts are errors");
-	like(out, "error: policy shape.lua: handler 'msr' (shape.lua:3): verdict 'inject': exception 'GX'",
+	like(out,
+	     "error: policy shape.lua: handler 'msr' (shape.lua:3): verdict 'inject': exception "
+	     "'GX'",
 	     "the bad exception, with file:line");
-	like(out, "error: policy shape.lua: handler 'hypercall' (shape.lua:4) returned no verdict", "the missing verdict");
-	like(out, "warning: policy shape.lua:5: attempt to index a nil value", "a runtime error is a warning");
+	like(out, "error: policy shape.lua: handler 'hypercall' (shape.lua:4) returned no verdict",
+	     "the missing verdict");
+	like(out, "warning: policy shape.lua:5: attempt to index a nil value",
+	     "a runtime error is a warning");
 
 	p = put_file("syntax.lua", "return {\n  io = function() return end end\n}\n");
 	is_int(check(p, out, sizeof(out)), 1, "a syntax error");
@@ -44,10 +48,13 @@ int main(void)
 
 	p = put_file("name.lua", "return { mmio_write = function() end }\n");
 	check(p, out, sizeof(out));
-	like(out, "'mmio_write' is not an exit kind (did you mean 'mmio'", "an unknown handler name");
+	like(out, "'mmio_write' is not an exit kind (did you mean 'mmio'",
+	     "an unknown handler name");
 
-	p = put_file("c.yaml", "guests:\n  a:\n    policy: good.lua\n  b:\n    policy: shape.lua\n");
-	is_int(check(p, out, sizeof(out)), 2, "a configuration: the errors of every guest's policy");
+	p = put_file("c.yaml",
+		     "guests:\n  a:\n    policy: good.lua\n  b:\n    policy: shape.lua\n");
+	is_int(check(p, out, sizeof(out)), 2,
+	       "a configuration: the errors of every guest's policy");
 	p = put_file("bad.yaml", "guests:\n  a:\n    policy: good.lua\n    on_eror: stop\n");
 	is_int(check(p, out, sizeof(out)), 1, "a configuration error");
 	like(out, "bad.yaml:4: unknown key 'on_eror'", "names file, line and key");

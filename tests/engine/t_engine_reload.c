@@ -15,8 +15,9 @@
 
 static const char pol_ud[] = "local xg = require 'exitgate'\n"
 			     "return xg.policy { io = function(e) return xg.inject 'UD' end }\n";
-static const char pol_gp[] = "local xg = require 'exitgate'\n"
-			     "return xg.policy { io = function(e) return xg.inject('GP', 0) end }\n";
+static const char pol_gp[] =
+    "local xg = require 'exitgate'\n"
+    "return xg.policy { io = function(e) return xg.inject('GP', 0) end }\n";
 static const char pol_bad[] = "local xg = require 'exitgate'\n"
 			      "return xg.policy { io = function(e) return xg.inject 'UD' end\n";
 
@@ -116,12 +117,14 @@ int main(void)
 		if (i && r.vectors[i] != r.vectors[i - 1])
 			switches++;
 	}
-	is_int(r.handled, N_EXITS, "every one of %d exits handled exactly once (injections counted)", N_EXITS);
+	is_int(r.handled, N_EXITS,
+	       "every one of %d exits handled exactly once (injections counted)", N_EXITS);
 	is_int(r.fails, 0, "no exit failed across the reloads");
 	xg_vcpu_stats(r.v, &st);
 	is_int((long long)st.exits, N_EXITS, "the engine counted exactly %d exits", N_EXITS);
 	ok(n6 + n13 == N_EXITS && n6 > 0 && n13 > 0 && switches == 1,
-	   "old policy until the swap, new after: %d x UD then %d x GP, %d switch", n6, n13, switches);
+	   "old policy until the swap, new after: %d x UD then %d x GP, %d switch", n6, n13,
+	   switches);
 	is_int((long long)st.swaps, 1, "one swap at an exit boundary");
 	xg_engine_stats(e, &st);
 	ok(st.reloads == 1 && st.reload_failures == 1, "engine counts 1 reload and 1 failure");
@@ -141,7 +144,8 @@ int main(void)
 	save("p.lua", pol_bad);
 	usleep(300000);
 	ok(probe(r.v, &r.f) == 6, "a broken save leaves the old policy serving");
-	like(last_log, "reload (file changed) failed, the running policies stay", "and is logged: %s", last_log);
+	like(last_log, "reload (file changed) failed, the running policies stay",
+	     "and is logged: %s", last_log);
 
 	/* SIGHUP */
 	put_file("p.lua", pol_gp); /* written in place: inotify may reload too; fine */
@@ -160,13 +164,14 @@ int main(void)
 	xg_engine_free(e);
 
 	/* xg.store survives reloads; a plain local does not */
-	e = engine_with("local xg = require 'exitgate'\nlocal n = 0\n"
-			"return { io = function()\n"
-			"  n = n + 1\n"
-			"  xg.store.set('hits', (xg.store.get('hits') or 0) + 1)\n"
-			"  return xg.inject(xg.store.get('hits') * 100 + n > 300 and 'GP' or 'UD')\n"
-			"end }\n",
-			NULL, &err);
+	e = engine_with(
+	    "local xg = require 'exitgate'\nlocal n = 0\n"
+	    "return { io = function()\n"
+	    "  n = n + 1\n"
+	    "  xg.store.set('hits', (xg.store.get('hits') or 0) + 1)\n"
+	    "  return xg.inject(xg.store.get('hits') * 100 + n > 300 and 'GP' or 'UD')\n"
+	    "end }\n",
+	    NULL, &err);
 	{
 		struct fake f = {0};
 		xg_vcpu *v = xg_vcpu_attach(e, "g", 0, &fake_ops, &f, &err);

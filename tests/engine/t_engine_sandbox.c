@@ -11,63 +11,77 @@
 /* Each port runs one attempt. A handler returns xg.resume() when the hole is closed the
  * way it should be, xg.stop() when the attempt got through. */
 static const char policy[] =
-	"local xg = require 'exitgate'\n"
-	"local closed, open = xg.resume, function() return xg.stop 'escaped' end\n"
-	"local stash\n"
-	"local t = {\n"
-	"  [1] = function() return string.dump == nil and closed() or open() end,\n"
-	"  [2] = function()\n"
-	"      local f, err = load('\\27Lua\\84\\0\\25\\147\\13\\10\\26\\10')\n"
-	"      return (f == nil and err:find('binary')) and closed() or open() end,\n"
-	"  [3] = function() return pcall(function() return debug end) and open() or closed() end,\n"
-	"  [4] = function() return pcall(function() return io end) and open() or closed() end,\n"
-	"  [5] = function() return (os.execute == nil and os.getenv == nil and os.exit == nil\n"
-	"         and type(os.clock()) == 'number' and type(os.time()) == 'number') and closed() or open() end,\n"
-	"  [6] = function() return (pcall(function() return dofile end) or pcall(function() return loadfile end)\n"
-	"         or pcall(function() return package end)) and open() or closed() end,\n"
-	"  [7] = function() return pcall(require, 'io') and open() or closed() end,\n"
-	"  [8] = function() local f = load('return os') return f().execute == nil and closed() or open() end,\n"
-	"  [9] = function() return pcall(function() x = 1 end) and open() or closed() end,\n"
-	"  [10] = function() return (pcall(setmetatable, _G, nil) or pcall(function() return rawset end)) and open() or closed() end,\n"
-	"  [11] = function() return type(getmetatable('')) == 'string' and closed() or open() end,\n"
-	"  [12] = function() return pcall(collectgarbage, 'stop') and open() or closed() end,\n"
-	/* pattern bomb: exponential backtracking in C, where no hook fires */
-	"  [20] = function() return string.find(('a'):rep(40), ('a*'):rep(40) .. 'c') and open() or open() end,\n"
-	"  [21] = function() return ('a'):rep(40):match(('a*'):rep(40) .. 'c') and open() or open() end,\n"
-	"  [22] = function() return select(2, ('a'):rep(5000):gsub('a-a-a-b', '')) and open() or open() end,\n"
-	"  [23] = function() return string.find(('a'):rep(40), ('a*'):rep(40), 1, true) and open() or closed() end,\n"
-	"  [24] = function() return ('x = 1'):match('^(%w+)%s*=%s*(%w+)$') == 'x' and closed() or open() end,\n"
-	"  [25] = function() return pcall(string.rep, 'x', 1 << 40) and open() or closed() end,\n"
-	/* CPU */
-	"  [30] = function() while true do end end,\n"
-	"  [31] = function() while true do pcall(function() while true do end end) end end,\n"
-	"  [32] = function() pcall(function() while true do end end) return open() end,\n"
-	"  [33] = function() xpcall(function() while true do end end, function() while true do end end) return open() end,\n"
-	"  [34] = function() coroutine.wrap(function() while true do end end)() return open() end,\n"
-	"  [35] = function() local ok = pcall(error, 'plain') return ok and open() or closed() end,\n"
-	"  [36] = function() local co = coroutine.create(function() while true do end end)\n"
-	"          coroutine.resume(co) return open() end,\n"
-	"  [37] = function() setmetatable({}, { __gc = function() while true do end end }) return open() end,\n"
-	"  [38] = function() table.move({}, 1, 1 << 50, 1) return open() end,\n"
-	"  [39] = function() local ok, m = xpcall(error, function(m) return 'handled ' .. m end, 'x')\n"
-	"          return (not ok and m == 'handled x') and closed() or open() end,\n"
-	/* memory */
-	"  [40] = function() local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end end,\n"
-	"  [41] = function() local t = {} pcall(function() for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end end)\n"
-	"          t = nil return open() end,\n"
-	"  [42] = function() local s = 'x' for i = 1, 40 do s = s .. s end return open() end,\n"
-	/* the exit object */
-	"  [50] = function(e) return type(getmetatable(e)) == 'string' and closed() or open() end,\n"
-	"  [51] = function(e) return pcall(setmetatable, e, {}) and open() or closed() end,\n"
-	"  [52] = function(e) return pcall(function() e.reason = 'mmio' end) and open() or closed() end,\n"
-	"  [53] = function(e) stash = e return closed() end,\n"
-	"  [54] = function(e) local ok, port = pcall(function() return stash.port end)\n"
-	"          return (ok and port == 54) and closed() or open() end,\n"
-	"  [55] = function(e) local n = 0 for k, v in pairs(e) do n = n + 1 end\n"
-	"          return (n > 5 and e:totable().port == 55) and closed() or open() end,\n"
-	"  [56] = function(e, vcpu) return pcall(function() vcpu.index = 7 end) and open() or closed() end,\n"
-	"}\n"
-	"return xg.policy { io = function(e, vcpu) return t[e.port](e, vcpu) end }\n";
+    "local xg = require 'exitgate'\n"
+    "local closed, open = xg.resume, function() return xg.stop 'escaped' end\n"
+    "local stash\n"
+    "local t = {\n"
+    "  [1] = function() return string.dump == nil and closed() or open() end,\n"
+    "  [2] = function()\n"
+    "      local f, err = load('\\27Lua\\84\\0\\25\\147\\13\\10\\26\\10')\n"
+    "      return (f == nil and err:find('binary')) and closed() or open() end,\n"
+    "  [3] = function() return pcall(function() return debug end) and open() or closed() end,\n"
+    "  [4] = function() return pcall(function() return io end) and open() or closed() end,\n"
+    "  [5] = function() return (os.execute == nil and os.getenv == nil and os.exit == nil\n"
+    "         and type(os.clock()) == 'number' and type(os.time()) == 'number') and closed() or "
+    "open() end,\n"
+    "  [6] = function() return (pcall(function() return dofile end) or pcall(function() return "
+    "loadfile end)\n"
+    "         or pcall(function() return package end)) and open() or closed() end,\n"
+    "  [7] = function() return pcall(require, 'io') and open() or closed() end,\n"
+    "  [8] = function() local f = load('return os') return f().execute == nil and closed() or "
+    "open() end,\n"
+    "  [9] = function() return pcall(function() x = 1 end) and open() or closed() end,\n"
+    "  [10] = function() return (pcall(setmetatable, _G, nil) or pcall(function() return rawset "
+    "end)) and open() or closed() end,\n"
+    "  [11] = function() return type(getmetatable('')) == 'string' and closed() or open() end,\n"
+    "  [12] = function() return pcall(collectgarbage, 'stop') and open() or closed() end,\n"
+    /* pattern bomb: exponential backtracking in C, where no hook fires */
+    "  [20] = function() return string.find(('a'):rep(40), ('a*'):rep(40) .. 'c') and open() or "
+    "open() end,\n"
+    "  [21] = function() return ('a'):rep(40):match(('a*'):rep(40) .. 'c') and open() or open() "
+    "end,\n"
+    "  [22] = function() return select(2, ('a'):rep(5000):gsub('a-a-a-b', '')) and open() or "
+    "open() end,\n"
+    "  [23] = function() return string.find(('a'):rep(40), ('a*'):rep(40), 1, true) and open() or "
+    "closed() end,\n"
+    "  [24] = function() return ('x = 1'):match('^(%w+)%s*=%s*(%w+)$') == 'x' and closed() or "
+    "open() end,\n"
+    "  [25] = function() return pcall(string.rep, 'x', 1 << 40) and open() or closed() end,\n"
+    /* CPU */
+    "  [30] = function() while true do end end,\n"
+    "  [31] = function() while true do pcall(function() while true do end end) end end,\n"
+    "  [32] = function() pcall(function() while true do end end) return open() end,\n"
+    "  [33] = function() xpcall(function() while true do end end, function() while true do end "
+    "end) return open() end,\n"
+    "  [34] = function() coroutine.wrap(function() while true do end end)() return open() end,\n"
+    "  [35] = function() local ok = pcall(error, 'plain') return ok and open() or closed() end,\n"
+    "  [36] = function() local co = coroutine.create(function() while true do end end)\n"
+    "          coroutine.resume(co) return open() end,\n"
+    "  [37] = function() setmetatable({}, { __gc = function() while true do end end }) return "
+    "open() end,\n"
+    "  [38] = function() table.move({}, 1, 1 << 50, 1) return open() end,\n"
+    "  [39] = function() local ok, m = xpcall(error, function(m) return 'handled ' .. m end, 'x')\n"
+    "          return (not ok and m == 'handled x') and closed() or open() end,\n"
+    /* memory */
+    "  [40] = function() local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end end,\n"
+    "  [41] = function() local t = {} pcall(function() for i = 1, 1e9 do t[i] = ('x'):rep(100) .. "
+    "i end end)\n"
+    "          t = nil return open() end,\n"
+    "  [42] = function() local s = 'x' for i = 1, 40 do s = s .. s end return open() end,\n"
+    /* the exit object */
+    "  [50] = function(e) return type(getmetatable(e)) == 'string' and closed() or open() end,\n"
+    "  [51] = function(e) return pcall(setmetatable, e, {}) and open() or closed() end,\n"
+    "  [52] = function(e) return pcall(function() e.reason = 'mmio' end) and open() or closed() "
+    "end,\n"
+    "  [53] = function(e) stash = e return closed() end,\n"
+    "  [54] = function(e) local ok, port = pcall(function() return stash.port end)\n"
+    "          return (ok and port == 54) and closed() or open() end,\n"
+    "  [55] = function(e) local n = 0 for k, v in pairs(e) do n = n + 1 end\n"
+    "          return (n > 5 and e:totable().port == 55) and closed() or open() end,\n"
+    "  [56] = function(e, vcpu) return pcall(function() vcpu.index = 7 end) and open() or closed() "
+    "end,\n"
+    "}\n"
+    "return xg.policy { io = function(e, vcpu) return t[e.port](e, vcpu) end }\n";
 
 static struct xg_result io(xg_vcpu *v, uint16_t port)
 {
@@ -149,11 +163,13 @@ int main(void)
 	killed(v, 33, XG_FAIL_INSTRUCTIONS, "xpcall with a looping message handler");
 	killed(v, 34, XG_FAIL_INSTRUCTIONS, "a loop inside a coroutine");
 	killed(v, 36, XG_FAIL_INSTRUCTIONS, "coroutine.resume catching the kill cannot continue");
-	killed(v, 37, XG_FAIL_ERROR, "a __gc metamethod (finalizers run with hooks off) is refused");
+	killed(v, 37, XG_FAIL_ERROR,
+	       "a __gc metamethod (finalizers run with hooks off) is refused");
 	killed(v, 38, XG_FAIL_ERROR, "table.move over 2^50 nils (a C loop) is refused");
 	closed_hole(v, 39, "xpcall still calls its message handler for ordinary errors");
 	killed(v, 40, XG_FAIL_MEMORY, "memory bomb");
-	like(xg_vcpu_last_error(v), "exceeded the memory limit of 4194304 bytes", "message names the limit");
+	like(xg_vcpu_last_error(v), "exceeded the memory limit of 4194304 bytes",
+	     "message names the limit");
 	killed(v, 41, XG_FAIL_MEMORY, "a memory bomb inside pcall is still a kill");
 	killed(v, 42, XG_FAIL_MEMORY, "string doubling");
 	closed_hole(v, 1, "the state serves normally after the kills");
@@ -162,7 +178,9 @@ int main(void)
 	closed_hole(v, 51, "setmetatable(exit) fails");
 	closed_hole(v, 52, "exit fields cannot be written");
 	closed_hole(v, 53, "an exit can be stashed ...");
-	closed_hole(v, 54, "... and then shows only the current exit, never the old one (the root object is reused)");
+	closed_hole(v, 54,
+		    "... and then shows only the current exit, never the old one (the root object "
+		    "is reused)");
 	closed_hole(v, 55, "pairs(e) and e:totable() work");
 	closed_hole(v, 56, "the vCPU object is read-only");
 
@@ -185,10 +203,13 @@ int main(void)
 	ok(!e && strstr(err.msg, "binary chunk"), "a bytecode policy file is refused: %s", err.msg);
 	/* a policy whose top level never ends */
 	e = engine_with("while true do end", "    limits: { instructions: 1000 }\n", &err);
-	ok(!e && strstr(err.msg, "instruction limit exceeded while loading"), "an endless top level: %s", err.msg);
+	ok(!e && strstr(err.msg, "instruction limit exceeded while loading"),
+	   "an endless top level: %s", err.msg);
 	/* a policy whose top level eats memory */
-	e = engine_with("local t = {} for i = 1, 1e9 do t[i] = i end", "    limits: { memory: 1M }\n", &err);
-	ok(!e && strstr(err.msg, "memory limit exceeded while loading"), "a memory-hungry top level: %s", err.msg);
+	e = engine_with("local t = {} for i = 1, 1e9 do t[i] = i end",
+			"    limits: { memory: 1M }\n", &err);
+	ok(!e && strstr(err.msg, "memory limit exceeded while loading"),
+	   "a memory-hungry top level: %s", err.msg);
 	cleanup_dir();
 	return done_testing();
 }

@@ -6,52 +6,55 @@
 #include "engine_test.h"
 
 static const char policy[] =
-	"local xg = require 'exitgate'\n"
-	"local by_port = {\n"
-	"  [1] = xg.emulate,\n"
-	"  [2] = function() return xg.inject 'UD' end,\n"
-	"  [3] = function() return xg.inject('GP', 5) end,\n"
-	"  [4] = xg.external_abort,\n"
-	"  [5] = function() return xg.convert { gpa = 0x1000, size = 0x2000, to = 'private' } end,\n"
-	"  [6] = function() return xg.suspend 'look at me' end,\n"
-	"  [7] = xg.resume,\n"
-	"  [8] = xg.retry,\n"
-	"  [9] = function() return xg.stop 'bye' end,\n"
-	"  [10] = function() return xg.dump { xg.inject 'UD', note = 'odd' } end,\n"
-	"  [11] = function() return xg.inject(14, 2) end,\n"
-	"  [12] = function(e, vcpu)\n"
-	"    local ok = vcpu:read(0x100, 4) == '\\1\\2\\3\\4' and vcpu:translate(0xffff800000000100) == 0x100\n"
-	"      and vcpu:read_gva(0xffff800000000101, 2) == '\\2\\3' and vcpu:read(0x10000, 4) == nil\n"
-	"      and vcpu:reg('rax') == 0x42 and not pcall(vcpu.reg, vcpu, 'zmm31')\n"
-	"    return ok and xg.resume() or xg.stop()\n"
-	"  end,\n"
-	"  [20] = function() return { verdict = 'emulat' } end,\n"
-	"  [21] = function() end,\n"
-	"  [22] = function() return xg.inject 'XX' end,\n"
-	"  [23] = function() return xg.convert { gpa = 0x1001, size = 1, to = 'private' } end,\n"
-	"  [24] = function() return 42 end,\n"
-	"  [25] = function() error('boom') end,\n"
-	"  [26] = function() return xg.dump {} end,\n"
-	"  [27] = xg.skip,\n"
-	"  [28] = function() return xg.convert { gpa = 0, size = 4096, to = 'secret' } end,\n"
-	"  [29] = function() return xg.dump { xg.dump { xg.stop() } } end,\n"
-	"}\n"
-	"return xg.policy {\n"
-	"  io = function(e, vcpu) return by_port[e.port](e, vcpu) end,\n"
-	"  emulation_failure = function(e, vcpu)\n"
-	"    if e.insn.bytes == '\\x0f\\x0b' then return xg.skip() end\n"
-	"    if e.disasm == 'fld dword ptr [rax]' and vcpu.regs.rip == 0x1000 then return xg.emulate() end\n"
-	"    return xg.inject 'UD'\n"
-	"  end,\n"
-	"  mmio = function(e) return e.is_write and xg.emulate() or xg.inject 'GP' end,\n"
-	"  msr = function(e) return e.is_write and xg.inject('GP', 0) or xg.resume() end,\n"
-	"  memory_fault = function(e)\n"
-	"    return xg.convert { gpa = e.gpa, size = e.size, to = e.private and 'private' or 'shared' }\n"
-	"  end,\n"
-	"  shutdown = function(e) return xg.stop 'triple fault' end,\n"
-	"  hlt = function(e, vcpu) return xg.suspend(vcpu.guest .. '/' .. vcpu.index) end,\n"
-	"  default = function(e) return xg.dump { xg.suspend('unhandled ' .. e.kind) } end,\n"
-	"}\n";
+    "local xg = require 'exitgate'\n"
+    "local by_port = {\n"
+    "  [1] = xg.emulate,\n"
+    "  [2] = function() return xg.inject 'UD' end,\n"
+    "  [3] = function() return xg.inject('GP', 5) end,\n"
+    "  [4] = xg.external_abort,\n"
+    "  [5] = function() return xg.convert { gpa = 0x1000, size = 0x2000, to = 'private' } end,\n"
+    "  [6] = function() return xg.suspend 'look at me' end,\n"
+    "  [7] = xg.resume,\n"
+    "  [8] = xg.retry,\n"
+    "  [9] = function() return xg.stop 'bye' end,\n"
+    "  [10] = function() return xg.dump { xg.inject 'UD', note = 'odd' } end,\n"
+    "  [11] = function() return xg.inject(14, 2) end,\n"
+    "  [12] = function(e, vcpu)\n"
+    "    local ok = vcpu:read(0x100, 4) == '\\1\\2\\3\\4' and vcpu:translate(0xffff800000000100) "
+    "== 0x100\n"
+    "      and vcpu:read_gva(0xffff800000000101, 2) == '\\2\\3' and vcpu:read(0x10000, 4) == nil\n"
+    "      and vcpu:reg('rax') == 0x42 and not pcall(vcpu.reg, vcpu, 'zmm31')\n"
+    "    return ok and xg.resume() or xg.stop()\n"
+    "  end,\n"
+    "  [20] = function() return { verdict = 'emulat' } end,\n"
+    "  [21] = function() end,\n"
+    "  [22] = function() return xg.inject 'XX' end,\n"
+    "  [23] = function() return xg.convert { gpa = 0x1001, size = 1, to = 'private' } end,\n"
+    "  [24] = function() return 42 end,\n"
+    "  [25] = function() error('boom') end,\n"
+    "  [26] = function() return xg.dump {} end,\n"
+    "  [27] = xg.skip,\n"
+    "  [28] = function() return xg.convert { gpa = 0, size = 4096, to = 'secret' } end,\n"
+    "  [29] = function() return xg.dump { xg.dump { xg.stop() } } end,\n"
+    "}\n"
+    "return xg.policy {\n"
+    "  io = function(e, vcpu) return by_port[e.port](e, vcpu) end,\n"
+    "  emulation_failure = function(e, vcpu)\n"
+    "    if e.insn.bytes == '\\x0f\\x0b' then return xg.skip() end\n"
+    "    if e.disasm == 'fld dword ptr [rax]' and vcpu.regs.rip == 0x1000 then return xg.emulate() "
+    "end\n"
+    "    return xg.inject 'UD'\n"
+    "  end,\n"
+    "  mmio = function(e) return e.is_write and xg.emulate() or xg.inject 'GP' end,\n"
+    "  msr = function(e) return e.is_write and xg.inject('GP', 0) or xg.resume() end,\n"
+    "  memory_fault = function(e)\n"
+    "    return xg.convert { gpa = e.gpa, size = e.size, to = e.private and 'private' or 'shared' "
+    "}\n"
+    "  end,\n"
+    "  shutdown = function(e) return xg.stop 'triple fault' end,\n"
+    "  hlt = function(e, vcpu) return xg.suspend(vcpu.guest .. '/' .. vcpu.index) end,\n"
+    "  default = function(e) return xg.dump { xg.suspend('unhandled ' .. e.kind) } end,\n"
+    "}\n";
 
 static struct xg_result io(xg_vcpu *v, uint16_t port)
 {
@@ -77,7 +80,7 @@ int main(void)
 	if (!ok(v != NULL, "vCPU attaches"))
 		bail("%s", err.msg);
 	ok(xg_vcpu_attach(e, "nope", 0, &fake_ops, &f, &err) == NULL &&
-		   strstr(err.msg, "'nope'") != NULL,
+	       strstr(err.msg, "'nope'") != NULL,
 	   "attaching an unknown guest fails with its name: %s", err.msg);
 
 	/* each verdict */
@@ -85,7 +88,8 @@ int main(void)
 	ok(res.next == XG_NEXT_RUN && res.verdict == XG_VERDICT_EMULATE && f.emulated == 1,
 	   "emulate calls ops->emulate and re-enters");
 	res = io(v, 2);
-	ok(res.verdict == XG_VERDICT_INJECT && f.vector == 6 && !f.has_code, "inject 'UD': vector 6, no error code");
+	ok(res.verdict == XG_VERDICT_INJECT && f.vector == 6 && !f.has_code,
+	   "inject 'UD': vector 6, no error code");
 	res = io(v, 3);
 	ok(f.vector == 13 && f.has_code && f.code == 5, "inject('GP', 5): vector 13, error code 5");
 	res = io(v, 11);
@@ -108,12 +112,14 @@ int main(void)
 	res = io(v, 10);
 	ok(res.dumped && res.verdict == XG_VERDICT_INJECT && f.vector == 6,
 	   "dump { inject 'UD' } dumps, then injects");
-	like(last_log, "dump g[3]: exit io", "without dump_dir the dump is a log line: %s", last_log);
+	like(last_log, "dump g[3]: exit io", "without dump_dir the dump is a log line: %s",
+	     last_log);
 
 	memcpy(f.mem + 0x100, "\1\2\3\4", 4);
 	f.rax = 0x42;
 	res = io(v, 12);
-	ok(res.verdict == XG_VERDICT_RESUME, "vcpu:read, vcpu:translate, vcpu:read_gva, vcpu:reg through the ops%s%s",
+	ok(res.verdict == XG_VERDICT_RESUME,
+	   "vcpu:read, vcpu:translate, vcpu:read_gva, vcpu:reg through the ops%s%s",
 	   res.fail ? ": " : "", res.fail ? xg_vcpu_last_error(v) : "");
 
 	/* malformed verdicts: on_error (suspend) applies, the message names file and line */
@@ -121,40 +127,52 @@ int main(void)
 	res = io(v, 20);
 	ok(res.fail == XG_FAIL_BAD_VERDICT && res.verdict == XG_VERDICT_SUSPEND && f.paused == 1,
 	   "an unknown verdict name fails over to on_error");
-	like(xg_vcpu_last_error(v), "policy p.lua: handler 'io' (p.lua:32): verdict 'emulat' is not one of emulate, inject",
-	     "message: %s", xg_vcpu_last_error(v));
+	like(
+	    xg_vcpu_last_error(v),
+	    "policy p.lua: handler 'io' (p.lua:32): verdict 'emulat' is not one of emulate, inject",
+	    "message: %s", xg_vcpu_last_error(v));
 	res = io(v, 21);
 	is_int(res.fail, XG_FAIL_NO_VERDICT, "a handler returning nothing");
 	like(xg_vcpu_last_error(v), "returned no verdict", "message: %s", xg_vcpu_last_error(v));
 	res = io(v, 22);
 	is_int(res.fail, XG_FAIL_BAD_VERDICT, "inject of an unknown exception");
-	like(xg_vcpu_last_error(v), "exception 'XX' is not one of", "message: %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "exception 'XX' is not one of", "message: %s",
+	     xg_vcpu_last_error(v));
 	res = io(v, 23);
-	like(xg_vcpu_last_error(v), "must be page aligned", "unaligned convert: %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "must be page aligned", "unaligned convert: %s",
+	     xg_vcpu_last_error(v));
 	res = io(v, 28);
-	like(xg_vcpu_last_error(v), "'to' must be \"private\" or \"shared\"", "convert to 'secret': %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "'to' must be \"private\" or \"shared\"",
+	     "convert to 'secret': %s", xg_vcpu_last_error(v));
 	res = io(v, 24);
-	like(xg_vcpu_last_error(v), "got number", "a number is not a verdict: %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "got number", "a number is not a verdict: %s",
+	     xg_vcpu_last_error(v));
 	res = io(v, 25);
 	ok(res.fail == XG_FAIL_ERROR, "an error in the handler");
-	like(xg_vcpu_last_error(v), "policy p.lua:25: boom", "with its file:line: %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "policy p.lua:25: boom", "with its file:line: %s",
+	     xg_vcpu_last_error(v));
 	res = io(v, 26);
-	like(xg_vcpu_last_error(v), "needs the verdict to apply after it", "dump without a verdict: %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "needs the verdict to apply after it",
+	     "dump without a verdict: %s", xg_vcpu_last_error(v));
 	res = io(v, 29);
 	like(xg_vcpu_last_error(v), "cannot be nested", "dump in dump: %s", xg_vcpu_last_error(v));
 	res = io(v, 27);
-	ok(res.fail == XG_FAIL_ACTION, "skip on an exit without instruction length fails as an action");
-	like(xg_vcpu_last_error(v), "carries no instruction length", "message: %s", xg_vcpu_last_error(v));
+	ok(res.fail == XG_FAIL_ACTION,
+	   "skip on an exit without instruction length fails as an action");
+	like(xg_vcpu_last_error(v), "carries no instruction length", "message: %s",
+	     xg_vcpu_last_error(v));
 
 	/* handler kinds */
 	f.rip = 0x1000;
 	run_emul(&r, "\x0f\x0b", 2);
 	res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-	ok(res.verdict == XG_VERDICT_SKIP && f.rip == 0x1002, "emulation_failure: skip advances rip by insn_size");
+	ok(res.verdict == XG_VERDICT_SKIP && f.rip == 0x1002,
+	   "emulation_failure: skip advances rip by insn_size");
 	f.rip = 0x1000;
 	run_emul(&r, "\xd9\x00", 2);
 	res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-	ok(res.verdict == XG_VERDICT_EMULATE, "emulation_failure: e.disasm and vcpu.regs.rip read lazily");
+	ok(res.verdict == XG_VERDICT_EMULATE,
+	   "emulation_failure: e.disasm and vcpu.regs.rip read lazily");
 	f.rip = 0x2000;
 	res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
 	ok(res.verdict == XG_VERDICT_INJECT, "... and a different rip gives the other verdict");
@@ -181,17 +199,21 @@ int main(void)
 	run_reason(&r, KVM_EXIT_HLT);
 	f.paused = 0;
 	res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-	ok(res.next == XG_NEXT_PAUSE && !strcmp(f.pause_reason, "g/3"), "hlt handler sees vcpu.guest and vcpu.index");
+	ok(res.next == XG_NEXT_PAUSE && !strcmp(f.pause_reason, "g/3"),
+	   "hlt handler sees vcpu.guest and vcpu.index");
 	run_reason(&r, KVM_EXIT_NMI);
 	res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-	ok(res.dumped && res.verdict == XG_VERDICT_SUSPEND && strstr(f.pause_reason, "unhandled nmi"),
+	ok(res.dumped && res.verdict == XG_VERDICT_SUSPEND &&
+	       strstr(f.pause_reason, "unhandled nmi"),
 	   "an exit without a handler goes to default");
 	run_reason(&r, 250);
 	res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-	ok(strstr(f.pause_reason, "unhandled unknown") != NULL, "an unknown exit number goes to default: %s", f.pause_reason);
+	ok(strstr(f.pause_reason, "unhandled unknown") != NULL,
+	   "an unknown exit number goes to default: %s", f.pause_reason);
 	run_reason(&r, KVM_EXIT_IO);
 	res = xg_handle_exit(v, r.b, sizeof(r.b), EINTR);
-	ok(res.next == XG_NEXT_RUN && res.verdict == XG_VERDICT_NONE, "EINTR re-enters without a policy call");
+	ok(res.next == XG_NEXT_RUN && res.verdict == XG_VERDICT_NONE,
+	   "EINTR re-enters without a policy call");
 	res = xg_handle_exit(v, r.b, 100, 0);
 	is_int(res.next, XG_NEXT_ERROR, "a run buffer too short is an error, not a crash");
 
@@ -203,7 +225,7 @@ int main(void)
 	like(xg_vcpu_last_error(v), "ops.emulate", "message: %s", xg_vcpu_last_error(v));
 	xg_vcpu_stats(v, &st);
 	ok(st.fails[XG_FAIL_BAD_VERDICT] == 7 && st.fails[XG_FAIL_NO_VERDICT] == 1 &&
-		   st.fails[XG_FAIL_ERROR] == 2 && st.fails[XG_FAIL_ACTION] == 2,
+	       st.fails[XG_FAIL_ERROR] == 2 && st.fails[XG_FAIL_ACTION] == 2,
 	   "failures counted by reason (bad %llu, none %llu, error %llu, action %llu)",
 	   (unsigned long long)st.fails[XG_FAIL_BAD_VERDICT],
 	   (unsigned long long)st.fails[XG_FAIL_NO_VERDICT],
@@ -213,6 +235,37 @@ int main(void)
 	   (unsigned long long)st.exits, (unsigned long long)st.dumps);
 	xg_vcpu_detach(v);
 	xg_engine_free(e);
+
+	/* dumps to a directory */
+	{
+		char dumps[600], file[700], text[8192] = "";
+		FILE *df;
+		size_t n;
+
+		snprintf(dumps, sizeof(dumps), "    dump_dir: %s/dumps\n", tdir());
+		e = engine_with("local xg = require 'exitgate'\n"
+				"return { default = function() return xg.dump { xg.inject 'UD', "
+				"note = 'why' } end }\n",
+				dumps, &err);
+		v = e ? xg_vcpu_attach(e, "g", 5, &fake_ops, &f, &err) : NULL;
+		if (!v)
+			bail("%s", err.msg);
+		f.rip = 0x1234;
+		run_emul(&r, "\xd9\x00", 2);
+		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
+		snprintf(file, sizeof(file), "%s/dumps/g-vcpu5-1.txt", tdir());
+		df = fopen(file, "r");
+		n = df ? fread(text, 1, sizeof(text) - 1, df) : 0;
+		text[n] = 0;
+		if (df)
+			fclose(df);
+		ok(res.dumped && df != NULL, "dump_dir: the dump is a file %s", file);
+		like(text, "verdict: inject\nnote: why\ninsn: fld dword ptr [rax]",
+		     "with verdict, note, disassembly");
+		like(text, "rip    0x0000000000001234", "and the registers the VMM can read");
+		xg_vcpu_detach(v);
+		xg_engine_free(e);
+	}
 
 	/* a VMM without the op a verdict needs, and on_error failing too */
 	e = engine_with("local xg = require 'exitgate'\nreturn { default = xg.emulate }\n",
@@ -224,32 +277,44 @@ int main(void)
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
 		ok(res.fail == XG_FAIL_ACTION && res.next == XG_NEXT_STOP && res.dumped,
 		   "a missing op is an action failure; on_error 'dump stop' stops");
-		like(xg_vcpu_last_error(v), "does not provide", "message: %s", xg_vcpu_last_error(v));
+		like(xg_vcpu_last_error(v), "does not provide", "message: %s",
+		     xg_vcpu_last_error(v));
 		xg_vcpu_detach(v);
 	}
 	xg_engine_free(e);
-	e = engine_with("local xg = require 'exitgate'\nreturn { default = function() return xg.inject 'NOPE' end }\n",
+	e = engine_with("local xg = require 'exitgate'\nreturn { default = function() return "
+			"xg.inject 'NOPE' end }\n",
 			"    on_error: emulate\n", &err);
 	{
 		struct xg_vcpu_ops none = {0};
 		v = xg_vcpu_attach(e, "g", 0, &none, NULL, &err);
 		run_io(&r, 1, 1);
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-		ok(res.next == XG_NEXT_ERROR, "on_error that cannot be applied either: XG_NEXT_ERROR");
-		like(xg_vcpu_last_error(v), "on_error failed too", "message: %s", xg_vcpu_last_error(v));
+		ok(res.next == XG_NEXT_ERROR,
+		   "on_error that cannot be applied either: XG_NEXT_ERROR");
+		like(xg_vcpu_last_error(v), "on_error failed too", "message: %s",
+		     xg_vcpu_last_error(v));
 		xg_vcpu_detach(v);
 	}
 	xg_engine_free(e);
 
 	/* load-time problems */
-	e = engine_with("local xg = require 'exitgate'\nreturn xg.policy { emulation_faliure = xg.emulate }\n", NULL, &err);
-	ok(!e && strstr(err.msg, "'emulation_faliure' is not an exit kind (did you mean 'emulation_failure'?)"),
+	e = engine_with(
+	    "local xg = require 'exitgate'\nreturn xg.policy { emulation_faliure = xg.emulate }\n",
+	    NULL, &err);
+	ok(!e && strstr(
+		     err.msg,
+		     "'emulation_faliure' is not an exit kind (did you mean 'emulation_failure'?)"),
 	   "a misspelt handler name: %s", err.msg);
-	e = engine_with("local xg = require 'exitgate'\nreturn xg.policy { io = 42 }\n", NULL, &err);
-	ok(!e && strstr(err.msg, "handler 'io' must be a function"), "a handler that is not a function: %s", err.msg);
+	e = engine_with("local xg = require 'exitgate'\nreturn xg.policy { io = 42 }\n", NULL,
+			&err);
+	ok(!e && strstr(err.msg, "handler 'io' must be a function"),
+	   "a handler that is not a function: %s", err.msg);
 	e = engine_with("local xg = require 'exitgate'\nreturn 42\n", NULL, &err);
-	ok(!e && strstr(err.msg, "must return the policy table"), "a policy that returns no table: %s", err.msg);
-	e = engine_with("local xg = require 'exitgate'\nreturn {\n  io = function( end\n}\n", NULL, &err);
+	ok(!e && strstr(err.msg, "must return the policy table"),
+	   "a policy that returns no table: %s", err.msg);
+	e = engine_with("local xg = require 'exitgate'\nreturn {\n  io = function( end\n}\n", NULL,
+			&err);
 	ok(!e && strstr(err.msg, "p.lua:3:"), "a syntax error names file and line: %s", err.msg);
 	e = engine_with("return {}\n", "    on_error: inject\n", &err);
 	ok(!e && strstr(err.msg, "on_error"), "a bad on_error: %s", err.msg);

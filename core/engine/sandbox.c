@@ -295,6 +295,9 @@ static int s_load(lua_State *L)
 
 	if (!s)
 		return luaL_error(L, "load takes a string of Lua source in a policy");
+	if (len > (64u << 10)) /* the parser runs in C, where no hook fires */
+		return luaL_error(L, "load: %d bytes of source is over the 64 KiB a policy may load",
+				  (int)len);
 	if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
 		luaL_pushfail(L);
 		lua_insert(L, -2);

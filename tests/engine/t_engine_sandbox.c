@@ -62,6 +62,7 @@ static const char policy[] =
     "  [38] = function() table.move({}, 1, 1 << 50, 1) return open() end,\n"
     "  [39] = function() local ok, m = xpcall(error, function(m) return 'handled ' .. m end, 'x')\n"
     "          return (not ok and m == 'handled x') and closed() or open() end,\n"
+    "  [19] = function() return pcall(load, ('x = 1 '):rep(100000)) and open() or closed() end,\n"
     /* memory */
     "  [40] = function() local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end end,\n"
     "  [41] = function() local t = {} pcall(function() for i = 1, 1e9 do t[i] = ('x'):rep(100) .. "
@@ -150,13 +151,14 @@ int main(void)
 	closed_hole(v, 24, "ordinary anchored patterns work");
 	closed_hole(v, 25, "string.rep over the memory limit is refused");
 	closed_hole(v, 35, "pcall still catches ordinary errors");
+	closed_hole(v, 19, "load of a huge source (parsed in C, unhooked) is refused");
 
 	killed(v, 20, XG_FAIL_ERROR, "pattern bomb in string.find is refused");
 	like(xg_vcpu_last_error(v), "too costly", "... with a message that says why");
 	killed(v, 21, XG_FAIL_ERROR, "pattern bomb in string.match (method call) is refused");
 	killed(v, 22, XG_FAIL_ERROR, "lazy-repetition bomb in gsub over 5000 bytes is refused");
 	killed(v, 30, XG_FAIL_INSTRUCTIONS, "while true do end");
-	like(xg_vcpu_last_error(v), "(p.lua:53) exceeded the instruction limit of 200000",
+	like(xg_vcpu_last_error(v), "(p.lua:54) exceeded the instruction limit of 200000",
 	     "the message names the handler's file:line and the limit");
 	killed(v, 31, XG_FAIL_INSTRUCTIONS, "an infinite loop re-entering pcall");
 	killed(v, 32, XG_FAIL_INSTRUCTIONS, "a pcall catching the kill cannot continue");

@@ -374,6 +374,42 @@ static void maybe_swap(struct xg_vcpu *v)
 	bury(v->e, old);
 }
 
+/*
+ * After a memory-limit kill the state may be full of what the policy keeps between calls
+ * (upvalues), so every later call would fail too: build a fresh state from the same policy
+ * text. This one runs on the vCPU thread (it is recovery, not a reload); a pending reload
+ * wins and is swapped in at the next exit anyway.
+ */
+static void rebuild(struct xg_vcpu *v)
+{
+	struct xg_engine *e = v->e;
+	const struct xg_guest_cfg *g;
+	struct xg_config *cfg;
+	struct xg_lstate *ls = NULL;
+	struct xg_error err;
+
+	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&e->lock);
+	cfg = xg_config_copy(e->cfg, &err);
+	pthread_mutex_unlock(&e->lock);
+	g = cfg ? xg_config_guest(cfg, v->guest) : NULL;
+	if (g)
+		ls = xg_lstate_new(e, g, v->ls->src, v->ls->src_len, v, v->index, &err);
+	else if (cfg)
+		snprintf(err.msg, sizeof(err.msg), "guest '%s' is no longer configured", v->guest);
+	xg_config_free(cfg);
+	if (!ls) {
+		xg_vcpu_log(v, "%s[%d]: cannot rebuild the policy state: %s", v->guest, v->index,
+			    err.msg);
+		return;
+	}
+	bury(e, v->ls);
+	v->ls = ls;
+	v->st.rebuilds++;
+	v->st.cache_invalidations += xg_cache_clear(&v->cache);
+}
+
 static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, enum xg_fail f,
 				  const char *msg, int dumped)
 {
@@ -431,10 +467,12 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	v->st.cache_misses++; /* every exit the cache did not answer */
 	v->st.lua_calls++;
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
-	if (f == XG_FAIL_MEMORY) /* give back what the killed call left behind */
-		lua_gc(v->ls->L, LUA_GCCOLLECT);
-	if (f != XG_FAIL_NONE)
-		return fail_over(v, x, f, msg, 0);
+	if (f != XG_FAIL_NONE) {
+		r = fail_over(v, x, f, msg, 0);
+		if (f == XG_FAIL_MEMORY)
+			rebuild(v);
+		return r;
+	}
 	if (shape)
 		xg_cache_store(&v->cache, shape, x, &vd); /* a shape this exit lacks: not cached */
 	r.verdict = vd.kind;

@@ -106,6 +106,8 @@ struct xg_lstate {
 	struct xg_verdict on_error;
 	char *dump_dir;
 	double logs_per_second, burst;
+	char *src; /* the policy text, to rebuild the state after a memory kill */
+	size_t src_len;
 	struct xg_lstate *next; /* graveyard */
 };
 

@@ -296,8 +296,8 @@ static int s_load(lua_State *L)
 	if (!s)
 		return luaL_error(L, "load takes a string of Lua source in a policy");
 	if (len > (64u << 10)) /* the parser runs in C, where no hook fires */
-		return luaL_error(L, "load: %d bytes of source is over the 64 KiB a policy may load",
-				  (int)len);
+		return luaL_error(
+		    L, "load: %d bytes of source is over the 64 KiB a policy may load", (int)len);
 	if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
 		luaL_pushfail(L);
 		lua_insert(L, -2);
@@ -881,6 +881,14 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		ls->handlers[i] = LUA_NOREF;
 	if (g->dump_dir)
 		ls->dump_dir = strdup(g->dump_dir);
+	ls->src = malloc(len + 1);
+	if (!ls->src) {
+		set_err(err, "out of memory");
+		goto fail;
+	}
+	memcpy(ls->src, src, len);
+	ls->src[len] = 0;
+	ls->src_len = len;
 	if (xg_verdict_parse_text(g->on_error, &ls->on_error, msg, sizeof(msg))) {
 		set_err(err, "guest '%s': on_error: %s", g->name, msg);
 		goto fail;
@@ -982,6 +990,7 @@ void xg_lstate_free(struct xg_lstate *ls)
 		lua_close(ls->L);
 	}
 	free(ls->dump_dir);
+	free(ls->src);
 	free(ls);
 }
 

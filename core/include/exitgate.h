@@ -451,6 +451,7 @@ struct xg_stats {
 	uint64_t fails[XG_FAIL_COUNT];
 	uint64_t dumps, logs, logs_suppressed;
 	uint64_t reloads, reload_failures, swaps;
+	uint64_t rebuilds; /* states rebuilt from their source after a memory-limit kill */
 };
 
 /* Build an engine: compiles every guest's policy once (a check), so a broken policy is

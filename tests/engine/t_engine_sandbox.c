@@ -200,6 +200,24 @@ int main(void)
 	xg_vcpu_detach(v);
 	xg_engine_free(e);
 
+	/* a policy that hoards memory between calls gets a fresh state after the kill */
+	e = engine_with("local xg = require 'exitgate'\nlocal keep = {}\n"
+			"return { io = function(e)\n"
+			"  if e.port == 1 then for i = 1, 1e9 do keep[#keep + 1] = ('x'):rep(1000) "
+			".. i end end\n"
+			"  return #keep == 0 and xg.resume() or xg.stop()\n"
+			"end }\n",
+			"    limits: { memory: 1M }\n", &err);
+	v = e ? xg_vcpu_attach(e, "g", 0, &fake_ops, &f, &err) : NULL;
+	if (!v)
+		bail("%s", err.msg);
+	ok(io(v, 1).fail == XG_FAIL_MEMORY, "a handler hoarding memory in an upvalue is killed");
+	xg_vcpu_stats(v, &st);
+	ok(io(v, 2).verdict == XG_VERDICT_RESUME && st.rebuilds == 1,
+	   "the state is rebuilt from the same policy: the next exit runs with an empty upvalue");
+	xg_vcpu_detach(v);
+	xg_engine_free(e);
+
 	/* bytecode as the policy file */
 	e = engine_with("\x1bLua\x54\x00 nonsense", NULL, &err);
 	ok(!e && strstr(err.msg, "binary chunk"), "a bytecode policy file is refused: %s", err.msg);

@@ -56,6 +56,11 @@ static const char policy[] =
     "  default = function(e) return xg.dump { xg.suspend('unhandled ' .. e.kind) } end,\n"
     "}\n";
 
+static int supports_fld(const struct xg_exit *x)
+{
+	return x->u.internal.insn_size == 2 && x->u.internal.insn[0] == 0xd9;
+}
+
 static struct xg_result io(xg_vcpu *v, uint16_t port)
 {
 	struct run r;
@@ -326,6 +331,33 @@ int main(void)
 	   "no handler and no default: on_error (default 'inject UD')");
 	xg_vcpu_detach(v);
 	xg_engine_free(e);
+
+	/* xg.emulator.supports asks the C hook the emulator will set */
+	{
+		char path[1024];
+		const char *src = getenv("XG_SOURCE");
+		xg_config *cfg;
+
+		snprintf(path, sizeof(path), "%s/policies/default.lua", src ? src : ".");
+		cfg = xg_config_for_policy(path, &err);
+		e = cfg ? xg_engine_new(cfg, &err) : NULL;
+		xg_config_free(cfg);
+		v = e ? xg_vcpu_attach(e, "default", 0, &fake_ops, &f, &err) : NULL;
+		if (!v)
+			bail("%s", err.msg);
+		xg_engine_set_log(e, test_log, NULL);
+		run_emul(&r, "\xd9\x00", 2);
+		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
+		is_int(res.verdict, XG_VERDICT_INJECT, "default policy, no emulator hook: #UD");
+		xg_emulator_supports_hook = supports_fld;
+		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
+		is_int(res.verdict, XG_VERDICT_EMULATE, "with the hook saying yes: emulate");
+		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
+		ok(res.cached && res.verdict == XG_VERDICT_EMULATE, "... cached by instruction bytes");
+		xg_emulator_supports_hook = NULL;
+		xg_vcpu_detach(v);
+		xg_engine_free(e);
+	}
 	cleanup_dir();
 	return done_testing();
 }

@@ -700,7 +700,7 @@ static void gen(const struct tmpl *t, unsigned vl_bytes)
 		return;
 	for (unsigned form = 0; form < nforms; form++) {
 		for (unsigned o = 0; o < 4; o++) {
-			unsigned variants = t->kind == K_X87 ? 6 : 2;
+			unsigned variants = t->kind == K_X87 ? 6 : (t->flags & T_AVX512) ? 3 : 2;
 			if (o == 3 && size <= 2)
 				continue;
 			for (unsigned v = 0; v < variants; v++) {
@@ -736,11 +736,9 @@ static void gen(const struct tmpl *t, unsigned vl_bytes)
 							c.regs.rax = (uint32_t)v0;
 					}
 				}
-				if (t->kind == K_SSE && v == 1 && H.avx512) {
-					/* all-ones and zero opmasks */
-					memset(c.xs + XG_EMU_X86_XS_OPMASK + 8, 0xff, 8);
-					memset(c.xs + XG_EMU_X86_XS_OPMASK + 16, 0, 8);
-				}
+				if (t->kind == K_SSE && v >= 1 && H.avx512)
+					/* k1 all ones (v1) or zero (v2); v0 keeps a random k1 */
+					memset(c.xs + XG_EMU_X86_XS_OPMASK + 8, v == 1 ? 0xff : 0, 8);
 				hexs(hx, c.code, c.len < 16 ? c.len : 16);
 				snprintf(c.desc, sizeof(c.desc), "%s %s +%#llx mmio=%u [%s] v%u",
 					 t->name, form_names[form], (unsigned long long)offs[o],

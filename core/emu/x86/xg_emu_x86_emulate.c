@@ -781,7 +781,9 @@ static int run_string(struct xg_emu_x86_ctx *c)
 		if (rc) {
 			/* iterations already done stay done; RIP stays on the instruction */
 			if (rc == XG_EMU_X86_EXCEPTION && iter > 0) {
-				int rc2 = commit(c, 0);
+				int rc2;
+				c->nacc = 0; /* the faulting iteration writes nothing */
+				rc2 = commit(c, 0);
 				if (rc2)
 					return rc2;
 			}

@@ -1,0 +1,361 @@
+/*
+ * t_emu_ops.c - the emulator through a fake vCPU: the fixed order of checks, stage hooks and
+ * vetoes, page splitting, "no side effect before the last fault", and the exceptions of each
+ * stage. These read as examples of how a VMM implements struct xg_emu_x86_ops.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "xg_emu_x86.h"
+
+#define BASE   0x10000ull /* 8 pages of fake memory */
+#define NPAGES 8
+
+struct fake {
+	struct xg_emu_x86_regs r;
+	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+	uint8_t mem[NPAGES * 4096];
+	uint8_t present[NPAGES], writable[NPAGES];
+	int set_regs_calls, set_xsave_calls, reads, writes, injected;
+	struct xg_emu_x86_exception exc;
+	int stages[32], nstages, veto_at;
+	uint64_t write_la[64];
+	unsigned write_size[64];
+};
+
+static int f_get_regs(void *o, struct xg_emu_x86_regs *r)
+{
+	*r = ((struct fake *)o)->r;
+	return 0;
+}
+static int f_set_regs(void *o, const struct xg_emu_x86_regs *r)
+{
+	struct fake *f = o;
+	f->r = *r;
+	f->set_regs_calls++;
+	return 0;
+}
+static int f_get_xsave(void *o, void *xs)
+{
+	memcpy(xs, ((struct fake *)o)->xs, XG_EMU_X86_XSAVE_SIZE);
+	return 0;
+}
+static int f_set_xsave(void *o, const void *xs)
+{
+	struct fake *f = o;
+	memcpy(f->xs, xs, XG_EMU_X86_XSAVE_SIZE);
+	f->set_xsave_calls++;
+	return 0;
+}
+static int page_of(uint64_t la)
+{
+	if (la < BASE || la >= BASE + NPAGES * 4096ull)
+		return -1;
+	return (int)((la - BASE) >> 12);
+}
+/* #PF error code: SDM Vol. 3A 4.7 (P, W/R, U/S) */
+static int f_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
+		       uint32_t *err)
+{
+	struct fake *f = o;
+	int p = page_of(la), w = (kind & XG_EMU_X86_WRITE) != 0;
+	if (p < 0 || !f->present[p]) {
+		*err = (w ? 2u : 0u) | (cpl == 3 ? 4u : 0u);
+		return 1;
+	}
+	if (w && !f->writable[p]) {
+		*err = 1u | 2u | (cpl == 3 ? 4u : 0u);
+		return 1;
+	}
+	return 0;
+}
+static int f_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x86_access kind)
+{
+	struct fake *f = o;
+	int p = page_of(la);
+	if (p < 0 || page_of(la + size - 1) != p)
+		return -14;
+	memcpy(buf, f->mem + (la - BASE), size);
+	f->reads++;
+	return 0;
+}
+static int f_write(void *o, uint64_t la, const void *buf, unsigned size)
+{
+	struct fake *f = o;
+	int p = page_of(la);
+	if (p < 0 || page_of(la + size - 1) != p)
+		return -14;
+	memcpy(f->mem + (la - BASE), buf, size);
+	if (f->writes < 64) {
+		f->write_la[f->writes] = la;
+		f->write_size[f->writes] = size;
+	}
+	f->writes++;
+	return 0;
+}
+static int f_inject(void *o, const struct xg_emu_x86_exception *e)
+{
+	struct fake *f = o;
+	f->injected++;
+	f->exc = *e;
+	return 0;
+}
+static int f_hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn *in,
+		  const struct xg_emu_x86_exception *e)
+{
+	struct fake *f = o;
+	if (f->nstages < 32)
+		f->stages[f->nstages++] = s;
+	return (int)s == f->veto_at;
+}
+
+static const struct xg_emu_x86_ops ops = {
+	.get_regs = f_get_regs,
+	.set_regs = f_set_regs,
+	.get_xsave = f_get_xsave,
+	.set_xsave = f_set_xsave,
+	.translate = f_translate,
+	.read = f_read,
+	.write = f_write,
+	.inject = f_inject,
+	.hook = f_hook,
+};
+
+/* 64-bit mode, CPL 0, SSE/AVX/AVX-512 enabled, all pages present and writable */
+static void reset(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->veto_at = -1;
+	f->r.cr0 = 0x80050033;
+	f->r.cr4 = (1u << 5) | (1u << 9) | (1u << 10) | (1u << 18);
+	f->r.efer = 0x500;
+	f->r.xcr0 = 0xe7;
+	f->r.rflags = 2;
+	f->r.rip = BASE + 0x100;
+	f->r.seg[XG_EMU_X86_CS].l = 1;
+	for (int i = 0; i < XG_EMU_X86_NSEG; i++)
+		f->r.seg[i].limit = 0xffffffff, f->r.seg[i].present = 1, f->r.seg[i].type = 3;
+	f->xs[0] = 0x7f, f->xs[1] = 0x03;			/* FCW */
+	f->xs[XG_EMU_X86_XS_MXCSR] = 0x80, f->xs[XG_EMU_X86_XS_MXCSR + 1] = 0x1f;
+	memset(f->xs + XG_EMU_X86_XS_XSTATE_BV, 0xe7, 1);
+	memset(f->present, 1, NPAGES);
+	memset(f->writable, 1, NPAGES);
+	for (unsigned i = 0; i < sizeof(f->mem); i++)
+		f->mem[i] = (uint8_t)(i * 7 + 1);
+}
+
+static int emu(struct fake *f, const char *hex, struct xg_emu_x86_result *res)
+{
+	uint8_t b[16];
+	size_t n = 0;
+	while (*hex) {
+		unsigned v;
+		if (*hex == ' ') {
+			hex++;
+			continue;
+		}
+		sscanf(hex, "%2x", &v);
+		b[n++] = (uint8_t)v;
+		hex += 2;
+	}
+	/* the instruction also lives at RIP, for the fetch path */
+	if (page_of(f->r.rip) >= 0)
+		memcpy(f->mem + (f->r.rip - BASE), b, n);
+	return xg_emu_x86_emulate(&ops, f, b, n, res);
+}
+
+int main(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	uint64_t v;
+
+	/* 1. a plain store: memory written, RIP advanced, registers written once */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.r.gpr[XG_EMU_X86_RAX] = 0x1122334455667788ull;
+	is_int(emu(&f, "48 89 03", &res), XG_EMU_X86_OK, "mov [rbx],rax emulated");
+	memcpy(&v, f.mem + 0x800, 8);
+	is_hex(v, 0x1122334455667788ull, "mov [rbx],rax: memory");
+	is_hex(f.r.rip, BASE + 0x103, "mov [rbx],rax: RIP advanced by 3");
+	is_int(f.set_regs_calls, 1, "registers written once, at the end");
+
+	/* 2. page-crossing load: two reads, one per page */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xffc;
+	is_int(emu(&f, "48 8b 03", &res), XG_EMU_X86_OK, "load across a page boundary");
+	is_int(f.reads, 2, "split into one read per page");
+	memcpy(&v, f.mem + 0xffc, 8);
+	is_hex(f.r.gpr[0], v, "the 8 bytes are joined");
+
+	/* 3. page-crossing store whose second page faults: nothing written at all */
+	reset(&f);
+	f.present[2] = 0;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x1ffc;
+	is_int(emu(&f, "48 89 03", &res), XG_EMU_X86_EXCEPTION, "store into a missing page faults");
+	is_int(res.exc.vector, XG_EMU_X86_PF, "#PF");
+	is_hex(res.exc.cr2, BASE + 0x2000, "CR2 is the first byte on the missing page");
+	is_hex(res.exc.error, 2, "error code: write, not present, supervisor");
+	is_int(f.writes + f.set_regs_calls, 0, "no write and no register change before the fault");
+	is_int(f.injected, 1, "the exception was injected once");
+	is_int(res.stage, XG_EMU_X86_STAGE_TRANSLATE, "decided at the translate stage");
+
+	/* 4. read-modify-write into a read-only page: translated for write before any read */
+	reset(&f);
+	f.writable[1] = 0;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x1100;
+	is_int(emu(&f, "01 03", &res), XG_EMU_X86_EXCEPTION, "add [rbx],eax on a read-only page");
+	is_hex(res.exc.error, 3, "#PF error code: present, write");
+	is_int(f.reads, 0, "not even read (an MMIO read can have side effects)");
+
+	/* 5. stages: every one is seen in order, a veto stops everything */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	emu(&f, "01 03", &res);
+	{
+		int want[] = { XG_EMU_X86_STAGE_DECODE,	   XG_EMU_X86_STAGE_LEGALITY,
+			       XG_EMU_X86_STAGE_DEVICE,	   XG_EMU_X86_STAGE_PRIVILEGE,
+			       XG_EMU_X86_STAGE_ALIGNMENT, XG_EMU_X86_STAGE_CANONICAL,
+			       XG_EMU_X86_STAGE_TRANSLATE, XG_EMU_X86_STAGE_READ,
+			       XG_EMU_X86_STAGE_WRITEBACK };
+		ok(f.nstages == 9 && !memcmp(f.stages, want, sizeof(want)),
+		   "hooks see decode..writeback in order (%d stages)", f.nstages);
+	}
+	reset(&f);
+	f.veto_at = XG_EMU_X86_STAGE_READ;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	is_int(emu(&f, "01 03", &res), XG_EMU_X86_VETOED, "a hook vetoes after the operands are read");
+	is_int(f.writes + f.set_regs_calls + f.injected, 0, "a vetoed instruction changes nothing");
+	like(res.reason, "read", "the reason names the stage");
+	reset(&f);
+	f.veto_at = XG_EMU_X86_STAGE_EXCEPTION;
+	f.r.gpr[XG_EMU_X86_RBX] = 0x8000000000000000ull;
+	is_int(emu(&f, "8b 03", &res), XG_EMU_X86_VETOED, "a hook can veto an exception too");
+	is_int(f.injected, 0, "... which is then not injected");
+
+	/* 6. canonical checks: #GP(0), and #SS(0) through rsp/rbp */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = 0x0000800000000000ull;
+	emu(&f, "8b 03", &res);
+	ok(res.exc.vector == XG_EMU_X86_GP && res.exc.has_error && res.exc.error == 0,
+	   "non-canonical address: #GP(0)");
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RSP] = 0x0000800000000000ull;
+	emu(&f, "8b 04 24", &res);
+	is_int(res.exc.vector, XG_EMU_X86_SS_FAULT, "non-canonical through rsp: #SS(0)");
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = 0x00007ffffffffffcull;
+	emu(&f, "48 8b 03", &res);
+	is_int(res.exc.vector, XG_EMU_X86_GP, "an access whose last byte is non-canonical: #GP");
+
+	/* 7. alignment and device checks, in the fixed order */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x808;
+	emu(&f, "0f 28 03", &res);
+	ok(res.exc.vector == XG_EMU_X86_GP && res.stage == XG_EMU_X86_STAGE_ALIGNMENT,
+	   "movaps misaligned: #GP(0) at the alignment stage");
+	reset(&f);
+	f.r.cr0 |= 8; /* TS */
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x808;
+	emu(&f, "0f 28 03", &res);
+	is_int(res.exc.vector, XG_EMU_X86_NM, "CR0.TS before alignment: #NM");
+	reset(&f);
+	f.r.cr4 &= ~(1ull << 9);
+	emu(&f, "f3 0f 10 03", &res);
+	is_int(res.exc.vector, XG_EMU_X86_UD, "SSE with CR4.OSFXSR=0: #UD");
+	reset(&f);
+	f.r.xcr0 = 3;
+	emu(&f, "c5 fe 6f 03", &res);
+	is_int(res.exc.vector, XG_EMU_X86_UD, "AVX with XCR0.AVX=0: #UD");
+	reset(&f);
+	f.r.xcr0 = 7;
+	emu(&f, "62 f1 fe 48 6f 03", &res);
+	is_int(res.exc.vector, XG_EMU_X86_UD, "AVX-512 with XCR0 lacking opmask/ZMM: #UD");
+	reset(&f);
+	f.r.cr0 |= 4; /* EM */
+	emu(&f, "d9 03", &res);
+	is_int(res.exc.vector, XG_EMU_X86_NM, "x87 with CR0.EM: #NM");
+	reset(&f);
+	emu(&f, "f0 01 c0", &res);
+	is_int(res.exc.vector, XG_EMU_X86_UD, "lock add eax,eax (register destination): #UD");
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RSI] = BASE + 0x808;
+	emu(&f, "f0 48 0f c7 0e", &res);
+	is_int(res.exc.vector, XG_EMU_X86_GP, "cmpxchg16b on an 8-byte aligned address: #GP");
+
+	/* 8. not handled, with a reason */
+	reset(&f);
+	is_int(emu(&f, "0f a2", &res), XG_EMU_X86_NOT_HANDLED, "cpuid is not handled");
+	like(res.reason, "cpuid", "reason: %s", res.reason);
+	is_int(f.injected + f.set_regs_calls, 0, "and nothing happened");
+
+	/* 9. bytes the hypervisor did not give are fetched from CS:RIP */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	memcpy(f.mem + 0x100, "\x48\x89\x03", 3);
+	is_int(xg_emu_x86_emulate(&ops, &f, (const uint8_t *)"\x48", 1, &res), XG_EMU_X86_OK,
+	       "one byte given, the rest fetched");
+	is_int(res.insn.len, 3, "fetched instruction length");
+
+	/* 10. x87 through the host FPU: fld m64 then fstp m32 */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	v = 0x3ff8000000000000ull; /* 1.5 */
+	memcpy(f.mem + 0x800, &v, 8);
+	is_int(emu(&f, "dd 03", &res), XG_EMU_X86_OK, "fld qword [rbx]");
+	is_hex((f.xs[XG_EMU_X86_XS_FSW + 1] >> 3) & 7, 7, "TOP decremented to 7");
+	is_hex(f.xs[XG_EMU_X86_XS_FTW], 0x80, "physical register 7 tagged valid");
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x900;
+	is_int(emu(&f, "d9 1b", &res), XG_EMU_X86_OK, "fstp dword [rbx]");
+	{
+		uint32_t w;
+		memcpy(&w, f.mem + 0x900, 4);
+		is_hex(w, 0x3fc00000, "1.5 stored as a float");
+	}
+	is_hex(f.xs[XG_EMU_X86_XS_FTW], 0, "stack empty again");
+	f.xs[XG_EMU_X86_XS_FSW] = 0x81; /* IE with ES: a pending unmasked exception */
+	f.xs[XG_EMU_X86_XS_FCW] = 0x7e;
+	emu(&f, "d9 03", &res);
+	is_int(res.exc.vector, XG_EMU_X86_MF, "pending x87 exception: #MF before the next fld");
+
+	/* 11. rep movsb stopped by a fault keeps the iterations already done */
+	reset(&f);
+	f.present[3] = 0;
+	f.r.gpr[XG_EMU_X86_RSI] = BASE + 0x800;
+	f.r.gpr[XG_EMU_X86_RDI] = BASE + 0x2ffe;
+	f.r.gpr[XG_EMU_X86_RCX] = 5;
+	is_int(emu(&f, "f3 a4", &res), XG_EMU_X86_EXCEPTION, "rep movsb into a missing page");
+	ok(f.r.gpr[XG_EMU_X86_RCX] == 3 && f.r.gpr[XG_EMU_X86_RDI] == BASE + 0x3000 &&
+		   f.r.rip == BASE + 0x100,
+	   "two iterations done, RCX=3, RDI at the fault, RIP on the instruction");
+	is_int(f.writes, 2, "two bytes written");
+
+	/* 12. EVEX masked store touches only the enabled elements */
+	reset(&f);
+	f.xs[XG_EMU_X86_XS_OPMASK + 8] = 0x05; /* k1 = elements 0 and 2 */
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	memset(f.mem + 0x800, 0xee, 16);
+	is_int(emu(&f, "62 f1 7c 09 11 03", &res), XG_EMU_X86_OK, "vmovups [rbx]{k1}, xmm0");
+	ok(f.writes == 2 && f.write_size[0] == 4 && f.write_la[1] == BASE + 0x808,
+	   "two 4-byte writes, for elements 0 and 2");
+	is_hex(f.mem[0x804], 0xee, "masked-off element 1 untouched");
+	reset(&f);
+	f.present[2] = 0;
+	f.xs[XG_EMU_X86_XS_OPMASK + 8] = 0x01;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x1ff0;
+	is_int(emu(&f, "62 f1 7c 29 10 03", &res), XG_EMU_X86_OK,
+	       "masked load whose disabled elements lie on a missing page: no fault");
+
+	/* 13. VEX.128 zeroes the upper bits, legacy SSE keeps them */
+	reset(&f);
+	memset(f.xs + XG_EMU_X86_XS_YMMH, 0xaa, 16);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	emu(&f, "0f 10 03", &res);
+	is_hex(f.xs[XG_EMU_X86_XS_YMMH], 0xaa, "movups keeps YMM0[255:128]");
+	emu(&f, "c5 f8 10 03", &res);
+	is_hex(f.xs[XG_EMU_X86_XS_YMMH], 0, "vmovups xmm zeroes YMM0[255:128]");
+
+	return done_testing();
+}

@@ -350,6 +350,7 @@ int main(void)
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
 		is_int(res.verdict, XG_VERDICT_INJECT, "default policy, no emulator hook: #UD");
 		xg_emulator_supports_hook = supports_fld;
+		memset(&f, 0, sizeof(f));
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
 		is_int(res.verdict, XG_VERDICT_EMULATE, "with the hook saying yes: emulate");
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);

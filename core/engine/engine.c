@@ -469,8 +469,15 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
 	if (f != XG_FAIL_NONE) {
 		r = fail_over(v, x, f, msg, 0);
-		if (f == XG_FAIL_MEMORY)
-			rebuild(v);
+		if (f == XG_FAIL_MEMORY) {
+			/* garbage of the killed call is collected; a rebuild only when what
+			 * the policy keeps still fills half the cap (a rebuild costs ms) */
+			v->ls->lifted = 1;
+			lua_gc(v->ls->L, LUA_GCCOLLECT);
+			v->ls->lifted = 0;
+			if (v->ls->used > v->ls->limit / 2)
+				rebuild(v);
+		}
 		return r;
 	}
 	if (shape)

@@ -1,0 +1,197 @@
+/*
+ * fuzz_emu_x86.c - libFuzzer target over xg_emu_x86_decode() and xg_emu_x86_emulate().
+ *
+ * The input is everything a guest controls: the operating mode and control bits, the GPRs,
+ * the vector state, the instruction bytes (given in part or fetched), memory contents and
+ * which pages fault. The fake vCPU checks the emulator's promises on every call and aborts
+ * (a finding) when one is broken:
+ *   - every access stays inside one 4 KiB page and was translated (successfully) first;
+ *   - no translation comes after the first write (all faults are found before writing);
+ *   - an emulation that ends in an exception, a veto, "not handled" or an error wrote no
+ *     memory, no register and no vector state (the one allowed exception: a REP string
+ *     instruction keeps the iterations it completed, SDM Vol. 2 REP);
+ *   - decoded lengths are 1..15 and never past the bytes given.
+ * AddressSanitizer and UBSan catch the rest. Build: see tests/fuzz/CMakeLists.txt.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xg_emu_x86.h"
+
+#define WIN    0x1000ull /* 4 pages of memory at linear 0x1000 */
+#define NPAGES 4
+
+struct fz {
+	struct xg_emu_x86_regs r;
+	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+	uint8_t mem[NPAGES * 4096];
+	uint64_t fault_seed;
+	uint8_t translated[NPAGES];
+	int writes, set_regs, set_xsave, injected, veto_at;
+	int wrote;
+};
+
+static void check(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+static int page_of(uint64_t la)
+{
+	return (la >= WIN && la < WIN + NPAGES * 4096ull) ? (int)((la - WIN) >> 12) : -1;
+}
+
+static int g_regs(void *o, struct xg_emu_x86_regs *r)
+{
+	*r = ((struct fz *)o)->r;
+	return 0;
+}
+static int s_regs(void *o, const struct xg_emu_x86_regs *r)
+{
+	((struct fz *)o)->set_regs++;
+	return 0;
+}
+static int g_xs(void *o, void *xs)
+{
+	memcpy(xs, ((struct fz *)o)->xs, XG_EMU_X86_XSAVE_SIZE);
+	return 0;
+}
+static int s_xs(void *o, const void *xs)
+{
+	((struct fz *)o)->set_xsave++;
+	return 0;
+}
+static int tr(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl, uint32_t *err)
+{
+	struct fz *f = o;
+	int p = page_of(la);
+	check(!f->wrote); /* every fault is found before the first write */
+	if (p < 0 || ((f->fault_seed >> (8 * p + (kind & 3))) & 7) == 0) {
+		*err = (kind & XG_EMU_X86_WRITE ? 2u : 0u) | (cpl == 3 ? 4u : 0u);
+		return 1;
+	}
+	f->translated[p] |= (uint8_t)kind;
+	return 0;
+}
+static int rd(void *o, uint64_t la, void *buf, unsigned n, enum xg_emu_x86_access kind)
+{
+	struct fz *f = o;
+	int p = page_of(la);
+	check(n > 0 && n <= 64 && p >= 0 && page_of(la + n - 1) == p);
+	check(f->translated[p] != 0);
+	memcpy(buf, f->mem + (la - WIN), n);
+	return 0;
+}
+static int wr(void *o, uint64_t la, const void *buf, unsigned n)
+{
+	struct fz *f = o;
+	int p = page_of(la);
+	check(n > 0 && n <= 64 && p >= 0 && page_of(la + n - 1) == p);
+	check(f->translated[p] & XG_EMU_X86_WRITE);
+	memcpy(f->mem + (la - WIN), buf, n);
+	f->writes++;
+	f->wrote = 1;
+	return 0;
+}
+static int inj(void *o, const struct xg_emu_x86_exception *e)
+{
+	((struct fz *)o)->injected++;
+	check(e->vector < 32);
+	return 0;
+}
+static int hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn *in,
+		const struct xg_emu_x86_exception *e)
+{
+	check((unsigned)s < XG_EMU_X86_NSTAGES && in->len <= 15);
+	return (int)s == ((struct fz *)o)->veto_at;
+}
+
+static const struct xg_emu_x86_ops ops = { g_regs, s_regs, g_xs, s_xs, tr, rd, wr, inj, hook };
+
+static uint64_t take(const uint8_t **d, size_t *n, unsigned k)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < k && *n; i++, (*d)++, (*n)--)
+		v |= (uint64_t)**d << (8 * i);
+	return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct fz f;
+	struct xg_emu_x86_result res;
+	struct xg_emu_x86_insn in;
+	const uint8_t *d = data;
+	size_t n = size;
+	uint8_t insn[15];
+	unsigned mode, given, st;
+	uint64_t cfg;
+
+	memset(&f, 0, sizeof(f));
+	cfg = take(&d, &n, 4);
+	mode = cfg & 3;
+	f.fault_seed = take(&d, &n, 8);
+	f.veto_at = (cfg >> 8) & 15; /* >= NSTAGES: no veto */
+	if (f.veto_at < XG_EMU_X86_NSTAGES && (cfg >> 12) & 1)
+		f.veto_at = -1;
+	/* control state: mostly sane, sometimes not */
+	f.r.cr0 = mode == 3 ? 0x10 : 0x80050033;
+	f.r.cr0 |= ((cfg >> 2) & 3) << 2; /* EM, TS */
+	f.r.cr4 = (1u << 5) | ((cfg >> 4) & 1 ? 0 : (1u << 9) | (1u << 18)) |
+		  ((cfg >> 20) & 1 ? 1u << 12 : 0);
+	f.r.efer = mode == 0 ? 0x500 : 0;
+	f.r.xcr0 = (cfg >> 5) & 1 ? 7 : (cfg >> 6) & 1 ? 3 : 0xe7;
+	f.r.rflags = 2 | (take(&d, &n, 4) & 0x40cd5);
+	for (int i = 0; i < XG_EMU_X86_NSEG; i++) {
+		struct xg_emu_x86_segment *s = &f.r.seg[i];
+		s->present = 1;
+		s->type = i == XG_EMU_X86_CS ? 0xb : 3;
+		s->limit = (cfg >> 24) & 1 ? 0x3fff : 0xffffffff;
+		s->db = mode == 1;
+		s->dpl = (cfg >> 7) & 1 ? 3 : 0;
+		s->base = (cfg >> 25) & 1 ? 0x800 : 0;
+	}
+	f.r.seg[XG_EMU_X86_CS].l = mode == 0;
+	if ((cfg >> 26) & 1)
+		f.r.seg[XG_EMU_X86_FS].base = take(&d, &n, 8);
+	/* GPRs: near the window, or anything */
+	for (int i = 0; i < 16; i++) {
+		uint8_t b = (uint8_t)take(&d, &n, 1);
+		f.r.gpr[i] = b < 0xc0 ? WIN + 0x10 * (uint64_t)b + (b & 7) : take(&d, &n, 8);
+	}
+	f.r.rip = WIN + 0x40 + (take(&d, &n, 2) & 0x3fff);
+	/* instruction bytes: some given, the rest (if needed) fetched from memory at RIP */
+	given = (unsigned)take(&d, &n, 1) % 16;
+	memset(insn, 0x90, sizeof(insn));
+	for (unsigned i = 0; i < 15; i++)
+		insn[i] = (uint8_t)take(&d, &n, 1);
+	/* vector state, then memory */
+	for (size_t i = 0; i < sizeof(f.xs) && n; i++)
+		f.xs[i] = (uint8_t)take(&d, &n, 1);
+	for (size_t i = 0; i < sizeof(f.mem) && n; i++)
+		f.mem[i] = (uint8_t)take(&d, &n, 1);
+	if (page_of(f.r.rip) >= 0 && page_of(f.r.rip + 14) >= 0)
+		memcpy(f.mem + (f.r.rip - WIN), insn, 15);
+
+	/* decode alone, every mode: bounded and sane */
+	for (unsigned m = 0; m < 4; m++) {
+		unsigned bits = m == 0 ? 64 : m == 1 ? 32 : 16;
+		st = xg_emu_x86_decode(insn, given, bits, m == 3, &in, NULL, NULL);
+		if (st == XG_EMU_X86_OK)
+			check(in.len >= 1 && in.len <= given);
+	}
+
+	st = xg_emu_x86_emulate(&ops, &f, given ? insn : NULL, given, &res);
+	if (st != XG_EMU_X86_OK) {
+		int rep_string = res.insn.map == 0 && res.insn.opcode >= 0xa4 &&
+				 res.insn.opcode <= 0xaf && res.insn.rep;
+		if (!(st == XG_EMU_X86_EXCEPTION && rep_string))
+			check(f.writes == 0 && f.set_regs == 0 && f.set_xsave == 0);
+	}
+	check(st != XG_EMU_X86_EXCEPTION || f.injected == 1);
+	check(st == XG_EMU_X86_EXCEPTION || f.injected == 0);
+	return 0;
+}

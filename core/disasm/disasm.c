@@ -1,4 +1,5 @@
-/* disasm.c - see disasm.h. A capstone handle per call: this is the slow, human path. */
+/* disasm.c - see disasm.h. cs_open costs microseconds and a handle is not thread-safe: each
+ * thread keeps one handle per architecture, opened on first use, for its life. */
 #include <capstone.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,10 +25,18 @@ size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64
 		snprintf(out, out_size, "(no disassembler for %s)", xg_arch_name(arch));
 		return 0;
 	}
-	if (cs_open(ca, cm, &h) != CS_ERR_OK) {
-		snprintf(out, out_size, "(capstone cannot open %s)", xg_arch_name(arch));
-		return 0;
+	static __thread csh handles[2];
+	static __thread uint8_t opened[2];
+	int slot = arch == XG_ARCH_ARM64;
+
+	if (!opened[slot]) {
+		if (cs_open(ca, cm, &handles[slot]) != CS_ERR_OK) {
+			snprintf(out, out_size, "(capstone cannot open %s)", xg_arch_name(arch));
+			return 0;
+		}
+		opened[slot] = 1;
 	}
+	h = handles[slot];
 	n = cs_disasm(h, bytes, len, addr, 1, &insn);
 	if (n == 1) {
 		if (insn[0].op_str[0])
@@ -39,6 +48,5 @@ size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64
 	} else {
 		snprintf(out, out_size, "(not an instruction capstone knows)");
 	}
-	cs_close(&h);
 	return size;
 }

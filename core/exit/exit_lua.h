@@ -9,9 +9,12 @@
  *
  * One root proxy per lua_State is reused for every exit (xg_exit_lua_push swaps the view
  * and bumps a generation). After the handler returns, the engine calls xg_exit_lua_expire:
- * any later use of that exit object, or of a nested proxy taken from it - a policy that
- * stashed it in a global - raises "exit object used after its handler returned" instead
- * of reading another exit's data. Writes raise "exit objects are read-only".
+ * from then on any use of that object, or of a nested proxy taken from it - a policy that
+ * stashed it in a global and reads it from a timer or a coroutine - raises "exit object
+ * used after its handler returned". The root object itself is the next exit's object too:
+ * a stashed root read during a later handler shows that handler's exit (never freed or
+ * stale memory); nested proxies (e.insn, e.hw ...) stay dead for good. Writes raise "exit
+ * objects are read-only".
  *
  * Lazy extras (disassembly, registers, memory) are the engine's: it registers a fallback
  * __index function with xg_exit_lua_set_fallback; unknown field names go there (with the

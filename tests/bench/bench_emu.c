@@ -18,13 +18,34 @@
 #include "xg_emu_x86.h"
 
 static const char *const corpus_hex[] = {
-	"8b 03",	     "48 89 43 08",	      "c7 03 78 56 34 12", "88 4b 01",
-	"0f b6 43 02",	     "48 0f bf 03",	      "01 03",		   "f0 48 0f c1 03",
-	"80 33 55",	     "48 87 03",	      "0f c7 0b",	   "f3 0f 10 03",
-	"66 0f 7e 03",	     "0f 28 43 40",	      "66 0f 3a 16 03 01", "c5 fe 6f 03",
-	"c4 e2 7d 18 03",    "c5 fa 11 03",	      "62 f1 fe 48 6f 43 01", "62 f1 7f c9 6f 03",
-	"d9 03",	     "dd 1b",		      "df 3b",		   "48 8b 05 00 10 00 00",
-	"64 48 8b 04 25 28 00 00 00", "0f ba 2b 05", "0f 94 03",	   "ff 33",
+    "8b 03",
+    "48 89 43 08",
+    "c7 03 78 56 34 12",
+    "88 4b 01",
+    "0f b6 43 02",
+    "48 0f bf 03",
+    "01 03",
+    "f0 48 0f c1 03",
+    "80 33 55",
+    "48 87 03",
+    "0f c7 0b",
+    "f3 0f 10 03",
+    "66 0f 7e 03",
+    "0f 28 43 40",
+    "66 0f 3a 16 03 01",
+    "c5 fe 6f 03",
+    "c4 e2 7d 18 03",
+    "c5 fa 11 03",
+    "62 f1 fe 48 6f 43 01",
+    "62 f1 7f c9 6f 03",
+    "d9 03",
+    "dd 1b",
+    "df 3b",
+    "48 8b 05 00 10 00 00",
+    "64 48 8b 04 25 28 00 00 00",
+    "0f ba 2b 05",
+    "0f 94 03",
+    "ff 33",
 };
 
 #define NCORPUS (sizeof(corpus_hex) / sizeof(corpus_hex[0]))
@@ -77,8 +98,8 @@ static int inject(void *o, const struct xg_emu_x86_exception *e)
 {
 	return 0;
 }
-static const struct xg_emu_x86_ops ops = { get_regs, set_regs,	get_xsave, set_xsave,
-					   translate, rd,	wr,	   inject,    NULL };
+static const struct xg_emu_x86_ops ops = {get_regs, set_regs, get_xsave, set_xsave, translate,
+					  rd,	    wr,	      inject,	 NULL};
 
 static double now(void)
 {

@@ -83,7 +83,8 @@ static int get_xsave(void *opaque, void *xs)
 	memcpy(xs, k->xsave, XG_EMU_X86_XSAVE_SIZE);
 	if (k->avx512_shadow) {
 		uint64_t bv;
-		memcpy((uint8_t *)xs + XG_EMU_X86_XS_OPMASK, k->avx512_shadow + XG_EMU_X86_XS_OPMASK,
+		memcpy((uint8_t *)xs + XG_EMU_X86_XS_OPMASK,
+		       k->avx512_shadow + XG_EMU_X86_XS_OPMASK,
 		       XG_EMU_X86_XSAVE_SIZE - XG_EMU_X86_XS_OPMASK);
 		memcpy(&bv, (uint8_t *)xs + XG_EMU_X86_XS_XSTATE_BV, 8);
 		bv |= 0xe0;
@@ -201,12 +202,12 @@ static int inject(void *opaque, const struct xg_emu_x86_exception *exc)
 }
 
 const struct xg_emu_x86_ops emu_kvm_ops = {
-	.get_regs = get_regs,
-	.set_regs = set_regs,
-	.get_xsave = get_xsave,
-	.set_xsave = set_xsave,
-	.translate = translate,
-	.read = rd,
-	.write = wr,
-	.inject = inject,
+    .get_regs = get_regs,
+    .set_regs = set_regs,
+    .get_xsave = get_xsave,
+    .set_xsave = set_xsave,
+    .translate = translate,
+    .read = rd,
+    .write = wr,
+    .inject = inject,
 };

@@ -23,9 +23,9 @@
 #include "xg_emu_x86.h"
 
 static const char *const libs[] = {
-	"/usr/lib/x86_64-linux-gnu/libc.so.6",
-	"/usr/lib/x86_64-linux-gnu/libcapstone.so.4",
-	"/usr/lib/x86_64-linux-gnu/liblua5.4.so.0",
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib/x86_64-linux-gnu/libcapstone.so.4",
+    "/usr/lib/x86_64-linux-gnu/liblua5.4.so.0",
 };
 
 struct counts {
@@ -33,8 +33,8 @@ struct counts {
 	long capstone_wrong; /* disagreements where objdump sides with exitgate */
 };
 
-static const char *const gpr64[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-				       "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15" };
+static const char *const gpr64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+				      "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
 
 /*
  * The tie-breaker: a third decoder (GNU objdump, if installed) on the same bytes. Returns 1
@@ -69,8 +69,8 @@ static int objdump_agrees(const uint8_t *code, unsigned len, const struct xg_emu
 		p += sprintf(p, "%s0x%llx", in->disp < 0 ? "-" : "+",
 			     (unsigned long long)(in->disp < 0 ? -in->disp : in->disp));
 	sprintf(p, "]");
-	snprintf(cmd, sizeof(cmd),
-		 "objdump -D -b binary -mi386:x86-64 -M intel %s 2>/dev/null", path);
+	snprintf(cmd, sizeof(cmd), "objdump -D -b binary -mi386:x86-64 -M intel %s 2>/dev/null",
+		 path);
 	f = popen(cmd, "r");
 	if (!f) {
 		unlink(path);
@@ -86,14 +86,14 @@ static int objdump_agrees(const uint8_t *code, unsigned len, const struct xg_emu
 
 static int gpr_of(x86_reg r)
 {
-	static const x86_reg r64[16] = { X86_REG_RAX, X86_REG_RCX, X86_REG_RDX, X86_REG_RBX,
-					 X86_REG_RSP, X86_REG_RBP, X86_REG_RSI, X86_REG_RDI,
-					 X86_REG_R8,  X86_REG_R9,  X86_REG_R10, X86_REG_R11,
-					 X86_REG_R12, X86_REG_R13, X86_REG_R14, X86_REG_R15 };
-	static const x86_reg r32[16] = { X86_REG_EAX,  X86_REG_ECX,  X86_REG_EDX,  X86_REG_EBX,
-					 X86_REG_ESP,  X86_REG_EBP,  X86_REG_ESI,  X86_REG_EDI,
-					 X86_REG_R8D,  X86_REG_R9D,  X86_REG_R10D, X86_REG_R11D,
-					 X86_REG_R12D, X86_REG_R13D, X86_REG_R14D, X86_REG_R15D };
+	static const x86_reg r64[16] = {X86_REG_RAX, X86_REG_RCX, X86_REG_RDX, X86_REG_RBX,
+					X86_REG_RSP, X86_REG_RBP, X86_REG_RSI, X86_REG_RDI,
+					X86_REG_R8,  X86_REG_R9,  X86_REG_R10, X86_REG_R11,
+					X86_REG_R12, X86_REG_R13, X86_REG_R14, X86_REG_R15};
+	static const x86_reg r32[16] = {X86_REG_EAX,  X86_REG_ECX,  X86_REG_EDX,  X86_REG_EBX,
+					X86_REG_ESP,  X86_REG_EBP,  X86_REG_ESI,  X86_REG_EDI,
+					X86_REG_R8D,  X86_REG_R9D,  X86_REG_R10D, X86_REG_R11D,
+					X86_REG_R12D, X86_REG_R13D, X86_REG_R14D, X86_REG_R15D};
 	if (r == X86_REG_INVALID)
 		return XG_EMU_X86_NOREG;
 	for (int i = 0; i < 16; i++)
@@ -165,7 +165,8 @@ static void check_one(const cs_insn *ci, const uint8_t *code, size_t avail, stru
 		return;
 	}
 	if (!in.has_mem) {
-		n->implicit++; /* string/stack operands capstone lists and exitgate keeps implicit */
+		n->implicit++; /* string/stack operands capstone lists and exitgate keeps implicit
+				*/
 		return;
 	}
 	{
@@ -190,7 +191,8 @@ static void check_one(const cs_insn *ci, const uint8_t *code, size_t avail, stru
 			n->agreed++;
 		} else if (in.len == ci->size && objdump_agrees(code, in.len, &in) == 1) {
 			/* e.g. capstone 4.0.2 takes EVEX.V' as an index extension on non-VSIB
-			 * instructions and shows [rdi + xmm2 - 0x40] for vpxorq's [rdi+rdx*1-0x40] */
+			 * instructions and shows [rdi + xmm2 - 0x40] for vpxorq's [rdi+rdx*1-0x40]
+			 */
 			n->capstone_wrong++;
 			n->agreed++;
 			if (shown++ < 40)
@@ -199,8 +201,10 @@ static void check_one(const cs_insn *ci, const uint8_t *code, size_t avail, stru
 		} else {
 			n->disagreed++;
 			if (shown++ < 40)
-				diag("disagree: %s %s [%02x %02x %02x %02x %02x %02x] cs: len %u b %d i "
-				     "%d s %d d %lld seg %d / xg: len %u b %d i %d s %d d %lld seg %d",
+				diag("disagree: %s %s [%02x %02x %02x %02x %02x %02x] cs: len %u b "
+				     "%d i "
+				     "%d s %d d %lld seg %d / xg: len %u b %d i %d s %d d %lld seg "
+				     "%d",
 				     ci->mnemonic, ci->op_str, code[0], code[1], code[2], code[3],
 				     code[4], code[5], ci->size, cbase, cidx, cscale,
 				     (long long)mop->mem.disp, cseg, in.len, ebase, eidx, escale,
@@ -272,7 +276,7 @@ int main(void)
 		bail("capstone cs_open failed");
 	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
 	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
-		struct counts n = { 0 };
+		struct counts n = {0};
 		if (walk(h, libs[i], &n) < 0) {
 			skip(2, "%s not readable", libs[i]);
 			continue;

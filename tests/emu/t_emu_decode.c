@@ -40,12 +40,13 @@ static size_t unhex(const char *s, uint8_t *out)
 }
 
 enum { ES, CS, SS, DS, FS, GS };
-#define OK XG_EMU_X86_OK
-#define EXC XG_EMU_X86_EXCEPTION
-#define NH XG_EMU_X86_NOT_HANDLED
-#define TR XG_EMU_X86_TRUNCATED
+#define OK    XG_EMU_X86_OK
+#define EXC   XG_EMU_X86_EXCEPTION
+#define NH    XG_EMU_X86_NOT_HANDLED
+#define TR    XG_EMU_X86_TRUNCATED
 #define NOMEM -1, 0, 0, 0, 0, 0
 
+/* clang-format off */
 static const struct dcase cases[] = {
 	{ "mov eax,[rbx]", 64, "8b 03", OK, 2, 3, NR, 1, 0, DS, 0, "mov" },
 	{ "mov rax,[rsp+8]", 64, "48 8b 44 24 08", OK, 5, 4, NR, 1, 8, SS, 0, "mov" },
@@ -126,6 +127,7 @@ static const struct dcase cases[] = {
 	{ "x87 register form decodes", 64, "d9 c9", OK, 2, NOMEM, "x87" },
 	{ "fld m80 with REX", 64, "41 db 28", OK, 3, 8, NR, 1, 0, DS, 0, "x87" },
 };
+/* clang-format on */
 
 int main(void)
 {
@@ -151,8 +153,8 @@ int main(void)
 			continue;
 		}
 		ok(in.has_mem && in.base == t->base && in.index == t->index &&
-			   in.scale == t->scale && in.disp == t->disp && in.seg == t->seg &&
-			   in.rip_rel == t->rip_rel,
+		       in.scale == t->scale && in.disp == t->disp && in.seg == t->seg &&
+		       in.rip_rel == t->rip_rel,
 		   "%s: memory operand (base %d index %d scale %d disp %lld seg %d rip %d)",
 		   t->what, in.base, in.index, in.scale, (long long)in.disp, in.seg, in.rip_rel);
 	}
@@ -160,16 +162,16 @@ int main(void)
 	/* EVEX fields */
 	{
 		struct xg_emu_x86_insn in;
-		uint8_t b[] = { 0x62, 0xf1, 0x7f, 0xc9, 0x6f, 0x48, 0xfe };
+		uint8_t b[] = {0x62, 0xf1, 0x7f, 0xc9, 0x6f, 0x48, 0xfe};
 		xg_emu_x86_decode(b, sizeof(b), 64, 0, &in, NULL, NULL);
 		ok(in.enc == 2 && in.aaa == 1 && in.z == 1 && in.vl == 2 && in.w == 0 &&
-			   in.pfx == 3 && in.disp8n == 64,
+		       in.pfx == 3 && in.disp8n == 64,
 		   "EVEX fields: aaa=%u z=%u vl=%u w=%u pfx=%u N=%u", in.aaa, in.z, in.vl, in.w,
 		   in.pfx, in.disp8n);
 	}
 	/* never reads past n: every prefix of a long instruction is TRUNCATED */
 	{
-		uint8_t b[] = { 0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x84, 0x24, 0x00, 0x01, 0x00, 0x00 };
+		uint8_t b[] = {0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x84, 0x24, 0x00, 0x01, 0x00, 0x00};
 		int bad = 0;
 		for (size_t k = 0; k < sizeof(b); k++) {
 			struct xg_emu_x86_insn in;

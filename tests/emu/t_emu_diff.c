@@ -106,10 +106,10 @@ static uint64_t rnd(void)
 static int set_slot(unsigned slot, uint64_t gpa, void *host, uint64_t size)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)host,
+	    .slot = slot,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)host,
 	};
 	return ioctl(xg_kvm_vm_fd(H.k.vm), KVM_SET_USER_MEMORY_REGION, &r);
 }
@@ -239,8 +239,7 @@ static void load_case(const struct gcase *c, int at_insn)
 	memcpy(H.k.mmio, c->data, sizeof(c->data));
 	memcpy(H.k.xsave, H.base_xs, H.k.xsave_size);
 	memcpy(H.k.xsave, c->xs, XG_EMU_X86_XSAVE_SIZE);
-	if (xg_kvm_set_sregs(H.k.vcpu, &c->sregs, &err) ||
-	    xg_kvm_set_regs(H.k.vcpu, &regs, &err) ||
+	if (xg_kvm_set_sregs(H.k.vcpu, &c->sregs, &err) || xg_kvm_set_regs(H.k.vcpu, &regs, &err) ||
 	    xg_kvm_set_xsave(H.k.vcpu, H.k.xsave, H.k.xsave_size, &err))
 		bail("loading a case: %s", err.msg);
 }
@@ -341,13 +340,14 @@ static int native(const struct gcase *c, struct state *s)
 	load_case(c, 0);
 	ex = run_guest();
 	if (ex != KVM_EXIT_IO && ex != KVM_EXIT_HLT) {
-		diag("%s: native run ended with exit %u (suberror %u, ndata %u, data %llx %llx %llx "
-		     "%llx)",
-		     c->desc, ex, H.run->internal.suberror, H.run->internal.ndata,
-		     (unsigned long long)H.run->internal.data[0],
-		     (unsigned long long)H.run->internal.data[1],
-		     (unsigned long long)H.run->internal.data[2],
-		     (unsigned long long)H.run->internal.data[3]);
+		diag(
+		    "%s: native run ended with exit %u (suberror %u, ndata %u, data %llx %llx %llx "
+		    "%llx)",
+		    c->desc, ex, H.run->internal.suberror, H.run->internal.ndata,
+		    (unsigned long long)H.run->internal.data[0],
+		    (unsigned long long)H.run->internal.data[1],
+		    (unsigned long long)H.run->internal.data[2],
+		    (unsigned long long)H.run->internal.data[3]);
 		return -1;
 	}
 	capture(s, 0);
@@ -365,7 +365,8 @@ static int emulated(const struct gcase *c, struct state *s, char *why, size_t wh
 	map_window(c->mmio_mask);
 	load_case(c, 0);
 	ex = run_guest();
-	if (ex == KVM_EXIT_INTERNAL_ERROR && H.run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+	if (ex == KVM_EXIT_INTERNAL_ERROR &&
+	    H.run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
 		/* the real path: KVM gave up, the exit carries the bytes (data[1..2]) */
 		uint64_t d1 = H.run->internal.data[1], d2 = H.run->internal.data[2];
 		H.kvm_gave_up++;
@@ -404,9 +405,8 @@ static int emulated(const struct gcase *c, struct state *s, char *why, size_t wh
 	return 0;
 }
 
-static const char *const gpr_names[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp",
-					    "rsi", "rdi", "r8",	 "r9",	"r10", "r11",
-					    "r12", "r13", "r14", "r15" };
+static const char *const gpr_names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+					  "r8",	 "r9",	"r10", "r11", "r12", "r13", "r14", "r15"};
 
 static void regs_array(const struct kvm_regs *r, uint64_t g[16])
 {
@@ -415,8 +415,8 @@ static void regs_array(const struct kvm_regs *r, uint64_t g[16])
 	memcpy(g + 8, &r->r8, 64);
 }
 
-static int compare(const struct gcase *c, const struct state *a, const struct state *b,
-		   char *why, size_t n)
+static int compare(const struct gcase *c, const struct state *a, const struct state *b, char *why,
+		   size_t n)
 {
 	uint64_t ga[16], gb[16];
 
@@ -434,8 +434,8 @@ static int compare(const struct gcase *c, const struct state *a, const struct st
 	if (a->vector >= 0 || b->vector >= 0) {
 		if (a->vector != b->vector || (a->vector >= 0 && a->error != b->error) ||
 		    (a->vector == 14 && a->cr2 != b->cr2)) {
-			snprintf(why, n, "exception: cpu %d/%x, exitgate %d/%x", a->vector, a->error,
-				 b->vector, b->error);
+			snprintf(why, n, "exception: cpu %d/%x, exitgate %d/%x", a->vector,
+				 a->error, b->vector, b->error);
 			return 1;
 		}
 		H.exceptions++;
@@ -460,10 +460,10 @@ static int compare(const struct gcase *c, const struct state *a, const struct st
 	for (unsigned i = 0; i < XG_EMU_X86_XSAVE_SIZE; i++)
 		if (a->xs[i] != b->xs[i]) {
 			snprintf(why, n, "xsave byte %u (%s): cpu %02x, exitgate %02x", i,
-				 i < 32	   ? "x87 control/MXCSR"
-				 : i < 160 ? "ST regs"
-				 : i < 416 ? "XMM"
-				 : i < 832 ? "YMM high"
+				 i < 32	    ? "x87 control/MXCSR"
+				 : i < 160  ? "ST regs"
+				 : i < 416  ? "XMM"
+				 : i < 832  ? "YMM high"
 				 : i < 1088 ? "MPX/padding"
 				 : i < 1152 ? "opmask"
 				 : i < 1664 ? "ZMM high"
@@ -520,15 +520,16 @@ static void hexs(char *out, const uint8_t *b, unsigned n)
 		out += sprintf(out, "%02x", b[i]);
 }
 
-static const uint32_t f32s[] = { 0x7fc00000, 0x7f800001, 0x00000001, 0x7f800000, 0xff800000,
-				 0x80000000, 0x3fc00000, 0x4f000000, 0xcf000001, 0x3f000000 };
-static const uint64_t f64s[] = { 0x7ff8000000000000ull, 0x7ff0000000000001ull, 1ull,
-				 0x7ff0000000000000ull, 0x8000000000000000ull, 0x3ff8000000000000ull,
-				 0x43e0000000000000ull, 0xc1e0000000200000ull, 0x3fe0000000000000ull,
-				 0x4004000000000000ull };
-static const uint64_t m80lo[] = { 0xc000000000000000ull, 0x8000000000000001ull, 1ull,
-				  0x8000000000000000ull, 0x4000000000000000ull, 0xc000000000000000ull };
-static const uint16_t m80hi[] = { 0x7fff, 0x7fff, 0x0000, 0x7fff, 0x3fff, 0x4001 };
+static const uint32_t f32s[] = {0x7fc00000, 0x7f800001, 0x00000001, 0x7f800000, 0xff800000,
+				0x80000000, 0x3fc00000, 0x4f000000, 0xcf000001, 0x3f000000};
+static const uint64_t f64s[] = {0x7ff8000000000000ull, 0x7ff0000000000001ull, 1ull,
+				0x7ff0000000000000ull, 0x8000000000000000ull, 0x3ff8000000000000ull,
+				0x43e0000000000000ull, 0xc1e0000000200000ull, 0x3fe0000000000000ull,
+				0x4004000000000000ull};
+static const uint64_t m80lo[] = {
+    0xc000000000000000ull, 0x8000000000000001ull, 1ull,
+    0x8000000000000000ull, 0x4000000000000000ull, 0xc000000000000000ull};
+static const uint16_t m80hi[] = {0x7fff, 0x7fff, 0x0000, 0x7fff, 0x3fff, 0x4001};
 
 /* x87 states: FCW, TOP, number of valid registers, whether ST values are special */
 struct x87st {
@@ -536,8 +537,7 @@ struct x87st {
 	uint8_t top, nvalid;
 };
 static const struct x87st x87states[] = {
-	{ 0x037f, 0, 0 }, { 0x037f, 5, 3 }, { 0x037f, 0, 8 }, { 0x0340, 5, 3 }, { 0x0f7f, 6, 2 },
-	{ 0x0b7f, 6, 2 },
+    {0x037f, 0, 0}, {0x037f, 5, 3}, {0x037f, 0, 8}, {0x0340, 5, 3}, {0x0f7f, 6, 2}, {0x0b7f, 6, 2},
 };
 
 static void fill_x87(uint8_t *xs, const struct x87st *st)
@@ -570,7 +570,8 @@ static void fill_x87(uint8_t *xs, const struct x87st *st)
 			mant = 0x8000000000000000ull, se = 0xffff;
 			break;
 		default:
-			mant = rnd() | 0x8000000000000000ull, se = (uint16_t)(0x3f80 + rnd() % 0x100);
+			mant = rnd() | 0x8000000000000000ull,
+			se = (uint16_t)(0x3f80 + rnd() % 0x100);
 			break;
 		}
 		memcpy(r, &mant, 8);
@@ -625,8 +626,8 @@ static void set_gpr(struct kvm_regs *r, unsigned i, uint64_t v)
 }
 
 enum { FORM_BASE = 0, FORM_DISP8, FORM_SIB32, FORM_RIP, FORM_FS, NFORMS };
-static const char *const form_names[NFORMS] = { "[rbx]", "[rbx+disp8]", "[rbx+rsi*4+disp32]",
-						 "[rip+disp32]", "fs:[rbx]" };
+static const char *const form_names[NFORMS] = {"[rbx]", "[rbx+disp8]", "[rbx+rsi*4+disp32]",
+					       "[rip+disp32]", "fs:[rbx]"};
 
 /*
  * Build the instruction for template t at data offset `off` with addressing form `form`,
@@ -691,8 +692,8 @@ static int build(struct gcase *c, const struct tmpl *t, unsigned form, uint64_t 
 static void gen(const struct tmpl *t, unsigned vl_bytes)
 {
 	unsigned size = t->memsize ? t->memsize : vl_bytes;
-	uint64_t offs[4] = { 0x140, 0x143 + (rnd() % 8) * 0, 0x1000 - (size > 1 ? size / 2 : 1),
-			     0x1000 - (size > 2 ? 2 : 1) };
+	uint64_t offs[4] = {0x140, 0x143 + (rnd() % 8) * 0, 0x1000 - (size > 1 ? size / 2 : 1),
+			    0x1000 - (size > 2 ? 2 : 1)};
 	unsigned nforms = (t->flags & (T_NOFORMS | T_MOFFS)) ? 1 : NFORMS;
 	static struct gcase c;
 
@@ -708,7 +709,8 @@ static void gen(const struct tmpl *t, unsigned vl_bytes)
 				base_state(&c);
 				c.t = t;
 				build(&c, t, form, offs[o]);
-				c.mmio_mask = (offs[o] + size > 4096) ? 1 + (unsigned)(rnd() % 3) : 3;
+				c.mmio_mask =
+				    (offs[o] + size > 4096) ? 1 + (unsigned)(rnd() % 3) : 3;
 				if (t->kind == K_X87) {
 					/* special values at the operand, and an x87 state */
 					uint8_t *p = c.data + offs[o];
@@ -724,7 +726,8 @@ static void gen(const struct tmpl *t, unsigned vl_bytes)
 					}
 				}
 				if (t->flags & T_BITOFF)
-					set_gpr(&c.regs, t->reg, (uint64_t)((int64_t)(rnd() % 128) - 64));
+					set_gpr(&c.regs, t->reg,
+						(uint64_t)((int64_t)(rnd() % 128) - 64));
 				if (t->flags & T_RAXMEM) {
 					uint64_t v0, v1;
 					memcpy(&v0, c.data + offs[o], 8);
@@ -738,7 +741,8 @@ static void gen(const struct tmpl *t, unsigned vl_bytes)
 				}
 				if (t->kind == K_SSE && v >= 1 && H.avx512)
 					/* k1 all ones (v1) or zero (v2); v0 keeps a random k1 */
-					memset(c.xs + XG_EMU_X86_XS_OPMASK + 8, v == 1 ? 0xff : 0, 8);
+					memset(c.xs + XG_EMU_X86_XS_OPMASK + 8, v == 1 ? 0xff : 0,
+					       8);
 				hexs(hx, c.code, c.len < 16 ? c.len : 16);
 				snprintf(c.desc, sizeof(c.desc), "%s %s +%#llx mmio=%u [%s] v%u",
 					 t->name, form_names[form], (unsigned long long)offs[o],
@@ -751,6 +755,7 @@ static void gen(const struct tmpl *t, unsigned vl_bytes)
 
 /* ---- the templates ---- */
 
+/* clang-format off */
 #define TP(nm, k, msz, fl, r, ...)                                                                 \
 	{ nm, { __VA_ARGS__ }, sizeof((uint8_t[]){ __VA_ARGS__ }), r, { 0 }, 0, k, msz, fl }
 #define TPI(nm, k, msz, fl, r, imm, ...)                                                           \
@@ -934,9 +939,10 @@ static const struct etmpl evex_t[] = {
 	{ "vbroadcasti64x4", 0xf2, 0xfd, 0x5b, 0, 32, 1 | 2 },
 };
 
+/* clang-format on */
 static void gen_evex(void)
 {
-	static const uint8_t p2s[] = { 0x08, 0x28, 0x48, 0x09, 0x29, 0x49, 0x89, 0xa9, 0xc9 };
+	static const uint8_t p2s[] = {0x08, 0x28, 0x48, 0x09, 0x29, 0x49, 0x89, 0xa9, 0xc9};
 	struct tmpl t;
 
 	for (size_t i = 0; i < sizeof(evex_t) / sizeof(evex_t[0]); i++) {
@@ -971,6 +977,7 @@ static void gen_evex(void)
 	}
 }
 
+/* clang-format off */
 #define ALU(nm, o, r)                                                                              \
 	TP(nm " m8,r8", K_GP, 1, 0, r, o), TP(nm " m32,r32", K_GP, 4, 0, r, o + 1),                \
 		TP(nm " m64,r64", K_GP, 8, 0, r, 0x48, o + 1),                                     \
@@ -1076,9 +1083,10 @@ static const struct tmpl str_t[] = {
 	TP("fs movsb", K_STR, 1, 0, 0, 0x64, 0xa4),
 };
 
+/* clang-format on */
 static void gen_strings(void)
 {
-	static const uint8_t reps[] = { 0, 0xf3, 0xf2 };
+	static const uint8_t reps[] = {0, 0xf3, 0xf2};
 	static struct gcase c;
 
 	for (size_t i = 0; i < sizeof(str_t) / sizeof(str_t[0]); i++) {
@@ -1098,7 +1106,7 @@ static void gen_strings(void)
 				memcpy(c.code + n, t->pre, t->npre);
 				n += t->npre;
 				c.len = n;
-				c.regs.rcx = (uint64_t[]){ 0, 1, 3, 7 }[v & 3];
+				c.regs.rcx = (uint64_t[]){0, 1, 3, 7}[v & 3];
 				if (v & 4)
 					c.regs.rflags |= 0x400; /* DF */
 				c.regs.rsi = DATA_GPA + ((v & 1) ? 0xff8 : 0x200) +
@@ -1180,7 +1188,7 @@ static void setup_idt(void)
 
 int main(void)
 {
-	struct xg_kvm_vm_opts o = { 0 };
+	struct xg_kvm_vm_opts o = {0};
 	struct xg_error err;
 	char why[256];
 
@@ -1196,8 +1204,8 @@ int main(void)
 	H.k.xsave_size = xg_kvm_xsave_size(H.k.vcpu);
 	H.k.xsave = aligned_alloc(64, (H.k.xsave_size + 63) & ~63ul);
 	H.base_xs = aligned_alloc(64, (H.k.xsave_size + 63) & ~63ul);
-	H.slotmem = mmap(NULL, NPAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
+	H.slotmem =
+	    mmap(NULL, NPAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	H.k.mmio = calloc(NPAGES, 4096);
 	H.k.ram = H.slotmem;
 	H.k.data_gpa = DATA_GPA;
@@ -1251,8 +1259,9 @@ int main(void)
 		   H.cases - c0, H.mismatches - before);
 		before = H.mismatches, c0 = H.cases;
 		gen_strings();
-		ok(H.mismatches == before, "string instructions with REP: %ld cases, %ld mismatches",
-		   H.cases - c0, H.mismatches - before);
+		ok(H.mismatches == before,
+		   "string instructions with REP: %ld cases, %ld mismatches", H.cases - c0,
+		   H.mismatches - before);
 	}
 	diag("%ld cases: %ld mismatches; KVM gave up (emulation failure) on %ld, handled the MMIO "
 	     "itself on %ld (snapshot path), no MMIO exit on %ld; %ld cases ended in the same "

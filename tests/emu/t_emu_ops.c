@@ -112,15 +112,15 @@ static int f_hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn
 }
 
 static const struct xg_emu_x86_ops ops = {
-	.get_regs = f_get_regs,
-	.set_regs = f_set_regs,
-	.get_xsave = f_get_xsave,
-	.set_xsave = f_set_xsave,
-	.translate = f_translate,
-	.read = f_read,
-	.write = f_write,
-	.inject = f_inject,
-	.hook = f_hook,
+    .get_regs = f_get_regs,
+    .set_regs = f_set_regs,
+    .get_xsave = f_get_xsave,
+    .set_xsave = f_set_xsave,
+    .translate = f_translate,
+    .read = f_read,
+    .write = f_write,
+    .inject = f_inject,
+    .hook = f_hook,
 };
 
 /* 64-bit mode, CPL 0, SSE/AVX/AVX-512 enabled, all pages present and writable */
@@ -137,7 +137,7 @@ static void reset(struct fake *f)
 	f->r.seg[XG_EMU_X86_CS].l = 1;
 	for (int i = 0; i < XG_EMU_X86_NSEG; i++)
 		f->r.seg[i].limit = 0xffffffff, f->r.seg[i].present = 1, f->r.seg[i].type = 3;
-	f->xs[0] = 0x7f, f->xs[1] = 0x03;			/* FCW */
+	f->xs[0] = 0x7f, f->xs[1] = 0x03; /* FCW */
 	f->xs[XG_EMU_X86_XS_MXCSR] = 0x80, f->xs[XG_EMU_X86_XS_MXCSR + 1] = 0x1f;
 	memset(f->xs + XG_EMU_X86_XS_XSTATE_BV, 0xe7, 1);
 	memset(f->present, 1, NPAGES);
@@ -215,18 +215,19 @@ int main(void)
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
 	emu(&f, "01 03", &res);
 	{
-		int want[] = { XG_EMU_X86_STAGE_DECODE,	   XG_EMU_X86_STAGE_LEGALITY,
-			       XG_EMU_X86_STAGE_DEVICE,	   XG_EMU_X86_STAGE_PRIVILEGE,
-			       XG_EMU_X86_STAGE_ALIGNMENT, XG_EMU_X86_STAGE_CANONICAL,
-			       XG_EMU_X86_STAGE_TRANSLATE, XG_EMU_X86_STAGE_READ,
-			       XG_EMU_X86_STAGE_WRITEBACK };
+		int want[] = {XG_EMU_X86_STAGE_DECODE,	  XG_EMU_X86_STAGE_LEGALITY,
+			      XG_EMU_X86_STAGE_DEVICE,	  XG_EMU_X86_STAGE_PRIVILEGE,
+			      XG_EMU_X86_STAGE_ALIGNMENT, XG_EMU_X86_STAGE_CANONICAL,
+			      XG_EMU_X86_STAGE_TRANSLATE, XG_EMU_X86_STAGE_READ,
+			      XG_EMU_X86_STAGE_WRITEBACK};
 		ok(f.nstages == 9 && !memcmp(f.stages, want, sizeof(want)),
 		   "hooks see decode..writeback in order (%d stages)", f.nstages);
 	}
 	reset(&f);
 	f.veto_at = XG_EMU_X86_STAGE_READ;
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
-	is_int(emu(&f, "01 03", &res), XG_EMU_X86_VETOED, "a hook vetoes after the operands are read");
+	is_int(emu(&f, "01 03", &res), XG_EMU_X86_VETOED,
+	       "a hook vetoes after the operands are read");
 	is_int(f.writes + f.set_regs_calls + f.injected, 0, "a vetoed instruction changes nothing");
 	like(res.reason, "read", "the reason names the stage");
 	reset(&f);
@@ -328,7 +329,7 @@ int main(void)
 	f.r.gpr[XG_EMU_X86_RCX] = 5;
 	is_int(emu(&f, "f3 a4", &res), XG_EMU_X86_EXCEPTION, "rep movsb into a missing page");
 	ok(f.r.gpr[XG_EMU_X86_RCX] == 3 && f.r.gpr[XG_EMU_X86_RDI] == BASE + 0x3000 &&
-		   f.r.rip == BASE + 0x100,
+	       f.r.rip == BASE + 0x100,
 	   "two iterations done, RCX=3, RDI at the fault, RIP on the instruction");
 	is_int(f.writes, 2, "two bytes written");
 

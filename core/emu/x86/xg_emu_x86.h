@@ -84,21 +84,21 @@ struct xg_emu_x86_regs {
  * (CPUID.(EAX=0DH,ECX=i).EBX on every CPU that has them). A component whose XSTATE_BV bit is
  * clear is in its initial state; the emulator sets the bit of every component it writes.
  */
-#define XG_EMU_X86_XSAVE_SIZE	 2688
-#define XG_EMU_X86_XS_FCW	 0
-#define XG_EMU_X86_XS_FSW	 2
-#define XG_EMU_X86_XS_FTW	 4 /* abridged: one bit per physical register, 1 = valid */
-#define XG_EMU_X86_XS_FOP	 6
-#define XG_EMU_X86_XS_FIP	 8
-#define XG_EMU_X86_XS_FDP	 16
-#define XG_EMU_X86_XS_MXCSR	 24
-#define XG_EMU_X86_XS_ST0	 32  /* ST(i) at 32 + 16 * i, 80 bits each */
-#define XG_EMU_X86_XS_XMM0	 160 /* XMM(i) bits 127:0 at 160 + 16 * i, i < 16 */
+#define XG_EMU_X86_XSAVE_SIZE	2688
+#define XG_EMU_X86_XS_FCW	0
+#define XG_EMU_X86_XS_FSW	2
+#define XG_EMU_X86_XS_FTW	4 /* abridged: one bit per physical register, 1 = valid */
+#define XG_EMU_X86_XS_FOP	6
+#define XG_EMU_X86_XS_FIP	8
+#define XG_EMU_X86_XS_FDP	16
+#define XG_EMU_X86_XS_MXCSR	24
+#define XG_EMU_X86_XS_ST0	32  /* ST(i) at 32 + 16 * i, 80 bits each */
+#define XG_EMU_X86_XS_XMM0	160 /* XMM(i) bits 127:0 at 160 + 16 * i, i < 16 */
 #define XG_EMU_X86_XS_XSTATE_BV 512
-#define XG_EMU_X86_XS_YMMH	 576  /* YMM(i) bits 255:128 at 576 + 16 * i */
-#define XG_EMU_X86_XS_OPMASK	 1088 /* k(i) at 1088 + 8 * i */
-#define XG_EMU_X86_XS_ZMMH	 1152 /* ZMM(i) bits 511:256 at 1152 + 32 * i, i < 16 */
-#define XG_EMU_X86_XS_HI16ZMM	 1664 /* ZMM(16 + i) at 1664 + 64 * i */
+#define XG_EMU_X86_XS_YMMH	576  /* YMM(i) bits 255:128 at 576 + 16 * i */
+#define XG_EMU_X86_XS_OPMASK	1088 /* k(i) at 1088 + 8 * i */
+#define XG_EMU_X86_XS_ZMMH	1152 /* ZMM(i) bits 511:256 at 1152 + 32 * i, i < 16 */
+#define XG_EMU_X86_XS_HI16ZMM	1664 /* ZMM(16 + i) at 1664 + 64 * i */
 
 /* Kinds of memory access, for ops->translate/read/write and the #PF error code. */
 enum xg_emu_x86_access {
@@ -146,12 +146,12 @@ const char *xg_emu_x86_stage_name(enum xg_emu_x86_stage stage);
 
 /* Outcome of decode or emulate. */
 enum xg_emu_x86_status {
-	XG_EMU_X86_OK = 0,	  /* emulated (or decoded); RIP advanced */
-	XG_EMU_X86_EXCEPTION,	  /* an exception was found and injected; nothing else changed */
-	XG_EMU_X86_NOT_HANDLED,	  /* valid instruction the emulator does not do: see reason */
-	XG_EMU_X86_VETOED,	  /* a stage hook said no; nothing changed */
-	XG_EMU_X86_ERROR,	  /* an ops callback failed (host problem); see reason */
-	XG_EMU_X86_TRUNCATED,	  /* decode only: the bytes end inside the instruction */
+	XG_EMU_X86_OK = 0,	/* emulated (or decoded); RIP advanced */
+	XG_EMU_X86_EXCEPTION,	/* an exception was found and injected; nothing else changed */
+	XG_EMU_X86_NOT_HANDLED, /* valid instruction the emulator does not do: see reason */
+	XG_EMU_X86_VETOED,	/* a stage hook said no; nothing changed */
+	XG_EMU_X86_ERROR,	/* an ops callback failed (host problem); see reason */
+	XG_EMU_X86_TRUNCATED,	/* decode only: the bytes end inside the instruction */
 };
 const char *xg_emu_x86_status_name(enum xg_emu_x86_status st);
 
@@ -169,8 +169,8 @@ struct xg_emu_x86_insn {
 	uint8_t opsize;	  /* 1, 2, 4 or 8 (general-purpose operand size) */
 	uint8_t addrsize; /* 2, 4 or 8 */
 	uint8_t enc, map, opcode;
-	uint8_t pfx;	   /* mandatory-prefix slot: 0 none, 1 66, 2 F3, 3 F2 */
-	uint8_t rep;	   /* 0, 0xf3 or 0xf2: the last of F2/F3 seen */
+	uint8_t pfx; /* mandatory-prefix slot: 0 none, 1 66, 2 F3, 3 F2 */
+	uint8_t rep; /* 0, 0xf3 or 0xf2: the last of F2/F3 seen */
 	uint8_t lock, opsize_pfx, addr_pfx;
 	uint8_t rex; /* the REX byte (0 if none) */
 	uint8_t has_modrm, modrm, mod, reg, rm;
@@ -184,9 +184,9 @@ struct xg_emu_x86_insn {
 	uint8_t imm2; /* the second immediate of enter */
 	/* VEX/EVEX fields: vvvv already inverted and extended with EVEX.V' */
 	uint8_t vvvv, vl, w, aaa, z, bcast, disp8n;
-	uint16_t op;	/* semantic operation (internal numbering), 0 if not implemented */
-	uint16_t aux;	/* its parameter (internal) */
-	uint64_t flags; /* the opcode's table flags (internal) */
+	uint16_t op;	  /* semantic operation (internal numbering), 0 if not implemented */
+	uint16_t aux;	  /* its parameter (internal) */
+	uint64_t flags;	  /* the opcode's table flags (internal) */
 	const char *name; /* mnemonic when known */
 };
 

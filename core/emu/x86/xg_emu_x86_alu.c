@@ -17,11 +17,11 @@
 	{                                                                                          \
 		ty dd = (ty)d, ss = (ty)s;                                                         \
 		uint64_t f = (*fl & ARITH) | 2;                                                    \
-		__asm__ volatile("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopf\n\t" text           \
-				 "\n\tpushf\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                   \
-				 : [d] "+" cn(dd), [f] "+r"(f)                                      \
-				 : [s] cn(ss)                                                       \
-				 : "cc", "memory");                                                 \
+		__asm__ volatile("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopf\n\t" text            \
+				 "\n\tpushf\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                  \
+				 : [d] "+" cn(dd), [f] "+r"(f)                                     \
+				 : [s] cn(ss)                                                      \
+				 : "cc", "memory");                                                \
 		*fl = (*fl & ~ARITH) | (f & ARITH);                                                \
 		return dd;                                                                         \
 	}
@@ -56,26 +56,18 @@ ALU_SIZES16(btc, "btc %[s], %[d]")
 
 typedef uint64_t (*alu_fn)(uint64_t, uint64_t, uint64_t *);
 static const alu_fn alu_table[OP_COUNT][4] = {
-	[OP_ADD] = { add8, add16, add32, add64 },
-	[OP_OR] = { or8, or16, or32, or64 },
-	[OP_ADC] = { adc8, adc16, adc32, adc64 },
-	[OP_SBB] = { sbb8, sbb16, sbb32, sbb64 },
-	[OP_AND] = { and8, and16, and32, and64 },
-	[OP_SUB] = { sub8, sub16, sub32, sub64 },
-	[OP_XOR] = { xor8, xor16, xor32, xor64 },
-	[OP_CMP] = { cmp8, cmp16, cmp32, cmp64 },
-	[OP_TEST] = { test8, test16, test32, test64 },
-	[OP_INC] = { inc8, inc16, inc32, inc64 },
-	[OP_DEC] = { dec8, dec16, dec32, dec64 },
-	[OP_NOT] = { not8, not16, not32, not64 },
-	[OP_NEG] = { neg8, neg16, neg32, neg64 },
-	[OP_BT] = { NULL, bt16, bt32, bt64 },
-	[OP_BTS] = { NULL, bts16, bts32, bts64 },
-	[OP_BTR] = { NULL, btr16, btr32, btr64 },
-	[OP_BTC] = { NULL, btc16, btc32, btc64 },
+    [OP_ADD] = {add8, add16, add32, add64},	 [OP_OR] = {or8, or16, or32, or64},
+    [OP_ADC] = {adc8, adc16, adc32, adc64},	 [OP_SBB] = {sbb8, sbb16, sbb32, sbb64},
+    [OP_AND] = {and8, and16, and32, and64},	 [OP_SUB] = {sub8, sub16, sub32, sub64},
+    [OP_XOR] = {xor8, xor16, xor32, xor64},	 [OP_CMP] = {cmp8, cmp16, cmp32, cmp64},
+    [OP_TEST] = {test8, test16, test32, test64}, [OP_INC] = {inc8, inc16, inc32, inc64},
+    [OP_DEC] = {dec8, dec16, dec32, dec64},	 [OP_NOT] = {not8, not16, not32, not64},
+    [OP_NEG] = {neg8, neg16, neg32, neg64},	 [OP_BT] = {NULL, bt16, bt32, bt64},
+    [OP_BTS] = {NULL, bts16, bts32, bts64},	 [OP_BTR] = {NULL, btr16, btr32, btr64},
+    [OP_BTC] = {NULL, btc16, btc32, btc64},
 };
 
-static const uint8_t size_index[9] = { [1] = 0, [2] = 1, [4] = 2, [8] = 3 };
+static const uint8_t size_index[9] = {[1] = 0, [2] = 1, [4] = 2, [8] = 3};
 
 uint64_t xg_emu_x86_alu(unsigned op, unsigned size, uint64_t dst, uint64_t src, uint64_t *flags)
 {

@@ -14,37 +14,41 @@
 /* Legacy prefix classes (SDM Vol. 2 2.1.1) */
 enum { PK_NONE = 0, PK_SEG, PK_OPSIZE, PK_ADDR, PK_LOCK, PK_REP };
 static const uint8_t prefix_kind[256] = {
-	[0x26] = PK_SEG, [0x2e] = PK_SEG,    [0x36] = PK_SEG,  [0x3e] = PK_SEG,
-	[0x64] = PK_SEG, [0x65] = PK_SEG,    [0x66] = PK_OPSIZE, [0x67] = PK_ADDR,
-	[0xf0] = PK_LOCK, [0xf2] = PK_REP,   [0xf3] = PK_REP,
+    [0x26] = PK_SEG,  [0x2e] = PK_SEG, [0x36] = PK_SEG,	   [0x3e] = PK_SEG,
+    [0x64] = PK_SEG,  [0x65] = PK_SEG, [0x66] = PK_OPSIZE, [0x67] = PK_ADDR,
+    [0xf0] = PK_LOCK, [0xf2] = PK_REP, [0xf3] = PK_REP,
 };
 static const uint8_t prefix_seg[256] = {
-	[0x26] = XG_EMU_X86_ES, [0x2e] = XG_EMU_X86_CS, [0x36] = XG_EMU_X86_SS,
-	[0x3e] = XG_EMU_X86_DS, [0x64] = XG_EMU_X86_FS, [0x65] = XG_EMU_X86_GS,
+    [0x26] = XG_EMU_X86_ES, [0x2e] = XG_EMU_X86_CS, [0x36] = XG_EMU_X86_SS,
+    [0x3e] = XG_EMU_X86_DS, [0x64] = XG_EMU_X86_FS, [0x65] = XG_EMU_X86_GS,
 };
 
 /* 16-bit addressing, SDM Vol. 2 Table 2-1: base and index of each r/m value */
-static const uint8_t rm16_base[8] = { XG_EMU_X86_RBX, XG_EMU_X86_RBX, XG_EMU_X86_RBP,
-				      XG_EMU_X86_RBP, XG_EMU_X86_NOREG, XG_EMU_X86_NOREG,
-				      XG_EMU_X86_RBP, XG_EMU_X86_RBX };
-static const uint8_t rm16_index[8] = { XG_EMU_X86_RSI, XG_EMU_X86_RDI, XG_EMU_X86_RSI,
-				       XG_EMU_X86_RDI, XG_EMU_X86_RSI, XG_EMU_X86_RDI,
-				       XG_EMU_X86_NOREG, XG_EMU_X86_NOREG };
+static const uint8_t rm16_base[8] = {XG_EMU_X86_RBX, XG_EMU_X86_RBX,   XG_EMU_X86_RBP,
+				     XG_EMU_X86_RBP, XG_EMU_X86_NOREG, XG_EMU_X86_NOREG,
+				     XG_EMU_X86_RBP, XG_EMU_X86_RBX};
+static const uint8_t rm16_index[8] = {XG_EMU_X86_RSI,	XG_EMU_X86_RDI,	 XG_EMU_X86_RSI,
+				      XG_EMU_X86_RDI,	XG_EMU_X86_RSI,	 XG_EMU_X86_RDI,
+				      XG_EMU_X86_NOREG, XG_EMU_X86_NOREG};
 
 /* VEX/EVEX map 1 opcodes that carry an imm8 (SDM Vol. 2 Table A-3) */
 static const uint8_t vex_map1_imm8[256] = {
-	[0x70 ... 0x73] = 1, [0xc2] = 1, [0xc4 ... 0xc6] = 1,
+    [0x70 ... 0x73] = 1,
+    [0xc2] = 1,
+    [0xc4 ... 0xc6] = 1,
 };
 /* VSIB opcodes in map 0F38 (gathers, scatters, gather/scatter prefetches) */
 static const uint8_t vsib_0f38[256] = {
-	[0x90 ... 0x93] = 1, [0xa0 ... 0xa3] = 1, [0xc6 ... 0xc7] = 1,
+    [0x90 ... 0x93] = 1,
+    [0xa0 ... 0xa3] = 1,
+    [0xc6 ... 0xc7] = 1,
 };
 
 static const struct xg_emu_x86_opc *const map_table[4] = {
-	xg_emu_x86_onebyte,
-	xg_emu_x86_twobyte,
-	xg_emu_x86_three38,
-	xg_emu_x86_three3a,
+    xg_emu_x86_onebyte,
+    xg_emu_x86_twobyte,
+    xg_emu_x86_three38,
+    xg_emu_x86_three3a,
 };
 
 struct cursor {
@@ -151,7 +155,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 					 struct xg_emu_x86_exception *exc, char *reason)
 {
 	struct xg_emu_x86_exception dummy;
-	struct cursor c = { bytes, n, 0 };
+	struct cursor c = {bytes, n, 0};
 	unsigned rex_r = 0, rex_x = 0, rex_b = 0, evex_r2 = 0, evex_v2 = 0;
 	unsigned seg = XG_EMU_X86_NSEG;
 	const struct xg_emu_x86_opc *e;
@@ -223,7 +227,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		NEED(1);
 		uint8_t p0 = bytes[c.pos];
 		if (mode == 64 || (p0 >> 6) == 3) {
-			/* SDM Vol. 2 2.3.2: VEX after 66/F2/F3/LOCK/REX is #UD; the same for EVEX */
+			/* SDM Vol. 2 2.3.2: VEX after 66/F2/F3/LOCK/REX is #UD; the same for EVEX
+			 */
 			if (in->rex || in->opsize_pfx || in->rep || in->lock)
 				FAIL_UD();
 			if (b == 0xc5) {
@@ -399,7 +404,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 	if (in->enc == XG_EMU_X86_ENC_LEGACY) {
 		if (flags & F_GROUP) {
 			uint64_t keep = flags & F_NO64;
-			e = &xg_emu_x86_groups[e->aux][((in->modrm >> 3) & 7) + (in->mod == 3 ? 8 : 0)];
+			e = &xg_emu_x86_groups[e->aux]
+					      [((in->modrm >> 3) & 7) + (in->mod == 3 ? 8 : 0)];
 			flags = e->flags | keep;
 			if (flags & F_UD)
 				FAIL_UD();
@@ -431,7 +437,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		if ((flags & F_REL) && mode == 64 && in->opsize_pfx)
 			NOT_HANDLED("66-prefixed near branch in 64-bit mode is vendor-specific");
 		if (in->map == XG_EMU_X86_MAP_1B && b == 0x63 && mode != 64)
-			e = &(const struct xg_emu_x86_opc){ F_MODRM, OP_NONE, 0, "arpl" };
+			e = &(const struct xg_emu_x86_opc){F_MODRM, OP_NONE, 0, "arpl"};
 		if (flags & F_BYTE)
 			in->opsize = 1;
 	} else {
@@ -441,11 +447,11 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			p = &xg_emu_x86_prefixed[e->aux][in->pfx];
 		if (p && (p->flags & ok)) {
 			e = p;
-			flags = (flags & (F_MODRM | F_IMM_MASK)) | (p->flags & ~(F_MODRM | F_IMM_MASK));
+			flags =
+			    (flags & (F_MODRM | F_IMM_MASK)) | (p->flags & ~(F_MODRM | F_IMM_MASK));
 		} else {
-			e = &(const struct xg_emu_x86_opc){ flags, OP_NONE, 0,
-							    in->enc == XG_EMU_X86_ENC_VEX ? "vex"
-											  : "evex" };
+			e = &(const struct xg_emu_x86_opc){
+			    flags, OP_NONE, 0, in->enc == XG_EMU_X86_ENC_VEX ? "vex" : "evex"};
 		}
 		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem) {
 			unsigned t = xg_emu_x86_evex_tuple[in->map - 1][b][in->pfx];
@@ -522,11 +528,12 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 	if (!in->name)
 		in->name = e->name;
 	if (in->op == OP_NONE && reason)
-		snprintf(reason, 96, "%s (%s%s%02x) not implemented", in->name ? in->name : "opcode",
+		snprintf(reason, 96, "%s (%s%s%02x) not implemented",
+			 in->name ? in->name : "opcode",
 			 in->enc == XG_EMU_X86_ENC_VEX	  ? "VEX "
 			 : in->enc == XG_EMU_X86_ENC_EVEX ? "EVEX "
 							  : "",
-			 in->map == 1   ? "0f "
+			 in->map == 1	? "0f "
 			 : in->map == 2 ? "0f38 "
 			 : in->map == 3 ? "0f3a "
 					: "",

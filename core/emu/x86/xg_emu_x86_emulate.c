@@ -12,16 +12,16 @@
 
 #include "xg_emu_x86_int.h"
 
-#define RFL_CF 0x1ull
-#define RFL_PF 0x4ull
-#define RFL_ZF 0x40ull
-#define RFL_SF 0x80ull
-#define RFL_DF 0x400ull
-#define RFL_OF 0x800ull
-#define RFL_AC (1ull << 18)
-#define RFL_VM (1ull << 17)
-#define CR0_PE 0x1ull
-#define CR0_AM (1ull << 18)
+#define RFL_CF	 0x1ull
+#define RFL_PF	 0x4ull
+#define RFL_ZF	 0x40ull
+#define RFL_SF	 0x80ull
+#define RFL_DF	 0x400ull
+#define RFL_OF	 0x800ull
+#define RFL_AC	 (1ull << 18)
+#define RFL_VM	 (1ull << 17)
+#define CR0_PE	 0x1ull
+#define CR0_AM	 (1ull << 18)
 #define CR4_LA57 (1ull << 12)
 #define EFER_LMA (1ull << 10)
 
@@ -32,8 +32,8 @@
 extern const struct xg_emu_x86_impl xg_emu_x86_x87_impl;
 
 static const char *const stage_names[XG_EMU_X86_NSTAGES] = {
-	"decode",    "legality",  "device",	"privilege", "alignment",
-	"canonical", "translate", "read",	"writeback", "exception",
+    "decode",	 "legality",  "device", "privilege", "alignment",
+    "canonical", "translate", "read",	"writeback", "exception",
 };
 
 const char *xg_emu_x86_stage_name(enum xg_emu_x86_stage stage)
@@ -42,13 +42,13 @@ const char *xg_emu_x86_stage_name(enum xg_emu_x86_stage stage)
 }
 
 static const char *const status_names[] = {
-	"ok", "exception", "not handled", "vetoed", "error", "truncated",
+    "ok", "exception", "not handled", "vetoed", "error", "truncated",
 };
 
 const char *xg_emu_x86_status_name(enum xg_emu_x86_status st)
 {
 	return (unsigned)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st]
-									      : "?";
+									     : "?";
 }
 
 static uint64_t size_mask(unsigned size)
@@ -115,7 +115,8 @@ void xg_emu_x86_gpr_set(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size, u
 		uint64_t *g = &c->r.gpr[reg - 4];
 		*g = (*g & ~0xff00ull) | ((v & 0xff) << 8);
 	} else if (size == 4) {
-		c->r.gpr[reg] = v & 0xffffffffull; /* 32-bit writes zero-extend (SDM Vol. 1 3.4.1.1) */
+		c->r.gpr[reg] =
+		    v & 0xffffffffull; /* 32-bit writes zero-extend (SDM Vol. 1 3.4.1.1) */
 	} else {
 		c->r.gpr[reg] = (c->r.gpr[reg] & ~size_mask(size)) | (v & size_mask(size));
 	}
@@ -349,7 +350,8 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 			unsigned bits = in->opsize * 8;
 			int64_t off = (int64_t)(c->r.gpr[in->reg] << (64 - bits)) >> (64 - bits);
 			int64_t shift = off >= 0 ? off / bits : -((-off + bits - 1) / bits);
-			ea = (ea + (uint64_t)(shift * (int64_t)in->opsize)) & size_mask(in->addrsize);
+			ea = (ea + (uint64_t)(shift * (int64_t)in->opsize)) &
+			     size_mask(in->addrsize);
 		}
 		xg_emu_x86_add_acc(c, ea, in->seg, size, mem_kind(in, dst), 0);
 	}
@@ -567,21 +569,21 @@ static int plan_none(struct xg_emu_x86_ctx *c)
 }
 
 static const struct xg_emu_x86_impl gp_impl[OP_COUNT] = {
-	[OP_ADD ... OP_NEG] = { plan_gp, exec_alu },
-	[OP_BT ... OP_BTC] = { plan_gp, exec_bt },
-	[OP_MOV] = { plan_gp, exec_mov },
-	[OP_MOVNTI] = { plan_gp, exec_mov },
-	[OP_MOVZX ... OP_MOVSXD] = { plan_gp, exec_movx },
-	[OP_XCHG] = { plan_gp, exec_xchg },
-	[OP_CMPXCHG] = { plan_gp, exec_cmpxchg },
-	[OP_CMPXCHG8B] = { plan_gp, exec_cmpxchg8b },
-	[OP_XADD] = { plan_gp, exec_xadd },
-	[OP_SETCC] = { plan_gp, exec_setcc },
-	[OP_CMOVCC] = { plan_gp, exec_cmovcc },
-	[OP_PUSH] = { plan_gp, exec_push },
-	[OP_POP] = { plan_gp, exec_pop },
-	[OP_MOVSREG] = { plan_gp, exec_movsreg },
-	[OP_MOVS ... OP_SCAS] = { plan_none, NULL }, /* run_string() */
+    [OP_ADD... OP_NEG] = {plan_gp, exec_alu},
+    [OP_BT... OP_BTC] = {plan_gp, exec_bt},
+    [OP_MOV] = {plan_gp, exec_mov},
+    [OP_MOVNTI] = {plan_gp, exec_mov},
+    [OP_MOVZX... OP_MOVSXD] = {plan_gp, exec_movx},
+    [OP_XCHG] = {plan_gp, exec_xchg},
+    [OP_CMPXCHG] = {plan_gp, exec_cmpxchg},
+    [OP_CMPXCHG8B] = {plan_gp, exec_cmpxchg8b},
+    [OP_XADD] = {plan_gp, exec_xadd},
+    [OP_SETCC] = {plan_gp, exec_setcc},
+    [OP_CMOVCC] = {plan_gp, exec_cmovcc},
+    [OP_PUSH] = {plan_gp, exec_push},
+    [OP_POP] = {plan_gp, exec_pop},
+    [OP_MOVSREG] = {plan_gp, exec_movsreg},
+    [OP_MOVS... OP_SCAS] = {plan_none, NULL}, /* run_string() */
 };
 
 /* ---- the memory stages ---- */
@@ -833,8 +835,7 @@ static int deliver(struct xg_emu_x86_ctx *c)
 	int rc;
 
 	res->status = XG_EMU_X86_EXCEPTION;
-	if (c->ops->hook &&
-	    c->ops->hook(c->opaque, XG_EMU_X86_STAGE_EXCEPTION, c->in, &res->exc)) {
+	if (c->ops->hook && c->ops->hook(c->opaque, XG_EMU_X86_STAGE_EXCEPTION, c->in, &res->exc)) {
 		snprintf(res->reason, sizeof(res->reason), "exception %u vetoed", res->exc.vector);
 		return XG_EMU_X86_VETOED;
 	}
@@ -971,7 +972,7 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 		return rc;
 	if (in->op >= OP_MOVS && in->op <= OP_SCAS)
 		return run_string(c);
-	impl = in->op == OP_X87 ? &xg_emu_x86_x87_impl
+	impl = in->op == OP_X87	     ? &xg_emu_x86_x87_impl
 	       : (in->flags & F_SSE) ? &xg_emu_x86_simd_impl[in->op]
 				     : &gp_impl[in->op];
 	if (!impl->plan || !impl->exec)

@@ -12,60 +12,60 @@
 
 #include "xg_emu_x86.h"
 
-#define F_MODRM	      (1ull << 0)
-#define F_BYTE	      (1ull << 1)  /* 8-bit operands */
-#define F_DEF64	      (1ull << 2)  /* operand size 64 by default in 64-bit mode */
-#define F_NO64	      (1ull << 3)  /* invalid in 64-bit mode */
-#define F_LOCK	      (1ull << 4)  /* LOCK allowed (memory destination only) */
-#define F_MOV	      (1ull << 5)  /* destination only written */
-#define F_MEM	      (1ull << 6)  /* ModRM must name memory, mod == 3 is #UD */
-#define F_REG	      (1ull << 7)  /* ModRM must name a register */
-#define F_GROUP	      (1ull << 8)  /* aux = group index, picked by ModRM.reg (and mod == 3) */
-#define F_PREFIX      (1ull << 9)  /* aux = prefix table index, picked by none/66/F3/F2 */
-#define F_UD	      (1ull << 10) /* invalid opcode */
-#define F_X87	      (1ull << 11)
-#define F_SSE	      (1ull << 12) /* SSE class: CR0.EM -> #UD, CR4.OSFXSR, CR0.TS -> #NM */
-#define F_LEG	      (1ull << 13) /* legal without VEX/EVEX */
-#define F_VEXOK	      (1ull << 14) /* legal VEX-encoded */
-#define F_EVEXOK      (1ull << 15) /* legal EVEX-encoded */
-#define F_ALIGN	      (1ull << 16) /* memory operand must be aligned to its size (#GP) */
-#define F_REL	      (1ull << 17) /* near relative branch (66 in 64-bit mode is vendor-specific) */
-#define F_STRING      (1ull << 18) /* string instruction, REP-able */
-#define F_SRC8	      (1ull << 19) /* source is 8-bit (movzx/movsx) */
-#define F_SRC16	      (1ull << 20) /* source is 16-bit */
-#define F_W0	      (1ull << 21) /* VEX/EVEX.W must be 0 */
-#define F_W1	      (1ull << 22) /* VEX/EVEX.W must be 1 */
-#define F_L0	      (1ull << 23) /* VEX.L/EVEX.L'L must be 0 */
-#define F_L1	      (1ull << 24) /* VEX.L must be 1 (256-bit only) */
-#define F_NOVVVV      (1ull << 25) /* VEX/EVEX.vvvv must be 1111b */
-#define F_STORE	      (1ull << 26) /* vector op: r/m is the destination */
-#define F_VEXW0	      (1ull << 27) /* VEX.W must be 0 */
-#define F_NOTEVEX_L2  (1ull << 28) /* EVEX.L'L = 2 (512) not allowed */
-#define F_NOMASK      (1ull << 29) /* EVEX.aaa must be 0 */
-#define F_ALIGN_EVEX  (1ull << 30) /* aligned when EVEX/VEX too (vmovaps ...) */
-#define F_FORCEREG    (1ull << 31) /* ModRM.mod ignored: always a register (mov cr/dr) */
+#define F_MODRM	     (1ull << 0)
+#define F_BYTE	     (1ull << 1)  /* 8-bit operands */
+#define F_DEF64	     (1ull << 2)  /* operand size 64 by default in 64-bit mode */
+#define F_NO64	     (1ull << 3)  /* invalid in 64-bit mode */
+#define F_LOCK	     (1ull << 4)  /* LOCK allowed (memory destination only) */
+#define F_MOV	     (1ull << 5)  /* destination only written */
+#define F_MEM	     (1ull << 6)  /* ModRM must name memory, mod == 3 is #UD */
+#define F_REG	     (1ull << 7)  /* ModRM must name a register */
+#define F_GROUP	     (1ull << 8)  /* aux = group index, picked by ModRM.reg (and mod == 3) */
+#define F_PREFIX     (1ull << 9)  /* aux = prefix table index, picked by none/66/F3/F2 */
+#define F_UD	     (1ull << 10) /* invalid opcode */
+#define F_X87	     (1ull << 11)
+#define F_SSE	     (1ull << 12) /* SSE class: CR0.EM -> #UD, CR4.OSFXSR, CR0.TS -> #NM */
+#define F_LEG	     (1ull << 13) /* legal without VEX/EVEX */
+#define F_VEXOK	     (1ull << 14) /* legal VEX-encoded */
+#define F_EVEXOK     (1ull << 15) /* legal EVEX-encoded */
+#define F_ALIGN	     (1ull << 16) /* memory operand must be aligned to its size (#GP) */
+#define F_REL	     (1ull << 17) /* near relative branch (66 in 64-bit mode is vendor-specific) */
+#define F_STRING     (1ull << 18) /* string instruction, REP-able */
+#define F_SRC8	     (1ull << 19) /* source is 8-bit (movzx/movsx) */
+#define F_SRC16	     (1ull << 20) /* source is 16-bit */
+#define F_W0	     (1ull << 21) /* VEX/EVEX.W must be 0 */
+#define F_W1	     (1ull << 22) /* VEX/EVEX.W must be 1 */
+#define F_L0	     (1ull << 23) /* VEX.L/EVEX.L'L must be 0 */
+#define F_L1	     (1ull << 24) /* VEX.L must be 1 (256-bit only) */
+#define F_NOVVVV     (1ull << 25) /* VEX/EVEX.vvvv must be 1111b */
+#define F_STORE	     (1ull << 26) /* vector op: r/m is the destination */
+#define F_VEXW0	     (1ull << 27) /* VEX.W must be 0 */
+#define F_NOTEVEX_L2 (1ull << 28) /* EVEX.L'L = 2 (512) not allowed */
+#define F_NOMASK     (1ull << 29) /* EVEX.aaa must be 0 */
+#define F_ALIGN_EVEX (1ull << 30) /* aligned when EVEX/VEX too (vmovaps ...) */
+#define F_FORCEREG   (1ull << 31) /* ModRM.mod ignored: always a register (mov cr/dr) */
 
 /* Immediate kinds, 4 bits */
-#define F_IMM_SHIFT   32
-#define F_IMM_MASK    (15ull << F_IMM_SHIFT)
-#define IMM(k)	      ((uint64_t)(k) << F_IMM_SHIFT)
+#define F_IMM_SHIFT 32
+#define F_IMM_MASK  (15ull << F_IMM_SHIFT)
+#define IMM(k)	    ((uint64_t)(k) << F_IMM_SHIFT)
 enum { I_NONE = 0, I_8, I_16, I_Z, I_V, I_16_8, I_FAR, I_MOFFS, I_8_8 };
 
 /* Operand kinds for general-purpose instructions: dst then src, 5 bits each */
-#define F_DST_SHIFT   36
-#define F_SRC_SHIFT   41
-#define DST(k)	      ((uint64_t)(k) << F_DST_SHIFT)
-#define SRC(k)	      ((uint64_t)(k) << F_SRC_SHIFT)
-#define OPND_DST(f)   ((unsigned)(((f) >> F_DST_SHIFT) & 31))
-#define OPND_SRC(f)   ((unsigned)(((f) >> F_SRC_SHIFT) & 31))
+#define F_DST_SHIFT 36
+#define F_SRC_SHIFT 41
+#define DST(k)	    ((uint64_t)(k) << F_DST_SHIFT)
+#define SRC(k)	    ((uint64_t)(k) << F_SRC_SHIFT)
+#define OPND_DST(f) ((unsigned)(((f) >> F_DST_SHIFT) & 31))
+#define OPND_SRC(f) ((unsigned)(((f) >> F_SRC_SHIFT) & 31))
 enum {
 	O_NONE = 0,
-	O_REG,	 /* ModRM.reg GPR */
-	O_RM,	 /* ModRM r/m, GPR or memory */
-	O_ACC,	 /* rAX */
-	O_OREG,	 /* opcode low 3 bits + REX.B */
-	O_IMM,	 /* the immediate */
-	O_ONE,	 /* constant 1 */
+	O_REG,	/* ModRM.reg GPR */
+	O_RM,	/* ModRM r/m, GPR or memory */
+	O_ACC,	/* rAX */
+	O_OREG, /* opcode low 3 bits + REX.B */
+	O_IMM,	/* the immediate */
+	O_ONE,	/* constant 1 */
 	O_CL,
 	O_DX,
 	O_SI,	 /* string source DS:rSI */
@@ -81,25 +81,25 @@ enum {
 #define F_TUPLE(f)    ((unsigned)(((f) >> F_TUPLE_SHIFT) & 31))
 enum {
 	T_UNKNOWN = 0,
-	T_FV,	  /* full vector, broadcast of W-sized elements */
-	T_FV32,	  /* full vector, broadcast of dwords whatever W */
-	T_FVM,	  /* full vector memory, no broadcast */
-	T_HV,	  /* half vector, dword broadcast */
-	T_HVM,	  /* half vector memory */
-	T_QVM,	  /* quarter */
-	T_OVM,	  /* eighth */
-	T_M128,	  /* 16 bytes whatever VL */
-	T_DUP,	  /* movddup: 8, 32, 64 */
-	T_N1,	  /* fixed sizes */
+	T_FV,	/* full vector, broadcast of W-sized elements */
+	T_FV32, /* full vector, broadcast of dwords whatever W */
+	T_FVM,	/* full vector memory, no broadcast */
+	T_HV,	/* half vector, dword broadcast */
+	T_HVM,	/* half vector memory */
+	T_QVM,	/* quarter */
+	T_OVM,	/* eighth */
+	T_M128, /* 16 bytes whatever VL */
+	T_DUP,	/* movddup: 8, 32, 64 */
+	T_N1,	/* fixed sizes */
 	T_N2,
 	T_N4,
 	T_N8,
 	T_N16,
 	T_N32,
-	T_S_W,	  /* tuple1 scalar, 4 or 8 by W */
-	T_2_W,	  /* tuple2: 8 or 16 by W */
-	T_4_W,	  /* tuple4: 16 or 32 by W */
-	T_NONE,	  /* no memory form / not EVEX */
+	T_S_W,	/* tuple1 scalar, 4 or 8 by W */
+	T_2_W,	/* tuple2: 8 or 16 by W */
+	T_4_W,	/* tuple4: 16 or 32 by W */
+	T_NONE, /* no memory form / not EVEX */
 };
 
 /* Semantic operations */
@@ -144,10 +144,10 @@ enum {
 	OP_MOVSREG, /* mov r/m16, sreg */
 	OP_X87,	    /* aux = x87 form */
 	/* vector moves */
-	OP_VMOV,	/* full-width load/store/reg move */
-	OP_VMOVS,	/* movss/movsd: aux = element size */
-	OP_VMOVLP,	/* movlps/movlpd/movhlps */
-	OP_VMOVHP,	/* movhps/movhpd/movlhps */
+	OP_VMOV,   /* full-width load/store/reg move */
+	OP_VMOVS,  /* movss/movsd: aux = element size */
+	OP_VMOVLP, /* movlps/movlpd/movhlps */
+	OP_VMOVHP, /* movhps/movhpd/movlhps */
 	OP_MOVDDUP,
 	OP_MOVSLDUP,
 	OP_MOVSHDUP,
@@ -159,10 +159,10 @@ enum {
 	OP_PEXTR,
 	OP_INSERTPS,
 	OP_EXTRACTPS,
-	OP_VBCAST,	/* aux = element size (bytes, up to 32) */
-	OP_VMASKLOAD,	/* aux = element size */
+	OP_VBCAST,    /* aux = element size (bytes, up to 32) */
+	OP_VMASKLOAD, /* aux = element size */
 	OP_VMASKSTORE,
-	OP_VINSERT,	/* aux = lane size */
+	OP_VINSERT, /* aux = lane size */
 	OP_VEXTRACT,
 	OP_COUNT
 };
@@ -216,11 +216,11 @@ void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem);
 
 /* One memory access of the instruction, within one segment; split per page later. */
 struct xg_emu_x86_acc {
-	uint64_t ea;   /* offset in the segment */
-	uint64_t la;   /* linear address */
-	uint16_t off;  /* where its bytes are in ctx->mem */
-	uint8_t size;  /* bytes, at most 64 */
-	uint8_t kind;  /* enum xg_emu_x86_access */
+	uint64_t ea;  /* offset in the segment */
+	uint64_t la;  /* linear address */
+	uint16_t off; /* where its bytes are in ctx->mem */
+	uint8_t size; /* bytes, at most 64 */
+	uint8_t kind; /* enum xg_emu_x86_access */
 	uint8_t seg;
 };
 
@@ -237,7 +237,7 @@ struct xg_emu_x86_ctx {
 	unsigned cpl, mode, real, rmode;
 	int xs_loaded, xs_dirty, regs_dirty;
 	uint64_t next_rip;
-	unsigned align; /* alignment the memory operand needs (0: none) */
+	unsigned align;	   /* alignment the memory operand needs (0: none) */
 	uint64_t align_ea; /* the operand's offset, for that check */
 	unsigned nacc;
 	struct xg_emu_x86_acc acc[XG_EMU_X86_MAXACC];

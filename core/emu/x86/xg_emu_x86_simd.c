@@ -56,8 +56,8 @@ static uint64_t elem_bits(unsigned n)
 }
 
 /* Accesses for the enabled elements only, one per contiguous run. */
-static void add_runs(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned esz, unsigned n,
-		     uint64_t en, unsigned kind)
+static void add_runs(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned esz, unsigned n, uint64_t en,
+		     unsigned kind)
 {
 	uint64_t am = c->in->addrsize == 8 ? ~0ull : (1ull << (8 * c->in->addrsize)) - 1;
 	unsigned i = 0;
@@ -70,8 +70,8 @@ static void add_runs(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned esz, unsign
 		}
 		for (j = i; j < n && ((en >> j) & 1); j++)
 			;
-		xg_emu_x86_add_acc(c, (ea + (uint64_t)i * esz) & am, c->in->seg, (j - i) * esz, kind,
-				   i * esz);
+		xg_emu_x86_add_acc(c, (ea + (uint64_t)i * esz) & am, c->in->seg, (j - i) * esz,
+				   kind, i * esz);
 		i = j;
 	}
 }
@@ -349,8 +349,8 @@ static int plan_movd(struct xg_emu_x86_ctx *c)
 	if (in->has_mem)
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, sz,
 				   (in->op == OP_MOVD_FROM_X || in->op == OP_MOVQ_FROM_X)
-					   ? XG_EMU_X86_WRITE
-					   : XG_EMU_X86_READ,
+				       ? XG_EMU_X86_WRITE
+				       : XG_EMU_X86_READ,
 				   0);
 	return 0;
 }
@@ -414,8 +414,8 @@ static unsigned ins_size(const struct xg_emu_x86_insn *in)
 	unsigned sz = in->aux & 0xff;
 	return (sz == 4 && in->w && (in->op == OP_PINSR || in->op == OP_PEXTR) &&
 		in->map == XG_EMU_X86_MAP_0F3A)
-		       ? 8
-		       : sz;
+		   ? 8
+		   : sz;
 }
 
 static int plan_ins(struct xg_emu_x86_ctx *c)
@@ -605,24 +605,14 @@ static int exec_lane(struct xg_emu_x86_ctx *c)
 }
 
 const struct xg_emu_x86_impl xg_emu_x86_simd_impl[OP_COUNT] = {
-	[OP_VMOV] = { plan_vmov, exec_vmov },
-	[OP_VMOVS] = { plan_vmovs, exec_vmovs },
-	[OP_VMOVLP] = { plan_lohi, exec_lohi },
-	[OP_VMOVHP] = { plan_lohi, exec_lohi },
-	[OP_MOVDDUP] = { plan_dup, exec_dup },
-	[OP_MOVSLDUP] = { plan_dup, exec_dup },
-	[OP_MOVSHDUP] = { plan_dup, exec_dup },
-	[OP_MOVD_TO_X] = { plan_movd, exec_movd },
-	[OP_MOVD_FROM_X] = { plan_movd, exec_movd },
-	[OP_MOVQ_TO_X] = { plan_movd, exec_movd },
-	[OP_MOVQ_FROM_X] = { plan_movd, exec_movd },
-	[OP_PINSR] = { plan_ins, exec_ins },
-	[OP_PEXTR] = { plan_ins, exec_ins },
-	[OP_INSERTPS] = { plan_ins, exec_ins },
-	[OP_EXTRACTPS] = { plan_ins, exec_ins },
-	[OP_VBCAST] = { plan_bcast, exec_bcast },
-	[OP_VMASKLOAD] = { plan_mask, exec_mask },
-	[OP_VMASKSTORE] = { plan_mask, exec_mask },
-	[OP_VINSERT] = { plan_lane, exec_lane },
-	[OP_VEXTRACT] = { plan_lane, exec_lane },
+    [OP_VMOV] = {plan_vmov, exec_vmov},	       [OP_VMOVS] = {plan_vmovs, exec_vmovs},
+    [OP_VMOVLP] = {plan_lohi, exec_lohi},      [OP_VMOVHP] = {plan_lohi, exec_lohi},
+    [OP_MOVDDUP] = {plan_dup, exec_dup},       [OP_MOVSLDUP] = {plan_dup, exec_dup},
+    [OP_MOVSHDUP] = {plan_dup, exec_dup},      [OP_MOVD_TO_X] = {plan_movd, exec_movd},
+    [OP_MOVD_FROM_X] = {plan_movd, exec_movd}, [OP_MOVQ_TO_X] = {plan_movd, exec_movd},
+    [OP_MOVQ_FROM_X] = {plan_movd, exec_movd}, [OP_PINSR] = {plan_ins, exec_ins},
+    [OP_PEXTR] = {plan_ins, exec_ins},	       [OP_INSERTPS] = {plan_ins, exec_ins},
+    [OP_EXTRACTPS] = {plan_ins, exec_ins},     [OP_VBCAST] = {plan_bcast, exec_bcast},
+    [OP_VMASKLOAD] = {plan_mask, exec_mask},   [OP_VMASKSTORE] = {plan_mask, exec_mask},
+    [OP_VINSERT] = {plan_lane, exec_lane},     [OP_VEXTRACT] = {plan_lane, exec_lane},
 };

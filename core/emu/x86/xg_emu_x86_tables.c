@@ -12,6 +12,7 @@
 /* Ranges give defaults that single entries then override: that is the point of the idiom. */
 #pragma GCC diagnostic ignored "-Woverride-init"
 
+/* clang-format off */
 #define X	       { F_UD, OP_NONE, 0, NULL }
 #define N(fl, name)    { (fl), OP_NONE, 0, name }
 #define E(fl, o, a, n) { (fl), (o), (a), n }
@@ -663,3 +664,4 @@ const uint8_t xg_emu_x86_evex_tuple[3][256][4] = {
 		[0x44] = T4(0, T_FVM, 0, 0),
 	},
 };
+/* clang-format on */

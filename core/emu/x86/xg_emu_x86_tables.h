@@ -7,21 +7,7 @@
 
 #include "xg_emu_x86_int.h"
 
-enum {
-	G_80 = 0,
-	G_81,
-	G_83,
-	G_8F,
-	G_C6,
-	G_C7,
-	G_F6,
-	G_F7,
-	G_FE,
-	G_FF,
-	G_0FBA,
-	G_0FC7,
-	G_COUNT
-};
+enum { G_80 = 0, G_81, G_83, G_8F, G_C6, G_C7, G_F6, G_F7, G_FE, G_FF, G_0FBA, G_0FC7, G_COUNT };
 
 enum {
 	P_0F10 = 0,

@@ -21,10 +21,10 @@
 	{                                                                                          \
 		uint8_t host[512] __attribute__((aligned(16)));                                    \
 		__asm__ volatile("fxsave %[h]\n\tfxrstor (%[g])\n\t" insn " (%[m])\n\t"            \
-				 "fxsave (%[g])\n\tfxrstor %[h]"                                    \
-				 : [h] "+m"(host)                                                   \
-				 : [g] "r"(fx), [m] "r"(mem)                                        \
-				 : "memory");                                                       \
+				 "fxsave (%[g])\n\tfxrstor %[h]"                                   \
+				 : [h] "+m"(host)                                                  \
+				 : [g] "r"(fx), [m] "r"(mem)                                       \
+				 : "memory");                                                      \
 	}
 
 X87_RUN(run_fld32, "flds")
@@ -52,17 +52,17 @@ X87_RUN(run_fnstsw, "fnstsw")
 
 /* size, store, waiting (SDM Vol. 1 8.3.12: FNSTCW/FNSTSW are the non-waiting forms) */
 const struct xg_emu_x86_x87_form xg_emu_x86_x87_forms[X87_NFORMS] = {
-	[X87_FLD32] = { 4, 0, 1, run_fld32 },	    [X87_FLD64] = { 8, 0, 1, run_fld64 },
-	[X87_FLD80] = { 10, 0, 1, run_fld80 },	    [X87_FILD16] = { 2, 0, 1, run_fild16 },
-	[X87_FILD32] = { 4, 0, 1, run_fild32 },	    [X87_FILD64] = { 8, 0, 1, run_fild64 },
-	[X87_FST32] = { 4, 1, 1, run_fst32 },	    [X87_FST64] = { 8, 1, 1, run_fst64 },
-	[X87_FSTP32] = { 4, 1, 1, run_fstp32 },	    [X87_FSTP64] = { 8, 1, 1, run_fstp64 },
-	[X87_FSTP80] = { 10, 1, 1, run_fstp80 },    [X87_FIST16] = { 2, 1, 1, run_fist16 },
-	[X87_FIST32] = { 4, 1, 1, run_fist32 },	    [X87_FISTP16] = { 2, 1, 1, run_fistp16 },
-	[X87_FISTP32] = { 4, 1, 1, run_fistp32 },   [X87_FISTP64] = { 8, 1, 1, run_fistp64 },
-	[X87_FISTTP16] = { 2, 1, 1, run_fisttp16 }, [X87_FISTTP32] = { 4, 1, 1, run_fisttp32 },
-	[X87_FISTTP64] = { 8, 1, 1, run_fisttp64 }, [X87_FLDCW] = { 2, 0, 1, run_fldcw },
-	[X87_FNSTCW] = { 2, 1, 0, run_fnstcw },	    [X87_FNSTSW] = { 2, 1, 0, run_fnstsw },
+    [X87_FLD32] = {4, 0, 1, run_fld32},	      [X87_FLD64] = {8, 0, 1, run_fld64},
+    [X87_FLD80] = {10, 0, 1, run_fld80},      [X87_FILD16] = {2, 0, 1, run_fild16},
+    [X87_FILD32] = {4, 0, 1, run_fild32},     [X87_FILD64] = {8, 0, 1, run_fild64},
+    [X87_FST32] = {4, 1, 1, run_fst32},	      [X87_FST64] = {8, 1, 1, run_fst64},
+    [X87_FSTP32] = {4, 1, 1, run_fstp32},     [X87_FSTP64] = {8, 1, 1, run_fstp64},
+    [X87_FSTP80] = {10, 1, 1, run_fstp80},    [X87_FIST16] = {2, 1, 1, run_fist16},
+    [X87_FIST32] = {4, 1, 1, run_fist32},     [X87_FISTP16] = {2, 1, 1, run_fistp16},
+    [X87_FISTP32] = {4, 1, 1, run_fistp32},   [X87_FISTP64] = {8, 1, 1, run_fistp64},
+    [X87_FISTTP16] = {2, 1, 1, run_fisttp16}, [X87_FISTTP32] = {4, 1, 1, run_fisttp32},
+    [X87_FISTTP64] = {8, 1, 1, run_fisttp64}, [X87_FLDCW] = {2, 0, 1, run_fldcw},
+    [X87_FNSTCW] = {2, 1, 0, run_fnstcw},     [X87_FNSTSW] = {2, 1, 0, run_fnstsw},
 };
 
 void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem)
@@ -148,4 +148,4 @@ static int x87_exec(struct xg_emu_x86_ctx *c)
 	return 0;
 }
 
-const struct xg_emu_x86_impl xg_emu_x86_x87_impl = { x87_plan, x87_exec };
+const struct xg_emu_x86_impl xg_emu_x86_x87_impl = {x87_plan, x87_exec};

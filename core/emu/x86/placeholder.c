@@ -1,1 +1,0 @@
-typedef int xg_emu_x86_placeholder;

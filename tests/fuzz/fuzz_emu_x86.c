@@ -30,6 +30,7 @@ struct fz {
 	uint8_t translated[NPAGES];
 	int writes, set_regs, set_xsave, injected, veto_at;
 	int wrote;
+	int rep_string; /* REP strings translate each iteration after the last one wrote */
 };
 
 static void check(int cond)
@@ -67,7 +68,7 @@ static int tr(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl, u
 {
 	struct fz *f = o;
 	int p = page_of(la);
-	check(!f->wrote); /* every fault is found before the first write */
+	check(!f->wrote || f->rep_string); /* every fault is found before the first write */
 	if (p < 0 || ((f->fault_seed >> (8 * p + (kind & 3))) & 7) == 0) {
 		*err = (kind & XG_EMU_X86_WRITE ? 2u : 0u) | (cpl == 3 ? 4u : 0u);
 		return 1;
@@ -184,6 +185,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(in.len >= 1 && in.len <= given);
 	}
 
+	{
+		unsigned bits = mode == 0 ? 64 : mode == 1 ? 32 : 16;
+		if (xg_emu_x86_decode(insn, 15, bits, mode == 3, &in, NULL, NULL) == XG_EMU_X86_OK)
+			f.rep_string =
+			    in.map == 0 && in.opcode >= 0xa4 && in.opcode <= 0xaf && in.rep;
+	}
 	st = xg_emu_x86_emulate(&ops, &f, given ? insn : NULL, given, &res);
 	if (st != XG_EMU_X86_OK) {
 		int rep_string = res.insn.map == 0 && res.insn.opcode >= 0xa4 &&

@@ -126,6 +126,8 @@ static const struct dcase cases[] = {
 	{ "imul r,rm,imm8", 64, "6b c0 05", OK, 3, NOMEM, "imul" },
 	{ "x87 register form decodes", 64, "d9 c9", OK, 2, NOMEM, "x87" },
 	{ "fld m80 with REX", 64, "41 db 28", OK, 3, 8, NR, 1, 0, DS, 0, "x87" },
+	{ "extrq xmm1,5,3 (AMD SSE4a, two imm8)", 64, "66 0f 78 c1 05 03", OK, 6, NOMEM, "extrq" },
+	{ "vmread rax,rcx", 64, "0f 78 c8", OK, 3, NOMEM, "vmread" },
 };
 /* clang-format on */
 

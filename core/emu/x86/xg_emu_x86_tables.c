@@ -296,6 +296,9 @@ const struct xg_emu_x86_opc xg_emu_x86_prefixed[P_COUNT][4] = {
 	[P_0FC5] = { N(F_MODRM | F_REG | IMM(I_8), "pextrw mm"),
 		     V(ALL | F_L0 | F_REG | F_NOVVVV | F_NOMASK | IMM(I_8), OP_PEXTR, 2, "pextrw"),
 		     X, X },
+	/* AMD SSE4a extrq/insertq carry two imm8 (AMD APM Vol. 4); 0F 78 is vmread otherwise */
+	[P_0F78] = { N(F_MODRM, "vmread"), N(F_MODRM | F_REG | IMM(I_8_8), "extrq"), X,
+		     N(F_MODRM | F_REG | IMM(I_8_8), "insertq") },
 	/* 0F38 */
 	[P_3818] = { X, V(F_VEXOK | F_EVEXOK | F_VEXW0 | F_W0 | F_NOVVVV | TUPLE(T_N4), OP_VBCAST,
 			  AX(4, ESZ_4), "vbroadcastss"),
@@ -422,7 +425,8 @@ const struct xg_emu_x86_opc xg_emu_x86_twobyte[256] = {
 	[0x70 ... 0x73] = SSEI("sse imm"),
 	[0x74 ... 0x76] = SSE("pcmpeq"),
 	[0x77] = N(0, "emms"),
-	[0x78 ... 0x79] = N(F_MODRM, "vmread/vmwrite"),
+	[0x78] = PFX(0, P_0F78),
+	[0x79] = N(F_MODRM, "vmwrite/extrq/insertq"),
 	[0x7a ... 0x7b] = X,
 	[0x7c ... 0x7d] = SSE("hadd/hsub"),
 	[0x7e] = PFX(0, P_0F7E),

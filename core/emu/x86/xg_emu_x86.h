@@ -22,6 +22,9 @@
  *   READ        memory operands read (the hook sees them; stage "after operands are read")
  *   WRITEBACK   memory written, then registers, then RIP
  * An exception found on the way is handed to the EXCEPTION hook and then to ops->inject.
+ * The one thing that can precede a fault is architectural: a REP string instruction keeps
+ * the iterations it completed (RCX/RSI/RDI and their memory) with RIP still on it, as if
+ * interrupted between iterations (SDM Vol. 2 REP); a veto of that exception leaves it so.
  *
  * Accesses that cross a page are split into per-page accesses: one part may be RAM and the
  * other MMIO. Masked vector accesses (vmaskmov, EVEX opmask) touch only the enabled elements

@@ -56,7 +56,7 @@ struct tmpl {
 	uint8_t memsize; /* bytes the memory operand spans (0: vector length) */
 	uint8_t flags;
 };
-#define T_BITOFF  1  /* ModRM.reg register holds a small signed bit offset */
+#define T_BITOFF  1  /* ModRM.reg register (never rbx/rsi) holds a small signed bit offset */
 #define T_RAXMEM  2  /* rax/rdx:rax preset to the memory value (cmpxchg success) */
 #define T_MOFFS	  4  /* A0-A3: 8-byte absolute address instead of ModRM */
 #define T_NOFORMS 8  /* only [rbx] */
@@ -625,9 +625,9 @@ static void set_gpr(struct kvm_regs *r, unsigned i, uint64_t v)
 	memcpy(&r->r8, g + 8, 64);
 }
 
-enum { FORM_BASE = 0, FORM_DISP8, FORM_SIB32, FORM_RIP, FORM_FS, NFORMS };
-static const char *const form_names[NFORMS] = {"[rbx]", "[rbx+disp8]", "[rbx+rsi*4+disp32]",
-					       "[rip+disp32]", "fs:[rbx]"};
+enum { FORM_BASE = 0, FORM_DISP8, FORM_SIB32, FORM_RIP, FORM_FS, FORM_A32, NFORMS };
+static const char *const form_names[NFORMS] = {"[rbx]",	       "[rbx+disp8]", "[rbx+rsi*4+disp32]",
+					       "[rip+disp32]", "fs:[rbx]",    "addr32 [ebx]"};
 
 /*
  * Build the instruction for template t at data offset `off` with addressing form `form`,
@@ -642,6 +642,8 @@ static int build(struct gcase *c, const struct tmpl *t, unsigned form, uint64_t 
 
 	if (form == FORM_FS)
 		c->code[n++] = 0x64;
+	if (form == FORM_A32)
+		c->code[n++] = 0x67; /* 32-bit addressing: the high half of rbx must not count */
 	memcpy(c->code + n, t->pre, t->npre);
 	n += t->npre;
 	if (t->flags & T_MOFFS) {
@@ -653,6 +655,7 @@ static int build(struct gcase *c, const struct tmpl *t, unsigned form, uint64_t 
 	switch (form) {
 	case FORM_BASE:
 	case FORM_FS:
+	case FORM_A32:
 		c->code[n++] = (uint8_t)((t->reg & 7) << 3 | 3);
 		break;
 	case FORM_DISP8:
@@ -684,6 +687,8 @@ static int build(struct gcase *c, const struct tmpl *t, unsigned form, uint64_t 
 		c->regs.rbx = ea - FS_BASE - (uint64_t)in.disp;
 	else if (form == FORM_SIB32)
 		c->regs.rbx = ea - (uint64_t)in.disp - 0x80;
+	else if (form == FORM_A32)
+		c->regs.rbx = 0xdead000000000000ull | (uint32_t)(ea - (uint64_t)in.disp);
 	else
 		c->regs.rbx = ea - (uint64_t)in.disp;
 	return 0;
@@ -1052,7 +1057,7 @@ static const struct tmpl gp_t[] = {
 	TP("lock xadd m64,r64", K_GP, 8, 0, 6, 0xf0, 0x48, 0x0f, 0xc1),
 	TP("bt m32,r32", K_GP, 4, T_BITOFF, 2, 0x0f, 0xa3),
 	TP("bts m64,r64", K_GP, 8, T_BITOFF, 5, 0x48, 0x0f, 0xab),
-	TP("btr m16,r16", K_GP, 2, T_BITOFF, 6, 0x66, 0x0f, 0xb3),
+	TP("btr m16,r16", K_GP, 2, T_BITOFF, 2, 0x66, 0x0f, 0xb3),
 	TP("btc m32,r32", K_GP, 4, T_BITOFF, 7, 0x0f, 0xbb),
 	TPI("bt m32,imm8", K_GP, 4, 0, 4, 0x25, 0x0f, 0xba),
 	TPI("bts m16,imm8", K_GP, 2, 0, 5, 0x0e, 0x66, 0x0f, 0xba),
@@ -1087,12 +1092,13 @@ static const struct tmpl str_t[] = {
 static void gen_strings(void)
 {
 	static const uint8_t reps[] = {0, 0xf3, 0xf2};
+	/* v & 8: 67 prefix (ESI/EDI/ECX) with garbage in the high halves */
 	static struct gcase c;
 
 	for (size_t i = 0; i < sizeof(str_t) / sizeof(str_t[0]); i++) {
 		const struct tmpl *t = &str_t[i];
 		for (unsigned r = 0; r < 3; r++) {
-			for (unsigned v = 0; v < 8; v++) {
+			for (unsigned v = 0; v < 16; v++) {
 				unsigned n = 0, sz = t->memsize;
 				char hx[40];
 				uint8_t op = t->pre[t->npre - 1];
@@ -1101,6 +1107,8 @@ static void gen_strings(void)
 					continue;
 				base_state(&c);
 				c.t = t;
+				if (v & 8)
+					c.code[n++] = 0x67;
 				if (reps[r])
 					c.code[n++] = reps[r];
 				memcpy(c.code + n, t->pre, t->npre);
@@ -1118,6 +1126,11 @@ static void gen_strings(void)
 				if (v & 1) {
 					memcpy(c.data + 0x700, c.data + 0x200, 16);
 					c.regs.rax = c.data[0x700 + sz];
+				}
+				if (v & 8) {
+					c.regs.rsi |= 0xbeef000000000000ull;
+					c.regs.rdi |= 0xcafe000000000000ull;
+					c.regs.rcx |= 0x5500000000000000ull;
 				}
 				c.mmio_mask = 1 + (unsigned)(rnd() % 3);
 				hexs(hx, c.code, c.len);

@@ -756,6 +756,18 @@ static int commit(struct xg_emu_x86_ctx *c, int advance)
 
 /* ---- string instructions (SDM Vol. 2 MOVS/CMPS/STOS/LODS/SCAS, REP/REPE/REPNE) ---- */
 
+/* rSI/rDI/rCX updates: a 32-bit address size writes ESI/EDI/ECX, zero-extending like any
+ * 32-bit register write (SDM Vol. 1 3.4.1.1); a 16-bit one keeps the upper bits */
+static void set_areg(struct xg_emu_x86_ctx *c, unsigned reg, uint64_t v)
+{
+	unsigned as = c->in->addrsize;
+	if (as == 2)
+		c->r.gpr[reg] = (c->r.gpr[reg] & ~0xffffull) | (v & 0xffff);
+	else
+		c->r.gpr[reg] = v & size_mask(as);
+	c->regs_dirty = 1;
+}
+
 static int run_string(struct xg_emu_x86_ctx *c)
 {
 	struct xg_emu_x86_insn *in = c->in;
@@ -809,12 +821,12 @@ static int run_string(struct xg_emu_x86_ctx *c)
 			return rc;
 		c->regs_dirty = 1;
 		if (op == OP_MOVS || op == OP_LODS || op == OP_CMPS)
-			c->r.gpr[6] = (c->r.gpr[6] & ~am) | ((si + (uint64_t)step) & am);
+			set_areg(c, XG_EMU_X86_RSI, si + (uint64_t)step);
 		if (op != OP_LODS)
-			c->r.gpr[7] = (c->r.gpr[7] & ~am) | ((di + (uint64_t)step) & am);
+			set_areg(c, XG_EMU_X86_RDI, di + (uint64_t)step);
 		if (!rep)
 			break;
-		c->r.gpr[1] = (c->r.gpr[1] & ~am) | (((c->r.gpr[1] & am) - 1) & am);
+		set_areg(c, XG_EMU_X86_RCX, (c->r.gpr[1] & am) - 1);
 		if (!(c->r.gpr[1] & am))
 			done = 1;
 		if ((op == OP_CMPS || op == OP_SCAS) &&

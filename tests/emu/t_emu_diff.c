@@ -625,9 +625,10 @@ static void set_gpr(struct kvm_regs *r, unsigned i, uint64_t v)
 	memcpy(&r->r8, g + 8, 64);
 }
 
-enum { FORM_BASE = 0, FORM_DISP8, FORM_SIB32, FORM_RIP, FORM_FS, FORM_A32, NFORMS };
-static const char *const form_names[NFORMS] = {"[rbx]",	       "[rbx+disp8]", "[rbx+rsi*4+disp32]",
-					       "[rip+disp32]", "fs:[rbx]",    "addr32 [ebx]"};
+enum { FORM_BASE = 0, FORM_DISP8, FORM_SIB32, FORM_RIP, FORM_FS, FORM_A32, FORM_EXT, NFORMS };
+static const char *const form_names[NFORMS] = {
+    "[rbx]",	"[rbx+disp8]",	"[rbx+rsi*4+disp32]", "[rip+disp32]",
+    "fs:[rbx]", "addr32 [ebx]", "[r13+r12*8+disp8]"};
 
 /*
  * Build the instruction for template t at data offset `off` with addressing form `form`,
@@ -645,6 +646,26 @@ static int build(struct gcase *c, const struct tmpl *t, unsigned form, uint64_t 
 	if (form == FORM_A32)
 		c->code[n++] = 0x67; /* 32-bit addressing: the high half of rbx must not count */
 	memcpy(c->code + n, t->pre, t->npre);
+	if (form == FORM_EXT) {
+		/* base and index need REX.B/REX.X (or the VEX/EVEX inverted bits) */
+		static const uint8_t legacy_prefix[256] = {
+		    [0x26] = 1, [0x2e] = 1, [0x36] = 1, [0x3e] = 1, [0x64] = 1, [0x65] = 1,
+		    [0x66] = 1, [0x67] = 1, [0xf0] = 1, [0xf2] = 1, [0xf3] = 1};
+		unsigned k = n;
+		while (k < n + t->npre && legacy_prefix[c->code[k]])
+			k++;
+		if (c->code[k] == 0xc5 || (t->flags & T_MOFFS))
+			return -1; /* VEX2 has no B/X bits */
+		if (c->code[k] == 0xc4 || c->code[k] == 0x62) {
+			c->code[k + 1] &= 0x9f;
+		} else if ((c->code[k] & 0xf0) == 0x40) {
+			c->code[k] |= 3;
+		} else {
+			memmove(c->code + k + 1, c->code + k, n + t->npre - k);
+			c->code[k] = 0x43;
+			n++;
+		}
+	}
 	n += t->npre;
 	if (t->flags & T_MOFFS) {
 		memcpy(c->code + n, &ea, 8);
@@ -671,6 +692,11 @@ static int build(struct gcase *c, const struct tmpl *t, unsigned form, uint64_t 
 		c->code[n++] = (uint8_t)((t->reg & 7) << 3 | 5);
 		n += 4;
 		break;
+	case FORM_EXT:
+		c->code[n++] = (uint8_t)(0x40 | (t->reg & 7) << 3 | 4);
+		c->code[n++] = 3 << 6 | 4 << 3 | 5; /* scale 8, index r12, base r13 */
+		c->code[n++] = 0xf8;
+		break;
 	}
 	memcpy(c->code + n, t->imm, t->nimm);
 	n += t->nimm;
@@ -689,6 +715,8 @@ static int build(struct gcase *c, const struct tmpl *t, unsigned form, uint64_t 
 		c->regs.rbx = ea - (uint64_t)in.disp - 0x80;
 	else if (form == FORM_A32)
 		c->regs.rbx = 0xdead000000000000ull | (uint32_t)(ea - (uint64_t)in.disp);
+	else if (form == FORM_EXT)
+		c->regs.r12 = 4, c->regs.r13 = ea - (uint64_t)in.disp - 32;
 	else
 		c->regs.rbx = ea - (uint64_t)in.disp;
 	return 0;
@@ -713,7 +741,8 @@ static void gen(const struct tmpl *t, unsigned vl_bytes)
 				char hx[40];
 				base_state(&c);
 				c.t = t;
-				build(&c, t, form, offs[o]);
+				if (build(&c, t, form, offs[o]) < 0)
+					continue;
 				c.mmio_mask =
 				    (offs[o] + size > 4096) ? 1 + (unsigned)(rnd() % 3) : 3;
 				if (t->kind == K_X87) {

@@ -159,6 +159,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 	unsigned rex_r = 0, rex_x = 0, rex_b = 0, evex_r2 = 0, evex_v2 = 0;
 	unsigned seg = XG_EMU_X86_NSEG;
 	const struct xg_emu_x86_opc *e;
+	struct xg_emu_x86_opc synth; /* an entry made up here (arpl, unmodelled VEX/EVEX) */
 	uint64_t flags;
 	uint8_t b;
 
@@ -436,8 +437,10 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			FAIL_UD();
 		if ((flags & F_REL) && mode == 64 && in->opsize_pfx)
 			NOT_HANDLED("66-prefixed near branch in 64-bit mode is vendor-specific");
-		if (in->map == XG_EMU_X86_MAP_1B && b == 0x63 && mode != 64)
-			e = &(const struct xg_emu_x86_opc){F_MODRM, OP_NONE, 0, "arpl"};
+		if (in->map == XG_EMU_X86_MAP_1B && b == 0x63 && mode != 64) {
+			synth = (struct xg_emu_x86_opc){F_MODRM, OP_NONE, 0, "arpl"};
+			e = &synth;
+		}
 		if (flags & F_BYTE)
 			in->opsize = 1;
 	} else {
@@ -450,8 +453,9 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			flags =
 			    (flags & (F_MODRM | F_IMM_MASK)) | (p->flags & ~(F_MODRM | F_IMM_MASK));
 		} else {
-			e = &(const struct xg_emu_x86_opc){
+			synth = (struct xg_emu_x86_opc){
 			    flags, OP_NONE, 0, in->enc == XG_EMU_X86_ENC_VEX ? "vex" : "evex"};
+			e = &synth;
 		}
 		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem) {
 			unsigned t = xg_emu_x86_evex_tuple[in->map - 1][b][in->pfx];

@@ -20,7 +20,10 @@
  *   CANONICAL   segment limits and canonical addresses (#GP(0), #SS(0) for SS)
  *   TRANSLATE   every page of every access translated first (#PF with the caller's error code)
  *   READ        memory operands read (the hook sees them; stage "after operands are read")
- *   WRITEBACK   memory written, then registers, then RIP
+ *   WRITEBACK   memory written, then vector state, then registers and RIP
+ * A hook runs when its stage has passed; the WRITEBACK hook runs once the result is
+ * computed and before the first write (the last chance to veto). The DEVICE and LEGALITY
+ * checks also cover the operand rules of each instruction (VEX/EVEX W, L, vvvv, masking).
  * An exception found on the way is handed to the EXCEPTION hook and then to ops->inject.
  * The one thing that can precede a fault is architectural: a REP string instruction keeps
  * the iterations it completed (RCX/RSI/RDI and their memory) with RIP still on it, as if
@@ -228,7 +231,8 @@ struct xg_emu_x86_ops {
 	int (*write)(void *opaque, uint64_t la, const void *buf, unsigned size);
 	/* Deliver an exception to the guest. */
 	int (*inject)(void *opaque, const struct xg_emu_x86_exception *exc);
-	/* Optional: called after each stage (exc non-NULL for STAGE_EXCEPTION). Non-zero vetoes. */
+	/* Optional: called as each stage passes (exc non-NULL only for STAGE_EXCEPTION, called
+	 * before ops->inject). Non-zero vetoes: nothing is written, nothing injected. */
 	int (*hook)(void *opaque, enum xg_emu_x86_stage stage, const struct xg_emu_x86_insn *insn,
 		    const struct xg_emu_x86_exception *exc);
 };

@@ -31,10 +31,8 @@ int xg_cli_read_all(const char *path, uint8_t **buf, size_t *len, struct xg_erro
 			goto out;
 		}
 		uint8_t *nb = realloc(b, cap *= 2);
-		if (!nb) {
+		if (!nb)
 			free(b);
-			b = NULL;
-		}
 		b = nb;
 	}
 	if (!b)

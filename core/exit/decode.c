@@ -462,6 +462,11 @@ static enum xg_hw host_hw(void)
 static const char *const arch_names[XG_ARCH_COUNT] = {
 	"x86_64", "arm64", "riscv64", "s390x", "ppc64", "loongarch64",
 };
+/* Other spellings people use for the same architectures. */
+static const struct {
+	const char *name;
+	enum xg_arch arch;
+} arch_aliases[] = {{"aarch64", XG_ARCH_ARM64}, {"x86-64", XG_ARCH_X86_64}, {"amd64", XG_ARCH_X86_64}};
 static const char *const hw_names[] = {"auto", "none", "vmx", "svm"};
 
 const char *xg_arch_name(enum xg_arch arch)
@@ -476,10 +481,11 @@ int xg_arch_from_name(const char *name, enum xg_arch *out)
 			*out = (enum xg_arch)i;
 			return 0;
 		}
-	if (!strcmp(name, "aarch64") || !strcmp(name, "x86-64") || !strcmp(name, "amd64")) {
-		*out = name[0] == 'a' && name[1] == 'a' ? XG_ARCH_ARM64 : XG_ARCH_X86_64;
-		return 0;
-	}
+	for (unsigned i = 0; i < sizeof(arch_aliases) / sizeof(arch_aliases[0]); i++)
+		if (!strcmp(name, arch_aliases[i].name)) {
+			*out = arch_aliases[i].arch;
+			return 0;
+		}
 	return -1;
 }
 
@@ -627,8 +633,8 @@ int xg_exit_decode(struct xg_exit *x, const void *run, size_t run_size,
 		x->u.dcr.is_write = u->dcr.is_write;
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		decode_internal(x, u);
-		goto done;
+		decode_internal(x, u); /* picks its own field table */
+		return 0;
 	case KVM_EXIT_OSI:
 		shape = XG_SHAPE_OSI;
 		memcpy(x->u.osi_gprs, u->osi.gprs, sizeof(x->u.osi_gprs));
@@ -755,6 +761,5 @@ int xg_exit_decode(struct xg_exit *x, const void *run, size_t run_size,
 		break;
 	}
 	x->fields = xg_fields_for(shape, x->arch);
-done:
 	return 0;
 }

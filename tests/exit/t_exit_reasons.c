@@ -26,11 +26,9 @@ static void decode(enum xg_arch arch, enum xg_hw hw)
 #define LU(expr, want) is_str(lua_eval(L, expr), want, "%s: %s == %s", cur, expr, want)
 #define CLEAN() is_str(x.malformed, "", "%s: nothing reported malformed", cur)
 
-static void start(uint32_t reason, const char *name, const char *kind)
+static void start(uint32_t reason)
 {
 	run_init(&r, reason);
-	(void)name;
-	(void)kind;
 }
 
 static void names(const char *name, const char *kind)
@@ -46,7 +44,7 @@ int main(void)
 	L = test_lua();
 
 	/* 0 UNKNOWN: hardware exit reason, named as VMX or SVM where it is one. */
-	start(0, "unknown", "unknown");
+	start(0);
 	un(&r)->hw.hardware_exit_reason = 48;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
 	names("unknown", "unknown");
@@ -58,7 +56,7 @@ int main(void)
 	CLEAN();
 
 	/* 1 EXCEPTION */
-	start(1, "exception", "exception");
+	start(1);
 	un(&r)->ex.exception = 14;
 	un(&r)->ex.error_code = 6;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
@@ -68,7 +66,7 @@ int main(void)
 	LU("e.error_code", "6");
 
 	/* 2 IO: direction, size, port, count, and the data at data_offset. */
-	start(2, "io", "io");
+	start(2);
 	un(&r)->io.direction = 1;
 	un(&r)->io.size = 1;
 	un(&r)->io.port = 0xe9;
@@ -86,7 +84,7 @@ int main(void)
 	CLEAN();
 
 	/* 3 HYPERCALL: MAP_GPA_RANGE named and its arguments decoded. */
-	start(3, "hypercall", "hypercall");
+	start(3);
 	un(&r)->hypercall.nr = 12;
 	un(&r)->hypercall.args[0] = 0x100000;
 	un(&r)->hypercall.args[1] = 16;
@@ -105,7 +103,7 @@ int main(void)
 	CLEAN();
 
 	/* 4 DEBUG: x86 layout ... */
-	start(4, "debug", "debug");
+	start(4);
 	un(&r)->debug_x86.exception = 1;
 	un(&r)->debug_x86.pc = 0x401000;
 	un(&r)->debug_x86.dr6 = 0xffff0ff1;
@@ -116,7 +114,7 @@ int main(void)
 	LU("string.format('%x', e.pc)", "401000");
 	LU("string.format('%x', e.dr6)", "ffff0ff1");
 	/* ... and arm64's, with the exception class named. */
-	start(4, "debug", "debug");
+	start(4);
 	un(&r)->debug_arm64.hsr = 0x3cu << 26 | 0x1000; /* BRK64 #0x1000 */
 	un(&r)->debug_arm64.far = 0x8000;
 	head(&r)->flags = 1;
@@ -139,7 +137,7 @@ int main(void)
 		{32, "ap_reset_hold", "ap_reset_hold"}, {33, "x86_bus_lock", "bus_lock"},
 	};
 	for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
-		start(bare[i].nr, bare[i].name, bare[i].kind);
+		start(bare[i].nr);
 		head(&r)->flags = bare[i].nr == 33 ? 2 : 0; /* KVM_RUN_X86_BUS_LOCK */
 		decode(XG_ARCH_X86_64, XG_HW_VMX);
 		names(bare[i].name, bare[i].kind);
@@ -148,7 +146,7 @@ int main(void)
 	LU("e.run_flags", "2");
 
 	/* 6 MMIO: value assembled little-endian from len bytes. */
-	start(6, "mmio", "mmio");
+	start(6);
 	un(&r)->mmio.phys_addr = 0xd0000000;
 	un(&r)->mmio.len = 4;
 	un(&r)->mmio.is_write = 1;
@@ -162,20 +160,20 @@ int main(void)
 	CLEAN();
 
 	/* 9 FAIL_ENTRY: VMX entry failure, bit 31 set on the basic reason 33. */
-	start(9, "fail_entry", "fail_entry");
+	start(9);
 	un(&r)->fail_entry.hardware_entry_failure_reason = 0x80000021;
 	un(&r)->fail_entry.cpu = 3;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
 	names("fail_entry", "fail_entry");
 	LU("e.hardware_entry_failure_reason_name", "invalid_guest_state");
 	LU("e.cpu", "3");
-	start(9, "fail_entry", "fail_entry");
+	start(9);
 	un(&r)->fail_entry.hardware_entry_failure_reason = 1;
 	decode(XG_ARCH_ARM64, XG_HW_NONE);
 	LU("e.cpu_unsupported", "true");
 
 	/* 12 TPR_ACCESS */
-	start(12, "tpr_access", "tpr_access");
+	start(12);
 	un(&r)->tpr_access.rip = 0x1234;
 	un(&r)->tpr_access.is_write = 1;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
@@ -184,7 +182,7 @@ int main(void)
 	LU("e.is_write", "1");
 
 	/* 13..15, 18..20, 22, 23, 25: s390 and powerpc exits. */
-	start(13, "s390_sieic", "s390_sieic");
+	start(13);
 	un(&r)->s390_sieic.icptcode = 4;
 	un(&r)->s390_sieic.ipa = 0xb220;
 	un(&r)->s390_sieic.ipb = 0x10;
@@ -192,13 +190,13 @@ int main(void)
 	names("s390_sieic", "s390_sieic");
 	LU("e.icptcode", "4");
 	LU("string.format('%x', e.ipa)", "b220");
-	start(14, "s390_reset", "s390_reset");
+	start(14);
 	un(&r)->s390_reset_flags = 1 | 16;
 	decode(XG_ARCH_S390X, XG_HW_NONE);
 	names("s390_reset", "s390_reset");
 	LU("e.reset_flags", "17");
 	CLEAN();
-	start(15, "dcr", "dcr");
+	start(15);
 	un(&r)->dcr.dcrn = 0x10;
 	un(&r)->dcr.data = 0x20;
 	un(&r)->dcr.is_write = 1;
@@ -206,38 +204,38 @@ int main(void)
 	names("dcr", "dcr");
 	LU("e.dcrn", "16");
 	LU("e.is_write", "true");
-	start(18, "osi", "osi");
+	start(18);
 	un(&r)->osi.gprs[31] = 77;
 	decode(XG_ARCH_PPC64, XG_HW_NONE);
 	names("osi", "osi");
 	LU("#e.gprs", "32");
 	LU("e.gprs[32]", "77");
-	start(19, "papr_hcall", "papr_hcall");
+	start(19);
 	un(&r)->papr_hcall.nr = 0x4;
 	un(&r)->papr_hcall.args[8] = 9;
 	decode(XG_ARCH_PPC64, XG_HW_NONE);
 	names("papr_hcall", "papr_hcall");
 	LU("e.nr", "4");
 	LU("e.args[9]", "9");
-	start(20, "s390_ucontrol", "s390_ucontrol");
+	start(20);
 	un(&r)->s390_ucontrol.trans_exc_code = 0x1000;
 	un(&r)->s390_ucontrol.pgm_code = 0x11;
 	decode(XG_ARCH_S390X, XG_HW_NONE);
 	names("s390_ucontrol", "s390_ucontrol");
 	LU("e.pgm_code", "17");
-	start(22, "s390_tsch", "s390_tsch");
+	start(22);
 	un(&r)->s390_tsch.subchannel_nr = 5;
 	un(&r)->s390_tsch.dequeued = 1;
 	decode(XG_ARCH_S390X, XG_HW_NONE);
 	names("s390_tsch", "s390_tsch");
 	LU("e.subchannel_nr", "5");
 	LU("e.dequeued", "1");
-	start(23, "epr", "epr");
+	start(23);
 	un(&r)->epr.epr = 0x42;
 	decode(XG_ARCH_PPC64, XG_HW_NONE);
 	names("epr", "epr");
 	LU("e.epr", "66");
-	start(25, "s390_stsi", "s390_stsi");
+	start(25);
 	un(&r)->s390_stsi.addr = 0x2000;
 	un(&r)->s390_stsi.fc = 3;
 	un(&r)->s390_stsi.sel2 = 2;
@@ -248,7 +246,7 @@ int main(void)
 
 	/* 17 INTERNAL_ERROR, EMULATION: flags, instruction bytes of exactly insn_size,
 	 * then the five exit-information words, named for VMX. */
-	start(17, "internal_error", "emulation_failure");
+	start(17);
 	un(&r)->emulation_failure.suberror = 1;
 	un(&r)->emulation_failure.ndata = 9;
 	un(&r)->emulation_failure.flags = 1;
@@ -289,7 +287,7 @@ int main(void)
 	LU("e.hw.exit_reason_name", "nil");
 	LU("e.hw.exit_reason", "4096");
 	/* Without instruction bytes the words start at data[1]. */
-	start(17, "internal_error", "emulation_failure");
+	start(17);
 	un(&r)->internal.suberror = 1;
 	un(&r)->internal.ndata = 6;
 	un(&r)->internal.data[0] = 0;
@@ -300,7 +298,7 @@ int main(void)
 	CLEAN();
 
 	/* 17, SIMUL_EX: vectoring info, interruption info, error code, cpu. */
-	start(17, "internal_error", "internal_error");
+	start(17);
 	un(&r)->internal.suberror = 2;
 	un(&r)->internal.ndata = 4;
 	un(&r)->internal.data[0] = 0x80000b0d; /* #GP being delivered */
@@ -316,7 +314,7 @@ int main(void)
 	LU("e.cpu", "1");
 	CLEAN();
 	/* 17, DELIVERY_EV: info2, reason, qualification, gpa, cpu (the 6.9+ layout) ... */
-	start(17, "internal_error", "internal_error");
+	start(17);
 	un(&r)->internal.suberror = 3;
 	un(&r)->internal.ndata = 5;
 	un(&r)->internal.data[0] = 0x80000300 | 8; /* NMI? no: hw exception #DF */
@@ -338,7 +336,7 @@ int main(void)
 	LU("e.gpa", "nil");
 	LU("e.cpu", "7");
 	/* 17, UNEXPECTED_EXIT_REASON */
-	start(17, "internal_error", "internal_error");
+	start(17);
 	un(&r)->internal.suberror = 4;
 	un(&r)->internal.ndata = 2;
 	un(&r)->internal.data[0] = 0x7f; /* SVM shutdown */
@@ -353,7 +351,7 @@ int main(void)
 	static const char *const types[] = {NULL,      "shutdown", "reset",    "crash",
 					    "wakeup", "suspend",  "sev_term", "tdx_fatal"};
 	for (uint32_t t = 1; t <= 7; t++) {
-		start(24, "system_event", "system_event");
+		start(24);
 		un(&r)->system_event.type = t;
 		un(&r)->system_event.ndata = 1;
 		un(&r)->system_event.data[0] = 1;
@@ -362,7 +360,7 @@ int main(void)
 		CLEAN();
 	}
 	names("system_event", "system_event");
-	start(24, "system_event", "system_event");
+	start(24);
 	un(&r)->system_event.type = 2;
 	un(&r)->system_event.ndata = 1;
 	un(&r)->system_event.data[0] = 1;
@@ -371,14 +369,14 @@ int main(void)
 	LU("e.data[1]", "1");
 
 	/* 26 IOAPIC_EOI */
-	start(26, "ioapic_eoi", "ioapic_eoi");
+	start(26);
 	un(&r)->eoi.vector = 0x31;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
 	names("ioapic_eoi", "ioapic_eoi");
 	LU("e.vector", "49");
 
 	/* 27 HYPERV: synic, hcall, syndbg */
-	start(27, "hyperv", "hyperv");
+	start(27);
 	un(&r)->hyperv.type = 1;
 	un(&r)->hyperv.u.synic.msr = 0x40000080;
 	un(&r)->hyperv.u.synic.msg_page = 0x5000;
@@ -403,7 +401,7 @@ int main(void)
 	CLEAN();
 
 	/* 28 ARM_NISV: the ISS decoded, the fault IPA (values seen on real arm64 KVM). */
-	start(28, "arm_nisv", "arm_nisv");
+	start(28);
 	un(&r)->arm_nisv.esr_iss = 0x6 | 1 << 6; /* translation fault L2, write */
 	un(&r)->arm_nisv.fault_ipa = 0x10000000;
 	decode(XG_ARCH_ARM64, XG_HW_NONE);
@@ -418,7 +416,7 @@ int main(void)
 	CLEAN();
 
 	/* 29/30 X86_RDMSR / X86_WRMSR: both reach the msr handler. */
-	start(29, "x86_rdmsr", "msr");
+	start(29);
 	un(&r)->msr.reason = 2;
 	un(&r)->msr.index = 0xc0000080;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
@@ -427,7 +425,7 @@ int main(void)
 	LU("e.index_name", "IA32_EFER");
 	LU("e.is_write", "false");
 	CLEAN();
-	start(30, "x86_wrmsr", "msr");
+	start(30);
 	un(&r)->msr.reason = 4;
 	un(&r)->msr.index = 0x12345;
 	un(&r)->msr.data = 0xdead;
@@ -440,7 +438,7 @@ int main(void)
 	CLEAN();
 
 	/* 34 XEN */
-	start(34, "xen", "xen");
+	start(34);
 	un(&r)->xen.type = 1;
 	un(&r)->xen.longmode = 1;
 	un(&r)->xen.cpl = 0;
@@ -454,14 +452,14 @@ int main(void)
 	CLEAN();
 
 	/* 35/36 RISCV_SBI, RISCV_CSR */
-	start(35, "riscv_sbi", "riscv_sbi");
+	start(35);
 	un(&r)->riscv_sbi.extension_id = 0x4442434e;
 	un(&r)->riscv_sbi.function_id = 2;
 	decode(XG_ARCH_RISCV64, XG_HW_NONE);
 	names("riscv_sbi", "riscv_sbi");
 	LU("e.extension_name", "dbcn");
 	LU("e.function_id", "2");
-	start(36, "riscv_csr", "riscv_csr");
+	start(36);
 	un(&r)->riscv_csr.csr_num = 0x15;
 	un(&r)->riscv_csr.write_mask = 0xff;
 	decode(XG_ARCH_RISCV64, XG_HW_NONE);
@@ -470,7 +468,7 @@ int main(void)
 	LU("e.write_mask", "255");
 
 	/* 37 NOTIFY */
-	start(37, "notify", "notify");
+	start(37);
 	un(&r)->notify.flags = 1;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
 	names("notify", "notify");
@@ -478,7 +476,7 @@ int main(void)
 	CLEAN();
 
 	/* 38 LOONGARCH_IOCSR: the mmio shape. */
-	start(38, "loongarch_iocsr", "loongarch_iocsr");
+	start(38);
 	un(&r)->mmio.phys_addr = 0x420;
 	un(&r)->mmio.len = 8;
 	decode(XG_ARCH_LOONGARCH64, XG_HW_NONE);
@@ -487,7 +485,7 @@ int main(void)
 	LU("e.len", "8");
 
 	/* 39 MEMORY_FAULT: private = flags bit 3. */
-	start(39, "memory_fault", "memory_fault");
+	start(39);
 	un(&r)->memory_fault.flags = 1 << 3;
 	un(&r)->memory_fault.gpa = 0x80000000;
 	un(&r)->memory_fault.size = 0x1000;
@@ -502,7 +500,7 @@ int main(void)
 	LU("e.private", "false");
 
 	/* 40 TDX */
-	start(40, "tdx", "tdx");
+	start(40);
 	un(&r)->tdx.nr = 0x10002;
 	un(&r)->tdx.data[0] = 0x7000; /* get_quote gpa */
 	un(&r)->tdx.data[1] = 0x1000; /* get_quote size */
@@ -513,7 +511,7 @@ int main(void)
 	LU("e.data[2]", "4096");
 
 	/* 41 ARM_SEA */
-	start(41, "arm_sea", "arm_sea");
+	start(41);
 	un(&r)->arm_sea.flags = 1;
 	un(&r)->arm_sea.esr = (uint64_t)0x24 << 26 | 0x10; /* DABT lower EL, SEA */
 	un(&r)->arm_sea.gva = 0xffff000012345000ULL;
@@ -528,7 +526,7 @@ int main(void)
 	CLEAN();
 
 	/* A number no kernel has used yet: still an exit, with its number and raw bytes. */
-	start(1000, "unknown", "unknown");
+	start(1000);
 	un(&r)->padding[0] = 0xaa;
 	un(&r)->padding[255] = 0x55;
 	decode(XG_ARCH_X86_64, XG_HW_VMX);
@@ -544,7 +542,7 @@ int main(void)
 	/* Every number 0..41 has a name and a field table. */
 	int all = 1;
 	for (uint32_t n = 0; n <= 41; n++) {
-		start(n, "", "");
+		start(n);
 		decode(XG_ARCH_X86_64, XG_HW_VMX);
 		if (!x.known || !x.fields || !strcmp(x.kind, "")) {
 			diag("exit %u has no name or field table", n);

@@ -151,9 +151,27 @@ static int t_pause(void *o, const char *why)
 	return 0;
 }
 
+/* xg.emulator.supports(e) in a test: exitgate's emulator decides from the bytes alone, as
+ * for a 64-bit guest. */
+static int t_can_emulate(void *o, const struct xg_exit *x)
+{
+	char why[128];
+
+	(void)o;
+	return xg_emulate_x86_supports(NULL, NULL, x, why, sizeof(why));
+}
+
 static const struct xg_vcpu_ops tops = {
-    t_get_reg, t_set_reg, t_read,    NULL,    t_translate, t_inject,
-    t_abort,   t_attrs,	  t_emulate, t_pause, NULL,
+    .get_reg = t_get_reg,
+    .set_reg = t_set_reg,
+    .read_gpa = t_read,
+    .translate_gva = t_translate,
+    .inject_exception = t_inject,
+    .inject_external_abort = t_abort,
+    .set_memory_attributes = t_attrs,
+    .emulate = t_emulate,
+    .can_emulate = t_can_emulate,
+    .pause = t_pause,
 };
 
 static void quiet(void *ud, const char *line)

@@ -7,10 +7,29 @@
  *                                  #   suspend | resume | skip | stop
  *     dump_dir: /var/tmp/exitgate
  *     rate_limit: { logs_per_second: 5, burst: 20 }
+ *     dump_max: 100                # dump files per vCPU and run; then counted, not written
  *   guests:
  *     web:
  *       policy: policies/default.lua   # relative to the config file
  *       params: { anything: [1, 2] }   # handed to the policy as xg.params
+ *       vm:                            # only `exitgate run` reads this (the mini-VMM)
+ *         payload: demo.bin            # flat binary: relative to the config, then the
+ *                                      #   guest directories (build/guests, share/exitgate)
+ *         memory: 64M                  # RAM at GPA 0
+ *         mode: long                   # long | real
+ *         vcpus: 1                     # 1..8, all start at the entry
+ *         load: 0x100000               # where the payload goes; entry defaults to it
+ *         entry: 0x100000
+ *         timeout: 30                  # seconds of wall time, then the run stops
+ *         msr_trap: [0x1a0, [0xc0010000, 0xc0010010]]  # MSRs (or ranges) KVM handles that
+ *                                      #   should exit to the policy anyway
+ *         storm: 100000                # the same exit at the same RIP this many times in a
+ *                                      #   row stops the guest (0: never)
+ *         devices:
+ *           - { type: console, port: 0x3f8 }        # bytes written are the guest's output
+ *           - { type: done, port: 0x501 }           # a write ends the run with that code
+ *           - { type: ram, at: 0xd0000000, size: 64K }      # RAM-like MMIO window
+ *           - { type: pattern, at: 0xd0100000, size: 4K }   # reads return a known pattern
  *
  * Every error names the file, the line and the key. Unknown keys are errors (a typo must not
  * silently mean "default"). The config keeps the text it was parsed from, so the engine
@@ -34,6 +53,36 @@ struct xg_param {
 	struct xg_param *child, *next;
 };
 
+/* Device models of the mini-VMM (core/backend/kvm/devices.c). */
+enum xg_dev_type { XG_DEV_CONSOLE = 0, XG_DEV_DONE, XG_DEV_RAM, XG_DEV_PATTERN, XG_DEV_NTYPES };
+
+struct xg_dev_cfg {
+	enum xg_dev_type type;
+	uint64_t at;   /* port (console, done) or GPA (ram, pattern) */
+	uint64_t size; /* ports or bytes */
+	int line;
+};
+
+struct xg_msr_range {
+	uint32_t first, last; /* inclusive */
+};
+
+struct xg_vm_cfg {
+	int present; /* the guest has a vm: section */
+	int line;
+	char *payload; /* as written; resolved by `exitgate run` */
+	uint64_t memory;
+	int mode; /* enum xg_kvm_mode: 0 long, 1 real */
+	int vcpus;
+	uint64_t load, entry;
+	double timeout; /* seconds, 0: none */
+	uint64_t storm;
+	struct xg_dev_cfg *devs;
+	size_t ndevs;
+	struct xg_msr_range *msr_trap;
+	size_t nmsr_trap;
+};
+
 struct xg_guest_cfg {
 	char *name;
 	char *policy; /* resolved path */
@@ -45,6 +94,8 @@ struct xg_guest_cfg {
 	char *dump_dir;	       /* NULL: dumps are logged only */
 	double logs_per_second;
 	double burst;
+	uint64_t dump_max;
+	struct xg_vm_cfg vm;
 };
 
 struct xg_config {
@@ -61,6 +112,8 @@ struct xg_config {
 #define XG_DEFAULT_INSTRUCTIONS 1000000
 #define XG_DEFAULT_MEMORY	(16u << 20)
 #define XG_DEFAULT_ON_ERROR	"inject UD"
+#define XG_DEFAULT_DUMP_MAX	100
+#define XG_DEFAULT_STORM	100000
 
 const struct xg_guest_cfg *xg_config_guest(const xg_config *cfg, const char *name);
 xg_config *xg_config_copy(const xg_config *cfg, struct xg_error *err);

@@ -124,6 +124,9 @@ int xg_slot_of(const struct xg_exit *x);
 const char *const *xg_handler_names(void);
 
 /* verdict.c */
+/* xg.emulator.supports(e): the VMM's can_emulate, else exitgate's x86 emulator through the
+ * vCPU's ops; 0 for a check (no vCPU). */
+int xg_vcpu_can_emulate(struct xg_vcpu *v, const struct xg_exit *x);
 int xg_verdict_from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shape, char *msg,
 			size_t n);
 int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, size_t n);

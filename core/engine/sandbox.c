@@ -39,7 +39,7 @@
 
 static char env_key, vcpu_key, regs_key, module_key;
 
-int (*xg_emulator_supports_hook)(const struct xg_exit *x);
+
 
 static struct xg_lstate *get_ls(lua_State *L)
 {
@@ -530,7 +530,7 @@ static int c_emulator_supports(lua_State *L)
 
 	if (!x)
 		return luaL_error(L, "xg.emulator.supports takes the exit object");
-	lua_pushboolean(L, xg_emulator_supports_hook && xg_emulator_supports_hook(x));
+	lua_pushboolean(L, xg_vcpu_can_emulate(get_ls(L)->v, x));
 	return 1;
 }
 

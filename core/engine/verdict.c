@@ -419,3 +419,14 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		return XG_NEXT_ERROR;
 	}
 }
+
+int xg_vcpu_can_emulate(struct xg_vcpu *v, const struct xg_exit *x)
+{
+	char why[128];
+
+	if (!v)
+		return 0;
+	if (v->ops.emulate)
+		return v->ops.can_emulate && v->ops.can_emulate(v->opaque, x) > 0;
+	return xg_emulate_x86_supports(&v->ops, v->opaque, x, why, sizeof(why));
+}

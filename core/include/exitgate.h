@@ -381,23 +381,53 @@ const char *xg_config_guest_name(const xg_config *cfg, size_t i);
 /* All the engine may do to a vCPU. Each returns 0, or a negative errno; a NULL op is
  * reported as "not supported by this VMM" when a verdict needs it. Registers are named as
  * the architecture names them ("rip", "rax", "cr0", "rflags"; "pc", "x0" ... "sp"). */
+struct xg_emu_x86_regs; /* xg_emu_x86.h: the scalar x86 state the built-in emulator uses */
+
 struct xg_vcpu_ops {
 	int (*get_reg)(void *opaque, const char *name, uint64_t *val);
 	int (*set_reg)(void *opaque, const char *name, uint64_t val);
+	/* Guest RAM only: -EFAULT when any of [gpa, gpa+len) is not RAM (a device, or nothing). */
 	int (*read_gpa)(void *opaque, uint64_t gpa, void *buf, size_t len);
 	int (*write_gpa)(void *opaque, uint64_t gpa, const void *buf, size_t len);
 	int (*translate_gva)(void *opaque, uint64_t gva, uint64_t *gpa);
-	/* x86 exception vector (UD = 6 ...), with an error code when has_error_code. */
+	/* x86 exception vector (UD = 6 ...), with an error code when has_error_code. For #PF
+	 * the engine sets "cr2" with set_reg first. On an RDMSR/WRMSR exit a #GP is the MSR
+	 * exit's own error answer (msr_reply with error = 1), not an event: the next KVM_RUN
+	 * would otherwise complete the access over it. */
 	int (*inject_exception)(void *opaque, unsigned vector, int has_error_code,
 				uint32_t error_code);
 	int (*inject_external_abort)(void *opaque); /* arm64 */
 	/* KVM_SET_MEMORY_ATTRIBUTES: make [gpa, gpa+size) private or shared. */
 	int (*set_memory_attributes)(void *opaque, uint64_t gpa, uint64_t size, int to_private);
-	/* Emulate the instruction of this exit (the built-in emulator or the VMM's own). */
+	/* The VMM's own emulator. When NULL, `emulate` uses exitgate's x86 emulator through
+	 * get_x86_regs ... mmio_write below. can_emulate answers xg.emulator.supports() for it. */
 	int (*emulate)(void *opaque, const struct xg_exit *x);
+	int (*can_emulate)(void *opaque, const struct xg_exit *x);
 	int (*pause)(void *opaque, const char *reason);
 	int (*resume)(void *opaque);
+
+	/* ---- what exitgate's x86 emulator needs (optional; all or none) ---- */
+	int (*get_x86_regs)(void *opaque, struct xg_emu_x86_regs *regs);
+	int (*set_x86_regs)(void *opaque, const struct xg_emu_x86_regs *regs); /* GPRs, RIP, RFLAGS */
+	/* Vector state in the standard XSAVE layout, XG_EMU_X86_XSAVE_SIZE bytes (xg_emu_x86.h). */
+	int (*get_xsave)(void *opaque, void *buf);
+	int (*set_xsave)(void *opaque, const void *buf);
+	/* A device access at a GPA that is not RAM: len <= 64, never crossing a page. -ENODEV
+	 * when no device is there (the emulator then treats reads as all-ones, as a floating
+	 * bus reads, and drops writes; the access is counted). */
+	int (*mmio_read)(void *opaque, uint64_t gpa, void *buf, size_t len);
+	int (*mmio_write)(void *opaque, uint64_t gpa, const void *buf, size_t len);
+
+	/* Answer the RDMSR/WRMSR exit in hand (api.rst 5 KVM_EXIT_X86_RDMSR): error != 0
+	 * makes KVM inject #GP; otherwise RDMSR returns value (WRMSR ignores it). */
+	int (*msr_reply)(void *opaque, int error, uint64_t value);
+
+	unsigned flags; /* XG_OPS_* */
 };
+
+/* xg_vcpu_ops.flags */
+#define XG_OPS_NO_AVX512_STATE 0x1 /* get/set_xsave cannot carry opmask, ZMM_Hi256, Hi16_ZMM:
+				    * the emulator refuses what needs them */
 
 /* What the run loop does after xg_handle_exit. */
 enum xg_next {
@@ -418,6 +448,7 @@ enum xg_verdict_kind {
 	XG_VERDICT_RESUME,
 	XG_VERDICT_SKIP,
 	XG_VERDICT_STOP,
+	XG_VERDICT_MSR, /* answer an RDMSR/WRMSR exit: xg.msr(value) */
 	XG_VERDICT_COUNT
 };
 const char *xg_verdict_name(enum xg_verdict_kind k);
@@ -498,10 +529,34 @@ int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err);
  * synthetic exit's zeros, are not counted). */
 int xg_policy_check(const char *path, FILE *out);
 
-/* The built-in emulator's answer to "can you emulate this exit?" (xg.emulator.supports).
- * Until the emulator is wired in, it is NULL and the answer is false; a VMM or the
- * emulator sets it. */
-extern int (*xg_emulator_supports_hook)(const struct xg_exit *x);
+/* Write a triage dump of the vCPU's last exit now (the VMM's "dump" command for a
+ * suspended vCPU): the JSON file of a `dump` verdict, into the guest's dump_dir. 0 with the
+ * file's path, or -1 with why (no dump_dir, the dump limit reached, a write failure). */
+int xg_vcpu_dump(xg_vcpu *v, const char *note, char *path, size_t path_size, struct xg_error *err);
+
+/* ==== exitgate's x86 emulator behind the vCPU ops ==========================================
+ *
+ * What the `emulate` verdict runs when the VMM brings no emulator of its own: the
+ * instruction of an emulation-failure exit is decoded from the exit's bytes (fetched
+ * through the ops when KVM gave none), checked and emulated through get_x86_regs ...
+ * mmio_write; guest-virtual addresses are translated by walking the guest's page tables
+ * (SDM Vol. 3A 4.5) in guest RAM. An exception the instruction raises is injected as the CPU
+ * would raise it. The VMM may call it directly too.
+ */
+struct xg_emu_x86_result; /* xg_emu_x86.h */
+
+/* 0 when the instruction was emulated or its exception injected (res says which), -1 with
+ * why when it could not be (not an x86 emulation failure, an instruction the emulator does
+ * not do, missing ops, a host failure). Nothing in the guest changed on -1. */
+int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+		   struct xg_emu_x86_result *res, char *why, size_t n);
+/* 1 if xg_emulate_x86 would take this exit (decodes only); 0 with why otherwise. */
+int xg_emulate_x86_supports(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+			    char *why, size_t n);
+/* The length of the exit's x86 instruction (decoded in the vCPU's mode), 0 with why if it
+ * cannot be known: what the `skip` verdict advances RIP by. */
+unsigned xg_x86_insn_length(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+			    char *why, size_t n);
 
 /* ==== end of the policy engine ============================================================ */
 

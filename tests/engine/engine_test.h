@@ -119,8 +119,16 @@ static inline int f_resume(void *o)
 }
 
 static const struct xg_vcpu_ops fake_ops = {
-    f_get_reg, f_set_reg, f_read,    NULL,    f_translate, f_inject,
-    f_abort,   f_attrs,	  f_emulate, f_pause, f_resume,
+    .get_reg = f_get_reg,
+    .set_reg = f_set_reg,
+    .read_gpa = f_read,
+    .translate_gva = f_translate,
+    .inject_exception = f_inject,
+    .inject_external_abort = f_abort,
+    .set_memory_attributes = f_attrs,
+    .emulate = f_emulate,
+    .pause = f_pause,
+    .resume = f_resume,
 };
 
 /* ---- kvm_run builders ---- */

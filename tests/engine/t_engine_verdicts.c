@@ -56,8 +56,9 @@ static const char policy[] =
     "  default = function(e) return xg.dump { xg.suspend('unhandled ' .. e.kind) } end,\n"
     "}\n";
 
-static int supports_fld(const struct xg_exit *x)
+static int supports_fld(void *opaque, const struct xg_exit *x)
 {
+	(void)opaque;
 	return x->u.internal.insn_size == 2 && x->u.internal.insn[0] == 0xd9;
 }
 
@@ -332,11 +333,12 @@ int main(void)
 	xg_vcpu_detach(v);
 	xg_engine_free(e);
 
-	/* xg.emulator.supports asks the C hook the emulator will set */
+	/* xg.emulator.supports asks the VMM's can_emulate when it brings its own emulator */
 	{
 		char path[1024];
 		const char *src = getenv("XG_SOURCE");
 		xg_config *cfg;
+		struct xg_vcpu_ops can_ops;
 
 		snprintf(path, sizeof(path), "%s/policies/default.lua", src ? src : ".");
 		cfg = xg_config_for_policy(path, &err);
@@ -348,14 +350,18 @@ int main(void)
 		xg_engine_set_log(e, test_log, NULL);
 		run_emul(&r, "\xd9\x00", 2);
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-		is_int(res.verdict, XG_VERDICT_INJECT, "default policy, no emulator hook: #UD");
-		xg_emulator_supports_hook = supports_fld;
+		is_int(res.verdict, XG_VERDICT_INJECT, "default policy, no can_emulate: #UD");
+		xg_vcpu_detach(v);
+		can_ops = fake_ops;
+		can_ops.can_emulate = supports_fld;
+		v = xg_vcpu_attach(e, "default", 0, &can_ops, &f, &err);
+		if (!v)
+			bail("%s", err.msg);
 		memset(&f, 0, sizeof(f));
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-		is_int(res.verdict, XG_VERDICT_EMULATE, "with the hook saying yes: emulate");
+		is_int(res.verdict, XG_VERDICT_EMULATE, "with can_emulate saying yes: emulate");
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
 		ok(res.cached && res.verdict == XG_VERDICT_EMULATE, "... cached by instruction bytes");
-		xg_emulator_supports_hook = NULL;
 		xg_vcpu_detach(v);
 		xg_engine_free(e);
 	}

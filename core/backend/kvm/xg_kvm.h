@@ -133,4 +133,25 @@ size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v);
 int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_error *err);
 int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct xg_error *err);
 
+/* ---- the engine's vCPU ops on a KVM vCPU (ops.c) ------------------------------------------
+ *
+ * xg_kvm_vcpu_ops() fills a struct xg_vcpu_ops whose opaque is the struct xg_kvm_vcpu itself:
+ * registers by name and in bulk (KVM_GET/SET_REGS, SREGS), vector state through
+ * KVM_GET/SET_XSAVE (XG_OPS_NO_AVX512_STATE set when the probe at vCPU creation found that
+ * this KVM drops the AVX-512 components), guest RAM, page-table translation, exceptions
+ * through KVM_SET_VCPU_EVENTS (api.rst 4.31), MSR answers written into kvm_run. Device
+ * accesses (mmio_read/mmio_write) and pause/resume go to the callbacks the VMM sets with
+ * xg_kvm_vcpu_set_vmm(); without them MMIO reads -ENODEV and pause does nothing.
+ */
+struct xg_kvm_vmm_ops {
+	int (*mmio_read)(void *vmm, uint64_t gpa, void *buf, size_t len);
+	int (*mmio_write)(void *vmm, uint64_t gpa, const void *buf, size_t len);
+	int (*pause)(void *vmm, const char *reason);
+	int (*resume)(void *vmm);
+};
+void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops);
+void xg_kvm_vcpu_set_vmm(struct xg_kvm_vcpu *v, const struct xg_kvm_vmm_ops *ops, void *vmm);
+/* 1 when KVM_GET/SET_XSAVE carry the AVX-512 components on this vCPU (probed at creation). */
+int xg_kvm_vcpu_avx512_state_ok(struct xg_kvm_vcpu *v);
+
 #endif

@@ -1,0 +1,46 @@
+/*
+ * dump.h - the triage dump: one JSON file per event, for the person who has to find out
+ * what a guest did.
+ *
+ * A dump holds what the engine knew when it decided: who (guest, vCPU, policy file and the
+ * handler's file:line), why (trigger, verdict that applied after the dump, the policy's note,
+ * the failure message when on_error applied), the decoded exit (the same fields as
+ * `exitgate decode --json`), the instruction (bytes as reported, disassembly), the registers
+ * the VMM can read, and guest memory: the code around RIP and the top of the stack, each read
+ * through the vCPU ops (guest-virtual addresses translated by the guest's own page tables).
+ * What cannot be read (a missing op, an unmapped page) is recorded as an "error" string in
+ * its place; a dump never fails because the guest state is odd.
+ *
+ * The file is written atomically: "<dir>/.<name>.tmp", fsync, rename to
+ * "<dir>/<guest>-vcpu<N>-<seq>.json", so a reader never sees half a dump. The directory is
+ * created (mode 0750) when missing.
+ */
+#ifndef XG_DUMP_H
+#define XG_DUMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exitgate.h"
+
+struct xg_dump_req {
+	const char *dir;      /* the guest's dump_dir (required) */
+	const char *guest;    /* guest name */
+	int vcpu;	      /* vCPU index */
+	uint64_t seq;	      /* per-vCPU sequence number, part of the file name */
+	const char *policy;   /* policy file as messages show it ("default.lua"), or NULL */
+	const char *handler;  /* "default.lua:14" of the handler that decided, or NULL */
+	const char *trigger;  /* "policy" | "on_error" | "ctl" | "storm" ... */
+	const char *verdict;  /* the verdict that applies after the dump ("inject", ...) */
+	const char *note;     /* the policy's note, or NULL */
+	const char *error;    /* the failure message when on_error applied, or NULL */
+	const struct xg_exit *x;	 /* the exit (NULL: no exit in hand) */
+	const struct xg_vcpu_ops *ops;	 /* to read registers and memory; may be NULL */
+	void *opaque;
+};
+
+/* Write the dump. 0 with the final path in path[0..path_size), or -1 with why in err (and
+ * no file left behind). */
+int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, struct xg_error *err);
+
+#endif

@@ -1,6 +1,7 @@
 /* config.c - YAML configuration (see config.h). Uses libyaml's document API: the whole file is
  * small, and nodes keep their marks, so every message can name a line. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "backend/kvm/xg_kvm.h"
 #include "config/config.h"
 
 struct ctx {
@@ -78,6 +80,8 @@ static int get_uint(struct ctx *c, yaml_node_t *n, const char *key, int sizes, u
 		if (!mul)
 			return fail(c, n, "'%s': unknown size suffix in '%s' (use K, M or G)", key,
 				    s);
+		if (v > UINT64_MAX / mul)
+			return fail(c, n, "'%s': '%s' is too large", key, s);
 		v *= mul;
 	} else if (*end) {
 		return fail(c, n, "'%s' must be a number, not '%s'", key, s);
@@ -187,6 +191,420 @@ static int resolve_policy(struct ctx *c, yaml_node_t *n, struct xg_guest_cfg *g)
 	return 0;
 }
 
+/*
+ * The vm: section, read only by the mini-VMM (`exitgate run`). Its limits come from the KVM
+ * backend's memory map (xg_kvm.h): RAM from GPA 0 up to below XG_KVM_MMIO_BASE, the long-mode
+ * tables at XG_KVM_RESERVED_START..END, devices in the MMIO window where no RAM is behind.
+ */
+#define VM_MIN_MEMORY (2ull << 20)
+#define VM_MAX_VCPUS  8
+#define VM_MAX_DEVS   16
+#define VM_MAX_MSR    16
+#define VM_PAGE	      4096ull
+#define VM_MMIO_END   (XG_KVM_MMIO_BASE + XG_KVM_MMIO_SIZE)
+#define VM_REAL_LIMIT 0x100000ull /* real mode reaches the first MiB only */
+#define VM_DEV_KNOWN  "console, done, ram, pattern"
+#define VM_KEYS_KNOWN "payload, memory, mode, vcpus, load, entry, timeout, storm, msr_trap, devices"
+
+/* Device models by type: port devices take port:, the others a GPA window (at:, size:). */
+static const struct vm_dev_kind {
+	const char *name;
+	int is_port;
+	uint64_t ports; /* how many ports from port: the model answers */
+} vm_dev_kinds[XG_DEV_NTYPES] = {
+    [XG_DEV_CONSOLE] = {"console", 1, 8},
+    [XG_DEV_DONE] = {"done", 1, 4},
+    [XG_DEV_RAM] = {"ram", 0, 0},
+    [XG_DEV_PATTERN] = {"pattern", 0, 0},
+};
+
+static const char *const vm_modes[] = {[XG_KVM_LONG] = "long", [XG_KVM_REAL] = "real"};
+
+/* A key as messages name it: key_at(buf, "guests.web.vm", ".%s", "memory"). */
+static const char *key_at(char *out, size_t n, const char *base, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static const char *key_at(char *out, size_t n, const char *base, const char *fmt, ...)
+{
+	size_t l = (size_t)snprintf(out, n, "%s", base);
+	va_list ap;
+
+	if (l < n) {
+		va_start(ap, fmt);
+		vsnprintf(out + l, n - l, fmt, ap);
+		va_end(ap);
+	}
+	return out;
+}
+
+static void vm_clear(struct xg_vm_cfg *vm)
+{
+	free(vm->payload);
+	free(vm->devs);
+	free(vm->msr_trap);
+	memset(vm, 0, sizeof(*vm));
+}
+
+static int get_msr(struct ctx *c, yaml_node_t *n, const char *key, uint32_t *out)
+{
+	uint64_t v;
+
+	if (get_uint(c, n, key, 0, &v))
+		return -1;
+	if (v > UINT32_MAX)
+		return fail(c, n,
+			    "%s: %s is not an MSR number (MSRs are 32-bit: at most 0xffffffff)",
+			    key, scalar(n));
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_msr_trap(struct ctx *c, yaml_node_t *n, const char *key, struct xg_vm_cfg *vm)
+{
+	yaml_node_item_t *i0;
+	char k[200], kk[220];
+	size_t count;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(c, n,
+			    "%s must be a list of MSR numbers or [first, last] ranges, e.g. "
+			    "[0x1a0, [0xc0010000, 0xc0010010]], not %s",
+			    key, type_name(n));
+	i0 = n->data.sequence.items.start;
+	count = (size_t)(n->data.sequence.items.top - i0);
+	if (count > VM_MAX_MSR)
+		return fail(c, n,
+			    "%s: %zu entries, at most %d (join neighbours into [first, last])", key,
+			    count, VM_MAX_MSR);
+	free(vm->msr_trap);
+	vm->nmsr_trap = 0;
+	vm->msr_trap = calloc(count ? count : 1, sizeof(*vm->msr_trap));
+	if (!vm->msr_trap)
+		return fail(c, n, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, i0[i]);
+		struct xg_msr_range *r = &vm->msr_trap[i];
+		yaml_node_item_t *p = NULL;
+
+		key_at(k, sizeof(k), key, "[%zu]", i);
+		if (e->type == YAML_SCALAR_NODE) {
+			if (get_msr(c, e, k, &r->first))
+				return -1;
+			r->last = r->first;
+		} else if (e->type == YAML_SEQUENCE_NODE &&
+			   e->data.sequence.items.top - (p = e->data.sequence.items.start) == 2) {
+			if (get_msr(c, yaml_document_get_node(c->doc, p[0]),
+				    key_at(kk, sizeof(kk), k, "[0]"), &r->first) ||
+			    get_msr(c, yaml_document_get_node(c->doc, p[1]),
+				    key_at(kk, sizeof(kk), k, "[1]"), &r->last))
+				return -1;
+			if (r->first > r->last)
+				return fail(c, e,
+					    "%s: first 0x%x is above last 0x%x (write the range "
+					    "[0x%x, 0x%x])",
+					    k, r->first, r->last, r->last, r->first);
+		} else {
+			return fail(c, e,
+				    "%s must be an MSR number or a [first, last] range, not %s", k,
+				    e->type == YAML_SEQUENCE_NODE ? "a list of other than two"
+								  : type_name(e));
+		}
+		vm->nmsr_trap++;
+	}
+	return 0;
+}
+
+/* One device mapping; type: first, since it decides which keys the others may be. */
+static int parse_dev(struct ctx *c, yaml_node_t *m, const char *key, struct xg_dev_cfg *dev)
+{
+	yaml_node_t *type = NULL, *port = NULL, *at = NULL, *size = NULL;
+	const struct vm_dev_kind *kind = NULL;
+	char k[220];
+	const char *s;
+
+	if (want_map(c, m, key))
+		return -1;
+	dev->line = (int)m->start_mark.line + 1;
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		s = scalar(yaml_document_get_node(c->doc, p->key));
+		if (s && !strcmp(s, "type"))
+			type = yaml_document_get_node(c->doc, p->value);
+	}
+	if (!type)
+		return fail(c, m, "%s: no 'type' (known: " VM_DEV_KNOWN ")", key);
+	s = scalar(type);
+	for (int t = 0; s && t < XG_DEV_NTYPES; t++)
+		if (!strcmp(s, vm_dev_kinds[t].name)) {
+			kind = &vm_dev_kinds[t];
+			dev->type = (enum xg_dev_type)t;
+		}
+	if (!kind)
+		return fail(c, type, "%s.type: unknown device type '%s' (known: " VM_DEV_KNOWN ")",
+			    key, s ? s : type_name(type));
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+
+		s = scalar(kn) ? scalar(kn) : "?";
+		if (!strcmp(s, "type"))
+			continue;
+		if (kind->is_port && !strcmp(s, "port"))
+			port = v;
+		else if (!kind->is_port && !strcmp(s, "at"))
+			at = v;
+		else if (!kind->is_port && !strcmp(s, "size"))
+			size = v;
+		else
+			return fail(c, kn, "%s: unknown key '%s' for a %s device (known: %s)", key,
+				    s, kind->name, kind->is_port ? "type, port" : "type, at, size");
+	}
+	if (kind->is_port) {
+		if (!port)
+			return fail(c, m, "%s: a %s device needs 'port:' (0..0xffff)", key,
+				    kind->name);
+		key_at(k, sizeof(k), key, ".port");
+		if (get_uint(c, port, k, 0, &dev->at))
+			return -1;
+		dev->size = kind->ports;
+		if (dev->at > 0xffff)
+			return fail(c, port, "%s: %s is not an I/O port (ports are 0..0xffff)", k,
+				    scalar(port));
+		if (dev->at + dev->size > 0x10000)
+			return fail(
+			    c, port,
+			    "%s: a %s device uses %llu ports from %s, past 0xffff (use a port "
+			    "of at most 0x%llx)",
+			    k, kind->name, (unsigned long long)dev->size, scalar(port),
+			    (unsigned long long)(0x10000 - dev->size));
+		return 0;
+	}
+	if (!at || !size)
+		return fail(c, m,
+			    "%s: a %s device needs 'at:' and 'size:' (e.g. at: 0x%llx, size: 4K)",
+			    key, kind->name, (unsigned long long)XG_KVM_MMIO_BASE);
+	key_at(k, sizeof(k), key, ".at");
+	if (get_uint(c, at, k, 0, &dev->at))
+		return -1;
+	if (dev->at < XG_KVM_MMIO_BASE || dev->at >= VM_MMIO_END)
+		return fail(
+		    c, at,
+		    "%s: 0x%llx is outside the MMIO window 0x%llx..0x%llx (device addresses "
+		    "must have no RAM behind them)",
+		    k, (unsigned long long)dev->at, (unsigned long long)XG_KVM_MMIO_BASE,
+		    (unsigned long long)VM_MMIO_END - 1);
+	if (dev->at % VM_PAGE)
+		return fail(c, at,
+			    "%s: 0x%llx is not a multiple of 4K (device windows are whole pages: "
+			    "0x%llx would do)",
+			    k, (unsigned long long)dev->at,
+			    (unsigned long long)(dev->at & ~(VM_PAGE - 1)));
+	key_at(k, sizeof(k), key, ".size");
+	if (get_uint(c, size, k, 1, &dev->size))
+		return -1;
+	if (!dev->size || dev->size % VM_PAGE)
+		return fail(c, size,
+			    "%s: %s is not a positive multiple of 4K (device windows are whole "
+			    "pages, e.g. 4K or 64K)",
+			    k, scalar(size));
+	if (dev->size > VM_MMIO_END - dev->at)
+		return fail(c, size,
+			    "%s: %s from 0x%llx runs past the MMIO window's end 0x%llx (at most "
+			    "0x%llx bytes fit there)",
+			    k, scalar(size), (unsigned long long)dev->at,
+			    (unsigned long long)VM_MMIO_END - 1,
+			    (unsigned long long)(VM_MMIO_END - dev->at));
+	return 0;
+}
+
+static int parse_devices(struct ctx *c, yaml_node_t *n, const char *key, struct xg_vm_cfg *vm)
+{
+	yaml_node_item_t *i0;
+	char k[200];
+	size_t count;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(
+		    c, n,
+		    "%s must be a list of devices, e.g. '- { type: console, port: 0x3f8 }', "
+		    "not %s",
+		    key, type_name(n));
+	i0 = n->data.sequence.items.start;
+	count = (size_t)(n->data.sequence.items.top - i0);
+	if (count > VM_MAX_DEVS)
+		return fail(c, n, "%s: %zu devices, at most %d", key, count, VM_MAX_DEVS);
+	free(vm->devs);
+	vm->ndevs = 0;
+	vm->devs = calloc(count ? count : 1, sizeof(*vm->devs));
+	if (!vm->devs)
+		return fail(c, n, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, i0[i]);
+		struct xg_dev_cfg *d = &vm->devs[i];
+
+		key_at(k, sizeof(k), key, "[%zu]", i);
+		if (parse_dev(c, e, k, d))
+			return -1;
+		/* Port devices share the I/O space, ram and pattern the MMIO window. */
+		for (size_t j = 0; j < i; j++) {
+			const struct xg_dev_cfg *o = &vm->devs[j];
+			int port = vm_dev_kinds[d->type].is_port;
+
+			if (port != vm_dev_kinds[o->type].is_port || d->at >= o->at + o->size ||
+			    o->at >= d->at + d->size)
+				continue;
+			return fail(
+			    c, e,
+			    "%s: %s 0x%llx..0x%llx overlap devices[%zu] (the %s at line %d, "
+			    "0x%llx..0x%llx): give each device its own range",
+			    k, port ? "ports" : "addresses", (unsigned long long)d->at,
+			    (unsigned long long)(d->at + d->size - 1), j,
+			    vm_dev_kinds[o->type].name, o->line, (unsigned long long)o->at,
+			    (unsigned long long)(o->at + o->size - 1));
+		}
+		vm->ndevs++;
+	}
+	return 0;
+}
+
+/* Checks between keys, once all are read. The nodes are where the keys are set, vm: itself
+ * for a default (entry: that of load). */
+static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
+		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry)
+{
+	char k[200];
+
+	if (!vm->payload)
+		return fail(c, vmk,
+			    "%s.payload: missing: name the flat binary to run (e.g. "
+			    "'payload: demo.bin')",
+			    base);
+	if (vm->memory < VM_MIN_MEMORY)
+		return fail(c, memory, "%s: %s is too small: give at least 2M",
+			    key_at(k, sizeof(k), base, ".memory"), scalar(memory));
+	if (vm->memory > XG_KVM_MMIO_BASE)
+		return fail(c, memory,
+			    "%s: %s reaches into the MMIO window at 0x%llx: RAM must end below it "
+			    "(at most %lluM)",
+			    key_at(k, sizeof(k), base, ".memory"), scalar(memory),
+			    (unsigned long long)XG_KVM_MMIO_BASE,
+			    (unsigned long long)(XG_KVM_MMIO_BASE >> 20));
+	if (vm->memory % VM_PAGE)
+		return fail(c, memory,
+			    "%s: %s is not a whole number of 4K pages (KVM maps RAM "
+			    "by pages: round it to a multiple of 4K)",
+			    key_at(k, sizeof(k), base, ".memory"), scalar(memory));
+	if (vm->mode == XG_KVM_LONG && vm->load < XG_KVM_RESERVED_END)
+		return fail(c, load,
+			    "%s: 0x%llx is below 0x%llx: the long-mode page tables live at "
+			    "0x%llx..0x%llx (load at 0x%llx or above, e.g. 0x%llx)",
+			    key_at(k, sizeof(k), base, ".load"), (unsigned long long)vm->load,
+			    (unsigned long long)XG_KVM_RESERVED_END,
+			    (unsigned long long)XG_KVM_RESERVED_START,
+			    (unsigned long long)XG_KVM_RESERVED_END - 1,
+			    (unsigned long long)XG_KVM_RESERVED_END,
+			    (unsigned long long)XG_KVM_LOAD_ADDR);
+	if (vm->load >= vm->memory)
+		return fail(c, load,
+			    "%s: 0x%llx is not in RAM (memory ends at 0x%llx): load lower or give "
+			    "more memory",
+			    key_at(k, sizeof(k), base, ".load"), (unsigned long long)vm->load,
+			    (unsigned long long)vm->memory - 1);
+	if (vm->mode == XG_KVM_REAL && vm->entry >= VM_REAL_LIMIT)
+		return fail(
+		    c, entry,
+		    "%s: 0x%llx is not below 0x%llx, the first MiB real mode can reach (set "
+		    "entry, or load, below it, e.g. 0x7c00)",
+		    key_at(k, sizeof(k), base, ".entry"), (unsigned long long)vm->entry,
+		    (unsigned long long)VM_REAL_LIMIT);
+	return 0;
+}
+
+static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_guest_cfg *g)
+{
+	struct xg_vm_cfg *vm = &g->vm;
+	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL;
+	char base[160], k[200];
+	uint64_t v;
+
+	vm_clear(vm);
+	snprintf(base, sizeof(base), "guests.%s.vm", g->name);
+	if (want_map(c, m, base))
+		return -1;
+	vm->present = 1;
+	vm->line = (int)vmk->start_mark.line + 1;
+	vm->memory = XG_KVM_DEFAULT_MEM;
+	vm->mode = XG_KVM_LONG;
+	vm->vcpus = 1;
+	vm->load = XG_KVM_LOAD_ADDR;
+	vm->storm = XG_DEFAULT_STORM;
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *n = yaml_document_get_node(c->doc, p->value);
+		const char *s = scalar(kn);
+		int rc = 0;
+
+		if (!s)
+			return fail(c, kn, "keys must be names");
+		key_at(k, sizeof(k), base, ".%s", s);
+		if (!strcmp(s, "payload")) {
+			rc = get_str(c, n, k, &vm->payload);
+			if (!rc && !*vm->payload)
+				rc = fail(c, n, "%s: empty: name the flat binary to run", k);
+		} else if (!strcmp(s, "memory")) {
+			rc = get_uint(c, n, k, 1, &vm->memory);
+			memory = n;
+		} else if (!strcmp(s, "mode")) {
+			const char *t = scalar(n);
+			vm->mode = -1;
+			for (int i = 0; t && i < (int)(sizeof(vm_modes) / sizeof(*vm_modes)); i++)
+				if (!strcmp(t, vm_modes[i]))
+					vm->mode = i;
+			if (vm->mode < 0)
+				rc = fail(c, n, "%s: '%s' is not a mode (known: long, real)", k,
+					  t ? t : type_name(n));
+		} else if (!strcmp(s, "vcpus")) {
+			rc = get_uint(c, n, k, 0, &v);
+			if (!rc && (v < 1 || v > VM_MAX_VCPUS))
+				rc = fail(c, n, "%s: %s is out of range (1..%d)", k, scalar(n),
+					  VM_MAX_VCPUS);
+			else if (!rc)
+				vm->vcpus = (int)v;
+		} else if (!strcmp(s, "load")) {
+			rc = get_uint(c, n, k, 0, &vm->load);
+			load = n;
+		} else if (!strcmp(s, "entry")) {
+			rc = get_uint(c, n, k, 0, &vm->entry);
+			entry = n;
+		} else if (!strcmp(s, "timeout")) {
+			rc = get_double(c, n, k, &vm->timeout);
+			if (!rc && !isfinite(vm->timeout))
+				rc = fail(c, n,
+					  "%s: '%s' is not a number of seconds (e.g. 30 or 2.5; "
+					  "0 for none)",
+					  k, scalar(n));
+		} else if (!strcmp(s, "storm")) {
+			rc = get_uint(c, n, k, 0, &vm->storm);
+		} else if (!strcmp(s, "msr_trap")) {
+			rc = parse_msr_trap(c, n, k, vm);
+		} else if (!strcmp(s, "devices")) {
+			rc = parse_devices(c, n, k, vm);
+		} else {
+			rc =
+			    fail(c, kn, "%s: unknown key '%s' (known: " VM_KEYS_KNOWN ")", base, s);
+		}
+		if (rc)
+			return -1;
+	}
+	if (!entry) {
+		vm->entry = vm->load;
+		entry = load;
+	}
+	return check_vm(c, vmk, base, vm, memory, load, entry);
+}
+
 /* One guest (or the defaults) mapping. */
 static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, int is_defaults)
 {
@@ -212,6 +630,14 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 			rc = get_str(c, v, k, &g->on_error);
 		} else if (!strcmp(k, "dump_dir")) {
 			rc = get_str(c, v, k, &g->dump_dir);
+		} else if (!strcmp(k, "dump_max")) {
+			rc = get_uint(c, v, k, 0, &g->dump_max);
+		} else if (!strcmp(k, "vm") && is_defaults) {
+			rc = fail(c, kn,
+				  "defaults.vm: vm belongs to a guest, not to defaults (each guest "
+				  "is its own VM): move it under guests.<name>");
+		} else if (!strcmp(k, "vm")) {
+			rc = parse_vm(c, kn, v, g);
 		} else if (!strcmp(k, "limits") || !strcmp(k, "rate_limit")) {
 			int lim = !strcmp(k, "limits");
 			if (want_map(c, v, k))
@@ -243,9 +669,9 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 		} else {
 			rc = fail(c, kn,
 				  "unknown key '%s' in %s '%s' (known: policy, params, limits, "
-				  "on_error, dump_dir, rate_limit)",
+				  "on_error, dump_dir, rate_limit, dump_max%s)",
 				  k, is_defaults ? "section" : "guest",
-				  is_defaults ? "defaults" : g->name);
+				  is_defaults ? "defaults" : g->name, is_defaults ? "" : ", vm");
 		}
 		if (rc)
 			return -1;
@@ -260,6 +686,7 @@ static void guest_clear(struct xg_guest_cfg *g)
 	free(g->on_error);
 	free(g->dump_dir);
 	param_free(g->params);
+	vm_clear(&g->vm);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -292,6 +719,7 @@ static void inherit(struct xg_guest_cfg *g, const struct xg_guest_cfg *d)
 	g->dump_dir = xstrdup(d->dump_dir);
 	g->logs_per_second = d->logs_per_second;
 	g->burst = d->burst;
+	g->dump_max = d->dump_max;
 }
 
 static int parse_doc(struct ctx *c)
@@ -322,6 +750,7 @@ static int parse_doc(struct ctx *c)
 	cfg->defaults.on_error = strdup(XG_DEFAULT_ON_ERROR);
 	cfg->defaults.logs_per_second = 5;
 	cfg->defaults.burst = 20;
+	cfg->defaults.dump_max = XG_DEFAULT_DUMP_MAX;
 	if (defs && parse_guest(c, defs, &cfg->defaults, 1))
 		return -1;
 	if (!guests)

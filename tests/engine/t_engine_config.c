@@ -1,6 +1,7 @@
 /*
  * t_engine_config.c - the YAML configuration: defaults and per-guest overrides, params
- * reaching the policy with their types, and every error naming file, line and key.
+ * reaching the policy with their types, the per-guest vm: section of the mini-VMM, and every
+ * error naming file, line and key.
  */
 #include "config/config.h"
 #include "engine_test.h"
@@ -12,6 +13,298 @@ static void bad(const char *yaml, const char *want, const char *what)
 
 	ok(c == NULL && strstr(err.msg, want) != NULL, "%s: %s", what, err.msg);
 	xg_config_free(c);
+}
+
+/* A guest 'demo' whose vm: section starts on line 5 with the given lines (6 spaces in). */
+static void bad_vm(const char *lines, const char *want, const char *what)
+{
+	char yaml[2048];
+
+	snprintf(yaml, sizeof(yaml), "guests:\n  demo:\n    policy: q.lua\n    vm:\n%s", lines);
+	bad(yaml, want, what);
+}
+
+static void vm_full(void)
+{
+	struct xg_error err = {{0}};
+	const struct xg_guest_cfg *g;
+	const struct xg_vm_cfg *vm;
+	xg_config *c, *copy;
+	const char *path = put_file(
+	    "vm.yaml", "defaults:\n"
+		       "  dump_max: 50\n"
+		       "guests:\n"
+		       "  demo:\n"
+		       "    policy: q.lua\n"
+		       "    dump_max: 7\n"
+		       "    vm:\n"
+		       "      payload: guests/demo.bin\n"
+		       "      memory: 32M\n"
+		       "      mode: long\n"
+		       "      vcpus: 4\n"
+		       "      load: 0x200000\n"
+		       "      entry: 0x200010\n"
+		       "      timeout: 2.5\n"
+		       "      storm: 0\n"
+		       "      msr_trap: [0x1a0, [0xc0010000, 0xc0010010]]\n"
+		       "      devices:\n"
+		       "        - { type: console, port: 0x3f8 }\n"
+		       "        - { type: done, port: 0x501 }\n"
+		       "        - { type: ram, at: 0xd0000000, size: 64K }\n"
+		       "        - type: pattern\n"
+		       "          at: 0xd0100000\n"
+		       "          size: 4K\n"
+		       "  small:\n"
+		       "    policy: q.lua\n"
+		       "    vm: { payload: x.bin }\n"
+		       "  boot:\n"
+		       "    policy: q.lua\n"
+		       "    vm: { payload: boot.bin, mode: real, load: 0x7c00, timeout: 30 }\n"
+		       "  plain:\n"
+		       "    policy: q.lua\n");
+
+	c = xg_config_load(path, &err);
+	if (!ok(c != NULL, "a configuration with vm: sections loads"))
+		bail("%s", err.msg);
+	g = xg_config_guest(c, "demo");
+	vm = &g->vm;
+	ok(vm->present && vm->line == 7, "demo has a vm: section, at line 7");
+	is_str(vm->payload, "guests/demo.bin", "payload kept as written");
+	is_hex(vm->memory, 32u << 20, "memory with a size suffix");
+	ok(vm->mode == 0 && vm->vcpus == 4, "mode long is 0, vcpus 4");
+	is_hex(vm->load, 0x200000, "load");
+	is_hex(vm->entry, 0x200010, "entry");
+	ok(vm->timeout == 2.5 && vm->storm == 0, "timeout 2.5 s, storm 0 (never)");
+	ok(vm->nmsr_trap == 2 && vm->msr_trap[0].first == 0x1a0 && vm->msr_trap[0].last == 0x1a0 &&
+	       vm->msr_trap[1].first == 0xc0010000 && vm->msr_trap[1].last == 0xc0010010,
+	   "msr_trap: one MSR and one range");
+	if (is_int((long long)vm->ndevs, 4, "four devices")) {
+		const struct xg_dev_cfg *d = vm->devs;
+		ok(d[0].type == XG_DEV_CONSOLE && d[0].at == 0x3f8 && d[0].size == 8 &&
+		       d[0].line == 18,
+		   "console at 0x3f8: 8 ports, line 18");
+		ok(d[1].type == XG_DEV_DONE && d[1].at == 0x501 && d[1].size == 4 &&
+		       d[1].line == 19,
+		   "done at 0x501: 4 ports, line 19");
+		ok(d[2].type == XG_DEV_RAM && d[2].at == 0xd0000000 && d[2].size == 64u << 10,
+		   "ram window at 0xd0000000, 64K");
+		ok(d[3].type == XG_DEV_PATTERN && d[3].at == 0xd0100000 && d[3].size == 4096 &&
+		       d[3].line == 21,
+		   "pattern window in block style, line 21");
+	}
+	is_int((long long)g->dump_max, 7, "dump_max overridden by the guest");
+
+	vm = &xg_config_guest(c, "small")->vm;
+	ok(vm->present && !strcmp(vm->payload, "x.bin") && vm->memory == 64u << 20 &&
+	       vm->mode == 0 && vm->vcpus == 1 && vm->load == 0x100000 && vm->entry == 0x100000 &&
+	       vm->timeout == 0 && vm->storm == XG_DEFAULT_STORM && vm->ndevs == 0 &&
+	       vm->nmsr_trap == 0,
+	   "only a payload: 64M, long, 1 vCPU, load and entry 0x100000, no timeout, the default "
+	   "storm, no devices or trapped MSRs");
+	vm = &xg_config_guest(c, "boot")->vm;
+	ok(vm->mode == 1 && vm->load == 0x7c00 && vm->entry == 0x7c00 && vm->timeout == 30,
+	   "real mode is 1; entry defaults to load; a whole-number timeout");
+	g = xg_config_guest(c, "plain");
+	ok(!g->vm.present && !g->vm.payload && g->dump_max == 50,
+	   "a guest without vm: has none, and inherits dump_max");
+
+	copy = xg_config_copy(c, &err);
+	vm = copy ? &xg_config_guest(copy, "demo")->vm : NULL;
+	ok(vm && vm->present && vm->ndevs == 4 && vm->nmsr_trap == 2 && vm->vcpus == 4 &&
+	       !strcmp(vm->payload, "guests/demo.bin"),
+	   "xg_config_copy keeps the vm: section");
+	xg_config_free(copy);
+	xg_config_free(c);
+
+	{
+		FILE *out = tmpfile();
+		char buf[512] = "";
+		int rc = xg_policy_check(path, out);
+		rewind(out);
+		buf[fread(buf, 1, sizeof(buf) - 1, out)] = 0;
+		fclose(out);
+		is_int(rc, 0, "exitgate check passes on it (the engine ignores vm:)%s%s",
+		       *buf ? ": " : "", buf);
+	}
+	c = xg_config_for_policy(put_file("r.lua", "return {}"), &err);
+	is_int(c ? (long long)xg_config_guest(c, "default")->dump_max : -1, XG_DEFAULT_DUMP_MAX,
+	       "dump_max defaults to %d", XG_DEFAULT_DUMP_MAX);
+	xg_config_free(c);
+}
+
+static void vm_errors(void)
+{
+	bad("defaults:\n  vm: { payload: x.bin }\nguests:\n  demo:\n    policy: q.lua\n",
+	    "bad.yaml:2: defaults.vm: vm belongs to a guest", "vm: in defaults");
+	bad("guests:\n  demo:\n    policy: q.lua\n    dump_max: many\n",
+	    "bad.yaml:4: 'dump_max' must be a non-negative number, not 'many'", "dump_max: a word");
+	bad("guests:\n  demo:\n    policy: q.lua\n    vm: demo.bin\n",
+	    "bad.yaml:4: 'guests.demo.vm' must be a mapping", "vm: a scalar");
+	bad_vm("      payload: x.bin\n      memroy: 4M\n",
+	       "bad.yaml:6: guests.demo.vm: unknown key 'memroy' (known: payload, memory, mode, "
+	       "vcpus, load, entry, timeout, storm, msr_trap, devices)",
+	       "an unknown key in vm:");
+	bad_vm("      memory: 4M\n", "bad.yaml:4: guests.demo.vm.payload: missing", "no payload");
+	bad_vm("      payload: [a]\n", "bad.yaml:5: 'guests.demo.vm.payload' must be a string",
+	       "a payload that is a list");
+	bad_vm("      payload: ''\n", "bad.yaml:5: guests.demo.vm.payload: empty",
+	       "an empty payload");
+	bad_vm("      payload: x.bin\n      memory: 1M\n",
+	       "bad.yaml:6: guests.demo.vm.memory: 1M is too small: give at least 2M",
+	       "memory below 2M");
+	bad_vm("      payload: x.bin\n      memory: 4G\n",
+	       "bad.yaml:6: guests.demo.vm.memory: 4G reaches into the MMIO window at 0xd0000000",
+	       "memory into the MMIO window");
+	bad_vm("      payload: x.bin\n      memory: 4097K\n", "is not a whole number of 4K pages",
+	       "memory that is not whole pages");
+	bad_vm("      payload: x.bin\n      memory: 2X\n", "unknown size suffix in '2X'",
+	       "memory with an unknown suffix");
+	bad_vm("      payload: x.bin\n      mode: protected\n",
+	       "bad.yaml:6: guests.demo.vm.mode: 'protected' is not a mode (known: long, real)",
+	       "an unknown mode");
+	bad_vm("      payload: x.bin\n      vcpus: 0\n",
+	       "bad.yaml:6: guests.demo.vm.vcpus: 0 is out of range (1..8)", "no vCPUs");
+	bad_vm("      payload: x.bin\n      vcpus: 9\n", "vcpus: 9 is out of range (1..8)",
+	       "nine vCPUs");
+	bad_vm("      payload: x.bin\n      timeout: -1\n",
+	       "bad.yaml:6: 'guests.demo.vm.timeout' must be a non-negative number, not '-1'",
+	       "a negative timeout");
+	bad_vm("      payload: x.bin\n      timeout: 30s\n", "not '30s'", "a timeout with a unit");
+	bad_vm("      payload: x.bin\n      timeout: inf\n",
+	       "guests.demo.vm.timeout: 'inf' is not a number of seconds", "an infinite timeout");
+	bad_vm("      payload: x.bin\n      storm: -5\n",
+	       "'guests.demo.vm.storm' must be a non-negative number, not '-5'",
+	       "a negative storm");
+	bad_vm("      payload: x.bin\n      load: 0x1000\n",
+	       "bad.yaml:6: guests.demo.vm.load: 0x1000 is below 0xa000: the long-mode page tables "
+	       "live at 0x1000..0x9fff",
+	       "long mode: a load address over the page tables");
+	bad_vm("      payload: x.bin\n      memory: 2M\n      load: 0x200000\n",
+	       "bad.yaml:7: guests.demo.vm.load: 0x200000 is not in RAM (memory ends at 0x1fffff)",
+	       "a load address past the end of RAM");
+	bad_vm(
+	    "      payload: x.bin\n      load: 0x4000000\n",
+	    "bad.yaml:6: guests.demo.vm.load: 0x4000000 is not in RAM (memory ends at 0x3ffffff)",
+	    "... also with the default memory of 64M");
+	bad_vm("      payload: x.bin\n      mode: real\n",
+	       "bad.yaml:4: guests.demo.vm.entry: 0x100000 is not below 0x100000, the first MiB "
+	       "real mode can reach",
+	       "real mode: the default entry is too high");
+	bad_vm("      payload: x.bin\n      mode: real\n      load: 0x7c00\n      entry: 1M\n",
+	       "bad.yaml:8: 'guests.demo.vm.entry' must be a number, not '1M'",
+	       "addresses take no size suffix");
+	bad_vm("      payload: x.bin\n      mode: real\n      load: 0x7c00\n      entry: "
+	       "0x100000\n",
+	       "bad.yaml:8: guests.demo.vm.entry: 0x100000 is not below 0x100000",
+	       "real mode: an entry above 1 MiB");
+
+	bad_vm("      payload: x.bin\n      msr_trap: 0x1a0\n",
+	       "bad.yaml:6: guests.demo.vm.msr_trap must be a list of MSR numbers or [first, last] "
+	       "ranges",
+	       "msr_trap that is not a list");
+	bad_vm("      payload: x.bin\n      msr_trap: [0x1a0, 0x100000000]\n",
+	       "bad.yaml:6: guests.demo.vm.msr_trap[1]: 0x100000000 is not an MSR number (MSRs are "
+	       "32-bit: at most 0xffffffff)",
+	       "an MSR above 32 bits");
+	bad_vm("      payload: x.bin\n      msr_trap: [[1, 0x100000000]]\n",
+	       "guests.demo.vm.msr_trap[0][1]: 0x100000000 is not an MSR number",
+	       "a range ending above 32 bits");
+	bad_vm("      payload: x.bin\n      msr_trap: [[0x10, 0x1]]\n",
+	       "guests.demo.vm.msr_trap[0]: first 0x10 is above last 0x1 (write the range [0x1, "
+	       "0x10])",
+	       "a range backwards");
+	bad_vm("      payload: x.bin\n      msr_trap: [[1, 2, 3]]\n",
+	       "guests.demo.vm.msr_trap[0] must be an MSR number or a [first, last] range",
+	       "a range of three");
+	bad_vm("      payload: x.bin\n      msr_trap: [{ a: 1 }]\n",
+	       "msr_trap[0] must be an MSR number or a [first, last] range, not a mapping",
+	       "a range that is a mapping");
+	bad_vm(
+	    "      payload: x.bin\n      msr_trap: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\n",
+	    "guests.demo.vm.msr_trap: 17 entries, at most 16", "seventeen MSR ranges");
+
+	bad_vm("      payload: x.bin\n      devices: { type: console }\n",
+	       "bad.yaml:6: guests.demo.vm.devices must be a list of devices",
+	       "devices: a mapping");
+	bad_vm("      payload: x.bin\n      devices:\n        - [console]\n",
+	       "bad.yaml:7: 'guests.demo.vm.devices[0]' must be a mapping", "a device as a list");
+	bad_vm("      payload: x.bin\n      devices:\n        - { port: 0x3f8 }\n",
+	       "bad.yaml:7: guests.demo.vm.devices[0]: no 'type' (known: console, done, ram, "
+	       "pattern)",
+	       "a device without a type");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: console, port: 0x3f8 }\n"
+	       "        - { type: floppy }\n",
+	       "bad.yaml:8: guests.demo.vm.devices[1].type: unknown device type 'floppy' (known: "
+	       "console, done, ram, pattern)",
+	       "an unknown device type");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: console, port: 1, size: 8 "
+	       "}\n",
+	       "bad.yaml:7: guests.demo.vm.devices[0]: unknown key 'size' for a console device "
+	       "(known: type, port)",
+	       "a key the console does not take");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xd0000000, "
+	       "size: 4K, port: 1 }\n",
+	       "unknown key 'port' for a ram device (known: type, at, size)",
+	       "a key ram does not take");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: done }\n",
+	       "bad.yaml:7: guests.demo.vm.devices[0]: a done device needs 'port:' (0..0xffff)",
+	       "a port device without a port");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: done, port: 0x10000 }\n",
+	       "guests.demo.vm.devices[0].port: 0x10000 is not an I/O port (ports are 0..0xffff)",
+	       "a port above 0xffff");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: console, port: 0xfffc }\n",
+	       "guests.demo.vm.devices[0].port: a console device uses 8 ports from 0xfffc, past "
+	       "0xffff (use a port of at most 0xfff8)",
+	       "a console whose 8 ports run past 0xffff");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: pattern, at: 0xd0000000 "
+	       "}\n",
+	       "guests.demo.vm.devices[0]: a pattern device needs 'at:' and 'size:'",
+	       "a window without a size");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xc0000000, "
+	       "size: 4K }\n",
+	       "bad.yaml:7: guests.demo.vm.devices[0].at: 0xc0000000 is outside the MMIO window "
+	       "0xd0000000..0xefffffff (device addresses must have no RAM behind them)",
+	       "a window below the MMIO window");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xf0000000, "
+	       "size: 4K }\n",
+	       "devices[0].at: 0xf0000000 is outside the MMIO window", "a window above it");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xd0000800, "
+	       "size: 4K }\n",
+	       "devices[0].at: 0xd0000800 is not a multiple of 4K (device windows are whole pages: "
+	       "0xd0000000 would do)",
+	       "a window not page-aligned");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xd0000000, "
+	       "size: 0 }\n",
+	       "devices[0].size: 0 is not a positive multiple of 4K", "a window of size 0");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xd0000000, "
+	       "size: 100 }\n",
+	       "devices[0].size: 100 is not a positive multiple of 4K", "a window of 100 bytes");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xeffff000, "
+	       "size: 8K }\n",
+	       "devices[0].size: 8K from 0xeffff000 runs past the MMIO window's end 0xefffffff (at "
+	       "most 0x1000 bytes fit there)",
+	       "a window running past the end of MMIO");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: console, port: 0x3f8 }\n"
+	       "        - { type: ram, at: 0xd0000000, size: 4K }\n"
+	       "        - { type: done, port: 0x3fc }\n",
+	       "bad.yaml:9: guests.demo.vm.devices[2]: ports 0x3fc..0x3ff overlap devices[0] (the "
+	       "console at line 7, 0x3f8..0x3ff)",
+	       "two port devices overlapping, naming both lines");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xd0000000, "
+	       "size: 64K }\n"
+	       "        - { type: done, port: 0xd000 }\n"
+	       "        - { type: pattern, at: 0xd000f000, size: 4K }\n",
+	       "bad.yaml:9: guests.demo.vm.devices[2]: addresses 0xd000f000..0xd000ffff overlap "
+	       "devices[0] (the ram at line 7, 0xd0000000..0xd000ffff)",
+	       "two windows overlapping (a port device in between does not)");
+	{
+		char yaml[2048] = "      payload: x.bin\n      devices:\n";
+		for (int i = 0; i < 17; i++)
+			snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml),
+				 "        - { type: done, port: %d }\n", i * 4);
+		bad_vm(yaml, "bad.yaml:7: guests.demo.vm.devices: 17 devices, at most 16",
+		       "seventeen devices");
+	}
 }
 
 int main(void)
@@ -103,6 +396,8 @@ int main(void)
 	ok(c && xg_config_guests(c) == 1 && !strcmp(xg_config_guest_name(c, 0), "default"),
 	   "xg_config_for_policy: one guest named default");
 	xg_config_free(c);
+	vm_full();
+	vm_errors();
 	cleanup_dir();
 	return done_testing();
 }

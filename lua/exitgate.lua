@@ -54,6 +54,13 @@ function M.skip()
 	return { verdict = "skip" }
 end
 
+-- Answer an RDMSR/WRMSR exit (x86_rdmsr, x86_wrmsr): RDMSR reads `value` (default 0), WRMSR
+-- is accepted and its value dropped. To refuse the access the way the CPU refuses an MSR it
+-- does not have, inject #GP instead: xg.inject("GP", 0).
+function M.msr(value)
+	return { verdict = "msr", value = value }
+end
+
 -- Stop the VM.
 function M.stop(reason)
 	return { verdict = "stop", reason = reason }

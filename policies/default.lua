@@ -2,9 +2,9 @@
 -- otherwise keep the guest alive the way real hardware would answer an instruction it
 -- cannot run (#UD on x86, an external abort on arm64), and leave a dump for a person.
 --
--- xg.emulator.supports(e) asks the built-in emulator; until the emulator is wired into the
--- engine it answers false for every exit, so today this policy dumps and injects #UD for
--- every emulation failure. Nothing here needs changing when it lands.
+-- xg.emulator.supports(e) asks exitgate's x86 emulator (x87, SSE, AVX and AVX-512 moves, the
+-- general MMIO set) whether it can finish the instruction with the state this VMM can
+-- carry; the answer for the same bytes does not change, so it is cached by them.
 local xg = require "exitgate"
 
 local function page_down(a) return a & ~0xfff end
@@ -32,6 +32,18 @@ return xg.policy {
 			size = page_up(e.gpa + e.size) - gpa,
 			to = e.private and "private" or "shared",
 		}
+	end,
+
+	-- An MSR KVM does not know (or one the config traps): reads give 0, writes are dropped,
+	-- as KVM's ignore_msrs does. Logged (rate limited) so a person sees what the guest
+	-- wanted. A guest that must see #GP instead: return xg.inject("GP", 0).
+	x86_rdmsr = function(e)
+		xg.log("rdmsr " .. xg.hex(e.index) .. " answered 0")
+		return xg.msr(0)
+	end,
+	x86_wrmsr = function(e)
+		xg.log("wrmsr " .. xg.hex(e.index) .. " = " .. xg.hex(e.data) .. " dropped")
+		return xg.msr()
 	end,
 
 	shutdown = function(e)

@@ -1,25 +1,299 @@
-/* emulate_x86.c - stub, being written */
+/*
+ * emulate_x86.c - the `emulate` verdict carried out by exitgate's x86 emulator
+ * (core/emu/x86) through the VMM's vCPU ops.
+ *
+ * The emulator sees only struct xg_emu_x86_ops; this file is the adapter: registers and
+ * vector state from the VMM, linear addresses translated by walking the guest's page
+ * tables (x86_walk.c), each access sent to guest RAM (read_gpa/write_gpa) or, where there
+ * is no RAM, to the VMM's devices (mmio_read/mmio_write). An access that reaches neither
+ * reads as all-ones and drops its write, as on a floating bus; it is not a host failure.
+ *
+ * On a VMM that cannot carry the AVX-512 register state (XG_OPS_NO_AVX512_STATE: opmask,
+ * ZMM bits 511:256, ZMM16-31; kvm_pvm is one), an EVEX instruction that needs that state
+ * is refused before anything changes, rather than emulated against stale registers. EVEX
+ * moves of 128 or 256 bits between memory and XMM/YMM0-15 without a mask are taken: their
+ * only AVX-512 effect is zeroing bits 511:256 of the destination, which such a VMM keeps
+ * zero anyway when the guest never loaded them.
+ */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "action/x86_walk.h"
 #include "exitgate.h"
 #include "xg_emu_x86.h"
+
+struct bridge {
+	const struct xg_vcpu_ops *ops;
+	void *opaque;
+	struct xg_emu_x86_regs regs; /* paging registers for the walks */
+	int have_regs;
+	char *why;
+	size_t n;
+};
+
+static int b_get_regs(void *o, struct xg_emu_x86_regs *r)
+{
+	struct bridge *b = o;
+	int rc = b->ops->get_x86_regs(b->opaque, r);
+
+	if (!rc) {
+		b->regs = *r;
+		b->have_regs = 1;
+	}
+	return rc;
+}
+
+static int b_set_regs(void *o, const struct xg_emu_x86_regs *r)
+{
+	struct bridge *b = o;
+	return b->ops->set_x86_regs(b->opaque, r);
+}
+
+static int b_get_xsave(void *o, void *xs)
+{
+	struct bridge *b = o;
+	return b->ops->get_xsave ? b->ops->get_xsave(b->opaque, xs) : -ENOSYS;
+}
+
+static int b_set_xsave(void *o, const void *xs)
+{
+	struct bridge *b = o;
+	return b->ops->set_xsave ? b->ops->set_xsave(b->opaque, xs) : -ENOSYS;
+}
+
+static int b_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
+		       uint32_t *pf_error)
+{
+	struct bridge *b = o;
+	uint64_t gpa;
+
+	return xg_x86_walk(b->ops, b->opaque, &b->regs, la, kind, cpl, &gpa, pf_error);
+}
+
+static int to_gpa(struct bridge *b, uint64_t la, unsigned kind, uint64_t *gpa)
+{
+	uint32_t pf;
+	int rc = xg_x86_walk(b->ops, b->opaque, &b->regs, la, kind, 0, gpa, &pf);
+
+	return rc > 0 ? -EFAULT : rc; /* translated before: a fault now is a host-side change */
+}
+
+static int b_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x86_access kind)
+{
+	struct bridge *b = o;
+	uint64_t gpa;
+	int rc = to_gpa(b, la, kind == XG_EMU_X86_FETCH ? XG_EMU_X86_FETCH : XG_EMU_X86_READ, &gpa);
+
+	if (rc)
+		return rc;
+	rc = b->ops->read_gpa ? b->ops->read_gpa(b->opaque, gpa, buf, size) : -EFAULT;
+	if (rc != -EFAULT)
+		return rc;
+	rc = b->ops->mmio_read ? b->ops->mmio_read(b->opaque, gpa, buf, size) : -ENODEV;
+	if (rc == -ENODEV) {
+		memset(buf, 0xff, size); /* nothing there: a floating bus reads all-ones */
+		return 0;
+	}
+	return rc;
+}
+
+static int b_write(void *o, uint64_t la, const void *buf, unsigned size)
+{
+	struct bridge *b = o;
+	uint64_t gpa;
+	int rc = to_gpa(b, la, XG_EMU_X86_WRITE, &gpa);
+
+	if (rc)
+		return rc;
+	rc = b->ops->write_gpa ? b->ops->write_gpa(b->opaque, gpa, buf, size) : -EFAULT;
+	if (rc != -EFAULT)
+		return rc;
+	rc = b->ops->mmio_write ? b->ops->mmio_write(b->opaque, gpa, buf, size) : -ENODEV;
+	return rc == -ENODEV ? 0 : rc;
+}
+
+static int b_inject(void *o, const struct xg_emu_x86_exception *exc)
+{
+	struct bridge *b = o;
+	int rc;
+
+	if (!b->ops->inject_exception)
+		return -ENOSYS;
+	if (exc->vector == XG_EMU_X86_PF && b->ops->set_reg &&
+	    (rc = b->ops->set_reg(b->opaque, "cr2", exc->cr2)))
+		return rc;
+	return b->ops->inject_exception(b->opaque, exc->vector, exc->has_error, exc->error);
+}
+
+/* Does this instruction need AVX-512 register state beyond XMM/YMM0-15 (SDM Vol. 1 15.2)? */
+static int needs_avx512_state(const struct xg_emu_x86_insn *in)
+{
+	if (in->enc != XG_EMU_X86_ENC_EVEX)
+		return 0;
+	if (in->vl >= 2 || in->aaa)
+		return 1;
+	if ((in->has_modrm && in->reg >= 16) || (in->has_modrm && in->mod == 3 && in->rm >= 16))
+		return 1;
+	return in->vvvv >= 16;
+}
+
+static const char no_avx512[] = "this VMM cannot carry the AVX-512 register state (opmask, "
+				"ZMM bits 511:256, ZMM16-31) that the instruction needs";
+
+static int b_hook(void *o, enum xg_emu_x86_stage stage, const struct xg_emu_x86_insn *in,
+		  const struct xg_emu_x86_exception *exc)
+{
+	struct bridge *b = o;
+
+	(void)exc;
+	if (stage == XG_EMU_X86_STAGE_DECODE && (b->ops->flags & XG_OPS_NO_AVX512_STATE) &&
+	    needs_avx512_state(in)) {
+		snprintf(b->why, b->n, "%s", no_avx512);
+		return 1;
+	}
+	return 0;
+}
+
+static const struct xg_emu_x86_ops bridge_ops = {
+    .get_regs = b_get_regs,
+    .set_regs = b_set_regs,
+    .get_xsave = b_get_xsave,
+    .set_xsave = b_set_xsave,
+    .translate = b_translate,
+    .read = b_read,
+    .write = b_write,
+    .inject = b_inject,
+    .hook = b_hook,
+};
+
+/* The exit's instruction bytes, or a reason there are none. */
+static int exit_bytes(const struct xg_exit *x, const uint8_t **bytes, size_t *n, char *why,
+		      size_t wn)
+{
+	if (x->arch != XG_ARCH_X86_64) {
+		snprintf(why, wn, "exitgate's emulator is for x86 guests; this exit is %s",
+			 x->arch_name);
+		return -1;
+	}
+	if (x->reason != 17 || x->u.internal.suberror != 1) {
+		snprintf(why, wn,
+			 "only emulation failures (internal_error, suberror emulation) carry an "
+			 "instruction to emulate; this exit is %s",
+			 x->kind);
+		return -1;
+	}
+	*bytes = x->u.internal.has_insn ? x->u.internal.insn : NULL;
+	*n = x->u.internal.has_insn ? x->u.internal.insn_size : 0;
+	return 0;
+}
+
+static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
+{
+	if (!ops || !ops->get_x86_regs || !ops->set_x86_regs || !ops->read_gpa) {
+		snprintf(why, n,
+			 "the VMM's vCPU ops lack get_x86_regs/set_x86_regs/read_gpa, which "
+			 "exitgate's emulator needs");
+		return 0;
+	}
+	return 1;
+}
+
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 		   struct xg_emu_x86_result *res, char *why, size_t n)
 {
-	(void)ops; (void)opaque; (void)x; (void)res;
-	snprintf(why, n, "not yet");
-	return -1;
+	struct bridge b = {.ops = ops, .opaque = opaque, .why = why, .n = n};
+	const uint8_t *bytes;
+	size_t len;
+	enum xg_emu_x86_status st;
+
+	if (n)
+		why[0] = 0;
+	if (exit_bytes(x, &bytes, &len, why, n) || !have_ops(ops, why, n))
+		return -1;
+	st = xg_emu_x86_emulate(&bridge_ops, &b, bytes, len, res);
+	switch (st) {
+	case XG_EMU_X86_OK:
+	case XG_EMU_X86_EXCEPTION:
+		return 0;
+	case XG_EMU_X86_VETOED:
+		if (!why[0])
+			snprintf(why, n, "vetoed at stage %s", xg_emu_x86_stage_name(res->stage));
+		return -1;
+	default:
+		snprintf(why, n, "%s: %s", xg_emu_x86_status_name(st),
+			 res->reason[0] ? res->reason : "no reason given");
+		return -1;
+	}
 }
+
+/* Decode the exit's instruction in the vCPU's current mode. */
+static int decode(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+		  struct xg_emu_x86_insn *in, char *why, size_t n)
+{
+	struct xg_emu_x86_regs r;
+	struct xg_emu_x86_exception exc;
+	const uint8_t *bytes;
+	size_t len;
+	unsigned mode = 64;
+	int real = 0;
+	char reason[96] = "not handled";
+	enum xg_emu_x86_status st;
+
+	if (exit_bytes(x, &bytes, &len, why, n))
+		return -1;
+	if (!len) {
+		snprintf(why, n, "the exit carries no instruction bytes");
+		return -1;
+	}
+	if (ops && ops->get_x86_regs && !ops->get_x86_regs(opaque, &r)) {
+		const struct xg_emu_x86_segment *cs = &r.seg[XG_EMU_X86_CS];
+		real = !(r.cr0 & 1) || (r.rflags & (1u << 17));
+		mode = (cs->l && (r.efer & (1u << 10))) ? 64 : cs->db ? 32 : 16;
+	}
+	st = xg_emu_x86_decode(bytes, len, mode, real, in, &exc, reason);
+	if (st != XG_EMU_X86_OK) {
+		snprintf(why, n, "%s", reason);
+		if (st == XG_EMU_X86_EXCEPTION)
+			snprintf(why, n, "the bytes are not a valid instruction (#%s)",
+				 exc.vector == XG_EMU_X86_UD ? "UD" : "GP");
+		else if (st == XG_EMU_X86_TRUNCATED)
+			snprintf(why, n, "the instruction is longer than the bytes the exit carries");
+		return -1;
+	}
+	return 0;
+}
+
 int xg_emulate_x86_supports(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 			    char *why, size_t n)
 {
-	(void)ops; (void)opaque; (void)x;
-	snprintf(why, n, "not yet");
-	return 0;
+	struct xg_emu_x86_insn in;
+	char reason[128] = "";
+
+	if (decode(ops, opaque, x, &in, reason, sizeof(reason))) {
+		snprintf(why, n, "%s", reason);
+		return 0;
+	}
+	if (!xg_emu_x86_supported(&in)) {
+		snprintf(why, n, "exitgate's emulator does not do %s",
+			 in.name ? in.name : "this instruction");
+		return 0;
+	}
+	if (ops && (ops->flags & XG_OPS_NO_AVX512_STATE) && needs_avx512_state(&in)) {
+		snprintf(why, n, "%s", no_avx512);
+		return 0;
+	}
+	if (ops && !have_ops(ops, why, n))
+		return 0;
+	return 1;
 }
+
 unsigned xg_x86_insn_length(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 			    char *why, size_t n)
 {
-	(void)ops; (void)opaque; (void)x;
-	snprintf(why, n, "not yet");
-	return 0;
+	struct xg_emu_x86_insn in;
+
+	if (decode(ops, opaque, x, &in, why, n))
+		return 0;
+	return in.len;
 }

@@ -20,6 +20,8 @@ struct xg_cli_cmd {
 int xg_cmd_decode(int argc, char **argv);
 int xg_cmd_check(int argc, char **argv);
 int xg_cmd_test(int argc, char **argv);
+int xg_cmd_run(int argc, char **argv);
+int xg_cmd_ctl(int argc, char **argv);
 
 /* Read all of a file ("-" = stdin) into a malloc'ed buffer. */
 int xg_cli_read_all(const char *path, uint8_t **buf, size_t *len, struct xg_error *err);

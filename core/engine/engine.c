@@ -413,7 +413,7 @@ static void rebuild(struct xg_vcpu *v)
 static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, enum xg_fail f,
 				  const char *msg, int dumped)
 {
-	struct xg_result r = {XG_NEXT_RUN, v->ls->on_error.kind, f, 0, (uint8_t)dumped};
+	struct xg_result r = {XG_NEXT_RUN, v->ls->on_error.kind, f, 0, (uint8_t)dumped, ""};
 	char amsg[300];
 	int d = 0;
 
@@ -422,7 +422,11 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 	xg_vcpu_log(v, "%s[%d] %s: %s; on_error %s%s applies", v->guest, v->index, xg_fail_name(f),
 		    msg, v->ls->on_error.dump ? "dump " : "",
 		    xg_verdict_name(v->ls->on_error.kind));
+	v->dump_trigger = "on_error";
+	v->dump_handler = NULL;
+	v->dump_error = msg;
 	r.next = xg_verdict_apply(v, x, &v->ls->on_error, &d, amsg, sizeof(amsg));
+	v->dump_error = NULL;
 	r.dumped |= (uint8_t)d;
 	if (r.next == XG_NEXT_ERROR) {
 		size_t l = strlen(v->last_error);
@@ -431,15 +435,19 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 		xg_vcpu_log(v, "%s[%d] on_error failed: %s", v->guest, v->index, amsg);
 		v->st.fails[XG_FAIL_ACTION]++;
 		r.verdict = XG_VERDICT_NONE;
+		r.reason = v->last_error;
 	} else {
 		v->st.verdicts[r.verdict]++;
+		snprintf(v->last_reason, sizeof(v->last_reason), "%s: %s",
+			 v->ls->on_error.reason[0] ? v->ls->on_error.reason : "on_error", msg);
+		r.reason = v->last_reason;
 	}
 	return r;
 }
 
 struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 {
-	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0};
+	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	const struct xg_verdict *cv;
 	struct xg_verdict vd;
 	enum xg_fail f;
@@ -455,10 +463,14 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 			v->st.cache_hits++;
 			r.cached = 1;
 			r.verdict = cv->kind;
+			v->dump_trigger = "cache";
+			v->dump_handler = NULL;
 			r.next = xg_verdict_apply(v, x, cv, &d, msg, sizeof(msg));
 			r.dumped = (uint8_t)d;
 			if (r.next != XG_NEXT_ERROR) {
 				v->st.verdicts[cv->kind]++;
+				snprintf(v->last_reason, sizeof(v->last_reason), "%s", cv->reason);
+				r.reason = v->last_reason;
 				return r;
 			}
 			return fail_over(v, x, XG_FAIL_ACTION, msg, d);
@@ -483,17 +495,26 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	if (shape)
 		xg_cache_store(&v->cache, shape, x, &vd); /* a shape this exit lacks: not cached */
 	r.verdict = vd.kind;
+	v->dump_trigger = "policy";
+	{
+		int slot = xg_slot_of(x);
+		if (v->ls->handlers[slot] == LUA_NOREF)
+			slot = XG_SLOT_DEFAULT;
+		v->dump_handler = v->ls->handlers[slot] != LUA_NOREF ? v->ls->where[slot] : NULL;
+	}
 	r.next = xg_verdict_apply(v, x, &vd, &d, msg, sizeof(msg));
 	r.dumped = (uint8_t)d;
 	if (r.next == XG_NEXT_ERROR)
 		return fail_over(v, x, XG_FAIL_ACTION, msg, d);
 	v->st.verdicts[vd.kind]++;
+	snprintf(v->last_reason, sizeof(v->last_reason), "%s", vd.reason);
+	r.reason = v->last_reason;
 	return r;
 }
 
 struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
-	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0};
+	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	struct xg_error err;
 
 	if (kvm_run_errno == EINTR || kvm_run_errno == EAGAIN)
@@ -502,6 +523,7 @@ struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, in
 		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
 		v->st.fails[XG_FAIL_ERROR]++;
 		r.next = XG_NEXT_ERROR;
+		r.reason = v->last_error;
 		return r;
 	}
 	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))

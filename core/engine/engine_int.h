@@ -38,6 +38,7 @@ struct xg_verdict {
 	uint8_t to_private;
 	uint32_t error_code;
 	uint64_t gpa, size;
+	uint64_t value; /* msr */
 	char reason[96]; /* suspend/stop reason, or the dump note */
 };
 
@@ -105,6 +106,7 @@ struct xg_lstate {
 	int index;
 	struct xg_verdict on_error;
 	char *dump_dir;
+	uint64_t dump_max;
 	double logs_per_second, burst;
 	char *src; /* the policy text, to rebuild the state after a memory kill */
 	size_t src_len;
@@ -146,8 +148,11 @@ struct xg_vcpu {
 	struct xg_cache cache;
 	struct xg_stats st;
 	char last_error[512];
+	char last_reason[640]; /* xg_result.reason */
 	double tokens;
-	uint64_t last_ns, suppressed, dump_seq;
+	uint64_t last_ns, suppressed, dump_seq, dumps_suppressed;
+	/* what a dump written now records: set around each verdict applied */
+	const char *dump_trigger, *dump_handler, *dump_error;
 	struct xg_exit_opts opts;
 	struct xg_exit x;
 	struct xg_vcpu *next;

@@ -791,14 +791,22 @@ int xg_slot_of(const struct xg_exit *x)
 
 /* Assign the handler on top of the stack to every slot of kind `k`; 0, or -1 if no such
  * kind. Pops the function. */
-static int bind_handler(struct xg_lstate *ls, const char *k)
+static int bind_handler(struct xg_lstate *ls, const char *k, int by_exit_name)
 {
 	lua_State *L = ls->L;
 	int slots[XG_SLOTS], n = 0;
 	lua_Debug ar;
 	char where[72];
 
-	if (!strcmp(k, "default")) {
+	if (by_exit_name) {
+		/* an exit's own name where it differs from its kind (x86_rdmsr within msr):
+		 * bound after the kinds, so the narrower handler wins */
+		for (uint32_t r = 0; r < XG_SLOT_REASONS; r++) {
+			const char *en = xg_exit_reason_name(r), *kk = xg_names_exit_kind(r);
+			if (en && kk && strcmp(en, kk) && !strcmp(en, k))
+				slots[n++] = (int)r;
+		}
+	} else if (!strcmp(k, "default")) {
 		slots[n++] = XG_SLOT_DEFAULT;
 	} else if (!strcmp(k, "emulation_failure")) {
 		slots[n++] = XG_SLOT_EMULATION;
@@ -825,6 +833,14 @@ static int bind_handler(struct xg_lstate *ls, const char *k)
 	}
 	lua_pop(L, 1);
 	return 0;
+}
+
+static int is_kind_name(const char *k)
+{
+	for (const char *const *n = xg_handler_names(); *n; n++)
+		if (!strcmp(*n, k))
+			return 1;
+	return !strcmp(k, "unknown");
 }
 
 /* Closest known handler name, for "did you mean". */
@@ -881,6 +897,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		ls->handlers[i] = LUA_NOREF;
 	if (g->dump_dir)
 		ls->dump_dir = strdup(g->dump_dir);
+	ls->dump_max = g->dump_max;
 	ls->src = malloc(len + 1);
 	if (!ls->src) {
 		set_err(err, "out of memory");
@@ -950,6 +967,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 			ls->chunk, luaL_typename(L, -1));
 		goto fail;
 	}
+	for (int pass = 0; pass < 2; pass++) {
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
 		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
@@ -963,7 +981,11 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 				ls->chunk, k, luaL_typename(L, -1));
 			goto fail;
 		}
-		if (bind_handler(ls, k)) {
+		/* pass 0 binds kinds, pass 1 exit names (the narrower handler wins);
+		 * bind_handler pops the function either way */
+		if (bind_handler(ls, k, pass) == 0 || pass == 0 || is_kind_name(k))
+			continue;
+		{
 			const char *c = closest(k);
 			set_err(err,
 				"policy %s: '%s' is not an exit kind%s%s%s (kinds: "
@@ -973,6 +995,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 				c ? "'?)" : "");
 			goto fail;
 		}
+	}
 	}
 	lua_settop(L, 0);
 	return ls;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "disasm/disasm.h"
+#include "xg_emu_x86.h"
+#include "dump/dump.h"
 #include "engine/engine_int.h"
 
 static const char *const verdict_names[XG_VERDICT_COUNT] = {
@@ -18,9 +20,10 @@ static const char *const verdict_names[XG_VERDICT_COUNT] = {
     [XG_VERDICT_INJECT] = "inject",   [XG_VERDICT_EXTERNAL_ABORT] = "external_abort",
     [XG_VERDICT_CONVERT] = "convert", [XG_VERDICT_SUSPEND] = "suspend",
     [XG_VERDICT_RESUME] = "resume",   [XG_VERDICT_SKIP] = "skip",
-    [XG_VERDICT_STOP] = "stop",
+    [XG_VERDICT_STOP] = "stop",	      [XG_VERDICT_MSR] = "msr",
 };
-#define VERDICT_LIST "emulate, inject, external_abort, convert, suspend, resume, skip, stop, dump"
+#define VERDICT_LIST                                                                               \
+	"emulate, inject, external_abort, convert, suspend, resume, skip, stop, msr, dump"
 
 static const char *const fail_names[XG_FAIL_COUNT] = {
     [XG_FAIL_NONE] = "none",
@@ -223,6 +226,10 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 	case XG_VERDICT_STOP:
 		str_field(L, idx, "reason", v->reason, sizeof(v->reason));
 		break;
+	case XG_VERDICT_MSR:
+		if (int_field(L, idx, "value", 0, &v->value, name, msg, n) < 0)
+			return -1;
+		break;
 	default:
 		break;
 	}
@@ -298,43 +305,73 @@ int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, siz
 
 /* ---- applying -------------------------------------------------------------------------- */
 
-static void write_dump(struct xg_vcpu *v, const struct xg_exit *x, const struct xg_verdict *vd)
+/* Write a dump of x (NULL: no exit in hand) for this vCPU: a JSON file in the guest's
+ * dump_dir (core/dump), or a log line when there is none. At most dump_max files per vCPU;
+ * past that they are counted and one line says so. 0, or -1 with err. */
+static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *verdict,
+		      const char *note, char *path, size_t path_size, struct xg_error *err)
 {
 	struct xg_lstate *ls = v->ls;
-	char path[512], text[160] = "";
-	FILE *f;
+	struct xg_dump_req r = {
+	    .dir = ls->dump_dir,
+	    .guest = ls->guest,
+	    .vcpu = ls->index,
+	    .policy = ls->chunk,
+	    .handler = v->dump_handler,
+	    .trigger = v->dump_trigger ? v->dump_trigger : "policy",
+	    .verdict = verdict,
+	    .note = note && note[0] ? note : NULL,
+	    .error = v->dump_error,
+	    .x = x,
+	    .ops = &v->ops,
+	    .opaque = v->opaque,
+	};
 
-	v->st.dumps++;
-	if (x->reason == 17 && x->u.internal.has_insn && x->u.internal.insn_size)
-		xg_disasm_one(x->arch, x->u.internal.insn, x->u.internal.insn_size, 0, text,
-			      sizeof(text));
 	if (!ls->dump_dir) {
-		xg_vcpu_log(v, "dump %s[%d]: exit %s (%s)%s%s then %s%s%s", ls->guest, ls->index,
-			    x->name, x->kind, text[0] ? ": " : "", text, xg_verdict_name(vd->kind),
-			    vd->reason[0] ? ": " : "", vd->reason);
-		return;
+		char text[160] = "";
+		if (x && x->reason == 17 && x->u.internal.has_insn && x->u.internal.insn_size)
+			xg_disasm_one(x->arch, x->u.internal.insn, x->u.internal.insn_size, 0,
+				      text, sizeof(text));
+		v->st.dumps++;
+		xg_vcpu_log(v, "dump %s[%d]: exit %s (%s)%s%s then %s%s%s (no dump_dir: logged only)",
+			    ls->guest, ls->index, x ? x->name : "none", x ? x->kind : "-",
+			    text[0] ? ": " : "", text, verdict, note && note[0] ? ": " : "",
+			    note ? note : "");
+		snprintf(err->msg, sizeof(err->msg),
+			 "guest '%s' has no dump_dir: the dump went to the log", ls->guest);
+		return -1;
 	}
-	mkdir(ls->dump_dir, 0750);
-	snprintf(path, sizeof(path), "%s/%s-vcpu%d-%llu.txt", ls->dump_dir, ls->guest, ls->index,
-		 (unsigned long long)++v->dump_seq);
-	f = fopen(path, "w");
-	if (!f) {
-		xg_vcpu_log(v, "dump %s: %s", path, strerror(errno));
-		return;
+	if (v->dump_seq >= ls->dump_max) {
+		if (v->dumps_suppressed++ == 0)
+			xg_vcpu_log(v,
+				    "%s[%d]: dump limit reached (dump_max %llu): further dumps "
+				    "are counted, not written",
+				    ls->guest, ls->index, (unsigned long long)ls->dump_max);
+		snprintf(err->msg, sizeof(err->msg),
+			 "dump limit reached (dump_max %llu for %s[%d]); raise dump_max in the "
+			 "config",
+			 (unsigned long long)ls->dump_max, ls->guest, ls->index);
+		return -1;
 	}
-	fprintf(f, "guest: %s\nvcpu: %d\npolicy: %s\nverdict: %s\nnote: %s\ninsn: %s\n\n",
-		ls->guest, ls->index, ls->chunk, xg_verdict_name(vd->kind), vd->reason, text);
-	xg_exit_print_text(x, f);
-	if (v->ops.get_reg) {
-		static const char *const regs[] = {"rip", "rsp", "rax",	   "rbx", "rcx", "rdx",
-						   "rsi", "rdi", "rflags", "cr0", "cr3", "cr4"};
-		uint64_t val;
-		fprintf(f, "\nregisters:\n");
-		for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
-			if (!v->ops.get_reg(v->opaque, regs[i], &val))
-				fprintf(f, "  %-6s 0x%016llx\n", regs[i], (unsigned long long)val);
+	r.seq = ++v->dump_seq;
+	if (xg_dump_write(&r, path, path_size, err)) {
+		xg_vcpu_log(v, "dump %s[%d]: %s", ls->guest, ls->index, err->msg);
+		return -1;
 	}
-	fclose(f);
+	v->st.dumps++;
+	xg_vcpu_log(v, "dump %s[%d]: %s", ls->guest, ls->index, path);
+	return 0;
+}
+
+int xg_vcpu_dump(xg_vcpu *v, const char *note, char *path, size_t path_size, struct xg_error *err)
+{
+	const char *t = v->dump_trigger;
+	int rc;
+
+	v->dump_trigger = "ctl";
+	rc = write_dump(v, v->x.name ? &v->x : NULL, "none", note, path, path_size, err);
+	v->dump_trigger = t;
+	return rc;
 }
 
 #define NEED(op, what)                                                                             \
@@ -363,13 +400,27 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
 {
 	if (vd->dump) {
-		write_dump(v, x, vd);
+		char path[512];
+		struct xg_error err;
+		write_dump(v, x, xg_verdict_name(vd->kind), vd->reason, path, sizeof(path), &err);
 		*dumped = 1;
 	}
 	switch (vd->kind) {
 	case XG_VERDICT_EMULATE:
+		if (v->ops.emulate) {
+			OP(v->ops.emulate(v->opaque, x));
+			return XG_NEXT_RUN;
+		}
+		if (x->arch == XG_ARCH_X86_64) {
+			struct xg_emu_x86_result res;
+			char why[160];
+			if (xg_emulate_x86(&v->ops, v->opaque, x, &res, why, sizeof(why))) {
+				snprintf(msg, n, "verdict 'emulate': %s", why);
+				return XG_NEXT_ERROR;
+			}
+			return XG_NEXT_RUN;
+		}
 		NEED(emulate, "emulate");
-		OP(v->ops.emulate(v->opaque, x));
 		return XG_NEXT_RUN;
 	case XG_VERDICT_INJECT:
 		NEED(inject_exception, "inject_exception");
@@ -395,15 +446,12 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		unsigned len;
 		const char *pc = x->arch == XG_ARCH_ARM64 ? "pc" : "rip";
 		uint64_t ip;
+		char why[160];
 		if (x->arch == XG_ARCH_ARM64)
 			len = 4; /* A64 instructions are 4 bytes */
-		else if (x->reason == 17 && x->u.internal.has_insn && x->u.internal.insn_size)
-			len = x->u.internal.insn_size;
-		else {
-			snprintf(msg, n,
-				 "verdict 'skip': exit '%s' carries no instruction length "
-				 "(only emulation failures with instruction bytes do on x86)",
-				 x->kind);
+		else if (!(len = xg_x86_insn_length(&v->ops, v->opaque, x, why, sizeof(why)))) {
+			/* KVM reports up to 15 bytes fetched at RIP, not the length: decode */
+			snprintf(msg, n, "verdict 'skip': the instruction length is unknown: %s", why);
 			return XG_NEXT_ERROR;
 		}
 		NEED(get_reg, "get_reg");
@@ -414,6 +462,16 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 	}
 	case XG_VERDICT_STOP:
 		return XG_NEXT_STOP;
+	case XG_VERDICT_MSR:
+		if (x->reason != 29 && x->reason != 30 /* KVM_EXIT_X86_RDMSR, _WRMSR */) {
+			snprintf(msg, n,
+				 "verdict 'msr' answers x86_rdmsr/x86_wrmsr exits; this exit is %s",
+				 x->kind);
+			return XG_NEXT_ERROR;
+		}
+		NEED(msr_reply, "msr_reply");
+		OP(v->ops.msr_reply(v->opaque, 0, vd->value));
+		return XG_NEXT_RUN;
 	default:
 		snprintf(msg, n, "no verdict to apply");
 		return XG_NEXT_ERROR;

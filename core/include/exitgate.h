@@ -473,6 +473,9 @@ struct xg_result {
 	enum xg_fail fail;
 	uint8_t cached;  /* answered by the verdict cache, without Lua */
 	uint8_t dumped;  /* a dump was written / logged */
+	/* The suspend/stop reason of the verdict applied, or the failure when next is
+	 * XG_NEXT_ERROR; "" otherwise. Valid until the vCPU's next exit. */
+	const char *reason;
 };
 
 struct xg_stats {

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xg_kvm.h"
+#include "kvm_int.h"
 
 #define XG_KVM_PAGE 4096ULL
 
@@ -76,30 +76,6 @@
 
 #define REAL_MODE_SP 0xfff0ULL
 
-struct xg_kvm_vcpu {
-	struct xg_kvm_vm *vm;
-	struct xg_kvm_vcpu *next;
-	int fd;
-	int index;
-	struct kvm_run *run;
-	size_t run_size;
-	unsigned flags;
-	uint64_t xcr0;
-};
-
-struct xg_kvm_vm {
-	int kvm_fd;
-	int vm_fd;
-	int mode;
-	uint8_t *mem;
-	uint64_t mem_size;
-	size_t run_size;
-	size_t xsave_size;
-	int has_xsave2;
-	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, copied per vCPU */
-	struct xg_kvm_vcpu *vcpus;
-};
-
 static int __attribute__((format(printf, 2, 3))) fail(struct xg_error *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -127,14 +103,21 @@ static const char *open_hint(int e)
 	}
 }
 
+/* The KVM device: /dev/kvm, or $XG_KVM_DEV (to test the error paths, or a renamed node). */
+static const char *kvm_dev(void)
+{
+	const char *d = getenv("XG_KVM_DEV");
+	return d && *d ? d : "/dev/kvm";
+}
+
 static int open_kvm(char *why, size_t n)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int fd = open(kvm_dev(), O_RDWR | O_CLOEXEC);
 	int e;
 
 	if (fd < 0) {
 		e = errno;
-		snprintf(why, n, "cannot open /dev/kvm: %s%s", strerror(e), open_hint(e));
+		snprintf(why, n, "cannot open %s: %s%s", kvm_dev(), strerror(e), open_hint(e));
 		return -1;
 	}
 	/* api.rst 4.1 KVM_GET_API_VERSION: 12 is the only stable API, anything else is not
@@ -142,11 +125,11 @@ static int open_kvm(char *why, size_t n)
 	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION) {
 		if (v < 0)
-			snprintf(why, n, "/dev/kvm is not a KVM device (KVM_GET_API_VERSION: %s)",
-				 strerror(errno));
+			snprintf(why, n, "%s is not a KVM device (KVM_GET_API_VERSION: %s)",
+				 kvm_dev(), strerror(errno));
 		else
-			snprintf(why, n, "/dev/kvm speaks API version %d, exitgate needs %d", v,
-				 KVM_API_VERSION);
+			snprintf(why, n, "%s speaks API version %d, exitgate needs %d", kvm_dev(),
+				 v, KVM_API_VERSION);
 		close(fd);
 		return -1;
 	}
@@ -365,6 +348,7 @@ fail:
 
 static void vcpu_free(struct xg_kvm_vcpu *v)
 {
+	xg_kvm_ops_free(v);
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->fd >= 0)
@@ -723,6 +707,8 @@ int xg_kvm_vcpu_create(struct xg_kvm_vm *vm, int index, uint64_t entry, struct x
 		goto fail;
 	if (xg_kvm_set_regs(v, &r, err))
 		goto fail;
+	if (xg_kvm_ops_init(v, err))
+		goto fail;
 
 	v->next = vm->vcpus;
 	vm->vcpus = v;
@@ -742,6 +728,7 @@ struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size)
 
 int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v)
 {
+	v->xsave_fresh = 0;
 	return ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 }
 
@@ -796,9 +783,14 @@ int xg_kvm_get_regs(struct xg_kvm_vcpu *v, struct kvm_regs *r, struct xg_error *
 	return vcpu_ioctl(v, KVM_GET_REGS, "KVM_GET_REGS", r, err);
 }
 
+/* With sync regs the copy in kvm_run is what the ops read: keep it equal to what was set. */
 int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err)
 {
-	return vcpu_ioctl(v, KVM_SET_REGS, "KVM_SET_REGS", (void *)r, err);
+	if (vcpu_ioctl(v, KVM_SET_REGS, "KVM_SET_REGS", (void *)r, err))
+		return -1;
+	if (v->sync_regs)
+		v->run->s.regs.regs = *r;
+	return 0;
 }
 
 int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error *err)
@@ -808,7 +800,11 @@ int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error
 
 int xg_kvm_set_sregs(struct xg_kvm_vcpu *v, const struct kvm_sregs *s, struct xg_error *err)
 {
-	return vcpu_ioctl(v, KVM_SET_SREGS, "KVM_SET_SREGS", (void *)s, err);
+	if (vcpu_ioctl(v, KVM_SET_SREGS, "KVM_SET_SREGS", (void *)s, err))
+		return -1;
+	if (v->sync_regs)
+		v->run->s.regs.sregs = *s;
+	return 0;
 }
 
 int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *err)

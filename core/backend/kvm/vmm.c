@@ -1,0 +1,1028 @@
+/*
+ * vmm.c - `exitgate run`: see vmm.h.
+ *
+ * Threads. One thread per vCPU runs KVM_RUN and everything that follows an exit: device
+ * models, the policy engine, the verdict. The main thread serves the control socket and
+ * watches the clock. They meet under one mutex (m->lock): the main thread sets a request
+ * on a vCPU (stop, suspend, resume, dump) and kicks it; a vCPU in KVM_RUN is kicked by
+ * setting kvm_run.immediate_exit and sending SIGUSR1 (api.rst 5 "kvm_run",
+ * immediate_exit: the flag closes the race with a signal that lands just before KVM_RUN),
+ * a parked vCPU by the condition variable. Only the vCPU's own thread touches its vCPU
+ * (the ioctls, the engine's state); a dump asked from the socket is written by it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/kvm/vmm.h"
+#include "backend/kvm/xg_kvm.h"
+#include "exit/kvm_compat.h"
+
+#define NREASONS   64
+#define STACK_SIZE 0x10000ull /* per vCPU, below the previous one's */
+
+enum vstate { V_RUNNING = 0, V_SUSPENDED, V_ENDED };
+
+struct guest;
+
+struct vcpu {
+	struct guest *g;
+	int index;
+	struct xg_kvm_vcpu *kv;
+	struct xg_vcpu *ev;
+	struct xg_vcpu_ops ops;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t tid;
+	int started;
+	/* under m->lock */
+	enum vstate state;
+	char reason[256]; /* why suspended, or how it ended */
+	const char *end;
+	int suspend_req, resume_req, dump_req, dump_done;
+	char dump_msg[600];
+	/* the vCPU thread's own */
+	uint64_t exits, by_reason[NREASONS + 1];
+	uint64_t storm_n, storm_rip;
+	uint32_t storm_reason;
+};
+
+struct guest {
+	struct xg_vmm *m;
+	const struct xg_guest_cfg *cfg;
+	struct xg_kvm_vm *vm;
+	struct xg_devs devs;
+	struct vcpu *v;
+	int nv;
+	double t0, t1;
+	/* under m->lock */
+	int stop_req, ended;
+	const char *end; /* done | halted | stopped | timeout | error */
+	char reason[320];
+	int code;
+};
+
+struct xg_vmm {
+	const struct xg_vmm_opts *o;
+	xg_config *cfg;
+	xg_engine *e;
+	struct guest *g;
+	int ng;
+	struct xg_ctl *ctl;
+	char ctl_path[256];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_kick(int sig)
+{
+	(void)sig; /* only to make KVM_RUN return EINTR */
+}
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("exitgate: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- requests between threads (m->lock held) ---- */
+
+static void kick(struct vcpu *c)
+{
+	if (c->started && c->state == V_RUNNING) {
+		c->run->immediate_exit = 1;
+		pthread_kill(c->tid, SIGUSR1);
+	}
+	pthread_cond_broadcast(&c->g->m->cond);
+}
+
+static void guest_end_locked(struct guest *g, const char *end, int code, const char *reason)
+{
+	if (!g->end) {
+		g->end = end;
+		g->code = code;
+		snprintf(g->reason, sizeof(g->reason), "%s", reason);
+	}
+	g->stop_req = 1;
+	for (int i = 0; i < g->nv; i++)
+		kick(&g->v[i]);
+}
+
+static void guest_end(struct guest *g, const char *end, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void guest_end(struct guest *g, const char *end, int code, const char *fmt, ...)
+{
+	char reason[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&g->m->lock);
+	guest_end_locked(g, end, code, reason);
+	pthread_mutex_unlock(&g->m->lock);
+}
+
+static void vcpu_end(struct vcpu *c, const char *end, const char *reason)
+{
+	struct guest *g = c->g;
+
+	pthread_mutex_lock(&g->m->lock);
+	if (c->state != V_ENDED) {
+		c->state = V_ENDED;
+		c->end = end;
+		snprintf(c->reason, sizeof(c->reason), "%s", reason);
+		if (++g->ended == g->nv && !g->end) {
+			g->end = "halted";
+			snprintf(g->reason, sizeof(g->reason), "every vCPU halted");
+		}
+		if (g->ended == g->nv)
+			g->t1 = now();
+	}
+	pthread_cond_broadcast(&g->m->cond);
+	pthread_mutex_unlock(&g->m->lock);
+}
+
+static void do_dump(struct vcpu *c)
+{
+	char path[512];
+	struct xg_error err;
+
+	/* called with m->lock released, on the vCPU's thread (or after it ended) */
+	if (xg_vcpu_dump(c->ev, "asked by exitgate ctl", path, sizeof(path), &err))
+		snprintf(c->dump_msg, sizeof(c->dump_msg), "error: %s", err.msg);
+	else
+		snprintf(c->dump_msg, sizeof(c->dump_msg), "%s", path);
+}
+
+/* Serve what was asked of this vCPU; park while suspended. 1 when the vCPU must end. */
+static int requests(struct vcpu *c, const char *park_reason)
+{
+	struct xg_vmm *m = c->g->m;
+	int park = park_reason != NULL;
+
+	pthread_mutex_lock(&m->lock);
+	c->run->immediate_exit = 0;
+	if (c->suspend_req) {
+		c->suspend_req = 0;
+		park = 1;
+		park_reason = "suspended by exitgate ctl";
+	}
+	if (park) {
+		c->state = V_SUSPENDED;
+		snprintf(c->reason, sizeof(c->reason), "%s", park_reason);
+		say("%s/%d suspended: %s (resume: exitgate ctl %s resume %s/%d)", c->g->cfg->name,
+		    c->index, park_reason, m->ctl_path, c->g->cfg->name, c->index);
+		pthread_cond_broadcast(&m->cond);
+	}
+	for (;;) {
+		if (c->dump_req) {
+			c->dump_req = 0;
+			pthread_mutex_unlock(&m->lock);
+			do_dump(c);
+			pthread_mutex_lock(&m->lock);
+			c->dump_done = 1;
+			pthread_cond_broadcast(&m->cond);
+			continue;
+		}
+		if (c->g->stop_req)
+			break;
+		if (!park || c->resume_req)
+			break;
+		pthread_cond_wait(&m->cond, &m->lock);
+	}
+	c->resume_req = 0;
+	if (c->state == V_SUSPENDED)
+		c->state = V_RUNNING;
+	pthread_mutex_unlock(&m->lock);
+	return c->g->stop_req;
+}
+
+/* ---- exits ---- */
+
+/* IO: every repetition of a string instruction goes to the device (api.rst 5 KVM_EXIT_IO:
+ * count items of size bytes at data_offset). 1 if a device took it. */
+static int do_io(struct vcpu *c)
+{
+	struct kvm_run *r = c->run;
+	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+	unsigned size = r->io.size, count = r->io.count;
+
+	if (r->io.data_offset + (uint64_t)size * count > c->run_size || size > 8)
+		return 0; /* KVM never does this; the engine reports it as malformed */
+	for (unsigned i = 0; i < count; i++)
+		if (!xg_devs_io(&c->g->devs, r->io.port, r->io.direction == KVM_EXIT_IO_OUT,
+				data + (size_t)i * size, size)) {
+			if (r->io.direction == KVM_EXIT_IO_IN)
+				memset(data, 0xff, (size_t)size * count); /* floating bus */
+			return 0;
+		}
+	return 1;
+}
+
+static int do_mmio(struct vcpu *c)
+{
+	struct kvm_run *r = c->run;
+	unsigned len = r->mmio.len > 8 ? 8 : r->mmio.len;
+
+	if (xg_devs_mmio(&c->g->devs, r->mmio.phys_addr, r->mmio.is_write, r->mmio.data, len))
+		return 1;
+	if (!r->mmio.is_write)
+		memset(r->mmio.data, 0xff, sizeof(r->mmio.data));
+	return 0;
+}
+
+/* The exits whose next KVM_RUN completes an access: answering them with `resume` moves
+ * the guest on, so repeating them is no storm. */
+static int completes(uint32_t reason)
+{
+	return reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO || reason == KVM_EXIT_X86_RDMSR ||
+	       reason == KVM_EXIT_X86_WRMSR;
+}
+
+/* 1 if the guest is stuck: the same exit at the same RIP, answered without moving RIP. */
+static int storm(struct vcpu *c, const struct xg_result *res)
+{
+	uint64_t rip = 0, limit = c->g->cfg->vm.storm;
+
+	if (!limit || res->verdict != XG_VERDICT_RESUME || completes(c->run->exit_reason) ||
+	    c->ops.get_reg(c->kv, "rip", &rip)) {
+		c->storm_n = 0;
+		return 0;
+	}
+	if (c->storm_n && rip == c->storm_rip && c->run->exit_reason == c->storm_reason) {
+		if (++c->storm_n >= limit) {
+			guest_end(c->g, "stopped", XG_RUN_STOPPED,
+				  "exit storm: %llu identical %s exits at rip 0x%llx answered "
+				  "'resume' without progress (vm.storm: %llu)",
+				  (unsigned long long)c->storm_n,
+				  xg_exit_reason_name(c->run->exit_reason)
+				      ? xg_exit_reason_name(c->run->exit_reason)
+				      : "unknown",
+				  (unsigned long long)rip, (unsigned long long)limit);
+			return 1;
+		}
+		return 0;
+	}
+	c->storm_n = 1;
+	c->storm_rip = rip;
+	c->storm_reason = c->run->exit_reason;
+	return 0;
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct vcpu *c = arg;
+	struct guest *g = c->g;
+	struct kvm_run *r = c->run;
+	const char *park = NULL;
+
+	for (;;) {
+		struct xg_result res;
+		int rc, taken = 0;
+
+		if (requests(c, park))
+			break;
+		park = NULL;
+		rc = xg_kvm_vcpu_run(c->kv);
+		if (rc == -EINTR || rc == -EAGAIN)
+			continue;
+		if (rc < 0 && !(rc == -EFAULT && r->exit_reason == KVM_EXIT_MEMORY_FAULT)) {
+			char why[160];
+			snprintf(why, sizeof(why), "KVM_RUN failed: %s", strerror(-rc));
+			vcpu_end(c, "error", why);
+			guest_end(g, "error", XG_RUN_FAILED, "vCPU %d: %s", c->index, why);
+			return NULL;
+		}
+		c->exits++;
+		c->by_reason[r->exit_reason < NREASONS ? r->exit_reason : NREASONS]++;
+		if (r->exit_reason == KVM_EXIT_IO)
+			taken = do_io(c);
+		else if (r->exit_reason == KVM_EXIT_MMIO)
+			taken = do_mmio(c);
+		else if (r->exit_reason == KVM_EXIT_HLT) {
+			vcpu_end(c, "halted", "hlt");
+			return NULL;
+		}
+		if (g->devs.done) {
+			guest_end(g, "done", g->devs.code, "the guest wrote %u to the done port",
+				  g->devs.code);
+			break;
+		}
+		if (taken)
+			continue;
+		res = xg_handle_exit(c->ev, r, c->run_size, rc < 0 ? -rc : 0);
+		switch (res.next) {
+		case XG_NEXT_RUN:
+			if (storm(c, &res))
+				goto out;
+			break;
+		case XG_NEXT_PAUSE:
+			park = res.reason[0] ? res.reason : "suspended by the policy";
+			break;
+		case XG_NEXT_STOP:
+			guest_end(g, "stopped", XG_RUN_STOPPED, "stopped by the policy: %s",
+				  res.reason[0] ? res.reason : "(no reason given)");
+			goto out;
+		case XG_NEXT_ERROR:
+		default:
+			vcpu_end(c, "error", res.reason);
+			guest_end(g, "error", XG_RUN_FAILED, "vCPU %d: %s", c->index,
+				  res.reason[0] ? res.reason : xg_vcpu_last_error(c->ev));
+			return NULL;
+		}
+	}
+out:
+	pthread_mutex_lock(&g->m->lock);
+	{
+		const char *end = g->end ? g->end : "stopped";
+		pthread_mutex_unlock(&g->m->lock);
+		vcpu_end(c, end, g->reason);
+	}
+	return NULL;
+}
+
+/* ---- setting a guest up ---- */
+
+static int file_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The payload: as written if absolute; else next to the config, then in $XG_GUEST_PATH
+ * (colon-separated), the build's guests and the installed ones. */
+static int find_payload(struct xg_vmm *m, const char *p, char *out, size_t n,
+			struct xg_error *err)
+{
+	const char *dirs[8];
+	char looked[600] = "";
+	char *env = getenv("XG_GUEST_PATH") ? strdup(getenv("XG_GUEST_PATH")) : NULL, *save = NULL;
+	int nd = 0, found = 0;
+
+	if (p[0] == '/') {
+		snprintf(out, n, "%s", p);
+		found = file_exists(out);
+		snprintf(looked, sizeof(looked), "%s", p);
+		goto done;
+	}
+	dirs[nd++] = m->cfg->base_dir ? m->cfg->base_dir : ".";
+	for (char *t = env ? strtok_r(env, ":", &save) : NULL; t && nd < 5;
+	     t = strtok_r(NULL, ":", &save))
+		dirs[nd++] = t;
+	dirs[nd++] = XG_BUILD_GUEST_DIR;
+	dirs[nd++] = XG_INSTALL_GUEST_DIR;
+	for (int i = 0; i < nd && !found; i++) {
+		size_t l = strlen(looked);
+		snprintf(out, n, "%s/%s", dirs[i], p);
+		found = file_exists(out);
+		snprintf(looked + l, sizeof(looked) - l, "%s%s", l ? ", " : "", dirs[i]);
+	}
+done:
+	free(env);
+	if (!found)
+		snprintf(err->msg, sizeof(err->msg),
+			 "payload '%s' not found (looked in: %s); build the guests with `cmake "
+			 "--build build` or give an absolute path",
+			 p, looked);
+	return found ? 0 : -1;
+}
+
+static const char *const user_msr_note =
+    "unknown MSRs then #GP in the guest; no policy sees them";
+
+/* Capabilities the verdicts need, enabled and probed once per guest (api.rst 7). */
+static int enable_caps(struct guest *g, struct xg_error *err)
+{
+	const struct xg_vm_cfg *vm = &g->cfg->vm;
+	const char *name = g->cfg->name;
+	struct xg_error e2;
+
+	if (!xg_kvm_check_cap(g->vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE) ||
+	    xg_kvm_enable_cap(g->vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &e2))
+		say("%s: this KVM lacks KVM_CAP_EXIT_ON_EMULATION_FAILURE: instructions its "
+		    "emulator cannot do become #UD in the guest and no policy sees them",
+		    name);
+	/* api.rst 7.22: exits for MSRs KVM does not know (UNKNOWN), refuses (INVAL) or the
+	 * filter below denies (FILTER). */
+	if (!xg_kvm_check_cap(g->vm, KVM_CAP_X86_USER_SPACE_MSR) ||
+	    xg_kvm_enable_cap(g->vm, KVM_CAP_X86_USER_SPACE_MSR,
+			      KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
+				  KVM_MSR_EXIT_REASON_FILTER,
+			      &e2)) {
+		say("%s: this KVM lacks KVM_CAP_X86_USER_SPACE_MSR: %s", name, user_msr_note);
+		if (vm->nmsr_trap) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "%s: vm.msr_trap needs KVM_CAP_X86_USER_SPACE_MSR, which this KVM "
+				 "lacks; remove msr_trap",
+				 name);
+			return -1;
+		}
+	} else if (vm->nmsr_trap) {
+		/* api.rst 4.126 KVM_X86_SET_MSR_FILTER: allowed by default; a clear bit in a
+		 * range's bitmap denies the MSR, which then exits with reason FILTER. */
+		struct kvm_msr_filter f;
+		static uint8_t deny[KVM_MSR_FILTER_MAX_BITMAP_SIZE]; /* all zero: deny */
+		memset(&f, 0, sizeof(f));
+		f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+		for (size_t i = 0; i < vm->nmsr_trap && i < KVM_MSR_FILTER_MAX_RANGES; i++) {
+			uint64_t nmsrs = (uint64_t)vm->msr_trap[i].last - vm->msr_trap[i].first + 1;
+			if (nmsrs > 8ull * sizeof(deny)) {
+				snprintf(err->msg, sizeof(err->msg),
+					 "%s: vm.msr_trap range 0x%x..0x%x has %llu MSRs; KVM takes "
+					 "at most %zu per range",
+					 name, vm->msr_trap[i].first, vm->msr_trap[i].last,
+					 (unsigned long long)nmsrs, 8 * sizeof(deny));
+				return -1;
+			}
+			f.ranges[i].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
+			f.ranges[i].nmsrs = (uint32_t)nmsrs;
+			f.ranges[i].base = vm->msr_trap[i].first;
+			f.ranges[i].bitmap = deny;
+		}
+		if (ioctl(xg_kvm_vm_fd(g->vm), KVM_X86_SET_MSR_FILTER, &f) < 0) {
+			snprintf(err->msg, sizeof(err->msg), "%s: KVM_X86_SET_MSR_FILTER: %s", name,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (!xg_kvm_check_cap(g->vm, KVM_CAP_MEMORY_FAULT_INFO))
+		say("%s: this KVM lacks KVM_CAP_MEMORY_FAULT_INFO: memory faults come as bare "
+		    "EFAULT, without the GPA a memory_fault policy needs",
+		    name);
+	return 0;
+}
+
+static int vmm_mmio_read(void *o, uint64_t gpa, void *buf, size_t len)
+{
+	struct guest *g = o;
+	return xg_devs_mmio(&g->devs, gpa, 0, buf, (unsigned)len) ? 0 : -ENODEV;
+}
+
+static int vmm_mmio_write(void *o, uint64_t gpa, const void *buf, size_t len)
+{
+	struct guest *g = o;
+	return xg_devs_mmio(&g->devs, gpa, 1, (void *)buf, (unsigned)len) ? 0 : -ENODEV;
+}
+
+static const struct xg_kvm_vmm_ops vmm_ops = {
+    .mmio_read = vmm_mmio_read,
+    .mmio_write = vmm_mmio_write,
+};
+
+static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
+{
+	const struct xg_vm_cfg *vm = &g->cfg->vm;
+	struct xg_kvm_vm_opts vo = {.mem_size = vm->memory, .mode = vm->mode};
+	char payload[1024];
+
+	g->m = m;
+	if (find_payload(m, vm->payload, payload, sizeof(payload), err))
+		goto fail;
+	if (xg_devs_init(&g->devs, vm, g->cfg->name, stdout, err))
+		goto fail;
+	if (xg_kvm_vm_create(&g->vm, &vo, err))
+		goto fail;
+	if (enable_caps(g, err))
+		goto fail;
+	if (xg_kvm_load_file(g->vm, vm->load, payload, err))
+		goto fail;
+	g->nv = vm->vcpus > 0 ? vm->vcpus : 1;
+	g->v = calloc((size_t)g->nv, sizeof(*g->v));
+	if (!g->v) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < g->nv; i++) {
+		struct vcpu *c = &g->v[i];
+		struct kvm_regs r;
+		c->g = g;
+		c->index = i;
+		if (xg_kvm_vcpu_create(g->vm, i, vm->entry, &c->kv, err))
+			goto fail;
+		/* the entry state every payload may rely on: its own stack, RDI = index,
+		 * RSI = number of vCPUs */
+		if (xg_kvm_get_regs(c->kv, &r, err))
+			goto fail;
+		if (vm->mode == XG_KVM_LONG)
+			r.rsp = xg_kvm_mem_size(g->vm) - (uint64_t)i * STACK_SIZE;
+		r.rdi = (uint64_t)i;
+		r.rsi = (uint64_t)g->nv;
+		if (xg_kvm_set_regs(c->kv, &r, err))
+			goto fail;
+		c->run = xg_kvm_vcpu_run_area(c->kv, &c->run_size);
+		xg_kvm_vcpu_ops(c->kv, &c->ops);
+		xg_kvm_vcpu_set_vmm(c->kv, &vmm_ops, g);
+		c->ev = xg_vcpu_attach(m->e, g->cfg->name, i, &c->ops, c->kv, err);
+		if (!c->ev)
+			goto fail;
+	}
+	return 0;
+fail:
+	{
+		char msg[sizeof(err->msg)];
+		memcpy(msg, err->msg, sizeof(msg));
+		snprintf(err->msg, sizeof(err->msg), "guest '%s': %.*s", g->cfg->name,
+			 (int)(sizeof(err->msg) - 80), msg);
+	}
+	return -1;
+}
+
+static void guest_free(struct guest *g)
+{
+	for (int i = 0; g->v && i < g->nv; i++)
+		if (g->v[i].ev)
+			xg_vcpu_detach(g->v[i].ev);
+	free(g->v);
+	xg_kvm_vm_destroy(g->vm);
+	xg_devs_free(&g->devs);
+}
+
+/* ---- control commands ---- */
+
+/* Targets: "" every vCPU, "guest" its vCPUs, "guest/N" one. */
+static int target_match(struct vcpu *c, const char *t)
+{
+	size_t l = strlen(c->g->cfg->name);
+
+	if (!t || !*t)
+		return 1;
+	if (strncmp(t, c->g->cfg->name, l))
+		return 0;
+	if (!t[l])
+		return 1;
+	return t[l] == '/' && atoi(t + l + 1) == c->index && t[l + 1] >= '0' && t[l + 1] <= '9';
+}
+
+int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
+{
+	char cmd[32] = "", arg[160] = "";
+	int n = 0, rc = 0;
+
+	sscanf(line, "%31s %159s", cmd, arg);
+	if (!strcmp(cmd, "reload")) {
+		struct xg_error err;
+		if (xg_engine_reload(m->e, &err)) {
+			fprintf(f, "error: reload failed, the old policies keep running: %s\n",
+				err.msg);
+			return -1;
+		}
+		fprintf(f, "reloaded\n");
+		return 0;
+	}
+	if (strcmp(cmd, "status") && strcmp(cmd, "resume") && strcmp(cmd, "suspend") &&
+	    strcmp(cmd, "stop") && strcmp(cmd, "dump")) {
+		fprintf(f, "error: '%s' is not a command (status, resume, suspend, stop, dump, "
+			   "reload)\n",
+			cmd);
+		return -1;
+	}
+	pthread_mutex_lock(&m->lock);
+	for (int gi = 0; gi < m->ng; gi++) {
+		struct guest *g = &m->g[gi];
+		for (int i = 0; i < g->nv; i++) {
+			struct vcpu *c = &g->v[i];
+			if (!target_match(c, arg))
+				continue;
+			n++;
+			if (!strcmp(cmd, "status")) {
+				if (c->state == V_RUNNING)
+					fprintf(f, "%s/%d running exits=%llu\n", g->cfg->name, i,
+						(unsigned long long)c->exits);
+				else if (c->state == V_SUSPENDED)
+					fprintf(f, "%s/%d suspended: %s\n", g->cfg->name, i,
+						c->reason);
+				else
+					fprintf(f, "%s/%d ended: %s %s\n", g->cfg->name, i,
+						c->end ? c->end : "?", c->reason);
+			} else if (!strcmp(cmd, "resume")) {
+				if (c->state == V_SUSPENDED) {
+					c->resume_req = 1;
+					fprintf(f, "%s/%d resumed\n", g->cfg->name, i);
+				}
+			} else if (!strcmp(cmd, "suspend")) {
+				if (c->state == V_RUNNING) {
+					c->suspend_req = 1;
+					kick(c);
+					fprintf(f, "%s/%d suspending\n", g->cfg->name, i);
+				}
+			} else if (!strcmp(cmd, "stop")) {
+				if (!g->stop_req) {
+					guest_end_locked(g, "stopped", XG_RUN_STOPPED,
+							 "stopped by exitgate ctl");
+					fprintf(f, "%s stopping\n", g->cfg->name);
+				}
+			} else { /* dump */
+				if (c->state == V_ENDED) {
+					pthread_mutex_unlock(&m->lock);
+					do_dump(c);
+					pthread_mutex_lock(&m->lock);
+				} else {
+					double t = now() + 10;
+					c->dump_done = 0;
+					c->dump_req = 1;
+					kick(c);
+					while (!c->dump_done && now() < t && c->state != V_ENDED) {
+						struct timespec ts;
+						clock_gettime(CLOCK_REALTIME, &ts);
+						ts.tv_nsec += 100000000;
+						if (ts.tv_nsec >= 1000000000) {
+							ts.tv_sec++;
+							ts.tv_nsec -= 1000000000;
+						}
+						pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+					}
+					if (!c->dump_done)
+						snprintf(c->dump_msg, sizeof(c->dump_msg),
+							 "error: the vCPU did not answer");
+				}
+				fprintf(f, "%s\n", c->dump_msg);
+				if (!strncmp(c->dump_msg, "error:", 6))
+					rc = -1;
+			}
+		}
+	}
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (!n) {
+		fprintf(f, "error: no vCPU matches '%s' (targets: GUEST or GUEST/N)\n", arg);
+		return -1;
+	}
+	return rc;
+}
+
+/* ---- summary ---- */
+
+static void engine_stats(struct guest *g, struct xg_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < g->nv; i++) {
+		struct xg_stats v;
+		uint64_t *a = (uint64_t *)s, *b = (uint64_t *)&v;
+		if (!g->v[i].ev)
+			continue;
+		xg_vcpu_stats(g->v[i].ev, &v);
+		for (size_t k = 0; k < sizeof(v) / sizeof(uint64_t); k++)
+			a[k] += b[k];
+	}
+}
+
+static const char *reason_name(unsigned r)
+{
+	const char *n = r < NREASONS ? xg_exit_reason_name(r) : NULL;
+	return n ? n : "other";
+}
+
+static void exits_of(struct guest *g, uint64_t *by)
+{
+	memset(by, 0, sizeof(uint64_t) * (NREASONS + 1));
+	for (int i = 0; i < g->nv; i++)
+		for (int r = 0; r <= NREASONS; r++)
+			by[r] += g->v[i].by_reason[r];
+}
+
+static void summary(struct guest *g)
+{
+	uint64_t by[NREASONS + 1];
+	struct xg_stats s;
+	int first = 1;
+
+	exits_of(g, by);
+	engine_stats(g, &s);
+	fprintf(stderr, "exitgate: %s: %s", g->cfg->name, g->end ? g->end : "?");
+	if (g->end && !strcmp(g->end, "done"))
+		fprintf(stderr, " (code %d)", g->code);
+	fprintf(stderr, " after %.3f s: %s\n", g->t1 - g->t0, g->reason);
+	fprintf(stderr, "  exits:    ");
+	for (int r = 0; r <= NREASONS; r++)
+		if (by[r]) {
+			fprintf(stderr, "%s%s %llu", first ? "" : ", ", reason_name((unsigned)r),
+				(unsigned long long)by[r]);
+			first = 0;
+		}
+	fprintf(stderr, "%s\n  verdicts: ", first ? "none" : "");
+	first = 1;
+	for (int k = 1; k < XG_VERDICT_COUNT; k++)
+		if (s.verdicts[k]) {
+			fprintf(stderr, "%s%s %llu", first ? "" : ", ",
+				xg_verdict_name((enum xg_verdict_kind)k),
+				(unsigned long long)s.verdicts[k]);
+			first = 0;
+		}
+	fprintf(stderr, "%s (%llu exits to the engine: %llu from the cache, %llu Lua calls",
+		first ? "none" : "", (unsigned long long)s.exits, (unsigned long long)s.cache_hits,
+		(unsigned long long)s.lua_calls);
+	for (int f = 1; f < XG_FAIL_COUNT; f++)
+		if (s.fails[f])
+			fprintf(stderr, ", %llu %s", (unsigned long long)s.fails[f],
+				xg_fail_name((enum xg_fail)f));
+	fprintf(stderr, ")\n");
+	if (s.dumps)
+		fprintf(stderr, "  dumps:    %llu\n", (unsigned long long)s.dumps);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static int write_stats(struct xg_vmm *m, const char *path)
+{
+	char tmp[1100];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		say("cannot write the stats to %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\"guests\":[");
+	for (int gi = 0; gi < m->ng; gi++) {
+		struct guest *g = &m->g[gi];
+		uint64_t by[NREASONS + 1];
+		struct xg_stats s;
+		int first = 1;
+
+		exits_of(g, by);
+		engine_stats(g, &s);
+		fprintf(f, "%s{\"name\":", gi ? "," : "");
+		json_str(f, g->cfg->name);
+		fprintf(f, ",\"end\":");
+		json_str(f, g->end ? g->end : "?");
+		fprintf(f, ",\"code\":%d,\"reason\":", g->code);
+		json_str(f, g->reason);
+		fprintf(f, ",\"seconds\":%.6f,\"exits\":{", g->t1 - g->t0);
+		for (int r = 0; r <= NREASONS; r++)
+			if (by[r]) {
+				fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
+					reason_name((unsigned)r), (unsigned long long)by[r]);
+				first = 0;
+			}
+		fprintf(f,
+			"},\"engine\":{\"exits\":%llu,\"lua_calls\":%llu,\"cache_hits\":%llu,"
+			"\"dumps\":%llu,\"swaps\":%llu,\"reloads\":%llu,\"verdicts\":{",
+			(unsigned long long)s.exits, (unsigned long long)s.lua_calls,
+			(unsigned long long)s.cache_hits, (unsigned long long)s.dumps,
+			(unsigned long long)s.swaps, (unsigned long long)s.reloads);
+		first = 1;
+		for (int k = 1; k < XG_VERDICT_COUNT; k++)
+			if (s.verdicts[k]) {
+				fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
+					xg_verdict_name((enum xg_verdict_kind)k),
+					(unsigned long long)s.verdicts[k]);
+				first = 0;
+			}
+		fprintf(f, "},\"fails\":{");
+		first = 1;
+		for (int k = 1; k < XG_FAIL_COUNT; k++)
+			if (s.fails[k]) {
+				fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
+					xg_fail_name((enum xg_fail)k),
+					(unsigned long long)s.fails[k]);
+				first = 0;
+			}
+		fprintf(f, "}},\"vcpus\":[");
+		for (int i = 0; i < g->nv; i++) {
+			fprintf(f, "%s{\"index\":%d,\"end\":", i ? "," : "", i);
+			json_str(f, g->v[i].end ? g->v[i].end : "?");
+			fprintf(f, ",\"exits\":%llu}", (unsigned long long)g->v[i].exits);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}\n");
+	if (fclose(f) || rename(tmp, path)) {
+		say("cannot write the stats to %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the run ---- */
+
+static int status_of(struct xg_vmm *m)
+{
+	int error = 0, timeout = 0, stopped = 0, code = 0;
+
+	for (int gi = 0; gi < m->ng; gi++) {
+		const char *e = m->g[gi].end ? m->g[gi].end : "error";
+		error |= !strcmp(e, "error");
+		timeout |= !strcmp(e, "timeout");
+		stopped |= !strcmp(e, "stopped");
+		if (!strcmp(e, "done") && !code)
+			code = m->g[gi].code;
+	}
+	return error ? XG_RUN_FAILED : timeout ? XG_RUN_TIMEOUT : stopped ? XG_RUN_STOPPED : code;
+}
+
+static int selected(const struct xg_vmm_opts *o, const char *name)
+{
+	if (!o->nonly)
+		return 1;
+	for (int i = 0; i < o->nonly; i++)
+		if (!strcmp(o->only[i], name))
+			return 1;
+	return 0;
+}
+
+static int all_ended(struct xg_vmm *m)
+{
+	for (int gi = 0; gi < m->ng; gi++)
+		if (m->g[gi].ended < m->g[gi].nv)
+			return 0;
+	return 1;
+}
+
+int xg_vmm_run(const struct xg_vmm_opts *o)
+{
+	struct xg_vmm m = {.o = o};
+	struct xg_error err;
+	struct sigaction sa;
+	char why[300];
+	int status = XG_RUN_SETUP;
+	double deadline = 0;
+
+	pthread_mutex_init(&m.lock, NULL);
+	pthread_cond_init(&m.cond, NULL);
+	m.cfg = xg_config_load(o->config, &err);
+	if (!m.cfg) {
+		say("%s", err.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < m.cfg->n; i++)
+		if (selected(o, m.cfg->guests[i].name) && m.cfg->guests[i].vm.present)
+			m.ng++;
+	for (int i = 0; i < o->nonly; i++) {
+		const struct xg_guest_cfg *gc = xg_config_guest(m.cfg, o->only[i]);
+		if (!gc || !gc->vm.present) {
+			say("%s: %s", o->config,
+			    !gc ? "no such guest" : "that guest has no vm: section to run");
+			say("guest '%s' cannot run", o->only[i]);
+			goto out;
+		}
+	}
+	if (!m.ng) {
+		say("%s: no guest has a vm: section, so there is nothing to run (see "
+		    "examples/configs/demo.yaml)",
+		    o->config);
+		goto out;
+	}
+	if (xg_kvm_probe(why, sizeof(why))) {
+		say("cannot run guests here: %s", why);
+		goto out;
+	}
+	m.e = xg_engine_new(m.cfg, &err);
+	if (!m.e) {
+		say("%s", err.msg);
+		goto out;
+	}
+	m.g = calloc((size_t)m.ng, sizeof(*m.g));
+	if (!m.g) {
+		say("out of memory");
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < m.cfg->n; i++)
+		if (selected(o, m.cfg->guests[i].name) && m.cfg->guests[i].vm.present)
+			m.g[k++].cfg = &m.cfg->guests[i];
+	for (int gi = 0; gi < m.ng; gi++)
+		if (guest_setup(&m, &m.g[gi], &err)) {
+			say("%s", err.msg);
+			goto out;
+		}
+	if (o->ctl_path)
+		snprintf(m.ctl_path, sizeof(m.ctl_path), "%s", o->ctl_path);
+	else
+		snprintf(m.ctl_path, sizeof(m.ctl_path), "%s/exitgate-%d.sock",
+			 getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "/tmp",
+			 (int)getpid());
+	m.ctl = xg_ctl_open(m.ctl_path, &err);
+	if (!m.ctl) {
+		say("%s", err.msg);
+		goto out;
+	}
+	if (o->watch && xg_engine_watch(m.e, 1, &err)) {
+		say("%s", err.msg);
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	pthread_mutex_lock(&m.lock);
+	for (int gi = 0; gi < m.ng; gi++) {
+		struct guest *g = &m.g[gi];
+		g->t0 = g->t1 = now();
+		for (int i = 0; i < g->nv; i++) {
+			if (pthread_create(&g->v[i].tid, NULL, vcpu_main, &g->v[i])) {
+				g->v[i].state = V_ENDED;
+				g->v[i].end = "error";
+				g->ended++;
+				guest_end_locked(g, "error", XG_RUN_FAILED,
+						 "cannot start a vCPU thread");
+				continue;
+			}
+			g->v[i].started = 1;
+		}
+	}
+	pthread_mutex_unlock(&m.lock);
+	if (o->timeout > 0)
+		deadline = now() + o->timeout;
+
+	for (;;) {
+		struct pollfd p = {.fd = xg_ctl_fd(m.ctl), .events = POLLIN};
+		double t = now();
+		int done;
+
+		pthread_mutex_lock(&m.lock);
+		done = all_ended(&m);
+		for (int gi = 0; gi < m.ng && !done; gi++) {
+			struct guest *g = &m.g[gi];
+			double lim = g->cfg->vm.timeout;
+			if (g->stop_req)
+				continue;
+			if (interrupted)
+				guest_end_locked(g, "stopped", XG_RUN_STOPPED, "interrupted (signal)");
+			else if ((deadline && t >= deadline) || (lim > 0 && t >= g->t0 + lim)) {
+				char r[160];
+				snprintf(r, sizeof(r),
+					 "timeout: still running after %.1f s (raise vm.timeout or "
+					 "--timeout)",
+					 t - g->t0);
+				guest_end_locked(g, "timeout", XG_RUN_TIMEOUT, r);
+			}
+		}
+		pthread_mutex_unlock(&m.lock);
+		if (done)
+			break;
+		if (poll(&p, 1, 50) > 0)
+			xg_ctl_serve(m.ctl, &m);
+	}
+	for (int gi = 0; gi < m.ng; gi++)
+		for (int i = 0; i < m.g[gi].nv; i++)
+			if (m.g[gi].v[i].started)
+				pthread_join(m.g[gi].v[i].tid, NULL);
+	for (int gi = 0; gi < m.ng; gi++) {
+		xg_devs_flush(&m.g[gi].devs);
+		if (!o->quiet)
+			summary(&m.g[gi]);
+	}
+	status = status_of(&m);
+	if (o->stats_path && write_stats(&m, o->stats_path))
+		status = status ? status : XG_RUN_FAILED;
+out:
+	if (m.ctl)
+		xg_ctl_close(m.ctl);
+	for (int gi = 0; m.g && gi < m.ng; gi++)
+		guest_free(&m.g[gi]);
+	free(m.g);
+	xg_engine_free(m.e);
+	xg_config_free(m.cfg);
+	pthread_cond_destroy(&m.cond);
+	pthread_mutex_destroy(&m.lock);
+	return status;
+}

@@ -1,0 +1,82 @@
+/*
+ * vmm.h - the mini-VMM behind `exitgate run`: the guests of a configuration on /dev/kvm,
+ * their vCPUs on threads, device models for IO and MMIO, every special exit through the
+ * policy engine, a control socket, and a summary at the end.
+ *
+ *   vmm.c      guests, vCPU threads, the run loop, suspend/stop/dump requests, summary
+ *   devices.c  the device models a config names (console, done, ram, pattern)
+ *   ctl.c      the control socket (`exitgate ctl`): status, resume, stop, dump, reload
+ */
+#ifndef XG_VMM_H
+#define XG_VMM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/config.h"
+
+struct xg_vmm_opts {
+	const char *config;	    /* the YAML file */
+	const char *const *only;    /* guests to run (NULL: every guest with a vm: section) */
+	int nonly;
+	const char *ctl_path;	    /* control socket, or NULL */
+	const char *stats_path;	    /* JSON summary, or NULL */
+	double timeout;		    /* seconds, 0: the guests' own */
+	int watch;		    /* reload on policy change and SIGHUP */
+	int quiet;		    /* no summary */
+};
+
+/* Exit statuses of `exitgate run` (the guest's done code otherwise). */
+#define XG_RUN_SETUP   2   /* usage, config, payload, /dev/kvm */
+#define XG_RUN_STOPPED 3   /* a guest was stopped (verdict, ctl, exit storm) */
+#define XG_RUN_TIMEOUT 124 /* wall-clock limit */
+#define XG_RUN_FAILED  125 /* a vCPU failed: KVM error, or nothing applicable */
+
+/* Run; returns the exit status. Messages go to stderr, guest console output to stdout. */
+int xg_vmm_run(const struct xg_vmm_opts *o);
+
+/* ---- devices.c ---- */
+struct xg_dev {
+	const struct xg_dev_cfg *cfg;
+	uint8_t *mem;	 /* ram: the window's bytes */
+	char line[256];	 /* console: the line being written */
+	size_t len;
+	uint64_t reads, writes;
+};
+
+struct xg_devs {
+	struct xg_dev *d;
+	size_t n;
+	const char *guest;
+	FILE *out;
+	void *lock; /* pthread_mutex_t*, shared by the guest's vCPUs */
+	/* set by the done port */
+	int done;
+	uint8_t code;
+};
+
+int xg_devs_init(struct xg_devs *ds, const struct xg_vm_cfg *vm, const char *guest, FILE *out,
+		 struct xg_error *err);
+void xg_devs_free(struct xg_devs *ds);
+/* 1 if a device took the port access (data filled for reads), 0 if none is there. */
+int xg_devs_io(struct xg_devs *ds, uint16_t port, int is_write, void *data, unsigned size);
+/* The same for MMIO: 1 handled, 0 no device at gpa. */
+int xg_devs_mmio(struct xg_devs *ds, uint64_t gpa, int is_write, void *data, unsigned len);
+/* The value the pattern device reads at byte offset off (the word at off & ~7). */
+uint64_t xg_devs_pattern_word(uint64_t off);
+/* Print what the console holds that ended without a newline. */
+void xg_devs_flush(struct xg_devs *ds);
+
+/* ---- ctl.c ---- */
+struct xg_vmm;
+struct xg_ctl;
+/* Listen on path (a stale socket file is replaced; a live one is an error). */
+struct xg_ctl *xg_ctl_open(const char *path, struct xg_error *err);
+int xg_ctl_fd(struct xg_ctl *c);
+/* Serve one connection that is waiting: read a command line, answer through cmd(). */
+void xg_ctl_serve(struct xg_ctl *c, struct xg_vmm *m);
+void xg_ctl_close(struct xg_ctl *c);
+/* vmm.c: answer one command line; writes reply lines to f, returns 0 ok / -1 error. */
+int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f);
+
+#endif

@@ -1,13 +1,904 @@
-/* dump.c - see dump.h (being written). */
+/*
+ * dump.c - the triage dump (see dump.h). The dump is gathered and printed into memory
+ * first, then published with write-temp/fsync/rename: a failure while gathering can never
+ * leave half a file, and a reader of the directory sees either no dump or a whole one.
+ *
+ * The JSON is RFC 8259. Strings come from guests and policies and may hold any bytes, so
+ * '"', '\\' and control characters are escaped (RFC 8259 section 7) and a byte that does not
+ * start a well-formed UTF-8 sequence (Unicode Standard, Table 3-7; RFC 3629 section 4) becomes
+ * U+FFFD: the file must parse in strict readers, which reject invalid UTF-8 (section 8.1).
+ * Every 64-bit value is a "0x..." string, because most readers hold a JSON number in a
+ * double (section 6) and would lose the bits above 2^53.
+ *
+ * Guest memory is read from RAM only (read_gpa), never from a device: a device read can
+ * have side effects (a FIFO pops, a status bit clears) that would change what we dump.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "action/x86_walk.h"
+#include "disasm/disasm.h"
 #include "dump/dump.h"
+
+#define CODE_BEFORE    32 /* bytes shown before RIP, as hex only: decoding backwards is guesswork */
+#define CODE_AFTER     64 /* bytes read from RIP on */
+#define CODE_INSNS     8  /* instructions disassembled from RIP */
+#define STACK_BYTES    128 /* bytes shown from RSP up */
+#define PAGE_SIZE_4K   4096ull
+#define GUEST_NAME_MAX 128 /* keeps "<guest>-vcpu<N>-<seq>.json" and its temp under NAME_MAX */
+
+/* ---- JSON writing ---------------------------------------------------------------------- */
+
+/* Members go one per line up to the depth where an object is opened `inline` (segment
+ * registers), which stays on one line: the file is read by people as much as by tools. */
+#define JSON_DEPTH 8
+
+struct json {
+	FILE *f;
+	int depth;
+	unsigned char first[JSON_DEPTH];   /* no comma before the next member at this depth */
+	unsigned char inline_[JSON_DEPTH]; /* the object at this depth stays on one line */
+};
+
+/* Length of the well-formed UTF-8 sequence at p (1 for ASCII), or 0 when p[0] does not start
+ * one: the byte ranges are those of Table 3-7 in the Unicode Standard (no overlong forms, no
+ * surrogates, nothing above U+10FFFF). A NUL fails the range check before the next byte is
+ * read, so this never reads past the string's end. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* A JSON string, or null for NULL. */
+static void put_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+			continue;
+		}
+		if (n > 1) {
+			fwrite(p, 1, n, f);
+			p += n;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			/* DEL is legal in JSON but invisible in a terminal: escaped too. */
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+		p++;
+	}
+	fputc('"', f);
+}
+
+static void put_u64(FILE *f, uint64_t v)
+{
+	fprintf(f, "\"0x%" PRIx64 "\"", v);
+}
+
+static void put_hex(FILE *f, const uint8_t *b, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", b[i]);
+	fputc('"', f);
+}
+
+static void j_key(struct json *j, const char *k)
+{
+	if (!j->first[j->depth])
+		fputc(',', j->f);
+	if (j->inline_[j->depth])
+		fputs(j->first[j->depth] ? "" : " ", j->f);
+	else
+		fprintf(j->f, "\n%*s", 2 * j->depth, "");
+	j->first[j->depth] = 0;
+	put_str(j->f, k);
+	fputs(": ", j->f);
+}
+
+/* Open an object, as the value of key k (or at the top when k is NULL). */
+static void j_open(struct json *j, const char *k, int on_one_line)
+{
+	if (k)
+		j_key(j, k);
+	fputc('{', j->f);
+	j->depth++;
+	j->first[j->depth] = 1;
+	j->inline_[j->depth] = (unsigned char)(on_one_line || j->inline_[j->depth - 1]);
+}
+
+static void j_close(struct json *j)
+{
+	int was_inline = j->inline_[j->depth];
+
+	j->depth--;
+	if (!was_inline)
+		fprintf(j->f, "\n%*s", 2 * j->depth, "");
+	fputc('}', j->f);
+}
+
+static void j_str(struct json *j, const char *k, const char *v)
+{
+	j_key(j, k);
+	put_str(j->f, v);
+}
+
+static void j_u64(struct json *j, const char *k, uint64_t v)
+{
+	j_key(j, k);
+	put_u64(j->f, v);
+}
+
+static void j_int(struct json *j, const char *k, long long v)
+{
+	j_key(j, k);
+	fprintf(j->f, "%lld", v);
+}
+
+static void j_hex(struct json *j, const char *k, const uint8_t *b, size_t n)
+{
+	j_key(j, k);
+	put_hex(j->f, b, n);
+}
+
+static void j_null(struct json *j, const char *k)
+{
+	j_key(j, k);
+	fputs("null", j->f);
+}
+
+/* A member that is the single {"error": why} object of a section that could not be read. */
+static void j_error_obj(struct json *j, const char *k, const char *why)
+{
+	j_open(j, k, 1);
+	j_str(j, "error", why);
+	j_close(j);
+}
+
+static const char *errno_text(int rc)
+{
+	return strerror(rc < 0 ? -rc : rc ? rc : EIO);
+}
+
+/* ---- what the VMM lets us see --------------------------------------------------------- */
+
+struct view {
+	const struct xg_dump_req *r;
+	enum xg_arch arch;
+	int have_x86; /* x86 holds the VMM's full scalar state (get_x86_regs) */
+	struct xg_emu_x86_regs x86;
+	char x86_err[128]; /* why get_x86_regs failed, "" when it did not */
+	int have_pc, have_sp;
+	uint64_t pc, sp;       /* RIP/RSP (PC/SP) as the guest sees them */
+	uint64_t pc_la, sp_la; /* their linear addresses */
+	unsigned mode;	       /* x86 code size 16/32/64 when known from the segments, else 0 */
+	char pc_err[128], sp_err[128];
+};
+
+#define EFER_LMA  (1ull << 10)
+#define CR0_PE	  1ull
+#define RFLAGS_VM (1ull << 17)
+
+/* Code size and linear addresses from the segment state. In 64-bit mode the CS, DS, ES and
+ * SS bases are treated as 0 (SDM Vol. 3A 3.4.4); IA-32e mode is EFER.LMA with CS.L, and
+ * otherwise CS.D picks 32- or 16-bit code (SDM Vol. 3A 3.4.5, 5.2.1); real and virtual-8086
+ * mode run 16-bit code. Outside 64-bit mode linear addresses are 32 bits wide, and SS.B says
+ * whether the stack pointer is ESP or SP (SDM Vol. 3A 3.4.5). */
+static void x86_addresses(struct view *v)
+{
+	const struct xg_emu_x86_regs *x = &v->x86;
+	const struct xg_emu_x86_segment *cs = &x->seg[XG_EMU_X86_CS], *ss = &x->seg[XG_EMU_X86_SS];
+
+	if (!(x->cr0 & CR0_PE) || (x->rflags & RFLAGS_VM))
+		v->mode = 16;
+	else if ((x->efer & EFER_LMA) && cs->l)
+		v->mode = 64;
+	else
+		v->mode = cs->db ? 32 : 16;
+	v->pc = x->rip;
+	v->sp = x->gpr[XG_EMU_X86_RSP];
+	if (v->mode == 64) {
+		v->pc_la = v->pc;
+		v->sp_la = v->sp;
+	} else {
+		uint64_t ip = v->mode == 32 ? (uint32_t)v->pc : (uint16_t)v->pc;
+		uint64_t sp = ss->db ? (uint32_t)v->sp : (uint16_t)v->sp;
+		v->pc_la = (uint32_t)(cs->base + ip);
+		v->sp_la = (uint32_t)(ss->base + sp);
+	}
+	v->have_pc = v->have_sp = 1;
+}
+
+static void gather(struct view *v, const struct xg_dump_req *r)
+{
+	const struct xg_vcpu_ops *ops = r->ops;
+	int arm = 0, rc;
+
+	memset(v, 0, sizeof(*v));
+	v->r = r;
+	v->arch = r->x ? r->x->arch : xg_arch_host();
+	arm = v->arch == XG_ARCH_ARM64;
+	snprintf(v->pc_err, sizeof(v->pc_err), "the VMM gives no register access");
+	snprintf(v->sp_err, sizeof(v->sp_err), "the VMM gives no register access");
+	if (!ops)
+		return;
+	if (v->arch == XG_ARCH_X86_64 && ops->get_x86_regs) {
+		rc = ops->get_x86_regs(r->opaque, &v->x86);
+		if (rc == 0) {
+			v->have_x86 = 1;
+			x86_addresses(v);
+			return;
+		}
+		snprintf(v->x86_err, sizeof(v->x86_err), "get_x86_regs failed: %s", errno_text(rc));
+		snprintf(v->pc_err, sizeof(v->pc_err), "%s", v->x86_err);
+		snprintf(v->sp_err, sizeof(v->sp_err), "%s", v->x86_err);
+	}
+	if (!ops->get_reg)
+		return;
+	/* Without the segment state the address is taken as linear (flat segments), which is
+	 * what 64-bit code and arm64 have anyway. */
+	rc = ops->get_reg(r->opaque, arm ? "pc" : "rip", &v->pc);
+	if (rc == 0)
+		v->have_pc = 1, v->pc_la = v->pc;
+	else
+		snprintf(v->pc_err, sizeof(v->pc_err), "get_reg(\"%s\") failed: %s",
+			 arm ? "pc" : "rip", errno_text(rc));
+	rc = ops->get_reg(r->opaque, arm ? "sp" : "rsp", &v->sp);
+	if (rc == 0)
+		v->have_sp = 1, v->sp_la = v->sp;
+	else
+		snprintf(v->sp_err, sizeof(v->sp_err), "get_reg(\"%s\") failed: %s",
+			 arm ? "sp" : "rsp", errno_text(rc));
+}
+
+/* Why linear address la could not be read through the guest's page tables. */
+static void x86_why(const struct view *v, uint64_t la, char *why, size_t n)
+{
+	uint64_t gpa = 0;
+	uint32_t pfe = 0;
+	int rc = xg_x86_walk(v->r->ops, v->r->opaque, &v->x86, la, XG_EMU_X86_READ, 0, &gpa, &pfe);
+
+	if (rc == 1)
+		snprintf(why, n,
+			 "linear 0x%" PRIx64 " is not mapped by the guest's page tables "
+			 "(#PF error code 0x%" PRIx32 ")",
+			 la, pfe);
+	else if (rc == 0)
+		snprintf(why, n,
+			 "linear 0x%" PRIx64 " maps to GPA 0x%" PRIx64 ", which is not guest RAM",
+			 la, gpa);
+	else
+		snprintf(why, n,
+			 "the guest's page tables cannot be read for linear 0x%" PRIx64 ": %s", la,
+			 errno_text(rc));
+}
+
+/* Read len bytes of guest memory at linear address la: through the guest's own page tables
+ * when the full x86 state is known, else through the VMM's translate_gva, page by page (4 KiB
+ * pieces are correct for every larger page or granule too). Returns how many bytes were read
+ * before the first unreadable one; why says what stopped it when that is fewer than len. */
+static size_t read_virt(const struct view *v, uint64_t la, uint8_t *buf, size_t len, char *why,
+			size_t n)
+{
+	const struct xg_vcpu_ops *ops = v->r->ops;
+	void *opaque = v->r->opaque;
+	size_t got = 0;
+
+	why[0] = 0;
+	if (!ops || !ops->read_gpa) {
+		snprintf(why, n, "the VMM gives no read_gpa: guest memory cannot be read");
+		return 0;
+	}
+	if (la + len < la)
+		len = (size_t)(0 - la); /* stop at the top of the address space, do not wrap */
+	if (v->have_x86) {
+		got = xg_x86_read_virt(ops, opaque, &v->x86, la, buf, len);
+		if (got < len)
+			x86_why(v, la + got, why, n);
+		return got;
+	}
+	if (!ops->translate_gva) {
+		snprintf(why, n,
+			 "the VMM gives neither get_x86_regs nor translate_gva: guest-virtual "
+			 "addresses cannot be translated");
+		return 0;
+	}
+	while (got < len) {
+		uint64_t a = la + got, gpa;
+		size_t chunk = (size_t)(PAGE_SIZE_4K - (a & (PAGE_SIZE_4K - 1)));
+		int rc;
+
+		if (chunk > len - got)
+			chunk = len - got;
+		rc = ops->translate_gva(opaque, a, &gpa);
+		if (rc) {
+			snprintf(why, n, "translate_gva(0x%" PRIx64 ") failed: %s", a,
+				 errno_text(rc));
+			break;
+		}
+		rc = ops->read_gpa(opaque, gpa, buf + got, chunk);
+		if (rc) {
+			snprintf(why, n,
+				 "GPA 0x%" PRIx64 " (virtual 0x%" PRIx64 ") is not guest RAM: %s",
+				 gpa, a, errno_text(rc));
+			break;
+		}
+		got += chunk;
+	}
+	return got;
+}
+
+/* xg_disasm_one decodes 64-bit x86 code only: for 16- and 32-bit code it would print other
+ * instructions (REX bytes are INC/DEC there, for one), so it is not asked. NULL when it may. */
+static const char *disasm_refusal(const struct view *v, char *why, size_t n)
+{
+	if (v->arch != XG_ARCH_X86_64 || v->mode == 0 || v->mode == 64)
+		return NULL;
+	snprintf(why, n, "the vCPU runs %u-bit code and the disassembler decodes 64-bit code only",
+		 v->mode);
+	return why;
+}
+
+/* ---- sections --------------------------------------------------------------------------- */
+
+static void put_exit(struct json *j, const struct xg_exit *x)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m;
+	int rc;
+
+	if (!x) {
+		j_null(j, "exit");
+		return;
+	}
+	/* xg_exit_print_json ends its object with a newline; printed apart so that the object
+	 * can sit in this one without it. */
+	m = open_memstream(&text, &len);
+	if (!m) {
+		j_error_obj(j, "exit", "out of memory printing the exit");
+		return;
+	}
+	rc = xg_exit_print_json(x, m);
+	if (fclose(m) != 0 || rc != 0) {
+		free(text);
+		j_error_obj(j, "exit", "out of memory printing the exit");
+		return;
+	}
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		len--;
+	j_key(j, "exit");
+	fwrite(text, 1, len, j->f);
+	free(text);
+}
+
+static void put_insn(struct json *j, const struct view *v)
+{
+	const struct xg_exit *x = v->r->x;
+	const struct xg_exit_internal *in = x ? &x->u.internal : NULL;
+	char text[160], why[128];
+	const char *refusal = disasm_refusal(v, why, sizeof(why));
+
+	/* Only an emulation failure carries instruction bytes (api.rst 5,
+	 * KVM_INTERNAL_ERROR_EMULATION with KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES).
+	 */
+	if (!x || x->reason != KVM_EXIT_INTERNAL_ERROR ||
+	    in->suberror != KVM_INTERNAL_ERROR_EMULATION || !in->has_insn || !in->insn_size) {
+		j_null(j, "insn");
+		return;
+	}
+	j_open(j, "insn", 0);
+	j_hex(j, "bytes", in->insn, in->insn_size);
+	if (refusal) {
+		j_null(j, "disasm");
+		j_str(j, "disasm_error", refusal);
+	} else {
+		xg_disasm_one(x->arch, in->insn, in->insn_size, v->have_pc ? v->pc : 0, text,
+			      sizeof(text));
+		j_str(j, "disasm", text);
+	}
+	j_close(j);
+}
+
+static void put_x86_regs(struct json *j, const struct xg_emu_x86_regs *x)
+{
+	static const char *const gpr[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+					    "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+	static const char *const seg[XG_EMU_X86_NSEG] = {"es", "cs", "ss", "ds", "fs", "gs"};
+
+	j_u64(j, "rip", x->rip);
+	for (int i = 0; i < 16; i++)
+		j_u64(j, gpr[i], x->gpr[i]);
+	j_u64(j, "rflags", x->rflags);
+	j_u64(j, "cr0", x->cr0);
+	j_u64(j, "cr2", x->cr2);
+	j_u64(j, "cr3", x->cr3);
+	j_u64(j, "cr4", x->cr4);
+	j_u64(j, "efer", x->efer);
+	j_u64(j, "xcr0", x->xcr0);
+	for (int i = 0; i < XG_EMU_X86_NSEG; i++) {
+		const struct xg_emu_x86_segment *s = &x->seg[i];
+
+		j_open(j, seg[i], 1);
+		j_u64(j, "selector", s->selector);
+		j_u64(j, "base", s->base);
+		j_u64(j, "limit", s->limit);
+		j_int(j, "type", s->type);
+		j_int(j, "s", s->s);
+		j_int(j, "dpl", s->dpl);
+		j_int(j, "present", s->present);
+		j_int(j, "db", s->db);
+		j_int(j, "l", s->l);
+		j_int(j, "g", s->g);
+		j_int(j, "unusable", s->unusable);
+		j_close(j);
+	}
+	/* CPL is SS.DPL (SDM Vol. 3A 5.5), as the emulator takes it. */
+	j_int(j, "cpl", x->seg[XG_EMU_X86_SS].dpl);
+}
+
+/* The registers get_reg knows by name (exitgate.h names them as the architecture does), for
+ * a VMM without get_x86_regs. */
+static const char *const x86_names[] = {"rip", "rsp",	 "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
+					"rbp", "r8",	 "r9",	"r10", "r11", "r12", "r13", "r14",
+					"r15", "rflags", "cr0", "cr2", "cr3", "cr4", "efer"};
+static const char *const arm64_names[] = {
+    "pc",  "sp",  "x0",	 "x1",	"x2",  "x3",  "x4",  "x5",  "x6",  "x7",    "x8",  "x9",
+    "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19",   "x20", "x21",
+    "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30", "pstate"};
+static const char *const other_names[] = {"pc", "sp"};
+
+#define NAMED_MAX 40
+
+static void put_named_regs(struct json *j, const struct view *v)
+{
+	const char *const *names = other_names;
+	size_t count = sizeof(other_names) / sizeof(other_names[0]), got = 0, mlen = 0;
+	char first_err[128] = "", missing[512] = "";
+	uint64_t val[NAMED_MAX];
+	unsigned char ok[NAMED_MAX] = {0};
+
+	_Static_assert(sizeof(arm64_names) / sizeof(arm64_names[0]) <= NAMED_MAX, "NAMED_MAX");
+	_Static_assert(sizeof(x86_names) / sizeof(x86_names[0]) <= NAMED_MAX, "NAMED_MAX");
+	if (v->arch == XG_ARCH_X86_64) {
+		names = x86_names;
+		count = sizeof(x86_names) / sizeof(x86_names[0]);
+	} else if (v->arch == XG_ARCH_ARM64) {
+		names = arm64_names;
+		count = sizeof(arm64_names) / sizeof(arm64_names[0]);
+	}
+	for (size_t i = 0; i < count; i++) {
+		int rc = v->r->ops->get_reg(v->r->opaque, names[i], &val[i]);
+
+		if (rc == 0) {
+			ok[i] = 1;
+			got++;
+			continue;
+		}
+		if (!first_err[0])
+			snprintf(first_err, sizeof(first_err), "get_reg(\"%s\") failed: %s",
+				 names[i], errno_text(rc));
+		if (mlen < sizeof(missing)) {
+			int w = snprintf(missing + mlen, sizeof(missing) - mlen, "%s%s",
+					 mlen ? ", " : "", names[i]);
+			mlen += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (!got) {
+		j_error_obj(j, "registers", first_err);
+		return;
+	}
+	j_open(j, "registers", 0);
+	for (size_t i = 0; i < count; i++)
+		if (ok[i])
+			j_u64(j, names[i], val[i]);
+	if (v->x86_err[0])
+		j_str(j, "note", v->x86_err);
+	if (missing[0])
+		j_str(j, "unavailable", missing);
+	j_close(j);
+}
+
+static void put_registers(struct json *j, const struct view *v)
+{
+	const struct xg_vcpu_ops *ops = v->r->ops;
+
+	if (v->have_x86) {
+		j_open(j, "registers", 0);
+		put_x86_regs(j, &v->x86);
+		j_close(j);
+	} else if (ops && ops->get_reg) {
+		put_named_regs(j, v);
+	} else if (v->x86_err[0]) {
+		j_error_obj(j, "registers", v->x86_err);
+	} else {
+		j_error_obj(j, "registers", "the VMM gives no register access");
+	}
+}
+
+static void put_code(struct json *j, const struct view *v)
+{
+	uint8_t code[CODE_BEFORE + CODE_AFTER];
+	uint8_t *after = code + CODE_BEFORE;
+	char why[256], unused[256], refuse[128], text[160];
+	const char *refusal = disasm_refusal(v, refuse, sizeof(refuse));
+	const char *pcname = v->arch == XG_ARCH_ARM64 ? "pc" : "rip";
+	uint64_t la = v->pc_la;
+	size_t back, nbefore, nafter, off = 0;
+
+	if (!v->have_pc) {
+		j_error_obj(j, "code", v->pc_err);
+		return;
+	}
+	nafter = read_virt(v, la, after, CODE_AFTER, why, sizeof(why));
+	if (nafter == 0) {
+		j_open(j, "code", 0);
+		j_u64(j, pcname, v->pc);
+		j_str(j, "error", why);
+		j_close(j);
+		return;
+	}
+	/* The bytes before RIP may sit on a page that is not mapped while RIP's own page is:
+	 * then only those of RIP's page are shown. */
+	back = la < CODE_BEFORE ? (size_t)la : CODE_BEFORE;
+	nbefore = read_virt(v, la - back, code + CODE_BEFORE - back, back, unused, sizeof(unused));
+	if (nbefore != back) {
+		uint64_t page = la & ~(PAGE_SIZE_4K - 1);
+
+		back = la - page < back ? (size_t)(la - page) : back;
+		nbefore = read_virt(v, la - back, code + CODE_BEFORE - back, back, unused,
+				    sizeof(unused));
+		if (nbefore != back)
+			nbefore = 0;
+	}
+	j_open(j, "code", 0);
+	j_u64(j, pcname, v->pc);
+	j_u64(j, "start", v->pc - nbefore);
+	if (v->mode)
+		j_int(j, "mode", v->mode);
+	j_hex(j, "bytes", after - nbefore, nbefore + nafter);
+	if (nafter < CODE_AFTER)
+		j_str(j, "truncated", why);
+	if (refusal) {
+		j_null(j, "disasm");
+		j_str(j, "disasm_error", refusal);
+		j_close(j);
+		return;
+	}
+	j_key(j, "disasm");
+	fputc('[', j->f);
+	for (int i = 0; i < CODE_INSNS && off < nafter; i++) {
+		size_t len = xg_disasm_one(v->arch, after + off, nafter - off, v->pc + off, text,
+					   sizeof(text));
+		char line[200];
+
+		/* An instruction cut by the end of the window is not shown rather than shown as
+		 * garbage: x86 instructions are at most 15 bytes (SDM Vol. 2 2.3.11). */
+		if (!len && nafter == CODE_AFTER && nafter - off < 15)
+			break;
+		snprintf(line, sizeof(line), "0x%" PRIx64 ": %s", v->pc + off, text);
+		fprintf(j->f, "%s\n%*s", i ? "," : "", 2 * (j->depth + 1), "");
+		put_str(j->f, line);
+		if (!len)
+			break;
+		off += len;
+	}
+	fprintf(j->f, "\n%*s]", 2 * j->depth, "");
+	j_close(j);
+}
+
+static void put_stack(struct json *j, const struct view *v)
+{
+	uint8_t buf[STACK_BYTES];
+	char why[256];
+	const char *spname = v->arch == XG_ARCH_ARM64 ? "sp" : "rsp";
+	size_t got;
+
+	if (!v->have_sp) {
+		j_error_obj(j, "stack", v->sp_err);
+		return;
+	}
+	got = read_virt(v, v->sp_la, buf, sizeof(buf), why, sizeof(why));
+	j_open(j, "stack", 0);
+	j_u64(j, spname, v->sp);
+	if (got == 0) {
+		j_str(j, "error", why);
+	} else {
+		j_hex(j, "bytes", buf, got);
+		if (got < sizeof(buf))
+			j_str(j, "truncated", why);
+	}
+	j_close(j);
+}
+
+/* The whole document into memory; NULL only when memory runs out. */
+static char *render(const struct xg_dump_req *r, size_t *len)
+{
+	struct json j = {0};
+	struct view v;
+	char *text = NULL, stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	j.f = open_memstream(&text, len);
+	if (!j.f)
+		return NULL;
+	gather(&v, r);
+	if (!gmtime_r(&now, &tm) || !strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(stamp, sizeof(stamp), "unknown");
+	j_open(&j, NULL, 0);
+	j_int(&j, "exitgate_dump", 1);
+	j_str(&j, "time", stamp);
+	j_str(&j, "guest", r->guest);
+	j_int(&j, "vcpu", r->vcpu);
+	j_key(&j, "seq");
+	fprintf(j.f, "%" PRIu64, r->seq);
+	j_str(&j, "trigger", r->trigger);
+	j_str(&j, "policy", r->policy);
+	j_str(&j, "handler", r->handler);
+	j_str(&j, "verdict", r->verdict);
+	j_str(&j, "note", r->note);
+	j_str(&j, "error", r->error);
+	put_exit(&j, r->x);
+	put_insn(&j, &v);
+	put_registers(&j, &v);
+	put_code(&j, &v);
+	put_stack(&j, &v);
+	j_close(&j);
+	fputc('\n', j.f);
+	if (ferror(j.f)) {
+		fclose(j.f);
+		free(text);
+		return NULL;
+	}
+	if (fclose(j.f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* ---- publishing ------------------------------------------------------------------------- */
+
+/* Messages name paths, which may be long: they are cut at the message's size, never
+ * overflow it. */
+static void set_err(struct xg_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_err(struct xg_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Only [A-Za-z0-9._-] reach the file name: a guest name is configuration, not a path, and
+ * '/' or a control character must not make one. A leading '.' becomes '_' as well, so a dump
+ * is never hidden and never looks like a temp file. */
+static void sanitize(const char *guest, char *out, size_t n)
+{
+	size_t i = 0;
+
+	if (!guest || !*guest)
+		guest = "guest";
+	for (; guest[i] && i + 1 < n; i++) {
+		char c = guest[i];
+		int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   (c >= '0' && c <= '9') || c == '_' || c == '-' || (c == '.' && i > 0);
+		out[i] = keep ? c : '_';
+	}
+	out[i] = 0;
+}
+
+/* Create the dump directory when missing (one level: a missing parent is a configuration
+ * mistake worth saying plainly). */
+static int make_dir(const char *dir, struct xg_error *err)
+{
+	struct stat st;
+	char parent[PATH_MAX];
+	char *slash;
+
+	if (mkdir(dir, 0750) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+		set_err(err, "dump directory %s exists and is not a directory", dir);
+		return -1;
+	}
+	if (errno == ENOENT) {
+		snprintf(parent, sizeof(parent), "%s", dir);
+		slash = strrchr(parent, '/');
+		while (slash && slash > parent && slash[1] == 0) { /* "a/b/" names a/b */
+			*slash = 0;
+			slash = strrchr(parent, '/');
+		}
+		if (slash && slash > parent)
+			*slash = 0;
+		else
+			snprintf(parent, sizeof(parent), slash ? "/" : ".");
+		set_err(err,
+			"cannot create dump directory %s: its parent %s does not exist (only the "
+			"last level is created; create the parent or fix dump_dir)",
+			dir, parent);
+		return -1;
+	}
+	set_err(err, "cannot create dump directory %s: %s", dir, strerror(errno));
+	return -1;
+}
+
+/* Temp file in the same directory, fsync, rename: rename(2) replaces the name atomically, so
+ * a reader sees the whole dump or none, and the fsync first makes sure a crash cannot leave
+ * the name pointing at empty blocks. The file mode is 0640: dumps hold guest memory. */
+static int publish(const char *tmp, const char *final, const char *data, size_t len,
+		   struct xg_error *err)
+{
+	const char *step;
+	FILE *f = NULL;
+	int fd, e;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		set_err(err, "cannot create dump file %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		step = "open";
+		goto fail;
+	}
+	step = "write";
+	if (fwrite(data, 1, len, f) != len || fflush(f) != 0)
+		goto fail;
+	step = "fsync";
+	if (fsync(fileno(f)) != 0)
+		goto fail;
+	step = "close";
+	e = fclose(f);
+	f = NULL;
+	fd = -1;
+	if (e != 0)
+		goto fail;
+	if (rename(tmp, final) != 0) {
+		e = errno;
+		unlink(tmp);
+		set_err(err, "cannot rename dump %s to %s: %s", tmp, final, strerror(e));
+		return -1;
+	}
+	return 0;
+fail:
+	e = errno;
+	if (f)
+		fclose(f);
+	else if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	set_err(err, "cannot %s dump file %s: %s (no dump written)", step, tmp, strerror(e));
+	return -1;
+}
+
+/* The rename is durable only once the directory is on disk too; a failure here loses
+ * nothing but that guarantee, so it is not an error. */
+static void sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
 
 int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, struct xg_error *err)
 {
-	(void)r;
-	(void)path;
-	(void)path_size;
-	snprintf(err->msg, sizeof(err->msg), "dumps are not written yet");
-	return -1;
+	struct xg_error local;
+	char name[GUEST_NAME_MAX + 64], guest[GUEST_NAME_MAX + 1];
+	char tmp[PATH_MAX], final[PATH_MAX];
+	char *text;
+	size_t len = 0;
+	int w1, w2;
+
+	if (!err)
+		err = &local;
+	if (!r || !r->dir || !r->dir[0]) {
+		set_err(err, "no dump directory given (set dump_dir)");
+		return -1;
+	}
+	sanitize(r->guest, guest, sizeof(guest));
+	snprintf(name, sizeof(name), "%s-vcpu%d-%" PRIu64 ".json", guest, r->vcpu, r->seq);
+	w1 = snprintf(final, sizeof(final), "%s/%s", r->dir, name);
+	w2 = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", r->dir, name);
+	if (w1 < 0 || w2 < 0 || (size_t)w2 >= sizeof(tmp)) {
+		set_err(err, "dump directory %.400s...: path too long", r->dir);
+		return -1;
+	}
+	if (path && path_size && (size_t)w1 >= path_size) {
+		set_err(err, "dump path %s needs %d bytes and the caller's buffer has %zu", final,
+			w1 + 1, path_size);
+		return -1;
+	}
+	if (make_dir(r->dir, err))
+		return -1;
+	text = render(r, &len);
+	if (!text) {
+		set_err(err, "out of memory building the dump for %s", final);
+		return -1;
+	}
+	w1 = publish(tmp, final, text, len, err);
+	free(text);
+	if (w1)
+		return -1;
+	sync_dir(r->dir);
+	if (path && path_size)
+		snprintf(path, path_size, "%s", final);
+	return 0;
 }

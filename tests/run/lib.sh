@@ -1,0 +1,90 @@
+# lib.sh - what the tests/run scripts share (sourced, not run): TAP output, a temp dir that
+# is always removed, configs made runnable from it, JSON queries, and the /dev/kvm skip.
+#
+# Every `exitgate run` goes through xrun, under `timeout 60`, so that a hang fails one test
+# instead of stopping the suite. A script that cannot run a guest here prints
+# "1..0 # SKIP why" (need_kvm) and exits 0; anything else that goes wrong is a failure.
+set -u
+X="${XG_BUILD:?run through the test suite (XG_BUILD unset)}/exitgate"
+SRC="${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}"
+RUN_DIR="$SRC/tests/run"
+GUESTS="$XG_BUILD/guests"
+n=0 fail=0
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/xg-run.XXXXXX") || exit 1
+BG_PIDS=""
+cleanup() {
+	# only the runs this script started in the background, by their pid
+	for p in $BG_PIDS; do kill "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
+}
+has() { grep -qE -- "$2" <<<"$1"; }
+diag() { sed 's/^/# /' <<<"$1"; }
+finish() {
+	echo "1..$n"
+	exit $fail
+}
+
+# cfg NAME.yaml [OUT]: tests/run/NAME.yaml copied to $T (or OUT) with the policy and payload
+# paths made absolute (policies relative to tests/run, payloads in $XG_BUILD/guests unless
+# they name a directory) and every dump_dir pointing at $T/dumps. Prints the copy's path.
+cfg() {
+	local out="${2:-$T/$1}"
+	perl -pe '
+		s{^(\s*policy:\s*)(?!/)(\S+)}{$1$ENV{RUN_DIR}/$2};
+		s{^(\s*payload:\s*)(?![/.])(\S+)}{$1$ENV{GUESTS}/$2};
+		s{^(\s*dump_dir:\s*)\S+}{$1$ENV{T}/dumps};
+	' "$RUN_DIR/$1" >"$out" && echo "$out"
+}
+export RUN_DIR GUESTS T
+
+# xrun ARGS...: `exitgate run ARGS` with stdout in $T/out, stderr in $T/err, status in $rc.
+xrun() {
+	timeout 60 "$X" run "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+}
+
+# js FILE PERL-EXPR: the value of an expression over the JSON document $d in FILE (empty
+# when the file does not parse; the parse error goes to stderr).
+js() {
+	perl -MJSON::PP -e '
+		local $/; open(my $f, "<", $ARGV[0]) or die "cannot open $ARGV[0]: $!\n";
+		my $d = JSON::PP->new->decode(<$f>);
+		my $v = eval $ARGV[1]; die $@ if $@;
+		print defined $v ? (ref $v ? JSON::PP->new->canonical->encode($v) : $v) : "";
+	' "$1" "$2"
+}
+
+# need_kvm: skip the whole script unless a trial guest runs (or fails for a reason that is
+# not /dev/kvm: then the tests run and say what is wrong).
+need_kvm() {
+	if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+		echo "1..0 # SKIP /dev/kvm is missing or not read-writable for this user"
+		exit 0
+	fi
+	local c
+	c=$(cfg trial.yaml) || { echo "Bail out! cannot write a config in $T"; exit 1; }
+	xrun --quiet "$c"
+	if [ $rc = 2 ] && has "$ERR" 'kvm'; then
+		echo "1..0 # SKIP /dev/kvm cannot run a guest here: $(head -1 <<<"$ERR")"
+		exit 0
+	fi
+}
+
+# wait_for FILE REGEX [SECONDS]: poll until a line of FILE matches (0) or the time is up (1).
+wait_for() {
+	local i
+	for ((i = 0; i < ${3:-20} * 20; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}

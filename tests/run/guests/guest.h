@@ -65,6 +65,12 @@
 	jmp	done
 .endm
 
+/* Print "FAIL <code>" and end with `code`. */
+.macro FAIL code
+	mov	$\code, %edi
+	jmp	fail
+.endm
+
 /* Fail with `code` unless the qword at `mem` is the pattern word at offset `off`. */
 .macro CHECKQ mem, off, code
 	push	%rax

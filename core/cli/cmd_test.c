@@ -19,7 +19,8 @@
  *
  * The result: verdict, next ("run", "pause", "stop", "error"), fail (nil or the reason),
  * error (the message), cached, dumped, vector, error_code, emulated, aborted, converted =
- * { gpa, size, to }, paused (the reason), rip (after the verdict).
+ * { gpa, size, to }, paused (the reason), msr (the value an msr verdict answered), rip
+ * (after the verdict).
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -49,6 +50,8 @@ struct tvcpu {
 	int emulated, aborted, converted, to_private, paused;
 	uint64_t conv_gpa, conv_size;
 	char pause_reason[128];
+	int msr_answered, msr_error;
+	uint64_t msr_value;
 };
 
 struct tpolicy {
@@ -151,6 +154,16 @@ static int t_pause(void *o, const char *why)
 	return 0;
 }
 
+static int t_msr_reply(void *o, int error, uint64_t value)
+{
+	struct tvcpu *t = o;
+
+	t->msr_answered = 1;
+	t->msr_error = error;
+	t->msr_value = value;
+	return 0;
+}
+
 /* xg.emulator.supports(e) in a test: exitgate's emulator decides from the bytes alone, as
  * for a 64-bit guest. */
 static int t_can_emulate(void *o, const struct xg_exit *x)
@@ -172,6 +185,7 @@ static const struct xg_vcpu_ops tops = {
     .emulate = t_emulate,
     .can_emulate = t_can_emulate,
     .pause = t_pause,
+    .msr_reply = t_msr_reply,
 };
 
 static void quiet(void *ud, const char *line)
@@ -478,6 +492,7 @@ static int l_exit(lua_State *L)
 	lua_pop(L, 1);
 	build_run(L, 2, run, sizeof(run));
 	t->injected = t->emulated = t->aborted = t->converted = t->paused = 0;
+	t->msr_answered = 0;
 	t->pause_reason[0] = 0;
 	if (xg_exit_decode(&x, run, sizeof(run), &o, &err))
 		return luaL_error(L, "%s", err.msg);
@@ -523,6 +538,10 @@ static int l_exit(lua_State *L)
 	if (t->paused) {
 		lua_pushstring(L, t->pause_reason);
 		lua_setfield(L, -2, "paused");
+	}
+	if (t->msr_answered) {
+		lua_pushinteger(L, (lua_Integer)t->msr_value);
+		lua_setfield(L, -2, "msr");
 	}
 	if (!t_get_reg(t, o.arch == XG_ARCH_ARM64 ? "pc" : "rip", &rip)) {
 		lua_pushinteger(L, (lua_Integer)rip);

@@ -411,7 +411,7 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			OP(v->ops.emulate(v->opaque, x));
 			return XG_NEXT_RUN;
 		}
-		if (x->arch == XG_ARCH_X86_64) {
+		if (x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs) {
 			struct xg_emu_x86_result res;
 			char why[160];
 			if (xg_emulate_x86(&v->ops, v->opaque, x, &res, why, sizeof(why))) {
@@ -420,7 +420,7 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			}
 			return XG_NEXT_RUN;
 		}
-		NEED(emulate, "emulate");
+		NEED(emulate, "emulate (or get_x86_regs ... for exitgate's x86 emulator)");
 		return XG_NEXT_RUN;
 	case XG_VERDICT_INJECT:
 		NEED(inject_exception, "inject_exception");
@@ -449,7 +449,13 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		char why[160];
 		if (x->arch == XG_ARCH_ARM64)
 			len = 4; /* A64 instructions are 4 bytes */
-		else if (!(len = xg_x86_insn_length(&v->ops, v->opaque, x, why, sizeof(why)))) {
+		else if (x->reason != 17 || !x->u.internal.has_insn || !x->u.internal.insn_size) {
+			snprintf(msg, n,
+				 "verdict 'skip': exit '%s' carries no instruction length "
+				 "(only emulation failures with instruction bytes do on x86)",
+				 x->kind);
+			return XG_NEXT_ERROR;
+		} else if (!(len = xg_x86_insn_length(&v->ops, v->opaque, x, why, sizeof(why)))) {
 			/* KVM reports up to 15 bytes fetched at RIP, not the length: decode */
 			snprintf(msg, n, "verdict 'skip': the instruction length is unknown: %s", why);
 			return XG_NEXT_ERROR;

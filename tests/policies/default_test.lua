@@ -2,14 +2,23 @@
 local p = policy "../../policies/default.lua"
 local ex = "../../examples/exits/"
 
-local r = p:exit { kind = "emulation_failure", insn = "d9 00", regs = { rip = 0x1000 } }
+-- fadd m32 (d8 00): x87 arithmetic, which exitgate's emulator does not do
+local r = p:exit { kind = "emulation_failure", insn = "d8 00", regs = { rip = 0x1000 } }
 is(r.verdict, "inject", "an instruction the emulator does not support: inject")
 is(r.vector, 6, "... #UD")
 ok(r.dumped, "... and a dump")
 is(r.rip, 0x1000, "... without moving rip")
 
 r = p:exit { hex = ex .. "flds-emulation-failure.hex" }
-is(r.verdict, "inject", "the recorded flds emulation failure: #UD (emulator not wired in yet)")
+is(r.verdict, "emulate", "the recorded flds emulation failure: emulated")
+r = p:exit { hex = ex .. "flds-emulation-failure.hex" }
+ok(r.cached and r.verdict == "emulate", "... and the same bytes again come from the cache")
+
+r = p:exit { kind = "msr", index = 0x12345 }
+is(r.verdict, "msr", "an unknown MSR read is answered")
+is(r.msr, 0, "... with 0")
+r = p:exit { kind = "msr", index = 0x12345, write = true, data = 7 }
+is(r.verdict, "msr", "an unknown MSR write is accepted (dropped)")
 
 r = p:exit { hex = ex .. "memory-fault-private.hex" }
 is(r.verdict, "convert", "the recorded memory fault converts")

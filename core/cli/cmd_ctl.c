@@ -38,6 +38,21 @@ int xg_cmd_ctl(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	{
+		static const char *const known[] = {"status", "resume", "suspend", "stop", "dump",
+						    "reload"};
+		size_t i;
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcmp(argv[2], known[i]))
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			fprintf(stderr,
+				"exitgate ctl: '%s' is not a command (status, resume, suspend, "
+				"stop, dump, reload)\n",
+				argv[2]);
+			return 2;
+		}
+	}
 	if (strlen(argv[1]) >= sizeof(a.sun_path)) {
 		fprintf(stderr, "exitgate ctl: socket path too long\n");
 		return 2;

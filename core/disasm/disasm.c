@@ -1,10 +1,48 @@
 /* disasm.c - see disasm.h. cs_open costs microseconds and a handle is not thread-safe: each
- * thread keeps one handle per architecture, opened on first use, for its life. */
+ * thread keeps one handle per architecture, opened on first use, closed when the thread
+ * ends (a vCPU thread of `exitgate run` ends with its vCPU). */
 #include <capstone.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "disasm/disasm.h"
+
+struct handles {
+	csh h[2];
+	uint8_t opened[2];
+};
+
+static pthread_key_t key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static __thread struct handles *mine;
+
+static void close_handles(void *p)
+{
+	struct handles *hs = p;
+
+	for (int i = 0; i < 2; i++)
+		if (hs->opened[i])
+			cs_close(&hs->h[i]);
+	free(hs);
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&key, close_handles);
+}
+
+static struct handles *handles(void)
+{
+	if (!mine) {
+		pthread_once(&key_once, make_key);
+		mine = calloc(1, sizeof(*mine));
+		if (mine)
+			pthread_setspecific(key, mine);
+	}
+	return mine;
+}
 
 size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64_t addr,
 		     char *out, size_t out_size)
@@ -25,18 +63,15 @@ size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64
 		snprintf(out, out_size, "(no disassembler for %s)", xg_arch_name(arch));
 		return 0;
 	}
-	static __thread csh handles[2];
-	static __thread uint8_t opened[2];
+	struct handles *hs = handles();
 	int slot = arch == XG_ARCH_ARM64;
 
-	if (!opened[slot]) {
-		if (cs_open(ca, cm, &handles[slot]) != CS_ERR_OK) {
-			snprintf(out, out_size, "(capstone cannot open %s)", xg_arch_name(arch));
-			return 0;
-		}
-		opened[slot] = 1;
+	if (!hs || (!hs->opened[slot] && cs_open(ca, cm, &hs->h[slot]) != CS_ERR_OK)) {
+		snprintf(out, out_size, "(capstone cannot open %s)", xg_arch_name(arch));
+		return 0;
 	}
-	h = handles[slot];
+	hs->opened[slot] = 1;
+	h = hs->h[slot];
 	n = cs_disasm(h, bytes, len, addr, 1, &insn);
 	if (n == 1) {
 		if (insn[0].op_str[0])

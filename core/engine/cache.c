@@ -79,15 +79,22 @@ static int make_key(const struct xg_exit *x, int shape, struct xg_cache_key *k)
 	return -1;
 }
 
+/* The first of the two slots a key may live in (2-way: slot and slot ^ 1). The hash leaves
+ * out the kind pointer, whose value changes from run to run with ASLR, so which keys
+ * share a slot is the same on every run; the kind's name goes in instead. */
 static unsigned slot(const struct xg_cache_key *k)
 {
 	uint64_t w[sizeof(*k) / 8], h = 0x9e3779b97f4a7c15ull;
+	struct xg_cache_key c = *k;
 
 	_Static_assert(sizeof(*k) % 8 == 0, "cache key is whole words");
-	memcpy(w, k, sizeof(w));
+	c.kind = NULL;
+	memcpy(w, &c, sizeof(w));
+	for (const char *p = k->kind; p && *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
 		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
-	return (unsigned)(h >> 56) % XG_CACHE_SIZE;
+	return ((unsigned)(h >> 56) % XG_CACHE_SIZE) & ~1u;
 }
 
 const struct xg_verdict *xg_cache_lookup(struct xg_cache *c, const struct xg_exit *x)
@@ -99,8 +106,9 @@ const struct xg_verdict *xg_cache_lookup(struct xg_cache *c, const struct xg_exi
 		if (make_key(x, shape, &k))
 			continue;
 		struct xg_cache_ent *e = &c->e[slot(&k)];
-		if (e->used && !memcmp(&e->key, &k, sizeof(k)))
-			return &e->v;
+		for (int way = 0; way < 2; way++)
+			if (e[way].used && !memcmp(&e[way].key, &k, sizeof(k)))
+				return &e[way].v;
 	}
 	return NULL;
 }
@@ -114,6 +122,11 @@ int xg_cache_store(struct xg_cache *c, int shape, const struct xg_exit *x,
 	if (make_key(x, shape, &k))
 		return -1;
 	e = &c->e[slot(&k)];
+	/* the way holding this key, else a free way, else the second (the first keeps the
+	 * older entry: what was cached first is usually the most frequent) */
+	if (!(e[0].used && !memcmp(&e[0].key, &k, sizeof(k))) &&
+	    ((e[1].used && !memcmp(&e[1].key, &k, sizeof(k))) || e[0].used))
+		e = &e[1];
 	e->key = k;
 	e->v = *v;
 	e->used = 1;

@@ -77,4 +77,23 @@ ok $crc "ctl stop suspend: status 0 ('$CO')"
 finish_run
 ok $([ $rc = 3 ]; echo $?) "the stopped run ends with status 3 (got $rc)"
 ! has "$OUT" 'suspend: after'; ok $? "the stopped guest did not go on"
+
+# ctl suspend parks a running vCPU (guests/reload.S loops on rdmsr, answered 1 by reload.lua)
+start "$(cfg reload.yaml)"
+wait_for "$T/bg.out" 'reload: reads 1$'
+ok $? "third run: a guest busy in a loop"
+ctl suspend reload/0
+ok $crc "ctl suspend reload/0: status 0 ('$CO')"
+wait_status '^reload/0 suspended'
+ok $? "ctl status shows it suspended ('$CO')"
+sleep 0.3
+ctl status
+has "$CO" '^reload/0 suspended'; ok $? "it stays suspended ('$CO')"
+ctl resume
+ok $crc "ctl resume (every vCPU): status 0 ('$CO')"
+wait_status '^reload/0 running'
+ok $? "running again ('$CO')"
+ctl stop
+finish_run
+[ $rc = 3 ]; ok $? "ctl stop (everything): status 3 (got $rc)"
 finish

@@ -76,6 +76,26 @@ got=$(js "$T/faults.json" '$d->{guests}[0]{exits}{internal_error}')
 [ "$got" -ge 1000 ] && [ "$got" -le 1001 ]; ok $? "... after vm.storm (1000) identical exits (got $got)"
 has "$(js "$T/faults.json" '$d->{guests}[0]{reason}')" 'storm'; ok $? "... and stats give the reason"
 
+# A triple fault (guests/triple.S) with no shutdown handler: on_error's #UD cannot be
+# delivered either, so every KVM_RUN is the same shutdown exit at the same RIP. That must be
+# stopped like any other exit that makes no progress, not spin until the time limit.
+{
+	echo "guests:"
+	echo "  noshut:"
+	echo "    policy: $RUN_DIR/nohandler.lua"
+	echo "    vm:"
+	echo "      payload: $GUESTS/triple.bin"
+	echo "      memory: 16M"
+	echo "      timeout: 10"
+	echo "      storm: 1000"
+	echo "      devices:"
+	echo "        - { type: console, port: 0x3f8 }"
+} >"$T/noshut.yaml"
+xrun --stats "$T/noshut.json" "$T/noshut.yaml"
+got=$(js "$T/noshut.json" '$d->{guests}[0]{exits}{shutdown}')
+[ $rc = 3 ] && has "$ERR" 'storm'
+ok $? "shutdown answered by on_error (inject UD) again and again: stopped as a storm, status 3 (status $rc, $got shutdown exits: $(grep -m1 -E 'storm|timeout' <<<"$ERR"))"
+
 rm -rf "$T/dumps"
 xrun "$(cfg faults.yaml)" dumpspam
 ok $([ $rc = 0 ]; echo $?) "20 dump verdicts: the guest still ends with done 0 (status $rc)"

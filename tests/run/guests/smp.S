@@ -77,7 +77,7 @@ round:
 	jnz	vcpu1_end
 
 	/* vCPU 0: wait for vCPU 1, then end the guest */
-	mov	$200000, %ecx
+	mov	$3000000, %ecx		/* seconds at ~1 us per emulated instruction */
 3:	cmpq	$1, SLOT_FLAG
 	je	4f
 	dec	%ecx

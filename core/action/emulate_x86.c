@@ -221,8 +221,8 @@ int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_
 			snprintf(why, n, "vetoed at stage %s", xg_emu_x86_stage_name(res->stage));
 		return -1;
 	default:
-		snprintf(why, n, "%s: %s", xg_emu_x86_status_name(st),
-			 res->reason[0] ? res->reason : "no reason given");
+		/* the reason already starts with what happened ("not handled: ...") */
+		snprintf(why, n, "%s", res->reason[0] ? res->reason : xg_emu_x86_status_name(st));
 		return -1;
 	}
 }

@@ -270,26 +270,30 @@ static int completes(uint32_t reason)
 	       reason == KVM_EXIT_X86_WRMSR;
 }
 
-/* 1 if the guest is stuck: the same exit at the same RIP, answered without moving RIP. */
+/* 1 if the guest is stuck: the same exit at the same RIP again and again, each answered
+ * by a verdict that did not move the guest on (resume, inject into a guest that faults
+ * again, an on_error re-entering a shut-down vCPU ...). emulate and skip move RIP; IO,
+ * MMIO and MSR exits are completed by the next KVM_RUN: those reset the count. */
 static int storm(struct vcpu *c, const struct xg_result *res)
 {
 	uint64_t rip = 0, limit = c->g->cfg->vm.storm;
 
-	if (!limit || res->verdict != XG_VERDICT_RESUME || completes(c->run->exit_reason) ||
-	    c->ops.get_reg(c->kv, "rip", &rip)) {
+	if (!limit || res->verdict == XG_VERDICT_EMULATE || res->verdict == XG_VERDICT_SKIP ||
+	    completes(c->run->exit_reason) || c->ops.get_reg(c->kv, "rip", &rip)) {
 		c->storm_n = 0;
 		return 0;
 	}
 	if (c->storm_n && rip == c->storm_rip && c->run->exit_reason == c->storm_reason) {
 		if (++c->storm_n >= limit) {
 			guest_end(c->g, "stopped", XG_RUN_STOPPED,
-				  "exit storm: %llu identical %s exits at rip 0x%llx answered "
-				  "'resume' without progress (vm.storm: %llu)",
+				  "exit storm: %llu identical %s exits at rip 0x%llx, each answered "
+				  "'%s' without progress (vm.storm: %llu)",
 				  (unsigned long long)c->storm_n,
 				  xg_exit_reason_name(c->run->exit_reason)
 				      ? xg_exit_reason_name(c->run->exit_reason)
 				      : "unknown",
-				  (unsigned long long)rip, (unsigned long long)limit);
+				  (unsigned long long)rip, xg_verdict_name(res->verdict),
+				  (unsigned long long)limit);
 			return 1;
 		}
 		return 0;
@@ -685,6 +689,8 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 
 static void engine_stats(struct guest *g, struct xg_stats *s)
 {
+	struct xg_stats all;
+
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < g->nv; i++) {
 		struct xg_stats v;
@@ -695,6 +701,10 @@ static void engine_stats(struct guest *g, struct xg_stats *s)
 		for (size_t k = 0; k < sizeof(v) / sizeof(uint64_t); k++)
 			a[k] += b[k];
 	}
+	/* reloads are the engine's, not a vCPU's */
+	xg_engine_stats(g->m->e, &all);
+	s->reloads = all.reloads;
+	s->reload_failures = all.reload_failures;
 }
 
 static const char *reason_name(unsigned r)
@@ -801,10 +811,12 @@ static int write_stats(struct xg_vmm *m, const char *path)
 			}
 		fprintf(f,
 			"},\"engine\":{\"exits\":%llu,\"lua_calls\":%llu,\"cache_hits\":%llu,"
-			"\"dumps\":%llu,\"swaps\":%llu,\"reloads\":%llu,\"verdicts\":{",
+			"\"dumps\":%llu,\"swaps\":%llu,\"reloads\":%llu,\"reload_failures\":%llu,"
+			"\"verdicts\":{",
 			(unsigned long long)s.exits, (unsigned long long)s.lua_calls,
 			(unsigned long long)s.cache_hits, (unsigned long long)s.dumps,
-			(unsigned long long)s.swaps, (unsigned long long)s.reloads);
+			(unsigned long long)s.swaps, (unsigned long long)s.reloads,
+			(unsigned long long)s.reload_failures);
 		first = 1;
 		for (int k = 1; k < XG_VERDICT_COUNT; k++)
 			if (s.verdicts[k]) {

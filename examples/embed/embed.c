@@ -258,7 +258,6 @@ int main(int argc, char **argv)
 	s.efer = 0x500;	 /* LMA LME */
 	if (io(&m, KVM_SET_SREGS, &s) || io(&m, KVM_SET_XCRS, &xcrs) || io(&m, KVM_SET_REGS, &regs))
 		err(2, "KVM_SET_SREGS, KVM_SET_XCRS, KVM_SET_REGS");
-
 	/* One engine per VMM; each vCPU thread attaches itself with its ops. */
 	xg_config *cfg = xg_config_for_policy(argc > 1 ? argv[1] : POLICY, &e);
 	xg_engine *eng = cfg ? xg_engine_new(cfg, &e) : NULL;
@@ -294,5 +293,6 @@ int main(int argc, char **argv)
 	xg_vcpu_detach(xv);
 	xg_engine_free(eng);
 	xg_config_free(cfg);
+	free(m.xsave);
 	return result ? 1 : 0;
 }

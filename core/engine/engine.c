@@ -469,8 +469,7 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 			r.dumped = (uint8_t)d;
 			if (r.next != XG_NEXT_ERROR) {
 				v->st.verdicts[cv->kind]++;
-				snprintf(v->last_reason, sizeof(v->last_reason), "%s", cv->reason);
-				r.reason = v->last_reason;
+				r.reason = cv->reason; /* lives in the cache until the next exit */
 				return r;
 			}
 			return fail_over(v, x, XG_FAIL_ACTION, msg, d);
@@ -507,8 +506,10 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	if (r.next == XG_NEXT_ERROR)
 		return fail_over(v, x, XG_FAIL_ACTION, msg, d);
 	v->st.verdicts[vd.kind]++;
-	snprintf(v->last_reason, sizeof(v->last_reason), "%s", vd.reason);
-	r.reason = v->last_reason;
+	if (vd.reason[0]) { /* no formatting on the common path: most verdicts have none */
+		memcpy(v->last_reason, vd.reason, sizeof(vd.reason));
+		r.reason = v->last_reason;
+	}
 	return r;
 }
 

@@ -34,6 +34,7 @@ ok $rc "cmake --install into a temporary prefix"
 [ $rc = 0 ] || diag "$log"
 export PKG_CONFIG_PATH="$P/lib/pkgconfig"
 export XG_LUA_DIR="$P/share/exitgate/lua" # the installed Lua module, not the source tree's
+cflags="" libs=""
 cflags=$(pkg-config --cflags exitgate 2>&1) && libs=$(pkg-config --libs exitgate 2>&1)
 ok $? "pkg-config finds exitgate in the prefix ($(pkg-config --modversion exitgate 2>&1))"
 has "$cflags $libs" "$P/lib/pkgconfig/\.\./\.\./(include|lib)"

@@ -86,8 +86,7 @@ static size_t utf8_len(const unsigned char *p)
 	return n;
 }
 
-/* A JSON string, or null for NULL. */
-static void put_str(FILE *f, const char *s)
+void xg_dump_json_str(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
@@ -159,7 +158,7 @@ static void j_key(struct json *j, const char *k)
 	else
 		fprintf(j->f, "\n%*s", 2 * j->depth, "");
 	j->first[j->depth] = 0;
-	put_str(j->f, k);
+	xg_dump_json_str(j->f, k);
 	fputs(": ", j->f);
 }
 
@@ -187,7 +186,7 @@ static void j_close(struct json *j)
 static void j_str(struct json *j, const char *k, const char *v)
 {
 	j_key(j, k);
-	put_str(j->f, v);
+	xg_dump_json_str(j->f, v);
 }
 
 static void j_u64(struct json *j, const char *k, uint64_t v)
@@ -645,7 +644,7 @@ static void put_code(struct json *j, const struct view *v)
 			break;
 		snprintf(line, sizeof(line), "0x%" PRIx64 ": %s", v->pc + off, text);
 		fprintf(j->f, "%s\n%*s", i ? "," : "", 2 * (j->depth + 1), "");
-		put_str(j->f, line);
+		xg_dump_json_str(j->f, line);
 		if (!len)
 			break;
 		off += len;

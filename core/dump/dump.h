@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "exitgate.h"
 
@@ -42,5 +43,9 @@ struct xg_dump_req {
 /* Write the dump. 0 with the final path in path[0..path_size), or -1 with why in err (and
  * no file left behind). */
 int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, struct xg_error *err);
+
+/* Write s as a JSON string (RFC 8259 escapes; bytes that are not UTF-8 become U+FFFD), or
+ * null for NULL. For the other JSON exitgate writes (`exitgate run --stats`). */
+void xg_dump_json_str(FILE *f, const char *s);
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "backend/kvm/vmm.h"
 #include "backend/kvm/xg_kvm.h"
+#include "dump/dump.h"
 #include "exit/kvm_compat.h"
 
 #define NREASONS   64
@@ -761,21 +762,6 @@ static void summary(struct guest *g)
 		fprintf(stderr, "  dumps:    %llu\n", (unsigned long long)s.dumps);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static int write_stats(struct xg_vmm *m, const char *path)
 {
 	char tmp[1100];
@@ -797,11 +783,11 @@ static int write_stats(struct xg_vmm *m, const char *path)
 		exits_of(g, by);
 		engine_stats(g, &s);
 		fprintf(f, "%s{\"name\":", gi ? "," : "");
-		json_str(f, g->cfg->name);
+		xg_dump_json_str(f, g->cfg->name);
 		fprintf(f, ",\"end\":");
-		json_str(f, g->end ? g->end : "?");
+		xg_dump_json_str(f, g->end ? g->end : "?");
 		fprintf(f, ",\"code\":%d,\"reason\":", g->code);
-		json_str(f, g->reason);
+		xg_dump_json_str(f, g->reason);
 		fprintf(f, ",\"seconds\":%.6f,\"exits\":{", g->t1 - g->t0);
 		for (int r = 0; r <= NREASONS; r++)
 			if (by[r]) {
@@ -837,7 +823,7 @@ static int write_stats(struct xg_vmm *m, const char *path)
 		fprintf(f, "}},\"vcpus\":[");
 		for (int i = 0; i < g->nv; i++) {
 			fprintf(f, "%s{\"index\":%d,\"end\":", i ? "," : "", i);
-			json_str(f, g->v[i].end ? g->v[i].end : "?");
+			xg_dump_json_str(f, g->v[i].end ? g->v[i].end : "?");
 			fprintf(f, ",\"exits\":%llu}", (unsigned long long)g->v[i].exits);
 		}
 		fprintf(f, "]}");

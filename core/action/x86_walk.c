@@ -113,11 +113,9 @@ rights:
 	/* SDM Vol. 3A 4.6: user accesses need U/S everywhere; writes need R/W everywhere,
 	 * for supervisor writes only when CR0.WP; fetches fault on NX. */
 	if ((user && !us) || (write && !rw && (user || (r->cr0 & CR0_WP))) || (fetch && nx))
-		goto fault_present;
+		goto fault; /* present: err has P */
 	return 0;
-fault:
-	err &= ~PF_P;
-fault_present:
+fault: /* P is set only when the entries were present */
 	if (fetch && (r->efer & EFER_NXE))
 		err |= PF_I;
 	*pf_error = err;

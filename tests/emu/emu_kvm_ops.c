@@ -4,74 +4,27 @@
 #include <errno.h>
 #include <string.h>
 
+#include "action/x86_walk.h"
 #include "emu_kvm_ops.h"
 
-static void seg_in(struct xg_emu_x86_segment *d, const struct kvm_segment *s)
-{
-	d->base = s->base;
-	d->limit = s->limit;
-	d->selector = s->selector;
-	d->type = s->type;
-	d->s = s->s;
-	d->dpl = s->dpl;
-	d->present = s->present;
-	d->db = s->db;
-	d->l = s->l;
-	d->g = s->g;
-	d->unusable = s->unusable;
-}
-
+/* Registers: the backend's own vCPU ops (what `exitgate run` uses), so the harness checks
+ * the emulator through the same register path. */
 static int get_regs(void *opaque, struct xg_emu_x86_regs *r)
 {
 	struct emu_kvm *k = opaque;
-	struct kvm_regs g;
-	struct kvm_sregs s;
+	struct xg_vcpu_ops ops;
 
-	if (xg_kvm_get_regs(k->vcpu, &g, &k->err) || xg_kvm_get_sregs(k->vcpu, &s, &k->err))
-		return -EIO;
-	memcpy(r->gpr, &g, 16 * 8); /* kvm_regs starts rax rbx rcx rdx rsi rdi rsp rbp r8.. */
-	r->gpr[0] = g.rax;
-	r->gpr[1] = g.rcx;
-	r->gpr[2] = g.rdx;
-	r->gpr[3] = g.rbx;
-	r->gpr[4] = g.rsp;
-	r->gpr[5] = g.rbp;
-	r->gpr[6] = g.rsi;
-	r->gpr[7] = g.rdi;
-	r->rip = g.rip;
-	r->rflags = g.rflags;
-	seg_in(&r->seg[XG_EMU_X86_ES], &s.es);
-	seg_in(&r->seg[XG_EMU_X86_CS], &s.cs);
-	seg_in(&r->seg[XG_EMU_X86_SS], &s.ss);
-	seg_in(&r->seg[XG_EMU_X86_DS], &s.ds);
-	seg_in(&r->seg[XG_EMU_X86_FS], &s.fs);
-	seg_in(&r->seg[XG_EMU_X86_GS], &s.gs);
-	r->cr0 = s.cr0;
-	r->cr2 = s.cr2;
-	r->cr3 = s.cr3;
-	r->cr4 = s.cr4;
-	r->efer = s.efer;
-	r->xcr0 = xg_kvm_vcpu_xcr0(k->vcpu);
-	return 0;
+	xg_kvm_vcpu_ops(k->vcpu, &ops);
+	return ops.get_x86_regs(k->vcpu, r);
 }
 
 static int set_regs(void *opaque, const struct xg_emu_x86_regs *r)
 {
 	struct emu_kvm *k = opaque;
-	struct kvm_regs g;
+	struct xg_vcpu_ops ops;
 
-	memcpy(&g.r8, &r->gpr[8], 8 * 8);
-	g.rax = r->gpr[0];
-	g.rcx = r->gpr[1];
-	g.rdx = r->gpr[2];
-	g.rbx = r->gpr[3];
-	g.rsp = r->gpr[4];
-	g.rbp = r->gpr[5];
-	g.rsi = r->gpr[6];
-	g.rdi = r->gpr[7];
-	g.rip = r->rip;
-	g.rflags = r->rflags;
-	return xg_kvm_set_regs(k->vcpu, &g, &k->err) ? -EIO : 0;
+	xg_kvm_vcpu_ops(k->vcpu, &ops);
+	return ops.set_x86_regs(k->vcpu, r);
 }
 
 static int get_xsave(void *opaque, void *xs)
@@ -107,42 +60,17 @@ static int set_xsave(void *opaque, const void *xs)
 	return xg_kvm_set_xsave(k->vcpu, k->xsave, k->xsave_size, &k->err) ? -EIO : 0;
 }
 
-/* 4-level walk (SDM Vol. 3A 4.5), 4 KiB / 2 MiB / 1 GiB pages; returns 0, 1 (#PF) or -errno */
+/* The guest's page tables, walked by the same code as the emulate verdict's (x86_walk.c). */
 static int walk(struct emu_kvm *k, uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa,
 		uint32_t *pf)
 {
-	struct kvm_sregs s;
-	uint64_t table, e = 0;
-	int write = (kind & XG_EMU_X86_WRITE) != 0, user = cpl == 3, rw = 1, us = 1;
+	struct xg_vcpu_ops ops;
+	struct xg_emu_x86_regs r;
 
-	if (xg_kvm_get_sregs(k->vcpu, &s, &k->err))
+	xg_kvm_vcpu_ops(k->vcpu, &ops);
+	if (ops.get_x86_regs(k->vcpu, &r))
 		return -EIO;
-	table = s.cr3 & 0x000ffffffffff000ull;
-	for (int level = 3; level >= 0; level--) {
-		unsigned idx = (la >> (12 + 9 * level)) & 511;
-		uint64_t *p = xg_kvm_gpa_ptr(k->vm, table + 8 * idx, 8);
-		if (!p)
-			return -EFAULT;
-		e = *p;
-		if (!(e & 1)) {
-			*pf = (write ? 2 : 0) | (user ? 4 : 0) |
-			      ((kind & XG_EMU_X86_FETCH) && (s.efer & (1u << 11)) ? 16 : 0);
-			return 1;
-		}
-		rw &= (e >> 1) & 1;
-		us &= (e >> 2) & 1;
-		if (level == 0 || (level <= 2 && (e & 0x80))) {
-			uint64_t size = 1ull << (12 + 9 * level);
-			*gpa = (e & 0x000ffffffffff000ull & ~(size - 1)) | (la & (size - 1));
-			break;
-		}
-		table = e & 0x000ffffffffff000ull;
-	}
-	if ((user && !us) || (write && !rw && (user || (s.cr0 & (1u << 16))))) {
-		*pf = 1 | (write ? 2 : 0) | (user ? 4 : 0);
-		return 1;
-	}
-	return 0;
+	return xg_x86_walk(&ops, k->vcpu, &r, la, kind, cpl, gpa, pf);
 }
 
 static int translate(void *opaque, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,

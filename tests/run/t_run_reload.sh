@@ -10,7 +10,9 @@ need_kvm
 mkdir -p "$T/pol"
 pol="$T/pol/reload.lua"
 c="$T/reload.yaml"
-cfg reload.yaml | xargs cat | perl -pe "s{^(\\s*policy:\\s*)\\S+}{\$1$pol}" >"$c"
+# cfg writes its own file; reading it back while the same path is the pipe's output raced
+cfg reload.yaml "$T/reload.in.yaml" >/dev/null
+perl -pe "s{^(\\s*policy:\\s*)\\S+}{\$1$pol}" "$T/reload.in.yaml" >"$c"
 sock="$T/ctl.sock"
 
 start() {

@@ -87,9 +87,31 @@ struct harness {
 	long pvm_gp; /* user-mode #GP that kvm_pvm re-emulated into #UD (see compare()) */
 	uint8_t *shadow;
 	long per_kind[4];
+	char cpu[128]; /* the vendor string and model name of the CPU that judges */
 };
 
 static struct harness H;
+
+/* "GenuineIntel, Intel(R) Xeon(R) ...": which CPU this run's verdicts came from. */
+static void host_cpu(char *out, size_t n)
+{
+	unsigned a, b, c, d, leaf[12];
+	char id[13], brand[49] = "";
+
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+	memcpy(id, &b, 4), memcpy(id + 4, &d, 4), memcpy(id + 8, &c, 4), id[12] = 0;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000), "c"(0));
+	if (a >= 0x80000004) {
+		for (unsigned i = 0; i < 3; i++)
+			__asm__ volatile("cpuid"
+					 : "=a"(leaf[4 * i]), "=b"(leaf[4 * i + 1]),
+					   "=c"(leaf[4 * i + 2]), "=d"(leaf[4 * i + 3])
+					 : "a"(0x80000002 + i), "c"(0));
+		memcpy(brand, leaf, 48);
+		brand[48] = 0;
+	}
+	snprintf(out, n, "%s, %s", id, brand[0] ? brand : "no brand string");
+}
 static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
@@ -1265,6 +1287,10 @@ int main(void)
 			bail("out of memory");
 		H.k.avx512_shadow = H.shadow;
 	}
+	host_cpu(H.cpu, sizeof(H.cpu));
+	diag("judged by the host CPU: %s; the emulator models %s behaviour (xg_emu_x86.h lists "
+	     "where the vendors differ)",
+	     H.cpu, xg_emu_x86_vendor_name(xg_emu_x86_host_vendor()));
 	diag("XCR0 %#llx, AVX-512 %s", (unsigned long long)xg_kvm_vcpu_xcr0(H.k.vcpu),
 	     H.avx512 ? "yes" : "no");
 	setup_idt();
@@ -1305,10 +1331,11 @@ int main(void)
 		   "string instructions with REP: %ld cases, %ld mismatches", H.cases - c0,
 		   H.mismatches - before);
 	}
-	diag("%ld cases: %ld mismatches; KVM gave up (emulation failure) on %ld, handled the MMIO "
+	diag("%s (%s behaviour): %ld cases: %ld mismatches; KVM gave up (emulation failure) on %ld, handled the MMIO "
 	     "itself on %ld (snapshot path), no MMIO exit on %ld; %ld cases ended in the same "
 	     "exception (and %ld where kvm_pvm turned the CPU's #GP into #UD)",
-	     H.cases, H.mismatches, H.kvm_gave_up, H.kvm_mmio, H.no_mmio, H.exceptions, H.pvm_gp);
+	     H.cpu, xg_emu_x86_vendor_name(xg_emu_x86_host_vendor()), H.cases, H.mismatches,
+	     H.kvm_gave_up, H.kvm_mmio, H.no_mmio, H.exceptions, H.pvm_gp);
 	ok(H.kvm_gave_up > 0, "the real emulation-failure path was exercised (%ld times)",
 	   H.kvm_gave_up);
 	xg_kvm_vm_destroy(H.k.vm);

@@ -358,5 +358,44 @@ int main(void)
 	emu(&f, "c5 f8 10 03", &res);
 	is_hex(f.xs[XG_EMU_X86_XS_YMMH], 0, "vmovups xmm zeroes YMM0[255:128]");
 
+	/* 14. Where the vendors differ (the list in xg_emu_x86.h): a 67h REP string instruction
+	 * with ECX = 0 in 64-bit mode. Both models run on any host; the CPU itself judges the
+	 * host's in t_emu_diff. */
+	{
+		static const struct {
+			const char *hex, *name;
+			int si, di; /* Intel writes ESI / EDI */
+		} zs[] = {
+		    {"67 f3 a4", "movsb", 1, 1}, {"67 f3 aa", "stosb", 0, 1},
+		    {"67 f3 ac", "lodsb", 0, 0}, {"67 f3 a6", "repe cmpsb", 0, 0},
+		    {"67 f2 ae", "repne scasb", 0, 0},
+		};
+		const uint64_t hi = 0x5500000000000000ull;
+		for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
+			for (int vnd = XG_EMU_X86_VENDOR_INTEL; vnd <= XG_EMU_X86_VENDOR_AMD; vnd++) {
+				int intel = vnd == XG_EMU_X86_VENDOR_INTEL;
+				reset(&f);
+				f.r.vendor = (uint8_t)vnd;
+				f.r.gpr[XG_EMU_X86_RCX] = hi;
+				f.r.gpr[XG_EMU_X86_RSI] = hi | (BASE + 0x800);
+				f.r.gpr[XG_EMU_X86_RDI] = hi | (BASE + 0x900);
+				is_int(emu(&f, zs[i].hex, &res), XG_EMU_X86_OK, "%s: %s, ECX = 0",
+				       xg_emu_x86_vendor_name(vnd), zs[i].name);
+				ok(f.r.gpr[XG_EMU_X86_RCX] == (intel ? 0 : hi) &&
+				       f.r.gpr[XG_EMU_X86_RSI] ==
+					   ((intel && zs[i].si ? 0 : hi) | (BASE + 0x800)) &&
+				       f.r.gpr[XG_EMU_X86_RDI] ==
+					   ((intel && zs[i].di ? 0 : hi) | (BASE + 0x900)) &&
+				       f.reads == 0 && f.writes == 0 && f.r.rip == BASE + 0x103,
+				   "%s: %s, ECX = 0: RCX %#llx RSI %#llx RDI %#llx, no access, RIP "
+				   "advanced",
+				   xg_emu_x86_vendor_name(vnd), zs[i].name,
+				   (unsigned long long)f.r.gpr[XG_EMU_X86_RCX],
+				   (unsigned long long)f.r.gpr[XG_EMU_X86_RSI],
+				   (unsigned long long)f.r.gpr[XG_EMU_X86_RDI]);
+			}
+		}
+	}
+
 	return done_testing();
 }

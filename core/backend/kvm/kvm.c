@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kvm_int.h"
+#include "xg_emu_x86.h"
 
 #define XG_KVM_PAGE 4096ULL
 
@@ -198,6 +199,15 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, ui
 	return NULL;
 }
 
+/* The vendor the guest sees in CPUID leaf 0, for the emulator's vendor-specific behaviour;
+ * the host's when the table has no leaf 0. */
+static uint8_t cpuid_vendor(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0, 0);
+
+	return e ? xg_emu_x86_vendor_of(e->ebx, e->ecx, e->edx) : XG_EMU_X86_VENDOR_HOST;
+}
+
 /*
  * Identity map of [0, 4 GiB) with 2 MiB pages: RAM and the MMIO window are both reachable
  * by address; what has no memslot exits to user space on access.
@@ -307,6 +317,7 @@ int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, str
 	vm->cpuid = supported_cpuid(vm->kvm_fd, err);
 	if (!vm->cpuid)
 		goto fail;
+	vm->vendor = cpuid_vendor(vm->cpuid);
 
 	/* On Intel without unrestricted guest, real mode runs in vm86 and needs this area;
 	 * elsewhere the ioctl is accepted and ignored. */

@@ -36,6 +36,7 @@ struct xg_kvm_vm {
 	size_t xsave_size;
 	int has_xsave2;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, copied per vCPU */
+	uint8_t vendor;		  /* enum xg_emu_x86_vendor of that CPUID's leaf 0 */
 	struct xg_kvm_vcpu *vcpus;
 };
 

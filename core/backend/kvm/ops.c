@@ -138,6 +138,7 @@ static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 	seg_in(&x->seg[XG_EMU_X86_GS], &s.gs);
 	x->cr0 = s.cr0, x->cr2 = s.cr2, x->cr3 = s.cr3, x->cr4 = s.cr4, x->efer = s.efer;
 	x->xcr0 = v->xcr0;
+	x->vendor = v->vm->vendor;
 	return 0;
 }
 

@@ -74,6 +74,33 @@ struct xg_emu_x86_segment {
 	uint8_t type, s, dpl, present, db, l, g, unusable;
 };
 
+/*
+ * Whose CPU the guest runs on, where Intel and AMD differ (the guest's CPUID leaf 0 vendor
+ * string). XG_EMU_X86_VENDOR_HOST (0, what a zeroed struct holds) means the host's own CPU,
+ * read once with CPUID: right for a VMM that hands its guests the host's CPUID, as KVM's
+ * KVM_GET_SUPPORTED_CPUID does. A VMM that shows its guest another vendor says so here.
+ *
+ * Where the vendors differ, and what the emulator does for each (each difference found by
+ * the CPU oracle in tests/emu/t_emu_diff.c, which prints the vendor that judged):
+ *   REP string instruction with a 32-bit address size (67h) in 64-bit mode and ECX = 0:
+ *     Intel  writes ECX (zeroing RCX[63:32]) and, for MOVS, ESI and EDI, for STOS, EDI
+ *            (zeroing their upper halves); LODS, CMPS and SCAS leave RSI/RDI alone.
+ *     AMD    changes nothing, as if no iteration had been asked for (QEMU TCG does the same).
+ *   The SDM (Vol. 2 REP) leaves the zero-count case at "no iteration"; this is what Intel
+ *   CPUs do all the same, seen on a Xeon (AVX-512 and FP16).
+ */
+enum xg_emu_x86_vendor {
+	XG_EMU_X86_VENDOR_HOST = 0,
+	XG_EMU_X86_VENDOR_INTEL,
+	XG_EMU_X86_VENDOR_AMD,
+};
+/* The vendor of CPUID leaf 0's EBX, ECX, EDX: AMD for AuthenticAMD and HygonGenuine, INTEL
+ * for every other string. */
+enum xg_emu_x86_vendor xg_emu_x86_vendor_of(uint32_t ebx, uint32_t ecx, uint32_t edx);
+/* The host CPU's vendor, by the same rule. */
+enum xg_emu_x86_vendor xg_emu_x86_host_vendor(void);
+const char *xg_emu_x86_vendor_name(enum xg_emu_x86_vendor v);
+
 /* The scalar register state. cpl is taken from SS.DPL (SDM Vol. 3A 5.5). */
 struct xg_emu_x86_regs {
 	uint64_t gpr[16];
@@ -81,6 +108,7 @@ struct xg_emu_x86_regs {
 	uint64_t rflags;
 	struct xg_emu_x86_segment seg[XG_EMU_X86_NSEG];
 	uint64_t cr0, cr2, cr3, cr4, efer, xcr0;
+	uint8_t vendor; /* enum xg_emu_x86_vendor; read only, set_regs may ignore it */
 };
 
 /*

@@ -754,6 +754,39 @@ static int commit(struct xg_emu_x86_ctx *c, int advance)
 	return 0;
 }
 
+/* ---- the CPU's vendor ---- */
+
+enum xg_emu_x86_vendor xg_emu_x86_vendor_of(uint32_t ebx, uint32_t ecx, uint32_t edx)
+{
+	char id[13];
+
+	memcpy(id, &ebx, 4); /* CPUID.0: the vendor string in EBX, EDX, ECX (SDM Vol. 2 CPUID) */
+	memcpy(id + 4, &edx, 4);
+	memcpy(id + 8, &ecx, 4);
+	id[12] = 0;
+	return !strcmp(id, "AuthenticAMD") || !strcmp(id, "HygonGenuine") ? XG_EMU_X86_VENDOR_AMD
+									    : XG_EMU_X86_VENDOR_INTEL;
+}
+
+enum xg_emu_x86_vendor xg_emu_x86_host_vendor(void)
+{
+	static int cached; /* 0 until known; a racing first call computes it twice */
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	unsigned a, b, c, d;
+
+	if (v)
+		return (enum xg_emu_x86_vendor)v;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+	v = xg_emu_x86_vendor_of(b, c, d);
+	__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	return (enum xg_emu_x86_vendor)v;
+}
+
+const char *xg_emu_x86_vendor_name(enum xg_emu_x86_vendor v)
+{
+	return v == XG_EMU_X86_VENDOR_INTEL ? "Intel" : v == XG_EMU_X86_VENDOR_AMD ? "AMD" : "host";
+}
+
 /* ---- string instructions (SDM Vol. 2 MOVS/CMPS/STOS/LODS/SCAS, REP/REPE/REPNE) ---- */
 
 /* rSI/rDI/rCX updates: a 32-bit address size writes ESI/EDI/ECX, zero-extending like any
@@ -777,8 +810,19 @@ static int run_string(struct xg_emu_x86_ctx *c)
 	int64_t step = (c->r.rflags & RFL_DF) ? -(int64_t)sz : (int64_t)sz;
 	unsigned iter;
 
-	if (rep && !(c->r.gpr[1] & am))
+	if (rep && !(c->r.gpr[1] & am)) {
+		/* No iteration. Intel still writes the 32-bit count and pointer registers of a
+		 * 67h form in 64-bit mode, zeroing their upper halves; AMD writes nothing (the
+		 * vendor list in xg_emu_x86.h). */
+		if (c->vendor == XG_EMU_X86_VENDOR_INTEL && c->mode == 64 && as == 4) {
+			set_areg(c, XG_EMU_X86_RCX, 0);
+			if (op == OP_MOVS)
+				set_areg(c, XG_EMU_X86_RSI, c->r.gpr[6]);
+			if (op == OP_MOVS || op == OP_STOS)
+				set_areg(c, XG_EMU_X86_RDI, c->r.gpr[7]);
+		}
 		return commit(c, 1);
+	}
 	for (iter = 0; iter < MAX_REP; iter++) {
 		uint64_t si = c->r.gpr[6] & am, di = c->r.gpr[7] & am;
 		int hooks = iter == 0, done = 0;
@@ -1033,6 +1077,9 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	else
 		c.mode = c.r.seg[XG_EMU_X86_CS].db ? 32 : 16;
 	c.cpl = !(c.r.cr0 & CR0_PE) ? 0 : (c.r.rflags & RFL_VM) ? 3 : c.r.seg[XG_EMU_X86_SS].dpl;
+	c.vendor = c.r.vendor == XG_EMU_X86_VENDOR_AMD	   ? XG_EMU_X86_VENDOR_AMD
+		   : c.r.vendor == XG_EMU_X86_VENDOR_INTEL ? XG_EMU_X86_VENDOR_INTEL
+							   : xg_emu_x86_host_vendor();
 
 	rc = emulate(&c, bytes, n);
 	if (rc == XG_EMU_X86_EXCEPTION) {

@@ -235,6 +235,7 @@ struct xg_emu_x86_ctx {
 	struct xg_emu_x86_insn *in;
 	struct xg_emu_x86_regs r;
 	unsigned cpl, mode, real, rmode;
+	enum xg_emu_x86_vendor vendor; /* resolved: INTEL or AMD, never HOST */
 	int xs_loaded, xs_dirty, regs_dirty;
 	uint64_t next_rip;
 	unsigned align;	   /* alignment the memory operand needs (0: none) */

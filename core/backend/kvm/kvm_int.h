@@ -45,4 +45,10 @@ struct xg_kvm_vm {
 int xg_kvm_ops_init(struct xg_kvm_vcpu *v, struct xg_error *err);
 void xg_kvm_ops_free(struct xg_kvm_vcpu *v);
 
+/* fault.c: before an exception is injected after an IO, MMIO or MSR exit, put the vCPU back
+ * on the instruction with none of its effects done. 0, or -errno with v->err.msg saying
+ * why; *via_msr_error = 1 when the exception is an MSR exit's #GP, to be given as the exit's
+ * error answer instead. */
+int xg_kvm_fault_prepare(struct xg_kvm_vcpu *v, unsigned vector, int *via_msr_error);
+
 #endif

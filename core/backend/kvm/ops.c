@@ -274,16 +274,17 @@ static int o_inject(void *o, unsigned vector, int has_error_code, uint32_t error
 {
 	struct xg_kvm_vcpu *v = o;
 	struct kvm_vcpu_events ev;
+	int msr_error, rc;
 
 	if (vector > 31)
 		return -EINVAL;
-	/* An MSR exit is completed by the next KVM_RUN, which would run over an event set
-	 * here: its #GP is the exit's own error answer. */
-	if (msr_exit(v)) {
-		if (vector != 13)
-			return -EINVAL;
+	/* After an IO, MMIO or MSR exit, first put the vCPU back on the instruction with none
+	 * of its effects done (fault.c): otherwise the next KVM_RUN completes the access and
+	 * the exception arrives after it. An MSR #GP is the exit's own error answer. */
+	if ((rc = xg_kvm_fault_prepare(v, vector, &msr_error)))
+		return rc;
+	if (msr_error)
 		return o_msr_reply(o, 1, 0);
-	}
 	if (xg_kvm_get_vcpu_events(v, &ev, &v->err))
 		return -EIO;
 	/* api.rst 4.31 KVM_SET_VCPU_EVENTS: without KVM_CAP_EXCEPTION_PAYLOAD, "injected"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# t_run_fault.sh - injected exceptions are faults (SDM Vol. 3A 6.5): after an IO in/out
+# (also rep ins/outs), an MMIO load or store, an RDMSR or WRMSR exit, fault.lua answers with
+# #GP, #UD, #PF or #DE, and guests/fault.S checks in its handlers that the frame's RIP is the
+# instruction, and after them that the instruction's registers (and ins buffer) are unchanged.
+. "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
+need_kvm
+
+xrun --stats "$T/stats.json" "$(cfg fault.yaml)"
+ok $([ $rc = 0 ]; echo $?) "the guest ends with done 0 (status $rc)"
+[ $rc = 0 ] || { diag "$OUT"; diag "$ERR"; }
+for c in "in al (GP)" "in eax (UD)" "out dx (GP)" "out imm8 (UD)" "rep insb (GP)" \
+	"rep outsb (UD)" "mmio load32 (GP)" "mmio load64 (UD)" "mmio load (DE)" \
+	"mmio store32 (GP)" "mmio store imm8 (UD)" "mmio store64 (PF)" "rep stosl to mmio (GP)" "rdmsr (GP)" \
+	"rdmsr (UD)" "wrmsr (GP)" "wrmsr (UD)"; do
+	line=$(grep -F "case $c: " <<<"$OUT" | head -1)
+	[ "$line" = "fault| case $c: ok" ]; ok $? "$c: a fault at the instruction, nothing done${line:+ ($line)}"
+done
+has "$OUT" '^fault\| fault: failures 0000000000000000$'; ok $? "no case failed"
+s="$T/stats.json"
+[ "$(js "$s" '$d->{guests}[0]{end}')" = done ]; ok $? "stats: end is done"
+got=$(js "$s" '$d->{guests}[0]{engine}{verdicts}{inject}')
+[ "$got" = 17 ]; ok $? "stats: 17 inject verdicts (got '$got')"
+finish

@@ -26,4 +26,9 @@ return xg.policy {
 	end,
 	x86_rdmsr = msr,
 	x86_wrmsr = msr,
+	-- AVX moves fail to emulate at CPL 0 here: exitgate's emulator does them, and raises
+	-- the guest's faults itself
+	emulation_failure = function(e)
+		return xg.emulate()
+	end,
 }

@@ -12,7 +12,8 @@ ok $([ $rc = 0 ]; echo $?) "the guest ends with done 0 (status $rc)"
 for c in "in al (GP)" "in eax (UD)" "out dx (GP)" "out imm8 (UD)" "rep insb (GP)" \
 	"rep outsb (UD)" "mmio load32 (GP)" "mmio load64 (UD)" "mmio load (DE)" \
 	"mmio store32 (GP)" "mmio store imm8 (UD)" "mmio store64 (PF)" "rep stosl to mmio (GP)" "rdmsr (GP)" \
-	"rdmsr (UD)" "wrmsr (GP)" "wrmsr (UD)"; do
+	"rdmsr (UD)" "wrmsr (GP)" "wrmsr (UD)" \
+	"emulated load, non-canonical (GP)" "emulated load, not mapped (PF)"; do
 	line=$(grep -F "case $c: " <<<"$OUT" | head -1)
 	[ "$line" = "fault| case $c: ok" ]; ok $? "$c: a fault at the instruction, nothing done${line:+ ($line)}"
 done

@@ -20,6 +20,7 @@
 #define SLOT_CODE  (SLOTS + 0x88) /* its error code, or -1 */
 #define SLOT_RIP   (SLOTS + 0x90) /* its frame's RIP */
 #define SLOT_FAILS (SLOTS + 0x98) /* cases that failed */
+#define SLOT_CR2   (SLOTS + 0xa0) /* CR2 in the #PF handler */
 
 #define MMIO	  0xd0200000
 #define PORT_GP	  0x90
@@ -46,6 +47,10 @@
 	movq	$-1, SLOT_CODE
 	mov	8(%rsp), %rax
 	mov	%rax, SLOT_RIP
+.endif
+.if \vec == 14
+	mov	%cr2, %rax
+	mov	%rax, SLOT_CR2
 .endif
 	mov	SLOT_RESUME, %rax
 	test	%rax, %rax
@@ -250,6 +255,37 @@ _start:
 1:	wrmsr
 2:	REPORT	"wrmsr (UD)", 6, -1
 
+	/* ---- exitgate's emulator raising the fault (emulation failures, xg.emulate) ----
+	 * ymm1 holds a mark; a load into it from a non-canonical address is #GP(0), from
+	 * above the 4 GiB the guest maps #PF(0) with CR2 = the address (SDM Vol. 3A 4.7):
+	 * ymm1, RAX and RIP stay as they were. */
+	movabs	$MARK_A, %rax
+	mov	%rax, SCRATCH + 0x40
+	mov	%rax, SCRATCH + 0x48
+	mov	%rax, SCRATCH + 0x50
+	mov	%rax, SCRATCH + 0x58
+	mov	$(SCRATCH + 0x40), %eax
+	vmovdqu	(%rax), %ymm1
+
+	BEGIN
+	movabs	$0x8000000000000000, %rax
+	EXPECT_FAULT 1f, 2f
+1:	vmovdqu	(%rax), %ymm1
+2:	KEPT	%rax, 0x8000000000000000
+	call	ymm1_kept
+	REPORT	"emulated load, non-canonical (GP)", 13, 0
+
+	BEGIN
+	movabs	$0x100000000, %rax
+	movq	$0, SLOT_CR2
+	EXPECT_FAULT 1f, 2f
+1:	vmovdqu	(%rax), %ymm1
+2:	KEPT	%rax, 0x100000000
+	call	ymm1_kept
+	mov	SLOT_CR2, %rax
+	KEPT	%rax, 0x100000000
+	REPORT	"emulated load, not mapped (PF)", 14, 0
+
 	PUTS	"fault: failures "
 	mov	SLOT_FAILS, %rax
 	call	puthex
@@ -316,6 +352,22 @@ buf_kept:
 	push	%rax
 	mov	SCRATCH, %rax
 	KEPT	%rax, BUF_BYTES
+	pop	%rax
+	ret
+
+/* ymm1_kept: r14 |= 1 unless ymm1 still holds MARK_A in all four qwords. */
+ymm1_kept:
+	push	%rax
+	push	%rcx
+	mov	$(SCRATCH + 0x80), %eax
+	vmovdqu	%ymm1, (%rax)
+	xor	%ecx, %ecx
+1:	mov	SCRATCH + 0x80(, %rcx, 8), %rax
+	KEPT	%rax, MARK_A
+	inc	%ecx
+	cmp	$4, %ecx
+	jne	1b
+	pop	%rcx
 	pop	%rax
 	ret
 

@@ -391,9 +391,12 @@ struct xg_vcpu_ops {
 	int (*write_gpa)(void *opaque, uint64_t gpa, const void *buf, size_t len);
 	int (*translate_gva)(void *opaque, uint64_t gva, uint64_t *gpa);
 	/* x86 exception vector (UD = 6 ...), with an error code when has_error_code. For #PF
-	 * the engine sets "cr2" with set_reg first. On an RDMSR/WRMSR exit a #GP is the MSR
-	 * exit's own error answer (msr_reply with error = 1), not an event: the next KVM_RUN
-	 * would otherwise complete the access over it. */
+	 * the engine sets "cr2" with set_reg first. The guest must see a fault at the
+	 * instruction that exited (SDM Vol. 3A 6.5): RIP on it, nothing of it done. After an
+	 * IO, MMIO or MSR exit KVM would first complete the access (api.rst 5 KVM_EXIT_IO),
+	 * and it has already finished stores and OUT: the bundled backend cancels that first
+	 * (core/backend/kvm/fault.c), and an RDMSR/WRMSR #GP is the exit's own error answer
+	 * (msr_reply with error = 1). */
 	int (*inject_exception)(void *opaque, unsigned vector, int has_error_code,
 				uint32_t error_code);
 	int (*inject_external_abort)(void *opaque); /* arm64 */

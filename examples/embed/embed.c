@@ -174,7 +174,8 @@ static int set_xsave(void *o, const void *buf)
 	return rc ? rc : io(o, KVM_SET_XSAVE, ((struct vmm *)o)->xsave);
 }
 
-/* An exception for the guest, delivered at the next KVM_RUN (api.rst 4.31). */
+/* An exception for the guest, at the next KVM_RUN (api.rst 4.31); see core/backend/kvm/fault.c
+ * for what more it takes after IO/MMIO/MSR exits, which this VMM keeps from the engine. */
 static int inject_exception(void *o, unsigned vector, int has_error_code, uint32_t error_code)
 {
 	struct kvm_vcpu_events ev;

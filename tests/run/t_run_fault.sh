@@ -10,8 +10,8 @@ xrun --stats "$T/stats.json" "$(cfg fault.yaml)"
 ok $([ $rc = 0 ]; echo $?) "the guest ends with done 0 (status $rc)"
 [ $rc = 0 ] || { diag "$OUT"; diag "$ERR"; }
 for c in "in al (GP)" "in eax (UD)" "out dx (GP)" "out imm8 (UD)" "rep insb (GP)" \
-	"rep outsb (UD)" "mmio load32 (GP)" "mmio load64 (UD)" "mmio load (DE)" \
-	"mmio store32 (GP)" "mmio store imm8 (UD)" "mmio store64 (PF)" "rep stosl to mmio (GP)" "rdmsr (GP)" \
+	"rep insb x2000 (UD)" "rep outsb (UD)" "mmio load32 (GP)" "mmio load64 (UD)" "mmio load (DE)" \
+	"mmio store32 (GP)" "mmio store imm8 (UD)" "mmio store64 (PF)" "rep movsq from mmio (GP)" "rep stosl to mmio (GP)" "rdmsr (GP)" \
 	"rdmsr (UD)" "wrmsr (GP)" "wrmsr (UD)" \
 	"emulated load, non-canonical (GP)" "emulated load, not mapped (PF)"; do
 	line=$(grep -F "case $c: " <<<"$OUT" | head -1)
@@ -21,5 +21,5 @@ has "$OUT" '^fault\| fault: failures 0000000000000000$'; ok $? "no case failed"
 s="$T/stats.json"
 [ "$(js "$s" '$d->{guests}[0]{end}')" = done ]; ok $? "stats: end is done"
 got=$(js "$s" '$d->{guests}[0]{engine}{verdicts}{inject}')
-[ "$got" = 17 ]; ok $? "stats: 17 inject verdicts (got '$got')"
+[ "$got" = 19 ]; ok $? "stats: 19 inject verdicts (got '$got')"
 finish

@@ -33,14 +33,18 @@
  *     are the exit's), and for string instructions the item of this exit uncounted;
  *   - a pending completion is run with KVM_RUN and immediate_exit = 1 (api.rst 5 "kvm_run":
  *     it completes the access and returns EINTR without entering the guest), made harmless
- *     first where it writes memory (rep ins: the data area is filled with what the
- *     destination already holds);
+ *     first where it stores to memory (ins, movs from a device: the exit's data is set to
+ *     what the destination already holds), through the exits it may lead to (the next
+ *     items of a REP string instruction, the rest of a page-crossing access, the store of
+ *     a read-modify-write; none reaches a device);
  *   - the registers are set back, then the exception is injected.
  * An MSR #GP keeps KVM's own path (msr.error = 1), which is a fault at the rdmsr/wrmsr.
  *
- * Not handled, refused before anything changes: string instructions that read MMIO (movs,
- * lods, cmps, scas from a device: completing one iteration runs into the next exit), and a
- * store or OUT whose instruction cannot be found.
+ * Refused before anything changes (the inject verdict then fails, and on_error applies): a
+ * store or OUT whose instruction cannot be found, an IN whose instruction cannot be read.
+ * Ambiguity: backwards, the shortest instruction that matches is taken; a redundant prefix
+ * that changes neither size, address nor data (REX 0x40 on `mov %bl,(%rax)`) is left out
+ * of the RIP it reports.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -63,6 +67,10 @@ struct at {
 	struct xg_emu_x86_regs x; /* the state the fault is delivered with */
 	unsigned mode;		  /* 16, 32, 64 */
 	int real;
+	/* a string instruction whose completion stores to guest memory (ins, or movs from a
+	 * device): its data is set to what the destination holds */
+	int stores;
+	struct xg_emu_x86_insn str;
 };
 
 static int refuse(struct at *a, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -228,33 +236,21 @@ static int out_point(struct at *a)
 
 /* ---- IN ---- */
 
-/* rep ins: the completion writes io.count items at ES:RDI from the data area. Fill it with
- * what the destination holds, so that the writes change nothing. */
 static int in_point(struct at *a)
 {
-	struct kvm_run *run = a->run;
-	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	struct xg_emu_x86_insn in;
 
 	if (decode_at(a, a->x.rip, 0, &in))
 		return refuse(a, -ENOTSUP, "cannot read the IN instruction at rip 0x%llx",
 			      (unsigned long long)a->x.rip);
-	if (!is_op(&in, 0x6c))
-		return 0; /* in: the register is set back */
-	if (item_size(&in) != run->io.size)
-		return refuse(a, -ENOTSUP, "the ins at rip 0x%llx does not match the exit",
-			      (unsigned long long)a->x.rip);
-	for (unsigned i = 0; i < run->io.count; i++) {
-		uint64_t off = a->x.gpr[XG_EMU_X86_RDI] + (uint64_t)(str_delta(a, &in) * i);
-		uint64_t la = linear(a, XG_EMU_X86_ES, off, in.addrsize);
-
-		if (xg_x86_read_virt(&a->ops, a->v, &a->x, la, data + (size_t)i * run->io.size,
-				     run->io.size) != run->io.size)
-			return refuse(a, -ENOTSUP,
-				      "the ins at rip 0x%llx writes to 0x%llx, which is not RAM",
-				      (unsigned long long)a->x.rip, (unsigned long long)la);
+	if (is_op(&in, 0x6c)) {
+		if (item_size(&in) != a->run->io.size)
+			return refuse(a, -ENOTSUP, "the ins at rip 0x%llx does not match the exit",
+				      (unsigned long long)a->x.rip);
+		a->stores = 1;
+		a->str = in;
 	}
-	return 0;
+	return 0; /* in: the register is set back */
 }
 
 /* ---- MMIO ---- */
@@ -369,46 +365,95 @@ static int load_point(struct at *a)
 	if (decode_at(a, a->x.rip, 0, &in))
 		return refuse(a, -ENOTSUP, "cannot read the instruction at rip 0x%llx",
 			      (unsigned long long)a->x.rip);
-	if (in.rep || is_string_read(&in))
-		return refuse(a, -ENOTSUP,
-			      "%s reads the device at 0x%llx in a string loop: an exception "
-			      "cannot be delivered at it from this exit",
-			      in.name ? in.name : "the instruction",
-			      (unsigned long long)a->run->mmio.phys_addr);
-	return 0;
+	if (is_op(&in, 0xa4)) { /* movs from the device to ES:RDI */
+		a->stores = 1;
+		a->str = in;
+	}
+	return 0; /* the destination register is set back (lods, cmps, scas: flags too) */
 }
 
 /* ---- completion ---- */
 
-/* Run the pending completion without entering the guest. What it sends to user space on the
- * way (the rest of a page-crossing MMIO access, the store of a read-modify-write) reaches
- * no device: reads see a floating bus, writes are dropped. */
+/*
+ * Before a completion runs: make what it stores change nothing. A string instruction's items
+ * go to ES:RDI (the registers of this exit: a REP string instruction counts on between its
+ * exits) and get the bytes already there; where that is not RAM, the store exits again and
+ * is dropped. On the exits a completion leads to (the rest of a page-crossing access, the
+ * store of a read-modify-write, the next items of a REP string instruction), stores reach no
+ * device and reads see a floating bus.
+ */
+static int neutralize(struct at *a, int first)
+{
+	struct kvm_run *run = a->run;
+	struct xg_emu_x86_regs cur;
+	uint8_t *data;
+	unsigned size, count;
+
+	if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write)
+		return 0;
+	if (run->exit_reason == KVM_EXIT_MMIO && !a->stores) {
+		if (!first)
+			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+		return 0;
+	}
+	if (run->exit_reason == KVM_EXIT_MMIO) {
+		data = run->mmio.data;
+		size = run->mmio.len > 8 ? 8 : run->mmio.len;
+		count = 1;
+	} else if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_IN &&
+		   a->stores) {
+		data = (uint8_t *)run + run->io.data_offset;
+		size = run->io.size;
+		count = run->io.count;
+		if (run->io.data_offset + (uint64_t)size * count > a->v->run_size || size > 8)
+			return refuse(a, -EIO, "the IO exit's data lies outside kvm_run");
+	} else if (first) {
+		return 0;
+	} else {
+		return refuse(a, -EIO,
+			      "completing the access led to exit %u, not back to user "
+			      "space",
+			      run->exit_reason);
+	}
+	if (first)
+		cur = a->x;
+	else if (a->ops.get_x86_regs(a->v, &cur))
+		return -EIO;
+	for (unsigned i = 0; i < count; i++) {
+		int64_t d = (cur.rflags & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
+		uint64_t la = linear(a, XG_EMU_X86_ES, cur.gpr[XG_EMU_X86_RDI] + (uint64_t)(d * i),
+				     a->str.addrsize);
+		uint8_t *item = data + (size_t)i * size;
+
+		if (xg_x86_read_virt(&a->ops, a->v, &a->x, la, item, size) != size)
+			memset(item, 0xff, size);
+	}
+	return 0;
+}
+
+/* KVM's emulator goes back to the guest at least every 1024 iterations of a REP string
+ * instruction (arch/x86/kvm/emulate.c, x86_emulate_insn): a completion ends within that. */
+#define MAX_COMPLETIONS 1100
+
+/* Run the pending completion without entering the guest (KVM_RUN with immediate_exit = 1
+ * returns EINTR once nothing is pending, api.rst 5 "kvm_run"). */
 static int complete(struct at *a)
 {
 	struct kvm_run *run = a->run;
 	uint8_t prev = run->immediate_exit; /* a kick from the VMM's other threads stays set */
-	int r = 0;
+	int r = -EAGAIN;
 
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < MAX_COMPLETIONS && r == -EAGAIN; i++) {
+		if ((r = neutralize(a, i == 0)))
+			break;
 		run->immediate_exit = 1;
 		r = xg_kvm_vcpu_run(a->v);
-		if (r == -EINTR) {
+		if (r == -EINTR)
 			r = 0;
-			break;
-		}
-		if (r) {
+		else if (r)
 			refuse(a, r, "KVM_RUN with immediate_exit: %s", strerror(-r));
-			break;
-		}
-		if (run->exit_reason != KVM_EXIT_MMIO) {
-			r = refuse(a, -EIO,
-				   "completing the access led to exit %u, not back to user space",
-				   run->exit_reason);
-			break;
-		}
-		if (!run->mmio.is_write)
-			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-		r = -EAGAIN;
+		else
+			r = -EAGAIN;
 	}
 	run->immediate_exit = prev;
 	if (r == -EAGAIN)

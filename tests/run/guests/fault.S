@@ -153,6 +153,19 @@ _start:
 	call	buf_kept
 	REPORT	"rep insb (GP)", 13, 0
 
+	/* rep insb of 2000 items: KVM takes up to 1024 in one exit; none is written */
+	BEGIN
+	call	fill_buf
+	mov	$PORT_UD, %edx
+	mov	$SCRATCH, %edi
+	mov	$2000, %ecx
+	EXPECT_FAULT 1f, 2f
+1:	rep insb (%dx), (%rdi)
+2:	KEPT	%rcx, 2000
+	KEPT	%rdi, SCRATCH
+	call	buf_kept
+	REPORT	"rep insb x2000 (UD)", 6, -1
+
 	/* rep outsb: the first item faults: RCX/RSI as before */
 	BEGIN
 	mov	$PORT_UD, %edx
@@ -210,6 +223,20 @@ _start:
 1:	mov	%rbx, 0x200(%rax)
 2:	KEPT	%rbx, MARK_D
 	REPORT	"mmio store64 (PF)", 14, 2
+
+	/* rep movsq from the device to RAM: nothing copied, RCX/RSI/RDI as before */
+	BEGIN
+	call	fill_buf
+	mov	$MMIO, %esi
+	mov	$SCRATCH, %edi
+	mov	$3, %ecx
+	EXPECT_FAULT 1f, 2f
+1:	rep movsq
+2:	KEPT	%rcx, 3
+	KEPT	%rsi, MMIO
+	KEPT	%rdi, SCRATCH
+	call	buf_kept
+	REPORT	"rep movsq from mmio (GP)", 13, 0
 
 	/* rep stosl to the device: the first item faults: RCX/RDI as before */
 	BEGIN
@@ -341,17 +368,31 @@ report:
 	movq	$0, SLOT_RESUME
 	ret
 
-/* fill_buf: 8 bytes BUF_BYTES at SCRATCH; buf_kept: r14 |= 1 unless they are still there. */
+/* fill_buf: BUF_BYTES in the first 2048 bytes at SCRATCH; buf_kept: r14 |= 1 unless they
+ * are all still there. */
 fill_buf:
 	push	%rax
+	push	%rcx
+	push	%rdi
 	movabs	$BUF_BYTES, %rax
-	mov	%rax, SCRATCH
+	mov	$SCRATCH, %edi
+	mov	$256, %ecx
+	cld
+	rep stosq
+	pop	%rdi
+	pop	%rcx
 	pop	%rax
 	ret
 buf_kept:
 	push	%rax
-	mov	SCRATCH, %rax
+	push	%rcx
+	xor	%ecx, %ecx
+1:	mov	SCRATCH(, %rcx, 8), %rax
 	KEPT	%rax, BUF_BYTES
+	inc	%ecx
+	cmp	$256, %ecx
+	jne	1b
+	pop	%rcx
 	pop	%rax
 	ret
 

@@ -134,15 +134,18 @@ static int is_op(const struct xg_emu_x86_insn *in, uint8_t op)
 	       (in->opcode & 0xfe) == op;
 }
 
-static unsigned item_size(const struct xg_emu_x86_insn *in)
-{
-	return (in->opcode & 1) ? in->opsize : 1;
-}
-
 /* IN/OUT operand size: byte for the even opcodes, else 16 or 32 bits (no 64-bit port I/O). */
 static unsigned port_size(const struct xg_emu_x86_insn *in)
 {
 	return (in->opcode & 1) ? (in->opsize == 2 ? 2 : 4) : 1;
+}
+
+/* The size of one item of a string instruction (ins and outs: a port access). */
+static unsigned item_size(const struct xg_emu_x86_insn *in)
+{
+	if (is_op(in, 0x6c) || is_op(in, 0x6e))
+		return port_size(in);
+	return (in->opcode & 1) ? in->opsize : 1;
 }
 
 static int64_t str_delta(const struct at *a, const struct xg_emu_x86_insn *in)
@@ -441,7 +444,11 @@ static int complete(struct at *a)
 {
 	struct kvm_run *run = a->run;
 	uint8_t prev = run->immediate_exit; /* a kick from the VMM's other threads stays set */
+	uint32_t reason = run->exit_reason;
+	char exit[sizeof(run->padding)];
 	int r = -EAGAIN;
+
+	memcpy(exit, run->padding, sizeof(exit));
 
 	for (int i = 0; i < MAX_COMPLETIONS && r == -EAGAIN; i++) {
 		if ((r = neutralize(a, i == 0)))
@@ -456,6 +463,10 @@ static int complete(struct at *a)
 			r = -EAGAIN;
 	}
 	run->immediate_exit = prev;
+	/* kvm_run describes the exit in hand until the next KVM_RUN (the VMM's loop reads it
+	 * after the verdict), not the EINTR of the completion */
+	run->exit_reason = reason;
+	memcpy(run->padding, exit, sizeof(exit));
 	if (r == -EAGAIN)
 		return refuse(a, -EIO, "completing the access did not end");
 	return r;

@@ -22,4 +22,9 @@ s="$T/stats.json"
 [ "$(js "$s" '$d->{guests}[0]{end}')" = done ]; ok $? "stats: end is done"
 got=$(js "$s" '$d->{guests}[0]{engine}{verdicts}{inject}')
 [ "$got" = 19 ]; ok $? "stats: 19 inject verdicts (got '$got')"
+
+# The same through KVM_GET/SET_REGS ioctls instead of the register copy in kvm_run.
+XG_KVM_NO_SYNC_REGS=1 xrun "$(cfg fault.yaml)"
+ok $([ $rc = 0 ]; echo $?) "without KVM_CAP_SYNC_REGS: done 0 too (status $rc)"
+[ $rc = 0 ] || { diag "$OUT"; diag "$ERR"; }
 finish

@@ -6,7 +6,7 @@
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
-xrun --stats "$T/stats.json" "$(cfg fault.yaml)"
+xrun --stats "$T/stats.json" "$(cfg fault.yaml)" fault
 ok $([ $rc = 0 ]; echo $?) "the guest ends with done 0 (status $rc)"
 [ $rc = 0 ] || { diag "$OUT"; diag "$ERR"; }
 for c in "in al (GP)" "in eax (UD)" "out dx (GP)" "out imm8 (UD)" "rep insb (GP)" \
@@ -24,7 +24,14 @@ got=$(js "$s" '$d->{guests}[0]{engine}{verdicts}{inject}')
 [ "$got" = 19 ]; ok $? "stats: 19 inject verdicts (got '$got')"
 
 # The same through KVM_GET/SET_REGS ioctls instead of the register copy in kvm_run.
-XG_KVM_NO_SYNC_REGS=1 xrun "$(cfg fault.yaml)"
+XG_KVM_NO_SYNC_REGS=1 xrun "$(cfg fault.yaml)" fault
 ok $([ $rc = 0 ]; echo $?) "without KVM_CAP_SYNC_REGS: done 0 too (status $rc)"
 [ $rc = 0 ] || { diag "$OUT"; diag "$ERR"; }
+# A guest that retries the faulting instruction forever makes no progress: an exit storm,
+# as for an emulation failure answered the same way (the IN is not completed any more).
+xrun --stats "$T/retry.json" "$(cfg fault.yaml)" retry
+[ $rc = 3 ] && has "$ERR" 'storm'
+ok $? "retrying a faulting IN forever: stopped as an exit storm, status 3 (status $rc: $(grep -m1 -E 'storm|timeout|done|halted' <<<"$ERR"))"
+got=$(js "$T/retry.json" '$d->{guests}[0]{exits}{io}')
+[ "${got:-0}" -ge 100 ] && [ "${got:-0}" -le 200 ]; ok $? "... after about vm.storm (100) io exits (got $got)"
 finish

@@ -274,13 +274,15 @@ static int completes(uint32_t reason)
 /* 1 if the guest is stuck: the same exit at the same RIP again and again, each answered
  * by a verdict that did not move the guest on (resume, inject into a guest that faults
  * again, an on_error re-entering a shut-down vCPU ...). emulate and skip move RIP; IO,
- * MMIO and MSR exits are completed by the next KVM_RUN: those reset the count. */
+ * MMIO and MSR exits are completed by the next KVM_RUN: those reset the count, unless the
+ * verdict was inject, which cancels the access (fault.c). */
 static int storm(struct vcpu *c, const struct xg_result *res)
 {
 	uint64_t rip = 0, limit = c->g->cfg->vm.storm;
 
 	if (!limit || res->verdict == XG_VERDICT_EMULATE || res->verdict == XG_VERDICT_SKIP ||
-	    completes(c->run->exit_reason) || c->ops.get_reg(c->kv, "rip", &rip)) {
+	    (completes(c->run->exit_reason) && res->verdict != XG_VERDICT_INJECT) ||
+	    c->ops.get_reg(c->kv, "rip", &rip)) {
 		c->storm_n = 0;
 		return 0;
 	}

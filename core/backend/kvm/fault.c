@@ -2,8 +2,8 @@
  * fault.c - an exception injected after an IO, MMIO or MSR exit reaches the guest as the CPU
  * delivers a fault: the saved RIP is the instruction's, and none of its effects is done
  * (SDM Vol. 3A 6.5 "Faults": the return address points to the faulting instruction and the
- * state is as before it; for a REP string instruction, 7.3.9.1 / Vol. 2 "REP": RCX, RSI and
- * RDI count the iterations completed before the fault).
+ * state is as before it; for a REP string instruction, Vol. 1 7.3.9.1 and Vol. 2 "REP": RCX,
+ * RSI and RDI count the iterations completed before the fault).
  *
  * KVM does not leave the vCPU there. api.rst 5 "KVM_EXIT_IO", "KVM_EXIT_MMIO": the access is
  * "completed by the next KVM_RUN"; and KVM's instruction emulator (which runs every CPL-0
@@ -445,10 +445,10 @@ static int complete(struct at *a)
 	struct kvm_run *run = a->run;
 	uint8_t prev = run->immediate_exit; /* a kick from the VMM's other threads stays set */
 	uint32_t reason = run->exit_reason;
-	char exit[sizeof(run->padding)];
+	char saved[sizeof(run->padding)];
 	int r = -EAGAIN;
 
-	memcpy(exit, run->padding, sizeof(exit));
+	memcpy(saved, run->padding, sizeof(saved));
 
 	for (int i = 0; i < MAX_COMPLETIONS && r == -EAGAIN; i++) {
 		if ((r = neutralize(a, i == 0)))
@@ -466,7 +466,7 @@ static int complete(struct at *a)
 	/* kvm_run describes the exit in hand until the next KVM_RUN (the VMM's loop reads it
 	 * after the verdict), not the EINTR of the completion */
 	run->exit_reason = reason;
-	memcpy(run->padding, exit, sizeof(exit));
+	memcpy(run->padding, saved, sizeof(saved));
 	if (r == -EAGAIN)
 		return refuse(a, -EIO, "completing the access did not end");
 	return r;
@@ -479,6 +479,8 @@ int xg_kvm_fault_prepare(struct xg_kvm_vcpu *v, unsigned vector, int *via_msr_er
 	int rc;
 
 	*via_msr_error = 0;
+	if (v->fault_ready)
+		return 0; /* done for this exit already (an on_error inject after an inject) */
 	switch (v->run->exit_reason) {
 	case KVM_EXIT_IO:
 	case KVM_EXIT_MMIO:
@@ -526,5 +528,8 @@ int xg_kvm_fault_prepare(struct xg_kvm_vcpu *v, unsigned vector, int *via_msr_er
 	/* After a store or OUT nothing is pending: KVM_RUN returns EINTR at once. */
 	if ((rc = complete(&a)))
 		return rc;
-	return a.ops.set_x86_regs(v, &a.x) ? -EIO : 0;
+	if (a.ops.set_x86_regs(v, &a.x))
+		return -EIO;
+	v->fault_ready = 1;
+	return 0;
 }

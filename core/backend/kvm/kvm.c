@@ -740,6 +740,7 @@ struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size)
 int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v)
 {
 	v->xsave_fresh = 0;
+	v->fault_ready = 0;
 	return ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 }
 

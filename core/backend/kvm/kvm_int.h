@@ -24,6 +24,7 @@ struct xg_kvm_vcpu {
 	uint8_t *xsave;	    /* the last KVM_GET_XSAVE image, vm->xsave_size bytes */
 	int xsave_fresh;    /* ... taken since the last KVM_RUN */
 	struct xg_error err; /* the last ioctl failure of an op */
+	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */
 };
 
 struct xg_kvm_vm {

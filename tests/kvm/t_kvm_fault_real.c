@@ -6,6 +6,7 @@
  *
  * The guest is loaded at 0x10000 (CS = 0x1000, IP = 0). Its #UD handler stores the frame's
  * IP at 0x500 and AL at 0x502, counts at 0x504, and returns to the IP the host put at 0x506.
+ * A second inject for the same exit (on_error after a verdict) must not move IP again.
  */
 #include <string.h>
 
@@ -91,6 +92,8 @@ int main(void)
 	w = ip_of(rf_after_out);
 	memcpy(low + 0x506, &w, 2);
 	is_int(ops.inject_exception(v, 6, 0, 0), 0, "inject #UD after the OUT exit");
+	/* as when on_error answers again after a verdict: the access is undone only once */
+	is_int(ops.inject_exception(v, 6, 0, 0), 0, "inject #UD a second time for the same exit");
 	ok(!xg_kvm_vcpu_run(v) && run->exit_reason == KVM_EXIT_HLT, "then the guest halts");
 	memcpy(&w, low + 0x500, 2);
 	is_hex(w, ip_of(rf_out_at), "OUT: the frame's IP is the out imm8, not past it");

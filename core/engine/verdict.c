@@ -14,6 +14,7 @@
 #include "xg_emu_x86.h"
 #include "dump/dump.h"
 #include "engine/engine_int.h"
+#include "exit/names.h"
 
 static const char *const verdict_names[XG_VERDICT_COUNT] = {
     [XG_VERDICT_NONE] = "none",	      [XG_VERDICT_EMULATE] = "emulate",
@@ -385,15 +386,45 @@ int xg_vcpu_dump(xg_vcpu *v, const char *note, char *path, size_t path_size, str
 		}                                                                                  \
 	} while (0)
 
-#define OP(call)                                                                                   \
+/* An op of the VMM failed: say which verdict, what the VMM was asked to do (in words, for
+ * the person reading the log; never the C call) and the errno it gave. */
+static void op_failed(char *msg, size_t n, const struct xg_verdict *vd, int rc, const char *fmt,
+		      ...) __attribute__((format(printf, 5, 6)));
+static void op_failed(char *msg, size_t n, const struct xg_verdict *vd, int rc, const char *fmt,
+		      ...)
+{
+	char what[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(msg, n, "verdict '%s': %s (%s)", xg_verdict_name(vd->kind), what,
+		 strerror(rc < 0 ? -rc : rc));
+}
+
+/* OP(call, "what the VMM could not do", ...): return XG_NEXT_ERROR with the words when the
+ * op fails. */
+#define OP(call, ...)                                                                              \
 	do {                                                                                       \
 		int rc_ = (call);                                                                  \
 		if (rc_) {                                                                         \
-			snprintf(msg, n, "verdict '%s': %s failed: %s", xg_verdict_name(vd->kind), \
-				 #call, strerror(rc_ < 0 ? -rc_ : rc_));                           \
+			op_failed(msg, n, vd, rc_, __VA_ARGS__);                                   \
 			return XG_NEXT_ERROR;                                                      \
 		}                                                                                  \
 	} while (0)
+
+/* "UD" for 6 ...; "vector N" for the reserved ones. */
+static const char *vector_words(unsigned vector, char *buf, size_t n)
+{
+	const char *name = xg_names_x86_vector(vector);
+
+	if (name)
+		snprintf(buf, n, "#%s (vector %u)", name, vector);
+	else
+		snprintf(buf, n, "vector %u", vector);
+	return buf;
+}
 
 /* Returns what the loop does next, or XG_NEXT_ERROR with msg. */
 enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
@@ -408,7 +439,8 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 	switch (vd->kind) {
 	case XG_VERDICT_EMULATE:
 		if (v->ops.emulate) {
-			OP(v->ops.emulate(v->opaque, x));
+			OP(v->ops.emulate(v->opaque, x),
+			   "the VMM's emulator could not carry out the instruction");
 			return XG_NEXT_RUN;
 		}
 		if (x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs) {
@@ -422,23 +454,37 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		}
 		NEED(emulate, "emulate (or get_x86_regs ... for exitgate's x86 emulator)");
 		return XG_NEXT_RUN;
-	case XG_VERDICT_INJECT:
+	case XG_VERDICT_INJECT: {
+		char vec[48];
 		NEED(inject_exception, "inject_exception");
+		/* An RDMSR/WRMSR exit is completed by the next KVM_RUN (api.rst 5
+		 * KVM_EXIT_X86_RDMSR): its only fault is the #GP of msr.error. */
 		OP(v->ops.inject_exception(v->opaque, vd->vector, vd->has_error_code,
-					   vd->error_code));
+					   vd->error_code),
+		   "the VMM could not inject %s into the vCPU%s",
+		   vector_words(vd->vector, vec, sizeof(vec)),
+		   (x->reason == 29 || x->reason == 30) && vd->vector != 13
+		       ? " at an MSR exit, which takes only #GP (its own error answer)"
+		       : "");
 		return XG_NEXT_RUN;
+	}
 	case XG_VERDICT_EXTERNAL_ABORT:
 		NEED(inject_external_abort, "inject_external_abort");
-		OP(v->ops.inject_external_abort(v->opaque));
+		OP(v->ops.inject_external_abort(v->opaque),
+		   "the VMM could not inject an external abort into the vCPU");
 		return XG_NEXT_RUN;
 	case XG_VERDICT_CONVERT:
 		NEED(set_memory_attributes, "set_memory_attributes");
-		OP(v->ops.set_memory_attributes(v->opaque, vd->gpa, vd->size, vd->to_private));
+		OP(v->ops.set_memory_attributes(v->opaque, vd->gpa, vd->size, vd->to_private),
+		   "the VMM could not make 0x%llx..0x%llx %s", (unsigned long long)vd->gpa,
+		   (unsigned long long)(vd->gpa + vd->size - 1),
+		   vd->to_private ? "private" : "shared");
 		return XG_NEXT_RUN;
 	case XG_VERDICT_SUSPEND:
 		if (v->ops.pause)
 			OP(v->ops.pause(v->opaque,
-					vd->reason[0] ? vd->reason : "suspended by policy"));
+					vd->reason[0] ? vd->reason : "suspended by policy"),
+			   "the VMM could not suspend the vCPU");
 		return XG_NEXT_PAUSE;
 	case XG_VERDICT_RESUME:
 		return XG_NEXT_RUN;
@@ -462,8 +508,9 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		}
 		NEED(get_reg, "get_reg");
 		NEED(set_reg, "set_reg");
-		OP(v->ops.get_reg(v->opaque, pc, &ip));
-		OP(v->ops.set_reg(v->opaque, pc, ip + len));
+		OP(v->ops.get_reg(v->opaque, pc, &ip), "the VMM could not read %s", pc);
+		OP(v->ops.set_reg(v->opaque, pc, ip + len),
+		   "the VMM could not move %s past the instruction", pc);
 		return XG_NEXT_RUN;
 	}
 	case XG_VERDICT_STOP:
@@ -476,7 +523,8 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			return XG_NEXT_ERROR;
 		}
 		NEED(msr_reply, "msr_reply");
-		OP(v->ops.msr_reply(v->opaque, 0, vd->value));
+		OP(v->ops.msr_reply(v->opaque, 0, vd->value),
+		   "the VMM could not answer the MSR access");
 		return XG_NEXT_RUN;
 	default:
 		snprintf(msg, n, "no verdict to apply");

@@ -24,7 +24,7 @@ struct fake {
 	uint64_t conv_gpa, conv_size;
 	int conv_private;
 	char pause_reason[128];
-	int fail_emulate;
+	int fail_emulate, fail_inject;
 	uint8_t mem[0x2000]; /* guest physical 0x0 .. 0x2000 */
 };
 
@@ -72,6 +72,8 @@ static inline int f_translate(void *o, uint64_t gva, uint64_t *gpa)
 static inline int f_inject(void *o, unsigned vector, int has, uint32_t code)
 {
 	struct fake *f = o;
+	if (f->fail_inject)
+		return -EINVAL;
 	f->injected++;
 	f->vector = (int)vector;
 	f->has_code = has;

@@ -62,6 +62,12 @@ static int supports_fld(void *opaque, const struct xg_exit *x)
 	return x->u.internal.insn_size == 2 && x->u.internal.insn[0] == 0xd9;
 }
 
+/* 1 when a message shows no C source: no member access, no op call, no file.c:line. */
+static int no_c(const char *m)
+{
+	return !strstr(m, "->") && !strstr(m, "ops.") && !strstr(m, "opaque") && !strstr(m, ".c:");
+}
+
 static struct xg_result io(xg_vcpu *v, uint16_t port)
 {
 	struct run r;
@@ -229,7 +235,9 @@ int main(void)
 	res = io(v, 1);
 	ok(res.fail == XG_FAIL_ACTION && res.verdict == XG_VERDICT_SUSPEND,
 	   "a failing emulate op falls over to on_error");
-	like(xg_vcpu_last_error(v), "ops.emulate", "message: %s", xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "verdict 'emulate': the VMM's emulator could not carry out",
+	     "the message says in words what failed: %s", xg_vcpu_last_error(v));
+	ok(no_c(xg_vcpu_last_error(v)), "... and quotes no C: %s", xg_vcpu_last_error(v));
 	xg_vcpu_stats(v, &st);
 	ok(st.fails[XG_FAIL_BAD_VERDICT] == 7 && st.fails[XG_FAIL_NO_VERDICT] == 1 &&
 	       st.fails[XG_FAIL_ERROR] == 2 && st.fails[XG_FAIL_ACTION] == 2,
@@ -240,6 +248,32 @@ int main(void)
 	   (unsigned long long)st.fails[XG_FAIL_ACTION]);
 	ok(st.exits >= 30 && st.dumps >= 3, "exits (%llu) and dumps (%llu) counted",
 	   (unsigned long long)st.exits, (unsigned long long)st.dumps);
+
+	/* the VMM refusing an injection: the words say what was asked, not the C call */
+	f.fail_inject = 1;
+	res = io(v, 2);
+	ok(res.fail == XG_FAIL_ACTION, "a failing inject op falls over to on_error");
+	like(xg_vcpu_last_error(v),
+	     "verdict 'inject': the VMM could not inject #UD (vector 6) into the vCPU (",
+	     "message: %s", xg_vcpu_last_error(v));
+	ok(no_c(xg_vcpu_last_error(v)), "... and quotes no C: %s", xg_vcpu_last_error(v));
+	run_msr(&r, 0x10, 1);
+	f.fail_inject = 0;
+	{
+		/* a failing MSR #GP is the VMM's msr_reply; a #UD there cannot be given */
+		xg_engine *e2 = engine_with("local xg = require 'exitgate'\nreturn { msr = "
+					    "function() return xg.inject 'UD' end }\n",
+					    "    on_error: stop\n", &err);
+		struct fake f2 = {.fail_inject = 1};
+		xg_vcpu *v2 = e2 ? xg_vcpu_attach(e2, "g", 0, &fake_ops, &f2, &err) : NULL;
+		if (!v2)
+			bail("%s", err.msg);
+		res = xg_handle_exit(v2, r.b, sizeof(r.b), 0);
+		like(xg_vcpu_last_error(v2), "at an MSR exit, which takes only #GP",
+		     "inject 'UD' refused at an MSR exit says why: %s", xg_vcpu_last_error(v2));
+		xg_vcpu_detach(v2);
+		xg_engine_free(e2);
+	}
 	xg_vcpu_detach(v);
 	xg_engine_free(e);
 

@@ -22,9 +22,16 @@ static void usage(FILE *f)
 		"  --watch            reload policies when their files change, and on SIGHUP\n"
 		"  --quiet            no summary\n"
 		"\n"
-		"Exit status: the guest's done-port code (0 when it halted); 3 a guest was\n"
-		"stopped (policy, ctl, exit storm); 124 timeout; 125 a vCPU failed; 2 the run\n"
-		"could not start (usage, config, payload, /dev/kvm).\n");
+		"Exit status (with several guests, the highest one's; the summary ends with\n"
+		"\"exitgate: status N: meaning\"):\n"
+		"    0  every guest wrote done code 0, or halted\n"
+		"    1  a guest reported failure: it wrote a non-zero code to the done port\n"
+		"       (the code is in the summary and in --stats, never the status)\n"
+		"    2  the run could not start (usage, config, payload, /dev/kvm)\n"
+		"    3  a guest was stopped (policy, exitgate ctl, exit storm, signal)\n"
+		"    4  a guest shut down (triple fault) and the policy did not stop it\n"
+		"  124  a time limit (--timeout, vm.timeout)\n"
+		"  125  a vCPU failed: KVM failed, or no verdict could be carried out\n");
 }
 
 int xg_cmd_run(int argc, char **argv)

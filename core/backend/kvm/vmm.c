@@ -67,9 +67,9 @@ struct guest {
 	double t0, t1;
 	/* under m->lock */
 	int stop_req, ended;
-	const char *end; /* done | halted | stopped | timeout | error */
+	const char *end; /* done | halted | stopped | shutdown | timeout | failed */
 	char reason[320];
-	int code;
+	int code; /* the guest's done code (end "done" only) */
 };
 
 struct xg_vmm {
@@ -127,11 +127,13 @@ static void kick(struct vcpu *c)
 	pthread_cond_broadcast(&c->g->m->cond);
 }
 
+/* End the guest (the first end wins): `code` is the guest's done code for "done", and
+ * ignored otherwise (the status follows from the end, see end_status). */
 static void guest_end_locked(struct guest *g, const char *end, int code, const char *reason)
 {
 	if (!g->end) {
 		g->end = end;
-		g->code = code;
+		g->code = !strcmp(end, "done") ? code : 0;
 		snprintf(g->reason, sizeof(g->reason), "%s", reason);
 	}
 	g->stop_req = 1;
@@ -154,6 +156,8 @@ static void guest_end(struct guest *g, const char *end, int code, const char *fm
 	pthread_mutex_unlock(&g->m->lock);
 }
 
+/* A vCPU ends. One that failed fails its guest (and so the run: status 125) before the
+ * count of ended vCPUs can call the guest halted. */
 static void vcpu_end(struct vcpu *c, const char *end, const char *reason)
 {
 	struct guest *g = c->g;
@@ -163,6 +167,11 @@ static void vcpu_end(struct vcpu *c, const char *end, const char *reason)
 		c->state = V_ENDED;
 		c->end = end;
 		snprintf(c->reason, sizeof(c->reason), "%s", reason);
+		if (!strcmp(end, "failed")) {
+			char why[320];
+			snprintf(why, sizeof(why), "vCPU %d failed: %.280s", c->index, reason);
+			guest_end_locked(g, "failed", 0, why);
+		}
 		if (++g->ended == g->nv && !g->end) {
 			g->end = "halted";
 			snprintf(g->reason, sizeof(g->reason), "every vCPU halted");
@@ -273,7 +282,7 @@ static int completes(uint32_t reason)
 
 /* 1 if the guest is stuck: the same exit at the same RIP again and again, each answered
  * by a verdict that did not move the guest on (resume, inject into a guest that faults
- * again, an on_error re-entering a shut-down vCPU ...). emulate and skip move RIP; IO,
+ * again ...; a shutdown never gets here, see vcpu_main). emulate and skip move RIP; IO,
  * MMIO and MSR exits are completed by the next KVM_RUN: those reset the count, unless the
  * verdict was inject, which cancels the access (fault.c). */
 static int storm(struct vcpu *c, const struct xg_result *res)
@@ -326,9 +335,9 @@ static void *vcpu_main(void *arg)
 			continue;
 		if (rc < 0 && !(rc == -EFAULT && r->exit_reason == KVM_EXIT_MEMORY_FAULT)) {
 			char why[160];
-			snprintf(why, sizeof(why), "KVM_RUN failed: %s", strerror(-rc));
-			vcpu_end(c, "error", why);
-			guest_end(g, "error", XG_RUN_FAILED, "vCPU %d: %s", c->index, why);
+			snprintf(why, sizeof(why), "KVM could not run the vCPU (KVM_RUN: %s)",
+				 strerror(-rc));
+			vcpu_end(c, "failed", why);
 			return NULL;
 		}
 		c->exits++;
@@ -349,6 +358,19 @@ static void *vcpu_main(void *arg)
 		if (taken)
 			continue;
 		res = xg_handle_exit(c->ev, r, c->run_size, rc < 0 ? -rc : 0);
+		/* A triple fault shuts the processor down (SDM Vol. 3A 6.15, interrupt 8: "the
+		 * processor ... enters shutdown mode"); KVM_RUN would only report the shutdown
+		 * again. Any answer but stop (or a failure) ends the guest here: at most the one
+		 * dump the policy asked for, never a storm of re-entries. */
+		if (r->exit_reason == KVM_EXIT_SHUTDOWN &&
+		    (res.next == XG_NEXT_RUN || res.next == XG_NEXT_PAUSE)) {
+			guest_end(g, "shutdown", 0,
+				  "vCPU %d shut down (a triple fault); the answer was '%s%s', "
+				  "but a shut-down vCPU cannot run on (answer shutdown exits with "
+				  "xg.stop)",
+				  c->index, res.dumped ? "dump " : "", xg_verdict_name(res.verdict));
+			goto out;
+		}
 		switch (res.next) {
 		case XG_NEXT_RUN:
 			if (storm(c, &res))
@@ -363,9 +385,8 @@ static void *vcpu_main(void *arg)
 			goto out;
 		case XG_NEXT_ERROR:
 		default:
-			vcpu_end(c, "error", res.reason);
-			guest_end(g, "error", XG_RUN_FAILED, "vCPU %d: %s", c->index,
-				  res.reason[0] ? res.reason : xg_vcpu_last_error(c->ev));
+			vcpu_end(c, "failed",
+				 res.reason[0] ? res.reason : xg_vcpu_last_error(c->ev));
 			return NULL;
 		}
 	}
@@ -690,6 +711,74 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 
 /* ---- summary ---- */
 
+/* How each end maps to the run's status (vmm.h). The guest's done code only chooses
+ * between 0 and XG_RUN_GUEST, so no code a guest writes can look like exitgate's own. */
+static const struct {
+	const char *end;
+	int status;
+	const char *meaning;
+} end_statuses[] = {
+    {"failed", XG_RUN_FAILED, "failed: a vCPU could not go on (KVM failed, or no verdict could "
+			      "be carried out)"},
+    {"timeout", XG_RUN_TIMEOUT, "ran past its time limit"},
+    {"shutdown", XG_RUN_SHUTDOWN, "shut down (triple fault) and was not stopped by the policy"},
+    {"stopped", XG_RUN_STOPPED, "was stopped (by the policy, exitgate ctl, an exit storm or "
+				"a signal)"},
+    {"halted", XG_RUN_OK, "halted"},
+};
+
+static int end_status(const struct guest *g)
+{
+	if (!g->end)
+		return XG_RUN_FAILED;
+	if (!strcmp(g->end, "done"))
+		return g->code ? XG_RUN_GUEST : XG_RUN_OK;
+	for (size_t i = 0; i < sizeof(end_statuses) / sizeof(end_statuses[0]); i++)
+		if (!strcmp(g->end, end_statuses[i].end))
+			return end_statuses[i].status;
+	return XG_RUN_FAILED;
+}
+
+/* The run's status: the highest of its guests' (vmm.h orders them by severity). */
+static int status_of(struct xg_vmm *m)
+{
+	int status = XG_RUN_OK;
+
+	for (int gi = 0; gi < m->ng; gi++)
+		if (end_status(&m->g[gi]) > status)
+			status = end_status(&m->g[gi]);
+	return status;
+}
+
+/* "status N: meaning", naming the first guest that gave the status. */
+static void status_words(struct xg_vmm *m, int status, char *buf, size_t n)
+{
+	const struct guest *g = NULL;
+
+	for (int gi = 0; gi < m->ng && !g; gi++)
+		if (end_status(&m->g[gi]) == status)
+			g = &m->g[gi];
+	if (status == XG_RUN_OK || !g) {
+		snprintf(buf, n, "status %d: every guest ended well (done code 0, or halted)",
+			 status);
+		return;
+	}
+	if (status == XG_RUN_GUEST) {
+		snprintf(buf, n,
+			 "status %d: guest '%s' reported failure: it wrote code %d to the done "
+			 "port",
+			 status, g->cfg->name, g->code);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(end_statuses) / sizeof(end_statuses[0]); i++)
+		if (!strcmp(g->end ? g->end : "failed", end_statuses[i].end)) {
+			snprintf(buf, n, "status %d: guest '%s' %s", status, g->cfg->name,
+				 end_statuses[i].meaning);
+			return;
+		}
+	snprintf(buf, n, "status %d: guest '%s' failed", status, g->cfg->name);
+}
+
 static void engine_stats(struct guest *g, struct xg_stats *s)
 {
 	struct xg_stats all;
@@ -764,8 +853,10 @@ static void summary(struct guest *g)
 		fprintf(stderr, "  dumps:    %llu\n", (unsigned long long)s.dumps);
 }
 
-static int write_stats(struct xg_vmm *m, const char *path)
+static int write_stats(struct xg_vmm *m, const char *path, int status)
 {
+	char words[400];
+
 	char tmp[1100];
 	FILE *f;
 
@@ -775,7 +866,10 @@ static int write_stats(struct xg_vmm *m, const char *path)
 		say("cannot write the stats to %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "{\"guests\":[");
+	status_words(m, status, words, sizeof(words));
+	fprintf(f, "{\"status\":%d,\"status_meaning\":", status);
+	xg_dump_json_str(f, words);
+	fprintf(f, ",\"guests\":[");
 	for (int gi = 0; gi < m->ng; gi++) {
 		struct guest *g = &m->g[gi];
 		uint64_t by[NREASONS + 1];
@@ -788,7 +882,12 @@ static int write_stats(struct xg_vmm *m, const char *path)
 		xg_dump_json_str(f, g->cfg->name);
 		fprintf(f, ",\"end\":");
 		xg_dump_json_str(f, g->end ? g->end : "?");
-		fprintf(f, ",\"code\":%d,\"reason\":", g->code);
+		fprintf(f, ",\"status\":%d,\"code\":", end_status(g));
+		if (g->end && !strcmp(g->end, "done"))
+			fprintf(f, "%d", g->code);
+		else
+			fprintf(f, "null");
+		fprintf(f, ",\"reason\":");
 		xg_dump_json_str(f, g->reason);
 		fprintf(f, ",\"seconds\":%.6f,\"exits\":{", g->t1 - g->t0);
 		for (int r = 0; r <= NREASONS; r++)
@@ -840,21 +939,6 @@ static int write_stats(struct xg_vmm *m, const char *path)
 }
 
 /* ---- the run ---- */
-
-static int status_of(struct xg_vmm *m)
-{
-	int error = 0, timeout = 0, stopped = 0, code = 0;
-
-	for (int gi = 0; gi < m->ng; gi++) {
-		const char *e = m->g[gi].end ? m->g[gi].end : "error";
-		error |= !strcmp(e, "error");
-		timeout |= !strcmp(e, "timeout");
-		stopped |= !strcmp(e, "stopped");
-		if (!strcmp(e, "done") && !code)
-			code = m->g[gi].code;
-	}
-	return error ? XG_RUN_FAILED : timeout ? XG_RUN_TIMEOUT : stopped ? XG_RUN_STOPPED : code;
-}
 
 static int selected(const struct xg_vmm_opts *o, const char *name)
 {
@@ -960,9 +1044,9 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		for (int i = 0; i < g->nv; i++) {
 			if (pthread_create(&g->v[i].tid, NULL, vcpu_main, &g->v[i])) {
 				g->v[i].state = V_ENDED;
-				g->v[i].end = "error";
+				g->v[i].end = "failed";
 				g->ended++;
-				guest_end_locked(g, "error", XG_RUN_FAILED,
+				guest_end_locked(g, "failed", XG_RUN_FAILED,
 						 "cannot start a vCPU thread");
 				continue;
 			}
@@ -1006,14 +1090,19 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		for (int i = 0; i < m.g[gi].nv; i++)
 			if (m.g[gi].v[i].started)
 				pthread_join(m.g[gi].v[i].tid, NULL);
+	status = status_of(&m);
+	if (o->stats_path && write_stats(&m, o->stats_path, status))
+		status = status ? status : XG_RUN_FAILED;
 	for (int gi = 0; gi < m.ng; gi++) {
 		xg_devs_flush(&m.g[gi].devs);
 		if (!o->quiet)
 			summary(&m.g[gi]);
 	}
-	status = status_of(&m);
-	if (o->stats_path && write_stats(&m, o->stats_path))
-		status = status ? status : XG_RUN_FAILED;
+	if (!o->quiet) {
+		char words[400];
+		status_words(&m, status, words, sizeof(words));
+		say("%s", words);
+	}
 out:
 	if (m.ctl)
 		xg_ctl_close(m.ctl);

@@ -197,7 +197,9 @@ static int resolve_policy(struct ctx *c, yaml_node_t *n, struct xg_guest_cfg *g)
  * tables at XG_KVM_RESERVED_START..END, devices in the MMIO window where no RAM is behind.
  */
 #define VM_MIN_MEMORY (2ull << 20)
-#define VM_MAX_VCPUS  8
+/* The engine has no limit of its own; KVM's is checked when the VM is made (KVM_CAP_MAX_VCPUS,
+ * 1024 on the project's hosts). This bound keeps a typo from asking for a million threads. */
+#define VM_MAX_VCPUS  1024
 #define VM_MAX_DEVS   16
 #define VM_MAX_MSR    16
 #define VM_PAGE	      4096ull
@@ -471,7 +473,7 @@ static int parse_devices(struct ctx *c, yaml_node_t *n, const char *key, struct 
 /* Checks between keys, once all are read. The nodes are where the keys are set, vm: itself
  * for a default (entry: that of load). */
 static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
-		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry)
+		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry, yaml_node_t *vcpus)
 {
 	char k[200];
 
@@ -511,6 +513,21 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 			    "more memory",
 			    key_at(k, sizeof(k), base, ".load"), (unsigned long long)vm->load,
 			    (unsigned long long)vm->memory - 1);
+	/* Long mode gives each vCPU a stack of XG_KVM_VCPU_STACK below the previous one's, from
+	 * the top of RAM down (xg_kvm.h): they must stay above the payload. */
+	if (vm->mode == XG_KVM_LONG && vm->load < vm->memory &&
+	    (uint64_t)vm->vcpus * XG_KVM_VCPU_STACK > vm->memory - vm->load)
+		return fail(c, vcpus,
+			    "%s: %d vCPUs need %lluK of stack (%lluK each, from the top of RAM "
+			    "down), which reaches below the payload at 0x%llx: give more memory "
+			    "(at least %lluM) or fewer vcpus",
+			    key_at(k, sizeof(k), base, ".vcpus"), vm->vcpus,
+			    (unsigned long long)vm->vcpus * XG_KVM_VCPU_STACK >> 10,
+			    (unsigned long long)XG_KVM_VCPU_STACK >> 10, (unsigned long long)vm->load,
+			    (unsigned long long)((vm->load + (uint64_t)vm->vcpus * XG_KVM_VCPU_STACK +
+						  (1ull << 20)) >>
+						 20) +
+				1);
 	if (vm->mode == XG_KVM_REAL && vm->entry >= VM_REAL_LIMIT)
 		return fail(
 		    c, entry,
@@ -524,7 +541,7 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_guest_cfg *g)
 {
 	struct xg_vm_cfg *vm = &g->vm;
-	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL;
+	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL, *vcpus = vmk;
 	char base[160], k[200];
 	uint64_t v;
 
@@ -566,6 +583,7 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 				rc = fail(c, n, "%s: '%s' is not a mode (known: long, real)", k,
 					  t ? t : type_name(n));
 		} else if (!strcmp(s, "vcpus")) {
+			vcpus = n;
 			rc = get_uint(c, n, k, 0, &v);
 			if (!rc && (v < 1 || v > VM_MAX_VCPUS))
 				rc = fail(c, n, "%s: %s is out of range (1..%d)", k, scalar(n),
@@ -602,7 +620,7 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 		vm->entry = vm->load;
 		entry = load;
 	}
-	return check_vm(c, vmk, base, vm, memory, load, entry);
+	return check_vm(c, vmk, base, vm, memory, load, entry, vcpus);
 }
 
 /* One guest (or the defaults) mapping. */

@@ -17,7 +17,7 @@
  *                                      #   guest directories (build/guests, share/exitgate)
  *         memory: 64M                  # RAM at GPA 0
  *         mode: long                   # long | real
- *         vcpus: 1                     # 1..8, all start at the entry
+ *         vcpus: 1                     # 1..1024, all start at the entry
  *         load: 0x100000               # where the payload goes; entry defaults to it
  *         entry: 0x100000
  *         timeout: 30                  # seconds of wall time, then the run stops

@@ -163,9 +163,12 @@ static void vm_errors(void)
 	       "bad.yaml:6: guests.demo.vm.mode: 'protected' is not a mode (known: long, real)",
 	       "an unknown mode");
 	bad_vm("      payload: x.bin\n      vcpus: 0\n",
-	       "bad.yaml:6: guests.demo.vm.vcpus: 0 is out of range (1..8)", "no vCPUs");
-	bad_vm("      payload: x.bin\n      vcpus: 9\n", "vcpus: 9 is out of range (1..8)",
-	       "nine vCPUs");
+	       "bad.yaml:6: guests.demo.vm.vcpus: 0 is out of range (1..1024)", "no vCPUs");
+	bad_vm("      payload: x.bin\n      vcpus: 1025\n", "vcpus: 1025 is out of range (1..1024)",
+	       "1025 vCPUs");
+	bad_vm("      payload: x.bin\n      memory: 4M\n      vcpus: 64\n",
+	       "bad.yaml:7: guests.demo.vm.vcpus: 64 vCPUs need 4096K of stack",
+	       "more vCPU stacks than RAM above the payload");
 	bad_vm("      payload: x.bin\n      timeout: -1\n",
 	       "bad.yaml:6: 'guests.demo.vm.timeout' must be a non-negative number, not '-1'",
 	       "a negative timeout");

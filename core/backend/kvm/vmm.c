@@ -29,7 +29,7 @@
 #include "exit/kvm_compat.h"
 
 #define NREASONS   64
-#define STACK_SIZE 0x10000ull /* per vCPU, below the previous one's */
+#define STACK_SIZE XG_KVM_VCPU_STACK /* per vCPU, below the previous one's */
 
 enum vstate { V_RUNNING = 0, V_SUSPENDED, V_ENDED };
 
@@ -511,6 +511,41 @@ static int enable_caps(struct guest *g, struct xg_error *err)
 	return 0;
 }
 
+/* What KVM and guest RAM allow for vm.vcpus: KVM's own maximum (api.rst 4.7
+ * KVM_CREATE_VCPU: KVM_CAP_MAX_VCPUS, else KVM_CAP_NR_VCPUS, else 4), and in long mode one
+ * stack per vCPU from the top of RAM down that stays above the end of the payload. */
+static int check_vcpus(struct guest *g, const char *payload, struct xg_error *err)
+{
+	const struct xg_vm_cfg *vm = &g->cfg->vm;
+	int max = xg_kvm_check_cap(g->vm, KVM_CAP_MAX_VCPUS);
+	uint64_t stacks = (uint64_t)g->nv * STACK_SIZE, mem = xg_kvm_mem_size(g->vm);
+	struct stat st;
+
+	if (max <= 0)
+		max = xg_kvm_check_cap(g->vm, KVM_CAP_NR_VCPUS);
+	if (max <= 0)
+		max = 4;
+	if (g->nv > max) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "vm.vcpus is %d, but this KVM runs at most %d vCPUs in a VM "
+			 "(KVM_CAP_MAX_VCPUS): lower vcpus",
+			 g->nv, max);
+		return -1;
+	}
+	if (vm->mode == XG_KVM_LONG && stat(payload, &st) == 0 &&
+	    (stacks > mem || vm->load + (uint64_t)st.st_size > mem - stacks)) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "vm.vcpus: %d vCPUs need %lluK of stack from the top of RAM down, which "
+			 "reaches the payload (0x%llx..0x%llx): give more memory (at least %lluM) "
+			 "or fewer vcpus",
+			 g->nv, (unsigned long long)(stacks >> 10), (unsigned long long)vm->load,
+			 (unsigned long long)(vm->load + (uint64_t)st.st_size - 1),
+			 (unsigned long long)((vm->load + (uint64_t)st.st_size + stacks) >> 20) + 1);
+		return -1;
+	}
+	return 0;
+}
+
 static int vmm_mmio_read(void *o, uint64_t gpa, void *buf, size_t len)
 {
 	struct guest *g = o;
@@ -546,6 +581,8 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 	if (xg_kvm_load_file(g->vm, vm->load, payload, err))
 		goto fail;
 	g->nv = vm->vcpus > 0 ? vm->vcpus : 1;
+	if (check_vcpus(g, payload, err))
+		goto fail;
 	g->v = calloc((size_t)g->nv, sizeof(*g->v));
 	if (!g->v) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");

@@ -16,7 +16,8 @@
  *                                (XG_KVM_RESERVED_*); xg_kvm_load refuses to overwrite it.
  *   XG_KVM_LOAD_ADDR (1 MiB)     where flat payloads go (examples/guests links them there).
  *   mem_size                     initial RSP in long mode: the stack grows down from the
- *                                top of RAM.
+ *                                top of RAM (the mini-VMM gives vCPU i the stack from
+ *                                mem_size - i * XG_KVM_VCPU_STACK down).
  *   XG_KVM_MMIO_BASE ..          no memslot: every access exits with KVM_EXIT_MMIO (or an
  *                                emulation failure). RAM may not reach into it.
  *
@@ -45,6 +46,7 @@
 #define XG_KVM_MMIO_BASE   0xd0000000ULL
 #define XG_KVM_MMIO_SIZE   0x20000000ULL /* up to 0xefffffff: guest devices live here */
 #define XG_KVM_DEFAULT_MEM (64ULL << 20)
+#define XG_KVM_VCPU_STACK  0x10000ULL /* the mini-VMM's stack per vCPU, top of RAM down */
 
 /* The long-mode setup's region in low RAM (see kvm.c for what each page holds). */
 #define XG_KVM_RESERVED_START 0x1000ULL

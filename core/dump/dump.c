@@ -13,10 +13,14 @@
  * Guest memory is read from RAM only (read_gpa), never from a device: a device read can
  * have side effects (a FIFO pops, a status bit clears) that would change what we dump.
  */
+#define _GNU_SOURCE /* renameat2 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -35,7 +39,8 @@
 #define CODE_INSNS     8  /* instructions disassembled from RIP */
 #define STACK_BYTES    128 /* bytes shown from RSP up */
 #define PAGE_SIZE_4K   4096ull
-#define GUEST_NAME_MAX 128 /* keeps "<guest>-vcpu<N>-<seq>.json" and its temp under NAME_MAX */
+#define GUEST_NAME_MAX 128 /* keeps "<guest>-<run>-vcpu<N>-<seq>.json" and its temp under NAME_MAX */
+#define RUN_ID_MAX     48
 
 /* ---- JSON writing ---------------------------------------------------------------------- */
 
@@ -696,6 +701,7 @@ static char *render(const struct xg_dump_req *r, size_t *len)
 	j_int(&j, "exitgate_dump", 1);
 	j_str(&j, "time", stamp);
 	j_str(&j, "guest", r->guest);
+	j_str(&j, "run", r->run);
 	j_int(&j, "vcpu", r->vcpu);
 	j_key(&j, "seq");
 	fprintf(j.f, "%" PRIu64, r->seq);
@@ -795,6 +801,24 @@ static int make_dir(const char *dir, struct xg_error *err)
 	return -1;
 }
 
+/* rename(2) that never replaces: RENAME_NOREPLACE (renameat2(2)), or on a file system without
+ * it, link(2) (which fails on an existing name too) and unlink. Where neither works a plain
+ * rename is the last resort: the run identity in the name already keeps runs apart. */
+static int rename_new(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return -1;
+	if (link(from, to) == 0) {
+		unlink(from);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return -1;
+	return rename(from, to);
+}
+
 /* Temp file in the same directory, fsync, rename: rename(2) replaces the name atomically, so
  * a reader sees the whole dump or none, and the fsync first makes sure a crash cannot leave
  * the name pointing at empty blocks. The file mode is 0640: dumps hold guest memory. */
@@ -827,10 +851,14 @@ static int publish(const char *tmp, const char *final, const char *data, size_t 
 	fd = -1;
 	if (e != 0)
 		goto fail;
-	if (rename(tmp, final) != 0) {
+	if (rename_new(tmp, final) != 0) {
 		e = errno;
 		unlink(tmp);
-		set_err(err, "cannot rename dump %s to %s: %s", tmp, final, strerror(e));
+		if (e == EEXIST)
+			set_err(err, "dump %s is there already: not overwritten (no dump written)",
+				final);
+		else
+			set_err(err, "cannot rename dump %s to %s: %s", tmp, final, strerror(e));
 		return -1;
 	}
 	return 0;
@@ -857,10 +885,110 @@ static void sync_dir(const char *dir)
 	}
 }
 
+/* ---- run identity and stale temp files ------------------------------------------------ */
+
+void xg_dump_run_id(char *buf, size_t n)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct timespec last;
+	static unsigned same;
+	struct timespec ts;
+	struct tm tm;
+	char stamp[32] = "00000000T000000";
+	unsigned k;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec -= ts.tv_nsec % 1000;
+	pthread_mutex_lock(&lock);
+	same = ts.tv_sec == last.tv_sec && ts.tv_nsec == last.tv_nsec ? same + 1 : 0;
+	last = ts;
+	k = same;
+	pthread_mutex_unlock(&lock);
+	if (gmtime_r(&ts.tv_sec, &tm))
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	if (k)
+		snprintf(buf, n, "%s.%06ldZ-%ld.%u", stamp, ts.tv_nsec / 1000, (long)getpid(), k);
+	else
+		snprintf(buf, n, "%s.%06ldZ-%ld", stamp, ts.tv_nsec / 1000, (long)getpid());
+}
+
+/* The identity of dumps written without one: one per process, made at its first dump. */
+static char process_run[RUN_ID_MAX];
+static void make_process_run(void)
+{
+	xg_dump_run_id(process_run, sizeof(process_run));
+}
+
+static void process_run_id(char *buf, size_t n)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, make_process_run);
+	snprintf(buf, n, "%s", process_run);
+}
+
+/* The writer's pid from ".<name>.json.<pid>.tmp"; 0 for the old ".<name>.json.tmp"; -1 for a
+ * name that is not a dump's temp file. */
+static long temp_writer(const char *name)
+{
+	size_t len = strlen(name);
+	const char *end, *p;
+	long pid = 0;
+
+	if (name[0] != '.' || len < 11 || strcmp(name + len - 4, ".tmp"))
+		return -1;
+	end = name + len - 4; /* at ".tmp" */
+	if (end - name >= 6 && !strncmp(end - 5, ".json", 5))
+		return 0;
+	for (p = end; p > name && p[-1] >= '0' && p[-1] <= '9'; p--)
+		;
+	if (p == end || end - p > 9 || p - name < 6 || p[-1] != '.' || strncmp(p - 6, ".json", 5))
+		return -1;
+	for (; p < end; p++)
+		pid = pid * 10 + (*p - '0');
+	return pid > 0 ? pid : -1;
+}
+
+int xg_dump_clean(const char *dir, struct xg_error *err)
+{
+	struct dirent *de;
+	int removed = 0, dfd;
+	DIR *d;
+
+	err->msg[0] = 0;
+	d = dir ? opendir(dir) : NULL;
+	if (!d)
+		return 0;
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		long pid = temp_writer(de->d_name);
+		struct stat st;
+		int stale;
+
+		if (pid < 0 || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (pid > 0)
+			/* kill(pid, 0): ESRCH when no such process; EPERM means it lives */
+			stale = pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+		else
+			stale = time(NULL) - st.st_mtime > XG_DUMP_STALE_SECONDS;
+		if (!stale)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			set_err(err, "cannot remove the stale dump temp file %s/%s: %s", dir,
+				de->d_name, strerror(errno));
+	}
+	closedir(d);
+	return removed;
+}
+
 int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, struct xg_error *err)
 {
 	struct xg_error local;
-	char name[GUEST_NAME_MAX + 64], guest[GUEST_NAME_MAX + 1];
+	char name[GUEST_NAME_MAX + RUN_ID_MAX + 64], guest[GUEST_NAME_MAX + 1], run[RUN_ID_MAX];
 	char tmp[PATH_MAX], final[PATH_MAX];
 	char *text;
 	size_t len = 0;
@@ -873,9 +1001,14 @@ int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, str
 		return -1;
 	}
 	sanitize(r->guest, guest, sizeof(guest));
-	snprintf(name, sizeof(name), "%s-vcpu%d-%" PRIu64 ".json", guest, r->vcpu, r->seq);
+	if (r->run)
+		sanitize(r->run, run, sizeof(run));
+	else
+		process_run_id(run, sizeof(run));
+	snprintf(name, sizeof(name), "%s-%s-vcpu%d-%06" PRIu64 ".json", guest, run, r->vcpu,
+		 r->seq);
 	w1 = snprintf(final, sizeof(final), "%s/%s", r->dir, name);
-	w2 = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", r->dir, name);
+	w2 = snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", r->dir, name, (long)getpid());
 	if (w1 < 0 || w2 < 0 || (size_t)w2 >= sizeof(tmp)) {
 		set_err(err, "dump directory %.400s...: path too long", r->dir);
 		return -1;

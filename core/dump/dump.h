@@ -11,9 +11,14 @@
  * What cannot be read (a missing op, an unmapped page) is recorded as an "error" string in
  * its place; a dump never fails because the guest state is odd.
  *
- * The file is written atomically: "<dir>/.<name>.tmp", fsync, rename to
- * "<dir>/<guest>-vcpu<N>-<seq>.json", so a reader never sees half a dump. The directory is
- * created (mode 0750) when missing.
+ * The file is written atomically: "<dir>/.<name>.<pid>.tmp", fsync, rename to
+ * "<dir>/<name>" with <name> = "<guest>-<run>-vcpu<N>-<seq>.json", so a reader never sees half
+ * a dump. <run> is the run's identity (xg_dump_run_id: its UTC start time to the microsecond
+ * and the pid, "20261201T224405.123456Z-4242"), so a second run into the same directory never
+ * meets the first one's names, and the names of one guest sort by time (seq has six digits).
+ * The rename never replaces a file that is there (RENAME_NOREPLACE). The directory is
+ * created (mode 0750) when missing. A writer killed mid-dump leaves its temp file, which
+ * carries its pid: xg_dump_clean removes those whose writer is gone.
  */
 #ifndef XG_DUMP_H
 #define XG_DUMP_H
@@ -27,6 +32,7 @@
 struct xg_dump_req {
 	const char *dir;      /* the guest's dump_dir (required) */
 	const char *guest;    /* guest name */
+	const char *run;      /* the run's identity (xg_dump_run_id); NULL: this process's */
 	int vcpu;	      /* vCPU index */
 	uint64_t seq;	      /* per-vCPU sequence number, part of the file name */
 	const char *policy;   /* policy file as messages show it ("default.lua"), or NULL */
@@ -43,6 +49,19 @@ struct xg_dump_req {
 /* Write the dump. 0 with the final path in path[0..path_size), or -1 with why in err (and
  * no file left behind). */
 int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, struct xg_error *err);
+
+/* A new run identity: "<UTC start time to the microsecond>Z-<pid>", with ".<n>" after the
+ * second one a process makes in the same microsecond. Sorts by time. */
+void xg_dump_run_id(char *buf, size_t n);
+
+/* Remove the temp files dead writers left in dir: ".<name>.json.<pid>.tmp" whose pid is no
+ * longer a process, and ".<name>.json.tmp" (the format before the pid was in the name) older
+ * than XG_DUMP_STALE_SECONDS. A live writer's temp file is never touched; nor is anything
+ * that is not a regular file or not named like a dump's temp file. Returns how many were
+ * removed (0 when dir does not exist); what could not be removed is said in err->msg (""
+ * otherwise). */
+#define XG_DUMP_STALE_SECONDS 600
+int xg_dump_clean(const char *dir, struct xg_error *err);
 
 /* Write s as a JSON string (RFC 8259 escapes; bytes that are not UTF-8 become U+FFFD), or
  * null for NULL. For the other JSON exitgate writes (`exitgate run --stats`). */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dump/dump.h"
 #include "engine/engine_int.h"
 
 int xg_read_file(const char *path, char **text, size_t *len, struct xg_error *err)
@@ -181,6 +182,11 @@ static void free_sources(struct xg_config *cfg, char **src, size_t *len)
 	free(len);
 }
 
+const char *xg_engine_run_id(const xg_engine *e)
+{
+	return e->run_id;
+}
+
 xg_engine *xg_engine_new(const xg_config *cfg, struct xg_error *err)
 {
 	struct xg_engine *e = calloc(1, sizeof(*e));
@@ -195,6 +201,7 @@ xg_engine *xg_engine_new(const xg_config *cfg, struct xg_error *err)
 	pthread_mutex_init(&e->reload_lock, NULL);
 	e->log = stderr_log;
 	e->wake[0] = e->wake[1] = e->inotify = -1;
+	xg_dump_run_id(e->run_id, sizeof(e->run_id));
 	if (load_lua_module(e, err))
 		goto fail;
 	e->cfg = xg_config_copy(cfg, err);

@@ -180,6 +180,7 @@ struct xg_engine {
 	xg_log_fn log;
 	void *log_ud;
 	struct xg_stats retired; /* detached vCPUs, reload counters */
+	char run_id[48];	 /* in every dump's name (xg_dump_run_id) */
 	struct xg_store_ent *store;
 	/* watch.c */
 	pthread_t watcher;

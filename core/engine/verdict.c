@@ -316,6 +316,7 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 	struct xg_dump_req r = {
 	    .dir = ls->dump_dir,
 	    .guest = ls->guest,
+	    .run = v->e->run_id,
 	    .vcpu = ls->index,
 	    .policy = ls->chunk,
 	    .handler = v->dump_handler,

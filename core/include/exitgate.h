@@ -518,6 +518,10 @@ const char *xg_vcpu_last_error(const xg_vcpu *v);
 void xg_vcpu_stats(const xg_vcpu *v, struct xg_stats *out);
 /* Engine-wide: the sum over attached vCPUs plus reload counters. */
 void xg_engine_stats(xg_engine *e, struct xg_stats *out);
+/* This engine's run identity, part of every dump file's name ("20261201T224405.123456Z-4242":
+ * UTC time the engine was made, and the pid), so that runs into one dump_dir never overwrite
+ * each other's dumps. */
+const char *xg_engine_run_id(const xg_engine *e);
 
 /* Re-read the configuration (when it came from a file) and every policy, compile them in
  * fresh states and hand them to the vCPUs, which swap at their next exit. On failure the

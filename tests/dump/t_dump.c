@@ -322,12 +322,15 @@ static void listing(const char *dir, char *out, size_t n)
 		free(ents);
 }
 
+#define RUN "20260101T000000.000001Z-42" /* a run identity, as xg_dump_run_id makes them */
+
 static struct xg_dump_req req(const char *dir, const char *guest, const struct xg_exit *x,
 			      const struct xg_vcpu_ops *ops, void *opaque)
 {
 	struct xg_dump_req r = {
 	    .dir = dir,
 	    .guest = guest,
+	    .run = RUN,
 	    .vcpu = 0,
 	    .seq = 1,
 	    .policy = "default.lua",
@@ -381,11 +384,11 @@ static void test_paged(struct fake *f)
 	r.seq = 42;
 	if (!write_ok(&r, path, sizeof(path), "64-bit paged guest"))
 		return;
-	snprintf(want, sizeof(want), "%s/web-vcpu2-42.json", dir);
-	is_str(path, want, "the path is <dir>/<guest>-vcpu<N>-<seq>.json");
+	snprintf(want, sizeof(want), "%s/web-" RUN "-vcpu2-000042.json", dir);
+	is_str(path, want, "the path is <dir>/<guest>-<run>-vcpu<N>-<seq, six digits>.json");
 	ok(access(path, R_OK) == 0, "the file exists");
 	listing(dir, dir_list, sizeof(dir_list));
-	is_str(dir_list, "web-vcpu2-42.json", "no temp file is left beside it");
+	is_str(dir_list, "web-" RUN "-vcpu2-000042.json", "no temp file is left beside it");
 
 	field_is(path, "1", "1", "the dump parses as JSON");
 	field_is(path, "$d->{exitgate_dump}", "1", "exitgate_dump is 1");
@@ -544,7 +547,8 @@ static void test_hostile(struct fake *f)
 	r.seq = 7;
 	if (!write_ok(&r, path, sizeof(path), "hostile strings"))
 		return;
-	snprintf(expect, sizeof(expect), "%s/web_.._prod__x_-vcpu3-7.json", subdir("hostile"));
+	snprintf(expect, sizeof(expect), "%s/web_.._prod__x_-" RUN "-vcpu3-000007.json",
+		 subdir("hostile"));
 	is_str(path, expect, "a guest name with '/' and quotes is sanitized in the file name");
 	field_is(path, "$d->{note}", want,
 		 "note: escaped, ill-formed UTF-8 replaced by U+FFFD, good UTF-8 kept");
@@ -561,14 +565,90 @@ static void test_hostile(struct fake *f)
 	r.guest = ".hidden";
 	r.seq = 8;
 	if (write_ok(&r, path, sizeof(path), "a guest name starting with '.'"))
-		like(path, "/_hidden-vcpu3-8.json", "a leading '.' does not hide the dump");
+		like(path, "/_hidden-" RUN "-vcpu3-000008.json", "a leading '.' does not hide the dump");
 	r.guest = NULL;
 	r.seq = 9;
 	if (write_ok(&r, path, sizeof(path), "no guest name"))
-		like(path, "/guest-vcpu3-9.json", "a missing guest name still gives a file name");
+		like(path, "/guest-" RUN "-vcpu3-000009.json",
+		     "a missing guest name still gives a file name");
 	listing(subdir("hostile"), list, sizeof(list));
-	is_str(list, "_hidden-vcpu3-8.json guest-vcpu3-9.json web_.._prod__x_-vcpu3-7.json",
+	is_str(list,
+	       "_hidden-" RUN "-vcpu3-000008.json guest-" RUN "-vcpu3-000009.json web_.._prod__x_-" RUN
+	       "-vcpu3-000007.json",
 	       "only the dumps are in the directory");
+}
+
+/* Runs into one directory: names carry the run, nothing is overwritten, dead writers' temp
+ * files are cleaned and live ones kept. */
+static void test_runs(struct fake *f)
+{
+	char path[512], first[512], list[1024], id1[64], id2[64], tmp[600];
+	const char *dir = subdir("runs");
+	struct xg_error err = {""};
+	struct xg_dump_req r;
+	struct xg_exit x;
+	struct stat st;
+	pid_t dead;
+	int n;
+
+	guest_paged(f);
+	emul_exit(&x, guest_code, 2);
+	r = req(dir, "web", &x, &full_ops, f);
+	if (!write_ok(&r, first, sizeof(first), "first run's dump"))
+		return;
+	r.note = "second";
+	ok(xg_dump_write(&r, path, sizeof(path), &err) == -1 &&
+	       strstr(err.msg, "is there already: not overwritten") != NULL,
+	   "the same name again is refused, not overwritten: %s", err.msg);
+	field_is(first, "$d->{note}", "fld on MMIO", "... and the first dump is intact");
+	field_is(first, "$d->{run}", RUN, "the dump names its run");
+
+	xg_dump_run_id(id1, sizeof(id1));
+	xg_dump_run_id(id2, sizeof(id2));
+	ok(strcmp(id1, id2) < 0, "run identities differ and sort by time (%s < %s)", id1, id2);
+	like(id1, "Z-", "a run identity is UTC time, then the pid: %s", id1);
+	r.run = id2;
+	r.note = "fld on MMIO";
+	ok(write_ok(&r, path, sizeof(path), "second run's dump") && strstr(path, id2),
+	   "a second run's dump, same guest, vCPU and seq, gets its own name: %s", path);
+	r.run = NULL;
+	r.seq = 2;
+	ok(write_ok(&r, path, sizeof(path), "no run given") && strstr(path, "Z-"),
+	   "without a run, this process's identity: %s", path);
+
+	/* temp files: a dead writer's, a live one's (ours), the old format, not ours */
+	dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	snprintf(tmp, sizeof(tmp), "echo x >%s/.web-R-vcpu0-000001.json.%d.tmp", dir, (int)dead);
+	n = system(tmp);
+	snprintf(tmp, sizeof(tmp), "echo x >%s/.web-R-vcpu0-000002.json.%d.tmp", dir,
+		 (int)getpid());
+	n |= system(tmp);
+	snprintf(tmp, sizeof(tmp),
+		 "cd %s && echo x >.web-vcpu0-1.json.tmp && touch -d '1 hour ago' "
+		 ".web-vcpu0-1.json.tmp && echo x >.web-vcpu0-2.json.tmp && echo x >.other.tmp && "
+		 "echo x >.a.json.0.tmp && mkdir .d.json.%d.tmp && ln -s /nonexistent .l.json.%d.tmp",
+		 dir, (int)dead, (int)dead);
+	n |= system(tmp);
+	ok(n == 0, "temp files planted");
+	n = xg_dump_clean(dir, &err);
+	is_int(n, 2, "two stale temp files removed (%s)", err.msg[0] ? err.msg : "no error");
+	snprintf(tmp, sizeof(tmp), "%s/.web-R-vcpu0-000001.json.%d.tmp", dir, (int)dead);
+	ok(stat(tmp, &st) != 0, "the dead writer's (pid %d) is gone", (int)dead);
+	snprintf(tmp, sizeof(tmp), "%s/.web-R-vcpu0-000002.json.%d.tmp", dir, (int)getpid());
+	ok(stat(tmp, &st) == 0, "a live writer's is kept");
+	snprintf(tmp, sizeof(tmp), "%s/.web-vcpu0-1.json.tmp", dir);
+	ok(stat(tmp, &st) != 0, "an old-format one, an hour old, is gone");
+	listing(dir, list, sizeof(list));
+	like(list, ".web-vcpu0-2.json.tmp", "a fresh old-format one is kept");
+	ok(strstr(list, ".other.tmp") && strstr(list, ".a.json.0.tmp") &&
+	       strstr(list, ".d.json.") && strstr(list, ".l.json."),
+	   "pid 0, a directory and a symlink (named for the dead pid) and other names are kept: "
+	   "%s",
+	   list);
+	is_int(xg_dump_clean(subdir("no-such-dir"), &err), 0, "a missing directory: nothing to do");
 }
 
 /* A VMM with get_reg and translate_gva only, and an arm64 guest. */
@@ -721,6 +801,7 @@ int main(void)
 	test_nothing();
 	test_hostile(&f);
 	test_named(&f);
+	test_runs(&f);
 	test_failures(&f);
 
 	if (!tap_failures())

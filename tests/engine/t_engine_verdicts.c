@@ -294,7 +294,8 @@ int main(void)
 		f.rip = 0x1234;
 		run_emul(&r, "\xd9\x00", 2);
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
-		snprintf(file, sizeof(file), "%s/dumps/g-vcpu5-1.json", tdir());
+		snprintf(file, sizeof(file), "%s/dumps/g-%s-vcpu5-000001.json", tdir(),
+			 xg_engine_run_id(e));
 		df = fopen(file, "r");
 		n = df ? fread(text, 1, sizeof(text) - 1, df) : 0;
 		text[n] = 0;

@@ -99,7 +99,7 @@ ok $? "shutdown answered by on_error (inject UD): the guest ends at once, status
 rm -rf "$T/dumps"
 xrun "$(cfg faults.yaml)" dumpspam
 ok $([ $rc = 0 ]; echo $?) "20 dump verdicts: the guest still ends with done 0 (status $rc)"
-nd=$(ls "$T"/dumps/dumpspam-vcpu0-*.json 2>/dev/null | wc -l)
+nd=$(ls "$T"/dumps/dumpspam-*-vcpu0-*.json 2>/dev/null | wc -l)
 [ "$nd" = 5 ]; ok $? "dump_max (5) files written, no more (got $nd)"
 has "$ERR" 'dump limit'; ok $? "stderr says the dump limit was reached"
 

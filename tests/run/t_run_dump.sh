@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t_run_dump.sh - the dump verdict on a real exit: xg.dump { xg.skip(), note = ... } writes
-# <dump_dir>/<guest>-vcpu<N>-<seq>.json with the note, the decoded exit, the instruction and
+# <dump_dir>/<guest>-<run>-vcpu<N>-<seq>.json with the note, the decoded exit, the instruction and
 # its disassembly, and the registers at the instruction (guests/dump.S prints its address);
 # then the skip moves past the 5-byte instruction and the guest ends with done 0.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
@@ -10,8 +10,8 @@ xrun --stats "$T/stats.json" "$(cfg dump.yaml)"
 ok $([ $rc = 0 ]; echo $?) "the guest ends with done 0 after the skip (status $rc)"
 [ $rc = 0 ] || { diag "$OUT"; diag "$ERR"; }
 has "$OUT" '^dump\| dump: after$'; ok $? "the skip went past the instruction"
-files=("$T"/dumps/dump-vcpu0-*.json)
-[ ${#files[@]} = 1 ] && [ -f "${files[0]}" ]; ok $? "one dump file, dump-vcpu0-N.json (${files[*]##*/})"
+files=("$T"/dumps/dump-*-vcpu0-*.json)
+[ ${#files[@]} = 1 ] && [ -f "${files[0]}" ]; ok $? "one dump file, dump-RUN-vcpu0-N.json (${files[*]##*/})"
 f=${files[0]}
 [ "$(js "$f" '$d->{exitgate_dump}')" = 1 ]; ok $? "it parses as a dump"
 note=$(js "$f" '$d->{note}')

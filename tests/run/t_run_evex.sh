@@ -25,11 +25,11 @@ i=$(js "$s" '(grep { $_->{name} eq "evex" } @{$d->{guests}})[0]{exits}{internal_
 v=$(js "$s" 'my $g = (grep { $_->{name} eq "evex" } @{$d->{guests}})[0]{engine}{verdicts}; ($g->{emulate} // 0) + ($g->{inject} // 0) + ($g->{dump} // 0)')
 [ -n "$i" ] && [ "$i" = "$v" ]; ok $? "evex: every emulation failure got a verdict ($i exits, $v verdicts)"
 
-notes=$(for f in "$T"/dumps/evex-vcpu0-*.json; do [ -f "$f" ] && js "$f" '$d->{note}' && echo; done)
+notes=$(for f in "$T"/dumps/evex-2*-vcpu0-*.json; do [ -f "$f" ] && js "$f" '$d->{note}' && echo; done)
 [ "$(grep -c . <<<"$notes")" = "$R_evex" ]; ok $? "evex: one dump per refusal ($R_evex)"
 ! grep -vqE '^not supported: [a-z]' <<<"$notes"; ok $? "evex: each dump's note names the refused instruction"
 diag "$notes"
-errs=$(for f in "$T"/dumps/evex-force-vcpu0-*.json; do [ -f "$f" ] && js "$f" '$d->{trigger} . ": " . $d->{error}' && echo; done)
+errs=$(for f in "$T"/dumps/evex-force-*-vcpu0-*.json; do [ -f "$f" ] && js "$f" '$d->{trigger} . ": " . $d->{error}' && echo; done)
 [ "$(grep -c '^on_error: .' <<<"$errs")" = "$R_evex_force" ]
 ok $? "evex-force: each refusal is an engine error with its reason, dumped by on_error"
 diag "$errs"

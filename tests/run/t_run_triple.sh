@@ -15,8 +15,8 @@ s="$T/stats.json"
 got=$(js "$s" '$d->{guests}[0]{exits}{shutdown}')
 [ "$got" = 1 ]; ok $? "stats: one shutdown exit (got '$got')"
 
-files=("$T"/dumps/triple-vcpu0-*.json)
-[ ${#files[@]} = 1 ] && [ -f "${files[0]}" ]; ok $? "one dump file, named triple-vcpu0-N.json (${files[*]##*/})"
+files=("$T"/dumps/triple-*-vcpu0-*.json)
+[ ${#files[@]} = 1 ] && [ -f "${files[0]}" ]; ok $? "one dump file, named triple-RUN-vcpu0-N.json (${files[*]##*/})"
 f=${files[0]}
 [ "$(js "$f" '$d->{exitgate_dump}')" = 1 ]; ok $? "the dump parses as JSON and says what it is"
 [ "$(js "$f" '$d->{exit}{kind}')" = shutdown ]; ok $? "exit kind is shutdown"

@@ -887,7 +887,8 @@ static void summary(struct guest *g)
 				xg_fail_name((enum xg_fail)f));
 	fprintf(stderr, ")\n");
 	if (s.dumps)
-		fprintf(stderr, "  dumps:    %llu\n", (unsigned long long)s.dumps);
+		fprintf(stderr, "  dumps:    %llu (run %s)\n", (unsigned long long)s.dumps,
+			xg_engine_run_id(g->m->e));
 }
 
 static int write_stats(struct xg_vmm *m, const char *path, int status)
@@ -906,6 +907,8 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 	status_words(m, status, words, sizeof(words));
 	fprintf(f, "{\"status\":%d,\"status_meaning\":", status);
 	xg_dump_json_str(f, words);
+	fprintf(f, ",\"run\":");
+	xg_dump_json_str(f, xg_engine_run_id(m->e));
 	fprintf(f, ",\"guests\":[");
 	for (int gi = 0; gi < m->ng; gi++) {
 		struct guest *g = &m->g[gi];
@@ -976,6 +979,28 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 }
 
 /* ---- the run ---- */
+
+/* Temp files that writers killed mid-dump left in the guests' dump directories (see
+ * xg_dump_clean: a live writer's are kept). Said when there were any. */
+static void clean_dumps(struct xg_vmm *m)
+{
+	for (int gi = 0; gi < m->ng; gi++) {
+		const char *dir = m->g[gi].cfg->dump_dir;
+		struct xg_error err;
+		int n, seen = 0;
+
+		for (int k = 0; k < gi && dir; k++)
+			seen |= m->g[k].cfg->dump_dir && !strcmp(m->g[k].cfg->dump_dir, dir);
+		if (!dir || seen)
+			continue;
+		n = xg_dump_clean(dir, &err);
+		if (n)
+			say("%s: removed %d stale dump temp file%s left by writers that are gone", dir,
+			    n, n == 1 ? "" : "s");
+		if (err.msg[0])
+			say("%s", err.msg);
+	}
+}
 
 static int selected(const struct xg_vmm_opts *o, const char *name)
 {
@@ -1051,6 +1076,7 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 			say("%s", err.msg);
 			goto out;
 		}
+	clean_dumps(&m);
 	if (o->ctl_path)
 		snprintf(m.ctl_path, sizeof(m.ctl_path), "%s", o->ctl_path);
 	else

@@ -3,6 +3,7 @@
  * vetoes, page splitting, "no side effect before the last fault", and the exceptions of each
  * stage. These read as examples of how a VMM implements struct xg_emu_x86_ops.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ struct fake {
 	uint8_t present[NPAGES], writable[NPAGES];
 	int set_regs_calls, set_xsave_calls, reads, writes, injected;
 	struct xg_emu_x86_exception exc;
-	int stages[32], nstages, veto_at;
+	int stages[32], nstages, veto_at, fail_xsave;
 	uint64_t write_la[64];
 	unsigned write_size[64];
 };
@@ -39,6 +40,8 @@ static int f_set_regs(void *o, const struct xg_emu_x86_regs *r)
 }
 static int f_get_xsave(void *o, void *xs)
 {
+	if (((struct fake *)o)->fail_xsave)
+		return -EIO;
 	memcpy(xs, ((struct fake *)o)->xs, XG_EMU_X86_XSAVE_SIZE);
 	return 0;
 }
@@ -396,6 +399,15 @@ int main(void)
 			}
 		}
 	}
+
+	/* the VMM failing an op: the reason says what could not be done, in words */
+	reset(&f);
+	f.fail_xsave = 1;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	is_int(emu(&f, "f3 0f 10 03", &res), XG_EMU_X86_ERROR, "movss with get_xsave failing: error");
+	like(res.reason, "the VMM could not read the vector state (get_xsave): Input/output error",
+	     "the reason says what failed and why: %s", res.reason);
+	ok(f.set_regs_calls == 0 && f.set_xsave_calls == 0, "... and nothing was written");
 
 	return done_testing();
 }

@@ -82,9 +82,12 @@ static int not_handled(struct xg_emu_x86_ctx *c, const char *why)
 	return XG_EMU_X86_NOT_HANDLED;
 }
 
+/* An op of the VMM failed: what it was asked, in words (with the op's name for the VMM's
+ * author), and its errno in words. */
 static int host_error(struct xg_emu_x86_ctx *c, const char *what, int rc)
 {
-	snprintf(c->res->reason, sizeof(c->res->reason), "%s failed (%d)", what, rc);
+	snprintf(c->res->reason, sizeof(c->res->reason), "the VMM could not %s: %s", what,
+		 strerror(rc < 0 ? -rc : rc));
 	return XG_EMU_X86_ERROR;
 }
 
@@ -177,7 +180,7 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 		return not_handled(c, "no get_xsave in ops");
 	rc = c->ops->get_xsave(c->opaque, c->xs);
 	if (rc < 0)
-		return host_error(c, "get_xsave", rc);
+		return host_error(c, "read the vector state (get_xsave)", rc);
 	/* components in their initial state (XSTATE_BV bit clear) made explicit: SDM Vol. 1
 	 * 13.6 */
 	memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
@@ -659,7 +662,7 @@ static int piece_translate(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc
 	int rc = c->ops->translate(c->opaque, la, a->kind, c->cpl, &err);
 
 	if (rc < 0)
-		return host_error(c, "translate", rc);
+		return host_error(c, "translate a guest address (translate)", rc);
 	if (rc > 0) {
 		c->res->exc.cr2 = la;
 		return xg_emu_x86_exc(c, XG_EMU_X86_PF, 1, err);
@@ -740,7 +743,7 @@ static int commit(struct xg_emu_x86_ctx *c, int advance)
 	if (c->xs_dirty) {
 		rc = c->ops->set_xsave ? c->ops->set_xsave(c->opaque, c->xs) : -1;
 		if (rc < 0)
-			return host_error(c, "set_xsave", rc);
+			return host_error(c, "write the vector state (set_xsave)", rc);
 	}
 	if (advance) {
 		c->r.rip = c->next_rip;
@@ -749,7 +752,7 @@ static int commit(struct xg_emu_x86_ctx *c, int advance)
 	if (advance || c->regs_dirty) {
 		rc = c->ops->set_regs(c->opaque, &c->r);
 		if (rc < 0)
-			return host_error(c, "set_regs", rc);
+			return host_error(c, "write the registers (set_regs)", rc);
 	}
 	return 0;
 }
@@ -897,7 +900,7 @@ static int deliver(struct xg_emu_x86_ctx *c)
 	}
 	rc = c->ops->inject ? c->ops->inject(c->opaque, &res->exc) : -1;
 	if (rc < 0)
-		return host_error(c, "inject", rc);
+		return host_error(c, "inject the exception (inject)", rc);
 	return XG_EMU_X86_EXCEPTION;
 }
 
@@ -926,14 +929,14 @@ static int fetch_decode(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n
 			len = (unsigned)(15 - have);
 		rc = c->ops->translate(c->opaque, la, XG_EMU_X86_FETCH, c->cpl, &err);
 		if (rc < 0)
-			return host_error(c, "translate", rc);
+			return host_error(c, "translate a guest address (translate)", rc);
 		if (rc > 0) {
 			c->res->exc.cr2 = la;
 			return xg_emu_x86_exc(c, XG_EMU_X86_PF, 1, err);
 		}
 		rc = c->ops->read(c->opaque, la, buf + have, len, XG_EMU_X86_FETCH);
 		if (rc < 0)
-			return host_error(c, "fetch", rc);
+			return host_error(c, "read the instruction (fetch)", rc);
 		have += len;
 	}
 	if (rc == XG_EMU_X86_NOT_HANDLED) {
@@ -1065,7 +1068,9 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	rc = ops->get_regs(opaque, &c.r);
 	if (rc < 0) {
 		res->status = XG_EMU_X86_ERROR;
-		snprintf(res->reason, sizeof(res->reason), "get_regs failed (%d)", rc);
+		snprintf(res->reason, sizeof(res->reason),
+			 "the VMM could not read the registers (get_regs): %s",
+			 strerror(rc < 0 ? -rc : rc));
 		return res->status;
 	}
 	/* operating mode: SDM Vol. 3A 2.2 and 5.2.1 (IA-32e sub-modes) */

@@ -3,7 +3,8 @@
 # anything but stop: no shutdown handler (on_error applies), a dump then resume, a suspend.
 # A shut-down vCPU cannot be resumed (SDM Vol. 3A 6.15: the processor stops executing), so
 # each ends at once: one shutdown exit, at most the one dump the policy asked for, the guest
-# and vCPU end "shutdown", status 4, and the summary says the guest shut down.
+# and vCPU end "shutdown", status 4, and the summary says the guest shut down. With two vCPUs
+# only the one that shut down ends "shutdown"; the other was stopped.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 c=$(cfg shutdown.yaml)
@@ -28,4 +29,11 @@ for g in none resume suspend; do
 	has "$ERR" '^exitgate: status 4: '; ok $? "$g: ... and the status"
 	[ $((t1 - t0)) -lt 20 ]; ok $? "$g: quick ($((t1 - t0)) s, the guest's timeout is 30)"
 done
+
+# two vCPUs, vCPU 0 shuts down: the guest ends shutdown; vCPU 1 was only stopped with it
+xrun --stats "$T/two.json" "$c" two
+s="$T/two.json"
+[ $rc = 4 ] && [ "$(js "$s" '$d->{guests}[0]{end}')" = shutdown ]; ok $? "two vCPUs, one shuts down: the guest ends shutdown, status 4 (status $rc)"
+[ "$(js "$s" '$d->{guests}[0]{vcpus}[0]{end}')" = shutdown ] && [ "$(js "$s" '$d->{guests}[0]{vcpus}[1]{end}')" = stopped ]
+ok $? "vCPU 0 ended shutdown, vCPU 1 stopped ($(js "$s" 'join " ", map { $_->{end} } @{$d->{guests}[0]{vcpus}}'))"
 finish

@@ -321,7 +321,7 @@ static void *vcpu_main(void *arg)
 	struct vcpu *c = arg;
 	struct guest *g = c->g;
 	struct kvm_run *r = c->run;
-	const char *park = NULL;
+	const char *park = NULL, *mine = NULL; /* mine: how this vCPU itself ended */
 
 	for (;;) {
 		struct xg_result res;
@@ -369,6 +369,7 @@ static void *vcpu_main(void *arg)
 				  "but a shut-down vCPU cannot run on (answer shutdown exits with "
 				  "xg.stop)",
 				  c->index, res.dumped ? "dump " : "", xg_verdict_name(res.verdict));
+			mine = "shutdown";
 			goto out;
 		}
 		switch (res.next) {
@@ -393,9 +394,13 @@ static void *vcpu_main(void *arg)
 out:
 	pthread_mutex_lock(&g->m->lock);
 	{
+		/* The guest's end, except that a vCPU stopped because another one failed or
+		 * shut down was only stopped. */
 		const char *end = g->end ? g->end : "stopped";
+		if (!mine && (!strcmp(end, "failed") || !strcmp(end, "shutdown")))
+			end = "stopped";
 		pthread_mutex_unlock(&g->m->lock);
-		vcpu_end(c, end, g->reason);
+		vcpu_end(c, mine ? mine : end, g->reason);
 	}
 	return NULL;
 }

@@ -475,6 +475,7 @@ static int parse_devices(struct ctx *c, yaml_node_t *n, const char *key, struct 
 static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
 		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry, yaml_node_t *vcpus)
 {
+	uint64_t stacks;
 	char k[200];
 
 	if (!vm->payload)
@@ -515,19 +516,17 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 			    (unsigned long long)vm->memory - 1);
 	/* Long mode gives each vCPU a stack of XG_KVM_VCPU_STACK below the previous one's, from
 	 * the top of RAM down (xg_kvm.h): they must stay above the payload. */
-	if (vm->mode == XG_KVM_LONG && vm->load < vm->memory &&
-	    (uint64_t)vm->vcpus * XG_KVM_VCPU_STACK > vm->memory - vm->load)
+	stacks = (uint64_t)vm->vcpus * XG_KVM_VCPU_STACK;
+	if (vm->mode == XG_KVM_LONG && vm->load < vm->memory && stacks > vm->memory - vm->load)
 		return fail(c, vcpus,
 			    "%s: %d vCPUs need %lluK of stack (%lluK each, from the top of RAM "
 			    "down), which reaches below the payload at 0x%llx: give more memory "
 			    "(at least %lluM) or fewer vcpus",
 			    key_at(k, sizeof(k), base, ".vcpus"), vm->vcpus,
-			    (unsigned long long)vm->vcpus * XG_KVM_VCPU_STACK >> 10,
-			    (unsigned long long)XG_KVM_VCPU_STACK >> 10, (unsigned long long)vm->load,
-			    (unsigned long long)((vm->load + (uint64_t)vm->vcpus * XG_KVM_VCPU_STACK +
-						  (1ull << 20)) >>
-						 20) +
-				1);
+			    (unsigned long long)(stacks >> 10),
+			    (unsigned long long)(XG_KVM_VCPU_STACK >> 10),
+			    (unsigned long long)vm->load,
+			    (unsigned long long)((vm->load + stacks) >> 20) + 2);
 	if (vm->mode == XG_KVM_REAL && vm->entry >= VM_REAL_LIMIT)
 		return fail(
 		    c, entry,

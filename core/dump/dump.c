@@ -39,8 +39,9 @@
 #define CODE_INSNS     8  /* instructions disassembled from RIP */
 #define STACK_BYTES    128 /* bytes shown from RSP up */
 #define PAGE_SIZE_4K   4096ull
-#define GUEST_NAME_MAX 128 /* keeps "<guest>-<run>-vcpu<N>-<seq>.json" and its temp under NAME_MAX */
-#define RUN_ID_MAX     48
+#define GUEST_NAME_MAX                                                                             \
+	128 /* keeps "<guest>-<run>-vcpu<N>-<seq>.json" and its temp under NAME_MAX */
+#define RUN_ID_MAX 48
 
 /* ---- JSON writing ---------------------------------------------------------------------- */
 

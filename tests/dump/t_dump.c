@@ -565,7 +565,8 @@ static void test_hostile(struct fake *f)
 	r.guest = ".hidden";
 	r.seq = 8;
 	if (write_ok(&r, path, sizeof(path), "a guest name starting with '.'"))
-		like(path, "/_hidden-" RUN "-vcpu3-000008.json", "a leading '.' does not hide the dump");
+		like(path, "/_hidden-" RUN "-vcpu3-000008.json",
+		     "a leading '.' does not hide the dump");
 	r.guest = NULL;
 	r.seq = 9;
 	if (write_ok(&r, path, sizeof(path), "no guest name"))
@@ -573,8 +574,8 @@ static void test_hostile(struct fake *f)
 		     "a missing guest name still gives a file name");
 	listing(subdir("hostile"), list, sizeof(list));
 	is_str(list,
-	       "_hidden-" RUN "-vcpu3-000008.json guest-" RUN "-vcpu3-000009.json web_.._prod__x_-" RUN
-	       "-vcpu3-000007.json",
+	       "_hidden-" RUN "-vcpu3-000008.json guest-" RUN
+	       "-vcpu3-000009.json web_.._prod__x_-" RUN "-vcpu3-000007.json",
 	       "only the dumps are in the directory");
 }
 
@@ -626,11 +627,12 @@ static void test_runs(struct fake *f)
 	snprintf(tmp, sizeof(tmp), "echo x >%s/.web-R-vcpu0-000002.json.%d.tmp", dir,
 		 (int)getpid());
 	n |= system(tmp);
-	snprintf(tmp, sizeof(tmp),
-		 "cd %s && echo x >.web-vcpu0-1.json.tmp && touch -d '1 hour ago' "
-		 ".web-vcpu0-1.json.tmp && echo x >.web-vcpu0-2.json.tmp && echo x >.other.tmp && "
-		 "echo x >.a.json.0.tmp && mkdir .d.json.%d.tmp && ln -s /nonexistent .l.json.%d.tmp",
-		 dir, (int)dead, (int)dead);
+	snprintf(
+	    tmp, sizeof(tmp),
+	    "cd %s && echo x >.web-vcpu0-1.json.tmp && touch -d '1 hour ago' "
+	    ".web-vcpu0-1.json.tmp && echo x >.web-vcpu0-2.json.tmp && echo x >.other.tmp && "
+	    "echo x >.a.json.0.tmp && mkdir .d.json.%d.tmp && ln -s /nonexistent .l.json.%d.tmp",
+	    dir, (int)dead, (int)dead);
 	n |= system(tmp);
 	ok(n == 0, "temp files planted");
 	n = xg_dump_clean(dir, &err);

@@ -404,7 +404,8 @@ int main(void)
 	reset(&f);
 	f.fail_xsave = 1;
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
-	is_int(emu(&f, "f3 0f 10 03", &res), XG_EMU_X86_ERROR, "movss with get_xsave failing: error");
+	is_int(emu(&f, "f3 0f 10 03", &res), XG_EMU_X86_ERROR,
+	       "movss with get_xsave failing: error");
 	like(res.reason, "the VMM could not read the vector state (get_xsave): Input/output error",
 	     "the reason says what failed and why: %s", res.reason);
 	ok(f.set_regs_calls == 0 && f.set_xsave_calls == 0, "... and nothing was written");

@@ -368,7 +368,8 @@ static void *vcpu_main(void *arg)
 				  "vCPU %d shut down (a triple fault); the answer was '%s%s', "
 				  "but a shut-down vCPU cannot run on (answer shutdown exits with "
 				  "xg.stop)",
-				  c->index, res.dumped ? "dump " : "", xg_verdict_name(res.verdict));
+				  c->index, res.dumped ? "dump " : "",
+				  xg_verdict_name(res.verdict));
 			mine = "shutdown";
 			goto out;
 		}
@@ -523,7 +524,7 @@ static int check_vcpus(struct guest *g, const char *payload, struct xg_error *er
 {
 	const struct xg_vm_cfg *vm = &g->cfg->vm;
 	int max = xg_kvm_check_cap(g->vm, KVM_CAP_MAX_VCPUS);
-	uint64_t stacks = (uint64_t)g->nv * STACK_SIZE, mem = xg_kvm_mem_size(g->vm);
+	uint64_t stacks = (uint64_t)g->nv * STACK_SIZE, mem = xg_kvm_mem_size(g->vm), end;
 	struct stat st;
 
 	if (max <= 0)
@@ -537,15 +538,17 @@ static int check_vcpus(struct guest *g, const char *payload, struct xg_error *er
 			 g->nv, max);
 		return -1;
 	}
-	if (vm->mode == XG_KVM_LONG && stat(payload, &st) == 0 &&
-	    (stacks > mem || vm->load + (uint64_t)st.st_size > mem - stacks)) {
+	if (vm->mode != XG_KVM_LONG || stat(payload, &st) != 0)
+		return 0;
+	end = vm->load + (uint64_t)st.st_size; /* the payload's end, exclusive */
+	if (stacks > mem || end > mem - stacks) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "vm.vcpus: %d vCPUs need %lluK of stack from the top of RAM down, which "
 			 "reaches the payload (0x%llx..0x%llx): give more memory (at least %lluM) "
 			 "or fewer vcpus",
 			 g->nv, (unsigned long long)(stacks >> 10), (unsigned long long)vm->load,
-			 (unsigned long long)(vm->load + (uint64_t)st.st_size - 1),
-			 (unsigned long long)((vm->load + (uint64_t)st.st_size + stacks) >> 20) + 1);
+			 (unsigned long long)(end - 1),
+			 (unsigned long long)((end + stacks) >> 20) + 1);
 		return -1;
 	}
 	return 0;
@@ -760,12 +763,12 @@ static const struct {
 	int status;
 	const char *meaning;
 } end_statuses[] = {
-    {"failed", XG_RUN_FAILED, "failed: a vCPU could not go on (KVM failed, or no verdict could "
-			      "be carried out)"},
+    {"failed", XG_RUN_FAILED,
+     "failed: a vCPU could not go on (KVM failed, or no verdict could be carried out)"},
     {"timeout", XG_RUN_TIMEOUT, "ran past its time limit"},
     {"shutdown", XG_RUN_SHUTDOWN, "shut down (triple fault) and was not stopped by the policy"},
-    {"stopped", XG_RUN_STOPPED, "was stopped (by the policy, exitgate ctl, an exit storm or "
-				"a signal)"},
+    {"stopped", XG_RUN_STOPPED,
+     "was stopped (by the policy, exitgate ctl, an exit storm or a signal)"},
     {"halted", XG_RUN_OK, "halted"},
 };
 
@@ -1000,8 +1003,8 @@ static void clean_dumps(struct xg_vmm *m)
 			continue;
 		n = xg_dump_clean(dir, &err);
 		if (n)
-			say("%s: removed %d stale dump temp file%s left by writers that are gone", dir,
-			    n, n == 1 ? "" : "s");
+			say("%s: removed %d stale dump temp file%s left by writers that are gone",
+			    dir, n, n == 1 ? "" : "s");
 		if (err.msg[0])
 			say("%s", err.msg);
 	}

@@ -29,13 +29,13 @@ struct xg_vmm_opts {
 /* Exit statuses of `exitgate run`. The guest's own done code is never the status (it could
  * pass for one of these): it is in the summary and --stats, and a non-zero one makes the
  * status XG_RUN_GUEST. With several guests the highest status wins. */
-#define XG_RUN_OK       0   /* every guest wrote done code 0 or halted */
-#define XG_RUN_GUEST    1   /* a guest reported failure: a non-zero done code */
-#define XG_RUN_SETUP    2   /* usage, config, payload, /dev/kvm */
-#define XG_RUN_STOPPED  3   /* a guest was stopped (verdict, ctl, exit storm, signal) */
+#define XG_RUN_OK	0   /* every guest wrote done code 0 or halted */
+#define XG_RUN_GUEST	1   /* a guest reported failure: a non-zero done code */
+#define XG_RUN_SETUP	2   /* usage, config, payload, /dev/kvm */
+#define XG_RUN_STOPPED	3   /* a guest was stopped (verdict, ctl, exit storm, signal) */
 #define XG_RUN_SHUTDOWN 4   /* a guest shut down (triple fault) and the policy did not stop it */
-#define XG_RUN_TIMEOUT  124 /* wall-clock limit */
-#define XG_RUN_FAILED   125 /* a vCPU failed: KVM error, or no verdict could be carried out */
+#define XG_RUN_TIMEOUT	124 /* wall-clock limit */
+#define XG_RUN_FAILED	125 /* a vCPU failed: KVM error, or no verdict could be carried out */
 
 /* Run; returns the exit status. Messages go to stderr, guest console output to stdout. */
 int xg_vmm_run(const struct xg_vmm_opts *o);

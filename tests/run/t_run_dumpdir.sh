@@ -42,4 +42,39 @@ has "$ERR" "dumps: +1 \\(run $run2\\)"; ok $? "the summary gives the run with th
 [ -e "$D/.triple-vcpu0-2.json.tmp" ]; ok $? "a fresh old-format one (its writer may live) is kept"
 [ -e "$D/.notes.tmp" ] && [ -e "$D/.x.json.12x.tmp" ]; ok $? "files that are not dump temp files are kept"
 has "$ERR" 'removed 2 stale dump temp files'; ok $? "stderr says what was removed ($(grep -m1 stale <<<"$ERR"))"
+
+# The outside tester's case: a run killed with -9 while it writes dump after dump. Whatever
+# temp file it left, the next run into the directory removes it.
+rm -rf "$D"
+{
+	echo "guests:"
+	echo "  loop:"
+	echo "    policy: $RUN_DIR/dumploop.lua"
+	echo "    dump_dir: $D"
+	echo "    dump_max: 1000000"
+	echo "    vm:"
+	echo "      payload: $GUESTS/faults.bin"
+	echo "      memory: 16M"
+	echo "      timeout: 30"
+	echo "      storm: 0"
+	echo "      devices:"
+	echo "        - { type: console, port: 0x3f8 }"
+	echo "        - { type: pattern, at: 0xd0100000, size: 4K }"
+} >"$T/loop.yaml"
+"$X" run --quiet "$T/loop.yaml" >/dev/null 2>&1 &
+pid=$!
+BG_PIDS="$pid"
+for ((i = 0; i < 200; i++)); do
+	[ "$(ls "$D" 2>/dev/null | wc -l)" -ge 20 ] && break
+	sleep 0.05
+done
+kill -9 "$pid"; wait "$pid" 2>/dev/null; BG_PIDS=""
+nd=$(ls "$D"/*.json 2>/dev/null | wc -l)
+left=$(ls -a "$D" | grep -c "\.$pid\.tmp\$")
+diag "killed pid $pid after $nd dumps; it left $left temp file(s)"
+[ "$nd" -ge 20 ]; ok $? "the looping run wrote dumps until it was killed ($nd)"
+xrun "$c"
+left=$(ls -a "$D" | grep -c "\.$pid\.tmp\$")
+[ "$left" = 0 ]; ok $? "the next run into the directory leaves none of the killed run's temp files ($left)"
+[ "$(ls "$D"/*.json | wc -l)" = $((nd + 1)) ]; ok $? "... and keeps every dump it wrote, adding its own"
 finish

@@ -1,6 +1,6 @@
 /*
  * code.S - ends through the done port with a 4-byte write of 0x1207: the done device keeps
- * the low byte, so the guest's code (and the run's status) is 7.
+ * the low byte, so the guest's code is 7 (a guest failure: the run's status is 1).
  */
 #include "guest.h"
 

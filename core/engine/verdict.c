@@ -458,15 +458,12 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 	case XG_VERDICT_INJECT: {
 		char vec[48];
 		NEED(inject_exception, "inject_exception");
-		/* An RDMSR/WRMSR exit is completed by the next KVM_RUN (api.rst 5
-		 * KVM_EXIT_X86_RDMSR): its only fault is the #GP of msr.error. */
+		/* which exit it was matters: after IO, MMIO and MSR exits the VMM must first
+		 * undo the access (exitgate.h, inject_exception) */
 		OP(v->ops.inject_exception(v->opaque, vd->vector, vd->has_error_code,
 					   vd->error_code),
-		   "the VMM could not inject %s into the vCPU%s",
-		   vector_words(vd->vector, vec, sizeof(vec)),
-		   (x->reason == 29 || x->reason == 30) && vd->vector != 13
-		       ? " at an MSR exit, which takes only #GP (its own error answer)"
-		       : "");
+		   "the VMM could not inject %s into the vCPU at its %s exit",
+		   vector_words(vd->vector, vec, sizeof(vec)), x->name ? x->name : x->kind);
 		return XG_NEXT_RUN;
 	}
 	case XG_VERDICT_EXTERNAL_ABORT:

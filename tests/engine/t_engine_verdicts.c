@@ -254,13 +254,14 @@ int main(void)
 	res = io(v, 2);
 	ok(res.fail == XG_FAIL_ACTION, "a failing inject op falls over to on_error");
 	like(xg_vcpu_last_error(v),
-	     "verdict 'inject': the VMM could not inject #UD (vector 6) into the vCPU (",
+	     "verdict 'inject': the VMM could not inject #UD (vector 6) into the vCPU at its io "
+	     "exit (Invalid argument)",
 	     "message: %s", xg_vcpu_last_error(v));
 	ok(no_c(xg_vcpu_last_error(v)), "... and quotes no C: %s", xg_vcpu_last_error(v));
 	run_msr(&r, 0x10, 1);
 	f.fail_inject = 0;
 	{
-		/* a failing MSR #GP is the VMM's msr_reply; a #UD there cannot be given */
+		/* the message names the exit the injection was for */
 		xg_engine *e2 = engine_with("local xg = require 'exitgate'\nreturn { msr = "
 					    "function() return xg.inject 'UD' end }\n",
 					    "    on_error: stop\n", &err);
@@ -269,8 +270,9 @@ int main(void)
 		if (!v2)
 			bail("%s", err.msg);
 		res = xg_handle_exit(v2, r.b, sizeof(r.b), 0);
-		like(xg_vcpu_last_error(v2), "at an MSR exit, which takes only #GP",
-		     "inject 'UD' refused at an MSR exit says why: %s", xg_vcpu_last_error(v2));
+		like(xg_vcpu_last_error(v2), "could not inject #UD (vector 6) into the vCPU at its "
+		     "x86_wrmsr exit", "inject 'UD' refused at a WRMSR exit: %s",
+		     xg_vcpu_last_error(v2));
 		xg_vcpu_detach(v2);
 		xg_engine_free(e2);
 	}

@@ -185,7 +185,11 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		case PK_NONE:
 			break;
 		case PK_SEG:
-			seg = prefix_seg[b];
+			/* in 64-bit mode the ES, CS, SS and DS overrides are ignored (SDM Vol. 1
+			 * 3.3.7.1, Vol. 2 2.1.1): a later one does not undo FS or GS, and the
+			 * default segment (and so #SS or #GP) comes from the base register */
+			if (mode != 64 || b == 0x64 || b == 0x65)
+				seg = prefix_seg[b];
 			break;
 		case PK_OPSIZE:
 			in->opsize_pfx = 1;

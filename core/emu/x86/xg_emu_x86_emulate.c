@@ -326,7 +326,9 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 	if (in->op == OP_PUSH) {
 		unsigned sa = stack_asize(c);
 		uint64_t sp = (c->r.gpr[XG_EMU_X86_RSP] - in->opsize) & size_mask(sa);
-		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, in->opsize, XG_EMU_X86_READ, 0);
+		if (in->mod != 3) /* FF /6 with mod = 3 pushes the register */
+			xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, in->opsize,
+					   XG_EMU_X86_READ, 0);
 		xg_emu_x86_add_acc(c, sp, XG_EMU_X86_SS, in->opsize, XG_EMU_X86_WRITE, 64);
 		return 0;
 	}
@@ -335,6 +337,8 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 		unsigned sa = stack_asize(c);
 		uint64_t sp = c->r.gpr[XG_EMU_X86_RSP] & size_mask(sa), save = c->r.gpr[4];
 		xg_emu_x86_add_acc(c, sp, XG_EMU_X86_SS, in->opsize, XG_EMU_X86_READ, 0);
+		if (in->mod == 3) /* 8F /0 with mod = 3 pops into the register */
+			return 0;
 		c->r.gpr[4] = (c->r.gpr[4] & ~size_mask(sa)) | ((sp + in->opsize) & size_mask(sa));
 		ea = xg_emu_x86_ea(c);
 		c->r.gpr[4] = save;
@@ -491,8 +495,10 @@ static int exec_cmpxchg(struct xg_emu_x86_ctx *c)
 		write_opnd(c, O_RM, sz, xg_emu_x86_gpr_get(c, in->reg, sz));
 	} else {
 		/* the destination is written back unchanged when it is memory (SDM Vol. 2
-		 * CMPXCHG); the accumulator is loaded */
-		write_opnd(c, O_RM, sz, d);
+		 * CMPXCHG); a register destination is not written at all (its upper half stays,
+		 * as the CPU shows for 0f b1 with mod = 3); the accumulator is loaded */
+		if (in->mod != 3)
+			write_opnd(c, O_RM, sz, d);
 		xg_emu_x86_gpr_set(c, 0, sz, d);
 	}
 	return 0;
@@ -540,7 +546,10 @@ static int exec_push(struct xg_emu_x86_ctx *c)
 	unsigned sa = stack_asize(c), sz = c->in->opsize;
 	uint64_t sp = c->r.gpr[XG_EMU_X86_RSP];
 
-	memcpy(c->mem + 64, c->mem, sz);
+	if (c->in->mod == 3) /* the register's value before rSP changes (push rsp) */
+		store_le(c->mem + 64, sz, xg_emu_x86_gpr_get(c, c->in->rm, sz));
+	else
+		memcpy(c->mem + 64, c->mem, sz);
 	c->r.gpr[XG_EMU_X86_RSP] = (sp & ~size_mask(sa)) | ((sp - sz) & size_mask(sa));
 	c->regs_dirty = 1;
 	return 0;
@@ -554,6 +563,10 @@ static int exec_pop(struct xg_emu_x86_ctx *c)
 	memcpy(c->mem + 64, c->mem, sz);
 	c->r.gpr[XG_EMU_X86_RSP] = (sp & ~size_mask(sa)) | ((sp + sz) & size_mask(sa));
 	c->regs_dirty = 1;
+	/* into a register: after rSP is incremented, so pop rsp loads the value (SDM Vol. 2
+	 * POP) */
+	if (c->in->mod == 3)
+		xg_emu_x86_gpr_set(c, c->in->rm, sz, load_le(c->mem, sz));
 	return 0;
 }
 

@@ -1,0 +1,1140 @@
+/*
+ * t_emu_random.c - the random CPU oracle: random instructions inside the emulator's claimed
+ * coverage, judged by the host CPU in user space.
+ *
+ * Each case is one instruction the decoder accepts and xg_emu_x86_supported() claims, built
+ * from random parts: legacy prefixes (segment overrides, duplicated and redundant ones, 66,
+ * 67, F2, F3, LOCK), REX, VEX and EVEX with every field random (the reserved bits too, now
+ * and then), ModRM/SIB/displacement forms including mod = 3, immediates. A random state is
+ * made up for it: the GPRs (the registers that form an address aimed at a window of four
+ * data pages - read/write, read/write, read-only, PROT_NONE - or at a non-canonical address),
+ * RFLAGS, the x87, SSE, AVX and AVX-512 registers and k0-7, the FS and GS bases, and the
+ * contents of the pages. Then:
+ *   native    the CPU runs it: the state is loaded (XRSTOR, WRFSBASE/WRGSBASE, POPF, then
+ *             every GPR), the instruction sits in a page of INT3s and is entered by a jump
+ *             (64-bit mode) or a far jump to the kernel's 32-bit user code segment (0x23,
+ *             compatibility mode, everything below 4 GiB with MAP_32BIT). It ends in SIGTRAP
+ *             (the INT3 after it) or in the signal of its fault; the handler takes the GPRs,
+ *             RIP, RFLAGS, the trap number, error code and CR2 from the ucontext and the XSAVE
+ *             image from the signal frame.
+ *   emulated  xg_emu_x86_emulate() on fake ops (plain buffers with the same pages, the same
+ *             protections and #PF error codes) from the same state.
+ * The two are compared completely: every GPR (the low halves in 32-bit mode, where the upper
+ * halves are undefined after compatibility mode), RIP, RFLAGS (the flags the SDM leaves
+ * undefined for an instruction are don't-care: OF/SF/AF/PF for BT/BTS/BTR/BTC, AF for
+ * AND/OR/XOR/TEST; nothing else in the coverage leaves one undefined), x87 FCW/FSW/FTW/ST0-7,
+ * MXCSR, XMM/YMM/ZMM0-31, k0-7, the data pages, and the fault: vector, error code and, for
+ * #PF, the address. The vendor that judged is printed.
+ *
+ * Seeded: the seed is printed; XG_SEED=n reproduces a run, XG_CASES=n sets its length
+ * (default 30,000 per mode in `check`), XG_CASE=i runs case i only and prints it, XG_MODE=64
+ * or 32 runs one mode. Every mismatch prints the bytes and the state that differs.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "xg_emu_x86.h"
+
+#define PAGE	 4096ull
+#define RES_SIZE (64ull << 20)		/* a PROT_NONE reservation around the data window */
+#define DATA_OFF (32ull << 20)		/* the window inside it */
+#define NPAGES	 4			/* rw, rw, read-only, none */
+#define FS_DELTA (1ull << 20)		/* FS base = window - 1 MiB, GS base = window - 2 MiB */
+#define GS_DELTA (2ull << 20)
+
+/* ---- the native side ---- */
+
+/* What xg_rnd_enter loads, in the order it pops; offsets are used by the assembly below. */
+struct native_in {
+	uint64_t pop[16]; /* rax rcx rdx rbx rbp rsi rdi r8-r15, then rsp */
+	uint64_t rflags;  /* 128 */
+	uint64_t fsbase;  /* 136 */
+	uint64_t gsbase;  /* 144 */
+	uint64_t rfbm;	  /* 152 */
+	uint8_t pad[32];
+	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64))); /* 192 */
+} __attribute__((aligned(64)));
+_Static_assert(__builtin_offsetof(struct native_in, xs) == 192, "xs offset");
+static const uint8_t pop_order[16] = {0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 4};
+
+uint64_t xg_rnd_jmp64;			   /* where the 64-bit path jumps */
+struct { uint32_t off; uint16_t sel; } __attribute__((packed)) xg_rnd_far; /* 32-bit path */
+void xg_rnd_enter64(struct native_in *in);
+void xg_rnd_enter32(struct native_in *in);
+
+/* Load everything, then jump: nothing comes back here (the INT3 or the fault signals). */
+__asm__(".text\n"
+	".macro XG_RND_LOAD\n"
+	"	mov 152(%rdi), %eax\n"
+	"	mov 156(%rdi), %edx\n"
+	"	xrstor64 192(%rdi)\n"
+	"	pushq 128(%rdi)\n"
+	"	popfq\n"
+	"	mov %rdi, %rsp\n"
+	"	pop %rax\n pop %rcx\n pop %rdx\n pop %rbx\n pop %rbp\n pop %rsi\n pop %rdi\n"
+	"	pop %r8\n pop %r9\n pop %r10\n pop %r11\n pop %r12\n pop %r13\n pop %r14\n"
+	"	pop %r15\n pop %rsp\n"
+	".endm\n"
+	".globl xg_rnd_enter64\n"
+	"xg_rnd_enter64:\n"
+	"	xor %eax, %eax\n" /* a 64-bit process's DS and ES are null */
+	"	mov %eax, %ds\n"
+	"	mov %eax, %es\n"
+	"	mov 136(%rdi), %rax\n"
+	"	wrfsbase %rax\n"
+	"	mov 144(%rdi), %rax\n"
+	"	wrgsbase %rax\n"
+	"	XG_RND_LOAD\n"
+	"	jmp *xg_rnd_jmp64(%rip)\n"
+	".globl xg_rnd_enter32\n"
+	"xg_rnd_enter32:\n"
+	"	mov $0x2b, %eax\n" /* __USER_DS: a 64-bit process runs with null DS/ES */
+	"	mov %eax, %ds\n"
+	"	mov %eax, %es\n"
+	"	XG_RND_LOAD\n"
+	"	ljmpl *xg_rnd_far(%rip)\n");
+
+struct native_out {
+	uint64_t gpr[16], rip, rflags, err, cr2;
+	int trapno, sig;
+	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+};
+
+static sigjmp_buf back;
+static uint64_t host_fsbase, host_gsbase;
+static struct native_out nout;
+
+static void take_state(ucontext_t *uc, int sig)
+{
+	static const int greg[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
+				     REG_RSI, REG_RDI, REG_R8,	REG_R9,	 REG_R10, REG_R11,
+				     REG_R12, REG_R13, REG_R14, REG_R15};
+	const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
+	uint32_t magic, size;
+
+	for (int i = 0; i < 16; i++)
+		nout.gpr[i] = (uint64_t)uc->uc_mcontext.gregs[greg[i]];
+	nout.rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	nout.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+	nout.err = (uint64_t)uc->uc_mcontext.gregs[REG_ERR];
+	nout.cr2 = (uint64_t)uc->uc_mcontext.gregs[REG_CR2];
+	nout.trapno = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
+	nout.sig = sig;
+	memset(nout.xs, 0, sizeof(nout.xs));
+	/* the signal frame's XSAVE image: FXSAVE region, then (magic FP_XSTATE_MAGIC1 in the
+	 * software-reserved bytes 464..) the header and the extended components */
+	memcpy(nout.xs, fp, 512);
+	memcpy(&magic, fp + 464, 4);
+	memcpy(&size, fp + 480, 4); /* struct _fpx_sw_bytes: magic1, extended_size, xfeatures, xstate_size */
+	if (magic == 0x46505853u) {
+		if (size > XG_EMU_X86_XSAVE_SIZE)
+			size = XG_EMU_X86_XSAVE_SIZE;
+		memcpy(nout.xs, fp, size);
+	}
+}
+
+/* Runs on the guest's FS base: restore the host's before anything uses TLS (the stack
+ * protector, errno, longjmp's pointer guard). */
+__attribute__((no_stack_protector, no_sanitize_address)) static void on_signal(int sig,
+									       siginfo_t *si,
+									       void *uc)
+{
+	__asm__ volatile("wrfsbase %0" ::"r"(host_fsbase));
+	__asm__ volatile("wrgsbase %0" ::"r"(host_gsbase));
+	(void)si;
+	take_state(uc, sig);
+	siglongjmp(back, 1);
+}
+
+/* ---- random numbers ---- */
+
+static uint64_t rs;
+static uint64_t rnd(void)
+{
+	/* splitmix64: each case is seeded from (seed, index) so one can be rerun alone */
+	uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+static unsigned rn(unsigned n)
+{
+	return (unsigned)(rnd() % n);
+}
+
+/* ---- the machine ---- */
+
+struct machine {
+	uint8_t *res, *data, *code; /* reservation, window, code page */
+	uint64_t xcr0, rfbm;
+	int la57;
+	enum xg_emu_x86_vendor vendor;
+	uint8_t init[NPAGES][PAGE]; /* the window's contents for this case */
+	int avx, avx512;
+	uint16_t fs_sel, gs_sel;
+};
+static struct machine M;
+
+/* the fake vCPU the emulator runs on */
+struct fake {
+	struct xg_emu_x86_regs r;
+	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+	uint8_t mem[NPAGES][PAGE];
+	struct xg_emu_x86_exception exc;
+	int injected;
+	uint64_t code_la;
+	uint8_t code[32];
+	int unsafe; /* an access outside the reservation was planned */
+};
+static struct fake F;
+
+static int f_get_regs(void *o, struct xg_emu_x86_regs *r)
+{
+	*r = ((struct fake *)o)->r;
+	return 0;
+}
+static int f_set_regs(void *o, const struct xg_emu_x86_regs *r)
+{
+	((struct fake *)o)->r = *r;
+	return 0;
+}
+static int f_get_xsave(void *o, void *xs)
+{
+	memcpy(xs, ((struct fake *)o)->xs, XG_EMU_X86_XSAVE_SIZE);
+	return 0;
+}
+static int f_set_xsave(void *o, const void *xs)
+{
+	memcpy(((struct fake *)o)->xs, xs, XG_EMU_X86_XSAVE_SIZE);
+	return 0;
+}
+static int win_page(uint64_t la)
+{
+	uint64_t d = (uint64_t)(uintptr_t)M.data;
+	if (la < d || la >= d + NPAGES * PAGE)
+		return -1;
+	return (int)((la - d) / PAGE);
+}
+/* #PF error code of a user access (SDM Vol. 3A 4.7): P, W/R, U/S = 1, I/D for fetches */
+static int f_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
+		       uint32_t *err)
+{
+	struct fake *f = o;
+	int p = win_page(la), w = kind == XG_EMU_X86_WRITE || kind == XG_EMU_X86_RMW;
+	uint64_t r = (uint64_t)(uintptr_t)M.res;
+
+	(void)cpl;
+	if (kind == XG_EMU_X86_FETCH) {
+		if (la >= f->code_la && la < f->code_la + PAGE)
+			return 0;
+		*err = 4 | 0x10;
+		return 1;
+	}
+	/* the CPU may go where the emulator goes: only the reservation, the unmappable first
+	 * 64 KiB (vm.mmap_min_addr) and non-canonical addresses are safe to aim at */
+	if (p < 0 && !(la >= r && la < r + RES_SIZE) && la >= 0x10000 && la < (1ull << 47))
+		f->unsafe = 1;
+	if (p < 0 || p == 3) {
+		*err = 4u | (w ? 2u : 0u);
+		return 1;
+	}
+	if (w && p == 2) {
+		*err = 7;
+		return 1;
+	}
+	return 0;
+}
+static int f_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x86_access kind)
+{
+	struct fake *f = o;
+	int p = win_page(la);
+	if (kind == XG_EMU_X86_FETCH) {
+		if (la < f->code_la || la + size > f->code_la + sizeof(f->code))
+			memset(buf, 0xcc, size);
+		else
+			memcpy(buf, f->code + (la - f->code_la), size);
+		return 0;
+	}
+	if (p < 0 || win_page(la + size - 1) != p)
+		return -14;
+	memcpy(buf, &f->mem[0][0] + (la - (uint64_t)(uintptr_t)M.data), size);
+	return 0;
+}
+static int f_write(void *o, uint64_t la, const void *buf, unsigned size)
+{
+	struct fake *f = o;
+	int p = win_page(la);
+	if (p < 0 || win_page(la + size - 1) != p)
+		return -14;
+	memcpy(&f->mem[0][0] + (la - (uint64_t)(uintptr_t)M.data), buf, size);
+	return 0;
+}
+static int f_inject(void *o, const struct xg_emu_x86_exception *e)
+{
+	struct fake *f = o;
+	f->injected = 1;
+	f->exc = *e;
+	return 0;
+}
+static const struct xg_emu_x86_ops fops = {
+    .get_regs = f_get_regs,
+    .set_regs = f_set_regs,
+    .get_xsave = f_get_xsave,
+    .set_xsave = f_set_xsave,
+    .translate = f_translate,
+    .read = f_read,
+    .write = f_write,
+    .inject = f_inject,
+};
+
+/* ---- generation ---- */
+
+/* (encoding, map, opcode) triples for which some form is claimed supported */
+struct opc {
+	uint8_t enc, map, op;
+};
+static struct opc cand[3][4 * 256];
+static unsigned ncand[3];
+
+static const uint8_t legacy_pfx[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66,
+				     0x67, 0xf2, 0xf3, 0xf0, 0x66, 0x67};
+
+/* Random bytes for what follows the opcode: ModRM (every mod), SIB, displacement,
+ * immediate. */
+static void tail(uint8_t *p, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)rnd();
+}
+
+/* One random encoding of (enc, map, op) with random prefixes; returns its length in buf. */
+static unsigned build(uint8_t *b, const struct opc *o, unsigned mode)
+{
+	unsigned n = 0, np = rn(8) < 5 ? 0 : rn(4) + 1;
+
+	for (unsigned i = 0; i < np; i++) {
+		uint8_t p = legacy_pfx[rn(sizeof(legacy_pfx))];
+		if (p == 0xf0 && rn(4))
+			continue;
+		if (mode == 32 && (p == 0x64 || p == 0x65))
+			continue;
+		if (o->enc && p != 0x67 && !(p >= 0x26 && p <= 0x3e) && p != 0x64 && p != 0x65)
+			continue;
+		b[n++] = p;
+	}
+	if (o->enc == 0) {
+		if (mode == 64 && rn(5) < 2)
+			b[n++] = (uint8_t)(0x40 | rn(16));
+		if (o->map) {
+			b[n++] = 0x0f;
+			if (o->map == 2)
+				b[n++] = 0x38;
+			else if (o->map == 3)
+				b[n++] = 0x3a;
+		}
+		b[n++] = o->op;
+	} else if (o->enc == 1) {
+		uint8_t pp = (uint8_t)rn(4), l = (uint8_t)rn(2), vvvv = rn(3) ? 15 : (uint8_t)rn(16);
+		uint8_t r = (uint8_t)rnd() & 0xe0;
+		if (mode == 32)
+			r |= 0xc0; /* VEX.R/X in 32-bit mode: 11 or it is LES/LDS */
+		if (o->map == 1 && rn(2)) {
+			b[n++] = 0xc5;
+			b[n++] = (uint8_t)((r & 0x80) | (vvvv << 3) | (l << 2) | pp);
+		} else {
+			b[n++] = 0xc4;
+			b[n++] = (uint8_t)(r | o->map);
+			b[n++] = (uint8_t)((rnd() & 0x80) | (vvvv << 3) | (l << 2) | pp);
+		}
+		b[n++] = o->op;
+	} else {
+		uint8_t p0 = (uint8_t)(rnd() & 0xf0) | o->map, p1, p2;
+		uint8_t vvvv = rn(3) ? 15 : (uint8_t)rn(16);
+		if (mode == 32)
+			p0 |= 0xc0;
+		if (!rn(40))
+			p0 |= 8; /* reserved, must be 0 */
+		p1 = (uint8_t)((rnd() & 0x80) | (vvvv << 3) | 4 | rn(4));
+		if (!rn(40))
+			p1 &= (uint8_t)~4; /* reserved, must be 1 */
+		p2 = (uint8_t)rnd();
+		if (rn(3))
+			p2 |= 8; /* V' mostly 1 */
+		if (rn(2))
+			p2 &= (uint8_t)~0x10; /* broadcast mostly off */
+		if (rn(2))
+			p2 &= (uint8_t)~0x80; /* zeroing mostly off */
+		b[n++] = 0x62;
+		b[n++] = p0;
+		b[n++] = p1;
+		b[n++] = p2;
+		b[n++] = o->op;
+	}
+	tail(b + n, 15);
+	if (rn(4) == 0)
+		b[n] |= 0xc0; /* mod = 3 more often */
+	return n;
+}
+
+static int claimed(const uint8_t *b, unsigned mode, struct xg_emu_x86_insn *in)
+{
+	struct xg_emu_x86_exception e;
+	return xg_emu_x86_decode(b, 15, mode, 0, in, &e, NULL) == XG_EMU_X86_OK &&
+	       xg_emu_x86_supported(in);
+}
+
+/* Which opcodes are ever claimed: each tried with random forms. */
+static void find_candidates(void)
+{
+	uint8_t b[32];
+	struct xg_emu_x86_insn in;
+
+	for (unsigned enc = 0; enc < 3; enc++)
+		for (unsigned map = enc ? 1 : 0; map < 4; map++)
+			for (unsigned op = 0; op < 256; op++) {
+				struct opc o = {(uint8_t)enc, (uint8_t)map, (uint8_t)op};
+				if (enc == 0 && map == 0 &&
+				    (op == 0x0f || (op >= 0x40 && op < 0x50)))
+					continue;
+				for (unsigned t = 0; t < 96; t++) {
+					build(b, &o, 64);
+					if (claimed(b, 64, &in)) {
+						cand[enc][ncand[enc]++] = o;
+						break;
+					}
+				}
+			}
+}
+
+/* ---- one case ---- */
+
+struct tcase {
+	unsigned mode;
+	uint8_t bytes[16];
+	unsigned len;
+	struct xg_emu_x86_insn in;
+	uint64_t gpr[16], rflags, fsbase, gsbase;
+	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+};
+
+static uint64_t rnd_val(void)
+{
+	switch (rn(8)) {
+	case 0:
+		return 0;
+	case 1:
+		return rn(16);
+	case 2:
+		return (uint64_t)-(int64_t)rn(16);
+	case 3:
+		return 1ull << rn(64);
+	case 4:
+		return (uint64_t)(int64_t)(int32_t)rnd();
+	case 5:
+		return rnd() & 0xffffffff;
+	default:
+		return rnd();
+	}
+}
+
+static uint64_t win(void)
+{
+	return (uint64_t)(uintptr_t)M.data;
+}
+
+/* An address for a memory operand: mostly in the window, often near a page boundary. */
+static uint64_t target(unsigned mode)
+{
+	unsigned k = rn(16);
+	if (k == 0 && mode == 64)
+		return ((rnd() | (1ull << 62)) & ~(1ull << 63)) ^ (rn(2) ? 0xffff000000000000ull : 0);
+	if (k == 1)
+		return win() + 4 * PAGE + rn(64); /* the reservation past the window */
+	if (k < 8)
+		return win() + (1 + rn(3)) * PAGE - rn(70); /* straddling a boundary */
+	return win() + rn(NPAGES * PAGE);
+}
+
+static uint64_t seg_base_of(const struct tcase *c, unsigned seg)
+{
+	if (c->mode != 64)
+		return 0;
+	return seg == XG_EMU_X86_FS ? c->fsbase : seg == XG_EMU_X86_GS ? c->gsbase : 0;
+}
+
+static int find_disp(const struct tcase *c, unsigned *pos, unsigned *size)
+{
+	const struct xg_emu_x86_insn *in = &c->in;
+	unsigned ds;
+	if (!in->has_modrm || in->mod != 0)
+		return 0;
+	ds = in->addrsize == 2 ? 2 : 4;
+	*pos = in->len - in->imm_size - ds - (in->imm2 && in->imm_size == 2 ? 1 : 0);
+	*size = ds;
+	return 1;
+}
+
+static void set_addr_reg(struct tcase *c, unsigned reg, uint64_t v)
+{
+	if (c->in.addrsize == 4)
+		v = (v & 0xffffffffull) | (rnd() & 0xffffffff00000000ull);
+	else if (c->in.addrsize == 2)
+		v = (v & 0xffffull) | (rnd() & ~0xffffull);
+	c->gpr[reg] = v;
+}
+
+/* Aim the memory operands at the window (or just outside it, or non-canonical). */
+static void aim(struct tcase *c)
+{
+	struct xg_emu_x86_insn *in = &c->in;
+	uint64_t sb = seg_base_of(c, in->seg), t = target(c->mode);
+	unsigned pos, size;
+
+	c->gpr[4] = win() + 2 * PAGE - 8 * rn(24);  /* the stack straddles pages 1 and 2 */
+	set_addr_reg(c, 6, win() + rn(2 * PAGE)); /* rSI, rDI for strings */
+	set_addr_reg(c, 7, win() + rn(2 * PAGE) + (rn(4) ? 0 : PAGE));
+	if (!rn(3))
+		c->gpr[1] = rn(6) | (rnd() & ~0xffffffffull);
+	if (!in->has_mem || !in->has_modrm) {
+		if (in->has_mem && !in->has_modrm && in->imm_size == 0 && !(in->flags & (1ull << 18))) {
+			/* moffs: rewrite the absolute address */
+			uint64_t a = t - sb;
+			unsigned as = in->addrsize;
+			for (unsigned i = 0; i < as; i++)
+				c->bytes[c->len - as + i] = (uint8_t)(a >> (8 * i));
+		}
+		return;
+	}
+	if (in->base != XG_EMU_X86_NOREG) {
+		uint64_t iv = 0;
+		if (in->index != XG_EMU_X86_NOREG && in->index != in->base && !in->vsib) {
+			iv = (uint64_t)(int64_t)(int)(rn(129) - 64);
+			c->gpr[in->index & 15] = iv;
+		}
+		if (in->index == in->base && !in->vsib)
+			set_addr_reg(c, in->base & 15, (t - sb - (uint64_t)in->disp) / (1 + in->scale));
+		else
+			set_addr_reg(c, in->base & 15,
+				     t - sb - (uint64_t)in->disp - iv * in->scale);
+	} else if (in->index != XG_EMU_X86_NOREG && !in->vsib) {
+		set_addr_reg(c, in->index & 15, (t - sb - (uint64_t)in->disp) / in->scale);
+	} else if (find_disp(c, &pos, &size)) {
+		uint64_t d = t - sb;
+		if (in->rip_rel)
+			d = t - (F.code_la + in->len);
+		for (unsigned i = 0; i < size; i++)
+			c->bytes[pos + i] = (uint8_t)(d >> (8 * i));
+	}
+}
+
+static void rnd_xsave(uint8_t *xs)
+{
+	uint16_t fcw = 0x37f, fsw = (uint16_t)(rn(8) << 11);
+	uint32_t mxcsr = 0x1f80 | (rn(4) << 13);
+
+	memset(xs, 0, XG_EMU_X86_XSAVE_SIZE);
+	if (!rn(8))
+		fcw = (uint16_t)(0x40 | (rnd() & 0xf3f));
+	if (!rn(4))
+		mxcsr ^= (uint32_t)(rnd() & 0x807f); /* FTZ, DAZ, flags, some masks */
+	memcpy(xs + XG_EMU_X86_XS_FCW, &fcw, 2);
+	memcpy(xs + XG_EMU_X86_XS_FSW, &fsw, 2);
+	xs[XG_EMU_X86_XS_FTW] = (uint8_t)rnd();
+	memcpy(xs + XG_EMU_X86_XS_MXCSR, &mxcsr, 4);
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t m = rnd();
+		uint16_t e = (uint16_t)rnd();
+		if (rn(2))
+			e = (uint16_t)((e & 0x8000) | (0x3fff + rn(64) - 32));
+		memcpy(xs + XG_EMU_X86_XS_ST0 + 16 * i, &m, 8);
+		memcpy(xs + XG_EMU_X86_XS_ST0 + 16 * i + 8, &e, 2);
+	}
+	for (unsigned o = XG_EMU_X86_XS_XMM0; o < XG_EMU_X86_XS_XMM0 + 256; o += 8) {
+		uint64_t v = rnd();
+		memcpy(xs + o, &v, 8);
+	}
+	if (M.rfbm & 4)
+		for (unsigned o = XG_EMU_X86_XS_YMMH; o < XG_EMU_X86_XS_YMMH + 256; o += 8) {
+			uint64_t v = rnd();
+			memcpy(xs + o, &v, 8);
+		}
+	if (M.rfbm & 0xe0)
+		for (unsigned o = XG_EMU_X86_XS_OPMASK; o < XG_EMU_X86_XSAVE_SIZE; o += 8) {
+			uint64_t v = rnd();
+			memcpy(xs + o, &v, 8);
+		}
+	memcpy(xs + XG_EMU_X86_XS_XSTATE_BV, &M.rfbm, 8);
+}
+
+/* Components not in use read as their initial state (SDM Vol. 1 13.6). */
+static void normalize(uint8_t *xs)
+{
+	uint64_t bv;
+	memcpy(&bv, xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+	if (!(bv & 1)) {
+		memset(xs, 0, 24);
+		xs[0] = 0x7f, xs[1] = 3;
+		memset(xs + XG_EMU_X86_XS_ST0, 0, 128);
+	}
+	if (!(bv & 2))
+		memset(xs + XG_EMU_X86_XS_XMM0, 0, 256);
+	if (!(bv & 4))
+		memset(xs + XG_EMU_X86_XS_YMMH, 0, 256);
+	if (!(bv & 0x20))
+		memset(xs + XG_EMU_X86_XS_OPMASK, 0, 64);
+	if (!(bv & 0x40))
+		memset(xs + XG_EMU_X86_XS_ZMMH, 0, 512);
+	if (!(bv & 0x80))
+		memset(xs + XG_EMU_X86_XS_HI16ZMM, 0, 1024);
+}
+
+static void make_state(struct tcase *c, int decoded);
+
+/* Returns 0 if made, -1 if no claimed instruction came out. */
+static int make_case(struct tcase *c, unsigned mode)
+{
+	unsigned encs = M.avx512 ? 3 : M.avx ? 2 : 1;
+	for (unsigned tries = 0; tries < 64; tries++) {
+		unsigned enc = rn(10) < 6 ? 0 : 1 + rn(encs - 1 ? encs - 1 : 1);
+		if (enc >= encs)
+			enc = 0;
+		const struct opc *o = &cand[enc][rn(ncand[enc])];
+		memset(c->bytes, 0xcc, sizeof(c->bytes));
+		c->mode = mode;
+		build(c->bytes, o, mode);
+		if (!claimed(c->bytes, mode, &c->in))
+			continue;
+		c->len = c->in.len;
+		memset(c->bytes + c->len, 0xcc, sizeof(c->bytes) - c->len);
+		make_state(c, 1);
+		if (!claimed(c->bytes, mode, &c->in) || c->in.len != c->len)
+			continue;
+		return 0;
+	}
+	return -1;
+}
+
+/* Registers, flags, segment bases and vector state for the instruction in c->bytes. */
+static void make_state(struct tcase *c, int decoded)
+{
+	for (unsigned i = 0; i < 16; i++)
+		c->gpr[i] = decoded ? rnd_val() : win() + rn(3 * PAGE);
+	c->rflags = 0x202 | (rnd() & 0x8d5) | (rn(8) ? 0 : 0x400);
+	if (rn(2))
+		c->rflags &= ~0x400ull;
+	c->fsbase = win() - FS_DELTA;
+	c->gsbase = win() - GS_DELTA;
+	if (decoded)
+		aim(c);
+	rnd_xsave(c->xs);
+}
+
+/*
+ * Fixed cases: the byte patterns of the wrong-result classes found so far (issue 11 and this
+ * oracle), each run from many random states like the random ones. Registers are aimed as
+ * for a random case, or all at the window when the decoder rejects the bytes.
+ */
+static const struct fixed {
+	uint8_t mode, len, bytes[15];
+	const char *what;
+} fixed[] = {
+    {64, 2, {0xff, 0xf0}, "push r64 (mod = 3)"},
+    {64, 2, {0x8f, 0xc0}, "pop r64 (mod = 3)"},
+    {64, 3, {0x66, 0xff, 0xf0}, "push r16 (mod = 3)"},
+    {64, 2, {0x8f, 0xc4}, "pop rsp"},
+    {64, 2, {0xff, 0xf4}, "push rsp"},
+    {32, 2, {0xff, 0xf0}, "push r32 (mod = 3)"},
+    {64, 4, {0x65, 0x26, 0x8b, 0x03}, "GS then ES: GS stays"},
+    {64, 4, {0x64, 0x3e, 0x8b, 0x03}, "FS then DS: FS stays"},
+    {64, 3, {0x36, 0x8b, 0x03}, "SS prefix ignored: #GP not #SS"},
+    {64, 4, {0x3e, 0x8b, 0x45, 0x00}, "DS prefix ignored with rbp: #SS"},
+    {64, 3, {0x0f, 0xb1, 0xcb}, "cmpxchg r/m32 register form"},
+    {64, 3, {0x0f, 0xb1, 0xda}, "cmpxchg r/m32 register form"},
+};
+
+static void fixed_case(struct tcase *c, const struct fixed *f)
+{
+	struct xg_emu_x86_exception e;
+	int ok;
+
+	memset(c->bytes, 0xcc, sizeof(c->bytes));
+	memcpy(c->bytes, f->bytes, f->len);
+	c->mode = f->mode;
+	c->len = f->len;
+	ok = xg_emu_x86_decode(c->bytes, 15, f->mode, 0, &c->in, &e, NULL) == XG_EMU_X86_OK;
+	make_state(c, ok);
+}
+
+static void load_fake(const struct tcase *c)
+{
+	struct xg_emu_x86_regs *r = &F.r;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->gpr, c->gpr, sizeof(r->gpr));
+	r->rip = F.code_la;
+	r->rflags = c->rflags;
+	r->cr0 = 0x80050033;
+	r->cr4 = (1u << 5) | (1u << 9) | (1u << 10) | (1u << 18) | (M.la57 ? 1u << 12 : 0);
+	r->efer = 0x500 | (1u << 0);
+	r->xcr0 = M.xcr0;
+	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
+		struct xg_emu_x86_segment *s = &r->seg[i];
+		s->limit = 0xffffffff, s->present = 1, s->type = 3, s->s = 1, s->dpl = 3;
+		s->db = 1, s->g = 1, s->selector = 0x2b;
+	}
+	/* the selectors a 64-bit Linux process runs with (and xg_rnd_enter* load) */
+	r->seg[XG_EMU_X86_DS].selector = r->seg[XG_EMU_X86_ES].selector = c->mode == 64 ? 0 : 0x2b;
+	r->seg[XG_EMU_X86_FS].selector = M.fs_sel;
+	r->seg[XG_EMU_X86_GS].selector = M.gs_sel;
+	r->seg[XG_EMU_X86_CS].type = 0xb;
+	r->seg[XG_EMU_X86_CS].selector = c->mode == 64 ? 0x33 : 0x23;
+	r->seg[XG_EMU_X86_CS].l = c->mode == 64;
+	r->seg[XG_EMU_X86_CS].db = c->mode != 64;
+	r->seg[XG_EMU_X86_FS].base = c->fsbase;
+	r->seg[XG_EMU_X86_GS].base = c->gsbase;
+	r->vendor = M.vendor;
+	memcpy(F.xs, c->xs, sizeof(F.xs));
+	memcpy(F.mem, M.init, sizeof(F.mem));
+	memcpy(F.code, c->bytes, sizeof(c->bytes));
+	F.injected = 0;
+	F.unsafe = 0;
+}
+
+static struct native_in nin;
+
+static void run_native(const struct tcase *c)
+{
+	memcpy(M.data, M.init[0], 2 * PAGE); /* pages 2 and 3 never change */
+	memset(M.code, 0xcc, 64);
+	memcpy(M.code, c->bytes, c->len);
+	for (unsigned i = 0; i < 16; i++)
+		nin.pop[i] = c->gpr[pop_order[i]];
+	nin.rflags = c->rflags;
+	nin.fsbase = c->fsbase;
+	nin.gsbase = c->gsbase;
+	nin.rfbm = M.rfbm;
+	memcpy(nin.xs, c->xs, sizeof(nin.xs));
+	xg_rnd_jmp64 = (uint64_t)(uintptr_t)M.code;
+	xg_rnd_far.off = (uint32_t)(uintptr_t)M.code;
+	xg_rnd_far.sel = 0x23;
+	if (!sigsetjmp(back, 0)) {
+		if (c->mode == 64)
+			xg_rnd_enter64(&nin);
+		else
+			xg_rnd_enter32(&nin);
+	}
+}
+
+/* ---- comparison ---- */
+
+static uint64_t seed;
+
+struct stats {
+	long cases, completed, faults[32], not_handled, unsafe, nogen, mismatches;
+};
+
+#define NCLASS 512
+static struct {
+	char key[64];
+	long n;
+} classes[NCLASS];
+static unsigned nclasses;
+
+static int note_class(const char *key)
+{
+	for (unsigned i = 0; i < nclasses; i++)
+		if (!strcmp(classes[i].key, key))
+			return (int)++classes[i].n;
+	if (nclasses < NCLASS) {
+		snprintf(classes[nclasses].key, sizeof(classes[nclasses].key), "%s", key);
+		classes[nclasses++].n = 1;
+	}
+	return 1;
+}
+
+static void hexs(char *o, size_t on, const uint8_t *b, unsigned n)
+{
+	size_t k = 0;
+	o[0] = 0;
+	for (unsigned i = 0; i < n && k + 4 < on; i++)
+		k += (size_t)snprintf(o + k, on - k, "%s%02x", i ? " " : "", b[i]);
+}
+
+static const char *const gname[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+				      "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
+/* flags the SDM leaves undefined after the instruction */
+static uint64_t undefined_flags(const struct xg_emu_x86_insn *in)
+{
+	const char *n = in->name ? in->name : "";
+	if (!strncmp(n, "bt", 2))
+		return 0x8d4; /* OF SF AF PF */
+	if (!strcmp(n, "and") || !strcmp(n, "or") || !strcmp(n, "xor") || !strcmp(n, "test"))
+		return 0x10; /* AF */
+	return 0;
+}
+
+static int trap_vector(int trapno)
+{
+	return trapno;
+}
+
+/* Compare; on a difference print it and return 1. */
+static int compare(const struct tcase *c, long idx, int verbose, struct stats *st)
+{
+	char why[512], b[64];
+	size_t k = 0;
+	int native_fault = nout.trapno != 3, emu_fault = F.injected;
+	uint64_t gmask = c->mode == 64 ? ~0ull : 0xffffffffull;
+	uint64_t fmask = 0xcd5 & ~undefined_flags(&c->in);
+	uint8_t a[XG_EMU_X86_XSAVE_SIZE], e[XG_EMU_X86_XSAVE_SIZE];
+	const char *what = NULL;
+
+	why[0] = 0;
+#define WHY(...) (k += (size_t)snprintf(why + k, k < sizeof(why) ? sizeof(why) - k : 0, __VA_ARGS__))
+	if (native_fault != emu_fault ||
+	    (native_fault && (trap_vector(nout.trapno) != F.exc.vector))) {
+		what = "fault";
+		WHY(" fault: cpu %s%d err %#llx cr2 %#llx, emulator %s%d err %#x cr2 %#llx;",
+		    native_fault ? "#" : "none/", native_fault ? nout.trapno : 0,
+		    (unsigned long long)nout.err, (unsigned long long)nout.cr2,
+		    emu_fault ? "#" : "none/", emu_fault ? F.exc.vector : 0, F.exc.error,
+		    (unsigned long long)F.exc.cr2);
+	} else if (native_fault) {
+		int with_err = F.exc.vector == 13 || F.exc.vector == 12 || F.exc.vector == 14;
+		if (with_err && (nout.err & 0xffff) != F.exc.error) {
+			what = "error code";
+			WHY(" error code: cpu %#llx emulator %#x;", (unsigned long long)nout.err,
+			    F.exc.error);
+		}
+		if (F.exc.vector == 14 && nout.cr2 != F.exc.cr2) {
+			what = "cr2";
+			WHY(" cr2: cpu %#llx emulator %#llx;", (unsigned long long)nout.cr2,
+			    (unsigned long long)F.exc.cr2);
+		}
+	}
+	{
+		uint64_t want_rip = native_fault ? nout.rip : nout.rip - 1;
+		uint64_t emu_rip = F.r.rip;
+		if ((want_rip & gmask) != (emu_rip & gmask)) {
+			what = what ? what : "rip";
+			WHY(" rip: cpu +%lld emulator +%lld;", (long long)(want_rip - F.code_la),
+			    (long long)(emu_rip - F.code_la));
+		}
+	}
+	for (unsigned i = 0; i < (c->mode == 64 ? 16u : 8u); i++)
+		if ((nout.gpr[i] & gmask) != (F.r.gpr[i] & gmask)) {
+			what = what ? what : "gpr";
+			WHY(" %s: init %#llx cpu %#llx emulator %#llx;", gname[i],
+			    (unsigned long long)c->gpr[i], (unsigned long long)nout.gpr[i],
+			    (unsigned long long)F.r.gpr[i]);
+		}
+	if ((nout.rflags & fmask) != (F.r.rflags & fmask)) {
+		what = what ? what : "rflags";
+		WHY(" rflags: init %#llx cpu %#llx emulator %#llx;", (unsigned long long)c->rflags,
+		    (unsigned long long)nout.rflags, (unsigned long long)F.r.rflags);
+	}
+	memcpy(a, nout.xs, sizeof(a));
+	memcpy(e, F.xs, sizeof(e));
+	normalize(a);
+	normalize(e);
+	{
+		static const struct {
+			unsigned off, len;
+			const char *name;
+		} parts[] = {
+		    {XG_EMU_X86_XS_FCW, 4, "fcw/fsw"},
+		    {XG_EMU_X86_XS_FTW, 1, "ftw"},
+		    {XG_EMU_X86_XS_MXCSR, 4, "mxcsr"},
+		    {XG_EMU_X86_XS_ST0, 128, "st"},
+		    {XG_EMU_X86_XS_XMM0, 256, "xmm"},
+		    {XG_EMU_X86_XS_YMMH, 256, "ymm_hi"},
+		    {XG_EMU_X86_XS_OPMASK, 64, "k"},
+		    {XG_EMU_X86_XS_ZMMH, 512, "zmm_hi"},
+		    {XG_EMU_X86_XS_HI16ZMM, 1024, "zmm16-31"},
+		};
+		for (unsigned i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			unsigned off = parts[i].off, len = parts[i].len;
+			if (off == XG_EMU_X86_XS_ST0) {
+				/* ST(i) is 80 bits in a 16-byte slot */
+				int d = 0;
+				for (unsigned s = 0; s < 8; s++)
+					d |= memcmp(a + off + 16 * s, e + off + 16 * s, 10) != 0;
+				if (!d)
+					continue;
+			} else if (!memcmp(a + off, e + off, len)) {
+				continue;
+			}
+			for (unsigned j = 0; j < len; j++)
+				if (a[off + j] != e[off + j]) {
+					WHY(" %s differs at byte %u: cpu %02x emulator %02x;",
+					    parts[i].name, j, a[off + j], e[off + j]);
+					break;
+				}
+			what = what ? what : parts[i].name;
+		}
+	}
+	for (unsigned p = 0; p < NPAGES - 1; p++) {
+		const uint8_t *nat = M.data + p * PAGE;
+		if (memcmp(nat, F.mem[p], PAGE)) {
+			for (unsigned j = 0; j < PAGE; j++)
+				if (nat[j] != F.mem[p][j]) {
+					WHY(" memory differs at window+%#x: init %02x cpu %02x "
+					    "emulator %02x;",
+					    (unsigned)(p * PAGE + j), M.init[p][j], nat[j],
+					    F.mem[p][j]);
+					break;
+				}
+			what = what ? what : "memory";
+		}
+	}
+	if (!what && !verbose)
+		return 0;
+	hexs(b, sizeof(b), c->bytes, c->len);
+	if (what) {
+		char key[64];
+		int n;
+		snprintf(key, sizeof(key), "%u-bit %s: %s", c->mode, c->in.name ? c->in.name : "?",
+			 what);
+		n = note_class(key);
+		st->mismatches++;
+		if (n > 3 && !verbose)
+			return 1;
+	}
+	diag("%s case %ld (%u-bit) [%s] %s:%s", what ? "MISMATCH" : "ok", idx, c->mode, b,
+	     c->in.name ? c->in.name : "?", why[0] ? why : " identical");
+	if (what || verbose) {
+		char line[400];
+		size_t l = 0;
+		for (unsigned i = 0; i < 16; i++)
+			l += (size_t)snprintf(line + l, sizeof(line) - l, " %s=%llx", gname[i],
+					      (unsigned long long)c->gpr[i]);
+		diag("  init:%s rflags=%llx window=%#llx fs=%#llx gs=%#llx", line,
+		     (unsigned long long)c->rflags, (unsigned long long)win(),
+		     (unsigned long long)c->fsbase, (unsigned long long)c->gsbase);
+		diag("  rerun: XG_SEED=%llu XG_CASE=%ld XG_MODE=%u", (unsigned long long)seed, idx,
+		     c->mode);
+	}
+	return what != NULL;
+}
+
+/* ---- the run ---- */
+
+static void seed_case(long idx, unsigned mode)
+{
+	rs = seed * 0x100000001b3ull + (uint64_t)idx * 2 + (mode == 32);
+	rnd();
+}
+
+/* The cases of one mode; fixed cases come first, FIXED_RUNS random states each. */
+#define FIXED_RUNS 40
+#define NFIXED	   ((long)(sizeof(fixed) / sizeof(fixed[0])))
+
+static void run_mode(unsigned mode, long ncases, long only, struct stats *st)
+{
+	static struct tcase c;
+	struct xg_emu_x86_result res;
+
+	for (long i = only >= 0 ? only : -NFIXED * FIXED_RUNS; i < (only >= 0 ? only + 1 : ncases);
+	     i++) {
+		const struct fixed *fx = i < 0 ? &fixed[(-i - 1) / FIXED_RUNS] : NULL;
+		if (fx && fx->mode != mode)
+			continue;
+		seed_case(i, mode);
+		for (unsigned p = 0; p < 2; p++)
+			for (unsigned j = 0; j < PAGE; j += 8) {
+				uint64_t v = rn(4) ? rnd() : rnd_val();
+				memcpy(&M.init[p][j], &v, 8);
+			}
+		F.code_la = (uint64_t)(uintptr_t)M.code;
+		if (fx) {
+			fixed_case(&c, fx);
+		} else if (make_case(&c, mode)) {
+			st->nogen++;
+			continue;
+		}
+		load_fake(&c);
+		xg_emu_x86_emulate(&fops, &F, c.bytes, c.len, &res);
+		/* a long REP string instruction stops after a batch with RIP on it, as if
+		 * interrupted; the VMM runs it again, and so does this */
+		for (unsigned again = 0; again < 4096 && res.status == XG_EMU_X86_OK &&
+					 F.r.rip == F.code_la && (c.in.flags & (1ull << 18));
+		     again++)
+			xg_emu_x86_emulate(&fops, &F, c.bytes, c.len, &res);
+		if (res.status == XG_EMU_X86_NOT_HANDLED || res.status == XG_EMU_X86_ERROR) {
+			st->not_handled++;
+			if (only >= 0 || st->not_handled < 4) {
+				char b[64];
+				hexs(b, sizeof(b), c.bytes, c.len);
+				diag("not handled: [%s] %s", b, res.reason);
+			}
+			continue;
+		}
+		if (F.unsafe) {
+			st->unsafe++;
+			continue;
+		}
+		run_native(&c);
+		st->cases++;
+		if (nout.trapno == 3)
+			st->completed++;
+		else
+			st->faults[nout.trapno & 31]++;
+		compare(&c, i, only >= 0, st);
+	}
+}
+
+static uint64_t xgetbv0(void)
+{
+	uint32_t a, d;
+	__asm__ volatile("xgetbv" : "=a"(a), "=d"(d) : "c"(0));
+	return ((uint64_t)d << 32) | a;
+}
+
+static void cpuid(unsigned leaf, unsigned sub, unsigned r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/* Does the kernel run with 5-level paging? A user access to 1 << 47 is #GP with 4 levels. */
+static int probe_la57(void)
+{
+	static struct tcase c;
+	memset(&c, 0, sizeof(c));
+	c.mode = 64;
+	c.bytes[0] = 0x8b, c.bytes[1] = 0x03; /* mov (%rbx), %eax */
+	c.len = 2;
+	memset(c.bytes + 2, 0xcc, 14);
+	c.gpr[3] = 1ull << 47;
+	c.gpr[4] = win() + PAGE;
+	c.rflags = 0x202;
+	c.fsbase = host_fsbase;
+	rnd_xsave(c.xs);
+	run_native(&c);
+	return nout.trapno == 14;
+}
+
+int main(void)
+{
+	struct sigaction sa;
+	stack_t ss;
+	unsigned r[4];
+	const char *e;
+	long ncases = 30000, only = -1;
+	unsigned modes = 3;
+	struct stats st64 = {0}, st32 = {0};
+
+	cpuid(0, 0, r);
+	if (!(getauxval(AT_HWCAP2) & 2))
+		skip_all("no FSGSBASE for user space (HWCAP2)");
+	cpuid(1, 0, r);
+	if (!(r[2] & (1u << 27)))
+		skip_all("no OSXSAVE");
+	M.xcr0 = xgetbv0();
+	M.rfbm = M.xcr0 & 0xe7;
+	M.avx = (M.rfbm & 6) == 6;
+	M.avx512 = (M.rfbm & 0xe6) == 0xe6;
+	/* the standard XSAVE offsets the emulator's layout assumes (CPUID leaf 0DH) */
+	if (M.avx) {
+		cpuid(0xd, 2, r);
+		if (r[1] != XG_EMU_X86_XS_YMMH)
+			skip_all("AVX state at XSAVE offset %u, not %u", r[1], XG_EMU_X86_XS_YMMH);
+	}
+	if (M.avx512) {
+		cpuid(0xd, 5, r);
+		if (r[1] != XG_EMU_X86_XS_OPMASK)
+			skip_all("opmask state at XSAVE offset %u", r[1]);
+	}
+	M.vendor = xg_emu_x86_host_vendor();
+
+	M.res = mmap(NULL, RES_SIZE, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT | MAP_NORESERVE, -1, 0);
+	M.code = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (M.res == MAP_FAILED || M.code == MAP_FAILED)
+		skip_all("cannot map memory below 4 GiB (MAP_32BIT)");
+	M.data = M.res + DATA_OFF;
+	/* pages 0 and 1 read/write, page 2 read-only (its contents made once), page 3 none */
+	if (mprotect(M.data, 3 * PAGE, PROT_READ | PROT_WRITE))
+		bail("mprotect: %m");
+
+	ss.ss_sp = malloc(1 << 16);
+	ss.ss_size = 1 << 16;
+	ss.ss_flags = 0;
+	if (!ss.ss_sp || sigaltstack(&ss, NULL))
+		bail("sigaltstack: %m");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTRAP, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
+	__asm__ volatile("rdfsbase %0" : "=r"(host_fsbase));
+	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
+	__asm__ volatile("mov %%fs, %0" : "=r"(M.fs_sel));
+	__asm__ volatile("mov %%gs, %0" : "=r"(M.gs_sel));
+
+	seed = (uint64_t)getpid() ^ (uint64_t)time(NULL);
+	if ((e = getenv("XG_SEED")))
+		seed = strtoull(e, NULL, 0);
+	if ((e = getenv("XG_CASES")))
+		ncases = strtol(e, NULL, 0);
+	if ((e = getenv("XG_CASE")))
+		only = strtol(e, NULL, 0);
+	if ((e = getenv("XG_MODE")))
+		modes = atoi(e) == 64 ? 1 : atoi(e) == 32 ? 2 : 3;
+	seed_case(-1, 64);
+	for (unsigned j = 0; j < PAGE; j += 8) {
+		uint64_t v = rn(4) ? rnd() : rnd_val();
+		memcpy(&M.init[2][j], &v, 8);
+	}
+	memcpy(M.data + 2 * PAGE, M.init[2], PAGE);
+	if (mprotect(M.data + 2 * PAGE, PAGE, PROT_READ))
+		bail("mprotect: %m");
+
+	M.la57 = probe_la57();
+	find_candidates();
+	diag("seed %llu (XG_SEED to reproduce); judged by %s (%s), XCR0 %#llx, %s paging; "
+	     "candidate opcodes: %u legacy, %u VEX, %u EVEX",
+	     (unsigned long long)seed, xg_emu_x86_vendor_name(M.vendor), "host CPU",
+	     (unsigned long long)M.xcr0, M.la57 ? "5-level" : "4-level", ncand[0], ncand[1],
+	     ncand[2]);
+
+	if (modes & 1)
+		run_mode(64, ncases, only, &st64);
+	if (modes & 2)
+		run_mode(32, ncases, only, &st32);
+	for (unsigned i = 0; i < nclasses; i++)
+		diag("class %-50s %ld", classes[i].key, classes[i].n);
+	for (unsigned m = 0; m < 2; m++) {
+		struct stats *s = m ? &st32 : &st64;
+		char f[256];
+		size_t k = 0;
+		if (!(modes & (1u << m)))
+			continue;
+		f[0] = 0;
+		for (unsigned v = 0; v < 32; v++)
+			if (s->faults[v])
+				k += (size_t)snprintf(f + k, sizeof(f) - k, " #%u:%ld", v,
+						      s->faults[v]);
+		diag("%u-bit: %ld cases run natively (%ld completed, faults%s), %ld not handled, "
+		     "%ld skipped as unsafe, %ld not generated",
+		     m ? 32 : 64, s->cases, s->completed, f, s->not_handled, s->unsafe, s->nogen);
+		ok(s->mismatches == 0, "%u-bit: %ld random cases, %ld mismatches against the %s CPU",
+		   m ? 32 : 64, s->cases, s->mismatches, xg_emu_x86_vendor_name(M.vendor));
+	}
+	return done_testing();
+}

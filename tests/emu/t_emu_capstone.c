@@ -183,7 +183,10 @@ static void check_one(const cs_insn *ci, const uint8_t *code, size_t avail, stru
 			eidx += 0x100;
 		if (rip)
 			cbase = 0x200;
-		/* 64-bit mode ignores ES/CS/SS/DS overrides; capstone may or may not show them */
+		/* 64-bit mode ignores ES/CS/SS/DS overrides (exitgate's decoder drops them);
+		 * capstone may or may not show them */
+		if (in.mode == 64 && cseg >= 0 && cseg <= 3 && eseg == -1)
+			cseg = -1;
 		if (cseg == -1 && eseg >= 0 && eseg <= 3)
 			eseg = -1;
 		if (in.len == ci->size && cbase == ebase && cidx == eidx && cscale == escale &&

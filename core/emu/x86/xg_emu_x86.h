@@ -81,13 +81,29 @@ struct xg_emu_x86_segment {
  * KVM_GET_SUPPORTED_CPUID does. A VMM that shows its guest another vendor says so here.
  *
  * Where the vendors differ, and what the emulator does for each (each difference found by
- * the CPU oracle in tests/emu/t_emu_diff.c, which prints the vendor that judged):
- *   REP string instruction with a 32-bit address size (67h) in 64-bit mode and ECX = 0:
+ * a CPU oracle - tests/emu/t_emu_diff.c in a KVM guest, tests/emu/t_emu_random.c in user
+ * space - which print the vendor that judged; "seen on" names the CPU):
+ *   REP string instruction with a 32-bit address size (67h) in 64-bit mode that does no
+ *   iteration (ECX = 0, or a fault in the first iteration):
  *     Intel  writes ECX (zeroing RCX[63:32]) and, for MOVS, ESI and EDI, for STOS, EDI
  *            (zeroing their upper halves); LODS, CMPS and SCAS leave RSI/RDI alone.
  *     AMD    changes nothing, as if no iteration had been asked for (QEMU TCG does the same).
  *   The SDM (Vol. 2 REP) leaves the zero-count case at "no iteration"; this is what Intel
- *   CPUs do all the same, seen on a Xeon (AVX-512 and FP16).
+ *   CPUs do all the same, seen on a Xeon (AVX-512 and FP16), ECX = 0 and the faulting case.
+ *   REP CMPS/SCAS stopped between iterations (a fault after some, or the emulator's batch):
+ *     Intel  RFLAGS as they were before the instruction (seen on the Xeon);
+ *     AMD    not measured: the flags of the last completed iteration (the SDM's model).
+ *   x87 FOP and FDP after a non-control x87 instruction (SDM Vol. 1 8.1.8, 8.1.9):
+ *     Intel  written only when the instruction leaves an unmasked exception pending
+ *            (FOP compatibility off and FDP_EXCPTN_ONLY, every Intel CPU since Haswell;
+ *            seen on the Xeon); FIP always.
+ *     AMD    written by every such instruction (FXSAVE/XSAVE then store them as zero
+ *            unless FSW.ES is set: AMD APM Vol. 5 FXSAVE).
+ * Not vendor differences, but what the CPU does where the SDM is silent (seen on the Xeon,
+ * modelled for both): a flat 4 GiB segment has no limit to pass (an access that wraps at
+ * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
+ * instruction its accesses in order; an x87 store that an unmasked exception suppresses makes
+ * no access (so cannot page-fault); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely.
  */
 enum xg_emu_x86_vendor {
 	XG_EMU_X86_VENDOR_HOST = 0,
@@ -218,6 +234,10 @@ struct xg_emu_x86_insn {
 	uint8_t imm2; /* the second immediate of enter */
 	/* VEX/EVEX fields: vvvv already inverted and extended with EVEX.V' */
 	uint8_t vvvv, vl, w, aaa, z, bcast, disp8n;
+	/* vvvv as encoded (inverted), EVEX.V' as bit 4: what "vvvv must be 1111b" checks, in
+	 * every mode (outside 64-bit mode vvvv/vvvv[3]/V' do not name registers but still
+	 * count, SDM Vol. 2 2.3.6 and 2.7) */
+	uint8_t vvvv_enc;
 	uint16_t op;	  /* semantic operation (internal numbering), 0 if not implemented */
 	uint16_t aux;	  /* its parameter (internal) */
 	uint64_t flags;	  /* the opcode's table flags (internal) */

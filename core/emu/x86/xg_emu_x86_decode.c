@@ -285,6 +285,11 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 				in->aaa = p2 & 7;
 				c.pos += 3;
 			}
+			in->vvvv_enc = (uint8_t)(in->vvvv | (evex_v2 << 4));
+			/* outside 64-bit mode EVEX.V' = 0 would name one of zmm16-31, which do not
+			 * exist there: #UD, whether or not the form uses vvvv (seen on the CPU) */
+			if (mode != 64 && evex_v2)
+				FAIL_UD();
 			if (mode != 64) {
 				/* outside 64-bit mode only 8 registers exist */
 				rex_r = rex_x = rex_b = evex_r2 = evex_v2 = 0;
@@ -461,6 +466,13 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			    flags, OP_NONE, 0, in->enc == XG_EMU_X86_ENC_VEX ? "vex" : "evex"};
 			e = &synth;
 		}
+		/* W picks a 64-bit GPR/memory operand for (v)movd/movq, pinsrd/q, pextrd/q: only
+		 * in 64-bit mode; elsewhere W1 is W0, for the operand size and for disp8*N too
+		 * (SDM Vol. 2 MOVD/MOVQ, PINSRD/Q, PEXTRD/Q; seen on the CPU) */
+		if (mode != 64 && in->pfx == 1 &&
+		    ((in->map == XG_EMU_X86_MAP_0F && (b == 0x6e || b == 0x7e)) ||
+		     (in->map == XG_EMU_X86_MAP_0F3A && (b == 0x16 || b == 0x22))))
+			in->w = 0;
 		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem) {
 			unsigned t = xg_emu_x86_evex_tuple[in->map - 1][b][in->pfx];
 			if (in->mod == 1) {

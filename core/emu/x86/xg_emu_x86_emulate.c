@@ -611,37 +611,40 @@ static int canonical(struct xg_emu_x86_ctx *c, uint64_t la)
 }
 
 /* SDM Vol. 3A 3.4.5.1 (limits, expand-down), 5.3 and 5.4 (#GP/#SS), Vol. 1 3.3.7.1 */
-static int check_segments(struct xg_emu_x86_ctx *c)
+static int check_segment(struct xg_emu_x86_ctx *c, unsigned i)
 {
-	for (unsigned i = 0; i < c->nacc; i++) {
-		const struct xg_emu_x86_acc *a = &c->acc[i];
-		const struct xg_emu_x86_segment *s = &c->r.seg[a->seg];
-		unsigned vec = a->seg == XG_EMU_X86_SS ? XG_EMU_X86_SS_FAULT : XG_EMU_X86_GP;
-		uint64_t last = a->ea + a->size - 1;
+	const struct xg_emu_x86_acc *a = &c->acc[i];
+	const struct xg_emu_x86_segment *s = &c->r.seg[a->seg];
+	unsigned vec = a->seg == XG_EMU_X86_SS ? XG_EMU_X86_SS_FAULT : XG_EMU_X86_GP;
+	uint64_t last = a->ea + a->size - 1;
 
-		if (c->mode == 64) {
-			if (!canonical(c, a->la) || !canonical(c, a->la + a->size - 1))
-				return xg_emu_x86_exc(c, vec, 1, 0);
-			continue;
-		}
-		if (!c->real) {
-			int code = s->type & 8;
-			if (s->unusable || !s->present)
-				return xg_emu_x86_exc(c, vec, 1, 0);
-			if ((a->kind & XG_EMU_X86_WRITE) && (code || !(s->type & 2)))
-				return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
-			if ((a->kind & XG_EMU_X86_READ) && code && !(s->type & 2))
-				return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
-			if (!code && (s->type & 4)) {
-				uint64_t top = s->db ? 0xffffffffull : 0xffffull;
-				if (a->ea <= s->limit || last > top)
-					return xg_emu_x86_exc(c, vec, 1, 0);
-				continue;
-			}
-		}
-		if (last > s->limit || last < a->ea)
+	if (c->mode == 64) {
+		if (!canonical(c, a->la) || !canonical(c, a->la + a->size - 1))
 			return xg_emu_x86_exc(c, vec, 1, 0);
+		return 0;
 	}
+	if (!c->real) {
+		int code = s->type & 8;
+		if (s->unusable || !s->present)
+			return xg_emu_x86_exc(c, vec, 1, 0);
+		if ((a->kind & XG_EMU_X86_WRITE) && (code || !(s->type & 2)))
+			return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
+		if ((a->kind & XG_EMU_X86_READ) && code && !(s->type & 2))
+			return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
+		if (!code && (s->type & 4)) {
+			uint64_t top = s->db ? 0xffffffffull : 0xffffull;
+			if (a->ea <= s->limit || last > top)
+				return xg_emu_x86_exc(c, vec, 1, 0);
+			return 0;
+		}
+	}
+	/* A flat expand-up segment of 4 GiB has no limit to pass: an access that runs past
+	 * 0xffffffff wraps to 0 (the linear address is 32 bits) and can only page-fault, as the
+	 * CPU shows in compatibility mode (#PF at 0xfffffffe, not #GP/#SS). */
+	if (!c->real && s->limit == 0xffffffffu)
+		return 0;
+	if (last > s->limit || last < a->ea)
+		return xg_emu_x86_exc(c, vec, 1, 0);
 	return 0;
 }
 
@@ -729,14 +732,24 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	}
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_ALIGNMENT)))
 		return rc;
+	/*
+	 * Segment (or canonical) check and translation access by access, in the order the
+	 * instruction makes them: a later access's #GP/#SS does not come before an earlier
+	 * access's #PF (seen on the CPU with CMPS and MOVS faulting on both operands). The
+	 * CANONICAL and TRANSLATE hooks run once every access has passed both.
+	 */
+	for (unsigned i = 0; i < c->nacc; i++) {
+		c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
+		if ((rc = check_segment(c, i)))
+			return rc;
+		c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
+		if ((rc = for_pieces(c, &c->acc[i], piece_translate)))
+			return rc;
+	}
 	c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
-	if ((rc = check_segments(c)))
-		return rc;
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_CANONICAL)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
-	if ((rc = run_pieces(c, XG_EMU_X86_RMW | XG_EMU_X86_FETCH, piece_translate)))
-		return rc;
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_TRANSLATE)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_READ;
@@ -817,26 +830,34 @@ static void set_areg(struct xg_emu_x86_ctx *c, unsigned reg, uint64_t v)
 	c->regs_dirty = 1;
 }
 
+/* Intel, a REP form with a 32-bit address size in 64-bit mode that does no iteration (ECX = 0,
+ * or a fault in the first one): ECX is written, and ESI/EDI for MOVS, EDI for STOS, zeroing
+ * their upper halves (the vendor list in xg_emu_x86.h). AMD writes nothing. */
+static void intel_rep67_regs(struct xg_emu_x86_ctx *c)
+{
+	unsigned op = c->in->op;
+
+	if (c->vendor != XG_EMU_X86_VENDOR_INTEL || c->mode != 64 || c->in->addrsize != 4 ||
+	    !c->in->rep)
+		return;
+	set_areg(c, XG_EMU_X86_RCX, c->r.gpr[1]);
+	if (op == OP_MOVS)
+		set_areg(c, XG_EMU_X86_RSI, c->r.gpr[6]);
+	if (op == OP_MOVS || op == OP_STOS)
+		set_areg(c, XG_EMU_X86_RDI, c->r.gpr[7]);
+}
+
 static int run_string(struct xg_emu_x86_ctx *c)
 {
 	struct xg_emu_x86_insn *in = c->in;
 	unsigned sz = in->opsize, as = in->addrsize, op = in->op;
-	uint64_t am = size_mask(as);
+	uint64_t am = size_mask(as), rflags0 = c->r.rflags;
 	int rep = in->rep != 0, rc;
 	int64_t step = (c->r.rflags & RFL_DF) ? -(int64_t)sz : (int64_t)sz;
 	unsigned iter;
 
 	if (rep && !(c->r.gpr[1] & am)) {
-		/* No iteration. Intel still writes the 32-bit count and pointer registers of a
-		 * 67h form in 64-bit mode, zeroing their upper halves; AMD writes nothing (the
-		 * vendor list in xg_emu_x86.h). */
-		if (c->vendor == XG_EMU_X86_VENDOR_INTEL && c->mode == 64 && as == 4) {
-			set_areg(c, XG_EMU_X86_RCX, 0);
-			if (op == OP_MOVS)
-				set_areg(c, XG_EMU_X86_RSI, c->r.gpr[6]);
-			if (op == OP_MOVS || op == OP_STOS)
-				set_areg(c, XG_EMU_X86_RDI, c->r.gpr[7]);
-		}
+		intel_rep67_regs(c); /* no iteration */
 		return commit(c, 1);
 	}
 	for (iter = 0; iter < MAX_REP; iter++) {
@@ -845,16 +866,25 @@ static int run_string(struct xg_emu_x86_ctx *c)
 
 		c->nacc = 0;
 		memset(c->mem, 0, 128);
-		if (op == OP_MOVS || op == OP_LODS || op == OP_CMPS)
-			xg_emu_x86_add_acc(c, si, in->seg, sz, XG_EMU_X86_READ, 0);
+		/* in the order the CPU checks them: CMPS faults on ES:rDI before DS:rSI (seen
+		 * with both faulting), the others on their source first */
 		if (op == OP_CMPS || op == OP_SCAS)
 			xg_emu_x86_add_acc(c, di, XG_EMU_X86_ES, sz, XG_EMU_X86_READ, 64);
+		if (op == OP_MOVS || op == OP_LODS || op == OP_CMPS)
+			xg_emu_x86_add_acc(c, si, in->seg, sz, XG_EMU_X86_READ, 0);
 		if (op == OP_MOVS || op == OP_STOS)
 			xg_emu_x86_add_acc(c, di, XG_EMU_X86_ES, sz, XG_EMU_X86_WRITE, 64);
 		rc = memory_stages(c, hooks);
 		if (rc) {
 			/* iterations already done stay done; RIP stays on the instruction */
-			if (rc == XG_EMU_X86_EXCEPTION && iter > 0) {
+			if (rc == XG_EMU_X86_EXCEPTION && iter == 0 && rep)
+				intel_rep67_regs(c);
+			/* Intel reports a REP CMPS/SCAS that faults after some iterations with
+			 * RFLAGS as they were before the instruction (the vendor list) */
+			if (rc == XG_EMU_X86_EXCEPTION && iter > 0 &&
+			    (op == OP_CMPS || op == OP_SCAS) && c->vendor == XG_EMU_X86_VENDOR_INTEL)
+				c->r.rflags = rflags0;
+			if (rc == XG_EMU_X86_EXCEPTION && c->regs_dirty) {
 				int rc2;
 				c->nacc = 0; /* the faulting iteration writes nothing */
 				rc2 = commit(c, 0);
@@ -896,6 +926,11 @@ static int run_string(struct xg_emu_x86_ctx *c)
 			break;
 	}
 	c->nacc = 0;
+	/* stopped between iterations (the rest re-executes): as on a fault, Intel leaves
+	 * RFLAGS of CMPS/SCAS as they were before the instruction */
+	if (rep && iter == MAX_REP && (op == OP_CMPS || op == OP_SCAS) &&
+	    c->vendor == XG_EMU_X86_VENDOR_INTEL)
+		c->r.rflags = rflags0;
 	return commit(c, !rep || iter < MAX_REP);
 }
 
@@ -976,13 +1011,15 @@ static int legality(struct xg_emu_x86_ctx *c)
 	if (in->enc == XG_EMU_X86_ENC_VEX) {
 		/* SDM Vol. 2 2.3.6 and the instruction pages: W/L/vvvv constraints are #UD */
 		if (((f & F_VEXW0) && in->w) || ((f & F_L0) && in->vl) || ((f & F_L1) && !in->vl) ||
-		    ((f & F_NOVVVV) && in->vvvv))
+		    ((f & F_NOVVVV) && in->vvvv_enc))
 			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	} else if (in->enc == XG_EMU_X86_ENC_EVEX) {
 		/* SDM Vol. 2 2.7.x, Table 2-40 ff. */
+		/* EVEX.z = 1 needs a mask: with aaa = 000 it is #UD (seen on the CPU for every
+		 * form the emulator covers, loads, stores and register moves alike) */
 		if (((f & F_W0) && in->w) || ((f & F_W1) && !in->w) || ((f & F_L0) && in->vl) ||
-		    ((f & F_L1) && !in->vl) || in->vl == 3 || ((f & F_NOVVVV) && in->vvvv) ||
-		    ((f & F_NOMASK) && (in->aaa || in->z)) || in->bcast ||
+		    ((f & F_L1) && !in->vl) || in->vl == 3 || ((f & F_NOVVVV) && in->vvvv_enc) ||
+		    ((f & F_NOMASK) && (in->aaa || in->z)) || in->bcast || (in->z && !in->aaa) ||
 		    (in->z && (f & F_STORE) && in->has_mem))
 			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	}

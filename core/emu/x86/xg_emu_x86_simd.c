@@ -59,7 +59,6 @@ static uint64_t elem_bits(unsigned n)
 static void add_runs(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned esz, unsigned n, uint64_t en,
 		     unsigned kind)
 {
-	uint64_t am = c->in->addrsize == 8 ? ~0ull : (1ull << (8 * c->in->addrsize)) - 1;
 	unsigned i = 0;
 
 	while (i < n) {
@@ -70,8 +69,10 @@ static void add_runs(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned esz, unsign
 		}
 		for (j = i; j < n && ((en >> j) & 1); j++)
 			;
-		xg_emu_x86_add_acc(c, (ea + (uint64_t)i * esz) & am, c->in->seg, (j - i) * esz,
-				   kind, i * esz);
+		/* the effective address wraps at the address size, the elements after it do not
+		 * (an operand is contiguous in its segment: seen with 16-bit addressing) */
+		xg_emu_x86_add_acc(c, ea + (uint64_t)i * esz, c->in->seg, (j - i) * esz, kind,
+				   i * esz);
 		i = j;
 	}
 }
@@ -173,8 +174,8 @@ static int plan_vmovs(struct xg_emu_x86_ctx *c)
 		return rc;
 	if (!in->has_mem)
 		return 0;
-	if (in->enc != XG_EMU_X86_ENC_LEGACY && in->vvvv)
-		return ud(c); /* memory forms need vvvv = 1111b */
+	if (in->enc != XG_EMU_X86_ENC_LEGACY && in->vvvv_enc)
+		return ud(c); /* memory forms need vvvv = 1111b (and EVEX.V' = 1) */
 	if (kmask(c) & 1)
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, in->aux & 0xff,
 				   (in->flags & F_STORE) ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
@@ -333,9 +334,16 @@ static int exec_dup(struct xg_emu_x86_ctx *c)
 
 /* ---- movd/movq between GPR/memory and XMM ---- */
 
+/* REX.W / VEX.W / EVEX.W select the 64-bit forms of movd/movq, pinsr/pextr: in 64-bit mode
+ * only; elsewhere W1 is the 32-bit form (SDM Vol. 2 MOVD/MOVQ, PINSRD/Q, PEXTRD/Q) */
+static int w64(const struct xg_emu_x86_insn *in)
+{
+	return in->w && in->mode == 64;
+}
+
 static unsigned dq_size(const struct xg_emu_x86_insn *in)
 {
-	return in->w ? 8 : 4; /* REX.W / VEX.W / EVEX.W select movq */
+	return w64(in) ? 8 : 4;
 }
 
 static int plan_movd(struct xg_emu_x86_ctx *c)
@@ -412,7 +420,7 @@ static int exec_movd(struct xg_emu_x86_ctx *c)
 static unsigned ins_size(const struct xg_emu_x86_insn *in)
 {
 	unsigned sz = in->aux & 0xff;
-	return (sz == 4 && in->w && (in->op == OP_PINSR || in->op == OP_PEXTR) &&
+	return (sz == 4 && w64(in) && (in->op == OP_PINSR || in->op == OP_PEXTR) &&
 		in->map == XG_EMU_X86_MAP_0F3A)
 		   ? 8
 		   : sz;
@@ -425,6 +433,10 @@ static int plan_ins(struct xg_emu_x86_ctx *c)
 
 	if (rc)
 		return rc;
+	/* EVEX pextrw r32 (0F C5): ModRM.reg is a GPR, and EVEX.R' = 0 would name a 17th */
+	if (in->enc == XG_EMU_X86_ENC_EVEX && in->map == XG_EMU_X86_MAP_0F && in->opcode == 0xc5 &&
+	    (in->reg & 16))
+		return ud(c);
 	if (in->has_mem)
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, ins_size(in),
 				   (in->flags & F_STORE) ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
@@ -492,8 +504,20 @@ static int plan_bcast(struct xg_emu_x86_ctx *c)
 		return ud(c); /* the x8/x4 forms of 256 bits exist only in 512-bit form */
 	if (sz == 16 && in->enc == XG_EMU_X86_ENC_VEX && !in->has_mem)
 		return ud(c);
-	if (in->has_mem)
-		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, sz, XG_EMU_X86_READ, 0);
+	/* vbroadcastf32x2 has no 128-bit form (SDM Vol. 2 VBROADCAST) */
+	if (in->enc == XG_EMU_X86_ENC_EVEX && !in->w && in->opcode == 0x19 && !in->vl)
+		return ud(c);
+	if (in->has_mem) {
+		/* Source element j is read only if a destination element it lands in is
+		 * enabled (i % (sz / esz) == j): with every element masked off the CPU makes
+		 * no access at all, and a fault comes from the first element it does read. */
+		unsigned esz = sz < esz_of(in) ? sz : esz_of(in), ns = sz / esz;
+		uint64_t k = kmask(c) & elem_bits(vlen(c) / esz), en = 0;
+		for (unsigned i = 0; i < vlen(c) / esz; i++)
+			if ((k >> i) & 1)
+				en |= 1ull << (i % ns);
+		add_runs(c, xg_emu_x86_ea(c), esz, ns, en, XG_EMU_X86_READ);
+	}
 	return 0;
 }
 

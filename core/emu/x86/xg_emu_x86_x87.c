@@ -79,6 +79,36 @@ void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem)
 
 /* ---- the emulator's plan/exec for the x87 forms ---- */
 
+/*
+ * Run a store form on a copy of the state: 1 if it stores (the bytes in `out`, if not NULL),
+ * 0 if an unmasked exception suppresses the store (SDM Vol. 1 8.5): run against two different
+ * fills, and see whether the bytes were written. `img` receives the state after it.
+ */
+static int x87_store_run(struct xg_emu_x86_ctx *c, uint8_t *img, uint8_t *out)
+{
+	unsigned form = c->in->aux;
+	uint8_t img2[512] __attribute__((aligned(16)));
+	uint8_t m1[16] __attribute__((aligned(16))), m2[16] __attribute__((aligned(16)));
+
+	memcpy(img, c->xs, 512);
+	memcpy(img2, c->xs, 512);
+	memset(m1, 0, sizeof(m1));
+	memset(m2, 0xff, sizeof(m2));
+	xg_emu_x86_x87_exec(form, img, m1);
+	xg_emu_x86_x87_exec(form, img2, m2);
+	if (memcmp(m1, m2, xg_emu_x86_x87_forms[form].size))
+		return 0;
+	if (out)
+		memcpy(out, m1, xg_emu_x86_x87_forms[form].size);
+	return 1;
+}
+
+static int x87_stores(struct xg_emu_x86_ctx *c, uint8_t *out)
+{
+	uint8_t img[512] __attribute__((aligned(16)));
+	return x87_store_run(c, img, out);
+}
+
 static int x87_plan(struct xg_emu_x86_ctx *c)
 {
 	const struct xg_emu_x86_x87_form *f = &xg_emu_x86_x87_forms[c->in->aux];
@@ -99,8 +129,11 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		}
 		return xg_emu_x86_exc(c, XG_EMU_X86_MF, 0, 0);
 	}
-	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
-			   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+	/* a store that an unmasked exception suppresses makes no access, so it cannot fault
+	 * either: the numeric exception comes before the page fault (seen on the CPU) */
+	if (!f->store || x87_stores(c, NULL))
+		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
+				   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	return 0;
 }
 
@@ -110,7 +143,7 @@ static int x87_exec(struct xg_emu_x86_ctx *c)
 	unsigned form = in->aux;
 	const struct xg_emu_x86_x87_form *f = &xg_emu_x86_x87_forms[form];
 	uint8_t img[512] __attribute__((aligned(16)));
-	uint8_t m1[16] __attribute__((aligned(16))), m2[16] __attribute__((aligned(16)));
+	uint8_t m1[16] __attribute__((aligned(16)));
 	uint64_t fip, fdp;
 	uint16_t fop;
 
@@ -118,31 +151,29 @@ static int x87_exec(struct xg_emu_x86_ctx *c)
 	if (!f->store) {
 		memcpy(m1, c->mem, 16);
 		xg_emu_x86_x87_exec(form, img, m1);
-	} else {
-		/* A masked exception still stores; an unmasked one may store nothing (SDM Vol. 1
-		 * 8.5): run against two different fills and see whether the bytes were written. */
-		uint8_t img2[512] __attribute__((aligned(16)));
-		memcpy(img2, c->xs, 512);
-		memset(m1, 0, sizeof(m1));
-		memset(m2, 0xff, sizeof(m2));
-		xg_emu_x86_x87_exec(form, img, m1);
-		xg_emu_x86_x87_exec(form, img2, m2);
-		if (memcmp(m1, m2, f->size))
-			c->nacc = 0; /* nothing stored */
-		else
-			memcpy(c->mem, m1, f->size);
+	} else if (!x87_store_run(c, img, c->mem)) {
+		c->nacc = 0; /* a masked exception still stores; an unmasked one did not */
 	}
 	/* x87 state back: FCW..FOP and ST0-7; FIP/FDP/FOP as the SDM defines them (Vol. 1
 	 * 8.1.8, 8.1.9): the control instructions FLDCW/FNSTCW/FNSTSW leave them alone */
 	memcpy(c->xs, img, 8);
 	memcpy(c->xs + XG_EMU_X86_XS_ST0, img + XG_EMU_X86_XS_ST0, 128);
 	if (form != X87_FLDCW && form != X87_FNSTCW && form != X87_FNSTSW) {
+		/* FIP always; FOP and FDP on Intel only when the instruction leaves an unmasked
+		 * exception pending (FSW.ES), AMD on every instruction (the vendor list in
+		 * xg_emu_x86.h) */
+		uint16_t fsw;
+		int upd;
+		memcpy(&fsw, img + XG_EMU_X86_XS_FSW, 2);
+		upd = c->vendor != XG_EMU_X86_VENDOR_INTEL || (fsw & 0x80);
 		fop = (uint16_t)(((in->opcode & 7) << 8) | in->modrm);
 		fip = c->r.rip;
 		fdp = xg_emu_x86_ea(c);
-		memcpy(c->xs + XG_EMU_X86_XS_FOP, &fop, 2);
+		if (upd)
+			memcpy(c->xs + XG_EMU_X86_XS_FOP, &fop, 2);
 		memcpy(c->xs + XG_EMU_X86_XS_FIP, &fip, 8);
-		memcpy(c->xs + XG_EMU_X86_XS_FDP, &fdp, 8);
+		if (upd)
+			memcpy(c->xs + XG_EMU_X86_XS_FDP, &fdp, 8);
 	}
 	c->xs_dirty = 1;
 	return 0;

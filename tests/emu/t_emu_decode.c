@@ -107,7 +107,7 @@ static const struct dcase cases[] = {
 	{ "vzeroupper has no ModRM", 64, "c5 f8 77", OK, 3, NOMEM, NULL },
 	{ "VEX map 3 has imm8", 64, "c4 e3 7d 18 00 01", OK, 6, 0, NR, 1, 0, DS, 0,
 	  "vinsertf128" },
-	{ "EVEX unknown disp8 tuple", 64, "62 f2 7d 48 c8 40 01", NH, 0, NOMEM, NULL },
+	{ "EVEX unknown disp8 tuple: length, disp not scaled", 64, "62 f2 7d 48 c8 40 01", OK, 7, 0, NR, 1, 1, DS, 0, NULL },
 	{ "ud2", 64, "0f 0b", EXC, 0, NOMEM, NULL },
 	{ "push es invalid in 64-bit", 64, "06", EXC, 0, NOMEM, NULL },
 	{ "VEX after 66 is #UD", 64, "66 c5 fe 6f 00", EXC, 0, NOMEM, NULL },
@@ -120,8 +120,17 @@ static const struct dcase cases[] = {
 	{ "32-bit C5 with mod == 3 is VEX", 32, "c5 f8 10 00", OK, 4, 0, NR, 1, 0, DS, 0,
 	  "movups" },
 	{ "mov cr0 ignores mod", 64, "0f 20 00", OK, 3, NOMEM, NULL },
-	{ "XOP is not handled", 64, "8f e8 78 c0 c8 01", NH, 0, NOMEM, NULL },
-	{ "66 call rel16 in 64-bit: vendor-specific", 64, "66 e8 00 00", NH, 0, NOMEM, NULL },
+	{ "XOP (8f with reg != 0) is #UD on Intel and on AMD since Zen", 64, "8f e8 78 c0 c8 01",
+	  EXC, 0, NOMEM, NULL },
+	{ "66 66 48 call rel32 (glibc's TLS call): REX.W wins over 66", 64,
+	  "66 66 48 e8 00 00 00 00", OK, 8, NOMEM, "call" },
+	{ "lock on a register destination: #UD", 64, "f0 01 c0", EXC, 0, NOMEM, NULL },
+	{ "lock on a non-lockable instruction: #UD", 64, "f0 8b 03", EXC, 0, NOMEM, NULL },
+	{ "lock add to memory", 64, "f0 01 03", OK, 3, 3, NR, 1, 0, DS, 0, "add" },
+	{ "x87 undefined register form d9 d1: #UD", 64, "d9 d1", EXC, 0, NOMEM, NULL },
+	{ "x87 undefined register form df e1: #UD", 64, "df e1", EXC, 0, NOMEM, NULL },
+	{ "x87 fcompp de d9", 64, "de d9", OK, 2, NOMEM, "x87" },
+	{ "EVEX map 5 (FP16) has a length", 64, "62 f5 7c 48 58 c1", OK, 6, NOMEM, "evex fp16" },
 	{ "jmp rel32", 64, "e9 00 00 00 00", OK, 5, NOMEM, "jmp" },
 	{ "imul r,rm,imm8", 64, "6b c0 05", OK, 3, NOMEM, "imul" },
 	{ "x87 register form decodes", 64, "d9 c9", OK, 2, NOMEM, "x87" },
@@ -170,6 +179,25 @@ int main(void)
 		       in.pfx == 3 && in.disp8n == 64,
 		   "EVEX fields: aaa=%u z=%u vl=%u w=%u pfx=%u N=%u", in.aaa, in.z, in.vl, in.w,
 		   in.pfx, in.disp8n);
+	}
+	/* D0/D2 (shift r/m8 by 1 / by CL) have byte operands */
+	{
+		struct xg_emu_x86_insn in;
+		uint8_t d0[] = {0xd0, 0xe0}, d2[] = {0xd2, 0x20}, d1[] = {0xd1, 0xe0};
+		xg_emu_x86_decode(d0, sizeof(d0), 64, 0, &in, NULL, NULL);
+		is_int(in.opsize, 1, "d0 e0 (shl al,1): operand size 1");
+		xg_emu_x86_decode(d2, sizeof(d2), 64, 0, &in, NULL, NULL);
+		is_int(in.opsize, 1, "d2 20 (shl byte [rax],cl): operand size 1");
+		xg_emu_x86_decode(d1, sizeof(d1), 64, 0, &in, NULL, NULL);
+		is_int(in.opsize, 4, "d1 e0 (shl eax,1): operand size 4");
+	}
+	/* EVEX with a disp8 whose N the decoder does not know: the length still (vfixupimmpd) */
+	{
+		struct xg_emu_x86_insn in;
+		uint8_t b[] = {0x62, 0xc3, 0xcd, 0x3e, 0x54, 0x75, 0x2f, 0x1e};
+		int st = xg_emu_x86_decode(b, sizeof(b), 64, 0, &in, NULL, NULL);
+		ok(st == OK && in.len == 8 && !xg_emu_x86_supported(&in),
+		   "EVEX disp8 with unknown N: length %u, not supported (status %d)", in.len, st);
 	}
 	/* never reads past n: every prefix of a long instruction is TRUNCATED */
 	{

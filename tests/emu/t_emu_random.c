@@ -114,6 +114,7 @@ struct native_out {
 };
 
 static sigjmp_buf back;
+static uint8_t altstack[1 << 16] __attribute__((aligned(64))); /* signals run here */
 static uint64_t host_fsbase, host_gsbase;
 static struct native_out nout;
 
@@ -693,6 +694,10 @@ static const struct fixed {
     FX(64, "DS prefix ignored with rbp: #SS", 0x3e, 0x8b, 0x45, 0x00),
     FX(64, "cmpxchg r/m32 register form", 0x0f, 0xb1, 0xcb),
     FX(64, "cmpxchg r/m32 register form", 0x0f, 0xb1, 0xda),
+    FXS(64, "bts [ebx], r14 with the most negative bit offset",
+	(.reg = 14, .val = 1ull << 63, .reg2 = -1), 0x67, 0x4c, 0x0f, 0xab, 0x33),
+    FXS(64, "bt [rbx], rax with a negative bit offset",
+	(.reg = 0, .val = (uint64_t)-100, .reg2 = -1), 0x48, 0x0f, 0xa3, 0x03),
     /* VEX/EVEX field legality */
     FX(64, "EVEX.z = 1 with k0: #UD", 0x62, 0xf1, 0x7c, 0xc8, 0x10, 0x00),
     FX(64, "EVEX.z = 1 with k0, register form: #UD", 0x62, 0x91, 0xfe, 0x88, 0x6f, 0xc1),
@@ -1186,10 +1191,10 @@ int main(void)
 	if (mprotect(M.data, 3 * PAGE, PROT_READ | PROT_WRITE))
 		bail("mprotect: %m");
 
-	ss.ss_sp = malloc(1 << 16);
-	ss.ss_size = 1 << 16;
+	ss.ss_sp = altstack;
+	ss.ss_size = sizeof(altstack);
 	ss.ss_flags = 0;
-	if (!ss.ss_sp || sigaltstack(&ss, NULL))
+	if (sigaltstack(&ss, NULL))
 		bail("sigaltstack: %m");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;

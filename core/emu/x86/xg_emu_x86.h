@@ -99,6 +99,12 @@ struct xg_emu_x86_segment {
  *            seen on the Xeon); FIP always.
  *     AMD    written by every such instruction (FXSAVE/XSAVE then store them as zero
  *            unless FSW.ES is set: AMD APM Vol. 5 FXSAVE).
+ *   A near branch (E8, E9, 0F 8x) with 66h and no REX.W in 64-bit mode:
+ *     Intel  ignores 66h: rel32, RIP not truncated (seen on the Xeon by the length probe);
+ *     AMD    takes a rel16 and truncates RIP to 16 bits (AMD APM Vol. 3, near branches).
+ *   The branches are not emulated; the decoder gives the host vendor's length.
+ *   XOP (8F with ModRM.reg != 0): AMD family 15h only; #UD on Intel and on AMD since Zen,
+ *   and so #UD from the decoder.
  * Not vendor differences, but what the CPU does where the SDM is silent (seen on the Xeon,
  * modelled for both): a flat 4 GiB segment has no limit to pass (an access that wraps at
  * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other

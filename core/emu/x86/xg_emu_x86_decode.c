@@ -156,7 +156,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 {
 	struct xg_emu_x86_exception dummy;
 	struct cursor c = {bytes, n, 0};
-	unsigned rex_r = 0, rex_x = 0, rex_b = 0, evex_r2 = 0, evex_v2 = 0;
+	unsigned rex_r = 0, rex_x = 0, rex_b = 0, evex_r2 = 0, evex_v2 = 0, n_unknown = 0;
 	unsigned seg = XG_EMU_X86_NSEG;
 	const struct xg_emu_x86_opc *e;
 	struct xg_emu_x86_opc synth; /* an entry made up here (arpl, unmodelled VEX/EVEX) */
@@ -265,10 +265,9 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 				in->enc = XG_EMU_X86_ENC_EVEX;
 				if ((p0 & 8) || !(p1 & 4))
 					FAIL_UD();
-				if ((p0 & 7) == 5 || (p0 & 7) == 6)
-					NOT_HANDLED("EVEX map %u (AVX512-FP16) not implemented",
-						    p0 & 7);
-				if ((p0 & 7) < 1 || (p0 & 7) > 3)
+				/* maps 5 and 6 (AVX512-FP16) are decoded for their length: ModRM,
+				 * no immediate (the AVX512-FP16 opcode maps 5 and 6, Intel AVX512-FP16 spec) */
+				if ((p0 & 7) < 1 || (p0 & 7) == 4 || (p0 & 7) == 7)
 					FAIL_UD();
 				rex_r = !(p0 & 0x80);
 				rex_x = !(p0 & 0x40);
@@ -300,15 +299,23 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			b = bytes[c.pos++];
 		}
 	} else if (b == 0x8f) {
+		/* 8F with ModRM.reg != 0: XOP on AMD family 15h only; #UD on every other CPU
+		 * (Intel, and AMD since Zen), as POP r/m with a reserved /digit */
 		NEED(1);
 		if (bytes[c.pos] & 0x38)
-			NOT_HANDLED("XOP (AMD) encoding not implemented");
+			FAIL_UD();
 	}
 	in->opcode = b;
 	in->seg = seg == XG_EMU_X86_NSEG ? XG_EMU_X86_DS : seg;
 	in->seg_override = seg != XG_EMU_X86_NSEG;
 
-	e = &map_table[in->map][b];
+	if (in->map > XG_EMU_X86_MAP_0F3A) {
+		/* an FP16 map: nothing here is emulated, the length is what matters */
+		static const struct xg_emu_x86_opc fp16 = {F_MODRM, OP_NONE, 0, "evex fp16"};
+		e = &fp16;
+	} else {
+		e = &map_table[in->map][b];
+	}
 	flags = e->flags;
 	if (in->enc != XG_EMU_X86_ENC_LEGACY) {
 		/* VEX/EVEX length rules: SDM Vol. 2 2.3.5, 2.7 and Tables */
@@ -433,6 +440,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			unsigned esc = b - 0xd8, r = (in->modrm >> 3) & 7;
 			if (in->mod != 3 && (xg_emu_x86_x87_ud[esc] >> r) & 1)
 				FAIL_UD();
+			if (in->mod == 3 && (xg_emu_x86_x87_reg_ud[esc] >> (in->modrm & 63)) & 1)
+				FAIL_UD();
 			if (in->mod != 3 && xg_emu_x86_x87_mem[esc][r]) {
 				in->op = OP_X87;
 				in->name = "x87";
@@ -444,8 +453,17 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			FAIL_UD();
 		if ((flags & F_MEM) && in->mod == 3 && in->has_modrm)
 			FAIL_UD();
-		if ((flags & F_REL) && mode == 64 && in->opsize_pfx)
-			NOT_HANDLED("66-prefixed near branch in 64-bit mode is vendor-specific");
+		/* A 66-prefixed near branch in 64-bit mode: REX.W overrides 66 (rel32) on every
+		 * CPU; without it Intel ignores 66 (rel32, RIP not truncated) and AMD takes a
+		 * rel16 and truncates RIP to 16 bits (the vendor list in xg_emu_x86.h). The
+		 * branches are not emulated; their length follows the host's vendor. */
+		if ((flags & F_REL) && (flags & F_DEF64) && mode == 64 && in->opsize_pfx &&
+		    (in->w || xg_emu_x86_host_vendor() == XG_EMU_X86_VENDOR_INTEL))
+			in->opsize = 4;
+		/* LOCK: #UD unless the instruction is lockable and its destination is memory
+		 * (SDM Vol. 2 LOCK) */
+		if (in->lock && (!(flags & F_LOCK) || !in->has_mem))
+			FAIL_UD();
 		if (in->map == XG_EMU_X86_MAP_1B && b == 0x63 && mode != 64) {
 			synth = (struct xg_emu_x86_opc){F_MODRM, OP_NONE, 0, "arpl"};
 			e = &synth;
@@ -457,7 +475,10 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		uint64_t ok = in->enc == XG_EMU_X86_ENC_VEX ? F_VEXOK : F_EVEXOK;
 		if (e->flags & F_PREFIX)
 			p = &xg_emu_x86_prefixed[e->aux][in->pfx];
-		if (p && (p->flags & ok)) {
+		if (in->map > XG_EMU_X86_MAP_0F3A) {
+			synth = *e;
+			e = &synth;
+		} else if (p && (p->flags & ok)) {
 			e = p;
 			flags =
 			    (flags & (F_MODRM | F_IMM_MASK)) | (p->flags & ~(F_MODRM | F_IMM_MASK));
@@ -473,15 +494,21 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		    ((in->map == XG_EMU_X86_MAP_0F && (b == 0x6e || b == 0x7e)) ||
 		     (in->map == XG_EMU_X86_MAP_0F3A && (b == 0x16 || b == 0x22))))
 			in->w = 0;
-		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem) {
+		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem &&
+		    in->map > XG_EMU_X86_MAP_0F3A) {
+			/* FP16 maps: disp8*N is not modelled; op is NONE, the length is right */
+		} else if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem) {
 			unsigned t = xg_emu_x86_evex_tuple[in->map - 1][b][in->pfx];
 			if (in->mod == 1) {
 				unsigned nn = evex_n(t, in);
-				if (!nn || in->vl == 3)
-					NOT_HANDLED("EVEX disp8*N unknown for map %u opcode %02x",
-						    in->map, b);
-				in->disp8n = (uint8_t)nn;
-				in->disp *= nn;
+				/* N unknown: the length is still right, the operand is not; the
+				 * instruction is then not supported (op NONE below) */
+				if (!nn || in->vl == 3) {
+					n_unknown = 1;
+				} else {
+					in->disp8n = (uint8_t)nn;
+					in->disp *= nn;
+				}
 			}
 		}
 	}
@@ -544,6 +571,13 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		in->op = e->op;
 		in->aux = e->aux;
 		in->flags = flags;
+	}
+	if (n_unknown) {
+		in->op = OP_NONE;
+		if (reason)
+			snprintf(reason, 96, "EVEX disp8*N unknown for map %u opcode %02x", in->map,
+				 b);
+		return XG_EMU_X86_OK;
 	}
 	if (!in->name)
 		in->name = e->name;

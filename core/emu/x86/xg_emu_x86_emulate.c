@@ -356,7 +356,9 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 			 * (SDM Vol. 2 BT, "bit offset operand") */
 			unsigned bits = in->opsize * 8;
 			int64_t off = (int64_t)(c->r.gpr[in->reg] << (64 - bits)) >> (64 - bits);
-			int64_t shift = off >= 0 ? off / bits : -((-off + bits - 1) / bits);
+			/* floor(off / bits) by an arithmetic shift: -off overflowed for the
+			 * most negative offset (seen with bts and 1 << 63) */
+			int64_t shift = off >> (bits == 16 ? 4 : bits == 32 ? 5 : 6);
 			ea = (ea + (uint64_t)(shift * (int64_t)in->opsize)) &
 			     size_mask(in->addrsize);
 		}
@@ -882,7 +884,8 @@ static int run_string(struct xg_emu_x86_ctx *c)
 			/* Intel reports a REP CMPS/SCAS that faults after some iterations with
 			 * RFLAGS as they were before the instruction (the vendor list) */
 			if (rc == XG_EMU_X86_EXCEPTION && iter > 0 &&
-			    (op == OP_CMPS || op == OP_SCAS) && c->vendor == XG_EMU_X86_VENDOR_INTEL)
+			    (op == OP_CMPS || op == OP_SCAS) &&
+			    c->vendor == XG_EMU_X86_VENDOR_INTEL)
 				c->r.rflags = rflags0;
 			if (rc == XG_EMU_X86_EXCEPTION && c->regs_dirty) {
 				int rc2;

@@ -133,8 +133,10 @@ const struct xg_emu_x86_opc xg_emu_x86_onebyte[256] = {
 	[0xcd] = N(IMM(I_8), "int"),
 	[0xce] = N(F_NO64, "into"),
 	[0xcf] = N(0, "iret"),
-	[0xd0 ... 0xd1] = N(F_MODRM, "shift"),
-	[0xd2 ... 0xd3] = N(F_MODRM, "shift"),
+	[0xd0] = N(F_MODRM | F_BYTE, "shift"),
+	[0xd1] = N(F_MODRM, "shift"),
+	[0xd2] = N(F_MODRM | F_BYTE, "shift"),
+	[0xd3] = N(F_MODRM, "shift"),
 	[0xd4] = N(F_NO64 | IMM(I_8), "aam"),
 	[0xd5] = N(F_NO64 | IMM(I_8), "aad"),
 	[0xd6] = X,
@@ -536,6 +538,22 @@ const uint8_t xg_emu_x86_x87_mem[8][8] = {
 	[7] = { X87_FILD16 + 1, X87_FISTTP16 + 1, X87_FIST16 + 1, X87_FISTP16 + 1, 0,
 		X87_FILD64 + 1, 0, X87_FISTP64 + 1 },
 };
+/*
+ * Invalid x87 register forms (ModRM C0-FF), one bit per ModRM low 6 bits, by escape: the blank
+ * cells of SDM Vol. 2 Tables A-9, A-11, A-13, A-17, A-19, A-21. The undocumented aliases
+ * (D9 D8-DF fstp1, DC D0-DF, DD C8-CF, DE D0-D7, DF C8-DF) and DB E0/E1/E4 (the 8087/287
+ * FNENI/FNDISI/FNSETPM, executed as no-ops) run on the CPU: not #UD.
+ */
+#define X87R(lo, hi) ((~0ull >> (63 - ((hi) - 0xc0))) & (~0ull << ((lo) - 0xc0)))
+const uint64_t xg_emu_x86_x87_reg_ud[8] = {
+	[1] = X87R(0xd1, 0xd7) | X87R(0xe2, 0xe3) | X87R(0xe6, 0xe7) | X87R(0xef, 0xef),
+	[2] = X87R(0xe0, 0xe8) | X87R(0xea, 0xff),
+	[3] = X87R(0xe5, 0xe7) | X87R(0xf8, 0xff),
+	[5] = X87R(0xf0, 0xff),
+	[6] = X87R(0xd8, 0xd8) | X87R(0xda, 0xdf),
+	[7] = X87R(0xe1, 0xe7) | X87R(0xf8, 0xff),
+};
+
 /* Invalid x87 memory forms: D9 /1, DB /4, DB /6, DD /5 (SDM Vol. 2 Tables ). */
 const uint8_t xg_emu_x86_x87_ud[8] = { [1] = 1u << 1, [3] = (1u << 4) | (1u << 6), [5] = 1u << 5 };
 

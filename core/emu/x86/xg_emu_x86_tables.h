@@ -69,6 +69,7 @@ extern const struct xg_emu_x86_opc xg_emu_x86_groups[G_COUNT][16];
 extern const struct xg_emu_x86_opc xg_emu_x86_prefixed[P_COUNT][4];
 extern const uint8_t xg_emu_x86_x87_mem[8][8];
 extern const uint8_t xg_emu_x86_x87_ud[8];
+extern const uint64_t xg_emu_x86_x87_reg_ud[8];
 extern const uint8_t xg_emu_x86_evex_tuple[3][256][4];
 
 #endif

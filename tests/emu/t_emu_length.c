@@ -1,0 +1,378 @@
+/*
+ * t_emu_length.c - the CPU length probe: the host CPU tells how long an encoding is, and
+ * whether it is #UD; the decoder must agree.
+ *
+ * A byte string is placed so that its first k bytes end a page and the next page is
+ * PROT_NONE. If the instruction is longer than k bytes, the CPU's fetch of byte k+1 faults
+ * (#PF with the instruction-fetch bit, CR2 at the page boundary) before anything runs; if it
+ * is k bytes or shorter, the CPU decodes it and either raises #UD or runs it. So:
+ *   length L   the fetch faults with L - 1 bytes and does not with L;
+ *   #UD        the 15 bytes, all there, end in #UD.
+ * What runs, runs for one instruction only: it is entered by IRETQ with RFLAGS.TF set, so a
+ * single-step trap stops it, and every GPR holds a non-canonical value (0x8000... with low
+ * half 0xfffffff0: a memory operand is #GP, a system call number is invalid) except RSP,
+ * which points into a page of zeros inside a PROT_NONE reservation, and the FS and GS bases
+ * point into that reservation too (with 67h an FS: operand would otherwise reach the TLS).
+ * Signals end every run
+ * (SIGTRAP, SIGSEGV, SIGILL, SIGBUS, SIGFPE) and longjmp back.
+ *
+ * The random strings favour prefixes, escapes (0F, 0F 38, 0F 3A), VEX, EVEX (maps 1-7), XOP
+ * and x87; each is checked against xg_emu_x86_decode() in 64-bit mode:
+ *   agree      the decoder gives the CPU's length (or #UD where the CPU raises #UD);
+ *   length     both decode it, with different lengths;
+ *   ud_cpu     the CPU raises #UD, the decoder decodes it (has no #UD for it);
+ *   ud_dec     the decoder raises #UD for what the CPU runs;
+ *   ud_gp      the decoder raises #UD, the CPU #GP at the instruction (a 16th byte: the
+ *              CPU counts the length first; the decoder stops at the first #UD it finds);
+ *   no_length  the decoder answers "not handled" (no length).
+ * The test fails on any `length` or `ud_dec` and on `no_length` for an encoding the CPU runs
+ * (a VMM must at least know how long an instruction is to step over it). `ud_cpu` is
+ * reported with counts by class: the decoder is not told the CPU model, so an opcode this
+ * CPU lacks (XOP and SSE4a on Intel, say) is not #UD to it; opcodes no CPU defines are.
+ * XG_SEED, XG_CASES (default 20,000), XG_VERBOSE=1 prints every disagreement.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "xg_emu_x86.h"
+
+#define PAGE 4096ull
+
+/* the IRETQ entry: GPRs (all but rsp) popped, then the IRET frame */
+struct probe_in {
+	uint64_t pop[15]; /* rax rcx rdx rbx rbp rsi rdi r8-r15 */
+	uint64_t rip, cs, rflags, rsp, ss;
+	uint64_t fsbase, gsbase; /* 160, 168: PROT_NONE, so FS:/GS: with 67h hit nothing */
+};
+void xg_len_enter(struct probe_in *in);
+__asm__(".text\n"
+	".globl xg_len_enter\n"
+	"xg_len_enter:\n"
+	"	mov 160(%rdi), %rax\n"
+	"	wrfsbase %rax\n"
+	"	mov 168(%rdi), %rax\n"
+	"	wrgsbase %rax\n"
+	"	mov %rdi, %rsp\n"
+	"	pop %rax\n pop %rcx\n pop %rdx\n pop %rbx\n pop %rbp\n pop %rsi\n pop %rdi\n"
+	"	pop %r8\n pop %r9\n pop %r10\n pop %r11\n pop %r12\n pop %r13\n pop %r14\n"
+	"	pop %r15\n"
+	"	iretq\n");
+
+static sigjmp_buf back;
+static uint8_t altstack[1 << 16] __attribute__((aligned(64))); /* signals run here */
+static uint64_t host_fsbase, host_gsbase;
+static int out_trap;
+static uint64_t out_cr2, out_err, out_rip;
+
+__attribute__((no_stack_protector, no_sanitize_address)) static void
+on_signal(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+	__asm__ volatile("wrfsbase %0" ::"r"(host_fsbase));
+	__asm__ volatile("wrgsbase %0" ::"r"(host_gsbase));
+	(void)si;
+	(void)sig;
+	out_trap = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
+	out_cr2 = (uint64_t)uc->uc_mcontext.gregs[REG_CR2];
+	out_err = (uint64_t)uc->uc_mcontext.gregs[REG_ERR];
+	out_rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	siglongjmp(back, 1);
+}
+
+static uint8_t *code;	/* two pages: RWX, then PROT_NONE */
+static uint8_t *stackp; /* one RW page in a PROT_NONE reservation */
+static struct probe_in pin __attribute__((aligned(16)));
+
+enum { R_FETCH = 0, R_UD, R_GP, R_RAN };
+
+/* Run the first k bytes of b placed to end at the page boundary. */
+static int run(const uint8_t *b, unsigned k)
+{
+	uint8_t *at = code + PAGE - k;
+
+	memcpy(at, b, k);
+	memset(stackp, 0, PAGE);
+	for (unsigned i = 0; i < 15; i++)
+		pin.pop[i] = 0x80000000fffffff0ull + 16 * i;
+	pin.rip = (uint64_t)(uintptr_t)at;
+	pin.cs = 0x33;
+	pin.rflags = 0x302; /* IF, TF */
+	pin.rsp = (uint64_t)(uintptr_t)stackp + PAGE / 2;
+	pin.ss = 0x2b;
+	pin.fsbase = pin.gsbase = (uint64_t)(uintptr_t)stackp - 16 * PAGE;
+	if (!sigsetjmp(back, 0))
+		xg_len_enter(&pin);
+	if (out_trap == 14 && (out_err & 0x10) && out_cr2 == (uint64_t)(uintptr_t)(code + PAGE) &&
+	    out_rip == (uint64_t)(uintptr_t)at)
+		return R_FETCH;
+	if (out_trap == 6 && out_rip == (uint64_t)(uintptr_t)at)
+		return R_UD;
+	if (out_trap == 13 && out_rip == (uint64_t)(uintptr_t)at)
+		return R_GP; /* a memory operand, or longer than 15 bytes */
+	return R_RAN;
+}
+
+static uint64_t rs;
+static uint64_t rnd(void)
+{
+	uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+static unsigned rn(unsigned n)
+{
+	return (unsigned)(rnd() % n);
+}
+
+static void gen(uint8_t *b)
+{
+	static const uint8_t pfx[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66,
+				      0x67, 0xf0, 0xf2, 0xf3, 0x66, 0x66, 0x48};
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 15; i++)
+		b[i] = (uint8_t)rnd();
+	if (rn(2))
+		for (unsigned np = rn(4); np; np--)
+			b[n++] = pfx[rn(sizeof(pfx))];
+	if (rn(3) == 0)
+		b[n++] = (uint8_t)(0x40 | rn(16));
+	switch (rn(10)) {
+	case 0:
+	case 1:
+		break; /* one-byte map */
+	case 2:
+		b[n++] = 0x0f;
+		break;
+	case 3:
+		b[n++] = 0x0f, b[n++] = rn(2) ? 0x38 : 0x3a;
+		break;
+	case 4:
+		b[n] = (uint8_t)(0xd8 + rn(8)); /* x87 */
+		break;
+	case 5:
+		b[n++] = 0xc5;
+		break;
+	case 6:
+		b[n++] = 0xc4, b[n] = (uint8_t)((b[n] & 0xe0) | (1 + rn(3)));
+		break;
+	case 7:
+	case 8:
+		/* EVEX, maps 1-7, the fixed bits mostly right */
+		b[n++] = 0x62;
+		b[n] = (uint8_t)((b[n] & 0xf0) | rn(8));
+		if (rn(8))
+			b[n + 1] |= 4;
+		break;
+	case 9:
+		b[n++] = 0x8f, b[n] = (uint8_t)((b[n] & 0xe0) | (8 + rn(3))); /* XOP */
+		break;
+	}
+}
+
+struct counts {
+	long agree, length, ud_cpu, ud_dec, ud_gp, no_length_ran, no_length_ud, too_long, cpu_ud;
+};
+
+#define NCLASS 256
+static struct {
+	char key[48];
+	long n;
+	char eg[48];
+} cls[NCLASS];
+static unsigned ncls;
+
+static void note(const char *key, const uint8_t *b, unsigned n)
+{
+	unsigned i;
+	for (i = 0; i < ncls; i++)
+		if (!strcmp(cls[i].key, key))
+			break;
+	if (i == ncls) {
+		if (ncls == NCLASS)
+			return;
+		snprintf(cls[i].key, sizeof(cls[i].key), "%s", key);
+		for (unsigned j = 0, k = 0; j < n && k + 4 < sizeof(cls[i].eg); j++)
+			k +=
+			    (unsigned)snprintf(cls[i].eg + k, sizeof(cls[i].eg) - k, "%02x ", b[j]);
+		ncls++;
+	}
+	cls[i].n++;
+}
+
+/* a class name: encoding, map, opcode */
+static void key_of(char *k, size_t kn, const char *what, const struct xg_emu_x86_insn *in,
+		   const uint8_t *b)
+{
+	unsigned p = 0;
+	while (p < 14 && (b[p] == 0x26 || b[p] == 0x2e || b[p] == 0x36 || b[p] == 0x3e ||
+			  (b[p] >= 0x64 && b[p] <= 0x67) || b[p] == 0xf0 || b[p] == 0xf2 ||
+			  b[p] == 0xf3 || (b[p] & 0xf0) == 0x40))
+		p++;
+	if (b[p] == 0x62 || b[p] == 0xc4 || b[p] == 0x8f)
+		snprintf(k, kn, "%s %02x map %u", what, b[p], b[p + 1] & (b[p] == 0x62 ? 7 : 31));
+	else if (b[p] == 0xc5)
+		snprintf(k, kn, "%s c5", what);
+	else if (b[p] == 0x0f && (b[p + 1] == 0x38 || b[p + 1] == 0x3a))
+		snprintf(k, kn, "%s 0f %02x", what, b[p + 1]);
+	else if (b[p] == 0x0f)
+		snprintf(k, kn, "%s 0f %02x", what, b[p + 1]);
+	else if (b[p] >= 0xd8 && b[p] <= 0xdf)
+		snprintf(k, kn, "%s x87 %02x %s", what, b[p], b[p + 1] >= 0xc0 ? "reg" : "mem");
+	else
+		snprintf(k, kn, "%s %02x", what, b[p]);
+	(void)in;
+}
+
+int main(void)
+{
+	struct sigaction sa;
+	stack_t ss;
+	struct counts ct = {0};
+	long ncases = 20000;
+	uint64_t seed = (uint64_t)getpid() ^ (uint64_t)time(NULL);
+	int verbose = 0;
+	const char *e;
+	uint8_t *res;
+
+	if ((e = getenv("XG_SEED")))
+		seed = strtoull(e, NULL, 0);
+	if ((e = getenv("XG_CASES")))
+		ncases = strtol(e, NULL, 0);
+	if ((e = getenv("XG_VERBOSE")))
+		verbose = atoi(e);
+	rs = seed;
+
+	code = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	res = mmap(NULL, 64 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (code == MAP_FAILED || res == MAP_FAILED)
+		skip_all("cannot map memory below 4 GiB");
+	if (mprotect(code + PAGE, PAGE, PROT_NONE))
+		bail("mprotect: %m");
+	stackp = res + 32 * PAGE;
+	if (mprotect(stackp, PAGE, PROT_READ | PROT_WRITE))
+		bail("mprotect: %m");
+	ss.ss_sp = altstack;
+	ss.ss_size = sizeof(altstack);
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL))
+		bail("sigaltstack: %m");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTRAP, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
+	__asm__ volatile("rdfsbase %0" : "=r"(host_fsbase));
+	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
+	diag("seed %llu (XG_SEED to reproduce); judged by %s", (unsigned long long)seed,
+	     xg_emu_x86_vendor_name(xg_emu_x86_host_vendor()));
+
+	for (long i = 0; i < ncases; i++) {
+		uint8_t b[15];
+		struct xg_emu_x86_insn in;
+		struct xg_emu_x86_exception exc;
+		enum xg_emu_x86_status st;
+		int full, cpu_len = 0;
+		char key[48];
+
+		gen(b);
+		if (verbose > 1)
+			fprintf(stderr, "%ld: %02x %02x %02x %02x %02x %02x %02x %02x\n", i, b[0],
+				b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+		st = xg_emu_x86_decode(b, 15, 64, 0, &in, &exc, NULL);
+		full = run(b, 15);
+		if (full == R_FETCH) {
+			ct.too_long++; /* longer than 15: the CPU's #GP comes on the 16th byte */
+			continue;
+		}
+		if (full == R_UD)
+			ct.cpu_ud++;
+		if (st == XG_EMU_X86_EXCEPTION && exc.vector == XG_EMU_X86_UD) {
+			if (full == R_UD) {
+				ct.agree++;
+			} else if (full == R_GP) {
+				/* the CPU's #GP for a 16th byte comes before its #UD; the decoder
+				 * stops at the first #UD it sees (REX before EVEX, say) */
+				ct.ud_gp++;
+				key_of(key, sizeof(key), "decoder #UD, CPU #GP:", &in, b);
+				note(key, b, 15);
+			} else {
+				ct.ud_dec++;
+				key_of(key, sizeof(key), "decoder #UD, CPU runs:", &in, b);
+				note(key, b, 15);
+			}
+			continue;
+		}
+		if (st == XG_EMU_X86_NOT_HANDLED) {
+			key_of(key, sizeof(key),
+			       full == R_UD ? "no length, CPU #UD:" : "no length, CPU runs:", &in,
+			       b);
+			note(key, b, 15);
+			if (full == R_UD)
+				ct.no_length_ud++;
+			else
+				ct.no_length_ran++;
+			continue;
+		}
+		if (st != XG_EMU_X86_OK)
+			continue; /* #GP for > 15 bytes: the CPU agreed above or ran */
+		if (full == R_UD) {
+			/* the CPU's #UD may come before it has fetched everything the decoder
+			 * counts: no length to compare */
+			ct.ud_cpu++;
+			key_of(key, sizeof(key), "CPU #UD, decoder decodes:", &in, b);
+			note(key, b, 15);
+			continue;
+		}
+		/* both decode: the CPU's length is the k where the fetch stops faulting */
+		if (run(b, in.len) != R_FETCH && (in.len == 1 || run(b, in.len - 1u) == R_FETCH)) {
+			ct.agree++;
+			continue;
+		}
+		for (unsigned k = 1; k <= 15; k++)
+			if (run(b, k) != R_FETCH) {
+				cpu_len = (int)k;
+				break;
+			}
+		ct.length++;
+		key_of(key, sizeof(key), "length differs:", &in, b);
+		note(key, b, 15);
+		if (verbose || ct.length <= 10) {
+			char h[64];
+			for (unsigned j = 0, k = 0; j < 15; j++)
+				k += (unsigned)snprintf(h + k, sizeof(h) - k, "%02x ", b[j]);
+			diag("length: [%s] CPU %d, decoder %u (%s)", h, cpu_len, in.len,
+			     in.name ? in.name : "?");
+		}
+	}
+	for (unsigned i = 0; i < ncls; i++)
+		diag("%-44s %6ld  e.g. %s", cls[i].key, cls[i].n, cls[i].eg);
+	diag("%ld strings: %ld agree, %ld length differs, %ld decoder #UD where the CPU runs, "
+	     "%ld decoder #UD where the CPU raises #GP first, "
+	     "%ld CPU #UD the decoder decodes, %ld no length (CPU runs %ld, CPU #UD %ld); "
+	     "CPU #UD on %ld, longer than 15 bytes %ld",
+	     ncases, ct.agree, ct.length, ct.ud_dec, ct.ud_gp, ct.ud_cpu,
+	     ct.no_length_ran + ct.no_length_ud, ct.no_length_ran, ct.no_length_ud, ct.cpu_ud,
+	     ct.too_long);
+	ok(ct.length == 0, "decoder length = CPU length on every string both decode (%ld)",
+	   ct.length);
+	ok(ct.ud_dec == 0, "no #UD from the decoder where the CPU runs the bytes (%ld)", ct.ud_dec);
+	ok(ct.no_length_ran == 0, "a length for every string the CPU runs (%ld without)",
+	   ct.no_length_ran);
+	return done_testing();
+}

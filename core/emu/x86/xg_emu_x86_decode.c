@@ -266,7 +266,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 				if ((p0 & 8) || !(p1 & 4))
 					FAIL_UD();
 				/* maps 5 and 6 (AVX512-FP16) are decoded for their length: ModRM,
-				 * no immediate (the AVX512-FP16 opcode maps 5 and 6, Intel AVX512-FP16 spec) */
+				 * no immediate (the AVX512-FP16 opcode maps 5 and 6) */
 				if ((p0 & 7) < 1 || (p0 & 7) == 4 || (p0 & 7) == 7)
 					FAIL_UD();
 				rex_r = !(p0 & 0x80);

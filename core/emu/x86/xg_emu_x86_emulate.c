@@ -1116,6 +1116,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.in = &res->insn;
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
 	c.align = 0;
+	c.x87_ran = 0;
 	c.nacc = 0;
 	memset(c.mem, 0, sizeof(c.mem));
 	rc = ops->get_regs(opaque, &c.r);

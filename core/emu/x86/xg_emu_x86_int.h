@@ -242,6 +242,10 @@ struct xg_emu_x86_ctx {
 	uint64_t align_ea; /* the operand's offset, for that check */
 	unsigned nacc;
 	struct xg_emu_x86_acc acc[XG_EMU_X86_MAXACC];
+	/* an x87 store form run once in plan (to know whether it stores), reused by exec */
+	int x87_ran, x87_stores;
+	uint8_t x87_out[16];
+	uint8_t x87_img[512] __attribute__((aligned(64)));
 	uint8_t mem[XG_EMU_X86_MEMBUF] __attribute__((aligned(64)));
 	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
 };

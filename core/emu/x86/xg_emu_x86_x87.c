@@ -103,11 +103,6 @@ static int x87_store_run(struct xg_emu_x86_ctx *c, uint8_t *img, uint8_t *out)
 	return 1;
 }
 
-static int x87_stores(struct xg_emu_x86_ctx *c, uint8_t *out)
-{
-	uint8_t img[512] __attribute__((aligned(16)));
-	return x87_store_run(c, img, out);
-}
 
 static int x87_plan(struct xg_emu_x86_ctx *c)
 {
@@ -131,9 +126,15 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 	}
 	/* a store that an unmasked exception suppresses makes no access, so it cannot fault
 	 * either: the numeric exception comes before the page fault (seen on the CPU) */
-	if (!f->store || x87_stores(c, NULL))
-		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
-				   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+	c->x87_ran = 0;
+	if (f->store) {
+		c->x87_stores = x87_store_run(c, c->x87_img, c->x87_out);
+		c->x87_ran = 1;
+		if (!c->x87_stores)
+			return 0;
+	}
+	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
+			   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	return 0;
 }
 
@@ -151,8 +152,15 @@ static int x87_exec(struct xg_emu_x86_ctx *c)
 	if (!f->store) {
 		memcpy(m1, c->mem, 16);
 		xg_emu_x86_x87_exec(form, img, m1);
+	} else if (c->x87_ran) {
+		/* run in plan; a masked exception still stores, an unmasked one did not */
+		memcpy(img, c->x87_img, 512);
+		if (!c->x87_stores)
+			c->nacc = 0;
+		else
+			memcpy(c->mem, c->x87_out, f->size);
 	} else if (!x87_store_run(c, img, c->mem)) {
-		c->nacc = 0; /* a masked exception still stores; an unmasked one did not */
+		c->nacc = 0;
 	}
 	/* x87 state back: FCW..FOP and ST0-7; FIP/FDP/FOP as the SDM defines them (Vol. 1
 	 * 8.1.8, 8.1.9): the control instructions FLDCW/FNSTCW/FNSTSW leave them alone */

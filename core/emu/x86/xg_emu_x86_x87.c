@@ -103,7 +103,6 @@ static int x87_store_run(struct xg_emu_x86_ctx *c, uint8_t *img, uint8_t *out)
 	return 1;
 }
 
-
 static int x87_plan(struct xg_emu_x86_ctx *c)
 {
 	const struct xg_emu_x86_x87_form *f = &xg_emu_x86_x87_forms[c->in->aux];

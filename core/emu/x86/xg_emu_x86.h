@@ -28,6 +28,8 @@
  * The one thing that can precede a fault is architectural: a REP string instruction keeps
  * the iterations it completed (RCX/RSI/RDI and their memory) with RIP still on it, as if
  * interrupted between iterations (SDM Vol. 2 REP); a veto of that exception leaves it so.
+ * Likewise FSTP m80, which the CPU performs as two stores (8 bytes, then 2): when the second
+ * faults (across a page), the first is written, after the WRITEBACK hook, then the fault.
  *
  * Accesses that cross a page are split into per-page accesses: one part may be RAM and the
  * other MMIO. Masked vector accesses (vmaskmov, EVEX opmask) touch only the enabled elements

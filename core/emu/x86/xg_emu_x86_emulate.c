@@ -715,6 +715,24 @@ static int run_pieces(struct xg_emu_x86_ctx *c, unsigned kinds, piece_fn fn)
 	return 0;
 }
 
+/* The stores before access `upto` (which faulted) are done, as separate stores on the CPU
+ * are; the WRITEBACK hook may still veto them. Returns the fault. */
+static int partial_write(struct xg_emu_x86_ctx *c, unsigned upto, int hooks)
+{
+	struct xg_emu_x86_exception exc = c->res->exc;
+	enum xg_emu_x86_stage at = c->res->stage;
+	int rc;
+
+	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_WRITEBACK)))
+		return rc;
+	for (unsigned i = 0; i < upto; i++)
+		if ((rc = for_pieces(c, &c->acc[i], piece_write)))
+			return rc;
+	c->res->exc = exc;
+	c->res->stage = at;
+	return XG_EMU_X86_EXCEPTION;
+}
+
 /* alignment, segments, translation, reads: everything up to the first write */
 static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 {
@@ -742,10 +760,13 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	 */
 	for (unsigned i = 0; i < c->nacc; i++) {
 		c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
-		if ((rc = check_segment(c, i)))
-			return rc;
-		c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
-		if ((rc = for_pieces(c, &c->acc[i], piece_translate)))
+		if (!(rc = check_segment(c, i))) {
+			c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
+			rc = for_pieces(c, &c->acc[i], piece_translate);
+		}
+		if (rc == XG_EMU_X86_EXCEPTION && i > 0 && c->partial_stores)
+			return partial_write(c, i, hooks);
+		if (rc)
 			return rc;
 	}
 	c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
@@ -1116,7 +1137,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.in = &res->insn;
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
 	c.align = 0;
-	c.x87_ran = 0;
+	c.x87_ran = c.partial_stores = 0;
 	c.nacc = 0;
 	memset(c.mem, 0, sizeof(c.mem));
 	rc = ops->get_regs(opaque, &c.r);

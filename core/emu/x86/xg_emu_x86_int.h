@@ -244,6 +244,9 @@ struct xg_emu_x86_ctx {
 	struct xg_emu_x86_acc acc[XG_EMU_X86_MAXACC];
 	/* an x87 store form run once in plan (to know whether it stores), reused by exec */
 	int x87_ran, x87_stores;
+	/* the accesses are separate stores: a fault in a later one leaves the earlier ones
+	 * written (FSTP m80 is an 8-byte and a 2-byte store: seen on the CPU) */
+	int partial_stores;
 	uint8_t x87_out[16];
 	uint8_t x87_img[512] __attribute__((aligned(64)));
 	uint8_t mem[XG_EMU_X86_MEMBUF] __attribute__((aligned(64)));

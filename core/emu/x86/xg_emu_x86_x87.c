@@ -132,6 +132,16 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		if (!c->x87_stores)
 			return 0;
 	}
+	if (c->in->aux == X87_FSTP80) {
+		/* two stores, significand then sign and exponent: when the second faults the
+		 * first is already in memory (seen on the CPU across a page boundary) */
+		uint64_t ea = xg_emu_x86_ea(c);
+		xg_emu_x86_add_acc(c, ea, c->in->seg, 8, XG_EMU_X86_WRITE, 0);
+		xg_emu_x86_add_acc(c, ea + 8, c->in->seg, 2, XG_EMU_X86_WRITE, 8);
+		memcpy(c->mem, c->x87_out, 10);
+		c->partial_stores = 1;
+		return 0;
+	}
 	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
 			   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	return 0;

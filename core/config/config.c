@@ -668,6 +668,12 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 					rc = get_uint(c, vv, s, 0, &g->instructions);
 				else if (lim && !strcmp(s, "memory"))
 					rc = get_uint(c, vv, s, 1, &g->memory);
+				else if (lim && !strcmp(s, "store_entries"))
+					rc = get_uint(c, vv, s, 0, &g->store_entries);
+				else if (lim && !strcmp(s, "store_key"))
+					rc = get_uint(c, vv, s, 1, &g->store_key);
+				else if (lim && !strcmp(s, "store_value"))
+					rc = get_uint(c, vv, s, 1, &g->store_value);
 				else if (!lim && !strcmp(s, "logs_per_second"))
 					rc = get_double(c, vv, s, &g->logs_per_second);
 				else if (!lim && !strcmp(s, "burst"))
@@ -675,7 +681,8 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 				else
 					rc = fail(c, kk, "unknown key '%s' in '%s' (known: %s)", s,
 						  k,
-						  lim ? "instructions, memory"
+						  lim ? "instructions, memory, store_entries, "
+							"store_key, store_value"
 						      : "logs_per_second, burst");
 			}
 			if (!rc && lim && g->instructions == 0)
@@ -683,6 +690,12 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 			if (!rc && lim && g->memory < (256u << 10))
 				rc = fail(c, v,
 					  "'memory' must be at least 256K (Lua itself needs it)");
+			if (!rc && lim && (g->store_key == 0 || g->store_key > (64u << 10)))
+				rc = fail(c, v, "'store_key' must be 1 .. 64K bytes");
+			if (!rc && lim && g->store_value > g->memory)
+				rc = fail(c, v,
+					  "'store_value' must not be over 'memory' (the store "
+					  "counts against it)");
 		} else {
 			rc = fail(c, kn,
 				  "unknown key '%s' in %s '%s' (known: policy, params, limits, "
@@ -732,6 +745,9 @@ static void inherit(struct xg_guest_cfg *g, const struct xg_guest_cfg *d)
 	g->params = param_copy(d->params);
 	g->instructions = d->instructions;
 	g->memory = d->memory;
+	g->store_entries = d->store_entries;
+	g->store_key = d->store_key;
+	g->store_value = d->store_value;
 	g->on_error = xstrdup(d->on_error);
 	g->dump_dir = xstrdup(d->dump_dir);
 	g->logs_per_second = d->logs_per_second;
@@ -764,6 +780,9 @@ static int parse_doc(struct ctx *c)
 	cfg->defaults.name = strdup("defaults");
 	cfg->defaults.instructions = XG_DEFAULT_INSTRUCTIONS;
 	cfg->defaults.memory = XG_DEFAULT_MEMORY;
+	cfg->defaults.store_entries = XG_DEFAULT_STORE_ENTRIES;
+	cfg->defaults.store_key = XG_DEFAULT_STORE_KEY;
+	cfg->defaults.store_value = XG_DEFAULT_STORE_VALUE;
 	cfg->defaults.on_error = strdup(XG_DEFAULT_ON_ERROR);
 	cfg->defaults.logs_per_second = 5;
 	cfg->defaults.burst = 20;

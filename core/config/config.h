@@ -2,7 +2,8 @@
  * config.h - the per-guest configuration, read from YAML with libyaml.
  *
  *   defaults:                      # applies to every guest, each key overridable
- *     limits: { instructions: 1000000, memory: 16M }
+ *     limits: { instructions: 1000000, memory: 16M,  # memory: the Lua state and xg.store
+ *               store_entries: 1024, store_key: 256, store_value: 4K }  # xg.store bounds
  *     on_error: inject UD          # a verdict: [dump] emulate | inject V | external_abort |
  *                                  #   suspend | resume | skip | stop
  *     dump_dir: /var/tmp/exitgate
@@ -89,7 +90,10 @@ struct xg_guest_cfg {
 	int line;
 	struct xg_param *params;
 	uint64_t instructions; /* per handler call */
-	uint64_t memory;       /* bytes per Lua state */
+	uint64_t memory;       /* bytes per Lua state (xg.store counted in) */
+	uint64_t store_entries; /* xg.store keys per guest */
+	uint64_t store_key;	/* bytes per xg.store key */
+	uint64_t store_value;	/* bytes per xg.store string value */
 	char *on_error;	       /* verdict text */
 	char *dump_dir;	       /* NULL: dumps are logged only */
 	double logs_per_second;
@@ -111,6 +115,9 @@ struct xg_config {
 
 #define XG_DEFAULT_INSTRUCTIONS 1000000
 #define XG_DEFAULT_MEMORY	(16u << 20)
+#define XG_DEFAULT_STORE_ENTRIES 1024
+#define XG_DEFAULT_STORE_KEY	 256
+#define XG_DEFAULT_STORE_VALUE	 4096
 #define XG_DEFAULT_ON_ERROR	"inject UD"
 #define XG_DEFAULT_DUMP_MAX	100
 #define XG_DEFAULT_STORM	100000

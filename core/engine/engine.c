@@ -9,7 +9,9 @@
  * and the engine's config is replaced. The vCPU thread looks at has_pending at the start
  * of xg_handle_exit - one relaxed-cost atomic load - and swaps there, so an exit is handled
  * wholly by one policy: none is lost or handled twice. Old states go to the graveyard and
- * are closed by the next reload or by xg_engine_free, never on the vCPU thread.
+ * are closed by the next reload or by xg_engine_free, never on the vCPU thread. A state
+ * replaced after a memory kill (rebuild) is closed at once, on the vCPU thread: it is
+ * recovery, already off the fast path, and must not accumulate.
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -86,39 +88,84 @@ void xg_engine_log(struct xg_engine *e, const char *fmt, ...)
 	e->log(e->log_ud, line);
 }
 
+int xg_log_admit(struct xg_logbucket *b, double rate, double burst)
+{
+	uint64_t t = now_ns();
+
+	/* token bucket: `burst` lines at once, then `rate` per second */
+	if (b->last_ns)
+		b->tokens += (double)(t - b->last_ns) / 1e9 * rate;
+	else
+		b->tokens = burst;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->last_ns = t;
+	if (b->tokens < 1) {
+		b->suppressed++;
+		return 0;
+	}
+	b->tokens -= 1;
+	return 1;
+}
+
+/* Formats and sends one admitted line, with the count of those suppressed before it. */
+static void log_line(struct xg_engine *e, struct xg_logbucket *b, const char *fmt, va_list ap)
+{
+	char line[768];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (b->suppressed) {
+		size_t l = strlen(line);
+		snprintf(line + l, sizeof(line) - l, " (%llu similar lines suppressed)",
+			 (unsigned long long)b->suppressed);
+		b->suppressed = 0;
+	}
+	e->log(e->log_ud, line);
+}
+
 void xg_vcpu_log(struct xg_vcpu *v, const char *fmt, ...)
 {
 	struct xg_lstate *ls = v->ls;
 	double rate = ls ? ls->logs_per_second : 5, burst = ls ? ls->burst : 20;
-	uint64_t t = now_ns();
-	char line[768];
 	va_list ap;
 
-	/* token bucket: `burst` lines at once, then `rate` per second */
-	if (v->last_ns)
-		v->tokens += (double)(t - v->last_ns) / 1e9 * rate;
-	else
-		v->tokens = burst;
-	if (v->tokens > burst)
-		v->tokens = burst;
-	v->last_ns = t;
-	if (v->tokens < 1) {
-		v->suppressed++;
+	if (!xg_log_admit(&v->logs, rate, burst)) {
 		v->st.logs_suppressed++;
 		return;
 	}
-	v->tokens -= 1;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	v->st.logs++;
-	if (v->suppressed) {
-		size_t l = strlen(line);
-		snprintf(line + l, sizeof(line) - l, " (%llu similar lines suppressed)",
-			 (unsigned long long)v->suppressed);
-		v->suppressed = 0;
+	va_start(ap, fmt);
+	log_line(v->e, &v->logs, fmt, ap);
+	va_end(ap);
+}
+
+void xg_lstate_log(struct xg_lstate *ls, const char *fmt, ...)
+{
+	struct xg_vcpu *v = ls->v;
+	struct xg_logbucket *b = v ? &v->logs : &ls->logs;
+	/* a vCPU's state being built (attach, reload, rebuild) is not v->ls yet: its
+	 * guest's rate applies all the same */
+	va_list ap;
+
+	if (!xg_log_admit(b, ls->logs_per_second, ls->burst)) {
+		if (v)
+			v->st.logs_suppressed++;
+		return;
 	}
-	v->e->log(v->e->log_ud, line);
+	if (v)
+		v->st.logs++;
+	va_start(ap, fmt);
+	log_line(ls->e, b, fmt, ap);
+	va_end(ap);
+}
+
+void xg_lstate_log_flush(struct xg_lstate *ls)
+{
+	if (ls->v || !ls->logs.suppressed)
+		return;
+	xg_engine_log(ls->e, "%s: %llu more log lines of the policy suppressed (rate_limit)",
+		      ls->chunk, (unsigned long long)ls->logs.suppressed);
+	ls->logs.suppressed = 0;
 }
 
 static int load_lua_module(struct xg_engine *e, struct xg_error *err)
@@ -340,6 +387,9 @@ void xg_vcpu_detach(xg_vcpu *v)
 	add_stats(&e->retired, &v->st);
 	pthread_mutex_unlock(&e->lock);
 	pthread_mutex_unlock(&e->reload_lock);
+	if (v->logs.suppressed)
+		xg_engine_log(e, "%s[%d]: %llu more log lines suppressed (rate_limit)", v->guest,
+			      v->index, (unsigned long long)v->logs.suppressed);
 	xg_lstate_free(v->ls);
 	xg_lstate_free(v->pending);
 	pthread_mutex_destroy(&v->lock);
@@ -411,7 +461,9 @@ static void rebuild(struct xg_vcpu *v)
 			    err.msg);
 		return;
 	}
-	bury(e, v->ls);
+	/* close the replaced state now: kept until the next reload, a guest that causes a
+	 * kill on every exit grew the process by a state per exit */
+	xg_lstate_free(v->ls);
 	v->ls = ls;
 	v->st.rebuilds++;
 	v->st.cache_invalidations += xg_cache_clear(&v->cache);
@@ -626,98 +678,276 @@ out:
 
 /* ---- per-guest store ------------------------------------------------------------------- */
 
-static struct xg_store_ent *store_find(struct xg_engine *e, const char *guest, const char *key)
-{
-	for (struct xg_store_ent *s = e->store; s; s = s->next)
-		if (!strcmp(s->guest, guest) && !strcmp(s->key, key))
-			return s;
-	return NULL;
-}
+/*
+ * A guest's store is shared by its vCPUs and survives reloads and rebuilds, so it lives
+ * outside the Lua allocator; to keep it inside the guest's memory cap, every byte it holds
+ * is counted in store->bytes, which the allocator of each of the guest's states adds to
+ * what the state uses. Entries, key and value sizes are bounded (limits.store_*), and keys
+ * are found through a seeded hash (a guest cannot choose keys that all collide without
+ * knowing the seed; chains are bounded by store_entries anyway).
+ */
 
-void xg_store_push(struct xg_engine *e, lua_State *L, const char *guest, const char *key)
+struct xg_store *xg_store_of(struct xg_engine *e, const char *guest)
 {
-	struct xg_store_ent *s;
+	struct xg_store *st;
 
 	pthread_mutex_lock(&e->lock);
-	s = store_find(e, guest, key);
-	if (!s)
-		lua_pushnil(L);
-	else if (s->type == LUA_TBOOLEAN)
-		lua_pushboolean(L, (int)s->i);
-	else if (s->type == LUA_TSTRING)
-		lua_pushlstring(L, s->s, s->len);
-	else if (s->is_int)
-		lua_pushinteger(L, s->i);
-	else
-		lua_pushnumber(L, s->d);
+	for (st = e->stores; st; st = st->next)
+		if (!strcmp(st->guest, guest))
+			break;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (st && !(st->guest = strdup(guest))) {
+			free(st);
+			st = NULL;
+		}
+		if (st) {
+			pthread_mutex_init(&st->lock, NULL);
+			st->seed = now_ns() ^ (uint64_t)(uintptr_t)st ^ 0x9e3779b97f4a7c15ull;
+			atomic_init(&st->bytes, 0);
+			st->next = e->stores;
+			e->stores = st;
+		}
+	}
 	pthread_mutex_unlock(&e->lock);
+	return st;
 }
 
-int xg_store_set(struct xg_engine *e, lua_State *L, const char *guest, const char *key, int idx)
+static uint64_t store_hash(const struct xg_store *st, const char *k, size_t n)
 {
-	int t = lua_type(L, idx);
-	struct xg_store_ent *s;
-	size_t len = 0;
-	const char *str = NULL;
-	char *copy = NULL;
+	uint64_t h = st->seed ^ 0xcbf29ce484222325ull; /* FNV-1a, seeded */
 
-	if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && t != LUA_TSTRING)
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ^ (h >> 29);
+}
+
+static struct xg_store_ent **store_slot(struct xg_store *st, const char *k, size_t n, uint64_t h)
+{
+	struct xg_store_ent **p;
+
+	if (!st->nb)
+		return NULL;
+	for (p = &st->b[h & (st->nb - 1)]; *p; p = &(*p)->next)
+		if ((*p)->hash == h && (*p)->klen == n && !memcmp((*p)->key, k, n))
+			return p;
+	return p;
+}
+
+static size_t ent_bytes(const struct xg_store_ent *s)
+{
+	return sizeof(*s) + s->klen + 1 + (s->s ? s->len + 1 : 0);
+}
+
+/* Doubles the bucket array (a power of two); -1 if out of memory (the old one stays). */
+static int store_grow(struct xg_store *st)
+{
+	size_t nb = st->nb ? st->nb * 2 : 16;
+	struct xg_store_ent **b = calloc(nb, sizeof(*b));
+
+	if (!b)
 		return -1;
+	for (size_t i = 0; i < st->nb; i++)
+		while (st->b[i]) {
+			struct xg_store_ent *s = st->b[i];
+			st->b[i] = s->next;
+			s->next = b[s->hash & (nb - 1)];
+			b[s->hash & (nb - 1)] = s;
+		}
+	free(st->b);
+	atomic_fetch_add(&st->bytes, (nb - st->nb) * sizeof(*b));
+	st->b = b;
+	st->nb = nb;
+	return 0;
+}
+
+void xg_store_push(struct xg_lstate *ls, lua_State *L, const char *key, size_t klen)
+{
+	struct xg_store *st = ls->store;
+	uint64_t h;
+	size_t len = 0;
+	char *buf = NULL;
+
+	if (!st) {
+		lua_pushnil(L);
+		return;
+	}
+	h = store_hash(st, key, klen);
+	/* Nothing that can raise a Lua error (an allocation over the cap) runs under the
+	 * lock: a string is copied into a buffer allocated before taking it, again if another
+	 * vCPU changed the value's length meanwhile. */
+	for (;;) {
+		struct xg_store_ent **p, *s;
+		pthread_mutex_lock(&st->lock);
+		p = store_slot(st, key, klen, h);
+		s = p ? *p : NULL;
+		if (s && s->type == LUA_TSTRING && buf && s->len == len) {
+			memcpy(buf, s->s, len);
+			pthread_mutex_unlock(&st->lock);
+			lua_pushlstring(L, buf, len);
+			lua_remove(L, -2);
+			return;
+		}
+		if (s && s->type == LUA_TSTRING) {
+			len = s->len;
+			pthread_mutex_unlock(&st->lock);
+			if (buf)
+				lua_pop(L, 1);
+			buf = lua_newuserdatauv(L, len ? len : 1, 0);
+			continue;
+		}
+		if (buf)
+			lua_pop(L, 1);
+		if (!s)
+			lua_pushnil(L);
+		else if (s->type == LUA_TBOOLEAN)
+			lua_pushboolean(L, (int)s->i);
+		else if (s->is_int)
+			lua_pushinteger(L, s->i);
+		else
+			lua_pushnumber(L, s->d);
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+}
+
+int xg_store_set(struct xg_lstate *ls, lua_State *L, const char *key, size_t klen, int idx,
+		 char *msg, size_t n)
+{
+	struct xg_store *st = ls->store;
+	int t = lua_type(L, idx);
+	struct xg_store_ent **p, *s, *old;
+	size_t len = 0, want, have, total;
+	const char *str = NULL;
+	uint64_t h;
+
+	if (!st) {
+		snprintf(msg, n, "xg.store is not available (out of memory)");
+		return -1;
+	}
+	if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && t != LUA_TSTRING) {
+		snprintf(msg, n,
+			 "xg.store.set: value must be nil, a boolean, a number or a string, "
+			 "not %s",
+			 lua_typename(L, t));
+		return -1;
+	}
+	if (klen > ls->store_key) {
+		snprintf(msg, n,
+			 "xg.store.set: key of %zu bytes is over the limit of %llu "
+			 "(limits.store_key)",
+			 klen, (unsigned long long)ls->store_key);
+		return -1;
+	}
 	if (t == LUA_TSTRING) {
 		str = lua_tolstring(L, idx, &len);
-		if (len > 4096)
+		if (len > ls->store_value) {
+			snprintf(msg, n,
+				 "xg.store.set: string value of %zu bytes is over the limit of "
+				 "%llu (limits.store_value)",
+				 len, (unsigned long long)ls->store_value);
 			return -1;
-		copy = malloc(len + 1);
-		if (!copy)
-			return -1;
-		memcpy(copy, str, len + 1);
-	}
-	pthread_mutex_lock(&e->lock);
-	s = store_find(e, guest, key);
-	if (!s && t != LUA_TNIL) {
-		s = calloc(1, sizeof(*s));
-		if (s) {
-			s->guest = strdup(guest);
-			s->key = strdup(key);
-			s->next = e->store;
-			e->store = s;
 		}
 	}
-	if (s) {
-		free(s->s);
-		s->s = copy;
-		s->len = len;
-		s->type = t == LUA_TNIL ? LUA_TBOOLEAN : t;
-		s->is_int = t == LUA_TNUMBER && lua_isinteger(L, idx);
-		s->i = t == LUA_TBOOLEAN ? lua_toboolean(L, idx)
-		       : s->is_int	 ? lua_tointeger(L, idx)
-					 : 0;
-		s->d = t == LUA_TNUMBER ? lua_tonumber(L, idx) : 0;
-		if (t == LUA_TNIL) { /* unset: remove */
-			for (struct xg_store_ent **p = &e->store; *p; p = &(*p)->next)
-				if (*p == s) {
-					*p = s->next;
-					break;
-				}
-			free(s->guest);
-			free(s->key);
+	h = store_hash(st, key, klen);
+	pthread_mutex_lock(&st->lock);
+	p = store_slot(st, key, klen, h);
+	old = p ? *p : NULL;
+	if (t == LUA_TNIL) { /* unset: remove */
+		if (old) {
+			*p = old->next;
+			st->n--;
+			atomic_fetch_sub(&st->bytes, ent_bytes(old));
+			free(old->s);
+			free(old);
+		}
+		pthread_mutex_unlock(&st->lock);
+		return 0;
+	}
+	if (!old && st->n >= ls->store_entries) {
+		pthread_mutex_unlock(&st->lock);
+		snprintf(msg, n,
+			 "xg.store.set: the store of guest '%s' is full (%llu keys, "
+			 "limits.store_entries): set unused keys to nil",
+			 ls->guest, (unsigned long long)ls->store_entries);
+		return -1;
+	}
+	/* what the store will hold after this set, against this state's cap */
+	want = sizeof(*s) + klen + 1 + (str ? len + 1 : 0);
+	have = old ? ent_bytes(old) : 0;
+	total = atomic_load(&st->bytes) - have + want;
+	if (!old && st->n >= st->nb)
+		total += (st->nb ? st->nb : 16) * sizeof(*st->b);
+	if (want > have && !ls->lifted && ls->used + total > ls->limit) {
+		pthread_mutex_unlock(&st->lock);
+		snprintf(msg, n,
+			 "xg.store.set: over the memory limit of %zu bytes (the store would hold "
+			 "%zu, the policy's state holds %zu)",
+			 ls->limit, total, ls->used);
+		return -1;
+	}
+	if (!old && st->n >= st->nb) {
+		if (store_grow(st))
+			goto oom;
+		p = store_slot(st, key, klen, h);
+	}
+	s = malloc(sizeof(*s) + klen + 1);
+	if (!s)
+		goto oom;
+	memset(s, 0, sizeof(*s));
+	if (str) {
+		s->s = malloc(len + 1);
+		if (!s->s) {
 			free(s);
+			goto oom;
 		}
-	} else {
-		free(copy);
+		memcpy(s->s, str, len + 1);
+		s->len = len;
 	}
-	pthread_mutex_unlock(&e->lock);
+	s->hash = h;
+	s->klen = klen;
+	memcpy(s->key, key, klen);
+	s->key[klen] = 0;
+	s->type = t;
+	s->is_int = t == LUA_TNUMBER && lua_isinteger(L, idx);
+	s->i = t == LUA_TBOOLEAN ? lua_toboolean(L, idx) : s->is_int ? lua_tointeger(L, idx) : 0;
+	s->d = t == LUA_TNUMBER ? lua_tonumber(L, idx) : 0;
+	if (old) {
+		s->next = old->next;
+		atomic_fetch_sub(&st->bytes, ent_bytes(old));
+		free(old->s);
+		free(old);
+	} else {
+		s->next = NULL;
+		st->n++;
+	}
+	*p = s;
+	atomic_fetch_add(&st->bytes, ent_bytes(s));
+	pthread_mutex_unlock(&st->lock);
 	return 0;
+oom:
+	pthread_mutex_unlock(&st->lock);
+	snprintf(msg, n, "xg.store.set: out of memory");
+	return -1;
 }
 
 void xg_store_free(struct xg_engine *e)
 {
-	while (e->store) {
-		struct xg_store_ent *s = e->store;
-		e->store = s->next;
-		free(s->guest);
-		free(s->key);
-		free(s->s);
-		free(s);
+	while (e->stores) {
+		struct xg_store *st = e->stores;
+		e->stores = st->next;
+		for (size_t i = 0; i < st->nb; i++)
+			while (st->b[i]) {
+				struct xg_store_ent *s = st->b[i];
+				st->b[i] = s->next;
+				free(s->s);
+				free(s);
+			}
+		free(st->b);
+		free(st->guest);
+		pthread_mutex_destroy(&st->lock);
+		free(st);
 	}
 }

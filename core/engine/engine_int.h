@@ -82,6 +82,13 @@ int xg_cache_store(struct xg_cache *c, int shape, const struct xg_exit *x,
 /* Drops everything; returns the number of entries dropped. */
 unsigned xg_cache_clear(struct xg_cache *c);
 
+/* A token bucket for log lines: `burst` at once, then `rate` per second; what it refuses is
+ * counted and reported in the next line it lets through. */
+struct xg_logbucket {
+	double tokens;
+	uint64_t last_ns, suppressed;
+};
+
 /* One Lua state with its bounds and the policy loaded in it. */
 struct xg_lstate {
 	lua_State *L;
@@ -108,6 +115,11 @@ struct xg_lstate {
 	char *dump_dir;
 	uint64_t dump_max;
 	double logs_per_second, burst;
+	struct xg_logbucket logs; /* lines of a state with no vCPU (a check-load) */
+	struct xg_store *store;	  /* the guest's xg.store, counted against `limit` */
+	uint64_t store_entries, store_key, store_value;
+	/* exitgate check: the line of the handler's last `return` (0: none seen) */
+	int trace_returns, return_line;
 	char *src; /* the policy text, to rebuild the state after a memory kill */
 	size_t src_len;
 	struct xg_lstate *next; /* graveyard */
@@ -149,8 +161,8 @@ struct xg_vcpu {
 	struct xg_stats st;
 	char last_error[512];
 	char last_reason[640]; /* xg_result.reason */
-	double tokens;
-	uint64_t last_ns, suppressed, dump_seq, dumps_suppressed;
+	struct xg_logbucket logs;
+	uint64_t dump_seq, dumps_suppressed;
 	/* what a dump written now records: set around each verdict applied */
 	const char *dump_trigger, *dump_handler, *dump_error;
 	struct xg_exit_opts opts;
@@ -158,15 +170,28 @@ struct xg_vcpu {
 	struct xg_vcpu *next;
 };
 
+/* One guest's xg.store: a hash table bounded in entries, key and value sizes, whose bytes
+ * count against the memory cap of each of the guest's states (l_alloc adds `bytes`). */
 struct xg_store_ent {
-	char *guest, *key;
+	struct xg_store_ent *next;
+	uint64_t hash;
 	int type; /* LUA_TBOOLEAN, LUA_TNUMBER (integer or float), LUA_TSTRING */
 	int is_int;
 	lua_Integer i;
 	lua_Number d;
 	char *s;
-	size_t len;
-	struct xg_store_ent *next;
+	size_t len, klen;
+	char key[]; /* klen bytes (may hold NULs), then a NUL */
+};
+
+struct xg_store {
+	char *guest;
+	pthread_mutex_t lock;
+	struct xg_store_ent **b;
+	size_t nb, n;
+	uint64_t seed;
+	atomic_size_t bytes; /* entries, keys, values and the bucket array */
+	struct xg_store *next;
 };
 
 struct xg_engine {
@@ -181,7 +206,7 @@ struct xg_engine {
 	void *log_ud;
 	struct xg_stats retired; /* detached vCPUs, reload counters */
 	char run_id[48];	 /* in every dump's name (xg_dump_run_id) */
-	struct xg_store_ent *store;
+	struct xg_store *stores; /* one per guest that ever had a state */
 	/* watch.c */
 	pthread_t watcher;
 	int watching;
@@ -192,12 +217,23 @@ struct xg_engine {
 void xg_engine_log(struct xg_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Rate-limited per vCPU; counts what it drops. */
 void xg_vcpu_log(struct xg_vcpu *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line caused by the policy of ls: through its vCPU's bucket, or the state's own when it
+ * has no vCPU (loads at engine start and reload, exitgate check). */
+void xg_lstate_log(struct xg_lstate *ls, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Whether a line may be logged now (takes a token, or counts one suppressed). */
+int xg_log_admit(struct xg_logbucket *b, double rate, double burst);
+/* Reports what ls's own bucket suppressed, if anything. */
+void xg_lstate_log_flush(struct xg_lstate *ls);
 int xg_read_file(const char *path, char **text, size_t *len, struct xg_error *err);
 void xg_watch_stop(struct xg_engine *e);
 
 /* Store (per-guest values that survive reloads). */
-void xg_store_push(struct xg_engine *e, lua_State *L, const char *guest, const char *key);
-int xg_store_set(struct xg_engine *e, lua_State *L, const char *guest, const char *key, int idx);
+struct xg_store *xg_store_of(struct xg_engine *e, const char *guest);
+void xg_store_push(struct xg_lstate *ls, lua_State *L, const char *key, size_t klen);
+/* Sets (nil: removes) key to the value at idx; 0, or -1 with msg filled. */
+int xg_store_set(struct xg_lstate *ls, lua_State *L, const char *key, size_t klen, int idx,
+		 char *msg, size_t n);
 void xg_store_free(struct xg_engine *e);
 
 #endif

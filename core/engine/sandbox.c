@@ -65,7 +65,13 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		ls->used -= osize;
 		return NULL;
 	}
-	if (nsize > osize && !ls->lifted && ls->used + (nsize - osize) > ls->limit) {
+	/* the guest's xg.store counts against the cap too (engine.c) */
+	if (nsize > osize && !ls->lifted &&
+	    ls->used +
+		    (ls->store ? atomic_load_explicit(&ls->store->bytes, memory_order_relaxed)
+			       : 0) +
+		    (nsize - osize) >
+		ls->limit) {
 		if (ls->in_call && !ls->killed) {
 			ls->killed = XG_FAIL_MEMORY;
 			lua_sethook(ls->L, hook, LUA_MASKCOUNT, 1);
@@ -350,10 +356,10 @@ static int s_print(lua_State *L)
 	}
 	luaL_pushresult(&b);
 	if (ls->v)
-		xg_vcpu_log(ls->v, "%s[%d] %s: %s", ls->guest, ls->index, ls->chunk,
-			    lua_tostring(L, -1));
+		xg_lstate_log(ls, "%s[%d] %s: %s", ls->guest, ls->index, ls->chunk,
+			      lua_tostring(L, -1));
 	else
-		xg_engine_log(ls->e, "%s: %s", ls->chunk, lua_tostring(L, -1));
+		xg_lstate_log(ls, "%s: %s", ls->chunk, lua_tostring(L, -1));
 	return 0;
 }
 
@@ -544,30 +550,33 @@ static int c_log(lua_State *L)
 		snprintf(where, sizeof(where), "%s:%d", ar.short_src, ar.currentline);
 	luaL_tolstring(L, 1, NULL);
 	if (ls->v)
-		xg_vcpu_log(ls->v, "%s[%d] %s: %s", ls->guest, ls->index, where,
-			    lua_tostring(L, -1));
+		xg_lstate_log(ls, "%s[%d] %s: %s", ls->guest, ls->index, where,
+			      lua_tostring(L, -1));
 	else
-		xg_engine_log(ls->e, "%s: %s", where, lua_tostring(L, -1));
+		xg_lstate_log(ls, "%s: %s", where, lua_tostring(L, -1));
 	return 0;
 }
 
 static int c_store_get(lua_State *L)
 {
 	struct xg_lstate *ls = get_ls(L);
+	size_t kl;
+	const char *k = luaL_checklstring(L, 1, &kl);
 
-	xg_store_push(ls->e, L, ls->guest, luaL_checkstring(L, 1));
+	xg_store_push(ls, L, k, kl);
 	return 1;
 }
 
 static int c_store_set(lua_State *L)
 {
 	struct xg_lstate *ls = get_ls(L);
-	const char *k = luaL_checkstring(L, 1);
+	size_t kl;
+	const char *k = luaL_checklstring(L, 1, &kl);
+	char msg[256];
 
 	lua_settop(L, 2);
-	if (xg_store_set(ls->e, L, ls->guest, k, 2))
-		return luaL_error(L, "xg.store.set: value must be nil, a boolean, a number or a "
-				     "string of at most 4096 bytes");
+	if (xg_store_set(ls, L, k, kl, 2, msg, sizeof(msg)))
+		return luaL_error(L, "%s", msg);
 	return 0;
 }
 
@@ -891,6 +900,10 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	ls->instructions = g->instructions;
 	ls->logs_per_second = g->logs_per_second;
 	ls->burst = g->burst;
+	ls->store_entries = g->store_entries;
+	ls->store_key = g->store_key;
+	ls->store_value = g->store_value;
+	ls->store = xg_store_of(e, g->name);
 	snprintf(ls->guest, sizeof(ls->guest), "%s", g->name);
 	snprintf(ls->chunk, sizeof(ls->chunk), "%s", base_name(g->policy));
 	for (int i = 0; i < XG_SLOTS; i++)
@@ -998,8 +1011,10 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	}
 	}
 	lua_settop(L, 0);
+	xg_lstate_log_flush(ls);
 	return ls;
 fail:
+	xg_lstate_log_flush(ls);
 	xg_lstate_free(ls);
 	return NULL;
 }

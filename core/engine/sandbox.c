@@ -525,7 +525,7 @@ static int exit_fallback(lua_State *L)
 		lua_pushinteger(L, ls->kvm_errno);
 		return 1;
 	}
-	return 0;
+	return -1; /* not a name of the exit: exit_lua.c raises the error */
 }
 
 /* ---- the exitgate module's C side ------------------------------------------------------ */
@@ -721,6 +721,7 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 
 	xg_exit_lua_open(L);
 	xg_exit_lua_set_fallback(L, exit_fallback);
+	xg_exit_lua_set_fallback_names(L, "disasm, regs, errno");
 	(void)ls;
 }
 

@@ -28,7 +28,7 @@ struct proxy {
 	const void *base;
 };
 
-static char root_key, proxy_key, maps_key, fallback_key;
+static char root_key, proxy_key, maps_key, fallback_key, names_key;
 
 static struct root *get_root(lua_State *L)
 {
@@ -142,6 +142,50 @@ static void push_field(lua_State *L, struct proxy *p, const struct xg_field *f)
 
 static int l_totable(lua_State *L);
 
+static void add_names(luaL_Buffer *b, const struct xg_fieldset *fs, int *first)
+{
+	if (fs->next)
+		add_names(b, fs->next, first);
+	for (unsigned i = 0; i < fs->n; i++) {
+		if (!*first)
+			luaL_addstring(b, ", ");
+		*first = 0;
+		luaL_addstring(b, fs->f[i].name);
+	}
+}
+
+/*
+ * A name the object does not have is a mistake in the policy (e.idx on an io exit, a typo),
+ * not a nil to carry on with: it raises an error naming the kind and what it has. Fields
+ * the kind has but this exit leaves out (an optional part) are nil, as before.
+ */
+static int no_such_field(lua_State *L, struct proxy *p)
+{
+	const struct xg_exit *x = p->root->x;
+	int top = p->fs == xg_exit_fields(x), first = 1;
+	luaL_Buffer b;
+
+	luaL_buffinit(L, &b);
+	if (top)
+		lua_pushfstring(L, "exit kind '%s' (%s) has no field '%s' (its fields: ", x->kind,
+				x->name, lua_tostring(L, 2));
+	else
+		lua_pushfstring(L, "exit.%s of a '%s' exit has no field '%s' (its fields: ",
+				p->fs->name, x->kind, lua_tostring(L, 2));
+	luaL_addvalue(&b);
+	add_names(&b, p->fs, &first);
+	luaL_addstring(&b, ", totable");
+	if (top && lua_rawgetp(L, LUA_REGISTRYINDEX, &names_key) == LUA_TSTRING) {
+		luaL_addstring(&b, "; ");
+		luaL_addvalue(&b);
+	} else if (top) {
+		lua_pop(L, 1);
+	}
+	luaL_addchar(&b, ')');
+	luaL_pushresult(&b);
+	return lua_error(L);
+}
+
 static int l_index(lua_State *L)
 {
 	struct proxy *p = live(L, 1);
@@ -168,11 +212,15 @@ static int l_index(lua_State *L)
 	if (p->fs == xg_exit_fields(p->root->x) &&
 	    lua_rawgetp(L, LUA_REGISTRYINDEX, &fallback_key) == LUA_TLIGHTUSERDATA) {
 		xg_exit_lua_fallback fn = (xg_exit_lua_fallback)(uintptr_t)lua_touserdata(L, -1);
+		int n;
 		lua_pop(L, 1);
 		lua_settop(L, 2);
-		return fn(L) ? 1 : 0;
+		n = fn(L);
+		if (n >= 0)
+			return n ? 1 : 0;
+		lua_settop(L, 2);
 	}
-	return 0;
+	return no_such_field(L, p);
 }
 
 static int l_newindex(lua_State *L)
@@ -337,4 +385,13 @@ void xg_exit_lua_set_fallback(lua_State *L, xg_exit_lua_fallback fn)
 	else
 		lua_pushnil(L);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &fallback_key);
+}
+
+void xg_exit_lua_set_fallback_names(lua_State *L, const char *names)
+{
+	if (names)
+		lua_pushstring(L, names);
+	else
+		lua_pushnil(L);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &names_key);
 }

@@ -18,7 +18,8 @@
  *
  * Lazy extras (disassembly, registers, memory) are the engine's: it registers a fallback
  * __index function with xg_exit_lua_set_fallback; unknown field names go there (with the
- * exit object and the key), and return nil if there is none.
+ * exit object and the key). A name neither has (e.idx on an io exit) is an error that names
+ * the exit's kind and lists its fields; a field of the kind that this exit leaves out is nil.
  *
  * e:totable() returns a plain, deep Lua table copy of every field (for stashing, printing
  * or serialising); pairs(e) walks the same fields in order.
@@ -46,8 +47,12 @@ const struct xg_exit *xg_exit_lua_check(lua_State *L, int idx);
 void xg_exit_lua_push_table(lua_State *L, const struct xg_exit *x);
 
 /* fn(L) is called for names the exit model does not have, with (exit, key) on the stack;
- * it returns 1 with the value pushed, or 0 for nil. NULL removes the fallback. */
+ * it returns 1 with the value pushed, 0 for nil (a name it knows, with no value for this
+ * exit), or -1 for a name it does not know either: reading it raises an error naming the
+ * exit's kind and its fields. NULL removes the fallback. */
 typedef int (*xg_exit_lua_fallback)(lua_State *L);
 void xg_exit_lua_set_fallback(lua_State *L, xg_exit_lua_fallback fn);
+/* The names the fallback answers ("disasm, regs, errno"), for the error on an unknown name. */
+void xg_exit_lua_set_fallback_names(lua_State *L, const char *names);
 
 #endif

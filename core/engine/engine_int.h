@@ -119,7 +119,7 @@ struct xg_lstate {
 	struct xg_store *store;	  /* the guest's xg.store, counted against `limit` */
 	uint64_t store_entries, store_key, store_value;
 	/* exitgate check: the line of the handler's last `return` (0: none seen) */
-	int trace_returns, return_line;
+	int trace_returns, return_line, cur_handler;
 	char *src; /* the policy text, to rebuild the state after a memory kill */
 	size_t src_len;
 	struct xg_lstate *next; /* graveyard */

@@ -86,10 +86,28 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 /* ---- instructions ---------------------------------------------------------------------- */
 
+/* exitgate check: the last line the handler itself ran is the line of its `return` (or
+ * the `end` it fell off); a tail call (`return xg.emulate()`) leaves the handler's frame
+ * before any return event, so it is the line events that tell. */
+static void trace_line(lua_State *L, struct xg_lstate *ls, lua_Debug *ar)
+{
+	if (L != ls->L || ls->cur_handler == LUA_NOREF || !lua_getinfo(L, "lf", ar))
+		return;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->cur_handler);
+	if (lua_rawequal(L, -1, -2))
+		ls->return_line = ar->currentline;
+	lua_pop(L, 2);
+}
+
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	struct xg_lstate *ls = get_ls(L);
 
+	if (ar->event == LUA_HOOKLINE) {
+		if (!ls->killed)
+			trace_line(L, ls, ar);
+		return;
+	}
 	if (!ls->killed) {
 		ls->spent += (uint64_t)ls->step;
 		if (ls->spent < ls->budget)
@@ -112,7 +130,7 @@ static void arm(struct xg_lstate *ls, uint64_t budget)
 	ls->killed = XG_FAIL_NONE;
 	ls->step = budget < 1000 ? (int)budget : 1000;
 	ls->in_call = 1;
-	lua_sethook(ls->L, hook, LUA_MASKCOUNT, ls->step);
+	lua_sethook(ls->L, hook, LUA_MASKCOUNT | (ls->trace_returns ? LUA_MASKLINE : 0), ls->step);
 }
 
 static void disarm(struct xg_lstate *ls)
@@ -909,6 +927,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	snprintf(ls->chunk, sizeof(ls->chunk), "%s", base_name(g->policy));
 	for (int i = 0; i < XG_SLOTS; i++)
 		ls->handlers[i] = LUA_NOREF;
+	ls->cur_handler = LUA_NOREF;
 	if (g->dump_dir)
 		ls->dump_dir = strdup(g->dump_dir);
 	ls->dump_max = g->dump_max;
@@ -1033,13 +1052,22 @@ void xg_lstate_free(struct xg_lstate *ls)
 	free(ls);
 }
 
+/* ":12" - the line of the handler's `return`, when traced (exitgate check) - or "". */
+static const char *at_return(const struct xg_lstate *ls, char *buf, size_t n)
+{
+	buf[0] = 0;
+	if (ls->trace_returns && ls->return_line > 0)
+		snprintf(buf, n, ":%d", ls->return_line);
+	return buf;
+}
+
 enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struct xg_verdict *out,
 			    int *cache_shape, char *msg, size_t msg_size)
 {
 	lua_State *L = ls->L;
 	int slot = xg_slot_of(x), ref = ls->handlers[slot], st;
 	enum xg_fail f = XG_FAIL_NONE;
-	char vm[300];
+	char vm[300], rl[16];
 
 	if (ref == LUA_NOREF) {
 		slot = XG_SLOT_DEFAULT;
@@ -1058,6 +1086,8 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &vcpu_key);
 	ls->lifted = 0;
 	ls->x = x;
+	ls->return_line = 0;
+	ls->cur_handler = ls->trace_returns ? ref : LUA_NOREF;
 	arm(ls, ls->instructions);
 	st = lua_pcall(L, 2, 1, 0);
 	disarm(ls);
@@ -1087,13 +1117,13 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 	} else if (lua_isnil(L, -1)) {
 		f = XG_FAIL_NO_VERDICT;
 		snprintf(msg, msg_size,
-			 "policy %s: handler '%s' (%s) returned no verdict (return xg.emulate(), "
+			 "policy %s%s: handler '%s' (%s) returned no verdict (return xg.emulate(), "
 			 "xg.inject \"UD\", ...)",
-			 ls->chunk, x->kind, ls->where[slot]);
+			 ls->chunk, at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot]);
 	} else if (xg_verdict_from_lua(L, -1, out, cache_shape, vm, sizeof(vm))) {
 		f = XG_FAIL_BAD_VERDICT;
-		snprintf(msg, msg_size, "policy %s: handler '%s' (%s): %s", ls->chunk, x->kind,
-			 ls->where[slot], vm);
+		snprintf(msg, msg_size, "policy %s%s: handler '%s' (%s): %s", ls->chunk,
+			 at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot], vm);
 	}
 	lua_settop(L, 0);
 	return f;

@@ -166,6 +166,8 @@ static int no_such_field(lua_State *L, struct proxy *p)
 	luaL_Buffer b;
 
 	luaL_buffinit(L, &b);
+	luaL_where(L, 1); /* the policy's line that read it */
+	luaL_addvalue(&b);
 	if (top)
 		lua_pushfstring(L, "exit kind '%s' (%s) has no field '%s' (its fields: ", x->kind,
 				x->name, lua_tostring(L, 2));

@@ -531,12 +531,17 @@ int xg_engine_reload(xg_engine *e, struct xg_error *err);
  * (when handle_sighup). Runs a watcher thread; errors are logged. 0 or -1 with a message. */
 int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err);
 
-/* Check a policy file, or a YAML configuration and every policy it names, without a guest:
- * load in the sandbox (syntax, unknown handler names, load-time errors and limits), then
- * call each handler with a synthetic exit of its kind and a vCPU whose ops all fail, and
- * validate the verdicts. One line per problem goes to `out` ("error: ..." / "warning:
- * ..."); returns the number of errors (warnings, such as a handler failing on the
- * synthetic exit's zeros, are not counted). */
+/* Check a policy file, or a YAML configuration and every policy and file it names, without
+ * a guest: the configuration, each guest's payload (found as `exitgate run` finds it) and
+ * dump_dir (or the parent it would be created in); load in the sandbox under the guest's
+ * limits (syntax, unknown handler names, load-time errors and limits); then call every
+ * handler with synthetic exits of each kind it handles and their edge values (every MMIO
+ * length, read and write, each MSR exit reason, lowest and highest addresses ...) under the
+ * guest's limits, validate each verdict and apply it to a stand-in vCPU whose ops succeed.
+ * Runtime errors, limit hits, missing, malformed and inapplicable verdicts are errors, each
+ * reported once as "error: ..." on `out`, with the line of the handler's `return`. Returns
+ * the number of errors. The policy runs in this process: `exitgate check` runs this in a
+ * child process with a timeout. */
 int xg_policy_check(const char *path, FILE *out);
 
 /* Write a triage dump of the vCPU's last exit now (the VMM's "dump" command for a

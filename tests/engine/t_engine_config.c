@@ -4,6 +4,8 @@
  * error naming file, line and key.
  */
 #include "config/config.h"
+#include <sys/stat.h>
+
 #include "engine_test.h"
 
 static void bad(const char *yaml, const char *want, const char *what)
@@ -117,9 +119,17 @@ static void vm_full(void)
 	xg_config_free(c);
 
 	{
-		FILE *out = tmpfile();
-		char buf[512] = "";
-		int rc = xg_policy_check(path, out);
+		FILE *out;
+		char buf[512] = "", dir[600];
+		int rc;
+		/* check finds the payloads as `exitgate run` would: give it them */
+		snprintf(dir, sizeof(dir), "%s/guests", tdir());
+		mkdir(dir, 0700);
+		put_file("guests/demo.bin", "\xf4");
+		put_file("x.bin", "\xf4");
+		put_file("boot.bin", "\xf4");
+		out = tmpfile();
+		rc = xg_policy_check(path, out);
 		rewind(out);
 		buf[fread(buf, 1, sizeof(buf) - 1, out)] = 0;
 		fclose(out);

@@ -416,7 +416,7 @@ static int file_exists(const char *p)
 
 /* The payload: as written if absolute; else next to the config, then in $XG_GUEST_PATH
  * (colon-separated), the build's guests and the installed ones. */
-static int find_payload(struct xg_vmm *m, const char *p, char *out, size_t n,
+int xg_vmm_find_payload(const char *base_dir, const char *p, char *out, size_t n,
 			struct xg_error *err)
 {
 	const char *dirs[8];
@@ -430,7 +430,7 @@ static int find_payload(struct xg_vmm *m, const char *p, char *out, size_t n,
 		snprintf(looked, sizeof(looked), "%s", p);
 		goto done;
 	}
-	dirs[nd++] = m->cfg->base_dir ? m->cfg->base_dir : ".";
+	dirs[nd++] = base_dir ? base_dir : ".";
 	for (char *t = env ? strtok_r(env, ":", &save) : NULL; t && nd < 5;
 	     t = strtok_r(NULL, ":", &save))
 		dirs[nd++] = t;
@@ -578,7 +578,7 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 	char payload[1024];
 
 	g->m = m;
-	if (find_payload(m, vm->payload, payload, sizeof(payload), err))
+	if (xg_vmm_find_payload(m->cfg->base_dir, vm->payload, payload, sizeof(payload), err))
 		goto fail;
 	if (xg_devs_init(&g->devs, vm, g->cfg->name, stdout, err))
 		goto fail;

@@ -89,7 +89,13 @@ local xg = require 'exitgate'
 for i = 1, 200000 do xg.log('flood ' .. i) print('flood', i) end
 return { io = function(e) for i = 1, 20000 do xg.log('h') end return xg.resume() end }
 P
-check "$T/flood.lua"
+cat >"$T/flood.yaml" <<'P'
+guests:
+  a:
+    policy: flood.lua
+    rate_limit: { logs_per_second: 0.01, burst: 20 }
+P
+check "$T/flood.yaml"
 lines=$(wc -l <"$T/stderr")
 [ $rc = 0 ] && [ "$lines" -lt 200 ]
 ok $? "a policy logging 400,000 lines at each load prints $lines lines"

@@ -139,12 +139,16 @@ void xg_vcpu_log(struct xg_vcpu *v, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Set while a reload builds states for running vCPUs: their buckets and counters belong to
+ * the vCPU threads, so those loads count against the state's own bucket instead. */
+static _Thread_local int off_vcpu_thread;
+
 void xg_lstate_log(struct xg_lstate *ls, const char *fmt, ...)
 {
-	struct xg_vcpu *v = ls->v;
+	/* a vCPU's state being built on its own thread (attach, rebuild after a kill) shares
+	 * the vCPU's bucket: a guest causing a rebuild per exit gets no fresh burst each */
+	struct xg_vcpu *v = ls->v && !off_vcpu_thread ? ls->v : NULL;
 	struct xg_logbucket *b = v ? &v->logs : &ls->logs;
-	/* a vCPU's state being built (attach, reload, rebuild) is not v->ls yet: its
-	 * guest's rate applies all the same */
 	va_list ap;
 
 	if (!xg_log_admit(b, ls->logs_per_second, ls->burst)) {
@@ -161,7 +165,7 @@ void xg_lstate_log(struct xg_lstate *ls, const char *fmt, ...)
 
 void xg_lstate_log_flush(struct xg_lstate *ls)
 {
-	if (ls->v || !ls->logs.suppressed)
+	if (!ls->logs.suppressed)
 		return;
 	xg_engine_log(ls->e, "%s: %llu more log lines of the policy suppressed (rate_limit)",
 		      ls->chunk, (unsigned long long)ls->logs.suppressed);
@@ -634,7 +638,9 @@ int xg_engine_reload(xg_engine *e, struct xg_error *err)
 				 cfg->name, v->guest);
 			goto out;
 		}
+		off_vcpu_thread = 1;
 		fresh[nv] = xg_lstate_new(e, &cfg->guests[gi], src[gi], lens[gi], v, v->index, err);
+		off_vcpu_thread = 0;
 		if (!fresh[nv])
 			goto out;
 	}

@@ -239,6 +239,21 @@ static void log_floods(void)
 	ok(log_lines <= 7, "and prints %d lines in all", log_lines);
 	ok(st.logs_suppressed >= 299980, "the vCPU counts what it dropped (%llu)",
 	   (unsigned long long)st.logs_suppressed);
+	/* a reload builds the vCPU's next state on this thread, not the vCPU's: its load
+	 * counts against that state's own bucket, and touches nothing of the vCPU's */
+	{
+		uint64_t before = st.logs + st.logs_suppressed;
+		log_lines = 0;
+		if (xg_engine_reload(e, &err))
+			bail("reload: %s", err.msg);
+		xg_vcpu_stats(v, &st);
+		ok(st.logs + st.logs_suppressed == before,
+		   "a reload's loads leave the running vCPU's log counters alone");
+		ok(log_lines <= 12, "a reload (a check-load and the vCPU's new state): %d lines",
+		   log_lines);
+		like(last_log, "199995 more log lines of the policy suppressed",
+		     "each load says what it dropped");
+	}
 	log_lines = 0;
 	xg_vcpu_detach(v);
 	ok(log_lines == 1 && strstr(last_log, "more log lines suppressed"),

@@ -674,6 +674,8 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 					rc = get_uint(c, vv, s, 1, &g->store_key);
 				else if (lim && !strcmp(s, "store_value"))
 					rc = get_uint(c, vv, s, 1, &g->store_value);
+				else if (lim && !strcmp(s, "time_ms"))
+					rc = get_uint(c, vv, s, 0, &g->time_ms);
 				else if (!lim && !strcmp(s, "logs_per_second"))
 					rc = get_double(c, vv, s, &g->logs_per_second);
 				else if (!lim && !strcmp(s, "burst"))
@@ -681,12 +683,14 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 				else
 					rc = fail(c, kk, "unknown key '%s' in '%s' (known: %s)", s,
 						  k,
-						  lim ? "instructions, memory, store_entries, "
+						  lim ? "instructions, memory, time_ms, store_entries, "
 							"store_key, store_value"
 						      : "logs_per_second, burst");
 			}
 			if (!rc && lim && g->instructions == 0)
 				rc = fail(c, v, "'instructions' must be at least 1");
+			if (!rc && lim && (g->time_ms == 0 || g->time_ms > 60000))
+				rc = fail(c, v, "'time_ms' must be 1..60000 (milliseconds per call)");
 			if (!rc && lim && g->memory < (256u << 10))
 				rc = fail(c, v,
 					  "'memory' must be at least 256K (Lua itself needs it)");
@@ -748,6 +752,7 @@ static void inherit(struct xg_guest_cfg *g, const struct xg_guest_cfg *d)
 	g->store_entries = d->store_entries;
 	g->store_key = d->store_key;
 	g->store_value = d->store_value;
+	g->time_ms = d->time_ms;
 	g->on_error = xstrdup(d->on_error);
 	g->dump_dir = xstrdup(d->dump_dir);
 	g->logs_per_second = d->logs_per_second;
@@ -783,6 +788,7 @@ static int parse_doc(struct ctx *c)
 	cfg->defaults.store_entries = XG_DEFAULT_STORE_ENTRIES;
 	cfg->defaults.store_key = XG_DEFAULT_STORE_KEY;
 	cfg->defaults.store_value = XG_DEFAULT_STORE_VALUE;
+	cfg->defaults.time_ms = XG_DEFAULT_TIME_MS;
 	cfg->defaults.on_error = strdup(XG_DEFAULT_ON_ERROR);
 	cfg->defaults.logs_per_second = 5;
 	cfg->defaults.burst = 20;

@@ -2,8 +2,10 @@
  * config.h - the per-guest configuration, read from YAML with libyaml.
  *
  *   defaults:                      # applies to every guest, each key overridable
- *     limits: { instructions: 1000000, memory: 16M,  # memory: the Lua state and xg.store
- *               store_entries: 1024, store_key: 256, store_value: 4K }  # xg.store bounds
+ *     limits: { instructions: 1000000, memory: 16M, time_ms: 5,  # time_ms: CPU per call;
+ *               store_entries: 1024, store_key: 256, store_value: 4K }
+ *                                  #   loading the policy gets 10x instructions and time;
+ *                                  #   memory counts the Lua state and xg.store
  *     on_error: inject UD          # a verdict: [dump] emulate | inject V | external_abort |
  *                                  #   suspend | resume | skip | stop
  *     dump_dir: /var/tmp/exitgate
@@ -94,6 +96,7 @@ struct xg_guest_cfg {
 	uint64_t store_entries; /* xg.store keys per guest */
 	uint64_t store_key;	/* bytes per xg.store key */
 	uint64_t store_value;	/* bytes per xg.store string value */
+	uint64_t time_ms;      /* time per handler call (10x for loading) */
 	char *on_error;	       /* verdict text */
 	char *dump_dir;	       /* NULL: dumps are logged only */
 	double logs_per_second;
@@ -118,6 +121,7 @@ struct xg_config {
 #define XG_DEFAULT_STORE_ENTRIES 1024
 #define XG_DEFAULT_STORE_KEY	 256
 #define XG_DEFAULT_STORE_VALUE	 4096
+#define XG_DEFAULT_TIME_MS	5
 #define XG_DEFAULT_ON_ERROR	"inject UD"
 #define XG_DEFAULT_DUMP_MAX	100
 #define XG_DEFAULT_STORM	100000

@@ -466,6 +466,7 @@ enum xg_fail {
 	XG_FAIL_BAD_VERDICT,  /* the verdict is malformed */
 	XG_FAIL_NO_HANDLER,   /* no handler for the kind and no default */
 	XG_FAIL_ACTION,       /* the VMM op carrying the verdict out failed */
+	XG_FAIL_TIME,         /* time per call (limits.time_ms) exceeded */
 	XG_FAIL_COUNT
 };
 const char *xg_fail_name(enum xg_fail f);

@@ -387,9 +387,11 @@ int main(void)
 	bad("guests:\n  web:\n    policy: p.lua\n    limits: { memory: 1K }\n", "at least 256K",
 	    "a memory limit too small for Lua");
 	bad("guests:\n  web:\n    policy: p.lua\n    limits: { cpu: 1 }\n",
-	    "unknown key 'cpu' in 'limits' (known: instructions, memory, store_entries, store_key, "
-	    "store_value)",
+	    "unknown key 'cpu' in 'limits' (known: instructions, memory, time_ms, store_entries, "
+	    "store_key, store_value)",
 	    "an unknown limit");
+	bad("guests:\n  web:\n    policy: p.lua\n    limits: { time_ms: 0 }\n",
+	    "'time_ms' must be 1..60000", "a time limit of 0 ms");
 	bad("guests:\n  web:\n    policy: missing.lua\n", "bad.yaml:3: policy '",
 	    "a missing policy file");
 	bad("guests:\n  web:\n    policy: missing.lua\n", "No such file or directory",

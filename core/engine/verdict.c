@@ -35,6 +35,7 @@ static const char *const fail_names[XG_FAIL_COUNT] = {
     [XG_FAIL_BAD_VERDICT] = "bad_verdict",
     [XG_FAIL_NO_HANDLER] = "no_handler",
     [XG_FAIL_ACTION] = "action_failed",
+    [XG_FAIL_TIME] = "time_limit",
 };
 
 const char *xg_verdict_name(enum xg_verdict_kind k)
@@ -90,28 +91,37 @@ static int bad(char *msg, size_t n, const char *fmt, ...)
 	return -1;
 }
 
-/* Integer field k of the table at idx, required or not. */
+/* Field k of the table at idx (an absolute index), read raw: a verdict's metatable is never
+ * consulted, so no __index of the policy's runs while the engine reads what it returned. */
+static int field(lua_State *L, int idx, const char *k)
+{
+	lua_pushstring(L, k);
+	return lua_rawget(L, idx);
+}
+
+/* Integer field k of the table at idx, required or not: a Lua integer, not a float or a
+ * numeric string (which would be rounded or converted behind the policy writer's back). */
 static int int_field(lua_State *L, int idx, const char *k, int required, uint64_t *out,
 		     const char *verdict, char *msg, size_t n)
 {
-	int t = lua_getfield(L, idx, k), isnum;
-	lua_Integer i = lua_tointegerx(L, -1, &isnum);
+	int t = field(L, idx, k), isint = t == LUA_TNUMBER && lua_isinteger(L, -1);
+	lua_Integer i = isint ? lua_tointeger(L, -1) : 0;
 
 	lua_pop(L, 1);
 	if (t == LUA_TNIL && !required)
 		return 1;
 	if (t == LUA_TNIL)
 		return bad(msg, n, "verdict '%s' needs '%s' (an integer)", verdict, k);
-	if (!isnum)
+	if (!isint)
 		return bad(msg, n, "verdict '%s': '%s' must be an integer, not %s", verdict, k,
-			   lua_typename(L, t));
+			   t == LUA_TNUMBER ? "a float" : lua_typename(L, t));
 	*out = (uint64_t)i;
 	return 0;
 }
 
 static void str_field(lua_State *L, int idx, const char *k, char *out, size_t n)
 {
-	if (lua_getfield(L, idx, k) == LUA_TSTRING)
+	if (field(L, idx, k) == LUA_TSTRING)
 		snprintf(out, n, "%s", lua_tostring(L, -1));
 	lua_pop(L, 1);
 }
@@ -129,7 +139,7 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 			   "a verdict is a table built by xg.emulate(), xg.inject \"UD\", ...; "
 			   "got %s",
 			   luaL_typename(L, idx));
-	if (lua_getfield(L, idx, "verdict") != LUA_TSTRING) {
+	if (field(L, idx, "verdict") != LUA_TSTRING) {
 		lua_pop(L, 1);
 		return bad(msg, n,
 			   "the table has no 'verdict' name: build verdicts with the xg "
@@ -142,7 +152,7 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 		if (depth)
 			return bad(msg, n, "verdict 'dump' cannot be nested in another dump");
 		str_field(L, idx, "note", v->reason, sizeof(v->reason));
-		if (lua_getfield(L, idx, "then") == LUA_TNIL) {
+		if (field(L, idx, "then") == LUA_TNIL) {
 			lua_pop(L, 1);
 			return bad(msg, n,
 				   "verdict 'dump' needs the verdict to apply after it: "
@@ -169,7 +179,7 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 	v->kind = (enum xg_verdict_kind)k;
 	switch (v->kind) {
 	case XG_VERDICT_INJECT: {
-		int t = lua_getfield(L, idx, "exception");
+		int t = field(L, idx, "exception");
 		if (t == LUA_TSTRING) {
 			if (exception_by_name(lua_tostring(L, -1), v)) {
 				bad(msg, n,
@@ -212,8 +222,13 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 				   "verdict 'convert': gpa 0x%llx and size 0x%llx must be "
 				   "page aligned (4 KiB)",
 				   (unsigned long long)v->gpa, (unsigned long long)v->size);
-		lua_getfield(L, idx, "to");
-		const char *to = lua_tostring(L, -1);
+		/* a range past the top of the guest physical address space wraps: refuse it
+		 * rather than convert from gpa to the bottom of memory */
+		if (v->gpa + v->size < v->gpa)
+			return bad(msg, n,
+				   "verdict 'convert': gpa 0x%llx + size 0x%llx wraps past 2^64",
+				   (unsigned long long)v->gpa, (unsigned long long)v->size);
+		const char *to = field(L, idx, "to") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 		if (!to || (strcmp(to, "private") && strcmp(to, "shared"))) {
 			lua_pop(L, 1);
 			return bad(msg, n,
@@ -236,7 +251,7 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 	}
 cache:
 	if (depth == 0) {
-		int t = lua_getfield(L, idx, "cache");
+		int t = field(L, idx, "cache");
 		if (t == LUA_TSTRING) {
 			*cache_shape = xg_cache_shape_from_name(lua_tostring(L, -1));
 			if (!*cache_shape) {

@@ -97,11 +97,22 @@ struct xg_lstate {
 	/* memory */
 	size_t used, limit;
 	int lifted;
-	/* instructions */
+	void *refused_ptr; /* the allocation refused last: refused again after Lua's
+			      emergency collection, it is the memory kill */
+	size_t refused_osize, refused_nsize;
+	int mem_pending; /* a refused request not yet granted after a collection */
+	/* instructions (and the work of C functions, charged as instructions) */
 	uint64_t instructions; /* budget per call */
 	uint64_t budget, spent;
 	int step;
 	enum xg_fail killed;
+	const char *kill_in; /* the C function whose work went over the budget */
+	/* time */
+	uint64_t time_ns;	    /* per call (limits.time_ms) */
+	uint64_t call_ns, deadline; /* this call's time; CLOCK_MONOTONIC_COARSE deadline */
+	uint64_t cpu_mark, tick_ns; /* thread CPU time when the deadline was seen passed;
+				       the coarse clock's resolution */
+	uint64_t last_hook;	    /* CLOCK_MONOTONIC at the hook's last firing, 0: none */
 	int in_call;
 	const struct xg_exit *x;
 	int kvm_errno;

@@ -27,13 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "disasm/disasm.h"
 #include "engine/engine_int.h"
 #include "exit/exit_lua.h"
 #include "exit/names.h"
 
-#define XG_PATTERN_COST_MAX 1e7
 #define XG_VCPU_MT	    "exitgate.vcpu"
 #define XG_REGS_MT	    "exitgate.regs"
 
@@ -52,7 +52,17 @@ static struct xg_lstate *get_ls(lua_State *L)
 /* ---- memory ---------------------------------------------------------------------------- */
 
 static void hook(lua_State *L, lua_Debug *ar);
+static int kill_call(lua_State *L, struct xg_lstate *ls);
 
+/*
+ * Over the cap, the allocator fails (returns NULL) without killing at once: Lua then runs an
+ * emergency full collection and asks again (lmem.c luaM_realloc_/luaM_malloc_ -> tryagain),
+ * so a policy that only makes garbage is not killed for it. The same request failing again
+ * after that collection is the kill. Some requests are never asked again (lauxlib's buffers
+ * call the allocator directly and raise "not enough memory"): a refusal stays pending until
+ * the same request succeeds, and the hook (set to fire at the next instruction) or the end of
+ * the call makes a still-pending refusal the kill, so pcall cannot catch it either way.
+ */
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct xg_lstate *ls = ud;
@@ -73,18 +83,81 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		    (nsize - osize) >
 		ls->limit) {
 		if (ls->in_call && !ls->killed) {
-			ls->killed = XG_FAIL_MEMORY;
+			if (ls->mem_pending && ls->refused_ptr == ptr &&
+			    ls->refused_osize == osize && ls->refused_nsize == nsize) {
+				ls->killed = XG_FAIL_MEMORY;
+			} else {
+				ls->mem_pending = 1;
+				ls->refused_ptr = ptr;
+				ls->refused_osize = osize;
+				ls->refused_nsize = nsize;
+			}
 			lua_sethook(ls->L, hook, LUA_MASKCOUNT, 1);
 		}
 		return NULL;
 	}
 	p = realloc(ptr, nsize);
-	if (p)
+	if (p) {
 		ls->used = ls->used - osize + nsize;
+		if (ls->mem_pending && ptr == ls->refused_ptr && osize == ls->refused_osize &&
+		    nsize == ls->refused_nsize)
+			ls->mem_pending = 0; /* the emergency collection made room */
+	}
 	return p;
 }
 
-/* ---- instructions ---------------------------------------------------------------------- */
+/* ---- instructions and time ------------------------------------------------------------- */
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec t;
+
+	clock_gettime(id, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * Whether the call has used up its time. The coarse monotonic clock costs a few ns to read
+ * (vDSO), so the hook and every metered C function can look at it; its tick (~4 ms) is added
+ * to the deadline so that the call always gets at least its time. Wall time also counts the
+ * time the host spent running other threads, so when the deadline has passed, the thread's
+ * CPU clock (a system call, read only then) must confirm it: the call is killed once it has
+ * used half its time again in CPU of its own since the deadline was first seen passed.
+ * A call that spins is thus stopped within ~1.5x its time plus a tick; a vCPU thread that
+ * was merely preempted is not killed for it.
+ */
+static int over_time_at(struct xg_lstate *ls, uint64_t now)
+{
+	uint64_t cpu;
+
+	if (now < ls->deadline)
+		return 0;
+	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	if (!ls->cpu_mark) {
+		ls->cpu_mark = cpu ? cpu : 1;
+		return 0;
+	}
+	return cpu - ls->cpu_mark >= ls->call_ns / 2;
+}
+
+static int over_time(struct xg_lstate *ls)
+{
+	return over_time_at(ls, clock_ns(CLOCK_MONOTONIC_COARSE));
+}
+
+/*
+ * The count hook: charges the instructions run since it last fired (each thread's own hook
+ * count), then looks at the clock. Most instructions take a few ns, but some do unbounded
+ * work inside the VM where no hook fires: a field read through a 2000-table __index chain
+ * (lvm.c luaV_finishget), a concatenation copying megabytes. So the step adapts: the first
+ * firing comes early (XG_FIRST_STEP), and when the instructions since the last firing took
+ * longer than XG_HEAVY_NS the step shrinks tenfold for the rest of the call, so the clock is
+ * looked at every few hundred microseconds whatever the instructions cost. Normal code pays
+ * one hook call per XG_STEP instructions.
+ */
+#define XG_STEP	      1000
+#define XG_FIRST_STEP 100
+#define XG_HEAVY_NS   200000
 
 /* exitgate check: the last line the handler itself ran is the line of its `return` (or
  * the `end` it fell off); a tail call (`return xg.emulate()`) leaves the handler's frame
@@ -102,50 +175,203 @@ static void trace_line(lua_State *L, struct xg_lstate *ls, lua_Debug *ar)
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	struct xg_lstate *ls = get_ls(L);
+	int count = lua_gethookcount(L);
+	uint64_t now;
 
 	if (ar->event == LUA_HOOKLINE) {
 		if (!ls->killed)
 			trace_line(L, ls, ar);
 		return;
 	}
+	if (!ls->in_call)
+		return;
 	if (!ls->killed) {
-		ls->spent += (uint64_t)ls->step;
-		if (ls->spent < ls->budget)
+		ls->spent += (uint64_t)count;
+		now = clock_ns(CLOCK_MONOTONIC);
+		if (ls->mem_pending) {
+			ls->killed = XG_FAIL_MEMORY;
+		} else if (ls->spent >= ls->budget) {
+			ls->killed = XG_FAIL_INSTRUCTIONS;
+		} else if (over_time_at(ls, now)) {
+			ls->killed = XG_FAIL_TIME;
+		} else {
+			if (ls->last_hook && now - ls->last_hook > XG_HEAVY_NS && ls->step > 1)
+				ls->step = ls->step / 10 ? ls->step / 10 : 1;
+			if (count != ls->step)
+				lua_sethook(L, hook, LUA_MASKCOUNT, ls->step);
+			ls->last_hook = now;
 			return;
-		ls->killed = XG_FAIL_INSTRUCTIONS;
+		}
 	}
-	/* From now on every instruction, in this thread and in the main one, fails. */
+	kill_call(L, ls);
+}
+
+/* Raises the kill. From now on every instruction, in this thread and in the main one, fails
+ * (Redis), so a pcall in the policy that catches it cannot run a single instruction more. */
+static int kill_call(lua_State *L, struct xg_lstate *ls)
+{
 	lua_sethook(L, hook, LUA_MASKCOUNT, 1);
 	if (L != ls->L)
 		lua_sethook(ls->L, hook, LUA_MASKCOUNT, 1);
 	if (ls->killed == XG_FAIL_MEMORY)
-		luaL_error(L, "memory limit of %I bytes exceeded", (lua_Integer)ls->limit);
-	luaL_error(L, "instruction limit of %I exceeded", (lua_Integer)ls->budget);
+		return luaL_error(L, "memory limit of %I bytes exceeded", (lua_Integer)ls->limit);
+	if (ls->killed == XG_FAIL_TIME)
+		return luaL_error(L, "time limit of %I ms exceeded",
+				  (lua_Integer)(ls->call_ns / 1000000));
+	return luaL_error(L, "instruction limit of %I exceeded%s%s%s", (lua_Integer)ls->budget,
+			  ls->kill_in ? " (in " : "", ls->kill_in ? ls->kill_in : "",
+			  ls->kill_in ? ")" : "");
 }
 
-static void arm(struct xg_lstate *ls, uint64_t budget)
+/*
+ * Charges `units` instructions' worth of work that the C function `who` is about to do (the
+ * hook never fires inside C functions), and looks at the clock; raises the kill if the budget
+ * or the time is used up. Outside a call (the engine's own setup) it does nothing.
+ */
+static void charge(lua_State *L, double units, const char *who)
+{
+	struct xg_lstate *ls = get_ls(L);
+
+	if (!ls->in_call || ls->lifted)
+		return;
+	if (!ls->killed) {
+		if (!(units < (double)(ls->budget - ls->spent))) { /* NaN too */
+			ls->spent = ls->budget;
+			ls->killed = XG_FAIL_INSTRUCTIONS;
+			ls->kill_in = who;
+		} else {
+			ls->spent += (uint64_t)units;
+			if (!over_time(ls))
+				return;
+			ls->killed = XG_FAIL_TIME;
+		}
+	}
+	kill_call(L, ls);
+}
+
+static void arm(struct xg_lstate *ls, uint64_t budget, uint64_t ns)
 {
 	ls->budget = budget;
 	ls->spent = 0;
 	ls->killed = XG_FAIL_NONE;
-	ls->step = budget < 1000 ? (int)budget : 1000;
+	ls->kill_in = NULL;
+	ls->refused_ptr = NULL;
+	ls->refused_nsize = 0;
+	ls->mem_pending = 0;
+	ls->call_ns = ns;
+	ls->deadline = clock_ns(CLOCK_MONOTONIC_COARSE) + ns + ls->tick_ns;
+	ls->cpu_mark = 0;
+	ls->last_hook = 0;
+	ls->step = budget < XG_STEP ? (int)budget : XG_STEP;
 	ls->in_call = 1;
-	lua_sethook(ls->L, hook, LUA_MASKCOUNT | (ls->trace_returns ? LUA_MASKLINE : 0), ls->step);
+	lua_sethook(ls->L, hook, LUA_MASKCOUNT | (ls->trace_returns ? LUA_MASKLINE : 0),
+		    ls->step < XG_FIRST_STEP ? ls->step : XG_FIRST_STEP);
 }
 
 static void disarm(struct xg_lstate *ls)
 {
 	lua_sethook(ls->L, NULL, 0, 0);
 	ls->in_call = 0;
+	ls->lifted = 0;
 }
 
-/* ---- guarded C functions --------------------------------------------------------------- */
+/* ---- metered C functions --------------------------------------------------------------- */
 
-/* Worst-case steps of matching pattern p against a subject of n bytes: each variable
- * repetition (* + -) can try every length, each optional (?) two ways, from every start. */
+/*
+ * Every library function a policy can reach whose work grows with its input is wrapped: the
+ * wrapper charges the budget for the work before the function runs (bytes scanned or copied,
+ * elements moved times the __index chain walked per element, pattern steps), and looks at
+ * the clock after it. A unit is an instruction's worth of time (~2 ns measured on this class
+ * of machine, Lua 5.4.4 -O2): memcpy-like work moves ~32 bytes in that time, byte-at-a-time
+ * loops (case mapping, UTF-8 decoding, number parsing) ~4 bytes, the parser a fraction of a
+ * byte, a table element read or written through the API ~1/4 element, a pattern step ~1.
+ */
+#define XG_COPY_BYTES	    32.0 /* bytes copied or memchr-scanned per unit */
+#define XG_LOOP_BYTES	    4.0	 /* bytes handled one at a time per unit */
+#define XG_ELEM_UNITS	    4.0	 /* per table element read or written */
+#define XG_PATTERN_COST_MAX 1e7	 /* worst-case steps of one pattern call */
+#define XG_PARSE_UNITS	    8.0	 /* per byte of source load() parses */
+
+enum xg_cost {
+	XG_COST_BYTES,	/* arg 1's length: string.lower/upper/reverse, utf8.offset, tonumber */
+	XG_COST_SUB,	/* bytes copied of s[i..j], j defaulting to -1: string.sub */
+	XG_COST_ULEN,	/* bytes decoded of s[i..j], j defaulting to -1: utf8.len */
+	XG_COST_BYTE,	/* values pushed for s[i..j], j defaulting to i: string.byte,
+			   utf8.codepoint */
+	XG_COST_ARGS,	/* arguments, and the bytes of string ones: string.char/format,
+			   utf8.char, table.pack */
+	XG_COST_PACK,	/* string.pack: the arguments and up to 16 bytes per format option */
+	XG_COST_UNPACK, /* string.unpack/packsize: format options and the data */
+	XG_COST_REP,	/* string.rep: n copies of s and sep, and the n turns of its loop */
+	XG_COST_FIND,	/* patterns: string.find, match, gmatch, gsub */
+	XG_COST_MATCH,
+	XG_COST_GMATCH,
+	XG_COST_GSUB,
+	XG_COST_CONCAT,	 /* t[i..j] read: table.concat(t, sep, i, j) */
+	XG_COST_TUNPACK, /* t[i..j] read: table.unpack(t, i, j) */
+	XG_COST_TINSERT, /* table.insert(t, pos, v): the elements after pos move */
+	XG_COST_TREMOVE, /* table.remove(t, pos): likewise */
+	XG_COST_TSORT,	 /* n log n comparisons */
+	XG_COST_TMOVE,	 /* table.move: e - f + 1 reads and writes */
+};
+
+/* Links a missing key's lookup (event "__index") or store ("__newindex") walks from the
+ * value at idx through tables set as that metamethod: Lua walks them in C (lvm.c
+ * luaV_finishget, up to MAXTAGLOOP = 2000), where no hook fires. A function there is Lua and
+ * is bounded by the hook. */
+static double chain(lua_State *L, int idx, const char *event)
+{
+	int d = 0;
+
+	lua_pushvalue(L, idx);
+	while (d < 2000 && lua_getmetatable(L, -1)) {
+		lua_pushstring(L, event);
+		lua_rawget(L, -2);
+		lua_remove(L, -2);
+		lua_remove(L, -2);
+		if (!lua_istable(L, -1))
+			break;
+		d++;
+	}
+	lua_pop(L, 1);
+	return d;
+}
+
+/* Elements in [i, j] of a sequence at arg 1 whose i and j are args ia and ia + 1 (defaults 1
+ * and #t). */
+static double trange(lua_State *L, int ia)
+{
+	lua_Integer i = luaL_optinteger(L, ia, 1);
+	lua_Integer j = lua_isnoneornil(L, ia + 1) ? luaL_len(L, 1) : luaL_checkinteger(L, ia + 1);
+
+	return j >= i ? (double)j - (double)i + 1 : 0;
+}
+
+/* Bytes of s[i..j] with string.sub's rules for negative and out-of-range positions. */
+static double srange(lua_State *L, size_t len, int j_is_i)
+{
+	lua_Integer l = (lua_Integer)len, i = luaL_optinteger(L, 2, 1);
+	lua_Integer j = luaL_optinteger(L, 3, j_is_i ? i : -1);
+
+	if (i < 0)
+		i = i < -l ? 1 : l + i + 1;
+	if (i == 0)
+		i = 1;
+	if (j < 0)
+		j = j < -l ? 0 : l + j + 1;
+	if (j > l)
+		j = l;
+	return j >= i ? (double)(j - i + 1) : 0;
+}
+
+/* Worst-case steps of matching pattern p against a subject of n bytes: every start position
+ * (unless anchored), times the pattern's length for one attempt, times n + 1 for each item
+ * that can match any length (* + - repetitions, %b balance scans, %1..%9 back-references),
+ * times 2 for each optional (?) item. Unlike the instruction count this is a bound, so the
+ * real work is usually far smaller; calls whose bound is too large are refused. */
 static double pattern_cost(const char *p, size_t pl, size_t n, int anchored_ok)
 {
-	double cost = 1, per = (double)n + 1;
+	double cost = (double)pl + 1, per = (double)n + 1;
 	size_t i = 0;
 	int anchored = 0;
 
@@ -157,9 +383,12 @@ static double pattern_cost(const char *p, size_t pl, size_t n, int anchored_ok)
 		char c = p[i];
 		if (c == '%') {
 			i++;
-			if (i < pl && (p[i] == 'b'))
+			if (i < pl && p[i] == 'b') {
 				i += 2;
-			else if (i < pl && p[i] == 'f') {
+				cost *= per;
+			} else if (i < pl && p[i] >= '1' && p[i] <= '9') {
+				cost *= per;
+			} else if (i < pl && p[i] == 'f') {
 				i++;
 				goto set;
 			}
@@ -189,65 +418,203 @@ static double pattern_cost(const char *p, size_t pl, size_t n, int anchored_ok)
 	return anchored ? cost : cost * per;
 }
 
-static int guarded(lua_State *L, int plain_arg, int anchored_ok)
+/* Lua's own test: a find whose pattern has no special character is a plain search. */
+static int no_specials(const char *p, size_t pl)
+{
+	for (size_t i = 0; i < pl; i++)
+		if (strchr("^$*+?.([%-", p[i]))
+			return 0;
+	return 1;
+}
+
+static double pattern_units(lua_State *L, enum xg_cost k)
 {
 	size_t sl, pl;
-	const char *s = luaL_checklstring(L, 1, &sl);
-	const char *p = luaL_checklstring(L, 2, &pl);
+	const char *s, *p;
+	double c;
 
-	(void)s;
-	if (!(plain_arg && lua_toboolean(L, plain_arg))) {
-		double c = pattern_cost(p, pl, sl, anchored_ok);
-		if (c > XG_PATTERN_COST_MAX)
-			return luaL_error(L,
-					  "pattern '%s' is too costly for a %d-byte subject "
-					  "(worst case %f steps, limit %f): use fewer repetitions "
-					  "or a shorter subject",
-					  p, (int)sl, c, XG_PATTERN_COST_MAX);
+	s = luaL_checklstring(L, 1, &sl);
+	p = luaL_checklstring(L, 2, &pl);
+	if (k == XG_COST_FIND && (lua_toboolean(L, 4) || no_specials(p, pl))) {
+		/* lstrlib.c lmemfind: memchr to each place the first byte occurs, then a memcmp
+		 * of the rest there. The places are counted the same way (as cheap as the
+		 * search at worst), stopping once they are more than the budget holds. */
+		struct xg_lstate *ls = get_ls(L);
+		double per = 1 + (double)pl / XG_COPY_BYTES,
+		       left = (double)(ls->budget - ls->spent);
+		double u = (double)sl / (8 * XG_COPY_BYTES);
+		const char *q = s, *end = s + sl;
+		if (!pl || pl > sl || !ls->in_call)
+			return u;
+		while (u <= left && (q = memchr(q, p[0], (size_t)(end - q))) != NULL) {
+			u += per;
+			q++;
+		}
+		return u;
 	}
+	c = pattern_cost(p, pl, sl, k != XG_COST_GMATCH);
+	if (c > XG_PATTERN_COST_MAX)
+		luaL_error(L,
+			   "pattern '%s' is too costly for a %d-byte subject (worst case %f "
+			   "steps, limit %f): use fewer repetitions or a shorter subject",
+			   p, (int)sl, c, XG_PATTERN_COST_MAX);
+	/* charged: the pattern's first item tried at every position; the worst case is bounded
+	 * by the limit above and by the clock after the call */
+	return (double)sl + 1 < c ? (double)sl + 1 : c;
+}
+
+static double args_units(lua_State *L, int from)
+{
+	double u = 0;
+	int n = lua_gettop(L);
+
+	for (int i = from; i <= n; i++)
+		if (lua_type(L, i) == LUA_TSTRING)
+			u += (double)lua_rawlen(L, i) / XG_COPY_BYTES;
+	return u + n;
+}
+
+static double cost_of(lua_State *L, enum xg_cost k)
+{
+	size_t l = 0, sl = 0;
+	double n, d;
+
+	switch (k) {
+	case XG_COST_BYTES:
+		if (lua_type(L, 1) == LUA_TSTRING)
+			return (double)lua_rawlen(L, 1) / XG_LOOP_BYTES;
+		return 1;
+	case XG_COST_SUB:
+		luaL_checklstring(L, 1, &l);
+		return 1 + srange(L, l, 0) / XG_COPY_BYTES;
+	case XG_COST_ULEN:
+		luaL_checklstring(L, 1, &l);
+		return 1 + srange(L, l, 0) / XG_LOOP_BYTES;
+	case XG_COST_BYTE:
+		luaL_checklstring(L, 1, &l);
+		return 1 + srange(L, l, 1);
+	case XG_COST_ARGS:
+		return args_units(L, 1);
+	case XG_COST_PACK:
+		luaL_checklstring(L, 1, &l);
+		return args_units(L, 1) + (double)l * 2;
+	case XG_COST_UNPACK:
+		luaL_checklstring(L, 1, &l);
+		if (lua_type(L, 2) == LUA_TSTRING)
+			sl = lua_rawlen(L, 2);
+		/* each format option handles up to 16 bytes (or a string, counted in sl) */
+		return 1 + (double)l * 2 + (double)sl / XG_COPY_BYTES;
+	case XG_COST_REP:
+		luaL_checklstring(L, 1, &l);
+		n = (double)luaL_checkinteger(L, 2);
+		luaL_optlstring(L, 3, "", &sl);
+		if (n <= 0)
+			return 1;
+		if (n * ((double)l + (double)sl) > (double)get_ls(L)->limit)
+			luaL_error(L, "string.rep result of %f bytes is over the memory limit",
+				   n * ((double)l + (double)sl));
+		/* lstrlib.c str_rep: a memcpy per copy, n turns even of an empty string */
+		return n / 2 + n * ((double)l + (double)sl) / XG_COPY_BYTES;
+	case XG_COST_FIND:
+	case XG_COST_MATCH:
+	case XG_COST_GMATCH:
+	case XG_COST_GSUB:
+		return 1 + pattern_units(L, k);
+	case XG_COST_CONCAT:
+	case XG_COST_TUNPACK:
+		if (!lua_istable(L, 1))
+			return 1;
+		return 1 + trange(L, k == XG_COST_CONCAT ? 3 : 2) * XG_ELEM_UNITS *
+			       (1 + chain(L, 1, "__index"));
+	case XG_COST_TINSERT:
+	case XG_COST_TREMOVE:
+		if (!lua_istable(L, 1))
+			return 1;
+		d = XG_ELEM_UNITS * (1 + chain(L, 1, "__index") + chain(L, 1, "__newindex"));
+		if (lua_gettop(L) < (k == XG_COST_TINSERT ? 3 : 2))
+			return d; /* at the end: nothing moves */
+		return 1 + (double)luaL_len(L, 1) * d;
+	case XG_COST_TSORT:
+		if (!lua_istable(L, 1))
+			return 1;
+		n = (double)luaL_len(L, 1);
+		d = XG_ELEM_UNITS * (1 + chain(L, 1, "__index") + chain(L, 1, "__newindex"));
+		return 1 + (n > 1 ? n * log2(n) * 2 : 1) * d;
+	case XG_COST_TMOVE: {
+		lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+		if (e < f)
+			return 1;
+		/* a range of nils costs no memory: bound it before estimating */
+		if ((lua_Unsigned)e - (lua_Unsigned)f >= (1u << 24))
+			luaL_error(L, "table.move of more than 2^24 elements is not allowed");
+		return 1 + ((double)e - (double)f + 1) * XG_ELEM_UNITS *
+			       (1 + chain(L, 1, "__index") +
+				chain(L, lua_isnoneornil(L, 5) ? 1 : 5, "__newindex"));
+	}
+	}
+	return 1;
+}
+
+static double results_units(lua_State *L, int from)
+{
+	double u = 0;
+	int n = lua_gettop(L);
+
+	for (int i = from; i <= n; i++)
+		if (lua_type(L, i) == LUA_TSTRING)
+			u += (double)lua_rawlen(L, i) / XG_COPY_BYTES;
+	return u;
+}
+
+/* upvalues: the library function, its cost kind, its name */
+static int metered(lua_State *L)
+{
+	enum xg_cost k = (enum xg_cost)lua_tointeger(L, lua_upvalueindex(2));
+	const char *who = lua_tostring(L, lua_upvalueindex(3));
+	int n;
+
+	charge(L, cost_of(L, k), who);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	n = lua_gettop(L);
+	/* what was built from values only known while it ran (concat, format, gsub results,
+	 * __tostring strings) is charged after */
+	charge(L, results_units(L, 1), who);
+	return n;
 }
 
-static int g_find(lua_State *L)
+static void meter(lua_State *L, int tab, const char *lib, const char *name, enum xg_cost k)
 {
-	return guarded(L, 4, 1);
+	char who[40];
+
+	lua_getfield(L, tab, name);
+	lua_pushinteger(L, k);
+	snprintf(who, sizeof(who), "%s%s%s", lib, *lib ? "." : "", name);
+	lua_pushstring(L, who);
+	lua_pushcclosure(L, metered, 3);
+	lua_setfield(L, tab, name);
 }
 
-static int g_match(lua_State *L)
-{
-	return guarded(L, 0, 1);
-}
-
-static int g_gmatch(lua_State *L)
-{
-	return guarded(L, 0, 0);
-}
-
-static int g_gsub(lua_State *L)
-{
-	return guarded(L, 0, 1);
-}
-
-static int g_rep(lua_State *L)
-{
-	struct xg_lstate *ls = get_ls(L);
-	size_t l, sepl = 0;
-	lua_Integer n;
-
-	luaL_checklstring(L, 1, &l);
-	n = luaL_checkinteger(L, 2);
-	luaL_optlstring(L, 3, "", &sepl);
-	if (n > 0 && (double)n * (double)(l + sepl) > (double)ls->limit)
-		return luaL_error(L, "string.rep result of %f bytes is over the memory limit",
-				  (double)n * (double)(l + sepl));
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, 1);
-	return 1;
-}
+static const struct {
+	const char *lib, *name;
+	enum xg_cost cost;
+} metered_fns[] = {
+    {"string", "byte", XG_COST_BYTE},	  {"string", "sub", XG_COST_SUB},
+    {"string", "lower", XG_COST_BYTES},	  {"string", "upper", XG_COST_BYTES},
+    {"string", "reverse", XG_COST_BYTES}, {"string", "char", XG_COST_ARGS},
+    {"string", "format", XG_COST_ARGS},	  {"string", "pack", XG_COST_PACK},
+    {"string", "unpack", XG_COST_UNPACK}, {"string", "packsize", XG_COST_UNPACK},
+    {"string", "rep", XG_COST_REP},	  {"string", "find", XG_COST_FIND},
+    {"string", "match", XG_COST_MATCH},	  {"string", "gmatch", XG_COST_GMATCH},
+    {"string", "gsub", XG_COST_GSUB},	  {"utf8", "len", XG_COST_ULEN},
+    {"utf8", "codepoint", XG_COST_BYTE},  {"utf8", "offset", XG_COST_BYTES},
+    {"utf8", "char", XG_COST_ARGS},	  {"table", "concat", XG_COST_CONCAT},
+    {"table", "unpack", XG_COST_TUNPACK}, {"table", "insert", XG_COST_TINSERT},
+    {"table", "remove", XG_COST_TREMOVE}, {"table", "sort", XG_COST_TSORT},
+    {"table", "move", XG_COST_TMOVE},	  {"table", "pack", XG_COST_ARGS},
+    {"", "tonumber", XG_COST_BYTES},
+};
 
 /* Lua runs a message handler with hooks off when the error came from a hook (ldo.c: the
  * hook's allowhook is restored only when the error reaches a pcall), so xpcall's handler
@@ -290,13 +657,60 @@ static int s_setmetatable(lua_State *L)
 	return 1;
 }
 
-/* table.move over a range of nils loops in C without allocating: bound the range. */
-static int s_tmove(lua_State *L)
+/*
+ * Coroutines. Lua copies the creating thread's hook into a new thread, but a thread must not
+ * depend on where it was made: one made while loading carries loading's hook step, up to 10x
+ * a call's budget, and would run that much before its first charge. So each thread is
+ * (re)hooked with the current call's step when it is made and whenever it is resumed with
+ * another step (only then: setting a hook restarts its count, which must not be a way to run
+ * uncharged instructions).
+ */
+static void rehook(lua_State *L, lua_State *co)
 {
-	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+	struct xg_lstate *ls = get_ls(L);
+	int step = ls->killed ? 1 : ls->step;
 
-	if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= (1u << 24))
-		return luaL_error(L, "table.move of more than 2^24 elements is not allowed");
+	if (co && ls->in_call && (lua_gethook(co) != hook || lua_gethookcount(co) != step))
+		lua_sethook(co, hook, LUA_MASKCOUNT, step);
+}
+
+/* the function coroutine.wrap made; upvalues: it, its thread */
+static int s_cowrapped(lua_State *L)
+{
+	rehook(L, lua_tothread(L, lua_upvalueindex(2)));
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* coroutine.create, coroutine.wrap (upvalue: Lua's) */
+static int s_cocreate(lua_State *L)
+{
+	lua_State *co;
+
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	co = lua_tothread(L, -1);
+	if (co) {
+		rehook(L, co);
+		return 1;
+	}
+	/* wrap: its function holds the thread as upvalue 1 */
+	if (lua_getupvalue(L, -1, 1) && (co = lua_tothread(L, -1)) != NULL) {
+		rehook(L, co);
+		lua_pushcclosure(L, s_cowrapped, 2);
+		return 1;
+	}
+	lua_pop(L, 1);
+	return 1;
+}
+
+/* coroutine.resume (upvalue: Lua's) */
+static int s_coresume(lua_State *L)
+{
+	rehook(L, lua_tothread(L, 1));
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -316,13 +730,17 @@ static int s_load(lua_State *L)
 	size_t len;
 	const char *s = lua_tolstring(L, 1, &len);
 	const char *name = luaL_optstring(L, 2, "=(load)");
+	int st;
 
 	if (!s)
 		return luaL_error(L, "load takes a string of Lua source in a policy");
 	if (len > (64u << 10)) /* the parser runs in C, where no hook fires */
 		return luaL_error(
 		    L, "load: %d bytes of source is over the 64 KiB a policy may load", (int)len);
-	if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
+	charge(L, (double)len * XG_PARSE_UNITS, "load");
+	st = luaL_loadbufferx(L, s, len, name, "t");
+	charge(L, 0, "load");
+	if (st != LUA_OK) {
 		luaL_pushfail(L);
 		lua_insert(L, -2);
 		return 2;
@@ -657,17 +1075,28 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	luaL_requiref(L, "os", luaopen_os, 1);
 	lua_settop(L, 0);
 
-	/* string: no dump, guarded patterns and rep; its metatable (shared by every string)
-	 * cannot be fetched or changed. */
+	/* every function whose work grows with its input charges for it */
+	for (size_t i = 0; i < sizeof(metered_fns) / sizeof(metered_fns[0]); i++) {
+		if (*metered_fns[i].lib)
+			lua_getglobal(L, metered_fns[i].lib);
+		else
+			lua_pushglobaltable(L);
+		meter(L, lua_gettop(L), metered_fns[i].lib, metered_fns[i].name,
+		      metered_fns[i].cost);
+		lua_pop(L, 1);
+	}
+	lua_getglobal(L, "coroutine");
+	wrap(L, lua_gettop(L), "create", s_cocreate);
+	wrap(L, lua_gettop(L), "wrap", s_cocreate);
+	wrap(L, lua_gettop(L), "resume", s_coresume);
+	lua_pop(L, 1);
+
+	/* string: no dump; its metatable (shared by every string) cannot be fetched or
+	 * changed. */
 	lua_getglobal(L, "string");
 	strtab = lua_gettop(L);
 	lua_pushnil(L);
 	lua_setfield(L, strtab, "dump");
-	wrap(L, strtab, "find", g_find);
-	wrap(L, strtab, "match", g_match);
-	wrap(L, strtab, "gmatch", g_gmatch);
-	wrap(L, strtab, "gsub", g_gsub);
-	wrap(L, strtab, "rep", g_rep);
 	lua_pushliteral(L, "");
 	lua_getmetatable(L, -1);
 	lua_pushliteral(L, "string metatable is locked");
@@ -696,9 +1125,6 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	lua_pushcfunction(L, s_xpcall);
 	lua_setfield(L, 1, "xpcall");
 	wrap(L, 1, "setmetatable", s_setmetatable);
-	lua_getfield(L, 1, "table");
-	wrap(L, lua_gettop(L), "move", s_tmove);
-	lua_pop(L, 1);
 	lua_pushcfunction(L, s_require);
 	lua_setfield(L, 1, "require");
 	lua_pushcfunction(L, s_collectgarbage);
@@ -755,25 +1181,89 @@ static int set_err(struct xg_error *err, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * The message handler of every call into the policy. A string error already says where it
+ * was raised; any other error object (error({code = 1}), error(nil)) gets the file and line
+ * of the Lua function that raised it, so the message still points at the policy's line. It
+ * calls no metamethod (a __tostring here would run with hooks off when the error came from
+ * the hook: see s_xpcall).
+ */
+static int msgh(lua_State *L)
+{
+	lua_Debug ar;
+	const char *where = NULL;
+
+	if (lua_type(L, 1) == LUA_TSTRING)
+		return 1;
+	for (int level = 1; lua_getstack(L, level, &ar); level++)
+		if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+			lua_pushfstring(L, "%s:%d:", ar.short_src, ar.currentline);
+			where = lua_tostring(L, -1);
+			break;
+		}
+	if (lua_type(L, 1) == LUA_TNUMBER)
+		lua_pushfstring(L, "%s error object is a number (%s)", where ? where : "",
+				lua_tostring(L, 1));
+	else
+		lua_pushfstring(L,
+				"%s error object is a %s value, not a message (error(\"text\") "
+				"says what went wrong)",
+				where ? where : "", luaL_typename(L, 1));
+	return 1;
+}
+
+/* Lua calls this on an error outside any protected call, and then aborts the process. Every
+ * entry into Lua is a lua_pcall (only an allocation failing in the C library itself, while
+ * the engine builds a state, could still get here): say so instead of dying silently. */
+static int at_panic(lua_State *L)
+{
+	struct xg_lstate *ls = get_ls(L);
+	const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)";
+
+	fprintf(stderr, "exitgate: unprotected Lua error in guest '%s' (policy %s): %s\n",
+		ls ? ls->guest : "?", ls ? ls->chunk : "?", m);
+	if (ls && ls->e)
+		xg_engine_log(ls->e, "unprotected Lua error in guest '%s' (policy %s): %s",
+			      ls->guest, ls->chunk, m);
+	return 0;
+}
+
 /* Run the chunk at the top of the stack in the sandbox with a budget; leaves 1 result. */
-static int run_chunk(struct xg_lstate *ls, int nargs, uint64_t budget, const char *what,
-		     struct xg_error *err)
+static int run_chunk(struct xg_lstate *ls, int nargs, uint64_t budget, uint64_t ns,
+		     const char *what, struct xg_error *err)
 {
 	lua_State *L = ls->L;
-	int st;
+	int st, base;
 
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &env_key);
 	lua_setupvalue(L, -2 - nargs, 1);
-	arm(ls, budget);
-	st = lua_pcall(L, nargs, 1, 0);
+	base = lua_gettop(L) - nargs;
+	lua_pushcfunction(L, msgh);
+	lua_insert(L, base);
+	arm(ls, budget, ns);
+	st = lua_pcall(L, nargs, 1, base);
+	if (ls->mem_pending && !ls->killed)
+		ls->killed = XG_FAIL_MEMORY;
 	disarm(ls);
+	lua_remove(L, base);
 	if (ls->killed || st != LUA_OK) {
 		const char *m = st != LUA_OK ? lua_tostring(L, -1) : NULL;
-		set_err(err, "%s: %s", what,
+		char detail[64] = "";
+		if (ls->killed == XG_FAIL_TIME)
+			snprintf(detail, sizeof(detail), " of %llu ms",
+				 (unsigned long long)(ns / 1000000));
+		else if (ls->killed)
+			snprintf(detail, sizeof(detail), " of %llu%s%s%s",
+				 (unsigned long long)budget, ls->kill_in ? " (in " : "",
+				 ls->kill_in ? ls->kill_in : "", ls->kill_in ? ")" : "");
+		set_err(err, "%s: %s%s%s", what,
 			ls->killed == XG_FAIL_MEMORY ? "memory limit exceeded while loading"
+			: ls->killed == XG_FAIL_TIME ? "time limit exceeded while loading"
 			: ls->killed		     ? "instruction limit exceeded while loading"
 			: m			     ? m
-						     : "error");
+						     : "error",
+			ls->killed ? detail : "",
+			ls->killed ? " (loading may take 10x a call's limits)" : "");
 		lua_settop(L, 0);
 		return -1;
 	}
@@ -917,6 +1407,13 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	ls->index = index;
 	ls->limit = g->memory;
 	ls->instructions = g->instructions;
+	ls->time_ns = (g->time_ms ? g->time_ms : XG_DEFAULT_TIME_MS) * 1000000ull;
+	{
+		struct timespec res;
+		ls->tick_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &res)
+				  ? 4000000
+				  : (uint64_t)res.tv_sec * 1000000000u + (uint64_t)res.tv_nsec;
+	}
 	ls->logs_per_second = g->logs_per_second;
 	ls->burst = g->burst;
 	ls->store_entries = g->store_entries;
@@ -949,6 +1446,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		set_err(err, "out of memory creating a Lua state");
 		goto fail;
 	}
+	lua_atpanic(L, at_panic);
 	build_env(L, ls);
 
 	/* the exitgate module */
@@ -978,7 +1476,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	lua_pushcfunction(L, c_store_set);
 	lua_setfield(L, -2, "set");
 	lua_setfield(L, -2, "store");
-	if (run_chunk(ls, 1, 10000000, "lua/exitgate.lua", err))
+	if (run_chunk(ls, 1, 10000000, 1000000000, "lua/exitgate.lua", err))
 		goto fail;
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &module_key);
 	lua_gc(L, LUA_GCCOLLECT);
@@ -991,7 +1489,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		goto fail;
 	}
 	snprintf(msg, sizeof(msg), "policy %s", ls->chunk);
-	if (run_chunk(ls, 0, g->instructions * 10, msg, err))
+	if (run_chunk(ls, 0, g->instructions * 10, ls->time_ns * 10, msg, err))
 		goto fail;
 	if (!lua_istable(L, -1)) {
 		set_err(err,
@@ -1000,6 +1498,9 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 			ls->chunk, luaL_typename(L, -1));
 		goto fail;
 	}
+	/* the registry refs and names below are the engine's allocations: outside any call,
+	 * an allocation refused for the policy's cap would be an unprotected error */
+	ls->lifted = 1;
 	for (int pass = 0; pass < 2; pass++) {
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
@@ -1012,6 +1513,15 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		if (!lua_isfunction(L, -1)) {
 			set_err(err, "policy %s: handler '%s' must be a function, not %s",
 				ls->chunk, k, luaL_typename(L, -1));
+			goto fail;
+		}
+		if (lua_iscfunction(L, -1)) {
+			/* a library function has no file or line to report, and skips the
+			 * argument checks a handler written for exits would make */
+			set_err(err,
+				"policy %s: handler '%s' is a C library function: a handler must "
+				"be a Lua function (function(e, vcpu) ... end)",
+				ls->chunk, k);
 			goto fail;
 		}
 		/* pass 0 binds kinds, pass 1 exit names (the narrower handler wins);
@@ -1031,6 +1541,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	}
 	}
 	lua_settop(L, 0);
+	ls->lifted = 0;
 	xg_lstate_log_flush(ls);
 	return ls;
 fail:
@@ -1061,13 +1572,46 @@ static const char *at_return(const struct xg_lstate *ls, char *buf, size_t n)
 	return buf;
 }
 
+/* What one protected call into a handler needs and gives back (see call_handler). */
+struct xg_call {
+	struct xg_lstate *ls;
+	int ref;
+	const struct xg_exit *x;
+	struct xg_verdict *out;
+	int *cache_shape;
+	int rc; /* 0: a verdict in out; 1: nil returned; 2: bad verdict (msg says why) */
+	char msg[300];
+};
+
+/* Runs inside the lua_pcall of xg_lstate_call, under the armed hook: pushing the arguments,
+ * the handler and reading its verdict all raise errors only into that pcall. */
+static int call_handler(lua_State *L)
+{
+	struct xg_call *c = lua_touserdata(L, 1);
+	struct xg_lstate *ls = c->ls;
+
+	lua_settop(L, 0);
+	ls->lifted = 1; /* the arguments are the engine's allocations, not the policy's */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+	xg_exit_lua_push(L, c->x);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &vcpu_key);
+	ls->lifted = 0;
+	lua_call(L, 2, 1);
+	if (lua_isnil(L, -1))
+		c->rc = 1;
+	else if (xg_verdict_from_lua(L, -1, c->out, c->cache_shape, c->msg, sizeof(c->msg)))
+		c->rc = 2;
+	return 0;
+}
+
 enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struct xg_verdict *out,
 			    int *cache_shape, char *msg, size_t msg_size)
 {
 	lua_State *L = ls->L;
 	int slot = xg_slot_of(x), ref = ls->handlers[slot], st;
 	enum xg_fail f = XG_FAIL_NONE;
-	char vm[300], rl[16];
+	char rl[16];
+	struct xg_call c;
 
 	if (ref == LUA_NOREF) {
 		slot = XG_SLOT_DEFAULT;
@@ -1079,17 +1623,23 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 		return XG_FAIL_NO_HANDLER;
 	}
 	*cache_shape = 0;
+	c.ls = ls;
+	c.ref = ref;
+	c.x = x;
+	c.out = out;
+	c.cache_shape = cache_shape;
+	c.rc = 0;
 	lua_settop(L, 0);
-	ls->lifted = 1; /* the arguments are the engine's allocations, not the policy's */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-	xg_exit_lua_push(L, x);
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &vcpu_key);
-	ls->lifted = 0;
+	lua_pushcfunction(L, msgh);
+	lua_pushcfunction(L, call_handler);
+	lua_pushlightuserdata(L, &c);
 	ls->x = x;
 	ls->return_line = 0;
 	ls->cur_handler = ls->trace_returns ? ref : LUA_NOREF;
-	arm(ls, ls->instructions);
-	st = lua_pcall(L, 2, 1, 0);
+	arm(ls, ls->instructions, ls->time_ns);
+	st = lua_pcall(L, 1, 0, 1);
+	if (ls->mem_pending && !ls->killed)
+		ls->killed = XG_FAIL_MEMORY;
 	disarm(ls);
 	xg_exit_lua_expire(L);
 	ls->x = NULL;
@@ -1101,12 +1651,19 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 			    msg, msg_size,
 			    "policy %s: handler '%s' (%s) exceeded the memory limit of %zu bytes",
 			    ls->chunk, x->kind, ls->where[slot], ls->limit);
+		else if (f == XG_FAIL_TIME)
+			snprintf(msg, msg_size,
+				 "policy %s: handler '%s' (%s) exceeded the time limit of %llu ms "
+				 "per call",
+				 ls->chunk, x->kind, ls->where[slot],
+				 (unsigned long long)(ls->time_ns / 1000000));
 		else
 			snprintf(msg, msg_size,
 				 "policy %s: handler '%s' (%s) exceeded the instruction limit of "
-				 "%llu per call",
+				 "%llu per call%s%s%s",
 				 ls->chunk, x->kind, ls->where[slot],
-				 (unsigned long long)ls->instructions);
+				 (unsigned long long)ls->instructions, ls->kill_in ? " (in " : "",
+				 ls->kill_in ? ls->kill_in : "", ls->kill_in ? ")" : "");
 	} else if (st != LUA_OK) {
 		const char *m = lua_tostring(L, -1);
 		f = st == LUA_ERRMEM ? XG_FAIL_MEMORY : XG_FAIL_ERROR;
@@ -1114,16 +1671,16 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 		if (m && strncmp(m, ls->chunk, strlen(ls->chunk)))
 			snprintf(msg, msg_size, "policy %s: handler '%s' (%s): %s", ls->chunk,
 				 x->kind, ls->where[slot], m);
-	} else if (lua_isnil(L, -1)) {
+	} else if (c.rc == 1) {
 		f = XG_FAIL_NO_VERDICT;
 		snprintf(msg, msg_size,
 			 "policy %s%s: handler '%s' (%s) returned no verdict (return xg.emulate(), "
 			 "xg.inject \"UD\", ...)",
 			 ls->chunk, at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot]);
-	} else if (xg_verdict_from_lua(L, -1, out, cache_shape, vm, sizeof(vm))) {
+	} else if (c.rc == 2) {
 		f = XG_FAIL_BAD_VERDICT;
 		snprintf(msg, msg_size, "policy %s%s: handler '%s' (%s): %s", ls->chunk,
-			 at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot], vm);
+			 at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot], c.msg);
 	}
 	lua_settop(L, 0);
 	return f;

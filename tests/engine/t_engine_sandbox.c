@@ -122,7 +122,7 @@ int main(void)
 {
 	struct xg_error err;
 	xg_engine *e = engine_with(policy,
-				   "    limits: { instructions: 200000, memory: 4M }\n"
+				   "    limits: { instructions: 5000000, memory: 4M, time_ms: 2000 }\n"
 				   "    rate_limit: { logs_per_second: 0.5, burst: 3 }\n",
 				   &err);
 	struct fake f = {0};
@@ -158,7 +158,7 @@ int main(void)
 	killed(v, 21, XG_FAIL_ERROR, "pattern bomb in string.match (method call) is refused");
 	killed(v, 22, XG_FAIL_ERROR, "lazy-repetition bomb in gsub over 5000 bytes is refused");
 	killed(v, 30, XG_FAIL_INSTRUCTIONS, "while true do end");
-	like(xg_vcpu_last_error(v), "(p.lua:54) exceeded the instruction limit of 200000",
+	like(xg_vcpu_last_error(v), "(p.lua:54) exceeded the instruction limit of 5000000",
 	     "the message names the handler's file:line and the limit");
 	killed(v, 31, XG_FAIL_INSTRUCTIONS, "an infinite loop re-entering pcall");
 	killed(v, 32, XG_FAIL_INSTRUCTIONS, "a pcall catching the kill cannot continue");

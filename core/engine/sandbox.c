@@ -63,6 +63,33 @@ static int kill_call(lua_State *L, struct xg_lstate *ls);
  * the same request succeeds, and the hook (set to fire at the next instruction) or the end of
  * the call makes a still-pending refusal the kill, so pcall cannot catch it either way.
  */
+/*
+ * A large allocation inside a call is work the hook does not see: a concatenation copying
+ * megabytes is one instruction. It is charged as copying, and refused (the running thread
+ * gets a memory error; the kill follows at the next instruction of the main thread, or the
+ * end of the call) once the call is over its budget or its time, whichever thread runs.
+ */
+#define XG_BIG_ALLOC 65536
+
+static int over_time(struct xg_lstate *ls);
+
+static int big_alloc_refused(struct xg_lstate *ls, size_t grow)
+{
+	if (!ls->killed) {
+		ls->spent += (uint64_t)(grow / 32);
+		if (ls->spent >= ls->budget) {
+			ls->killed = XG_FAIL_INSTRUCTIONS;
+			ls->kill_in = "a large allocation";
+		} else if (over_time(ls)) {
+			ls->killed = XG_FAIL_TIME;
+		} else {
+			return 0;
+		}
+	}
+	lua_sethook(ls->L, hook, LUA_MASKCOUNT, 1);
+	return 1;
+}
+
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct xg_lstate *ls = ud;
@@ -75,6 +102,9 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		ls->used -= osize;
 		return NULL;
 	}
+	if (nsize > osize && nsize - osize >= XG_BIG_ALLOC && ls->in_call && !ls->lifted &&
+	    big_alloc_refused(ls, nsize - osize))
+		return NULL;
 	/* the guest's xg.store counts against the cap too (engine.c) */
 	if (nsize > osize && !ls->lifted &&
 	    ls->used +

@@ -179,11 +179,11 @@ static int over_time(struct xg_lstate *ls)
  * The count hook: charges the instructions run since it last fired (each thread's own hook
  * count), then looks at the clock. Most instructions take a few ns, but some do unbounded
  * work inside the VM where no hook fires: a field read through a 2000-table __index chain
- * (lvm.c luaV_finishget), a concatenation copying megabytes. So the step adapts: the first
- * firing comes early (XG_FIRST_STEP), and when the instructions since the last firing took
- * longer than XG_HEAVY_NS the step shrinks tenfold for the rest of the call, so the clock is
- * looked at every few hundred microseconds whatever the instructions cost. Normal code pays
- * one hook call per XG_STEP instructions.
+ * (lvm.c luaV_finishget; large allocations are looked at by l_alloc). So the step adapts:
+ * the first firing comes early (XG_FIRST_STEP), and while the instructions since the last
+ * firing take longer than XG_HEAVY_NS the step is XG_FIRST_STEP, so the clock is looked at
+ * every few milliseconds whatever the instructions cost. Normal code pays one hook call per
+ * XG_STEP instructions.
  */
 #define XG_STEP	      1000
 #define XG_FIRST_STEP 100
@@ -225,8 +225,14 @@ static void hook(lua_State *L, lua_Debug *ar)
 		} else if (over_time_at(ls, now)) {
 			ls->killed = XG_FAIL_TIME;
 		} else {
-			if (ls->last_hook && now - ls->last_hook > XG_HEAVY_NS && ls->step > 1)
-				ls->step = ls->step / 10 ? ls->step / 10 : 1;
+			/* wall time also grows when the thread is preempted: the step never
+			 * goes below XG_FIRST_STEP and comes back when instructions are fast */
+			if (ls->last_hook && now - ls->last_hook > XG_HEAVY_NS &&
+			    ls->step > XG_FIRST_STEP)
+				ls->step /= 10;
+			else if (ls->last_hook && now - ls->last_hook < XG_HEAVY_NS / 10 &&
+				 ls->step < XG_STEP && ls->budget >= XG_STEP)
+				ls->step *= 10;
 			if (count != ls->step)
 				lua_sethook(L, hook, LUA_MASKCOUNT, ls->step);
 			ls->last_hook = now;

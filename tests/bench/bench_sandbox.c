@@ -16,8 +16,8 @@
 
 static const char policy[] =
     "local xg = require 'exitgate'\n"
-    "local big = ('a'):rep(7 << 20)\n"
-    "local mib = ('a'):rep(1 << 20)\n"
+    "local big = ('a'):rep(1024):rep(7 << 10)\n"
+    "local mib = ('a'):rep(1024):rep(1 << 10)\n"
     "local chain = {}\n"
     "for i = 1, 1990 do chain = setmetatable({}, { __index = chain }) end\n"
     "local src = ('x = 1 '):rep(10000)\n"
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 
 	/* loading: each hostile top level, deadline 50 ms */
 	static const char *const tops[] = {
-	    "local s = ('a'):rep(1 << 20) for i = 1, 1e9 do utf8.len(s) end",
+	    "local s = ('a'):rep(1024):rep(1024) for i = 1, 1e9 do utf8.len(s) end",
 	    "local src = ('x = 1 '):rep(10000) for i = 1, 1e9 do load(src) end",
 	    "local c = {} for i = 1, 1990 do c = setmetatable({}, { __index = c }) end\n"
 	    "local o = setmetatable({}, { __index = c }) while true do local x = o.missing end",
@@ -199,10 +199,10 @@ int main(int argc, char **argv)
 		}
 		printf("%-11s load: %-34.34s %9.2f %9s  %.60s\n", "loading", tops[i], worst, "-",
 		       strstr(err.msg, "limit") ? strstr(err.msg, "time") ? "time_limit"
-						   : strstr(err.msg, "instruction")
-							 ? "instruction_limit"
-							 : "memory_limit"
-					    : err.msg);
+						  : strstr(err.msg, "instruction")
+						      ? "instruction_limit"
+						      : "memory_limit"
+						: err.msg);
 	}
 	printf("worst call (not loading, not the memory bomb): %.2f ms = %.1fx the deadline\n",
 	       worst_all, worst_all / 5);

@@ -207,7 +207,7 @@ int main(void)
 			".. i end end\n"
 			"  return #keep == 0 and xg.resume() or xg.stop()\n"
 			"end }\n",
-			"    limits: { memory: 1M }\n", &err);
+			"    limits: { memory: 1M, time_ms: 1000 }\n", &err);
 	v = e ? xg_vcpu_attach(e, "g", 0, &fake_ops, &f, &err) : NULL;
 	if (!v)
 		bail("%s", err.msg);
@@ -227,7 +227,7 @@ int main(void)
 	   "an endless top level: %s", err.msg);
 	/* a policy whose top level eats memory */
 	e = engine_with("local t = {} for i = 1, 1e9 do t[i] = i end",
-			"    limits: { memory: 1M }\n", &err);
+			"    limits: { memory: 1M, time_ms: 1000 }\n", &err);
 	ok(!e && strstr(err.msg, "memory limit exceeded while loading"),
 	   "a memory-hungry top level: %s", err.msg);
 	cleanup_dir();

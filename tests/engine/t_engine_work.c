@@ -14,8 +14,8 @@
 /* Ports 1-9: one attack each; 30 + i: the i-th scanning function in a loop over 1 MiB. */
 static const char policy[] =
     "local xg = require 'exitgate'\n"
-    "local big = ('a'):rep(7 << 20)\n"
-    "local mib = ('a'):rep(1 << 20)\n"
+    "local big = ('a'):rep(1024):rep(7 << 10)\n"
+    "local mib = ('a'):rep(1024):rep(1 << 10)\n"
     "local chain = {}\n"
     "for i = 1, 1990 do chain = setmetatable({}, { __index = chain, __newindex = chain }) end\n"
     "local strs = {} for i = 1, 1024 do strs[i] = ('s'):rep(1024) end\n"
@@ -43,7 +43,7 @@ static const char policy[] =
     "  [3] = function() return string.rep('', 1 << 62) end,\n"
     "  [4] = function() local s = ('a'):rep(4000) for i = 1, 1e9 do s:find(('a'):rep(2000) "
     ".. 'b') end end,\n"
-    "  [5] = function() return ('('):rep(1 << 20):find('%b()') end,\n"
+    "  [5] = function() return ('('):rep(1024):rep(1024):find('%b()') end,\n"
     "  [6] = function() local p = ('('):rep(300) for i = 1, 1e9 do p:find('%b()') end end,\n"
     "  [7] = function() table.move(setmetatable({}, { __index = chain }), 1, (1 << 24) - 1, 1, "
     "{}) end,\n"
@@ -178,7 +178,7 @@ int main(void)
 
 	/* reload under the same bounds: a hostile top level fails to load, the old policy runs */
 	put_file("p.lua", hostile_top(buf, sizeof(buf),
-				      "local s = ('a'):rep(1 << 20) for i = 1, 1e9 do "
+				      "local s = ('a'):rep(1024):rep(1024) for i = 1, 1e9 do "
 				      "s:find('b', 1, true) end"));
 	t0 = now();
 	n = xg_engine_reload(e, &err);
@@ -191,7 +191,7 @@ int main(void)
 
 	/* load under the same bounds */
 	static const char *const tops[] = {
-	    "local s = ('a'):rep(1 << 20) for i = 1, 1e9 do utf8.len(s) end",
+	    "local s = ('a'):rep(1024):rep(1024) for i = 1, 1e9 do utf8.len(s) end",
 	    "string.rep('', 1 << 62)",
 	    "local src = ('x = 1 '):rep(10000) for i = 1, 1e9 do load(src) end",
 	    "local c = {} for i = 1, 1990 do c = setmetatable({}, { __index = c }) end\n"
@@ -218,11 +218,12 @@ int main(void)
 	t0 = now();
 	out[0] = 0;
 	fo = fmemopen(out, sizeof(out), "w");
-	n = xg_policy_check(put_file("hostile.lua",
-				     "local xg = require 'exitgate'\nlocal s = ('a'):rep(1 << 20)\n"
-				     "return xg.policy { io = function(e) for i = 1, 1e9 do "
-				     "s:find('b', 1, true) end end }\n"),
-			    fo);
+	n = xg_policy_check(
+	    put_file("hostile.lua",
+		     "local xg = require 'exitgate'\nlocal s = ('a'):rep(1024):rep(1024)\n"
+		     "return xg.policy { io = function(e) for i = 1, 1e9 do "
+		     "s:find('b', 1, true) end end }\n"),
+	    fo);
 	fclose(fo);
 	dt = now() - t0;
 	ok(strstr(out, "limit") && dt < 2.0,

@@ -753,6 +753,45 @@ static int s_coresume(lua_State *L)
 	return lua_gettop(L);
 }
 
+/* utf8.codes's iterator skips the continuation bytes after the position it is given
+ * (lutf8lib.c iter_aux): called by hand at a run of them, each call scans the run. It is
+ * charged for the run, which is counted first, only as far as the budget reaches. */
+static int s_codes_iter(lua_State *L)
+{
+	struct xg_lstate *ls = get_ls(L);
+	size_t len, k = 0;
+	const char *s = luaL_checklstring(L, 1, &len);
+	lua_Unsigned i = (lua_Unsigned)lua_tointeger(L, 2);
+	double left = (double)(ls->budget - ls->spent) * XG_LOOP_BYTES;
+
+	while (i < len && ((unsigned char)s[i] & 0xc0) == 0x80 && (double)k <= left) {
+		i++;
+		k++;
+	}
+	charge(L, 1 + (double)k / XG_LOOP_BYTES, "utf8.codes");
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* utf8.codes (upvalue: Lua's): its iterator, charged */
+static int s_codes(lua_State *L)
+{
+	int n;
+
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	n = lua_gettop(L);
+	if (n >= 1 && lua_iscfunction(L, 1)) {
+		lua_pushvalue(L, 1);
+		lua_pushcclosure(L, s_codes_iter, 1);
+		lua_replace(L, 1);
+	}
+	return n;
+}
+
 static void wrap(lua_State *L, int strtab, const char *name, lua_CFunction f)
 {
 	lua_getfield(L, strtab, name);
@@ -819,6 +858,7 @@ static int s_print(lua_State *L)
 	luaL_Buffer b;
 	int n = lua_gettop(L);
 
+	charge(L, args_units(L, 1), "print");
 	luaL_buffinit(L, &b);
 	for (int i = 1; i <= n; i++) {
 		if (i > 1)
@@ -1018,6 +1058,7 @@ static int c_log(lua_State *L)
 	lua_Debug ar;
 	char where[80] = "";
 
+	charge(L, args_units(L, 1), "xg.log");
 	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar))
 		snprintf(where, sizeof(where), "%s:%d", ar.short_src, ar.currentline);
 	luaL_tolstring(L, 1, NULL);
@@ -1121,6 +1162,9 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 		      metered_fns[i].cost);
 		lua_pop(L, 1);
 	}
+	lua_getglobal(L, "utf8");
+	wrap(L, lua_gettop(L), "codes", s_codes);
+	lua_pop(L, 1);
 	lua_getglobal(L, "coroutine");
 	wrap(L, lua_gettop(L), "create", s_cocreate);
 	wrap(L, lua_gettop(L), "wrap", s_cocreate);

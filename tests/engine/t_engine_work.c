@@ -20,6 +20,7 @@ static const char policy[] =
     "for i = 1, 1990 do chain = setmetatable({}, { __index = chain, __newindex = chain }) end\n"
     "local strs = {} for i = 1, 1024 do strs[i] = ('s'):rep(1024) end\n"
     "local src = ('x = 1 '):rep(10000)\n"
+    "local cont = ('\\x80'):rep(1024):rep(1024)\n"
     "local scans = {\n"
     "  function(s) return s:lower() end, function(s) return s:upper() end,\n"
     "  function(s) return s:reverse() end, function(s) return s:sub(2) end,\n"
@@ -36,6 +37,9 @@ static const char policy[] =
     "end,\n"
     "  function(s) return string.char(table.unpack(strs, 1, 1024)) end,\n"
     "  function(s) return select('#', table.unpack(strs, 1, 1024)) end,\n"
+    "  function(s) return utf8.codes(s)(cont, 2) end,\n"
+    "  function(s) print(s) end,\n"
+    "  function(s) xg.log(s) end,\n"
     "}\n"
     "local t = {\n"
     "  [1] = function() for i = 1, 1e9 do big:find('b', 1, true) end end,\n"
@@ -62,7 +66,7 @@ static const char policy[] =
     "  if e.port >= 30 and e.port < 99 then local f = scans[e.port - 29] for i = 1, 1e9 do f(mib) "
     "end end\n"
     "  return t[e.port](e, vcpu) end }\n";
-#define N_SCANS 20
+#define N_SCANS 23
 
 static struct xg_result io(xg_vcpu *v, uint16_t port)
 {
@@ -107,10 +111,14 @@ static void served(xg_vcpu *v, const char *what)
 }
 
 static const char *const scan_names[N_SCANS] = {
-    "string.lower",	"string.upper",	   "string.reverse", "string.sub",     "string.byte",
-    "string.format %s", "tonumber",	   "utf8.len",	     "utf8.codepoint", "utf8.offset",
-    "string.pack s",	"string.unpack z", "table.concat",   "string.rep",     "plain find",
-    "string.match",	"string.gsub",	   "string.gmatch",  "string.char",    "table.unpack",
+    "string.lower", "string.upper",  "string.reverse",
+    "string.sub",   "string.byte",   "string.format %s",
+    "tonumber",	    "utf8.len",	     "utf8.codepoint",
+    "utf8.offset",  "string.pack s", "string.unpack z",
+    "table.concat", "string.rep",    "plain find",
+    "string.match", "string.gsub",   "string.gmatch",
+    "string.char",  "table.unpack",  "utf8.codes' iterator over continuation bytes",
+    "print",	    "xg.log",
 };
 
 /* A top level that does the work of `body` at load. */

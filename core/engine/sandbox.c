@@ -308,7 +308,6 @@ static void disarm(struct xg_lstate *ls)
 {
 	lua_sethook(ls->L, NULL, 0, 0);
 	ls->in_call = 0;
-	ls->lifted = 0;
 }
 
 /* ---- metered C functions --------------------------------------------------------------- */
@@ -1718,6 +1717,7 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 	ls->cur_handler = ls->trace_returns ? ref : LUA_NOREF;
 	arm(ls, ls->instructions, ls->time_ns);
 	st = lua_pcall(L, 1, 0, 1);
+	ls->lifted = 0; /* an error may have left call_handler while it was lifted */
 	if (ls->mem_pending && !ls->killed)
 		ls->killed = XG_FAIL_MEMORY;
 	disarm(ls);

@@ -93,6 +93,7 @@ cat >"$T/flood.yaml" <<'P'
 guests:
   a:
     policy: flood.lua
+    limits: { time_ms: 20000 }   # the rate limit, not the time limit, must bound it
     rate_limit: { logs_per_second: 0.01, burst: 20 }
 P
 check "$T/flood.yaml"

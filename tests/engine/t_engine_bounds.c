@@ -80,7 +80,8 @@ static void memory_kills(void)
 			".. i end end\n"
 			"  return #keep == 0 and xg.resume() or xg.stop()\n"
 			"end }\n",
-			"    limits: { memory: 1M }\n", &err);
+			/* time and instructions enough that every kill is the memory cap's */
+			"    limits: { memory: 1M, time_ms: 5000, instructions: 100000000 }\n", &err);
 	if (!e)
 		bail("%s", err.msg);
 	v = attach(e, &f);
@@ -210,7 +211,10 @@ static void log_floods(void)
 	struct xg_stats st;
 	xg_engine *e;
 	xg_vcpu *v;
-	const char *rate = "    rate_limit: { logs_per_second: 0.001, burst: 5 }\n";
+	/* time enough for the floods to run to their end: it is the rate limit that must
+	 * bound them here, not the time limit (t_engine_work tests that one) */
+	const char *rate = "    rate_limit: { logs_per_second: 0.001, burst: 5 }\n"
+			   "    limits: { time_ms: 20000 }\n";
 
 	log_lines = 0;
 	e = engine_with("local xg = require 'exitgate'\n"
@@ -267,7 +271,8 @@ static void log_floods(void)
 	    "for i = 1, 1000 do xg.log('rebuilt ' .. i) end\n"
 	    "return { io = function(e)\n"
 	    "  for i = 1, 1e9 do keep[#keep + 1] = ('x'):rep(1000) .. i end end }\n",
-	    "    limits: { memory: 1M }\n    rate_limit: { logs_per_second: 0.001, burst: 5 }\n",
+	    "    limits: { memory: 1M, time_ms: 20000 }\n"
+	    "    rate_limit: { logs_per_second: 0.001, burst: 5 }\n",
 	    &err);
 	if (!e)
 		bail("%s", err.msg);

@@ -681,16 +681,17 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 				else if (!lim && !strcmp(s, "burst"))
 					rc = get_double(c, vv, s, &g->burst);
 				else
-					rc = fail(c, kk, "unknown key '%s' in '%s' (known: %s)", s,
-						  k,
-						  lim ? "instructions, memory, time_ms, store_entries, "
-							"store_key, store_value"
-						      : "logs_per_second, burst");
+					rc = fail(
+					    c, kk, "unknown key '%s' in '%s' (known: %s)", s, k,
+					    lim ? "instructions, memory, time_ms, store_entries, "
+						  "store_key, store_value"
+						: "logs_per_second, burst");
 			}
 			if (!rc && lim && g->instructions == 0)
 				rc = fail(c, v, "'instructions' must be at least 1");
 			if (!rc && lim && (g->time_ms == 0 || g->time_ms > 60000))
-				rc = fail(c, v, "'time_ms' must be 1..60000 (milliseconds per call)");
+				rc = fail(c, v,
+					  "'time_ms' must be 1..60000 (milliseconds per call)");
 			if (!rc && lim && g->memory < (256u << 10))
 				rc = fail(c, v,
 					  "'memory' must be at least 256K (Lua itself needs it)");
@@ -963,4 +964,50 @@ const struct xg_guest_cfg *xg_config_guest(const xg_config *cfg, const char *nam
 		if (!strcmp(cfg->guests[i].name, name))
 			return &cfg->guests[i];
 	return NULL;
+}
+
+/* ---- where a guest's payload is ---- */
+
+static int file_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The payload: as written if absolute; else next to the config, then in $XG_GUEST_PATH
+ * (colon-separated), the build's guests and the installed ones. */
+int xg_config_find_payload(const char *base_dir, const char *p, char *out, size_t n,
+			   struct xg_error *err)
+{
+	const char *dirs[8];
+	char looked[600] = "";
+	char *env = getenv("XG_GUEST_PATH") ? strdup(getenv("XG_GUEST_PATH")) : NULL, *save = NULL;
+	int nd = 0, found = 0;
+
+	if (p[0] == '/') {
+		snprintf(out, n, "%s", p);
+		found = file_exists(out);
+		snprintf(looked, sizeof(looked), "%s", p);
+		goto done;
+	}
+	dirs[nd++] = base_dir ? base_dir : ".";
+	for (char *t = env ? strtok_r(env, ":", &save) : NULL; t && nd < 5;
+	     t = strtok_r(NULL, ":", &save))
+		dirs[nd++] = t;
+	dirs[nd++] = XG_BUILD_GUEST_DIR;
+	dirs[nd++] = XG_INSTALL_GUEST_DIR;
+	for (int i = 0; i < nd && !found; i++) {
+		size_t l = strlen(looked);
+		snprintf(out, n, "%s/%s", dirs[i], p);
+		found = file_exists(out);
+		snprintf(looked + l, sizeof(looked) - l, "%s%s", l ? ", " : "", dirs[i]);
+	}
+done:
+	free(env);
+	if (!found)
+		snprintf(err->msg, sizeof(err->msg),
+			 "payload '%s' not found (looked in: %s); build the guests with `cmake "
+			 "--build build` or give an absolute path",
+			 p, looked);
+	return found ? 0 : -1;
 }

@@ -128,5 +128,10 @@ struct xg_config {
 
 const struct xg_guest_cfg *xg_config_guest(const xg_config *cfg, const char *name);
 xg_config *xg_config_copy(const xg_config *cfg, struct xg_error *err);
+/* Where `exitgate run` finds a guest's payload p: as written if absolute, else next to the
+ * config (base_dir), in $XG_GUEST_PATH, the build's and the installed guest folders.
+ * 0 with the path in out, or -1 with a message naming where it looked. */
+int xg_config_find_payload(const char *base_dir, const char *p, char *out, size_t n,
+			   struct xg_error *err);
 
 #endif

@@ -25,7 +25,6 @@
 
 #include <lauxlib.h>
 
-#include "backend/kvm/vmm.h"
 #include "engine/engine_int.h"
 #include "exit/kvm_compat.h"
 
@@ -372,7 +371,7 @@ static int check_paths(const struct xg_config *cfg, const struct xg_guest_cfg *g
 	int errors = 0;
 
 	if (g->vm.present && g->vm.payload &&
-	    xg_vmm_find_payload(cfg->base_dir, g->vm.payload, path, sizeof(path), &err)) {
+	    xg_config_find_payload(cfg->base_dir, g->vm.payload, path, sizeof(path), &err)) {
 		fprintf(out, "error: %s: guest '%s': vm.payload: %s\n", cfg->name, g->name,
 			err.msg);
 		errors++;

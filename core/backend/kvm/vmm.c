@@ -408,49 +408,7 @@ out:
 
 /* ---- setting a guest up ---- */
 
-static int file_exists(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
 
-/* The payload: as written if absolute; else next to the config, then in $XG_GUEST_PATH
- * (colon-separated), the build's guests and the installed ones. */
-int xg_vmm_find_payload(const char *base_dir, const char *p, char *out, size_t n,
-			struct xg_error *err)
-{
-	const char *dirs[8];
-	char looked[600] = "";
-	char *env = getenv("XG_GUEST_PATH") ? strdup(getenv("XG_GUEST_PATH")) : NULL, *save = NULL;
-	int nd = 0, found = 0;
-
-	if (p[0] == '/') {
-		snprintf(out, n, "%s", p);
-		found = file_exists(out);
-		snprintf(looked, sizeof(looked), "%s", p);
-		goto done;
-	}
-	dirs[nd++] = base_dir ? base_dir : ".";
-	for (char *t = env ? strtok_r(env, ":", &save) : NULL; t && nd < 5;
-	     t = strtok_r(NULL, ":", &save))
-		dirs[nd++] = t;
-	dirs[nd++] = XG_BUILD_GUEST_DIR;
-	dirs[nd++] = XG_INSTALL_GUEST_DIR;
-	for (int i = 0; i < nd && !found; i++) {
-		size_t l = strlen(looked);
-		snprintf(out, n, "%s/%s", dirs[i], p);
-		found = file_exists(out);
-		snprintf(looked + l, sizeof(looked) - l, "%s%s", l ? ", " : "", dirs[i]);
-	}
-done:
-	free(env);
-	if (!found)
-		snprintf(err->msg, sizeof(err->msg),
-			 "payload '%s' not found (looked in: %s); build the guests with `cmake "
-			 "--build build` or give an absolute path",
-			 p, looked);
-	return found ? 0 : -1;
-}
 
 static const char *const user_msr_note =
     "unknown MSRs then #GP in the guest; no policy sees them";
@@ -578,7 +536,7 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 	char payload[1024];
 
 	g->m = m;
-	if (xg_vmm_find_payload(m->cfg->base_dir, vm->payload, payload, sizeof(payload), err))
+	if (xg_config_find_payload(m->cfg->base_dir, vm->payload, payload, sizeof(payload), err))
 		goto fail;
 	if (xg_devs_init(&g->devs, vm, g->cfg->name, stdout, err))
 		goto fail;

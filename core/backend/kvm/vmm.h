@@ -39,11 +39,6 @@ struct xg_vmm_opts {
 
 /* Run; returns the exit status. Messages go to stderr, guest console output to stdout. */
 int xg_vmm_run(const struct xg_vmm_opts *o);
-/* Where `exitgate run` finds a guest's payload p: as written if absolute, else next to the
- * config (base_dir), in $XG_GUEST_PATH, the build's and the installed guest folders.
- * 0 with the path in out, or -1 with a message naming where it looked. */
-int xg_vmm_find_payload(const char *base_dir, const char *p, char *out, size_t n,
-			struct xg_error *err);
 
 /* ---- devices.c ---- */
 struct xg_dev {

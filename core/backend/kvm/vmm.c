@@ -9,12 +9,23 @@
  * immediate_exit: the flag closes the race with a signal that lands just before KVM_RUN),
  * a parked vCPU by the condition variable. Only the vCPU's own thread touches its vCPU
  * (the ioctls, the engine's state); a dump asked from the socket is written by it.
+ *
+ * Signals. The handlers only set a flag and write a byte to a self-pipe the main loop polls
+ * (the pipe is a wakeup; the flags carry the state, so a full pipe loses nothing): SIGTERM
+ * and SIGINT end the run, SIGHUP asks for a reload (coalesced, run on the control socket's
+ * thread), SIGPIPE is ignored. The end never waits on a thread that does not return: when
+ * every guest has been told to stop, vCPUs that have not ended XG_RUN_GRACE seconds later
+ * (stuck in a policy call, say) are left running, named in the summary, and the process
+ * exits without joining or freeing what they use.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +39,9 @@
 #include "dump/dump.h"
 #include "exit/kvm_compat.h"
 
-#define NREASONS   64
-#define STACK_SIZE XG_KVM_VCPU_STACK /* per vCPU, below the previous one's */
+#define NREASONS     64
+#define STACK_SIZE   XG_KVM_VCPU_STACK /* per vCPU, below the previous one's */
+#define XG_RUN_GRACE 2.0		       /* s the end waits for a vCPU told to stop */
 
 enum vstate { V_RUNNING = 0, V_SUSPENDED, V_ENDED };
 
@@ -55,6 +67,10 @@ struct vcpu {
 	uint64_t exits, by_reason[NREASONS + 1];
 	uint64_t storm_n, storm_rip;
 	uint32_t storm_reason;
+	/* read by the main thread without a lock: when the vCPU entered its policy call
+	 * (monotonic ns), 0 outside one */
+	atomic_llong policy_since;
+	int abandoned; /* main thread: did not stop in time, not joined */
 };
 
 struct guest {
@@ -84,17 +100,36 @@ struct xg_vmm {
 	pthread_cond_t cond;
 };
 
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted, hangup;
+static int sig_pipe[2] = {-1, -1};
 
 static void on_kick(int sig)
 {
 	(void)sig; /* only to make KVM_RUN return EINTR */
 }
 
+static void sig_wake(void)
+{
+	int saved = errno;
+	char b = 1;
+
+	/* EAGAIN: the pipe is full, so the main loop has a wakeup waiting already */
+	if (write(sig_pipe[1], &b, 1) < 0) {
+	}
+	errno = saved;
+}
+
 static void on_interrupt(int sig)
 {
+	interrupted = sig;
+	sig_wake();
+}
+
+static void on_hangup(int sig)
+{
 	(void)sig;
-	interrupted = 1;
+	hangup = 1;
+	sig_wake();
 }
 
 static double now(void)
@@ -357,7 +392,9 @@ static void *vcpu_main(void *arg)
 		}
 		if (taken)
 			continue;
+		atomic_store(&c->policy_since, (long long)(now() * 1e9));
 		res = xg_handle_exit(c->ev, r, c->run_size, rc < 0 ? -rc : 0);
+		atomic_store(&c->policy_since, 0);
 		/* A triple fault shuts the processor down (SDM Vol. 3A 6.15, interrupt 8: "the
 		 * processor ... enters shutdown mode"); KVM_RUN would only report the shutdown
 		 * again. Any answer but stop (or a failure) ends the guest here: at most the one
@@ -855,6 +892,9 @@ static void summary(struct guest *g)
 	if (s.dumps)
 		fprintf(stderr, "  dumps:    %llu (run %s)\n", (unsigned long long)s.dumps,
 			xg_engine_run_id(g->m->e));
+	for (int i = 0; i < g->nv; i++)
+		if (g->v[i].abandoned)
+			fprintf(stderr, "  vCPU %d:   %s\n", i, g->v[i].reason);
 }
 
 static int write_stats(struct xg_vmm *m, const char *path, int status)
@@ -986,14 +1026,50 @@ static int all_ended(struct xg_vmm *m)
 	return 1;
 }
 
+/* The grace period is over: the vCPUs that have not ended are given up on (m->lock held).
+ * Their threads go on; the summary names them. 1 if any was. */
+static int abandon_locked(struct xg_vmm *m, double waited)
+{
+	int any = 0;
+
+	for (int gi = 0; gi < m->ng; gi++) {
+		struct guest *g = &m->g[gi];
+		for (int i = 0; i < g->nv; i++) {
+			struct vcpu *c = &g->v[i];
+			long long since = atomic_load(&c->policy_since);
+			if (c->state == V_ENDED)
+				continue;
+			c->state = V_ENDED;
+			c->end = "stuck";
+			c->abandoned = 1;
+			if (since)
+				snprintf(c->reason, sizeof(c->reason),
+					 "did not stop within %.1f s: stuck in a policy call for "
+					 "%.1f s; left running",
+					 waited, now() - (double)since / 1e9);
+			else
+				snprintf(c->reason, sizeof(c->reason),
+					 "did not stop within %.1f s (not in a policy call); left "
+					 "running",
+					 waited);
+			say("%s/%d %s", g->cfg->name, i, c->reason);
+			if (++g->ended == g->nv)
+				g->t1 = now();
+			any = 1;
+		}
+	}
+	pthread_cond_broadcast(&m->cond);
+	return any;
+}
+
 int xg_vmm_run(const struct xg_vmm_opts *o)
 {
 	struct xg_vmm m = {.o = o};
 	struct xg_error err;
 	struct sigaction sa;
 	char why[300];
-	int status = XG_RUN_SETUP;
-	double deadline = 0;
+	int status = XG_RUN_SETUP, abandoned = 0;
+	double deadline = 0, t_end = 0;
 
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.cond, NULL);
@@ -1049,12 +1125,17 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		snprintf(m.ctl_path, sizeof(m.ctl_path), "%s/exitgate-%d.sock",
 			 getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "/tmp",
 			 (int)getpid());
-	m.ctl = xg_ctl_open(m.ctl_path, &err);
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		say("pipe: %s", strerror(errno));
+		goto out;
+	}
+	m.ctl = xg_ctl_open(m.ctl_path, &m, &err);
 	if (!m.ctl) {
 		say("%s", err.msg);
 		goto out;
 	}
-	if (o->watch && xg_engine_watch(m.e, 1, &err)) {
+	/* SIGHUP is ours with or without --watch: the watcher only follows the files */
+	if (o->watch && xg_engine_watch(m.e, 0, &err)) {
 		say("%s", err.msg);
 		goto out;
 	}
@@ -1065,6 +1146,11 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	sa.sa_handler = on_interrupt;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
+	/* a control client that hangs up must not end the run: writes fail with EPIPE instead */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 
 	pthread_mutex_lock(&m.lock);
 	for (int gi = 0; gi < m.ng; gi++) {
@@ -1087,10 +1173,14 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		deadline = now() + o->timeout;
 
 	for (;;) {
-		struct pollfd p = {.fd = xg_ctl_fd(m.ctl), .events = POLLIN};
 		double t = now();
-		int done;
+		int done, ending = 1;
+		char buf[64];
 
+		if (hangup) {
+			hangup = 0;
+			xg_ctl_reload(m.ctl);
+		}
 		pthread_mutex_lock(&m.lock);
 		done = all_ended(&m);
 		for (int gi = 0; gi < m.ng && !done; gi++) {
@@ -1098,8 +1188,11 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 			double lim = g->cfg->vm.timeout;
 			if (g->stop_req)
 				continue;
+			ending = 0;
 			if (interrupted)
-				guest_end_locked(g, "stopped", XG_RUN_STOPPED, "interrupted (signal)");
+				guest_end_locked(g, "stopped", XG_RUN_STOPPED,
+						 interrupted == SIGINT ? "interrupted (SIGINT)"
+								       : "interrupted (SIGTERM)");
 			else if ((deadline && t >= deadline) || (lim > 0 && t >= g->t0 + lim)) {
 				char r[160];
 				snprintf(r, sizeof(r),
@@ -1109,32 +1202,60 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 				guest_end_locked(g, "timeout", XG_RUN_TIMEOUT, r);
 			}
 		}
+		if (!done && ending) {
+			/* every guest was told to stop: give the vCPUs a grace period */
+			if (!t_end)
+				t_end = t;
+			else if (t - t_end >= XG_RUN_GRACE)
+				abandoned = abandon_locked(&m, t - t_end);
+		}
 		pthread_mutex_unlock(&m.lock);
-		if (done)
+		if (done || abandoned)
 			break;
-		if (poll(&p, 1, 50) > 0)
-			xg_ctl_serve(m.ctl, &m);
+		xg_ctl_poll(m.ctl, sig_pipe[0], 50);
+		while (read(sig_pipe[0], buf, sizeof(buf)) > 0)
+			;
 	}
 	for (int gi = 0; gi < m.ng; gi++)
 		for (int i = 0; i < m.g[gi].nv; i++)
-			if (m.g[gi].v[i].started)
+			if (m.g[gi].v[i].started && !m.g[gi].v[i].abandoned)
 				pthread_join(m.g[gi].v[i].tid, NULL);
-	status = status_of(&m);
-	if (o->stats_path && write_stats(&m, o->stats_path, status))
-		status = status ? status : XG_RUN_FAILED;
+	/* no more commands: a reload or dump that has not ended by now is left running */
+	if (xg_ctl_close(m.ctl, XG_RUN_GRACE)) {
+		say("the control socket's thread is still inside a command after %.0f s; left "
+		    "running",
+		    XG_RUN_GRACE);
+		abandoned = 1;
+	}
+	m.ctl = NULL;
 	for (int gi = 0; gi < m.ng; gi++) {
 		xg_devs_flush(&m.g[gi].devs);
 		if (!o->quiet)
 			summary(&m.g[gi]);
 	}
+	status = status_of(&m);
+	if (o->stats_path && write_stats(&m, o->stats_path, status))
+		status = status ? status : XG_RUN_FAILED;
 	if (!o->quiet) {
 		char words[400];
 		status_words(&m, status, words, sizeof(words));
 		say("%s", words);
 	}
+	if (abandoned) {
+		/* a thread that does not return still uses the guests and the engine: nothing
+		 * may be freed under it, and it cannot be joined. End the process here. */
+		fflush(stdout);
+		fflush(stderr);
+		_exit(status);
+	}
 out:
 	if (m.ctl)
-		xg_ctl_close(m.ctl);
+		xg_ctl_close(m.ctl, XG_RUN_GRACE);
+	for (int i = 0; i < 2; i++)
+		if (sig_pipe[i] >= 0) {
+			close(sig_pipe[i]);
+			sig_pipe[i] = -1;
+		}
 	for (int gi = 0; m.g && gi < m.ng; gi++)
 		guest_free(&m.g[gi]);
 	free(m.g);

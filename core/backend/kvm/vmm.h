@@ -73,14 +73,22 @@ uint64_t xg_devs_pattern_word(uint64_t off);
 void xg_devs_flush(struct xg_devs *ds);
 
 /* ---- ctl.c ---- */
+#define XG_CTL_CLIENTS	64  /* connections served at once */
+#define XG_CTL_DEADLINE 2.0 /* s to send a whole command line, and to take the answer */
+#define XG_CTL_LINE	256 /* bytes of a command line, with its newline */
 struct xg_vmm;
 struct xg_ctl;
-/* Listen on path (a stale socket file is replaced; a live one is an error). */
-struct xg_ctl *xg_ctl_open(const char *path, struct xg_error *err);
-int xg_ctl_fd(struct xg_ctl *c);
-/* Serve one connection that is waiting: read a command line, answer through cmd(). */
-void xg_ctl_serve(struct xg_ctl *c, struct xg_vmm *m);
-void xg_ctl_close(struct xg_ctl *c);
+/* Listen on path (a stale socket file is replaced; a live one is an error); commands go to
+ * xg_vmm_command(m, ...). */
+struct xg_ctl *xg_ctl_open(const char *path, struct xg_vmm *m, struct xg_error *err);
+/* Wait at most ms for the socket, its clients or wake_fd to be ready, and serve what is:
+ * never blocks on a client. The caller drains wake_fd. */
+void xg_ctl_poll(struct xg_ctl *c, int wake_fd, int ms);
+/* A reload asked by SIGHUP, run on the control thread; coalesced with one not yet begun. */
+void xg_ctl_reload(struct xg_ctl *c);
+/* Close the socket and stop its thread: 0, or -1 if the thread is still inside a command
+ * after grace seconds (then c stays allocated, and the run must not be freed under it). */
+int xg_ctl_close(struct xg_ctl *c, double grace);
 /* vmm.c: answer one command line; writes reply lines to f, returns 0 ok / -1 error. */
 int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f);
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# t_run_signals.sh - signals to `exitgate run`, and its end when a vCPU does not stop:
+# - SIGHUP reloads the policies, with or without --watch (it used to kill a run without
+#   --watch, with no summary);
+# - a SIGHUP in the middle of a `ctl` request does not cut the request short;
+# - a storm of SIGHUPs with a policy slow to load is one or two reloads, and SIGTERM right
+#   after it still ends the run at once, with its summary;
+# - a vCPU stuck in a policy call (stuck.lua) does not hold the run: --timeout and SIGTERM end
+#   it, the summary says which vCPU did not stop and why (the time to exit is printed).
+. "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
+need_kvm
+sock="$T/ctl.sock"
+
+start() {
+	timeout 60 "$X" run --ctl "$sock" "$@" >"$T/bg.out" 2>"$T/bg.err" &
+	pid=$!
+	BG_PIDS="$BG_PIDS $pid"
+}
+ctl() {
+	CO=$(timeout 20 "$X" ctl "$sock" "$@" 2>&1)
+	crc=$?
+}
+finish_run() {
+	wait "$pid"
+	rc=$?
+	OUT=$(cat "$T/bg.out")
+	ERR=$(cat "$T/bg.err")
+}
+ms() { date +%s%3N; }
+
+# SIGHUP without --watch, and a SIGHUP inside a request; the same with --watch
+c=$(cfg suspend.yaml)
+for w in "" --watch; do
+	what="SIGHUP${w:+ with $w}"
+	start $w "$c"
+	wait_for "$T/bg.err" 'suspend/0 suspended' 20
+	kill -HUP "$pid"
+	wait_for "$T/bg.err" 'SIGHUP: reloaded' 10
+	ok $? "$what: the policies are reloaded"
+	kill -0 "$pid" 2>/dev/null; ok $? "$what: the run goes on"
+	CO=$(perl -MIO::Socket::UNIX -e '
+		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
+		$s->autoflush(1);
+		print $s "sta";
+		select(undef, undef, undef, 0.3);
+		kill "HUP", $ARGV[1];
+		select(undef, undef, undef, 0.3);
+		print $s "tus\n";
+		local $/; print scalar <$s>;' "$sock" "$pid" 2>&1)
+	has "$CO" '^suspend/0 suspended: waiting$' && has "$CO" '^ok$'
+	ok $? "$what in the middle of a ctl request: the request is answered whole ('$CO')"
+	ctl stop
+	finish_run
+	[ $rc = 3 ] && has "$ERR" 'suspend: stopped'
+	ok $? "$what: ctl stop then ends the run with its summary (status $rc)"
+	[ $rc = 3 ] || diag "$ERR"
+done
+
+# a SIGHUP storm with a policy that is slow to load, then SIGTERM
+c=$(cfg slowload.yaml)
+start --watch --stats "$T/storm.json" "$c"
+wait_for "$T/bg.err" 'slow/0 suspended' 30
+perl -e 'kill "HUP", $ARGV[0] for 1 .. 3000' "$pid"
+sleep 0.5
+t0=$(ms)
+kill -TERM "$pid"
+finish_run
+t=$(($(ms) - t0))
+[ $rc = 3 ] && has "$ERR" 'slow: stopped .*SIGTERM'
+ok $? "3000 SIGHUPs then SIGTERM: the run ends, stopped by the signal (status $rc)"
+[ $t -lt 10000 ]; ok $? "... $t ms after SIGTERM"
+got=$(js "$T/storm.json" '$d->{guests}[0]{engine}{reloads}')
+[ -n "$got" ] && [ "$got" -ge 1 ] && [ "$got" -le 5 ]
+ok $? "... the storm was coalesced: $got reload(s), not one per signal"
+[ $rc = 3 ] || diag "$ERR"
+
+# a vCPU stuck in a policy call: --timeout, then SIGTERM
+c=$(cfg stuck.yaml)
+t0=$(ms)
+start --timeout 2 "$c"
+finish_run
+t=$(($(ms) - t0))
+[ $rc = 124 ]; ok $? "stuck vCPU, --timeout 2: status 124 (got $rc)"
+[ $t -lt 12000 ]; ok $? "... after $t ms"
+has "$ERR" 'stuck: timeout' && has "$ERR" 'vCPU 0: +did not stop within .*stuck in a policy call'
+ok $? "... the summary names the vCPU stuck in its policy call"
+[ $rc = 124 ] || diag "$ERR"
+
+start "$c"
+wait_for "$T/bg.out" 'suspend: before' 20
+sleep 0.5
+t0=$(ms)
+kill -TERM "$pid"
+finish_run
+t=$(($(ms) - t0))
+[ $rc = 3 ] && has "$ERR" 'stuck: stopped .*SIGTERM' && has "$ERR" 'stuck in a policy call'
+ok $? "stuck vCPU, SIGTERM: the run ends with its summary (status $rc)"
+[ $t -lt 10000 ]; ok $? "... $t ms after SIGTERM"
+echo "# figure: SIGTERM to exit with a vCPU stuck in a policy call: $t ms"
+[ $rc = 3 ] || diag "$ERR"
+finish

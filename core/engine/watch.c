@@ -2,9 +2,18 @@
  * watch.c - reload by itself: inotify on the configuration and policy files, and SIGHUP.
  *
  * Editors save by writing a new file and renaming it over the old one, so the watches are
- * on the directories and events are matched by file name. A burst of events (write, then
- * rename) is folded into one reload after a short quiet period. SIGHUP reaches the watcher
- * through a self-pipe: the handler only writes a byte (async-signal-safe).
+ * on the directories and events are matched by directory and file name. A file reached
+ * through a symlink is also watched where the link resolves to (its target edited in place
+ * changes nothing in the link's directory); the links are resolved again at every re-arm.
+ * A watched directory that goes away (removed, renamed: IN_DELETE_SELF, IN_MOVE_SELF,
+ * IN_IGNORED, inotify(7)) is looked for again every XG_WATCH_REARM_MS; when it is back the
+ * watches are re-armed and the policies reloaded, since what it holds may be new. A burst
+ * of events (write, then rename) is folded into one reload after a short quiet period.
+ *
+ * SIGHUP reaches the watcher through a flag and a self-pipe: the handler sets the flag and
+ * writes a byte (async-signal-safe); the pipe is only a wakeup, so a storm of signals is one
+ * reload and a full pipe loses nothing. The watcher is stopped by closing the pipe's write
+ * end, which no number of pending bytes can hide.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,116 +29,229 @@
 
 #include "engine/engine_int.h"
 
-static int sighup_fd = -1;
+#define XG_WATCH_REARM_MS 200
+#define XG_WATCH_EVENTS                                                                        \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+static volatile int sighup_fd = -1;
+static volatile sig_atomic_t sighup_pending;
 
 static void on_sighup(int sig)
 {
-	int saved = errno;
+	int saved = errno, fd = sighup_fd;
 	char c = 'h';
 
-	if (sighup_fd >= 0 && write(sighup_fd, &c, 1) < 0) {
-		/* the pipe is full: a reload is pending anyway */
+	(void)sig;
+	sighup_pending = 1;
+	if (fd >= 0 && write(fd, &c, 1) < 0) {
+		/* the pipe is full: a wakeup is pending anyway */
 	}
 	errno = saved;
 }
 
-static const char *base(const char *p)
-{
-	const char *s = strrchr(p, '/');
+/* What the watcher thread keeps: the directories it watches and the files it looks for. */
+struct wdir {
+	int wd;
+	char path[PATH_MAX];
+};
 
-	return s ? s + 1 : p;
-}
-
-static void add_watch(struct xg_engine *e, const char *file)
-{
+struct wfile {
 	char dir[PATH_MAX];
+	char name[NAME_MAX + 1];
+};
+
+struct watchset {
+	struct xg_engine *e;
+	struct wdir *d;
+	size_t nd;
+	struct wfile *f;
+	size_t nf;
+	int lost; /* a directory is missing: try again every XG_WATCH_REARM_MS */
+};
+
+static void split(const char *file, char *dir, char *name)
+{
 	const char *s = strrchr(file, '/');
 
 	if (s) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(s - file), file);
+		snprintf(dir, PATH_MAX, "%.*s", (int)(s - file), file);
 		if (!dir[0])
-			snprintf(dir, sizeof(dir), "/");
+			snprintf(dir, PATH_MAX, "/");
+		snprintf(name, NAME_MAX + 1, "%s", s + 1);
 	} else {
-		snprintf(dir, sizeof(dir), ".");
+		snprintf(dir, PATH_MAX, ".");
+		snprintf(name, NAME_MAX + 1, "%s", file);
 	}
-	inotify_add_watch(e->inotify, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
 }
 
-static void watch_files(struct xg_engine *e)
+static int add_file(struct watchset *w, const char *file)
 {
+	struct wfile *f = realloc(w->f, (w->nf + 1) * sizeof(*w->f));
+
+	if (!f)
+		return -1;
+	w->f = f;
+	split(file, f[w->nf].dir, f[w->nf].name);
+	w->nf++;
+	return 0;
+}
+
+/* The file as named, and where it resolves to when that differs (a symlink on the way). */
+static int add_path(struct watchset *w, const char *file)
+{
+	char real[PATH_MAX];
+
+	if (add_file(w, file))
+		return -1;
+	if (realpath(file, real) && strcmp(real, file))
+		return add_file(w, real);
+	return 0;
+}
+
+static int has_wd(const struct wdir *d, size_t n, int wd)
+{
+	for (size_t i = 0; i < n; i++)
+		if (d[i].wd == wd)
+			return 1;
+	return 0;
+}
+
+/* (Re)build the watches from the configuration in force; sets w->lost if a directory is
+ * missing. Watches no longer needed are removed. */
+static void arm(struct watchset *w)
+{
+	struct xg_engine *e = w->e;
+	struct wdir *nd;
+	size_t n = 0;
+
+	w->nf = 0;
 	pthread_mutex_lock(&e->lock);
 	if (e->cfg->path)
-		add_watch(e, e->cfg->path);
+		add_path(w, e->cfg->path);
 	for (size_t i = 0; i < e->cfg->n; i++)
-		add_watch(e, e->cfg->guests[i].policy);
+		add_path(w, e->cfg->guests[i].policy);
 	pthread_mutex_unlock(&e->lock);
+	nd = calloc(w->nf + 1, sizeof(*nd));
+	if (!nd) {
+		w->lost = 1; /* try again later */
+		return;
+	}
+	w->lost = 0;
+	for (size_t i = 0; i < w->nf; i++) {
+		int wd = inotify_add_watch(e->inotify, w->f[i].dir, XG_WATCH_EVENTS);
+		if (wd < 0) {
+			w->lost = 1;
+			continue;
+		}
+		nd[n].wd = wd;
+		snprintf(nd[n].path, sizeof(nd[n].path), "%s", w->f[i].dir);
+		n++;
+	}
+	for (size_t i = 0; i < w->nd; i++)
+		if (!has_wd(nd, n, w->d[i].wd) && !has_wd(w->d, i, w->d[i].wd))
+			inotify_rm_watch(e->inotify, w->d[i].wd);
+	free(w->d);
+	w->d = nd;
+	w->nd = n;
 }
 
-static int is_ours(struct xg_engine *e, const char *name)
+static int is_ours(const struct watchset *w, int wd, const char *name)
 {
-	int r = 0;
-
-	pthread_mutex_lock(&e->lock);
-	if (e->cfg->path && !strcmp(base(e->cfg->path), name))
-		r = 1;
-	for (size_t i = 0; i < e->cfg->n && !r; i++)
-		r = !strcmp(base(e->cfg->guests[i].policy), name);
-	pthread_mutex_unlock(&e->lock);
-	return r;
+	for (size_t i = 0; i < w->nd; i++) {
+		if (w->d[i].wd != wd)
+			continue;
+		for (size_t k = 0; k < w->nf; k++)
+			if (!strcmp(w->f[k].dir, w->d[i].path) && !strcmp(w->f[k].name, name))
+				return 1;
+	}
+	return 0;
 }
 
-static void do_reload(struct xg_engine *e, const char *why)
+static void do_reload(struct watchset *w, const char *why)
 {
 	struct xg_error err;
 
-	if (xg_engine_reload(e, &err))
-		xg_engine_log(e, "reload (%s) failed, the running policies stay: %s", why, err.msg);
+	if (xg_engine_reload(w->e, &err))
+		xg_engine_log(w->e, "reload (%s) failed, the running policies stay: %s", why,
+			      err.msg);
 	else
-		xg_engine_log(e, "reloaded (%s)", why);
-	watch_files(e);
+		xg_engine_log(w->e, "reloaded (%s)", why);
+	arm(w);
 }
 
 static void *watcher(void *arg)
 {
-	struct xg_engine *e = arg;
+	struct watchset *w = arg;
+	struct xg_engine *e = w->e;
 	_Alignas(struct inotify_event) char buf[4096];
 	int pending = 0;
 
 	for (;;) {
 		struct pollfd p[2] = {{e->wake[0], POLLIN, 0}, {e->inotify, POLLIN, 0}};
-		int n = poll(p, 2, pending ? 10 : -1);
+		int n = poll(p, 2, pending ? 10 : w->lost ? XG_WATCH_REARM_MS : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 && pending) {
 			pending = 0;
-			do_reload(e, "file changed");
+			do_reload(w, "file changed");
+			continue;
+		}
+		if (n == 0 && w->lost) {
+			arm(w);
+			if (!w->lost) /* everything is back, maybe with new contents */
+				do_reload(w, "watched directory back");
 			continue;
 		}
 		if (p[0].revents) {
-			char c;
-			if (read(e->wake[0], &c, 1) <= 0 || c == 'q')
-				break;
-			do_reload(e, "SIGHUP");
+			char c[64];
+			ssize_t r;
+			while ((r = read(e->wake[0], c, sizeof(c))) > 0)
+				;
+			if (r == 0)
+				break; /* xg_watch_stop closed the write end */
+			if (sighup_pending) {
+				sighup_pending = 0;
+				do_reload(w, "SIGHUP");
+			}
 		}
 		if (p[1].revents) {
 			ssize_t len = read(e->inotify, buf, sizeof(buf));
 			for (ssize_t off = 0; len > 0 && off < len;) {
 				const struct inotify_event *ev = (const void *)(buf + off);
-				if (ev->len && is_ours(e, ev->name))
+				/* IN_IGNORED of a watch arm() dropped is no loss */
+				if ((ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) &&
+				     has_wd(w->d, w->nd, ev->wd)) ||
+				    (ev->mask & IN_Q_OVERFLOW))
+					w->lost = 1;
+				if (ev->mask & IN_MOVE_SELF) /* it watches the moved directory now */
+					inotify_rm_watch(e->inotify, ev->wd);
+				if (ev->len && is_ours(w, ev->wd, ev->name))
 					pending = 1;
 				off += (ssize_t)(sizeof(*ev) + ev->len);
 			}
 		}
 	}
+	free(w->d);
+	free(w->f);
+	free(w);
 	return NULL;
 }
 
 int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err)
 {
+	struct watchset *w;
+
 	if (e->watching)
 		return 0;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -1;
+	}
+	w->e = e;
 	if (pipe2(e->wake, O_CLOEXEC | O_NONBLOCK)) {
 		snprintf(err->msg, sizeof(err->msg), "pipe: %s", strerror(errno));
+		free(w);
 		return -1;
 	}
 	e->inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -137,8 +259,8 @@ int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err)
 		snprintf(err->msg, sizeof(err->msg), "inotify: %s", strerror(errno));
 		goto fail;
 	}
-	watch_files(e);
-	if (pthread_create(&e->watcher, NULL, watcher, e)) {
+	arm(w);
+	if (pthread_create(&e->watcher, NULL, watcher, w)) {
 		snprintf(err->msg, sizeof(err->msg), "cannot start the watcher thread");
 		goto fail;
 	}
@@ -159,24 +281,23 @@ fail:
 	if (e->inotify >= 0)
 		close(e->inotify);
 	e->wake[0] = e->wake[1] = e->inotify = -1;
+	free(w->d);
+	free(w->f);
+	free(w);
 	return -1;
 }
 
 void xg_watch_stop(struct xg_engine *e)
 {
-	char q = 'q';
-
 	if (!e->watching)
 		return;
 	if (sighup_fd == e->wake[1]) {
-		signal(SIGHUP, SIG_DFL);
+		/* SIGHUP is still caught (a later one only sets the flag) but reaches no fd */
 		sighup_fd = -1;
 	}
-	while (write(e->wake[1], &q, 1) < 0 && errno == EINTR)
-		;
+	close(e->wake[1]);
 	pthread_join(e->watcher, NULL);
 	close(e->wake[0]);
-	close(e->wake[1]);
 	close(e->inotify);
 	e->wake[0] = e->wake[1] = e->inotify = -1;
 	e->watching = 0;

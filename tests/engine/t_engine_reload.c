@@ -160,8 +160,30 @@ int main(void)
 		usleep(5000);
 	}
 	ok(st.reloads > reloads && probe(r.v, &r.f) == 13, "SIGHUP reloads");
+
+	/* A storm of SIGHUPs, more than the wakeup pipe holds: the signals that arrive during
+	 * a reload are one reload after it, so nothing is queued once the storm is over; and
+	 * stopping the watcher right after must not hang (its quit used to be a byte lost on
+	 * the full pipe). SIGALRM ends a hang as a failure. */
+	usleep(100000);
+	xg_engine_stats(e, &st);
+	reloads = st.reloads;
+	for (int i = 0; i < 70000; i++)
+		raise(SIGHUP);
+	usleep(300000);
+	xg_engine_stats(e, &st);
+	uint64_t after = st.reloads;
+	usleep(300000);
+	xg_engine_stats(e, &st);
+	ok(after > reloads && after - reloads < 7000 && st.reloads == after,
+	   "70000 SIGHUPs are coalesced: %llu reloads during the storm, %llu queued after it",
+	   (unsigned long long)(after - reloads), (unsigned long long)(st.reloads - after));
+	alarm(20);
+	t0 = now_ms();
 	xg_vcpu_detach(r.v);
 	xg_engine_free(e);
+	alarm(0);
+	ok(1, "the watcher stops at once after the storm (%.0f ms)", now_ms() - t0);
 
 	/* xg.store survives reloads; a plain local does not */
 	e = engine_with(

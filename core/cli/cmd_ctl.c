@@ -20,7 +20,10 @@ static void usage(FILE *f)
 		   "  reload        reload every policy (the old ones stay on failure)\n"
 		   "\n"
 		   "T is GUEST or GUEST/N; without it, every vCPU. Exit status: 0 done, 1 the\n"
-		   "run answered with an error, 2 usage or no run at SOCKET.\n");
+		   "run answered with an error, 2 usage or no run at SOCKET.\n"
+		   "\n"
+		   "The run serves up to 64 connections at once; a command line must arrive\n"
+		   "whole within 2 s of connecting and its answer be read within 2 s.\n");
 }
 
 int xg_cmd_ctl(int argc, char **argv)
@@ -68,7 +71,8 @@ int xg_cmd_ctl(int argc, char **argv)
 	}
 	n = snprintf(line, sizeof(line), "%s%s%s\n", argv[2], argc > 3 ? " " : "",
 		     argc > 3 ? argv[3] : "");
-	if (write(fd, line, (size_t)n) != n) {
+	/* MSG_NOSIGNAL: a run that dropped us is an error message, not a silent SIGPIPE */
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
 		fprintf(stderr, "exitgate ctl: %s: %s\n", argv[1], strerror(errno));
 		close(fd);
 		return 2;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/engine_int.h"
@@ -287,18 +288,52 @@ fail:
 	return -1;
 }
 
-void xg_watch_stop(struct xg_engine *e)
+/* Tell the watcher to stop: closing the write end is seen however many bytes wait. */
+static void tell_stop(struct xg_engine *e)
 {
-	if (!e->watching)
+	if (e->wake[1] < 0)
 		return;
 	if (sighup_fd == e->wake[1]) {
 		/* SIGHUP is still caught (a later one only sets the flag) but reaches no fd */
 		sighup_fd = -1;
 	}
 	close(e->wake[1]);
-	pthread_join(e->watcher, NULL);
+	e->wake[1] = -1;
+}
+
+static void stopped(struct xg_engine *e)
+{
 	close(e->wake[0]);
 	close(e->inotify);
-	e->wake[0] = e->wake[1] = e->inotify = -1;
+	e->wake[0] = e->inotify = -1;
 	e->watching = 0;
+}
+
+int xg_engine_unwatch(xg_engine *e, double grace)
+{
+	struct timespec ts;
+
+	if (!e->watching)
+		return 0;
+	tell_stop(e);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)grace;
+	ts.tv_nsec += (long)((grace - (double)(time_t)grace) * 1e9);
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	if (pthread_timedjoin_np(e->watcher, NULL, &ts))
+		return -1; /* inside a reload that has not ended */
+	stopped(e);
+	return 0;
+}
+
+void xg_watch_stop(struct xg_engine *e)
+{
+	if (!e->watching)
+		return;
+	tell_stop(e);
+	pthread_join(e->watcher, NULL);
+	stopped(e);
 }

@@ -531,6 +531,10 @@ int xg_engine_reload(xg_engine *e, struct xg_error *err);
 /* Reload by itself on a change of the config or policy files (inotify) and on SIGHUP
  * (when handle_sighup). Runs a watcher thread; errors are logged. 0 or -1 with a message. */
 int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err);
+/* Stop watching (xg_engine_free does it too, waiting as long as it takes): 0, or -1 if the
+ * watcher is still inside a reload after grace seconds (a policy whose loading does not
+ * end); then it still uses the engine, which must not be freed. */
+int xg_engine_unwatch(xg_engine *e, double grace);
 
 /* Check a policy file, or a YAML configuration and every policy and file it names, without
  * a guest: the configuration, each guest's payload (found as `exitgate run` finds it) and

@@ -5,6 +5,7 @@
 # - a SIGHUP in the middle of a `ctl` request does not cut the request short;
 # - a storm of SIGHUPs with a policy slow to load is one or two reloads, and SIGTERM right
 #   after it still ends the run at once, with its summary;
+# - reloads that never end (--watch and SIGHUP) do not hold the run's end either;
 # - a vCPU stuck in a policy call (stuck.lua) does not hold the run: --timeout and SIGTERM end
 #   it, the summary says which vCPU did not stop and why (the time to exit is printed).
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
@@ -72,6 +73,28 @@ ok $? "3000 SIGHUPs then SIGTERM: the run ends, stopped by the signal (status $r
 got=$(js "$T/storm.json" '$d->{guests}[0]{engine}{reloads}')
 [ -n "$got" ] && [ "$got" -ge 1 ] && [ "$got" -le 5 ]
 ok $? "... the storm was coalesced: $got reload(s), not one per signal"
+[ $rc = 3 ] || diag "$ERR"
+
+# a reload that never ends (a policy whose top level loops, under a budget of 10^16 steps):
+# the --watch thread and the SIGHUP reload are stuck in it, and SIGTERM still ends the run
+cfg stuck.yaml "$T/in.yaml" >/dev/null
+perl -pe "s{^(\\s*policy:\\s*)\\S+}{\$1$T/forever.lua}" "$T/in.yaml" >"$T/forever.yaml"
+cp "$RUN_DIR/suspend.lua" "$T/forever.lua"
+start --watch "$T/forever.yaml"
+wait_for "$T/bg.err" 'stuck/0 suspended' 20
+ok $? "a run with --watch parks under suspend.lua"
+{ echo "while true do end"; cat "$RUN_DIR/suspend.lua"; } >"$T/forever.lua.new"
+mv "$T/forever.lua.new" "$T/forever.lua"
+sleep 0.5
+kill -HUP "$pid"
+sleep 0.5
+t0=$(ms)
+kill -TERM "$pid"
+finish_run
+t=$(($(ms) - t0))
+[ $rc = 3 ] && has "$ERR" 'stuck: stopped .*SIGTERM' && has "$ERR" 'still inside a reload'
+ok $? "reloads that never end: SIGTERM ends the run with its summary (status $rc)"
+[ $t -lt 10000 ]; ok $? "... $t ms after SIGTERM"
 [ $rc = 3 ] || diag "$ERR"
 
 # a vCPU stuck in a policy call: --timeout, then SIGTERM

@@ -684,7 +684,13 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 				continue;
 			n++;
 			if (!strcmp(cmd, "status")) {
-				if (c->state == V_RUNNING)
+				long long since = atomic_load(&c->policy_since);
+				double in = since ? now() - (double)since / 1e9 : 0;
+				if (c->state == V_RUNNING && in >= 1)
+					fprintf(f, "%s/%d running exits=%llu (in a policy call for "
+						   "%.1f s)\n",
+						g->cfg->name, i, (unsigned long long)c->exits, in);
+				else if (c->state == V_RUNNING)
 					fprintf(f, "%s/%d running exits=%llu\n", g->cfg->name, i,
 						(unsigned long long)c->exits);
 				else if (c->state == V_SUSPENDED)
@@ -1220,7 +1226,9 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		for (int i = 0; i < m.g[gi].nv; i++)
 			if (m.g[gi].v[i].started && !m.g[gi].v[i].abandoned)
 				pthread_join(m.g[gi].v[i].tid, NULL);
-	/* no more commands: a reload or dump that has not ended by now is left running */
+	/* no more commands or reloads: one that has not ended within the grace period (a
+	 * policy that takes forever to load, a dump of a stuck vCPU) is left running */
+	t_end = now() + XG_RUN_GRACE;
 	if (xg_ctl_close(m.ctl, XG_RUN_GRACE)) {
 		say("the control socket's thread is still inside a command after %.0f s; left "
 		    "running",
@@ -1228,6 +1236,11 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		abandoned = 1;
 	}
 	m.ctl = NULL;
+	if (o->watch && xg_engine_unwatch(m.e, t_end - now() > 0.1 ? t_end - now() : 0.1)) {
+		say("the --watch thread is still inside a reload after %.0f s; left running",
+		    XG_RUN_GRACE);
+		abandoned = 1;
+	}
 	for (int gi = 0; gi < m.ng; gi++) {
 		xg_devs_flush(&m.g[gi].devs);
 		if (!o->quiet)

@@ -22,7 +22,7 @@ struct xg_vmm_opts {
 	const char *ctl_path;	    /* control socket, or NULL */
 	const char *stats_path;	    /* JSON summary, or NULL */
 	double timeout;		    /* seconds, 0: the guests' own */
-	int watch;		    /* reload on policy change and SIGHUP */
+	int watch;		    /* reload on policy file changes (SIGHUP reloads anyway) */
 	int quiet;		    /* no summary */
 };
 

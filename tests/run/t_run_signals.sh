@@ -111,7 +111,10 @@ ok $? "... the summary names the vCPU stuck in its policy call"
 
 start "$c"
 wait_for "$T/bg.out" 'suspend: before' 20
-sleep 0.5
+sleep 1.2
+ctl status
+has "$CO" '^stuck/0 running exits=[0-9]+ \(in a policy call for [0-9.]+ s\)$'
+ok $? "ctl status shows the vCPU in its policy call ('$CO')"
 t0=$(ms)
 kill -TERM "$pid"
 finish_run

@@ -49,7 +49,7 @@ for w in "" --watch; do
 		print $s "tus\n";
 		local $/; print scalar <$s>;' "$sock" "$pid" 2>&1)
 	has "$CO" '^suspend/0 suspended: waiting$' && has "$CO" '^ok$'
-	ok $? "$what in the middle of a ctl request: the request is answered whole ('$CO')"
+	ok $? "$what in the middle of a ctl request: the request is answered whole ('$(tr '\n' '|' <<<"$CO")')"
 	ctl stop
 	finish_run
 	[ $rc = 3 ] && has "$ERR" 'suspend: stopped'
@@ -62,7 +62,8 @@ c=$(cfg slowload.yaml)
 start --watch --stats "$T/storm.json" "$c"
 wait_for "$T/bg.err" 'slow/0 suspended' 30
 perl -e 'kill "HUP", $ARGV[0] for 1 .. 3000' "$pid"
-sleep 0.5
+wait_for "$T/bg.err" 'SIGHUP: reloaded' 30
+ok $? "3000 SIGHUPs: the policy is reloaded"
 t0=$(ms)
 kill -TERM "$pid"
 finish_run

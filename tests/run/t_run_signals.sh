@@ -38,6 +38,8 @@ for w in "" --watch; do
 	kill -HUP "$pid"
 	wait_for "$T/bg.err" 'SIGHUP: reloaded' 10
 	ok $? "$what: the policies are reloaded"
+	! grep -qvE '^(exitgate: |  )' "$T/bg.err"
+	ok $? "$what: every line it logs is an 'exitgate: ' message"
 	kill -0 "$pid" 2>/dev/null; ok $? "$what: the run goes on"
 	CO=$(perl -MIO::Socket::UNIX -e '
 		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";

@@ -123,6 +123,28 @@ static void wake(int fd)
 		return;
 }
 
+/* A reload for SIGHUP: its answer goes to stderr, a line each ("reloaded", or an error). */
+static void hup_reload(struct xg_vmm *m)
+{
+	char *out = NULL, *l, *nl;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f) {
+		fprintf(stderr, "exitgate: SIGHUP: out of memory, no reload\n");
+		return;
+	}
+	xg_vmm_command(m, "reload", f);
+	fclose(f);
+	for (l = out; l && *l; l = nl + 1) {
+		nl = strchr(l, '\n');
+		if (!nl)
+			nl = l + strlen(l) - 1;
+		fprintf(stderr, "exitgate: SIGHUP: %.*s\n", (int)(nl - l + (*nl != '\n')), l);
+	}
+	free(out);
+}
+
 static void *worker(void *arg)
 {
 	struct xg_ctl *c = arg;
@@ -149,10 +171,7 @@ static void *worker(void *arg)
 			/* every SIGHUP so far is answered by this one reload */
 			c->hup = 0;
 			pthread_mutex_unlock(&c->lock);
-			answer(c->m, "reload", &out, &len);
-			fprintf(stderr, "exitgate: SIGHUP: %.*s", (int)len,
-				out ? out : "error: out of memory\n");
-			free(out);
+			hup_reload(c->m);
 			pthread_mutex_lock(&c->lock);
 			c->busy = 0;
 			continue;

@@ -59,6 +59,7 @@ CO=$(perl -MIO::Socket::UNIX -e '
 has "$CO" '^error: a command line is at most'; ok $? "an overlong command line: an error ('$CO')"
 
 ctl stop
+[ $crc = 0 ] && has "$CO" '^suspend stopping$'; ok $? "ctl stop is answered though the run ends at once ('$CO')"
 finish_run
 [ $rc = 3 ]; ok $? "ctl stop ends that run with status 3 (got $rc)"
 
@@ -82,6 +83,7 @@ done
 [ $worst -lt 5000 ]; ok $? "... within 5 s each (worst of 5: $worst ms)"
 echo "# figure: ctl status latency with 100 hostile clients (50 idle, 50 slow-drip): worst of 5 $worst ms"
 ctl stop
+[ $crc = 0 ] && has "$CO" '^suspend stopping$'; ok $? "ctl stop is answered with the clients connected ('$CO')"
 finish_run
 kill "$hpid" 2>/dev/null
 [ $rc = 3 ] && has "$ERR" 'suspend: stopped'; ok $? "ctl stop still ends the run (status $rc)"

@@ -279,6 +279,10 @@ static void tell(struct client *k, const char *msg)
 	}
 }
 
+static void on_write(struct client *k);
+
+/* The answer is ready: send what the socket takes now (usually all of it, so an answer is
+ * out even if the run ends right after the command), the rest when poll says. */
 static void start_writing(struct client *k, char *out, size_t len)
 {
 	k->out = out;
@@ -286,6 +290,7 @@ static void start_writing(struct client *k, char *out, size_t len)
 	k->outoff = 0;
 	k->state = C_WRITING;
 	k->deadline = mono() + XG_CTL_DEADLINE;
+	on_write(k);
 }
 
 /* The line is complete: answer at once, or queue it for the worker. */
@@ -487,9 +492,13 @@ int xg_ctl_close(struct xg_ctl *c, double grace)
 		/* inside a reload or a dump that does not end: it still uses c and the run */
 		return -1;
 	}
-	for (int i = 0; i < XG_CTL_CLIENTS; i++)
-		if (c->cl[i].state != C_FREE)
-			drop(&c->cl[i]);
+	for (int i = 0; i < XG_CTL_CLIENTS; i++) {
+		struct client *k = &c->cl[i];
+		if (k->state == C_DONE) /* a last answer of the worker: what the socket takes */
+			start_writing(k, k->out, k->outlen);
+		if (k->state != C_FREE)
+			drop(k);
+	}
 	close(c->wake[0]);
 	close(c->wake[1]);
 	pthread_mutex_destroy(&c->lock);

@@ -31,8 +31,7 @@
 #include "engine/engine_int.h"
 
 #define XG_WATCH_REARM_MS 200
-#define XG_WATCH_EVENTS                                                                        \
-	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
+#define XG_WATCH_EVENTS	  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
 
 static volatile int sighup_fd = -1;
 static volatile sig_atomic_t sighup_pending;
@@ -224,7 +223,8 @@ static void *watcher(void *arg)
 				     has_wd(w->d, w->nd, ev->wd)) ||
 				    (ev->mask & IN_Q_OVERFLOW))
 					w->lost = 1;
-				if (ev->mask & IN_MOVE_SELF) /* it watches the moved directory now */
+				/* after IN_MOVE_SELF it would watch the moved directory */
+				if (ev->mask & IN_MOVE_SELF)
 					inotify_rm_watch(e->inotify, ev->wd);
 				if (ev->len && is_ours(w, ev->wd, ev->name))
 					pending = 1;

@@ -12,10 +12,17 @@
 need_kvm
 sock="$T/ctl.sock"
 
+# start RUN-ARGS...: the run under `timeout 60`; signals go to the run itself ($xpid), not
+# to timeout, which would send each one twice (to its child and to its process group)
 start() {
 	timeout 60 "$X" run --ctl "$sock" "$@" >"$T/bg.out" 2>"$T/bg.err" &
 	pid=$!
 	BG_PIDS="$BG_PIDS $pid"
+	xpid=
+	for ((i = 0; i < 100 && ! xpid; i++)); do
+		xpid=$(pgrep -P "$pid" | head -1)
+		[ -n "$xpid" ] || sleep 0.02
+	done
 }
 ctl() {
 	CO=$(timeout 20 "$X" ctl "$sock" "$@" 2>&1)
@@ -35,21 +42,22 @@ for w in "" --watch; do
 	what="SIGHUP${w:+ with $w}"
 	start $w "$c"
 	wait_for "$T/bg.err" 'suspend/0 suspended' 20
-	kill -HUP "$pid"
+	kill -HUP "$xpid"
 	wait_for "$T/bg.err" 'SIGHUP: reloaded' 10
 	ok $? "$what: the policies are reloaded"
 	! grep -qvE '^(exitgate: |  )' "$T/bg.err"
 	ok $? "$what: every line it logs is an 'exitgate: ' message"
-	kill -0 "$pid" 2>/dev/null; ok $? "$what: the run goes on"
+	kill -0 "$xpid" 2>/dev/null; ok $? "$what: the run goes on"
 	CO=$(perl -MIO::Socket::UNIX -e '
 		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
 		$s->autoflush(1);
 		print $s "sta";
 		select(undef, undef, undef, 0.3);
+		$ARGV[1] > 1 or die "no pid\n"; # never 0: that is the whole process group
 		kill "HUP", $ARGV[1];
 		select(undef, undef, undef, 0.3);
 		print $s "tus\n";
-		local $/; print scalar <$s>;' "$sock" "$pid" 2>&1)
+		local $/; print scalar <$s>;' "$sock" "$xpid" 2>&1)
 	has "$CO" '^suspend/0 suspended: waiting$' && has "$CO" '^ok$'
 	ok $? "$what in the middle of a ctl request: the request is answered whole ('$(tr '\n' '|' <<<"$CO")')"
 	ctl stop
@@ -63,11 +71,11 @@ done
 c=$(cfg slowload.yaml)
 start --watch --stats "$T/storm.json" "$c"
 wait_for "$T/bg.err" 'slow/0 suspended' 30
-perl -e 'kill "HUP", $ARGV[0] for 1 .. 3000' "$pid"
+perl -e '$ARGV[0] > 1 or die "no pid\n"; kill "HUP", $ARGV[0] for 1 .. 3000' "$xpid"
 wait_for "$T/bg.err" 'SIGHUP: reloaded' 30
 ok $? "3000 SIGHUPs: the policy is reloaded"
 t0=$(ms)
-kill -TERM "$pid"
+kill -TERM "$xpid"
 finish_run
 t=$(($(ms) - t0))
 [ $rc = 3 ] && has "$ERR" 'slow: stopped .*SIGTERM'
@@ -89,10 +97,10 @@ ok $? "a run with --watch parks under suspend.lua"
 { echo "while true do end"; cat "$RUN_DIR/suspend.lua"; } >"$T/forever.lua.new"
 mv "$T/forever.lua.new" "$T/forever.lua"
 sleep 0.5
-kill -HUP "$pid"
+kill -HUP "$xpid"
 sleep 0.5
 t0=$(ms)
-kill -TERM "$pid"
+kill -TERM "$xpid"
 finish_run
 t=$(($(ms) - t0))
 [ $rc = 3 ] && has "$ERR" 'stuck: stopped .*SIGTERM' && has "$ERR" 'still inside a reload'
@@ -119,7 +127,7 @@ ctl status
 has "$CO" '^stuck/0 running exits=[0-9]+ \(in a policy call for [0-9.]+ s\)$'
 ok $? "ctl status shows the vCPU in its policy call ('$CO')"
 t0=$(ms)
-kill -TERM "$pid"
+kill -TERM "$xpid"
 finish_run
 t=$(($(ms) - t0))
 [ $rc = 3 ] && has "$ERR" 'stuck: stopped .*SIGTERM' && has "$ERR" 'stuck in a policy call'

@@ -39,9 +39,10 @@
 #include "dump/dump.h"
 #include "exit/kvm_compat.h"
 
-#define NREASONS     64
-#define STACK_SIZE   XG_KVM_VCPU_STACK /* per vCPU, below the previous one's */
-#define XG_RUN_GRACE 2.0		       /* s the end waits for a vCPU told to stop */
+#define NREASONS   64
+#define STACK_SIZE XG_KVM_VCPU_STACK /* per vCPU, below the previous one's */
+
+#define XG_RUN_GRACE 2.0 /* s the end waits for a vCPU told to stop */
 
 enum vstate { V_RUNNING = 0, V_SUSPENDED, V_ENDED };
 
@@ -113,8 +114,8 @@ static void sig_wake(void)
 	int saved = errno;
 	char b = 1;
 
-	/* EAGAIN: the pipe is full, so the main loop has a wakeup waiting already */
 	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* EAGAIN: the pipe is full, so the main loop has a wakeup waiting already */
 	}
 	errno = saved;
 }

@@ -114,41 +114,295 @@ static int get_str(struct ctx *c, yaml_node_t *n, const char *key, char **out)
 	return 0;
 }
 
-static struct xg_param *param_from(yaml_document_t *d, yaml_node_t *n)
-{
-	struct xg_param *p = calloc(1, sizeof(*p)), **tail;
+/*
+ * Limits, checked on the parser's events before the document is loaded. libyaml's document
+ * keeps an alias as a reference to its anchor's node, so the loaded document stays as small
+ * as the text, but it may hold cycles (`params: &a [ *a ]`), and every reader of params
+ * expands the references. This pass sees each node as if the aliases were written out: for
+ * every anchor it keeps the size and height of its node once the node has ended, and for
+ * every open collection where its count started, so an alias costs one addition. It refuses
+ * a cycle (an alias to a collection still open), nesting deeper than XG_CONFIG_MAX_DEPTH and
+ * more than XG_CONFIG_MAX_NODES nodes or XG_CONFIG_MAX_BYTES of scalar text. What else is
+ * wrong (syntax, an undefined alias, a duplicate anchor) it leaves to yaml_parser_load, which
+ * says so in its own words. YAML 1.2 section 3.2.2.2 (anchors and aliases).
+ */
+struct lim_anchor {
+	char *name;
+	size_t nodes, bytes; /* of its node, aliases inside expanded */
+	int height;	     /* collection levels of its node, 0 for a scalar */
+	int open;	     /* a collection not yet ended: an alias to it is a cycle */
+	yaml_mark_t mark;
+};
 
-	if (!p)
-		return NULL;
-	if (n->type == YAML_SCALAR_NODE) {
-		p->type = XG_PARAM_SCALAR;
-		p->value = strdup((const char *)n->data.scalar.value);
-		p->plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-	} else if (n->type == YAML_SEQUENCE_NODE) {
-		p->type = XG_PARAM_SEQ;
-		tail = &p->child;
-		for (yaml_node_item_t *i = n->data.sequence.items.start;
-		     i < n->data.sequence.items.top; i++) {
-			*tail = param_from(d, yaml_document_get_node(d, *i));
-			if (*tail)
-				tail = &(*tail)->next;
-		}
-	} else {
-		p->type = XG_PARAM_MAP;
-		tail = &p->child;
-		for (yaml_node_pair_t *i = n->data.mapping.pairs.start;
-		     i < n->data.mapping.pairs.top; i++) {
-			yaml_node_t *k = yaml_document_get_node(d, i->key);
-			*tail = param_from(d, yaml_document_get_node(d, i->value));
-			if (*tail) {
-				(*tail)->key = strdup(scalar(k) ? scalar(k) : "?");
-				tail = &(*tail)->next;
-			}
-		}
-	}
-	return p;
+struct lim_frame {
+	long anchor; /* index in anchors, or -1 */
+	size_t nodes0, bytes0;
+	int height; /* the highest child so far */
+};
+
+struct lim {
+	struct ctx *c;
+	struct lim_anchor *a;
+	size_t na, cap;
+	size_t *hash; /* open addressing: anchor index + 1, 0 for empty; 2 * cap slots */
+	struct lim_frame st[XG_CONFIG_MAX_DEPTH];
+	int depth;
+	size_t nodes, bytes;
+};
+
+static int fail_mark(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* file:line:column: message (libyaml's marks count from 0) */
+static int fail_mark(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->err->msg, sizeof(c->err->msg), "%s:%zu:%zu: %s", c->cfg->name, m.line + 1,
+		 m.column + 1, msg);
+	return -1;
 }
 
+static size_t lim_hash(const char *s)
+{
+	size_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static long lim_find(struct lim *l, const char *name)
+{
+	size_t mask = 2 * l->cap - 1;
+
+	if (!l->cap)
+		return -1;
+	for (size_t i = lim_hash(name) & mask; l->hash[i]; i = (i + 1) & mask)
+		if (!strcmp(l->a[l->hash[i] - 1].name, name))
+			return (long)(l->hash[i] - 1);
+	return -1;
+}
+
+/* A new anchor; 1 when the name is taken (the loader reports the duplicate), -1 on no memory */
+static int lim_anchor(struct lim *l, const char *name, yaml_mark_t m, long *idx)
+{
+	struct lim_anchor *a;
+
+	if (lim_find(l, name) >= 0)
+		return 1;
+	if (l->na == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct lim_anchor *na = realloc(l->a, cap * sizeof(*na));
+		size_t *h = calloc(2 * cap, sizeof(*h));
+
+		if (!na || !h) {
+			free(h);
+			if (na)
+				l->a = na;
+			return fail_mark(l->c, m, "out of memory");
+		}
+		l->a = na;
+		free(l->hash);
+		l->hash = h;
+		l->cap = cap;
+		for (size_t i = 0; i < l->na; i++) {
+			size_t j = lim_hash(l->a[i].name) & (2 * cap - 1);
+			while (h[j])
+				j = (j + 1) & (2 * cap - 1);
+			h[j] = i + 1;
+		}
+	}
+	a = &l->a[l->na];
+	memset(a, 0, sizeof(*a));
+	a->name = strdup(name);
+	if (!a->name)
+		return fail_mark(l->c, m, "out of memory");
+	a->mark = m;
+	{
+		size_t j = lim_hash(name) & (2 * l->cap - 1);
+		while (l->hash[j])
+			j = (j + 1) & (2 * l->cap - 1);
+		l->hash[j] = ++l->na;
+	}
+	*idx = (long)l->na - 1;
+	return 0;
+}
+
+/* A node of the given expanded size and height at the current depth; alias: its name. */
+static int lim_add(struct lim *l, yaml_mark_t m, size_t nodes, size_t bytes, int height,
+		   const char *alias)
+{
+	if (l->depth + height > XG_CONFIG_MAX_DEPTH) {
+		if (alias)
+			return fail_mark(l->c, m,
+					 "alias *%s nests %d levels deep here, over the limit of "
+					 "%d levels of lists and mappings inside each other "
+					 "(aliases expanded): flatten the structure",
+					 alias, l->depth + height, XG_CONFIG_MAX_DEPTH);
+		return fail_mark(l->c, m,
+				 "nesting deeper than %d levels of lists and mappings inside each "
+				 "other: flatten the structure",
+				 XG_CONFIG_MAX_DEPTH);
+	}
+	l->nodes += nodes;
+	l->bytes += bytes;
+	if (l->nodes > XG_CONFIG_MAX_NODES) {
+		if (alias)
+			return fail_mark(l->c, m,
+					 "alias *%s expands the configuration past %d nodes, the "
+					 "limit (each alias counts as the whole node it repeats): "
+					 "use fewer or smaller aliases",
+					 alias, XG_CONFIG_MAX_NODES);
+		return fail_mark(l->c, m,
+				 "the configuration has more than %d nodes (scalars, lists and "
+				 "mappings), the limit: split it or move bulk data into the policy",
+				 XG_CONFIG_MAX_NODES);
+	}
+	if (l->bytes > XG_CONFIG_MAX_BYTES) {
+		if (alias)
+			return fail_mark(l->c, m,
+					 "alias *%s expands the configuration past %u MiB of text, "
+					 "the limit (each alias counts as the whole node it "
+					 "repeats): use fewer or smaller aliases",
+					 alias, XG_CONFIG_MAX_BYTES >> 20);
+		return fail_mark(l->c, m,
+				 "the configuration has more than %u MiB of text in its values, "
+				 "the limit: move bulk data into the policy",
+				 XG_CONFIG_MAX_BYTES >> 20);
+	}
+	if (l->depth && l->st[l->depth - 1].height < height)
+		l->st[l->depth - 1].height = height;
+	return 0;
+}
+
+static int lim_open(struct lim *l, const yaml_event_t *ev, const yaml_char_t *anchor)
+{
+	struct lim_frame *f;
+	long idx = -1;
+	int rc = lim_add(l, ev->start_mark, 1, 0, 1, NULL);
+
+	if (!rc && anchor)
+		rc = lim_anchor(l, (const char *)anchor, ev->start_mark, &idx);
+	if (rc)
+		return rc;
+	if (idx >= 0)
+		l->a[idx].open = 1;
+	f = &l->st[l->depth++];
+	f->anchor = idx;
+	f->nodes0 = l->nodes - 1;
+	f->bytes0 = l->bytes;
+	f->height = 0;
+	return 0;
+}
+
+static void lim_close(struct lim *l)
+{
+	struct lim_frame *f;
+	int height;
+
+	if (!l->depth)
+		return;
+	f = &l->st[--l->depth];
+	height = f->height + 1;
+	if (f->anchor >= 0) {
+		struct lim_anchor *a = &l->a[f->anchor];
+		a->open = 0;
+		a->nodes = l->nodes - f->nodes0;
+		a->bytes = l->bytes - f->bytes0;
+		a->height = height;
+	}
+	if (l->depth && l->st[l->depth - 1].height < height)
+		l->st[l->depth - 1].height = height;
+}
+
+static int lim_scalar(struct lim *l, const yaml_event_t *ev)
+{
+	const yaml_char_t *anchor = ev->data.scalar.anchor;
+	size_t len = ev->data.scalar.length;
+	long idx;
+	int rc = lim_add(l, ev->start_mark, 1, len, 0, NULL);
+
+	if (!rc && anchor && !(rc = lim_anchor(l, (const char *)anchor, ev->start_mark, &idx))) {
+		l->a[idx].nodes = 1;
+		l->a[idx].bytes = len;
+	}
+	return rc;
+}
+
+static int lim_alias(struct lim *l, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	long idx = lim_find(l, name);
+	const struct lim_anchor *a;
+
+	if (idx < 0)
+		return 1; /* undefined: the loader says so */
+	a = &l->a[idx];
+	if (a->open)
+		return fail_mark(l->c, ev->start_mark,
+				 "alias *%s refers to %s (a cycle): the node anchored &%s at "
+				 "%zu:%zu contains this alias, so it never ends; an alias may only "
+				 "repeat a node that ends before it",
+				 name,
+				 l->depth && l->st[l->depth - 1].anchor == idx ? "itself"
+									       : "a node around it",
+				 name, a->mark.line + 1, a->mark.column + 1);
+	return lim_add(l, ev->start_mark, a->nodes, a->bytes, a->height, name);
+}
+
+/* -1 with the message set when the first document of text is over a limit, 0 otherwise */
+static int check_limits(struct ctx *c, const char *text, size_t len)
+{
+	struct lim l = {.c = c};
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return fail(c, NULL, "out of memory");
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	while (!rc && yaml_parser_parse(&p, &ev)) {
+		switch (ev.type) {
+		case YAML_SCALAR_EVENT:
+			rc = lim_scalar(&l, &ev);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			rc = lim_open(&l, &ev, ev.data.sequence_start.anchor);
+			break;
+		case YAML_MAPPING_START_EVENT:
+			rc = lim_open(&l, &ev, ev.data.mapping_start.anchor);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			lim_close(&l);
+			break;
+		case YAML_ALIAS_EVENT:
+			rc = lim_alias(&l, &ev);
+			break;
+		case YAML_DOCUMENT_END_EVENT: /* the loader reads the first document only */
+		case YAML_STREAM_END_EVENT:
+			rc = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	for (size_t i = 0; i < l.na; i++)
+		free(l.a[i].name);
+	free(l.a);
+	free(l.hash);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The params tree of node n, which check_limits has seen: acyclic, depth and size bounded.
+ * A guest without its own params shares the defaults' tree (refs counts the sharers). */
 static void param_free(struct xg_param *p)
 {
 	while (p) {
@@ -159,6 +413,55 @@ static void param_free(struct xg_param *p)
 		free(p);
 		p = next;
 	}
+}
+
+static void param_put(struct xg_param *root)
+{
+	if (root && --root->refs == 0)
+		param_free(root);
+}
+
+static struct xg_param *param_from(yaml_document_t *d, yaml_node_t *n, int depth)
+{
+	struct xg_param *p, **tail;
+
+	if (!n || depth > XG_CONFIG_MAX_DEPTH || !(p = calloc(1, sizeof(*p))))
+		return NULL;
+	tail = &p->child;
+	if (n->type == YAML_SCALAR_NODE) {
+		p->type = XG_PARAM_SCALAR;
+		p->value = strdup((const char *)n->data.scalar.value);
+		p->plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		if (!p->value)
+			goto fail;
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		p->type = XG_PARAM_SEQ;
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		     i < n->data.sequence.items.top; i++) {
+			*tail = param_from(d, yaml_document_get_node(d, *i), depth + 1);
+			if (!*tail)
+				goto fail;
+			tail = &(*tail)->next;
+		}
+	} else {
+		p->type = XG_PARAM_MAP;
+		for (yaml_node_pair_t *i = n->data.mapping.pairs.start;
+		     i < n->data.mapping.pairs.top; i++) {
+			yaml_node_t *k = yaml_document_get_node(d, i->key);
+			*tail = param_from(d, yaml_document_get_node(d, i->value), depth + 1);
+			if (!*tail)
+				goto fail;
+			(*tail)->key = strdup(k && scalar(k) ? scalar(k) : "?");
+			if (!(*tail)->key)
+				goto fail;
+			tail = &(*tail)->next;
+		}
+	}
+	p->refs = 1;
+	return p;
+fail:
+	param_free(p);
+	return NULL;
 }
 
 static int resolve_policy(struct ctx *c, yaml_node_t *n, struct xg_guest_cfg *g)
@@ -641,8 +944,10 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 		if (!strcmp(k, "policy")) {
 			rc = resolve_policy(c, v, g);
 		} else if (!strcmp(k, "params")) {
-			param_free(g->params);
-			g->params = param_from(d, v);
+			param_put(g->params);
+			g->params = param_from(d, v, 1);
+			if (!g->params)
+				rc = fail(c, v, "out of memory reading params");
 		} else if (!strcmp(k, "on_error")) {
 			rc = get_str(c, v, k, &g->on_error);
 		} else if (!strcmp(k, "dump_dir")) {
@@ -720,34 +1025,17 @@ static void guest_clear(struct xg_guest_cfg *g)
 	free(g->policy);
 	free(g->on_error);
 	free(g->dump_dir);
-	param_free(g->params);
+	param_put(g->params);
 	vm_clear(&g->vm);
 	memset(g, 0, sizeof(*g));
-}
-
-static struct xg_param *param_copy(const struct xg_param *p)
-{
-	struct xg_param *h = NULL, **tail = &h;
-
-	for (; p; p = p->next) {
-		struct xg_param *n = calloc(1, sizeof(*n));
-		if (!n)
-			break;
-		*n = *p;
-		n->key = xstrdup(p->key);
-		n->value = xstrdup(p->value);
-		n->child = param_copy(p->child);
-		n->next = NULL;
-		*tail = n;
-		tail = &n->next;
-	}
-	return h;
 }
 
 static void inherit(struct xg_guest_cfg *g, const struct xg_guest_cfg *d)
 {
 	g->policy = xstrdup(d->policy);
-	g->params = param_copy(d->params);
+	g->params = d->params; /* shared, not copied: params never change */
+	if (g->params)
+		g->params->refs++;
 	g->instructions = d->instructions;
 	g->memory = d->memory;
 	g->store_entries = d->store_entries;
@@ -854,10 +1142,18 @@ xg_config *xg_config_parse(const char *text, size_t len, const char *name, const
 		return NULL;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err->msg, sizeof(err->msg), "%s:%zu: YAML error: %s %s", cfg->name,
-			 parser.problem_mark.line + 1, parser.problem ? parser.problem : "",
-			 parser.context ? parser.context : "");
+	if (check_limits(&c, text, len)) {
+		/* the message is set */
+	} else if (!yaml_parser_load(&parser, &doc)) {
+		/* libyaml: the context ("while parsing a flow sequence", "found duplicate anchor;
+		 * first occurrence") is where it began, the problem is what is wrong here */
+		char ctx[160] = "";
+		if (parser.context)
+			snprintf(ctx, sizeof(ctx), "%s (at %zu:%zu): ", parser.context,
+				 parser.context_mark.line + 1, parser.context_mark.column + 1);
+		snprintf(err->msg, sizeof(err->msg), "%s:%zu:%zu: YAML error: %s%s", cfg->name,
+			 parser.problem_mark.line + 1, parser.problem_mark.column + 1, ctx,
+			 parser.problem ? parser.problem : "not YAML");
 	} else {
 		rc = parse_doc(&c);
 		yaml_document_delete(&doc);

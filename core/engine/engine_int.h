@@ -148,6 +148,10 @@ int xg_slot_of(const struct xg_exit *x);
 /* Kind names a policy may write a handler for ("default" included); NULL-terminated. */
 const char *const *xg_handler_names(void);
 
+/* params.c: push the params tree (NULL: none) as one table on L, in protected mode; -1 with
+ * msg filled (nothing pushed) when the stack or memory runs out. */
+int xg_params_push(lua_State *L, const struct xg_param *p, char *msg, size_t n);
+
 /* verdict.c */
 /* xg.emulator.supports(e): the VMM's can_emulate, else exitgate's x86 emulator through the
  * vCPU's ops; 0 for a check (no vCPU). */

@@ -1092,43 +1092,6 @@ static int c_store_set(lua_State *L)
 	return 0;
 }
 
-static void push_param(lua_State *L, const struct xg_param *p)
-{
-	if (p->type == XG_PARAM_SCALAR) {
-		char *end;
-		long long i;
-		double d;
-		if (p->plain && (!strcmp(p->value, "true") || !strcmp(p->value, "false"))) {
-			lua_pushboolean(L, p->value[0] == 't');
-			return;
-		}
-		if (p->plain && *p->value) {
-			errno = 0;
-			i = strtoll(p->value, &end, 0);
-			if (!*end && !errno) {
-				lua_pushinteger(L, i);
-				return;
-			}
-			d = strtod(p->value, &end);
-			if (!*end) {
-				lua_pushnumber(L, d);
-				return;
-			}
-		}
-		lua_pushstring(L, p->value);
-		return;
-	}
-	lua_newtable(L);
-	int n = 0;
-	for (const struct xg_param *c = p->child; c; c = c->next) {
-		push_param(L, c);
-		if (p->type == XG_PARAM_SEQ)
-			lua_rawseti(L, -2, ++n);
-		else
-			lua_setfield(L, -2, c->key);
-	}
-}
-
 /* ---- building the state ---------------------------------------------------------------- */
 
 static const char *const allowed_globals[] = {
@@ -1544,10 +1507,10 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	lua_setfield(L, -2, "guest");
 	lua_pushinteger(L, index);
 	lua_setfield(L, -2, "vcpu_index");
-	if (g->params)
-		push_param(L, g->params);
-	else
-		lua_newtable(L);
+	if (xg_params_push(L, g->params, msg, sizeof(msg))) {
+		set_err(err, "guest '%s': params: %s", g->name, msg);
+		goto fail;
+	}
 	lua_setfield(L, -2, "params");
 	lua_newtable(L);
 	lua_pushcfunction(L, c_store_get);

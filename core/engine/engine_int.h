@@ -10,6 +10,7 @@
  *   engine.c   engine, vCPUs, dispatch, stats, rate-limited log, reload and swap.
  *   watch.c    inotify and SIGHUP driving reloads.
  *   check.c    `exitgate check`: a policy loaded with a fake vCPU, fed synthetic exits.
+ *   params.c   a guest's params (config.h) as Lua values, stack checked, in protected mode.
  */
 #ifndef XG_ENGINE_INT_H
 #define XG_ENGINE_INT_H
@@ -148,8 +149,9 @@ int xg_slot_of(const struct xg_exit *x);
 /* Kind names a policy may write a handler for ("default" included); NULL-terminated. */
 const char *const *xg_handler_names(void);
 
-/* params.c: push the params tree (NULL: none) as one table on L, in protected mode; -1 with
- * msg filled (nothing pushed) when the stack or memory runs out. */
+/* params.c: push the params tree as one value on L (a table; NULL: an empty one; `params: 5`
+ * is the number), in protected mode; -1 with msg filled (nothing pushed) when the stack or
+ * memory runs out. */
 int xg_params_push(lua_State *L, const struct xg_param *p, char *msg, size_t n);
 
 /* verdict.c */

@@ -1439,6 +1439,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	lua_State *L;
 	char chunkname[128];
 	char msg[256];
+	size_t params_used;
 
 	if (!ls) {
 		set_err(err, "out of memory");
@@ -1507,10 +1508,12 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	lua_setfield(L, -2, "guest");
 	lua_pushinteger(L, index);
 	lua_setfield(L, -2, "vcpu_index");
+	params_used = ls->used;
 	if (xg_params_push(L, g->params, msg, sizeof(msg))) {
 		set_err(err, "guest '%s': params: %s", g->name, msg);
 		goto fail;
 	}
+	params_used = ls->used - params_used;
 	lua_setfield(L, -2, "params");
 	lua_newtable(L);
 	lua_pushcfunction(L, c_store_get);
@@ -1523,6 +1526,16 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &module_key);
 	lua_gc(L, LUA_GCCOLLECT);
 	ls->lifted = 0;
+	/* params live in the policy's state and count against its limit: a state already over
+	 * it would fail the policy's first allocation with a bare "not enough memory" */
+	if (ls->used > ls->limit) {
+		set_err(err,
+			"guest '%s': params take %zu KiB of its Lua state, which holds %zu KiB "
+			"before the policy runs, over limits.memory (%zu KiB): raise the limit or "
+			"make params smaller",
+			g->name, params_used >> 10, ls->used >> 10, ls->limit >> 10);
+		goto fail;
+	}
 
 	/* the policy, under the guest's limits (load may do ten calls' worth of work) */
 	snprintf(chunkname, sizeof(chunkname), "@%s", ls->chunk);

@@ -277,6 +277,27 @@ static void amplification(void)
 	free(y);
 }
 
+/* Params within the config's limits but more than the guest's Lua memory limit. */
+static void params_over_memory(void)
+{
+	char *y = malloc(64 << 10), *p;
+	struct outcome o;
+
+	if (!y)
+		bail("out of memory");
+	p = y + sprintf(y, "%s    limits: { memory: 256K }\n    params: [0", head);
+	for (int i = 1; i < 20000; i++)
+		p += sprintf(p, ",%d", i & 7);
+	sprintf(p, "]\n");
+	o = try_config(y, 1);
+	ok(o.loaded && !o.engine && strstr(o.msg, "guest 'g': params take ") &&
+	       strstr(o.msg, "over limits.memory (256 KiB)"),
+	   "20000 params under a 256K memory limit: the policy state says params are over "
+	   "limits.memory (%s)",
+	   o.msg);
+	free(y);
+}
+
 /* A running engine reloading onto a bomb: the reload fails, the old policy answers. */
 static void reload(void)
 {
@@ -317,6 +338,7 @@ int main(void)
 	cycles();
 	depth();
 	amplification();
+	params_over_memory();
 	{
 		struct outcome o =
 		    try_config("guests:\n  g:\n    policy: p.lua\n    params: *x\n", 1);

@@ -1128,6 +1128,14 @@ xg_config *xg_config_parse(const char *text, size_t len, const char *name, const
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		return NULL;
 	}
+	if (len > XG_CONFIG_MAX_FILE) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: larger than %u MiB, the limit for a configuration: is it the right "
+			 "file?",
+			 name ? name : "<config>", XG_CONFIG_MAX_FILE >> 20);
+		free(cfg);
+		return NULL;
+	}
 	cfg->name = strdup(name ? name : "<config>");
 	cfg->base_dir = xstrdup(base_dir);
 	cfg->text = malloc(len + 1);
@@ -1178,14 +1186,18 @@ xg_config *xg_config_load(const char *path, struct xg_error *err)
 			 strerror(errno));
 		return NULL;
 	}
-	for (;;) {
+	/* one byte more than the limit is enough to refuse (and /dev/zero must not fill RAM) */
+	while (len <= XG_CONFIG_MAX_FILE) {
 		if (len + 4096 > cap) {
 			char *t = realloc(text, cap = cap * 2 + 8192);
 			if (!t)
 				break;
 			text = t;
 		}
-		size_t got = fread(text + len, 1, cap - len, f);
+		size_t want = cap - len;
+		if (want > XG_CONFIG_MAX_FILE + 1 - len)
+			want = XG_CONFIG_MAX_FILE + 1 - len;
+		size_t got = fread(text + len, 1, want, f);
 		len += got;
 		if (!got)
 			break;

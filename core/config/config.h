@@ -57,6 +57,7 @@
 #define XG_CONFIG_MAX_DEPTH 64		/* collections inside each other; the top level is 1 */
 #define XG_CONFIG_MAX_NODES 100000	/* scalars, lists and mappings, aliases expanded */
 #define XG_CONFIG_MAX_BYTES (4u << 20) /* scalar text (keys and values), aliases expanded */
+#define XG_CONFIG_MAX_FILE  (16u << 20) /* the file itself, comments and all */
 
 /* A parameter value (YAML node) handed to the policy. Never deeper than
  * XG_CONFIG_MAX_DEPTH (less the levels above params), never cyclic. */

@@ -298,6 +298,25 @@ static void params_over_memory(void)
 	free(y);
 }
 
+/* A config file over XG_CONFIG_MAX_FILE (sparse: zeros cost no disk) is not read whole. */
+static void big_file(void)
+{
+	struct xg_error err = {{0}};
+	const char *path = put_file("big.yaml", "guests: {}\n");
+	long rss0 = maxrss_kb();
+	xg_config *c;
+
+	if (truncate(path, (off_t)XG_CONFIG_MAX_FILE + 1))
+		bail("truncate %s: %s", path, strerror(errno));
+	c = xg_config_load(path, &err);
+	ok(!c && strstr(err.msg, "big.yaml: larger than 16 MiB, the limit for a configuration"),
+	   "a config file of 16 MiB and a byte is refused (%s)", err.msg);
+	ok(maxrss_kb() - rss0 < 40 << 10, "... reading no more than the limit (RSS +%ld KiB)",
+	   maxrss_kb() - rss0);
+	xg_config_free(c);
+	unlink(path);
+}
+
 /* A running engine reloading onto a bomb: the reload fails, the old policy answers. */
 static void reload(void)
 {
@@ -339,6 +358,7 @@ int main(void)
 	depth();
 	amplification();
 	params_over_memory();
+	big_file();
 	{
 		struct outcome o =
 		    try_config("guests:\n  g:\n    policy: p.lua\n    params: *x\n", 1);

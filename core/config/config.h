@@ -54,19 +54,20 @@
  * anything is built from it, with the file, line:column and the limit in the message. A
  * real configuration is nowhere near these (the examples have under 100 nodes, depth 6).
  */
-#define XG_CONFIG_MAX_DEPTH 64		/* collections inside each other; the top level is 1 */
-#define XG_CONFIG_MAX_NODES 100000	/* scalars, lists and mappings, aliases expanded */
-#define XG_CONFIG_MAX_BYTES (4u << 20) /* scalar text (keys and values), aliases expanded */
-#define XG_CONFIG_MAX_FILE  (16u << 20) /* the file itself, comments and all */
+#define XG_CONFIG_MAX_DEPTH   64	  /* collections inside each other; the top level is 1 */
+#define XG_CONFIG_MAX_NODES   100000	  /* scalars, lists and mappings, aliases expanded */
+#define XG_CONFIG_MAX_BYTES   (4u << 20)  /* scalar text (keys and values), aliases expanded */
+#define XG_CONFIG_MAX_FILE    (16u << 20) /* the file itself, comments and all */
+#define XG_CONFIG_MAX_ANCHORS 1000	  /* &names: libyaml looks each one up in a list */
 
 /* A parameter value (YAML node) handed to the policy. Never deeper than
  * XG_CONFIG_MAX_DEPTH (less the levels above params), never cyclic. */
 enum xg_param_type { XG_PARAM_SCALAR, XG_PARAM_MAP, XG_PARAM_SEQ };
 struct xg_param {
 	enum xg_param_type type;
-	char *key;   /* in a map */
-	char *value; /* scalar text */
-	int plain;   /* an unquoted scalar: may be a number or a boolean */
+	char *key;     /* in a map */
+	char *value;   /* scalar text */
+	int plain;     /* an unquoted scalar: may be a number or a boolean */
 	unsigned refs; /* of a tree's root: the guests sharing it (defaults' params) */
 	struct xg_param *child, *next;
 };

@@ -30,6 +30,7 @@ if [ ! -x "$bin" ] || [ -n "$(find "$src/core/config" "$src/core/engine/params.c
 	# shellcheck disable=SC2046 # pkg-config's words are separate flags
 	if ! "$cc" -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-DXG_BUILD_GUEST_DIR="\"$out\"" -DXG_INSTALL_GUEST_DIR="\"$out\"" \
 		-I"$src/core" -I"$src/core/include" $(pkg-config --cflags lua5.4 yaml-0.1) \
 		"$src/core/config/config.c" "$src/core/engine/params.c" \
 		"$src/tests/fuzz/fuzz_config.c" $(pkg-config --libs lua5.4 yaml-0.1) -lm \

@@ -1,0 +1,71 @@
+# The arm64 lane: Debian 12's arm64 kernel (KVM built in) booted in qemu-system-aarch64 TCG
+# with EL2 (virtualization=on), so that /dev/kvm inside is real arm64 KVM and produces
+# KVM_EXIT_ARM_NISV. Facts: /work/shared/notes/arm64-kvm-under-tcg.md. Sourced by ../lane.sh.
+
+# The pinned kernel: the package linux-image-arm64:arm64 depended on when the lane was
+# written (2026-12, bookworm-security). When the archive drops it, the lane says so; move
+# the pin to what `apt-cache depends linux-image-arm64:arm64` names then.
+arm64_kpkg=linux-image-6.1.0-57-arm64
+arm64_kver=6.1.192-3
+
+lane_kernel() {
+	local out=$cache/arm64-$arm64_kpkg-$arm64_kver apt=$cache/apt-arm64 deb
+	if [ -f "$out/vmlinuz" ]; then
+		KERNEL=$out/vmlinuz
+		note "arm64: kernel $arm64_kpkg $arm64_kver, cached in $out"
+		return
+	fi
+	need_cmds "apt (Debian)" apt-get dpkg-deb
+	exec 9>"$cache/arm64.lock"
+	flock 9
+	if [ ! -f "$out/vmlinuz" ]; then
+		apt_setup "$apt" arm64 "bookworm bookworm-updates bookworm-security" ||
+			skip "arm64: cannot reach the Debian archive for $arm64_kpkg (no Debian archive in apt's sources, or it is unreachable: see $apt/update.log)"
+		rm -f "$apt"/*.deb
+		(cd "$apt" && apt_private "$apt" arm64 apt-get download "$arm64_kpkg=$arm64_kver") \
+			>"$apt/download.log" 2>&1 ||
+			skip "arm64: the archive no longer has $arm64_kpkg $arm64_kver (the pin in tests/vm/arm64/lane.sh): $(tail -n1 "$apt/download.log")"
+		deb=$(ls "$apt"/"$arm64_kpkg"_*.deb | head -n1)
+		mkdir -p "$out.tmp"
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out.tmp" --wildcards './boot/vmlinuz-*' ||
+			fail_setup "arm64: cannot unpack $deb"
+		# an uncompressed Image: qemu's -kernel takes it as it is
+		mv "$out.tmp"/boot/vmlinuz-* "$out.tmp/vmlinuz"
+		rm -rf "$out.tmp/boot" "$deb"
+		echo "$arm64_kpkg $arm64_kver" >"$out.tmp/version"
+		rm -rf "$out"
+		mv "$out.tmp" "$out"
+	fi
+	flock -u 9
+	KERNEL=$out/vmlinuz
+	note "arm64: kernel $arm64_kpkg $arm64_kver, fetched into $out"
+}
+
+lane_toolchain() {
+	need_cmds "qemu-system-arm" qemu-system-aarch64
+	need_cmds "gcc-aarch64-linux-gnu libc6-dev-arm64-cross" aarch64-linux-gnu-gcc
+	need_cmds "cpio" cpio
+	CC=aarch64-linux-gnu-gcc
+	echo 'int main(void){return 0;}' | $CC -static -x c -o "$work/cc-probe" - 2>/dev/null ||
+		skip "aarch64-linux-gnu-gcc cannot link a static program (install: libc6-dev-arm64-cross)"
+}
+
+lane_build() { :; }
+
+lane_boot() {
+	# -nic none: otherwise qemu wants efi-virtio.rom and quits. pauth-impdef=on: boot ~4x
+	# faster than the architected QARMA pointer authentication under TCG.
+	run_vm qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on \
+		-m 1024 -smp 1 -nographic -no-reboot -nic none \
+		-kernel "$KERNEL" -initrd "$initrd" -append "console=ttyAMA0 panic=-1 loglevel=4"
+}
+
+# /init ends with PSCI SYSTEM_OFF: qemu exits 0. The TAP decides; anything but 0 means the
+# VM did not end through /init.
+lane_vm_error() {
+	case $vm_status in
+	0) ;;
+	124 | 137) echo "qemu killed after ${timeout_s} s (XG_VM_TIMEOUT): the VM hung" ;;
+	*) echo "qemu exited with status $vm_status: the VM did not end through /init's power-off" ;;
+	esac
+}

@@ -227,7 +227,11 @@ XG_SAME_OFFSET(hw.hardware_exit_reason, hw.hardware_exit_reason);
 XG_SAME_OFFSET(fail_entry.cpu, fail_entry.cpu);
 XG_SAME_OFFSET(ex.error_code, ex.error_code);
 XG_SAME_OFFSET(io.data_offset, io.data_offset);
+#if defined(__x86_64__)
 XG_SAME_OFFSET(debug_x86.dr7, debug.arch.dr7);
+#elif defined(__aarch64__)
+XG_SAME_OFFSET(debug_arm64.far, debug.arch.far);
+#endif
 XG_SAME_OFFSET(mmio.len, mmio.len);
 XG_SAME_OFFSET(mmio.is_write, mmio.is_write);
 XG_SAME_OFFSET(hypercall.ret, hypercall.ret);

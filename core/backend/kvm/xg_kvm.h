@@ -74,6 +74,10 @@ struct xg_kvm_vm_opts {
 
 struct xg_kvm_vm;
 struct xg_kvm_vcpu;
+/* x86-only in <linux/kvm.h>: declared so that config.c can use this header's memory map on
+ * another host (the aarch64 cross build, where the functions below are not built). */
+struct kvm_xcrs;
+struct kvm_xsave;
 
 /* 0 if /dev/kvm can run a VM here; otherwise -1 and why not in why[0..n) (for a TAP SKIP). */
 int xg_kvm_probe(char *why, size_t n);

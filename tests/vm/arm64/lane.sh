@@ -45,12 +45,33 @@ lane_toolchain() {
 	need_cmds "qemu-system-arm" qemu-system-aarch64
 	need_cmds "gcc-aarch64-linux-gnu libc6-dev-arm64-cross" aarch64-linux-gnu-gcc
 	need_cmds "cpio" cpio
+	need_cmds "cmake" cmake
 	CC=aarch64-linux-gnu-gcc
 	echo 'int main(void){return 0;}' | $CC -static -x c -o "$work/cc-probe" - 2>/dev/null ||
 		skip "aarch64-linux-gnu-gcc cannot link a static program (install: libc6-dev-arm64-cross)"
 }
 
-lane_build() { :; }
+# The aarch64 exitgate, cross-built statically (tests/vm/aarch64-linux-gnu.cmake) in the
+# build tree and put at /bin/exitgate, with the example exits under /share/exits.
+lane_build() {
+	local xb=$work/exitgate-aarch64 log=$work/exitgate-build.log lib
+	for lib in liblua5.4.a libcapstone.a libyaml.a; do
+		[ -f "/usr/lib/aarch64-linux-gnu/$lib" ] ||
+			skip "arm64: /usr/lib/aarch64-linux-gnu/$lib not found (install: dpkg --add-architecture arm64; liblua5.4-dev:arm64 libcapstone-dev:arm64 libyaml-dev:arm64; .ci/deps does)"
+	done
+	: >"$log"
+	if [ ! -f "$xb/CMakeCache.txt" ]; then
+		cmake -S "$src" -B "$xb" -DCMAKE_TOOLCHAIN_FILE="$vm_dir/aarch64-linux-gnu.cmake" \
+			-DXG_STATIC=ON -DCMAKE_BUILD_TYPE=Release >>"$log" 2>&1 ||
+			fail_setup "configuring the aarch64 cross build of exitgate failed" "$log"
+	fi
+	cmake --build "$xb" -j"$jobs" --target exitgate_cli >>"$log" 2>&1 ||
+		fail_setup "the aarch64 cross build of exitgate failed" "$log"
+	aarch64-linux-gnu-strip -o "$root/bin/exitgate" "$xb/exitgate" >>"$log" 2>&1 ||
+		fail_setup "stripping the aarch64 exitgate failed" "$log"
+	mkdir -p "$root/share/exits"
+	cp "$src"/examples/exits/*.hex "$root/share/exits/"
+}
 
 lane_boot() {
 	# -nic none: otherwise qemu wants efi-virtio.rom and quits. pauth-impdef=on: boot ~4x

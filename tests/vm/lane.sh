@@ -11,9 +11,11 @@
 #   5. relays the tests' TAP to prove as one stream: every inner result renumbered and named
 #      "LANE/TEST: ...", one result per test for its exit status and plan, and a failure with
 #      the console's last lines when the VM crashes, hangs or ends before /init says "done".
-# A lane lives in tests/vm/LANE/lane.sh (functions lane_kernel, lane_build, lane_boot): to add
-# a test to a lane, drop a t_NAME.c (a TAP program, static, run as root inside) in its
-# directory.
+# A lane lives in tests/vm/LANE/lane.sh, sourced here, which defines lane_kernel (sets KERNEL
+# or skips), lane_toolchain (sets CC or skips), lane_build (more files into $root), lane_boot
+# (run_vm with its qemu command line) and lane_vm_error (what qemu's exit status means). To
+# add a test to a lane, drop a t_NAME.c (a TAP program, built static with tests/tap.c, run as
+# root inside, in name order) in its directory.
 #
 # Environment: XG_BUILD, XG_SOURCE (set by the test suite), XG_VM_CACHE (default
 # /var/cache/exitgate-vm when writable, else ~/.cache/exitgate-vm), XG_VM_TIMEOUT (seconds

@@ -208,7 +208,8 @@ static int run_test(const char *name, unsigned int timeout)
 	err.fd = pe[0];
 	deadline = now() + timeout;
 	while (out.fd >= 0 || err.fd >= 0) {
-		struct pollfd p[2] = {{.fd = out.fd, .events = POLLIN}, {.fd = err.fd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = out.fd, .events = POLLIN},
+				      {.fd = err.fd, .events = POLLIN}};
 		double left = deadline - now();
 
 		if (left <= 0) {
@@ -239,7 +240,8 @@ static int run_test(const char *name, unsigned int timeout)
 		return 0;
 	}
 	if (WIFSIGNALED(status)) {
-		say("#xg-vm end %s signal %d (%s)", name, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		say("#xg-vm end %s signal %d (%s)", name, WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
 		return 0;
 	}
 	say("#xg-vm end %s exit %d", name, WEXITSTATUS(status));

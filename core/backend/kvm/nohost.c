@@ -23,9 +23,10 @@
 static void no_x86(char *why, size_t n)
 {
 	if (n)
-		snprintf(why, n,
-			 "x86 emulation needs an x86 host (the emulator runs ALU and x87 operations "
-			 "on the host CPU); this exitgate is built for " XG_HOST_ARCH);
+		snprintf(
+		    why, n,
+		    "x86 emulation needs an x86 host (the emulator runs ALU and x87 operations "
+		    "on the host CPU); this exitgate is built for " XG_HOST_ARCH);
 }
 
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,

@@ -10,7 +10,8 @@
 #include "tap.h"
 #include "vm_util.h"
 
-#define RUN(out, ...) xg_vm_run_argv((char *const[]){"/bin/exitgate", __VA_ARGS__, NULL}, out, sizeof(out))
+#define RUN(out, ...)                                                                              \
+	xg_vm_run_argv((char *const[]){"/bin/exitgate", __VA_ARGS__, NULL}, out, sizeof(out))
 
 int main(void)
 {
@@ -29,10 +30,12 @@ int main(void)
 	like(out, "reason:                          arm_nisv", "decoded as arm_nisv");
 	like(out, "arch:                            arm64", "as arm64, this host's architecture");
 	like(out, "fault_ipa:                       0x10000000", "with the example's fault_ipa");
-	like(out, "dfsc_name:                       translation_fault_l2", "and its ISS fields named");
+	like(out, "dfsc_name:                       translation_fault_l2",
+	     "and its ISS fields named");
 
 	st = RUN(out, "run", "/nonexistent.yaml");
-	ok(st != 0 && strstr(out, "aarch64"), "exitgate run says this build has no VMM for aarch64 (status %d)", st);
+	ok(st != 0 && strstr(out, "aarch64"),
+	   "exitgate run says this build has no VMM for aarch64 (status %d)", st);
 	diag("%s", strtok(out, "\n") ? out : "(nothing)");
 	return done_testing();
 }

@@ -28,7 +28,7 @@
 #include "tap.h"
 #include "vm_util.h"
 
-#define RAM_GPA	   0x10000ull  /* one memslot: the guest's code and vectors */
+#define RAM_GPA	   0x10000ull /* one memslot: the guest's code and vectors */
 #define RAM_SIZE   0x10000ull
 #define NISV_GPA   0x20000000ull /* no memslot: the post-index load faults here */
 #define REPORT_GPA 0x30000000ull /* no memslot: the handler's stores (ISV = 1: MMIO exits) */
@@ -120,7 +120,7 @@ static uint64_t expect_report(int vcpu, struct kvm_run *run, unsigned int off, c
 	int rc = run_vcpu(vcpu);
 
 	ok(rc == 0 && run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write &&
-		   run->mmio.len == 8 && run->mmio.phys_addr == REPORT_GPA + off,
+	       run->mmio.len == 8 && run->mmio.phys_addr == REPORT_GPA + off,
 	   "the handler stores %s: KVM_RUN %d, exit %u, MMIO %s of %u at %#llx", what, rc,
 	   run->exit_reason, run->mmio.is_write ? "write" : "read", run->mmio.len,
 	   (unsigned long long)run->mmio.phys_addr);
@@ -184,9 +184,10 @@ int main(void)
 	if (ram == MAP_FAILED)
 		bail("mmap: %s", strerror(errno));
 	memcpy(ram, xg_guest_start, code_size);
-	mr = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = RAM_GPA, .memory_size = RAM_SIZE,
-		.userspace_addr = (uintptr_t)ram};
+	mr = (struct kvm_userspace_memory_region){.slot = 0,
+						  .guest_phys_addr = RAM_GPA,
+						  .memory_size = RAM_SIZE,
+						  .userspace_addr = (uintptr_t)ram};
 	rc = ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mr);
 	ok(rc == 0, "memslot at %#llx (%s)", RAM_GPA, rc ? strerror(errno) : "ok");
 	cap.cap = KVM_CAP_ARM_NISV_TO_USER;
@@ -211,8 +212,8 @@ int main(void)
 	    set_reg(vcpu, CORE_REG(regs.regs[5]), REPORT_GPA) < 0)
 		bail("KVM_SET_ONE_REG: %s", strerror(errno));
 
-	diag("guest: %zu bytes at %#llx, the ldr at %#llx, its vectors at %#llx", code_size, RAM_GPA,
-	     (unsigned long long)ldr_gpa, (unsigned long long)vbar);
+	diag("guest: %zu bytes at %#llx, the ldr at %#llx, its vectors at %#llx", code_size,
+	     RAM_GPA, (unsigned long long)ldr_gpa, (unsigned long long)vbar);
 	/* 1. The load without a syndrome. */
 	rc = run_vcpu(vcpu);
 	is_int(rc, 0, "KVM_RUN returns 0 (not ENOSYS: the cap is on)");

@@ -13,15 +13,15 @@
 #include <linux/kvm.h>
 
 #ifndef KVM_CAP_USER_MEMORY2
-#define KVM_CAP_USER_MEMORY2	   231
-#define KVM_CAP_MEMORY_FAULT_INFO  232
-#define KVM_CAP_MEMORY_ATTRIBUTES  233
-#define KVM_CAP_GUEST_MEMFD	   234
-#define KVM_CAP_VM_TYPES	   235
-#define KVM_X86_SW_PROTECTED_VM	   1
-#define KVM_MEM_GUEST_MEMFD	   (1u << 2)
+#define KVM_CAP_USER_MEMORY2	     231
+#define KVM_CAP_MEMORY_FAULT_INFO    232
+#define KVM_CAP_MEMORY_ATTRIBUTES    233
+#define KVM_CAP_GUEST_MEMFD	     234
+#define KVM_CAP_VM_TYPES	     235
+#define KVM_X86_SW_PROTECTED_VM	     1
+#define KVM_MEM_GUEST_MEMFD	     (1u << 2)
 #define KVM_MEMORY_ATTRIBUTE_PRIVATE (1ull << 3)
-#define KVM_EXIT_MEMORY_FAULT	   39
+#define KVM_EXIT_MEMORY_FAULT	     39
 #define KVM_MEMORY_EXIT_FLAG_PRIVATE (1ull << 3)
 
 struct kvm_userspace_memory_region2 {

@@ -24,11 +24,11 @@
 #include "kvm_pmem.h"
 #include "tap.h"
 
-#define SLOT0_SIZE  0x10000ull /* guest_memfd-backed, starts shared: the code */
-#define CODE_GPA    0x1000ull
-#define PRIV_GPA    0x20000ull /* slot 1: no guest_memfd, made private */
-#define MAP_GPA     0x8000ull  /* the range the guest asks to make private */
-#define PAGE	    0x1000ull
+#define SLOT0_SIZE 0x10000ull /* guest_memfd-backed, starts shared: the code */
+#define CODE_GPA   0x1000ull
+#define PRIV_GPA   0x20000ull /* slot 1: no guest_memfd, made private */
+#define MAP_GPA	   0x8000ull  /* the range the guest asks to make private */
+#define PAGE	   0x1000ull
 
 /*
  * Real mode, at 0000:1000:
@@ -39,8 +39,8 @@
  *	hlt
  */
 static const uint8_t guest_code[] = {
-	0xb8, 0x00, 0x20, 0x8e, 0xd8, 0xc6, 0x06, 0x00, 0x00, 0x55,
-	0x66, 0xb8, 0x0c, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xd9, 0xf4,
+    0xb8, 0x00, 0x20, 0x8e, 0xd8, 0xc6, 0x06, 0x00, 0x00, 0x55,
+    0x66, 0xb8, 0x0c, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xd9, 0xf4,
 };
 
 static void on_alarm(int sig)
@@ -83,20 +83,24 @@ int main(void)
 	if (!ok(kvm >= 0, "/dev/kvm opens (%s)", kvm < 0 ? strerror(errno) : "ok"))
 		return done_testing();
 	v = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_VM_TYPES);
-	ok(v >= 0 && (v & (1 << KVM_X86_SW_PROTECTED_VM)), "KVM_CAP_VM_TYPES = %#lx has bit 1 (SW_PROTECTED_VM)", v);
+	ok(v >= 0 && (v & (1 << KVM_X86_SW_PROTECTED_VM)),
+	   "KVM_CAP_VM_TYPES = %#lx has bit 1 (SW_PROTECTED_VM)", v);
 	v = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD);
 	ok(v > 0, "KVM_CAP_GUEST_MEMFD = %ld", v);
 	v = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_ATTRIBUTES);
-	ok(v >= 0 && (v & KVM_MEMORY_ATTRIBUTE_PRIVATE), "KVM_CAP_MEMORY_ATTRIBUTES = %#lx has PRIVATE", v);
+	ok(v >= 0 && (v & KVM_MEMORY_ATTRIBUTE_PRIVATE),
+	   "KVM_CAP_MEMORY_ATTRIBUTES = %#lx has PRIVATE", v);
 	v = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY2);
 	ok(v > 0, "KVM_CAP_USER_MEMORY2 = %ld", v);
 	v = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_FAULT_INFO);
 	ok(v > 0, "KVM_CAP_MEMORY_FAULT_INFO = %ld", v);
 	v = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL);
-	ok(v >= 0 && (v & (1 << KVM_HC_MAP_GPA_RANGE)), "KVM_CAP_EXIT_HYPERCALL = %#lx has bit 12 (MAP_GPA_RANGE)", v);
+	ok(v >= 0 && (v & (1 << KVM_HC_MAP_GPA_RANGE)),
+	   "KVM_CAP_EXIT_HYPERCALL = %#lx has bit 12 (MAP_GPA_RANGE)", v);
 
 	vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
-	if (!ok(vm >= 0, "KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM) (%s)", vm < 0 ? strerror(errno) : "ok"))
+	if (!ok(vm >= 0, "KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM) (%s)",
+		vm < 0 ? strerror(errno) : "ok"))
 		return done_testing();
 	gmem = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &cg);
 	if (!ok(gmem >= 0, "KVM_CREATE_GUEST_MEMFD of %#llx bytes (%s)", SLOT0_SIZE,
@@ -109,34 +113,36 @@ int main(void)
 		bail("mmap: %s", strerror(errno));
 	memcpy(mem0 + CODE_GPA, guest_code, sizeof(guest_code));
 	r0 = (struct kvm_userspace_memory_region2){
-		.slot = 0,
-		.flags = KVM_MEM_GUEST_MEMFD,
-		.guest_phys_addr = 0,
-		.memory_size = SLOT0_SIZE,
-		.userspace_addr = (uintptr_t)mem0,
-		.guest_memfd = gmem,
-		.guest_memfd_offset = 0,
+	    .slot = 0,
+	    .flags = KVM_MEM_GUEST_MEMFD,
+	    .guest_phys_addr = 0,
+	    .memory_size = SLOT0_SIZE,
+	    .userspace_addr = (uintptr_t)mem0,
+	    .guest_memfd = gmem,
+	    .guest_memfd_offset = 0,
 	};
 	rc = ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &r0);
 	ok(rc == 0, "KVM_SET_USER_MEMORY_REGION2: slot 0 with the guest_memfd (%s)",
 	   rc ? strerror(errno) : "ok");
 	r1 = (struct kvm_userspace_memory_region2){
-		.slot = 1,
-		.guest_phys_addr = PRIV_GPA,
-		.memory_size = PAGE,
-		.userspace_addr = (uintptr_t)mem1,
+	    .slot = 1,
+	    .guest_phys_addr = PRIV_GPA,
+	    .memory_size = PAGE,
+	    .userspace_addr = (uintptr_t)mem1,
 	};
 	rc = ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &r1);
 	ok(rc == 0, "KVM_SET_USER_MEMORY_REGION2: slot 1 without guest_memfd (%s)",
 	   rc ? strerror(errno) : "ok");
 	ma = (struct kvm_memory_attributes){
-		.address = PRIV_GPA, .size = PAGE, .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE};
+	    .address = PRIV_GPA, .size = PAGE, .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE};
 	rc = ioctl(vm, KVM_SET_MEMORY_ATTRIBUTES, &ma);
-	ok(rc == 0, "KVM_SET_MEMORY_ATTRIBUTES: %#llx private (%s)", PRIV_GPA, rc ? strerror(errno) : "ok");
+	ok(rc == 0, "KVM_SET_MEMORY_ATTRIBUTES: %#llx private (%s)", PRIV_GPA,
+	   rc ? strerror(errno) : "ok");
 	cap.cap = KVM_CAP_EXIT_HYPERCALL;
 	cap.args[0] = 1ull << KVM_HC_MAP_GPA_RANGE;
 	rc = ioctl(vm, KVM_ENABLE_CAP, &cap);
-	ok(rc == 0, "KVM_ENABLE_CAP(EXIT_HYPERCALL, MAP_GPA_RANGE) (%s)", rc ? strerror(errno) : "ok");
+	ok(rc == 0, "KVM_ENABLE_CAP(EXIT_HYPERCALL, MAP_GPA_RANGE) (%s)",
+	   rc ? strerror(errno) : "ok");
 
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	mmap_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -154,9 +160,9 @@ int main(void)
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = CODE_GPA;
 	regs.rflags = 2;
-	regs.rbx = MAP_GPA;				 /* a0: gpa */
-	regs.rcx = 1;					 /* a1: npages */
-	regs.rdx = KVM_MAP_GPA_RANGE_ENCRYPTED;		 /* a2: to private, 4K */
+	regs.rbx = MAP_GPA;			/* a0: gpa */
+	regs.rcx = 1;				/* a1: npages */
+	regs.rdx = KVM_MAP_GPA_RANGE_ENCRYPTED; /* a2: to private, 4K */
 	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
 		bail("KVM_SET_REGS: %s", strerror(errno));
 
@@ -172,7 +178,8 @@ int main(void)
 	/* The VMM answers by making the page shared; the store then completes. */
 	ma.attributes = 0;
 	rc = ioctl(vm, KVM_SET_MEMORY_ATTRIBUTES, &ma);
-	ok(rc == 0, "KVM_SET_MEMORY_ATTRIBUTES: %#llx shared (%s)", PRIV_GPA, rc ? strerror(errno) : "ok");
+	ok(rc == 0, "KVM_SET_MEMORY_ATTRIBUTES: %#llx shared (%s)", PRIV_GPA,
+	   rc ? strerror(errno) : "ok");
 
 	/* 2. The guest's MAP_GPA_RANGE. */
 	rc = kvm_run_once(vcpu);

@@ -74,7 +74,7 @@ lane_kernel() {
 		return
 	fi
 	need_cmds "apt (Debian)" apt-get apt-cache dpkg-deb
-	need_cmds "build-essential flex bison bc libelf-dev" make gcc flex bison bc
+	need_cmds "build-essential flex bison bc libelf-dev xz-utils zstd" make gcc flex bison bc xz zstd
 	[ -f /usr/include/libelf.h ] || skip "libelf.h not found (install: libelf-dev; .ci/deps does)"
 	exec 9>"$cache/pmem.lock"
 	flock 9 # one builder at a time; a second waits and then finds the cached kernel

@@ -76,7 +76,7 @@ lane_build() {
 lane_boot() {
 	# -nic none: otherwise qemu wants efi-virtio.rom and quits. pauth-impdef=on: boot ~4x
 	# faster than the architected QARMA pointer authentication under TCG.
-	run_vm qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on \
+	run_vm qemu-system-aarch64 -accel tcg -M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on \
 		-m 1024 -smp 1 -nographic -no-reboot -nic none \
 		-kernel "$KERNEL" -initrd "$initrd" -append "console=ttyAMA0 panic=-1 loglevel=4"
 }

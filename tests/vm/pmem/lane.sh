@@ -118,11 +118,12 @@ lane_build() { :; }
 
 lane_boot() {
 	local khz
+	# -accel tcg: the nested /dev/kvm needs qemu's emulated SVM, whatever the host has.
 	# The nested kernel cannot calibrate its TSC under TCG: without tsc_early_khz the first
 	# KVM_RUN inside never returns. The host's TSC rate (or its CPU clock) is a fine value.
 	khz=$(awk -F': *' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 	[ -n "$khz" ] && [ "$khz" -gt 0 ] || khz=2000000
-	run_vm qemu-system-x86_64 -M pc -cpu max -m 256 -smp 1 -nodefaults -display none \
+	run_vm qemu-system-x86_64 -accel tcg -M pc -cpu max -m 256 -smp 1 -nodefaults -display none \
 		-serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=1 \
 		-kernel "$KERNEL" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 tsc_early_khz=$khz tsc=reliable noapictimer"

@@ -107,14 +107,35 @@ lane_kernel() {
 
 lane_toolchain() {
 	need_cmds "qemu-system-x86" qemu-system-x86_64
-	need_cmds "build-essential" gcc cpio
+	need_cmds "build-essential" gcc cpio strip
+	need_cmds "cmake" cmake
 	CC=gcc
 	# a static link needs libc.a
 	echo 'int main(void){return 0;}' | $CC -static -x c -o "$work/cc-probe" - 2>/dev/null ||
 		skip "gcc cannot link a static program (install: libc6-dev)"
 }
 
-lane_build() { :; }
+# exitgate itself, linked statically (-DXG_STATIC=ON) in the build tree and put at
+# /bin/exitgate, with examples/exits under /share/exits: the lane's programs hand it the real
+# exits to decode (and exitgate's own private-memory tests will run it there).
+lane_build() {
+	local xb=$work/exitgate-static log=$work/exitgate-build.log lib
+	for lib in liblua5.4.a libcapstone.a libyaml.a; do
+		[ -f "/usr/lib/x86_64-linux-gnu/$lib" ] ||
+			skip "pmem: /usr/lib/x86_64-linux-gnu/$lib not found (install: liblua5.4-dev libcapstone-dev libyaml-dev; .ci/deps does)"
+	done
+	: >"$log"
+	if [ ! -f "$xb/CMakeCache.txt" ]; then
+		cmake -S "$src" -B "$xb" -DXG_STATIC=ON -DCMAKE_BUILD_TYPE=Release >>"$log" 2>&1 ||
+			fail_setup "configuring the static build of exitgate failed" "$log"
+	fi
+	cmake --build "$xb" -j"$jobs" --target exitgate_cli >>"$log" 2>&1 ||
+		fail_setup "the static build of exitgate failed" "$log"
+	strip -o "$root/bin/exitgate" "$xb/exitgate" >>"$log" 2>&1 ||
+		fail_setup "stripping the static exitgate failed" "$log"
+	mkdir -p "$root/share/exits"
+	cp "$src"/examples/exits/*.hex "$root/share/exits/"
+}
 
 lane_boot() {
 	local khz

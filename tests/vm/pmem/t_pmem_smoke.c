@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -23,6 +24,7 @@
 
 #include "kvm_pmem.h"
 #include "tap.h"
+#include "vm_util.h"
 
 #define SLOT0_SIZE 0x10000ull /* guest_memfd-backed, starts shared: the code */
 #define CODE_GPA   0x1000ull
@@ -62,6 +64,32 @@ static int kvm_run_once(int vcpu)
 	if (rc == -EINTR)
 		diag("KVM_RUN did not return within 30 s (is tsc_early_khz on the command line?)");
 	return rc;
+}
+
+/*
+ * The real exit as exitgate sees it: kvm_run's header and exit union (288 bytes) saved to a
+ * file and decoded by the static exitgate the lane put at /bin/exitgate; each of wants[] must
+ * be in its output.
+ */
+static void decode_with_exitgate(const struct kvm_run *run, const char *name,
+				 const char *const wants[])
+{
+	static char out[65536];
+	char path[64];
+	FILE *f;
+	int st;
+
+	snprintf(path, sizeof(path), "/tmp/%s.bin", name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(run, 1, 288, f) != 288 || fclose(f)) {
+		ok(0, "saving kvm_run to %s", path);
+		return;
+	}
+	st = xg_vm_run_argv((char *const[]){"/bin/exitgate", "decode", path, NULL}, out,
+			    sizeof(out));
+	is_int(st, 0, "exitgate decode of the %s exit exits 0", name);
+	for (; *wants; wants++)
+		like(out, *wants, "exitgate decode shows '%s'", *wants);
 }
 
 int main(void)
@@ -174,6 +202,12 @@ int main(void)
 	is_hex(mf->flags, KVM_MEMORY_EXIT_FLAG_PRIVATE, "memory_fault.flags = PRIVATE");
 	is_hex(mf->gpa, PRIV_GPA, "memory_fault.gpa = the page");
 	is_hex(mf->size, PAGE, "memory_fault.size = one page");
+	decode_with_exitgate(run, "memory_fault",
+			     (const char *const[]){"reason:                          memory_fault",
+						   "flags:                           0x8 (private)",
+						   "gpa:                             0x20000",
+						   "size:                            0x1000",
+						   NULL});
 
 	/* The VMM answers by making the page shared; the store then completes. */
 	ma.attributes = 0;
@@ -190,6 +224,9 @@ int main(void)
 	is_int(run->hypercall.args[1], 1, "args[1] = npages");
 	is_hex(run->hypercall.args[2], KVM_MAP_GPA_RANGE_ENCRYPTED, "args[2] = to private (0x10)");
 	is_hex(run->hypercall.longmode & 1, 0, "flags bit 0 clear: the guest is in real mode");
+	decode_with_exitgate(run, "hypercall",
+			     (const char *const[]){"reason:                          hypercall",
+						   "nr:                              12", NULL});
 	is_int(mem1[0], 0x55, "the guest's store reached the now-shared page");
 
 	/* The VMM's answer goes to the guest's rax; the guest then halts. */

@@ -305,8 +305,12 @@ static void report_error(struct report *rp, const char *msg, const char *kind, c
 	for (int i = 0; i < rp->nseen; i++)
 		if (!strncmp(rp->seen[i], msg, sizeof(rp->seen[i]) - 1))
 			return;
-	if (rp->nseen < SEEN_MAX)
-		snprintf(rp->seen[rp->nseen++], sizeof(rp->seen[0]), "%s", msg);
+	if (rp->nseen < SEEN_MAX) {
+		/* the first 159 bytes tell messages apart (compared the same way above) */
+		size_t n = strnlen(msg, sizeof(rp->seen[0]) - 1);
+		memcpy(rp->seen[rp->nseen], msg, n);
+		rp->seen[rp->nseen++][n] = 0;
+	}
 	fprintf(rp->out, "error: %s (on a synthetic %s exit: %s)\n", msg, kind, what);
 	rp->errors++;
 }

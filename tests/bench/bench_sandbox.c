@@ -2,7 +2,9 @@
  * bench_sandbox.c - the worst wall time (and thread CPU time) of one handler call for each
  * class of hostile policy issue 10 names, against the call's deadline (limits.time_ms,
  * default 5 ms; loading gets 10x). Target: no call over 10x its deadline. Not part of the
- * suite (wall times depend on the machine's load): run build/bench/bench_sandbox [rounds].
+ * suite (wall times depend on the machine's load): run build/bench/bench_sandbox [rounds]
+ * [exits]. Then the process's resident memory over `exits` (default 10,000) hostile exits,
+ * every attack in turn, with the state rebuilt after each memory kill: it must stay flat.
  * The normal path's cost is bench_engine's "trivial Lua policy" line.
  */
 #include <linux/kvm.h>
@@ -86,6 +88,33 @@ static double ns(clockid_t id)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* VmRSS of this process in KiB (/proc/self/status), or -1. */
+static long rss_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static void io_exit(uint8_t *run, size_t size, int port)
+{
+	struct kvm_run *kr = (struct kvm_run *)run;
+
+	memset(run, 0, size);
+	kr->exit_reason = KVM_EXIT_IO;
+	kr->io.port = (uint16_t)port;
+	kr->io.size = 1;
+	kr->io.count = 1;
+	kr->io.data_offset = 1024;
+}
+
 static void quiet(void *ud, const char *line)
 {
 }
@@ -131,9 +160,9 @@ static xg_engine *engine(const char *dir, const char *text, struct xg_error *err
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 5;
+	long exits = argc > 2 ? atol(argv[2]) : 10000;
 	char dir[64] = "/tmp/xg-bench-sandbox-XXXXXX";
 	_Alignas(8) uint8_t run[4096];
-	struct kvm_run *kr = (struct kvm_run *)run;
 	struct xg_error err;
 	double worst_all = 0;
 	xg_engine *e;
@@ -158,12 +187,7 @@ int main(int argc, char **argv)
 		enum xg_fail f = XG_FAIL_NONE;
 		for (int r = 0; r < rounds; r++) {
 			double t0 = ns(CLOCK_MONOTONIC), c0 = ns(CLOCK_THREAD_CPUTIME_ID);
-			memset(run, 0, sizeof(run));
-			kr->exit_reason = KVM_EXIT_IO;
-			kr->io.port = (uint16_t)attacks[i].port;
-			kr->io.size = 1;
-			kr->io.count = 1;
-			kr->io.data_offset = 1024;
+			io_exit(run, sizeof(run), attacks[i].port);
 			f = xg_handle_exit(v, run, sizeof(run), 0).fail;
 			double dt = (ns(CLOCK_MONOTONIC) - t0) / 1e6;
 			double dc = (ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e6;
@@ -174,6 +198,29 @@ int main(int argc, char **argv)
 			worst_all = worst;
 		printf("%-11s %-40s %9.2f %9.2f  %s\n", attacks[i].cls, attacks[i].what, worst,
 		       worst_cpu, xg_fail_name(f));
+	}
+	/* memory: every attack in turn, `exits` times in all, RSS sampled as it goes */
+	{
+		const size_t na = sizeof(attacks) / sizeof(attacks[0]);
+		long first = 0, peak = 0, now = 0, fails = 0;
+		double t0 = ns(CLOCK_MONOTONIC);
+		printf("RSS over %ld hostile exits (every attack in turn; KiB):", exits);
+		for (long n = 0; n < exits; n++) {
+			io_exit(run, sizeof(run), attacks[n % na].port);
+			fails += xg_handle_exit(v, run, sizeof(run), 0).fail != XG_FAIL_NONE;
+			if ((n + 1) % (exits / 10 ? exits / 10 : 1) == 0) {
+				now = rss_kib();
+				if (!first)
+					first = now;
+				peak = now > peak ? now : peak;
+				printf(" %ld", now);
+				fflush(stdout);
+			}
+		}
+		printf(
+		    "\nRSS after %ld hostile exits (%ld answered by on_error) in %.0f s: %ld KiB; "
+		    "after the first tenth %ld KiB, highest %ld KiB: growth %+ld KiB\n",
+		    exits, fails, (ns(CLOCK_MONOTONIC) - t0) / 1e9, now, first, peak, now - first);
 	}
 	xg_vcpu_detach(v);
 	xg_engine_free(e);

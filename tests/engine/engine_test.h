@@ -193,6 +193,26 @@ static inline void run_mf(struct run *r, uint64_t gpa, uint64_t size, int priv)
 }
 
 /* ---- engines ---- */
+/* An `out` to port (1 byte) handed to the engine: what most tests feed a vCPU. */
+static inline struct xg_result io(xg_vcpu *v, uint16_t port)
+{
+	struct run r;
+
+	run_io(&r, port, 1);
+	return xg_handle_exit(v, r.b, sizeof(r.b), 0);
+}
+
+/* vCPU 0 of guest "g" on the fake ops (bails when it cannot be had). */
+static inline xg_vcpu *attach(xg_engine *e, struct fake *f)
+{
+	struct xg_error err;
+	xg_vcpu *v = e ? xg_vcpu_attach(e, "g", 0, &fake_ops, f, &err) : NULL;
+
+	if (!v)
+		bail("attach: %s", e ? err.msg : "no engine");
+	return v;
+}
+
 static char test_dir[256];
 
 static inline const char *tdir(void)

@@ -42,24 +42,6 @@ static long long held_bytes(void)
 #endif
 }
 
-static struct xg_result io(xg_vcpu *v, uint16_t port)
-{
-	struct run r;
-
-	run_io(&r, port, 1);
-	return xg_handle_exit(v, r.b, sizeof(r.b), 0);
-}
-
-static xg_vcpu *attach(xg_engine *e, struct fake *f)
-{
-	struct xg_error err;
-	xg_vcpu *v = e ? xg_vcpu_attach(e, "g", 0, &fake_ops, f, &err) : NULL;
-
-	if (!v)
-		bail("attach: %s", e ? err.msg : "no engine");
-	return v;
-}
-
 #define MiB (1024.0 * 1024.0)
 
 static void memory_kills(void)

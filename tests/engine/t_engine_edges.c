@@ -23,24 +23,6 @@ static const char policy[] =
     "}\n"
     "return xg.policy { io = function(e, vcpu) return t[e.port](e, vcpu) end }\n";
 
-static struct xg_result io(xg_vcpu *v, uint16_t port)
-{
-	struct run r;
-
-	run_io(&r, port, 1);
-	return xg_handle_exit(v, r.b, sizeof(r.b), 0);
-}
-
-static xg_vcpu *attach(xg_engine *e, struct fake *f)
-{
-	struct xg_error err;
-	xg_vcpu *v = e ? xg_vcpu_attach(e, "g", 0, &fake_ops, f, &err) : NULL;
-
-	if (!v)
-		bail("%s", e ? err.msg : "no engine");
-	return v;
-}
-
 int main(void)
 {
 	struct xg_error err;

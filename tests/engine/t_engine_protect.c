@@ -47,14 +47,6 @@ static const char policy[] =
     "}\n"
     "return xg.policy { io = function(e, vcpu) return t[e.port](e, vcpu) end }\n";
 
-static struct xg_result io(xg_vcpu *v, uint16_t port)
-{
-	struct run r;
-
-	run_io(&r, port, 1);
-	return xg_handle_exit(v, r.b, sizeof(r.b), 0);
-}
-
 static double now(void)
 {
 	struct timespec ts;

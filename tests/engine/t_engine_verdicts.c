@@ -68,14 +68,6 @@ static int no_c(const char *m)
 	return !strstr(m, "->") && !strstr(m, "ops.") && !strstr(m, "opaque") && !strstr(m, ".c:");
 }
 
-static struct xg_result io(xg_vcpu *v, uint16_t port)
-{
-	struct run r;
-
-	run_io(&r, port, 1);
-	return xg_handle_exit(v, r.b, sizeof(r.b), 0);
-}
-
 int main(void)
 {
 	struct xg_error err;

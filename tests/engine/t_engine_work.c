@@ -68,14 +68,6 @@ static const char policy[] =
     "  return t[e.port](e, vcpu) end }\n";
 #define N_SCANS 23
 
-static struct xg_result io(xg_vcpu *v, uint16_t port)
-{
-	struct run r;
-
-	run_io(&r, port, 1);
-	return xg_handle_exit(v, r.b, sizeof(r.b), 0);
-}
-
 static double now(void)
 {
 	struct timespec ts;

@@ -142,7 +142,8 @@ int main(void)
 	}
 	ok(dt >= 0, "a policy saved by rename is serving after %.1f ms (inotify)", dt);
 	save("p.lua", pol_bad);
-	usleep(300000);
+	for (int i = 0; i < 500 && !strstr(last_log, "reload (file changed) failed"); i++)
+		usleep(10000); /* the failed reload's log line, within 5 s on a loaded machine */
 	ok(probe(r.v, &r.f) == 6, "a broken save leaves the old policy serving");
 	like(last_log, "reload (file changed) failed, the running policies stay",
 	     "and is logged: %s", last_log);
@@ -175,7 +176,8 @@ int main(void)
 	uint64_t after = st.reloads;
 	usleep(300000);
 	xg_engine_stats(e, &st);
-	ok(after > reloads && after - reloads < 7000 && st.reloads == after,
+	/* the signals that came during the reload in flight at `after` are one more reload */
+	ok(after > reloads && after - reloads < 7000 && st.reloads - after <= 1,
 	   "70000 SIGHUPs are coalesced: %llu reloads during the storm, %llu queued after it",
 	   (unsigned long long)(after - reloads), (unsigned long long)(st.reloads - after));
 	alarm(20);

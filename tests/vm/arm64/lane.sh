@@ -71,6 +71,11 @@ lane_build() {
 		fail_setup "stripping the aarch64 exitgate failed" "$log"
 	mkdir -p "$root/share/exits"
 	cp "$src"/examples/exits/*.hex "$root/share/exits/"
+	# the A64 load/store emulator's unit test (tests/emu), on an aarch64 CPU as well
+	$CC -static -O2 -Wall -Wextra -Werror -I"$src/tests" -I"$src/core/emu/arm64" \
+		-o "$root/tests/t_emu_arm64_ops" "$src/tests/emu/t_emu_arm64_ops.c" \
+		"$src"/core/emu/arm64/*.c "$src/tests/tap.c" >>"$log" 2>&1 ||
+		fail_setup "building t_emu_arm64_ops for aarch64 failed" "$log"
 }
 
 lane_boot() {

@@ -54,7 +54,7 @@ lane_toolchain() {
 # The aarch64 exitgate, cross-built statically (tests/vm/aarch64-linux-gnu.cmake) in the
 # build tree and put at /bin/exitgate, with the example exits under /share/exits.
 lane_build() {
-	local xb=$work/exitgate-aarch64 log=$work/exitgate-build.log lib
+	local xb=$work/exitgate-aarch64 log=$work/exitgate-build.log lib t
 	for lib in liblua5.4.a libcapstone.a libyaml.a; do
 		[ -f "/usr/lib/aarch64-linux-gnu/$lib" ] ||
 			skip "arm64: /usr/lib/aarch64-linux-gnu/$lib not found (install: dpkg --add-architecture arm64; liblua5.4-dev:arm64 libcapstone-dev:arm64 libyaml-dev:arm64; .ci/deps does)"
@@ -71,11 +71,14 @@ lane_build() {
 		fail_setup "stripping the aarch64 exitgate failed" "$log"
 	mkdir -p "$root/share/exits"
 	cp "$src"/examples/exits/*.hex "$root/share/exits/"
-	# the A64 load/store emulator's unit test (tests/emu), on an aarch64 CPU as well
-	$CC -static -O2 -Wall -Wextra -Werror -I"$src/tests" -I"$src/core/emu/arm64" \
-		-o "$root/tests/t_emu_arm64_ops" "$src/tests/emu/t_emu_arm64_ops.c" \
-		"$src"/core/emu/arm64/*.c "$src/tests/tap.c" >>"$log" 2>&1 ||
-		fail_setup "building t_emu_arm64_ops for aarch64 failed" "$log"
+	# the A64 load/store emulator's tests (tests/emu) on an aarch64 CPU: the unit test, and
+	# the oracle that runs random loads/stores natively and through the emulator
+	for t in t_emu_arm64_ops t_emu_arm64_oracle; do
+		$CC -static -O2 -Wall -Wextra -Werror -I"$src/tests" -I"$src/core/emu/arm64" \
+			-o "$root/tests/$t" "$src/tests/emu/$t.c" \
+			"$src"/core/emu/arm64/*.c "$src/tests/tap.c" >>"$log" 2>&1 ||
+			fail_setup "building $t for aarch64 failed" "$log"
+	done
 }
 
 lane_boot() {

@@ -68,6 +68,40 @@ static void render(const struct xg_emu_arm64_insn *in, uint64_t pc, char *out)
 					   "sxtb", "sxth", "sxtw", "sxtx"};
 	char *p = out;
 
+	if (in->cls == XG_EMU_ARM64_C_STRUCT) {
+		static const char *const arr[9][2] = {[1] = {"8b", "16b"},
+						      [2] = {"4h", "8h"},
+						      [4] = {"2s", "4s"},
+						      [8] = {"1d", "2d"}};
+		static const char lanec[9] = {[1] = 'b', [2] = 'h', [4] = 's', [8] = 'd'};
+		unsigned r, n = in->rpt * in->selem;
+
+		p += sprintf(p, "{");
+		for (r = 0; r < n; r++) {
+			if (in->single)
+				p += sprintf(p, "%sv%u.%c", r ? ", " : "", (in->rt + r) % 32,
+					     lanec[in->size]);
+			else
+				p += sprintf(p, "%sv%u.%s", r ? ", " : "", (in->rt + r) % 32,
+					     arr[in->size][in->datasize == 16]);
+		}
+		p += sprintf(p, "}");
+		if (in->single) {
+			char idx[24];
+
+			imm_str(idx, in->lane);
+			p += sprintf(p, "[%s]", idx + 1); /* the lane number, without '#' */
+		}
+		if (in->rn == 31)
+			p += sprintf(p, ", [sp]");
+		else
+			p += sprintf(p, ", [x%u]", in->rn);
+		if (in->index == XG_EMU_ARM64_POST && in->rm != 31)
+			sprintf(p, ", x%u", in->rm);
+		else if (in->index == XG_EMU_ARM64_POST)
+			imm_str(p + sprintf(p, ", "), in->imm);
+		return;
+	}
 	p += reg_str(p, in->rt, in->regsize, in->fp);
 	if (in->cls == XG_EMU_ARM64_C_PAIR) {
 		p += sprintf(p, ", ");

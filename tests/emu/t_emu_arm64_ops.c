@@ -391,6 +391,68 @@ static void test_simd(void)
 	is_hex(vm.r.x[1], DEV_BASE + 0xf0, "ldp d pre-index: base written back");
 }
 
+static void test_struct(void)
+{
+	unsigned i, ok1 = 1;
+
+	reset();
+	for (i = 0; i < 32; i++)
+		vm.dev[0x100 + i] = (uint8_t)i;
+	is_int(run(0x4cdfa020), XG_EMU_ARM64_OK, "ld1 {v0.16b, v1.16b}, [x1], #32: ok");
+	ok(vm.v.v[0][15] == 15 && vm.v.v[1][0] == 16 && vm.r.x[1] == DEV_BASE + 0x120,
+	   "ld1 two registers: 32 bytes in order, x1 += 32");
+	is_int(vm.nlog, 16, "ld1 .16b: one access per element (16 logged, the log's limit)");
+	ok(vm.log[0].size == 1 && vm.log[15].ipa == DEV_BASE + 0x10f, "ld1 .16b: byte accesses");
+
+	reset();
+	for (i = 0; i < 4; i++)
+		memset(vm.v.v[i], (int)(0xa0 + i), 16);
+	is_int(run(0x4c000820), XG_EMU_ARM64_OK, "st4 {v0.4s-v3.4s}, [x1]: ok");
+	for (i = 0; i < 64; i++)
+		ok1 &= vm.dev[0x100 + i] == 0xa0 + (i / 4) % 4;
+	ok(ok1, "st4: interleaved, one S of each register in turn");
+
+	reset();
+	memset(vm.v.v[0], 0xee, 16);
+	vm.dev[0x100] = 0x42;
+	is_int(run(0x0d400c20), XG_EMU_ARM64_OK, "ld1 {v0.b}[3], [x1]: ok");
+	ok(vm.v.v[0][3] == 0x42 && vm.v.v[0][2] == 0xee && vm.v.v[0][15] == 0xee,
+	   "ld1 single lane: lane 3 only, the rest kept");
+
+	reset();
+	put64(vm.dev + 0x100, 0x11223344);
+	is_int(run(0x4d40c820), XG_EMU_ARM64_OK, "ld1r {v0.4s}, [x1]: ok");
+	ok(get64(vm.v.v[0]) == 0x1122334411223344ull && get64(vm.v.v[0] + 8) == get64(vm.v.v[0]),
+	   "ld1r: replicated to 4 lanes");
+
+	reset();
+	memset(vm.v.v[0], 0xee, 16);
+	memset(vm.v.v[1], 0xee, 16);
+	for (i = 0; i < 16; i++)
+		vm.dev[0x100 + i] = (uint8_t)i;
+	is_int(run(0x0c408020), XG_EMU_ARM64_OK, "ld2 {v0.8b, v1.8b}, [x1]: ok");
+	ok(vm.v.v[0][0] == 0 && vm.v.v[0][1] == 2 && vm.v.v[1][0] == 1 && vm.v.v[1][7] == 15 &&
+	       vm.v.v[0][8] == 0 && vm.v.v[1][15] == 0,
+	   "ld2 .8b: de-interleaved, the upper halves zeroed");
+
+	reset();
+	vm.r.x[2] = 0x40;
+	is_int(run(0x4cc27c20), XG_EMU_ARM64_OK, "ld1 {v0.2d}, [x1], x2: ok");
+	is_hex(vm.r.x[1], DEV_BASE + 0x140, "ld1 post-index by register: x1 += x2");
+
+	reset();
+	vm.v.v[31][8] = 0x31;
+	vm.v.v[0][8] = 0x30;
+	is_int(run(0x4d20843f), XG_EMU_ARM64_OK, "st2 {v31.d, v0.d}[1], [x1]: ok");
+	ok(vm.dev[0x100] == 0x31 && vm.dev[0x108] == 0x30, "st2 single: the register list wraps");
+
+	reset();
+	vm.r.x[1] = DEV_BASE + 0x101;
+	vm.r.sctlr_el1 = SCTLR_A;
+	is_int(run(0x4d40c820), XG_EMU_ARM64_EXCEPTION, "SCTLR.A: ld1r .4s misaligned faults");
+	nothing_changed("ld1r misaligned");
+}
+
 static void test_ordered(void)
 {
 	reset();
@@ -466,7 +528,6 @@ static void test_refusals(void)
 		const char *text, *reason;
 	} nh[] = {
 	    {0xc85f7c20, "ldxr x0, [x1]", "exclusive"},
-	    {0x4c407020, "ld1 {v0.16b}, [x1]", "structure"},
 	    {0xf8200041, "ldadd x0, x1, [x2]", "atomic"},
 	    {0xc8a07c41, "cas x0, x1, [x2]", "compare and swap"},
 	    {0xd503201f, "nop", "not a load or store"},
@@ -788,6 +849,7 @@ int main(void)
 	test_regoff();
 	test_pair_literal();
 	test_simd();
+	test_struct();
 	test_ordered();
 	test_alignment_split();
 	test_unpredictable();

@@ -327,10 +327,10 @@ int main(void)
 			}
 		}
 	}
-	diag(
-	    "%ld words run on the CPU and emulated (%ld single, %ld pair, %ld prefetch), %ld tried",
-	    ran, cls[XG_EMU_ARM64_C_SINGLE], cls[XG_EMU_ARM64_C_PAIR], cls[XG_EMU_ARM64_C_PREFETCH],
-	    tries);
+	diag("%ld words run on the CPU and emulated (%ld single, %ld pair, %ld prefetch, %ld "
+	     "structure), %ld tried",
+	     ran, cls[XG_EMU_ARM64_C_SINGLE], cls[XG_EMU_ARM64_C_PAIR],
+	     cls[XG_EMU_ARM64_C_PREFETCH], cls[XG_EMU_ARM64_C_STRUCT], tries);
 	ok(ran >= 1000, "enough words ran (%ld)", ran);
 	is_int(bad, 0, "the emulator ends where the CPU does");
 	return done_testing();

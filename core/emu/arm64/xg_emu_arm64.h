@@ -31,10 +31,13 @@
  * What is decoded and emulated: LDR/STR of every size and sign extension (unsigned offset,
  * pre/post-index, register offset with UXTW/SXTW/SXTX/LSL), LDUR/STUR, LDTR/STTR, LDP/STP/
  * LDPSW/LDNP/STNP in every index mode, LDR literal, SIMD&FP LDR/STR/LDUR/STUR B/H/S/D/Q and
- * LDP/STP/LDNP/STNP S/D/Q, LDAR/STLR/LDLAR/STLLR, LDAPR, PRFM (a hint: PC += 4 only).
+ * LDP/STP/LDNP/STNP S/D/Q, LDAR/STLR/LDLAR/STLLR, LDAPR, PRFM (a hint: PC += 4 only), and
+ * the Advanced SIMD structures LD1-LD4/ST1-ST4 (multiple and single structure) and
+ * LD1R-LD4R, with post-index by immediate or register: each element is its own access (the
+ * single-copy atomicity the ARM ARM gives them, B2.2.1), which a device sees one by one.
  * Decoded, but answered NOT_HANDLED with a reason: the exclusives (LDXR/STXR...: a device
  * has no exclusive monitor, so exitgate cannot make STXR's success or failure mean anything),
- * LSE atomics and CAS/CASP, LD1-4/ST1-4 structures, pointer-authenticated LDRAA/LDRAB, the
+ * LSE atomics and CAS/CASP, pointer-authenticated LDRAA/LDRAB, the
  * MTE tag instructions, LDAPUR/STLUR. DC ZVA is a system instruction outside this space.
  */
 #ifndef XG_EMU_ARM64_H
@@ -169,8 +172,15 @@ struct xg_emu_arm64_insn {
 	uint8_t shift_given; /* REGOFF: the S bit (an explicit amount is written) */
 	uint8_t unpriv;	     /* LDTR/STTR: checked as EL0 from EL1 */
 	uint8_t acqrel;	     /* acquire/release: requires natural alignment */
-	int64_t imm;	     /* byte offset (scaled), or the PC-relative offset */
-	const char *name;    /* the mnemonic, as the ARM ARM spells it (lower case) */
+	int64_t imm;	     /* byte offset (scaled), PC-relative offset, or STRUCT: bytes moved */
+	/* STRUCT (LD1-4/ST1-4, LDnR): `size` is the element size; Rt, Rt+1 ... (mod 32) */
+	uint8_t selem;	   /* structure elements: 1-4 (registers per structure) */
+	uint8_t rpt;	   /* LD1/ST1 multiple: repetitions over 1-4 registers, else 1 */
+	uint8_t datasize;  /* 8 (64-bit arrangement) or 16 */
+	uint8_t single;	   /* one lane (index `lane`) per register */
+	uint8_t replicate; /* LDnR: one element replicated to all lanes */
+	uint8_t lane;	   /* the element index of a single-structure access */
+	const char *name;  /* the mnemonic, as the ARM ARM spells it (lower case) */
 };
 
 /*

@@ -332,6 +332,93 @@ static enum xg_emu_arm64_status decode_atomic(uint32_t w, struct xg_emu_arm64_in
 			   "LSE atomic memory operation");
 }
 
+/* LD1-4/ST1-4 multiple structures by opcode (C4.1.66, Advanced SIMD load/store multiple
+ * structures): {rpt, selem}, 0 unallocated. */
+static const uint8_t multi_shape[16][2] = {
+    [0x0] = {1, 4}, [0x2] = {4, 1}, [0x4] = {1, 3}, [0x6] = {3, 1},
+    [0x7] = {1, 1}, [0x8] = {1, 2}, [0xa] = {2, 1},
+};
+static const char *const struct_names[2][2][4] = {
+    {{"st1", "st2", "st3", "st4"}, {"ld1", "ld2", "ld3", "ld4"}},
+    {{NULL, NULL, NULL, NULL}, {"ld1r", "ld2r", "ld3r", "ld4r"}},
+};
+
+static enum xg_emu_arm64_status decode_struct(uint32_t w, struct xg_emu_arm64_insn *in,
+					      struct xg_emu_arm64_exception *exc, char *reason)
+{
+	unsigned q = (w >> 30) & 1, l = (w >> 22) & 1, post = (w >> 23) & 1, size = (w >> 10) & 3;
+	unsigned single = (w >> 24) & 1;
+
+	in->cls = XG_EMU_ARM64_C_STRUCT;
+	in->fp = 1;
+	in->load = l;
+	in->datasize = q ? 16 : 8;
+	in->rpt = 1;
+	in->index = post ? XG_EMU_ARM64_POST : XG_EMU_ARM64_OFFSET;
+	in->rm = post ? (w >> 16) & 31 : 31;
+	if (!post && ((w >> 16) & 31))
+		return undef(exc, reason,
+			     "SIMD structure load/store with Rm set and no post-index");
+	if (!single) {
+		unsigned opcode = (w >> 12) & 15;
+
+		if ((w >> 21) & 1)
+			return undef(exc, reason, "SIMD multiple structures with bit 21 set");
+		if (!multi_shape[opcode][0])
+			return undef(exc, reason, "unallocated SIMD multiple-structure opcode");
+		in->rpt = multi_shape[opcode][0];
+		in->selem = multi_shape[opcode][1];
+		if (size == 3 && !q && in->selem > 1)
+			return undef(exc, reason, "LD2-4/ST2-4 of 1D elements");
+		in->size = (uint8_t)(1u << size);
+	} else {
+		unsigned opcode = (w >> 13) & 7, s = (w >> 12) & 1, r = (w >> 21) & 1;
+		unsigned scale = opcode >> 1, index = 0;
+
+		in->single = 1;
+		in->selem = (uint8_t)((((opcode & 1) << 1) | r) + 1);
+		switch (scale) {
+		case 0:
+			index = q << 3 | s << 2 | size;
+			break;
+		case 1:
+			if (size & 1)
+				return undef(exc, reason,
+					     "SIMD single structure H with size<0> set");
+			index = q << 2 | s << 1 | size >> 1;
+			break;
+		case 2:
+			if (size & 2)
+				return undef(exc, reason,
+					     "SIMD single structure S/D with size<1> set");
+			if (!(size & 1)) {
+				index = q << 1 | s;
+			} else {
+				if (s)
+					return undef(exc, reason,
+						     "SIMD single structure D with S set");
+				index = q;
+				scale = 3;
+			}
+			break;
+		default:
+			if (!l || s)
+				return undef(exc, reason, "unallocated LDnR encoding");
+			scale = size;
+			in->replicate = 1;
+			in->single = 0;
+		}
+		in->lane = (uint8_t)index;
+		in->size = (uint8_t)(1u << scale);
+	}
+	in->regsize = in->size;
+	in->name = struct_names[in->replicate][l][in->selem - 1];
+	/* the immediate post-index is the bytes transferred (Rm = 31) */
+	in->imm =
+	    (int64_t)in->rpt * in->selem * (in->single || in->replicate ? in->size : in->datasize);
+	return XG_EMU_ARM64_OK;
+}
+
 enum xg_emu_arm64_status xg_emu_arm64_decode(uint32_t w, struct xg_emu_arm64_insn *in,
 					     struct xg_emu_arm64_exception *exc, char *reason)
 {
@@ -360,8 +447,7 @@ enum xg_emu_arm64_status xg_emu_arm64_decode(uint32_t w, struct xg_emu_arm64_ins
 
 	switch (rows[i].form) {
 	case F_STRUCT:
-		return not_handled(in, reason, XG_EMU_ARM64_C_STRUCT, (w >> 22) & 1 ? "ld1" : "st1",
-				   "SIMD structure load/store (LD1-4/ST1-4)");
+		return decode_struct(w, in, exc, reason);
 	case F_EXCL:
 		return decode_excl(w, in, exc, reason);
 	case F_RCPC_MTE:

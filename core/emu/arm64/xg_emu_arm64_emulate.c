@@ -23,6 +23,9 @@
 
 #define PAGE 4096u
 
+/* The most one instruction moves: LD4/ST4 or LD1 of four Q registers, 64 bytes. */
+#define XG_STRUCT_MAX 64
+
 static const char *const stage_names[XG_EMU_ARM64_NSTAGES] = {
     "decode", "alignment", "translate", "read", "writeback", "exception",
 };
@@ -197,14 +200,59 @@ static uint64_t load_value(const struct xg_emu_arm64_insn *in, const uint8_t *p)
 	return in->regsize == 4 ? (uint32_t)v : v;
 }
 
+/*
+ * Between the V registers and the bytes of a structure instruction, in memory order (C7.2
+ * LD1 multiple/single structure, LD1R pseudocode): multiple structures walk the elements e
+ * of the registers, and for each the selem registers of a structure; single structures one
+ * lane of selem registers; LDnR one element per register, replicated. A load writes a whole
+ * 64-bit arrangement's register with its upper half zero; a single-lane load keeps the other
+ * lanes.
+ */
+static void struct_move(const struct xg_emu_arm64_insn *in, struct xg_emu_arm64_vregs *v,
+			uint8_t *data, int load)
+{
+	unsigned es = in->size, r, e, s, off = 0, t;
+
+	if (in->single || in->replicate) {
+		for (s = 0; s < in->selem; s++, off += es) {
+			uint8_t *reg = v->v[(in->rt + s) % 32];
+
+			if (!load) {
+				memcpy(data + off, reg + in->lane * es, es);
+			} else if (in->single) {
+				memcpy(reg + in->lane * es, data + off, es);
+			} else {
+				memset(reg, 0, 16);
+				for (e = 0; e < in->datasize; e += es)
+					memcpy(reg + e, data + off, es);
+			}
+		}
+		return;
+	}
+	for (r = 0; r < in->rpt; r++) {
+		for (e = 0; e < in->datasize / es; e++) {
+			for (s = 0; s < in->selem; s++, off += es) {
+				t = (in->rt + r + s) % 32;
+				if (load)
+					memcpy(v->v[t] + e * es, data + off, es);
+				else
+					memcpy(data + off, v->v[t] + e * es, es);
+			}
+		}
+	}
+	if (load && in->datasize == 8)
+		for (s = 0; s < in->rpt * in->selem; s++)
+			memset(v->v[(in->rt + s) % 32] + 8, 0, 8);
+}
+
 enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops, void *opaque,
 					      const uint32_t *word, struct xg_emu_arm64_result *res)
 {
 	struct ctx c = {.ops = ops, .opaque = opaque, .res = res};
 	struct xg_emu_arm64_insn *in = &res->insn;
 	struct xg_emu_arm64_vregs v;
-	struct part parts[4];
-	uint8_t data[32];
+	struct part parts[XG_STRUCT_MAX + 1];
+	uint8_t data[XG_STRUCT_MAX];
 	uint64_t base, addr, wb = 0;
 	unsigned nparts = 0, nelem, i, acc_el;
 	enum xg_emu_arm64_status st;
@@ -266,7 +314,9 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	switch (in->index) {
 	case XG_EMU_ARM64_POST:
 		addr = base;
-		wb = base + (uint64_t)in->imm;
+		/* LD1-4/ST1-4 post-index by a register, unless Rm = 31 (the immediate) */
+		wb = base + (in->cls == XG_EMU_ARM64_C_STRUCT && in->rm != 31 ? c.regs.x[in->rm]
+									      : (uint64_t)in->imm);
 		break;
 	case XG_EMU_ARM64_PRE:
 		addr = wb = base + (uint64_t)in->imm;
@@ -275,9 +325,14 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 		addr = base + extend_reg(&c, in);
 		break;
 	default:
-		addr = base + (uint64_t)in->imm;
+		/* a structure instruction's imm is its post-index, not an offset */
+		addr = base + (in->cls == XG_EMU_ARM64_C_STRUCT ? 0 : (uint64_t)in->imm);
 	}
-	nelem = in->cls == XG_EMU_ARM64_C_PAIR ? 2 : 1;
+	/* the accesses: one element per register, or every element of a structure
+	 * instruction (in->imm is then the bytes it moves) */
+	nelem = in->cls == XG_EMU_ARM64_C_PAIR	   ? 2
+		: in->cls == XG_EMU_ARM64_C_STRUCT ? (unsigned)in->imm / in->size
+						   : 1;
 
 	/* ALIGNMENT: SP alignment (D1.8.2) checks the base itself, before the data check */
 	if (in->rn == 31 && in->index != XG_EMU_ARM64_LITERAL &&
@@ -350,6 +405,8 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 		st = hook(&c, XG_EMU_ARM64_STAGE_READ);
 		if (st)
 			return st;
+	} else if (in->cls == XG_EMU_ARM64_C_STRUCT) {
+		struct_move(in, &v, data, 0);
 	} else {
 		for (i = 0; i < nelem; i++) {
 			unsigned r = i ? in->rt2 : in->rt;
@@ -382,7 +439,9 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 		else
 			c.regs.x[in->rn] = wb;
 	}
-	if (in->load) {
+	if (in->load && in->cls == XG_EMU_ARM64_C_STRUCT) {
+		struct_move(in, &v, data, 1);
+	} else if (in->load) {
 		for (i = 0; i < nelem; i++) {
 			unsigned r = i ? in->rt2 : in->rt;
 

@@ -34,7 +34,7 @@ struct counts {
 	long unpredictable;  /* CONSTRAINED UNPREDICTABLE encodings: capstone rejects them */
 	long capstone_wrong; /* capstone rejects, GNU objdump agrees with exitgate */
 	long ndisputed;
-	uint32_t disputed[4096]; /* capstone rejects, exitgate performs: for objdump */
+	uint32_t disputed[16384]; /* capstone rejects, exitgate performs: for objdump */
 };
 
 /* 1 while rendering for GNU objdump (decimal immediates), 0 for capstone. */
@@ -59,6 +59,21 @@ static int reg_str(char *p, unsigned r, unsigned size, int fp)
 	if (r == 31)
 		return sprintf(p, "%s", size == 8 ? "xzr" : "wzr");
 	return sprintf(p, "%c%u", size == 8 ? 'x' : 'w', r);
+}
+
+/* ST<op> is the preferred disassembly of LD<op> with Rt = XZR and no acquire (C6.2 STADD). */
+static int st_alias(const struct xg_emu_arm64_insn *in)
+{
+	return in->cls == XG_EMU_ARM64_C_ATOMIC && in->aop < XG_EMU_ARM64_AOP_SWP && in->rt == 31 &&
+	       !((in->word >> 23) & 1);
+}
+
+static const char *mnemonic(const struct xg_emu_arm64_insn *in, char *buf)
+{
+	if (!st_alias(in))
+		return in->name;
+	sprintf(buf, "st%s", in->name + 2);
+	return buf;
 }
 
 /* exitgate's decode, in capstone's syntax. */
@@ -100,6 +115,23 @@ static void render(const struct xg_emu_arm64_insn *in, uint64_t pc, char *out)
 			sprintf(p, ", x%u", in->rm);
 		else if (in->index == XG_EMU_ARM64_POST)
 			imm_str(p + sprintf(p, ", "), in->imm);
+		return;
+	}
+	if (in->cls == XG_EMU_ARM64_C_ATOMIC) {
+		p += reg_str(p, in->rs, in->regsize, 0);
+		p += sprintf(p, ", ");
+		if (in->aop == XG_EMU_ARM64_AOP_CASP) {
+			p += reg_str(p, (in->rs + 1) % 32, in->regsize, 0);
+			p += sprintf(p, ", ");
+			p += reg_str(p, in->rt, in->regsize, 0);
+			p += sprintf(p, ", ");
+			p += reg_str(p, (in->rt + 1) % 32, in->regsize, 0);
+		} else if (!st_alias(in)) {
+			p += reg_str(p, in->rt, in->regsize, 0);
+		} else {
+			p -= 2;
+		}
+		sprintf(p, in->rn == 31 ? ", [sp]" : ", [x%u]", in->rn);
 		return;
 	}
 	p += reg_str(p, in->rt, in->regsize, in->fp);
@@ -165,7 +197,7 @@ static int cs_is_ldst(const char *m)
  * The encodings the ARM ARM calls CONSTRAINED UNPREDICTABLE, which capstone (LLVM) rejects
  * and exitgate decodes and performs with a deliberate choice (xg_emu_arm64_emulate.c):
  * writeback with Rn = Rt or Rt2 (Rn not SP), a load pair with Rt = Rt2, and LDAR/STLR/LDLAR/
- * STLLR whose should-be-one Rs or Rt2 fields are not all ones (K1.2).
+ * STLLR/CAS/CASP whose should-be-one Rs or Rt2 fields are not all ones (K1.2).
  */
 static int unpredictable(const struct xg_emu_arm64_insn *in)
 {
@@ -176,15 +208,18 @@ static int unpredictable(const struct xg_emu_arm64_insn *in)
 		return 1;
 	if (pair && in->load && in->rt == in->rt2)
 		return 1;
-	return in->acqrel && (in->word & 0x3f000000) == 0x08000000 &&
-	       (in->rs != 31 || in->rt2 != 31);
+	if ((in->word & 0x3f000000) != 0x08000000)
+		return 0;
+	if (in->cls == XG_EMU_ARM64_C_ATOMIC) /* CAS, CASP: Rt2 */
+		return in->rt2 != 31;
+	return in->cls == XG_EMU_ARM64_C_SINGLE && (in->rs != 31 || in->rt2 != 31);
 }
 
 static void check_word(csh h, uint32_t w, uint64_t pc, struct counts *n, int *shown)
 {
 	struct xg_emu_arm64_insn in;
 	struct xg_emu_arm64_exception exc;
-	char reason[96], mine[128];
+	char reason[96], mine[128], alias[32];
 	uint8_t b[4] = {(uint8_t)w, (uint8_t)(w >> 8), (uint8_t)(w >> 16), (uint8_t)(w >> 24)};
 	cs_insn *ci = NULL;
 	size_t got = cs_disasm(h, b, 4, pc, 1, &ci);
@@ -197,7 +232,7 @@ static void check_word(csh h, uint32_t w, uint64_t pc, struct counts *n, int *sh
 		n->ok++;
 		if (!got && unpredictable(&in)) {
 			n->unpredictable++;
-		} else if (!got && n->ndisputed < 4096) {
+		} else if (!got && n->ndisputed < 16384) {
 			n->disputed[n->ndisputed++] = w;
 		} else if (!got) {
 			n->disagreed++;
@@ -208,7 +243,8 @@ static void check_word(csh h, uint32_t w, uint64_t pc, struct counts *n, int *sh
 				diag("%08x: exitgate %s, capstone %s", w, in.name, ci[0].mnemonic);
 		} else {
 			render(&in, pc, mine);
-			if (!strcmp(ci[0].mnemonic, in.name) && !strcmp(ci[0].op_str, mine)) {
+			if (!strcmp(ci[0].mnemonic, mnemonic(&in, alias)) &&
+			    !strcmp(ci[0].op_str, mine)) {
 				n->agreed++;
 			} else {
 				n->disagreed++;
@@ -320,7 +356,7 @@ static void objdump_judge(struct counts *n)
 	objdump_style = 1;
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long off;
-		char mnem[32], ops[256], mine[128];
+		char mnem[32], ops[256], mine[128], alias[32];
 		struct xg_emu_arm64_insn in;
 		unsigned w;
 
@@ -330,7 +366,7 @@ static void objdump_judge(struct counts *n)
 		judged++;
 		xg_emu_arm64_decode(n->disputed[off / 4], &in, NULL, NULL);
 		render(&in, off, mine);
-		if (!strcmp(mnem, in.name) && !strcmp(ops, mine)) {
+		if (!strcmp(mnem, mnemonic(&in, alias)) && !strcmp(ops, mine)) {
 			n->capstone_wrong++;
 		} else {
 			n->disagreed++;

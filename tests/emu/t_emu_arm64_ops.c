@@ -453,6 +453,74 @@ static void test_struct(void)
 	nothing_changed("ld1r misaligned");
 }
 
+static void test_atomic(void)
+{
+	reset();
+	put64(vm.dev + 0x200, 40);
+	vm.r.x[0] = 2;
+	is_int(run(0xf8200041), XG_EMU_ARM64_OK, "ldadd x0, x1, [x2]: ok");
+	ok(vm.r.x[1] == 40 && get64(vm.dev + 0x200) == 42, "ldadd: x1 = old, memory = old + x0");
+	ok(vm.nlog == 2 && !vm.log[0].write && vm.log[1].write && vm.log[1].size == 8,
+	   "ldadd: one read, then one write, of 8 bytes");
+
+	reset();
+	put64(vm.dev + 0x200, 7);
+	vm.r.x[0] = 7;
+	vm.r.x[1] = 99;
+	is_int(run(0xc8a07c41), XG_EMU_ARM64_OK, "cas x0, x1, [x2] (equal): ok");
+	ok(vm.r.x[0] == 7 && get64(vm.dev + 0x200) == 99, "cas equal: x1 written, x0 = old");
+
+	reset();
+	put64(vm.dev + 0x200, 8);
+	vm.r.x[0] = 7;
+	vm.r.x[1] = 99;
+	is_int(run(0xc8a07c41), XG_EMU_ARM64_OK, "cas x0, x1, [x2] (different): ok");
+	ok(vm.r.x[0] == 8 && get64(vm.dev + 0x200) == 8 && vm.nlog == 1,
+	   "cas different: no write, x0 = old");
+
+	reset();
+	put64(vm.dev + 0x200, 0x1111111155555555ull);
+	vm.r.x[3] = 0xaaaaaaaa;
+	is_int(run(0xb8e38044), XG_EMU_ARM64_OK, "swpal w3, w4, [x2]: ok");
+	ok(vm.r.x[4] == 0x55555555 && get64(vm.dev + 0x200) == 0x11111111aaaaaaaaull,
+	   "swp w: 4 bytes swapped, w4 zero-extended");
+
+	reset();
+	vm.dev[0x200] = 0x80; /* -128 */
+	vm.r.x[5] = 0x7f;
+	is_int(run(0x38254046), XG_EMU_ARM64_OK, "ldsmaxb w5, w6, [x2]: ok");
+	ok(vm.r.x[6] == 0x80 && vm.dev[0x200] == 0x7f, "ldsmaxb: signed bytes, old zero-extended");
+
+	reset();
+	put64(vm.dev + 0x200, 1);
+	put64(vm.dev + 0x208, 2);
+	vm.r.x[4] = 1;
+	vm.r.x[5] = 2;
+	vm.r.x[6] = 10;
+	vm.r.x[7] = 20;
+	is_int(run(0x48247c46), XG_EMU_ARM64_OK, "casp x4, x5, x6, x7, [x2]: ok");
+	ok(get64(vm.dev + 0x200) == 10 && get64(vm.dev + 0x208) == 20 && vm.r.x[4] == 1 &&
+	       vm.r.x[5] == 2,
+	   "casp equal: the pair written");
+
+	reset();
+	put64(vm.dev + 0x200, 0xff);
+	vm.r.x[5] = 0x0f;
+	is_int(run(0xf825105f), XG_EMU_ARM64_OK, "stclr x5, [x2]: ok");
+	is_hex(get64(vm.dev + 0x200), 0xf0, "stclr: bits cleared, XZR gets the old value");
+
+	reset();
+	vm.r.x[2] = DEV_BASE + 0x204;
+	is_int(run(0xf8257046), XG_EMU_ARM64_EXCEPTION, "ldumin misaligned: alignment fault");
+	ok((vm.exc.esr & 0x3f) == 0x21, "atomics always check alignment");
+	nothing_changed("ldumin misaligned");
+
+	reset();
+	vm.veto = XG_EMU_ARM64_STAGE_DECODE;
+	is_int(run(0xf8200041), XG_EMU_ARM64_VETOED, "a policy refuses atomics at decode");
+	nothing_changed("vetoed atomic");
+}
+
 static void test_ordered(void)
 {
 	reset();
@@ -528,8 +596,6 @@ static void test_refusals(void)
 		const char *text, *reason;
 	} nh[] = {
 	    {0xc85f7c20, "ldxr x0, [x1]", "exclusive"},
-	    {0xf8200041, "ldadd x0, x1, [x2]", "atomic"},
-	    {0xc8a07c41, "cas x0, x1, [x2]", "compare and swap"},
 	    {0xd503201f, "nop", "not a load or store"},
 	};
 	unsigned i;
@@ -850,6 +916,7 @@ int main(void)
 	test_pair_literal();
 	test_simd();
 	test_struct();
+	test_atomic();
 	test_ordered();
 	test_alignment_split();
 	test_unpredictable();

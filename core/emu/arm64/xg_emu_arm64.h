@@ -35,9 +35,13 @@
  * the Advanced SIMD structures LD1-LD4/ST1-ST4 (multiple and single structure) and
  * LD1R-LD4R, with post-index by immediate or register: each element is its own access (the
  * single-copy atomicity the ARM ARM gives them, B2.2.1), which a device sees one by one.
+ * The LSE atomics LDADD/LDCLR/LDEOR/LDSET/LD{S,U}{MAX,MIN}/SWP/CAS/CASP (and their ST
+ * aliases) are read-modify-writes through ops (one read, then one write; a failed compare
+ * writes nothing): a device sees them as such, and a policy that wants none vetoes them at
+ * DECODE (insn->cls == XG_EMU_ARM64_C_ATOMIC).
  * Decoded, but answered NOT_HANDLED with a reason: the exclusives (LDXR/STXR...: a device
  * has no exclusive monitor, so exitgate cannot make STXR's success or failure mean anything),
- * LSE atomics and CAS/CASP, pointer-authenticated LDRAA/LDRAB, the
+ * pointer-authenticated LDRAA/LDRAB, the
  * MTE tag instructions, LDAPUR/STLUR. DC ZVA is a system instruction outside this space.
  */
 #ifndef XG_EMU_ARM64_H
@@ -74,6 +78,7 @@ enum xg_emu_arm64_access {
 	XG_EMU_ARM64_WRITE = 2,
 	XG_EMU_ARM64_FETCH = 4, /* the instruction word */
 	XG_EMU_ARM64_WALK = 8,	/* a translation table descriptor (ops->read only) */
+	XG_EMU_ARM64_RMW = 3,	/* an atomic's read then write: translated for write */
 };
 
 /*
@@ -135,6 +140,21 @@ enum xg_emu_arm64_class {
 	XG_EMU_ARM64_C_OTHER,	  /* PAC loads, MTE, RCpc unscaled... */
 };
 
+/* The read-modify-write of an ATOMIC instruction: LDADD...LDUMIN in their opc order. */
+enum xg_emu_arm64_aop {
+	XG_EMU_ARM64_AOP_ADD = 0,
+	XG_EMU_ARM64_AOP_CLR,
+	XG_EMU_ARM64_AOP_EOR,
+	XG_EMU_ARM64_AOP_SET,
+	XG_EMU_ARM64_AOP_SMAX,
+	XG_EMU_ARM64_AOP_SMIN,
+	XG_EMU_ARM64_AOP_UMAX,
+	XG_EMU_ARM64_AOP_UMIN,
+	XG_EMU_ARM64_AOP_SWP,
+	XG_EMU_ARM64_AOP_CAS,
+	XG_EMU_ARM64_AOP_CASP,
+};
+
 /* Addressing modes. */
 enum xg_emu_arm64_index {
 	XG_EMU_ARM64_OFFSET = 0, /* [Xn, #imm] or [Xn, Rm, ext]: no writeback */
@@ -180,6 +200,7 @@ struct xg_emu_arm64_insn {
 	uint8_t single;	   /* one lane (index `lane`) per register */
 	uint8_t replicate; /* LDnR: one element replicated to all lanes */
 	uint8_t lane;	   /* the element index of a single-structure access */
+	uint8_t aop;	   /* ATOMIC: enum xg_emu_arm64_aop */
 	const char *name;  /* the mnemonic, as the ARM ARM spells it (lower case) */
 };
 

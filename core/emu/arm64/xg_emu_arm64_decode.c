@@ -96,6 +96,50 @@ static const char *const excl_names[2][2][4] = {
     {{"stxrb", "stxrh", "stxr", "stxr"}, {"stlxrb", "stlxrh", "stlxr", "stlxr"}},
     {{"ldxrb", "ldxrh", "ldxr", "ldxr"}, {"ldaxrb", "ldaxrh", "ldaxr", "ldaxr"}},
 };
+/* LSE atomics and CAS by [operation][A:R or L:o0][size]: LDADD...LDUMIN (opc), SWP, CAS. */
+static const char *const atomic_names[10][4][4] = {
+    {{"ldaddb", "ldaddh", "ldadd", "ldadd"},
+     {"ldaddlb", "ldaddlh", "ldaddl", "ldaddl"},
+     {"ldaddab", "ldaddah", "ldadda", "ldadda"},
+     {"ldaddalb", "ldaddalh", "ldaddal", "ldaddal"}},
+    {{"ldclrb", "ldclrh", "ldclr", "ldclr"},
+     {"ldclrlb", "ldclrlh", "ldclrl", "ldclrl"},
+     {"ldclrab", "ldclrah", "ldclra", "ldclra"},
+     {"ldclralb", "ldclralh", "ldclral", "ldclral"}},
+    {{"ldeorb", "ldeorh", "ldeor", "ldeor"},
+     {"ldeorlb", "ldeorlh", "ldeorl", "ldeorl"},
+     {"ldeorab", "ldeorah", "ldeora", "ldeora"},
+     {"ldeoralb", "ldeoralh", "ldeoral", "ldeoral"}},
+    {{"ldsetb", "ldseth", "ldset", "ldset"},
+     {"ldsetlb", "ldsetlh", "ldsetl", "ldsetl"},
+     {"ldsetab", "ldsetah", "ldseta", "ldseta"},
+     {"ldsetalb", "ldsetalh", "ldsetal", "ldsetal"}},
+    {{"ldsmaxb", "ldsmaxh", "ldsmax", "ldsmax"},
+     {"ldsmaxlb", "ldsmaxlh", "ldsmaxl", "ldsmaxl"},
+     {"ldsmaxab", "ldsmaxah", "ldsmaxa", "ldsmaxa"},
+     {"ldsmaxalb", "ldsmaxalh", "ldsmaxal", "ldsmaxal"}},
+    {{"ldsminb", "ldsminh", "ldsmin", "ldsmin"},
+     {"ldsminlb", "ldsminlh", "ldsminl", "ldsminl"},
+     {"ldsminab", "ldsminah", "ldsmina", "ldsmina"},
+     {"ldsminalb", "ldsminalh", "ldsminal", "ldsminal"}},
+    {{"ldumaxb", "ldumaxh", "ldumax", "ldumax"},
+     {"ldumaxlb", "ldumaxlh", "ldumaxl", "ldumaxl"},
+     {"ldumaxab", "ldumaxah", "ldumaxa", "ldumaxa"},
+     {"ldumaxalb", "ldumaxalh", "ldumaxal", "ldumaxal"}},
+    {{"lduminb", "lduminh", "ldumin", "ldumin"},
+     {"lduminlb", "lduminlh", "lduminl", "lduminl"},
+     {"lduminab", "lduminah", "ldumina", "ldumina"},
+     {"lduminalb", "lduminalh", "lduminal", "lduminal"}},
+    {{"swpb", "swph", "swp", "swp"},
+     {"swplb", "swplh", "swpl", "swpl"},
+     {"swpab", "swpah", "swpa", "swpa"},
+     {"swpalb", "swpalh", "swpal", "swpal"}},
+    {{"casb", "cash", "cas", "cas"},
+     {"caslb", "caslh", "casl", "casl"},
+     {"casab", "casah", "casa", "casa"},
+     {"casalb", "casalh", "casal", "casal"}},
+};
+static const char *const casp_names[4] = {"casp", "caspl", "caspa", "caspal"};
 static const char *const ldapr_names[4] = {"ldaprb", "ldaprh", "ldapr", "ldapr"};
 
 static int64_t sext(uint64_t v, unsigned bits)
@@ -289,6 +333,35 @@ static enum xg_emu_arm64_status decode_excl(uint32_t w, struct xg_emu_arm64_insn
 		return XG_EMU_ARM64_OK;
 	}
 	in->size = (uint8_t)(1u << size);
+	if (o1) {
+		/* CAS (o2 = 1) and CASP (o2 = 0, size 0x), FEAT_LSE: a read-modify-write that
+		 * writes only when the compare succeeds (C6.2 CAS, CASP). Rt2 should be ones
+		 * (ignored, as for LDAR). CASP needs even Rs and Rt. */
+		unsigned ord = l << 1 | o0;
+
+		in->cls = XG_EMU_ARM64_C_ATOMIC;
+		in->load = 1;
+		in->aop = XG_EMU_ARM64_AOP_CAS;
+		in->acqrel = 1;
+		in->index = XG_EMU_ARM64_OFFSET;
+		if (o2) {
+			in->regsize = size == 3 ? 8 : 4;
+			in->name = atomic_names[9][ord][size];
+			return XG_EMU_ARM64_OK;
+		}
+		if (size >= 2)
+			return not_handled(in, reason, XG_EMU_ARM64_C_EXCLUSIVE,
+					   l ? "ldxp" : "stxp",
+					   "exclusive load/store pair (no exclusive monitor on a "
+					   "device)");
+		if ((in->rs & 1) || (in->rt & 1))
+			return undef(exc, reason, "CASP with an odd Rs or Rt");
+		in->aop = XG_EMU_ARM64_AOP_CASP;
+		in->size = size ? 8 : 4;
+		in->regsize = in->size;
+		in->name = casp_names[ord];
+		return XG_EMU_ARM64_OK;
+	}
 	if (!o2 && !o1)
 		return not_handled(in, reason, XG_EMU_ARM64_C_EXCLUSIVE, excl_names[l][o0][size],
 				   "exclusive load/store (a device has no exclusive monitor)");
@@ -326,10 +399,18 @@ static enum xg_emu_arm64_status decode_atomic(uint32_t w, struct xg_emu_arm64_in
 					   "64-byte load/store (FEAT_LS64)");
 		return undef(exc, reason, "unallocated atomic memory operation");
 	}
+	/* LDADD/LDCLR/LDEOR/LDSET/LDSMAX/LDSMIN/LDUMAX/LDUMIN (o3 = 0, by opc) and SWP
+	 * (o3 = 1, opc = 000), FEAT_LSE: read-modify-write, Rt gets the old value (C6.2) */
 	in->rs = (uint8_t)rs;
 	in->size = (uint8_t)(1u << size);
-	return not_handled(in, reason, XG_EMU_ARM64_C_ATOMIC, o3 ? "swp" : "ldadd",
-			   "LSE atomic memory operation");
+	in->regsize = size == 3 ? 8 : 4;
+	in->cls = XG_EMU_ARM64_C_ATOMIC;
+	in->load = 1;
+	in->acqrel = 1; /* atomics are always checked for alignment (B2.5.2) */
+	in->index = XG_EMU_ARM64_OFFSET;
+	in->aop = (uint8_t)(o3 ? XG_EMU_ARM64_AOP_SWP : opc);
+	in->name = atomic_names[o3 ? 8 : opc][a << 1 | r][size];
+	return XG_EMU_ARM64_OK;
 }
 
 /* LD1-4/ST1-4 multiple structures by opcode (C4.1.66, Advanced SIMD load/store multiple

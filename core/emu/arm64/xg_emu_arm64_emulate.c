@@ -245,6 +245,99 @@ static void struct_move(const struct xg_emu_arm64_insn *in, struct xg_emu_arm64_
 			memset(v->v[(in->rt + s) % 32] + 8, 0, 8);
 }
 
+static uint64_t size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+static int64_t sext_size(uint64_t v, unsigned size)
+{
+	uint64_t m = 1ull << (8 * size - 1);
+
+	v &= size_mask(size);
+	return (int64_t)((v ^ m) - m);
+}
+
+/* The value an LSE atomic writes, from the old one in `data` (C6.2 LDADD ... SWP, CAS,
+ * CASP). Returns 1 if it writes (a CAS/CASP whose compare fails does not). */
+static int atomic_op(const struct ctx *c, const struct xg_emu_arm64_insn *in, const uint8_t *data,
+		     uint8_t *wdata)
+{
+	unsigned sz = in->size;
+	uint64_t old = load_le(data, sz), s = in->rs == 31 ? 0 : c->regs.x[in->rs], n;
+
+	s &= size_mask(sz);
+	switch (in->aop) {
+	case XG_EMU_ARM64_AOP_ADD:
+		n = old + s;
+		break;
+	case XG_EMU_ARM64_AOP_CLR:
+		n = old & ~s;
+		break;
+	case XG_EMU_ARM64_AOP_EOR:
+		n = old ^ s;
+		break;
+	case XG_EMU_ARM64_AOP_SET:
+		n = old | s;
+		break;
+	case XG_EMU_ARM64_AOP_SMAX:
+		n = sext_size(old, sz) > sext_size(s, sz) ? old : s;
+		break;
+	case XG_EMU_ARM64_AOP_SMIN:
+		n = sext_size(old, sz) < sext_size(s, sz) ? old : s;
+		break;
+	case XG_EMU_ARM64_AOP_UMAX:
+		n = old > s ? old : s;
+		break;
+	case XG_EMU_ARM64_AOP_UMIN:
+		n = old < s ? old : s;
+		break;
+	case XG_EMU_ARM64_AOP_SWP:
+		n = s;
+		break;
+	case XG_EMU_ARM64_AOP_CAS:
+		if (old != s)
+			return 0;
+		n = in->rt == 31 ? 0 : c->regs.x[in->rt];
+		break;
+	default: { /* CASP: Rs:Rs+1 against the pair, Rt:Rt+1 written */
+		uint64_t old2 = load_le(data + sz, sz);
+		uint64_t s2 = in->rs + 1 == 31 ? 0 : c->regs.x[in->rs + 1];
+		uint64_t t1 = in->rt == 31 ? 0 : c->regs.x[in->rt];
+		uint64_t t2 = in->rt + 1 == 31 ? 0 : c->regs.x[in->rt + 1];
+
+		if (old != s || old2 != (s2 & size_mask(sz)))
+			return 0;
+		store_le(wdata, t1, sz);
+		store_le(wdata + sz, t2, sz);
+		return 1;
+	}
+	}
+	store_le(wdata, n, sz);
+	return 1;
+}
+
+/* An atomic's register results: the old value to Rt (LD<op>, SWP) or to Rs (CAS, CASP),
+ * zero-extended. */
+static void atomic_regs(struct ctx *c, const struct xg_emu_arm64_insn *in, const uint8_t *data)
+{
+	unsigned sz = in->size;
+
+	switch (in->aop) {
+	case XG_EMU_ARM64_AOP_CASP:
+		if (in->rs + 1 < 31)
+			c->regs.x[in->rs + 1] = load_le(data + sz, sz);
+		/* fall through */
+	case XG_EMU_ARM64_AOP_CAS:
+		if (in->rs != 31)
+			c->regs.x[in->rs] = load_le(data, sz);
+		break;
+	default:
+		if (in->rt != 31)
+			c->regs.x[in->rt] = load_le(data, sz);
+	}
+}
+
 enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops, void *opaque,
 					      const uint32_t *word, struct xg_emu_arm64_result *res)
 {
@@ -256,6 +349,9 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	uint64_t base, addr, wb = 0;
 	unsigned nparts = 0, nelem, i, acc_el;
 	enum xg_emu_arm64_status st;
+	enum xg_emu_arm64_access kind;
+	uint8_t wdata[16];
+	int rmw_write = 0;
 	uint32_t w;
 	int rc;
 
@@ -330,7 +426,7 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	}
 	/* the accesses: one element per register, or every element of a structure
 	 * instruction (in->imm is then the bytes it moves) */
-	nelem = in->cls == XG_EMU_ARM64_C_PAIR	   ? 2
+	nelem = in->cls == XG_EMU_ARM64_C_PAIR || in->aop == XG_EMU_ARM64_AOP_CASP ? 2
 		: in->cls == XG_EMU_ARM64_C_STRUCT ? (unsigned)in->imm / in->size
 						   : 1;
 
@@ -345,7 +441,8 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	 * are always checked (B2.5.2, no FEAT_LSE2). Unaligned accesses to Device memory also
 	 * fault on hardware; the emulator does not know memory types (no MAIR) and lets them
 	 * through. */
-	if (((c.regs.sctlr_el1 & SCTLR_A) || in->acqrel) && (addr & (in->size - 1)))
+	if (((c.regs.sctlr_el1 & SCTLR_A) || in->acqrel) &&
+	    (addr & ((in->aop == XG_EMU_ARM64_AOP_CASP ? 2u * in->size : in->size) - 1)))
 		return data_abort(&c, addr, !in->load, XG_EMU_ARM64_FSC_ALIGNMENT,
 				  XG_EMU_ARM64_STAGE_ALIGNMENT);
 	st = hook(&c, XG_EMU_ARM64_STAGE_ALIGNMENT);
@@ -355,6 +452,9 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	/* TRANSLATE every page of every element before any access. LDTR/STTR at EL1 are
 	 * checked as EL0 unless PSTATE.UAO (C6.2 LDTR, D8.4.1.2.4). */
 	acc_el = in->unpriv && c.el == 1 && !(c.regs.pstate & PSTATE_UAO) ? 0 : c.el;
+	kind = in->cls == XG_EMU_ARM64_C_ATOMIC ? XG_EMU_ARM64_RMW
+	       : in->load			? XG_EMU_ARM64_READ
+						: XG_EMU_ARM64_WRITE;
 	for (i = 0; i < nelem; i++) {
 		uint64_t va = addr + (uint64_t)i * in->size;
 		unsigned off = i * in->size, left = in->size;
@@ -365,12 +465,12 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 
 			if (n > left)
 				n = left;
-			rc = do_translate(&c, va, in->load ? XG_EMU_ARM64_READ : XG_EMU_ARM64_WRITE,
-					  acc_el, &parts[nparts].ipa, &fsc);
+			rc = do_translate(&c, va, kind, acc_el, &parts[nparts].ipa, &fsc);
 			if (rc < 0)
 				return error(&c, "translation", rc);
+			/* an atomic is translated for its write, and reports WnR = 1 */
 			if (rc)
-				return data_abort(&c, va, !in->load, fsc,
+				return data_abort(&c, va, kind != XG_EMU_ARM64_READ, fsc,
 						  XG_EMU_ARM64_STAGE_TRANSLATE);
 			parts[nparts].va = va;
 			parts[nparts].off = off;
@@ -405,6 +505,8 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 		st = hook(&c, XG_EMU_ARM64_STAGE_READ);
 		if (st)
 			return st;
+		if (in->cls == XG_EMU_ARM64_C_ATOMIC)
+			rmw_write = atomic_op(&c, in, data, wdata);
 	} else if (in->cls == XG_EMU_ARM64_C_STRUCT) {
 		struct_move(in, &v, data, 0);
 	} else {
@@ -422,9 +524,10 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	st = hook(&c, XG_EMU_ARM64_STAGE_WRITEBACK);
 	if (st)
 		return st;
-	if (!in->load) {
+	if (!in->load || rmw_write) {
 		for (i = 0; i < nparts; i++) {
-			rc = ops->write(opaque, parts[i].ipa, data + parts[i].off, parts[i].size);
+			rc = ops->write(opaque, parts[i].ipa,
+					(rmw_write ? wdata : data) + parts[i].off, parts[i].size);
 			if (rc)
 				return error(&c, "ops->write", rc);
 		}
@@ -439,7 +542,9 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 		else
 			c.regs.x[in->rn] = wb;
 	}
-	if (in->load && in->cls == XG_EMU_ARM64_C_STRUCT) {
+	if (in->cls == XG_EMU_ARM64_C_ATOMIC) {
+		atomic_regs(&c, in, data);
+	} else if (in->load && in->cls == XG_EMU_ARM64_C_STRUCT) {
 		struct_move(in, &v, data, 1);
 	} else if (in->load) {
 		for (i = 0; i < nelem; i++) {

@@ -154,7 +154,7 @@ int xg_emu_arm64_translate(const struct xg_emu_arm64_ops *ops, void *opaque,
 	} else {
 		if (el == 0 && !(ap & 1))
 			return fault(fsc, XG_EMU_ARM64_FSC_PERMISSION, level);
-		if (kind == XG_EMU_ARM64_WRITE && (ap & 2))
+		if ((kind & XG_EMU_ARM64_WRITE) && (ap & 2))
 			return fault(fsc, XG_EMU_ARM64_FSC_PERMISSION, level);
 		/* PSTATE.PAN: EL1 may not touch what EL0 may (D8.4.1.2.3); LDTR/STTR are
 		 * checked as EL0 by the caller and so are not subject to it */

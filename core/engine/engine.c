@@ -88,6 +88,13 @@ void xg_engine_log(struct xg_engine *e, const char *fmt, ...)
 	e->log(e->log_ud, line);
 }
 
+void xg_text_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '.';
+}
+
 int xg_log_admit(struct xg_logbucket *b, double rate, double burst)
 {
 	uint64_t t = now_ns();
@@ -114,6 +121,7 @@ static void log_line(struct xg_engine *e, struct xg_logbucket *b, const char *fm
 	char line[768];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	xg_text_clean(line);
 	if (b->suppressed) {
 		size_t l = strlen(line);
 		snprintf(line + l, sizeof(line) - l, " (%llu similar lines suppressed)",

@@ -232,6 +232,10 @@ struct xg_engine {
 };
 
 void xg_engine_log(struct xg_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Text a policy wrote (messages, reasons, notes, log lines) is shown to a person: each
+ * control character (C0 and DEL, newline included) becomes '.', as on the guest console, so
+ * a policy cannot send a terminal escape sequences nor forge whole lines of exitgate's. */
+void xg_text_clean(char *s);
 /* Rate-limited per vCPU; counts what it drops. */
 void xg_vcpu_log(struct xg_vcpu *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A line caused by the policy of ls: through its vCPU's bucket, or the state's own when it

@@ -1220,6 +1220,7 @@ static int set_err(struct xg_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	xg_text_clean(err->msg);
 	return -1;
 }
 
@@ -1738,6 +1739,8 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 		snprintf(msg, msg_size, "policy %s%s: handler '%s' (%s): %s", ls->chunk,
 			 at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot], c.msg);
 	}
+	if (f != XG_FAIL_NONE)
+		xg_text_clean(msg);
 	lua_settop(L, 0);
 	return f;
 }

@@ -121,8 +121,10 @@ static int int_field(lua_State *L, int idx, const char *k, int required, uint64_
 
 static void str_field(lua_State *L, int idx, const char *k, char *out, size_t n)
 {
-	if (field(L, idx, k) == LUA_TSTRING)
+	if (field(L, idx, k) == LUA_TSTRING) {
 		snprintf(out, n, "%s", lua_tostring(L, -1));
+		xg_text_clean(out);
+	}
 	lua_pop(L, 1);
 }
 

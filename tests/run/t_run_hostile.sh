@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# t_run_hostile.sh - inputs written by an adversary against the issue 9 and 10 work, that the
+# run let through:
+# - text from the policy (xg.log, print, error messages, stop and suspend reasons) reached the
+#   operator's terminal byte for byte: escape sequences (clear screen, retitle) and newlines
+#   that forge whole lines, even "exitgate: status 0: every guest ended well" above the real
+#   status line.
+. "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
+need_kvm
+
+# democfg POLICY OUT: the demo guest (x87/AVX MMIO emulation failures, one unknown MSR)
+democfg() {
+	cat >"$2" <<EOF
+defaults:
+  on_error: inject UD
+guests:
+  demo:
+    policy: $1
+    vm:
+      payload: $GUESTS/demo.bin
+      memory: 64M
+      timeout: 30
+      devices:
+        - { type: console, port: 0x3f8 }
+        - { type: done, port: 0x501 }
+        - { type: ram, at: 0xd0000000, size: 64K }
+        - { type: pattern, at: 0xd0100000, size: 4K }
+EOF
+}
+# a control character other than newline: ESC, CR, BEL, NUL ... (what a terminal acts on)
+ctrl() { LC_ALL=C grep -qP '[\x00-\x09\x0b-\x1f\x7f]' <<<"$1"; }
+
+cat >"$T/text.lua" <<'P'
+local xg = require "exitgate"
+local evil = "A\27[2J\27]0;owned\7\rB\nexitgate: status 0: every guest ended well"
+return xg.policy {
+	emulation_failure = function(e)
+		xg.log(evil)
+		print(evil)
+		return xg.emulate()
+	end,
+	x86_rdmsr = function(e) return xg.stop(evil) end,
+}
+P
+democfg "$T/text.lua" "$T/text.yaml"
+xrun "$T/text.yaml"
+[ $rc = 3 ]; ok $? "a policy's hostile text: the run ends as the policy said (status $rc)"
+! ctrl "$ERR$OUT"; ok $? "... and no control character of the policy reaches the terminal"
+[ "$(grep -c '^exitgate: status' <<<"$ERR")" = 1 ] && has "$ERR" '^exitgate: status 3'
+ok $? "... nor a forged status line: one 'exitgate: status' line, the real one"
+has "$ERR" 'A\.*\[2J'; ok $? "... the text is shown, its control characters as '.'"
+
+cat >"$T/err.lua" <<'P'
+local xg = require "exitgate"
+return xg.policy {
+	emulation_failure = function(e) return xg.emulate() end,
+	x86_rdmsr = function(e) error("bad\27[2J\nexitgate: status 0: every guest ended well") end,
+}
+P
+democfg "$T/err.lua" "$T/err.yaml"
+xrun "$T/err.yaml"
+! ctrl "$ERR" && [ "$(grep -c '^exitgate: status' <<<"$ERR")" = 1 ]
+ok $? "an error message with escapes and a forged line: shown without them (status $rc)"
+out=$(timeout 60 "$X" check "$T/err.lua" 2>&1)
+! ctrl "$out" && ! has "$out" '^exitgate: status'
+ok $? "... in exitgate check's report too"
+
+finish

@@ -333,7 +333,15 @@ static int lim_scalar(struct lim *l, const yaml_event_t *ev)
 	const yaml_char_t *anchor = ev->data.scalar.anchor;
 	size_t len = ev->data.scalar.length;
 	long idx;
-	int rc = lim_add(l, ev->start_mark, 1, len, 0, NULL);
+	int rc;
+
+	/* a "\0" escape (YAML 1.2 5.7) makes a NUL byte inside the scalar; every string of a
+	 * config ends up a C string, which would silently end there (a path to another file) */
+	if (memchr(ev->data.scalar.value, 0, len))
+		return fail_mark(l->c, ev->start_mark,
+				 "a NUL character (\\0) inside a string: configuration strings "
+				 "(paths, names, params) cannot hold one");
+	rc = lim_add(l, ev->start_mark, 1, len, 0, NULL);
 
 	if (!rc && anchor && !(rc = lim_anchor(l, (const char *)anchor, ev->start_mark, &idx))) {
 		l->a[idx].nodes = 1;

@@ -4,7 +4,9 @@
 # - text from the policy (xg.log, print, error messages, stop and suspend reasons) reached the
 #   operator's terminal byte for byte: escape sequences (clear screen, retitle) and newlines
 #   that forge whole lines, even "exitgate: status 0: every guest ended well" above the real
-#   status line.
+#   status line;
+# - a NUL in a config string (YAML "\0") cut the string short in silence: the run used
+#   another file than the one the config names.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -64,5 +66,17 @@ ok $? "an error message with escapes and a forged line: shown without them (stat
 out=$(timeout 60 "$X" check "$T/err.lua" 2>&1)
 ! ctrl "$out" && ! has "$out" '^exitgate: status'
 ok $? "... in exitgate check's report too"
+
+# a NUL inside a config string
+printf 'guests:\n  demo:\n    policy: "%s\\0junk"\n' "$SRC/policies/default.lua" >"$T/nul.yaml"
+printf '    vm: { payload: %s, memory: 16M, timeout: 10 }\n' "$GUESTS/trial.bin" >>"$T/nul.yaml"
+xrun "$T/nul.yaml"
+[ $rc = 2 ] && has "$ERR" 'nul\.yaml:3.*NUL'
+ok $? "a config string with a NUL in it: status 2 naming the line (status $rc: $(head -1 <<<"$ERR"))"
+out=$(timeout 60 "$X" check "$T/nul.yaml" 2>&1)
+[ $? = 1 ] && has "$out" 'NUL'; ok $? "... exitgate check says so too"
+printf 'guests:\n  g:\n    policy: %s\n    params: { "a\\0b": 1 }\n' "$SRC/policies/default.lua" >"$T/nulkey.yaml"
+out=$(timeout 60 "$X" check "$T/nulkey.yaml" 2>&1)
+[ $? = 1 ] && has "$out" 'nulkey\.yaml:4.*NUL'; ok $? "... and in a key of params"
 
 finish

@@ -1065,6 +1065,70 @@ static void inherit(struct xg_guest_cfg *g, const struct xg_guest_cfg *d)
 	g->dump_max = d->dump_max;
 }
 
+/* YAML 1.2 (3.2.1.1) requires the keys of a mapping to be unique; libyaml does not check
+ * it, and a key given twice (two `policy:` lines) would silently take its last value. Each
+ * mapping node once, from the document's node array (aliases are not walked again); its
+ * scalar keys sorted, so a mapping of n keys costs n log n. */
+struct key_at {
+	const char *s;
+	yaml_node_t *n;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct key_at *x = a, *y = b;
+	int d = strcmp(x->s, y->s);
+
+	if (d)
+		return d;
+	return x->n->start_mark.index < y->n->start_mark.index ? -1
+	       : x->n->start_mark.index > y->n->start_mark.index;
+}
+
+static int unique_keys(struct ctx *c)
+{
+	yaml_document_t *d = c->doc;
+	struct key_at *k = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	for (yaml_node_t *m = d->nodes.start; !rc && m < d->nodes.top; m++) {
+		size_t n = 0;
+
+		if (m->type != YAML_MAPPING_NODE)
+			continue;
+		for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+		     p++) {
+			yaml_node_t *kn = yaml_document_get_node(d, p->key);
+			if (!kn || kn->type != YAML_SCALAR_NODE)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? 2 * cap : 16;
+				struct key_at *nk = realloc(k, nc * sizeof(*k));
+				if (!nk) {
+					free(k);
+					return fail(c, m, "out of memory");
+				}
+				k = nk;
+				cap = nc;
+			}
+			k[n].s = (const char *)kn->data.scalar.value;
+			k[n++].n = kn;
+		}
+		if (n > 1)
+			qsort(k, n, sizeof(*k), key_cmp);
+		for (size_t i = 1; !rc && i < n; i++)
+			if (!strcmp(k[i - 1].s, k[i].s))
+				rc = fail(c, k[i].n,
+					  "key '%s' is given twice in one mapping (first at line %zu): "
+					  "keys must be unique (YAML 1.2 3.2.1.1), or the last would "
+					  "silently win; keep one",
+					  k[i].s, k[i - 1].n->start_mark.line + 1);
+	}
+	free(k);
+	return rc;
+}
+
 static int parse_doc(struct ctx *c)
 {
 	yaml_document_t *d = c->doc;
@@ -1179,7 +1243,10 @@ xg_config *xg_config_parse(const char *text, size_t len, const char *name, const
 			 parser.problem_mark.line + 1, parser.problem_mark.column + 1, ctx,
 			 parser.problem ? parser.problem : "not YAML");
 	} else {
+		/* after parse_doc, whose own messages say more (a guest defined twice) */
 		rc = parse_doc(&c);
+		if (!rc)
+			rc = unique_keys(&c);
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);

@@ -6,7 +6,8 @@
 #   that forge whole lines, even "exitgate: status 0: every guest ended well" above the real
 #   status line;
 # - a NUL in a config string (YAML "\0") cut the string short in silence: the run used
-#   another file than the one the config names.
+#   another file than the one the config names;
+# - a key given twice in one mapping (two `policy:` lines) silently took the last.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -78,5 +79,35 @@ out=$(timeout 60 "$X" check "$T/nul.yaml" 2>&1)
 printf 'guests:\n  g:\n    policy: %s\n    params: { "a\\0b": 1 }\n' "$SRC/policies/default.lua" >"$T/nulkey.yaml"
 out=$(timeout 60 "$X" check "$T/nulkey.yaml" 2>&1)
 [ $? = 1 ] && has "$out" 'nulkey\.yaml:4.*NUL'; ok $? "... and in a key of params"
+
+# a key twice in one mapping: YAML 1.2 (3.2.1.1) requires unique keys
+cat >"$T/dup.yaml" <<EOF
+guests:
+  demo:
+    policy: $SRC/policies/default.lua
+    vm: { payload: $GUESTS/trial.bin, memory: 16M }
+    policy: $T/text.lua
+EOF
+xrun "$T/dup.yaml"
+[ $rc = 2 ] && has "$ERR" "dup\.yaml:5.*'policy'.*(twice|more than once|line 3)"
+ok $? "a key given twice: status 2 naming both (status $rc: $(head -1 <<<"$ERR"))"
+cat >"$T/dupp.yaml" <<EOF
+guests:
+  g:
+    policy: $SRC/policies/default.lua
+    params: { port: 1, mode: fast, port: 2 }
+EOF
+out=$(timeout 60 "$X" check "$T/dupp.yaml" 2>&1)
+[ $? = 1 ] && has "$out" "dupp\.yaml:4.*'port'"; ok $? "... in params too (check: $(head -1 <<<"$out"))"
+cat >"$T/dupl.yaml" <<EOF
+guests:
+  g:
+    policy: $SRC/policies/default.lua
+    limits:
+      memory: 1M
+      memory: 64M
+EOF
+out=$(timeout 60 "$X" check "$T/dupl.yaml" 2>&1)
+[ $? = 1 ] && has "$out" "dupl\.yaml:6.*'memory'"; ok $? "... in limits too"
 
 finish

@@ -16,7 +16,12 @@ perl -pe "s{^(\\s*policy:\\s*)\\S+}{\$1$pol}" "$T/reload.in.yaml" >"$c"
 sock="$T/ctl.sock"
 
 start() {
-	timeout 60 "$X" run "$@" >"$T/bg.out" 2>"$T/bg.err" &
+	# emptied here, not by the background job's redirection: wait_for must not see the
+	# previous run's lines before the new run truncates the file (it then rewrote the policy
+	# before the new run had loaded it, and the run refused to start: status 2)
+	: >"$T/bg.out"
+	: >"$T/bg.err"
+	timeout 60 "$X" run "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
 	pid=$!
 	BG_PIDS="$BG_PIDS $pid"
 }

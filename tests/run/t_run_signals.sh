@@ -15,7 +15,9 @@ sock="$T/ctl.sock"
 # start RUN-ARGS...: the run under `timeout 60`; signals go to the run itself ($xpid), not
 # to timeout, which would send each one twice (to its child and to its process group)
 start() {
-	timeout 60 "$X" run --ctl "$sock" "$@" >"$T/bg.out" 2>"$T/bg.err" &
+	: >"$T/bg.out" # emptied before the job starts: wait_for must not see the last run's lines
+	: >"$T/bg.err"
+	timeout 60 "$X" run --ctl "$sock" "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
 	pid=$!
 	BG_PIDS="$BG_PIDS $pid"
 	xpid=

@@ -10,7 +10,9 @@ sock="$T/ctl.sock"
 
 # start RUN-ARGS...: `exitgate run` in the background (pid in $pid, output in $T/bg.*)
 start() {
-	timeout 60 "$X" run --ctl "$sock" "$@" >"$T/bg.out" 2>"$T/bg.err" &
+	: >"$T/bg.out" # emptied before the job starts: wait_for must not see the last run's lines
+	: >"$T/bg.err"
+	timeout 60 "$X" run --ctl "$sock" "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
 	pid=$!
 	BG_PIDS="$BG_PIDS $pid"
 }

@@ -11,7 +11,9 @@ need_kvm
 sock="$T/ctl.sock"
 
 start() {
-	timeout 60 "$X" run --ctl "$sock" "$@" >"$T/bg.out" 2>"$T/bg.err" &
+	: >"$T/bg.out" # emptied before the job starts: wait_for must not see the last run's lines
+	: >"$T/bg.err"
+	timeout 60 "$X" run --ctl "$sock" "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
 	pid=$!
 	BG_PIDS="$BG_PIDS $pid"
 }

@@ -915,14 +915,26 @@ static int get_reg(lua_State *L, const char *name)
 	return 1;
 }
 
+/* A register name: the VMM compares it as a C string, so one with a NUL byte inside would
+ * name the register before the NUL ("rip\0junk" read RIP). */
+static const char *reg_name(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 2, &len);
+
+	if (strlen(s) != len)
+		luaL_error(L, "register name '%s...' has a NUL byte in it", s);
+	return s;
+}
+
 static int regs_index(lua_State *L)
 {
-	return get_reg(L, luaL_checkstring(L, 2));
+	return get_reg(L, reg_name(L));
 }
 
 static int vcpu_reg(lua_State *L)
 {
-	return get_reg(L, luaL_checkstring(L, 2));
+	return get_reg(L, reg_name(L));
 }
 
 static int vcpu_read(lua_State *L)

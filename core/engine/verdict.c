@@ -128,6 +128,18 @@ static void str_field(lua_State *L, int idx, const char *k, char *out, size_t n)
 	lua_pop(L, 1);
 }
 
+/* The name at the top of the stack, for a lookup by strcmp: one with a NUL byte inside (Lua
+ * strings may hold one) would match by its part before the NUL ("UD\0junk" as UD), so it
+ * gets a stand-in that matches no name and says why. */
+#define NUL_NAME "(a name with a NUL byte in it)"
+static const char *name_str(lua_State *L)
+{
+	size_t len;
+	const char *s = lua_tolstring(L, -1, &len);
+
+	return s && strlen(s) == len ? s : NUL_NAME;
+}
+
 static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shape, int depth,
 		    char *msg, size_t n)
 {
@@ -147,7 +159,7 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 			   "the table has no 'verdict' name: build verdicts with the xg "
 			   "helpers (" VERDICT_LIST ")");
 	}
-	name = lua_tostring(L, -1);
+	name = name_str(L);
 	k = kind_by_name(name);
 	if (k < 0 && !strcmp(name, "dump")) {
 		lua_pop(L, 1);
@@ -183,12 +195,12 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 	case XG_VERDICT_INJECT: {
 		int t = field(L, idx, "exception");
 		if (t == LUA_TSTRING) {
-			if (exception_by_name(lua_tostring(L, -1), v)) {
+			if (exception_by_name(name_str(L), v)) {
 				bad(msg, n,
 				    "verdict 'inject': exception '%s' is not one of DE, DB, NMI, "
 				    "BP, OF, BR, UD, NM, DF, TS, NP, SS, GP, PF, MF, AC, MC, "
 				    "XM, VE, CP (or a vector number 0..31)",
-				    lua_tostring(L, -1));
+				    name_str(L));
 				lua_pop(L, 1);
 				return -1;
 			}
@@ -230,7 +242,7 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 			return bad(msg, n,
 				   "verdict 'convert': gpa 0x%llx + size 0x%llx wraps past 2^64",
 				   (unsigned long long)v->gpa, (unsigned long long)v->size);
-		const char *to = field(L, idx, "to") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+		const char *to = field(L, idx, "to") == LUA_TSTRING ? name_str(L) : NULL;
 		if (!to || (strcmp(to, "private") && strcmp(to, "shared"))) {
 			lua_pop(L, 1);
 			return bad(msg, n,
@@ -255,12 +267,12 @@ cache:
 	if (depth == 0) {
 		int t = field(L, idx, "cache");
 		if (t == LUA_TSTRING) {
-			*cache_shape = xg_cache_shape_from_name(lua_tostring(L, -1));
+			*cache_shape = xg_cache_shape_from_name(name_str(L));
 			if (!*cache_shape) {
 				bad(msg, n,
 				    "cache shape '%s' is not one of kind, insn, mmio, port, msr, "
 				    "gpa_page",
-				    lua_tostring(L, -1));
+				    name_str(L));
 				lua_pop(L, 1);
 				return -1;
 			}

@@ -7,7 +7,8 @@
 #   status line;
 # - a NUL in a config string (YAML "\0") cut the string short in silence: the run used
 #   another file than the one the config names;
-# - a key given twice in one mapping (two `policy:` lines) silently took the last.
+# - a key given twice in one mapping (two `policy:` lines) silently took the last;
+# - a NUL in a name a policy gives C (inject "UD\0junk", a register) cut the name short.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -109,5 +110,16 @@ guests:
 EOF
 out=$(timeout 60 "$X" check "$T/dupl.yaml" 2>&1)
 [ $? = 1 ] && has "$out" "dupl\.yaml:6.*'memory'"; ok $? "... in limits too"
+
+# a NUL inside a name a policy hands to C (a verdict's exception, convert's 'to', a register):
+# C compared only up to it, so "UD\0junk" injected #UD and "rip\0junk" read RIP
+for body in 'return xg.inject("UD\0junk")' \
+	'return xg.convert { gpa = 0, size = 4096, to = "private\0junk" }' \
+	'local r = vcpu:reg("rip\0junk") return xg.resume()' \
+	'return xg.cache(xg.resume(), "insn\0junk")'; do
+	printf 'local xg = require "exitgate"\nreturn xg.policy {\n\tdefault = function(e, vcpu)\n\t\t%s\n\tend,\n}\n' "$body" >"$T/nulname.lua"
+	out=$(timeout 60 "$X" check "$T/nulname.lua" 2>&1)
+	[ $? = 1 ] && has "$out" 'NUL|must be "private" or "shared"'; ok $? "a name with a NUL in it is refused: $body ($(head -1 <<<"$out" | cut -c1-150))"
+done
 
 finish

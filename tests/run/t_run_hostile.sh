@@ -8,7 +8,8 @@
 # - a NUL in a config string (YAML "\0") cut the string short in silence: the run used
 #   another file than the one the config names;
 # - a key given twice in one mapping (two `policy:` lines) silently took the last;
-# - a NUL in a name a policy gives C (inject "UD\0junk", a register) cut the name short.
+# - a NUL in a name a policy gives C (inject "UD\0junk", a register) cut the name short;
+# - SIGTERM or SIGHUP while the run was setting up killed it (status 143/129, no summary).
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -120,6 +121,31 @@ for body in 'return xg.inject("UD\0junk")' \
 	printf 'local xg = require "exitgate"\nreturn xg.policy {\n\tdefault = function(e, vcpu)\n\t\t%s\n\tend,\n}\n' "$body" >"$T/nulname.lua"
 	out=$(timeout 60 "$X" check "$T/nulname.lua" 2>&1)
 	[ $? = 1 ] && has "$out" 'NUL|must be "private" or "shared"'; ok $? "a name with a NUL in it is refused: $body ($(head -1 <<<"$out" | cut -c1-150))"
+done
+
+# a signal while the run is still setting up (loading a policy state per vCPU takes a while
+# here: 200 vCPUs, each load about 10 ms): SIGTERM killed it by its default action (status
+# 143, no summary) and so did SIGHUP, which the README promises is a reload
+cat >"$T/slowload.lua" <<'P'
+local xg = require "exitgate"
+local x = 0
+for i = 1, 300000 do x = x + i end
+return xg.policy { emulation_failure = function(e) return xg.emulate() end }
+P
+sed -e "s|^      vcpus: 16$|      vcpus: 200|" -e "s|^      memory: 16M$|      memory: 64M|" \
+	-e "s|^    policy: .*|    policy: $T/slowload.lua\n    limits: { time_ms: 2000, instructions: 100000000 }|" \
+	"$(cfg many.yaml)" >"$T/slow.yaml"
+for sig in TERM HUP; do
+	timeout 120 "$X" run "$T/slow.yaml" >"$T/slow.out" 2>"$T/slow.err" &
+	pid=$!
+	BG_PIDS="$BG_PIDS $pid"
+	sleep 0.3
+	kill -$sig $pid
+	[ $sig = HUP ] && { sleep 1; kill -TERM $pid; }
+	wait $pid
+	rc=$?
+	[ $rc = 3 ] && grep -q '^exitgate: status 3' "$T/slow.err"
+	ok $? "SIG$sig during setup: the run goes on to stop with status 3 and its summary (status $rc)"
 done
 
 finish

@@ -1080,6 +1080,26 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.cond, NULL);
+	/* The signals are ours from the start: setting up (a policy state per vCPU, the VMs)
+	 * takes seconds with many vCPUs, and SIGTERM or SIGHUP then killed the run by their
+	 * default action, with no summary. Now they are flags the main loop acts on once the
+	 * guests run: a stop (status 3, summary) or a reload. */
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		say("pipe: %s", strerror(errno));
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
+	/* a control client that hangs up must not end the run: writes fail with EPIPE instead */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
 	m.cfg = xg_config_load(o->config, &err);
 	if (!m.cfg) {
 		say("%s", err.msg);
@@ -1132,10 +1152,6 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		snprintf(m.ctl_path, sizeof(m.ctl_path), "%s/exitgate-%d.sock",
 			 getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "/tmp",
 			 (int)getpid());
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK)) {
-		say("pipe: %s", strerror(errno));
-		goto out;
-	}
 	m.ctl = xg_ctl_open(m.ctl_path, &m, &err);
 	if (!m.ctl) {
 		say("%s", err.msg);
@@ -1146,18 +1162,6 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		say("%s", err.msg);
 		goto out;
 	}
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_kick; /* no SA_RESTART: KVM_RUN must return EINTR */
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = on_interrupt;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_hangup;
-	sigaction(SIGHUP, &sa, NULL);
-	/* a control client that hangs up must not end the run: writes fail with EPIPE instead */
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 
 	pthread_mutex_lock(&m.lock);
 	for (int gi = 0; gi < m.ng; gi++) {

@@ -8,6 +8,7 @@
  * the person who ran it.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ int xg_cmd_check(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "--timeout")) {
 		char *end;
 		timeout = strtod(argv[2], &end);
-		if (*end || end == argv[2] || timeout < 0) {
+		if (*end || end == argv[2] || !(timeout >= 0) || !isfinite(timeout)) {
 			fprintf(stderr,
 				"exitgate check: --timeout takes seconds (0: none), not '%s'\n",
 				argv[2]);

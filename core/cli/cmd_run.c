@@ -1,4 +1,5 @@
 /* cmd_run.c - `exitgate run`: the mini-VMM (core/backend/kvm/vmm.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,8 @@ int xg_cmd_run(int argc, char **argv)
 			else {
 				char *end;
 				o.timeout = strtod(v, &end);
-				if (*end || o.timeout <= 0) {
+				/* NaN compares false with everything: refuse it and inf */
+				if (*end || !(o.timeout > 0) || !isfinite(o.timeout)) {
 					fprintf(stderr,
 						"exitgate run: --timeout takes seconds (> 0), not "
 						"'%s'\n",

@@ -9,7 +9,8 @@
 #   another file than the one the config names;
 # - a key given twice in one mapping (two `policy:` lines) silently took the last;
 # - a NUL in a name a policy gives C (inject "UD\0junk", a register) cut the name short;
-# - SIGTERM or SIGHUP while the run was setting up killed it (status 143/129, no summary).
+# - SIGTERM or SIGHUP while the run was setting up killed it (status 143/129, no summary);
+# - --timeout nan meant no time limit.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -146,6 +147,15 @@ for sig in TERM HUP; do
 	rc=$?
 	[ $rc = 3 ] && grep -q '^exitgate: status 3' "$T/slow.err"
 	ok $? "SIG$sig during setup: the run goes on to stop with status 3 and its summary (status $rc)"
+done
+
+# --timeout nan (or inf): strtod takes them, and no comparison with NaN is true, so the run
+# and check went on with no time limit at all, silently
+for t in nan inf; do
+	xrun --timeout $t "$(cfg trial.yaml)"
+	[ $rc = 2 ] && has "$ERR" "timeout.*'$t'"; ok $? "run --timeout $t: status 2 and why (status $rc)"
+	out=$(timeout 60 "$X" check --timeout $t "$SRC/policies/default.lua" 2>&1)
+	[ $? = 2 ] && has "$out" "timeout.*'$t'"; ok $? "check --timeout $t: status 2 and why"
 done
 
 finish

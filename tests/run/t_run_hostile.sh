@@ -10,7 +10,9 @@
 # - a key given twice in one mapping (two `policy:` lines) silently took the last;
 # - a NUL in a name a policy gives C (inject "UD\0junk", a register) cut the name short;
 # - SIGTERM or SIGHUP while the run was setting up killed it (status 143/129, no summary);
-# - --timeout nan meant no time limit.
+# - --timeout nan meant no time limit;
+# - --stats PATH renamed a new file over PATH whatever it was (a device node, a FIFO), and a
+#   stats file that could not be written gave "status 125: every guest ended well".
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -157,5 +159,26 @@ for t in nan inf; do
 	out=$(timeout 60 "$X" check --timeout $t "$SRC/policies/default.lua" 2>&1)
 	[ $? = 2 ] && has "$out" "timeout.*'$t'"; ok $? "check --timeout $t: status 2 and why"
 done
+
+# --stats onto something that is not a regular file: the stats were written to PATH.tmp and
+# renamed over PATH, so `--stats /dev/null` as root replaced the system's /dev/null with a
+# regular file (seen here with /dev/full), and a FIFO a reader waited on was replaced too
+if [ "$(id -u)" = 0 ] && mknod "$T/null" c 1 3 2>/dev/null; then
+	xrun --stats "$T/null" "$(cfg trial.yaml)"
+	[ $rc = 0 ] && [ -c "$T/null" ]
+	ok $? "--stats onto a character device (a /dev/null): status 0, still the device (status $rc)"
+else
+	echo "ok $((n += 1)) # SKIP cannot make a device node here (not root)"
+fi
+mkfifo "$T/fifo"
+timeout 60 cat "$T/fifo" >"$T/fromfifo" &
+BG_PIDS="$BG_PIDS $!"
+xrun --stats "$T/fifo" "$(cfg trial.yaml)"
+wait
+[ $rc = 0 ] && [ -p "$T/fifo" ] && [ "$(js "$T/fromfifo" '$d->{status}')" = 0 ]
+ok $? "--stats onto a FIFO: the stats go through it to its reader, the FIFO stays (status $rc)"
+xrun --stats "$T/nodir/x.json" "$(cfg trial.yaml)"
+[ $rc = 125 ] && ! has "$ERR" '^exitgate: status 125: every guest ended well' && has "$ERR" '^exitgate: status 125: .*stats'
+ok $? "stats that cannot be written: status 125 saying so, not 'every guest ended well' ($(tail -1 <<<"$ERR"))"
 
 finish

@@ -909,13 +909,38 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 	char words[400];
 
 	char tmp[1100];
+	struct stat st;
+	int direct = 0, fd;
 	FILE *f;
 
+	/* A regular file (or none) is replaced atomically: written to PATH.tmp, renamed over
+	 * PATH. Anything else is written into, never renamed over: `--stats /dev/null` as root
+	 * replaced the system's /dev/null with a file, and a FIFO's reader got nothing. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		say("cannot write the stats to %s: %s", tmp, strerror(errno));
-		return -1;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode)) {
+			say("cannot write the stats to %s: it is a directory", path);
+			return -1;
+		}
+		/* a FIFO nobody reads: ENXIO at once (O_NONBLOCK), then blocking writes */
+		fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0)
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f) {
+			say("cannot write the stats to %s: %s", path,
+			    errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		direct = 1;
+	} else {
+		f = fopen(tmp, "w");
+		if (!f) {
+			say("cannot write the stats to %s: %s", tmp, strerror(errno));
+			return -1;
+		}
 	}
 	status_words(m, status, words, sizeof(words));
 	fprintf(f, "{\"status\":%d,\"status_meaning\":", status);
@@ -983,6 +1008,13 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		fprintf(f, "]}");
 	}
 	fprintf(f, "]}\n");
+	if (direct) {
+		if (fclose(f)) {
+			say("cannot write the stats to %s: %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (fclose(f) || rename(tmp, path)) {
 		say("cannot write the stats to %s: %s", path, strerror(errno));
 		unlink(tmp);
@@ -1075,7 +1107,7 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	struct xg_error err;
 	struct sigaction sa;
 	char why[300];
-	int status = XG_RUN_SETUP, abandoned = 0;
+	int status = XG_RUN_SETUP, abandoned = 0, stats_lost = 0;
 	double deadline = 0, t_end = 0;
 
 	pthread_mutex_init(&m.lock, NULL);
@@ -1252,11 +1284,19 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 			summary(&m.g[gi]);
 	}
 	status = status_of(&m);
-	if (o->stats_path && write_stats(&m, o->stats_path, status))
-		status = status ? status : XG_RUN_FAILED;
+	if (o->stats_path && write_stats(&m, o->stats_path, status) && !status) {
+		status = XG_RUN_FAILED;
+		stats_lost = 1;
+	}
 	if (!o->quiet) {
 		char words[400];
-		status_words(&m, status, words, sizeof(words));
+		if (stats_lost) /* the guests' words would say they all ended well */
+			snprintf(words, sizeof(words),
+				 "status %d: the --stats file could not be written (see above); "
+				 "the guests ended well",
+				 status);
+		else
+			status_words(&m, status, words, sizeof(words));
 		say("%s", words);
 	}
 	if (abandoned) {

@@ -26,6 +26,18 @@ static void push_scalar(lua_State *L, const struct xg_param *p)
 		return;
 	}
 	if (p->plain && *p->value) {
+		/* a hex numeral is an integer, wrapping past 2^63 as Lua's own hex literals do
+		 * (Lua 5.4 manual 3.1): 0xffffffffffffffff is -1 (all ones), not a float that
+		 * lost its low bits */
+		if (p->value[0] == '0' && (p->value[1] == 'x' || p->value[1] == 'X')) {
+			unsigned long long u;
+			errno = 0;
+			u = strtoull(p->value, &end, 16);
+			if (end != p->value + 2 && !*end && !errno) {
+				lua_pushinteger(L, (lua_Integer)u);
+				return;
+			}
+		}
 		errno = 0;
 		i = strtoll(p->value, &end, 0);
 		if (!*end && !errno) {

@@ -12,7 +12,8 @@
 # - SIGTERM or SIGHUP while the run was setting up killed it (status 143/129, no summary);
 # - --timeout nan meant no time limit;
 # - --stats PATH renamed a new file over PATH whatever it was (a device node, a FIFO), and a
-#   stats file that could not be written gave "status 125: every guest ended well".
+#   stats file that could not be written gave "status 125: every guest ended well";
+# - a hex param of 2^63 or more (0xffffffffffffffff) became an imprecise float.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -180,5 +181,21 @@ ok $? "--stats onto a FIFO: the stats go through it to its reader, the FIFO stay
 xrun --stats "$T/nodir/x.json" "$(cfg trial.yaml)"
 [ $rc = 125 ] && ! has "$ERR" '^exitgate: status 125: every guest ended well' && has "$ERR" '^exitgate: status 125: .*stats'
 ok $? "stats that cannot be written: status 125 saying so, not 'every guest ended well' ($(tail -1 <<<"$ERR"))"
+
+# a 64-bit hex param at or over 2^63 (an all-ones mask, an address): it became a float that
+# had lost its low bits, so `e.data & xg.params.mask` raised; Lua's own hex literals wrap to
+# an integer (Lua 5.4 manual 3.1), and so must a param
+cat >"$T/hexp.lua" <<'P'
+local xg = require "exitgate"
+local p = xg.params
+assert(math.type(p.all) == "integer" and p.all == -1, "all-ones is " .. tostring(p.all))
+assert(math.type(p.top) == "integer" and p.top == math.mininteger, "2^63 is " .. tostring(p.top))
+assert(p.addr == 0xffff800000001000, "the address is " .. tostring(p.addr))
+assert(math.type(p.big) == "float", "a decimal over 2^63 stays a float")
+return xg.policy { default = function(e) return xg.resume() end }
+P
+printf 'guests:\n  g:\n    policy: %s\n    params: { all: 0xffffffffffffffff, top: 0x8000000000000000, addr: 0xffff800000001000, big: 99999999999999999999 }\n' "$T/hexp.lua" >"$T/hexp.yaml"
+out=$(timeout 60 "$X" check "$T/hexp.yaml" 2>&1)
+[ $? = 0 ]; ok $? "64-bit hex params are integers, as Lua's hex literals ($(head -1 <<<"$out"))"
 
 finish

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # t_run_ends.sh - how a run ends and what status it gives: a guest that halts (0, "halted"),
-# one that writes its code to the done port with a 4-byte out (the low byte: 7, a guest
-# failure, status 1 with the code in the summary and --stats), several guests (the worst
+# one that writes its code to the done port with a 4-byte out (all of it: 0x1207 = 4615, a
+# guest failure, status 1 with the code in the summary and --stats), several guests (the worst
 # status), and GUEST arguments choosing which guests run. The guest's code is never the
 # status, so it cannot pass for one of exitgate's own (2, 3, 4, 124, 125).
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
@@ -16,12 +16,12 @@ has "$OUT" '^halt\| halt: bye$'; ok $? "its output"
 has "$ERR" '^exitgate: status 0: '; ok $? "the summary ends with the status and its meaning"
 
 xrun --stats "$T/code.json" "$c" code
-[ $rc = 1 ]; ok $? "out of 0x1207 (4 bytes) to the done port: code 7, a guest failure: status 1 (got $rc)"
-[ "$(js "$T/code.json" '$d->{guests}[0]{code}')" = 7 ]; ok $? "stats: code 7, the low byte"
+[ $rc = 1 ]; ok $? "out of 0x1207 (4 bytes) to the done port: a guest failure: status 1 (got $rc)"
+[ "$(js "$T/code.json" '$d->{guests}[0]{code}')" = 4615 ]; ok $? "stats: code 4615, all of what was written"
 [ "$(js "$T/code.json" '$d->{status}')" = 1 ] && [ "$(js "$T/code.json" '$d->{guests}[0]{status}')" = 1 ]
 ok $? "stats: status 1, for the run and the guest"
-has "$ERR" '^exitgate: code: done \(code 7\)'; ok $? "the summary gives the guest's code"
-has "$ERR" '^exitgate: status 1: .*code 7'; ok $? "... and says status 1 is the guest's failure, with the code"
+has "$ERR" '^exitgate: code: done \(code 4615\)'; ok $? "the summary gives the guest's code"
+has "$ERR" '^exitgate: status 1: .*code 4615'; ok $? "... and says status 1 is the guest's failure, with the code"
 
 xrun --stats "$T/both.json" "$c"
 [ $rc = 1 ]; ok $? "both guests: the status is the worse one, the guest failure (got $rc)"

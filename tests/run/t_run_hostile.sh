@@ -145,11 +145,18 @@ for sig in TERM HUP; do
 	BG_PIDS="$BG_PIDS $pid"
 	sleep 0.3
 	kill -$sig $pid
-	[ $sig = HUP ] && { sleep 1; kill -TERM $pid; }
+	[ $sig = HUP ] && { sleep 1; kill -TERM $pid 2>/dev/null; }
 	wait $pid
 	rc=$?
-	[ $rc = 3 ] && grep -q '^exitgate: status 3' "$T/slow.err"
-	ok $? "SIG$sig during setup: the run goes on to stop with status 3 and its summary (status $rc)"
+	if [ $sig = TERM ]; then
+		[ $rc = 3 ] && grep -q '^exitgate: status 3' "$T/slow.err"
+		ok $? "SIGTERM during setup: the run goes on to stop with status 3 and its summary (status $rc)"
+	else
+		# a reload, not a death: the run goes on, and ends by itself (0) or by the later
+		# SIGTERM (3), whichever comes first on this machine, with its summary
+		{ [ $rc = 0 ] || [ $rc = 3 ]; } && grep -q "^exitgate: status $rc" "$T/slow.err"
+		ok $? "SIGHUP during setup: the run goes on and ends with its summary, status 0 or 3 (status $rc)"
+	fi
 done
 
 # --timeout nan (or inf): strtod takes them, and no comparison with NaN is true, so the run
@@ -197,5 +204,13 @@ P
 printf 'guests:\n  g:\n    policy: %s\n    params: { all: 0xffffffffffffffff, top: 0x8000000000000000, addr: 0xffff800000001000, big: 99999999999999999999 }\n' "$T/hexp.lua" >"$T/hexp.yaml"
 out=$(timeout 60 "$X" check "$T/hexp.yaml" 2>&1)
 [ $? = 0 ]; ok $? "64-bit hex params are integers, as Lua's hex literals ($(head -1 <<<"$out"))"
+
+# a guest whose done code does not fit a byte (guests/wide.S: out %eax of 0x100): the done
+# port kept the low byte, so the failure read as code 0, status 0
+sed "s|trial\.bin|wide.bin|" "$(cfg trial.yaml)" >"$T/wide.yaml"
+xrun --stats "$T/wide.json" "$T/wide.yaml"
+[ $rc = 1 ] && has "$ERR" 'code 256'
+ok $? "a done code of 0x100: status 1 with code 256 (status $rc: $(grep 'done' <<<"$ERR" | head -1))"
+[ "$(js "$T/wide.json" '$d->{guests}[0]{code}')" = 256 ]; ok $? "... and code 256 in --stats"
 
 finish

@@ -4,7 +4,8 @@
  *
  *   console  port P: a byte written to P is output; P+5 (the 16550 line status register)
  *            reads 0x60 (transmitter empty), so guests written for a UART may poll it.
- *   done     port P: a 1/2/4-byte write ends the guest with code = value & 0xff.
+ *   done     port P: a 1/2/4-byte write ends the guest with code = the value written
+ *            (all of it: a code of 0x100 cut to its low byte read as 0, success).
  *   ram      an MMIO window with memory behind it: reads return what was written.
  *   pattern  an MMIO window whose reads return a fixed pattern a guest can recompute;
  *            writes are dropped (and counted).
@@ -116,7 +117,7 @@ int xg_devs_io(struct xg_devs *ds, uint16_t port, int is_write, void *data, unsi
 				console_put(ds, d, ((uint8_t *)data)[i]);
 		else if (d->cfg->type == XG_DEV_DONE && !ds->done) {
 			ds->done = 1;
-			ds->code = (uint8_t)v;
+			ds->code = (uint32_t)v;
 		}
 	} else {
 		d->reads++;

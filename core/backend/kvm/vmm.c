@@ -86,7 +86,7 @@ struct guest {
 	int stop_req, ended;
 	const char *end; /* done | halted | stopped | shutdown | timeout | failed */
 	char reason[320];
-	int code; /* the guest's done code (end "done" only) */
+	unsigned code; /* the guest's done code (end "done" only) */
 };
 
 struct xg_vmm {
@@ -165,7 +165,8 @@ static void kick(struct vcpu *c)
 
 /* End the guest (the first end wins): `code` is the guest's done code for "done", and
  * ignored otherwise (the status follows from the end, see end_status). */
-static void guest_end_locked(struct guest *g, const char *end, int code, const char *reason)
+static void guest_end_locked(struct guest *g, const char *end, unsigned code,
+			     const char *reason)
 {
 	if (!g->end) {
 		g->end = end;
@@ -177,9 +178,9 @@ static void guest_end_locked(struct guest *g, const char *end, int code, const c
 		kick(&g->v[i]);
 }
 
-static void guest_end(struct guest *g, const char *end, int code, const char *fmt, ...)
+static void guest_end(struct guest *g, const char *end, unsigned code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static void guest_end(struct guest *g, const char *end, int code, const char *fmt, ...)
+static void guest_end(struct guest *g, const char *end, unsigned code, const char *fmt, ...)
 {
 	char reason[320];
 	va_list ap;
@@ -812,7 +813,7 @@ static void status_words(struct xg_vmm *m, int status, char *buf, size_t n)
 	}
 	if (status == XG_RUN_GUEST) {
 		snprintf(buf, n,
-			 "status %d: guest '%s' reported failure: it wrote code %d to the done "
+			 "status %d: guest '%s' reported failure: it wrote code %u to the done "
 			 "port",
 			 status, g->cfg->name, g->code);
 		return;
@@ -870,7 +871,7 @@ static void summary(struct guest *g)
 	engine_stats(g, &s);
 	fprintf(stderr, "exitgate: %s: %s", g->cfg->name, g->end ? g->end : "?");
 	if (g->end && !strcmp(g->end, "done"))
-		fprintf(stderr, " (code %d)", g->code);
+		fprintf(stderr, " (code %u)", g->code);
 	fprintf(stderr, " after %.3f s: %s\n", g->t1 - g->t0, g->reason);
 	fprintf(stderr, "  exits:    ");
 	for (int r = 0; r <= NREASONS; r++)
@@ -962,7 +963,7 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		xg_dump_json_str(f, g->end ? g->end : "?");
 		fprintf(f, ",\"status\":%d,\"code\":", end_status(g));
 		if (g->end && !strcmp(g->end, "done"))
-			fprintf(f, "%d", g->code);
+			fprintf(f, "%u", g->code);
 		else
 			fprintf(f, "null");
 		fprintf(f, ",\"reason\":");

@@ -57,7 +57,7 @@ struct xg_devs {
 	void *lock; /* pthread_mutex_t*, shared by the guest's vCPUs */
 	/* set by the done port */
 	int done;
-	uint8_t code;
+	uint32_t code; /* the value written, all of its 1, 2 or 4 bytes */
 };
 
 int xg_devs_init(struct xg_devs *ds, const struct xg_vm_cfg *vm, const char *guest, FILE *out,

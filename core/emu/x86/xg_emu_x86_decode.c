@@ -127,6 +127,62 @@ static unsigned evex_n(unsigned tuple, const struct xg_emu_x86_insn *in)
 	return 0;
 }
 
+/*
+ * Does the opcode exist with this mandatory prefix, W and vector length? Undefined
+ * entries of the 0F38 and 0F3A maps (SDM Vol. 2 Tables A-4 and A-5), of the VEX maps and
+ * of the EVEX maps 1-3, 5 and 6 are #UD (SDM Vol. 2 2.3.8, 2.7.x: "#UD if the opcode is
+ * not defined"). The tables are a union over CPUs: an opcode some CPU defines exists here,
+ * even if this host lacks it. Outside 64-bit mode a W that picks a 64-bit GPR is ignored,
+ * so W is not judged there; an EVEX register form with b = 1 holds a rounding control in
+ * L'L (SDM Vol. 2 2.7.8), so L'L is not judged there.
+ */
+static int opcode_exists(const struct xg_emu_x86_insn *in)
+{
+	unsigned wl, op = in->opcode;
+
+	if (in->enc == XG_EMU_X86_ENC_LEGACY)
+		return (xg_emu_x86_valid_leg[in->map - XG_EMU_X86_MAP_0F38][op] >> in->pfx) & 1;
+	if (in->enc == XG_EMU_X86_ENC_VEX) {
+		wl = (xg_emu_x86_valid_vex[in->map - 1][op] >> (in->pfx * 4)) & 15;
+		if (in->mode != 64)
+			wl |= wl >> 2 | wl << 2;
+		return (wl >> (in->w * 2 + in->vl)) & 1;
+	}
+	wl = (xg_emu_x86_valid_evex[in->map - 1][op] >> (in->pfx * 8)) & 0xff;
+	if (in->mode != 64)
+		wl |= wl >> 4 | wl << 4;
+	wl = (wl >> (in->w * 4)) & 15;
+	if (in->bcast && in->mod == 3)
+		return wl != 0;
+	return (wl >> in->vl) & 1;
+}
+
+/*
+ * Is this form of a defined opcode defined: a memory or a register operand, this ModRM.reg
+ * (group opcodes, SDM Vol. 2 Table A-6), a vvvv other than 1111b (SDM Vol. 2 2.3.6: "if an
+ * instruction does not use VEX.vvvv then it should be set to 1111b otherwise instruction
+ * will #UD"; the same for EVEX, 2.7.x, where V' extends vvvv unless it extends a VSIB
+ * index)? Unioned over W, L and CPUs like opcode_exists().
+ */
+static int form_exists(const struct xg_emu_x86_insn *in)
+{
+	unsigned space, f;
+
+	if (in->enc == XG_EMU_X86_ENC_LEGACY) {
+		space = in->map - XG_EMU_X86_MAP_0F38;
+	} else {
+		space = in->enc == XG_EMU_X86_ENC_VEX ? 1u + in->map : 4u + in->map;
+	}
+	f = xg_emu_x86_valid_form[space][in->opcode][in->pfx];
+	if ((in->vvvv & (in->vsib ? 15 : 31)) && !(f & XG_EMU_X86_FORM_VVVV))
+		return 0;
+	if (!in->has_modrm)
+		return 1;
+	if (!(f & (in->mod == 3 ? XG_EMU_X86_FORM_REG : XG_EMU_X86_FORM_MEM)))
+		return 0;
+	return (f >> ((in->modrm >> 3) & 7)) & 1;
+}
+
 #define FAIL_UD()                                                                                  \
 	do {                                                                                       \
 		exc->vector = XG_EMU_X86_UD;                                                       \
@@ -416,6 +472,10 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 	} else if (in->vsib && in->has_modrm) {
 		FAIL_UD(); /* VSIB needs a memory operand */
 	}
+
+	if ((in->enc != XG_EMU_X86_ENC_LEGACY || in->map >= XG_EMU_X86_MAP_0F38) &&
+	    (!opcode_exists(in) || !form_exists(in)))
+		FAIL_UD();
 
 	/* groups, mandatory-prefix tables, x87 escapes */
 	if (in->enc == XG_EMU_X86_ENC_LEGACY) {

@@ -289,11 +289,9 @@ static int plan_dup(struct xg_emu_x86_ctx *c)
 
 	if (rc)
 		return rc;
-	if (in->enc == XG_EMU_X86_ENC_EVEX && (in->aaa || in->z)) {
-		snprintf(c->res->reason, sizeof(c->res->reason),
-			 "not handled: masked EVEX movddup/movsldup/movshdup");
-		return XG_EMU_X86_NOT_HANDLED;
-	}
+	/* EVEX masking acts on the destination only: the source is read whole, whatever the
+	 * mask (exception types E4NF/E5NF, no memory fault suppression: SDM Vol. 2 2.8,
+	 * VMOVSLDUP, VMOVSHDUP, VMOVDDUP) */
 	if (!in->has_mem)
 		return 0;
 	if (in->op == OP_MOVDDUP && len == 16) {
@@ -328,7 +326,8 @@ static int exec_dup(struct xg_emu_x86_ctx *c)
 			from = i | 1u;
 		memcpy(d + 4 * i, s + 4 * from, 4);
 	}
-	vwrite(c, in->reg, d, len, 4, ~0ull);
+	/* EVEX: the mask picks qwords for movddup (W1), dwords for movsldup/movshdup (W0) */
+	vwrite(c, in->reg, d, len, in->op == OP_MOVDDUP ? 8 : 4, kmask(c));
 	return 0;
 }
 

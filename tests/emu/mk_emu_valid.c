@@ -123,10 +123,39 @@ static int try_forms(uint8_t *b, unsigned at)
 #define FORM_MEM  (1u << 8)
 #define FORM_REG  (1u << 9)
 #define FORM_VVVV (1u << 10)
-#define FORM_ANY  0x7ffu
+#define FORM_BMEM (1u << 11) /* EVEX.b = 1 with a memory form (broadcast) */
+#define FORM_BREG (1u << 12) /* EVEX.b = 1 with a register form (rounding, SAE) */
+#define FORM_Z	  (1u << 13) /* EVEX.z = 1 */
+#define FORM_MASK (1u << 14) /* EVEX.aaa != 0 */
+#define FORM_ANY  0x7fffu
 
-/* the forms that are not #UD; vp (VEX/EVEX payload byte with vvvv, or NULL) */
-static unsigned forms(uint8_t *b, unsigned at, uint8_t *vp)
+/* FORM_MEM and FORM_REG for ModRM.reg = r: [rax], [rax + index] (a VSIB index other than
+ * the destination and the mask), two register forms */
+static unsigned try_r(uint8_t *b, unsigned at, unsigned r)
+{
+	unsigned got = 0;
+
+	memset(b + at, 0, 15 - at);
+	b[at] = (uint8_t)(r << 3);
+	if (!is_ud(b))
+		got |= FORM_MEM;
+	b[at] = (uint8_t)((r << 3) | 4);
+	b[at + 1] = (uint8_t)(((r + 3) & 7) << 3);
+	if (!is_ud(b))
+		got |= FORM_MEM;
+	b[at + 1] = 0;
+	b[at] = (uint8_t)(0xc0 | (r << 3) | ((r + 1) & 7));
+	if (!is_ud(b))
+		got |= FORM_REG;
+	b[at] = (uint8_t)(0xc0 | (r << 3) | ((r + 2) & 7));
+	if (!is_ud(b))
+		got |= FORM_REG;
+	return got;
+}
+
+/* the forms that are not #UD; vp: the VEX/EVEX byte with vvvv (or NULL); p2: EVEX's P2
+ * (or NULL), whose aaa is set by the caller: b and z are tried here */
+static unsigned forms(uint8_t *b, unsigned at, uint8_t *vp, uint8_t *p2)
 {
 	unsigned f = 0;
 
@@ -134,24 +163,23 @@ static unsigned forms(uint8_t *b, unsigned at, uint8_t *vp)
 		if (vp)
 			*vp = (uint8_t)(v ? (*vp & ~0x78) | 0x70 : *vp | 0x78); /* vvvv 1 or 0 */
 		for (unsigned r = 0; r < 8; r++) {
-			unsigned got = 0;
-			memset(b + at, 0, 15 - at);
-			b[at] = (uint8_t)(r << 3);
-			if (!is_ud(b))
-				got |= FORM_MEM;
-			/* [rax + index]: a VSIB index other than the destination and the mask */
-			b[at] = (uint8_t)((r << 3) | 4);
-			b[at + 1] = (uint8_t)(((r + 3) & 7) << 3);
-			if (!is_ud(b))
-				got |= FORM_MEM;
-			b[at + 1] = 0;
-			b[at] = (uint8_t)(0xc0 | (r << 3) | ((r + 1) & 7));
-			if (!is_ud(b))
-				got |= FORM_REG;
-			b[at] = (uint8_t)(0xc0 | (r << 3) | ((r + 2) & 7));
-			if (!is_ud(b))
-				got |= FORM_REG;
-			if (got)
+			unsigned got = try_r(b, at, r), t;
+			if (p2) {
+				*p2 |= 0x10; /* b: broadcast, or rounding/SAE in a register form */
+				t = try_r(b, at, r);
+				got |= t | (t & FORM_MEM ? FORM_BMEM : 0) |
+				       (t & FORM_REG ? FORM_BREG : 0);
+				*p2 &= (uint8_t)~0x10;
+				if (*p2 & 7) {
+					*p2 |= 0x80; /* z: zeroing-masking */
+					t = try_r(b, at, r);
+					got |= t | (t ? FORM_Z : 0);
+					*p2 &= 0x7f;
+				}
+				if ((*p2 & 7) && (got & (FORM_MEM | FORM_REG)))
+					got |= FORM_MASK;
+			}
+			if (got & (FORM_MEM | FORM_REG))
 				f |= got | (1u << r) | (v ? FORM_VVVV : 0);
 		}
 	}
@@ -325,7 +353,7 @@ int main(void)
 				if (p)
 					b[n++] = pfxb[p];
 				b[n++] = 0x0f, b[n++] = m ? 0x3a : 0x38, b[n++] = (uint8_t)op;
-				form_leg[m][op][p] = forms(b, n, NULL);
+				form_leg[m][op][p] = forms(b, n, NULL, NULL);
 			}
 	for (unsigned m = 1; m <= 3; m++)
 		for (unsigned op = 0; op < 256; op++)
@@ -338,7 +366,7 @@ int main(void)
 					b[2] = (uint8_t)(((wl >> 1) << 7) | 0x78 | ((wl & 1) << 2) |
 							 p);
 					b[3] = (uint8_t)op;
-					form_vex[m - 1][op][p] |= forms(b, 4, &b[2]);
+					form_vex[m - 1][op][p] |= forms(b, 4, &b[2], NULL);
 				}
 	for (unsigned m = 1; m <= 6; m++)
 		for (unsigned op = 0; op < 256; op++)
@@ -352,7 +380,8 @@ int main(void)
 						b[2] = (uint8_t)(((wl >> 2) << 7) | 0x7c | p);
 						b[3] = (uint8_t)(((wl & 3) << 5) | 8 | k);
 						b[4] = (uint8_t)op;
-						form_evex[m - 1][op][p] |= forms(b, 5, &b[2]);
+						form_evex[m - 1][op][p] |=
+						    forms(b, 5, &b[2], &b[3]);
 					}
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
 		for (unsigned op = extra[i].op_lo; op <= extra[i].op_hi; op++)
@@ -406,7 +435,8 @@ int main(void)
 	}
 	printf(
 	    "};\n\n/* forms of a defined opcode, [space map][opcode][pfx]: bits 0-7 the ModRM.reg\n"
-	    " * values allowed, 8 memory forms, 9 register forms, 10 vvvv other than 1111b */\n");
+	    " * values allowed, 8 memory forms, 9 register forms, 10 vvvv other than 1111b; EVEX:\n"
+	    " * 11 b with memory, 12 b with registers, 13 z, 14 aaa other than 0 */\n");
 	printf("const uint16_t xg_emu_x86_valid_form[11][256][4] = {\n");
 	for (unsigned s = 0; s < 11; s++) {
 		printf("\t{ /* %s */", s < 2 ? (s ? "0F3A" : "0F38") : s < 5 ? "VEX" : "EVEX");

@@ -180,6 +180,11 @@ static int form_exists(const struct xg_emu_x86_insn *in)
 		return 1;
 	if (!(f & (in->mod == 3 ? XG_EMU_X86_FORM_REG : XG_EMU_X86_FORM_MEM)))
 		return 0;
+	/* EVEX.b, z and aaa where no form of the opcode takes them (SDM Vol. 2 2.7.1, 2.7.8) */
+	if (in->enc == XG_EMU_X86_ENC_EVEX &&
+	    ((in->bcast && !(f & (in->mod == 3 ? XG_EMU_X86_FORM_BREG : XG_EMU_X86_FORM_BMEM))) ||
+	     (in->z && !(f & XG_EMU_X86_FORM_Z)) || (in->aaa && !(f & XG_EMU_X86_FORM_MASK))))
+		return 0;
 	return (f >> ((in->modrm >> 3) & 7)) & 1;
 }
 
@@ -468,6 +473,15 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			in->disp = sext(take(&c, dsize), dsize);
 		}
 		if (in->vsib && !in->has_mem)
+			FAIL_UD();
+		/* VSIB needs a SIB byte (ModRM.rm = 100b); a gather (0F38 90-93) also needs its
+		 * destination, index and (VEX) mask registers all different (SDM Vol. 2 2.3.12
+		 * and the exception conditions of VPGATHERDD/VGATHERDPS and their EVEX forms) */
+		if (in->vsib && (in->modrm & 7) != 4)
+			FAIL_UD();
+		if (in->vsib && in->opcode >= 0x90 && in->opcode <= 0x93 &&
+		    (in->reg == in->index || (in->enc == XG_EMU_X86_ENC_VEX &&
+					      (in->vvvv == in->reg || in->vvvv == in->index))))
 			FAIL_UD();
 	} else if (in->vsib && in->has_modrm) {
 		FAIL_UD(); /* VSIB needs a memory operand */

@@ -81,6 +81,10 @@ extern const uint32_t xg_emu_x86_valid_evex[6][256];
 #define XG_EMU_X86_FORM_MEM  (1u << 8)	/* a memory form exists */
 #define XG_EMU_X86_FORM_REG  (1u << 9)	/* a register form exists (ModRM.mod = 3) */
 #define XG_EMU_X86_FORM_VVVV (1u << 10) /* vvvv may name a register (else 1111b only) */
+#define XG_EMU_X86_FORM_BMEM (1u << 11) /* EVEX.b with a memory form: broadcast */
+#define XG_EMU_X86_FORM_BREG (1u << 12) /* EVEX.b with a register form: rounding, SAE */
+#define XG_EMU_X86_FORM_Z    (1u << 13) /* EVEX.z: zeroing-masking */
+#define XG_EMU_X86_FORM_MASK (1u << 14) /* EVEX.aaa != 0: masking */
 extern const uint16_t xg_emu_x86_valid_form[11][256][4]; /* bits 0-7: ModRM.reg allowed */
 
 #endif

@@ -188,8 +188,16 @@ static unsigned forms(uint8_t *b, unsigned at, uint8_t *vp, uint8_t *p2)
 	return f;
 }
 
-static uint16_t form_leg[2][256][4], form_vex[3][256][4], form_evex[6][256][4];
-static uint8_t leg[2][256];   /* [0F38, 0F3A][op]: bit pfx (none 66 F3 F2) */
+static uint16_t form_leg[3][256][4], form_vex[3][256][4], form_evex[6][256][4];
+static uint8_t leg[3][256]; /* [0F38, 0F3A, 0F][op]: bit pfx (none 66 F3 F2) */
+
+/* the 0F opcodes judged: the SIMD rows, where the prefix is part of the opcode (SDM Vol. 2
+ * Table A-3); the rest of 0F (system, VMX, SMX, 3DNow!, hints) is left to the decoder */
+static int simd_0f(unsigned op)
+{
+	return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
+	       (op >= 0x50 && op <= 0x7f) || op == 0xc2 || (op >= 0xc4 && op <= 0xc6) || op >= 0xd0;
+}
 static uint16_t vex[3][256];  /* [map-1][op]: bit pfx*4 + W*2 + L */
 static uint32_t evex[6][256]; /* [map-1][op]: bit pfx*8 + W*4 + L'L */
 
@@ -214,6 +222,9 @@ static const struct {
 	uint8_t space, map, op_lo, op_hi, pfx;
 	uint8_t wl;
 } extra[] = {
+    /* legacy 0F (SIMD rows only are judged) */
+    {S_LEG, 1, 0x2b, 0x2b, P_F3 | P_F2, 0}, /* AMD SSE4a MOVNTSS, MOVNTSD */
+    {S_LEG, 1, 0x78, 0x79, P_ALL, 0},	    /* VMREAD/VMWRITE (VMX), AMD SSE4a EXTRQ/INSERTQ */
     /* legacy 0F38 */
     {S_LEG, 2, 0x80, 0x82, P_66, 0},		   /* INVEPT, INVVPID, INVPCID (VMX: #UD outside) */
     {S_LEG, 2, 0xd8, 0xd8, P_F3, 0},		   /* Key Locker AESENC/DECWIDE*KL */
@@ -301,13 +312,20 @@ int main(void)
 	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
 
 	static const uint8_t pfxb[4] = {0, 0x66, 0xf3, 0xf2};
-	for (unsigned m = 0; m < 2; m++)
+	for (unsigned m = 0; m < 3; m++)
 		for (unsigned op = 0; op < 256; op++)
 			for (unsigned p = 0; p < 4; p++) {
 				unsigned n = 0;
+				if (m == 2 && !simd_0f(op)) {
+					leg[m][op] = 15;
+					continue;
+				}
 				if (p)
 					b[n++] = pfxb[p];
-				b[n++] = 0x0f, b[n++] = m ? 0x3a : 0x38, b[n++] = (uint8_t)op;
+				b[n++] = 0x0f;
+				if (m < 2)
+					b[n++] = m ? 0x3a : 0x38;
+				b[n++] = (uint8_t)op;
 				if (try_forms(b, n))
 					leg[m][op] |= (uint8_t)(1u << p);
 			}
@@ -344,15 +362,22 @@ int main(void)
 						}
 	}
 	/* forms, for each defined (map, opcode, prefix): over its defined W/L (and k0, k1) */
-	for (unsigned m = 0; m < 2; m++)
+	for (unsigned m = 0; m < 3; m++)
 		for (unsigned op = 0; op < 256; op++)
 			for (unsigned p = 0; p < 4; p++) {
 				unsigned n = 0;
 				if (!(leg[m][op] >> p & 1))
 					continue;
+				if (m == 2 && !simd_0f(op)) {
+					form_leg[m][op][p] = FORM_ANY;
+					continue;
+				}
 				if (p)
 					b[n++] = pfxb[p];
-				b[n++] = 0x0f, b[n++] = m ? 0x3a : 0x38, b[n++] = (uint8_t)op;
+				b[n++] = 0x0f;
+				if (m < 2)
+					b[n++] = m ? 0x3a : 0x38;
+				b[n++] = (uint8_t)op;
 				form_leg[m][op][p] = forms(b, n, NULL, NULL);
 			}
 	for (unsigned m = 1; m <= 3; m++)
@@ -389,8 +414,9 @@ int main(void)
 				if (!(extra[i].pfx >> p & 1))
 					continue;
 				if (extra[i].space == S_LEG) {
-					leg[extra[i].map - 2][op] |= (uint8_t)(1u << p);
-					form_leg[extra[i].map - 2][op][p] = FORM_ANY;
+					unsigned li = extra[i].map == 1 ? 2 : extra[i].map - 2u;
+					leg[li][op] |= (uint8_t)(1u << p);
+					form_leg[li][op][p] = FORM_ANY;
 				} else if (extra[i].space == S_VEX) {
 					vex[extra[i].map - 1][op] |=
 					    (uint16_t)(extra[i].wl << (p * 4));
@@ -408,9 +434,10 @@ int main(void)
 	    " * host CPU's answer united with a list from the SDM Vol. 2 Appendix A, Intel's ISE\n"
 	    " * and AMD's APM Vol. 4; see there); do not edit, regenerate.\n */\n");
 	printf("#include \"xg_emu_x86_int.h\"\n\n/* clang-format off */\n");
-	printf("/* [0F38, 0F3A][opcode]: bit p set if prefix p (none, 66, F3, F2) is defined */\n");
-	printf("const uint8_t xg_emu_x86_valid_leg[2][256] = {\n");
-	for (unsigned m = 0; m < 2; m++) {
+	printf("/* [0F38, 0F3A, 0F][opcode]: bit p set if prefix p (none, 66, F3, F2) is defined;\n"
+	       " * in 0F only the SIMD rows are judged, the rest is 0xf */\n");
+	printf("const uint8_t xg_emu_x86_valid_leg[3][256] = {\n");
+	for (unsigned m = 0; m < 3; m++) {
 		printf("\t{");
 		for (unsigned op = 0; op < 256; op++)
 			printf("%s0x%x,", op % 16 ? " " : "\n\t\t", leg[m][op]);
@@ -434,16 +461,21 @@ int main(void)
 		printf("\n\t},\n");
 	}
 	printf(
-	    "};\n\n/* forms of a defined opcode, [space map][opcode][pfx]: bits 0-7 the ModRM.reg\n"
+	    "};\n\n/* forms of a defined opcode, [0F38, 0F3A, VEX 1-3, EVEX 1-6, 0F][opcode][pfx]: "
+	    "bits 0-7 the ModRM.reg\n"
 	    " * values allowed, 8 memory forms, 9 register forms, 10 vvvv other than 1111b; EVEX:\n"
 	    " * 11 b with memory, 12 b with registers, 13 z, 14 aaa other than 0 */\n");
-	printf("const uint16_t xg_emu_x86_valid_form[11][256][4] = {\n");
-	for (unsigned s = 0; s < 11; s++) {
-		printf("\t{ /* %s */", s < 2 ? (s ? "0F3A" : "0F38") : s < 5 ? "VEX" : "EVEX");
+	printf("const uint16_t xg_emu_x86_valid_form[12][256][4] = {\n");
+	for (unsigned s = 0; s < 12; s++) {
+		printf("\t{ /* %s */", s < 2	? (s ? "0F3A" : "0F38")
+				       : s < 5	? "VEX"
+				       : s < 11 ? "EVEX"
+						: "0F");
 		for (unsigned op = 0; op < 256; op++) {
-			const uint16_t *f = s < 2   ? form_leg[s][op]
-					    : s < 5 ? form_vex[s - 2][op]
-						    : form_evex[s - 5][op];
+			const uint16_t *f = s < 2    ? form_leg[s][op]
+					    : s < 5  ? form_vex[s - 2][op]
+					    : s < 11 ? form_evex[s - 5][op]
+						     : form_leg[2][op];
 			printf("%s{0x%x, 0x%x, 0x%x, 0x%x},", op % 4 ? " " : "\n\t\t", f[0], f[1],
 			       f[2], f[3]);
 		}

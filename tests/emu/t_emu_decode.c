@@ -143,6 +143,10 @@ static const struct dcase cases[] = {
 	{ "x87 fcompp de d9", 64, "de d9", OK, 2, NOMEM, "x87" },
 	/* the opcode tables (xg_emu_x86_valid.c): undefined opcodes, prefixes, W, forms */
 	{ "0f38 50 is undefined: #UD", 64, "0f 38 50 c0", EXC, 0, NOMEM, NULL },
+	{ "haddps needs F2: NP 0f 7c is #UD", 64, "0f 7c c1", EXC, 0, NOMEM, NULL },
+	{ "haddpd 66 0f 7c", 64, "66 0f 7c c1", OK, 4, NOMEM, NULL },
+	{ "pmovmskb has no memory form: #UD", 64, "66 0f d7 00", EXC, 0, NOMEM, NULL },
+	{ "ud0 (0f ff): #UD", 64, "0f ff 00", EXC, 0, NOMEM, NULL },
 	{ "pshufb 66 0f38 00", 64, "66 0f 38 00 c1", OK, 5, NOMEM, NULL },
 	{ "pshufb with F3: #UD", 64, "f3 0f 38 00 c1", EXC, 0, NOMEM, NULL },
 	{ "vpshufb VEX.66.0F38 00", 64, "c4 e2 79 00 c1", OK, 5, NOMEM, NULL },

@@ -129,11 +129,12 @@ static unsigned evex_n(unsigned tuple, const struct xg_emu_x86_insn *in)
 
 /*
  * Does the opcode exist with this mandatory prefix, W and vector length? Undefined
- * entries of the 0F38 and 0F3A maps (SDM Vol. 2 Tables A-4 and A-5), of the VEX maps and
- * of the EVEX maps 1-3, 5 and 6 are #UD (SDM Vol. 2 2.3.8, 2.7.x: "#UD if the opcode is
- * not defined"). The tables are a union over CPUs: an opcode some CPU defines exists here,
- * even if this host lacks it. Outside 64-bit mode a W that picks a 64-bit GPR is ignored,
- * so W is not judged there; an EVEX register form with b = 1 holds a rounding control in
+ * entries of the 0F38 and 0F3A maps (SDM Vol. 2 Tables A-4 and A-5), of the SIMD rows of
+ * 0F (Table A-3: 10-17, 28-2F, 50-7F, C2, C4-C6, D0-FF; the rest of 0F is not judged here),
+ * of the VEX maps and of the EVEX maps 1-3, 5 and 6 are #UD (SDM Vol. 2 2.3.8, 2.7.x: "#UD
+ * if the opcode is not defined"). The tables are a union over CPUs: an opcode some CPU defines
+ * exists here, even if this host lacks it. Outside 64-bit mode a W that picks a 64-bit GPR is
+ * ignored, so W is not judged there; an EVEX register form with b = 1 holds a rounding control in
  * L'L (SDM Vol. 2 2.7.8), so L'L is not judged there.
  */
 static int opcode_exists(const struct xg_emu_x86_insn *in)
@@ -141,7 +142,9 @@ static int opcode_exists(const struct xg_emu_x86_insn *in)
 	unsigned wl, op = in->opcode;
 
 	if (in->enc == XG_EMU_X86_ENC_LEGACY)
-		return (xg_emu_x86_valid_leg[in->map - XG_EMU_X86_MAP_0F38][op] >> in->pfx) & 1;
+		return (xg_emu_x86_valid_leg[in->map == XG_EMU_X86_MAP_0F ? 2 : in->map - 2u][op] >>
+			in->pfx) &
+		       1;
 	if (in->enc == XG_EMU_X86_ENC_VEX) {
 		wl = (xg_emu_x86_valid_vex[in->map - 1][op] >> (in->pfx * 4)) & 15;
 		if (in->mode != 64)
@@ -169,7 +172,7 @@ static int form_exists(const struct xg_emu_x86_insn *in)
 	unsigned space, f;
 
 	if (in->enc == XG_EMU_X86_ENC_LEGACY) {
-		space = in->map - XG_EMU_X86_MAP_0F38;
+		space = in->map == XG_EMU_X86_MAP_0F ? 11u : in->map - 2u;
 	} else {
 		space = in->enc == XG_EMU_X86_ENC_VEX ? 1u + in->map : 4u + in->map;
 	}
@@ -487,8 +490,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		FAIL_UD(); /* VSIB needs a memory operand */
 	}
 
-	if ((in->enc != XG_EMU_X86_ENC_LEGACY || in->map >= XG_EMU_X86_MAP_0F38) &&
-	    (!opcode_exists(in) || !form_exists(in)))
+	if (in->map != XG_EMU_X86_MAP_1B && (!opcode_exists(in) || !form_exists(in)))
 		FAIL_UD();
 
 	/* groups, mandatory-prefix tables, x87 escapes */

@@ -147,6 +147,7 @@ static const struct dcase cases[] = {
 	{ "haddpd 66 0f 7c", 64, "66 0f 7c c1", OK, 4, NOMEM, NULL },
 	{ "pmovmskb has no memory form: #UD", 64, "66 0f d7 00", EXC, 0, NOMEM, NULL },
 	{ "ud0 (0f ff): #UD", 64, "0f ff 00", EXC, 0, NOMEM, NULL },
+	{ "ud1 (0f b9): #UD", 64, "0f b9 00", EXC, 0, NOMEM, NULL },
 	{ "pshufb 66 0f38 00", 64, "66 0f 38 00 c1", OK, 5, NOMEM, NULL },
 	{ "pshufb with F3: #UD", 64, "f3 0f 38 00 c1", EXC, 0, NOMEM, NULL },
 	{ "vpshufb VEX.66.0F38 00", 64, "c4 e2 79 00 c1", OK, 5, NOMEM, NULL },

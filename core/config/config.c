@@ -525,7 +525,10 @@ static int resolve_policy(struct ctx *c, yaml_node_t *n, struct xg_guest_cfg *g)
 #define VM_MMIO_END   (XG_KVM_MMIO_BASE + XG_KVM_MMIO_SIZE)
 #define VM_REAL_LIMIT 0x100000ull /* real mode reaches the first MiB only */
 #define VM_DEV_KNOWN  "console, done, ram, pattern"
-#define VM_KEYS_KNOWN "payload, memory, mode, vcpus, load, entry, timeout, storm, msr_trap, devices"
+#define VM_KEYS_KNOWN                                                                              \
+	"payload, memory, mode, vcpus, load, entry, timeout, storm, msr_trap, devices, type, "     \
+	"private"
+#define VM_MAX_PRIV   16
 
 /* Device models by type: port devices take port:, the others a GPA window (at:, size:). */
 static const struct vm_dev_kind {
@@ -563,6 +566,7 @@ static void vm_clear(struct xg_vm_cfg *vm)
 	free(vm->payload);
 	free(vm->devs);
 	free(vm->msr_trap);
+	free(vm->priv);
 	memset(vm, 0, sizeof(*vm));
 }
 
@@ -631,6 +635,73 @@ static int parse_msr_trap(struct ctx *c, yaml_node_t *n, const char *key, struct
 								  : type_name(e));
 		}
 		vm->nmsr_trap++;
+	}
+	return 0;
+}
+
+/*
+ * vm.private: the ranges of a sw_protected VM's RAM that start private, a list of
+ * { gpa: G, size: S } (whole 4K pages; checked against RAM in check_vm). The rest starts
+ * shared. KVM_SET_MEMORY_ATTRIBUTES takes page-aligned ranges (api.rst 4.141).
+ */
+static int parse_private(struct ctx *c, yaml_node_t *n, const char *key, struct xg_vm_cfg *vm)
+{
+	yaml_node_item_t *i0;
+	char k[200], kk[220];
+	size_t count;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(c, n,
+			    "%s must be a list of ranges, e.g. [ { gpa: 0x200000, size: 64K } ], "
+			    "not %s",
+			    key, type_name(n));
+	i0 = n->data.sequence.items.start;
+	count = (size_t)(n->data.sequence.items.top - i0);
+	if (count > VM_MAX_PRIV)
+		return fail(c, n, "%s: %zu ranges, at most %d (join neighbours)", key, count,
+			    VM_MAX_PRIV);
+	free(vm->priv);
+	vm->npriv = 0;
+	vm->priv = calloc(count ? count : 1, sizeof(*vm->priv));
+	if (!vm->priv)
+		return fail(c, n, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, i0[i]);
+		struct xg_gpa_range *r = &vm->priv[i];
+		int have_gpa = 0, have_size = 0;
+
+		key_at(k, sizeof(k), key, "[%zu]", i);
+		if (want_map(c, e, k))
+			return -1;
+		for (yaml_node_pair_t *p = e->data.mapping.pairs.start;
+		     p < e->data.mapping.pairs.top; p++) {
+			yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+			yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+			const char *s = scalar(kn);
+
+			if (s && !strcmp(s, "gpa")) {
+				if (get_uint(c, v, key_at(kk, sizeof(kk), k, ".gpa"), 1, &r->gpa))
+					return -1;
+				have_gpa = 1;
+			} else if (s && !strcmp(s, "size")) {
+				if (get_uint(c, v, key_at(kk, sizeof(kk), k, ".size"), 1, &r->size))
+					return -1;
+				have_size = 1;
+			} else {
+				return fail(c, kn, "%s: unknown key '%s' (known: gpa, size)", k,
+					    s ? s : type_name(kn));
+			}
+		}
+		if (!have_gpa || !have_size)
+			return fail(c, e, "%s: give both gpa: and size:, e.g. { gpa: 0x200000, "
+					  "size: 4K }",
+				    k);
+		if (!r->size || r->gpa % VM_PAGE || r->size % VM_PAGE)
+			return fail(c, e,
+				    "%s: gpa 0x%llx and size 0x%llx must be whole 4K pages (and "
+				    "size > 0): KVM sets memory attributes by pages",
+				    k, (unsigned long long)r->gpa, (unsigned long long)r->size);
+		vm->npriv++;
 	}
 	return 0;
 }
@@ -792,7 +863,8 @@ static int parse_devices(struct ctx *c, yaml_node_t *n, const char *key, struct 
 /* Checks between keys, once all are read. The nodes are where the keys are set, vm: itself
  * for a default (entry: that of load). */
 static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
-		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry, yaml_node_t *vcpus)
+		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry, yaml_node_t *vcpus,
+		    yaml_node_t *priv)
 {
 	uint64_t stacks;
 	char k[200];
@@ -853,13 +925,28 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 		    "entry, or load, below it, e.g. 0x7c00)",
 		    key_at(k, sizeof(k), base, ".entry"), (unsigned long long)vm->entry,
 		    (unsigned long long)VM_REAL_LIMIT);
+	if (vm->npriv && vm->type != XG_VM_SW_PROTECTED)
+		return fail(c, priv,
+			    "%s: private memory needs a software-protected VM: add 'type: "
+			    "sw_protected'",
+			    key_at(k, sizeof(k), base, ".private"));
+	for (size_t i = 0; i < vm->npriv; i++) {
+		const struct xg_gpa_range *r = &vm->priv[i];
+		if (r->gpa >= vm->memory || r->size > vm->memory - r->gpa)
+			return fail(c, priv,
+				    "%s: 0x%llx..0x%llx is not all in RAM (memory ends at 0x%llx)",
+				    key_at(k, sizeof(k), base, ".private[%zu]", i),
+				    (unsigned long long)r->gpa,
+				    (unsigned long long)(r->gpa + r->size - 1),
+				    (unsigned long long)vm->memory - 1);
+	}
 	return 0;
 }
 
 static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_guest_cfg *g)
 {
 	struct xg_vm_cfg *vm = &g->vm;
-	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL, *vcpus = vmk;
+	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL, *vcpus = vmk, *priv = vmk;
 	char base[160], k[200];
 	uint64_t v;
 
@@ -927,6 +1014,22 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 			rc = parse_msr_trap(c, n, k, vm);
 		} else if (!strcmp(s, "devices")) {
 			rc = parse_devices(c, n, k, vm);
+		} else if (!strcmp(s, "type")) {
+			/* api.rst 4.2 KVM_CREATE_VM: on x86 the type is KVM_X86_DEFAULT_VM or
+			 * one of KVM_CAP_VM_TYPES; sw_protected = KVM_X86_SW_PROTECTED_VM, with
+			 * guest_memfd memory and private/shared attributes */
+			const char *t = scalar(n);
+			if (t && !strcmp(t, "default"))
+				vm->type = XG_VM_DEFAULT;
+			else if (t && !strcmp(t, "sw_protected"))
+				vm->type = XG_VM_SW_PROTECTED;
+			else
+				rc = fail(c, n, "%s: '%s' is not a VM type (known: default, "
+						"sw_protected)",
+					  k, t ? t : type_name(n));
+		} else if (!strcmp(s, "private")) {
+			priv = n;
+			rc = parse_private(c, n, k, vm);
 		} else {
 			rc =
 			    fail(c, kn, "%s: unknown key '%s' (known: " VM_KEYS_KNOWN ")", base, s);
@@ -938,7 +1041,7 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 		vm->entry = vm->load;
 		entry = load;
 	}
-	return check_vm(c, vmk, base, vm, memory, load, entry, vcpus);
+	return check_vm(c, vmk, base, vm, memory, load, entry, vcpus, priv);
 }
 
 /* One guest (or the defaults) mapping. */

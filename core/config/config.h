@@ -86,8 +86,19 @@ struct xg_msr_range {
 	uint32_t first, last; /* inclusive */
 };
 
+/* A range of guest RAM (private: ranges that start private). */
+struct xg_gpa_range {
+	uint64_t gpa, size;
+};
+
+/* vm.type: the KVM VM type (api.rst 4.2 KVM_CREATE_VM, x86 "KVM_X86_*_VM"). */
+enum xg_vm_type { XG_VM_DEFAULT = 0, XG_VM_SW_PROTECTED = 1 };
+
 struct xg_vm_cfg {
 	int present; /* the guest has a vm: section */
+	int type;    /* enum xg_vm_type */
+	struct xg_gpa_range *priv; /* sw_protected: ranges that start private */
+	size_t npriv;
 	int line;
 	char *payload; /* as written; resolved by `exitgate run` */
 	uint64_t memory;

@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/kvm_para.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +274,154 @@ static int check_opts(const struct xg_kvm_vm_opts *o, uint64_t size, struct xg_e
 	return 0;
 }
 
+/*
+ * What a sw_protected VM needs of KVM, each checked on /dev/kvm (api.rst 7.x): the VM type
+ * (KVM_CAP_VM_TYPES, bit KVM_X86_SW_PROTECTED_VM), guest_memfd, the PRIVATE attribute,
+ * KVM_SET_USER_MEMORY_REGION2, exits with the GPA of a memory fault, and MAP_GPA_RANGE
+ * hypercall exits (KVM_CAP_EXIT_HYPERCALL's bitmask, 8.34).
+ */
+const char *xg_kvm_pmem_missing(int kvm_fd, char *buf, size_t n)
+{
+	static const struct {
+		long cap;
+		long bits; /* 0: any positive value */
+		const char *name;
+	} need[] = {
+	    {KVM_CAP_VM_TYPES, 1l << KVM_X86_SW_PROTECTED_VM, "KVM_CAP_VM_TYPES (SW_PROTECTED_VM)"},
+	    {KVM_CAP_GUEST_MEMFD, 0, "KVM_CAP_GUEST_MEMFD"},
+	    {KVM_CAP_MEMORY_ATTRIBUTES, (long)KVM_MEMORY_ATTRIBUTE_PRIVATE,
+	     "KVM_CAP_MEMORY_ATTRIBUTES (PRIVATE)"},
+	    {KVM_CAP_USER_MEMORY2, 0, "KVM_CAP_USER_MEMORY2"},
+	    {KVM_CAP_MEMORY_FAULT_INFO, 0, "KVM_CAP_MEMORY_FAULT_INFO"},
+	    {KVM_CAP_EXIT_HYPERCALL, 1l << KVM_HC_MAP_GPA_RANGE,
+	     "KVM_CAP_EXIT_HYPERCALL (MAP_GPA_RANGE)"},
+	};
+	size_t l = 0;
+
+	if (n)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(need) / sizeof(*need); i++) {
+		long v = ioctl(kvm_fd, KVM_CHECK_EXTENSION, need[i].cap);
+		if (v > 0 && (!need[i].bits || (v & need[i].bits)))
+			continue;
+		if (l < n)
+			l += (size_t)snprintf(buf + l, n - l, "%s%s = %ld", l ? ", " : "",
+					      need[i].name, v < 0 ? 0 : v);
+	}
+	return buf;
+}
+
+/*
+ * sw_protected RAM: a guest_memfd of the RAM's size (api.rst 4.143) for the private side,
+ * vm->mem for the shared side, one memslot with both (4.140 KVM_SET_USER_MEMORY_REGION2,
+ * KVM_MEM_GUEST_MEMFD; gmem offset = GPA). All pages start shared (no attributes).
+ * MAP_GPA_RANGE hypercalls exit to the VMM (8.34 KVM_CAP_EXIT_HYPERCALL).
+ */
+static int pmem_setup(struct xg_kvm_vm *vm, struct xg_error *err)
+{
+	struct kvm_create_guest_memfd cg = {.size = vm->mem_size};
+	struct kvm_userspace_memory_region2 r = {
+	    .slot = 0,
+	    .flags = KVM_MEM_GUEST_MEMFD,
+	    .guest_phys_addr = 0,
+	    .memory_size = vm->mem_size,
+	    .userspace_addr = (uintptr_t)vm->mem,
+	    .guest_memfd_offset = 0,
+	};
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_HYPERCALL,
+				     .args = {1ull << KVM_HC_MAP_GPA_RANGE}};
+
+	vm->gmem_fd = ioctl(vm->vm_fd, KVM_CREATE_GUEST_MEMFD, &cg);
+	if (vm->gmem_fd < 0)
+		return fail(err, "KVM_CREATE_GUEST_MEMFD (%llu MiB): %s",
+			    (unsigned long long)vm->mem_size >> 20, strerror(errno));
+	r.guest_memfd = (uint32_t)vm->gmem_fd;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &r) < 0)
+		return fail(err,
+			    "KVM_SET_USER_MEMORY_REGION2 (RAM, %llu MiB at GPA 0, with the "
+			    "guest_memfd): %s",
+			    (unsigned long long)vm->mem_size >> 20, strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return fail(err, "KVM_ENABLE_CAP KVM_CAP_EXIT_HYPERCALL (MAP_GPA_RANGE): %s",
+			    strerror(errno));
+	return 0;
+}
+
+int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to_private,
+		       struct xg_error *err)
+{
+	struct kvm_memory_attributes ma = {
+	    .address = gpa,
+	    .size = size,
+	    .attributes = to_private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+	};
+	const char *to = to_private ? "private" : "shared";
+	int e;
+
+	if (vm->type != XG_KVM_VM_SW_PROTECTED) {
+		fail(err,
+		     "cannot make 0x%llx+0x%llx %s: the VM has no private memory (give the guest "
+		     "'vm: { type: sw_protected }')",
+		     (unsigned long long)gpa, (unsigned long long)size, to);
+		return -EOPNOTSUPP;
+	}
+	/* api.rst 4.141: address and size page aligned; the range must not wrap; and here it
+	 * must be RAM, which is where the guest_memfd and the shared mapping are. */
+	if (!size || gpa % XG_KVM_PAGE || size % XG_KVM_PAGE || gpa + size < gpa ||
+	    gpa >= vm->mem_size || size > vm->mem_size - gpa) {
+		fail(err,
+		     "cannot make 0x%llx+0x%llx %s: the range must be whole 4K pages (size > 0) "
+		     "inside RAM 0x0..0x%llx",
+		     (unsigned long long)gpa, (unsigned long long)size, to,
+		     (unsigned long long)vm->mem_size - 1);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&vm->attr_lock);
+	if (ioctl(vm->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &ma) < 0) {
+		e = errno;
+		pthread_mutex_unlock(&vm->attr_lock);
+		fail(err, "making 0x%llx+0x%llx %s: step 1, KVM_SET_MEMORY_ATTRIBUTES: %s",
+		     (unsigned long long)gpa, (unsigned long long)size, to, strerror(e));
+		return -e;
+	}
+	/*
+	 * The side no longer valid is dropped, as the kernel's guest_memfd selftests do: on the
+	 * way to shared the private pages go (fallocate PUNCH_HOLE|KEEP_SIZE on the guest_memfd,
+	 * api.rst 4.143: "... the guest_memfd ... punch hole"), on the way to private the
+	 * shared ones (madvise MADV_DONTNEED: the next shared use starts from zeros).
+	 */
+	if (to_private ? madvise(vm->mem + gpa, size, MADV_DONTNEED)
+		       : fallocate(vm->gmem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)gpa, (off_t)size)) {
+		e = errno;
+		/* put the attributes back, so that they still say which side holds the data */
+		ma.attributes = to_private ? 0 : KVM_MEMORY_ATTRIBUTE_PRIVATE;
+		int back = ioctl(vm->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &ma);
+		pthread_mutex_unlock(&vm->attr_lock);
+		fail(err, "making 0x%llx+0x%llx %s: step 2, %s: %s; %s",
+		     (unsigned long long)gpa, (unsigned long long)size, to,
+		     to_private ? "madvise(MADV_DONTNEED) of the shared pages"
+				: "fallocate(PUNCH_HOLE) of the guest_memfd",
+		     strerror(e),
+		     back ? "putting the attributes back failed too"
+			  : "the attributes are as they were");
+		return -e;
+	}
+	vm->conversions++;
+	pthread_mutex_unlock(&vm->attr_lock);
+	return 0;
+}
+
+uint64_t xg_kvm_conversions(struct xg_kvm_vm *vm)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&vm->attr_lock);
+	n = vm->conversions;
+	pthread_mutex_unlock(&vm->attr_lock);
+	return n;
+}
+
 int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, struct xg_error *err)
 {
 	static const struct xg_kvm_vm_opts defaults = {0};
@@ -289,19 +439,32 @@ int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, str
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return fail(err, "out of memory for the VM");
-	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->gmem_fd = -1;
 	vm->mem = MAP_FAILED;
 	vm->mode = o->mode;
 	vm->mem_size = size;
+	vm->type = o->type;
+	pthread_mutex_init(&vm->attr_lock, NULL);
 
 	vm->kvm_fd = open_kvm(why, sizeof(why));
 	if (vm->kvm_fd < 0) {
 		fail(err, "%s", why);
 		goto fail;
 	}
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->type == XG_KVM_VM_SW_PROTECTED && *xg_kvm_pmem_missing(vm->kvm_fd, why, sizeof(why))) {
+		fail(err,
+		     "vm.type sw_protected needs private memory, which this KVM lacks: %s "
+		     "(Linux 6.8+ built with CONFIG_KVM_SW_PROTECTED_VM, on a CPU with nested "
+		     "paging); remove 'type: sw_protected' to run the guest without it",
+		     why);
+		goto fail;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM,
+			  vm->type == XG_KVM_VM_SW_PROTECTED ? KVM_X86_SW_PROTECTED_VM : 0);
 	if (vm->vm_fd < 0) {
-		fail(err, "KVM_CREATE_VM: %s", strerror(errno));
+		fail(err, "KVM_CREATE_VM%s: %s",
+		     vm->type == XG_KVM_VM_SW_PROTECTED ? " (KVM_X86_SW_PROTECTED_VM)" : "",
+		     strerror(errno));
 		goto fail;
 	}
 	r = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -341,7 +504,10 @@ int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, str
 	    .memory_size = size,
 	    .userspace_addr = (uintptr_t)vm->mem,
 	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+	if (vm->type == XG_KVM_VM_SW_PROTECTED) {
+		if (pmem_setup(vm, err))
+			goto fail;
+	} else if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 		fail(err, "KVM_SET_USER_MEMORY_REGION (RAM, %llu MiB at GPA 0): %s",
 		     (unsigned long long)size >> 20, strerror(errno));
 		goto fail;
@@ -376,8 +542,11 @@ void xg_kvm_vm_destroy(struct xg_kvm_vm *vm)
 		vm->vcpus = v->next;
 		vcpu_free(v);
 	}
+	if (vm->gmem_fd >= 0)
+		close(vm->gmem_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	pthread_mutex_destroy(&vm->attr_lock);
 	if (vm->mem != MAP_FAILED)
 		munmap(vm->mem, vm->mem_size);
 	if (vm->kvm_fd >= 0)

@@ -5,7 +5,70 @@
 #ifndef XG_KVM_INT_H
 #define XG_KVM_INT_H
 
+#include <pthread.h>
+
 #include "xg_kvm.h"
+
+/*
+ * The private-memory API (Linux 6.8+), for builds against older linux-libc-dev (Debian 12
+ * ships 6.1). From Documentation/virt/kvm/api.rst: 4.2 KVM_CREATE_VM (x86 VM types), 4.140
+ * KVM_SET_USER_MEMORY_REGION2, 4.141 KVM_SET_MEMORY_ATTRIBUTES, 4.143 KVM_CREATE_GUEST_MEMFD,
+ * 7.x the capabilities; x86/hypercalls.rst 8 KVM_HC_MAP_GPA_RANGE.
+ */
+#ifndef KVM_CAP_USER_MEMORY2
+#define KVM_CAP_USER_MEMORY2 231
+#endif
+#ifndef KVM_CAP_MEMORY_FAULT_INFO
+#define KVM_CAP_MEMORY_FAULT_INFO 232
+#endif
+#ifndef KVM_CAP_MEMORY_ATTRIBUTES
+#define KVM_CAP_MEMORY_ATTRIBUTES 233
+#endif
+#ifndef KVM_CAP_GUEST_MEMFD
+#define KVM_CAP_GUEST_MEMFD 234
+#endif
+#ifndef KVM_CAP_VM_TYPES
+#define KVM_CAP_VM_TYPES 235
+#endif
+#ifndef KVM_X86_SW_PROTECTED_VM
+#define KVM_X86_SW_PROTECTED_VM 1
+#endif
+#ifndef KVM_MEM_GUEST_MEMFD
+#define KVM_MEM_GUEST_MEMFD (1u << 2)
+#endif
+#ifndef KVM_MEMORY_ATTRIBUTE_PRIVATE
+#define KVM_MEMORY_ATTRIBUTE_PRIVATE (1ull << 3)
+#endif
+#ifndef KVM_HC_MAP_GPA_RANGE
+#define KVM_HC_MAP_GPA_RANGE 12
+#endif
+#ifndef KVM_SET_USER_MEMORY_REGION2
+struct kvm_userspace_memory_region2 {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+	__u64 guest_memfd_offset;
+	__u32 guest_memfd;
+	__u32 pad1;
+	__u64 pad2[14];
+};
+struct kvm_memory_attributes {
+	__u64 address;
+	__u64 size;
+	__u64 attributes;
+	__u64 flags;
+};
+struct kvm_create_guest_memfd {
+	__u64 size;
+	__u64 flags;
+	__u64 reserved[6];
+};
+#define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2)
+#define KVM_SET_MEMORY_ATTRIBUTES   _IOW(KVMIO, 0xd2, struct kvm_memory_attributes)
+#define KVM_CREATE_GUEST_MEMFD	    _IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd)
+#endif
 
 struct xg_kvm_vcpu {
 	struct xg_kvm_vm *vm;
@@ -39,6 +102,11 @@ struct xg_kvm_vm {
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, copied per vCPU */
 	uint8_t vendor;		  /* enum xg_emu_x86_vendor of that CPUID's leaf 0 */
 	struct xg_kvm_vcpu *vcpus;
+	/* vm.type sw_protected: RAM is the guest_memfd (private side) plus mem (shared side) */
+	int type;	/* enum xg_kvm_vm_type */
+	int gmem_fd;	/* -1 without */
+	pthread_mutex_t attr_lock; /* serialises conversions: attributes are VM-wide */
+	uint64_t conversions;	   /* carried out, under attr_lock */
 };
 
 /* ops.c: set up what the ops need on a new vCPU (sync regs, the XSAVE buffer, the AVX-512

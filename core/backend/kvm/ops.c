@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/kvm_para.h>
 
 #include "action/x86_walk.h"
 #include "kvm_int.h"
@@ -298,6 +299,37 @@ static int o_inject(void *o, unsigned vector, int has_error_code, uint32_t error
 	return xg_kvm_set_vcpu_events(v, &ev, &v->err) ? -EIO : 0;
 }
 
+/* The exit is the guest's KVM_HC_MAP_GPA_RANGE (x86/hypercalls.rst 8), answered in
+ * run->hypercall.ret, which KVM puts in the guest's RAX at the next KVM_RUN (api.rst 5,
+ * KVM_EXIT_HYPERCALL). */
+static int map_gpa_exit(struct xg_kvm_vcpu *v)
+{
+	return v->run->exit_reason == KVM_EXIT_HYPERCALL &&
+	       v->run->hypercall.nr == KVM_HC_MAP_GPA_RANGE;
+}
+
+/*
+ * The convert verdict: a conversion of the VM's memory (kvm.c, serialised VM-wide). At a
+ * MAP_GPA_RANGE exit the guest gets the answer: 0 when done; -KVM_EINVAL for a range that
+ * is not whole pages of RAM (checked before any ioctl; the guest asked for it, so the
+ * guest is told and runs on); a failed ioctl fails the verdict.
+ */
+static int o_set_attrs(void *o, uint64_t gpa, uint64_t size, int to_private)
+{
+	struct xg_kvm_vcpu *v = o;
+	int rc = xg_kvm_set_private(v->vm, gpa, size, to_private, &v->err);
+
+	if (map_gpa_exit(v)) {
+		if (!rc || rc == -EINVAL) {
+			v->run->hypercall.ret = rc ? (uint64_t)-KVM_EINVAL : 0;
+			return 0;
+		}
+	}
+	if (rc)
+		fprintf(stderr, "exitgate: vCPU %d: %s\n", v->index, v->err.msg);
+	return rc;
+}
+
 static int o_pause(void *o, const char *reason)
 {
 	struct xg_kvm_vcpu *v = o;
@@ -330,6 +362,7 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 	    .mmio_read = o_mmio_read,
 	    .mmio_write = o_mmio_write,
 	    .msr_reply = o_msr_reply,
+	    .set_memory_attributes = o_set_attrs,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
 	};
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/kvm_para.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -394,6 +395,12 @@ static void *vcpu_main(void *arg)
 		}
 		if (taken)
 			continue;
+		/* A MAP_GPA_RANGE request is refused unless the policy converts: the guest
+		 * then sees -KVM_EPERM in RAX (x86/hypercalls.rst 8 KVM_HC_MAP_GPA_RANGE: the
+		 * return value is the VMM's; error codes of include/uapi/linux/kvm_para.h).
+		 * A convert verdict writes 0 (or -KVM_EINVAL for a range outside RAM). */
+		if (r->exit_reason == KVM_EXIT_HYPERCALL && r->hypercall.nr == KVM_HC_MAP_GPA_RANGE)
+			r->hypercall.ret = (uint64_t)-KVM_EPERM;
 		atomic_store(&c->policy_since, (long long)(now() * 1e9));
 		res = xg_handle_exit(c->ev, r, c->run_size, rc < 0 ? -rc : 0);
 		atomic_store(&c->policy_since, 0);
@@ -571,7 +578,10 @@ static const struct xg_kvm_vmm_ops vmm_ops = {
 static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 {
 	const struct xg_vm_cfg *vm = &g->cfg->vm;
-	struct xg_kvm_vm_opts vo = {.mem_size = vm->memory, .mode = vm->mode};
+	struct xg_kvm_vm_opts vo = {.mem_size = vm->memory,
+				    .mode = vm->mode,
+				    .type = vm->type == XG_VM_SW_PROTECTED ? XG_KVM_VM_SW_PROTECTED
+									    : XG_KVM_VM_DEFAULT};
 	char payload[1024];
 
 	g->m = m;
@@ -585,6 +595,11 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 		goto fail;
 	if (xg_kvm_load_file(g->vm, vm->load, payload, err))
 		goto fail;
+	/* vm.private: made private after the payload is in (the shared side); their
+	 * contents start as the guest_memfd's, zeros */
+	for (size_t i = 0; i < vm->npriv; i++)
+		if (xg_kvm_set_private(g->vm, vm->priv[i].gpa, vm->priv[i].size, 1, err))
+			goto fail;
 	g->nv = vm->vcpus > 0 ? vm->vcpus : 1;
 	if (check_vcpus(g, payload, err))
 		goto fail;

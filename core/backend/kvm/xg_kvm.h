@@ -62,9 +62,18 @@ enum xg_kvm_mode {
 	XG_KVM_REAL = 1, /* 16-bit real mode, for entries below 1 MiB */
 };
 
+/* The VM type (api.rst 4.2 KVM_CREATE_VM; x86: KVM_X86_DEFAULT_VM, KVM_X86_SW_PROTECTED_VM). */
+enum xg_kvm_vm_type {
+	XG_KVM_VM_DEFAULT = 0,
+	/* RAM backed by a guest_memfd (private) plus an anonymous mapping (shared), all
+	 * shared at first; KVM_CAP_EXIT_HYPERCALL enabled for KVM_HC_MAP_GPA_RANGE. */
+	XG_KVM_VM_SW_PROTECTED = 1,
+};
+
 struct xg_kvm_vm_opts {
 	uint64_t mem_size; /* RAM at GPA 0; 0 means XG_KVM_DEFAULT_MEM */
 	int mode;	   /* enum xg_kvm_mode */
+	int type;	   /* enum xg_kvm_vm_type */
 };
 
 /* xg_kvm_vcpu_flags() bits. */
@@ -97,6 +106,21 @@ int xg_kvm_load(struct xg_kvm_vm *vm, uint64_t gpa, const void *image, size_t le
 int xg_kvm_load_file(struct xg_kvm_vm *vm, uint64_t gpa, const char *path, struct xg_error *err);
 
 /* KVM_ENABLE_CAP on the VM with args[0] = arg0 (api.rst 4.37). */
+/*
+ * Private memory (sw_protected VMs): make [gpa, gpa+size) private or shared, VM-wide and
+ * serialised with other conversions. The range must be whole pages inside RAM; then
+ * KVM_SET_MEMORY_ATTRIBUTES, then the side no longer valid is discarded. -EINVAL for a bad
+ * range (before any ioctl), -EOPNOTSUPP for a VM without private memory, another -errno
+ * when a step fails; err says which.
+ */
+int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to_private,
+		       struct xg_error *err);
+/* Conversions carried out so far. */
+uint64_t xg_kvm_conversions(struct xg_kvm_vm *vm);
+/* What private memory this KVM offers, for messages: "" when everything a sw_protected VM
+ * needs is there, else the missing capabilities. */
+const char *xg_kvm_pmem_missing(int kvm_fd, char *buf, size_t n);
+
 int xg_kvm_enable_cap(struct xg_kvm_vm *vm, uint32_t cap, uint64_t arg0, struct xg_error *err);
 /* KVM_CHECK_EXTENSION on the VM: the capability's value, 0 if absent (api.rst 4.4). */
 int xg_kvm_check_cap(struct xg_kvm_vm *vm, uint32_t cap);

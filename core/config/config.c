@@ -527,7 +527,7 @@ static int resolve_policy(struct ctx *c, yaml_node_t *n, struct xg_guest_cfg *g)
 #define VM_DEV_KNOWN  "console, done, ram, pattern"
 #define VM_KEYS_KNOWN                                                                              \
 	"payload, memory, mode, vcpus, load, entry, timeout, storm, msr_trap, devices, type, "     \
-	"private"
+	"private, plain"
 #define VM_MAX_PRIV   16
 
 /* Device models by type: port devices take port:, the others a GPA window (at:, size:). */
@@ -567,6 +567,7 @@ static void vm_clear(struct xg_vm_cfg *vm)
 	free(vm->devs);
 	free(vm->msr_trap);
 	free(vm->priv);
+	free(vm->plain);
 	memset(vm, 0, sizeof(*vm));
 }
 
@@ -640,11 +641,14 @@ static int parse_msr_trap(struct ctx *c, yaml_node_t *n, const char *key, struct
 }
 
 /*
- * vm.private: the ranges of a sw_protected VM's RAM that start private, a list of
- * { gpa: G, size: S } (whole 4K pages; checked against RAM in check_vm). The rest starts
- * shared. KVM_SET_MEMORY_ATTRIBUTES takes page-aligned ranges (api.rst 4.141).
+ * A list of { gpa: G, size: S } ranges of RAM (whole 4K pages; checked against RAM in
+ * check_vm): vm.private, the ranges of a sw_protected VM's RAM that start private (the rest
+ * starts shared; KVM_SET_MEMORY_ATTRIBUTES takes page-aligned ranges, api.rst 4.141), and
+ * vm.plain, RAM in memslots without a guest_memfd (shared only: a private access there
+ * exits memory_fault).
  */
-static int parse_private(struct ctx *c, yaml_node_t *n, const char *key, struct xg_vm_cfg *vm)
+static int parse_ranges(struct ctx *c, yaml_node_t *n, const char *key,
+			struct xg_gpa_range **out, size_t *nout)
 {
 	yaml_node_item_t *i0;
 	char k[200], kk[220];
@@ -660,14 +664,14 @@ static int parse_private(struct ctx *c, yaml_node_t *n, const char *key, struct 
 	if (count > VM_MAX_PRIV)
 		return fail(c, n, "%s: %zu ranges, at most %d (join neighbours)", key, count,
 			    VM_MAX_PRIV);
-	free(vm->priv);
-	vm->npriv = 0;
-	vm->priv = calloc(count ? count : 1, sizeof(*vm->priv));
-	if (!vm->priv)
+	free(*out);
+	*nout = 0;
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (!*out)
 		return fail(c, n, "out of memory");
 	for (size_t i = 0; i < count; i++) {
 		yaml_node_t *e = yaml_document_get_node(c->doc, i0[i]);
-		struct xg_gpa_range *r = &vm->priv[i];
+		struct xg_gpa_range *r = &(*out)[i];
 		int have_gpa = 0, have_size = 0;
 
 		key_at(k, sizeof(k), key, "[%zu]", i);
@@ -701,7 +705,7 @@ static int parse_private(struct ctx *c, yaml_node_t *n, const char *key, struct 
 				    "%s: gpa 0x%llx and size 0x%llx must be whole 4K pages (and "
 				    "size > 0): KVM sets memory attributes by pages",
 				    k, (unsigned long long)r->gpa, (unsigned long long)r->size);
-		vm->npriv++;
+		(*nout)++;
 	}
 	return 0;
 }
@@ -864,7 +868,7 @@ static int parse_devices(struct ctx *c, yaml_node_t *n, const char *key, struct 
  * for a default (entry: that of load). */
 static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
 		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry, yaml_node_t *vcpus,
-		    yaml_node_t *priv)
+		    yaml_node_t *priv, yaml_node_t *plain)
 {
 	uint64_t stacks;
 	char k[200];
@@ -940,13 +944,35 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 				    (unsigned long long)(r->gpa + r->size - 1),
 				    (unsigned long long)vm->memory - 1);
 	}
+	if (vm->nplain && vm->type != XG_VM_SW_PROTECTED)
+		return fail(c, plain,
+			    "%s: memslots without guest_memfd only mean something in a "
+			    "software-protected VM: add 'type: sw_protected'",
+			    key_at(k, sizeof(k), base, ".plain"));
+	for (size_t i = 0; i < vm->nplain; i++) {
+		const struct xg_gpa_range *r = &vm->plain[i];
+		if (r->gpa >= vm->memory || r->size > vm->memory - r->gpa)
+			return fail(c, plain,
+				    "%s: 0x%llx..0x%llx is not all in RAM (memory ends at 0x%llx)",
+				    key_at(k, sizeof(k), base, ".plain[%zu]", i),
+				    (unsigned long long)r->gpa,
+				    (unsigned long long)(r->gpa + r->size - 1),
+				    (unsigned long long)vm->memory - 1);
+		for (size_t j = 0; j < i; j++) {
+			const struct xg_gpa_range *o = &vm->plain[j];
+			if (r->gpa < o->gpa + o->size && o->gpa < r->gpa + r->size)
+				return fail(c, plain, "%s: overlaps plain[%zu]: join them",
+					    key_at(k, sizeof(k), base, ".plain[%zu]", i), j);
+		}
+	}
 	return 0;
 }
 
 static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_guest_cfg *g)
 {
 	struct xg_vm_cfg *vm = &g->vm;
-	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL, *vcpus = vmk, *priv = vmk;
+	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL, *vcpus = vmk, *priv = vmk,
+		    *plain = vmk;
 	char base[160], k[200];
 	uint64_t v;
 
@@ -1029,7 +1055,10 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 					  k, t ? t : type_name(n));
 		} else if (!strcmp(s, "private")) {
 			priv = n;
-			rc = parse_private(c, n, k, vm);
+			rc = parse_ranges(c, n, k, &vm->priv, &vm->npriv);
+		} else if (!strcmp(s, "plain")) {
+			plain = n;
+			rc = parse_ranges(c, n, k, &vm->plain, &vm->nplain);
 		} else {
 			rc =
 			    fail(c, kn, "%s: unknown key '%s' (known: " VM_KEYS_KNOWN ")", base, s);
@@ -1041,7 +1070,7 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 		vm->entry = vm->load;
 		entry = load;
 	}
-	return check_vm(c, vmk, base, vm, memory, load, entry, vcpus, priv);
+	return check_vm(c, vmk, base, vm, memory, load, entry, vcpus, priv, plain);
 }
 
 /* One guest (or the defaults) mapping. */

@@ -99,6 +99,8 @@ struct xg_vm_cfg {
 	int type;    /* enum xg_vm_type */
 	struct xg_gpa_range *priv; /* sw_protected: ranges that start private */
 	size_t npriv;
+	struct xg_gpa_range *plain; /* sw_protected: RAM in memslots without guest_memfd */
+	size_t nplain;
 	int line;
 	char *payload; /* as written; resolved by `exitgate run` */
 	uint64_t memory;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t_run_pmem.sh - private memory on the host: `vm.type: sw_protected` and `vm.private` are
+# t_run_pmem.sh - private memory on the host: `vm.type: sw_protected`, `vm.private` and `vm.plain` are
 # read and checked, and on a KVM without private memory (this host's kvm_pvm:
 # KVM_CAP_MEMORY_ATTRIBUTES = 0) the run refuses to start with status 2 and says which
 # capabilities are missing, instead of running the guest without the protection it asked
@@ -44,6 +44,12 @@ bad "a private range without size" "give both gpa: and size:" \
 	"type: sw_protected" "private: [ { gpa: 0x200000 } ]"
 bad "a private range with an unknown key" "unknown key 'len' \(known: gpa, size\)" \
 	"type: sw_protected" "private: [ { gpa: 0x200000, len: 4K } ]"
+bad "plain ranges without sw_protected" "memslots without guest_memfd only mean something in a software-protected VM" \
+	"plain: [ { gpa: 0x200000, size: 4K } ]"
+bad "overlapping plain ranges" "plain\[1\]: overlaps plain\[0\]" \
+	"type: sw_protected" "plain: [ { gpa: 0x200000, size: 8K }, { gpa: 0x201000, size: 4K } ]"
+bad "a plain range beyond RAM" "plain\[0\]: 0x1000000..0x1000fff is not all in RAM" \
+	"type: sw_protected" "plain: [ { gpa: 0x1000000, size: 4K } ]"
 
 # type: default is what no type means: the guest runs.
 pcfg "$T/default.yaml" "type: default"

@@ -311,36 +311,78 @@ const char *xg_kvm_pmem_missing(int kvm_fd, char *buf, size_t n)
 	return buf;
 }
 
+/* One memslot of sw_protected RAM, [gpa, gpa+size): with the guest_memfd (offset = GPA) or
+ * without (shared only). api.rst 4.140 KVM_SET_USER_MEMORY_REGION2. */
+static int pmem_slot(struct xg_kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, int gmem,
+		     struct xg_error *err)
+{
+	struct kvm_userspace_memory_region2 r = {
+	    .slot = slot,
+	    .flags = gmem ? KVM_MEM_GUEST_MEMFD : 0,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uintptr_t)(vm->mem + gpa),
+	    .guest_memfd_offset = gmem ? gpa : 0,
+	    .guest_memfd = gmem ? (uint32_t)vm->gmem_fd : 0,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &r) < 0)
+		return fail(err,
+			    "KVM_SET_USER_MEMORY_REGION2 (RAM 0x%llx..0x%llx, %s guest_memfd): %s",
+			    (unsigned long long)gpa, (unsigned long long)(gpa + size - 1),
+			    gmem ? "with the" : "without", strerror(errno));
+	return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct xg_kvm_range *x = a, *y = b;
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
 /*
  * sw_protected RAM: a guest_memfd of the RAM's size (api.rst 4.143) for the private side,
- * vm->mem for the shared side, one memslot with both (4.140 KVM_SET_USER_MEMORY_REGION2,
- * KVM_MEM_GUEST_MEMFD; gmem offset = GPA). All pages start shared (no attributes).
+ * vm->mem for the shared side; memslots with both, except the plain ranges, which get
+ * memslots of their own without the guest_memfd. All pages start shared (no attributes).
  * MAP_GPA_RANGE hypercalls exit to the VMM (8.34 KVM_CAP_EXIT_HYPERCALL).
  */
-static int pmem_setup(struct xg_kvm_vm *vm, struct xg_error *err)
+static int pmem_setup(struct xg_kvm_vm *vm, const struct xg_kvm_vm_opts *o, struct xg_error *err)
 {
 	struct kvm_create_guest_memfd cg = {.size = vm->mem_size};
-	struct kvm_userspace_memory_region2 r = {
-	    .slot = 0,
-	    .flags = KVM_MEM_GUEST_MEMFD,
-	    .guest_phys_addr = 0,
-	    .memory_size = vm->mem_size,
-	    .userspace_addr = (uintptr_t)vm->mem,
-	    .guest_memfd_offset = 0,
-	};
 	struct kvm_enable_cap cap = {.cap = KVM_CAP_EXIT_HYPERCALL,
 				     .args = {1ull << KVM_HC_MAP_GPA_RANGE}};
+	struct xg_kvm_range plain[XG_KVM_MAX_PLAIN];
+	uint64_t at = 0;
+	uint32_t slot = 0;
 
+	if (o->nplain > XG_KVM_MAX_PLAIN)
+		return fail(err, "%zu plain RAM ranges, at most %d", o->nplain, XG_KVM_MAX_PLAIN);
+	if (o->nplain)
+		memcpy(plain, o->plain, o->nplain * sizeof(*plain));
+	qsort(plain, o->nplain, sizeof(*plain), range_cmp);
+	for (size_t i = 0; i < o->nplain; i++) {
+		const struct xg_kvm_range *p = &plain[i];
+		if (!p->size || p->gpa % XG_KVM_PAGE || p->size % XG_KVM_PAGE ||
+		    p->gpa >= vm->mem_size || p->size > vm->mem_size - p->gpa ||
+		    (i && p->gpa < plain[i - 1].gpa + plain[i - 1].size))
+			return fail(err,
+				    "plain RAM range 0x%llx+0x%llx: ranges must be whole pages "
+				    "inside RAM, not overlapping",
+				    (unsigned long long)p->gpa, (unsigned long long)p->size);
+	}
 	vm->gmem_fd = ioctl(vm->vm_fd, KVM_CREATE_GUEST_MEMFD, &cg);
 	if (vm->gmem_fd < 0)
 		return fail(err, "KVM_CREATE_GUEST_MEMFD (%llu MiB): %s",
 			    (unsigned long long)vm->mem_size >> 20, strerror(errno));
-	r.guest_memfd = (uint32_t)vm->gmem_fd;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &r) < 0)
-		return fail(err,
-			    "KVM_SET_USER_MEMORY_REGION2 (RAM, %llu MiB at GPA 0, with the "
-			    "guest_memfd): %s",
-			    (unsigned long long)vm->mem_size >> 20, strerror(errno));
+	for (size_t i = 0; i < o->nplain; i++) {
+		if (plain[i].gpa > at && pmem_slot(vm, slot++, at, plain[i].gpa - at, 1, err))
+			return -1;
+		if (pmem_slot(vm, slot++, plain[i].gpa, plain[i].size, 0, err))
+			return -1;
+		at = plain[i].gpa + plain[i].size;
+	}
+	if (at < vm->mem_size && pmem_slot(vm, slot++, at, vm->mem_size - at, 1, err))
+		return -1;
 	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
 		return fail(err, "KVM_ENABLE_CAP KVM_CAP_EXIT_HYPERCALL (MAP_GPA_RANGE): %s",
 			    strerror(errno));
@@ -505,7 +547,7 @@ int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, str
 	    .userspace_addr = (uintptr_t)vm->mem,
 	};
 	if (vm->type == XG_KVM_VM_SW_PROTECTED) {
-		if (pmem_setup(vm, err))
+		if (pmem_setup(vm, o, err))
 			goto fail;
 	} else if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
 		fail(err, "KVM_SET_USER_MEMORY_REGION (RAM, %llu MiB at GPA 0): %s",

@@ -582,8 +582,13 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 				    .mode = vm->mode,
 				    .type = vm->type == XG_VM_SW_PROTECTED ? XG_KVM_VM_SW_PROTECTED
 									    : XG_KVM_VM_DEFAULT};
+	struct xg_kvm_range plain[XG_KVM_MAX_PLAIN];
 	char payload[1024];
 
+	for (size_t i = 0; i < vm->nplain && i < XG_KVM_MAX_PLAIN; i++)
+		plain[i] = (struct xg_kvm_range){vm->plain[i].gpa, vm->plain[i].size};
+	vo.plain = plain;
+	vo.nplain = vm->nplain;
 	g->m = m;
 	if (xg_config_find_payload(m->cfg->base_dir, vm->payload, payload, sizeof(payload), err))
 		goto fail;
@@ -888,6 +893,9 @@ static void summary(struct guest *g)
 	if (g->end && !strcmp(g->end, "done"))
 		fprintf(stderr, " (code %u)", g->code);
 	fprintf(stderr, " after %.3f s: %s\n", g->t1 - g->t0, g->reason);
+	if (g->cfg->vm.type == XG_VM_SW_PROTECTED)
+		fprintf(stderr, "  memory:   %llu conversions\n",
+			(unsigned long long)(g->vm ? xg_kvm_conversions(g->vm) : 0));
 	fprintf(stderr, "  exits:    ");
 	for (int r = 0; r <= NREASONS; r++)
 		if (by[r]) {
@@ -983,7 +991,11 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 			fprintf(f, "null");
 		fprintf(f, ",\"reason\":");
 		xg_dump_json_str(f, g->reason);
-		fprintf(f, ",\"seconds\":%.6f,\"exits\":{", g->t1 - g->t0);
+		fprintf(f, ",\"seconds\":%.6f,", g->t1 - g->t0);
+		if (g->cfg->vm.type == XG_VM_SW_PROTECTED) /* convert verdicts carried out */
+			fprintf(f, "\"conversions\":%llu,",
+				(unsigned long long)(g->vm ? xg_kvm_conversions(g->vm) : 0));
+		fprintf(f, "\"exits\":{");
 		for (int r = 0; r <= NREASONS; r++)
 			if (by[r]) {
 				fprintf(f, "%s\"%s\":%llu", first ? "" : ",",

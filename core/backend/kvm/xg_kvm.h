@@ -70,10 +70,21 @@ enum xg_kvm_vm_type {
 	XG_KVM_VM_SW_PROTECTED = 1,
 };
 
+struct xg_kvm_range {
+	uint64_t gpa, size;
+};
+
+#define XG_KVM_MAX_PLAIN 16
+
 struct xg_kvm_vm_opts {
 	uint64_t mem_size; /* RAM at GPA 0; 0 means XG_KVM_DEFAULT_MEM */
 	int mode;	   /* enum xg_kvm_mode */
 	int type;	   /* enum xg_kvm_vm_type */
+	/* sw_protected: RAM ranges (whole pages, not overlapping, at most XG_KVM_MAX_PLAIN) in
+	 * memslots of their own without the guest_memfd: shared only, a private access there
+	 * exits KVM_EXIT_MEMORY_FAULT */
+	const struct xg_kvm_range *plain;
+	size_t nplain;
 };
 
 /* xg_kvm_vcpu_flags() bits. */

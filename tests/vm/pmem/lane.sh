@@ -135,6 +135,16 @@ lane_build() {
 		fail_setup "stripping the static exitgate failed" "$log"
 	mkdir -p "$root/share/exits"
 	cp "$src"/examples/exits/*.hex "$root/share/exits/"
+	# exitgate's own runs inside (t_pmem_run): configs and policies from pmem/share, the
+	# guests of pmem/guests as the host build made them (flat binaries, any x86_64 host)
+	mkdir -p "$root/share/pmem" "$root/share/lua"
+	cp "$vm_dir"/pmem/share/* "$root/share/pmem/"
+	cp -r "$src"/lua/. "$root/share/lua/" # the policies' module: XG_LUA_DIR=/share/lua
+	for g in "$vm_dir"/pmem/guests/*.S; do
+		g=$(basename "$g" .S)
+		cp "$build/guests/$g.bin" "$root/share/pmem/" 2>>"$log" ||
+			fail_setup "pmem: guest payload $build/guests/$g.bin is missing (build the pmem_guests target)" "$log"
+	done
 }
 
 lane_boot() {

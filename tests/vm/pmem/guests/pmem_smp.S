@@ -1,0 +1,83 @@
+/*
+ * pmem_smp.S - two vCPUs of a sw_protected VM converting memory at the same time
+ * (share/pmem_smp.yaml: vcpus: 2). Each vCPU i (RDI) runs ROUNDS rounds of:
+ *   its own page P = 0x600000 + i * 4K (disjoint): write while shared, MAP_GPA_RANGE to
+ *   private (reads 0, a fresh guest_memfd page; write, read back), to shared (reads 0);
+ *   then two pages from O = 0x610000 + i * 4K to private and back to shared: vCPU 0's
+ *   0x610000..0x611fff and vCPU 1's 0x611000..0x612fff overlap at 0x611000.
+ * Every answer must be 0 and every read what the ABI says: a lost or mixed-up conversion
+ * fails the vCPU's check (code 10 + step, + 10 for vCPU 1) through the done port. Both
+ * vCPUs halt at the end: the run ends "every vCPU halted", status 0; t_pmem_run.c checks
+ * the VMM counted every conversion.
+ */
+#include "../../../run/guests/guest.h"
+
+#define ROUNDS	   16
+#define HC_MAP	   12 /* KVM_HC_MAP_GPA_RANGE */
+#define TO_PRIVATE 0x10
+
+/* MAP reg_gpa, npages, attrs: the hypercall, fail with code unless it answers 0 */
+.macro MAP gpa, npages, attrs, code
+	mov	$HC_MAP, %eax
+	mov	\gpa, %rbx
+	mov	$\npages, %ecx
+	mov	$\attrs, %edx
+	vmmcall
+	test	%rax, %rax
+	jz	.Lok\@
+	mov	$\code, %edi
+	jmp	vfail
+.Lok\@:
+.endm
+
+/* IS value_reg, code: fail unless the qword at (%r12) is value_reg */
+.macro IS value, code
+	cmp	(%r12), \value
+	je	.Lok\@
+	mov	$\code, %edi
+	jmp	vfail
+.Lok\@:
+.endm
+
+	.code64
+	.text
+	.globl	_start
+_start:
+	mov	%edi, %r15d		/* vCPU index */
+	mov	%r15, %r12
+	shl	$12, %r12
+	lea	0x610000(%r12), %r13	/* r13: O */
+	add	$0x600000, %r12		/* r12: P */
+	movabs	$0x0101010101010101, %r14
+	lea	1(%r15), %rax
+	imul	%rax, %r14		/* r14: this vCPU's marker */
+	mov	$ROUNDS, %ebp
+round:
+	mov	%r14, (%r12)		/* shared */
+	IS	%r14, 10
+	MAP	%r12, 1, TO_PRIVATE, 11
+	xor	%r11d, %r11d
+	IS	%r11, 12		/* a fresh private page */
+	mov	%r14, (%r12)
+	IS	%r14, 13
+	MAP	%r12, 1, 0, 14
+	xor	%r11d, %r11d
+	IS	%r11, 15		/* the shared side was dropped */
+	MAP	%r13, 2, TO_PRIVATE, 16
+	MAP	%r13, 2, 0, 17
+	dec	%ebp
+	jnz	round
+	test	%r15d, %r15d
+	jnz	1f
+	PUTS	"pmem_smp: vCPU 0 ok\n"
+1:	hlt
+	jmp	1b
+
+/* vfail: code in edi, + 10 for vCPU 1 */
+vfail:
+	test	%r15d, %r15d
+	jz	2f
+	add	$10, %edi
+2:	jmp	fail
+
+	GUEST_ROUTINES

@@ -152,7 +152,7 @@ static void vm_errors(void)
 	    "bad.yaml:4: 'guests.demo.vm' must be a mapping", "vm: a scalar");
 	bad_vm("      payload: x.bin\n      memroy: 4M\n",
 	       "bad.yaml:6: guests.demo.vm: unknown key 'memroy' (known: payload, memory, mode, "
-	       "vcpus, load, entry, timeout, storm, msr_trap, devices)",
+	       "vcpus, load, entry, timeout, storm, msr_trap, devices, type, private, plain)",
 	       "an unknown key in vm:");
 	bad_vm("      memory: 4M\n", "bad.yaml:4: guests.demo.vm.payload: missing", "no payload");
 	bad_vm("      payload: [a]\n", "bad.yaml:5: 'guests.demo.vm.payload' must be a string",

@@ -573,7 +573,7 @@ static void vm_clear(struct xg_vm_cfg *vm)
 
 static int get_msr(struct ctx *c, yaml_node_t *n, const char *key, uint32_t *out)
 {
-	uint64_t v;
+	uint64_t v = 0; /* get_uint sets it on success; -O2 inlining cannot see that */
 
 	if (get_uint(c, n, key, 0, &v))
 		return -1;

@@ -647,8 +647,8 @@ static int parse_msr_trap(struct ctx *c, yaml_node_t *n, const char *key, struct
  * vm.plain, RAM in memslots without a guest_memfd (shared only: a private access there
  * exits memory_fault).
  */
-static int parse_ranges(struct ctx *c, yaml_node_t *n, const char *key,
-			struct xg_gpa_range **out, size_t *nout)
+static int parse_ranges(struct ctx *c, yaml_node_t *n, const char *key, struct xg_gpa_range **out,
+			size_t *nout)
 {
 	yaml_node_item_t *i0;
 	char k[200], kk[220];
@@ -697,8 +697,9 @@ static int parse_ranges(struct ctx *c, yaml_node_t *n, const char *key,
 			}
 		}
 		if (!have_gpa || !have_size)
-			return fail(c, e, "%s: give both gpa: and size:, e.g. { gpa: 0x200000, "
-					  "size: 4K }",
+			return fail(c, e,
+				    "%s: give both gpa: and size:, e.g. { gpa: 0x200000, "
+				    "size: 4K }",
 				    k);
 		if (!r->size || r->gpa % VM_PAGE || r->size % VM_PAGE)
 			return fail(c, e,

@@ -440,8 +440,8 @@ int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to
 		ma.attributes = to_private ? 0 : KVM_MEMORY_ATTRIBUTE_PRIVATE;
 		int back = ioctl(vm->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &ma);
 		pthread_mutex_unlock(&vm->attr_lock);
-		fail(err, "making 0x%llx+0x%llx %s: step 2, %s: %s; %s",
-		     (unsigned long long)gpa, (unsigned long long)size, to,
+		fail(err, "making 0x%llx+0x%llx %s: step 2, %s: %s; %s", (unsigned long long)gpa,
+		     (unsigned long long)size, to,
 		     to_private ? "madvise(MADV_DONTNEED) of the shared pages"
 				: "fallocate(PUNCH_HOLE) of the guest_memfd",
 		     strerror(e),
@@ -493,7 +493,8 @@ int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, str
 		fail(err, "%s", why);
 		goto fail;
 	}
-	if (vm->type == XG_KVM_VM_SW_PROTECTED && *xg_kvm_pmem_missing(vm->kvm_fd, why, sizeof(why))) {
+	if (vm->type == XG_KVM_VM_SW_PROTECTED &&
+	    *xg_kvm_pmem_missing(vm->kvm_fd, why, sizeof(why))) {
 		fail(err,
 		     "vm.type sw_protected needs private memory, which this KVM lacks: %s "
 		     "(Linux 6.8+ built with CONFIG_KVM_SW_PROTECTED_VM, on a CPU with nested "

@@ -69,10 +69,12 @@ int main(void)
 	     "2nd request: the host does not see what the guest wrote while it was private");
 	like(out, "map 0x400000 to private: host sees 2222222222222222",
 	     "3rd request: the host sees the guest's write while shared again");
-	like(out, "refused 0x300000 to private", "the request outside the allowed range is refused");
+	like(out, "refused 0x300000 to private",
+	     "the request outside the allowed range is refused");
 	stats = slurp("/tmp/pmem.json");
 	like(stats, "\"conversions\":3,", "stats: 3 conversions carried out");
-	like(stats, "\"hypercall\":5", "stats: 5 hypercall exits reached the VMM (3 + refused + past RAM)");
+	like(stats, "\"hypercall\":5",
+	     "stats: 5 hypercall exits reached the VMM (3 + refused + past RAM)");
 	if (st)
 		diag("stats: %s", stats);
 

@@ -7,6 +7,7 @@
  *   policy logs what the host's shared view holds at each request, checked here), then asks
  *   for a range the policy refuses (-KVM_EPERM), one past the end of RAM (-KVM_EINVAL from
  *   the VMM, before any ioctl) and malformed ones KVM answers itself.
+ *   pmem_real.yaml: the same conversions and a refusal from a real-mode guest.
  *   pmem_fault.yaml: guests/pmem_fault.S stores to a private page of a memslot without
  *   guest_memfd: a real KVM_EXIT_MEMORY_FAULT, converted to shared by the policy; the store
  *   then completes, with its value seen by the guest and the host.
@@ -77,6 +78,15 @@ int main(void)
 	     "stats: 5 hypercall exits reached the VMM (3 + refused + past RAM)");
 	if (st)
 		diag("stats: %s", stats);
+
+	st = run((char *const[]){"/bin/exitgate", "run", "/share/pmem/pmem_real.yaml", NULL});
+	is_int(st, 0, "exitgate run pmem_real.yaml: the real-mode guest ends with done 0");
+	like(out, "map 0x40000 to private (real mode): host sees aaaaaaaa",
+	     "real mode: the request came from a guest not in long mode; the host saw the "
+	     "shared write");
+	like(out, "map 0x40000 to shared (real mode): host sees 00000000",
+	     "real mode: the host does not see the private write");
+	like(out, "refused 0x30000 to private", "real mode: the request outside is refused");
 
 	st = run((char *const[]){"/bin/exitgate", "run", "--stats", "/tmp/pmem_fault.json",
 				 "/share/pmem/pmem_fault.yaml", NULL});

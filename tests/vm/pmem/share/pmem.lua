@@ -21,7 +21,8 @@ return xg.policy {
 		if xg.params.quiet then
 			return xg.convert { gpa = m.gpa, size = bytes, to = to }
 		end
-		xg.log("map " .. xg.hex(m.gpa) .. " to " .. to .. ": host sees "
+		xg.log("map " .. xg.hex(m.gpa) .. " to " .. to .. (e.longmode and "" or " (real mode)")
+			.. ": host sees "
 			.. (ok and xg.bytes_hex(seen) or "nothing"))
 		return xg.convert { gpa = m.gpa, size = bytes, to = to }
 	end,

@@ -103,6 +103,8 @@ int main(void)
 	if (st)
 		diag("stats: %s", stats);
 
+	/* the lane's kernel has one CPU: the vCPU threads interleave, preempted at any point */
+	diag("%ld CPU(s) online for the two vCPUs", sysconf(_SC_NPROCESSORS_ONLN));
 	st = run((char *const[]){"/bin/exitgate", "run", "--stats", "/tmp/pmem_smp.json",
 				 "/share/pmem/pmem_smp.yaml", NULL});
 	is_int(st, 0, "exitgate run pmem_smp.yaml: both vCPUs halt with every check passed");

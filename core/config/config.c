@@ -867,6 +867,20 @@ static int parse_devices(struct ctx *c, yaml_node_t *n, const char *key, struct 
 
 /* Checks between keys, once all are read. The nodes are where the keys are set, vm: itself
  * for a default (entry: that of load). */
+/* Whether a vm.private or vm.plain range lies wholly in the guest's RAM (no wrap). */
+static int in_ram(const struct xg_vm_cfg *vm, const struct xg_gpa_range *r)
+{
+	return r->gpa < vm->memory && r->size <= vm->memory - r->gpa;
+}
+
+static int fail_not_in_ram(struct ctx *c, yaml_node_t *n, const struct xg_vm_cfg *vm,
+			   const struct xg_gpa_range *r, const char *key)
+{
+	return fail(c, n, "%s: 0x%llx..0x%llx is not all in RAM (memory ends at 0x%llx)", key,
+		    (unsigned long long)r->gpa, (unsigned long long)(r->gpa + r->size - 1),
+		    (unsigned long long)vm->memory - 1);
+}
+
 static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
 		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry, yaml_node_t *vcpus,
 		    yaml_node_t *priv, yaml_node_t *plain)
@@ -935,16 +949,10 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 			    "%s: private memory needs a software-protected VM: add 'type: "
 			    "sw_protected'",
 			    key_at(k, sizeof(k), base, ".private"));
-	for (size_t i = 0; i < vm->npriv; i++) {
-		const struct xg_gpa_range *r = &vm->priv[i];
-		if (r->gpa >= vm->memory || r->size > vm->memory - r->gpa)
-			return fail(c, priv,
-				    "%s: 0x%llx..0x%llx is not all in RAM (memory ends at 0x%llx)",
-				    key_at(k, sizeof(k), base, ".private[%zu]", i),
-				    (unsigned long long)r->gpa,
-				    (unsigned long long)(r->gpa + r->size - 1),
-				    (unsigned long long)vm->memory - 1);
-	}
+	for (size_t i = 0; i < vm->npriv; i++)
+		if (!in_ram(vm, &vm->priv[i]))
+			return fail_not_in_ram(c, priv, vm, &vm->priv[i],
+					       key_at(k, sizeof(k), base, ".private[%zu]", i));
 	if (vm->nplain && vm->type != XG_VM_SW_PROTECTED)
 		return fail(c, plain,
 			    "%s: memslots without guest_memfd only mean something in a "
@@ -952,13 +960,9 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 			    key_at(k, sizeof(k), base, ".plain"));
 	for (size_t i = 0; i < vm->nplain; i++) {
 		const struct xg_gpa_range *r = &vm->plain[i];
-		if (r->gpa >= vm->memory || r->size > vm->memory - r->gpa)
-			return fail(c, plain,
-				    "%s: 0x%llx..0x%llx is not all in RAM (memory ends at 0x%llx)",
-				    key_at(k, sizeof(k), base, ".plain[%zu]", i),
-				    (unsigned long long)r->gpa,
-				    (unsigned long long)(r->gpa + r->size - 1),
-				    (unsigned long long)vm->memory - 1);
+		if (!in_ram(vm, r))
+			return fail_not_in_ram(c, plain, vm, r,
+					       key_at(k, sizeof(k), base, ".plain[%zu]", i));
 		for (size_t j = 0; j < i; j++) {
 			const struct xg_gpa_range *o = &vm->plain[j];
 			if (r->gpa < o->gpa + o->size && o->gpa < r->gpa + r->size)

@@ -31,6 +31,8 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include "probe_signals.h"
+
 #define PAGE 4096ull
 
 struct probe_in {
@@ -53,7 +55,6 @@ __asm__(".text\n"
 	"	iretq\n");
 
 static sigjmp_buf back;
-static uint8_t altstack[1 << 16] __attribute__((aligned(64)));
 static uint64_t host_fsbase, host_gsbase;
 static int out_trap;
 static uint64_t out_rip;
@@ -282,8 +283,6 @@ static const struct {
 
 int main(void)
 {
-	struct sigaction sa;
-	stack_t ss;
 	uint8_t b[15];
 	uint8_t *res;
 
@@ -295,19 +294,8 @@ int main(void)
 	stackp = res + 32 * PAGE;
 	if (mprotect(stackp, PAGE, PROT_READ | PROT_WRITE))
 		return 1;
-	ss.ss_sp = altstack;
-	ss.ss_size = sizeof(altstack);
-	ss.ss_flags = 0;
-	sigaltstack(&ss, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTRAP, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGILL, &sa, NULL);
-	sigaction(SIGFPE, &sa, NULL);
+	if (xg_probe_signals(on_signal))
+		return 1;
 	__asm__ volatile("rdfsbase %0" : "=r"(host_fsbase));
 	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
 

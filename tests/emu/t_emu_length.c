@@ -47,6 +47,7 @@
 
 #include "tap.h"
 #include "xg_emu_x86.h"
+#include "probe_signals.h"
 
 #define XG_SUITE_SEED 20261201ull
 
@@ -73,7 +74,6 @@ __asm__(".text\n"
 	"	iretq\n");
 
 static sigjmp_buf back;
-static uint8_t altstack[1 << 16] __attribute__((aligned(64))); /* signals run here */
 static uint64_t host_fsbase, host_gsbase;
 static int out_trap;
 static uint64_t out_cr2, out_err, out_rip;
@@ -242,8 +242,6 @@ static void key_of(char *k, size_t kn, const char *what, const struct xg_emu_x86
 
 int main(void)
 {
-	struct sigaction sa;
-	stack_t ss;
 	struct counts ct = {0};
 	long ncases = 20000;
 	uint64_t seed = XG_SUITE_SEED; /* fixed in the suite: what CI judged can be rerun */
@@ -270,20 +268,8 @@ int main(void)
 	stackp = res + 32 * PAGE;
 	if (mprotect(stackp, PAGE, PROT_READ | PROT_WRITE))
 		bail("mprotect: %m");
-	ss.ss_sp = altstack;
-	ss.ss_size = sizeof(altstack);
-	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL))
+	if (xg_probe_signals(on_signal))
 		bail("sigaltstack: %m");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTRAP, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGILL, &sa, NULL);
-	sigaction(SIGFPE, &sa, NULL);
 	__asm__ volatile("rdfsbase %0" : "=r"(host_fsbase));
 	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
 	diag("seed %llu (XG_SEED to reproduce); judged by %s", (unsigned long long)seed,

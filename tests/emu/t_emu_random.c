@@ -45,6 +45,7 @@
 
 #include "tap.h"
 #include "xg_emu_x86.h"
+#include "probe_signals.h"
 
 #define XG_SUITE_SEED 20261201ull
 
@@ -117,7 +118,6 @@ struct native_out {
 };
 
 static sigjmp_buf back;
-static uint8_t altstack[1 << 16] __attribute__((aligned(64))); /* signals run here */
 static uint64_t host_fsbase, host_gsbase;
 static struct native_out nout;
 
@@ -1170,8 +1170,6 @@ static int probe_la57(void)
 
 int main(void)
 {
-	struct sigaction sa;
-	stack_t ss;
 	unsigned r[4];
 	const char *e;
 	long ncases = 30000, only = -1;
@@ -1212,20 +1210,8 @@ int main(void)
 	if (mprotect(M.data, 3 * PAGE, PROT_READ | PROT_WRITE))
 		bail("mprotect: %m");
 
-	ss.ss_sp = altstack;
-	ss.ss_size = sizeof(altstack);
-	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL))
+	if (xg_probe_signals(on_signal))
 		bail("sigaltstack: %m");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTRAP, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGILL, &sa, NULL);
-	sigaction(SIGFPE, &sa, NULL);
 	__asm__ volatile("rdfsbase %0" : "=r"(host_fsbase));
 	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
 	__asm__ volatile("mov %%fs, %0" : "=r"(M.fs_sel));

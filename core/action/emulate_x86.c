@@ -168,21 +168,28 @@ static const struct xg_emu_x86_ops bridge_ops = {
 };
 
 /* The exit's instruction bytes, or a reason there are none. */
-static int exit_bytes(const struct xg_exit *x, const uint8_t **bytes, size_t *n, char *why,
-		      size_t wn)
+int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t wn)
 {
 	if (x->arch != XG_ARCH_X86_64) {
 		snprintf(why, wn, "exitgate's emulator is for x86 guests; this exit is %s",
 			 x->arch_name);
-		return -1;
+		return 0;
 	}
 	if (x->reason != 17 || x->u.internal.suberror != 1) {
 		snprintf(why, wn,
 			 "only emulation failures (internal_error, suberror emulation) carry an "
 			 "instruction to emulate; this exit is %s",
 			 x->kind);
-		return -1;
+		return 0;
 	}
+	return 1;
+}
+
+static int exit_bytes(const struct xg_exit *x, const uint8_t **bytes, size_t *n, char *why,
+		      size_t wn)
+{
+	if (!xg_emulate_x86_exit_ok(x, why, wn))
+		return -1;
 	*bytes = x->u.internal.has_insn ? x->u.internal.insn : NULL;
 	*n = x->u.internal.has_insn ? x->u.internal.insn_size : 0;
 	return 0;

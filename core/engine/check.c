@@ -32,7 +32,16 @@
 
 struct stand_in {
 	unsigned calls; /* alternates what xg.emulator.supports answers */
+	int bundled;	/* the guest has a vm: section: `exitgate run` and its emulator run it */
 };
+
+/* Whether `emulate` can be carried out for x. A guest that `exitgate run` runs gets exitgate's
+ * x86 emulator, which finishes emulation failures only; for an embedding VMM (no vm:
+ * section) its own emulate op may take any exit, so the stand-in takes them all. */
+static int si_emulatable(const struct stand_in *si, const struct xg_exit *x, char *why, size_t n)
+{
+	return !si->bundled || xg_emulate_x86_exit_ok(x, why, n);
+}
 
 static int si_get_reg(void *o, const char *name, uint64_t *val)
 {
@@ -82,10 +91,14 @@ static int si_emulate(void *o, const struct xg_exit *x)
 	return 0;
 }
 
-/* Both answers, in turn: a policy's emulate branch and its fallback both run. */
+/* Both answers, in turn, where emulate can be carried out at all: a policy's emulate branch
+ * and its fallback both run. */
 static int si_can_emulate(void *o, const struct xg_exit *x)
 {
-	return ((struct stand_in *)o)->calls & 1;
+	struct stand_in *si = o;
+	char why[160];
+
+	return si_emulatable(si, x, why, sizeof(why)) && (si->calls & 1);
 }
 
 static int si_pause(void *o, const char *why)
@@ -322,8 +335,8 @@ static void run_one(struct xg_vcpu *v, struct stand_in *si, struct report *rp, s
 	struct xg_exit x;
 	struct xg_error err;
 	enum xg_fail f;
-	char msg[512], amsg[300];
-	int shape, slot, d = 0;
+	char msg[768], amsg[400], why[200];
+	int shape, slot, d = 0, refused = 0;
 
 	if (xg_exit_decode(&x, s->run, sizeof(s->run), &o, &err))
 		return; /* not an exit KVM can produce: nothing to check */
@@ -337,7 +350,14 @@ static void run_one(struct xg_vcpu *v, struct stand_in *si, struct report *rp, s
 		report_error(rp, msg, x.kind, s->what);
 		return;
 	}
-	if (xg_verdict_apply(v, &x, &vd, &d, amsg, sizeof(amsg)) == XG_NEXT_ERROR) {
+	if (vd.kind == XG_VERDICT_EMULATE && !si_emulatable(si, &x, why, sizeof(why))) {
+		snprintf(amsg, sizeof(amsg),
+			 "verdict 'emulate' under exitgate run (the guest has a vm: section): %s; "
+			 "ask xg.emulator.supports(e) first",
+			 why);
+		refused = 1;
+	}
+	if (refused || xg_verdict_apply(v, &x, &vd, &d, amsg, sizeof(amsg)) == XG_NEXT_ERROR) {
 		int sl = v->ls->handlers[slot] != LUA_NOREF ? slot : XG_SLOT_DEFAULT;
 		char at[16] = "";
 		if (v->ls->return_line > 0)
@@ -415,7 +435,7 @@ static int check_paths(const struct xg_config *cfg, const struct xg_guest_cfg *g
 
 static int check_guest(struct xg_engine *e, const struct xg_guest_cfg *g, FILE *out)
 {
-	struct stand_in si = {0};
+	struct stand_in si = {0, g->vm.present};
 	struct report *rp;
 	struct xg_error err;
 	struct xg_vcpu *v = xg_vcpu_attach(e, g->name, 0, &stand_in_ops, &si, &err);

@@ -570,6 +570,10 @@ struct xg_emu_x86_result; /* xg_emu_x86.h */
  * not do, missing ops, a host failure). Nothing in the guest changed on -1. */
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 		   struct xg_emu_x86_result *res, char *why, size_t n);
+/* 1 if the exit carries an instruction for exitgate's emulator at all (an x86 emulation
+ * failure: KVM's bytes, or CS:RIP to fetch them from); 0 with why otherwise. An MMIO, IO or
+ * MSR exit does not: a VMM whose own `emulate` op finishes those says so with that op. */
+int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t n);
 /* 1 if xg_emulate_x86 would take this exit (decodes only); 0 with why otherwise. */
 int xg_emulate_x86_supports(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 			    char *why, size_t n);

@@ -102,7 +102,26 @@ int main(void)
 	     "x86_rdmsr/x86_wrmsr exits; this exit is io",
 	     "a verdict the exit cannot take");
 
-	p = put_file("paths.yaml", "guests:\n  a:\n    policy: good.lua\n"
+	/* emulate under `exitgate run` (a vm: section): exitgate's emulator takes emulation
+	 * failures only, so good.lua's emulate on mmio exits would fail there */
+	put_file("run-good.lua", "local xg = require 'exitgate'\n"
+				 "return xg.policy { mmio = function(e)\n"
+				 "    if xg.emulator.supports(e) then return xg.emulate() end\n"
+				 "    return xg.inject 'UD' end,\n"
+				 "  emulation_failure = function(e) return xg.emulate() end }\n");
+	p = put_file("run-emu.yaml", "guests:\n  a:\n    policy: good.lua\n"
+				     "    vm:\n      payload: /bin/true\n"
+				     "  b:\n    policy: run-good.lua\n"
+				     "    vm:\n      payload: /bin/true\n");
+	is_int(check(p, out, sizeof(out)), 1, "emulate on mmio exits of a guest exitgate runs");
+	like(out,
+	     "error: policy good.lua:2: handler 'mmio' (good.lua:2): verdict 'emulate' under "
+	     "exitgate run (the guest has a vm: section): only emulation failures",
+	     "an error at the return, saying why: %s", out);
+	ok(!strstr(out, "run-good.lua"),
+	   "asking xg.emulator.supports(e) first, and emulate on emulation failures, is fine");
+
+	p = put_file("paths.yaml", "guests:\n  a:\n    policy: run-good.lua\n"
 				   "    dump_dir: /nonexistent-xg/dumps\n"
 				   "    vm:\n      payload: no-such-payload.bin\n");
 	is_int(check(p, out, sizeof(out)), 2, "a payload and a dump_dir that cannot be");

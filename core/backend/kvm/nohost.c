@@ -36,6 +36,12 @@ int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_
 	return -1;
 }
 
+int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t n)
+{
+	no_x86(why, n);
+	return 0;
+}
+
 int xg_emulate_x86_supports(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 			    char *why, size_t n)
 {

@@ -265,7 +265,8 @@ static int decode(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 			snprintf(why, n, "the bytes are not a valid instruction (#%s)",
 				 exc.vector == XG_EMU_X86_UD ? "UD" : "GP");
 		else if (st == XG_EMU_X86_TRUNCATED)
-			snprintf(why, n, "the instruction is longer than the bytes the exit carries");
+			snprintf(why, n,
+				 "the instruction is longer than the bytes the exit carries");
 		return -1;
 	}
 	return 0;

@@ -87,11 +87,12 @@ int main(void)
 				   "    for i = 1, 1e9 do keep[i] = ('x'):rep(100) .. i end\n"
 				   "  end,\n"
 				   "}\n");
-	p = put_file("limits.yaml", "guests:\n  a:\n    policy: limits.lua\n"
-				    /* instructions over what the hog's charged copies cost, so
-				     * the memory cap is what stops it; time over what the loop
-				     * takes to use the instructions, so the count stops that */
-				    "    limits: { instructions: 5000000, memory: 1M, time_ms: 10000 }\n");
+	p = put_file("limits.yaml",
+		     "guests:\n  a:\n    policy: limits.lua\n"
+		     /* instructions over what the hog's charged copies cost, so
+		      * the memory cap is what stops it; time over what the loop
+		      * takes to use the instructions, so the count stops that */
+		     "    limits: { instructions: 5000000, memory: 1M, time_ms: 10000 }\n");
 	is_int(check(p, out, sizeof(out)), 3, "limits and verdicts for the wrong exit");
 	like(out, "handler 'mmio' (limits.lua:5) exceeded the instruction limit of 5000000",
 	     "an endless handler: an error, at the guest's own limit");

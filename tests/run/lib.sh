@@ -90,3 +90,28 @@ wait_for() {
 	done
 	return 1
 }
+
+# bg_run ARGS...: `exitgate run ARGS` in the background, pid in $pid, output in $T/bg.out and
+# $T/bg.err. The files are emptied here, not by the job's redirection: wait_for must not see
+# the previous run's lines before the new run truncates them.
+bg_run() {
+	: >"$T/bg.out"
+	: >"$T/bg.err"
+	timeout 60 "$X" run "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
+	pid=$!
+	BG_PIDS="$BG_PIDS $pid"
+}
+
+# finish_run: wait for the run bg_run started; its status in $rc, its output in $OUT, $ERR.
+finish_run() {
+	wait "$pid"
+	rc=$?
+	OUT=$(cat "$T/bg.out")
+	ERR=$(cat "$T/bg.err")
+}
+
+# ctl ARGS...: `exitgate ctl $sock ARGS`, its output in $CO and its status in $crc.
+ctl() {
+	CO=$(timeout 20 "$X" ctl "$sock" "$@" 2>&1)
+	crc=$?
+}

@@ -11,24 +11,8 @@
 need_kvm
 c=$(cfg suspend.yaml)
 sock="$T/ctl.sock"
+start() { bg_run --ctl "$sock" "$@"; }
 
-start() {
-	: >"$T/bg.out" # emptied before the job starts: wait_for must not see the last run's lines
-	: >"$T/bg.err"
-	timeout 60 "$X" run --ctl "$sock" "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
-	pid=$!
-	BG_PIDS="$BG_PIDS $pid"
-}
-ctl() {
-	CO=$(timeout 20 "$X" ctl "$sock" "$@" 2>&1)
-	crc=$?
-}
-finish_run() {
-	wait "$pid"
-	rc=$?
-	OUT=$(cat "$T/bg.out")
-	ERR=$(cat "$T/bg.err")
-}
 hostile() {
 	perl "$RUN_DIR/hostile.pl" "$sock" "$@" &
 	BG_PIDS="$BG_PIDS $!"

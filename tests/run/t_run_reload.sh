@@ -14,23 +14,8 @@ c="$T/reload.yaml"
 cfg reload.yaml "$T/reload.in.yaml" >/dev/null
 perl -pe "s{^(\\s*policy:\\s*)\\S+}{\$1$pol}" "$T/reload.in.yaml" >"$c"
 sock="$T/ctl.sock"
+start() { bg_run "$@"; }
 
-start() {
-	# emptied here, not by the background job's redirection: wait_for must not see the
-	# previous run's lines before the new run truncates the file (it then rewrote the policy
-	# before the new run had loaded it, and the run refused to start: status 2)
-	: >"$T/bg.out"
-	: >"$T/bg.err"
-	timeout 60 "$X" run "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
-	pid=$!
-	BG_PIDS="$BG_PIDS $pid"
-}
-finish_run() {
-	wait "$pid"
-	rc=$?
-	OUT=$(cat "$T/bg.out")
-	ERR=$(cat "$T/bg.err")
-}
 # the guest's count and the VMM's, after a run with --stats $1
 counts_match() {
 	local mine vmm

@@ -11,31 +11,17 @@
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 sock="$T/ctl.sock"
-
-# start RUN-ARGS...: the run under `timeout 60`; signals go to the run itself ($xpid), not
-# to timeout, which would send each one twice (to its child and to its process group)
+# start RUN-ARGS...: bg_run with the control socket; $xpid is the run itself (not its
+# timeout wrapper)
 start() {
-	: >"$T/bg.out" # emptied before the job starts: wait_for must not see the last run's lines
-	: >"$T/bg.err"
-	timeout 60 "$X" run --ctl "$sock" "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
-	pid=$!
-	BG_PIDS="$BG_PIDS $pid"
+	bg_run --ctl "$sock" "$@"
 	xpid=
 	for ((i = 0; i < 100 && ! xpid; i++)); do
 		xpid=$(pgrep -P "$pid" | head -1)
 		[ -n "$xpid" ] || sleep 0.02
 	done
 }
-ctl() {
-	CO=$(timeout 20 "$X" ctl "$sock" "$@" 2>&1)
-	crc=$?
-}
-finish_run() {
-	wait "$pid"
-	rc=$?
-	OUT=$(cat "$T/bg.out")
-	ERR=$(cat "$T/bg.err")
-}
+
 ms() { date +%s%3N; }
 
 # SIGHUP without --watch, and a SIGHUP inside a request; the same with --watch

@@ -7,20 +7,8 @@
 need_kvm
 c=$(cfg suspend.yaml)
 sock="$T/ctl.sock"
+start() { bg_run --ctl "$sock" "$@"; }
 
-# start RUN-ARGS...: `exitgate run` in the background (pid in $pid, output in $T/bg.*)
-start() {
-	: >"$T/bg.out" # emptied before the job starts: wait_for must not see the last run's lines
-	: >"$T/bg.err"
-	timeout 60 "$X" run --ctl "$sock" "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
-	pid=$!
-	BG_PIDS="$BG_PIDS $pid"
-}
-# ctl ARGS...: `exitgate ctl SOCKET ARGS` with its output in $CO and status in $crc
-ctl() {
-	CO=$(timeout 20 "$X" ctl "$sock" "$@" 2>&1)
-	crc=$?
-}
 # wait_status REGEX: poll `ctl status` until a line matches (0) or 20 s pass (1)
 wait_status() {
 	local i
@@ -30,13 +18,6 @@ wait_status() {
 		sleep 0.05
 	done
 	return 1
-}
-# finish_run: wait for the background run; its status in $rc
-finish_run() {
-	wait "$pid"
-	rc=$?
-	OUT=$(cat "$T/bg.out")
-	ERR=$(cat "$T/bg.err")
 }
 
 start --stats "$T/stats.json" "$c"

@@ -9,20 +9,8 @@
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 sock="$T/ctl.sock"
+start() { bg_run --ctl "$sock" "$@"; }
 
-start() {
-	: >"$T/bg.out" # emptied before the job starts: wait_for must not see the last run's lines
-	: >"$T/bg.err"
-	timeout 60 "$X" run --ctl "$sock" "$@" >>"$T/bg.out" 2>>"$T/bg.err" &
-	pid=$!
-	BG_PIDS="$BG_PIDS $pid"
-}
-finish_run() {
-	wait "$pid"
-	rc=$?
-	OUT=$(cat "$T/bg.out")
-	ERR=$(cat "$T/bg.err")
-}
 # config POLICY: suspend.yaml with its policy at POLICY
 config() {
 	cfg suspend.yaml "$T/in.yaml" >/dev/null

@@ -31,28 +31,10 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
-#include "probe_signals.h"
+#define XG_CPU_PROBE_ENTER
+#include "cpu_probe.h"
 
 #define PAGE 4096ull
-
-struct probe_in {
-	uint64_t pop[15];
-	uint64_t rip, cs, rflags, rsp, ss;
-	uint64_t fsbase, gsbase;
-};
-void mk_enter(struct probe_in *in);
-__asm__(".text\n"
-	".globl mk_enter\n"
-	"mk_enter:\n"
-	"	mov 160(%rdi), %rax\n"
-	"	wrfsbase %rax\n"
-	"	mov 168(%rdi), %rax\n"
-	"	wrgsbase %rax\n"
-	"	mov %rdi, %rsp\n"
-	"	pop %rax\n pop %rcx\n pop %rdx\n pop %rbx\n pop %rbp\n pop %rsi\n pop %rdi\n"
-	"	pop %r8\n pop %r9\n pop %r10\n pop %r11\n pop %r12\n pop %r13\n pop %r14\n"
-	"	pop %r15\n"
-	"	iretq\n");
 
 static sigjmp_buf back;
 static uint64_t host_fsbase, host_gsbase;
@@ -91,7 +73,7 @@ static int is_ud(const uint8_t *b)
 	pin.fsbase = pin.gsbase = (uint64_t)(uintptr_t)stackp - 16 * PAGE;
 	out_trap = -1;
 	if (!sigsetjmp(back, 0))
-		mk_enter(&pin);
+		xg_probe_enter(&pin);
 	return out_trap == 6 && out_rip == (uint64_t)(uintptr_t)at;
 }
 

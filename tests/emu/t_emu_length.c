@@ -47,31 +47,12 @@
 
 #include "tap.h"
 #include "xg_emu_x86.h"
-#include "probe_signals.h"
+#define XG_CPU_PROBE_ENTER
+#include "cpu_probe.h"
 
 #define XG_SUITE_SEED 20261201ull
 
 #define PAGE 4096ull
-
-/* the IRETQ entry: GPRs (all but rsp) popped, then the IRET frame */
-struct probe_in {
-	uint64_t pop[15]; /* rax rcx rdx rbx rbp rsi rdi r8-r15 */
-	uint64_t rip, cs, rflags, rsp, ss;
-	uint64_t fsbase, gsbase; /* 160, 168: PROT_NONE, so FS:/GS: with 67h hit nothing */
-};
-void xg_len_enter(struct probe_in *in);
-__asm__(".text\n"
-	".globl xg_len_enter\n"
-	"xg_len_enter:\n"
-	"	mov 160(%rdi), %rax\n"
-	"	wrfsbase %rax\n"
-	"	mov 168(%rdi), %rax\n"
-	"	wrgsbase %rax\n"
-	"	mov %rdi, %rsp\n"
-	"	pop %rax\n pop %rcx\n pop %rdx\n pop %rbx\n pop %rbp\n pop %rsi\n pop %rdi\n"
-	"	pop %r8\n pop %r9\n pop %r10\n pop %r11\n pop %r12\n pop %r13\n pop %r14\n"
-	"	pop %r15\n"
-	"	iretq\n");
 
 static sigjmp_buf back;
 static uint64_t host_fsbase, host_gsbase;
@@ -115,7 +96,7 @@ static int run(const uint8_t *b, unsigned k)
 	pin.ss = 0x2b;
 	pin.fsbase = pin.gsbase = (uint64_t)(uintptr_t)stackp - 16 * PAGE;
 	if (!sigsetjmp(back, 0))
-		xg_len_enter(&pin);
+		xg_probe_enter(&pin);
 	if (out_trap == 14 && (out_err & 0x10) && out_cr2 == (uint64_t)(uintptr_t)(code + PAGE) &&
 	    out_rip == (uint64_t)(uintptr_t)at)
 		return R_FETCH;

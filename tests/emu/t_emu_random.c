@@ -45,7 +45,7 @@
 
 #include "tap.h"
 #include "xg_emu_x86.h"
-#include "probe_signals.h"
+#include "cpu_probe.h"
 
 #define XG_SUITE_SEED 20261201ull
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exitgate.h"
@@ -211,6 +212,14 @@ static inline xg_vcpu *attach(xg_engine *e, struct fake *f)
 	if (!v)
 		bail("attach: %s", e ? err.msg : "no engine");
 	return v;
+}
+
+/* Seconds on the monotonic clock. */
+static inline double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static char test_dir[256];

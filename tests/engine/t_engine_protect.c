@@ -47,13 +47,6 @@ static const char policy[] =
     "}\n"
     "return xg.policy { io = function(e, vcpu) return t[e.port](e, vcpu) end }\n";
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The exit on `port` fails with `want`, on_error (inject UD) applies, within a second.
  * XG_FAIL_INSTRUCTIONS stands for a limit's kill: on a loaded machine a loop may reach its
  * time limit before its instruction limit. */

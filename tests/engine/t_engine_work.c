@@ -68,13 +68,6 @@ static const char policy[] =
     "  return t[e.port](e, vcpu) end }\n";
 #define N_SCANS 23
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int is_kill(enum xg_fail f)
 {
 	return f == XG_FAIL_INSTRUCTIONS || f == XG_FAIL_TIME;

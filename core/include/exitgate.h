@@ -383,6 +383,9 @@ const char *xg_config_guest_name(const xg_config *cfg, size_t i);
  * the architecture names them ("rip", "rax", "cr0", "rflags"; "pc", "x0" ... "sp"). */
 struct xg_emu_x86_regs; /* xg_emu_x86.h: the scalar x86 state the built-in emulator uses */
 
+struct xg_emu_arm64_regs;  /* xg_emu_arm64.h */
+struct xg_emu_arm64_vregs; /* xg_emu_arm64.h */
+
 struct xg_vcpu_ops {
 	int (*get_reg)(void *opaque, const char *name, uint64_t *val);
 	int (*set_reg)(void *opaque, const char *name, uint64_t val);
@@ -420,6 +423,21 @@ struct xg_vcpu_ops {
 	 * bus reads, and drops writes; the access is counted). */
 	int (*mmio_read)(void *opaque, uint64_t gpa, void *buf, size_t len);
 	int (*mmio_write)(void *opaque, uint64_t gpa, const void *buf, size_t len);
+
+	/* ---- what exitgate's arm64 emulator needs (optional; all or none) ----
+	 * The register state of struct xg_emu_arm64_regs (xg_emu_arm64.h): X0-X30, the SP in
+	 * use, PC, PSTATE and, read only, SCTLR_EL1, TCR_EL1, TTBR0/1_EL1. set_arm64_regs
+	 * writes X0-X30, SP, PC, PSTATE. V0-V31 as 128-bit little-endian values. mmio_read/
+	 * mmio_write and read_gpa above carry the accesses. */
+	int (*get_arm64_regs)(void *opaque, struct xg_emu_arm64_regs *regs);
+	int (*set_arm64_regs)(void *opaque, const struct xg_emu_arm64_regs *regs);
+	int (*get_arm64_vregs)(void *opaque, struct xg_emu_arm64_vregs *v);
+	int (*set_arm64_vregs)(void *opaque, const struct xg_emu_arm64_vregs *v);
+	/* Take a synchronous exception to EL1 at the instruction that exited (ARM ARM D1.10.2,
+	 * "Exception entry"): ESR_EL1 = esr, FAR_EL1 = far, ELR_EL1 = PC, SPSR_EL1 = PSTATE,
+	 * PSTATE = EL1h with D, A, I, F masked, PC = VBAR_EL1 + the vector offset for the
+	 * current EL and SP. xg_emu_arm64_exception_entry (xg_emu_arm64.h) computes it. */
+	int (*inject_arm64_sync)(void *opaque, uint32_t esr, uint64_t far);
 
 	/* Answer the RDMSR/WRMSR exit in hand (api.rst 5 KVM_EXIT_X86_RDMSR): error != 0
 	 * makes KVM inject #GP; otherwise RDMSR returns value (WRMSR ignores it). */
@@ -581,6 +599,25 @@ int xg_emulate_x86_supports(const struct xg_vcpu_ops *ops, void *opaque, const s
  * cannot be known: what the `skip` verdict advances RIP by. */
 unsigned xg_x86_insn_length(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 			    char *why, size_t n);
+
+/* ==== exitgate's arm64 emulator behind the vCPU ops ========================================
+ *
+ * What the `emulate` verdict runs on an arm64 vCPU when the VMM brings no emulator of its
+ * own: the instruction of a KVM_EXIT_ARM_NISV exit (or of an MMIO exit whose syndrome the
+ * policy chose not to trust) is fetched at PC through the guest's stage-1 translation,
+ * decoded and emulated through get_arm64_regs ... mmio_write (core/emu/arm64); a fault it
+ * finds is taken through inject_arm64_sync. The VMM may call it directly too.
+ */
+struct xg_emu_arm64_result; /* xg_emu_arm64.h */
+
+/* 0 when the instruction was emulated or its exception taken (res says which), -1 with why
+ * when it could not be (not an arm64 data abort exit, an instruction the emulator does not
+ * do, missing ops, a host failure). Nothing in the guest changed on -1. */
+int xg_emulate_arm64(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+		     struct xg_emu_arm64_result *res, char *why, size_t n);
+/* 1 if xg_emulate_arm64 would take this exit (fetches and decodes only); 0 with why. */
+int xg_emulate_arm64_supports(const struct xg_vcpu_ops *ops, void *opaque,
+			      const struct xg_exit *x, char *why, size_t n);
 
 /* ==== end of the policy engine ============================================================ */
 

@@ -909,6 +909,54 @@ static void test_random(void)
 	ok(okc > 10000 && exc > 10000, "random: both outcomes are exercised");
 }
 
+/* Exception entry (ARM ARM D1.10.2): from EL1h, EL1t and EL0, and refused from AArch32. */
+static void test_entry(void)
+{
+	struct xg_emu_arm64_regs r;
+	struct xg_emu_arm64_el1 e;
+	struct xg_emu_arm64_exception x = {0x96000010u, 0x9000};
+
+	memset(&r, 0, sizeof(r));
+	memset(&e, 0, sizeof(e));
+	r.pc = 0x4000;
+	r.sp = 0x7000;
+	r.pstate = 0x3c5 & ~0x3c0ull; /* EL1h, DAIF clear */
+	e.vbar = 0x10000;
+	e.sp_el1 = 0x1111;
+	is_int(xg_emu_arm64_exception_entry(&r, &e, &x), 0, "entry: EL1h taken");
+	is_hex(r.pc, 0x10200, "entry: EL1h -> VBAR + 0x200");
+	is_hex(e.elr, 0x4000, "entry: ELR_EL1 = the faulting PC");
+	is_hex(e.spsr, 0x5, "entry: SPSR_EL1 = old PSTATE");
+	is_hex(e.esr, 0x96000010u, "entry: ESR_EL1");
+	is_hex(e.far, 0x9000, "entry: FAR_EL1");
+	is_hex(e.sp_el1, 0x7000, "entry: the SP in use was SP_EL1");
+	is_hex(r.sp, 0x7000, "entry: runs on SP_EL1");
+	is_hex(r.pstate, 0x3c5 | (1ull << 22), "entry: EL1h, DAIF masked, PAN set (SPAN = 0)");
+
+	memset(&e, 0, sizeof(e));
+	e.vbar = 0x10000;
+	e.sp_el1 = 0x2222;
+	r.pc = 0x5000;
+	r.sp = 0x8000;
+	r.pstate = 0; /* EL0t */
+	r.sctlr_el1 = 1ull << 23; /* SPAN: PAN unchanged */
+	xg_emu_arm64_exception_entry(&r, &e, &x);
+	is_hex(r.pc, 0x10400, "entry: EL0 -> VBAR + 0x400");
+	is_hex(e.sp_el0, 0x8000, "entry: SP_EL0 banked");
+	is_hex(r.sp, 0x2222, "entry: SP_EL1 in use");
+	is_hex(r.pstate, 0x3c5, "entry: PAN kept with SPAN = 1");
+
+	r.pstate = 4; /* EL1t */
+	e.vbar = 0x20000;
+	xg_emu_arm64_exception_entry(&r, &e, &x);
+	is_hex(r.pc, 0x20000, "entry: EL1t -> VBAR + 0");
+
+	r.pstate = 0x10; /* AArch32 */
+	r.pc = 0x1234;
+	is_int(xg_emu_arm64_exception_entry(&r, &e, &x), -1, "entry: refused from AArch32");
+	is_hex(r.pc, 0x1234, "entry: refused, nothing changed");
+}
+
 int main(void)
 {
 	test_single();
@@ -924,5 +972,6 @@ int main(void)
 	test_hooks();
 	test_walk();
 	test_random();
+	test_entry();
 	return done_testing();
 }

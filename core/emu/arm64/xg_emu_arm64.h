@@ -257,6 +257,24 @@ int xg_emu_arm64_translate(const struct xg_emu_arm64_ops *ops, void *opaque,
 			   const struct xg_emu_arm64_regs *regs, uint64_t va,
 			   enum xg_emu_arm64_access kind, unsigned el, uint64_t *ipa, uint8_t *fsc);
 
+/*
+ * Synchronous exception entry to EL1 (ARM ARM D1.10.2 "Exception entry", D1.10.1 the vector
+ * offsets): the EL1 registers it writes, and the state before and after.
+ */
+struct xg_emu_arm64_el1 {
+	uint64_t elr, spsr, esr, far, vbar;
+	uint64_t sp_el0, sp_el1; /* the banked stack pointers (regs->sp is the one in use) */
+};
+/*
+ * Take `exc` from the state in regs/el1 (el1->vbar, sp_el0/sp_el1 read): ELR_EL1 = PC,
+ * SPSR_EL1 = PSTATE, ESR_EL1/FAR_EL1 = exc, PSTATE = EL1h with DAIF masked (PAN set when
+ * SCTLR_EL1.SPAN = 0), PC = VBAR_EL1 + 0x000/0x200/0x400 (current EL with SP0, current EL
+ * with SPx, lower EL AArch64) and regs->sp switched to SP_EL1. Returns -1 (nothing changed)
+ * from AArch32 or EL2/EL3 state, which exitgate does not enter.
+ */
+int xg_emu_arm64_exception_entry(struct xg_emu_arm64_regs *regs, struct xg_emu_arm64_el1 *el1,
+				 const struct xg_emu_arm64_exception *exc);
+
 struct xg_emu_arm64_result {
 	enum xg_emu_arm64_status status;
 	enum xg_emu_arm64_stage stage; /* the stage that decided the outcome */

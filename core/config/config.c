@@ -501,7 +501,7 @@ static int resolve_policy(struct ctx *c, yaml_node_t *n, struct xg_guest_cfg *g)
 	errno = 0;
 	if (stat(path, &st) || !S_ISREG(st.st_mode)) {
 		fail(c, n, "policy '%s' of guest '%s': %s", path, g->name ? g->name : "defaults",
-		     errno ? strerror(errno) : "not a regular file");
+		     errno ? strerror(errno) : xg_file_kind(st.st_mode));
 		free(path);
 		return -1;
 	}
@@ -1396,37 +1396,12 @@ xg_config *xg_config_parse(const char *text, size_t len, const char *name, const
 
 xg_config *xg_config_load(const char *path, struct xg_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	char *text = NULL, *dir, *slash;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	struct xg_config *cfg;
 
-	if (!f) {
-		snprintf(err->msg, sizeof(err->msg), "cannot open config %s: %s", path,
-			 strerror(errno));
+	if (xg_file_read(path, "configuration", XG_CONFIG_MAX_FILE, &text, &len, err))
 		return NULL;
-	}
-	/* one byte more than the limit is enough to refuse (and /dev/zero must not fill RAM) */
-	while (len <= XG_CONFIG_MAX_FILE) {
-		if (len + 4096 > cap) {
-			char *t = realloc(text, cap = cap * 2 + 8192);
-			if (!t)
-				break;
-			text = t;
-		}
-		size_t want = cap - len;
-		if (want > XG_CONFIG_MAX_FILE + 1 - len)
-			want = XG_CONFIG_MAX_FILE + 1 - len;
-		size_t got = fread(text + len, 1, want, f);
-		len += got;
-		if (!got)
-			break;
-	}
-	fclose(f);
-	if (!text) {
-		snprintf(err->msg, sizeof(err->msg), "out of memory reading %s", path);
-		return NULL;
-	}
 	dir = strdup(path);
 	slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash)
@@ -1496,10 +1471,21 @@ const struct xg_guest_cfg *xg_config_guest(const xg_config *cfg, const char *nam
 
 /* ---- where a guest's payload is ---- */
 
-static int file_exists(const char *p)
+/* 1 for a regular file; 0 otherwise, and what it is in *kind when it exists (a device, a
+ * directory, a FIFO) unless an earlier candidate already said. */
+static int file_exists(const char *p, const char **kind, char *kind_path, size_t n)
 {
 	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+
+	if (stat(p, &st))
+		return 0;
+	if (S_ISREG(st.st_mode))
+		return 1;
+	if (!*kind) {
+		*kind = xg_file_kind(st.st_mode);
+		snprintf(kind_path, n, "%s", p);
+	}
+	return 0;
 }
 
 /* The payload: as written if absolute; else next to the config, then in $XG_GUEST_PATH
@@ -1508,13 +1494,14 @@ int xg_config_find_payload(const char *base_dir, const char *p, char *out, size_
 			   struct xg_error *err)
 {
 	const char *dirs[8];
-	char looked[600] = "";
+	char looked[600] = "", kind_path[300] = "";
+	const char *kind = NULL;
 	char *env = getenv("XG_GUEST_PATH") ? strdup(getenv("XG_GUEST_PATH")) : NULL, *save = NULL;
 	int nd = 0, found = 0;
 
 	if (p[0] == '/') {
 		snprintf(out, n, "%s", p);
-		found = file_exists(out);
+		found = file_exists(out, &kind, kind_path, sizeof(kind_path));
 		snprintf(looked, sizeof(looked), "%s", p);
 		goto done;
 	}
@@ -1527,12 +1514,15 @@ int xg_config_find_payload(const char *base_dir, const char *p, char *out, size_
 	for (int i = 0; i < nd && !found; i++) {
 		size_t l = strlen(looked);
 		snprintf(out, n, "%s/%s", dirs[i], p);
-		found = file_exists(out);
+		found = file_exists(out, &kind, kind_path, sizeof(kind_path));
 		snprintf(looked + l, sizeof(looked) - l, "%s%s", l ? ", " : "", dirs[i]);
 	}
 done:
 	free(env);
-	if (!found)
+	if (!found && kind)
+		snprintf(err->msg, sizeof(err->msg), "payload '%s': %s is %s; name a file", p,
+			 kind_path, kind);
+	else if (!found)
 		snprintf(err->msg, sizeof(err->msg),
 			 "payload '%s' not found (looked in: %s); build the guests with `cmake "
 			 "--build build` or give an absolute path",

@@ -60,6 +60,17 @@
 #define XG_CONFIG_MAX_FILE    (16u << 20) /* the file itself, comments and all */
 #define XG_CONFIG_MAX_ANCHORS 1000	  /* &names: libyaml looks each one up in a list */
 
+#define XG_POLICY_MAX_FILE    (16u << 20) /* a policy file, and exitgate.lua */
+
+/* Read the whole regular file at path (at most limit bytes, NUL-terminated) into a malloc'd
+ * *text: a FIFO, a device, a directory or a file over the limit is refused with a message
+ * naming `what` ("policy", "a configuration" ...). core/config/readfile.c. */
+int xg_file_read(const char *path, const char *what, size_t limit, char **text, size_t *len,
+		 struct xg_error *err);
+/* What a stat mode that is not a regular file is, in words: "a FIFO (a named pipe), not a
+ * file", "a directory, not a file" ... */
+const char *xg_file_kind(unsigned mode);
+
 /* A parameter value (YAML node) handed to the policy. Never deeper than
  * XG_CONFIG_MAX_DEPTH (less the levels above params), never cyclic. */
 enum xg_param_type { XG_PARAM_SCALAR, XG_PARAM_MAP, XG_PARAM_SEQ };

@@ -26,42 +26,7 @@
 
 int xg_read_file(const char *path, char **text, size_t *len, struct xg_error *err)
 {
-	FILE *f = fopen(path, "rb");
-	char *b = NULL;
-	size_t n = 0, cap = 0;
-
-	if (!f) {
-		snprintf(err->msg, sizeof(err->msg), "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		if (n + 4096 > cap) {
-			char *nb = realloc(b, cap = cap * 2 + 8192);
-			if (!nb) {
-				free(b);
-				fclose(f);
-				snprintf(err->msg, sizeof(err->msg), "out of memory reading %s",
-					 path);
-				return -1;
-			}
-			b = nb;
-		}
-		size_t got = fread(b + n, 1, cap - n - 1, f);
-		n += got;
-		if (!got)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err->msg, sizeof(err->msg), "cannot read %s: %s", path, strerror(errno));
-		fclose(f);
-		free(b);
-		return -1;
-	}
-	fclose(f);
-	b[n] = 0;
-	*text = b;
-	*len = n;
-	return 0;
+	return xg_file_read(path, "policy", XG_POLICY_MAX_FILE, text, len, err);
 }
 
 static uint64_t now_ns(void)

@@ -12,6 +12,7 @@
  */
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -388,6 +389,67 @@ static void reload(void)
 	xg_config_free(c);
 }
 
+/* Files that are not files: a policy or a config naming a FIFO (opening it waited for a
+ * writer: `run`, `check` and a reload hung), /dev/zero (read until memory ran out), a
+ * directory, and a policy over 16 MiB. Each is refused by what it is, in a child with an
+ * alarm, in bounded memory. */
+static void not_files(void)
+{
+	static const struct {
+		const char *policy, *want;
+	} cases[] = {
+	    {"fifo.lua", "fifo.lua' of guest 'g': a FIFO (a named pipe), not a file"},
+	    {"/dev/zero", "/dev/zero' of guest 'g': a character device, not a file"},
+	    {"adir.lua", "adir.lua' of guest 'g': a directory, not a file"},
+	    {"huge.lua", "huge.lua: larger than 16 MiB, the limit for a policy"},
+	};
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/fifo.lua", tdir());
+	unlink(path);
+	if (mkfifo(path, 0600))
+		bail("mkfifo %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/adir.lua", tdir());
+	mkdir(path, 0700);
+	if (truncate(put_file("huge.lua", "-- big\n"), (off_t)XG_POLICY_MAX_FILE + 1))
+		bail("truncate: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char yaml[700];
+		struct outcome o;
+
+		snprintf(yaml, sizeof(yaml), "guests:\n  g:\n    policy: %s\n", cases[i].policy);
+		o = try_config(yaml, 1);
+		ok(!o.sig && !o.engine && strstr(o.msg, cases[i].want),
+		   "a policy that is %s: refused (%s)", cases[i].policy, o.msg);
+		ok(!o.sig && o.grew_kb < MAX_GROWTH_KB && o.secs < MAX_SECONDS,
+		   "... in bounded memory and time (RSS +%ld KiB, %.3f s)", o.grew_kb, o.secs);
+	}
+	{
+		struct xg_error err = {{0}};
+		pid_t pid;
+		int st;
+
+		snprintf(path, sizeof(path), "%s/fifo.lua", tdir());
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			xg_config *c;
+			alarm(20);
+			c = xg_config_load(path, &err);
+			_exit(!c && strstr(err.msg, "is a FIFO (a named pipe), not a file") ? 0 : 1);
+		}
+		waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "a config that is a FIFO: refused, not waited on (status %#x)", st);
+	}
+	snprintf(path, sizeof(path), "%s/fifo.lua", tdir());
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/adir.lua", tdir());
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/huge.lua", tdir());
+	unlink(path);
+}
+
 int main(void)
 {
 	put_file("p.lua", "local xg = require 'exitgate'\n"
@@ -410,6 +472,7 @@ int main(void)
 		   "a duplicate anchor: the YAML error (%s)", o.msg);
 	}
 	reload();
+	not_files();
 	cleanup_dir();
 	return done_testing();
 }

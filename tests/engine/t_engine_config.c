@@ -407,7 +407,7 @@ int main(void)
 	    "bad.yaml:2: 'limits' must be a mapping", "limits that is not a mapping");
 	bad("", "needs a 'guests' section", "an empty file");
 	c = xg_config_load("/nonexistent/x.yaml", &err);
-	ok(!c && strstr(err.msg, "cannot open config /nonexistent/x.yaml"),
+	ok(!c && strstr(err.msg, "cannot open configuration /nonexistent/x.yaml"),
 	   "a missing config file: %s", err.msg);
 	c = xg_config_for_policy(put_file("r.lua", "return {}"), &err);
 	ok(c && xg_config_guests(c) == 1 && !strcmp(xg_config_guest_name(c, 0), "default"),

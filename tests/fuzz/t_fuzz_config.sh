@@ -15,7 +15,7 @@ if fuzz_stale "$src/core/config" "$src/core/engine/params.c" "$src/core/engine/e
 	# shellcheck disable=SC2046 # pkg-config's words are separate flags
 	fuzz_build -DXG_BUILD_GUEST_DIR="\"$out\"" -DXG_INSTALL_GUEST_DIR="\"$out\"" \
 		-I"$src/core" -I"$src/core/include" $(pkg-config --cflags lua5.4 yaml-0.1) \
-		"$src/core/config/config.c" "$src/core/engine/params.c" \
+		"$src/core/config/config.c" "$src/core/config/readfile.c" "$src/core/engine/params.c" \
 		"$src/tests/fuzz/fuzz_config.c" $(pkg-config --libs lua5.4 yaml-0.1) -lm
 fi
 corpus=$out/config-corpus

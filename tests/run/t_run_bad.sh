@@ -50,6 +50,12 @@ has "$ERR" 'fit|too (big|large)|memory|RAM'; ok $? "... saying it does not fit"
 vmcfg "$T/nopayload.yaml" "$T/nosuch.bin" 16M
 bad "a missing payload" 'nosuch\.bin' "$T/nopayload.yaml"
 
+vmcfg "$T/devpayload.yaml" /dev/zero 16M
+bad "a payload that is a device" "payload '/dev/zero': /dev/zero is a character device, not a file" "$T/devpayload.yaml"
+mkdir -p "$T/dirpayload.bin"
+vmcfg "$T/dirpayload.yaml" dirpayload.bin 16M
+bad "a payload that is a directory" "dirpayload.bin is a directory, not a file" "$T/dirpayload.yaml"
+
 vmcfg "$T/floppy.yaml" "$trial" 16M '{ type: floppy, port: 0x3f0 }'
 bad "an unknown device type" 'floppy' "$T/floppy.yaml"
 has "$ERR" 'line [0-9]+|:[0-9]+'; ok $? "... with the line"

@@ -34,6 +34,10 @@
 #define XG_WATCH_EVENTS	  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
 
 static volatile int sighup_fd = -1;
+/* What SIGHUP did before an engine took it (restored when that engine stops watching, so
+ * an embedder's own handler, or the default, is back once the engine is gone). */
+static struct sigaction sighup_before;
+static int sighup_taken;
 static volatile sig_atomic_t sighup_pending;
 
 static void on_sighup(int sig)
@@ -273,7 +277,8 @@ int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err)
 		sa.sa_flags = SA_RESTART;
 		sigemptyset(&sa.sa_mask);
 		sighup_fd = e->wake[1];
-		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGHUP, &sa, sighup_taken ? NULL : &sighup_before);
+		sighup_taken = 1;
 	}
 	return 0;
 fail:
@@ -294,7 +299,9 @@ static void tell_stop(struct xg_engine *e)
 	if (e->wake[1] < 0)
 		return;
 	if (sighup_fd == e->wake[1]) {
-		/* SIGHUP is still caught (a later one only sets the flag) but reaches no fd */
+		/* the last engine that took SIGHUP gives it back to what had it before */
+		sigaction(SIGHUP, &sighup_before, NULL);
+		sighup_taken = 0;
 		sighup_fd = -1;
 	}
 	close(e->wake[1]);

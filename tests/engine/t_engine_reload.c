@@ -83,14 +83,25 @@ static int probe(xg_vcpu *v, struct fake *f)
 	return f->vector;
 }
 
+static volatile int hups;
+static void own_hup(int sig)
+{
+	(void)sig;
+	hups++;
+}
+static void (*hup_before)(int) = own_hup;
+
 int main(void)
 {
 	static struct runner r;
 	struct xg_error err;
 	struct xg_stats st;
 	pthread_t t;
-	xg_engine *e = engine_with(pol_ud, NULL, &err);
+	xg_engine *e;
 	int switches = 0, n6 = 0, n13 = 0;
+
+	signal(SIGHUP, own_hup); /* an embedder's handler, which the engine must give back */
+	e = engine_with(pol_ud, NULL, &err);
 
 	if (!e)
 		bail("%s", err.msg);
@@ -186,6 +197,12 @@ int main(void)
 	xg_engine_free(e);
 	alarm(0);
 	ok(1, "the watcher stops at once after the storm (%.0f ms)", now_ms() - t0);
+	{
+		struct sigaction now;
+		sigaction(SIGHUP, NULL, &now);
+		ok(now.sa_handler == hup_before,
+		   "the engine gone, SIGHUP is handled as before it came (the test's own handler)");
+	}
 
 	/* xg.store survives reloads; a plain local does not */
 	e = engine_with(

@@ -17,7 +17,9 @@ static const char usage_text[] =
 	"Decodes the bytes of a struct kvm_run, starting at its first byte (the header, then\n"
 	"the exit union at byte 32). FILE is either the raw bytes or hex text (pairs of hex\n"
 	"digits; whitespace ignored; # comments). With no FILE, or '-', it reads stdin.\n"
-	"Input shorter than the 288-byte header+union is read as if zero-padded.\n"
+	"Input shorter than the 288-byte header+union is read as if zero-padded; empty input\n"
+	"is an error. Hex text may say whose exit it is in a comment line of its own,\n"
+	"'# arch: arm64' and '# hw: svm': --arch and --hw given on the command line win.\n"
 	"\n"
 	"  --arch ARCH   x86_64 (default here), arm64, riscv64, s390x, ppc64, loongarch64\n"
 	"  --hw HW       which hardware names the x86 exit-information words: vmx (Intel),\n"
@@ -32,6 +34,40 @@ static int looks_like_text(const uint8_t *b, size_t n)
 	return 1;
 }
 
+/* A "# arch: NAME" or "# hw: NAME" comment line of hex text (key is "arch" or "hw"): the
+ * value, NUL-terminated in val, or 0 when the text has no such line. */
+static int directive(const uint8_t *t, size_t n, const char *key, char *val, size_t vn)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < n;) {
+		size_t e = i, j;
+		while (e < n && t[e] != '\n')
+			e++;
+		j = i;
+		while (j < e && (t[j] == ' ' || t[j] == '\t'))
+			j++;
+		if (j < e && t[j] == '#') {
+			j++;
+			while (j < e && (t[j] == ' ' || t[j] == '\t'))
+				j++;
+			if (e - j > kl && !memcmp(t + j, key, kl) && t[j + kl] == ':') {
+				size_t k = 0;
+				j += kl + 1;
+				while (j < e && (t[j] == ' ' || t[j] == '\t'))
+					j++;
+				while (j < e && t[j] != ' ' && t[j] != '\t' && t[j] != '\r' &&
+				       k + 1 < vn)
+					val[k++] = (char)t[j++];
+				val[k] = 0;
+				return k > 0;
+			}
+		}
+		i = e + 1;
+	}
+	return 0;
+}
+
 int xg_cmd_decode(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -44,7 +80,7 @@ int xg_cmd_decode(int argc, char **argv)
 	const char *hex = NULL, *path = "-";
 	uint8_t *in = NULL, *bytes = NULL;
 	size_t in_len = 0, len = 0;
-	int json = 0, c, rc = 2;
+	int json = 0, c, rc = 2, arch_given = 0, hw_given = 0;
 	struct xg_exit x;
 
 	optind = 1;
@@ -56,6 +92,7 @@ int xg_cmd_decode(int argc, char **argv)
 						"riscv64, s390x, ppc64, loongarch64\n", optarg);
 				return 2;
 			}
+			arch_given = 1;
 			break;
 		case 'w':
 			if (xg_hw_from_name(optarg, &eo.hw)) {
@@ -63,6 +100,7 @@ int xg_cmd_decode(int argc, char **argv)
 						"auto\n", optarg);
 				return 2;
 			}
+			hw_given = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -92,8 +130,24 @@ int xg_cmd_decode(int argc, char **argv)
 		if (xg_cli_read_all(path, &in, &in_len, &err))
 			goto fail;
 		if (in_len > 0 && looks_like_text(in, in_len)) {
+			char val[32];
 			if (xg_cli_parse_hex((const char *)in, in_len, &bytes, &len, &err)) {
 				fprintf(stderr, "exitgate decode: %s:", path);
+				goto fail;
+			}
+			if (!arch_given && directive(in, in_len, "arch", val, sizeof(val)) &&
+			    xg_arch_from_name(val, &eo.arch)) {
+				snprintf(err.msg, sizeof(err.msg),
+					 "%s says '# arch: %s': not one of x86_64, arm64, riscv64, "
+					 "s390x, ppc64, loongarch64",
+					 path, val);
+				goto fail;
+			}
+			if (!hw_given && directive(in, in_len, "hw", val, sizeof(val)) &&
+			    xg_hw_from_name(val, &eo.hw)) {
+				snprintf(err.msg, sizeof(err.msg),
+					 "%s says '# hw: %s': not one of vmx, svm, none, auto", path,
+					 val);
 				goto fail;
 			}
 		} else {
@@ -101,6 +155,12 @@ int xg_cmd_decode(int argc, char **argv)
 			len = in_len;
 			in = NULL;
 		}
+	}
+	if (len == 0) {
+		snprintf(err.msg, sizeof(err.msg),
+			 "%s holds no bytes: give the bytes of a struct kvm_run (raw, or as hex)",
+			 hex ? "--hex" : strcmp(path, "-") ? path : "standard input");
+		goto fail;
 	}
 	if (len < XG_RUN_MIN_SIZE) {
 		uint8_t *padded = calloc(1, XG_RUN_MIN_SIZE);

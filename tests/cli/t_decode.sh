@@ -5,6 +5,8 @@
 set -u
 X="${XG_BUILD:?run through the test suite (XG_BUILD unset)}/exitgate"
 EX="${XG_SOURCE:?}/examples/exits"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
 n=0 fail=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
 has() { grep -qE -- "$2" <<<"$1"; }
@@ -35,6 +37,26 @@ fi
 out=$("$X" decode --arch arm64 "$EX/nisv-post-index-load.hex" 2>/dev/null)
 has "$out" '^reason: +arm_nisv$' && has "$out" '^dfsc_name: +translation_fault_l2$' && has "$out" '^fault_ipa: +0x10000000$'
 ok $? "arm64 NISV example: reason, DFSC name, fault IPA"
+out=$("$X" decode "$EX/nisv-post-index-load.hex" 2>/dev/null); rc=$?
+[ $rc = 0 ] && has "$out" '^arch: +arm64$' && has "$out" '^reason: +arm_nisv$'
+ok $? "the NISV example decodes as arm64 without --arch: its '# arch: arm64' line says so"
+out=$("$X" decode --arch x86_64 "$EX/nisv-post-index-load.hex" 2>/dev/null)
+has "$out" '^arch: +x86_64$'; ok $? "--arch on the command line wins over the file's line"
+printf '# arch: sparc\n00 00\n' >"$T/sparc.hex"
+err=$("$X" decode "$T/sparc.hex" 2>&1); rc=$?
+[ $rc = 2 ] && has "$err" "says '# arch: sparc': not one of x86_64, arm64"
+ok $? "an unknown '# arch:' line: status 2 naming it ($err)"
+: >"$T/empty.bin"
+err=$("$X" decode "$T/empty.bin" 2>&1); rc=$?
+[ $rc = 2 ] && has "$err" 'empty.bin holds no bytes'
+ok $? "empty input: status 2, not a zeroed exit ($err)"
+err=$("$X" decode - </dev/null 2>&1); rc=$?
+[ $rc = 2 ] && has "$err" 'standard input holds no bytes'
+ok $? "empty stdin: status 2 ($err)"
+printf '# only a comment\n' >"$T/nobytes.hex"
+err=$("$X" decode "$T/nobytes.hex" 2>&1); rc=$?
+[ $rc = 2 ] && has "$err" 'holds no bytes'
+ok $? "hex text with no bytes: status 2 ($err)"
 out=$("$X" decode "$EX/memory-fault-private.hex" 2>/dev/null)
 has "$out" '^private: +true$' && has "$out" '^flags: +0x8 \(private\)$'
 ok $? "memory fault example: private, flags named"

@@ -305,3 +305,53 @@ unsigned xg_x86_insn_length(const struct xg_vcpu_ops *ops, void *opaque, const s
 		return 0;
 	return in.len;
 }
+
+/* 0F-map opcodes whose unprefixed form is SSE (packed single), not MMX (SDM Vol. 2 Table
+ * A-3): 10-17, 28-2F, 50-5F, C2, C6. */
+static int sse_unprefixed(unsigned op)
+{
+	return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
+	       (op >= 0x50 && op <= 0x5f) || op == 0xc2 || op == 0xc6;
+}
+
+const char *xg_x86_insn_class(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x)
+{
+	struct xg_emu_x86_insn in;
+	char why[128];
+	unsigned op;
+
+	if (decode(ops, opaque, x, &in, why, sizeof(why)))
+		return NULL;
+	op = in.opcode;
+	if (in.enc == XG_EMU_X86_ENC_EVEX)
+		return "avx512";
+	if (in.enc == XG_EMU_X86_ENC_VEX)
+		return "avx";
+	if (in.map == XG_EMU_X86_MAP_1B) {
+		if (op >= 0xd8 && op <= 0xdf)
+			return "x87";
+		if ((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) ||
+		    (op >= 0x6c && op <= 0x6f))
+			return "string";
+		return "gp";
+	}
+	if (in.map == XG_EMU_X86_MAP_0F) {
+		/* the vector rows of the two-byte map (SDM Vol. 2 Table A-3) */
+		int vec = (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
+			  (op >= 0x50 && op <= 0x7f) || op == 0xc2 || (op >= 0xc4 && op <= 0xc6) ||
+			  (op >= 0xd0 && op <= 0xfe);
+		if (op == 0xae) /* LDMXCSR/STMXCSR are SSE; fences, FXSAVE, XSAVE, CLFLUSH not */
+			return in.mod != 3 && (in.reg == 2 || in.reg == 3) ? "sse" : "gp";
+		if (op == 0x77 || op == 0x0e || op == 0x0f)
+			return "mmx"; /* EMMS, FEMMS, 3DNow! */
+		if (!vec)
+			return "gp"; /* POPCNT, TZCNT, BSWAP, CMPXCHG8B, MOVNTI ... */
+		if (in.pfx || sse_unprefixed(op))
+			return "sse";
+		return "mmx";
+	}
+	/* 0F38 and 0F3A: the SSSE3/SSE4 maps; their F0-FF rows are GP (movbe, crc32, adcx...) */
+	if (op >= 0xf0)
+		return "gp";
+	return in.pfx ? "sse" : "mmx";
+}

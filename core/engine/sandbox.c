@@ -1020,7 +1020,7 @@ static int ro_newindex(lua_State *L)
 	return luaL_error(L, "the vCPU object is read-only");
 }
 
-/* e.disasm, e.regs, e.errno: computed only when a policy asks. */
+/* e.disasm, e.insn_class, e.regs, e.errno: computed only when a policy asks. */
 static int exit_fallback(lua_State *L)
 {
 	struct xg_lstate *ls = get_ls(L);
@@ -1038,6 +1038,15 @@ static int exit_fallback(lua_State *L)
 				   sizeof(text)))
 			return 0;
 		lua_pushstring(L, text);
+		return 1;
+	}
+	if (!strcmp(k, "insn_class")) {
+		const char *c = x->arch == XG_ARCH_X86_64 && ls->v
+					? xg_x86_insn_class(&ls->v->ops, ls->v->opaque, x)
+					: NULL;
+		if (!c)
+			return 0;
+		lua_pushstring(L, c);
 		return 1;
 	}
 	if (!strcmp(k, "regs")) {

@@ -619,6 +619,12 @@ int xg_emulate_arm64(const struct xg_vcpu_ops *ops, void *opaque, const struct x
 int xg_emulate_arm64_supports(const struct xg_vcpu_ops *ops, void *opaque,
 			      const struct xg_exit *x, char *why, size_t n);
 
+/* The class of the exit's x86 instruction (decoded in the vCPU's mode): "gp", "string",
+ * "x87", "mmx", "sse", "avx", "avx512"; NULL when the exit carries none or it does not
+ * decode. What `e.insn_class` gives a policy. */
+const char *xg_x86_insn_class(const struct xg_vcpu_ops *ops, void *opaque,
+			      const struct xg_exit *x);
+
 /* ==== end of the policy engine ============================================================ */
 
 

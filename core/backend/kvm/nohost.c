@@ -56,6 +56,11 @@ unsigned xg_x86_insn_length(const struct xg_vcpu_ops *ops, void *opaque, const s
 	return 0;
 }
 
+const char *xg_x86_insn_class(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x)
+{
+	return NULL; /* the x86 decoder is not built here: e.insn_class is nil */
+}
+
 int xg_vmm_run(const struct xg_vmm_opts *o)
 {
 	fprintf(stderr, "exitgate run: the bundled VMM drives x86 vCPUs only; this exitgate is "

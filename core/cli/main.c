@@ -17,27 +17,67 @@ static void usage(FILE *f)
 	fprintf(f, "usage: exitgate COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\n`exitgate COMMAND --help` tells more.\n");
+	fprintf(f, "\n`exitgate COMMAND --help` (or `exitgate help COMMAND`) tells more;\n"
+		   "`exitgate --version` prints the version. The manual: man exitgate,\n"
+		   "man exitgate-policy.\n");
 }
 
+static int is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+static int is_version(const char *a)
+{
+	return !strcmp(a, "--version") || !strcmp(a, "-V");
+}
+
+static const struct xg_cli_cmd *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(name, cmds[i].name))
+			return &cmds[i];
+	return NULL;
+}
+
+/* Every command takes -h/--help and -V/--version as its first argument, the same way:
+ * the command's own usage on stdout, or the version, with status 0. */
 int main(int argc, char **argv)
 {
+	const struct xg_cli_cmd *c;
+	char help[] = "--help";
+
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+	if (is_help(argv[1]) || (!strcmp(argv[1], "help") && argc == 2)) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version")) {
+	if (is_version(argv[1])) {
 		printf("exitgate %s\n", XG_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "exitgate: '%s' is not a command.\n\n", argv[1]);
-	usage(stderr);
-	return 2;
+	if (!strcmp(argv[1], "help")) {
+		if (!(c = find(argv[2]))) {
+			fprintf(stderr, "exitgate help: '%s' is not a command.\n\n", argv[2]);
+			usage(stderr);
+			return 2;
+		}
+		char *av[] = {argv[2], help, NULL};
+		return c->run(2, av);
+	}
+	if (!(c = find(argv[1]))) {
+		fprintf(stderr, "exitgate: '%s' is not a command.\n\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	if (argc > 2 && is_version(argv[2])) {
+		printf("exitgate %s\n", XG_VERSION);
+		return 0;
+	}
+	if (argc > 2 && is_help(argv[2]))
+		argv[2] = help;
+	return c->run(argc - 1, argv + 1);
 }

@@ -1,0 +1,44 @@
+# bash completion for exitgate(1): commands, each command's options, and files where a
+# command takes them. Installed as share/bash-completion/completions/exitgate.
+_exitgate()
+{
+	local cur prev cmd opts
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=${COMP_WORDS[COMP_CWORD-1]}
+	cmd=${COMP_WORDS[1]}
+	if [ "$COMP_CWORD" -eq 1 ]; then
+		COMPREPLY=($(compgen -W "decode check test run ctl help --help --version" -- "$cur"))
+		return
+	fi
+	case $cmd in
+	decode)
+		case $prev in
+		--arch) COMPREPLY=($(compgen -W "x86_64 arm64 riscv64 s390x ppc64 loongarch64" -- "$cur")); return ;;
+		--hw) COMPREPLY=($(compgen -W "vmx svm none auto" -- "$cur")); return ;;
+		--hex) return ;;
+		esac
+		opts="--arch --hw --json --hex --help --version" ;;
+	check) opts="--timeout --help --version" ;;
+	test) opts="--help --version" ;;
+	run)
+		case $prev in
+		--timeout) return ;;
+		esac
+		opts="--ctl --stats --timeout --watch --quiet --help --version" ;;
+	ctl)
+		if [ "$COMP_CWORD" -eq 3 ]; then
+			COMPREPLY=($(compgen -W "status resume suspend stop dump reload" -- "$cur"))
+			return
+		fi
+		opts="--help --version" ;;
+	help)
+		COMPREPLY=($(compgen -W "decode check test run ctl" -- "$cur"))
+		return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+	else
+		COMPREPLY=($(compgen -f -- "$cur"))
+	fi
+}
+complete -o filenames -F _exitgate exitgate

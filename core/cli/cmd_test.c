@@ -20,7 +20,11 @@
  * The result: verdict, next ("run", "pause", "stop", "error"), fail (nil or the reason),
  * error (the message), cached, dumped, vector, error_code, emulated, aborted, converted =
  * { gpa, size, to }, paused (the reason), msr (the value an msr verdict answered), rip
- * (after the verdict).
+ * (after the verdict), logs (the lines the exit logged: xg.log, print, the engine's reports).
+ *
+ * Also: p:logs() (every line since the last call, load time included), p:store(key) (the
+ * guest's xg.store value), p:reload() (re-read the policy file: true, or false and the error;
+ * the old policy stays on failure), p:stats().
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -54,10 +58,14 @@ struct tvcpu {
 	uint64_t msr_value;
 };
 
+#define MAX_LOG 10000 /* lines a policy's log keeps for the test (the rest are counted) */
+
 struct tpolicy {
 	xg_engine *e;
 	xg_vcpu *v;
 	struct tvcpu *t;
+	char **log; /* what the policy logged (xg.log, print, the engine's reports) */
+	size_t nlog, taken, dropped;
 	enum xg_arch arch;
 	char dir[512];
 };
@@ -188,10 +196,39 @@ static const struct xg_vcpu_ops tops = {
     .msr_reply = t_msr_reply,
 };
 
-static void quiet(void *ud, const char *line)
+/* The engine's log: kept for r.logs and p:logs(); shown as TAP comments with
+ * XG_TEST_VERBOSE. */
+static void keep_log(void *ud, const char *line)
 {
+	struct tpolicy *p = ud;
+	char *l;
+
 	if (getenv("XG_TEST_VERBOSE"))
 		printf("# log: %s\n", line);
+	if (p->nlog >= MAX_LOG || !(l = strdup(line))) {
+		p->dropped++;
+		return;
+	}
+	if (!(p->nlog & (p->nlog - 1)) || !p->log) {
+		char **nl = realloc(p->log, (p->nlog ? p->nlog * 2 : 16) * sizeof(*nl));
+		if (!nl) {
+			free(l);
+			p->dropped++;
+			return;
+		}
+		p->log = nl;
+	}
+	p->log[p->nlog++] = l;
+}
+
+/* Lines [from, p->nlog) as a Lua array. */
+static void push_log(lua_State *L, struct tpolicy *p, size_t from)
+{
+	lua_createtable(L, (int)(p->nlog - from), 0);
+	for (size_t i = from; i < p->nlog; i++) {
+		lua_pushstring(L, p->log[i]);
+		lua_rawseti(L, -2, (lua_Integer)(i - from + 1));
+	}
 }
 
 static const char *test_dir(lua_State *L)
@@ -264,7 +301,7 @@ static int l_policy(lua_State *L)
 	xg_config_free(cfg);
 	if (!p->e)
 		return luaL_error(L, "%s", err.msg);
-	xg_engine_set_log(p->e, quiet, NULL);
+	xg_engine_set_log(p->e, keep_log, p);
 	p->t = calloc(1, sizeof(*p->t));
 	p->v = p->t ? xg_vcpu_attach(p->e, "test", 0, &tops, p->t, &err) : NULL;
 	if (!p->v)
@@ -279,6 +316,11 @@ static int l_policy_gc(lua_State *L)
 	xg_vcpu_detach(p->v);
 	xg_engine_free(p->e);
 	free(p->t);
+	for (size_t i = 0; i < p->nlog; i++)
+		free(p->log[i]);
+	free(p->log);
+	p->log = NULL;
+	p->nlog = p->taken = 0;
 	p->v = NULL;
 	p->e = NULL;
 	p->t = NULL;
@@ -458,6 +500,7 @@ static int l_exit(lua_State *L)
 	struct xg_exit x;
 	struct xg_error err;
 	uint64_t rip = 0;
+	size_t mark;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (!p->v)
@@ -496,6 +539,7 @@ static int l_exit(lua_State *L)
 	t->pause_reason[0] = 0;
 	if (xg_exit_decode(&x, run, sizeof(run), &o, &err))
 		return luaL_error(L, "%s", err.msg);
+	mark = p->nlog;
 	r = xg_handle_decoded(p->v, &x);
 
 	lua_newtable(L);
@@ -546,6 +590,72 @@ static int l_exit(lua_State *L)
 	if (!t_get_reg(t, o.arch == XG_ARCH_ARM64 ? "pc" : "rip", &rip)) {
 		lua_pushinteger(L, (lua_Integer)rip);
 		lua_setfield(L, -2, "rip");
+	}
+	push_log(L, p, mark);
+	lua_setfield(L, -2, "logs");
+	return 1;
+}
+
+/* p:logs(): every line logged since the last p:logs() (load time included), as an array. */
+static int l_logs(lua_State *L)
+{
+	struct tpolicy *p = luaL_checkudata(L, 1, POLICY_MT);
+
+	push_log(L, p, p->taken);
+	p->taken = p->nlog;
+	if (p->dropped) {
+		lua_pushfstring(L, "(%I more lines were not kept)", (lua_Integer)p->dropped);
+		lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+		p->dropped = 0;
+	}
+	return 1;
+}
+
+/* p:reload(): re-read the policy file, as a running VMM's reload does (the new policy
+ * serves from the next exit). true, or false and the error (the old policy stays). */
+static int l_reload(lua_State *L)
+{
+	struct tpolicy *p = luaL_checkudata(L, 1, POLICY_MT);
+	struct xg_error err = {{0}};
+
+	if (xg_engine_reload(p->e, &err)) {
+		lua_pushboolean(L, 0);
+		lua_pushstring(L, err.msg);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* p:store(key): the value the policy's xg.store holds for key (nil when none). */
+static int l_store(lua_State *L)
+{
+	struct tpolicy *p = luaL_checkudata(L, 1, POLICY_MT);
+	struct xg_store_value v;
+	size_t kl;
+	const char *k;
+
+	if (lua_type(L, 2) == LUA_TNUMBER) /* xg.store keys numbers by their text */
+		lua_tostring(L, 2);
+	k = luaL_checklstring(L, 2, &kl);
+	if (xg_engine_store_get(p->e, "test", k, kl, &v))
+		return luaL_error(L, "out of memory");
+	switch (v.type) {
+	case XG_STORE_BOOLEAN:
+		lua_pushboolean(L, (int)v.i);
+		break;
+	case XG_STORE_INTEGER:
+		lua_pushinteger(L, (lua_Integer)v.i);
+		break;
+	case XG_STORE_NUMBER:
+		lua_pushnumber(L, v.d);
+		break;
+	case XG_STORE_STRING:
+		lua_pushlstring(L, v.s, v.len);
+		free(v.s);
+		break;
+	default:
+		lua_pushnil(L);
 	}
 	return 1;
 }
@@ -608,7 +718,8 @@ static const char tap_lua[] =
 static int run_file(const char *path)
 {
 	lua_State *L = luaL_newstate();
-	static const luaL_Reg pm[] = {{"exit", l_exit}, {"stats", l_stats}, {NULL, NULL}};
+	static const luaL_Reg pm[] = {{"exit", l_exit},	{"stats", l_stats}, {"logs", l_logs},
+				      {"reload", l_reload}, {"store", l_store}, {NULL, NULL}};
 	char dir[1024];
 	char *slash;
 	int rc = 0, st;
@@ -678,7 +789,10 @@ int xg_cmd_test(int argc, char **argv)
 		    "Runs policy tests: each file loads a policy with policy(path, opts), feeds\n"
 		    "it exits with p:exit{...} and asserts with ok/is/isnt/like; TAP on stdout,\n"
 		    "so `prove --exec 'exitgate test' tests/policies/*.lua` runs them.\n"
-		    "See core/cli/cmd_test.c for the exit specs and the result fields.\n");
+		    "r.logs holds the lines the exit logged (xg.log, print); p:logs() every\n"
+		    "line since its last call; p:store(key) a value of xg.store; p:reload()\n"
+		    "re-reads the policy file (true, or false and the error). The exit specs\n"
+		    "and result fields: man exitgate-policy (TESTS).\n");
 		return argc < 2 ? 2 : 0;
 	}
 	for (int i = 1; i < argc; i++)

@@ -742,6 +742,47 @@ static int store_grow(struct xg_store *st)
 	return 0;
 }
 
+int xg_engine_store_get(xg_engine *e, const char *guest, const char *key, size_t klen,
+			struct xg_store_value *out)
+{
+	struct xg_store *st;
+	struct xg_store_ent **p, *s;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&e->lock);
+	for (st = e->stores; st; st = st->next)
+		if (!strcmp(st->guest, guest))
+			break;
+	pthread_mutex_unlock(&e->lock);
+	if (!st)
+		return 0; /* no store yet: every key is nil */
+	pthread_mutex_lock(&st->lock);
+	p = store_slot(st, key, klen, store_hash(st, key, klen));
+	s = p ? *p : NULL;
+	if (s) {
+		out->type = s->type == LUA_TBOOLEAN  ? XG_STORE_BOOLEAN
+			    : s->type == LUA_TSTRING ? XG_STORE_STRING
+			    : s->is_int		     ? XG_STORE_INTEGER
+						     : XG_STORE_NUMBER;
+		out->i = (int64_t)s->i;
+		out->d = (double)s->d;
+		if (s->type == LUA_TSTRING) {
+			out->s = malloc(s->len + 1);
+			if (out->s) {
+				memcpy(out->s, s->s, s->len);
+				out->s[s->len] = 0;
+				out->len = s->len;
+			} else {
+				out->type = XG_STORE_NIL;
+				rc = -1;
+			}
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 void xg_store_push(struct xg_lstate *ls, lua_State *L, const char *key, size_t klen)
 {
 	struct xg_store *st = ls->store;

@@ -542,6 +542,26 @@ void xg_engine_stats(xg_engine *e, struct xg_stats *out);
  * each other's dumps. */
 const char *xg_engine_run_id(const xg_engine *e);
 
+/* One value of a guest's xg.store, as the policies see it (a VMM's or a test's view). */
+enum xg_store_type {
+	XG_STORE_NIL = 0,
+	XG_STORE_BOOLEAN, /* i is 0 or 1 */
+	XG_STORE_INTEGER, /* i */
+	XG_STORE_NUMBER,  /* d */
+	XG_STORE_STRING,  /* s (malloc'd, NUL-terminated, may hold NULs), len */
+};
+struct xg_store_value {
+	enum xg_store_type type;
+	int64_t i;
+	double d;
+	char *s;
+	size_t len;
+};
+/* Read key of guest's store into *out (type NIL when absent). 0, or -1 out of memory. The
+ * caller frees out->s. */
+int xg_engine_store_get(xg_engine *e, const char *guest, const char *key, size_t klen,
+			struct xg_store_value *out);
+
 /* Re-read the configuration (when it came from a file) and every policy, compile them in
  * fresh states and hand them to the vCPUs, which swap at their next exit. On failure the
  * old configuration and policies keep running and err says why. */

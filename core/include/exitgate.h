@@ -378,9 +378,28 @@ void xg_config_free(xg_config *cfg);
 size_t xg_config_guests(const xg_config *cfg);
 const char *xg_config_guest_name(const xg_config *cfg, size_t i);
 
-/* All the engine may do to a vCPU. Each returns 0, or a negative errno; a NULL op is
- * reported as "not supported by this VMM" when a verdict needs it. Registers are named as
- * the architecture names them ("rip", "rax", "cr0", "rflags"; "pc", "x0" ... "sp"). */
+/*
+ * All the engine may do to a vCPU. Each returns 0, or a negative errno; a NULL op is
+ * reported as "not supported by this VMM" when a verdict needs it. The engine calls them on
+ * the vCPU's own thread, inside xg_handle_exit, between KVM_RUN calls.
+ *
+ * What a VMM provides, and what the engine expects of each:
+ *  - get_reg/set_reg: registers by the architecture's lower-case names. The engine itself
+ *    uses "rip" (skip) and "cr2" (set before injecting #PF) on x86, "pc" on arm64; a
+ *    policy may read any name through vcpu:reg(name) / e.regs.name. The bundled backend
+ *    knows rax rbx rcx rdx rsi rdi rsp rbp r8-r15 rip rflags cr0 cr2 cr3 cr4 cr8 efer
+ *    apic_base (x86); an unknown name is -ENOENT, which the policy sees as an error.
+ *  - Completing an exit: after an IO or MMIO exit that the verdict answers by emulation or
+ *    resume, the VMM completes the access as KVM requires (copies read data into
+ *    kvm_run and re-enters, api.rst 5 KVM_EXIT_IO/KVM_EXIT_MMIO); after an `inject`
+ *    verdict on such an exit it must first cancel the access (see inject_exception).
+ *  - pause(reason): a `suspend` verdict. xg_handle_exit then returns XG_NEXT_PAUSE and the
+ *    VMM must not re-enter KVM_RUN for this vCPU until it decides to (its own resume
+ *    command: `exitgate ctl resume` in the bundled VMM); other vCPUs keep running. The
+ *    engine does not call resume today: the op is there for VMMs that route their resume
+ *    through it.
+ *  - emulate/can_emulate: the VMM's own emulator, preferred over exitgate's when set.
+ */
 struct xg_emu_x86_regs; /* xg_emu_x86.h: the scalar x86 state the built-in emulator uses */
 
 struct xg_emu_arm64_regs;  /* xg_emu_arm64.h */

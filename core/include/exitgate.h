@@ -645,7 +645,13 @@ unsigned xg_x86_insn_length(const struct xg_vcpu_ops *ops, void *opaque, const s
  * own: the instruction of a KVM_EXIT_ARM_NISV exit (or of an MMIO exit whose syndrome the
  * policy chose not to trust) is fetched at PC through the guest's stage-1 translation,
  * decoded and emulated through get_arm64_regs ... mmio_write (core/emu/arm64); a fault it
- * finds is taken through inject_arm64_sync. The VMM may call it directly too.
+ * finds is taken through inject_arm64_sync. An access that reaches neither RAM nor a device
+ * (mmio_read/mmio_write answer -ENODEV) takes a synchronous External abort (DFSC 0x10, FAR =
+ * its VA), as the memory system would give the CPU. The fault IPA of the exit must be one
+ * of the instruction's accesses, or it is refused (the guest changed its code or tables
+ * since the exit). After an MMIO exit KVM completes the access on the next KVM_RUN unless
+ * the VMM cancels it, as for inject_exception: a VMM letting a policy emulate arm64 MMIO
+ * exits must. The VMM may call it directly too.
  */
 struct xg_emu_arm64_result; /* xg_emu_arm64.h */
 
@@ -654,7 +660,12 @@ struct xg_emu_arm64_result; /* xg_emu_arm64.h */
  * do, missing ops, a host failure). Nothing in the guest changed on -1. */
 int xg_emulate_arm64(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 		     struct xg_emu_arm64_result *res, char *why, size_t n);
-/* 1 if xg_emulate_arm64 would take this exit (fetches and decodes only); 0 with why. */
+/* 1 if the exit is one xg_emulate_arm64 takes at all (an arm64 arm_nisv or mmio exit: a
+ * data abort whose instruction is at PC); 0 with why otherwise. */
+int xg_emulate_arm64_exit_ok(const struct xg_exit *x, char *why, size_t n);
+/* 1 if xg_emulate_arm64 would take this exit: the instruction at PC fetched, decoded, its
+ * addresses translated and checked against the fault IPA, nothing read from a device and
+ * nothing changed; 0 with why ("not handled: ...", the IPA mismatch, a missing op). */
 int xg_emulate_arm64_supports(const struct xg_vcpu_ops *ops, void *opaque,
 			      const struct xg_exit *x, char *why, size_t n);
 

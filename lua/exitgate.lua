@@ -20,12 +20,22 @@ function M.emulate()
 	return { verdict = "emulate" }
 end
 
--- Inject an x86 exception: xg.inject "UD", xg.inject("GP", 0), xg.inject(14, errcode).
-function M.inject(exception, error_code)
-	return { verdict = "inject", exception = exception, error_code = error_code }
+-- Inject an exception into the guest at the instruction that exited.
+-- x86: xg.inject "UD", xg.inject("GP", 0), xg.inject(14, errcode).
+-- arm64 (a synchronous exception taken to EL1 at the guest's VBAR_EL1): xg.inject "undefined"
+-- (ESR EC 0, unknown reason), or xg.inject("data_abort", {fsc = 0x10, far = va, wnr = true}):
+-- EC 0x24/0x25 by the EL the guest was in, ISV 0, DFSC fsc (default 0x10, a synchronous
+-- external abort), FAR far (default: the VA of the exit's access), WnR wnr (default: the
+-- exit's).
+function M.inject(exception, arg)
+	if type(arg) == "table" then
+		return { verdict = "inject", exception = exception, fsc = arg.fsc, far = arg.far, wnr = arg.wnr }
+	end
+	return { verdict = "inject", exception = exception, error_code = arg }
 end
 
--- arm64: an external abort (SEA) for the faulting access.
+-- arm64: an external abort (SEA) for the faulting access, by the VMM (KVM's
+-- KVM_SET_VCPU_EVENTS ext_dabt_pending: KVM builds ESR and FAR from the abort it saw).
 function M.external_abort()
 	return { verdict = "external_abort" }
 end

@@ -318,6 +318,14 @@ xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index, const struct
 	v->opaque = opaque;
 	v->opts.arch = xg_arch_host();
 	v->opts.hw = xg_hw_host(); /* asked once, not on every exit */
+	/* the vCPU's architecture is the one whose register ops the VMM gives, when it gives
+	 * one kind only (an arm64 VMM's exits decode as arm64 on any host); else the host's */
+	if (ops && ops->get_arm64_regs && !ops->get_x86_regs) {
+		v->opts.arch = XG_ARCH_ARM64;
+		v->opts.hw = XG_HW_NONE;
+	} else if (ops && ops->get_x86_regs && !ops->get_arm64_regs) {
+		v->opts.arch = XG_ARCH_X86_64;
+	}
 	pthread_mutex_init(&v->lock, NULL);
 	if (xg_read_file(g->policy, &src, &len, err))
 		goto fail;

@@ -40,8 +40,15 @@ struct xg_verdict {
 	uint32_t error_code;
 	uint64_t gpa, size;
 	uint64_t value; /* msr */
+	/* inject on arm64 (XG_A64_*): the synchronous exception, its DFSC and FAR; WnR
+	 * when the policy gave it, else the exit's */
+	uint8_t a64, fsc, has_far, has_wnr, wnr;
+	uint64_t far;
 	char reason[96]; /* suspend/stop reason, or the dump note */
 };
+/* xg_verdict.a64 */
+#define XG_A64_DATA_ABORT 1 /* xg.inject("data_abort", {fsc =, far =, wnr =}) */
+#define XG_A64_UNDEFINED  2 /* xg.inject "undefined" */
 
 /* Shapes of exits a cached verdict holds for. */
 enum xg_cshape {
@@ -155,9 +162,9 @@ const char *const *xg_handler_names(void);
 int xg_params_push(lua_State *L, const struct xg_param *p, char *msg, size_t n);
 
 /* verdict.c */
-/* xg.emulator.supports(e): the VMM's can_emulate, else exitgate's x86 emulator through the
- * vCPU's ops; 0 for a check (no vCPU). */
-int xg_vcpu_can_emulate(struct xg_vcpu *v, const struct xg_exit *x);
+/* xg.emulator.supports(e): the VMM's can_emulate, else exitgate's x86 or arm64 emulator (by
+ * the exit's arch) through the vCPU's ops; 0 for a check (no vCPU). why says why not. */
+int xg_vcpu_can_emulate(struct xg_vcpu *v, const struct xg_exit *x, char *why, size_t n);
 int xg_verdict_from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shape, char *msg,
 			size_t n);
 int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, size_t n);

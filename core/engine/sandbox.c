@@ -1065,11 +1065,18 @@ static int exit_fallback(lua_State *L)
 static int c_emulator_supports(lua_State *L)
 {
 	const struct xg_exit *x = xg_exit_lua_check(L, 1);
+	char why[256] = "";
 
 	if (!x)
 		return luaL_error(L, "xg.emulator.supports takes the exit object");
-	lua_pushboolean(L, xg_vcpu_can_emulate(get_ls(L)->v, x));
-	return 1;
+	if (xg_vcpu_can_emulate(get_ls(L)->v, x, why, sizeof(why))) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	/* false, and why not (the emulator's reason): local ok, why = xg.emulator.supports(e) */
+	lua_pushboolean(L, 0);
+	lua_pushstring(L, why[0] ? why : "not supported");
+	return 2;
 }
 
 static int c_log(lua_State *L)

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "action/emulate_arm64.h"
 #include "disasm/disasm.h"
+#include "xg_emu_arm64.h"
 #include "xg_emu_x86.h"
 #include "dump/dump.h"
 #include "engine/engine_int.h"
@@ -70,6 +72,19 @@ static int exception_by_name(const char *s, struct xg_verdict *v)
 			return 0;
 		}
 	return -1;
+}
+
+/* arm64 synchronous exceptions a policy injects (ARM ARM D17.2.37, ESR_ELx.EC). */
+static int arm64_by_name(const char *s, struct xg_verdict *v)
+{
+	if (!strcmp(s, "data_abort"))
+		v->a64 = XG_A64_DATA_ABORT;
+	else if (!strcmp(s, "undefined"))
+		v->a64 = XG_A64_UNDEFINED;
+	else
+		return -1;
+	v->fsc = 0x10; /* synchronous External abort, what the memory system gives */
+	return 0;
 }
 
 static int kind_by_name(const char *s)
@@ -140,6 +155,64 @@ static const char *name_str(lua_State *L)
 	return s && strlen(s) == len ? s : NUL_NAME;
 }
 
+static const char *const arm64_only[] = {"fsc", "far", "wnr", NULL};
+
+/* The fields of an arm64 inject: xg.inject("data_abort", {fsc = 0x10, far = va, wnr = true}),
+ * each optional (fsc 0x10, the exit's FAR and WnR); xg.inject "undefined" takes none. */
+static int arm64_fields(lua_State *L, int idx, struct xg_verdict *v, const char *name, char *msg,
+			size_t n)
+{
+	uint64_t u;
+	int r, t;
+
+	if (field(L, idx, "error_code") != LUA_TNIL) {
+		lua_pop(L, 1);
+		return bad(msg, n,
+			   "verdict 'inject': an arm64 exception has no error_code (data_abort "
+			   "takes {fsc =, far =, wnr =})");
+	}
+	lua_pop(L, 1);
+	if (v->a64 == XG_A64_UNDEFINED) {
+		for (const char *const *a = arm64_only; *a; a++) {
+			t = field(L, idx, *a);
+			lua_pop(L, 1);
+			if (t != LUA_TNIL)
+				return bad(msg, n,
+					   "verdict 'inject': 'undefined' takes no '%s' (only "
+					   "data_abort does)",
+					   *a);
+		}
+		return 0;
+	}
+	r = int_field(L, idx, "fsc", 0, &u, name, msg, n);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		/* DFSC is ESR_ELx.ISS[5:0] (ARM ARM D17.2.37) */
+		if (u > 0x3f)
+			return bad(msg, n,
+				   "verdict 'inject': fsc 0x%llx is not a data fault status code "
+				   "(6 bits: 0x10 external abort, 0x04-0x07 translation, 0x0c-0x0f "
+				   "permission, 0x21 alignment ...)",
+				   (unsigned long long)u);
+		v->fsc = (uint8_t)u;
+	}
+	r = int_field(L, idx, "far", 0, &v->far, name, msg, n);
+	if (r < 0)
+		return -1;
+	v->has_far = r == 0;
+	t = field(L, idx, "wnr");
+	if (t == LUA_TBOOLEAN) {
+		v->has_wnr = 1;
+		v->wnr = (uint8_t)lua_toboolean(L, -1);
+	} else if (t != LUA_TNIL) {
+		lua_pop(L, 1);
+		return bad(msg, n, "verdict 'inject': 'wnr' is true (a write) or false (a read)");
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
 static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shape, int depth,
 		    char *msg, size_t n)
 {
@@ -194,12 +267,17 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 	switch (v->kind) {
 	case XG_VERDICT_INJECT: {
 		int t = field(L, idx, "exception");
+		if (t == LUA_TSTRING && !arm64_by_name(name_str(L), v)) {
+			lua_pop(L, 1);
+			return arm64_fields(L, idx, v, name, msg, n);
+		}
 		if (t == LUA_TSTRING) {
 			if (exception_by_name(name_str(L), v)) {
 				bad(msg, n,
 				    "verdict 'inject': exception '%s' is not one of DE, DB, NMI, "
 				    "BP, OF, BR, UD, NM, DF, TS, NP, SS, GP, PF, MF, AC, MC, "
-				    "XM, VE, CP (or a vector number 0..31)",
+				    "XM, VE, CP (or a vector number 0..31) on x86, nor "
+				    "data_abort, undefined on arm64",
 				    name_str(L));
 				lua_pop(L, 1);
 				return -1;
@@ -214,6 +292,16 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 				   "\"GP\" ...) or a vector 0..31");
 		}
 		lua_pop(L, 1);
+		for (const char *const *a = arm64_only; *a; a++) {
+			int ta = field(L, idx, *a);
+			lua_pop(L, 1);
+			if (ta != LUA_TNIL)
+				return bad(
+				    msg, n,
+				    "verdict 'inject': '%s' belongs to arm64's data_abort, not "
+				    "to an x86 exception",
+				    *a);
+		}
 		int r = int_field(L, idx, "error_code", 0, &u, name, msg, n);
 		if (r < 0)
 			return -1;
@@ -321,8 +409,10 @@ int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, siz
 			   w[i]);
 	v->kind = (enum xg_verdict_kind)k;
 	if (k == XG_VERDICT_INJECT) {
-		if (i + 1 >= nw || exception_by_name(w[i + 1], v))
-			return bad(msg, n, "'%s': inject needs an exception name (UD, GP, ...)",
+		if (i + 1 >= nw || (exception_by_name(w[i + 1], v) && arm64_by_name(w[i + 1], v)))
+			return bad(msg, n,
+				   "'%s': inject needs an exception name (UD, GP, ... on x86; "
+				   "data_abort, undefined on arm64)",
 				   text);
 		i++;
 	}
@@ -456,6 +546,67 @@ static const char *vector_words(unsigned vector, char *buf, size_t n)
 	return buf;
 }
 
+/* An arm64 synchronous exception taken to EL1 (ARM ARM D1.10.2) with ESR_EL1 built per
+ * D17.2.37: EC 0x24 (from EL0) or 0x25 (from EL1) for a data abort, 0x00 (unknown reason)
+ * for an undefined instruction; IL = 1 (A64 instructions are 32 bits); for the abort
+ * ISV = 0, WnR as the exit says (or the policy), DFSC = fsc; FAR_EL1 the faulting VA. */
+static enum xg_next inject_arm64(struct xg_vcpu *v, const struct xg_exit *x,
+				 const struct xg_verdict *vd, char *msg, size_t n)
+{
+	const char *what = vd->a64 == XG_A64_DATA_ABORT ? "data_abort" : "undefined";
+	struct xg_emu_arm64_regs regs;
+	uint32_t esr = 1u << 25;
+	uint64_t far = 0;
+	unsigned el;
+	int wnr = 0;
+
+	if (x->arch != XG_ARCH_ARM64) {
+		snprintf(msg, n,
+			 "verdict 'inject': '%s' is an arm64 exception and this exit is from an "
+			 "%s vCPU%s",
+			 what, x->arch_name,
+			 x->arch == XG_ARCH_X86_64 ? " (there: xg.inject \"UD\", \"GP\" ...)" : "");
+		return XG_NEXT_ERROR;
+	}
+	NEED(inject_arm64_sync, "inject_arm64_sync");
+	NEED(get_arm64_regs, "get_arm64_regs (the EL the guest is in picks the ESR's EC)");
+	OP(v->ops.get_arm64_regs(v->opaque, &regs), "the VMM could not read the registers");
+	el = (unsigned)((regs.pstate >> 2) & 3);
+	if ((regs.pstate & (1u << 4)) || el > 1) {
+		snprintf(msg, n,
+			 "verdict 'inject': the vCPU is in %s (PSTATE 0x%llx); exitgate takes "
+			 "exceptions from AArch64 EL0 and EL1 only",
+			 (regs.pstate & (1u << 4)) ? "AArch32 state" : "EL2 or EL3",
+			 (unsigned long long)regs.pstate);
+		return XG_NEXT_ERROR;
+	}
+	if (vd->a64 == XG_A64_DATA_ABORT) {
+		char why[256];
+		if (x->reason == 28)
+			wnr = x->u.arm_nisv.iss.wnr;
+		else if (x->reason == 6)
+			wnr = x->u.mmio.is_write;
+		if (vd->has_wnr)
+			wnr = vd->wnr;
+		if (vd->has_far) {
+			far = vd->far;
+		} else if (xg_arm64_fault_va(&v->ops, v->opaque, x, &far, why, sizeof(why))) {
+			snprintf(msg, n,
+				 "verdict 'inject': the data abort's FAR (the VA of the access) "
+				 "cannot be found: %s; give it: xg.inject(\"data_abort\", {far = "
+				 "...})",
+				 why);
+			return XG_NEXT_ERROR;
+		}
+		esr |= (el ? 0x25u : 0x24u) << 26 | (wnr ? 1u << 6 : 0) | vd->fsc;
+	}
+	OP(v->ops.inject_arm64_sync(v->opaque, esr, far),
+	   "the VMM could not take %s (ESR 0x%08x) in the vCPU at its %s exit",
+	   vd->a64 == XG_A64_DATA_ABORT ? "a data abort" : "an undefined instruction", esr,
+	   x->name ? x->name : x->kind);
+	return XG_NEXT_RUN;
+}
+
 /* Returns what the loop does next, or XG_NEXT_ERROR with msg. */
 enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
@@ -482,10 +633,34 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			}
 			return XG_NEXT_RUN;
 		}
-		NEED(emulate, "emulate (or get_x86_regs ... for exitgate's x86 emulator)");
+		if (x->arch == XG_ARCH_ARM64 && v->ops.get_arm64_regs) {
+			struct xg_emu_arm64_result res;
+			char why[256];
+			if (xg_emulate_arm64(&v->ops, v->opaque, x, &res, why, sizeof(why))) {
+				snprintf(msg, n, "verdict 'emulate': %s", why);
+				return XG_NEXT_ERROR;
+			}
+			return XG_NEXT_RUN;
+		}
+		NEED(emulate, "emulate (or get_x86_regs/get_arm64_regs ... for exitgate's "
+			      "emulators)");
 		return XG_NEXT_RUN;
 	case XG_VERDICT_INJECT: {
 		char vec[48];
+		if (vd->a64)
+			return inject_arm64(v, x, vd, msg, n);
+		if (x->arch != XG_ARCH_X86_64) {
+			snprintf(
+			    msg, n,
+			    "verdict 'inject': %s is an x86 exception and this exit is from "
+			    "an %s vCPU%s",
+			    vector_words(vd->vector, vec, sizeof(vec)), x->arch_name,
+			    x->arch == XG_ARCH_ARM64
+				? " (there: xg.inject \"undefined\", xg.inject(\"data_abort\", "
+				  "{...}) or xg.external_abort())"
+				: "");
+			return XG_NEXT_ERROR;
+		}
 		NEED(inject_exception, "inject_exception");
 		/* which exit it was matters: after IO, MMIO and MSR exits the VMM must first
 		 * undo the access (exitgate.h, inject_exception) */
@@ -559,13 +734,19 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 	}
 }
 
-int xg_vcpu_can_emulate(struct xg_vcpu *v, const struct xg_exit *x)
+int xg_vcpu_can_emulate(struct xg_vcpu *v, const struct xg_exit *x, char *why, size_t n)
 {
-	char why[128];
-
-	if (!v)
+	if (!v) {
+		snprintf(why, n, "no vCPU");
 		return 0;
-	if (v->ops.emulate)
-		return v->ops.can_emulate && v->ops.can_emulate(v->opaque, x) > 0;
-	return xg_emulate_x86_supports(&v->ops, v->opaque, x, why, sizeof(why));
+	}
+	if (v->ops.emulate) {
+		if (v->ops.can_emulate && v->ops.can_emulate(v->opaque, x) > 0)
+			return 1;
+		snprintf(why, n, "the VMM's emulator does not take this %s exit", x->kind);
+		return 0;
+	}
+	if (x->arch == XG_ARCH_ARM64)
+		return xg_emulate_arm64_supports(&v->ops, v->opaque, x, why, n);
+	return xg_emulate_x86_supports(&v->ops, v->opaque, x, why, n);
 }

@@ -507,12 +507,223 @@ static void test_supports(void)
 	   "supports: not an x86 exit (%s)", why);
 }
 
+/* ---- verdicts through xg_handle_exit ------------------------------------------------ */
+
+/* The handler picks its verdict by x9 (the guest's "mode" register in these tests). */
+static const char policy[] =
+    "local xg = require 'exitgate'\n"
+    "local by_mode = {\n"
+    "  [1] = xg.emulate,\n"
+    "  [2] = function(e)\n"
+    "    local ok, why = xg.emulator.supports(e)\n"
+    "    if ok then return xg.emulate() end\n"
+    "    xg.log('not supported: ' .. why)\n"
+    "    return xg.dump { xg.external_abort(), note = why }\n"
+    "  end,\n"
+    "  [3] = function() return xg.inject 'data_abort' end,\n"
+    "  [4] = function() return xg.inject('data_abort', {fsc = 0x07, far = 0x1234, wnr = true}) "
+    "end,\n"
+    "  [5] = function() return xg.inject 'undefined' end,\n"
+    "  [6] = function() return xg.inject 'UD' end,\n"
+    "  [7] = xg.external_abort,\n"
+    "  [8] = xg.skip,\n"
+    "  [9] = function() return xg.suspend 'look' end,\n"
+    "  [10] = function() return xg.inject('data_abort', {fsc = 0x40}) end,\n"
+    "  [11] = function() return xg.inject('undefined', {far = 1}) end,\n"
+    "  [12] = function() return xg.inject('data_abort', {wnr = 1}) end,\n"
+    "  [13] = function() error('boom') end,\n"
+    "  [14] = function() return xg.inject('UD', {fsc = 0x10}) end,\n"
+    "}\n"
+    "return xg.policy {\n"
+    "  arm_nisv = function(e, vcpu) return by_mode[vcpu:reg('x9')](e) end,\n"
+    "  mmio = function(e) return xg.inject 'data_abort' end,\n"
+    "}\n";
+
+static xg_vcpu *a64v;
+
+static struct xg_result handle(unsigned mode, uint64_t ipa, int write)
+{
+	m.r.x[9] = mode;
+	nisv_run(ipa, write);
+	return xg_handle_exit(a64v, rn.b, sizeof(rn.b), 0);
+}
+
+static void test_verdicts(void)
+{
+	struct xg_error err;
+	xg_engine *e = engine_with(policy, "    on_error: suspend\n", &err);
+	struct xg_result r;
+	struct fake f = {0};
+	xg_vcpu *x86;
+
+	if (!ok(e != NULL, "engine with an arm64 policy"))
+		bail("%s", err.msg);
+	a64v = xg_vcpu_attach(e, "g", 0, &a64_ops, NULL, &err);
+	if (!ok(a64v != NULL, "an arm64 vCPU attaches"))
+		bail("%s", err.msg);
+
+	/* emulate */
+	reset(LDR_X0_X1_POST8);
+	put64(m.dev + 0x10, 0x77);
+	r = handle(1, DEV_BASE + 0x10, 0);
+	ok(r.next == XG_NEXT_RUN && r.verdict == XG_VERDICT_EMULATE && r.fail == XG_FAIL_NONE,
+	   "emulate on arm_nisv: applied (%s)", xg_vcpu_last_error(a64v));
+	ok(m.r.x[0] == 0x77 && m.r.x[1] == DEV_BASE + 0x18 && m.r.pc == CODE + 4,
+	   "the emulator ran: x0 loaded, x1 written back, PC += 4");
+
+	/* emulate refused: the fault IPA is not the instruction's; on_error applies */
+	reset(LDR_X0_X1);
+	m.r.x[9] = 1;
+	save();
+	r = handle(1, DEV_BASE + 0x400, 0);
+	ok(r.fail == XG_FAIL_ACTION && r.next == XG_NEXT_PAUSE, "a refused emulate is on_error's");
+	like(xg_vcpu_last_error(a64v), "not one of the accesses", "with the reason: %s",
+	     xg_vcpu_last_error(a64v));
+	m.paused = 0;
+	unchanged("refused emulate");
+
+	/* xg.emulator.supports(e): true and false (with the reason as a second value) */
+	reset(STR_X2_X1);
+	m.r.x[2] = 0x99;
+	r = handle(2, DEV_BASE + 0x10, 1);
+	ok(r.verdict == XG_VERDICT_EMULATE && get64(m.dev + 0x10) == 0x99,
+	   "supports(e) true for str: emulated, the device written");
+	reset(LDXR_X0_X1);
+	r = handle(2, DEV_BASE + 0x10, 0);
+	ok(r.verdict == XG_VERDICT_EXTERNAL_ABORT && m.aborts == 1 && r.dumped,
+	   "supports(e) false for ldxr: the policy's external abort (and dump)");
+	like(last_log, "external_abort: not handled: exclusive",
+	     "the reason reached the policy (its dump note): %s", last_log);
+
+	/* inject data_abort: ESR/FAR/ELR/PC as the CPU takes it */
+	reset(LDR_X0_X1);
+	mmu_on();
+	m.r.x[1] = 0x200010;
+	r = handle(3, DEV_BASE + 0x10, 0);
+	ok(r.verdict == XG_VERDICT_INJECT && r.fail == XG_FAIL_NONE,
+	   "inject 'data_abort': applied (%s)", xg_vcpu_last_error(a64v));
+	is_hex(m.el1.esr, 0x25u << 26 | 1u << 25 | 0x10,
+	       "ESR_EL1: EC 0x25 (current EL), IL, ISV 0, WnR 0, DFSC 0x10");
+	is_hex(m.el1.far, 0x200010, "FAR_EL1: the VA of the access, found through the tables");
+	is_hex(m.el1.elr, CODE, "ELR_EL1: the instruction");
+	is_hex(m.el1.spsr, PSTATE_EL1H, "SPSR_EL1: the PSTATE before");
+	is_hex(m.r.pc, VBAR + 0x200, "PC: VBAR_EL1 + 0x200");
+	is_hex(m.r.x[0], 0x1111111100000000ull, "x0 untouched");
+
+	reset(STR_X2_X1);
+	m.r.pstate = PSTATE_EL0T;
+	r = handle(3, DEV_BASE + 0x10, 1);
+	is_hex(m.el1.esr, 0x24u << 26 | 1u << 25 | 1u << 6 | 0x10,
+	       "from EL0, a store: EC 0x24, WnR 1 (from the exit)");
+	is_hex(m.r.pc, VBAR + 0x400, "PC: VBAR_EL1 + 0x400 (lower EL)");
+
+	reset(LDR_X0_X1);
+	r = handle(4, DEV_BASE + 0x10, 0);
+	is_hex(m.el1.esr, 0x25u << 26 | 1u << 25 | 1u << 6 | 0x07,
+	       "data_abort {fsc = 0x07, wnr = true}: DFSC and WnR the policy's");
+	is_hex(m.el1.far, 0x1234, "far = 0x1234: FAR_EL1 the policy's");
+
+	/* FAR cannot be found: the instruction is no longer a load/store */
+	reset(NOP);
+	m.r.x[9] = 3;
+	save();
+	r = handle(3, DEV_BASE + 0x10, 0);
+	ok(r.fail == XG_FAIL_ACTION, "inject 'data_abort' when PC holds no load/store: refused");
+	like(xg_vcpu_last_error(a64v), "far = ", "tells the policy to give far: %s",
+	     xg_vcpu_last_error(a64v));
+	m.paused = 0;
+	unchanged("data_abort without FAR");
+
+	/* undefined */
+	reset(LDR_X0_X1);
+	r = handle(5, DEV_BASE + 0x10, 0);
+	ok(r.verdict == XG_VERDICT_INJECT && m.syncs == 1, "inject 'undefined': applied");
+	is_hex(m.el1.esr, 1u << 25, "ESR_EL1: EC 0 (unknown reason), IL");
+	ok(m.el1.elr == CODE && m.r.pc == VBAR + 0x200, "ELR_EL1 the instruction, PC the vector");
+
+	/* x86 forms on arm64 */
+	reset(LDR_X0_X1);
+	m.r.x[9] = 6;
+	save();
+	r = handle(6, DEV_BASE + 0x10, 0);
+	ok(r.fail == XG_FAIL_ACTION, "inject 'UD' on an arm64 exit: refused");
+	like(xg_vcpu_last_error(a64v), "x86 exception and this exit is from an arm64 vCPU",
+	     "names the arch: %s", xg_vcpu_last_error(a64v));
+	like(xg_vcpu_last_error(a64v), "\"undefined\"", "and what to use there");
+	m.paused = 0;
+	unchanged("inject UD on arm64");
+
+	/* external_abort, skip, suspend */
+	reset(LDR_X0_X1);
+	r = handle(7, DEV_BASE + 0x10, 0);
+	ok(r.verdict == XG_VERDICT_EXTERNAL_ABORT && m.aborts == 1, "external_abort: the VMM's op");
+	reset(LDR_X0_X1);
+	r = handle(8, DEV_BASE + 0x10, 0);
+	ok(r.verdict == XG_VERDICT_SKIP && m.r.pc == CODE + 4 && m.r.x[0] == 0x1111111100000000ull,
+	   "skip: PC += 4, nothing else");
+	reset(LDR_X0_X1);
+	r = handle(9, DEV_BASE + 0x10, 0);
+	ok(r.next == XG_NEXT_PAUSE && m.paused == 1, "suspend");
+
+	/* malformed arm64 verdicts */
+	reset(LDR_X0_X1);
+	save();
+	r = handle(10, DEV_BASE + 0x10, 0);
+	ok(r.fail == XG_FAIL_BAD_VERDICT, "fsc 0x40: a bad verdict");
+	like(xg_vcpu_last_error(a64v), "fsc 0x40 is not a data fault status code", "%s",
+	     xg_vcpu_last_error(a64v));
+	r = handle(11, DEV_BASE + 0x10, 0);
+	like(xg_vcpu_last_error(a64v), "'undefined' takes no 'far'", "%s",
+	     xg_vcpu_last_error(a64v));
+	r = handle(12, DEV_BASE + 0x10, 0);
+	like(xg_vcpu_last_error(a64v), "'wnr' is true", "%s", xg_vcpu_last_error(a64v));
+	r = handle(14, DEV_BASE + 0x10, 0);
+	like(xg_vcpu_last_error(a64v), "'fsc' belongs to arm64's data_abort", "%s",
+	     xg_vcpu_last_error(a64v));
+	m.paused = 0;
+	m.r.x[9] = saved->r.x[9];
+	unchanged("malformed verdicts");
+
+	/* arm64 forms on an x86 exit */
+	x86 = xg_vcpu_attach(e, "g", 1, &fake_ops, &f, &err);
+	if (!ok(x86 != NULL, "an x86 vCPU attaches"))
+		bail("%s", err.msg);
+	{
+		struct run xr;
+		run_mmio(&xr, 0xfee00000, 4, 0);
+		r = xg_handle_exit(x86, xr.b, sizeof(xr.b), 0);
+	}
+	ok(r.fail == XG_FAIL_ACTION && f.injected == 0,
+	   "inject 'data_abort' on an x86 exit: refused");
+	like(xg_vcpu_last_error(x86),
+	     "'data_abort' is an arm64 exception and this exit is from an x86_64 vCPU",
+	     "names the arch: %s", xg_vcpu_last_error(x86));
+	xg_vcpu_detach(x86);
+	xg_vcpu_detach(a64v);
+	xg_engine_free(e);
+
+	/* on_error can name an arm64 exception too */
+	e = engine_with(policy, "    on_error: inject data_abort\n", &err);
+	if (!ok(e != NULL, "on_error: inject data_abort is accepted"))
+		bail("%s", err.msg);
+	a64v = xg_vcpu_attach(e, "g", 0, &a64_ops, NULL, &err);
+	reset(LDR_X0_X1);
+	r = handle(13, DEV_BASE + 0x10, 0);
+	ok(r.fail == XG_FAIL_ERROR && r.verdict == XG_VERDICT_INJECT &&
+	       m.el1.esr == (0x25u << 26 | 1u << 25 | 0x10) && m.el1.far == DEV_BASE + 0x10,
+	   "a policy error: on_error's data abort taken (ESR 0x%llx)",
+	   (unsigned long long)m.el1.esr);
+	xg_vcpu_detach(a64v);
+	xg_engine_free(e);
+}
+
 int main(void)
 {
 	test_emulate();
 	test_refusals();
 	test_nothing_there();
 	test_supports();
+	test_verdicts();
 	free(saved);
 	cleanup_dir();
 	return done_testing();

@@ -2,9 +2,11 @@
 -- otherwise keep the guest alive the way real hardware would answer an instruction it
 -- cannot run (#UD on x86, an external abort on arm64), and leave a dump for a person.
 --
--- xg.emulator.supports(e) asks exitgate's x86 emulator (x87, SSE, AVX and AVX-512 moves, the
--- general MMIO set) whether it can finish the instruction with the state this VMM can
--- carry; the answer for the same bytes does not change, so it is cached by them.
+-- xg.emulator.supports(e) asks exitgate's emulator whether it can finish the instruction with
+-- the state this VMM can carry: on x86 (x87, SSE, AVX and AVX-512 moves, the general MMIO
+-- set) the answer for the same bytes does not change, so it is cached by them; on arm64
+-- (the A64 loads and stores, fetched at PC through the guest's tables) it is asked at every
+-- exit, as the instruction behind the same fault address can differ.
 local xg = require "exitgate"
 
 local function page_down(a) return a & ~0xfff end
@@ -19,9 +21,14 @@ return xg.policy {
 		return xg.dump { xg.inject "UD", note = "cannot emulate: " .. (e.disasm or "no instruction bytes") }
 	end,
 
-	-- arm64 data abort KVM could not decode (no ISV): as the hardware would, an external abort
+	-- arm64 data abort KVM could not decode (no ISV): exitgate's A64 emulator finishes it;
+	-- what it cannot do gets what the hardware would give, an external abort, and a dump
 	arm_nisv = function(e)
-		return xg.dump { xg.external_abort(), note = "no syndrome for the access at " .. xg.hex(e.fault_ipa) }
+		local ok, why = xg.emulator.supports(e)
+		if ok then
+			return xg.emulate()
+		end
+		return xg.dump { xg.external_abort(), note = "cannot emulate the access at " .. xg.hex(e.fault_ipa) .. ": " .. why }
 	end,
 
 	-- KVM_EXIT_MEMORY_FAULT: the guest touched memory in the other state; convert it

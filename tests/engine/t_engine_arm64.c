@@ -717,6 +717,60 @@ static void test_verdicts(void)
 	xg_engine_free(e);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 1 << 16);
+
+	if (!f || !text)
+		bail("cannot read %s", path);
+	if (fread(text, 1, (1 << 16) - 1, f) == 0)
+		bail("%s is empty", path);
+	fclose(f);
+	return text;
+}
+
+/* policies/default.lua on arm64: emulate what the emulator supports, else an external abort
+ * and a dump */
+static void test_default_policy(void)
+{
+	char path[512], extra[600], *text;
+	const char *src = getenv("XG_SOURCE");
+	struct xg_error err;
+	struct xg_result r;
+	xg_engine *e;
+
+	snprintf(path, sizeof(path), "%s/policies/default.lua", src ? src : ".");
+	text = slurp(path);
+	snprintf(extra, sizeof(extra), "    dump_dir: %s/dumps\n", tdir());
+	e = engine_with(text, extra, &err);
+	free(text);
+	if (!ok(e != NULL, "the default policy loads"))
+		bail("%s", err.msg);
+	a64v = xg_vcpu_attach(e, "g", 0, &a64_ops, NULL, &err);
+	if (!a64v)
+		bail("%s", err.msg);
+
+	reset(LDP_X0_X3_X1);
+	put64(m.dev + 0x10, 1);
+	put64(m.dev + 0x18, 2);
+	nisv_run(DEV_BASE + 0x18, 0);
+	r = xg_handle_exit(a64v, rn.b, sizeof(rn.b), 0);
+	ok(r.verdict == XG_VERDICT_EMULATE && r.fail == XG_FAIL_NONE && !r.dumped,
+	   "default policy, ldp on arm_nisv: emulated (%s)", xg_vcpu_last_error(a64v));
+	ok(m.r.x[0] == 1 && m.r.x[3] == 2 && m.r.pc == CODE + 4, "x0, x3 loaded; PC += 4");
+
+	reset(LDXR_X0_X1);
+	nisv_run(DEV_BASE + 0x10, 0);
+	log_lines = 0;
+	r = xg_handle_exit(a64v, rn.b, sizeof(rn.b), 0);
+	ok(r.verdict == XG_VERDICT_EXTERNAL_ABORT && m.aborts == 1 && r.dumped,
+	   "default policy, ldxr: external abort and a dump");
+	like(last_log, "/dumps/g-", "the dump was written: %s", last_log);
+	xg_vcpu_detach(a64v);
+	xg_engine_free(e);
+}
+
 int main(void)
 {
 	test_emulate();
@@ -724,6 +778,7 @@ int main(void)
 	test_nothing_there();
 	test_supports();
 	test_verdicts();
+	test_default_policy();
 	free(saved);
 	cleanup_dir();
 	return done_testing();

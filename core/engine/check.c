@@ -27,20 +27,26 @@
 
 #include "engine/engine_int.h"
 #include "exit/kvm_compat.h"
+#include "xg_emu_arm64.h"
 
 /* ---- a stand-in vCPU: every op succeeds; registers and memory read as zero ------------ */
 
 struct stand_in {
 	unsigned calls; /* alternates what xg.emulator.supports answers */
 	int bundled;	/* the guest has a vm: section: `exitgate run` and its emulator run it */
+	const struct xg_exit *x; /* the synthetic exit being checked */
 };
 
 /* Whether `emulate` can be carried out for x. A guest that `exitgate run` runs gets exitgate's
- * x86 emulator, which finishes emulation failures only; for an embedding VMM (no vm:
- * section) its own emulate op may take any exit, so the stand-in takes them all. */
+ * emulators: x86's finishes emulation failures only, arm64's the data aborts (arm_nisv,
+ * mmio); for an embedding VMM (no vm: section) its own emulate op may take any exit, so the
+ * stand-in takes them all. */
 static int si_emulatable(const struct stand_in *si, const struct xg_exit *x, char *why, size_t n)
 {
-	return !si->bundled || xg_emulate_x86_exit_ok(x, why, n);
+	if (!si->bundled)
+		return 1;
+	return x->arch == XG_ARCH_ARM64 ? xg_emulate_arm64_exit_ok(x, why, n)
+					: xg_emulate_x86_exit_ok(x, why, n);
 }
 
 static int si_get_reg(void *o, const char *name, uint64_t *val)
@@ -54,9 +60,55 @@ static int si_set_reg(void *o, const char *name, uint64_t val)
 	return 0;
 }
 
+/* An arm64 vCPU stands at EL1 with its MMU off, PC at SI_PC holding `ldr x0, [x1]` and x1
+ * the fault address of the exit in hand: the data abort verdicts (inject "data_abort" needs
+ * the access's VA) can be carried out on every synthetic arm_nisv and mmio exit. */
+#define SI_PC	  0x100000ull
+#define SI_A64_LD 0xf9400020u /* ldr x0, [x1] */
+
 static int si_read(void *o, uint64_t gpa, void *buf, size_t len)
 {
+	struct stand_in *si = o;
+	uint32_t w = SI_A64_LD;
+
 	memset(buf, 0, len);
+	if (si->x && si->x->arch == XG_ARCH_ARM64 && gpa <= SI_PC && SI_PC + 4 <= gpa + len)
+		memcpy((uint8_t *)buf + (SI_PC - gpa), &w, 4);
+	return 0;
+}
+
+static int si_get_arm64_regs(void *o, struct xg_emu_arm64_regs *r)
+{
+	struct stand_in *si = o;
+
+	memset(r, 0, sizeof(*r));
+	r->pc = SI_PC;
+	r->pstate = 0x3c5; /* EL1h, DAIF masked */
+	if (si->x && si->x->reason == 28)
+		r->x[1] = si->x->u.arm_nisv.fault_ipa;
+	else if (si->x && si->x->reason == 6)
+		r->x[1] = si->x->u.mmio.phys_addr;
+	return 0;
+}
+
+static int si_set_arm64_regs(void *o, const struct xg_emu_arm64_regs *r)
+{
+	return 0;
+}
+
+static int si_get_arm64_vregs(void *o, struct xg_emu_arm64_vregs *v)
+{
+	memset(v, 0, sizeof(*v));
+	return 0;
+}
+
+static int si_set_arm64_vregs(void *o, const struct xg_emu_arm64_vregs *v)
+{
+	return 0;
+}
+
+static int si_arm64_sync(void *o, uint32_t esr, uint64_t far)
+{
 	return 0;
 }
 
@@ -130,6 +182,11 @@ static const struct xg_vcpu_ops stand_in_ops = {
     .pause = si_pause,
     .resume = si_resume,
     .msr_reply = si_msr_reply,
+    .get_arm64_regs = si_get_arm64_regs,
+    .set_arm64_regs = si_set_arm64_regs,
+    .get_arm64_vregs = si_get_arm64_vregs,
+    .set_arm64_vregs = si_set_arm64_vregs,
+    .inject_arm64_sync = si_arm64_sync,
 };
 
 /* ---- synthetic exits -------------------------------------------------------------------- */
@@ -344,6 +401,7 @@ static void run_one(struct xg_vcpu *v, struct stand_in *si, struct report *rp, s
 	if (v->ls->handlers[slot] == LUA_NOREF && v->ls->handlers[XG_SLOT_DEFAULT] == LUA_NOREF)
 		return; /* no handler: on_error at run time, by design */
 	si->calls = ++rp->calls;
+	si->x = &x;
 	v->ls->kvm_errno = 0;
 	f = xg_lstate_call(v->ls, &x, &vd, &shape, msg, sizeof(msg));
 	if (f != XG_FAIL_NONE) {
@@ -435,7 +493,7 @@ static int check_paths(const struct xg_config *cfg, const struct xg_guest_cfg *g
 
 static int check_guest(struct xg_engine *e, const struct xg_guest_cfg *g, FILE *out)
 {
-	struct stand_in si = {0, g->vm.present};
+	struct stand_in si = {0, g->vm.present, NULL};
 	struct report *rp;
 	struct xg_error err;
 	struct xg_vcpu *v = xg_vcpu_attach(e, g->name, 0, &stand_in_ops, &si, &err);

@@ -771,6 +771,59 @@ static void test_default_policy(void)
 	xg_engine_free(e);
 }
 
+/* exitgate check on arm64 policies: the stand-in vCPU carries arm64 verdicts out */
+static int check(const char *path, char *out, size_t n)
+{
+	FILE *f = fmemopen(out, n, "w");
+	int errors;
+
+	out[0] = 0;
+	errors = xg_policy_check(path, f);
+	fclose(f);
+	return errors;
+}
+
+static void test_check(void)
+{
+	static char out[8192];
+	const char *p;
+
+	p = put_file("a64.lua",
+		     "local xg = require 'exitgate'\n"
+		     "local n = 0\n"
+		     "return xg.policy {\n"
+		     "  arm_nisv = function(e)\n"
+		     "    n = n + 1\n"
+		     "    if n % 4 == 0 then return xg.inject 'undefined' end\n"
+		     "    if n % 4 == 1 then return xg.inject('data_abort', {fsc = 0x10}) end\n"
+		     "    if n % 4 == 2 then return xg.external_abort() end\n"
+		     "    local ok, why = xg.emulator.supports(e)\n"
+		     "    return ok and xg.emulate() or xg.dump { xg.skip(), note = why }\n"
+		     "  end,\n"
+		     "}\n");
+	is_int(check(p, out, sizeof(out)), 0,
+	       "check: an arm64 policy with every arm64 verdict is good");
+	is_str(out, "", "and says nothing");
+	p = put_file("a64.yaml", "guests:\n  g:\n    policy: a64.lua\n"
+				 "    vm:\n      payload: /bin/true\n");
+	is_int(check(p, out, sizeof(out)), 0,
+	       "... also for a guest exitgate runs (emulate on arm_nisv is the A64 emulator's)");
+	is_str(out, "", "and says nothing (vm: section)");
+
+	p = put_file("a64bad.lua", "local xg = require 'exitgate'\n"
+				   "return xg.policy {\n"
+				   "  arm_nisv = function(e)\n"
+				   "    return xg.inject 'UD'\n"
+				   "  end,\n"
+				   "  mmio = function(e) return xg.inject 'data_abort' end,\n"
+				   "}\n");
+	is_int(check(p, out, sizeof(out)), 2, "check: x86 forms on arm64 and back are errors");
+	like(out, "a64bad.lua:4: handler 'arm_nisv'", "at the line of the return");
+	like(out, "is an x86 exception and this exit is from an arm64 vCPU", "naming the arch");
+	like(out, "'data_abort' is an arm64 exception and this exit is from an x86_64 vCPU",
+	     "both ways");
+}
+
 int main(void)
 {
 	test_emulate();
@@ -779,6 +832,7 @@ int main(void)
 	test_supports();
 	test_verdicts();
 	test_default_policy();
+	test_check();
 	free(saved);
 	cleanup_dir();
 	return done_testing();

@@ -30,9 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "action/emulate_arm64.h"
 #include "action/x86_walk.h"
 #include "disasm/disasm.h"
 #include "dump/dump.h"
+#include "xg_emu_arm64.h"
 
 #define CODE_BEFORE    32 /* bytes shown before RIP, as hex only: decoding backwards is guesswork */
 #define CODE_AFTER     64 /* bytes read from RIP on */
@@ -240,6 +242,9 @@ struct view {
 	int have_x86; /* x86 holds the VMM's full scalar state (get_x86_regs) */
 	struct xg_emu_x86_regs x86;
 	char x86_err[128]; /* why get_x86_regs failed, "" when it did not */
+	int have_a64;	   /* a64 holds the VMM's arm64 state (get_arm64_regs) */
+	struct xg_emu_arm64_regs a64;
+	char a64_err[128]; /* why get_arm64_regs failed, "" when it did not */
 	int have_pc, have_sp;
 	uint64_t pc, sp;       /* RIP/RSP (PC/SP) as the guest sees them */
 	uint64_t pc_la, sp_la; /* their linear addresses */
@@ -305,6 +310,21 @@ static void gather(struct view *v, const struct xg_dump_req *r)
 		snprintf(v->pc_err, sizeof(v->pc_err), "%s", v->x86_err);
 		snprintf(v->sp_err, sizeof(v->sp_err), "%s", v->x86_err);
 	}
+	if (arm && ops->get_arm64_regs) {
+		rc = ops->get_arm64_regs(r->opaque, &v->a64);
+		if (rc == 0) {
+			/* PC and SP are virtual addresses, read through the guest's stage-1
+			 * tables (ARM ARM D8) */
+			v->have_a64 = v->have_pc = v->have_sp = 1;
+			v->pc = v->pc_la = v->a64.pc;
+			v->sp = v->sp_la = v->a64.sp;
+			return;
+		}
+		snprintf(v->a64_err, sizeof(v->a64_err), "get_arm64_regs failed: %s",
+			 errno_text(rc));
+		snprintf(v->pc_err, sizeof(v->pc_err), "%s", v->a64_err);
+		snprintf(v->sp_err, sizeof(v->sp_err), "%s", v->a64_err);
+	}
 	if (!ops->get_reg)
 		return;
 	/* Without the segment state the address is taken as linear (flat segments), which is
@@ -369,6 +389,8 @@ static size_t read_virt(const struct view *v, uint64_t la, uint8_t *buf, size_t 
 			x86_why(v, la + got, why, n);
 		return got;
 	}
+	if (v->have_a64)
+		return xg_arm64_read_virt(ops, opaque, &v->a64, la, buf, len, why, n);
 	if (!ops->translate_gva) {
 		snprintf(why, n,
 			 "the VMM gives neither get_x86_regs nor translate_gva: guest-virtual "
@@ -444,6 +466,29 @@ static void put_exit(struct json *j, const struct xg_exit *x)
 	free(text);
 }
 
+/* An arm64 data abort (arm_nisv, mmio, arm_sea) carries no instruction: the one that made it
+ * is the word at PC, read through the guest's stage-1 tables (from RAM only). */
+static void put_a64_insn(struct json *j, const struct view *v)
+{
+	uint8_t w[4];
+	char text[160], why[256];
+
+	j_open(j, "insn", 0);
+	if (!v->have_pc) {
+		j_str(j, "error", v->pc_err);
+	} else if (xg_arm64_read_virt(v->r->ops, v->r->opaque, &v->a64, v->pc, w, 4, why,
+				      sizeof(why)) < 4) {
+		j_u64(j, "pc", v->pc);
+		j_str(j, "error", why);
+	} else {
+		j_u64(j, "pc", v->pc);
+		j_hex(j, "bytes", w, 4);
+		xg_disasm_one(XG_ARCH_ARM64, w, 4, v->pc, text, sizeof(text));
+		j_str(j, "disasm", text);
+	}
+	j_close(j);
+}
+
 static void put_insn(struct json *j, const struct view *v)
 {
 	const struct xg_exit *x = v->r->x;
@@ -451,6 +496,11 @@ static void put_insn(struct json *j, const struct view *v)
 	char text[160], why[128];
 	const char *refusal = disasm_refusal(v, why, sizeof(why));
 
+	if (x && x->arch == XG_ARCH_ARM64 && v->have_a64 &&
+	    (x->reason == KVM_EXIT_ARM_NISV || x->reason == KVM_EXIT_MMIO || x->reason == 41)) {
+		put_a64_insn(j, v);
+		return;
+	}
 	/* Only an emulation failure carries instruction bytes (api.rst 5,
 	 * KVM_INTERNAL_ERROR_EMULATION with KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES).
 	 */
@@ -571,6 +621,53 @@ static void put_named_regs(struct json *j, const struct view *v)
 	j_close(j);
 }
 
+/* The arm64 state the emulator's ops give, then the EL1 registers an exception entry
+ * writes, by name, from the VMM's get_reg where it has them (listed as unavailable if not). */
+static const char *const a64_modes[16] = {
+    [0x0] = "el0t", [0x4] = "el1t", [0x5] = "el1h", [0x8] = "el2t",
+    [0x9] = "el2h", [0xc] = "el3t", [0xd] = "el3h",
+};
+
+static void put_arm64_regs(struct json *j, const struct view *v)
+{
+	static const char *const el1[] = {"elr_el1",  "spsr_el1", "esr_el1", "far_el1",
+					  "vbar_el1", "sp_el0",	  "sp_el1",  "mair_el1"};
+	const struct xg_emu_arm64_regs *a = &v->a64;
+	char name[8], missing[160] = "";
+	size_t mlen = 0;
+	uint64_t val;
+
+	j_open(j, "registers", 0);
+	j_u64(j, "pc", a->pc);
+	j_u64(j, "sp", a->sp);
+	for (int i = 0; i < 31; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		j_u64(j, name, a->x[i]);
+	}
+	j_u64(j, "pstate", a->pstate);
+	/* PSTATE.M[3:0] (SPSR layout, ARM ARM C5.2.18): EL in 3:2, SP_ELx in 0; M[4] AArch32 */
+	j_str(j, "mode",
+	      (a->pstate & 0x10)	   ? "aarch32"
+	      : a64_modes[a->pstate & 0xf] ? a64_modes[a->pstate & 0xf]
+					   : "reserved");
+	j_u64(j, "sctlr_el1", a->sctlr_el1);
+	j_u64(j, "tcr_el1", a->tcr_el1);
+	j_u64(j, "ttbr0_el1", a->ttbr0_el1);
+	j_u64(j, "ttbr1_el1", a->ttbr1_el1);
+	for (size_t i = 0; i < sizeof(el1) / sizeof(el1[0]); i++) {
+		if (v->r->ops->get_reg && !v->r->ops->get_reg(v->r->opaque, el1[i], &val)) {
+			j_u64(j, el1[i], val);
+		} else if (mlen < sizeof(missing)) {
+			int w = snprintf(missing + mlen, sizeof(missing) - mlen, "%s%s",
+					 mlen ? ", " : "", el1[i]);
+			mlen += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (missing[0])
+		j_str(j, "unavailable", missing);
+	j_close(j);
+}
+
 static void put_registers(struct json *j, const struct view *v)
 {
 	const struct xg_vcpu_ops *ops = v->r->ops;
@@ -579,6 +676,8 @@ static void put_registers(struct json *j, const struct view *v)
 		j_open(j, "registers", 0);
 		put_x86_regs(j, &v->x86);
 		j_close(j);
+	} else if (v->have_a64) {
+		put_arm64_regs(j, v);
 	} else if (ops && ops->get_reg) {
 		put_named_regs(j, v);
 	} else if (v->x86_err[0]) {
@@ -636,6 +735,22 @@ static void put_code(struct json *j, const struct view *v)
 		j_str(j, "disasm_error", refusal);
 		j_close(j);
 		return;
+	}
+	/* A64 instructions are 4 bytes, aligned: those before PC decode as surely as the rest,
+	 * listed apart so that disasm[0] stays the instruction at PC */
+	if (v->arch == XG_ARCH_ARM64 && !(v->pc & 3) && nbefore >= 4) {
+		j_key(j, "disasm_before");
+		fputc('[', j->f);
+		for (size_t b = 0; b + 4 <= nbefore; b += 4) {
+			uint64_t at = v->pc - nbefore + b;
+			char line[200];
+
+			xg_disasm_one(v->arch, after - nbefore + b, 4, at, text, sizeof(text));
+			snprintf(line, sizeof(line), "0x%" PRIx64 ": %s", at, text);
+			fprintf(j->f, "%s\n%*s", b ? "," : "", 2 * (j->depth + 1), "");
+			xg_dump_json_str(j->f, line);
+		}
+		fprintf(j->f, "\n%*s]", 2 * j->depth, "");
 	}
 	j_key(j, "disasm");
 	fputc('[', j->f);

@@ -730,6 +730,35 @@ static char *slurp(const char *path)
 	return text;
 }
 
+/* The dump the last log line names: the A64 instruction at PC disassembled, X0-X30, SP, PC,
+ * PSTATE, the EL1 registers, the code around PC. */
+static void check_dump(const char *what, const char *insn, int before)
+{
+	const char *at = strstr(last_log, ": /");
+	char want[128], *d;
+
+	if (!ok(at != NULL, "%s: the log names the dump", what))
+		return;
+	d = slurp(at + 2);
+	snprintf(want, sizeof(want), "\"disasm\": \"%s\"", insn);
+	like(d, want, "%s: the dump's insn is the A64 instruction at PC, disassembled", what);
+	like(d, "\"x30\": \"0x111111110000001e\"", "%s: X0-X30 in the registers", what);
+	ok(strstr(d, "\"pc\": ") && strstr(d, "\"sp\": ") && strstr(d, "\"pstate\": \"0x3c5\"") &&
+	       strstr(d, "\"mode\": \"el1h\""),
+	   "%s: PC, SP, PSTATE (EL1h)", what);
+	ok(strstr(d, "\"sctlr_el1\"") && strstr(d, "\"ttbr0_el1\"") &&
+	       strstr(d, "\"vbar_el1\": \"0x40008000\"") && strstr(d, "\"elr_el1\""),
+	   "%s: the EL1 registers", what);
+	snprintf(want, sizeof(want), ": %s\"", insn);
+	like(d, want, "%s: the code around PC, disassembled", what);
+	like(d, "\"code\": {", "%s: a code section", what);
+	ok(!strstr(d, "\"disasm_before\": [") == !before,
+	   "%s: the instructions before PC %s (RAM before it on the page)", what,
+	   before ? "disassembled too" : "not read: another page, the device's");
+	ok(!strstr(d, "\"error\": \""), "%s: nothing unreadable", what);
+	free(d);
+}
+
 /* policies/default.lua on arm64: emulate what the emulator supports, else an external abort
  * and a dump */
 static void test_default_policy(void)
@@ -767,6 +796,20 @@ static void test_default_policy(void)
 	ok(r.verdict == XG_VERDICT_EXTERNAL_ABORT && m.aborts == 1 && r.dumped,
 	   "default policy, ldxr: external abort and a dump");
 	like(last_log, "/dumps/g-", "the dump was written: %s", last_log);
+	check_dump("MMU off", "ldxr x0, [x1]", 1);
+
+	/* the same through the guest's own tables, the code at a VA that is not its IPA: VA
+	 * 0x200000 + 0x800 is the device's page, so PC goes into RAM at VA 0x1000 mapped to
+	 * CODE by a page of its own */
+	reset(LDXR_X0_X1);
+	mmu_on();
+	put64(m.ram + 0x12008, CODE | D_PAGE | D_AF); /* VA 0x201000 -> CODE */
+	m.r.pc = 0x201000;
+	m.r.x[1] = 0x200010;
+	nisv_run(DEV_BASE + 0x10, 0);
+	r = xg_handle_exit(a64v, rn.b, sizeof(rn.b), 0);
+	ok(r.verdict == XG_VERDICT_EXTERNAL_ABORT && r.dumped, "MMU on: external abort and a dump");
+	check_dump("MMU on", "ldxr x0, [x1]", 0);
 	xg_vcpu_detach(a64v);
 	xg_engine_free(e);
 }

@@ -17,9 +17,9 @@ if fuzz_stale "$src/core" "$src/lua" "$src/tests/fuzz/fuzz_policy.c"; then
 	fuzz_build -Wno-missing-field-initializers -Wno-sign-compare \
 		-DXG_LUA_DIR="\"$src/lua\"" -DXG_INSTALL_LUA_DIR="\"$src/lua\"" \
 		-DXG_BUILD_GUEST_DIR="\"$out\"" -DXG_INSTALL_GUEST_DIR="\"$out\"" \
-		-I"$c/include" -I"$c" -I"$c/emu/x86" $(pkg-config --cflags lua5.4 capstone yaml-0.1) \
+		-I"$c/include" -I"$c" -I"$c/emu/x86" -I"$c/emu/arm64" $(pkg-config --cflags lua5.4 capstone yaml-0.1) \
 		"$c"/exit/*.c "$c"/disasm/*.c "$c"/engine/*.c "$c"/config/*.c "$c"/dump/*.c \
-		"$c"/action/*.c "$c"/emu/x86/*.c "$src/tests/fuzz/fuzz_policy.c" \
+		"$c"/action/*.c "$c"/emu/x86/*.c "$c"/emu/arm64/*.c "$src/tests/fuzz/fuzz_policy.c" \
 		$(pkg-config --libs lua5.4 capstone yaml-0.1) -lm -lpthread
 fi
 corpus=$out/policy-corpus

@@ -28,7 +28,10 @@ return xg.policy {
 		if ok then
 			return xg.emulate()
 		end
-		return xg.dump { xg.external_abort(), note = "cannot emulate the access at " .. xg.hex(e.fault_ipa) .. ": " .. why }
+		return xg.dump {
+			xg.external_abort(),
+			note = "cannot emulate " .. (e.disasm or "the instruction") .. " (access at " .. xg.hex(e.fault_ipa) .. "): " .. why,
+		}
 	end,
 
 	-- KVM_EXIT_MEMORY_FAULT: the guest touched memory in the other state; convert it

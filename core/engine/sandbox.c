@@ -29,10 +29,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "action/emulate_arm64.h"
 #include "disasm/disasm.h"
 #include "engine/engine_int.h"
 #include "exit/exit_lua.h"
 #include "exit/names.h"
+#include "xg_emu_arm64.h"
 
 #define XG_VCPU_MT	    "exitgate.vcpu"
 #define XG_REGS_MT	    "exitgate.regs"
@@ -1020,6 +1022,24 @@ static int ro_newindex(lua_State *L)
 	return luaL_error(L, "the vCPU object is read-only");
 }
 
+/* e.disasm of an arm64 data abort (arm_nisv, mmio, arm_sea): the word at PC, read through
+ * the guest's stage-1 tables from RAM; nil when the VMM gives no arm64 state or it is not
+ * readable. */
+static int arm64_disasm(lua_State *L, struct xg_lstate *ls, const struct xg_exit *x)
+{
+	struct xg_emu_arm64_regs r;
+	uint8_t w[4];
+	char text[160], why[160];
+
+	if ((x->reason != 28 && x->reason != 6 && x->reason != 41) || !ls->v ||
+	    !ls->v->ops.get_arm64_regs || ls->v->ops.get_arm64_regs(ls->v->opaque, &r) ||
+	    xg_arm64_read_virt(&ls->v->ops, ls->v->opaque, &r, r.pc, w, 4, why, sizeof(why)) < 4 ||
+	    !xg_disasm_one(XG_ARCH_ARM64, w, 4, r.pc, text, sizeof(text)))
+		return 0;
+	lua_pushstring(L, text);
+	return 1;
+}
+
 /* e.disasm, e.insn_class, e.regs, e.errno: computed only when a policy asks. */
 static int exit_fallback(lua_State *L)
 {
@@ -1029,6 +1049,8 @@ static int exit_fallback(lua_State *L)
 
 	if (!x || !k)
 		return 0;
+	if (!strcmp(k, "disasm") && x->arch == XG_ARCH_ARM64)
+		return arm64_disasm(L, ls, x);
 	if (!strcmp(k, "disasm")) {
 		char text[160];
 		if (x->reason != 17 || strcmp(x->kind, "emulation_failure") ||

@@ -533,6 +533,7 @@ static const char policy[] =
     "  [12] = function() return xg.inject('data_abort', {wnr = 1}) end,\n"
     "  [13] = function() error('boom') end,\n"
     "  [14] = function() return xg.inject('UD', {fsc = 0x10}) end,\n"
+    "  [15] = function(e) return xg.stop(tostring(e.disasm)) end,\n"
     "}\n"
     "return xg.policy {\n"
     "  arm_nisv = function(e, vcpu) return by_mode[vcpu:reg('x9')](e) end,\n"
@@ -664,6 +665,17 @@ static void test_verdicts(void)
 	reset(LDR_X0_X1);
 	r = handle(9, DEV_BASE + 0x10, 0);
 	ok(r.next == XG_NEXT_PAUSE && m.paused == 1, "suspend");
+
+	/* e.disasm: the A64 instruction at PC, through the guest's tables */
+	reset(LDP_X0_X3_X1);
+	mmu_on();
+	m.r.x[1] = 0x200010;
+	r = handle(15, DEV_BASE + 0x10, 0);
+	is_str(r.reason, "ldp x0, x3, [x1]", "e.disasm on arm_nisv: the instruction at PC");
+	reset(LDR_X0_X1);
+	m.r.pc = NOTHING;
+	r = handle(15, DEV_BASE + 0x10, 0);
+	is_str(r.reason, "nil", "e.disasm is nil when PC is not readable");
 
 	/* malformed arm64 verdicts */
 	reset(LDR_X0_X1);

@@ -15,10 +15,13 @@
  * (hex) for emulation_failure; gpa, len, write for mmio; port, out, size for io; index,
  * write for msr; gpa, size, private for memory_fault; esr_iss, fault_ipa for arm_nisv; nr,
  * args for hypercall; type for system_event; or hex = a commented hex kvm_run file.
- * regs = { name = value } and mem = { [gpa] = "bytes" } set the fake vCPU first.
+ * regs = { name = value } and mem = { [gpa] = "bytes" } set the fake vCPU first (an arm64
+ * vCPU's registers are x0..x30, sp, pc, pstate (default EL1h), sctlr_el1, tcr_el1, ttbr0/1_el1;
+ * the instruction of an arm64 data abort is the word at pc in mem).
  *
  * The result: verdict, next ("run", "pause", "stop", "error"), fail (nil or the reason),
- * error (the message), cached, dumped, vector, error_code, emulated, aborted, converted =
+ * error (the message), cached, dumped, vector, error_code, esr and far (an arm64 exception
+ * taken: inject "undefined"/"data_abort"), emulated, aborted, converted =
  * { gpa, size, to }, paused (the reason), msr (the value an msr verdict answered), rip
  * (after the verdict), logs (the lines the exit logged: xg.log, print, the engine's reports).
  *
@@ -35,6 +38,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "xg_emu_arm64.h"
 
 #define POLICY_MT "exitgate.test.policy"
 #define NREGS	  64
@@ -56,6 +60,9 @@ struct tvcpu {
 	char pause_reason[128];
 	int msr_answered, msr_error;
 	uint64_t msr_value;
+	int synced; /* an arm64 synchronous exception taken (inject_arm64_sync) */
+	uint32_t esr;
+	uint64_t far;
 };
 
 #define MAX_LOG 10000 /* lines a policy's log keeps for the test (the rest are counted) */
@@ -172,13 +179,82 @@ static int t_msr_reply(void *o, int error, uint64_t value)
 	return 0;
 }
 
+/* An arm64 vCPU in a test: the registers by name ("x0".."x30", "sp", "pc", "pstate",
+ * "sctlr_el1", "tcr_el1", "ttbr0_el1", "ttbr1_el1"), at EL1h (pstate 0x3c5) unless the test
+ * sets pstate; memory is the test's mem = { ... }. */
+static const char *const a64_sys[] = {"sctlr_el1", "tcr_el1", "ttbr0_el1", "ttbr1_el1"};
+
+static int t_get_arm64_regs(void *o, struct xg_emu_arm64_regs *r)
+{
+	char n[8];
+	uint64_t *sys[] = {&r->sctlr_el1, &r->tcr_el1, &r->ttbr0_el1, &r->ttbr1_el1};
+
+	memset(r, 0, sizeof(*r));
+	r->pstate = 0x3c5;
+	for (int i = 0; i < 31; i++) {
+		snprintf(n, sizeof(n), "x%d", i);
+		t_get_reg(o, n, &r->x[i]);
+	}
+	t_get_reg(o, "sp", &r->sp);
+	t_get_reg(o, "pc", &r->pc);
+	t_get_reg(o, "pstate", &r->pstate);
+	for (int i = 0; i < 4; i++)
+		t_get_reg(o, a64_sys[i], sys[i]);
+	return 0;
+}
+
+static int t_set_arm64_regs(void *o, const struct xg_emu_arm64_regs *r)
+{
+	char n[8];
+
+	for (int i = 0; i < 31; i++) {
+		snprintf(n, sizeof(n), "x%d", i);
+		if (t_set_reg(o, n, r->x[i]))
+			return -ENOSPC;
+	}
+	if (t_set_reg(o, "sp", r->sp) || t_set_reg(o, "pc", r->pc) ||
+	    t_set_reg(o, "pstate", r->pstate))
+		return -ENOSPC;
+	return 0;
+}
+
+static int t_get_arm64_vregs(void *o, struct xg_emu_arm64_vregs *v)
+{
+	memset(v, 0, sizeof(*v));
+	return 0;
+}
+
+static int t_set_arm64_vregs(void *o, const struct xg_emu_arm64_vregs *v)
+{
+	return 0;
+}
+
+static int t_arm64_sync(void *o, uint32_t esr, uint64_t far)
+{
+	struct tvcpu *t = o;
+
+	t->synced++;
+	t->esr = esr;
+	t->far = far;
+	return 0;
+}
+
 /* xg.emulator.supports(e) in a test: exitgate's emulator decides from the bytes alone, as
- * for a 64-bit guest. */
+ * for a 64-bit guest; on arm64 from the instruction at the test's pc (in its mem). */
 static int t_can_emulate(void *o, const struct xg_exit *x)
 {
+	static const struct xg_vcpu_ops a64 = {
+	    .read_gpa = t_read,
+	    .get_arm64_regs = t_get_arm64_regs,
+	    .set_arm64_regs = t_set_arm64_regs,
+	    .get_arm64_vregs = t_get_arm64_vregs,
+	    .set_arm64_vregs = t_set_arm64_vregs,
+	    .inject_arm64_sync = t_arm64_sync,
+	};
 	char why[128];
 
-	(void)o;
+	if (x->arch == XG_ARCH_ARM64)
+		return xg_emulate_arm64_supports(&a64, o, x, why, sizeof(why));
 	return xg_emulate_x86_supports(NULL, NULL, x, why, sizeof(why));
 }
 
@@ -194,6 +270,11 @@ static const struct xg_vcpu_ops tops = {
     .can_emulate = t_can_emulate,
     .pause = t_pause,
     .msr_reply = t_msr_reply,
+    .get_arm64_regs = t_get_arm64_regs,
+    .set_arm64_regs = t_set_arm64_regs,
+    .get_arm64_vregs = t_get_arm64_vregs,
+    .set_arm64_vregs = t_set_arm64_vregs,
+    .inject_arm64_sync = t_arm64_sync,
 };
 
 /* The engine's log: kept for r.logs and p:logs(); shown as TAP comments with
@@ -536,6 +617,7 @@ static int l_exit(lua_State *L)
 	build_run(L, 2, run, sizeof(run));
 	t->injected = t->emulated = t->aborted = t->converted = t->paused = 0;
 	t->msr_answered = 0;
+	t->synced = 0;
 	t->pause_reason[0] = 0;
 	if (xg_exit_decode(&x, run, sizeof(run), &o, &err))
 		return luaL_error(L, "%s", err.msg);
@@ -564,6 +646,12 @@ static int l_exit(lua_State *L)
 			lua_pushinteger(L, t->code);
 			lua_setfield(L, -2, "error_code");
 		}
+	}
+	if (t->synced) {
+		lua_pushinteger(L, t->esr);
+		lua_setfield(L, -2, "esr");
+		lua_pushinteger(L, (lua_Integer)t->far);
+		lua_setfield(L, -2, "far");
 	}
 	lua_pushboolean(L, t->emulated);
 	lua_setfield(L, -2, "emulated");

@@ -32,8 +32,20 @@ is(r.converted and r.converted.size, 0x1000, "... one page")
 is(r.converted and r.converted.to, "shared", "... to shared")
 
 r = p:exit { hex = ex .. "nisv-post-index-load.hex", arch = "arm64" }
-is(r.verdict, "external_abort", "the recorded arm64 NISV: external abort")
+is(r.verdict, "external_abort", "the recorded arm64 NISV, no instruction at pc: external abort")
 ok(r.aborted and r.dumped, "... injected and dumped")
+
+-- the same with `ldr x0, [x1], #8` (f8408420) at pc and x1 = the fault address: emulated
+r = p:exit { kind = "arm_nisv", arch = "arm64", fault_ipa = 0x9000000,
+             regs = { pc = 0x40001000, x1 = 0x9000000 }, mem = { [0x40001000] = "\x20\x84\x40\xf8" } }
+is(r.verdict, "emulate", "an arm64 NISV the A64 emulator supports: emulated")
+ok(r.emulated and not r.dumped, "... by the VMM's emulator, no dump")
+
+-- ldxr x0, [x1] (c85f7c20): an exclusive to a device, which the emulator refuses
+r = p:exit { kind = "arm_nisv", arch = "arm64", fault_ipa = 0x9000000,
+             regs = { pc = 0x40001000, x1 = 0x9000000 }, mem = { [0x40001000] = "\x20\x7c\x5f\xc8" } }
+is(r.verdict, "external_abort", "an arm64 NISV the emulator does not do: external abort")
+ok(r.aborted and r.dumped, "... and a dump")
 
 r = p:exit { kind = "shutdown" }
 is(r.next, "stop", "shutdown stops the VM")

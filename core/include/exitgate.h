@@ -447,7 +447,9 @@ struct xg_vcpu_ops {
 	 * The register state of struct xg_emu_arm64_regs (xg_emu_arm64.h): X0-X30, the SP in
 	 * use, PC, PSTATE and, read only, SCTLR_EL1, TCR_EL1, TTBR0/1_EL1. set_arm64_regs
 	 * writes X0-X30, SP, PC, PSTATE. V0-V31 as 128-bit little-endian values. mmio_read/
-	 * mmio_write and read_gpa above carry the accesses. */
+	 * mmio_write and read_gpa above carry the accesses. Dumps also ask get_reg for the
+	 * EL1 registers by name: "elr_el1", "spsr_el1", "esr_el1", "far_el1", "vbar_el1",
+	 * "sp_el0", "sp_el1", "mair_el1". */
 	int (*get_arm64_regs)(void *opaque, struct xg_emu_arm64_regs *regs);
 	int (*set_arm64_regs)(void *opaque, const struct xg_emu_arm64_regs *regs);
 	int (*get_arm64_vregs)(void *opaque, struct xg_emu_arm64_vregs *v);
@@ -539,7 +541,9 @@ typedef void (*xg_log_fn)(void *ud, const char *line);
 void xg_engine_set_log(xg_engine *e, xg_log_fn fn, void *ud);
 
 /* Attach vCPU `index` of guest `guest`: builds its Lua state. NULL with a message. The
- * vCPU is used from one thread at a time; detach before freeing the engine. */
+ * vCPU is used from one thread at a time; detach before freeing the engine. Its exits are
+ * decoded as the architecture of the register ops given: arm64 when ops has get_arm64_regs
+ * and no get_x86_regs, x86_64 for the reverse, else the host's. */
 xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index,
 			const struct xg_vcpu_ops *ops, void *opaque, struct xg_error *err);
 void xg_vcpu_detach(xg_vcpu *v);

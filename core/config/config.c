@@ -68,8 +68,17 @@ static int get_uint(struct ctx *c, yaml_node_t *n, const char *key, int sizes, u
 
 	if (!s || !*s)
 		return fail(c, n, "'%s' must be a number", key);
+	/* YAML 1.1 reads 017 as octal (15), YAML 1.2 and Lua as 17: refuse the guess */
+	if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+		return fail(c, n,
+			    "'%s': '%s' has a leading 0, octal in YAML 1.1 and decimal in YAML "
+			    "1.2: write it without the 0, or as 0o%s for octal",
+			    key, s, s + 1);
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	if (s[0] == '0' && s[1] == 'o' && s[2] >= '0' && s[2] <= '7')
+		v = strtoull(s + 2, &end, 8); /* YAML 1.2 core schema octal */
+	else
+		v = strtoull(s, &end, 0);
 	if (errno || end == s || *s == '-')
 		return fail(c, n, "'%s' must be a non-negative number, not '%s'", key, s);
 	if (sizes && *end) {
@@ -377,21 +386,28 @@ static int check_limits(struct ctx *c, const char *text, size_t len)
 	struct lim l = {.c = c};
 	yaml_parser_t p;
 	yaml_event_t ev;
-	int rc = 0;
+	int rc = 0, docs = 0;
 
 	if (!yaml_parser_initialize(&p))
 		return fail(c, NULL, "out of memory");
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	while (!rc && yaml_parser_parse(&p, &ev)) {
+		const yaml_char_t *tag = NULL;
 		switch (ev.type) {
 		case YAML_SCALAR_EVENT:
-			rc = lim_scalar(&l, &ev);
+			if (!ev.data.scalar.plain_implicit && !ev.data.scalar.quoted_implicit)
+				tag = ev.data.scalar.tag;
+			rc = tag ? 0 : lim_scalar(&l, &ev);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			rc = lim_open(&l, &ev, ev.data.sequence_start.anchor);
+			if (!ev.data.sequence_start.implicit)
+				tag = ev.data.sequence_start.tag;
+			rc = tag ? 0 : lim_open(&l, &ev, ev.data.sequence_start.anchor);
 			break;
 		case YAML_MAPPING_START_EVENT:
-			rc = lim_open(&l, &ev, ev.data.mapping_start.anchor);
+			if (!ev.data.mapping_start.implicit)
+				tag = ev.data.mapping_start.tag;
+			rc = tag ? 0 : lim_open(&l, &ev, ev.data.mapping_start.anchor);
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
@@ -400,13 +416,27 @@ static int check_limits(struct ctx *c, const char *text, size_t len)
 		case YAML_ALIAS_EVENT:
 			rc = lim_alias(&l, &ev);
 			break;
-		case YAML_DOCUMENT_END_EVENT: /* the loader reads the first document only */
+		case YAML_DOCUMENT_START_EVENT:
+			/* the loader would read the first document only, silently */
+			if (++docs > 1)
+				rc = fail_mark(c, ev.start_mark,
+					       "a second YAML document (after '---'): a "
+					       "configuration is one document; remove the '---' "
+					       "line and merge what follows, or split the file");
+			break;
 		case YAML_STREAM_END_EVENT:
 			rc = 1;
 			break;
 		default:
 			break;
 		}
+		/* a tag would change what a value means (!!int, !!binary, !custom), which
+		 * exitgate does not do: it reads every value as written */
+		if (tag)
+			rc = fail_mark(c, ev.start_mark,
+				       "YAML tag '%s' is not supported: values are read as written; "
+				       "remove the tag (quote a value to keep it a string)",
+				       (const char *)tag);
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&p);

@@ -38,8 +38,17 @@ static void push_scalar(lua_State *L, const struct xg_param *p)
 				return;
 			}
 		}
+		/* YAML 1.2 core schema and Lua's tonumber: 017 is 17, 0o17 is octal */
 		errno = 0;
-		i = strtoll(p->value, &end, 0);
+		if (p->value[0] == '0' && p->value[1] == 'o' && p->value[2]) {
+			i = strtoll(p->value + 2, &end, 8);
+			if (!*end && !errno && p->value[2] != '-' && p->value[2] != '+') {
+				lua_pushinteger(L, i);
+				return;
+			}
+		}
+		errno = 0;
+		i = strtoll(p->value, &end, 10);
 		if (!*end && !errno) {
 			lua_pushinteger(L, i);
 			return;

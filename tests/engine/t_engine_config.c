@@ -334,6 +334,9 @@ int main(void)
 		 "assert(p.f == 1.5 and p.yes == true and p.no == false, 'f/yes/no')\n"
 		 "assert(p.s == '42' and p.list[2] == 'b' and p.map.k == 'v', 's/list/map')\n"
 		 "assert(xg.guest == 'web', 'guest')\n"
+		 "assert(p.lead == 17 and math.type(p.lead) == 'integer', 'lead ' .. tostring(p.lead))\n"
+		 "assert(p.nine == 9 and math.type(p.nine) == 'integer', 'nine ' .. tostring(p.nine))\n"
+		 "assert(p.oct == 15, 'oct ' .. tostring(p.oct))\n"
 		 "return xg.policy { default = function() return xg.resume() end }\n");
 	put_file("q.lua",
 		 "return { default = function() return require('exitgate').stop() end }\n");
@@ -346,7 +349,7 @@ int main(void)
 				  "  web:\n"
 				  "    policy: p.lua\n"
 				  "    params: { n: 42, f: 1.5, yes: true, no: false, s: '42', "
-				  "list: [a, b], map: { k: v } }\n"
+				  "list: [a, b], map: { k: v }, lead: 017, nine: 09, oct: 0o17 }\n"
 				  "  db:\n"
 				  "    policy: q.lua\n"
 				  "    limits: { instructions: 7 }\n"
@@ -369,7 +372,8 @@ int main(void)
 		xg_engine *e = xg_engine_new(c, &err);
 		ok(e != NULL,
 		   "an engine from it: params reach the policy as integer, float, booleans, "
-		   "string, list, map%s%s",
+		   "string, list, map; 017 and 09 as the decimals 17 and 9 (YAML 1.2, Lua), 0o17 "
+		   "as octal%s%s",
 		   e ? "" : ": ", e ? "" : err.msg);
 		xg_engine_free(e);
 	}
@@ -380,8 +384,27 @@ int main(void)
 	    "an unknown key names file, line and key");
 	bad("guest:\n  web: {}\n", "bad.yaml:1: unknown top-level key 'guest'",
 	    "an unknown top-level key");
+	bad("guests:\n  web:\n    policy: p.lua\n---\nguests:\n  db:\n    policy: q.lua\n",
+	    "bad.yaml:4:1: a second YAML document (after '---')",
+	    "a second document is refused, not silently ignored");
+	bad("guests:\n  web:\n    policy: p.lua\n    params: { n: !!float 5 }\n",
+	    "bad.yaml:4:18: YAML tag 'tag:yaml.org,2002:float' is not supported",
+	    "a YAML tag is refused, not silently read as something else");
+	bad("guests:\n  web: !guest\n    policy: p.lua\n", "YAML tag '!guest' is not supported",
+	    "... a custom tag on a mapping too");
+	bad("guests:\n  web:\n    policy: p.lua\n    limits: { instructions: 0100 }\n",
+	    "'instructions': '0100' has a leading 0, octal in YAML 1.1 and decimal in YAML 1.2",
+	    "a config number with a leading 0 is refused (64 or 100?)");
 	bad("guests:\n  web:\n    policy: p.lua\n    limits:\n      instructions: lots\n",
 	    "bad.yaml:5: 'instructions' must be a non-negative number, not 'lots'", "a wrong type");
+	{
+		xg_config *o = xg_config_parse("guests:\n  web:\n    policy: p.lua\n"
+					       "    limits: { instructions: 0o100 }\n",
+					       69, "o.yaml", tdir(), &err);
+		ok(o && xg_config_guest(o, "web")->instructions == 64,
+		   "0o100 is octal 64 (YAML 1.2)%s", o ? "" : err.msg);
+		xg_config_free(o);
+	}
 	bad("guests:\n  web:\n    policy: p.lua\n    limits: { memory: 16X }\n",
 	    "unknown size suffix in '16X'", "an unknown size suffix");
 	bad("guests:\n  web:\n    policy: p.lua\n    limits: { memory: 1K }\n", "at least 256K",

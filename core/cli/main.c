@@ -6,6 +6,7 @@
 
 static const struct xg_cli_cmd cmds[] = {
 	{"decode", xg_cmd_decode, "decode a raw kvm_run (file, hex or stdin) into named fields"},
+	{"triage", xg_cmd_triage, "read a VMM's or the kernel's KVM crash output and say what happened"},
 	{"check", xg_cmd_check, "check a policy or a configuration without a guest"},
 	{"test", xg_cmd_test, "run policy tests (Lua files feeding exits to a policy), TAP out"},
 	{"run", xg_cmd_run, "run the guests of a configuration on /dev/kvm under their policies"},

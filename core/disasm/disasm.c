@@ -9,9 +9,10 @@
 
 #include "disasm/disasm.h"
 
+/* slots: 0 x86 64-bit, 1 arm64, 2 x86 32-bit, 3 x86 16-bit */
 struct handles {
-	csh h[2];
-	uint8_t opened[2];
+	csh h[4];
+	uint8_t opened[4];
 };
 
 static pthread_key_t key;
@@ -22,7 +23,7 @@ static void close_handles(void *p)
 {
 	struct handles *hs = p;
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		if (hs->opened[i])
 			cs_close(&hs->h[i]);
 	free(hs);
@@ -44,30 +45,16 @@ static struct handles *handles(void)
 	return mine;
 }
 
-size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64_t addr,
-		     char *out, size_t out_size)
+static size_t disasm(cs_arch ca, cs_mode cm, int slot, const char *what, const uint8_t *bytes,
+		     size_t len, uint64_t addr, char *out, size_t out_size)
 {
-	cs_arch ca;
-	cs_mode cm;
-	csh h;
+	struct handles *hs = handles();
 	cs_insn *insn;
 	size_t n, size = 0;
-
-	if (arch == XG_ARCH_X86_64) {
-		ca = CS_ARCH_X86;
-		cm = CS_MODE_64;
-	} else if (arch == XG_ARCH_ARM64) {
-		ca = CS_ARCH_ARM64;
-		cm = CS_MODE_ARM;
-	} else {
-		snprintf(out, out_size, "(no disassembler for %s)", xg_arch_name(arch));
-		return 0;
-	}
-	struct handles *hs = handles();
-	int slot = arch == XG_ARCH_ARM64;
+	csh h;
 
 	if (!hs || (!hs->opened[slot] && cs_open(ca, cm, &hs->h[slot]) != CS_ERR_OK)) {
-		snprintf(out, out_size, "(capstone cannot open %s)", xg_arch_name(arch));
+		snprintf(out, out_size, "(capstone cannot open %s)", what);
 		return 0;
 	}
 	hs->opened[slot] = 1;
@@ -84,4 +71,28 @@ size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64
 		snprintf(out, out_size, "(not an instruction capstone knows)");
 	}
 	return size;
+}
+
+size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64_t addr,
+		     char *out, size_t out_size)
+{
+	if (arch == XG_ARCH_X86_64)
+		return disasm(CS_ARCH_X86, CS_MODE_64, 0, "x86_64", bytes, len, addr, out, out_size);
+	if (arch == XG_ARCH_ARM64)
+		return disasm(CS_ARCH_ARM64, CS_MODE_ARM, 1, "arm64", bytes, len, addr, out, out_size);
+	snprintf(out, out_size, "(no disassembler for %s)", xg_arch_name(arch));
+	return 0;
+}
+
+size_t xg_disasm_x86(unsigned bits, const uint8_t *bytes, size_t len, uint64_t addr, char *out,
+		     size_t out_size)
+{
+	if (bits == 64)
+		return disasm(CS_ARCH_X86, CS_MODE_64, 0, "x86_64", bytes, len, addr, out, out_size);
+	if (bits == 32)
+		return disasm(CS_ARCH_X86, CS_MODE_32, 2, "x86 32-bit", bytes, len, addr, out, out_size);
+	if (bits == 16)
+		return disasm(CS_ARCH_X86, CS_MODE_16, 3, "x86 16-bit", bytes, len, addr, out, out_size);
+	snprintf(out, out_size, "(no x86 mode of %u bits)", bits);
+	return 0;
 }

@@ -16,4 +16,9 @@
 size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64_t addr,
 		     char *out, size_t out_size);
 
+/* The same for x86 code run in 16-, 32- or 64-bit mode (`bits`): what a vCPU in real or
+ * protected mode executes is not 64-bit code. */
+size_t xg_disasm_x86(unsigned bits, const uint8_t *bytes, size_t len, uint64_t addr, char *out,
+		     size_t out_size);
+
 #endif

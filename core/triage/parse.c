@@ -1048,6 +1048,9 @@ static void one_line(struct pstate *ps, const char *s)
 		return; /* dump_vmcs lines whose RSP/CS:RIP are not the guest's registers */
 	if (first_gpr_line(s))
 		start_dump(ps, s);
+	else if ((strstr(s, "EIP=") || strstr(s, "RIP=")) &&
+		 (ps->dump < 0 || blk(ps, ps->dump)->have[XG_TR_RIP]))
+		start_dump(ps, s); /* a dump whose first lines were cut off */
 	if (ps->dump < 0)
 		return;
 	if (qemu_segment(ps, s) || table_line(ps, s) || lower_segment(ps, s) ||
@@ -1060,11 +1063,13 @@ static void one_line(struct pstate *ps, const char *s)
 		b->arch = 1;
 }
 
-/* Joins a QEMU segment or descriptor-table line cut by a wrap with its next line. */
+/* A QEMU segment line cut by a wrap: 1 to join the next line with a space (a whole word
+ * ended the line), 2 to join it directly (the last word is shorter than QEMU prints it:
+ * selector 4 digits, base 8 or 16, limit and flags 8). */
 static int needs_join(const char *s)
 {
 	const char *p = s;
-	int si, words = 0;
+	int si, words = 0, last = 0;
 	uint64_t v;
 
 	while (isalpha((unsigned char)*p))
@@ -1076,13 +1081,34 @@ static int needs_join(const char *s)
 	p++;
 	for (;;) {
 		const char *e;
+		int d;
 		p = skipsp(p);
-		if (!hexnum(p, &v, &e) || (*e && *e != ' '))
+		if (!(d = hexnum(p, &v, &e)) || (*e && *e != ' '))
 			break;
+		last = d;
 		words++;
 		p = e;
 	}
-	return words > 0 && words < 4 && !*skipsp(p);
+	if (words == 0 || *skipsp(p))
+		return 0;
+	if ((words == 1 && last < 4) || (words == 2 && last != 8 && last != 16) ||
+	    (words >= 3 && last < 8))
+		return 2;
+	return words < 4 ? 1 : 0;
+}
+
+/* A Code= line whose last byte or marker was cut ("... ff <0" / "f> aa ..."). */
+static int code_cut(const char *s)
+{
+	const char *c = strstr(s, "Code="), *t;
+
+	if (!c || !*(c + 5))
+		return 0;
+	t = strrchr(c, ' ');
+	t = t ? t + 1 : c + 5;
+	if (*t == '<' || *t == '[')
+		return !strchr(t, '>') && !strchr(t, ']');
+	return strlen(t) == 1 && (hexval((unsigned char)*t) >= 0 || *t == '?');
 }
 
 /* The register value at the end of s is shorter than its width and the next line starts
@@ -1154,10 +1180,11 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 			size_t cl = strlen(cur);
 			if (cl + strlen(next) + 2 >= sizeof(cur))
 				break;
-			if (needs_join(cur)) {
+			int j = needs_join(cur);
+			if (j == 1) {
 				cur[cl] = ' ';
 				snprintf(cur + cl + 1, sizeof(cur) - cl - 1, "%s", next);
-			} else if (value_cut(cur, next)) {
+			} else if (j == 2 || value_cut(cur, next) || code_cut(cur)) {
 				snprintf(cur + cl, sizeof(cur) - cl, "%s", next);
 			} else {
 				break;

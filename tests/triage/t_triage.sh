@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# t_triage.sh - `exitgate triage` on real-world crash reports (tests/triage/samples: each
+# NAME.txt opens with its source, NAME.expect holds the facts worked out by hand from it),
+# the same reports mangled the way mail and terminals mangle them, and input that is no
+# report at all: every fact checked, every run bounded and without a crash.
+set -u
+X="${XG_BUILD:?run through the test suite (XG_BUILD unset)}/exitgate"
+S="${XG_SOURCE:?}/tests/triage"
+if ! command -v python3 >/dev/null; then
+	echo "1..0 # SKIP python3 absent (the JSON facts are checked with it)"
+	exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Every check appends an unnumbered "ok - ..." / "not ok - ..." line to $tap; they are
+# numbered at the end.
+tap=$tmp/tap
+: >"$tap"
+emit() { cat >>"$tap"; }
+ok() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
+
+# the report without its source line: nothing in the header may help the parser
+body() { tail -n +2 "$1"; }
+
+for txt in "$S"/samples/*.txt; do
+	name=$(basename "$txt" .txt)
+	exp="$S/samples/$name.expect"
+	body "$txt" >"$tmp/in"
+	timeout 20 "$X" triage --json "$tmp/in" >"$tmp/out.json" 2>"$tmp/err"
+	rc=$?
+	if grep -q '^count = 0' "$exp"; then
+		{ [ $rc = 1 ] && grep -q 'no KVM exit report' "$tmp/err"; ok $? "$name: no block found, exit 1 with the reason"; } | emit
+	else
+		ok $rc "$name: exit status 0" | emit
+	fi
+	python3 "$S/check_facts.py" "$tmp/out.json" "$exp" "$name" | emit
+	timeout 20 "$X" triage "$tmp/in" >"$tmp/out.txt" 2>&1
+	rc=$?
+	{ [ $rc -le 1 ] && [ -s "$tmp/out.txt" ]; ok $? "$name: the text form prints"; } | emit
+done
+
+# The same reports as mail and terminals deliver them: the facts must not change.
+same() { # NAME MANGLED-FILE: the JSON facts equal those of the clean report
+	body "$S/samples/$1.txt" >"$tmp/clean"
+	"$X" triage --json "$tmp/clean" >"$tmp/a.json" 2>/dev/null
+	timeout 20 "$X" triage --json "$2" >"$tmp/b.json" 2>/dev/null
+	python3 - "$tmp/a.json" "$tmp/b.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+keys = ["exit", "suberror", "ndata", "data", "hw_exit_reason", "exit_qualification", "exitinfo1",
+        "idt_vectoring_info", "gpa", "gpa_region", "cpu_mode", "rip", "linear_rip", "cpl",
+        "instruction", "anomalies", "verdict", "vendor"]
+diff = [(i, k, x.get(k), y.get(k)) for i, (x, y) in enumerate(zip(a, b)) for k in keys if x.get(k) != y.get(k)]
+if len(a) != len(b):
+    diff.append(("count", len(a), len(b)))
+for d in diff[:5]:
+    print("#", d)
+sys.exit(1 if diff else 0)
+PY
+}
+body "$S/samples/hetzner-sub1-ept-b0000.txt" | fold -s -w 60 | sed 's/^/> /' >"$tmp/m1"
+same hetzner-sub1-ept-b0000 "$tmp/m1"; ok $? "mail: quoted and wrapped at 60 columns, same facts" | emit
+body "$S/samples/gvt-rsm-outside-smm.txt" | fold -s -w 50 | sed 's/^/> > /' >"$tmp/m2"
+same gvt-rsm-outside-smm "$tmp/m2"; ok $? "mail: quoted twice, the Code= line wrapped at 50, same facts" | emit
+body "$S/samples/transient-sub3-stack-mmio.txt" | awk '{ printf "[%6d.%06d] %s\r\n", NR, NR, $0 }' >"$tmp/m3"
+same transient-sub3-stack-mmio "$tmp/m3"; ok $? "dmesg-style timestamps and CRLF line ends, same facts" | emit
+body "$S/samples/osv-qemu-kvm-0.12-sub2.txt" | sed 's/^/2014-12-18T10:00:00.000000Z /' >"$tmp/m4"
+same osv-qemu-kvm-0.12-sub2 "$tmp/m4"; ok $? "QEMU -msg timestamp=on prefixes on the old lowercase form, same facts" | emit
+body "$S/samples/lxd-amd-npf-b0000.txt" | sed 's/</\&lt;/g; s/>/\&gt;/g' | fold -w 80 >"$tmp/m5"
+same lxd-amd-npf-b0000 "$tmp/m5"; ok $? "HTML-escaped and hard-wrapped at 80 columns in the middle of values, same facts" | emit
+body "$S/samples/gvt-rsm-outside-smm.txt" | fold -w 67 >"$tmp/m6"
+same gvt-rsm-outside-smm "$tmp/m6"; ok $? "the Code= line hard-wrapped inside the <0f> marker, same facts" | emit
+
+# Cut anywhere: what is left still names the exit.
+body "$S/samples/hetzner-sub1-ept-b0000.txt" | head -c 700 >"$tmp/cut"
+"$X" triage --json "$tmp/cut" >"$tmp/cut.json" 2>/dev/null
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d[0]["suberror"]["number"]==1 and d[0]["hw_exit_reason"]["name"]=="ept_violation", d' "$tmp/cut.json"
+ok $? "a report cut in its register dump: the exit, suberror and hardware reason remain" | emit
+
+# Not a report: a clear message, exit 1, whatever could be found; never a crash.
+: >"$tmp/empty"
+out=$("$X" triage "$tmp/empty" 2>&1); rc=$?
+{ [ $rc = 1 ] && grep -q 'no KVM exit report.*0 lines' <<<"$out"; ok $? "empty input: exit 1 and says nothing was found"; } | emit
+head -c 65536 /dev/urandom >"$tmp/rand"
+timeout 20 "$X" triage --json "$tmp/rand" >/dev/null 2>&1; rc=$?
+{ [ $rc -le 1 ]; ok $? "64 KiB of random bytes: exit $rc, no crash"; } | emit
+{ printf 'KVM internal error. Suberror: 1\n\0\0\0extra data[0]: 0x1\nRIP='; head -c 200000 /dev/zero | tr '\0' 'f'; printf '\nCode='; for i in $(seq 1 500); do printf '<0f> '; done; echo; } >"$tmp/weird"
+timeout 20 "$X" triage --json "$tmp/weird" >"$tmp/weird.json" 2>&1; rc=$?
+{ [ $rc = 0 ] && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/weird.json"; ok $? "NULs, a 200 KB register value, 500 markers: exit 0, valid JSON"; } | emit
+for i in $(seq 1 80); do echo "KVM: entry failed, hardware error 0x$i"; done >"$tmp/many"
+out=$("$X" triage "$tmp/many" 2>&1); rc=$?
+{ [ $rc = 0 ] && grep -q 'more than 64 blocks' <<<"$out"; ok $? "80 reports: the first 64 read, the rest said to be left"; } | emit
+out=$("$X" triage /nonexistent/report 2>&1); rc=$?
+{ [ $rc = 2 ] && grep -q 'cannot open /nonexistent/report' <<<"$out"; ok $? "a missing file: exit 2 and names it"; } | emit
+out=$("$X" triage a b 2>&1); rc=$?
+{ [ $rc = 2 ] && grep -q 'give one input' <<<"$out"; ok $? "two inputs: exit 2 with usage"; } | emit
+out=$(body "$S/samples/gvt-rsm-outside-smm.txt" | "$X" triage 2>&1); rc=$?
+{ [ $rc = 0 ] && grep -q 'rsm' <<<"$out"; ok $? "stdin is read when no file is given"; } | emit
+
+awk '/^(not )?ok - / { n++; sub(/ok - /, "ok " n " - "); if ($0 ~ /^not ok/) bad = 1 } { print } END { print "1.." n; exit bad }' "$tap"

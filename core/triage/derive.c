@@ -1010,6 +1010,10 @@ static void verdict(const struct xg_tri_block *b, struct xg_tri_facts *f)
 				 at, (unsigned long long)b->hw_error);
 			cat(v, vn, reset ? "; the guest was still in its reset state, so it did not cause it."
 					 : "; look at the host's kernel log (dmesg) for the reason.");
+			if (b->hw_error == 0)
+				cat(v, vn, " On Intel, VMLAUNCH/VMRESUME failing with VMfailInvalid (no valid "
+					   "current VMCS) stores no VM-instruction error number (SDM Vol. 3C 31.2), "
+					   "which reads as 0.");
 			const char *ie = XG_NAME_FIND(vm_insn_errors, b->hw_error);
 			if (ie)
 				cat(v, vn, " On an Intel host KVM reports the VM-instruction error here when "
@@ -1083,9 +1087,15 @@ static void verdict(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		break;
 	}
 	case XG_TX_SET_STATE:
-		snprintf(v, vn, "QEMU could not load the vCPU's registers into KVM (%s)%s; the dump is "
-				"the state it tried to load: KVM refused it before the guest ran.",
-			 b->err[0] ? b->err : "error", at);
+		snprintf(v, vn, "The VMM could not load the vCPU's state into KVM (%s: %s)%s: KVM refused "
+				"it before the guest ran%s.",
+			 strstr(b->message, "KVM_SET_") ? "KVM_SET_*" : "setting registers",
+			 b->err[0] ? b->err : "error", at,
+			 b->have_regs ? "; the dump is the state it tried to load" : "");
+		if (strstr(b->message, "KVM_SET_SREGS"))
+			cat(v, vn, " KVM_SET_SREGS refuses control registers with bits this host does not "
+				   "support (CR4 features, EFER bits) and invalid CR0/CR4/EFER combinations: "
+				   "compare the state with the host's CPU.");
 		if (f->nanomalies)
 			cat(v, vn, " First suspect: %s.", f->anomalies[0]);
 		break;

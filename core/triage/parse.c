@@ -126,6 +126,10 @@ static size_t log_prefix(const char *s)
 		}
 	if (!strncmp(s, "(qemu) ", 7))
 		return 7;
+	if (!strncmp(s, "kvm_intel: ", 11))
+		return 11;
+	if (!strncmp(s, "kvm_amd: ", 9))
+		return 9;
 	return 0;
 }
 
@@ -253,6 +257,7 @@ static const struct regname x86_names[] = {
 	{"EAX", XG_TR_RAX, 0}, {"EBX", XG_TR_RBX, 0}, {"ECX", XG_TR_RCX, 0}, {"EDX", XG_TR_RDX, 0},
 	{"ESI", XG_TR_RSI, 0}, {"EDI", XG_TR_RDI, 0}, {"EBP", XG_TR_RBP, 0}, {"ESP", XG_TR_RSP, 0},
 	{"EIP", XG_TR_RIP, 0}, {"EFL", XG_TR_RFL, 0}, {"EFLAGS", XG_TR_RFL, 0},
+	{"FLAGS", XG_TR_RFL, 1}, /* kvmtool: " rip: %016lx   rsp: %016lx flags: %016lx" */
 	{"CR0", XG_TR_CR0, 0}, {"CR2", XG_TR_CR2, 0}, {"CR3", XG_TR_CR3, 0}, {"CR4", XG_TR_CR4, 0},
 	{"CR8", XG_TR_CR8, 0}, {"EFER", XG_TR_EFER, 0}, {"CPL", XG_TR_CPL, 0},
 	{"SMM", XG_TR_SMM, 0}, {"HLT", XG_TR_HLT, 0},
@@ -441,6 +446,47 @@ static int lower_segment(struct pstate *ps, const char *s)
 	}
 	sr->flags = flags;
 	sr->have_flags = 1;
+	return 1;
+}
+
+/* kvmtool's print_segment(): " cs        0010      0000000000000000  ffffffff  0b    1 0   0  1 1 1 0"
+ * (selector, base, limit, type, then p dpl db s l g avl). */
+static int kvmtool_segment(struct pstate *ps, const char *s)
+{
+	const char *p = s, *e;
+	uint64_t w[4], v;
+	int si, d;
+	static const int shift[7] = {15, 13, 22, 12, 21, 23, 20}; /* p dpl db s l g avl */
+	uint32_t flags;
+
+	while (isalpha((unsigned char)*p))
+		p++;
+	si = seg_index(s, (size_t)(p - s));
+	if (si < 0 || !islower((unsigned char)s[0]) || *p != ' ')
+		return 0;
+	for (int k = 0; k < 4; k++) {
+		p = skipsp(p);
+		if (!hexnum(p, &w[k], &e) || (*e && *e != ' '))
+			return 0;
+		p = e;
+	}
+	flags = (uint32_t)(w[3] & 0xf) << 8;
+	for (int k = 0; k < 7; k++) {
+		p = skipsp(p);
+		d = hexnum(p, &v, &e);
+		if (d != 1)
+			return 0;
+		flags |= (uint32_t)(v & (k == 1 ? 3 : 1)) << shift[k];
+		p = e;
+	}
+	struct xg_tri_segreg *sr = seg_of(ps, si);
+	if (!sr)
+		return 1;
+	sr->have = sr->have_flags = 1;
+	sr->sel = (uint16_t)w[0];
+	sr->base = w[1];
+	sr->limit = (uint32_t)w[2];
+	sr->flags = flags;
 	return 1;
 }
 
@@ -887,6 +933,22 @@ static int header_line(struct pstate *ps, const char *s)
 			snprintf(b->err, sizeof(b->err), "KVM_SET_MSRS refused an MSR");
 		return 1;
 	}
+	if ((p = strstr(s, "KVM_SET_")) && isupper((unsigned char)p[8])) {
+		/* a VMM's "KVM_SET_SREGS: Invalid argument" / "KVM_SET_REGS failed: ..." */
+		const char *q = p + 8;
+		while (isupper((unsigned char)*q) || *q == '_' || isdigit((unsigned char)*q))
+			q++;
+		if (*q == ':' || !strncmp(q, " failed", 7)) {
+			i = header(ps, XG_TX_SET_STATE, NULL, s);
+			if ((b = blk(ps, i))) {
+				q = *q == ':' ? q + 1 : q + 7;
+				if (*q == ':')
+					q++;
+				snprintf(b->err, sizeof(b->err), "%s", skipsp(q));
+			}
+			return 1;
+		}
+	}
 	if ((p = after(s, "Failed to put registers after init:")) ||
 	    (p = after(s, "Failed to get registers:"))) {
 		/* QEMU could not load (or read) the vCPU's state: the dump after it is what it
@@ -896,7 +958,23 @@ static int header_line(struct pstate *ps, const char *s)
 			snprintf(b->err, sizeof(b->err), "%s", skipsp(p));
 		return 1;
 	}
+	if ((p = after(s, "last attempted VM-entry on CPU"))) {
+		/* dump_vmcs' first line (kernel 5.13+): the guest state follows */
+		i = new_block(ps, XG_TX_GUEST_STATE, "kernel", s);
+		ps->dump = i;
+		ps->guest_state = 1;
+		if ((b = blk(ps, i))) {
+			b->arch = 0;
+			if (isdigit((unsigned char)*skipsp(p))) {
+				b->cpu = atoi(skipsp(p));
+				b->have_cpu = 1;
+			}
+		}
+		return 1;
+	}
 	if (strstr(s, "*** Guest State ***")) {
+		if ((b = blk(ps, ps->dump)) && b->exit == XG_TX_GUEST_STATE && ps->guest_state)
+			return 1; /* the block the VMCS line opened */
 		/* KVM's dump_vmcs() after a failed entry (vmx.c) */
 		i = new_block(ps, XG_TX_GUEST_STATE, "kernel", s);
 		ps->dump = i;
@@ -967,6 +1045,9 @@ static void vendor_words(struct pstate *ps, const char *s)
 static int first_gpr_line(const char *s)
 {
 	static const char *const starts[] = {"RAX=", "EAX=", "RAX:", "PC=", "rax "};
+
+	if (!strncmp(s, "rip: ", 5) && strncmp(s, "rip: [<", 7))
+		return 1; /* kvmtool's register dump opens with rip, rsp, flags */
 	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
 		const char *p = strstr(s, starts[i]);
 		if (p && (p == s || !isalnum((unsigned char)p[-1])))
@@ -1008,6 +1089,14 @@ static void one_line(struct pstate *ps, const char *s)
 			b->last_line = ps->line;
 		return;
 	}
+	/* kvmtool: " Code:", " -----", " rip: [<%016lx>] sym", then the bytes with <..> at RIP */
+	if (!strcmp(s, "Code:")) {
+		ps->code_block = ps->dump >= 0 ? ps->dump : ps->t->nblocks - 1;
+		ps->dump = -1;
+		return;
+	}
+	if (ps->code_block >= 0 && (strspn(s, "-") == strlen(s) || !strncmp(s, "rip: [<", 7)))
+		return;
 	/* a wrapped Code= line going on */
 	if (ps->code_block >= 0 && only_code_bytes(s)) {
 		b = blk(ps, ps->code_block);
@@ -1044,7 +1133,7 @@ static void one_line(struct pstate *ps, const char *s)
 		ps->dump = -1;
 		return;
 	}
-	if (strstr(s, "Sysenter") || strstr(s, "PDPTE"))
+	if (strstr(s, "Sysenter") || strstr(s, "PDPTE") || strstr(s, "PDPTR"))
 		return; /* dump_vmcs lines whose RSP/CS:RIP are not the guest's registers */
 	if (first_gpr_line(s))
 		start_dump(ps, s);
@@ -1053,7 +1142,7 @@ static void one_line(struct pstate *ps, const char *s)
 		start_dump(ps, s); /* a dump whose first lines were cut off */
 	if (ps->dump < 0)
 		return;
-	if (qemu_segment(ps, s) || table_line(ps, s) || lower_segment(ps, s) ||
+	if (qemu_segment(ps, s) || table_line(ps, s) || lower_segment(ps, s) || kvmtool_segment(ps, s) ||
 	    vmcs_segment(ps, s) || km_segment(ps, s) || vmcs_cr(ps, s) || km_bytes(ps, s))
 		return;
 	int spaced = islower((unsigned char)s[0]) && strchr(s, '=') == NULL && strchr(s, ':') == NULL;
@@ -1143,8 +1232,11 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 		size_t e = i;
 		while (e < len && text[e] != '\n')
 			e++;
-		normalize(text + i, e - i < XG_TRIAGE_MAX_LINE ? e - i : XG_TRIAGE_MAX_LINE, next,
-			  sizeof(next));
+		size_t l = e - i < XG_TRIAGE_MAX_LINE - 1 ? e - i : XG_TRIAGE_MAX_LINE - 1;
+		memcpy(next, text + i, l); /* the raw line: prefixes like "kvm_intel: " name things */
+		next[l] = 0;
+		vendor_words(&ps, next);
+		normalize(text + i, l, next, sizeof(next));
 		vendor_words(&ps, next);
 		if (strstr(next, "qemu-kvm"))
 			ps.qemu_kind = "qemu-kvm";

@@ -71,6 +71,51 @@ same lxd-amd-npf-b0000 "$tmp/m5"; ok $? "HTML-escaped and hard-wrapped at 80 col
 body "$S/samples/gvt-rsm-outside-smm.txt" | fold -w 67 >"$tmp/m6"
 same gvt-rsm-outside-smm "$tmp/m6"; ok $? "the Code= line hard-wrapped inside the <0f> marker, same facts" | emit
 
+# kvmtool's dump as its printf formats write it (x86/kvm-cpu.c kvm_cpu__show_registers and
+# kvm_cpu__show_code, builtin-run.c "KVM exit reason"); no public report with one was found,
+# so this one is written from the formats, with values of our own.
+cat >"$tmp/kvmtool" <<'KVMTOOL'
+  Warning: KVM exit reason: 17 ("KVM_EXIT_INTERNAL_ERROR")
+
+ Registers:
+ ----------
+ rip: 00000000000b0000   rsp: 0000000000007bf0 flags: 0000000000010046
+ rax: 0000000000000000   rbx: 0000000000000000   rcx: 0000000000000000
+ cr0: 0000000080050033   cr2: 0000000000000000   cr3: 0000000001000000
+ cr4: 00000000000006b0   cr8: 0000000000000000
+
+ Segment registers:
+ ------------------
+ register  selector  base              limit     type  p dpl db s l g avl
+ cs        0010      0000000000000000  ffffffff  0b    1 0   0  1 1 1 0
+ gdt                 0000000000001000  0000001f
+
+ APIC:
+ -----
+ efer: 0000000000000d01  apic base: 00000000fee00900  nmi: enabled
+
+ Code:
+ -----
+ rip: [<00000000000b0000>] <unknown>
+
+ 0f 0b <0f> 0b 00 00
+
+ Stack:
+ ------
+KVMTOOL
+cat >"$tmp/kvmtool.expect" <<'EXPECT'
+count = 1
+0.vmm = "kvmtool"
+0.exit = "internal_error"
+0.cpu_mode = "long64"
+0.paging = true
+0.rip = "0xb0000"
+0.instruction.text = "ud2"
+0.code_context.marker = 2
+EXPECT
+"$X" triage --json "$tmp/kvmtool" >"$tmp/kvmtool.json" 2>/dev/null
+python3 "$S/check_facts.py" "$tmp/kvmtool.json" "$tmp/kvmtool.expect" "kvmtool format" | emit
+
 # Cut anywhere: what is left still names the exit.
 body "$S/samples/hetzner-sub1-ept-b0000.txt" | head -c 700 >"$tmp/cut"
 "$X" triage --json "$tmp/cut" >"$tmp/cut.json" 2>/dev/null

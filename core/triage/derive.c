@@ -1060,6 +1060,14 @@ static void verdict(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	}
 	case XG_TX_MSR: {
 		const char *n = b->nitems ? xg_names_msr((uint32_t)b->items[0].a) : NULL;
+		if (b->vmm && !strcmp(b->vmm, "exitgate")) {
+			snprintf(v, vn, "KVM handed the guest's %s of MSR 0x%llx%s%s%s to exitgate%s (an "
+					"MSR exit); the policy's answer is the dump's verdict.",
+				 b->nitems && b->items[0].write ? "write" : "read",
+				 b->nitems ? (unsigned long long)b->items[0].a : 0ull, n ? " (" : "",
+				 n ? n : "", n ? ")" : "", at);
+			break;
+		}
 		snprintf(v, vn,
 			 "The guest %s MSR 0x%llx%s%s%s, which KVM does not emulate: KVM answered with "
 			 "#GP (or ignored it with kvm.ignore_msrs=1). Usually the guest probing a "

@@ -265,9 +265,13 @@ void xg_triage_print_text(const struct xg_triage *t, const char *name, FILE *o)
 		struct xg_tri_facts f;
 
 		xg_triage_derive(t, i, &f);
-		fprintf(o, "%s%s, lines %d-%d: %s%s%s\n", i ? "\n" : "", name, b->first_line,
-			b->last_line, f.exit ? f.exit : "register dump",
-			f.suberror_name ? " / " : "", f.suberror_name ? f.suberror_name : "");
+		if (b->vmm && !strcmp(b->vmm, "exitgate")) /* one of exitgate's dumps: no lines */
+			fprintf(o, "%s%s: %s%s%s\n", i ? "\n" : "", name, f.exit ? f.exit : "no exit",
+				f.suberror_name ? " / " : "", f.suberror_name ? f.suberror_name : "");
+		else
+			fprintf(o, "%s%s, lines %d-%d: %s%s%s\n", i ? "\n" : "", name, b->first_line,
+				b->last_line, f.exit ? f.exit : "register dump",
+				f.suberror_name ? " / " : "", f.suberror_name ? f.suberror_name : "");
 		fprintf(o, "  %-20s %s\n", "verdict", f.verdict);
 		if (f.policy[0])
 			fprintf(o, "  %-20s %s\n", "exitgate default", f.policy);

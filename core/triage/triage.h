@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "exitgate.h"
+
 #define XG_TRIAGE_MAX_BLOCKS 64
 #define XG_TRIAGE_MAX_DATA 16
 #define XG_TRIAGE_MAX_CODE 96
@@ -158,6 +160,19 @@ struct xg_tri_facts {
 };
 
 void xg_triage_derive(const struct xg_triage *t, int i, struct xg_tri_facts *f);
+
+/* Who and why of one of exitgate's own dumps (core/dump), read by xg_triage_from_dump. */
+struct xg_tri_dump_info {
+	char guest[64], trigger[32], handler[96], verdict[32], time[32];
+	char note[200], error[200];
+	int vcpu;
+	long long seq;
+};
+
+/* One of exitgate's own dumps (the JSON core/dump writes) as one block: the exit from its raw
+ * kvm_run bytes, the registers, the code around RIP. -1 with a message if it is not a dump. */
+int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
+			struct xg_tri_dump_info *info, struct xg_error *err);
 
 /* One JSON array, one object per block; or text for a person. `name` labels the input. */
 void xg_triage_print_json(const struct xg_triage *t, FILE *out);

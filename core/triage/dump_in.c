@@ -1,0 +1,327 @@
+/*
+ * dump_in.c - xg_triage_from_dump(): one of exitgate's own dumps (core/dump) as a triage
+ * block, so `exitgate show` says of it what `exitgate triage` says of another VMM's output.
+ *
+ * The dump is JSON exitgate wrote; it is read by a small scanner that finds keys in an
+ * object's span (strings and nesting respected), not by a general parser: a dump that is
+ * cut or edited gives what can still be found, and a message naming what is missing. The
+ * exit comes from its "raw" kvm_run bytes, decoded by the exit model as `exitgate decode`
+ * does; the registers and the code around RIP from "registers" and "code".
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "triage/triage.h"
+
+/* The end of the JSON value at p (a string, an object, an array or a scalar), or e. */
+static const char *value_end(const char *p, const char *e)
+{
+	int depth = 0;
+
+	if (p >= e)
+		return e;
+	if (*p == '"') {
+		for (p++; p < e; p++) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				return p + 1;
+		}
+		return e;
+	}
+	if (*p != '{' && *p != '[') {
+		while (p < e && *p != ',' && *p != '}' && *p != ']' && !isspace((unsigned char)*p))
+			p++;
+		return p;
+	}
+	for (; p < e; p++) {
+		if (*p == '"') {
+			p = value_end(p, e) - 1;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p + 1;
+	}
+	return e;
+}
+
+/* The value of `key` among the members of the object spanning [o, e) ('{' at o), or NULL. */
+static const char *member(const char *o, const char *e, const char *key, const char **vend)
+{
+	size_t kl = strlen(key);
+	const char *p = o;
+
+	if (p >= e || *p != '{')
+		return NULL;
+	p++;
+	while (p < e) {
+		while (p < e && (isspace((unsigned char)*p) || *p == ','))
+			p++;
+		if (p >= e || *p != '"')
+			return NULL;
+		const char *k = p + 1, *ke = value_end(p, e);
+		p = ke;
+		while (p < e && isspace((unsigned char)*p))
+			p++;
+		if (p >= e || *p != ':')
+			return NULL;
+		p++;
+		while (p < e && isspace((unsigned char)*p))
+			p++;
+		const char *ve = value_end(p, e);
+		if ((size_t)(ke - 1 - k) == kl && !strncmp(k, key, kl)) {
+			if (vend)
+				*vend = ve;
+			return p;
+		}
+		p = ve;
+	}
+	return NULL;
+}
+
+/* A number or a "0x..." string value. */
+static int num(const char *v, uint64_t *out)
+{
+	char *end;
+
+	if (!v)
+		return 0;
+	if (*v == '"')
+		v++;
+	if (!isdigit((unsigned char)*v))
+		return 0;
+	*out = strtoull(v, &end, 0);
+	return end != v;
+}
+
+static void str(const char *v, const char *ve, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = 0;
+	if (!v || *v != '"')
+		return;
+	for (v++; v < ve - 1 && o + 1 < n; v++) {
+		if (*v == '\\' && v + 1 < ve - 1)
+			v++;
+		out[o++] = (unsigned char)*v < 0x20 ? ' ' : *v;
+	}
+	out[o] = 0;
+}
+
+static void field(const char *o, const char *oe, const char *key, char *out, size_t n)
+{
+	const char *ve, *v = member(o, oe, key, &ve);
+
+	str(v, ve, out, n);
+}
+
+/* Hex digits of a string value into bytes; returns the count. */
+static size_t hexbytes(const char *v, const char *ve, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!v || *v != '"')
+		return 0;
+	for (v++; v + 1 < ve && n < cap && isxdigit((unsigned char)v[0]) &&
+		  isxdigit((unsigned char)v[1]);
+	     v += 2) {
+		char b[3] = {v[0], v[1], 0};
+		out[n++] = (uint8_t)strtoul(b, NULL, 16);
+	}
+	return n;
+}
+
+static void regs(const char *o, const char *oe, struct xg_tri_block *b)
+{
+	static const struct {
+		const char *k;
+		int slot;
+	} names[] = {
+		{"rip", XG_TR_RIP}, {"rax", XG_TR_RAX}, {"rcx", XG_TR_RCX},   {"rdx", XG_TR_RDX},
+		{"rbx", XG_TR_RBX}, {"rsp", XG_TR_RSP}, {"rbp", XG_TR_RBP},   {"rsi", XG_TR_RSI},
+		{"rdi", XG_TR_RDI}, {"r8", XG_TR_R8},	{"r9", XG_TR_R9},     {"r10", XG_TR_R10},
+		{"r11", XG_TR_R11}, {"r12", XG_TR_R12}, {"r13", XG_TR_R13},   {"r14", XG_TR_R14},
+		{"r15", XG_TR_R15}, {"rflags", XG_TR_RFL}, {"cr0", XG_TR_CR0}, {"cr2", XG_TR_CR2},
+		{"cr3", XG_TR_CR3}, {"cr4", XG_TR_CR4}, {"efer", XG_TR_EFER}, {"cpl", XG_TR_CPL},
+		{"pc", XG_TR_PC},   {"sp", XG_TR_SP},	{"pstate", XG_TR_PSTATE},
+	};
+	static const char *const segs[XG_TS_COUNT] = {"es", "cs", "ss", "ds", "fs", "gs", NULL, NULL};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (num(member(o, oe, names[i].k, NULL), &v)) {
+			b->reg[names[i].slot] = v;
+			b->have[names[i].slot] = 1;
+			b->have_regs = 1;
+			b->regs_wide = 1;
+		}
+	for (int x = 0; x <= 30; x++) {
+		char k[4];
+		snprintf(k, sizeof(k), "x%d", x);
+		if (num(member(o, oe, k, NULL), &v)) {
+			b->reg[XG_TR_X0 + x] = v;
+			b->have[XG_TR_X0 + x] = 1;
+		}
+	}
+	for (int s = 0; s < XG_TS_COUNT; s++) {
+		const char *se, *so = segs[s] ? member(o, oe, segs[s], &se) : NULL;
+		struct xg_tri_segreg *sr = &b->seg[s];
+		static const struct {
+			const char *k;
+			int shift, width;
+		} f[] = {{"type", 8, 4}, {"s", 12, 1}, {"dpl", 13, 2}, {"present", 15, 1},
+			 {"l", 21, 1},	 {"db", 22, 1}, {"g", 23, 1}};
+		if (!so || *so != '{')
+			continue;
+		sr->have = 1;
+		if (num(member(so, se, "selector", NULL), &v))
+			sr->sel = (uint16_t)v;
+		if (num(member(so, se, "base", NULL), &v))
+			sr->base = v;
+		if (num(member(so, se, "limit", NULL), &v))
+			sr->limit = (uint32_t)v;
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			if (num(member(so, se, f[i].k, NULL), &v)) {
+				sr->flags |= (uint32_t)(v & ((1u << f[i].width) - 1)) << f[i].shift;
+				sr->have_flags = 1;
+			}
+	}
+}
+
+int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
+			struct xg_tri_dump_info *info, struct xg_error *err)
+{
+	const char *s = json, *e = json + len, *ve, *v;
+	struct xg_tri_block *b;
+	uint64_t n;
+
+	memset(t, 0, sizeof(*t));
+	memset(info, 0, sizeof(*info));
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	e = value_end(s, e);
+	if (s >= e || *s != '{' || !member(s, e, "exitgate_dump", NULL)) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "not an exitgate dump (no \"exitgate_dump\" key in a JSON object); for what "
+			 "another VMM or the kernel printed use `exitgate triage`");
+		return -1;
+	}
+	t->nblocks = 1;
+	t->lines = 1;
+	b = &t->b[0];
+	b->first_line = b->last_line = 1;
+	b->vmm = "exitgate";
+	b->arch = -1;
+	b->suberror = -1;
+	b->cpu = -1;
+	b->marker = -1;
+	field(s, e, "guest", info->guest, sizeof(info->guest));
+	field(s, e, "trigger", info->trigger, sizeof(info->trigger));
+	field(s, e, "handler", info->handler, sizeof(info->handler));
+	field(s, e, "verdict", info->verdict, sizeof(info->verdict));
+	field(s, e, "note", info->note, sizeof(info->note));
+	field(s, e, "error", info->error, sizeof(info->error));
+	field(s, e, "time", info->time, sizeof(info->time));
+	info->vcpu = num(member(s, e, "vcpu", NULL), &n) ? (int)n : -1;
+	info->seq = num(member(s, e, "seq", NULL), &n) ? (long long)n : -1;
+	b->vcpu = info->vcpu;
+	snprintf(b->message, sizeof(b->message), "exitgate dump of %.48s vCPU %d (trigger %.24s, verdict %.24s)",
+		 info->guest[0] ? info->guest : "?", info->vcpu, info->trigger[0] ? info->trigger : "?",
+		 info->verdict[0] ? info->verdict : "?");
+
+	/* the exit, from its raw kvm_run bytes */
+	const char *xo, *xe;
+	xo = member(s, e, "exit", &xe);
+	if (xo && *xo == '{') {
+		char arch[16];
+		uint8_t *raw = malloc(4096);
+		size_t nraw = 0;
+		struct xg_exit x;
+		struct xg_exit_opts eo = {XG_ARCH_X86_64, XG_HW_NONE};
+		struct xg_error derr = {{0}};
+
+		v = member(xo, xe, "arch", &ve);
+		str(v, ve, arch, sizeof(arch));
+		if (!strcmp(arch, "arm64"))
+			eo.arch = XG_ARCH_ARM64;
+		b->arch = eo.arch == XG_ARCH_ARM64 ? 1 : 0;
+		/* "raw" is the exit union (kvm_run from byte 32); the header's exit_reason is
+		 * "exit_reason": rebuild the struct kvm_run the exit model reads */
+		v = member(xo, xe, "raw", &ve);
+		if (raw && num(member(xo, xe, "exit_reason", NULL), &n)) {
+			memset(raw, 0, 4096);
+			for (int k = 0; k < 4; k++)
+				raw[8 + k] = (uint8_t)(n >> (8 * k));
+			nraw = 32 + hexbytes(v, ve, raw + 32, XG_RUN_UNION_SIZE);
+		}
+		if (raw && nraw == XG_RUN_MIN_SIZE && !xg_exit_decode(&x, raw, nraw, &eo, &derr)) {
+			b->exit_number = x.reason;
+			switch (x.reason) {
+			case 17: /* KVM_EXIT_INTERNAL_ERROR */
+				b->exit = XG_TX_INTERNAL;
+				b->suberror = (int)x.u.internal.suberror;
+				b->ndata = (int)x.u.internal.ndata_used;
+				memcpy(b->data, x.u.internal.data, sizeof(b->data));
+				if (x.u.internal.has_insn && x.u.internal.insn_size) {
+					memcpy(b->code, x.u.internal.insn, x.u.internal.insn_size);
+					memset(b->code_known, 1, x.u.internal.insn_size);
+					b->ncode = x.u.internal.insn_size;
+					b->marker = 0;
+				}
+				break;
+			case 9: /* KVM_EXIT_FAIL_ENTRY */
+				b->exit = XG_TX_FAIL_ENTRY;
+				b->hw_error = x.u.fail_entry.reason;
+				b->have_hw_error = 1;
+				b->cpu = (int)x.u.fail_entry.cpu;
+				b->have_cpu = 1;
+				break;
+			case 8: /* KVM_EXIT_SHUTDOWN */
+				b->exit = XG_TX_SHUTDOWN;
+				break;
+			case 28: /* KVM_EXIT_ARM_NISV */
+				b->exit = XG_TX_NISV;
+				break;
+			case 29: /* KVM_EXIT_X86_RDMSR */
+			case 30: /* KVM_EXIT_X86_WRMSR */
+				b->exit = XG_TX_MSR;
+				b->nitems = 1;
+				b->items[0].a = x.u.msr.index;
+				b->items[0].b = x.u.msr.data;
+				b->items[0].write = x.reason == 30;
+				break;
+			default:
+				b->exit = XG_TX_EXIT_REASON;
+				break;
+			}
+		} else {
+			snprintf(b->err, sizeof(b->err), "exit.raw not decoded%s%.40s",
+				 derr.msg[0] ? ": " : "", derr.msg);
+		}
+		free(raw);
+	}
+
+	/* the registers and the code around RIP */
+	const char *ro, *re;
+	if ((ro = member(s, e, "registers", &re)) && *ro == '{')
+		regs(ro, re, b);
+	const char *co, *ce;
+	if ((co = member(s, e, "code", &ce)) && *co == '{') {
+		uint64_t start, rip;
+		uint8_t bytes[XG_TRIAGE_MAX_CODE];
+		v = member(co, ce, "bytes", &ve);
+		size_t nb = hexbytes(v, ve, bytes, sizeof(bytes));
+		if (nb && num(member(co, ce, "start", NULL), &start) &&
+		    num(member(co, ce, "rip", NULL), &rip) && rip >= start && rip - start < nb) {
+			memcpy(b->code, bytes, nb);
+			memset(b->code_known, 1, nb);
+			b->ncode = (int)nb;
+			b->marker = (int)(rip - start);
+		}
+	}
+	return 0;
+}

@@ -11,18 +11,18 @@
 #include "triage/triage.h"
 
 static const char usage_text[] =
-	"usage: exitgate show [--json] DUMP...\n"
-	"\n"
-	"Shows dumps `exitgate run` wrote (<dump_dir>/<guest>-<run>-vcpu<N>-<seq>.json) the way\n"
-	"`exitgate triage` shows another VMM's crash: who wrote it and why (guest, vCPU, trigger,\n"
-	"the handler and verdict, the policy's note), then the exit decoded from its kvm_run\n"
-	"bytes, the CPU mode, the instruction at RIP in that mode and the code around it, the\n"
-	"guest physical region, anomalies and a verdict.\n"
-	"\n"
-	"  --json   one JSON array, an object per dump (the keys of `exitgate triage --json`,\n"
-	"           with \"dump\" holding the file, guest, vCPU, trigger, handler, verdict, note)\n"
-	"\n"
-	"Exit status: 0 every dump was shown, 2 a file could not be read or is not a dump.\n";
+    "usage: exitgate show [--json] DUMP...\n"
+    "\n"
+    "Shows dumps `exitgate run` wrote (<dump_dir>/<guest>-<run>-vcpu<N>-<seq>.json) the way\n"
+    "`exitgate triage` shows another VMM's crash: who wrote it and why (guest, vCPU, trigger,\n"
+    "the handler and verdict, the policy's note), then the exit decoded from its kvm_run\n"
+    "bytes, the CPU mode, the instruction at RIP in that mode and the code around it, the\n"
+    "guest physical region, anomalies and a verdict.\n"
+    "\n"
+    "  --json   one JSON array, an object per dump (the keys of `exitgate triage --json`,\n"
+    "           with \"dump\" holding the file, guest, vCPU, trigger, handler, verdict, note)\n"
+    "\n"
+    "Exit status: 0 every dump was shown, 2 a file could not be read or is not a dump.\n";
 
 static void json_str(const char *s)
 {
@@ -41,9 +41,9 @@ static void json_str(const char *s)
 int xg_cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int json = 0, c, rc = 0, shown = 0;
 	struct xg_triage *t;
@@ -104,7 +104,8 @@ int xg_cmd_show(int argc, char **argv)
 				json_str(argv[i]);
 				printf(", \"guest\": ");
 				json_str(info.guest);
-				printf(", \"vcpu\": %d, \"seq\": %lld, \"trigger\": ", info.vcpu, info.seq);
+				printf(", \"vcpu\": %d, \"seq\": %lld, \"trigger\": ", info.vcpu,
+				       info.seq);
 				json_str(info.trigger);
 				printf(", \"handler\": ");
 				json_str(info.handler);
@@ -117,11 +118,12 @@ int xg_cmd_show(int argc, char **argv)
 			}
 			free(buf);
 		} else {
-			printf("%s%s: %s vCPU %d dump #%lld, %s%s%s; trigger %s, verdict %s%s%s%s%s\n",
-			       shown ? "\n" : "", argv[i], info.guest, info.vcpu, info.seq, info.time,
-			       info.handler[0] ? ", by " : "", info.handler, info.trigger,
-			       info.verdict[0] ? info.verdict : "none", info.note[0] ? "; note: " : "",
-			       info.note, info.error[0] ? "; error: " : "", info.error);
+			printf(
+			    "%s%s: %s vCPU %d dump #%lld, %s%s%s; trigger %s, verdict %s%s%s%s%s\n",
+			    shown ? "\n" : "", argv[i], info.guest, info.vcpu, info.seq, info.time,
+			    info.handler[0] ? ", by " : "", info.handler, info.trigger,
+			    info.verdict[0] ? info.verdict : "none", info.note[0] ? "; note: " : "",
+			    info.note, info.error[0] ? "; error: " : "", info.error);
 			xg_triage_print_text(t, "  exit", stdout);
 			shown++;
 		}

@@ -19,9 +19,10 @@
 
 #define BIT(n) (1ull << (n))
 
-static void note(struct xg_tri_facts *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct xg_tri_facts *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void anomaly(struct xg_tri_facts *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #include <stdarg.h>
 
@@ -75,19 +76,18 @@ static int plausible_vmx(uint64_t r)
 
 static int plausible_svm(uint64_t c)
 {
-	return (c >= 0x40 && c <= 0x5f) || (c >= 0x60 && c <= 0xa5) || c == 0x400 ||
-	       c == 0x401 || c == 0x402 || c == 0x403 || c == 0xffffffffull || c == ~0ull ||
-	       (c <= 0x1f);
+	return (c >= 0x40 && c <= 0x5f) || (c >= 0x60 && c <= 0xa5) || c == 0x400 || c == 0x401 ||
+	       c == 0x402 || c == 0x403 || c == 0xffffffffull || c == ~0ull || (c <= 0x1f);
 }
 
 /* VMX exits seen with an emulation failure or event-delivery error: what a person hits. */
 static int likely_vmx(uint64_t r)
 {
-	switch (r & 0xffff) {
-	case 0: case 2: case 9: case 10: case 12: case 18: case 28: case 30: case 31: case 32:
-	case 33: case 44: case 48: case 49: case 55:
-		return 1;
-	}
+	static const uint8_t seen[] = {0, 2, 9, 10, 12, 18, 28, 30, 31, 32, 33, 44, 48, 49, 55};
+
+	for (size_t i = 0; i < sizeof(seen); i++)
+		if ((r & 0xffff) == seen[i])
+			return 1;
 	return 0;
 }
 
@@ -99,31 +99,31 @@ static int likely_svm(uint64_t c)
 
 /* SDM Vol. 3C 31.4, Table 31-1 "VM-Instruction Error Numbers". */
 static const struct xg_name vm_insn_errors[] = {
-	{1, "VMCALL executed in VMX root operation"},
-	{2, "VMCLEAR with invalid physical address"},
-	{3, "VMCLEAR with VMXON pointer"},
-	{4, "VMLAUNCH with non-clear VMCS"},
-	{5, "VMRESUME with non-launched VMCS"},
-	{6, "VMRESUME after VMXOFF"},
-	{7, "VM entry with invalid control field(s)"},
-	{8, "VM entry with invalid host-state field(s)"},
-	{9, "VMPTRLD with invalid physical address"},
-	{10, "VMPTRLD with VMXON pointer"},
-	{11, "VMPTRLD with incorrect VMCS revision identifier"},
-	{12, "VMREAD/VMWRITE from/to unsupported VMCS component"},
-	{13, "VMWRITE to read-only VMCS component"},
-	{15, "VMXON executed in VMX root operation"},
-	{16, "VM entry with invalid executive-VMCS pointer"},
-	{17, "VM entry with non-launched executive VMCS"},
-	{18, "VM entry with executive-VMCS pointer not VMXON pointer"},
-	{19, "VMCALL with non-clear VMCS"},
-	{20, "VMCALL with invalid VM-exit control fields"},
-	{22, "VMCALL with incorrect MSEG revision identifier"},
-	{23, "VMXOFF under dual-monitor treatment of SMIs and SMM"},
-	{24, "VMCALL with invalid SMM-monitor features"},
-	{25, "VM entry with invalid VM-execution control fields in executive VMCS"},
-	{26, "VM entry with events blocked by MOV SS"},
-	{28, "invalid operand to INVEPT/INVVPID"},
+    {1, "VMCALL executed in VMX root operation"},
+    {2, "VMCLEAR with invalid physical address"},
+    {3, "VMCLEAR with VMXON pointer"},
+    {4, "VMLAUNCH with non-clear VMCS"},
+    {5, "VMRESUME with non-launched VMCS"},
+    {6, "VMRESUME after VMXOFF"},
+    {7, "VM entry with invalid control field(s)"},
+    {8, "VM entry with invalid host-state field(s)"},
+    {9, "VMPTRLD with invalid physical address"},
+    {10, "VMPTRLD with VMXON pointer"},
+    {11, "VMPTRLD with incorrect VMCS revision identifier"},
+    {12, "VMREAD/VMWRITE from/to unsupported VMCS component"},
+    {13, "VMWRITE to read-only VMCS component"},
+    {15, "VMXON executed in VMX root operation"},
+    {16, "VM entry with invalid executive-VMCS pointer"},
+    {17, "VM entry with non-launched executive VMCS"},
+    {18, "VM entry with executive-VMCS pointer not VMXON pointer"},
+    {19, "VMCALL with non-clear VMCS"},
+    {20, "VMCALL with invalid VM-exit control fields"},
+    {22, "VMCALL with incorrect MSEG revision identifier"},
+    {23, "VMXOFF under dual-monitor treatment of SMIs and SMM"},
+    {24, "VMCALL with invalid SMM-monitor features"},
+    {25, "VM entry with invalid VM-execution control fields in executive VMCS"},
+    {26, "VM entry with events blocked by MOV SS"},
+    {28, "invalid operand to INVEPT/INVVPID"},
 };
 
 /* Exit qualification of an EPT violation: SDM Vol. 3C 28.2.1, Table 28-7 ("Exit
@@ -131,23 +131,23 @@ static const struct xg_name vm_insn_errors[] = {
 static void ept_violation_bits(uint64_t q, char *out, size_t n)
 {
 	static const char *const bits[] = {
-		[0] = "data read",
-		[1] = "data write",
-		[2] = "instruction fetch",
-		[3] = "EPT entry readable",
-		[4] = "EPT entry writable",
-		[5] = "EPT entry executable",
-		[6] = "EPT entry user-executable",
-		[7] = "guest linear address valid",
-		[8] = "access to the translated address (not to a paging-structure entry)",
-		[9] = "user-mode linear address",
-		[10] = "linear address writable",
-		[11] = "linear address execute-disable",
-		[12] = "NMI unblocking due to IRET",
-		[13] = "shadow-stack access",
-		[14] = "supervisor shadow stack",
-		[15] = "guest-paging verification",
-		[16] = "asynchronous to instruction execution",
+	    [0] = "data read",
+	    [1] = "data write",
+	    [2] = "instruction fetch",
+	    [3] = "EPT entry readable",
+	    [4] = "EPT entry writable",
+	    [5] = "EPT entry executable",
+	    [6] = "EPT entry user-executable",
+	    [7] = "guest linear address valid",
+	    [8] = "access to the translated address (not to a paging-structure entry)",
+	    [9] = "user-mode linear address",
+	    [10] = "linear address writable",
+	    [11] = "linear address execute-disable",
+	    [12] = "NMI unblocking due to IRET",
+	    [13] = "shadow-stack access",
+	    [14] = "supervisor shadow stack",
+	    [15] = "guest-paging verification",
+	    [16] = "asynchronous to instruction execution",
 	};
 	out[0] = 0;
 	for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
@@ -164,9 +164,14 @@ static void npf_bits(uint64_t e, char *out, size_t n)
 	static const struct {
 		int bit;
 		const char *name;
-	} bits[] = {{0, "present (protection violation)"}, {1, "write"}, {2, "user"},
-		    {3, "reserved bit set"}, {4, "instruction fetch"}, {5, "protection key"},
-		    {6, "shadow stack"}, {32, "fault on the final guest physical address"},
+	} bits[] = {{0, "present (protection violation)"},
+		    {1, "write"},
+		    {2, "user"},
+		    {3, "reserved bit set"},
+		    {4, "instruction fetch"},
+		    {5, "protection key"},
+		    {6, "shadow stack"},
+		    {32, "fault on the final guest physical address"},
 		    {33, "fault during the guest's page-table walk"}};
 	out[0] = 0;
 	for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
@@ -224,28 +229,29 @@ static const char *pc_region(uint64_t a)
 		uint64_t lo, hi;
 		const char *what;
 	} map[] = {
-		{0x0, 0x3ff, "the real-mode interrupt vector table (RAM)"},
-		{0x400, 0x4ff, "the BIOS data area (RAM)"},
-		{0x500, 0x9fbff, "conventional memory (RAM below 640 KiB)"},
-		{0x9fc00, 0x9ffff, "the extended BIOS data area (RAM)"},
-		{0xa0000, 0xbffff,
-		 "the legacy VGA window (device memory, not RAM; SMRAM's A-segment while SMRAM is open)"},
-		{0xc0000, 0xc7fff, "the VGA option ROM"},
-		{0xc8000, 0xdffff, "the option ROM area (expansion ROMs)"},
-		{0xe0000, 0xfffff, "the BIOS area (system BIOS, read-only shadow)"},
-		{0x100000, 0x7fffffff, "RAM above 1 MiB (if the guest has that much)"},
-		{0x80000000, 0xafffffff,
-		 "below-4 GiB RAM or the 32-bit PCI hole, depending on the guest's RAM size"},
-		{0xb0000000, 0xbfffffff,
-		 "q35's PCIe MMCONFIG window, or below-4 GiB RAM on the pc machine"},
-		{0xc0000000, 0xfebfffff, "the 32-bit PCI hole (device BARs), or RAM on a small pc"},
-		{0xfec00000, 0xfec00fff, "the IO-APIC (MMIO)"},
-		{0xfec01000, 0xfecfffff, "chipset MMIO"},
-		{0xfed00000, 0xfed003ff, "the HPET (MMIO)"},
-		{0xfed00400, 0xfedfffff, "chipset MMIO (TPM, ICH9 RCRB)"},
-		{0xfee00000, 0xfeefffff, "the local APIC (MMIO)"},
-		{0xfef00000, 0xffffffff,
-		 "the firmware flash / BIOS ROM (the reset vector is 0xfffffff0)"},
+	    {0x0, 0x3ff, "the real-mode interrupt vector table (RAM)"},
+	    {0x400, 0x4ff, "the BIOS data area (RAM)"},
+	    {0x500, 0x9fbff, "conventional memory (RAM below 640 KiB)"},
+	    {0x9fc00, 0x9ffff, "the extended BIOS data area (RAM)"},
+	    {0xa0000, 0xbffff,
+	     "the legacy VGA window (device memory, not RAM; SMRAM's A-segment while SMRAM is "
+	     "open)"},
+	    {0xc0000, 0xc7fff, "the VGA option ROM"},
+	    {0xc8000, 0xdffff, "the option ROM area (expansion ROMs)"},
+	    {0xe0000, 0xfffff, "the BIOS area (system BIOS, read-only shadow)"},
+	    {0x100000, 0x7fffffff, "RAM above 1 MiB (if the guest has that much)"},
+	    {0x80000000, 0xafffffff,
+	     "below-4 GiB RAM or the 32-bit PCI hole, depending on the guest's RAM size"},
+	    {0xb0000000, 0xbfffffff,
+	     "q35's PCIe MMCONFIG window, or below-4 GiB RAM on the pc machine"},
+	    {0xc0000000, 0xfebfffff, "the 32-bit PCI hole (device BARs), or RAM on a small pc"},
+	    {0xfec00000, 0xfec00fff, "the IO-APIC (MMIO)"},
+	    {0xfec01000, 0xfecfffff, "chipset MMIO"},
+	    {0xfed00000, 0xfed003ff, "the HPET (MMIO)"},
+	    {0xfed00400, 0xfedfffff, "chipset MMIO (TPM, ICH9 RCRB)"},
+	    {0xfee00000, 0xfeefffff, "the local APIC (MMIO)"},
+	    {0xfef00000, 0xffffffff,
+	     "the firmware flash / BIOS ROM (the reset vector is 0xfffffff0)"},
 	};
 	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (a >= map[i].lo && a <= map[i].hi)
@@ -261,21 +267,21 @@ static const char *virt_region(uint64_t a)
 		uint64_t lo, hi;
 		const char *what;
 	} map[] = {
-		{0x0, 0x07ffffff, "the flash (firmware)"},
-		{0x08000000, 0x0800ffff, "the GIC distributor"},
-		{0x08010000, 0x0801ffff, "the GIC CPU interface"},
-		{0x08020000, 0x0807ffff, "the GIC virtual interfaces"},
-		{0x08080000, 0x0809ffff, "the GIC ITS / v2m"},
-		{0x080a0000, 0x08ffffff, "the GICv3 redistributors"},
-		{0x09000000, 0x09000fff, "the PL011 UART"},
-		{0x09010000, 0x09010fff, "the PL031 RTC"},
-		{0x09020000, 0x09020017, "fw_cfg"},
-		{0x09030000, 0x09030fff, "the PL061 GPIO"},
-		{0x0a000000, 0x0a003fff, "the virtio-mmio transports"},
-		{0x0c000000, 0x0dffffff, "the platform bus"},
-		{0x10000000, 0x3efeffff, "the PCIe MMIO window"},
-		{0x3eff0000, 0x3effffff, "the PCIe I/O window"},
-		{0x3f000000, 0x3fffffff, "the PCIe ECAM"},
+	    {0x0, 0x07ffffff, "the flash (firmware)"},
+	    {0x08000000, 0x0800ffff, "the GIC distributor"},
+	    {0x08010000, 0x0801ffff, "the GIC CPU interface"},
+	    {0x08020000, 0x0807ffff, "the GIC virtual interfaces"},
+	    {0x08080000, 0x0809ffff, "the GIC ITS / v2m"},
+	    {0x080a0000, 0x08ffffff, "the GICv3 redistributors"},
+	    {0x09000000, 0x09000fff, "the PL011 UART"},
+	    {0x09010000, 0x09010fff, "the PL031 RTC"},
+	    {0x09020000, 0x09020017, "fw_cfg"},
+	    {0x09030000, 0x09030fff, "the PL061 GPIO"},
+	    {0x0a000000, 0x0a003fff, "the virtio-mmio transports"},
+	    {0x0c000000, 0x0dffffff, "the platform bus"},
+	    {0x10000000, 0x3efeffff, "the PCIe MMIO window"},
+	    {0x3eff0000, 0x3effffff, "the PCIe I/O window"},
+	    {0x3f000000, 0x3fffffff, "the PCIe ECAM"},
 	};
 	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (a >= map[i].lo && a <= map[i].hi)
@@ -314,20 +320,23 @@ static void cpu_mode(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	f->paging = f->smm = f->cpl = -1;
 	if (b->arch == 1) {
 		if (have(b, XG_TR_PSTATE)) {
-			/* PSTATE/SPSR M[4:0] (ARM ARM C5.2.18): M[4]=0 AArch64, M[3:2] EL, M[0] SP */
+			/* PSTATE/SPSR M[4:0] (ARM ARM C5.2.18): M[4]=0 AArch64, M[3:2] EL, M[0] SP
+			 */
 			uint64_t ps = b->reg[XG_TR_PSTATE];
 			unsigned el = (ps >> 2) & 3;
 			if (ps & 0x10) {
 				f->cpu_mode = "aarch32";
-				snprintf(f->cpu_mode_text, sizeof(f->cpu_mode_text), "AArch32 (PSTATE 0x%llx)",
-					 (unsigned long long)ps);
+				snprintf(f->cpu_mode_text, sizeof(f->cpu_mode_text),
+					 "AArch32 (PSTATE 0x%llx)", (unsigned long long)ps);
 			} else {
-				static const char *const m[4][2] = {{"EL0t", "EL0t"}, {"EL1t", "EL1h"},
-								      {"EL2t", "EL2h"}, {"EL3t", "EL3h"}};
+				static const char *const m[4][2] = {{"EL0t", "EL0t"},
+								    {"EL1t", "EL1h"},
+								    {"EL2t", "EL2h"},
+								    {"EL3t", "EL3h"}};
 				f->cpu_mode = m[el][ps & 1];
 				snprintf(f->cpu_mode_text, sizeof(f->cpu_mode_text),
-					 "AArch64 %s (exception level %u, SP_EL%u)", f->cpu_mode, el,
-					 (ps & 1) ? el : 0);
+					 "AArch64 %s (exception level %u, SP_EL%u)", f->cpu_mode,
+					 el, (ps & 1) ? el : 0);
 			}
 			f->cpl = (int)el;
 		}
@@ -354,7 +363,8 @@ static void cpu_mode(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	if (have(b, XG_TR_CPL))
 		f->cpl = (int)b->reg[XG_TR_CPL];
 	else if (cs->have_flags && pe == 1)
-		f->cpl = (int)((cs->flags >> 13) & 3); /* CS.DPL is the CPL for a non-conforming CS */
+		f->cpl =
+		    (int)((cs->flags >> 13) & 3); /* CS.DPL is the CPL for a non-conforming CS */
 
 	/* SDM Vol. 3A 2.2 / 9.1: CR0.PE=0 real mode; PE=1 with EFLAGS.VM virtual-8086; IA-32e
 	 * mode when EFER.LMA=1, where CS.L picks 64-bit vs compatibility mode (3.4.5); CS.D the
@@ -378,7 +388,8 @@ static void cpu_mode(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		/* only 32-bit register names: not long mode; real or protected unknown */
 		f->cpu_mode = NULL;
 	}
-	if (!f->cpu_mode && b->regs_wide && have(b, XG_TR_RIP) && b->reg[XG_TR_RIP] > 0xffffffffull) {
+	if (!f->cpu_mode && b->regs_wide && have(b, XG_TR_RIP) &&
+	    b->reg[XG_TR_RIP] > 0xffffffffull) {
 		f->cpu_mode = "long64"; /* a RIP above 4 GiB exists only in 64-bit mode */
 		f->code_bits = 64;
 	}
@@ -394,15 +405,16 @@ static void cpu_mode(const struct xg_tri_block *b, struct xg_tri_facts *f)
 			     {"protected16", "protected mode, 16-bit code"}};
 		for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			if (!strcmp(names[i].m, f->cpu_mode))
-				snprintf(f->cpu_mode_text, sizeof(f->cpu_mode_text), "%s", names[i].text);
+				snprintf(f->cpu_mode_text, sizeof(f->cpu_mode_text), "%s",
+					 names[i].text);
 		if (f->paging == 1) {
 			uint64_t cr4 = b->reg[XG_TR_CR4];
 			cat(f->cpu_mode_text, sizeof(f->cpu_mode_text), ", paging on%s",
-			    !have(b, XG_TR_CR4)  ? ""
-			    : (cr4 & BIT(12))   ? " (5-level)"
+			    !have(b, XG_TR_CR4)				 ? ""
+			    : (cr4 & BIT(12))				 ? " (5-level)"
 			    : lma == 1 || !strcmp(f->cpu_mode, "long64") ? " (4-level)"
-			    : (cr4 & BIT(5))	 ? " (PAE)"
-						 : " (32-bit)");
+			    : (cr4 & BIT(5))				 ? " (PAE)"
+									 : " (32-bit)");
 		} else if (f->paging == 0) {
 			cat(f->cpu_mode_text, sizeof(f->cpu_mode_text), ", paging off");
 		}
@@ -489,8 +501,9 @@ static void looks(const uint8_t *p, const uint8_t *known, int n, uint64_t addr, 
 			char text[40] = "";
 			for (int i = off, k = 0; i < n && k < 30; i += 2, k++)
 				text[k] = (char)p[i], text[k + 1] = 0;
-			snprintf(out, size, "VGA text-mode cells (character, attribute 0x%02x): \"%s\"",
-				 attr, text);
+			snprintf(out, size,
+				 "VGA text-mode cells (character, attribute 0x%02x): \"%s\"", attr,
+				 text);
 			return;
 		}
 	}
@@ -499,13 +512,15 @@ static void looks(const uint8_t *p, const uint8_t *known, int n, uint64_t addr, 
 		int ptrs = 0, slots = 0;
 		int first = (int)((4 - (addr & 3)) & 3);
 		for (int i = first; i + 3 < n; i += 4, slots++)
-			if (p[i + 2] == 0 && (p[i + 3] == 0xf0 || p[i + 3] == 0xc0 || p[i + 3] == 0xe0))
+			if (p[i + 2] == 0 &&
+			    (p[i + 3] == 0xf0 || p[i + 3] == 0xc0 || p[i + 3] == 0xe0))
 				ptrs++;
 		if (slots >= 3 && ptrs * 2 > slots) {
-			snprintf(out, size,
-				 "real-mode far pointers (like %02X%02X:%02X%02X): the interrupt vector "
-				 "table, not code",
-				 p[first + 3], p[first + 2], p[first + 1], p[first]);
+			snprintf(
+			    out, size,
+			    "real-mode far pointers (like %02X%02X:%02X%02X): the interrupt vector "
+			    "table, not code",
+			    p[first + 3], p[first + 2], p[first + 1], p[first]);
 			return;
 		}
 	}
@@ -535,7 +550,8 @@ static void instruction(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	snprintf(f->insn_source, sizeof(f->insn_source), "code line, at the marker");
 	if (!avail) {
 		snprintf(f->insn_bytes, sizeof(f->insn_bytes), "??");
-		snprintf(f->insn_text, sizeof(f->insn_text), "(the bytes at RIP could not be read)");
+		snprintf(f->insn_text, sizeof(f->insn_text),
+			 "(the bytes at RIP could not be read)");
 		return;
 	}
 	size_t len = dis(b, bits, b->code + m, (size_t)avail, at, text, sizeof(text));
@@ -548,7 +564,8 @@ static void instruction(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		size_t off = (size_t)m + len;
 		for (int k = 0; k < 3 && off < (size_t)b->ncode; k++) {
 			size_t left = 0;
-			while (off + left < (size_t)b->ncode && b->code_known[off + left] && left < 15)
+			while (off + left < (size_t)b->ncode && b->code_known[off + left] &&
+			       left < 15)
 				left++;
 			size_t l = dis(b, bits, b->code + off, left, at + (off - (size_t)m), text,
 				       sizeof(text));
@@ -581,8 +598,8 @@ static void instruction(const struct xg_tri_block *b, struct xg_tri_facts *f)
 			if (ok && pos == (size_t)m && cnt) {
 				int k0 = cnt >= 3 ? 0 : 3 - cnt;
 				for (int k = k0; k < 3; k++)
-					snprintf(f->ctx_before[f->nbefore++], sizeof(f->ctx_before[0]), "%s",
-						 tmp[k]);
+					snprintf(f->ctx_before[f->nbefore++],
+						 sizeof(f->ctx_before[0]), "%s", tmp[k]);
 				break;
 			}
 		}
@@ -592,8 +609,8 @@ static void instruction(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	looks(b->code, b->code_known, m, at - (uint64_t)m, f->have_linear, before, sizeof(before));
 	looks(b->code + m, b->code_known + m, b->ncode - m, at, f->have_linear, from, sizeof(from));
 	if (before[0] && strcmp(before, "code"))
-		snprintf(f->code_looks, sizeof(f->code_looks), "before RIP: %s; from RIP: %s", before,
-			 from);
+		snprintf(f->code_looks, sizeof(f->code_looks), "before RIP: %s; from RIP: %s",
+			 before, from);
 	else if (strcmp(from, "code"))
 		snprintf(f->code_looks, sizeof(f->code_looks), "from RIP: %s", from);
 	else
@@ -603,16 +620,18 @@ static void instruction(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		struct xg_emu_x86_insn insn;
 		struct xg_emu_x86_exception exc;
 		char reason[96] = "";
-		int real = f->cpu_mode && (!strcmp(f->cpu_mode, "real") || !strcmp(f->cpu_mode, "vm86"));
-		enum xg_emu_x86_status st = xg_emu_x86_decode(b->code + m, (size_t)avail, (unsigned)bits,
-							      real, &insn, &exc, reason);
+		int real =
+		    f->cpu_mode && (!strcmp(f->cpu_mode, "real") || !strcmp(f->cpu_mode, "vm86"));
+		enum xg_emu_x86_status st = xg_emu_x86_decode(
+		    b->code + m, (size_t)avail, (unsigned)bits, real, &insn, &exc, reason);
 		if (st == XG_EMU_X86_OK && xg_emu_x86_supported(&insn)) {
 			f->emu_supported = 1;
 			snprintf(f->emu, sizeof(f->emu), "exitgate's x86 emulator implements %s",
 				 insn.name ? insn.name : f->insn_text);
 		} else {
 			f->emu_supported = 0;
-			snprintf(f->emu, sizeof(f->emu), "exitgate's x86 emulator does not implement it%s%s",
+			snprintf(f->emu, sizeof(f->emu),
+				 "exitgate's x86 emulator does not implement it%s%s",
 				 reason[0] ? ": " : "", reason);
 		}
 	}
@@ -624,17 +643,17 @@ static void instruction(const struct xg_tri_block *b, struct xg_tri_facts *f)
 static const char *exit_name(enum xg_tri_exit e)
 {
 	static const char *const n[] = {
-		[XG_TX_NONE] = NULL,
-		[XG_TX_INTERNAL] = "internal_error",
-		[XG_TX_FAIL_ENTRY] = "fail_entry",
-		[XG_TX_RUN_FAILED] = "run_failed",
-		[XG_TX_SHUTDOWN] = "shutdown",
-		[XG_TX_EXIT_REASON] = "unhandled_exit",
-		[XG_TX_MSR] = "unhandled_msr",
-		[XG_TX_NISV] = "arm_nisv",
-		[XG_TX_TRACE] = "kvm_exit_trace",
-		[XG_TX_SET_STATE] = "set_state_failed",
-		[XG_TX_GUEST_STATE] = "fail_entry",
+	    [XG_TX_NONE] = NULL,
+	    [XG_TX_INTERNAL] = "internal_error",
+	    [XG_TX_FAIL_ENTRY] = "fail_entry",
+	    [XG_TX_RUN_FAILED] = "run_failed",
+	    [XG_TX_SHUTDOWN] = "shutdown",
+	    [XG_TX_EXIT_REASON] = "unhandled_exit",
+	    [XG_TX_MSR] = "unhandled_msr",
+	    [XG_TX_NISV] = "arm_nisv",
+	    [XG_TX_TRACE] = "kvm_exit_trace",
+	    [XG_TX_SET_STATE] = "set_state_failed",
+	    [XG_TX_GUEST_STATE] = "fail_entry",
 	};
 	return (unsigned)e < sizeof(n) / sizeof(n[0]) ? n[e] : NULL;
 }
@@ -652,7 +671,8 @@ static int vendor_of(const struct xg_tri_block *b, struct xg_tri_facts *f, uint6
 		return b->vendor_hint_value;
 	}
 	if (b->exit == XG_TX_FAIL_ENTRY && b->have_hw_error) {
-		if (b->hw_error & 0x80000000u && !(b->hw_error >> 32) && plausible_vmx(b->hw_error)) {
+		if (b->hw_error & 0x80000000u && !(b->hw_error >> 32) &&
+		    plausible_vmx(b->hw_error)) {
 			f->vendor_why = "entry failure reason with bit 31 set (VMX)";
 			return 1;
 		}
@@ -672,7 +692,8 @@ static int vendor_of(const struct xg_tri_block *b, struct xg_tri_facts *f, uint6
 		return svm ? 2 : 1;
 	}
 	if (have_hw && b->exit != XG_TX_FAIL_ENTRY) {
-		int v = plausible_vmx(hw) && likely_vmx(hw), s = plausible_svm(hw) && likely_svm(hw);
+		int v = plausible_vmx(hw) && likely_vmx(hw),
+		    s = plausible_svm(hw) && likely_svm(hw);
 		if (v && !s) {
 			f->vendor_why = "the hardware exit reason is a VMX one";
 			return 1;
@@ -730,7 +751,8 @@ static void data_words(const struct xg_tri_block *b, struct xg_tri_facts *f, uin
 		if (n >= 4 && (d[1] & 0xffff) == 49) {
 			f->gpa = d[3];
 			f->have_gpa = 1;
-			f->gpa_source = "extra data[3] (GUEST_PHYSICAL_ADDRESS of the EPT misconfiguration)";
+			f->gpa_source =
+			    "extra data[3] (GUEST_PHYSICAL_ADDRESS of the EPT misconfiguration)";
 		}
 		return;
 	}
@@ -761,8 +783,9 @@ static void hw_exit(const struct xg_tri_block *b, struct xg_tri_facts *f, int ve
 		f->hw_exit_name = xg_names_vmx_exit(hw & 0xffff);
 	} else if (vendor == 2 || plausible_svm(hw)) {
 		f->hw_kind = vendor == 2 ? "svm" : NULL;
-		f->hw_exit_name = hw == 0xffffffffull || hw == ~0ull ? "err (VMRUN failed: invalid VMCB state)"
-								   : xg_names_svm_exit(hw);
+		f->hw_exit_name = hw == 0xffffffffull || hw == ~0ull
+				      ? "err (VMRUN failed: invalid VMCB state)"
+				      : xg_names_svm_exit(hw);
 		if (!vendor)
 			f->hw_exit_name = NULL;
 	}
@@ -771,15 +794,17 @@ static void hw_exit(const struct xg_tri_block *b, struct xg_tri_facts *f, int ve
 static void qualification(const struct xg_tri_block *b, struct xg_tri_facts *f)
 {
 	uint32_t basic = (uint32_t)(f->hw_exit & 0xffff);
-	int vmx = f->hw_kind && !strcmp(f->hw_kind, "vmx"), svm = f->hw_kind && !strcmp(f->hw_kind, "svm");
+	int vmx = f->hw_kind && !strcmp(f->hw_kind, "vmx"),
+	    svm = f->hw_kind && !strcmp(f->hw_kind, "svm");
 
 	if (vmx && f->have_qual) {
 		if (basic == 48)
 			ept_violation_bits(f->qual, f->qual_text, sizeof(f->qual_text));
 		else if (basic == 49)
-			snprintf(f->qual_text, sizeof(f->qual_text),
-				 "not defined for an EPT misconfiguration (KVM passes on what it last "
-				 "cached; SDM Vol. 3C 27.2.1)");
+			snprintf(
+			    f->qual_text, sizeof(f->qual_text),
+			    "not defined for an EPT misconfiguration (KVM passes on what it last "
+			    "cached; SDM Vol. 3C 27.2.1)");
 		else if (basic == 30)
 			/* SDM Vol. 3C Table 28-5 (I/O instructions) */
 			snprintf(f->qual_text, sizeof(f->qual_text), "%u-byte %s%s%s, port 0x%x",
@@ -814,15 +839,18 @@ static void anomalies(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	if (b->arch != 0)
 		return;
 	if (f->insn_text[0] && !strcmp(f->insn_text, "rsm") && f->smm == 0)
-		anomaly(f, "RSM with SMM=0: the vCPU runs the SMI handler's return while not in SMM "
-			   "(RSM is #UD outside SMM, SDM Vol. 3C 32.3)");
+		anomaly(f,
+			"RSM with SMM=0: the vCPU runs the SMI handler's return while not in SMM "
+			"(RSM is #UD outside SMM, SDM Vol. 3C 32.3)");
 	if (have(b, XG_TR_CR3) && b->reg[XG_TR_CR3] >= 0xa0000 && b->reg[XG_TR_CR3] < 0xc0000)
 		anomaly(f, "CR3 0x%llx points into SMRAM's A-segment / the VGA window",
 			(unsigned long long)b->reg[XG_TR_CR3]);
 	if (f->have_linear && f->code_bits && f->code_bits < 64 && f->linear > 0xffffffffull)
-		anomaly(f, "CS.base + EIP = 0x%llx is above 4 GiB outside 64-bit mode (linear addresses "
-			   "are 32 bits there)",
-			(unsigned long long)f->linear);
+		anomaly(
+		    f,
+		    "CS.base + EIP = 0x%llx is above 4 GiB outside 64-bit mode (linear addresses "
+		    "are 32 bits there)",
+		    (unsigned long long)f->linear);
 	/* SDM Vol. 3C 27.3.1.2: the base of CS, SS, DS and ES must have bits 63:32 zero (for
 	 * usable ones), whatever the mode */
 	static const int low_bases[] = {XG_TS_CS, XG_TS_SS, XG_TS_DS, XG_TS_ES};
@@ -830,30 +858,38 @@ static void anomalies(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		const struct xg_tri_segreg *sg = &b->seg[low_bases[k]];
 		static const char *const nm[] = {"ES", "CS", "SS", "DS"};
 		if (sg->have && sg->base >> 32 && (!sg->have_flags || (sg->flags & BIT(15))))
-			anomaly(f, "%s base 0x%llx has bits 63:32 set: VM entry requires them zero "
-				   "(SDM Vol. 3C 27.3.1.2)",
+			anomaly(f,
+				"%s base 0x%llx has bits 63:32 set: VM entry requires them zero "
+				"(SDM Vol. 3C 27.3.1.2)",
 				nm[low_bases[k]], (unsigned long long)sg->base);
 	}
 	if (cs->have_flags && (cs->flags & BIT(21)) && (cs->flags & BIT(22)))
-		anomaly(f, "CS has both L and D set: a reserved combination (SDM Vol. 3A 3.4.5; VM entry "
-			   "refuses it in IA-32e mode, 27.3.1.2)");
+		anomaly(
+		    f,
+		    "CS has both L and D set: a reserved combination (SDM Vol. 3A 3.4.5; VM entry "
+		    "refuses it in IA-32e mode, 27.3.1.2)");
 	if (have(b, XG_TR_CR0) && (b->reg[XG_TR_CR0] & BIT(31)) && !(b->reg[XG_TR_CR0] & 1))
 		anomaly(f, "CR0.PG=1 with CR0.PE=0: not a state a CPU can be in (SDM Vol. 3A 2.5)");
 	if (have(b, XG_TR_EFER) && have(b, XG_TR_CR0) && (b->reg[XG_TR_EFER] & BIT(10)) &&
 	    !(b->reg[XG_TR_CR0] & BIT(31)))
-		anomaly(f, "EFER.LMA=1 with paging off: long mode requires paging (SDM Vol. 3A 9.8.5)");
+		anomaly(
+		    f, "EFER.LMA=1 with paging off: long mode requires paging (SDM Vol. 3A 9.8.5)");
 	if (f->have_vect && (f->vect & BIT(31)) && f->have_hw_exit && f->hw_kind &&
-	    ((!strcmp(f->hw_kind, "vmx") && ((f->hw_exit & 0xffff) == 32 || (f->hw_exit & 0xffff) == 31)) ||
+	    ((!strcmp(f->hw_kind, "vmx") &&
+	      ((f->hw_exit & 0xffff) == 32 || (f->hw_exit & 0xffff) == 31)) ||
 	     (!strcmp(f->hw_kind, "svm") && f->hw_exit == 0x7c)))
 		anomaly(f, "an MSR access exit while an event was being delivered: no instruction "
 			   "runs during delivery");
 	/* an entry failure from the architectural reset state (SDM Vol. 3A 9.1.1, Table 9-1) */
 	if ((b->exit == XG_TX_FAIL_ENTRY || b->exit == XG_TX_GUEST_STATE) && have(b, XG_TR_RIP) &&
-	    (b->reg[XG_TR_RIP] & 0xffff) == 0xfff0 && have(b, XG_TR_RFL) && b->reg[XG_TR_RFL] == 2 &&
+	    (b->reg[XG_TR_RIP] & 0xffff) == 0xfff0 && have(b, XG_TR_RFL) &&
+	    b->reg[XG_TR_RFL] == 2 &&
 	    (!cs->have || cs->base == 0xffff0000ull || cs->base == 0xf0000))
-		anomaly(f, "the entry failed from the reset state (IP 0xfff0, EFLAGS 0x2%s): the guest "
-			   "had not run an instruction yet",
-			have(b, XG_TR_RDX) && b->reg[XG_TR_RDX] ? ", EDX the CPU signature" : "");
+		anomaly(
+		    f,
+		    "the entry failed from the reset state (IP 0xfff0, EFLAGS 0x2%s): the guest "
+		    "had not run an instruction yet",
+		    have(b, XG_TR_RDX) && b->reg[XG_TR_RDX] ? ", EDX the CPU signature" : "");
 }
 
 /* ---- verdict ---- */
@@ -862,7 +898,8 @@ static void where(const struct xg_tri_facts *f, char *out, size_t n)
 {
 	out[0] = 0;
 	if (f->have_rip)
-		snprintf(out, n, " at %s 0x%llx", f->arch && !strcmp(f->arch, "arm64") ? "PC" : "RIP",
+		snprintf(out, n, " at %s 0x%llx",
+			 f->arch && !strcmp(f->arch, "arm64") ? "PC" : "RIP",
 			 (unsigned long long)f->rip);
 	if (f->cpu_mode_text[0])
 		cat(out, n, " (%s)", f->cpu_mode_text);
@@ -876,9 +913,9 @@ static void verdict(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	int fetch_from_mmio = 0;
 
 	where(f, at, sizeof(at));
-	if (f->have_gpa && b->arch == 0 && f->have_linear && f->paging != 1 &&
-	    f->linear == f->gpa)
-		fetch_from_mmio = pc_not_ram(f->gpa) || (f->code_looks[0] && strstr(f->code_looks, "from RIP: zeroes"));
+	if (f->have_gpa && b->arch == 0 && f->have_linear && f->paging != 1 && f->linear == f->gpa)
+		fetch_from_mmio = pc_not_ram(f->gpa) ||
+				  (f->code_looks[0] && strstr(f->code_looks, "from RIP: zeroes"));
 	if (f->have_gpa && f->qual_text[0] && strstr(f->qual_text, "instruction fetch"))
 		fetch_from_mmio = 1;
 
@@ -887,77 +924,101 @@ static void verdict(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		if (b->suberror == 1 || b->suberror < 0) {
 			if (f->insn_text[0] && !strcmp(f->insn_text, "rsm") && f->smm != 1) {
 				snprintf(v, vn,
-					 "The vCPU executed RSM%s while not in SMM: it is running SMM-handler "
-					 "code outside SMM (SMM disabled in QEMU or the host, or a jump into "
+					 "The vCPU executed RSM%s while not in SMM: it is running "
+					 "SMM-handler "
+					 "code outside SMM (SMM disabled in QEMU or the host, or a "
+					 "jump into "
 					 "SMRAM code); KVM's emulator refuses RSM there.",
 					 at);
-			} else if (fetch_from_mmio || (f->have_linear && b->arch == 0 && pc_not_ram(f->linear) &&
-						f->paging != 1)) {
+			} else if (fetch_from_mmio || (f->have_linear && b->arch == 0 &&
+						       pc_not_ram(f->linear) && f->paging != 1)) {
 				f->fetch_from_mmio = 1;
 				uint64_t a = f->have_gpa ? f->gpa : f->linear;
 				snprintf(v, vn,
-					 "The vCPU is executing%s at guest physical 0x%llx, %s: it is not RAM, "
-					 "so KVM had to emulate the instruction fetched there and could not. "
-					 "Something jumped there: look at what ran before (the return address "
-					 "on the stack, the last far jump or IRET), not at this instruction.",
+					 "The vCPU is executing%s at guest physical 0x%llx, %s: it "
+					 "is not RAM, "
+					 "so KVM had to emulate the instruction fetched there and "
+					 "could not. "
+					 "Something jumped there: look at what ran before (the "
+					 "return address "
+					 "on the stack, the last far jump or IRET), not at this "
+					 "instruction.",
 					 at, (unsigned long long)a, pc_region(a));
 			} else if (f->insn_text[0] && f->insn_len) {
-				snprintf(v, vn, "KVM's instruction emulator could not emulate `%s`%s", f->insn_text, at);
+				snprintf(v, vn,
+					 "KVM's instruction emulator could not emulate `%s`%s",
+					 f->insn_text, at);
 				if (f->have_hw_exit && f->hw_exit_name)
-					cat(v, vn, ", which it had to emulate after a %s exit", f->hw_exit_name);
+					cat(v, vn, ", which it had to emulate after a %s exit",
+					    f->hw_exit_name);
 				if (f->have_gpa)
-					cat(v, vn, " at guest physical 0x%llx (%s)", (unsigned long long)f->gpa,
+					cat(v, vn, " at guest physical 0x%llx (%s)",
+					    (unsigned long long)f->gpa,
 					    b->arch == 1 ? virt_region(f->gpa) : pc_region(f->gpa));
-				cat(v, vn, ". Find why the guest runs this instruction on that memory or in this mode.");
+				cat(v, vn,
+				    ". Find why the guest runs this instruction on that memory or "
+				    "in this mode.");
 			} else {
 				snprintf(v, vn, "KVM's instruction emulator gave up%s", at);
 				if (f->have_hw_exit && f->hw_exit_name)
 					cat(v, vn, " after a %s exit", f->hw_exit_name);
 				if (f->have_gpa)
-					cat(v, vn, " at guest physical 0x%llx (%s)", (unsigned long long)f->gpa,
-					    pc_region(f->gpa));
-				cat(v, vn, "; no instruction bytes were printed: get the code at RIP (QEMU's "
-					   "Code= line, or `x/16i $pc` in its monitor).");
+					cat(v, vn, " at guest physical 0x%llx (%s)",
+					    (unsigned long long)f->gpa, pc_region(f->gpa));
+				cat(v, vn,
+				    "; no instruction bytes were printed: get the code at RIP "
+				    "(QEMU's "
+				    "Code= line, or `x/16i $pc` in its monitor).");
 			}
 		} else if (b->suberror == 2) {
 			char e2[48] = "an exception";
 			if (f->have_intr)
 				event_short(f->intr, e2, sizeof(e2));
-			snprintf(v, vn,
-				 "While the CPU delivered %s, delivering it raised %s%s; KVM does not "
-				 "simulate such nested exceptions (hardware would escalate to #DF or a "
-				 "triple fault). The guest's IDT, its stack or the handler for %s is "
-				 "broken: check the IDT entry and the stack it switches to.",
-				 f->have_vect ? event_short(f->vect, ev, sizeof(ev)) : "an event", e2, at,
-				 f->have_vect ? event_short(f->vect, ev, sizeof(ev)) : "that event");
+			snprintf(
+			    v, vn,
+			    "While the CPU delivered %s, delivering it raised %s%s; KVM does not "
+			    "simulate such nested exceptions (hardware would escalate to #DF or a "
+			    "triple fault). The guest's IDT, its stack or the handler for %s is "
+			    "broken: check the IDT entry and the stack it switches to.",
+			    f->have_vect ? event_short(f->vect, ev, sizeof(ev)) : "an event", e2,
+			    at, f->have_vect ? event_short(f->vect, ev, sizeof(ev)) : "that event");
 		} else if (b->suberror == 3) {
-			snprintf(v, vn, "While delivering %s%s, the CPU's access for that delivery exited "
-					"(%s)",
-				 f->have_vect ? event_short(f->vect, ev, sizeof(ev)) : "an event", at,
+			snprintf(v, vn,
+				 "While delivering %s%s, the CPU's access for that delivery exited "
+				 "(%s)",
+				 f->have_vect ? event_short(f->vect, ev, sizeof(ev)) : "an event",
+				 at,
 				 f->hw_exit_name ? f->hw_exit_name : "an exit KVM cannot complete");
 			if (f->have_gpa) {
-				cat(v, vn, " at guest physical 0x%llx, %s", (unsigned long long)f->gpa,
-				    pc_region(f->gpa));
-				if (f->hw_kind && !strcmp(f->hw_kind, "vmx") && (f->hw_exit & 0xffff) == 49)
-					cat(v, vn, ", which KVM treats as MMIO (no memory slot there)");
+				cat(v, vn, " at guest physical 0x%llx, %s",
+				    (unsigned long long)f->gpa, pc_region(f->gpa));
+				if (f->hw_kind && !strcmp(f->hw_kind, "vmx") &&
+				    (f->hw_exit & 0xffff) == 49)
+					cat(v, vn,
+					    ", which KVM treats as MMIO (no memory slot there)");
 			}
-			cat(v, vn, ": event delivery cannot go through emulated memory. The IDT, GDT, "
-				   "TSS or stack used for it is not in RAM");
+			cat(v, vn,
+			    ": event delivery cannot go through emulated memory. The IDT, GDT, "
+			    "TSS or stack used for it is not in RAM");
 			for (int i = 0; i < f->nnotes; i++)
-				if (strstr(f->notes[i], "is the stack") || strstr(f->notes[i], "is in the IDT") ||
+				if (strstr(f->notes[i], "is the stack") ||
+				    strstr(f->notes[i], "is in the IDT") ||
 				    strstr(f->notes[i], "is in the GDT"))
 					cat(v, vn, " (%s)", f->notes[i]);
 			cat(v, vn, ".");
 		} else if (b->suberror == 4) {
-			snprintf(v, vn,
-				 "KVM met a hardware exit it has no handler for (%s 0x%llx)%s: a host "
-				 "kernel or CPU problem, not the guest's; update the host kernel or report "
-				 "it to KVM.",
-				 f->hw_exit_name ? f->hw_exit_name : "exit reason",
-				 (unsigned long long)f->hw_exit, at);
+			snprintf(
+			    v, vn,
+			    "KVM met a hardware exit it has no handler for (%s 0x%llx)%s: a host "
+			    "kernel or CPU problem, not the guest's; update the host kernel or "
+			    "report "
+			    "it to KVM.",
+			    f->hw_exit_name ? f->hw_exit_name : "exit reason",
+			    (unsigned long long)f->hw_exit, at);
 		} else {
-			snprintf(v, vn, "KVM stopped the vCPU with internal error %d%s; this suberror is "
-					"not one of the four the uapi defines.",
+			snprintf(v, vn,
+				 "KVM stopped the vCPU with internal error %d%s; this suberror is "
+				 "not one of the four the uapi defines.",
 				 b->suberror, at);
 		}
 		break;
@@ -968,148 +1029,193 @@ static void verdict(const struct xg_tri_block *b, struct xg_tri_facts *f)
 			if (strstr(f->anomalies[i], "reset state"))
 				reset = 1;
 		if (b->exit == XG_TX_GUEST_STATE) {
-			snprintf(v, vn, "KVM logged the VMCS guest state after a failed VM entry%s: compare it "
-					"with the guest-state checks (SDM Vol. 3C 27.3.1).",
-				 at);
+			snprintf(
+			    v, vn,
+			    "KVM logged the VMCS guest state after a failed VM entry%s: compare it "
+			    "with the guest-state checks (SDM Vol. 3C 27.3.1).",
+			    at);
 		} else if (!b->have_hw_error) {
-			snprintf(v, vn, "VM entry failed%s; the hardware reason was not printed.", at);
-		} else if (f->hw_kind && !strcmp(f->hw_kind, "vmx") && (b->hw_error & 0x80000000u)) {
+			snprintf(v, vn, "VM entry failed%s; the hardware reason was not printed.",
+				 at);
+		} else if (f->hw_kind && !strcmp(f->hw_kind, "vmx") &&
+			   (b->hw_error & 0x80000000u)) {
 			uint32_t basic = (uint32_t)(b->hw_error & 0xffff);
-			snprintf(v, vn, "VM entry failed%s: %s (VMX exit reason 0x%llx", at,
-				 basic == 33 ? "the guest state failed the VM-entry checks (SDM Vol. 3C 27.3.1)"
-				 : basic == 34 ? "loading an MSR from the VM-entry MSR-load area failed (SDM Vol. 3C 27.4)"
-				 : basic == 41 ? "a machine-check event happened during VM entry (SDM Vol. 3C 27.8)"
-					       : "the entry failed",
-				 (unsigned long long)b->hw_error);
+			snprintf(
+			    v, vn, "VM entry failed%s: %s (VMX exit reason 0x%llx", at,
+			    basic == 33
+				? "the guest state failed the VM-entry checks (SDM Vol. 3C 27.3.1)"
+			    : basic == 34 ? "loading an MSR from the VM-entry MSR-load area failed "
+					    "(SDM Vol. 3C 27.4)"
+			    : basic == 41 ? "a machine-check event happened during VM entry (SDM "
+					    "Vol. 3C 27.8)"
+					  : "the entry failed",
+			    (unsigned long long)b->hw_error);
 			cat(v, vn, ", basic reason %u %s).", basic,
 			    xg_names_vmx_exit(basic) ? xg_names_vmx_exit(basic) : "");
 			if (reset)
-				cat(v, vn, " It failed from the reset state, before the guest ran: KVM or the "
-					   "hypervisor below it (nested virtualization) built a state this CPU "
-					   "refuses; the host is at fault, not the guest.");
+				cat(v, vn,
+				    " It failed from the reset state, before the guest ran: KVM or "
+				    "the "
+				    "hypervisor below it (nested virtualization) built a state "
+				    "this CPU "
+				    "refuses; the host is at fault, not the guest.");
 			else if (basic == 33)
-				cat(v, vn, " On a CPU without unrestricted guest (or with it disabled), real "
-					   "mode and 'big real' segment states fail this way; otherwise compare "
-					   "the segments and control registers with the checks.");
+				cat(v, vn,
+				    " On a CPU without unrestricted guest (or with it disabled), "
+				    "real "
+				    "mode and 'big real' segment states fail this way; otherwise "
+				    "compare "
+				    "the segments and control registers with the checks.");
 		} else if (f->hw_kind && !strcmp(f->hw_kind, "vmx")) {
 			snprintf(v, vn,
-				 "VMLAUNCH/VMRESUME itself failed%s with VM-instruction error %llu (%s): the "
-				 "host's VMCS setup (or the hypervisor below it, with nested virtualization) "
+				 "VMLAUNCH/VMRESUME itself failed%s with VM-instruction error %llu "
+				 "(%s): the "
+				 "host's VMCS setup (or the hypervisor below it, with nested "
+				 "virtualization) "
 				 "is at fault, not the guest.",
 				 at, (unsigned long long)b->hw_error,
 				 f->hw_exit_name ? f->hw_exit_name : "not a defined error number");
 		} else if (b->hw_error == 0xffffffffull || b->hw_error == ~0ull) {
-			snprintf(v, vn, "VMRUN failed%s (SVM_EXIT_ERR): the VMCB's guest state failed the "
-					"consistency checks (APM Vol. 2 15.5.1).",
+			snprintf(v, vn,
+				 "VMRUN failed%s (SVM_EXIT_ERR): the VMCB's guest state failed the "
+				 "consistency checks (APM Vol. 2 15.5.1).",
 				 at);
 		} else {
-			snprintf(v, vn,
-				 "VM entry failed%s with hardware code 0x%llx, which is neither a VMX "
-				 "entry-failure reason (bit 31 set) nor SVM's VMRUN error (-1): the "
-				 "failure came from the host's KVM or a hypervisor below it",
-				 at, (unsigned long long)b->hw_error);
-			cat(v, vn, reset ? "; the guest was still in its reset state, so it did not cause it."
-					 : "; look at the host's kernel log (dmesg) for the reason.");
+			snprintf(
+			    v, vn,
+			    "VM entry failed%s with hardware code 0x%llx, which is neither a VMX "
+			    "entry-failure reason (bit 31 set) nor SVM's VMRUN error (-1): the "
+			    "failure came from the host's KVM or a hypervisor below it",
+			    at, (unsigned long long)b->hw_error);
+			cat(v, vn,
+			    reset ? "; the guest was still in its reset state, so it did not cause "
+				    "it."
+				  : "; look at the host's kernel log (dmesg) for the reason.");
 			if (b->hw_error == 0)
-				cat(v, vn, " On Intel, VMLAUNCH/VMRESUME failing with VMfailInvalid (no valid "
-					   "current VMCS) stores no VM-instruction error number (SDM Vol. 3C 31.2), "
-					   "which reads as 0.");
+				cat(v, vn,
+				    " On Intel, VMLAUNCH/VMRESUME failing with VMfailInvalid (no "
+				    "valid "
+				    "current VMCS) stores no VM-instruction error number (SDM Vol. "
+				    "3C 31.2), "
+				    "which reads as 0.");
 			const char *ie = XG_NAME_FIND(vm_insn_errors, b->hw_error);
 			if (ie)
-				cat(v, vn, " On an Intel host KVM reports the VM-instruction error here when "
-					   "VMLAUNCH/VMRESUME itself fails: %llu is \"%s\" (SDM Vol. 3C 31.4), "
-					   "the VMCS KVM (or a nested hypervisor) built, not the guest.",
+				cat(v, vn,
+				    " On an Intel host KVM reports the VM-instruction error here "
+				    "when "
+				    "VMLAUNCH/VMRESUME itself fails: %llu is \"%s\" (SDM Vol. 3C "
+				    "31.4), "
+				    "the VMCS KVM (or a nested hypervisor) built, not the guest.",
 				    (unsigned long long)b->hw_error, ie);
 		}
 		break;
 	}
 	case XG_TX_RUN_FAILED:
 		if (b->arch == 1 && strstr(b->err, "Function not implemented"))
-			snprintf(v, vn,
-				 "The guest%s accessed memory outside every memory slot (device memory) "
-				 "with a load/store whose syndrome KVM cannot decode (ISV=0: writeback "
-				 "addressing, pairs, SIMD or atomics), and QEMU did not ask for such exits "
-				 "(KVM_CAP_ARM_NISV_TO_USER): KVM_RUN returned ENOSYS. Make that access a "
-				 "plain LDR/STR (the kernel's MMIO accessors do), or look at which address the "
-				 "guest thought was RAM.",
-				 at);
+			snprintf(
+			    v, vn,
+			    "The guest%s accessed memory outside every memory slot (device memory) "
+			    "with a load/store whose syndrome KVM cannot decode (ISV=0: writeback "
+			    "addressing, pairs, SIMD or atomics), and QEMU did not ask for such "
+			    "exits "
+			    "(KVM_CAP_ARM_NISV_TO_USER): KVM_RUN returned ENOSYS. Make that access "
+			    "a "
+			    "plain LDR/STR (the kernel's MMIO accessors do), or look at which "
+			    "address the "
+			    "guest thought was RAM.",
+			    at);
 		else if (strstr(b->err, "Bad address"))
-			snprintf(v, vn, "KVM_RUN returned EFAULT%s: KVM could not reach the host memory "
-					"behind a guest address (a memory slot whose host mapping is gone or "
-					"not accessible).",
-				 at);
+			snprintf(
+			    v, vn,
+			    "KVM_RUN returned EFAULT%s: KVM could not reach the host memory "
+			    "behind a guest address (a memory slot whose host mapping is gone or "
+			    "not accessible).",
+			    at);
 		else if (strstr(b->err, "Invalid argument"))
-			snprintf(v, vn, "KVM_RUN returned EINVAL%s: KVM refused to run the vCPU in its "
-					"current state or configuration (look at the host's dmesg).",
+			snprintf(v, vn,
+				 "KVM_RUN returned EINVAL%s: KVM refused to run the vCPU in its "
+				 "current state or configuration (look at the host's dmesg).",
 				 at);
 		else
-			snprintf(v, vn, "KVM_RUN failed (%s)%s: see the host's dmesg for KVM's reason.",
+			snprintf(v, vn,
+				 "KVM_RUN failed (%s)%s: see the host's dmesg for KVM's reason.",
 				 b->err[0] ? b->err : "no errno printed", at);
 		break;
 	case XG_TX_SHUTDOWN:
-		snprintf(v, vn, "The guest shut down (KVM_EXIT_SHUTDOWN: a triple fault on x86)%s: an "
-				"exception hit while delivering #DF. Its IDT or stack is broken (often "
-				"right after loading a new IDT, GDT or page tables).",
+		snprintf(v, vn,
+			 "The guest shut down (KVM_EXIT_SHUTDOWN: a triple fault on x86)%s: an "
+			 "exception hit while delivering #DF. Its IDT or stack is broken (often "
+			 "right after loading a new IDT, GDT or page tables).",
 			 at);
 		break;
 	case XG_TX_EXIT_REASON: {
 		const char *n = xg_exit_reason_name((uint32_t)b->exit_number);
-		snprintf(v, vn, "The VMM stopped on KVM exit %llu (%s)%s, which it does not handle.",
+		snprintf(v, vn,
+			 "The VMM stopped on KVM exit %llu (%s)%s, which it does not handle.",
 			 (unsigned long long)b->exit_number, n ? n : "unknown to this uapi", at);
 		break;
 	}
 	case XG_TX_MSR: {
 		const char *n = b->nitems ? xg_names_msr((uint32_t)b->items[0].a) : NULL;
 		if (b->vmm && !strcmp(b->vmm, "exitgate")) {
-			snprintf(v, vn, "KVM handed the guest's %s of MSR 0x%llx%s%s%s to exitgate%s (an "
-					"MSR exit); the policy's answer is the dump's verdict.",
+			snprintf(v, vn,
+				 "KVM handed the guest's %s of MSR 0x%llx%s%s%s to exitgate%s (an "
+				 "MSR exit); the policy's answer is the dump's verdict.",
 				 b->nitems && b->items[0].write ? "write" : "read",
-				 b->nitems ? (unsigned long long)b->items[0].a : 0ull, n ? " (" : "",
-				 n ? n : "", n ? ")" : "", at);
+				 b->nitems ? (unsigned long long)b->items[0].a : 0ull,
+				 n ? " (" : "", n ? n : "", n ? ")" : "", at);
 			break;
 		}
-		snprintf(v, vn,
-			 "The guest %s MSR 0x%llx%s%s%s, which KVM does not emulate: KVM answered with "
-			 "#GP (or ignored it with kvm.ignore_msrs=1). Usually the guest probing a "
-			 "feature and harmless; it matters only if the guest failed right after.",
-			 b->nitems && b->items[0].write ? "wrote" : "read",
-			 b->nitems ? (unsigned long long)b->items[0].a : 0ull, n ? " (" : "", n ? n : "",
-			 n ? ")" : "");
+		snprintf(
+		    v, vn,
+		    "The guest %s MSR 0x%llx%s%s%s, which KVM does not emulate: KVM answered with "
+		    "#GP (or ignored it with kvm.ignore_msrs=1). Usually the guest probing a "
+		    "feature and harmless; it matters only if the guest failed right after.",
+		    b->nitems && b->items[0].write ? "wrote" : "read",
+		    b->nitems ? (unsigned long long)b->items[0].a : 0ull, n ? " (" : "", n ? n : "",
+		    n ? ")" : "");
 		if (b->nitems > 1)
 			cat(v, vn, " %d MSRs in all.", b->nitems);
 		break;
 	}
 	case XG_TX_NISV:
-		snprintf(v, vn, "arm64 KVM saw a data abort outside every memory slot with no valid "
-				"syndrome (ISV=0): the guest used a load/store KVM cannot decode on device "
-				"memory, or accessed an address that is not RAM; without "
-				"KVM_CAP_ARM_NISV_TO_USER the VMM gets ENOSYS and stops.");
+		snprintf(
+		    v, vn,
+		    "arm64 KVM saw a data abort outside every memory slot with no valid "
+		    "syndrome (ISV=0): the guest used a load/store KVM cannot decode on device "
+		    "memory, or accessed an address that is not RAM; without "
+		    "KVM_CAP_ARM_NISV_TO_USER the VMM gets ENOSYS and stops.");
 		break;
 	case XG_TX_TRACE: {
 		const char *last = b->nitems ? b->items[b->nitems - 1].name : "?";
-		snprintf(v, vn, "A kvm_exit trace: %d exit%s, the last %s at RIP 0x%llx. A trace shows "
-				"the exits the kernel handled; the one that stopped the guest is the "
-				"last before it stopped.",
+		snprintf(v, vn,
+			 "A kvm_exit trace: %d exit%s, the last %s at RIP 0x%llx. A trace shows "
+			 "the exits the kernel handled; the one that stopped the guest is the "
+			 "last before it stopped.",
 			 b->nitems, b->nitems == 1 ? "" : "s", last,
 			 b->nitems ? (unsigned long long)b->items[b->nitems - 1].rip : 0ull);
 		break;
 	}
 	case XG_TX_SET_STATE:
-		snprintf(v, vn, "The VMM could not load the vCPU's state into KVM (%s: %s)%s: KVM refused "
-				"it before the guest ran%s.",
+		snprintf(v, vn,
+			 "The VMM could not load the vCPU's state into KVM (%s: %s)%s: KVM refused "
+			 "it before the guest ran%s.",
 			 strstr(b->message, "KVM_SET_") ? "KVM_SET_*" : "setting registers",
 			 b->err[0] ? b->err : "error", at,
 			 b->have_regs ? "; the dump is the state it tried to load" : "");
 		if (strstr(b->message, "KVM_SET_SREGS"))
-			cat(v, vn, " KVM_SET_SREGS refuses control registers with bits this host does not "
-				   "support (CR4 features, EFER bits) and invalid CR0/CR4/EFER combinations: "
-				   "compare the state with the host's CPU.");
+			cat(v, vn,
+			    " KVM_SET_SREGS refuses control registers with bits this host does not "
+			    "support (CR4 features, EFER bits) and invalid CR0/CR4/EFER "
+			    "combinations: "
+			    "compare the state with the host's CPU.");
 		if (f->nanomalies)
 			cat(v, vn, " First suspect: %s.", f->anomalies[0]);
 		break;
 	case XG_TX_NONE:
-		snprintf(v, vn, "A register dump with no exit named%s: not enough to say why the guest "
-				"stopped; the message before it (or the VMM's log) names the exit.",
+		snprintf(v, vn,
+			 "A register dump with no exit named%s: not enough to say why the guest "
+			 "stopped; the message before it (or the VMM's log) names the exit.",
 			 at);
 		break;
 	}
@@ -1123,24 +1229,31 @@ static void policy(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	switch (b->exit) {
 	case XG_TX_INTERNAL:
 		if ((b->suberror == 1 || b->suberror < 0) && f->fetch_from_mmio) {
-			snprintf(p, n, "emulate only if the device at that address answers instruction "
-				       "fetches (%s), otherwise inject #UD and dump",
+			snprintf(p, n,
+				 "emulate only if the device at that address answers instruction "
+				 "fetches (%s), otherwise inject #UD and dump",
 				 f->emu[0] ? f->emu : "the instruction bytes are not known");
 		} else if (b->suberror == 1 || b->suberror < 0) {
 			if (f->emu_supported == 1)
-				snprintf(p, n, "emulate: %s, so the default policy hands it over and the "
-					       "guest goes on",
+				snprintf(p, n,
+					 "emulate: %s, so the default policy hands it over and the "
+					 "guest goes on",
 					 f->emu);
 			else if (f->emu_supported == 0)
-				snprintf(p, n, "inject #UD and dump: %s; the guest sees an invalid opcode "
-					       "instead of stopping",
-					 f->emu);
+				snprintf(
+				    p, n,
+				    "inject #UD and dump: %s; the guest sees an invalid opcode "
+				    "instead of stopping",
+				    f->emu);
 			else
-				snprintf(p, n, "emulate if exitgate's x86 emulator implements the instruction, "
-					       "otherwise inject #UD and dump; the guest keeps running");
+				snprintf(p, n,
+					 "emulate if exitgate's x86 emulator implements the "
+					 "instruction, "
+					 "otherwise inject #UD and dump; the guest keeps running");
 		} else {
-			snprintf(p, n, "dump and suspend the vCPU (no handler for internal_error in "
-				       "default.lua), keeping its state for a person");
+			snprintf(p, n,
+				 "dump and suspend the vCPU (no handler for internal_error in "
+				 "default.lua), keeping its state for a person");
 		}
 		break;
 	case XG_TX_FAIL_ENTRY:
@@ -1149,8 +1262,9 @@ static void policy(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	case XG_TX_EXIT_REASON:
 	case XG_TX_TRACE:
 	case XG_TX_NONE:
-		snprintf(p, n, "dump and suspend the vCPU (default.lua's `default` handler), keeping "
-			       "its state for a person");
+		snprintf(p, n,
+			 "dump and suspend the vCPU (default.lua's `default` handler), keeping "
+			 "its state for a person");
 		break;
 	case XG_TX_SHUTDOWN:
 		snprintf(p, n, "dump and stop the guest (default.lua's `shutdown` handler)");
@@ -1158,15 +1272,19 @@ static void policy(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	case XG_TX_RUN_FAILED:
 	case XG_TX_NISV:
 		if (b->arch == 1)
-			snprintf(p, n, "inject an external abort into the guest and dump (default.lua's "
-				       "`arm_nisv` handler), as hardware would answer such an access");
+			snprintf(p, n,
+				 "inject an external abort into the guest and dump (default.lua's "
+				 "`arm_nisv` handler), as hardware would answer such an access");
 		else
-			snprintf(p, n, "nothing: a failing KVM_RUN is an error of the host, not an exit a "
-				       "policy sees");
+			snprintf(
+			    p, n,
+			    "nothing: a failing KVM_RUN is an error of the host, not an exit a "
+			    "policy sees");
 		break;
 	case XG_TX_MSR:
-		snprintf(p, n, "answer reads with 0 and drop writes, logged (default.lua's `x86_rdmsr` "
-			       "/ `x86_wrmsr`), as kvm.ignore_msrs does");
+		snprintf(p, n,
+			 "answer reads with 0 and drop writes, logged (default.lua's `x86_rdmsr` "
+			 "/ `x86_wrmsr`), as kvm.ignore_msrs does");
 		break;
 	}
 }
@@ -1184,8 +1302,9 @@ static void gpa_facts(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	    f->have_linear) {
 		f->gpa = f->linear;
 		f->have_gpa = 1;
-		f->gpa_source = "the linear address of RIP, assuming the identity mapping firmware "
-				"uses (the fault was an instruction fetch; the GPA was not printed)";
+		f->gpa_source =
+		    "the linear address of RIP, assuming the identity mapping firmware "
+		    "uses (the fault was an instruction fetch; the GPA was not printed)";
 	}
 	if (!f->have_gpa)
 		return;
@@ -1198,8 +1317,10 @@ static void gpa_facts(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		if (have(b, XG_TR_RSP) && ss->have) {
 			uint64_t sp = ss->base + (b->reg[XG_TR_RSP] & 0xffffffffull);
 			if (f->gpa < sp && f->gpa + 64 >= sp)
-				note(f, "0x%llx is the stack: %llu bytes below SS:ESP, where the CPU pushes "
-					"the interrupted state",
+				note(f,
+				     "0x%llx is the stack: %llu bytes below SS:ESP, where the CPU "
+				     "pushes "
+				     "the interrupted state",
 				     (unsigned long long)f->gpa, (unsigned long long)(sp - f->gpa));
 		}
 		if (have(b, XG_TR_IDTB) && f->gpa >= b->reg[XG_TR_IDTB] &&
@@ -1211,11 +1332,14 @@ static void gpa_facts(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		    f->gpa <= b->reg[XG_TR_GDTB] + b->reg[XG_TR_GDTL])
 			note(f, "0x%llx is in the GDT", (unsigned long long)f->gpa);
 	}
-	if (f->hw_kind && !strcmp(f->hw_kind, "vmx") && (f->hw_exit & 0xffff) == 49 && pc_low_ram(f->gpa))
-		anomaly(f, "KVM treats 0x%llx as MMIO (EPT misconfiguration) though it is RAM on any PC: "
-			   "the VMM has no memory slot there (a memory map being changed, e.g. during "
-			   "hotplug, or a broken map)",
-			(unsigned long long)f->gpa);
+	if (f->hw_kind && !strcmp(f->hw_kind, "vmx") && (f->hw_exit & 0xffff) == 49 &&
+	    pc_low_ram(f->gpa))
+		anomaly(
+		    f,
+		    "KVM treats 0x%llx as MMIO (EPT misconfiguration) though it is RAM on any PC: "
+		    "the VMM has no memory slot there (a memory map being changed, e.g. during "
+		    "hotplug, or a broken map)",
+		    (unsigned long long)f->gpa);
 }
 
 void xg_triage_derive(const struct xg_triage *t, int i, struct xg_tri_facts *f)
@@ -1247,21 +1371,24 @@ void xg_triage_derive(const struct xg_triage *t, int i, struct xg_tri_facts *f)
 	anomalies(b, f);
 	if (b->arch == 0 && b->exit == XG_TX_INTERNAL && b->suberror <= 1 && !f->have_gpa) {
 		/* a register holding a device address: what the instruction most likely touched */
-		static const char *const gpr[16] = {"RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI",
-						    "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"};
+		static const char *const gpr[16] = {"RAX", "RCX", "RDX", "RBX", "RSP", "RBP",
+						    "RSI", "RDI", "R8",	 "R9",	"R10", "R11",
+						    "R12", "R13", "R14", "R15"};
 		for (int r = 0; r < 16; r++) {
 			uint64_t x = b->reg[r];
 			if (have(b, r) && r != XG_TR_RSP && x >= 0xa0000 &&
 			    ((x < 0xc0000) || (x >= 0xfec00000 && x < 0xff000000))) {
-				note(f, "%s = 0x%llx is in %s: the instruction most likely accessed it",
-				     gpr[r], (unsigned long long)x, pc_region(x));
+				note(
+				    f,
+				    "%s = 0x%llx is in %s: the instruction most likely accessed it",
+				    gpr[r], (unsigned long long)x, pc_region(x));
 				break;
 			}
 		}
 	}
 	if (b->duplicates)
-		note(f, "%d more vCPU%s printed the same header with no dump of its own", b->duplicates,
-		     b->duplicates == 1 ? "" : "s");
+		note(f, "%d more vCPU%s printed the same header with no dump of its own",
+		     b->duplicates, b->duplicates == 1 ? "" : "s");
 	if (b->ambiguous_dump)
 		note(f, "several vCPUs printed headers before this register dump: which of them it "
 			"belongs to is a guess (the first)");

@@ -141,15 +141,16 @@ static void regs(const char *o, const char *oe, struct xg_tri_block *b)
 		const char *k;
 		int slot;
 	} names[] = {
-		{"rip", XG_TR_RIP}, {"rax", XG_TR_RAX}, {"rcx", XG_TR_RCX},   {"rdx", XG_TR_RDX},
-		{"rbx", XG_TR_RBX}, {"rsp", XG_TR_RSP}, {"rbp", XG_TR_RBP},   {"rsi", XG_TR_RSI},
-		{"rdi", XG_TR_RDI}, {"r8", XG_TR_R8},	{"r9", XG_TR_R9},     {"r10", XG_TR_R10},
-		{"r11", XG_TR_R11}, {"r12", XG_TR_R12}, {"r13", XG_TR_R13},   {"r14", XG_TR_R14},
-		{"r15", XG_TR_R15}, {"rflags", XG_TR_RFL}, {"cr0", XG_TR_CR0}, {"cr2", XG_TR_CR2},
-		{"cr3", XG_TR_CR3}, {"cr4", XG_TR_CR4}, {"efer", XG_TR_EFER}, {"cpl", XG_TR_CPL},
-		{"pc", XG_TR_PC},   {"sp", XG_TR_SP},	{"pstate", XG_TR_PSTATE},
+	    {"rip", XG_TR_RIP}, {"rax", XG_TR_RAX},    {"rcx", XG_TR_RCX},	 {"rdx", XG_TR_RDX},
+	    {"rbx", XG_TR_RBX}, {"rsp", XG_TR_RSP},    {"rbp", XG_TR_RBP},	 {"rsi", XG_TR_RSI},
+	    {"rdi", XG_TR_RDI}, {"r8", XG_TR_R8},      {"r9", XG_TR_R9},	 {"r10", XG_TR_R10},
+	    {"r11", XG_TR_R11}, {"r12", XG_TR_R12},    {"r13", XG_TR_R13},	 {"r14", XG_TR_R14},
+	    {"r15", XG_TR_R15}, {"rflags", XG_TR_RFL}, {"cr0", XG_TR_CR0},	 {"cr2", XG_TR_CR2},
+	    {"cr3", XG_TR_CR3}, {"cr4", XG_TR_CR4},    {"efer", XG_TR_EFER},	 {"cpl", XG_TR_CPL},
+	    {"pc", XG_TR_PC},	{"sp", XG_TR_SP},      {"pstate", XG_TR_PSTATE},
 	};
-	static const char *const segs[XG_TS_COUNT] = {"es", "cs", "ss", "ds", "fs", "gs", NULL, NULL};
+	static const char *const segs[XG_TS_COUNT] = {"es", "cs", "ss", "ds",
+						      "fs", "gs", NULL, NULL};
 	uint64_t v;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -173,7 +174,7 @@ static void regs(const char *o, const char *oe, struct xg_tri_block *b)
 		static const struct {
 			const char *k;
 			int shift, width;
-		} f[] = {{"type", 8, 4}, {"s", 12, 1}, {"dpl", 13, 2}, {"present", 15, 1},
+		} f[] = {{"type", 8, 4}, {"s", 12, 1},	{"dpl", 13, 2}, {"present", 15, 1},
 			 {"l", 21, 1},	 {"db", 22, 1}, {"g", 23, 1}};
 		if (!so || *so != '{')
 			continue;
@@ -205,9 +206,10 @@ int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
 		s++;
 	e = value_end(s, e);
 	if (s >= e || *s != '{' || !member(s, e, "exitgate_dump", NULL)) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "not an exitgate dump (no \"exitgate_dump\" key in a JSON object); for what "
-			 "another VMM or the kernel printed use `exitgate triage`");
+		snprintf(
+		    err->msg, sizeof(err->msg),
+		    "not an exitgate dump (no \"exitgate_dump\" key in a JSON object); for what "
+		    "another VMM or the kernel printed use `exitgate triage`");
 		return -1;
 	}
 	t->nblocks = 1;
@@ -229,9 +231,10 @@ int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
 	info->vcpu = num(member(s, e, "vcpu", NULL), &n) ? (int)n : -1;
 	info->seq = num(member(s, e, "seq", NULL), &n) ? (long long)n : -1;
 	b->vcpu = info->vcpu;
-	snprintf(b->message, sizeof(b->message), "exitgate dump of %.48s vCPU %d (trigger %.24s, verdict %.24s)",
-		 info->guest[0] ? info->guest : "?", info->vcpu, info->trigger[0] ? info->trigger : "?",
-		 info->verdict[0] ? info->verdict : "?");
+	snprintf(b->message, sizeof(b->message),
+		 "exitgate dump of %.48s vCPU %d (trigger %.24s, verdict %.24s)",
+		 info->guest[0] ? info->guest : "?", info->vcpu,
+		 info->trigger[0] ? info->trigger : "?", info->verdict[0] ? info->verdict : "?");
 
 	/* the exit, from its raw kvm_run bytes */
 	const char *xo, *xe;

@@ -18,7 +18,7 @@ struct pstate {
 	struct xg_triage *t;
 	int pend[XG_TRIAGE_MAX_BLOCKS]; /* header blocks waiting for a register dump, FIFO */
 	int npend;
-	int dump;	/* block the register lines go to, -1 none */
+	int dump;	 /* block the register lines go to, -1 none */
 	int guest_state; /* inside dmesg dump_vmcs' "*** Guest State ***" */
 	int last_header; /* the last block a header opened (for extra data lines) */
 	int dangling;	 /* a register name ended the previous line without its value */
@@ -77,7 +77,7 @@ static int entity(const char *s, size_t left, size_t *n)
 	static const struct {
 		const char *e;
 		char c;
-	} ents[] = {{"&lt;", '<'},   {"&gt;", '>'},    {"&amp;", '&'}, {"&quot;", '"'},
+	} ents[] = {{"&lt;", '<'},    {"&gt;", '>'},   {"&amp;", '&'},	{"&quot;", '"'},
 		    {"&apos;", '\''}, {"&#39;", '\''}, {"&#x27;", '\''}};
 
 	for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
@@ -96,7 +96,7 @@ static int entity(const char *s, size_t left, size_t *n)
 static size_t log_prefix(const char *s)
 {
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	const char *p;
 
 	if (s[0] == '[') {
@@ -104,7 +104,8 @@ static size_t log_prefix(const char *s)
 		while (*p == ' ')
 			p++;
 		if (isdigit((unsigned char)*p)) {
-			while (*p && *p != ']' && (isdigit((unsigned char)*p) || strchr(".:-TZ+ ", *p)))
+			while (*p && *p != ']' &&
+			       (isdigit((unsigned char)*p) || strchr(".:-TZ+ ", *p)))
 				p++;
 			if (*p == ']')
 				return (size_t)(p + 1 - s);
@@ -249,19 +250,21 @@ struct regname {
 };
 
 static const struct regname x86_names[] = {
-	{"RAX", XG_TR_RAX, 1}, {"RBX", XG_TR_RBX, 1}, {"RCX", XG_TR_RCX, 1}, {"RDX", XG_TR_RDX, 1},
-	{"RSI", XG_TR_RSI, 1}, {"RDI", XG_TR_RDI, 1}, {"RBP", XG_TR_RBP, 1}, {"RSP", XG_TR_RSP, 1},
-	{"R8", XG_TR_R8, 1},   {"R9", XG_TR_R9, 1},   {"R10", XG_TR_R10, 1}, {"R11", XG_TR_R11, 1},
-	{"R12", XG_TR_R12, 1}, {"R13", XG_TR_R13, 1}, {"R14", XG_TR_R14, 1}, {"R15", XG_TR_R15, 1},
-	{"RIP", XG_TR_RIP, 1}, {"RFL", XG_TR_RFL, 1}, {"RFLAGS", XG_TR_RFL, 1},
-	{"EAX", XG_TR_RAX, 0}, {"EBX", XG_TR_RBX, 0}, {"ECX", XG_TR_RCX, 0}, {"EDX", XG_TR_RDX, 0},
-	{"ESI", XG_TR_RSI, 0}, {"EDI", XG_TR_RDI, 0}, {"EBP", XG_TR_RBP, 0}, {"ESP", XG_TR_RSP, 0},
-	{"EIP", XG_TR_RIP, 0}, {"EFL", XG_TR_RFL, 0}, {"EFLAGS", XG_TR_RFL, 0},
-	{"FLAGS", XG_TR_RFL, 1}, /* kvmtool: " rip: %016lx   rsp: %016lx flags: %016lx" */
-	{"CR0", XG_TR_CR0, 0}, {"CR2", XG_TR_CR2, 0}, {"CR3", XG_TR_CR3, 0}, {"CR4", XG_TR_CR4, 0},
-	{"CR8", XG_TR_CR8, 0}, {"EFER", XG_TR_EFER, 0}, {"CPL", XG_TR_CPL, 0},
-	{"SMM", XG_TR_SMM, 0}, {"HLT", XG_TR_HLT, 0},
-	{"PC", XG_TR_PC, 0},   {"SP", XG_TR_SP, 0},   {"PSTATE", XG_TR_PSTATE, 0},
+    {"RAX", XG_TR_RAX, 1},    {"RBX", XG_TR_RBX, 1}, {"RCX", XG_TR_RCX, 1},
+    {"RDX", XG_TR_RDX, 1},    {"RSI", XG_TR_RSI, 1}, {"RDI", XG_TR_RDI, 1},
+    {"RBP", XG_TR_RBP, 1},    {"RSP", XG_TR_RSP, 1}, {"R8", XG_TR_R8, 1},
+    {"R9", XG_TR_R9, 1},      {"R10", XG_TR_R10, 1}, {"R11", XG_TR_R11, 1},
+    {"R12", XG_TR_R12, 1},    {"R13", XG_TR_R13, 1}, {"R14", XG_TR_R14, 1},
+    {"R15", XG_TR_R15, 1},    {"RIP", XG_TR_RIP, 1}, {"RFL", XG_TR_RFL, 1},
+    {"RFLAGS", XG_TR_RFL, 1}, {"EAX", XG_TR_RAX, 0}, {"EBX", XG_TR_RBX, 0},
+    {"ECX", XG_TR_RCX, 0},    {"EDX", XG_TR_RDX, 0}, {"ESI", XG_TR_RSI, 0},
+    {"EDI", XG_TR_RDI, 0},    {"EBP", XG_TR_RBP, 0}, {"ESP", XG_TR_RSP, 0},
+    {"EIP", XG_TR_RIP, 0},    {"EFL", XG_TR_RFL, 0}, {"EFLAGS", XG_TR_RFL, 0},
+    {"FLAGS", XG_TR_RFL, 1}, /* kvmtool: " rip: %016lx   rsp: %016lx flags: %016lx" */
+    {"CR0", XG_TR_CR0, 0},    {"CR2", XG_TR_CR2, 0}, {"CR3", XG_TR_CR3, 0},
+    {"CR4", XG_TR_CR4, 0},    {"CR8", XG_TR_CR8, 0}, {"EFER", XG_TR_EFER, 0},
+    {"CPL", XG_TR_CPL, 0},    {"SMM", XG_TR_SMM, 0}, {"HLT", XG_TR_HLT, 0},
+    {"PC", XG_TR_PC, 0},      {"SP", XG_TR_SP, 0},   {"PSTATE", XG_TR_PSTATE, 0},
 };
 
 static int reg_slot(const char *name, size_t n, int *wide)
@@ -428,7 +431,7 @@ static int lower_segment(struct pstate *ps, const char *s)
 		const char *k;
 		int shift, width;
 	} f[] = {{"type", 8, 4}, {"s", 12, 1}, {"dpl", 13, 2}, {"p", 15, 1},
-		 {"avl", 20, 1}, {"l", 21, 1}, {"db", 22, 1}, {"g", 23, 1}};
+		 {"avl", 20, 1}, {"l", 21, 1}, {"db", 22, 1},  {"g", 23, 1}};
 	p = e;
 	while (*p && *p != ')') {
 		p = skipsp(p);
@@ -449,8 +452,8 @@ static int lower_segment(struct pstate *ps, const char *s)
 	return 1;
 }
 
-/* kvmtool's print_segment(): " cs        0010      0000000000000000  ffffffff  0b    1 0   0  1 1 1 0"
- * (selector, base, limit, type, then p dpl db s l g avl). */
+/* kvmtool's print_segment(): " cs        0010      0000000000000000  ffffffff  0b    1 0   0  1 1 1
+ * 0" (selector, base, limit, type, then p dpl db s l g avl). */
 static int kvmtool_segment(struct pstate *ps, const char *s)
 {
 	const char *p = s, *e;
@@ -529,7 +532,7 @@ static int km_segment(struct pstate *ps, const char *s)
 		const char *k;
 		int shift, width;
 	} f[] = {{"type:", 8, 4}, {"s:", 12, 1}, {"dpl:", 13, 2}, {"present:", 15, 1},
-		 {"avl:", 20, 1}, {"l:", 21, 1},  {"db:", 22, 1},  {"g:", 23, 1}};
+		 {"avl:", 20, 1}, {"l:", 21, 1}, {"db:", 22, 1},  {"g:", 23, 1}};
 	const char *p = s;
 	uint64_t v;
 	int si = -1, cont = 0;
@@ -575,7 +578,8 @@ static int km_segment(struct pstate *ps, const char *s)
  * the guest reads the shadow for the bits in the mask (SDM Vol. 3C 25.6.6). */
 static int vmcs_cr(struct pstate *ps, const char *s)
 {
-	const char *a = strstr(s, "actual="), *sh = strstr(s, "shadow="), *m = strstr(s, "gh_mask=");
+	const char *a = strstr(s, "actual="), *sh = strstr(s, "shadow="),
+		   *m = strstr(s, "gh_mask=");
 	uint64_t act, shadow, mask;
 	int slot = starts_ci(s, "CR0:") ? XG_TR_CR0 : starts_ci(s, "CR4:") ? XG_TR_CR4 : -1;
 
@@ -781,7 +785,8 @@ static int header_line(struct pstate *ps, const char *s)
 	}
 	if ((p = after(s, "hardware_entry_failure_reason ="))) {
 		/* dosemu2: "ERROR: KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason = 0x%llx" */
-		i = header(ps, XG_TX_FAIL_ENTRY, strstr(s, "ERROR: KVM_EXIT") ? "dosemu2" : NULL, s);
+		i = header(ps, XG_TX_FAIL_ENTRY, strstr(s, "ERROR: KVM_EXIT") ? "dosemu2" : NULL,
+			   s);
 		if ((b = blk(ps, i)) && hexnum(skipsp(p), &v, NULL)) {
 			b->hw_error = v;
 			b->have_hw_error = 1;
@@ -822,9 +827,10 @@ static int header_line(struct pstate *ps, const char *s)
 	}
 	if ((p = after(s, "km: KVM_EXIT_"))) {
 		/* Kontain km: "km: KVM_EXIT_FAIL_ENTRY" then its register dump */
-		header(ps, !strncmp(p, "FAIL_ENTRY", 10)	   ? XG_TX_FAIL_ENTRY
-			   : !strncmp(p, "INTERNAL_ERROR", 14) ? XG_TX_INTERNAL
-			   : !strncmp(p, "SHUTDOWN", 8)	   ? XG_TX_SHUTDOWN
+		header(ps,
+		       !strncmp(p, "FAIL_ENTRY", 10)	   ? XG_TX_FAIL_ENTRY
+		       : !strncmp(p, "INTERNAL_ERROR", 14) ? XG_TX_INTERNAL
+		       : !strncmp(p, "SHUTDOWN", 8)	   ? XG_TX_SHUTDOWN
 							   : XG_TX_EXIT_REASON,
 		       "km", s);
 		return 1;
@@ -848,11 +854,15 @@ static int header_line(struct pstate *ps, const char *s)
 		unsigned long r = strtoul(p, NULL, 10);
 		if (trace && (r == 2 || r == 6 || r == 5 || r == 7 || r == 10))
 			return 1; /* io, mmio, hlt, irq window, intr: the normal run */
-		i = header(ps, r == 8 ? XG_TX_SHUTDOWN
-			       : r == 9 ? XG_TX_FAIL_ENTRY
-			       : r == 17 ? XG_TX_INTERNAL
-					 : XG_TX_EXIT_REASON,
-			   trace ? "qemu" : strstr(s, "lkvm") || strstr(s, "KVM exit reason:") ? "kvmtool" : rust_vmm(s), s);
+		i = header(ps,
+			   r == 8    ? XG_TX_SHUTDOWN
+			   : r == 9  ? XG_TX_FAIL_ENTRY
+			   : r == 17 ? XG_TX_INTERNAL
+				     : XG_TX_EXIT_REASON,
+			   trace						? "qemu"
+			   : strstr(s, "lkvm") || strstr(s, "KVM exit reason:") ? "kvmtool"
+										: rust_vmm(s),
+			   s);
 		if ((b = blk(ps, i))) {
 			b->exit_number = r;
 			b->vcpu = vc;
@@ -872,7 +882,8 @@ static int header_line(struct pstate *ps, const char *s)
 			hexnum(skipsp(e), &rip, NULL);
 		b = blk(ps, ps->last_header);
 		if (!b || b->exit != XG_TX_MSR || b->vcpu != vc || ps->line - b->last_line > 2)
-			b = blk(ps, new_block(ps, XG_TX_MSR, "kernel", s)), ps->last_header = ps->t->nblocks - 1;
+			b = blk(ps, new_block(ps, XG_TX_MSR, "kernel", s)),
+			ps->last_header = ps->t->nblocks - 1;
 		if (!b)
 			return 1;
 		b->vcpu = vc;
@@ -904,7 +915,8 @@ static int header_line(struct pstate *ps, const char *s)
 		if (!r)
 			return 0;
 		if (!b || b->exit != XG_TX_TRACE)
-			b = blk(ps, new_block(ps, XG_TX_TRACE, rust_vmm(s) ? rust_vmm(s) : NULL, s)),
+			b = blk(ps,
+				new_block(ps, XG_TX_TRACE, rust_vmm(s) ? rust_vmm(s) : NULL, s)),
 			ps->last_header = ps->t->nblocks - 1;
 		if (!b)
 			return 1;
@@ -912,7 +924,8 @@ static int header_line(struct pstate *ps, const char *s)
 		int k = b->nitems < XG_TRIAGE_MAX_ITEMS ? b->nitems++ : XG_TRIAGE_MAX_ITEMS - 1;
 		r = skipsp(r);
 		size_t n = strcspn(r, " ");
-		snprintf(b->items[k].name, sizeof(b->items[k].name), "%.*s", (int)(n < 31 ? n : 31), r);
+		snprintf(b->items[k].name, sizeof(b->items[k].name), "%.*s", (int)(n < 31 ? n : 31),
+			 r);
 		if ((r = after(p, "rip")))
 			hexnum(skipsp(r), &b->items[k].rip, NULL);
 		const char *e;
@@ -1021,16 +1034,16 @@ static void vendor_words(struct pstate *ps, const char *s)
 		const char *w;
 		int v;
 	} words[] = {
-		{"kvm_intel", 1},
-		{"kvm-intel", 1},
-		{"Intel(R) Xeon", 1},
-		{"Intel(R) Core", 1},
-		{"running a guest on an Intel machine", 1}, /* QEMU prints it on VMX hosts only */
-		{"kvm_amd", 2},
-		{"kvm-amd", 2},
-		{"AMD Ryzen", 2},
-		{"AMD EPYC", 2},
-		{"EPYC", 2},
+	    {"kvm_intel", 1},
+	    {"kvm-intel", 1},
+	    {"Intel(R) Xeon", 1},
+	    {"Intel(R) Core", 1},
+	    {"running a guest on an Intel machine", 1}, /* QEMU prints it on VMX hosts only */
+	    {"kvm_amd", 2},
+	    {"kvm-amd", 2},
+	    {"AMD Ryzen", 2},
+	    {"AMD EPYC", 2},
+	    {"EPYC", 2},
 	};
 	if (ps->vendor)
 		return;
@@ -1142,10 +1155,12 @@ static void one_line(struct pstate *ps, const char *s)
 		start_dump(ps, s); /* a dump whose first lines were cut off */
 	if (ps->dump < 0)
 		return;
-	if (qemu_segment(ps, s) || table_line(ps, s) || lower_segment(ps, s) || kvmtool_segment(ps, s) ||
-	    vmcs_segment(ps, s) || km_segment(ps, s) || vmcs_cr(ps, s) || km_bytes(ps, s))
+	if (qemu_segment(ps, s) || table_line(ps, s) || lower_segment(ps, s) ||
+	    kvmtool_segment(ps, s) || vmcs_segment(ps, s) || km_segment(ps, s) || vmcs_cr(ps, s) ||
+	    km_bytes(ps, s))
 		return;
-	int spaced = islower((unsigned char)s[0]) && strchr(s, '=') == NULL && strchr(s, ':') == NULL;
+	int spaced =
+	    islower((unsigned char)s[0]) && strchr(s, '=') == NULL && strchr(s, ':') == NULL;
 	reg_tokens(ps, s, spaced);
 	/* "rip 00000000003d721c rflags 00000006" and friends; and the PSTATE mode word */
 	if ((b = blk(ps, ps->dump)) && b->have[XG_TR_PSTATE])
@@ -1220,8 +1235,13 @@ static int value_cut(const char *s, const char *next)
 
 void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 {
-	struct pstate ps = {.t = t, .dump = -1, .last_header = -1, .dangling = -1,
-			    .code_block = -1, .km_seg = -1, .qemu_kind = "qemu"};
+	struct pstate ps = {.t = t,
+			    .dump = -1,
+			    .last_header = -1,
+			    .dangling = -1,
+			    .code_block = -1,
+			    .km_seg = -1,
+			    .qemu_kind = "qemu"};
 	char cur[XG_TRIAGE_MAX_LINE * 2], next[XG_TRIAGE_MAX_LINE];
 	size_t pos = 0;
 	int have_next = 0, next_line = 0;
@@ -1233,7 +1253,8 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 		while (e < len && text[e] != '\n')
 			e++;
 		size_t l = e - i < XG_TRIAGE_MAX_LINE - 1 ? e - i : XG_TRIAGE_MAX_LINE - 1;
-		memcpy(next, text + i, l); /* the raw line: prefixes like "kvm_intel: " name things */
+		memcpy(next, text + i,
+		       l); /* the raw line: prefixes like "kvm_intel: " name things */
 		next[l] = 0;
 		vendor_words(&ps, next);
 		normalize(text + i, l, next, sizeof(next));
@@ -1249,8 +1270,9 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 			size_t e = pos;
 			while (e < len && text[e] != '\n')
 				e++;
-			normalize(text + pos, e - pos < XG_TRIAGE_MAX_LINE ? e - pos : XG_TRIAGE_MAX_LINE,
-				  next, sizeof(next));
+			normalize(text + pos,
+				  e - pos < XG_TRIAGE_MAX_LINE ? e - pos : XG_TRIAGE_MAX_LINE, next,
+				  sizeof(next));
 			pos = e + 1;
 			next_line++;
 			t->lines++;
@@ -1263,8 +1285,9 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 			size_t e = pos;
 			while (e < len && text[e] != '\n')
 				e++;
-			normalize(text + pos, e - pos < XG_TRIAGE_MAX_LINE ? e - pos : XG_TRIAGE_MAX_LINE,
-				  next, sizeof(next));
+			normalize(text + pos,
+				  e - pos < XG_TRIAGE_MAX_LINE ? e - pos : XG_TRIAGE_MAX_LINE, next,
+				  sizeof(next));
 			pos = e + 1;
 			next_line++;
 			t->lines++;
@@ -1299,10 +1322,10 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 			continue;
 		for (int j = 0; j < i; j++) {
 			struct xg_tri_block *a = &t->b[j];
-			if (a->exit == b->exit && a->suberror == b->suberror && a->ndata == b->ndata &&
-			    !memcmp(a->data, b->data, sizeof(a->data)) && a->hw_error == b->hw_error &&
-			    a->exit_number == b->exit_number && !strcmp(a->err, b->err) &&
-			    a->vmm == b->vmm) {
+			if (a->exit == b->exit && a->suberror == b->suberror &&
+			    a->ndata == b->ndata && !memcmp(a->data, b->data, sizeof(a->data)) &&
+			    a->hw_error == b->hw_error && a->exit_number == b->exit_number &&
+			    !strcmp(a->err, b->err) && a->vmm == b->vmm) {
 				a->duplicates++;
 				memmove(b, b + 1, (size_t)(t->nblocks - i - 1) * sizeof(*b));
 				t->nblocks--;
@@ -1312,9 +1335,10 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 		}
 	}
 	if (!t->nblocks)
-		snprintf(t->why, sizeof(t->why),
-			 "no KVM exit report, register dump or KVM kernel message found in %d line%s "
-			 "(looked for QEMU's \"KVM internal error\", \"entry failed\", \"kvm run "
-			 "failed\", register dumps, VMM and dmesg KVM messages)",
-			 t->lines, t->lines == 1 ? "" : "s");
+		snprintf(
+		    t->why, sizeof(t->why),
+		    "no KVM exit report, register dump or KVM kernel message found in %d line%s "
+		    "(looked for QEMU's \"KVM internal error\", \"entry failed\", \"kvm run "
+		    "failed\", register dumps, VMM and dmesg KVM messages)",
+		    t->lines, t->lines == 1 ? "" : "s");
 }

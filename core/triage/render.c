@@ -97,8 +97,8 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "ndata");
 	/* QEMU prints every data word KVM gave; other VMMs print none, so theirs is unknown */
 	jint(o, b->exit == XG_TX_INTERNAL && (b->ndata || (b->vmm && !strncmp(b->vmm, "qemu", 4)))
-			? b->ndata
-			: -1);
+		    ? b->ndata
+		    : -1);
 	jkey(o, "data");
 	fputc('[', o);
 	for (int k = 0; k < b->ndata; k++)
@@ -217,13 +217,16 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 			if (k)
 				fputs(", ", o);
 			if (b->exit == XG_TX_MSR) {
-				fprintf(o, "{\"msr\": \"0x%llx\", \"name\": ", (unsigned long long)b->items[k].a);
+				fprintf(o, "{\"msr\": \"0x%llx\", \"name\": ",
+					(unsigned long long)b->items[k].a);
 				jstr(o, xg_names_msr((uint32_t)b->items[k].a));
-				fprintf(o, ", \"access\": \"%s\"}", b->items[k].write ? "write" : "read");
+				fprintf(o, ", \"access\": \"%s\"}",
+					b->items[k].write ? "write" : "read");
 			} else {
 				fputs("{\"reason\": ", o);
 				jstr(o, b->items[k].name);
-				fprintf(o, ", \"rip\": \"0x%llx\"}", (unsigned long long)b->items[k].rip);
+				fprintf(o, ", \"rip\": \"0x%llx\"}",
+					(unsigned long long)b->items[k].rip);
 			}
 		}
 		fputc(']', o);
@@ -266,12 +269,14 @@ void xg_triage_print_text(const struct xg_triage *t, const char *name, FILE *o)
 
 		xg_triage_derive(t, i, &f);
 		if (b->vmm && !strcmp(b->vmm, "exitgate")) /* one of exitgate's dumps: no lines */
-			fprintf(o, "%s%s: %s%s%s\n", i ? "\n" : "", name, f.exit ? f.exit : "no exit",
-				f.suberror_name ? " / " : "", f.suberror_name ? f.suberror_name : "");
+			fprintf(o, "%s%s: %s%s%s\n", i ? "\n" : "", name,
+				f.exit ? f.exit : "no exit", f.suberror_name ? " / " : "",
+				f.suberror_name ? f.suberror_name : "");
 		else
-			fprintf(o, "%s%s, lines %d-%d: %s%s%s\n", i ? "\n" : "", name, b->first_line,
-				b->last_line, f.exit ? f.exit : "register dump",
-				f.suberror_name ? " / " : "", f.suberror_name ? f.suberror_name : "");
+			fprintf(o, "%s%s, lines %d-%d: %s%s%s\n", i ? "\n" : "", name,
+				b->first_line, b->last_line, f.exit ? f.exit : "register dump",
+				f.suberror_name ? " / " : "",
+				f.suberror_name ? f.suberror_name : "");
 		fprintf(o, "  %-20s %s\n", "verdict", f.verdict);
 		if (f.policy[0])
 			fprintf(o, "  %-20s %s\n", "exitgate default", f.policy);
@@ -282,7 +287,8 @@ void xg_triage_print_text(const struct xg_triage *t, const char *name, FILE *o)
 				 f.vendor_why ? f.vendor_why : "");
 			line(o, "arch", buf);
 		}
-		if (b->exit == XG_TX_INTERNAL && (b->ndata || (b->vmm && !strncmp(b->vmm, "qemu", 4)))) {
+		if (b->exit == XG_TX_INTERNAL &&
+		    (b->ndata || (b->vmm && !strncmp(b->vmm, "qemu", 4)))) {
 			snprintf(buf, sizeof(buf), "%d", b->ndata);
 			for (int k = 0; k < b->ndata; k++)
 				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s0x%llx",
@@ -292,35 +298,42 @@ void xg_triage_print_text(const struct xg_triage *t, const char *name, FILE *o)
 		if (f.have_hw_exit) {
 			snprintf(buf, sizeof(buf), "0x%llx %s%s%s%s", (unsigned long long)f.hw_exit,
 				 f.hw_exit_name ? f.hw_exit_name : "(no name known)",
-				 f.hw_kind ? " (" : "", f.hw_kind ? f.hw_kind : "", f.hw_kind ? ")" : "");
+				 f.hw_kind ? " (" : "", f.hw_kind ? f.hw_kind : "",
+				 f.hw_kind ? ")" : "");
 			line(o, "hardware exit", buf);
 		}
 		if (f.have_qual) {
 			snprintf(buf, sizeof(buf), "0x%llx%s%s", (unsigned long long)f.qual,
 				 f.qual_text[0] ? ": " : "", f.qual_text);
-			line(o, f.hw_kind && !strcmp(f.hw_kind, "svm") ? "exitinfo1" : "qualification", buf);
+			line(o,
+			     f.hw_kind && !strcmp(f.hw_kind, "svm") ? "exitinfo1" : "qualification",
+			     buf);
 		}
 		if (f.have_vect) {
-			snprintf(buf, sizeof(buf), "0x%llx: %s", (unsigned long long)f.vect, f.vect_text);
+			snprintf(buf, sizeof(buf), "0x%llx: %s", (unsigned long long)f.vect,
+				 f.vect_text);
 			line(o, "idt vectoring", buf);
 		}
 		if (f.have_intr && f.intr_text[0]) {
-			snprintf(buf, sizeof(buf), "0x%llx: %s", (unsigned long long)f.intr, f.intr_text);
+			snprintf(buf, sizeof(buf), "0x%llx: %s", (unsigned long long)f.intr,
+				 f.intr_text);
 			line(o, "interruption info", buf);
 		}
 		if (f.have_gpa) {
-			snprintf(buf, sizeof(buf), "0x%llx, %s (from %s)", (unsigned long long)f.gpa,
-				 f.gpa_region ? f.gpa_region : "?", f.gpa_source ? f.gpa_source : "?");
+			snprintf(buf, sizeof(buf), "0x%llx, %s (from %s)",
+				 (unsigned long long)f.gpa, f.gpa_region ? f.gpa_region : "?",
+				 f.gpa_source ? f.gpa_source : "?");
 			line(o, "guest physical", buf);
 		}
 		line(o, "cpu mode", f.cpu_mode_text);
 		if (f.have_rip) {
 			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)f.rip);
 			if (f.have_linear && f.linear != f.rip)
-				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " (linear 0x%llx)",
-					 (unsigned long long)f.linear);
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+					 " (linear 0x%llx)", (unsigned long long)f.linear);
 			if (f.cpl >= 0)
-				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", CPL %d", f.cpl);
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", CPL %d",
+					 f.cpl);
 			line(o, b->arch == 1 ? "pc" : "rip", buf);
 		}
 		if (f.insn_bytes[0]) {
@@ -337,8 +350,10 @@ void xg_triage_print_text(const struct xg_triage *t, const char *name, FILE *o)
 		for (int k = 0; k < b->nitems; k++) {
 			if (b->exit == XG_TX_MSR) {
 				const char *n = xg_names_msr((uint32_t)b->items[k].a);
-				snprintf(buf, sizeof(buf), "%s 0x%llx%s%s", b->items[k].write ? "wrmsr" : "rdmsr",
-					 (unsigned long long)b->items[k].a, n ? " " : "", n ? n : "");
+				snprintf(buf, sizeof(buf), "%s 0x%llx%s%s",
+					 b->items[k].write ? "wrmsr" : "rdmsr",
+					 (unsigned long long)b->items[k].a, n ? " " : "",
+					 n ? n : "");
 			} else {
 				snprintf(buf, sizeof(buf), "%s at 0x%llx", b->items[k].name,
 					 (unsigned long long)b->items[k].rip);

@@ -29,24 +29,63 @@
 #include "exitgate.h"
 
 #define XG_TRIAGE_MAX_BLOCKS 64
-#define XG_TRIAGE_MAX_DATA 16
-#define XG_TRIAGE_MAX_CODE 96
-#define XG_TRIAGE_MAX_LINE 2048 /* longer lines are read up to this length */
-#define XG_TRIAGE_MAX_ITEMS 16	/* MSRs, trace exits kept per block */
+#define XG_TRIAGE_MAX_DATA   16
+#define XG_TRIAGE_MAX_CODE   96
+#define XG_TRIAGE_MAX_LINE   2048 /* longer lines are read up to this length */
+#define XG_TRIAGE_MAX_ITEMS  16	  /* MSRs, trace exits kept per block */
 
 /* Register slots a dump can fill. x86 32-bit names (EAX...) land in the same slots. */
 enum xg_tri_reg {
-	XG_TR_RAX, XG_TR_RCX, XG_TR_RDX, XG_TR_RBX, XG_TR_RSP, XG_TR_RBP, XG_TR_RSI, XG_TR_RDI,
-	XG_TR_R8, XG_TR_R9, XG_TR_R10, XG_TR_R11, XG_TR_R12, XG_TR_R13, XG_TR_R14, XG_TR_R15,
-	XG_TR_RIP, XG_TR_RFL, XG_TR_CR0, XG_TR_CR2, XG_TR_CR3, XG_TR_CR4, XG_TR_CR8, XG_TR_EFER,
-	XG_TR_CPL, XG_TR_SMM, XG_TR_HLT, XG_TR_GDTB, XG_TR_GDTL, XG_TR_IDTB, XG_TR_IDTL,
+	XG_TR_RAX,
+	XG_TR_RCX,
+	XG_TR_RDX,
+	XG_TR_RBX,
+	XG_TR_RSP,
+	XG_TR_RBP,
+	XG_TR_RSI,
+	XG_TR_RDI,
+	XG_TR_R8,
+	XG_TR_R9,
+	XG_TR_R10,
+	XG_TR_R11,
+	XG_TR_R12,
+	XG_TR_R13,
+	XG_TR_R14,
+	XG_TR_R15,
+	XG_TR_RIP,
+	XG_TR_RFL,
+	XG_TR_CR0,
+	XG_TR_CR2,
+	XG_TR_CR3,
+	XG_TR_CR4,
+	XG_TR_CR8,
+	XG_TR_EFER,
+	XG_TR_CPL,
+	XG_TR_SMM,
+	XG_TR_HLT,
+	XG_TR_GDTB,
+	XG_TR_GDTL,
+	XG_TR_IDTB,
+	XG_TR_IDTL,
 	/* arm64: X0..X30 share slots 0..30 of this second range */
-	XG_TR_PC, XG_TR_SP, XG_TR_PSTATE, XG_TR_X0,
+	XG_TR_PC,
+	XG_TR_SP,
+	XG_TR_PSTATE,
+	XG_TR_X0,
 	XG_TR_COUNT = XG_TR_X0 + 31
 };
 
-enum xg_tri_seg { XG_TS_ES, XG_TS_CS, XG_TS_SS, XG_TS_DS, XG_TS_FS, XG_TS_GS, XG_TS_LDT, XG_TS_TR,
-		  XG_TS_COUNT };
+enum xg_tri_seg {
+	XG_TS_ES,
+	XG_TS_CS,
+	XG_TS_SS,
+	XG_TS_DS,
+	XG_TS_FS,
+	XG_TS_GS,
+	XG_TS_LDT,
+	XG_TS_TR,
+	XG_TS_COUNT
+};
 
 /* A segment register; flags in QEMU's layout (descriptor bits 8..23: type 11:8, S 12,
  * DPL 14:13, P 15, AVL 20, L 21, D/B 22, G 23; SDM Vol. 3A 3.4.5). */
@@ -58,17 +97,17 @@ struct xg_tri_segreg {
 };
 
 enum xg_tri_exit {
-	XG_TX_NONE = 0,	    /* a register dump, no exit named */
-	XG_TX_INTERNAL,	    /* KVM_EXIT_INTERNAL_ERROR */
-	XG_TX_FAIL_ENTRY,   /* KVM_EXIT_FAIL_ENTRY */
-	XG_TX_RUN_FAILED,   /* KVM_RUN returned an error (errno) */
-	XG_TX_SHUTDOWN,	    /* KVM_EXIT_SHUTDOWN (triple fault on x86) */
-	XG_TX_EXIT_REASON,  /* a VMM named a KVM exit number it did not handle */
-	XG_TX_MSR,	    /* dmesg: unhandled rdmsr/wrmsr */
-	XG_TX_NISV,	    /* dmesg: arm64 data abort without syndrome */
-	XG_TX_TRACE,	    /* kvm_exit trace events */
-	XG_TX_SET_STATE,    /* the VMM could not load the vCPU's registers into KVM */
-	XG_TX_GUEST_STATE,  /* dmesg: dump_vmcs' guest state after a failed entry */
+	XG_TX_NONE = 0,	   /* a register dump, no exit named */
+	XG_TX_INTERNAL,	   /* KVM_EXIT_INTERNAL_ERROR */
+	XG_TX_FAIL_ENTRY,  /* KVM_EXIT_FAIL_ENTRY */
+	XG_TX_RUN_FAILED,  /* KVM_RUN returned an error (errno) */
+	XG_TX_SHUTDOWN,	   /* KVM_EXIT_SHUTDOWN (triple fault on x86) */
+	XG_TX_EXIT_REASON, /* a VMM named a KVM exit number it did not handle */
+	XG_TX_MSR,	   /* dmesg: unhandled rdmsr/wrmsr */
+	XG_TX_NISV,	   /* dmesg: arm64 data abort without syndrome */
+	XG_TX_TRACE,	   /* kvm_exit trace events */
+	XG_TX_SET_STATE,   /* the VMM could not load the vCPU's registers into KVM */
+	XG_TX_GUEST_STATE, /* dmesg: dump_vmcs' guest state after a failed entry */
 };
 
 struct xg_tri_block {
@@ -76,17 +115,17 @@ struct xg_tri_block {
 	const char *vmm;	   /* "qemu", "qemu-kvm", "firecracker", ... or NULL */
 	int arch;		   /* -1 unknown, 0 x86_64, 1 arm64 */
 	enum xg_tri_exit exit;
-	int suberror;		   /* -1 if none */
-	int ndata;		   /* extra data words seen (contiguous from 0) */
+	int suberror; /* -1 if none */
+	int ndata;    /* extra data words seen (contiguous from 0) */
 	uint64_t data[XG_TRIAGE_MAX_DATA];
-	uint8_t data_bare;	   /* printed without 0x and zero padding (QEMU < 2.x) */
+	uint8_t data_bare; /* printed without 0x and zero padding (QEMU < 2.x) */
 	uint8_t have_hw_error, have_cpu, emulation_failure_line;
-	uint64_t hw_error;	   /* fail_entry.hardware_entry_failure_reason */
-	int cpu;		   /* the host CPU (fail_entry.cpu) or the vCPU index named */
-	int vcpu;		   /* vCPU index the VMM named, -1 if none */
-	uint64_t exit_number;	   /* XG_TX_EXIT_REASON: the KVM exit number */
-	char err[64];		   /* XG_TX_RUN_FAILED / XG_TX_SET_STATE: the errno text */
-	char message[160];	   /* the line that opened the block, trimmed */
+	uint64_t hw_error;    /* fail_entry.hardware_entry_failure_reason */
+	int cpu;	      /* the host CPU (fail_entry.cpu) or the vCPU index named */
+	int vcpu;	      /* vCPU index the VMM named, -1 if none */
+	uint64_t exit_number; /* XG_TX_EXIT_REASON: the KVM exit number */
+	char err[64];	      /* XG_TX_RUN_FAILED / XG_TX_SET_STATE: the errno text */
+	char message[160];    /* the line that opened the block, trimmed */
 	/* dmesg MSR lines and trace exits */
 	int nitems;
 	struct {
@@ -103,18 +142,19 @@ struct xg_tri_block {
 	/* code bytes around RIP: code_known[i] is 0 for "??" */
 	int ncode, marker; /* marker: index of the byte at RIP, -1 if none */
 	uint8_t code[XG_TRIAGE_MAX_CODE], code_known[XG_TRIAGE_MAX_CODE];
-	char vendor_hint[48]; /* words in the text that name the host CPU's vendor */
+	char vendor_hint[48];  /* words in the text that name the host CPU's vendor */
 	int vendor_hint_value; /* 0 none, 1 intel, 2 amd */
 	int duplicates;	       /* the same header printed again with no dump of its own */
-	int ambiguous_dump;    /* the dump followed several headers: which vCPU it belongs to is a guess */
+	int ambiguous_dump;    /* the dump followed several headers: which vCPU it belongs to is a
+				  guess */
 };
 
 struct xg_triage {
 	int nblocks;
-	int truncated;	/* more blocks than XG_TRIAGE_MAX_BLOCKS: the rest were not read */
+	int truncated; /* more blocks than XG_TRIAGE_MAX_BLOCKS: the rest were not read */
 	int lines;
 	struct xg_tri_block b[XG_TRIAGE_MAX_BLOCKS];
-	char why[200];	/* when nblocks == 0: what the input looked like */
+	char why[200]; /* when nblocks == 0: what the input looked like */
 };
 
 /* Parse text (any bytes; NUL and non-UTF-8 are read as they come). Never fails. */
@@ -127,7 +167,7 @@ struct xg_tri_facts {
 	const char *arch, *vendor, *vendor_why, *exit, *suberror_name;
 	const char *hw_exit_name, *hw_kind; /* "vmx" / "svm" */
 	int have_hw_exit;
-	uint64_t hw_exit;		    /* full VMX exit reason / SVM exit code */
+	uint64_t hw_exit; /* full VMX exit reason / SVM exit code */
 	int have_qual, have_info2, have_vect, have_intr, have_err_code, have_gpa;
 	uint64_t qual, info2, vect, intr, err_code, gpa;
 	const char *gpa_source;
@@ -135,10 +175,11 @@ struct xg_tri_facts {
 	const char *gpa_region;
 	char gpa_region_buf[160];
 	/* CPU */
-	const char *cpu_mode;		    /* real, vm86, protected16, protected32, compat16, compat32, long64, arm64 ELx */
+	const char *cpu_mode; /* real, vm86, protected16, protected32, compat16, compat32, long64,
+				 arm64 ELx */
 	char cpu_mode_text[96];
-	int code_bits;			    /* 16, 32, 64, 0 unknown */
-	int paging, smm, cpl;		    /* -1 unknown */
+	int code_bits;	      /* 16, 32, 64, 0 unknown */
+	int paging, smm, cpl; /* -1 unknown */
 	int have_rip, have_linear;
 	uint64_t rip, linear;
 	/* instruction */
@@ -147,16 +188,16 @@ struct xg_tri_facts {
 	char ctx_before[3][96], ctx_after[3][96];
 	int nbefore, nafter;
 	char code_looks[128];
-	char emu[160];			    /* what exitgate's x86 emulator says of the instruction */
-	int emu_supported;		    /* 1 yes, 0 no, -1 not asked */
-	int fetch_from_mmio;		    /* the instruction was fetched from device memory */
+	char emu[160];	     /* what exitgate's x86 emulator says of the instruction */
+	int emu_supported;   /* 1 yes, 0 no, -1 not asked */
+	int fetch_from_mmio; /* the instruction was fetched from device memory */
 	/* conclusions */
 	int nanomalies;
 	char anomalies[XG_TRI_MAX_NOTES][200];
 	int nnotes;
 	char notes[XG_TRI_MAX_NOTES][200];
 	char verdict[600];
-	char policy[400];		    /* what exitgate's default policy would have done */
+	char policy[400]; /* what exitgate's default policy would have done */
 };
 
 void xg_triage_derive(const struct xg_triage *t, int i, struct xg_tri_facts *f);

@@ -6,7 +6,9 @@
  *   - never more blocks than XG_TRIAGE_MAX_BLOCKS, never more data words, code bytes or
  *     items than their arrays hold; a marker inside the code bytes or -1;
  *   - no blocks only with a reason for a person (why is not empty);
- *   - the JSON is one array whose brackets and quotes balance.
+ *   - the JSON is one array whose brackets and quotes balance;
+ *   - the same bytes read as one of exitgate's dumps (`exitgate show`) give one block or a
+ *     message, never anything else.
  * Build: see t_fuzz_triage.sh.
  */
 #include <stdio.h>
@@ -17,13 +19,6 @@
 #include "triage/triage.h"
 
 static struct xg_triage t;
-
-/* disasm.c names an architecture it has no disassembler for with this (core/exit/decode.c,
- * which the target does not link): triage only asks for x86 and arm64. */
-const char *xg_arch_name(enum xg_arch arch)
-{
-	return arch == XG_ARCH_ARM64 ? "arm64" : "x86_64";
-}
 
 static void check(int cond)
 {
@@ -85,6 +80,20 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	char *end = strstr(buf, "\n]\n");
 	check(end != NULL);
 	balanced(buf, (size_t)(end + 3 - buf));
+	free(buf);
+
+	struct xg_tri_dump_info info;
+	struct xg_error err = {{0}};
+	if (xg_triage_from_dump((const char *)data, size, &t, &info, &err))
+		check(err.msg[0] != 0 && t.nblocks == 0);
+	else
+		check(t.nblocks == 1 && t.b[0].ncode <= XG_TRIAGE_MAX_CODE &&
+		      t.b[0].marker < t.b[0].ncode && t.b[0].ndata <= XG_TRIAGE_MAX_DATA);
+	f = open_memstream(&buf, &len);
+	check(f != NULL);
+	xg_triage_print_json(&t, f);
+	xg_triage_print_text(&t, "dump", f);
+	fclose(f);
 	free(buf);
 	return 0;
 }

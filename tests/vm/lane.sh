@@ -115,6 +115,10 @@ root=$work/root
 initrd=$work/initrd.cpio
 console=$work/console.log
 
+# lane_test_args NAME: sets test_args (an array) to what else the lane's test NAME is built
+# with (more sources, include paths); a lane.sh may redefine it. None by default.
+lane_test_args() { test_args=(); }
+
 build_init_and_tests() {
 	local t name log=$work/build.log
 	rm -rf "$root"
@@ -125,8 +129,10 @@ build_init_and_tests() {
 	for t in "$vm_dir/$lane"/t_*.c; do
 		[ -e "$t" ] || continue
 		name=$(basename "$t" .c)
+		lane_test_args "$name"
 		$CC -static -O2 -Wall -Wextra -Werror -I"$src/tests" -I"$vm_dir" -o "$root/tests/$name" \
-			"$t" "$src/tests/tap.c" >>"$log" 2>&1 || fail_setup "building $lane/$name with $CC failed" "$log"
+			"$t" "$src/tests/tap.c" "${test_args[@]}" >>"$log" 2>&1 ||
+			fail_setup "building $lane/$name with $CC failed" "$log"
 	done
 }
 

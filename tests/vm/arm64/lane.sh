@@ -51,6 +51,15 @@ lane_toolchain() {
 		skip "aarch64-linux-gnu-gcc cannot link a static program (install: libc6-dev-arm64-cross)"
 }
 
+# t_arm64_oracle* drive the A64 load/store emulator (core/emu/arm64) on real KVM: built
+# with its sources.
+lane_test_args() {
+	test_args=()
+	case $1 in
+	t_arm64_oracle*) test_args=(-I"$src/core/emu/arm64" "$src"/core/emu/arm64/*.c) ;;
+	esac
+}
+
 # The aarch64 exitgate, cross-built statically (tests/vm/aarch64-linux-gnu.cmake) in the
 # build tree and put at /bin/exitgate, with the example exits under /share/exits.
 lane_build() {
@@ -83,10 +92,13 @@ lane_build() {
 
 lane_boot() {
 	# -nic none: otherwise qemu wants efi-virtio.rom and quits. pauth-impdef=on: boot ~4x
-	# faster than the architected QARMA pointer authentication under TCG.
+	# faster than the architected QARMA pointer authentication under TCG. NAME=VALUE words
+	# on the command line reach /init's environment and the tests: the oracle's size and
+	# seed (t_arm64_oracle.c) pass through when set.
+	local env="${XG_ORACLE_CASES:+ XG_ORACLE_CASES=$XG_ORACLE_CASES}${XG_ORACLE_SEED:+ XG_ORACLE_SEED=$XG_ORACLE_SEED}"
 	run_vm qemu-system-aarch64 -accel tcg -M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on \
 		-m 1024 -smp 1 -nographic -no-reboot -nic none \
-		-kernel "$KERNEL" -initrd "$initrd" -append "console=ttyAMA0 panic=-1 loglevel=4"
+		-kernel "$KERNEL" -initrd "$initrd" -append "console=ttyAMA0 panic=-1 loglevel=4$env"
 }
 
 # /init ends with PSCI SYSTEM_OFF: qemu exits 0. The TAP decides; anything but 0 means the

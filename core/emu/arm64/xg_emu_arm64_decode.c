@@ -58,15 +58,15 @@ static const struct acc single_acc[2][4][4] = {
 	/* general registers */
 	{{A_STORE, 1, 4, 0}, {A_LOAD, 1, 4, 0}, {A_LOAD, 1, 8, 1}, {A_LOAD, 1, 4, 1}},
 	{{A_STORE, 2, 4, 0}, {A_LOAD, 2, 4, 0}, {A_LOAD, 2, 8, 1}, {A_LOAD, 2, 4, 1}},
-	{{A_STORE, 4, 4, 0}, {A_LOAD, 4, 4, 0}, {A_LOAD, 4, 8, 1}, {A_UNALLOC}},
-	{{A_STORE, 8, 8, 0}, {A_LOAD, 8, 8, 0}, {A_PRFM, 8, 8, 0}, {A_UNALLOC}},
+	{{A_STORE, 4, 4, 0}, {A_LOAD, 4, 4, 0}, {A_LOAD, 4, 8, 1}, {A_UNALLOC, 0, 0, 0}},
+	{{A_STORE, 8, 8, 0}, {A_LOAD, 8, 8, 0}, {A_PRFM, 8, 8, 0}, {A_UNALLOC, 0, 0, 0}},
     },
     {
 	/* SIMD&FP: B, H, S, D, and Q at size 00 with opc<1> set */
 	{{A_STORE, 1, 1, 0}, {A_LOAD, 1, 1, 0}, {A_STORE, 16, 16, 0}, {A_LOAD, 16, 16, 0}},
-	{{A_STORE, 2, 2, 0}, {A_LOAD, 2, 2, 0}, {A_UNALLOC}, {A_UNALLOC}},
-	{{A_STORE, 4, 4, 0}, {A_LOAD, 4, 4, 0}, {A_UNALLOC}, {A_UNALLOC}},
-	{{A_STORE, 8, 8, 0}, {A_LOAD, 8, 8, 0}, {A_UNALLOC}, {A_UNALLOC}},
+	{{A_STORE, 2, 2, 0}, {A_LOAD, 2, 2, 0}, {A_UNALLOC, 0, 0, 0}, {A_UNALLOC, 0, 0, 0}},
+	{{A_STORE, 4, 4, 0}, {A_LOAD, 4, 4, 0}, {A_UNALLOC, 0, 0, 0}, {A_UNALLOC, 0, 0, 0}},
+	{{A_STORE, 8, 8, 0}, {A_LOAD, 8, 8, 0}, {A_UNALLOC, 0, 0, 0}, {A_UNALLOC, 0, 0, 0}},
     },
 };
 

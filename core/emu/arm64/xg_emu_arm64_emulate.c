@@ -356,6 +356,8 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	/* named before decode: a hook may see an exception of the fetch, before there is one */
+	in->name = "?";
 	memset(data, 0, sizeof(data));
 	rc = ops->get_regs(opaque, &c.regs);
 	if (rc)

@@ -70,6 +70,8 @@ static int st_alias(const struct xg_emu_arm64_insn *in)
 
 static const char *mnemonic(const struct xg_emu_arm64_insn *in, char *buf)
 {
+	if (in->cls == XG_EMU_ARM64_C_DCZVA)
+		return "dc";
 	if (!st_alias(in))
 		return in->name;
 	sprintf(buf, "st%s", in->name + 2);
@@ -83,6 +85,11 @@ static void render(const struct xg_emu_arm64_insn *in, uint64_t pc, char *out)
 					   "sxtb", "sxth", "sxtw", "sxtx"};
 	char *p = out;
 
+	if (in->cls == XG_EMU_ARM64_C_DCZVA) { /* capstone: "dc" with "zva, Xt" */
+		p += sprintf(p, "zva, ");
+		reg_str(p, in->rt, 8, 0);
+		return;
+	}
 	if (in->cls == XG_EMU_ARM64_C_STRUCT) {
 		static const char *const arr[9][2] = {[1] = {"8b", "16b"},
 						      [2] = {"4h", "8h"},

@@ -8,7 +8,8 @@
  * (tables read through ops->read, anywhere in the IPA space), half a translate callback. The
  * fake vCPU checks the emulator's promises (xg_emu_arm64.h) on every call and aborts (a
  * finding) when one is broken:
- *   - every access is 1-16 bytes inside one 4 KiB page (a descriptor 8, the fetch 4);
+ *   - every access is 1-16 bytes inside one 4 KiB page (a descriptor 8, the fetch 4), but
+ *     DC ZVA's write: a naturally aligned block of zeros of at most 2 KiB;
  *   - with a translate callback, every data access is to a page translated (successfully)
  *     before, for its kind of access;
  *   - nothing is translated or read after the first write (all faults come before writing);
@@ -38,7 +39,8 @@ struct fz {
 	uint64_t xlat_ipa[64]; /* pages translated, and for which kinds */
 	uint8_t xlat_kind[64];
 	unsigned nxlat;
-	int writes, set_regs, set_vregs, injected, veto_at, wrote;
+	int writes, set_regs, set_vregs, injected, veto_at, wrote, dczva;
+	uint64_t dczid;
 	struct xg_emu_arm64_regs out;
 };
 
@@ -152,7 +154,13 @@ static int wr(void *o, uint64_t ipa, const void *buf, unsigned n)
 	struct fz *f = o;
 	int p = page_of(ipa);
 
-	check(n >= 1 && n <= 16 && (ipa >> 12) == ((ipa + n - 1) >> 12));
+	check(n >= 1 && (ipa >> 12) == ((ipa + n - 1) >> 12));
+	if (n > 16) {
+		/* only DC ZVA writes more: a naturally aligned block of zeros, at most 2 KiB */
+		check(f->dczva && n <= 2048 && !(n & (n - 1)) && !(ipa & (n - 1)));
+		for (unsigned i = 0; i < n; i++)
+			check(((const uint8_t *)buf)[i] == 0);
+	}
 	if (!walk_mode(f))
 		check(translated(f, ipa, XG_EMU_ARM64_WRITE));
 	if (p >= 0)
@@ -180,10 +188,17 @@ static int hook(void *o, enum xg_emu_arm64_stage s, const struct xg_emu_arm64_in
 	return (int)s == ((struct fz *)o)->veto_at;
 }
 
+/* DCZID_EL0 from the input (BS up to 15: the reserved sizes too; DZP) */
+static int dczid(void *o, uint64_t *v)
+{
+	*v = ((struct fz *)o)->dczid;
+	return 0;
+}
+
 static const struct xg_emu_arm64_ops ops_walk = {g_regs, s_regs, g_vregs, s_vregs, NULL,
-						 rd,	 wr,	 inj,	  hook};
+						 rd,	 wr,	 inj,	  hook,	   dczid};
 static const struct xg_emu_arm64_ops ops_tr = {g_regs, s_regs, g_vregs, s_vregs, tr,
-					       rd,     wr,     inj,	hook};
+					       rd,     wr,     inj,	hook,	 NULL};
 
 static uint64_t take(const uint8_t **d, size_t *n, unsigned k)
 {
@@ -209,6 +224,10 @@ static void check_decode(uint32_t w)
 	switch (st) {
 	case XG_EMU_ARM64_OK:
 		check(reason[0] == 0 && a.cls != XG_EMU_ARM64_C_NONE);
+		if (a.cls == XG_EMU_ARM64_C_DCZVA) {
+			check((w & ~31u) == 0xd50b7420 && a.size == 0 && a.imm == 64);
+			break;
+		}
 		check(a.size == 1 || a.size == 2 || a.size == 4 || a.size == 8 || a.size == 16);
 		check(a.rt < 32 && a.rt2 < 32 && a.rn < 32 && a.rm < 32 && a.rs < 32);
 		check(a.index <= XG_EMU_ARM64_REGOFF && a.extend < 8);
@@ -242,6 +261,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&f, 0, sizeof(f));
 	word = (uint32_t)take(&d, &n, 4);
 	check_decode(word);
+	/* one input in 8 is DC ZVA with the word's low bits as Xt */
+	if ((word >> 29) == 7)
+		word = 0xd50b7420u | (word & 31);
+	check_decode(word);
+	f.dczva = (word & ~31u) == 0xd50b7420u;
 
 	cfg = take(&d, &n, 8);
 	f.fault_seed = take(&d, &n, 8);
@@ -251,11 +275,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* PSTATE: EL0 or EL1 (sometimes EL2, or AArch32), SP select, PAN, UAO */
 	f.r.pstate = ((cfg >> 5) & 7) == 7 ? 0x10 : ((cfg >> 8) & 3) << 2;
 	f.r.pstate |= ((cfg >> 10) & 1) | ((cfg >> 11) & 1) << 22 | ((cfg >> 12) & 1) << 23;
-	/* SCTLR_EL1: M, A, SA, SA0, WXN, EE, E0E, SPAN from the input; the rest 0 */
+	/* SCTLR_EL1: M, A, SA, SA0, DZE, WXN, EE, E0E, SPAN from the input; the rest 0 */
 	f.r.sctlr_el1 = ((cfg >> 13) & 1) << 0 | ((cfg >> 14) & 1) << 1 | ((cfg >> 15) & 1) << 3 |
 			((cfg >> 16) & 1) << 4 | ((cfg >> 17) & 1) << 19 |
 			(((cfg >> 18) & 7) == 7 ? 1ull << 25 : 0) |
-			(((cfg >> 21) & 7) == 7 ? 1ull << 24 : 0) | ((cfg >> 24) & 1) << 23;
+			(((cfg >> 21) & 7) == 7 ? 1ull << 24 : 0) | ((cfg >> 24) & 1) << 23 |
+			((cfg >> 33) & 1) << 14;
+	f.dczid = (cfg >> 28) & 31;
 	f.r.tcr_el1 = take(&d, &n, 8);
 	f.r.ttbr0_el1 = (cfg >> 25) & 1 ? WIN + (take(&d, &n, 2) & 0x3ff8) : take(&d, &n, 8);
 	f.r.ttbr1_el1 = take(&d, &n, 8);

@@ -42,7 +42,15 @@
  * Decoded, but answered NOT_HANDLED with a reason: the exclusives (LDXR/STXR...: a device
  * has no exclusive monitor, so exitgate cannot make STXR's success or failure mean anything),
  * pointer-authenticated LDRAA/LDRAB, the
- * MTE tag instructions, LDAPUR/STLUR. DC ZVA is a system instruction outside this space.
+ * MTE tag instructions, LDAPUR/STLUR.
+ * DC ZVA (ARM ARM C5.3.x "DC ZVA, Data Cache Zero by VA"), a system instruction outside the
+ * load/store space, is emulated as the store it is: a block of zeros, naturally aligned, the
+ * block size 4 << DCZID_EL0.BS bytes (D17.2.34) from ops->get_dczid (64 bytes without one),
+ * at Xt aligned down to it. The block is one translation and one write (it never crosses a
+ * page: at most 2 KiB, aligned). At EL0 with SCTLR_EL1.DZE = 0 it is trapped to EL1 (EC 0x18,
+ * D17.2.37 ISS for an MSR/MRS/System instruction); DCZID_EL0.DZP = 1 (prohibited, a trap to
+ * EL2 the emulator does not model) is NOT_HANDLED. As for other stores, the memory type is
+ * not known: DC ZVA to Device memory, an alignment fault on hardware, is performed.
  */
 #ifndef XG_EMU_ARM64_H
 #define XG_EMU_ARM64_H
@@ -138,6 +146,8 @@ enum xg_emu_arm64_class {
 	XG_EMU_ARM64_C_ATOMIC,	  /* LSE atomics, CAS, CASP */
 	XG_EMU_ARM64_C_STRUCT,	  /* LD1-4/ST1-4, LDnR */
 	XG_EMU_ARM64_C_OTHER,	  /* PAC loads, MTE, RCpc unscaled... */
+	XG_EMU_ARM64_C_DCZVA,	  /* DC ZVA: rt = Xt (the address), size 0, imm = the block's
+				   * bytes (64 from decode, DCZID_EL0's from ALIGNMENT on) */
 };
 
 /* The read-modify-write of an ATOMIC instruction: LDADD...LDUMIN in their opc order. */
@@ -242,6 +252,10 @@ struct xg_emu_arm64_ops {
 	 * ops->inject). Non-zero vetoes: nothing is written, nothing injected. */
 	int (*hook)(void *opaque, enum xg_emu_arm64_stage stage,
 		    const struct xg_emu_arm64_insn *insn, const struct xg_emu_arm64_exception *exc);
+	/* Optional: DCZID_EL0 as the guest reads it (BS in bits 3:0, DZP bit 4), for DC ZVA.
+	 * Under KVM the guest reads the host CPU's own register (an aarch64 VMM has it with
+	 * `mrs dczid_el0`). NULL: BS = 4 (64-byte blocks), DZP = 0. */
+	int (*get_dczid)(void *opaque, uint64_t *dczid_el0);
 };
 
 /*

@@ -515,6 +515,17 @@ enum xg_emu_arm64_status xg_emu_arm64_decode(uint32_t w, struct xg_emu_arm64_ins
 	in->rt = w & 31;
 	in->rn = (w >> 5) & 31;
 	in->name = "?";
+	/* DC ZVA, Xt = SYS #3, C7, C4, #1, Xt (C5.3.x, C6.2 SYS): a store of a block of zeros.
+	 * The block size is DCZID_EL0's, which the emulator reads (xg_emu_arm64_emulate); 64
+	 * bytes until then. */
+	if ((w & ~31u) == 0xd50b7420) {
+		in->cls = XG_EMU_ARM64_C_DCZVA;
+		in->name = "dc zva";
+		in->rn = 0; /* no base register: Xt is the address (31 is XZR) */
+		in->regsize = 8;
+		in->imm = 64;
+		return XG_EMU_ARM64_OK;
+	}
 	/* ARM ARM C4.1: op0 = x1x0 (bits 28:25) is the load/store space */
 	if ((w & 0x0a000000) != 0x08000000)
 		return not_handled(in, reason, XG_EMU_ARM64_C_NONE, "?",

@@ -338,6 +338,69 @@ static void atomic_regs(struct ctx *c, const struct xg_emu_arm64_insn *in, const
 	}
 }
 
+#define SCTLR_DZE  (1ull << 14)
+#define DCZID_DZP  (1u << 4)
+#define DCZ_MAX_BS 9 /* 2 KiB, the largest block DCZID_EL0.BS may give (D17.2.34) */
+
+/*
+ * DC ZVA (C5.3.x): the EL0 trap (SCTLR_EL1.DZE), the block from DCZID_EL0, one translation of
+ * the block for a write (a fault is a data abort with WnR = 1, FAR within the block), then
+ * the zeros and PC += 4. The decoder has already run, and the DECODE hook.
+ */
+static enum xg_emu_arm64_status dc_zva(struct ctx *c, struct xg_emu_arm64_insn *in)
+{
+	static const uint8_t zeros[4u << DCZ_MAX_BS];
+	uint64_t dczid = 4, addr, ipa;
+	enum xg_emu_arm64_status st;
+	uint8_t fsc = 0;
+	unsigned block;
+	int rc;
+
+	if (c->el == 0 && !(c->regs.sctlr_el1 & SCTLR_DZE)) {
+		/* trapped to EL1: EC 0x18, ISS = Op0 Op2 Op1 CRn Rt CRm Direction (D17.2.37) */
+		c->res->exc.esr = 0x18u << 26 | 1u << 25 | 1u << 20 | 1u << 17 | 3u << 14 |
+				  7u << 10 | (uint32_t)in->rt << 5 | 4u << 1;
+		c->res->exc.far = 0;
+		return deliver(c, XG_EMU_ARM64_STAGE_DECODE);
+	}
+	if (c->ops->get_dczid) {
+		rc = c->ops->get_dczid(c->opaque, &dczid);
+		if (rc)
+			return error(c, "ops->get_dczid", rc);
+	}
+	if (dczid & DCZID_DZP)
+		return not_handled(c, "DC ZVA prohibited (DCZID_EL0.DZP = 1: trapped to EL2, not "
+				      "modelled)");
+	if ((dczid & 15) > DCZ_MAX_BS)
+		return not_handled(c, "DCZID_EL0.BS is larger than 2 KiB (reserved)");
+	block = 4u << (dczid & 15);
+	in->imm = block;
+	addr = (in->rt == 31 ? 0 : c->regs.x[in->rt]) & ~(uint64_t)(block - 1);
+	st = hook(c, XG_EMU_ARM64_STAGE_ALIGNMENT);
+	if (st)
+		return st;
+	rc = do_translate(c, addr, XG_EMU_ARM64_WRITE, c->el, &ipa, &fsc);
+	if (rc < 0)
+		return error(c, "translation", rc);
+	if (rc)
+		return data_abort(c, addr, 1, fsc, XG_EMU_ARM64_STAGE_TRANSLATE);
+	st = hook(c, XG_EMU_ARM64_STAGE_TRANSLATE);
+	if (st)
+		return st;
+	st = hook(c, XG_EMU_ARM64_STAGE_WRITEBACK);
+	if (st)
+		return st;
+	rc = c->ops->write(c->opaque, ipa, zeros, block);
+	if (rc)
+		return error(c, "ops->write", rc);
+	c->regs.pc += 4;
+	rc = c->ops->set_regs(c->opaque, &c->regs);
+	if (rc)
+		return error(c, "ops->set_regs", rc);
+	c->res->status = XG_EMU_ARM64_OK;
+	return XG_EMU_ARM64_OK;
+}
+
 enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops, void *opaque,
 					      const uint32_t *word, struct xg_emu_arm64_result *res)
 {
@@ -393,6 +456,8 @@ enum xg_emu_arm64_status xg_emu_arm64_emulate(const struct xg_emu_arm64_ops *ops
 	if (st)
 		return st;
 
+	if (in->cls == XG_EMU_ARM64_C_DCZVA)
+		return dc_zva(&c, in);
 	if (in->cls == XG_EMU_ARM64_C_PREFETCH) {
 		/* PRFM is a hint that never faults (C6.2 PRFM): it is done once PC moves on */
 		st = hook(&c, XG_EMU_ARM64_STAGE_WRITEBACK);

@@ -28,8 +28,9 @@
  * Rn = Rt, or a load pair with Rt = Rt2, leaves a register UNKNOWN (ARM ARM K1.2.7,
  * CONSTRAINED UNPREDICTABLE): that register is not compared (how often the emulator's
  * documented choice agreed with the CPU's is printed). Stores with Rn = Rt are compared.
- * PRFM (no access), the exclusives (not handled) and CAS with should-be-one bits clear are
- * not generated.
+ * DC ZVA is one of the categories: its block size is this CPU's DCZID_EL0.BS, which the
+ * guest reads too. PRFM (no access), the exclusives (not handled) and CAS with should-be-one
+ * bits clear are not generated.
  *
  * Environment (set on the kernel command line, which passes NAME=VALUE to /init and on to the
  * tests): XG_ORACLE_CASES (default 4000), XG_ORACLE_SEED (default fixed, printed).
@@ -419,6 +420,18 @@ static int b_inject(void *o, const struct xg_emu_arm64_exception *e)
 	return 0;
 }
 
+/* DCZID_EL0 as the guest reads it: KVM leaves the register to the CPU (no HCR_EL2.TDZ), so
+ * its block size is this CPU's own; DZP here is EL0's view (SCTLR_EL1.DZE of this kernel),
+ * not the guest's, and is dropped. */
+static uint64_t dczid_el0;
+
+static int get_dczid(void *o, uint64_t *v)
+{
+	(void)o;
+	*v = dczid_el0;
+	return 0;
+}
+
 static const struct xg_emu_arm64_ops kvm_ops = {
     .get_regs = b_get_regs,
     .set_regs = b_set_regs,
@@ -427,6 +440,7 @@ static const struct xg_emu_arm64_ops kvm_ops = {
     .read = b_read,
     .write = b_write,
     .inject = b_inject,
+    .get_dczid = get_dczid,
 };
 
 /* ---- the host-side pre-check: does the case stay in the window and not fault? -------------- */
@@ -526,6 +540,7 @@ static const struct xg_emu_arm64_ops pre_ops = {
     .read = p_read,
     .write = p_write,
     .inject = p_inject,
+    .get_dczid = get_dczid,
 };
 
 /* ---- case generation ------------------------------------------------------------------------ */
@@ -557,6 +572,7 @@ static const struct {
     {0x3b200c00, 0x38200000}, /* LSE atomics, LDAPR */
     {0xbe000000, 0x0c000000}, /* SIMD structures */
     {0xbe000000, 0x0c000000}, /* (twice: multiple, single, replicate) */
+    {0xffffffe0, 0xd50b7420}, /* DC ZVA, Xt */
 };
 
 enum cat {
@@ -578,6 +594,7 @@ enum cat {
 	K_MULTI,
 	K_SINGLE,
 	K_REPL,
+	K_DCZVA,
 	K_NCAT
 };
 static const char *const cat_names[K_NCAT] = {
@@ -599,6 +616,7 @@ static const char *const cat_names[K_NCAT] = {
     "LD1-4/ST1-4 multiple",
     "LD1-4/ST1-4 single",
     "LD1R-LD4R",
+    "DC ZVA",
 };
 
 static enum cat category(const struct xg_emu_arm64_insn *in)
@@ -606,6 +624,8 @@ static enum cat category(const struct xg_emu_arm64_insn *in)
 	int wb = in->index == XG_EMU_ARM64_PRE || in->index == XG_EMU_ARM64_POST;
 
 	switch (in->cls) {
+	case XG_EMU_ARM64_C_DCZVA:
+		return K_DCZVA;
 	case XG_EMU_ARM64_C_ATOMIC:
 		return in->aop >= XG_EMU_ARM64_AOP_CAS ? K_CAS : K_ATOMIC;
 	case XG_EMU_ARM64_C_STRUCT:
@@ -702,9 +722,14 @@ static int make_case(struct casedata *c, unsigned turn, struct pre *pre)
 		addr &= ~15ull; /* naturally aligned, or an alignment fault */
 	if (in->rn == 31)
 		addr &= ~15ull; /* SCTLR_EL1.SA: SP as a base is 16-byte aligned */
-	c->s.sp = in->rn == 31 ? addr : DATA_GPA + (next() & 0xfff0);
-	if (in->rn != 31)
+	c->s.sp =
+	    in->rn == 31 && in->cls != XG_EMU_ARM64_C_DCZVA ? addr : DATA_GPA + (next() & 0xfff0);
+	if (in->cls == XG_EMU_ARM64_C_DCZVA) {
+		if (in->rt != 31)
+			c->s.x[in->rt] = addr; /* Xt is the address; XZR (0) leaves the window */
+	} else if (in->rn != 31) {
 		c->s.x[in->rn] = addr;
+	}
 	if (in->index == XG_EMU_ARM64_REGOFF && in->rm != in->rn && in->rm != 31)
 		/* the extend reads 32 or 64 bits: random high half, small signed low part */
 		c->s.x[in->rm] =
@@ -1029,7 +1054,7 @@ int main(void)
 	long kvm_bad = 0, unk_agree = 0, sp_base = 0, xzr_rt = 0, rn_is_rt_store = 0, crossing = 0;
 	struct vm ram, mmio;
 	double t0;
-	int rc, k;
+	int rc, k, todo;
 
 	if (GUEST_OFF(xg_or_vectors) != VBAR_OFF || GUEST_OFF(xg_or_end) > STATE_OFF)
 		bail("the guest's layout: vectors at %#zx (want %#x), end at %#zx (max %#x)",
@@ -1048,6 +1073,10 @@ int main(void)
 		rc ? strerror(-rc) : "ok"))
 		return done_testing();
 	get_reg(ram.vcpu, SCTLR_EL1, &sctlr_in_use);
+	__asm__ volatile("mrs %0, dczid_el0" : "=r"(dczid_el0));
+	dczid_el0 &= 15;
+	diag("DCZID_EL0.BS = %llu: DC ZVA zeroes %u bytes", (unsigned long long)dczid_el0,
+	     4u << dczid_el0);
 	diag("seed %#llx, %lu cases (XG_ORACLE_SEED, XG_ORACLE_CASES); SCTLR_EL1 %#llx",
 	     (unsigned long long)seed, ncases, (unsigned long long)sctlr_in_use);
 	rng = seed ? seed : 1;
@@ -1105,11 +1134,13 @@ int main(void)
 			unk_cases++;
 			unk_agree += rr.s.x[unk] == mr.s.x[unk];
 		}
-		sp_base += c.in.rn == 31;
-		xzr_rt += c.in.rt == 31 && !c.in.fp;
-		rn_is_rt_store += !c.in.load && !c.in.fp && c.in.rn == c.in.rt && c.in.rn != 31;
-		{
+		if (c.in.cls != XG_EMU_ARM64_C_DCZVA) {
 			uint64_t a = c.in.rn == 31 ? c.s.sp : c.s.x[c.in.rn];
+
+			sp_base += c.in.rn == 31;
+			xzr_rt += c.in.rt == 31 && !c.in.fp;
+			rn_is_rt_store +=
+			    !c.in.load && !c.in.fp && c.in.rn == c.in.rt && c.in.rn != 31;
 			crossing += (a & 0xfff) > 0xfc0 || (a & 0xfff) < 0x40;
 		}
 	}
@@ -1139,9 +1170,12 @@ int main(void)
 	/* Not exitgate's: KVM completes an ISV = 1 load itself, from the syndrome (SAS, SSE, SF),
 	 * and here sign-extending loads came back zero-extended (the SSE bit lost between
 	 * qemu 7.2's TCG at EL2 and KVM 6.1; not traced further). Kept visible as a TODO. */
-	ok(kvm_bad == 0,
-	   "KVM's own ISV = 1 completion agrees with the CPU (%ld of %ld differ) # TODO "
-	   "sign-extending loads come back zero-extended in this lane (qemu 7.2 TCG + KVM 6.1)",
-	   kvm_bad, kinds[2]);
-	return done_testing();
+	todo = !ok(
+	    kvm_bad == 0,
+	    "KVM's own ISV = 1 completion agrees with the CPU (%ld of %ld differ) # TODO "
+	    "sign-extending loads come back zero-extended in this lane (qemu 7.2 TCG + KVM 6.1)",
+	    kvm_bad, kinds[2]);
+	done_testing();
+	/* a TODO failure is not a failure (TAP): the exit status counts only the others */
+	return tap_failures() > todo;
 }

@@ -13,14 +13,18 @@
  *   native    the CPU runs it: the state is loaded (XRSTOR, WRFSBASE/WRGSBASE, POPF, then
  *             every GPR), the instruction sits in a page of INT3s and is entered by a jump
  *             (64-bit mode) or a far jump to the kernel's 32-bit user code segment (0x23,
- *             compatibility mode, everything below 4 GiB with MAP_32BIT). It ends in SIGTRAP
+ *             compatibility mode, everything below 4 GiB with MAP_32BIT), or an IRETQ to a
+ *             16-bit code segment of the process's LDT (16-bit protected mode at CPL 3, on
+ *             the CPU: modify_ldt; the 16-bit stack and the DS, ES, FS, GS segments are LDT
+ *             segments too, with random bases at any byte, limits, expand-down, read-only or
+ *             readable-code types and B bits). It ends in SIGTRAP
  *             (the INT3 after it) or in the signal of its fault; the handler takes the GPRs,
  *             RIP, RFLAGS, the trap number, error code and CR2 from the ucontext and the XSAVE
  *             image from the signal frame.
  *   emulated  xg_emu_x86_emulate() on fake ops (plain buffers with the same pages, the same
  *             protections and #PF error codes) from the same state.
- * The two are compared completely: every GPR (the low halves in 32-bit mode, where the upper
- * halves are undefined after compatibility mode), RIP, RFLAGS (the flags the SDM leaves
+ * The two are compared completely: every GPR (the low halves in 32- and 16-bit mode, where the
+ * upper halves are undefined after compatibility mode), RIP, RFLAGS (the flags the SDM leaves
  * undefined for an instruction are don't-care: OF/SF/AF/PF for BT/BTS/BTR/BTC, AF for
  * AND/OR/XOR/TEST; nothing else in the coverage leaves one undefined), x87 FCW/FSW/FTW/ST0-7,
  * MXCSR, XMM/YMM/ZMM0-31, k0-7, the data pages, and the fault: vector, error code and, for
@@ -28,16 +32,24 @@
  *
  * Seeded: the seed is printed (the suite's is fixed); XG_SEED=n reproduces a run, XG_SEED=random
  * draws a new one, XG_CASES=n sets its length
- * (default 30,000 per mode in `check`), XG_CASE=i runs case i only and prints it, XG_MODE=64
- * or 32 runs one mode. Every mismatch prints the bytes and the state that differs.
+ * (default 30,000 per mode in `check`), XG_CASE=i runs case i only and prints it, XG_MODE=64,
+ * 32 or 16 runs one mode. Every mismatch prints the bytes and the state that differs.
+ *
+ * Real mode (and virtual-8086 mode) is not here: a 64-bit process cannot enter either, and
+ * a KVM guest's real-mode code on a kvm_pvm host runs in KVM's own instruction emulator,
+ * not on the CPU. 16-bit protected mode exercises the same 16-bit addressing, operand
+ * sizes and segment limits, judged by the CPU.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/ldt.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -45,6 +57,7 @@
 
 #include "tap.h"
 #include "xg_emu_x86.h"
+#define XG_CPU_PROBE_ENTER
 #include "cpu_probe.h"
 
 #define XG_SUITE_SEED 20261201ull
@@ -109,7 +122,24 @@ __asm__(".text\n"
 	"	mov %eax, %ds\n"
 	"	mov %eax, %es\n"
 	"	XG_RND_LOAD\n"
-	"	ljmpl *xg_rnd_far(%rip)\n");
+	"	ljmpl *xg_rnd_far(%rip)\n"
+	/* 16-bit protected mode: rdi the state, rsi the IRETQ frame (cpu_probe.h), rdx the
+	 * DS, ES, FS, GS selectors; the data segments are loaded in 64-bit mode, where they
+	 * do not count, and IRETQ enters the 16-bit code and stack segments */
+	".globl xg_rnd_enter16\n"
+	"xg_rnd_enter16:\n"
+	"	mov %rsi, %r8\n"
+	"	mov %rdx, %r9\n"
+	"	mov 152(%rdi), %eax\n"
+	"	mov 156(%rdi), %edx\n"
+	"	xrstor64 192(%rdi)\n"
+	"	movw 0(%r9), %ds\n"
+	"	movw 2(%r9), %es\n"
+	"	movw 4(%r9), %fs\n"
+	"	movw 6(%r9), %gs\n"
+	"	mov %r8, %rdi\n"
+	"	jmp xg_probe_enter\n");
+void xg_rnd_enter16(struct native_in *in, struct probe_in *frame, const uint16_t *sel);
 
 struct native_out {
 	uint64_t gpr[16], rip, rflags, err, cr2;
@@ -119,6 +149,7 @@ struct native_out {
 
 static sigjmp_buf back;
 static uint64_t host_fsbase, host_gsbase;
+static uint32_t host_fssel, host_gssel;
 static struct native_out nout;
 
 static void take_state(ucontext_t *uc, int sig)
@@ -156,6 +187,11 @@ static void take_state(ucontext_t *uc, int sig)
 __attribute__((no_stack_protector, no_sanitize_address)) static void
 on_signal(int sig, siginfo_t *si, void *uc)
 {
+	/* 16-bit mode left the LDT's selectors in DS, ES, FS and GS (the next case rewrites
+	 * those entries): the process's own, then its bases */
+	__asm__ volatile("mov %0, %%ds\n mov %0, %%es" ::"r"(0u));
+	__asm__ volatile("mov %0, %%fs" ::"r"(host_fssel));
+	__asm__ volatile("mov %0, %%gs" ::"r"(host_gssel));
 	__asm__ volatile("wrfsbase %0" ::"r"(host_fsbase));
 	__asm__ volatile("wrgsbase %0" ::"r"(host_gsbase));
 	(void)si;
@@ -190,6 +226,7 @@ struct machine {
 	int avx, avx512;
 	uint16_t fs_sel, gs_sel;
 	int top_free; /* nothing mapped in the last 64 KiB below 4 GiB (wrap cases) */
+	int ldt;      /* modify_ldt works: 16-bit protected mode can run */
 };
 static struct machine M;
 
@@ -200,7 +237,8 @@ struct fake {
 	uint8_t mem[NPAGES][PAGE];
 	struct xg_emu_x86_exception exc;
 	int injected;
-	uint64_t code_la;
+	uint64_t code_la; /* the linear address of the instruction */
+	uint64_t rip0;	  /* its RIP (code_la, less the CS base in 16-bit mode) */
 	uint8_t code[32];
 	int unsafe; /* an access outside the reservation was planned */
 };
@@ -354,8 +392,8 @@ static unsigned build(uint8_t *b, const struct opc *o, unsigned mode)
 		uint8_t pp = (uint8_t)rn(4), l = (uint8_t)rn(2),
 			vvvv = rn(3) ? 15 : (uint8_t)rn(16);
 		uint8_t r = (uint8_t)rnd() & 0xe0;
-		if (mode == 32)
-			r |= 0xc0; /* VEX.R/X in 32-bit mode: 11 or it is LES/LDS */
+		if (mode != 64)
+			r |= 0xc0; /* VEX.R/X in 32/16-bit mode: 11 or it is LES/LDS */
 		if (o->map == 1 && rn(2)) {
 			b[n++] = 0xc5;
 			b[n++] = (uint8_t)((r & 0x80) | (vvvv << 3) | (l << 2) | pp);
@@ -368,7 +406,7 @@ static unsigned build(uint8_t *b, const struct opc *o, unsigned mode)
 	} else {
 		uint8_t p0 = (uint8_t)(rnd() & 0xf0) | o->map, p1, p2;
 		uint8_t vvvv = rn(3) ? 15 : (uint8_t)rn(16);
-		if (mode == 32)
+		if (mode != 64)
 			p0 |= 0xc0;
 		if (!rn(40))
 			p0 |= 8; /* reserved, must be 0 */
@@ -430,8 +468,22 @@ static void find_candidates(void)
 
 /* ---- one case ---- */
 
+/*
+ * A segment of 16-bit protected mode, as an LDT descriptor (modify_ldt) and as the emulator
+ * sees it. Data segments are aimed so that the window lies inside their first 64 KiB; limits,
+ * expand-down, read-only, readable code and the B bit are random.
+ */
+enum { S16_RW = 0, S16_RW_DOWN, S16_RO, S16_CODE };
+struct seg16 {
+	uint64_t base;
+	uint32_t limit; /* in bytes */
+	uint8_t kind, db, g;
+};
+
 struct tcase {
 	unsigned mode;
+	struct seg16 s16[XG_EMU_X86_NSEG]; /* 16-bit mode */
+	uint16_t ip0;			   /* 16-bit mode: IP (the CS base is the code page - IP) */
 	uint8_t bytes[16];
 	unsigned len;
 	struct xg_emu_x86_insn in;
@@ -482,6 +534,8 @@ static uint64_t target(unsigned mode)
 
 static uint64_t seg_base_of(const struct tcase *c, unsigned seg)
 {
+	if (c->mode == 16)
+		return c->s16[seg].base;
 	if (c->mode != 64)
 		return 0;
 	return seg == XG_EMU_X86_FS ? c->fsbase : seg == XG_EMU_X86_GS ? c->gsbase : 0;
@@ -508,6 +562,9 @@ static void set_addr_reg(struct tcase *c, unsigned reg, uint64_t v)
 	c->gpr[reg] = v;
 }
 
+/* the IRETQ frame into 16-bit mode (aligned so that it does not cross 64 KiB) */
+static struct probe_in fr16 __attribute__((aligned(256)));
+
 /* Aim the memory operands at the window (or just outside it, or non-canonical). */
 static void aim(struct tcase *c)
 {
@@ -515,9 +572,15 @@ static void aim(struct tcase *c)
 	uint64_t sb = seg_base_of(c, in->seg), t = target(c->mode);
 	unsigned pos, size;
 
-	c->gpr[4] = win() + 2 * PAGE - 8 * rn(24); /* the stack straddles pages 1 and 2 */
-	set_addr_reg(c, 6, win() + rn(2 * PAGE));  /* rSI, rDI for strings */
-	set_addr_reg(c, 7, win() + rn(2 * PAGE) + (rn(4) ? 0 : PAGE));
+	/* 16-bit mode: now and then at the segment's limit (expand-down: its lower end) */
+	if (c->mode == 16 && !rn(10))
+		t = sb + c->s16[in->seg].limit + (c->s16[in->seg].kind == S16_RW_DOWN) - rn(8);
+	/* the stack straddles pages 1 and 2 */
+	c->gpr[4] = win() + 2 * PAGE - 8 * rn(24) - seg_base_of(c, XG_EMU_X86_SS);
+	/* rSI, rDI for strings */
+	set_addr_reg(c, 6, win() + rn(2 * PAGE) - sb);
+	set_addr_reg(c, 7,
+		     win() + rn(2 * PAGE) + (rn(4) ? 0 : PAGE) - seg_base_of(c, XG_EMU_X86_ES));
 	if (!rn(3))
 		c->gpr[1] = rn(6) | (rnd() & ~0xffffffffull);
 	if (!in->has_mem || !in->has_modrm) {
@@ -642,8 +705,51 @@ static int make_case(struct tcase *c, unsigned mode)
 }
 
 /* Registers, flags, segment bases and vector state for the instruction in c->bytes. */
+static void make_segs16(struct tcase *c)
+{
+	c->ip0 = (uint16_t)rn(0xff00);
+	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
+		struct seg16 *s = &c->s16[i];
+		uint32_t off = rn(4) ? rn(0xc000) : rn(0x10000 - NPAGES * PAGE);
+		s->base = win() - off;
+		s->db = (uint8_t)rn(2);
+		s->g = 0;
+		s->kind = (uint8_t)(rn(8) < 5 ? S16_RW : rn(3) + 1);
+		if (i == XG_EMU_X86_SS && s->kind > S16_RW_DOWN)
+			s->kind = S16_RW; /* SS must be writable */
+		switch (rn(6)) {
+		case 0: /* inside the window */
+			s->limit = off + rn(NPAGES * PAGE);
+			break;
+		case 1: /* up to 1 MiB (reached with 67h) */
+			s->limit = rn(1u << 20);
+			break;
+		case 2: /* page granular */
+			s->g = 1;
+			s->limit = (rn(256) << 12) | 0xfff;
+			break;
+		default:
+			s->limit = 0xffff;
+		}
+		if (s->kind == S16_RW_DOWN) {
+			/* valid offsets are limit + 1 to 0xffff (B = 0) or 4 GiB - 1 (B = 1): the
+			 * lower end below the window, mostly; B = 1 reaches past the reservation */
+			s->db = 0;
+			s->g = 0;
+			s->limit = rn(4) ? rn(off + 1) : off + rn(NPAGES * PAGE);
+		}
+	}
+	c->s16[XG_EMU_X86_CS].base = (uint64_t)(uintptr_t)M.code - c->ip0;
+	c->s16[XG_EMU_X86_CS].limit = 0xffff;
+	c->s16[XG_EMU_X86_CS].kind = S16_CODE;
+	c->s16[XG_EMU_X86_CS].db = 0;
+	c->s16[XG_EMU_X86_CS].g = 0;
+}
+
 static void make_state(struct tcase *c, int decoded)
 {
+	if (c->mode == 16)
+		make_segs16(c);
 	for (unsigned i = 0; i < 16; i++)
 		c->gpr[i] = decoded ? rnd_val() : win() + rn(3 * PAGE);
 	c->rflags = 0x202 | (rnd() & 0x8d5) | (rn(8) ? 0 : 0x400);
@@ -653,6 +759,12 @@ static void make_state(struct tcase *c, int decoded)
 	c->gsbase = win() - GS_DELTA;
 	if (decoded)
 		aim(c);
+	/* a 16-bit stack: IRETQ loads SP and leaves ESP[31:16] as they were (bits of the
+	 * frame's own address, seen on the Xeon), so the case starts with those (an address
+	 * with ESP as its base may then miss the window) */
+	if (c->mode == 16 && !c->s16[XG_EMU_X86_SS].db)
+		c->gpr[4] = (c->gpr[4] & 0xffff) | ((uint64_t)(uintptr_t)&fr16 & 0xffff0000) |
+			    (rnd() & ~0xffffffffull);
 	rnd_xsave(c->xs);
 }
 
@@ -671,6 +783,9 @@ static const struct fixed {
 	uint8_t rel2;
 	uint64_t val2;
 	uint8_t kzero; /* k1-k7 = 0: every element masked off */
+	/* 16-bit mode: DS read/write, based 32 KiB below the window, with this limit
+	 * (0: random like the others) */
+	uint32_t ds16_limit;
 } fixed[] = {
 #define FX(m, w, ...)                                                                              \
 	{                                                                                          \
@@ -731,6 +846,37 @@ static const struct fixed {
     FX(32, "32-bit: VEX.W1 vpinsrd", 0xc4, 0xe3, 0xf9, 0x22, 0x03, 0x01),
     FX(32, "32-bit: VEX.W1 vpextrd", 0xc4, 0xe3, 0xf9, 0x16, 0x03, 0x01),
     FX(32, "32-bit: EVEX.W1 vmovd disp8*4", 0x62, 0xd1, 0xfd, 0x08, 0x6e, 0x4e, 0xee),
+    /* 16-bit protected mode (segment bases at any byte) */
+    FX(16, "16-bit: movaps store, alignment of the linear address", 0x0f, 0x29, 0x43, 0x8f),
+    FX(16, "16-bit: movdqa load, alignment of the linear address", 0x66, 0x0f, 0x6f, 0x07),
+    FX(16, "16-bit: EVEX vmovaps store, alignment", 0x62, 0xd1, 0x7c, 0x08, 0x29, 0x9b, 0xdf, 0x47),
+    FX(16, "16-bit: movshdup (legacy SSE m128), alignment", 0x67, 0x36, 0xf3, 0x36, 0x0f, 0x16,
+       0x01),
+    FX(16, "16-bit: movnti stores 32 bits (no 16-bit form)", 0x0f, 0xc3, 0x4a, 0xe9),
+    FX(16, "16-bit: movnti with 67h", 0x67, 0x0f, 0xc3, 0x33),
+    FXS(16, "16-bit: vmovups zmm{k1}, [bx] past DS's limit, all masked",
+	(.reg = 3, .val = 0x80e0, .reg2 = -1, .kzero = 1, .ds16_limit = 0x80ff), 0x62, 0xf1, 0x7c,
+	0x49, 0x10, 0x07),
+    FXS(16, "16-bit: vmovups zmm{k1}, [bx] past DS's limit",
+	(.reg = 3, .val = 0x80e0, .reg2 = -1, .ds16_limit = 0x80ff), 0x62, 0xf1, 0x7c, 0x49, 0x10,
+	0x07),
+    FXS(16, "16-bit: vmovups [bx]{k1}, zmm0 past DS's limit",
+	(.reg = 3, .val = 0x80e0, .reg2 = -1, .ds16_limit = 0x80ff), 0x62, 0xf1, 0x7c, 0x49, 0x11,
+	0x07),
+    FXS(16, "16-bit: vmovups [bx]{k1}, zmm0 past DS's limit, all masked",
+	(.reg = 3, .val = 0x80e0, .reg2 = -1, .kzero = 1, .ds16_limit = 0x80ff), 0x62, 0xf1, 0x7c,
+	0x49, 0x11, 0x07),
+    FXS(16, "16-bit: vmovups zmm{k1}, [bx]: an element past the limit before #PF",
+	(.reg = 3, .val = 0xb010, .reg2 = -1, .ds16_limit = 0xb02f), 0x62, 0xf1, 0x7c, 0x49, 0x10,
+	0x07),
+    FXS(16, "16-bit: vmaskmovps [bx]: an element past the limit before #PF",
+	(.reg = 3, .val = 0xb010, .reg2 = -1, .ds16_limit = 0xb017), 0xc4, 0xe2, 0x79, 0x2e, 0x07),
+    FXS(16, "16-bit: fld m80 [bx] at the limit: the first 8 bytes' #PF first",
+	(.reg = 3, .val = 0x8000 + 4 * PAGE, .reg2 = -1, .ds16_limit = 0x8000 + 4 * PAGE + 7), 0xdb,
+	0x2f),
+    FXS(16, "16-bit: fld m80 [bx] at the limit",
+	(.reg = 3, .val = 0x7ff8 + 2 * PAGE, .reg2 = -1, .ds16_limit = 0x7fff + 2 * PAGE), 0xdb,
+	0x2f),
     FXS(32, "32-bit: wrap at 4 GiB is #PF", (.reg = 3, .rel = 0, .val = 0xfffffffeull, .reg2 = -1),
 	0x8b, 0x03),
     FXS(32, "32-bit: vmaskmovpd [bx+si] past 64 KiB",
@@ -794,6 +940,13 @@ static void fixed_case(struct tcase *c, const struct fixed *f)
 		c->gpr[f->reg2] = f->val2 + (f->rel2 ? win() : 0);
 	if (f->kzero)
 		memset(c->xs + XG_EMU_X86_XS_OPMASK + 8, 0, 56);
+	if (f->mode == 16 && f->ds16_limit) {
+		struct seg16 *ds = &c->s16[XG_EMU_X86_DS];
+		ds->base = win() - 0x8000;
+		ds->limit = f->ds16_limit;
+		ds->kind = S16_RW;
+		ds->db = ds->g = 0;
+	}
 }
 
 static void load_fake(const struct tcase *c)
@@ -802,7 +955,7 @@ static void load_fake(const struct tcase *c)
 
 	memset(r, 0, sizeof(*r));
 	memcpy(r->gpr, c->gpr, sizeof(r->gpr));
-	r->rip = F.code_la;
+	r->rip = F.rip0;
 	r->rflags = c->rflags;
 	r->cr0 = 0x80050033;
 	r->cr4 = (1u << 5) | (1u << 9) | (1u << 10) | (1u << 18) | (M.la57 ? 1u << 12 : 0);
@@ -828,6 +981,22 @@ static void load_fake(const struct tcase *c)
 	r->seg[XG_EMU_X86_CS].db = c->mode != 64;
 	r->seg[XG_EMU_X86_FS].base = c->fsbase;
 	r->seg[XG_EMU_X86_GS].base = c->gsbase;
+	if (c->mode == 16) {
+		static const uint8_t type[] = {
+		    [S16_RW] = 3, [S16_RW_DOWN] = 7, [S16_RO] = 1, [S16_CODE] = 0xb};
+		for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
+			struct xg_emu_x86_segment *s = &r->seg[i];
+			s->base = c->s16[i].base;
+			s->limit = c->s16[i].limit;
+			s->type = type[c->s16[i].kind];
+			s->db = c->s16[i].db;
+			s->g = c->s16[i].g;
+			s->l = 0;
+			s->unusable = 0;
+			s->selector = (uint16_t)(((i + 1) << 3) | 7);
+		}
+		r->rip = F.rip0;
+	}
 	r->vendor = M.vendor;
 	memcpy(F.xs, c->xs, sizeof(F.xs));
 	memcpy(F.mem, M.init, sizeof(F.mem));
@@ -837,6 +1006,55 @@ static void load_fake(const struct tcase *c)
 }
 
 static struct native_in nin;
+
+/* The LDT entries of 16-bit mode: entry 1 + i for segment register i; 0 or -errno. */
+static int write_ldt16(const struct tcase *c)
+{
+	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
+		const struct seg16 *s = &c->s16[i];
+		struct user_desc d;
+		memset(&d, 0, sizeof(d));
+		d.entry_number = i + 1;
+		d.base_addr = (unsigned)s->base;
+		d.limit = s->g ? s->limit >> 12 : s->limit;
+		d.limit_in_pages = s->g;
+		d.seg_32bit = s->db;
+		d.contents = s->kind == S16_CODE      ? MODIFY_LDT_CONTENTS_CODE
+			     : s->kind == S16_RW_DOWN ? MODIFY_LDT_CONTENTS_STACK
+						      : MODIFY_LDT_CONTENTS_DATA;
+		d.read_exec_only = s->kind == S16_RO;
+		d.useable = 1;
+		if (syscall(SYS_modify_ldt, 1, &d, sizeof(d)))
+			return -1;
+	}
+	return 0;
+}
+
+/* 16-bit protected mode: a 16-bit code segment of the LDT runs on the CPU, at CPL 3. */
+static void run_native16(const struct tcase *c)
+{
+	struct probe_in *fr = &fr16;
+	static uint16_t sel[4];
+	static const uint8_t order[15] = {0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+	if (write_ldt16(c))
+		bail("modify_ldt: %m");
+	for (unsigned i = 0; i < 15; i++)
+		fr->pop[i] = c->gpr[order[i]];
+	fr->rip = c->ip0;
+	fr->cs = ((XG_EMU_X86_CS + 1) << 3) | 7;
+	fr->rflags = c->rflags;
+	fr->rsp = c->gpr[4];
+	fr->ss = ((XG_EMU_X86_SS + 1) << 3) | 7;
+	fr->fsbase = c->s16[XG_EMU_X86_FS].base;
+	fr->gsbase = c->s16[XG_EMU_X86_GS].base;
+	sel[0] = ((XG_EMU_X86_DS + 1) << 3) | 7;
+	sel[1] = ((XG_EMU_X86_ES + 1) << 3) | 7;
+	sel[2] = ((XG_EMU_X86_FS + 1) << 3) | 7;
+	sel[3] = ((XG_EMU_X86_GS + 1) << 3) | 7;
+	if (!sigsetjmp(back, 0))
+		xg_rnd_enter16(&nin, fr, sel);
+}
 
 static void run_native(const struct tcase *c)
 {
@@ -853,7 +1071,9 @@ static void run_native(const struct tcase *c)
 	xg_rnd_jmp64 = (uint64_t)(uintptr_t)M.code;
 	xg_rnd_far.off = (uint32_t)(uintptr_t)M.code;
 	xg_rnd_far.sel = 0x23;
-	if (!sigsetjmp(back, 0)) {
+	if (c->mode == 16)
+		run_native16(c);
+	else if (!sigsetjmp(back, 0)) {
 		if (c->mode == 64)
 			xg_rnd_enter64(&nin);
 		else
@@ -971,8 +1191,8 @@ static int compare(const struct tcase *c, long idx, int verbose, struct stats *s
 		uint64_t emu_rip = F.r.rip;
 		if ((want_rip & gmask) != (emu_rip & gmask)) {
 			what = what ? what : "rip";
-			WHY(" rip: cpu +%lld emulator +%lld;", (long long)(want_rip - F.code_la),
-			    (long long)(emu_rip - F.code_la));
+			WHY(" rip: cpu +%lld emulator +%lld;", (long long)(want_rip - F.rip0),
+			    (long long)(emu_rip - F.rip0));
 		}
 	}
 	for (unsigned i = 0; i < (c->mode == 64 ? 16u : 8u); i++)
@@ -1062,6 +1282,17 @@ static int compare(const struct tcase *c, long idx, int verbose, struct stats *s
 		diag("  init:%s rflags=%llx window=%#llx fs=%#llx gs=%#llx", line,
 		     (unsigned long long)c->rflags, (unsigned long long)win(),
 		     (unsigned long long)c->fsbase, (unsigned long long)c->gsbase);
+		if (c->mode == 16) {
+			static const char *const sn[] = {"es", "cs", "ss", "ds", "fs", "gs"};
+			static const char *const kn[] = {"rw", "rw-down", "ro", "code"};
+			l = 0;
+			for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++)
+				l += (size_t)snprintf(
+				    line + l, sizeof(line) - l, " %s=window-%#llx/%#x/%s%s", sn[i],
+				    (unsigned long long)(win() - c->s16[i].base), c->s16[i].limit,
+				    kn[c->s16[i].kind], c->s16[i].db ? "/B" : "");
+			diag("  16-bit segments (base/limit/kind):%s ip=%#x", line, c->ip0);
+		}
 		diag("  rerun: XG_SEED=%llu XG_CASE=%ld XG_MODE=%u", (unsigned long long)seed, idx,
 		     c->mode);
 	}
@@ -1072,7 +1303,8 @@ static int compare(const struct tcase *c, long idx, int verbose, struct stats *s
 
 static void seed_case(long idx, unsigned mode)
 {
-	rs = seed * 0x100000001b3ull + (uint64_t)idx * 2 + (mode == 32);
+	rs = seed * 0x100000001b3ull + (uint64_t)idx * 2 + (mode == 32) +
+	     (mode == 16 ? 1ull << 40 : 0);
 	rnd();
 }
 
@@ -1103,12 +1335,13 @@ static void run_mode(unsigned mode, long ncases, long only, struct stats *st)
 			st->nogen++;
 			continue;
 		}
+		F.rip0 = mode == 16 ? c.ip0 : F.code_la;
 		load_fake(&c);
 		xg_emu_x86_emulate(&fops, &F, c.bytes, c.len, &res);
 		/* a long REP string instruction stops after a batch with RIP on it, as if
 		 * interrupted; the VMM runs it again, and so does this */
 		for (unsigned again = 0; again < 4096 && res.status == XG_EMU_X86_OK &&
-					 F.r.rip == F.code_la && (c.in.flags & (1ull << 18));
+					 F.r.rip == F.rip0 && (c.in.flags & (1ull << 18));
 		     again++)
 			xg_emu_x86_emulate(&fops, &F, c.bytes, c.len, &res);
 		if (res.status == XG_EMU_X86_NOT_HANDLED || res.status == XG_EMU_X86_ERROR) {
@@ -1173,8 +1406,9 @@ int main(void)
 	unsigned r[4];
 	const char *e;
 	long ncases = 30000, only = -1;
-	unsigned modes = 3;
-	struct stats st64 = {0}, st32 = {0};
+	unsigned modes = 7;
+	struct stats st64 = {0}, st32 = {0}, st16 = {0};
+	int ldt_errno = 0;
 
 	cpuid(0, 0, r);
 	if (!(getauxval(AT_HWCAP2) & 2))
@@ -1216,6 +1450,8 @@ int main(void)
 	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
 	__asm__ volatile("mov %%fs, %0" : "=r"(M.fs_sel));
 	__asm__ volatile("mov %%gs, %0" : "=r"(M.gs_sel));
+	host_fssel = M.fs_sel;
+	host_gssel = M.gs_sel;
 
 	/* The suite's runs use a fixed seed, so that what CI judged can be rerun as it was;
 	 * XG_SEED=random draws a new one (printed), XG_SEED=n takes n. */
@@ -1228,7 +1464,7 @@ int main(void)
 	if ((e = getenv("XG_CASE")))
 		only = strtol(e, NULL, 0);
 	if ((e = getenv("XG_MODE")))
-		modes = atoi(e) == 64 ? 1 : atoi(e) == 32 ? 2 : 3;
+		modes = atoi(e) == 64 ? 1 : atoi(e) == 32 ? 2 : atoi(e) == 16 ? 4 : 7;
 	seed_case(-1, 64);
 	for (unsigned j = 0; j < PAGE; j += 8) {
 		uint64_t v = rn(4) ? rnd() : rnd_val();
@@ -1257,14 +1493,34 @@ int main(void)
 		run_mode(64, ncases, only, &st64);
 	if (modes & 2)
 		run_mode(32, ncases, only, &st32);
+	/* 16-bit protected mode needs a 16-bit code segment in the LDT (modify_ldt; kernels
+	 * built without CONFIG_MODIFY_LDT_SYSCALL have none) */
+	{
+		static struct tcase t;
+		memset(&t, 0, sizeof(t));
+		t.mode = 16;
+		make_segs16(&t);
+		M.ldt = write_ldt16(&t) == 0;
+		ldt_errno = errno;
+	}
+	if ((modes & 4) && M.ldt)
+		run_mode(16, ncases, only, &st16);
 	for (unsigned i = 0; i < nclasses; i++)
 		diag("class %-50s %ld", classes[i].key, classes[i].n);
-	for (unsigned m = 0; m < 2; m++) {
-		struct stats *s = m ? &st32 : &st64;
+	for (unsigned m = 0; m < 3; m++) {
+		struct stats *s = m == 2 ? &st16 : m ? &st32 : &st64;
+		unsigned bits = m == 2 ? 16 : m ? 32 : 64;
 		char f[256];
 		size_t k = 0;
 		if (!(modes & (1u << m)))
 			continue;
+		if (m == 2 && !M.ldt) {
+			skip(2,
+			     "16-bit protected mode: modify_ldt cannot make a 16-bit code segment "
+			     "here (%s)",
+			     strerror(ldt_errno));
+			continue;
+		}
 		f[0] = 0;
 		for (unsigned v = 0; v < 32; v++)
 			if (s->faults[v])
@@ -1272,12 +1528,12 @@ int main(void)
 						      s->faults[v]);
 		diag("%u-bit: %ld cases run natively (%ld completed, faults%s), %ld not handled, "
 		     "%ld skipped as unsafe, %ld not generated",
-		     m ? 32 : 64, s->cases, s->completed, f, s->not_handled, s->unsafe, s->nogen);
-		ok(s->fixed_not_handled == 0, "%u-bit: every fixed case is handled (%ld not)",
-		   m ? 32 : 64, s->fixed_not_handled);
+		     bits, s->cases, s->completed, f, s->not_handled, s->unsafe, s->nogen);
+		ok(s->fixed_not_handled == 0, "%u-bit: every fixed case is handled (%ld not)", bits,
+		   s->fixed_not_handled);
 		ok(s->mismatches == 0,
-		   "%u-bit: %ld random cases, %ld mismatches against the %s CPU", m ? 32 : 64,
-		   s->cases, s->mismatches, xg_emu_x86_vendor_name(M.vendor));
+		   "%u-bit: %ld random cases, %ld mismatches against the %s CPU", bits, s->cases,
+		   s->mismatches, xg_emu_x86_vendor_name(M.vendor));
 	}
 	return done_testing();
 }

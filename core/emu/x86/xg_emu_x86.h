@@ -112,6 +112,10 @@ struct xg_emu_x86_segment {
  * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
  * instruction its accesses in order; an x87 store that an unmasked exception suppresses makes
  * no access (so cannot page-fault); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely.
+ * Seen in 16-bit protected mode (segment bases at any byte): the alignment of movaps and its
+ * kind is checked on the linear address, not the offset; a masked VEX/EVEX operand checks
+ * the limit of every enabled element before any page walk; FLD m80, like FSTP m80, is two
+ * accesses (8 bytes, then 2), so at a limit the first one's #PF comes first.
  */
 enum xg_emu_x86_vendor {
 	XG_EMU_X86_VENDOR_HOST = 0,

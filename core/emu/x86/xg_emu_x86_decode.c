@@ -546,6 +546,10 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		}
 		if (flags & F_BYTE)
 			in->opsize = 1;
+		/* MOVNTI has no 16-bit form: NP 0F C3 is m32, r32 (m64, r64 with REX.W) in
+		 * every mode, so 32 bits in 16-bit mode too (SDM Vol. 2 MOVNTI) */
+		if (e->op == OP_MOVNTI && in->opsize == 2)
+			in->opsize = 4;
 	} else {
 		const struct xg_emu_x86_opc *p = NULL;
 		uint64_t ok = in->enc == XG_EMU_X86_ENC_VEX ? F_VEXOK : F_EVEXOK;

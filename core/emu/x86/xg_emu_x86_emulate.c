@@ -736,10 +736,12 @@ static int partial_write(struct xg_emu_x86_ctx *c, unsigned upto, int hooks)
 /* alignment, segments, translation, reads: everything up to the first write */
 static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 {
-	int rc;
+	int rc, whole;
 
 	c->res->stage = XG_EMU_X86_STAGE_ALIGNMENT;
-	if (c->align && (c->align_ea & (c->align - 1)))
+	/* the CPU checks the linear address, not the offset: they differ where a segment
+	 * base is not a multiple of the alignment (seen in 16-bit protected mode) */
+	if (c->align && ((c->align_ea + seg_base(c, c->in->seg)) & (c->align - 1)))
 		return xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
 	/* #AC: SDM Vol. 3A 6.15 "Alignment Check Exception" (general-purpose data only) */
 	if (!(c->in->flags & (F_SSE | F_X87)) && (c->r.cr0 & CR0_AM) && (c->r.rflags & RFL_AC) &&
@@ -758,9 +760,20 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	 * access's #PF (seen on the CPU with CMPS and MOVS faulting on both operands). The
 	 * CANONICAL and TRANSLATE hooks run once every access has passed both.
 	 */
+	/* A VEX/EVEX operand split into the runs of its enabled elements (masking) is one
+	 * access to the CPU: the limit (or canonical) check of every enabled element comes
+	 * before the page walk of any (seen in 16-bit protected mode: #GP/#SS for an element
+	 * past the limit, not #PF for an earlier one). Gathers and scatters go element by
+	 * element. */
+	whole = c->in->enc != XG_EMU_X86_ENC_LEGACY && !c->in->vsib;
+	for (unsigned i = 0; whole && i < c->nacc; i++) {
+		c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
+		if ((rc = check_segment(c, i)))
+			return rc;
+	}
 	for (unsigned i = 0; i < c->nacc; i++) {
 		c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
-		if (!(rc = check_segment(c, i))) {
+		if (whole || !(rc = check_segment(c, i))) {
 			c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
 			rc = for_pieces(c, &c->acc[i], piece_translate);
 		}

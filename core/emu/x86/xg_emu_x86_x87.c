@@ -142,6 +142,14 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		c->partial_stores = 1;
 		return 0;
 	}
+	if (c->in->aux == X87_FLD80) {
+		/* likewise two loads, significand first: at a segment's limit the first one's
+		 * #PF comes before the second one's #GP/#SS (seen in 16-bit protected mode) */
+		uint64_t ea = xg_emu_x86_ea(c);
+		xg_emu_x86_add_acc(c, ea, c->in->seg, 8, XG_EMU_X86_READ, 0);
+		xg_emu_x86_add_acc(c, ea + 8, c->in->seg, 2, XG_EMU_X86_READ, 8);
+		return 0;
+	}
 	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
 			   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	return 0;

@@ -16,8 +16,14 @@
  * Signals end every run
  * (SIGTRAP, SIGSEGV, SIGILL, SIGBUS, SIGFPE) and longjmp back.
  *
+ * In 32-bit mode (compatibility mode: the kernel's 32-bit user code segment, 0x23) the
+ * same, but the GPRs hold 0x80000000 and up (low halves) and DS, ES, FS, GS and SS are one
+ * 32-bit data segment of the process's LDT (modify_ldt) on that page of zeros with a limit of
+ * 4 KiB, so a memory operand is #GP/#SS or lands in that page; CS is flat, and not writable.
+ *
  * The random strings favour prefixes, escapes (0F, 0F 38, 0F 3A), VEX, EVEX (maps 1-7), XOP
- * and x87; each is checked against xg_emu_x86_decode() in 64-bit mode:
+ * and x87 (no REX in 32-bit mode, and the VEX/EVEX R and X bits mostly 1, as that mode needs);
+ * each is checked against xg_emu_x86_decode() in the mode it ran in:
  *   agree      the decoder gives the CPU's length (or #UD where the CPU raises #UD);
  *   length     both decode it, with different lengths;
  *   ud_cpu     the CPU raises #UD, the decoder decodes it (has no #UD for it);
@@ -31,8 +37,8 @@
  * xg_emu_x86_valid.c, say which opcodes and forms any CPU defines). `ud_cpu` is
  * reported with counts by class: the decoder is not told the CPU model, so an opcode this
  * CPU lacks (XOP and SSE4a on Intel, say) is not #UD to it; opcodes no CPU defines are.
- * XG_SEED (fixed in the suite; n, or random for a new one), XG_CASES (default 20,000), XG_VERBOSE=1
- * prints every disagreement.
+ * XG_SEED (fixed in the suite; n, or random for a new one), XG_CASES (default 20,000 per
+ * mode), XG_MODE=64 or 32 (default both), XG_VERBOSE=1 prints every disagreement.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -40,7 +46,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/ldt.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -56,6 +65,7 @@
 
 static sigjmp_buf back;
 static uint64_t host_fsbase, host_gsbase;
+static uint32_t host_fssel, host_gssel;
 static int out_trap;
 static uint64_t out_cr2, out_err, out_rip;
 
@@ -63,6 +73,10 @@ __attribute__((no_stack_protector, no_sanitize_address)) static void
 on_signal(int sig, siginfo_t *si, void *uc_)
 {
 	ucontext_t *uc = uc_;
+	/* 32-bit mode left the LDT's data segment in DS, ES, FS and GS */
+	__asm__ volatile("mov %0, %%ds\n mov %0, %%es" ::"r"(0u));
+	__asm__ volatile("mov %0, %%fs" ::"r"(host_fssel));
+	__asm__ volatile("mov %0, %%gs" ::"r"(host_gssel));
 	__asm__ volatile("wrfsbase %0" ::"r"(host_fsbase));
 	__asm__ volatile("wrgsbase %0" ::"r"(host_gsbase));
 	(void)si;
@@ -80,6 +94,21 @@ static struct probe_in pin __attribute__((aligned(16)));
 
 enum { R_FETCH = 0, R_UD, R_GP, R_RAN };
 
+/* 32-bit mode: the data segment (LDT entry 0, RPL 3) in DS, ES, FS, GS, then the entry */
+#define LDT_DATA_SEL 7
+void xg_len_enter32(struct probe_in *in);
+__asm__(".text\n"
+	".globl xg_len_enter32\n"
+	"xg_len_enter32:\n"
+	"	mov $7, %eax\n"
+	"	mov %eax, %ds\n"
+	"	mov %eax, %es\n"
+	"	mov %eax, %fs\n"
+	"	mov %eax, %gs\n"
+	"	jmp xg_probe_enter\n");
+
+static unsigned cur_mode = 64;
+
 /* Run the first k bytes of b placed to end at the page boundary. */
 static int run(const uint8_t *b, unsigned k)
 {
@@ -88,15 +117,25 @@ static int run(const uint8_t *b, unsigned k)
 	memcpy(at, b, k);
 	memset(stackp, 0, PAGE);
 	for (unsigned i = 0; i < 15; i++)
-		pin.pop[i] = 0x80000000fffffff0ull + 16 * i;
+		pin.pop[i] = cur_mode == 64 ? 0x80000000fffffff0ull + 16 * i : 0x80000000u + 16 * i;
 	pin.rip = (uint64_t)(uintptr_t)at;
-	pin.cs = 0x33;
+	pin.cs = cur_mode == 64 ? 0x33 : 0x23;
 	pin.rflags = 0x302; /* IF, TF */
-	pin.rsp = (uint64_t)(uintptr_t)stackp + PAGE / 2;
-	pin.ss = 0x2b;
-	pin.fsbase = pin.gsbase = (uint64_t)(uintptr_t)stackp - 16 * PAGE;
-	if (!sigsetjmp(back, 0))
-		xg_probe_enter(&pin);
+	if (cur_mode == 64) {
+		pin.rsp = (uint64_t)(uintptr_t)stackp + PAGE / 2;
+		pin.ss = 0x2b;
+		pin.fsbase = pin.gsbase = (uint64_t)(uintptr_t)stackp - 16 * PAGE;
+	} else {
+		pin.rsp = PAGE / 2; /* in the data segment, based at the page */
+		pin.ss = LDT_DATA_SEL;
+		pin.fsbase = pin.gsbase = (uint64_t)(uintptr_t)stackp;
+	}
+	if (!sigsetjmp(back, 0)) {
+		if (cur_mode == 64)
+			xg_probe_enter(&pin);
+		else
+			xg_len_enter32(&pin);
+	}
 	if (out_trap == 14 && (out_err & 0x10) && out_cr2 == (uint64_t)(uintptr_t)(code + PAGE) &&
 	    out_rip == (uint64_t)(uintptr_t)at)
 		return R_FETCH;
@@ -120,19 +159,24 @@ static unsigned rn(unsigned n)
 	return (unsigned)(rnd() % n);
 }
 
-static void gen(uint8_t *b)
+static void gen(uint8_t *b, unsigned mode)
 {
 	static const uint8_t pfx[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66,
 				      0x67, 0xf0, 0xf2, 0xf3, 0x66, 0x66, 0x48};
-	unsigned n = 0;
+	unsigned n = 0, start;
 
 	for (unsigned i = 0; i < 15; i++)
 		b[i] = (uint8_t)rnd();
 	if (rn(2))
-		for (unsigned np = rn(4); np; np--)
-			b[n++] = pfx[rn(sizeof(pfx))];
-	if (rn(3) == 0)
+		for (unsigned np = rn(4); np; np--) {
+			b[n] = pfx[rn(sizeof(pfx))];
+			if (mode != 64 && b[n] == 0x48)
+				b[n] = 0x66; /* DEC EAX there */
+			n++;
+		}
+	if (rn(3) == 0 && mode == 64)
 		b[n++] = (uint8_t)(0x40 | rn(16));
+	start = n;
 	switch (rn(10)) {
 	case 0:
 	case 1:
@@ -164,10 +208,16 @@ static void gen(uint8_t *b)
 		b[n++] = 0x8f, b[n] = (uint8_t)((b[n] & 0xe0) | (8 + rn(3))); /* XOP */
 		break;
 	}
+	/* outside 64-bit mode C4/C5/62 are VEX/EVEX only with ModRM.mod = 3 bits, i.e. R and
+	 * X (VEX.R for C5) set; else LES/LDS/BOUND: mostly VEX/EVEX */
+	if (mode != 64 && n > start && (b[n - 1] == 0xc4 || b[n - 1] == 0xc5 || b[n - 1] == 0x62) &&
+	    rn(8))
+		b[n] |= 0xc0;
 }
 
 struct counts {
-	long agree, length, ud_cpu, ud_dec, ud_gp, no_length_ran, no_length_ud, too_long, cpu_ud;
+	long agree, ud_agree, length, ud_cpu, ud_dec, ud_gp, no_length_ran, no_length_ud, too_long,
+	    cpu_ud;
 	long ud_cpu_tab; /* of ud_cpu: in 0F38, 0F3A, VEX or EVEX (xg_emu_x86_valid.c) */
 };
 
@@ -204,7 +254,7 @@ static void key_of(char *k, size_t kn, const char *what, const struct xg_emu_x86
 	unsigned p = 0;
 	while (p < 14 && (b[p] == 0x26 || b[p] == 0x2e || b[p] == 0x36 || b[p] == 0x3e ||
 			  (b[p] >= 0x64 && b[p] <= 0x67) || b[p] == 0xf0 || b[p] == 0xf2 ||
-			  b[p] == 0xf3 || (b[p] & 0xf0) == 0x40))
+			  b[p] == 0xf3 || ((b[p] & 0xf0) == 0x40 && cur_mode == 64)))
 		p++;
 	if (b[p] == 0x62 || b[p] == 0xc4 || b[p] == 0x8f)
 		snprintf(k, kn, "%s %02x map %u", what, b[p], b[p + 1] & (b[p] == 0x62 ? 7 : 31));
@@ -221,41 +271,12 @@ static void key_of(char *k, size_t kn, const char *what, const struct xg_emu_x86
 	(void)in;
 }
 
-int main(void)
+static void run_mode(unsigned mode, long ncases, int verbose)
 {
 	struct counts ct = {0};
-	long ncases = 20000;
-	uint64_t seed = XG_SUITE_SEED; /* fixed in the suite: what CI judged can be rerun */
-	int verbose = 0;
-	const char *e;
-	uint8_t *res;
 
-	if ((e = getenv("XG_SEED")))
-		seed = !strcmp(e, "random") ? (uint64_t)getpid() ^ (uint64_t)time(NULL)
-					    : strtoull(e, NULL, 0);
-	if ((e = getenv("XG_CASES")))
-		ncases = strtol(e, NULL, 0);
-	if ((e = getenv("XG_VERBOSE")))
-		verbose = atoi(e);
-	rs = seed;
-
-	code = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-	res = mmap(NULL, 64 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-	if (code == MAP_FAILED || res == MAP_FAILED)
-		skip_all("cannot map memory below 4 GiB");
-	if (mprotect(code + PAGE, PAGE, PROT_NONE))
-		bail("mprotect: %m");
-	stackp = res + 32 * PAGE;
-	if (mprotect(stackp, PAGE, PROT_READ | PROT_WRITE))
-		bail("mprotect: %m");
-	if (xg_probe_signals(on_signal))
-		bail("sigaltstack: %m");
-	__asm__ volatile("rdfsbase %0" : "=r"(host_fsbase));
-	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
-	diag("seed %llu (XG_SEED to reproduce); judged by %s", (unsigned long long)seed,
-	     xg_emu_x86_vendor_name(xg_emu_x86_host_vendor()));
-
+	cur_mode = mode;
+	ncls = 0;
 	for (long i = 0; i < ncases; i++) {
 		uint8_t b[15];
 		struct xg_emu_x86_insn in;
@@ -264,11 +285,11 @@ int main(void)
 		int full, cpu_len = 0;
 		char key[48];
 
-		gen(b);
+		gen(b, mode);
 		if (verbose > 1)
 			fprintf(stderr, "%ld: %02x %02x %02x %02x %02x %02x %02x %02x\n", i, b[0],
 				b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
-		st = xg_emu_x86_decode(b, 15, 64, 0, &in, &exc, NULL);
+		st = xg_emu_x86_decode(b, 15, mode, 0, &in, &exc, NULL);
 		full = run(b, 15);
 		if (full == R_FETCH) {
 			ct.too_long++; /* longer than 15: the CPU's #GP comes on the 16th byte */
@@ -279,6 +300,7 @@ int main(void)
 		if (st == XG_EMU_X86_EXCEPTION && exc.vector == XG_EMU_X86_UD) {
 			if (full == R_UD) {
 				ct.agree++;
+				ct.ud_agree++;
 			} else if (full == R_GP) {
 				/* the CPU's #GP for a 16th byte comes before its #UD; the decoder
 				 * stops at the first #UD it sees (REX before EVEX, say) */
@@ -352,24 +374,92 @@ int main(void)
 	}
 	for (unsigned i = 0; i < ncls; i++)
 		diag("%-44s %6ld  e.g. %s", cls[i].key, cls[i].n, cls[i].eg);
-	diag("%ld strings: %ld agree, %ld length differs, %ld decoder #UD where the CPU runs, "
-	     "%ld decoder #UD where the CPU raises #GP first, "
+	diag("%u-bit: %ld strings: %ld agree (%ld of them #UD on both), %ld length differs, "
+	     "%ld decoder #UD where the CPU runs, %ld decoder #UD where the CPU raises #GP first, "
 	     "%ld CPU #UD the decoder decodes, %ld no length (CPU runs %ld, CPU #UD %ld); "
 	     "CPU #UD on %ld, longer than 15 bytes %ld",
-	     ncases, ct.agree, ct.length, ct.ud_dec, ct.ud_gp, ct.ud_cpu,
+	     mode, ncases, ct.agree, ct.ud_agree, ct.length, ct.ud_dec, ct.ud_gp, ct.ud_cpu,
 	     ct.no_length_ran + ct.no_length_ud, ct.no_length_ran, ct.no_length_ud, ct.cpu_ud,
 	     ct.too_long);
-	ok(ct.length == 0, "decoder length = CPU length on every string both decode (%ld)",
-	   ct.length);
-	ok(ct.ud_dec == 0, "no #UD from the decoder where the CPU runs the bytes (%ld)", ct.ud_dec);
+	ok(ct.length == 0, "%u-bit: decoder length = CPU length on every string both decode (%ld)",
+	   mode, ct.length);
+	ok(ct.ud_dec == 0, "%u-bit: no #UD from the decoder where the CPU runs the bytes (%ld)",
+	   mode, ct.ud_dec);
 	/* the opcode tables: what no CPU defines is #UD; what is left is an opcode of another
 	 * CPU (or one this host keeps off at CPL 3: VMX, CET, Key Locker, AMX) and forms the
 	 * tables do not model (EVEX.b or aaa where the form takes none, W or L mixed with
 	 * the form); 46,354 of 200,000 before the tables, under 1,000 after */
 	ok(ct.ud_cpu_tab * 100 <= ncases,
-	   "CPU #UD the decoder decodes in 0F38/0F3A/VEX/EVEX: at most 1%% of the strings (%ld)",
-	   ct.ud_cpu_tab);
-	ok(ct.no_length_ran == 0, "a length for every string the CPU runs (%ld without)",
-	   ct.no_length_ran);
+	   "%u-bit: CPU #UD the decoder decodes in 0F38/0F3A/VEX/EVEX: at most 1%% of the strings "
+	   "(%ld)",
+	   mode, ct.ud_cpu_tab);
+	ok(ct.no_length_ran == 0, "%u-bit: a length for every string the CPU runs (%ld without)",
+	   mode, ct.no_length_ran);
+}
+
+/* 32-bit mode's data segment: LDT entry 0 on the page of zeros, 4 KiB, 32-bit, writable */
+static int write_ldt32(void)
+{
+	struct user_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.entry_number = 0;
+	d.base_addr = (unsigned)(uintptr_t)stackp;
+	d.limit = PAGE - 1;
+	d.seg_32bit = 1;
+	d.contents = MODIFY_LDT_CONTENTS_DATA;
+	d.useable = 1;
+	return (int)syscall(SYS_modify_ldt, 1, &d, sizeof(d));
+}
+
+int main(void)
+{
+	long ncases = 20000;
+	unsigned modes = 3;
+	uint64_t seed = XG_SUITE_SEED; /* fixed in the suite: what CI judged can be rerun */
+	int verbose = 0;
+	const char *e;
+	uint8_t *res;
+
+	if ((e = getenv("XG_SEED")))
+		seed = !strcmp(e, "random") ? (uint64_t)getpid() ^ (uint64_t)time(NULL)
+					    : strtoull(e, NULL, 0);
+	if ((e = getenv("XG_CASES")))
+		ncases = strtol(e, NULL, 0);
+	if ((e = getenv("XG_VERBOSE")))
+		verbose = atoi(e);
+	if ((e = getenv("XG_MODE")))
+		modes = atoi(e) == 64 ? 1 : atoi(e) == 32 ? 2 : 3;
+	rs = seed;
+
+	code = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	res = mmap(NULL, 64 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (code == MAP_FAILED || res == MAP_FAILED)
+		skip_all("cannot map memory below 4 GiB");
+	if (mprotect(code + PAGE, PAGE, PROT_NONE))
+		bail("mprotect: %m");
+	stackp = res + 32 * PAGE;
+	if (mprotect(stackp, PAGE, PROT_READ | PROT_WRITE))
+		bail("mprotect: %m");
+	if (xg_probe_signals(on_signal))
+		bail("sigaltstack: %m");
+	__asm__ volatile("rdfsbase %0" : "=r"(host_fsbase));
+	__asm__ volatile("rdgsbase %0" : "=r"(host_gsbase));
+	__asm__ volatile("mov %%fs, %0" : "=r"(host_fssel));
+	__asm__ volatile("mov %%gs, %0" : "=r"(host_gssel));
+	diag("seed %llu (XG_SEED to reproduce); judged by %s", (unsigned long long)seed,
+	     xg_emu_x86_vendor_name(xg_emu_x86_host_vendor()));
+
+	if (modes & 1)
+		run_mode(64, ncases, verbose);
+	if (modes & 2) {
+		rs = seed ^ 0x3232323232323232ull; /* 32-bit mode's own strings */
+		if (write_ldt32())
+			skip(4, "32-bit mode: modify_ldt cannot make the data segment here (%s)",
+			     strerror(errno));
+		else
+			run_mode(32, ncases, verbose);
+	}
 	return done_testing();
 }

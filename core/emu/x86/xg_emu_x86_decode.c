@@ -429,8 +429,10 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		in->scale = 1;
 		if (in->addrsize == 2) {
 			unsigned rm = in->modrm & 7;
+			/* VSIB needs a SIB byte, which 16-bit addressing has not: #UD (SDM
+			 * Vol. 2 2.3.12; seen by the length probe with 67h in 32-bit mode) */
 			if (in->vsib)
-				NOT_HANDLED("VSIB with 16-bit addressing");
+				FAIL_UD();
 			if (in->mod == 0 && rm == 6) {
 				dsize = 2;
 			} else {

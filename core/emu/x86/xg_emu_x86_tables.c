@@ -139,7 +139,9 @@ const struct xg_emu_x86_opc xg_emu_x86_onebyte[256] = {
 	[0xd3] = N(F_MODRM, "shift"),
 	[0xd4] = N(F_NO64 | IMM(I_8), "aam"),
 	[0xd5] = N(F_NO64 | IMM(I_8), "aad"),
-	[0xd6] = X,
+	/* SALC (AL = CF ? FF : 0): not in the SDM's map, yet run outside 64-bit mode (seen on
+	 * the Xeon by the length probe in compatibility mode; an 8086 opcode); #UD in 64-bit */
+	[0xd6] = N(F_NO64, "salc"),
 	[0xd7] = N(0, "xlat"),
 	[0xd8 ... 0xdf] = N(F_MODRM | F_X87, "x87"), /* resolved in xg_emu_x86_x87_map */
 	[0xe0 ... 0xe3] = N(IMM(I_8) | F_DEF64, "loop/jcxz"),

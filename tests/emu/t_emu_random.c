@@ -816,6 +816,9 @@ static const struct fixed {
 	(.reg = 14, .val = 1ull << 63, .reg2 = -1), 0x67, 0x4c, 0x0f, 0xab, 0x33),
     FXS(64, "bt [rbx], rax with a negative bit offset",
 	(.reg = 0, .val = (uint64_t)-100, .reg2 = -1), 0x48, 0x0f, 0xa3, 0x03),
+    FX(64, "mov r/m, Sreg 6: #UD (no seventh segment register)", 0x8c, 0x30),
+    FX(32, "mov r/m, Sreg 7: #UD", 0x8c, 0xf8),
+    FX(16, "mov r/m, Sreg 6: #UD", 0x66, 0x8c, 0x37),
     /* VEX/EVEX field legality */
     FX(64, "EVEX.z = 1 with k0: #UD", 0x62, 0xf1, 0x7c, 0xc8, 0x10, 0x00),
     FX(64, "EVEX.z = 1 with k0, register form: #UD", 0x62, 0x91, 0xfe, 0x88, 0x6f, 0xc1),

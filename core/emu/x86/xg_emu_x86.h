@@ -106,7 +106,12 @@ struct xg_emu_x86_segment {
  *     AMD    takes a rel16 and truncates RIP to 16 bits (AMD APM Vol. 3, near branches).
  *   The branches are not emulated; the decoder gives the host vendor's length.
  *   XOP (8F with ModRM.reg != 0): AMD family 15h only; #UD on Intel and on AMD since Zen,
- *   and so #UD from the decoder.
+ *   and so #UD from the decoder. Likewise FEMMS and 3DNow! (0F 0E, 0F 0F): AMD before Zen.
+ *   SYSCALL and SYSRET outside 64-bit mode (compatibility and legacy mode):
+ *     Intel  #UD (seen on the Xeon by the length probe in compatibility mode);
+ *     AMD    defined (with EFER.SCE); the decoder follows the host's vendor.
+ *   SALC (D6) outside 64-bit mode: run by the Xeon (not in the SDM's map); AMD not
+ *   measured.
  * Not vendor differences, but what the CPU does where the SDM is silent (seen on the Xeon,
  * modelled for both): a flat 4 GiB segment has no limit to pass (an access that wraps at
  * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other

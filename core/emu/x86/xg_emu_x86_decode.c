@@ -44,6 +44,73 @@ static const uint8_t vsib_0f38[256] = {
     [0xc6 ... 0xc7] = 1,
 };
 
+/*
+ * Forms of one-byte and 0F opcodes that no CPU defines, though the opcode exists: #UD. Found
+ * by the CPU length probe (tests/emu/t_emu_length.c) and checked against the SDM's
+ * instruction pages; a form some CPU defines stays decoded even where this one lacks the
+ * feature or keeps it off (the probe counts those apart).
+ * 0F AE and 0F C7: the defined ModRM.reg values (bit r) per mandatory prefix (none, 66, F3,
+ * F2), for memory and register forms:
+ *   0F AE mem  none: fxsave fxrstor ldmxcsr stmxcsr xsave xrstor xsaveopt clflush;
+ *              66: /6 clwb, /7 clflushopt; F3: /4 ptwrite, /6 clrssbsy
+ *   0F AE reg  none: /5 lfence, /6 mfence, /7 sfence; 66: /6 tpause; F3: /0-3
+ *              rd/wr fs/gs base, /4 ptwrite, /5 incssp, /6 umonitor; F2: /6 umwait
+ *   0F C7 mem  /1 cmpxchg8b/16b (any); none: /3 xrstors, /4 xsavec, /5 xsaves, /6 vmptrld,
+ *              /7 vmptrst; 66: /6 vmclear; F3: /6 vmxon
+ *   0F C7 reg  none and 66: /6 rdrand, /7 rdseed; F3: /6 senduipi, /7 rdpid
+ */
+static const uint8_t grp15_mem[4] = {0xff, 0xc0, 0x50, 0x00};
+static const uint8_t grp15_reg[4] = {0xe0, 0x40, 0x7f, 0x40};
+static const uint8_t grp9_mem[4] = {0xfa, 0x42, 0x42, 0x02};
+static const uint8_t grp9_reg[4] = {0xc0, 0xc0, 0xc0, 0x00};
+
+static int form_ud(const struct xg_emu_x86_insn *in, unsigned mode)
+{
+	unsigned r = (in->modrm >> 3) & 7, reg3 = 1u << r, m3 = in->mod == 3;
+
+	if (in->map == XG_EMU_X86_MAP_1B) {
+		switch (in->opcode) {
+		case 0x8c: /* mov r/m, Sreg: ES..GS only (SDM Vol. 2 MOV) */
+			return r > 5;
+		case 0x8e: /* mov Sreg, r/m: not CS either */
+			return r > 5 || r == XG_EMU_X86_CS;
+		case 0xc6: /* xabort is C6 F8 ib, xbegin C7 F8 cw/cd */
+		case 0xc7:
+			return m3 && r == 7 && (in->modrm & 7);
+		}
+		return 0;
+	}
+	if (in->map != XG_EMU_X86_MAP_0F)
+		return 0;
+	switch (in->opcode) {
+	case 0x01: /* grp7: the memory form /5 is rstorssp (F3) only */
+		return !m3 && r == 5 && in->pfx != 2;
+	case 0x00: /* grp6: /6 is lkgs (F2), /7 nothing */
+		return r == 7 || (r == 6 && in->pfx != 3);
+	case 0x05: /* syscall, sysret: Intel has them in 64-bit mode only (the vendor list
+		    * in xg_emu_x86.h) */
+	case 0x07:
+		return mode != 64 && xg_emu_x86_host_vendor() == XG_EMU_X86_VENDOR_INTEL;
+	case 0x0e: /* femms and 3DNow!: AMD before Zen only, #UD on Intel and on Zen */
+	case 0x0f:
+		return 1;
+	case 0x20: /* mov to/from CR1, CR5-7, CR9-15: #UD (CR8 in 64-bit mode only) */
+	case 0x22:
+		return !(in->reg == 0 || (in->reg >= 2 && in->reg <= 4) ||
+			 (in->reg == 8 && mode == 64));
+	case 0x21: /* DR8-15 (DR4/5 depend on CR4.DE) */
+	case 0x23:
+		return in->reg > 7;
+	case 0xae:
+		return !((m3 ? grp15_reg : grp15_mem)[in->pfx] & reg3);
+	case 0xb8: /* popcnt is F3 0F B8; without F3 it is IA-64's jmpe */
+		return in->pfx != 2;
+	case 0xc7:
+		return !((m3 ? grp9_reg : grp9_mem)[in->pfx] & reg3);
+	}
+	return 0;
+}
+
 static const struct xg_emu_x86_opc *const map_table[4] = {
     xg_emu_x86_onebyte,
     xg_emu_x86_twobyte,
@@ -552,6 +619,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		 * every mode, so 32 bits in 16-bit mode too (SDM Vol. 2 MOVNTI) */
 		if (e->op == OP_MOVNTI && in->opsize == 2)
 			in->opsize = 4;
+		if (form_ud(in, mode))
+			FAIL_UD();
 	} else {
 		const struct xg_emu_x86_opc *p = NULL;
 		uint64_t ok = in->enc == XG_EMU_X86_ENC_VEX ? F_VEXOK : F_EVEXOK;

@@ -979,6 +979,10 @@ static int deliver(struct xg_emu_x86_ctx *c)
 	int rc;
 
 	res->status = XG_EMU_X86_EXCEPTION;
+	/* real-address mode delivers through the IVT with FLAGS, CS and IP only: no error
+	 * code (SDM Vol. 3A 21.1.4); virtual-8086 mode's go to protected-mode handlers, with */
+	if (!(c->r.cr0 & CR0_PE))
+		res->exc.has_error = 0, res->exc.error = 0;
 	if (c->ops->hook && c->ops->hook(c->opaque, XG_EMU_X86_STAGE_EXCEPTION, c->in, &res->exc)) {
 		snprintf(res->reason, sizeof(res->reason), "exception %u vetoed", res->exc.vector);
 		return XG_EMU_X86_VETOED;

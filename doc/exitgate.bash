@@ -7,7 +7,7 @@ _exitgate()
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 	cmd=${COMP_WORDS[1]}
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "decode check test run ctl help --help --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "decode triage check test run show ctl help --help --version" -- "$cur"))
 		return
 	fi
 	case $cmd in
@@ -18,6 +18,7 @@ _exitgate()
 		--hex) return ;;
 		esac
 		opts="--arch --hw --json --hex --help --version" ;;
+	triage | show) opts="--json --help --version" ;;
 	check) opts="--timeout --help --version" ;;
 	test) opts="--help --version" ;;
 	run)
@@ -32,7 +33,7 @@ _exitgate()
 		fi
 		opts="--help --version" ;;
 	help)
-		COMPREPLY=($(compgen -W "decode check test run ctl" -- "$cur"))
+		COMPREPLY=($(compgen -W "decode triage check test run show ctl" -- "$cur"))
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then

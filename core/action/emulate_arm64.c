@@ -109,7 +109,24 @@ static int b_translate(void *o, uint64_t va, enum xg_emu_arm64_access kind, unsi
 static int b_hook(void *o, enum xg_emu_arm64_stage stage, const struct xg_emu_arm64_insn *in,
 		  const struct xg_emu_arm64_exception *exc);
 
+#if defined(__aarch64__)
+/* DC ZVA's block size: under KVM the guest reads the host CPU's own DCZID_EL0 (KVM does not
+ * trap it), so the VMM's host value is the guest's (ARM ARM D17.2.34). */
+static int b_get_dczid(void *o, uint64_t *dczid)
+{
+	uint64_t v;
+
+	(void)o;
+	__asm__ volatile("mrs %0, dczid_el0" : "=r"(v));
+	*dczid = v;
+	return 0;
+}
+#endif
+
 static const struct xg_emu_arm64_ops bridge_ops = {
+#if defined(__aarch64__)
+    .get_dczid = b_get_dczid,
+#endif
     .get_regs = b_get_regs,
     .set_regs = b_set_regs,
     .get_vregs = b_get_vregs,
@@ -204,8 +221,8 @@ static int b_inject(void *o, const struct xg_emu_arm64_exception *exc)
  * (one register, a pair, CASP's pair, the elements of a structure instruction). */
 static uint64_t access_bytes(const struct xg_emu_arm64_insn *in)
 {
-	if (in->cls == XG_EMU_ARM64_C_STRUCT)
-		return (uint64_t)in->imm;
+	if (in->cls == XG_EMU_ARM64_C_STRUCT || in->cls == XG_EMU_ARM64_C_DCZVA)
+		return (uint64_t)in->imm; /* bytes moved; DC ZVA: the block (its size is 0) */
 	if (in->cls == XG_EMU_ARM64_C_PAIR || in->aop == XG_EMU_ARM64_AOP_CASP)
 		return 2u * in->size;
 	return in->size;

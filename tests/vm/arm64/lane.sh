@@ -93,9 +93,12 @@ lane_build() {
 lane_boot() {
 	# -nic none: otherwise qemu wants efi-virtio.rom and quits. pauth-impdef=on: boot ~4x
 	# faster than the architected QARMA pointer authentication under TCG. NAME=VALUE words
-	# on the command line reach /init's environment and the tests: the oracle's size and
-	# seed (t_arm64_oracle.c) pass through when set.
+	# on the command line reach /init's environment and the tests: the oracle's size, seed
+	# and time budget (t_arm64_oracle.c) pass through when set; a budget raises /init's
+	# per-test limit (xg_vm.timeout) to match. XG_VM_TIMEOUT bounds the whole VM.
 	local env="${XG_ORACLE_CASES:+ XG_ORACLE_CASES=$XG_ORACLE_CASES}${XG_ORACLE_SEED:+ XG_ORACLE_SEED=$XG_ORACLE_SEED}"
+	[ -n "${XG_ORACLE_SECONDS:-}" ] &&
+		env="$env XG_ORACLE_SECONDS=$XG_ORACLE_SECONDS xg_vm.timeout=$((XG_ORACLE_SECONDS + 120))"
 	run_vm qemu-system-aarch64 -accel tcg -M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on \
 		-m 1024 -smp 1 -nographic -no-reboot -nic none \
 		-kernel "$KERNEL" -initrd "$initrd" -append "console=ttyAMA0 panic=-1 loglevel=4$env"

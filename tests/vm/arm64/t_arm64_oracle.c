@@ -33,7 +33,10 @@
  * bits clear are not generated.
  *
  * Environment (set on the kernel command line, which passes NAME=VALUE to /init and on to the
- * tests): XG_ORACLE_CASES (default 4000), XG_ORACLE_SEED (default fixed, printed).
+ * tests): XG_ORACLE_CASES (default 4000), XG_ORACLE_SEED (default fixed, printed),
+ * XG_ORACLE_SECONDS (a time budget, default 240: below /init's 300 s per test, the run stops
+ * there, says so and judges the cases it ran; tests/vm/arm64/lane.sh raises /init's limit
+ * with it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1050,6 +1053,8 @@ int main(void)
 	static uint8_t ram_mem[DATA_SIZE];
 	unsigned long ncases = env_ul("XG_ORACLE_CASES", 4000), n, tries = 0, turn = 0;
 	uint64_t seed = env_ul("XG_ORACLE_SEED", 0x5eed0a64), case_seed;
+	double budget = (double)env_ul("XG_ORACLE_SECONDS", 240);
+	int stopped = 0;
 	long count[K_NCAT] = {0}, kinds[3] = {0}, faulted = 0, bad = 0, unk_cases = 0;
 	long kvm_bad = 0, unk_agree = 0, sp_base = 0, xzr_rt = 0, rn_is_rt_store = 0, crossing = 0;
 	struct vm ram, mmio;
@@ -1084,6 +1089,14 @@ int main(void)
 	t0 = now();
 	for (n = 0; n < ncases; n++) {
 		int unk;
+
+		if (!(n & 255) && now() - t0 > budget) {
+			stopped = 1;
+			diag("stopped at the time budget (XG_ORACLE_SECONDS=%.0f) after %lu of %lu "
+			     "cases",
+			     budget, n, ncases);
+			break;
+		}
 
 		/* draw until a case fits (bounded: the draws all have performed words) */
 		do {
@@ -1164,7 +1177,14 @@ int main(void)
 	for (k = 0; k < K_NCAT; k++)
 		if (!count[k])
 			break;
-	ok(n == ncases && k == K_NCAT, "every category ran (%lu of %lu cases)", n, ncases);
+	/* rare classes (LDPSW, LDnR: about 1 in 100) need a run of some size to appear */
+	if (stopped)
+		ok(n >= 1000 && k == K_NCAT, "every category ran (%lu cases in the time budget)",
+		   n);
+	else if (ncases >= 1000)
+		ok(n == ncases && k == K_NCAT, "every category ran (%lu of %lu cases)", n, ncases);
+	else
+		ok(n == ncases, "all %lu cases ran (too few to ask for every category)", ncases);
 	ok(kinds[1] > 0 && kinds[2] > 0, "both NISV and ISV = 1 exits were compared");
 	is_int(bad, 0, "0 mismatches between the CPU on RAM and the emulator on MMIO");
 	/* Not exitgate's: KVM completes an ISV = 1 load itself, from the syndrome (SAS, SSE, SF),

@@ -3,7 +3,9 @@
  *
  * The extra data words are read the way the kernel that printed them wrote them
  * (arch/x86/kvm: prepare_emulation_failure_exit(), vmx.c / svm.c handle_exit()); the bits of
- * the hardware words are named after the SDM (Intel) and the APM (AMD), cited where each is
+ * the hardware words are named after the SDM (Intel; section and table numbers of the 2023
+ * editions: Vol. 3C 25 VMCS, 27 VM entries, 28 VM exits, 31 VMX instructions; these VMX
+ * chapters are one lower in the 2016 editions) and the APM (AMD), cited where each is
  * decoded. Anything the input does not say stays unknown: a fact is never guessed without
  * saying it is one.
  */
@@ -127,7 +129,7 @@ static const struct xg_name vm_insn_errors[] = {
 };
 
 /* Exit qualification of an EPT violation: SDM Vol. 3C 28.2.1, Table 28-7 ("Exit
- * Qualification for EPT Violations"; 27.2.1 in the 2023 editions). */
+ * Qualification for EPT Violations"). */
 static void ept_violation_bits(uint64_t q, char *out, size_t n)
 {
 	static const char *const bits[] = {
@@ -804,7 +806,7 @@ static void qualification(const struct xg_tri_block *b, struct xg_tri_facts *f)
 			snprintf(
 			    f->qual_text, sizeof(f->qual_text),
 			    "not defined for an EPT misconfiguration (KVM passes on what it last "
-			    "cached; SDM Vol. 3C 27.2.1)");
+			    "cached; SDM Vol. 3C 28.2.1)");
 		else if (basic == 30)
 			/* SDM Vol. 3C Table 28-5 (I/O instructions) */
 			snprintf(f->qual_text, sizeof(f->qual_text), "%u-byte %s%s%s, port 0x%x",
@@ -841,7 +843,7 @@ static void anomalies(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	if (f->insn_text[0] && !strcmp(f->insn_text, "rsm") && f->smm == 0)
 		anomaly(f,
 			"RSM with SMM=0: the vCPU runs the SMI handler's return while not in SMM "
-			"(RSM is #UD outside SMM, SDM Vol. 3C 32.3)");
+			"(RSM is #UD outside SMM, SDM Vol. 2B RSM)");
 	if (have(b, XG_TR_CR3) && b->reg[XG_TR_CR3] >= 0xa0000 && b->reg[XG_TR_CR3] < 0xc0000)
 		anomaly(f, "CR3 0x%llx points into SMRAM's A-segment / the VGA window",
 			(unsigned long long)b->reg[XG_TR_CR3]);

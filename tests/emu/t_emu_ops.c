@@ -254,6 +254,28 @@ int main(void)
 	emu(&f, "48 8b 03", &res);
 	is_int(res.exc.vector, XG_EMU_X86_GP, "an access whose last byte is non-canonical: #GP");
 
+	/* 6b. real-address mode: a limit overrun is #GP, delivered through the IVT without an
+	 * error code (SDM Vol. 3A 21.1.4); virtual-8086 mode's #GP carries one */
+	for (int vm86 = 0; vm86 < 2; vm86++) {
+		reset(&f);
+		f.r.cr0 = vm86 ? 0x11 : 0x10;
+		f.r.cr4 = 1u << 9;
+		f.r.efer = 0;
+		f.r.rflags = vm86 ? 0x20002 : 2;
+		for (int i = 0; i < XG_EMU_X86_NSEG; i++) {
+			f.r.seg[i].base = BASE, f.r.seg[i].limit = 0xffff, f.r.seg[i].l = 0;
+			f.r.seg[i].selector = BASE >> 4, f.r.seg[i].dpl = vm86 ? 3 : 0;
+		}
+		f.r.rip = 0x100;
+		f.r.gpr[XG_EMU_X86_RBX] = 0xffff;
+		is_int(emu(&f, "8b 07", &res), XG_EMU_X86_EXCEPTION,
+		       "%s: mov ax,[bx] past the limit", vm86 ? "virtual-8086 mode" : "real mode");
+		ok(res.exc.vector == XG_EMU_X86_GP && res.exc.has_error == vm86 &&
+		       f.exc.has_error == vm86,
+		   "%s: #GP %s an error code", vm86 ? "virtual-8086 mode" : "real mode",
+		   vm86 ? "with" : "without");
+	}
+
 	/* 7. alignment and device checks, in the fixed order */
 	reset(&f);
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x808;
@@ -369,13 +391,14 @@ int main(void)
 			const char *hex, *name;
 			int si, di; /* Intel writes ESI / EDI */
 		} zs[] = {
-		    {"67 f3 a4", "movsb", 1, 1}, {"67 f3 aa", "stosb", 0, 1},
-		    {"67 f3 ac", "lodsb", 0, 0}, {"67 f3 a6", "repe cmpsb", 0, 0},
+		    {"67 f3 a4", "movsb", 1, 1},       {"67 f3 aa", "stosb", 0, 1},
+		    {"67 f3 ac", "lodsb", 0, 0},       {"67 f3 a6", "repe cmpsb", 0, 0},
 		    {"67 f2 ae", "repne scasb", 0, 0},
 		};
 		const uint64_t hi = 0x5500000000000000ull;
 		for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
-			for (int vnd = XG_EMU_X86_VENDOR_INTEL; vnd <= XG_EMU_X86_VENDOR_AMD; vnd++) {
+			for (int vnd = XG_EMU_X86_VENDOR_INTEL; vnd <= XG_EMU_X86_VENDOR_AMD;
+			     vnd++) {
 				int intel = vnd == XG_EMU_X86_VENDOR_INTEL;
 				reset(&f);
 				f.r.vendor = (uint8_t)vnd;

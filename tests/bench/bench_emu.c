@@ -99,7 +99,7 @@ static int inject(void *o, const struct xg_emu_x86_exception *e)
 	return 0;
 }
 static const struct xg_emu_x86_ops ops = {get_regs, set_regs, get_xsave, set_xsave, translate,
-					  rd,	    wr,	      inject,	 NULL};
+					  rd,	    wr,	      inject,	 NULL,	   NULL};
 
 static double now(void)
 {

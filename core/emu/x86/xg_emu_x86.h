@@ -300,6 +300,10 @@ struct xg_emu_x86_ops {
 	 * before ops->inject). Non-zero vetoes: nothing is written, nothing injected. */
 	int (*hook)(void *opaque, enum xg_emu_x86_stage stage, const struct xg_emu_x86_insn *insn,
 		    const struct xg_emu_x86_exception *exc);
+	/* Optional: the guest's CPUID leaf/sub-leaf (EAX, EBX, ECX, EDX in out[]), asked for
+	 * the features of an SSE/AVX/AVX-512 instruction run in a host stub (an instruction
+	 * the guest's CPU lacks is #UD). Without it the guest is taken to have the host's. */
+	int (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 };
 
 struct xg_emu_x86_result {

@@ -645,6 +645,10 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		    ((in->map == XG_EMU_X86_MAP_0F && (b == 0x6e || b == 0x7e)) ||
 		     (in->map == XG_EMU_X86_MAP_0F3A && (b == 0x16 || b == 0x22))))
 			in->w = 0;
+		/* the same for (v)cvtsi2ss/sd and (v)cvt(t)ss/sd2si (SDM Vol. 2 CVTSI2SS ...) */
+		if (mode != 64 && in->pfx >= 2 && in->map == XG_EMU_X86_MAP_0F &&
+		    (b == 0x2a || b == 0x2c || b == 0x2d))
+			in->w = 0;
 		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem &&
 		    in->map > XG_EMU_X86_MAP_0F3A) {
 			/* FP16 maps: disp8*N is not modelled; op is NONE, the length is right */
@@ -652,6 +656,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			unsigned t = xg_emu_x86_evex_tuple[in->map - 1][b][in->pfx];
 			if (in->mod == 1) {
 				unsigned nn = evex_n(t, in);
+				if (!nn)
+					nn = xg_emu_x86_stub_disp8n(in);
 				/* N unknown: the length is still right, the operand is not; the
 				 * instruction is then not supported (op NONE below) */
 				if (!nn || in->vl == 3) {
@@ -723,6 +729,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		in->aux = e->aux;
 		in->flags = flags;
 	}
+	if (!n_unknown)
+		xg_emu_x86_stub_classify(in);
 	if (n_unknown) {
 		in->op = OP_NONE;
 		if (reason)
@@ -749,5 +757,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 
 int xg_emu_x86_supported(const struct xg_emu_x86_insn *insn)
 {
+	if (insn->op == OP_STUB) /* the host must be able to run it */
+		return xg_emu_x86_stub_host_ok(insn);
 	return insn->op != OP_NONE;
 }

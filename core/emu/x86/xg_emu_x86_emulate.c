@@ -1059,8 +1059,13 @@ static int legality(struct xg_emu_x86_ctx *c)
 		/* EVEX.z = 1 needs a mask: with aaa = 000 it is #UD (seen on the CPU for every
 		 * form the emulator covers, loads, stores and register moves alike) */
 		if (((f & F_W0) && in->w) || ((f & F_W1) && !in->w) || ((f & F_L0) && in->vl) ||
-		    ((f & F_L1) && !in->vl) || in->vl == 3 || ((f & F_NOVVVV) && in->vvvv_enc) ||
-		    ((f & F_NOMASK) && (in->aaa || in->z)) || in->bcast || (in->z && !in->aaa) ||
+		    ((f & F_L1) && !in->vl) ||
+		    /* L'L = 3 is reserved, but a stubbed register form with b = 1 holds a
+		     * rounding control there (SDM Vol. 2 2.7.8) */
+		    (in->vl == 3 && !(in->op == OP_STUB && in->bcast && in->mod == 3)) ||
+		    ((f & F_NOVVVV) && in->vvvv_enc) ||
+		    ((f & F_NOMASK) && (in->aaa || in->z)) || (in->bcast && in->op != OP_STUB) ||
+		    (in->z && !in->aaa) ||
 		    (in->z && (f & F_STORE) && in->has_mem))
 			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	}
@@ -1122,7 +1127,8 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 		return rc;
 	if (in->op >= OP_MOVS && in->op <= OP_SCAS)
 		return run_string(c);
-	impl = in->op == OP_X87	     ? &xg_emu_x86_x87_impl
+	impl = in->op == OP_STUB     ? &xg_emu_x86_stub_impl
+	       : in->op == OP_X87    ? &xg_emu_x86_x87_impl
 	       : (in->flags & F_SSE) ? &xg_emu_x86_simd_impl[in->op]
 				     : &gp_impl[in->op];
 	if (!impl->plan || !impl->exec)

@@ -164,6 +164,7 @@ enum {
 	OP_VMASKSTORE,
 	OP_VINSERT, /* aux = lane size */
 	OP_VEXTRACT,
+	OP_STUB, /* SSE/AVX/AVX-512 run on the host in a stub (xg_emu_x86_stub.c): aux = class */
 	OP_COUNT
 };
 
@@ -272,6 +273,14 @@ struct xg_emu_x86_impl {
 	int (*exec)(struct xg_emu_x86_ctx *c);
 };
 extern const struct xg_emu_x86_impl xg_emu_x86_simd_impl[OP_COUNT];
+
+/* SIMD classes run in a host stub (xg_emu_x86_stub.c): the decoder asks for the EVEX
+ * disp8*N of an opcode its tables lack (0: not a stub class) and turns an unimplemented
+ * opcode of the allow-list into OP_STUB; supported() asks whether the host can run it. */
+unsigned xg_emu_x86_stub_disp8n(const struct xg_emu_x86_insn *in);
+void xg_emu_x86_stub_classify(struct xg_emu_x86_insn *in);
+int xg_emu_x86_stub_host_ok(const struct xg_emu_x86_insn *in);
+extern const struct xg_emu_x86_impl xg_emu_x86_stub_impl;
 
 /* Host-executed arithmetic (xg_emu_x86_alu.c): returns the result, updates *flags. */
 uint64_t xg_emu_x86_alu(unsigned op, unsigned size, uint64_t dst, uint64_t src, uint64_t *flags);

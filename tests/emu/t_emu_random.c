@@ -680,6 +680,129 @@ static void normalize(uint8_t *xs)
 
 static void make_state(struct tcase *c, int decoded);
 
+/*
+ * ---- SIMD classes (the instructions run in a host stub, and the vector moves) ----
+ *
+ * For an SSE-class instruction (table flag F_SSE) the state is made harder: the vector
+ * registers and the data pages get special floating-point values in random lanes (zeros,
+ * infinities, quiet and signalling NaNs, denormals, the largest and smallest normals, values
+ * at the integer-conversion limits and at rounding ties), and MXCSR gets random rounding,
+ * DAZ/FTZ and, often, unmasked exceptions (the CPU then raises #XM: SIGFPE here). Cases are
+ * counted by instruction name (printed at the end).
+ */
+#define XG_F_SSE (1ull << 12) /* the emulator's F_SSE table flag */
+
+static int is_simd(const struct xg_emu_x86_insn *in)
+{
+	return (in->flags & XG_F_SSE) != 0;
+}
+
+static uint64_t special_fp(unsigned size)
+{
+	static const uint32_t s32[] = {
+	    0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001, 0x7f800001,
+	    0x7fa00000, 0x00000001, 0x807fffff, 0x00800000, 0x80800000, 0x7f7fffff, 0xff7fffff,
+	    0x3f800000, 0xbf800000, 0x4f000000, 0xcf000000, 0x4effffff, 0x5f000000, 0xdf000000,
+	    0x3f000000, 0x40200000, 0x3fc00000, 0x0c000000, 0x72000000, 0x00400000, 0x1f800000,
+	};
+	static const uint64_t s64[] = {
+	    0x0000000000000000ull, 0x8000000000000000ull, 0x7ff0000000000000ull,
+	    0xfff0000000000000ull, 0x7ff8000000000000ull, 0xfff8000000000001ull,
+	    0x7ff0000000000001ull, 0x7ff4000000000000ull, 0x0000000000000001ull,
+	    0x800fffffffffffffull, 0x0010000000000000ull, 0x8010000000000000ull,
+	    0x7fefffffffffffffull, 0xffefffffffffffffull, 0x3ff0000000000000ull,
+	    0xbff0000000000000ull, 0x41e0000000000000ull, 0xc1e0000000000000ull,
+	    0x41dfffffffc00000ull, 0x43e0000000000000ull, 0xc3e0000000000000ull,
+	    0x3fe0000000000000ull, 0x4004000000000000ull, 0x3ff8000000000000ull,
+	    0x3690000000000000ull, 0x47e0000000000000ull, 0x36a0000000000001ull,
+	    0x3810000000000000ull, 0x380fffffffffffffull,
+	};
+	uint64_t v;
+	if (size == 4) {
+		v = s32[rn(sizeof(s32) / sizeof(s32[0]))];
+		if (!rn(4))
+			v ^= rnd() & 0x3; /* near the value */
+		return v;
+	}
+	v = s64[rn(sizeof(s64) / sizeof(s64[0]))];
+	if (!rn(4))
+		v ^= rnd() & 0x3;
+	return v;
+}
+
+/* lanes of `n` bytes at p: some replaced by special values of 4 or 8 bytes */
+static void sprinkle(uint8_t *p, unsigned n, unsigned permille)
+{
+	unsigned g = rn(2) ? 4 : 8;
+	for (unsigned o = 0; o + g <= n; o += g)
+		if (rn(1000) < permille) {
+			uint64_t v = special_fp(g);
+			memcpy(p + o, &v, g);
+		}
+}
+
+static void simd_state(struct tcase *c)
+{
+	uint32_t mx;
+	unsigned per = rn(4) ? 300 : 800;
+
+	sprinkle(c->xs + XG_EMU_X86_XS_XMM0, 256, per);
+	sprinkle(c->xs + XG_EMU_X86_XS_YMMH, 256, per);
+	sprinkle(c->xs + XG_EMU_X86_XS_ZMMH, 512 + 1024, per);
+	sprinkle(&M.init[0][0], 2 * PAGE, per);
+	memcpy(&mx, c->xs + XG_EMU_X86_XS_MXCSR, 4);
+	mx = (mx & ~0x6000u) | (rn(4) << 13); /* rounding */
+	if (!rn(3))
+		mx ^= rnd() & 0x8040; /* FTZ, DAZ */
+	if (!rn(3))
+		mx &= ~((uint32_t)(rnd() & 0x3f) << 7); /* some exceptions unmasked */
+	if (!rn(3))
+		mx &= ~0x3fu; /* flags clear (else random from rnd_xsave) */
+	memcpy(c->xs + XG_EMU_X86_XS_MXCSR, &mx, 4);
+}
+
+#define NSIMD 512
+static struct {
+	const char *name;
+	long n[2]; /* 64-bit, 32-bit */
+} simd_count[NSIMD];
+static unsigned nsimd;
+
+static void count_simd(const struct tcase *c)
+{
+	const char *n = c->in.name ? c->in.name : "?";
+	unsigned i;
+	if (!is_simd(&c->in))
+		return;
+	for (i = 0; i < nsimd && strcmp(simd_count[i].name, n); i++)
+		;
+	if (i == nsimd) {
+		if (nsimd == NSIMD)
+			return;
+		simd_count[nsimd++].name = n;
+	}
+	simd_count[i].n[c->mode == 32]++;
+}
+
+static void print_simd_counts(void)
+{
+	char line[200];
+	size_t k = 0;
+	long total[2] = {0, 0};
+	for (unsigned i = 0; i < nsimd; i++) {
+		total[0] += simd_count[i].n[0];
+		total[1] += simd_count[i].n[1];
+		k += (size_t)snprintf(line + k, sizeof(line) - k, " %s %ld/%ld;", simd_count[i].name,
+				      simd_count[i].n[0], simd_count[i].n[1]);
+		if (k > 120 || i + 1 == nsimd) {
+			diag("simd cases (64/32-bit):%s", line);
+			k = 0;
+		}
+	}
+	diag("simd cases in all: %ld 64-bit, %ld 32-bit, %u instruction classes", total[0],
+	     total[1], nsimd);
+}
+
 /* Returns 0 if made, -1 if no claimed instruction came out. */
 static int make_case(struct tcase *c, unsigned mode)
 {
@@ -766,6 +889,8 @@ static void make_state(struct tcase *c, int decoded)
 		c->gpr[4] = (c->gpr[4] & 0xffff) | ((uint64_t)(uintptr_t)&fr16 & 0xffff0000) |
 			    (rnd() & ~0xffffffffull);
 	rnd_xsave(c->xs);
+	if (decoded && is_simd(&c->in))
+		simd_state(c);
 }
 
 /*
@@ -1364,6 +1489,7 @@ static void run_mode(unsigned mode, long ncases, long only, struct stats *st)
 		}
 		run_native(&c);
 		st->cases++;
+		count_simd(&c);
 		if (nout.trapno == 3)
 			st->completed++;
 		else
@@ -1473,6 +1599,7 @@ int main(void)
 		uint64_t v = rn(4) ? rnd() : rnd_val();
 		memcpy(&M.init[2][j], &v, 8);
 	}
+	sprinkle(M.init[2], PAGE, 300); /* special FP values for the SIMD classes */
 	memcpy(M.data + 2 * PAGE, M.init[2], PAGE);
 	if (mprotect(M.data + 2 * PAGE, PAGE, PROT_READ))
 		bail("mprotect: %m");
@@ -1510,6 +1637,7 @@ int main(void)
 		run_mode(16, ncases, only, &st16);
 	for (unsigned i = 0; i < nclasses; i++)
 		diag("class %-50s %ld", classes[i].key, classes[i].n);
+	print_simd_counts();
 	for (unsigned m = 0; m < 3; m++) {
 		struct stats *s = m == 2 ? &st16 : m ? &st32 : &st64;
 		unsigned bits = m == 2 ? 16 : m ? 32 : 64;

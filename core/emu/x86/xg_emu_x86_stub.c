@@ -217,6 +217,7 @@ enum {
 #define C_INT	  (1u << 9)  /* VEX: the 256-bit form needs AVX2 */
 #define C_XMM0	  (1u << 10) /* legacy: XMM0 is an implicit operand (blendv) */
 #define C_NOVVVV  (1u << 11) /* VEX/EVEX.vvvv unused: must be 1111b (and V' 1), else #UD */
+#define C_NOBC	  (1u << 12) /* EVEX: dword/qword elements but no embedded broadcast */
 
 struct stub_class {
 	uint8_t map, op, pfx;
@@ -365,8 +366,8 @@ static const struct stub_class stub_classes[] = {
     S(1, 0xf2, 1, FT_SSE2, FT_AVX, FT_F, W_IG, W_0, 4, MS_M128, C_INT | C_NF, "pslld"),
     S(1, 0xf3, 1, FT_SSE2, FT_AVX, FT_F, W_IG, W_1, 8, MS_M128, C_INT | C_NF, "psllq"),
     I66(0xf4, FT_F, W_1, 8, 0, "pmuludq"),
-    I66(0xf5, FT_BW, W_IG, 4, C_NF, "pmaddwd"),
-    I66(0xf6, FT_BW, W_IG, 8, C_NF, "psadbw"),
+    I66(0xf5, FT_BW, W_IG, 4, C_NF | C_NOBC, "pmaddwd"),
+    I66(0xf6, FT_BW, W_IG, 8, C_NF | C_NOBC, "psadbw"),
     I66(0xf8, FT_BW, W_IG, 1, 0, "psubb"),
     I66(0xf9, FT_BW, W_IG, 2, 0, "psubw"),
     I66(0xfa, FT_F, W_0, 4, 0, "psubd"),
@@ -404,7 +405,8 @@ static const struct stub_class stub_classes[] = {
     S(2, 0x22, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_IG, 1, MS_EIGHTH, C_INT | C_NOVVVV, "pmovsxbq"),
     S(2, 0x23, 1, FT_SSE41, FT_AVX, FT_BW, W_IG, W_IG, 2, MS_HALF, C_INT | C_NOVVVV, "pmovsxwd"),
     S(2, 0x24, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_IG, 2, MS_QUARTER, C_INT | C_NOVVVV, "pmovsxwq"),
-    S(2, 0x25, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_0, 4, MS_HALF, C_INT | C_NOVVVV, "pmovsxdq"),
+    S(2, 0x25, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_0, 4, MS_HALF, C_INT | C_NOVVVV | C_NOBC,
+      "pmovsxdq"),
     I38(0x28, FT_SSE41, FT_F, W_1, 8, 0, "pmuldq"),
     I38(0x29, FT_SSE41, FT_F, W_1, 8, C_KDST, "pcmpeqq"),
     I38(0x2b, FT_SSE41, FT_BW, W_0, 4, C_NF, "packusdw"),
@@ -413,7 +415,8 @@ static const struct stub_class stub_classes[] = {
     S(2, 0x32, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_IG, 1, MS_EIGHTH, C_INT | C_NOVVVV, "pmovzxbq"),
     S(2, 0x33, 1, FT_SSE41, FT_AVX, FT_BW, W_IG, W_IG, 2, MS_HALF, C_INT | C_NOVVVV, "pmovzxwd"),
     S(2, 0x34, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_IG, 2, MS_QUARTER, C_INT | C_NOVVVV, "pmovzxwq"),
-    S(2, 0x35, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_0, 4, MS_HALF, C_INT | C_NOVVVV, "pmovzxdq"),
+    S(2, 0x35, 1, FT_SSE41, FT_AVX, FT_F, W_IG, W_0, 4, MS_HALF, C_INT | C_NOVVVV | C_NOBC,
+      "pmovzxdq"),
     S(2, 0x36, 1, FT_NONE, FT_AVX2, FT_F, W_0, W_48, 4, MS_FULL, C_NF, "vpermd/q"),
     I38(0x37, FT_SSE42, FT_F, W_1, 8, C_KDST, "pcmpgtq"),
     I38(0x38, FT_SSE41, FT_BW, W_IG, 1, 0, "pminsb"),
@@ -483,8 +486,9 @@ static const struct stub_class stub_classes[] = {
     S(3, 0x1f, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_KDST, "vpcmpd/q"),
     S(3, 0x3e, 1, FT_NONE, FT_NONE, FT_BW, W_IG, W_12, 1, MS_FULL, C_KDST, "vpcmpub/uw"),
     S(3, 0x3f, 1, FT_NONE, FT_NONE, FT_BW, W_IG, W_12, 1, MS_FULL, C_KDST, "vpcmpb/w"),
-    S(3, 0x40, 1, FT_SSE41, FT_AVX, FT_NONE, W_IG, W_IG, 4, MS_FULL, C_FP, "dpps"),
-    S(3, 0x41, 1, FT_SSE41, FT_AVX, FT_NONE, W_IG, W_IG, 8, MS_FULL, C_FP, "dppd"),
+    /* not dpps/dppd (0x40/0x41): a multiply then adds, each stage with its own exceptions;
+     * with one unmasked, which flags the CPU sets depends on the stage that raised it, which
+     * one run of the whole instruction cannot tell (seen on the CPU) */
     S(3, 0x42, 1, FT_SSE41, FT_AVX, FT_NONE, W_IG, W_IG, 1, MS_FULL, C_INT, "mpsadbw"),
     S(3, 0x46, 1, FT_NONE, FT_AVX2, FT_NONE, W_0, W_IG, 8, MS_FULL, 0, "vperm2i128"),
     S(3, 0x4a, 1, FT_NONE, FT_AVX, FT_NONE, W_0, W_IG, 4, MS_FULL, C_IS4, "vblendvps"),
@@ -767,6 +771,9 @@ static unsigned encode(const struct stub_class *k, const struct xg_emu_x86_insn 
 #define MX_FLAGS 0x3fu
 #define MX_PRE	 0x07u /* IE DE ZE: pre-computation (SDM Vol. 1 11.5.2) */
 #define MX_UE	 0x10u
+#define MX_OE	 0x08u
+#define MX_PE	 0x20u
+#define MX_POST	 0x38u /* OE UE PE: post-computation */
 #define MX_MASKS 0x1f80u
 #define MX_FTZ	 0x8000u
 
@@ -831,6 +838,11 @@ static int plan_stub(struct xg_emu_x86_ctx *c)
 		return 0;
 	esz = elem_size(k, in);
 	size = mem_size(k, in);
+	/* embedded broadcast exists for full- and half-vector forms of dword and qword elements
+	 * only (SDM Vol. 2 2.7.5, tuple types FV and HV): elsewhere EVEX.b on memory is #UD */
+	if (in->enc == XG_EMU_X86_ENC_EVEX && in->bcast &&
+	    (esz < 4 || (k->shape != MS_FULL && k->shape != MS_HALF) || (k->fl & C_NOBC)))
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	ea = xg_emu_x86_ea(c);
 	/* legacy SSE: a 16-byte operand must be aligned (SDM Vol. 2 2.4, exceptions type 4) */
 	if (in->enc == XG_EMU_X86_ENC_LEGACY && size == 16 && !(k->fl & C_NOALIGN)) {
@@ -893,6 +905,20 @@ static void run(const struct stub_class *k, struct xg_emu_x86_ctx *c, uint8_t *i
 	release_slot(s);
 }
 
+/* An unmasked SIMD FP exception: MXCSR gets `mx` (its flags are set before the exception,
+ * SDM Vol. 1 11.5.1), nothing else is written; #XM, or #UD when CR4.OSXMMEXCPT = 0 (SDM Vol.
+ * 3A 6.15, interrupt 19). */
+static int xm(struct xg_emu_x86_ctx *c, uint32_t mx)
+{
+	memcpy(c->xs + XG_EMU_X86_XS_MXCSR, &mx, 4);
+	if (c->ops->set_xsave && c->ops->set_xsave(c->opaque, c->xs) < 0) {
+		snprintf(c->res->reason, sizeof(c->res->reason),
+			 "the VMM could not write the vector state (set_xsave)");
+		return XG_EMU_X86_ERROR;
+	}
+	return xg_emu_x86_exc(c, (c->r.cr4 & (1u << 10)) ? XG_EMU_X86_XM : XG_EMU_X86_UD, 0, 0);
+}
+
 static int exec_stub(struct xg_emu_x86_ctx *c)
 {
 	struct xg_emu_x86_insn *in = c->in;
@@ -902,6 +928,7 @@ static int exec_stub(struct xg_emu_x86_ctx *c)
 	unsigned len = encode(k, in, code);
 	uint64_t rfbm = in->enc == XG_EMU_X86_ENC_LEGACY ? 2 : (c->r.xcr0 & host.xcr0 & 0xe6);
 	uint32_t gmx, unmasked, fl, set;
+
 	struct stub_frame f;
 
 	memcpy(&gmx, c->xs + XG_EMU_X86_XS_MXCSR, 4);
@@ -921,35 +948,38 @@ static int exec_stub(struct xg_emu_x86_ctx *c)
 	memcpy(&fl, img + XG_EMU_X86_XS_MXCSR, 4);
 	fl &= MX_FLAGS;
 	unmasked = ~(gmx >> 7) & MX_FLAGS;
-	set = fl;
-	if (!(fl & unmasked) && (unmasked & MX_UE) && (k->fl & C_FP)) {
-		/* unmasked underflow is raised by a tiny result even when exact (SDM Vol. 1
-		 * 11.5.2.4); FTZ with underflow masked flags every tiny result */
+	if ((fl & MX_PRE & unmasked) && (k->fl & C_FP))
+		return xm(c, gmx | (fl & MX_PRE)); /* pre-computation: its flags only */
+	if ((unmasked & MX_POST) && (k->fl & C_FP)) {
+		/* Which results are tiny: FTZ with underflow masked flags every tiny result, exact
+		 * or not (SDM Vol. 1 11.5.2.4); an unmasked underflow fires on those. */
+		uint32_t tiny = fl & MX_UE, fl2;
 		struct stub_frame f2;
-		uint32_t fl2;
 		memcpy(img, c->xs, sizeof(img));
 		run(k, c, img, rfbm, (gmx & ~MX_FLAGS) | MX_MASKS | MX_FTZ, code, len, &f2);
 		memcpy(&fl2, img + XG_EMU_X86_XS_MXCSR, 4);
-		if (fl2 & MX_UE)
-			set = fl | MX_UE;
+		/* a masked underflow keeps its own rule: tiny and inexact (the run's flag) */
+		if (unmasked & MX_UE)
+			tiny |= fl2 & MX_UE;
+		if (((fl & (MX_OE | MX_PE)) | tiny) & unmasked) {
+			/* a post-computation exception: overflow, underflow on every tiny result,
+			 * precision. With an unmasked overflow or underflow the CPU sets PE by the
+			 * result rounded to an unbounded exponent (SDM Vol. 1 11.5.2.5), which a
+			 * run with the exponent bounded cannot tell when it found PE: that case
+			 * is not handled (seen on the CPU: PE set for some, clear for others) */
+			if ((((fl & MX_OE) | tiny) & unmasked) && (fl & MX_PE)) {
+				snprintf(c->res->reason, sizeof(c->res->reason),
+					 "not handled: an unmasked overflow/underflow (MXCSR %#x) "
+					 "with an inexact result",
+					 gmx);
+				return XG_EMU_X86_NOT_HANDLED;
+			}
+			return xm(c, gmx | (fl & (MX_PRE | MX_OE | MX_PE)) | tiny);
+		}
 		memcpy(img, c->xs, sizeof(img));
 		run(k, c, img, rfbm, (gmx & ~MX_FLAGS) | MX_MASKS, code, len, &f);
 	}
-	if (set & unmasked) {
-		/* SIMD FP exception: pre-computation ones first (SDM Vol. 1 11.5.1, 11.5.2) */
-		uint32_t mx = gmx | ((set & MX_PRE & unmasked) ? (set & MX_PRE) : set);
-		memcpy(c->xs + XG_EMU_X86_XS_MXCSR, &mx, 4);
-		c->xs_dirty = 1;
-		if (c->ops->set_xsave && c->ops->set_xsave(c->opaque, c->xs) < 0) {
-			snprintf(c->res->reason, sizeof(c->res->reason),
-				 "the VMM could not write the vector state (set_xsave)");
-			return XG_EMU_X86_ERROR;
-		}
-		c->xs_dirty = 0;
-		/* CR4.OSXMMEXCPT = 0: #UD instead of #XM (SDM Vol. 3A 6.15, interrupt 19) */
-		return xg_emu_x86_exc(c, (c->r.cr4 & (1u << 10)) ? XG_EMU_X86_XM : XG_EMU_X86_UD, 0,
-				      0);
-	}
+	set = fl;
 	/* the results: vector registers and opmasks of the loaded components, MXCSR */
 	memcpy(c->xs + XG_EMU_X86_XS_XMM0, img + XG_EMU_X86_XS_XMM0, 256);
 	if (rfbm & 4)

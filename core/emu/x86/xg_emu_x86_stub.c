@@ -692,16 +692,25 @@ __asm__(".text\n"
 	"	ret\n"
 	".size xg_emu_x86_stub_call, .-xg_emu_x86_stub_call\n");
 
+/* A thread goes back to its last slot, whose code is then often the same (an MMIO loop): no
+ * rewrite, so no self-modifying-code flush. */
+static __thread unsigned slot_hint;
+
 static unsigned claim_slot(void)
 {
-	unsigned start = (unsigned)gettid() % STUB_SLOTS;
+	static unsigned next;
+	unsigned start = slot_hint;
 
+	if (!start) /* first use in this thread: spread the threads over the page */
+		start = __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		for (unsigned j = 0; j < STUB_SLOTS; j++) {
 			unsigned s = (start + j) % STUB_SLOTS;
 			uint64_t bit = 1ull << (s % 64);
-			if (!(__atomic_fetch_or(&slot_busy[s / 64], bit, __ATOMIC_ACQUIRE) & bit))
+			if (!(__atomic_fetch_or(&slot_busy[s / 64], bit, __ATOMIC_ACQUIRE) & bit)) {
+				slot_hint = s ? s : STUB_SLOTS;
 				return s;
+			}
 		}
 		sched_yield(); /* more concurrent emulations than slots: wait for one */
 	}
@@ -889,8 +898,10 @@ static void run(const struct stub_class *k, struct xg_emu_x86_ctx *c, uint8_t *i
 	memcpy(img + XG_EMU_X86_XS_MXCSR, &mxcsr, 4);
 	memset(img + XG_EMU_X86_XS_XSTATE_BV, 0, 64);
 	memcpy(img + XG_EMU_X86_XS_XSTATE_BV, &rfbm, 8);
-	memcpy(host.rw + s * STUB_SLOT, code, len);
-	host.rw[s * STUB_SLOT + len] = 0xc3; /* ret */
+	if (memcmp(host.rw + s * STUB_SLOT, code, len) || host.rw[s * STUB_SLOT + len] != 0xc3) {
+		memcpy(host.rw + s * STUB_SLOT, code, len);
+		host.rw[s * STUB_SLOT + len] = 0xc3; /* ret */
+	}
 	memset(f, 0, sizeof(*f));
 	f->image = img;
 	f->code = host.rx + s * STUB_SLOT;

@@ -131,7 +131,7 @@ static int needs_avx512_state(const struct xg_emu_x86_insn *in)
 {
 	if (in->enc != XG_EMU_X86_ENC_EVEX)
 		return 0;
-	if (in->vl >= 2 || in->aaa)
+	if (in->vl >= 2 || in->aaa || xg_emu_x86_writes_opmask(in))
 		return 1;
 	if ((in->has_modrm && in->reg >= 16) || (in->has_modrm && in->mod == 3 && in->rm >= 16))
 		return 1;

@@ -34,6 +34,22 @@
  * Accesses that cross a page are split into per-page accesses: one part may be RAM and the
  * other MMIO. Masked vector accesses (vmaskmov, EVEX opmask) touch only the enabled elements
  * and fault only on them, as the CPU does (SDM Vol. 1 14.8, Vol. 2 2.8).
+ *
+ * SSE/AVX/AVX2/FMA/AVX-512 arithmetic, logic, compares (into k too), shuffles, permutes,
+ * converts (to and from a GPR), ptest/vtestps and pcmpestri/pcmpistri run in a host stub
+ * (xg_emu_x86_stub.c, whose allow-list says which): the emulator makes the memory access
+ * itself in the stages above (a broadcast reads one element, EVEX fault suppression reads
+ * the enabled elements only), then runs the same instruction on the host CPU with the memory
+ * operand in a host buffer and the guest's vector registers loaded from its XSAVE image, and
+ * stores the results back. The stub code is rebuilt from the decoded, validated fields only,
+ * in a page mapped writable once and executable once (never both), one slot per concurrent
+ * emulation: vCPU threads may emulate at once. An instruction the host CPU cannot run is "not
+ * handled: the host CPU lacks X" (and not supported()); one the guest's CPUID lacks
+ * (ops->cpuid, else the host's) is #UD. MXCSR: the guest's rounding, DAZ and FTZ; an unmasked
+ * exception is #XM (#UD with CR4.OSXMMEXCPT = 0) with only its MXCSR flags written (the CPU
+ * sets them before the exception); one case depends on the state, not on the bytes, and is
+ * "not handled": an unmasked overflow or underflow whose precision flag the CPU sets by the
+ * result with an unbounded exponent, which the stub cannot see.
  */
 #ifndef XG_EMU_X86_H
 #define XG_EMU_X86_H
@@ -323,8 +339,13 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 					  const uint8_t *bytes, size_t n,
 					  struct xg_emu_x86_result *res);
 
-/* 1 if the decoded instruction is one the emulator implements. */
+/* 1 if the decoded instruction is one the emulator implements (for an SSE/AVX/AVX-512
+ * instruction run in a host stub: and the host CPU can run it). */
 int xg_emu_x86_supported(const struct xg_emu_x86_insn *insn);
+
+/* 1 if the decoded instruction writes an opmask register (an EVEX compare into k): a VMM
+ * that cannot carry the opmask state cannot take its result. */
+int xg_emu_x86_writes_opmask(const struct xg_emu_x86_insn *insn);
 
 #ifdef __cplusplus
 }

@@ -635,6 +635,11 @@ static void needs(const struct stub_class *k, const struct xg_emu_x86_insn *in, 
 	}
 }
 
+int xg_emu_x86_writes_opmask(const struct xg_emu_x86_insn *in)
+{
+	return in->op == OP_STUB && in->enc == XG_EMU_X86_ENC_EVEX && (cls(in)->fl & C_KDST);
+}
+
 int xg_emu_x86_stub_host_ok(const struct xg_emu_x86_insn *in)
 {
 	unsigned f1, f2;

@@ -109,7 +109,7 @@ static int hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn *
 	return (int)s == ((struct fz *)o)->veto_at;
 }
 
-static const struct xg_emu_x86_ops ops = {g_regs, s_regs, g_xs, s_xs, tr, rd, wr, inj, hook};
+static const struct xg_emu_x86_ops ops = {g_regs, s_regs, g_xs, s_xs, tr, rd, wr, inj, hook, NULL};
 
 static uint64_t take(const uint8_t **d, size_t *n, unsigned k)
 {

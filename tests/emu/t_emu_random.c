@@ -33,7 +33,8 @@
  * Seeded: the seed is printed (the suite's is fixed); XG_SEED=n reproduces a run, XG_SEED=random
  * draws a new one, XG_CASES=n sets its length
  * (default 30,000 per mode in `check`), XG_CASE=i runs case i only and prints it, XG_MODE=64,
- * 32 or 16 runs one mode. Every mismatch prints the bytes and the state that differs.
+ * 32 or 16 runs one mode, XG_SIMD=1 generates SSE-class instructions only. Every mismatch
+ * prints the bytes and the state that differs.
  *
  * Real mode (and virtual-8086 mode) is not here: a 64-bit process cannot enter either, and
  * a KVM guest's real-mode code on a kvm_pvm host runs in KVM's own instruction emulator,
@@ -350,7 +351,7 @@ static const struct xg_emu_x86_ops fops = {
 struct opc {
 	uint8_t enc, map, op;
 };
-static struct opc cand[3][4 * 256];
+static struct opc cand[3][6 * 256];
 static unsigned ncand[3];
 
 static const uint8_t legacy_pfx[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66,
@@ -446,8 +447,9 @@ static void find_candidates(void)
 	struct xg_emu_x86_insn in;
 
 	for (unsigned enc = 0; enc < 3; enc++)
-		for (unsigned map = enc ? 1 : 0; map < 4; map++)
-			for (unsigned op = 0; op < 256; op++) {
+		for (unsigned map = enc ? 1 : 0; map < (enc == 2 ? 7u : 4u);
+		     map++) /* EVEX: FP16 5, 6 */
+			for (unsigned op = 0; op < 256 && map != 4; op++) {
 				struct opc o = {(uint8_t)enc, (uint8_t)map, (uint8_t)op};
 				/* prefixes are not opcodes (REX, segment, 66, 67, LOCK, REP) */
 				if (enc == 0 && map == 0 &&
@@ -679,6 +681,7 @@ static void normalize(uint8_t *xs)
 }
 
 static void make_state(struct tcase *c, int decoded);
+static int simd_only; /* XG_SIMD=1: SSE-class instructions only */
 
 /*
  * ---- SIMD classes (the instructions run in a host stub, and the vector moves) ----
@@ -717,7 +720,12 @@ static uint64_t special_fp(unsigned size)
 	    0x3690000000000000ull, 0x47e0000000000000ull, 0x36a0000000000001ull,
 	    0x3810000000000000ull, 0x380fffffffffffffull,
 	};
+	static const uint16_t s16[] = {0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe01, 0x7d00,
+				       0x0001, 0x83ff, 0x0400, 0x8400, 0x7bff, 0xfbff, 0x3c00,
+				       0xbc00, 0x3800, 0x4100, 0x3e00, 0x1400, 0x7800};
 	uint64_t v;
+	if (size == 2)
+		return s16[rn(sizeof(s16) / sizeof(s16[0]))] ^ (rn(4) ? 0 : rnd() & 3);
 	if (size == 4) {
 		v = s32[rn(sizeof(s32) / sizeof(s32[0]))];
 		if (!rn(4))
@@ -733,7 +741,7 @@ static uint64_t special_fp(unsigned size)
 /* lanes of `n` bytes at p: some replaced by special values of 4 or 8 bytes */
 static void sprinkle(uint8_t *p, unsigned n, unsigned permille)
 {
-	unsigned g = rn(2) ? 4 : 8;
+	unsigned g = rn(5) ? (rn(2) ? 4 : 8) : 2;
 	for (unsigned o = 0; o + g <= n; o += g)
 		if (rn(1000) < permille) {
 			uint64_t v = special_fp(g);
@@ -815,7 +823,7 @@ static int make_case(struct tcase *c, unsigned mode)
 		memset(c->bytes, 0xcc, sizeof(c->bytes));
 		c->mode = mode;
 		build(c->bytes, o, mode);
-		if (!claimed(c->bytes, mode, &c->in))
+		if (!claimed(c->bytes, mode, &c->in) || (simd_only && !is_simd(&c->in)))
 			continue;
 		c->len = c->in.len;
 		memset(c->bytes + c->len, 0xcc, sizeof(c->bytes) - c->len);
@@ -1627,6 +1635,8 @@ int main(void)
 		ncases = strtol(e, NULL, 0);
 	if ((e = getenv("XG_CASE")))
 		only = strtol(e, NULL, 0);
+	if ((e = getenv("XG_SIMD")))
+		simd_only = atoi(e);
 	if ((e = getenv("XG_MODE")))
 		modes = atoi(e) == 64 ? 1 : atoi(e) == 32 ? 2 : atoi(e) == 16 ? 4 : 7;
 	seed_case(-1, 64);

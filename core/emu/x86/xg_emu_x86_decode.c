@@ -651,7 +651,15 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			in->w = 0;
 		if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem &&
 		    in->map > XG_EMU_X86_MAP_0F3A) {
-			/* FP16 maps: disp8*N is not modelled; op is NONE, the length is right */
+			/* FP16 maps: disp8*N of the opcodes run in a host stub; for the others it
+			 * is not modelled (op NONE, the length is right) */
+			unsigned nn = xg_emu_x86_stub_disp8n(in);
+			if (in->mod == 1 && nn && in->vl != 3) {
+				in->disp8n = (uint8_t)nn;
+				in->disp *= nn;
+			} else if (in->mod == 1) {
+				n_unknown = 1;
+			}
 		} else if (in->enc == XG_EMU_X86_ENC_EVEX && in->has_mem) {
 			unsigned t = xg_emu_x86_evex_tuple[in->map - 1][b][in->pfx];
 			if (in->mod == 1) {

@@ -68,6 +68,7 @@ enum {
 	FT_BW,
 	FT_DQ,
 	FT_VL,
+	FT_FP16, /* AVX512-FP16 */
 	FT_N
 };
 static const char *const ft_name[FT_N] = {
@@ -108,6 +109,8 @@ static uint32_t features_from(const uint32_t l1[4], const uint32_t l7[4], uint64
 			f |= 1u << FT_BW;
 		if (l7[1] & (1u << 31))
 			f |= 1u << FT_VL;
+		if (l7[3] & (1u << 23))
+			f |= 1u << FT_FP16;
 	}
 	return f;
 }
@@ -218,6 +221,8 @@ enum {
 #define C_XMM0	  (1u << 10) /* legacy: XMM0 is an implicit operand (blendv) */
 #define C_NOVVVV  (1u << 11) /* VEX/EVEX.vvvv unused: must be 1111b (and V' 1), else #UD */
 #define C_NOBC	  (1u << 12) /* EVEX: dword/qword elements but no embedded broadcast */
+#define C_NARROW  (1u << 13) /* FP results half the source element (cvtpd2ps, cvtsd2ss) */
+#define C_NOUF	  (1u << 14) /* FP16 min/max: a denormal result is an operand, not an underflow */
 
 struct stub_class {
 	uint8_t map, op, pfx;
@@ -288,7 +293,7 @@ static const struct stub_class stub_classes[] = {
     S(1, 0x5a, 0, FT_SSE2, FT_AVX, FT_F, W_IG, W_0, 4, MS_HALF, C_FP | C_NOVVVV, "cvtps2pd"),
     S(1, 0x5a, 1, FT_SSE2, FT_AVX, FT_F, W_IG, W_1, 8, MS_FULL, C_FP | C_NOVVVV, "cvtpd2ps"),
     S(1, 0x5a, 2, FT_SSE2, FT_AVX, FT_F, W_IG, W_0, 4, MS_SCALAR, C_FP, "cvtss2sd"),
-    S(1, 0x5a, 3, FT_SSE2, FT_AVX, FT_F, W_IG, W_1, 8, MS_SCALAR, C_FP, "cvtsd2ss"),
+    S(1, 0x5a, 3, FT_SSE2, FT_AVX, FT_F, W_IG, W_1, 8, MS_SCALAR, C_FP | C_NARROW, "cvtsd2ss"),
     S(1, 0x5b, 0, FT_SSE2, FT_AVX, FT_F, W_IG, W_0, 4, MS_FULL, C_FP | C_NOVVVV, "cvtdq2ps"),
     S(1, 0x5b, 1, FT_SSE2, FT_AVX, FT_F, W_IG, W_0, 4, MS_FULL, C_FP | C_NOVVVV, "cvtps2dq"),
     S(1, 0x5b, 2, FT_SSE2, FT_AVX, FT_F, W_IG, W_0, 4, MS_FULL, C_FP | C_NOVVVV, "cvttps2dq"),
@@ -502,19 +507,47 @@ static const struct stub_class stub_classes[] = {
       C_STR | C_FLAGS | C_NOALIGN | C_NOVVVV, "pcmpistrm"),
     S(3, 0x63, 1, FT_SSE42, FT_AVX, FT_NONE, W_IG, W_IG, 1, MS_FULL,
       C_STR | C_FLAGS | C_NOALIGN | C_NOVVVV, "pcmpistri"),
+/* AVX512-FP16 (maps 5 and 6, and 0F3A C2): half-precision arithmetic, compares, FMA */
+#define PH(op, n, pfl, sfl)                                                                        \
+	S(5, op, 0, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_FULL, C_FP | (pfl), n "ph"),       \
+	    S(5, op, 2, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_SCALAR, C_FP | (sfl), n "sh")
+    PH(0x51, "vsqrt", C_NOVVVV, 0),
+    PH(0x58, "vadd", 0, 0),
+    PH(0x59, "vmul", 0, 0),
+    PH(0x5c, "vsub", 0, 0),
+    PH(0x5d, "vmin", C_NOUF, C_NOUF),
+    PH(0x5e, "vdiv", 0, 0),
+    PH(0x5f, "vmax", C_NOUF, C_NOUF),
+    S(3, 0xc2, 0, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_FULL, C_FP | C_KDST, "vcmpph"),
+    S(3, 0xc2, 2, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_SCALAR, C_FP | C_KDST, "vcmpsh"),
+#define FMA_HP(op, n) S(6, op, 1, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_FULL, C_FP, n "ph")
+#define FMA_HS(op, n) S(6, op, 1, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_SCALAR, C_FP, n "sh")
+    FMA_HP(0x96, "vfmaddsub132"),
+    FMA_HP(0x97, "vfmsubadd132"),
+    FMA_HP(0x98, "vfmadd132"),
+    FMA_HS(0x99, "vfmadd132"),
+    FMA_HP(0x9a, "vfmsub132"),
+    FMA_HS(0x9b, "vfmsub132"),
+    FMA_HP(0x9c, "vfnmadd132"),
+    FMA_HS(0x9d, "vfnmadd132"),
+    FMA_HP(0x9e, "vfnmsub132"),
+    FMA_HS(0x9f, "vfnmsub132"),
+    FMA_HP(0xa8, "vfmadd213"),
+    FMA_HS(0xa9, "vfmadd213"),
+    FMA_HP(0xb8, "vfmadd231"),
+    FMA_HS(0xb9, "vfmadd231"),
 };
 #define NCLASSES (sizeof(stub_classes) / sizeof(stub_classes[0]))
 
-/* (map - 1, opcode, prefix slot) -> class index + 1 */
-static uint8_t class_index[3][256][4];
+/* (map - 1, opcode, prefix slot) -> class index + 1; maps 1-3 and the FP16 maps 5 and 6 */
+static uint16_t class_index[6][256][4];
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
 static void index_init(void)
 {
-	_Static_assert(NCLASSES < 255, "class index is a byte");
 	for (unsigned i = 0; i < NCLASSES; i++) {
 		const struct stub_class *k = &stub_classes[i];
-		class_index[k->map - 1][k->op][k->pfx] = (uint8_t)(i + 1);
+		class_index[k->map - 1][k->op][k->pfx] = (uint16_t)(i + 1);
 	}
 }
 
@@ -525,7 +558,7 @@ static const struct stub_class *class_of(const struct xg_emu_x86_insn *in)
 	const struct stub_class *k;
 	unsigned i, rule;
 
-	if (in->map < 1 || in->map > 3)
+	if (in->map < 1 || in->map > 6 || in->map == 4)
 		return NULL;
 	pthread_once(&index_once, index_init);
 	i = class_index[in->map - 1][in->opcode][in->pfx];
@@ -853,9 +886,11 @@ static int plan_stub(struct xg_emu_x86_ctx *c)
 	esz = elem_size(k, in);
 	size = mem_size(k, in);
 	/* embedded broadcast exists for full- and half-vector forms of dword and qword elements
-	 * only (SDM Vol. 2 2.7.5, tuple types FV and HV): elsewhere EVEX.b on memory is #UD */
+	 * (and FP16 words) only (SDM Vol. 2 2.7.5, tuple types FV and HV): elsewhere EVEX.b on
+	 * memory is #UD */
 	if (in->enc == XG_EMU_X86_ENC_EVEX && in->bcast &&
-	    (esz < 4 || (k->shape != MS_FULL && k->shape != MS_HALF) || (k->fl & C_NOBC)))
+	    ((esz < 4 && k->evex != FT_FP16) || (k->shape != MS_FULL && k->shape != MS_HALF) ||
+	     (k->fl & C_NOBC)))
 		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	ea = xg_emu_x86_ea(c);
 	/* legacy SSE: a 16-byte operand must be aligned (SDM Vol. 2 2.4, exceptions type 4) */
@@ -921,6 +956,43 @@ static void run(const struct stub_class *k, struct xg_emu_x86_ctx *c, uint8_t *i
 	release_slot(s);
 }
 
+/* Is an enabled element of the floating-point result (the destination in the image after
+ * the run) a denormal? Compares, flags and GPR results have none. */
+static int denormal_result(const struct stub_class *k, struct xg_emu_x86_ctx *c, const uint8_t *img)
+{
+	const struct xg_emu_x86_insn *in = c->in;
+	unsigned esz = elem_size(k, in), dsz = (k->fl & C_NARROW) ? esz / 2 : esz, r = in->reg & 31;
+	/* a register form with EVEX.b is 512 bits (its L'L is a rounding control) */
+	unsigned vl =
+	    in->enc == XG_EMU_X86_ENC_EVEX && in->bcast && !in->has_mem ? 64 : vec_len(in);
+	unsigned n = k->shape == MS_SCALAR ? 1 : vl / esz;
+	uint64_t en = opmask(c);
+	uint8_t v[64];
+
+	if (k->fl & (C_KDST | C_FLAGS | C_GDST | C_NOUF))
+		return 0;
+	if (r >= 16) {
+		memcpy(v, img + XG_EMU_X86_XS_HI16ZMM + 64 * (r - 16), 64);
+	} else {
+		memcpy(v, img + XG_EMU_X86_XS_XMM0 + 16 * r, 16);
+		memcpy(v + 16, img + XG_EMU_X86_XS_YMMH + 16 * r, 16);
+		memcpy(v + 32, img + XG_EMU_X86_XS_ZMMH + 32 * r, 32);
+	}
+	for (unsigned i = 0; i < n && i < 64; i++) {
+		uint64_t x = 0, expo, mant;
+		if (!(en >> i & 1))
+			continue;
+		memcpy(&x, v + i * dsz, dsz);
+		expo = dsz == 2	  ? x & 0x7c00
+		       : dsz == 4 ? x & 0x7f800000
+				  : x & 0x7ff0000000000000ull;
+		mant = dsz == 2 ? x & 0x3ff : dsz == 4 ? x & 0x7fffff : x & 0xfffffffffffffull;
+		if (!expo && mant)
+			return 1;
+	}
+	return 0;
+}
+
 /* An unmasked SIMD FP exception: MXCSR gets `mx` (its flags are set before the exception,
  * SDM Vol. 1 11.5.1), nothing else is written; #XM, or #UD when CR4.OSXMMEXCPT = 0 (SDM Vol.
  * 3A 6.15, interrupt 19). */
@@ -967,16 +1039,25 @@ static int exec_stub(struct xg_emu_x86_ctx *c)
 	if ((fl & MX_PRE & unmasked) && (k->fl & C_FP))
 		return xm(c, gmx | (fl & MX_PRE)); /* pre-computation: its flags only */
 	if ((unmasked & MX_POST) && (k->fl & C_FP)) {
-		/* Which results are tiny: FTZ with underflow masked flags every tiny result, exact
-		 * or not (SDM Vol. 1 11.5.2.4); an unmasked underflow fires on those. */
-		uint32_t tiny = fl & MX_UE, fl2;
-		struct stub_frame f2;
-		memcpy(img, c->xs, sizeof(img));
-		run(k, c, img, rfbm, (gmx & ~MX_FLAGS) | MX_MASKS | MX_FTZ, code, len, &f2);
-		memcpy(&fl2, img + XG_EMU_X86_XS_MXCSR, 4);
-		/* a masked underflow keeps its own rule: tiny and inexact (the run's flag) */
-		if (unmasked & MX_UE)
+		/* Which results are tiny (SDM Vol. 1 11.5.2.4): the masked run flags the inexact
+		 * ones. An unmasked underflow also fires on an exact one: FTZ with underflow
+		 * masked flags every tiny result, so a second run with FTZ tells; a masked
+		 * underflow keeps its rule (the run's flag). FP16 ignores FTZ: there an exact tiny
+		 * result is a denormal one, and is reported whatever the mask (seen on the CPU). */
+		uint32_t tiny = fl & MX_UE;
+		if (k->evex == FT_FP16) {
+			if (denormal_result(k, c, img))
+				tiny = MX_UE;
+		} else if (unmasked & MX_UE) {
+			struct stub_frame f2;
+			uint32_t fl2;
+			memcpy(img, c->xs, sizeof(img));
+			run(k, c, img, rfbm, (gmx & ~MX_FLAGS) | MX_MASKS | MX_FTZ, code, len, &f2);
+			memcpy(&fl2, img + XG_EMU_X86_XS_MXCSR, 4);
 			tiny |= fl2 & MX_UE;
+			memcpy(img, c->xs, sizeof(img));
+			run(k, c, img, rfbm, (gmx & ~MX_FLAGS) | MX_MASKS, code, len, &f);
+		}
 		if (((fl & (MX_OE | MX_PE)) | tiny) & unmasked) {
 			/* a post-computation exception: overflow, underflow on every tiny result,
 			 * precision. With an unmasked overflow or underflow the CPU sets PE by the
@@ -992,8 +1073,6 @@ static int exec_stub(struct xg_emu_x86_ctx *c)
 			}
 			return xm(c, gmx | (fl & (MX_PRE | MX_OE | MX_PE)) | tiny);
 		}
-		memcpy(img, c->xs, sizeof(img));
-		run(k, c, img, rfbm, (gmx & ~MX_FLAGS) | MX_MASKS, code, len, &f);
 	}
 	set = fl;
 	/* the results: vector registers and opmasks of the loaded components, MXCSR */

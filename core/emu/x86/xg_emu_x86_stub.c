@@ -507,6 +507,21 @@ static const struct stub_class stub_classes[] = {
       C_STR | C_FLAGS | C_NOALIGN | C_NOVVVV, "pcmpistrm"),
     S(3, 0x63, 1, FT_SSE42, FT_AVX, FT_NONE, W_IG, W_IG, 1, MS_FULL,
       C_STR | C_FLAGS | C_NOALIGN | C_NOVVVV, "pcmpistri"),
+    /* AVX-512 only: ternary logic, two-table permutes, lane shuffles, alignr, abs q, scalef,
+     * getexp, rcp14/rsqrt14 (SDM Vol. 2 VPTERNLOGD ... VRSQRT14PS) */
+    S(3, 0x25, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, 0, "vpternlogd/q"),
+    S(3, 0x03, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NF, "valignd/q"),
+    S(3, 0x23, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NF, "vshuff32x4/64x2"),
+    S(3, 0x43, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NF, "vshufi32x4/64x2"),
+    S(2, 0x76, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NF, "vpermi2d/q"),
+    S(2, 0x77, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NF, "vpermi2ps/pd"),
+    S(2, 0x7e, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NF, "vpermt2d/q"),
+    S(2, 0x7f, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NF, "vpermt2ps/pd"),
+    S(2, 0x1f, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_1, 8, MS_FULL, C_NOVVVV, "vpabsq"),
+    S(2, 0x2c, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_FP, "vscalefps/pd"),
+    S(2, 0x42, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_FP | C_NOVVVV, "vgetexpps/pd"),
+    S(2, 0x4c, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NOVVVV, "vrcp14ps/pd"),
+    S(2, 0x4e, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NOVVVV, "vrsqrt14ps/pd"),
 /* AVX512-FP16 (maps 5 and 6, and 0F3A C2): half-precision arithmetic, compares, FMA */
 #define PH(op, n, pfl, sfl)                                                                        \
 	S(5, op, 0, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_FULL, C_FP | (pfl), n "ph"),       \
@@ -1036,6 +1051,10 @@ static int exec_stub(struct xg_emu_x86_ctx *c)
 	memcpy(&fl, img + XG_EMU_X86_XS_MXCSR, 4);
 	fl &= MX_FLAGS;
 	unmasked = ~(gmx >> 7) & MX_FLAGS;
+	/* EVEX.b on a register form: {sae} or {er}, every exception suppressed (SDM Vol. 2
+	 * 2.7.8): the run's flags (none) are all there is */
+	if (in->enc == XG_EMU_X86_ENC_EVEX && in->bcast && !in->has_mem)
+		unmasked = 0;
 	if ((fl & MX_PRE & unmasked) && (k->fl & C_FP))
 		return xm(c, gmx | (fl & MX_PRE)); /* pre-computation: its flags only */
 	if ((unmasked & MX_POST) && (k->fl & C_FP)) {

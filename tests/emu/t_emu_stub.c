@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +296,49 @@ static void t_wx(void)
 	   rx, rw);
 }
 
+/* the inode of the stub page's memfd in this process (0: none) */
+static unsigned long stub_inode(void)
+{
+	FILE *m = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long ino = 0;
+
+	while (m && fgets(line, sizeof(line), m))
+		if (strstr(line, "exitgate-simd-stubs") &&
+		    sscanf(line, "%*s %*s %*s %*s %lu", &ino) == 1)
+			break;
+	if (m)
+		fclose(m);
+	return ino;
+}
+
+/* a forked child emulates on a stub page of its own (the page is shared memory) */
+static void t_fork(void)
+{
+	static const uint8_t b[] = {0x0f, 0x59, 0x03}; /* mulps xmm0, [rbx] */
+	unsigned long parent = stub_inode();
+	int status = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		static struct fake f;
+		struct xg_emu_x86_result res;
+		float m[4] = {2, 3, 4, 5};
+		int good;
+		reset(&f);
+		memcpy(f.mmio + 0x100, m, 16);
+		for (int j = 0; j < 4; j++)
+			xmm_f(&f, 0)[j] = 10.0f;
+		good = emu(&f, b, sizeof(b), &res) == XG_EMU_X86_OK && xmm_f(&f, 0)[3] == 50.0f;
+		_exit(!good ? 1 : stub_inode() == parent ? 2 : 0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a forked child emulates right, on a stub page of its own (exit %d)",
+	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
 /* vCPU threads emulating at once: each its own values, each its own right answers */
 #define NTHREADS 4
 #define NITER	 3000
@@ -358,6 +403,7 @@ int main(void)
 	t_align();
 	t_gpr();
 	t_wx();
+	t_fork();
 	t_threads();
 	return done_testing();
 }

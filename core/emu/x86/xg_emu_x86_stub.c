@@ -136,11 +136,53 @@ static struct {
 #define STUB_SLOTS (4096 / STUB_SLOT)
 static uint64_t slot_busy[STUB_SLOTS / 64];
 
+/* The stub page: a memfd mapped twice, read/write and read/execute (never both). */
+static void stub_page(void)
+{
+	uint8_t *rw, *rx;
+	int fd = memfd_create("exitgate-simd-stubs", MFD_CLOEXEC);
+
+	host.rw = NULL;
+	host.rx = NULL;
+	if (fd < 0 || ftruncate(fd, 4096)) {
+		host.map_err = errno;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	rx = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	host.map_err = errno;
+	close(fd);
+	if (rw == MAP_FAILED || rx == MAP_FAILED) {
+		if (rw != MAP_FAILED)
+			munmap(rw, 4096);
+		if (rx != MAP_FAILED)
+			munmap(rx, 4096);
+		return;
+	}
+	memset(rw, 0xcc, 4096);
+	host.map_err = 0;
+	host.rw = rw;
+	host.rx = rx;
+}
+
+/* In a forked child (one thread, no emulation in flight): the parent's views go, a page of
+ * its own comes. */
+static void stub_page_child(void)
+{
+	if (host.rw)
+		munmap(host.rw, 4096);
+	if (host.rx)
+		munmap((void *)host.rx, 4096);
+	memset(slot_busy, 0, sizeof(slot_busy));
+	stub_page();
+}
+
 static void host_init(void)
 {
 	uint32_t l0[4], l1[4] = {0}, l7[4] = {0};
 	uint8_t fx[512] __attribute__((aligned(16)));
-	int fd;
 
 	host_cpuid(0, 0, l0);
 	host_cpuid(1, 0, l1);
@@ -162,28 +204,10 @@ static void host_init(void)
 	if (!host.mxcsr_mask)
 		host.mxcsr_mask = 0xffbf;
 
-	fd = memfd_create("exitgate-simd-stubs", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, 4096)) {
-		host.map_err = errno;
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	host.rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	host.rx = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
-	host.map_err = errno;
-	close(fd);
-	if (host.rw == MAP_FAILED || host.rx == MAP_FAILED) {
-		if (host.rw != MAP_FAILED)
-			munmap(host.rw, 4096);
-		if (host.rx != MAP_FAILED)
-			munmap((void *)host.rx, 4096);
-		host.rw = NULL;
-		host.rx = NULL;
-		return;
-	}
-	memset(host.rw, 0xcc, 4096);
-	host.map_err = 0;
+	stub_page();
+	/* the page is shared memory: a forked child gets a page of its own, or parent and
+	 * child would write each other's stubs */
+	pthread_atfork(NULL, NULL, stub_page_child);
 }
 
 /* ---- the allow-list ---- */

@@ -1089,10 +1089,10 @@ static int exec_stub(struct xg_emu_x86_ctx *c)
 		 * ones. An unmasked underflow also fires on an exact one: FTZ with underflow
 		 * masked flags every tiny result, so a second run with FTZ tells; a masked
 		 * underflow keeps its rule (the run's flag). FP16 ignores FTZ: there an exact tiny
-		 * result is a denormal one, and is reported whatever the mask (seen on the CPU). */
+		 * result is a denormal one (seen on the CPU). */
 		uint32_t tiny = fl & MX_UE;
 		if (k->evex == FT_FP16) {
-			if (denormal_result(k, c, img))
+			if ((unmasked & MX_UE) && denormal_result(k, c, img))
 				tiny = MX_UE;
 		} else if (unmasked & MX_UE) {
 			struct stub_frame f2;

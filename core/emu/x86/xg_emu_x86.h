@@ -35,8 +35,9 @@
  * other MMIO. Masked vector accesses (vmaskmov, EVEX opmask) touch only the enabled elements
  * and fault only on them, as the CPU does (SDM Vol. 1 14.8, Vol. 2 2.8).
  *
- * SSE/AVX/AVX2/FMA/AVX-512 arithmetic, logic, compares (into k too), shuffles, permutes,
- * converts (to and from a GPR), ptest/vtestps and pcmpestri/pcmpistri run in a host stub
+ * SSE/AVX/AVX2/FMA/AVX-512 (F, BW, DQ, VL, FP16) arithmetic, logic, compares (into k too),
+ * shuffles, permutes, converts (to and from a GPR), ptest/vtestps and pcmpestri/pcmpistri
+ * run in a host stub
  * (xg_emu_x86_stub.c, whose allow-list says which): the emulator makes the memory access
  * itself in the stages above (a broadcast reads one element, EVEX fault suppression reads
  * the enabled elements only), then runs the same instruction on the host CPU with the memory

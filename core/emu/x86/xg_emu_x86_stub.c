@@ -30,14 +30,20 @@
  * CR4.OSXMMEXCPT = 0), with nothing written but those MXCSR flags (the CPU sets them before the
  * exception: SDM Vol. 1 11.5.1). Unmasked underflow fires on a tiny result even when exact,
  * which the masked run does not flag: a second run with FTZ = 1 (which flags every tiny
- * result) decides it. Otherwise the flags are merged into the guest's MXCSR.
+ * result) decides it, and for FP16 (which ignores FTZ) a denormal result. With an unmasked
+ * overflow or underflow the CPU sets PE by the result rounded to an unbounded exponent, which
+ * no run shows: when the masked run found PE that instruction is not handled (it depends on
+ * the state, not the bytes: supported() cannot tell). dpps/dppd (two stages of exceptions)
+ * are not stubbed. Otherwise the flags are merged into the guest's MXCSR. An EVEX register
+ * form with b = 1 ({er}, {sae}) raises none.
  *
  * Stubs (W^X, bounded, thread-safe). The stubs live in one page of a memfd mapped twice: once
  * read/write (never executable) and once read/execute (never writable). Each emulation
  * claims a 32-byte slot with an atomic bitmap, writes at most 16 bytes of code (the
  * instruction and a RET) through the RW view, calls it through the RX view, and releases it:
  * vCPU threads emulate concurrently without a lock. The writer of a slot is the thread that
- * executes it (no cross-modifying code, SDM Vol. 3A 9.1.3).
+ * executes it (no cross-modifying code, SDM Vol. 3A 9.1.3); a thread goes back to its last
+ * slot and rewrites it only when the code differs. A forked child maps a page of its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>

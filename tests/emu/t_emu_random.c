@@ -446,9 +446,9 @@ static void find_candidates(void)
 	uint8_t b[32];
 	struct xg_emu_x86_insn in;
 
+	/* EVEX also has the FP16 maps 5 and 6 (there is no map 4) */
 	for (unsigned enc = 0; enc < 3; enc++)
-		for (unsigned map = enc ? 1 : 0; map < (enc == 2 ? 7u : 4u);
-		     map++) /* EVEX: FP16 5, 6 */
+		for (unsigned map = enc ? 1 : 0; map < (enc == 2 ? 7u : 4u); map++)
 			for (unsigned op = 0; op < 256 && map != 4; op++) {
 				struct opc o = {(uint8_t)enc, (uint8_t)map, (uint8_t)op};
 				/* prefixes are not opcodes (REX, segment, 66, 67, LOCK, REP) */
@@ -738,7 +738,7 @@ static uint64_t special_fp(unsigned size)
 	return v;
 }
 
-/* lanes of `n` bytes at p: some replaced by special values of 4 or 8 bytes */
+/* lanes of `n` bytes at p: some replaced by special values of 2, 4 or 8 bytes */
 static void sprinkle(uint8_t *p, unsigned n, unsigned permille)
 {
 	unsigned g = rn(5) ? (rn(2) ? 4 : 8) : 2;

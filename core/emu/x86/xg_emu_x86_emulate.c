@@ -1128,6 +1128,7 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 	if (in->op >= OP_MOVS && in->op <= OP_SCAS)
 		return run_string(c);
 	impl = in->op == OP_STUB     ? &xg_emu_x86_stub_impl
+	       : in->op == OP_GP2     ? &xg_emu_x86_gp2_impl
 	       : in->op == OP_X87    ? &xg_emu_x86_x87_impl
 	       : (in->flags & F_SSE) ? &xg_emu_x86_simd_impl[in->op]
 				     : &gp_impl[in->op];

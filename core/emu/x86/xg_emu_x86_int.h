@@ -165,6 +165,7 @@ enum {
 	OP_VINSERT, /* aux = lane size */
 	OP_VEXTRACT,
 	OP_STUB, /* SSE/AVX/AVX-512 run on the host in a stub (xg_emu_x86_stub.c): aux = class */
+	OP_GP2, /* xg_emu_x86_gp2.c: shifts, mul/div, bit counts, movbe, crc32, adx, BMI */
 	OP_COUNT
 };
 
@@ -281,6 +282,9 @@ unsigned xg_emu_x86_stub_disp8n(const struct xg_emu_x86_insn *in);
 void xg_emu_x86_stub_classify(struct xg_emu_x86_insn *in);
 int xg_emu_x86_stub_host_ok(const struct xg_emu_x86_insn *in);
 extern const struct xg_emu_x86_impl xg_emu_x86_stub_impl;
+/* xg_emu_x86_gp2.c: claims (op = OP_GP2) the decoded instructions it implements */
+void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in);
+extern const struct xg_emu_x86_impl xg_emu_x86_gp2_impl;
 
 /* Host-executed arithmetic (xg_emu_x86_alu.c): returns the result, updates *flags. */
 uint64_t xg_emu_x86_alu(unsigned op, unsigned size, uint64_t dst, uint64_t src, uint64_t *flags);

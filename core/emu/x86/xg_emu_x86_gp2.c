@@ -1,0 +1,559 @@
+/*
+ * xg_emu_x86_gp2.c - the general-purpose instructions whose result or flags are the CPU's
+ * own business: shifts and rotates (RCL/RCR, SHLD/SHRD), MUL/IMUL/DIV/IDIV, BSF/BSR,
+ * POPCNT/LZCNT/TZCNT, MOVBE, CRC32, ADCX/ADOX and the VEX-encoded BMI1/BMI2 group, each
+ * with a register or a memory operand.
+ *
+ * The SDM leaves flags (and, for BSF/BSR on zero and SHLD/SHRD past the operand size, even
+ * destination bits) undefined in places; what a guest sees there is what its CPU does. So
+ * the operation runs as the real instruction on host registers between POPF and PUSHF (the
+ * way xg_emu_x86_alu.c and KVM's fastops do), and the memory access around it is the
+ * emulator's. A 16- or 32-bit register destination runs on the whole 64-bit register, so
+ * whatever the CPU does to its upper bits (a 32-bit BSF with a zero source leaves them, most
+ * 32-bit writes zero them) is what the guest gets. Immediate counts (C0/C1, SHLD/SHRD ib,
+ * RORX) run through the CL form with the same count.
+ *
+ * Instructions this host cannot execute are #UD here as on the host (KVM guests run on the
+ * host CPU: a feature the CPU lacks is #UD whatever CPUID says), except LZCNT and TZCNT,
+ * which a CPU without them executes as BSR and BSF (F3 is then ignored: SDM Vol. 2 LZCNT,
+ * TZCNT).
+ */
+#include <string.h>
+
+#include "xg_emu_x86_int.h"
+
+#define ARITH 0x8d5ull /* CF PF AF ZF SF OF */
+
+/* ---- the host instructions ---- */
+
+#define FL_IN  "lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopf\n\t"
+#define FL_OUT "\n\tpushf\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"
+
+/* d = d op s (count or third operand in rCX) */
+#define N2(nm, text)                                                                               \
+	static uint64_t nm(uint64_t d, uint64_t s, uint64_t x, uint64_t *fl)                       \
+	{                                                                                          \
+		uint64_t f = (*fl & ARITH) | 2;                                                    \
+		__asm__ volatile(FL_IN text FL_OUT                                                 \
+				 : [d] "+r"(d), [f] "+r"(f)                                        \
+				 : [s] "r"(s), [x] "c"(x)                                          \
+				 : "cc", "memory");                                                \
+		*fl = (*fl & ~ARITH) | (f & ARITH);                                                \
+		return d;                                                                          \
+	}
+/* rAX, rDX op= s (MUL/IMUL/DIV/IDIV; the divide is checked for #DE before) */
+#define NMD(nm, text)                                                                              \
+	static void nm(uint64_t *a, uint64_t *dx, uint64_t s, uint64_t *fl)                        \
+	{                                                                                          \
+		uint64_t f = (*fl & ARITH) | 2, ra = *a, rd = *dx;                                 \
+		__asm__ volatile(FL_IN text FL_OUT                                                 \
+				 : "+a"(ra), "+d"(rd), [f] "+r"(f)                                 \
+				 : [s] "r"(s)                                                      \
+				 : "cc", "memory");                                                \
+		*fl = (*fl & ~ARITH) | (f & ARITH);                                                \
+		*a = ra;                                                                           \
+		*dx = rd;                                                                          \
+	}
+
+#define SIZES4(mac, nm, ins, fmt8, fmt16, fmt32, fmt64)                                            \
+	mac(nm##8, ins " " fmt8) mac(nm##16, ins " " fmt16) mac(nm##32, ins " " fmt32)             \
+	    mac(nm##64, ins " " fmt64)
+#define SIZES3(mac, nm, ins, fmt16, fmt32, fmt64)                                                  \
+	mac(nm##16, ins " " fmt16) mac(nm##32, ins " " fmt32) mac(nm##64, ins " " fmt64)
+
+/* shifts and rotates by CL (SDM Vol. 2 SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR) */
+#define SHIFT(nm, ins)                                                                             \
+	SIZES4(N2, nm, ins, "%b[x], %b[d]", "%b[x], %w[d]", "%b[x], %k[d]", "%b[x], %q[d]")
+SHIFT(rol, "rol")
+SHIFT(ror, "ror")
+SHIFT(rcl, "rcl")
+SHIFT(rcr, "rcr")
+SHIFT(shl, "shl")
+SHIFT(shr, "shr")
+SHIFT(sar, "sar")
+/* SHLD/SHRD r/m, r, CL */
+SIZES3(N2, shld, "shld", "%b[x], %w[s], %w[d]", "%b[x], %k[s], %k[d]", "%b[x], %q[s], %q[d]")
+SIZES3(N2, shrd, "shrd", "%b[x], %w[s], %w[d]", "%b[x], %k[s], %k[d]", "%b[x], %q[s], %q[d]")
+/* two-operand forms: d = op(d, s) */
+#define TWO3(nm, ins) SIZES3(N2, nm, ins, "%w[s], %w[d]", "%k[s], %k[d]", "%q[s], %q[d]")
+TWO3(imul2, "imul")
+TWO3(bsf, "bsf")
+TWO3(bsr, "bsr")
+TWO3(tzcnt, "tzcnt")
+TWO3(lzcnt, "lzcnt")
+TWO3(popcnt, "popcnt")
+N2(adcx32, "adcx %k[s], %k[d]")
+N2(adcx64, "adcx %q[s], %q[d]")
+N2(adox32, "adox %k[s], %k[d]")
+N2(adox64, "adox %q[s], %q[d]")
+N2(crc32b, "crc32b %b[s], %k[d]")
+N2(crc32bq, "crc32b %b[s], %q[d]")
+N2(crc32w, "crc32w %w[s], %k[d]")
+N2(crc32l, "crc32l %k[s], %k[d]")
+N2(crc32q, "crc32q %q[s], %q[d]")
+/* VEX three-operand forms, Intel "op d, s, x" is AT&T "op x, s, d" (d only written) */
+#define VEX3(nm, ins)                                                                              \
+	N2(nm##32, ins " %k[x], %k[s], %k[d]")                                                     \
+	N2(nm##64, ins " %q[x], %q[s], %q[d]")
+VEX3(andn, "andn")
+VEX3(bextr, "bextr")
+VEX3(bzhi, "bzhi")
+VEX3(pdep, "pdep")
+VEX3(pext, "pext")
+/* BLSI/BLSMSK/BLSR: d = op(s) */
+#define VEX2(nm, ins)                                                                              \
+	N2(nm##32, ins " %k[s], %k[d]")                                                            \
+	N2(nm##64, ins " %q[s], %q[d]")
+VEX2(blsi, "blsi")
+VEX2(blsmsk, "blsmsk")
+VEX2(blsr, "blsr")
+/* one-operand MUL/IMUL/DIV/IDIV */
+#define MD(nm, ins) SIZES4(NMD, nm, ins, "%b[s]", "%w[s]", "%k[s]", "%q[s]")
+MD(mul, "mul")
+MD(imul1, "imul")
+MD(div, "div")
+MD(idiv, "idiv")
+
+typedef uint64_t (*n2_fn)(uint64_t, uint64_t, uint64_t, uint64_t *);
+typedef void (*md_fn)(uint64_t *, uint64_t *, uint64_t, uint64_t *);
+
+/* [ModRM.reg of C0-D3][size 1, 2, 4, 8]; /6 is the SAL alias of SHL (AMD APM Vol. 3 SAL) */
+static const n2_fn shift_fn[8][4] = {
+    {rol8, rol16, rol32, rol64}, {ror8, ror16, ror32, ror64}, {rcl8, rcl16, rcl32, rcl64},
+    {rcr8, rcr16, rcr32, rcr64}, {shl8, shl16, shl32, shl64}, {shr8, shr16, shr32, shr64},
+    {shl8, shl16, shl32, shl64}, {sar8, sar16, sar32, sar64},
+};
+static const md_fn md_fn_tab[4][4] = {
+    {mul8, mul16, mul32, mul64},
+    {imul18, imul116, imul132, imul164},
+    {div8, div16, div32, div64},
+    {idiv8, idiv16, idiv32, idiv64},
+};
+
+/* ---- which instructions, and their operands ---- */
+
+enum {
+	K_SHIFT = 1, /* C0/C1 (ib), D0/D1 (1), D2/D3 (CL): sub = ModRM.reg */
+	K_SHXD,	     /* SHLD/SHRD: sub 0 left, 1 right; +2 with CL */
+	K_MULDIV,    /* F6/F7 /4-/7: sub = ModRM.reg - 4 */
+	K_IMUL,	     /* 0F AF (sub 0), 69/6B with an immediate (sub 1) */
+	K_BITCNT,    /* sub: 0 bsf, 1 bsr, 2 tzcnt, 3 lzcnt, 4 popcnt */
+	K_MOVBE,     /* sub 0 load (F0), 1 store (F1) */
+	K_CRC32,     /* sub 0 byte source (F0), 1 operand-size source (F1) */
+	K_ADX,	     /* sub 0 adcx, 1 adox */
+	K_BMI,	     /* VEX: sub below */
+};
+enum { B_ANDN, B_BEXTR, B_BLSI, B_BLSMSK, B_BLSR, B_BZHI, B_PDEP, B_PEXT, B_MULX,
+       B_RORX, B_SARX, B_SHLX, B_SHRX };
+
+/* CPUID feature a form needs (checked on the host): leaf 1 ECX or leaf 7 EBX bits */
+enum { NEED_NONE = 0, NEED_POPCNT, NEED_MOVBE, NEED_SSE42, NEED_ABM, NEED_BMI1, NEED_BMI2,
+       NEED_ADX };
+
+struct gp2_opc {
+	uint8_t enc, map, opcode;
+	uint8_t pfx;	/* bit per mandatory-prefix slot (none, 66, F3, F2) */
+	uint8_t regs;	/* bit per ModRM.reg value */
+	uint8_t kind, sub, need;
+	const char *name;
+};
+
+#define ANYREG 0xff
+#define P_ANY  0xf
+#define P_NONE 0x1
+#define P_66   0x2
+#define P_F3   0x4
+#define P_F2   0x8
+
+/* SDM Vol. 2 Tables, and the instruction pages */
+static const struct gp2_opc gp2_table[] = {
+    {0, 0, 0xc0, P_ANY, ANYREG, K_SHIFT, 0, 0, "shift"},
+    {0, 0, 0xc1, P_ANY, ANYREG, K_SHIFT, 0, 0, "shift"},
+    {0, 0, 0xd0, P_ANY, ANYREG, K_SHIFT, 0, 0, "shift"},
+    {0, 0, 0xd1, P_ANY, ANYREG, K_SHIFT, 0, 0, "shift"},
+    {0, 0, 0xd2, P_ANY, ANYREG, K_SHIFT, 0, 0, "shift"},
+    {0, 0, 0xd3, P_ANY, ANYREG, K_SHIFT, 0, 0, "shift"},
+    {0, 0, 0xf6, P_ANY, 0xf0, K_MULDIV, 0, 0, "mul/div"},
+    {0, 0, 0xf7, P_ANY, 0xf0, K_MULDIV, 0, 0, "mul/div"},
+    {0, 0, 0x69, P_ANY, ANYREG, K_IMUL, 1, 0, "imul"},
+    {0, 0, 0x6b, P_ANY, ANYREG, K_IMUL, 1, 0, "imul"},
+    {0, 1, 0xaf, P_ANY, ANYREG, K_IMUL, 0, 0, "imul"},
+    {0, 1, 0xa4, P_ANY, ANYREG, K_SHXD, 0, 0, "shld"},
+    {0, 1, 0xa5, P_ANY, ANYREG, K_SHXD, 2, 0, "shld"},
+    {0, 1, 0xac, P_ANY, ANYREG, K_SHXD, 1, 0, "shrd"},
+    {0, 1, 0xad, P_ANY, ANYREG, K_SHXD, 3, 0, "shrd"},
+    {0, 1, 0xbc, P_NONE | P_66 | P_F2, ANYREG, K_BITCNT, 0, 0, "bsf"},
+    {0, 1, 0xbd, P_NONE | P_66 | P_F2, ANYREG, K_BITCNT, 1, 0, "bsr"},
+    {0, 1, 0xbc, P_F3, ANYREG, K_BITCNT, 2, NEED_BMI1, "tzcnt"},
+    {0, 1, 0xbd, P_F3, ANYREG, K_BITCNT, 3, NEED_ABM, "lzcnt"},
+    {0, 1, 0xb8, P_F3, ANYREG, K_BITCNT, 4, NEED_POPCNT, "popcnt"},
+    {0, 2, 0xf0, P_NONE | P_66, ANYREG, K_MOVBE, 0, NEED_MOVBE, "movbe"},
+    {0, 2, 0xf1, P_NONE | P_66, ANYREG, K_MOVBE, 1, NEED_MOVBE, "movbe"},
+    {0, 2, 0xf0, P_F2, ANYREG, K_CRC32, 0, NEED_SSE42, "crc32"},
+    {0, 2, 0xf1, P_F2, ANYREG, K_CRC32, 1, NEED_SSE42, "crc32"},
+    {0, 2, 0xf6, P_66, ANYREG, K_ADX, 0, NEED_ADX, "adcx"},
+    {0, 2, 0xf6, P_F3, ANYREG, K_ADX, 1, NEED_ADX, "adox"},
+    {1, 2, 0xf2, P_NONE, ANYREG, K_BMI, B_ANDN, NEED_BMI1, "andn"},
+    {1, 2, 0xf3, P_NONE, 0x02, K_BMI, B_BLSR, NEED_BMI1, "blsr"},
+    {1, 2, 0xf3, P_NONE, 0x04, K_BMI, B_BLSMSK, NEED_BMI1, "blsmsk"},
+    {1, 2, 0xf3, P_NONE, 0x08, K_BMI, B_BLSI, NEED_BMI1, "blsi"},
+    {1, 2, 0xf5, P_NONE, ANYREG, K_BMI, B_BZHI, NEED_BMI2, "bzhi"},
+    {1, 2, 0xf5, P_F3, ANYREG, K_BMI, B_PEXT, NEED_BMI2, "pext"},
+    {1, 2, 0xf5, P_F2, ANYREG, K_BMI, B_PDEP, NEED_BMI2, "pdep"},
+    {1, 2, 0xf6, P_F2, ANYREG, K_BMI, B_MULX, NEED_BMI2, "mulx"},
+    {1, 2, 0xf7, P_NONE, ANYREG, K_BMI, B_BEXTR, NEED_BMI1, "bextr"},
+    {1, 2, 0xf7, P_66, ANYREG, K_BMI, B_SHLX, NEED_BMI2, "shlx"},
+    {1, 2, 0xf7, P_F3, ANYREG, K_BMI, B_SARX, NEED_BMI2, "sarx"},
+    {1, 2, 0xf7, P_F2, ANYREG, K_BMI, B_SHRX, NEED_BMI2, "shrx"},
+    {1, 3, 0xf0, P_F2, ANYREG, K_BMI, B_RORX, NEED_BMI2, "rorx"},
+};
+
+static const char *const shift_names[8] = {"rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"};
+static const char *const md_names[4] = {"mul", "imul", "div", "idiv"};
+
+void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
+{
+	unsigned reg = (in->modrm >> 3) & 7;
+
+	if (in->enc > XG_EMU_X86_ENC_VEX || !in->has_modrm)
+		return;
+	for (unsigned i = 0; i < sizeof(gp2_table) / sizeof(gp2_table[0]); i++) {
+		const struct gp2_opc *e = &gp2_table[i];
+		if (e->enc != in->enc || e->map != in->map || e->opcode != in->opcode ||
+		    !((e->pfx >> in->pfx) & 1) || !((e->regs >> reg) & 1))
+			continue;
+		in->op = OP_GP2;
+		in->aux = (uint16_t)(i | (e->kind == K_SHIFT ? reg << 8 : 0));
+		in->name = e->kind == K_SHIFT	 ? shift_names[reg]
+			   : e->kind == K_MULDIV ? md_names[reg - 4]
+						 : e->name;
+		return;
+	}
+}
+
+/* ---- the host's features ---- */
+
+static void cpuid(unsigned leaf, unsigned r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+static int host_has(unsigned need)
+{
+	static int cached; /* bit 0: known; bit n: feature n */
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+	if (!v) {
+		unsigned r[4], c, b7 = 0, c81;
+		cpuid(0, r);
+		if (r[0] >= 7) {
+			cpuid(7, r);
+			b7 = r[1];
+		}
+		cpuid(1, r);
+		c = r[2];
+		cpuid(0x80000001u, r);
+		c81 = r[2];
+		/* CPUID.1:ECX POPCNT 23, MOVBE 22, SSE4.2 20; 80000001H:ECX LZCNT (ABM) 5;
+		 * 7.0:EBX BMI1 3, BMI2 8, ADX 19 (SDM Vol. 2 CPUID) */
+		v = 1 | ((c >> 23) & 1) << NEED_POPCNT | ((c >> 22) & 1) << NEED_MOVBE |
+		    ((c >> 20) & 1) << NEED_SSE42 | ((c81 >> 5) & 1) << NEED_ABM |
+		    ((b7 >> 3) & 1) << NEED_BMI1 | ((b7 >> 8) & 1) << NEED_BMI2 |
+		    ((b7 >> 19) & 1) << NEED_ADX;
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	}
+	return need == NEED_NONE || ((v >> need) & 1);
+}
+
+/* ---- plan and exec ---- */
+
+static const struct gp2_opc *entry(const struct xg_emu_x86_insn *in)
+{
+	return &gp2_table[(in->aux & 0xff) % (sizeof(gp2_table) / sizeof(gp2_table[0]))];
+}
+
+static unsigned size_index(unsigned size)
+{
+	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+}
+
+static uint64_t mask_of(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+static int gp2_plan(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	const struct gp2_opc *e = entry(in);
+	unsigned kind = XG_EMU_X86_READ, size = in->opsize;
+
+	if (e->kind == K_BMI) {
+		/* VEX-encoded GPR instructions: L = 1 is #UD; W1 picks 64 bits in 64-bit mode
+		 * only (SDM Vol. 2 2.5.1, Table 2-29 type 13); RORX has no vvvv operand */
+		if (in->vl || (e->sub == B_RORX && in->vvvv_enc))
+			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+		in->opsize = size = in->mode == 64 && in->w ? 8 : 4;
+	}
+	if (e->kind == K_ADX)
+		in->opsize = size = in->w && in->mode == 64 ? 8 : 4; /* 66/F3 are mandatory */
+	if (e->kind == K_MOVBE && !in->has_mem)
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0); /* SDM Vol. 2 MOVBE */
+	if (e->need == NEED_ABM && !host_has(NEED_ABM))
+		; /* LZCNT without ABM is BSR (exec) */
+	else if (e->need == NEED_BMI1 && e->kind == K_BITCNT && !host_has(NEED_BMI1))
+		; /* TZCNT without BMI1 is BSF (exec) */
+	else if (!host_has(e->need))
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if (!in->has_mem)
+		return 0;
+	if (e->kind == K_SHIFT || e->kind == K_SHXD)
+		kind = XG_EMU_X86_RMW;
+	else if (e->kind == K_MOVBE && e->sub == 1)
+		kind = XG_EMU_X86_WRITE;
+	if (e->kind == K_CRC32 && e->sub == 0)
+		size = 1;
+	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, size, kind, 0);
+	return 0;
+}
+
+static uint64_t rm_get(struct xg_emu_x86_ctx *c, unsigned size)
+{
+	uint64_t v = 0;
+	if (c->in->mod == 3)
+		return xg_emu_x86_gpr_get(c, c->in->rm, size);
+	memcpy(&v, c->mem, size);
+	return v;
+}
+
+/*
+ * A register operand as the host instruction gets it: the whole register for 16, 32 and 64
+ * bits (so the instruction itself decides its upper bits), the byte for 8 bits (AH-BH).
+ */
+static uint64_t reg_full(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size)
+{
+	return size == 1 ? xg_emu_x86_gpr_get(c, reg, 1) : c->r.gpr[reg & 15];
+}
+
+static void reg_put(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size, uint64_t v)
+{
+	if (size == 1)
+		xg_emu_x86_gpr_set(c, reg, 1, v);
+	else
+		c->r.gpr[reg & 15] = v;
+	c->regs_dirty = 1;
+}
+
+/* the r/m destination: a register gets the host's whole result, memory its low bytes */
+static void rm_put(struct xg_emu_x86_ctx *c, unsigned size, uint64_t v)
+{
+	if (c->in->mod == 3)
+		reg_put(c, c->in->rm, size, v);
+	else
+		memcpy(c->mem, &v, size);
+}
+
+static uint64_t rm_full(struct xg_emu_x86_ctx *c, unsigned size)
+{
+	return c->in->mod == 3 ? reg_full(c, c->in->rm, size) : rm_get(c, size);
+}
+
+/* DIV/IDIV: #DE for a zero divisor or a quotient too large (SDM Vol. 2 DIV, IDIV) */
+static int divide_error(unsigned op, unsigned size, uint64_t a, uint64_t d, uint64_t s)
+{
+	unsigned bits = size * 8;
+	uint64_t m = mask_of(size);
+	unsigned __int128 hi = size == 1 ? (a >> 8) & 0xff : d & m;
+	unsigned __int128 lo = size == 1 ? a & 0xff : a & m;
+	__int128 sd, q, lim = (__int128)1 << (bits - 1);
+	int64_t sv;
+
+	s &= m;
+	if (!s)
+		return 1;
+	if (op == 2) /* div: the quotient fits when the high half is below the divisor */
+		return hi >= s;
+	/* idiv: the 2n-bit dividend and the n-bit divisor, signed */
+	sd = (__int128)(((hi << bits) | lo) << (128 - 2 * bits)) >> (128 - 2 * bits);
+	sv = (int64_t)(s << (64 - bits)) >> (64 - bits);
+	if (sv == -1) {
+		if (sd == (__int128)((unsigned __int128)1 << 127))
+			return 1;
+		q = -sd;
+	} else {
+		q = sd / sv;
+	}
+	return q > lim - 1 || q < -lim;
+}
+
+static int exec_bmi(struct xg_emu_x86_ctx *c, const struct gp2_opc *e)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	unsigned sz = in->opsize, w = sz == 8, bits = sz * 8;
+	uint64_t src = rm_get(c, sz), v = c->r.gpr[in->vvvv & 15], m = mask_of(sz), r;
+	uint64_t cnt;
+
+	v &= m;
+	switch (e->sub) {
+	case B_ANDN:
+		reg_put(c, in->reg, sz, (w ? andn64 : andn32)(0, v, src, &c->r.rflags));
+		return 0;
+	case B_PDEP:
+		reg_put(c, in->reg, sz, (w ? pdep64 : pdep32)(0, v, src, &c->r.rflags));
+		return 0;
+	case B_PEXT:
+		reg_put(c, in->reg, sz, (w ? pext64 : pext32)(0, v, src, &c->r.rflags));
+		return 0;
+	case B_BEXTR:
+		reg_put(c, in->reg, sz, (w ? bextr64 : bextr32)(0, src, v, &c->r.rflags));
+		return 0;
+	case B_BZHI:
+		reg_put(c, in->reg, sz, (w ? bzhi64 : bzhi32)(0, src, v, &c->r.rflags));
+		return 0;
+	case B_BLSI:
+		reg_put(c, in->vvvv, sz, (w ? blsi64 : blsi32)(0, src, 0, &c->r.rflags));
+		return 0;
+	case B_BLSMSK:
+		reg_put(c, in->vvvv, sz, (w ? blsmsk64 : blsmsk32)(0, src, 0, &c->r.rflags));
+		return 0;
+	case B_BLSR:
+		reg_put(c, in->vvvv, sz, (w ? blsr64 : blsr32)(0, src, 0, &c->r.rflags));
+		return 0;
+	case B_MULX: {
+		/* unsigned rDX * r/m, no flags; the low half to vvvv, then the high half to
+		 * reg, so the high half wins when they are the same register (SDM Vol. 2 MULX) */
+		unsigned __int128 p = (unsigned __int128)(c->r.gpr[2] & m) * src;
+		uint64_t lo = w ? (uint64_t)p : (uint64_t)p & m;
+		uint64_t hi = w ? (uint64_t)(p >> 64) : (uint64_t)(p >> 32) & m;
+		reg_put(c, in->vvvv, sz, lo);
+		reg_put(c, in->reg, sz, hi);
+		return 0;
+	}
+	}
+	/* the shifts and the rotate without flags: the count masked to 5 or 6 bits (SDM Vol. 2
+	 * SARX/SHLX/SHRX, RORX) */
+	cnt = (e->sub == B_RORX ? in->imm : v) & (bits - 1);
+	switch (e->sub) {
+	case B_RORX:
+		r = cnt ? ((src >> cnt) | (src << (bits - cnt))) & m : src;
+		break;
+	case B_SHLX:
+		r = (src << cnt) & m;
+		break;
+	case B_SHRX:
+		r = src >> cnt;
+		break;
+	default: /* SARX */
+		r = (uint64_t)((int64_t)(src << (64 - bits)) >> (64 - bits) >> cnt) & m;
+		break;
+	}
+	reg_put(c, in->reg, sz, r);
+	return 0;
+}
+
+static int gp2_exec(struct xg_emu_x86_ctx *c)
+{
+	struct xg_emu_x86_insn *in = c->in;
+	const struct gp2_opc *e = entry(in);
+	unsigned sz = in->opsize, si = size_index(sz), sub = e->sub;
+	uint64_t *fl = &c->r.rflags, r;
+
+	c->regs_dirty = 1;
+	switch (e->kind) {
+	case K_SHIFT: {
+		unsigned op = in->aux >> 8, b = in->opcode;
+		uint64_t cnt = b == 0xc0 || b == 0xc1 ? in->imm : b == 0xd0 || b == 0xd1 ? 1
+										: c->r.gpr[1];
+		uint64_t of = *fl & 0x800;
+		cnt &= 0xff;
+		r = shift_fn[op][si](rm_full(c, sz), 0, cnt, fl);
+		/* Intel: ROL/ROR of a register by an immediate count (masked) other than 1
+		 * leave OF as it was, where the CL form and every memory form set it (SDM:
+		 * undefined; the vendor list in xg_emu_x86.h) */
+		if (b != 0xd2 && b != 0xd3 && op < 2 && in->mod == 3 &&
+		    c->vendor == XG_EMU_X86_VENDOR_INTEL && (cnt & (sz == 8 ? 63 : 31)) != 1)
+			*fl = (*fl & ~0x800ull) | of;
+		rm_put(c, sz, r);
+		return 0;
+	}
+	case K_SHXD: {
+		uint64_t cnt = (sub & 2 ? c->r.gpr[1] : in->imm) & 0xff;
+		static const n2_fn fn[2][3] = {{shld16, shld32, shld64}, {shrd16, shrd32, shrd64}};
+		r = fn[sub & 1][si - 1](rm_full(c, sz), xg_emu_x86_gpr_get(c, in->reg, sz), cnt, fl);
+		rm_put(c, sz, r);
+		return 0;
+	}
+	case K_MULDIV: {
+		unsigned op = ((in->modrm >> 3) & 7) - 4;
+		uint64_t a = c->r.gpr[0], d = c->r.gpr[2], s = rm_get(c, sz);
+		if (op >= 2 && divide_error(op, sz, a, d, s))
+			return xg_emu_x86_exc(c, XG_EMU_X86_DE, 0, 0);
+		md_fn_tab[op][si](&a, &d, s, fl);
+		c->r.gpr[0] = a;
+		c->r.gpr[2] = d;
+		return 0;
+	}
+	case K_IMUL: {
+		static const n2_fn fn[3] = {imul216, imul232, imul264};
+		uint64_t s = rm_get(c, sz);
+		if (sub == 0)
+			r = fn[si - 1](reg_full(c, in->reg, sz), s, 0, fl);
+		else /* imul r, r/m, imm: the product of r/m and imm into r */
+			r = fn[si - 1](s, in->imm & mask_of(sz), 0, fl);
+		if (sub == 1 && sz == 2) /* a 16-bit destination keeps its upper bits */
+			r = (c->r.gpr[in->reg & 15] & ~0xffffull) | (r & 0xffff);
+		reg_put(c, in->reg, sz, r);
+		return 0;
+	}
+	case K_BITCNT: {
+		static const n2_fn fn[5][3] = {{bsf16, bsf32, bsf64},
+					       {bsr16, bsr32, bsr64},
+					       {tzcnt16, tzcnt32, tzcnt64},
+					       {lzcnt16, lzcnt32, lzcnt64},
+					       {popcnt16, popcnt32, popcnt64}};
+		if (sub == 2 && !host_has(NEED_BMI1))
+			sub = 0;
+		if (sub == 3 && !host_has(NEED_ABM))
+			sub = 1;
+		r = fn[sub][si - 1](reg_full(c, in->reg, sz), rm_get(c, sz), 0, fl);
+		reg_put(c, in->reg, sz, r);
+		return 0;
+	}
+	case K_MOVBE: {
+		/* a byte-reversed move (SDM Vol. 2 MOVBE); a 16-bit load keeps the register's
+		 * upper bits, a 32-bit one zeroes them */
+		uint64_t v = sub ? xg_emu_x86_gpr_get(c, in->reg, sz) : rm_get(c, sz), o = 0;
+		for (unsigned i = 0; i < sz; i++)
+			o |= ((v >> (8 * i)) & 0xff) << (8 * (sz - 1 - i));
+		if (sub)
+			memcpy(c->mem, &o, sz);
+		else
+			xg_emu_x86_gpr_set(c, in->reg, sz, o);
+		return 0;
+	}
+	case K_CRC32: {
+		uint64_t d = c->r.gpr[in->reg & 15];
+		if (sub == 0)
+			r = (in->w && in->mode == 64 ? crc32bq : crc32b)(d, rm_get(c, 1), 0, fl);
+		else if (sz == 2)
+			r = crc32w(d, rm_get(c, 2), 0, fl);
+		else if (sz == 4)
+			r = crc32l(d, rm_get(c, 4), 0, fl);
+		else
+			r = crc32q(d, rm_get(c, 8), 0, fl);
+		c->r.gpr[in->reg & 15] = r;
+		return 0;
+	}
+	case K_ADX: {
+		static const n2_fn fn[2][2] = {{adcx32, adcx64}, {adox32, adox64}};
+		r = fn[sub][sz == 8](c->r.gpr[in->reg & 15], rm_get(c, sz), 0, fl);
+		c->r.gpr[in->reg & 15] = r;
+		return 0;
+	}
+	case K_BMI:
+		return exec_bmi(c, e);
+	}
+	return 0;
+}
+
+const struct xg_emu_x86_impl xg_emu_x86_gp2_impl = {gp2_plan, gp2_exec};

@@ -811,6 +811,99 @@ static void print_simd_counts(void)
 	     total[1], nsimd);
 }
 
+/* ---- generator classes: a family's edges, made likelier than random state makes them ---- */
+
+/* a GPR the instruction uses to form its address must keep its value */
+static int addr_reg(const struct tcase *c, unsigned r)
+{
+	return c->in.has_mem && ((c->in.base & 15) == r || (!c->in.vsib && (c->in.index & 15) == r));
+}
+
+/* a count at the edges: 0, 1, the width and around it, the masks' edges, or random */
+static uint8_t edge_count(unsigned width)
+{
+	static const uint8_t fixed[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255};
+	unsigned k = rn(20);
+	if (k < sizeof(fixed))
+		return fixed[k];
+	if (k == 16)
+		return (uint8_t)(width - 1);
+	if (k == 17)
+		return (uint8_t)width;
+	return (uint8_t)rnd();
+}
+
+/* shifts, rotates, SHLD/SHRD, the BMI shifts and bit-field forms: their count (CL, the
+ * immediate or the vvvv register) at an edge; counts 0, 1, width and past it */
+static void gen_counts(struct tcase *c)
+{
+	const struct xg_emu_x86_insn *in = &c->in;
+	unsigned w = in->opsize * 8, op = in->opcode;
+	uint8_t n = edge_count(w ? w : 32);
+
+	if (in->enc == 0 && ((in->map == 0 && (op == 0xd2 || op == 0xd3)) ||
+			     (in->map == 1 && (op == 0xa5 || op == 0xad)))) {
+		if (!addr_reg(c, 1))
+			c->gpr[1] = (c->gpr[1] & ~0xffull) | n;
+	} else if (in->imm_size == 1) {
+		c->bytes[c->len - 1] = n;
+	} else if (in->enc == 1 && !addr_reg(c, in->vvvv & 15)) {
+		/* BEXTR takes start and length; BZHI and the shifts a count */
+		c->gpr[in->vvvv & 15] = (c->gpr[in->vvvv & 15] & ~0xffffull) | n |
+					(op == 0xf7 && in->pfx == 0 ? (uint64_t)edge_count(w) << 8 : 0);
+	}
+}
+
+/* DIV/IDIV: a high half that lets the quotient fit, half the time (random state is #DE
+ * nearly always) */
+static void gen_divide(struct tcase *c)
+{
+	int sgn = !strcmp(c->in.name, "idiv");
+	if (rn(2) || addr_reg(c, 0) || addr_reg(c, 2))
+		return;
+	if (c->in.opsize == 1)
+		c->gpr[0] = (c->gpr[0] & ~0xff00ull) | (sgn && (c->gpr[0] & 0x80) ? 0xff00 : 0);
+	else
+		c->gpr[2] = sgn && ((c->gpr[0] >> (8 * c->in.opsize - 1)) & 1) ? ~0ull : 0;
+}
+
+/* BSF/BSR/TZCNT/LZCNT/POPCNT and BLSI/BLSMSK/BLSR: a zero or one-bit source now and then */
+static void gen_bits(struct tcase *c)
+{
+	if (c->in.mod == 3 && !addr_reg(c, c->in.rm & 15) && !rn(3))
+		c->gpr[c->in.rm & 15] = rn(2) ? 0 : 1ull << rn(64);
+}
+
+/* the generator classes, by instruction name (registered here, run after make_state) */
+static const struct gen_class {
+	const char *names; /* space-separated */
+	void (*fn)(struct tcase *c);
+} gen_classes[] = {
+    {"rol ror rcl rcr shl shr sal sar shld shrd sarx shlx shrx rorx bzhi bextr", gen_counts},
+    {"div idiv", gen_divide},
+    {"bsf bsr tzcnt lzcnt popcnt blsi blsmsk blsr", gen_bits},
+};
+
+static void gen_class(struct tcase *c)
+{
+	const char *n = c->in.name;
+	size_t l;
+
+	if (!n)
+		return;
+	l = strlen(n);
+	for (unsigned i = 0; i < sizeof(gen_classes) / sizeof(gen_classes[0]); i++) {
+		const char *p = gen_classes[i].names;
+		while ((p = strstr(p, n))) {
+			if ((p == gen_classes[i].names || p[-1] == ' ') && (p[l] == ' ' || !p[l])) {
+				gen_classes[i].fn(c);
+				return;
+			}
+			p += l;
+		}
+	}
+}
+
 /* Returns 0 if made, -1 if no claimed instruction came out. */
 static int make_case(struct tcase *c, unsigned mode)
 {
@@ -828,6 +921,7 @@ static int make_case(struct tcase *c, unsigned mode)
 		c->len = c->in.len;
 		memset(c->bytes + c->len, 0xcc, sizeof(c->bytes) - c->len);
 		make_state(c, 1);
+		gen_class(c);
 		if (!claimed(c->bytes, mode, &c->in) || c->in.len != c->len)
 			continue;
 		return 0;
@@ -1047,6 +1141,18 @@ static const struct fixed {
 	(.reg = 3, .rel = 1, .val = 2 * PAGE - 8, .reg2 = -1), 0x62, 0xf1, 0xff, 0x09, 0x12, 0x0b),
     FX(64, "vmovshdup xmm0{k3}, xmm2", 0x62, 0xf1, 0x7e, 0x0b, 0x16, 0xc2),
     FX(64, "vmovddup zmm0{k3}{z}, zmm2", 0x62, 0xf1, 0xff, 0xcb, 0x12, 0xc2),
+    /* xg_emu_x86_gp2.c: Intel keeps OF on a register rotate by an immediate other than 1 */
+    FX(64, "rol eax, 5: OF", 0xc1, 0xc0, 0x05),
+    FX(64, "ror r8b, 0x1c: OF", 0x41, 0xc0, 0xc8, 0x1c),
+    FX(32, "ror cx, 13: OF", 0x66, 0xc1, 0xc9, 0x0d),
+    FXS(64, "rol dword [rbx], 5: OF set as the CL form",
+	(.reg = 3, .rel = 1, .val = 0x100, .reg2 = -1), 0xc1, 0x03, 0x05),
+    FXS(64, "div dword [rbx] (divisor 0 or quotient too large: #DE)",
+	(.reg = 3, .rel = 1, .val = 2 * PAGE - 2, .reg2 = -1), 0xf7, 0x33),
+    FXS(64, "bsf eax, [rbx] on a zero source: the destination as the CPU leaves it",
+	(.reg = 3, .rel = 1, .val = 3 * PAGE - 4, .reg2 = -1), 0x0f, 0xbc, 0x03),
+    FXS(64, "shld [rbx], ax, cl: past 16 bits", (.reg = 1, .val = 20, .reg2 = 3, .rel2 = 1,
+	.val2 = 0x40), 0x66, 0x0f, 0xa5, 0x03),
     /* x87 */
     FXS(64, "fstp m32 to a read-only page", (.reg = 3, .rel = 1, .val = 2 * PAGE + 16, .reg2 = -1),
 	0xd9, 0x1b),
@@ -1262,6 +1368,46 @@ static struct {
 	long n;
 } classes[NCLASS];
 static unsigned nclasses;
+
+/* cases run, by mode and instruction name: what each class was judged on */
+static struct {
+	char name[32];
+	long n[2], done[2];
+} tally[NCLASS];
+static unsigned ntally;
+
+static void note_tally(const struct tcase *c, int completed)
+{
+	const char *n = c->in.name ? c->in.name : "?";
+	unsigned i, m = c->mode == 32;
+	for (i = 0; i < ntally && strcmp(tally[i].name, n); i++)
+		;
+	if (i == ntally) {
+		if (ntally == NCLASS)
+			return;
+		snprintf(tally[ntally++].name, sizeof(tally[0].name), "%s", n);
+	}
+	tally[i].n[m]++;
+	tally[i].done[m] += completed;
+}
+
+static void print_tally(void)
+{
+	char line[256];
+	size_t k = 0;
+	line[0] = 0;
+	diag("cases by class (name: 64-bit run/completed, 32-bit run/completed):");
+	for (unsigned i = 0; i < ntally; i++) {
+		k += (size_t)snprintf(line + k, sizeof(line) - k, " %s %ld/%ld %ld/%ld;",
+				      tally[i].name, tally[i].n[0], tally[i].done[0], tally[i].n[1],
+				      tally[i].done[1]);
+		if (k > 150 || i + 1 == ntally) {
+			diag(" %s", line);
+			k = 0;
+			line[0] = 0;
+		}
+	}
+}
 
 static int note_class(const char *key)
 {
@@ -1537,6 +1683,7 @@ static void run_mode(unsigned mode, long ncases, long only, struct stats *st)
 			st->completed++;
 		else
 			st->faults[nout.trapno & 31]++;
+		note_tally(&c, nout.trapno == 3);
 		compare(&c, i, only >= 0, st);
 	}
 }
@@ -1680,6 +1827,7 @@ int main(void)
 	}
 	if ((modes & 4) && M.ldt)
 		run_mode(16, ncases, only, &st16);
+	print_tally();
 	for (unsigned i = 0; i < nclasses; i++)
 		diag("class %-50s %ld", classes[i].key, classes[i].n);
 	print_simd_counts();

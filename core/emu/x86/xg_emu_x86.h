@@ -122,6 +122,14 @@ struct xg_emu_x86_segment {
  *     Intel  ignores 66h: rel32, RIP not truncated (seen on the Xeon by the length probe);
  *     AMD    takes a rel16 and truncates RIP to 16 bits (AMD APM Vol. 3, near branches).
  *   The branches are not emulated; the decoder gives the host vendor's length.
+ *   ROL/ROR of a register by an immediate count that is not 1 (after masking):
+ *     Intel  leaves OF as it was (seen on the Xeon); the CL form and every memory form
+ *            set OF (the SDM: undefined for counts other than 1).
+ *     AMD    not measured: as the host CPU's CL form.
+ *   Flags and bits the SDM leaves undefined after the shifts, rotates, SHLD/SHRD, MUL/IMUL,
+ *   DIV/IDIV, BSF/BSR (the destination on a zero source), POPCNT/LZCNT/TZCNT, ADCX/ADOX and
+ *   BMI1/BMI2 are whatever the CPU that runs the emulator does: xg_emu_x86_gp2.c runs the
+ *   host's own instruction on the guest's values (a KVM guest runs on that CPU).
  *   XOP (8F with ModRM.reg != 0): AMD family 15h only; #UD on Intel and on AMD since Zen,
  *   and so #UD from the decoder. Likewise FEMMS and 3DNow! (0F 0E, 0F 0F): AMD before Zen.
  *   SYSCALL and SYSRET outside 64-bit mode (compatibility and legacy mode):

@@ -143,17 +143,38 @@ enum {
 	K_ADX,	     /* sub 0 adcx, 1 adox */
 	K_BMI,	     /* VEX: sub below */
 };
-enum { B_ANDN, B_BEXTR, B_BLSI, B_BLSMSK, B_BLSR, B_BZHI, B_PDEP, B_PEXT, B_MULX,
-       B_RORX, B_SARX, B_SHLX, B_SHRX };
+enum {
+	B_ANDN,
+	B_BEXTR,
+	B_BLSI,
+	B_BLSMSK,
+	B_BLSR,
+	B_BZHI,
+	B_PDEP,
+	B_PEXT,
+	B_MULX,
+	B_RORX,
+	B_SARX,
+	B_SHLX,
+	B_SHRX
+};
 
 /* CPUID feature a form needs (checked on the host): leaf 1 ECX or leaf 7 EBX bits */
-enum { NEED_NONE = 0, NEED_POPCNT, NEED_MOVBE, NEED_SSE42, NEED_ABM, NEED_BMI1, NEED_BMI2,
-       NEED_ADX };
+enum {
+	NEED_NONE = 0,
+	NEED_POPCNT,
+	NEED_MOVBE,
+	NEED_SSE42,
+	NEED_ABM,
+	NEED_BMI1,
+	NEED_BMI2,
+	NEED_ADX
+};
 
 struct gp2_opc {
 	uint8_t enc, map, opcode;
-	uint8_t pfx;	/* bit per mandatory-prefix slot (none, 66, F3, F2) */
-	uint8_t regs;	/* bit per ModRM.reg value */
+	uint8_t pfx;  /* bit per mandatory-prefix slot (none, 66, F3, F2) */
+	uint8_t regs; /* bit per ModRM.reg value */
 	uint8_t kind, sub, need;
 	const char *name;
 };
@@ -235,7 +256,9 @@ void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
 
 static void cpuid(unsigned leaf, unsigned r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(0));
 }
 
 static int host_has(unsigned need)
@@ -462,8 +485,9 @@ static int gp2_exec(struct xg_emu_x86_ctx *c)
 	switch (e->kind) {
 	case K_SHIFT: {
 		unsigned op = in->aux >> 8, b = in->opcode;
-		uint64_t cnt = b == 0xc0 || b == 0xc1 ? in->imm : b == 0xd0 || b == 0xd1 ? 1
-										: c->r.gpr[1];
+		uint64_t cnt = b == 0xc0 || b == 0xc1	? in->imm
+			       : b == 0xd0 || b == 0xd1 ? 1
+							: c->r.gpr[1];
 		uint64_t of = *fl & 0x800;
 		cnt &= 0xff;
 		r = shift_fn[op][si](rm_full(c, sz), 0, cnt, fl);
@@ -479,7 +503,8 @@ static int gp2_exec(struct xg_emu_x86_ctx *c)
 	case K_SHXD: {
 		uint64_t cnt = (sub & 2 ? c->r.gpr[1] : in->imm) & 0xff;
 		static const n2_fn fn[2][3] = {{shld16, shld32, shld64}, {shrd16, shrd32, shrd64}};
-		r = fn[sub & 1][si - 1](rm_full(c, sz), xg_emu_x86_gpr_get(c, in->reg, sz), cnt, fl);
+		r = fn[sub & 1][si - 1](rm_full(c, sz), xg_emu_x86_gpr_get(c, in->reg, sz), cnt,
+					fl);
 		rm_put(c, sz, r);
 		return 0;
 	}

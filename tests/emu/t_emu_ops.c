@@ -316,6 +316,43 @@ static void gp2_tests(void)
 	is_int(res.exc.vector, XG_EMU_X86_UD, "... #UD");
 }
 
+/* x87 arithmetic with a memory operand (issue 11), run on the host FPU */
+static void x87_arith_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	uint64_t one = 0x8000000000000000ull, m;
+	uint16_t e = 0x3fff, fsw;
+	double two = 2.0;
+	int32_t three = 3;
+
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	memcpy(f.mem + 0x800, &two, 8);
+	memcpy(f.mem + 0x810, &three, 4);
+	memcpy(f.xs + XG_EMU_X86_XS_ST0, &one, 8); /* ST0 = 1.0, TOP = 0 */
+	memcpy(f.xs + XG_EMU_X86_XS_ST0 + 8, &e, 2);
+	f.xs[XG_EMU_X86_XS_FTW] = 1;
+	is_int(emu(&f, "dc 03", &res), XG_EMU_X86_OK, "fadd qword [rbx]");
+	memcpy(&m, f.xs + XG_EMU_X86_XS_ST0, 8);
+	memcpy(&e, f.xs + XG_EMU_X86_XS_ST0 + 8, 2);
+	ok(m == 0xc000000000000000ull && e == 0x4000, "... ST0 = 3.0");
+	is_int(emu(&f, "da 4b 10", &res), XG_EMU_X86_OK, "fimul dword [rbx+0x10]");
+	memcpy(&m, f.xs + XG_EMU_X86_XS_ST0, 8);
+	memcpy(&e, f.xs + XG_EMU_X86_XS_ST0 + 8, 2);
+	ok(m == 0x9000000000000000ull && e == 0x4002, "... ST0 = 9.0");
+	is_int(emu(&f, "dc 1b", &res), XG_EMU_X86_OK, "fcomp qword [rbx]");
+	memcpy(&fsw, f.xs + XG_EMU_X86_XS_FSW, 2);
+	ok((fsw & 0x4700) == 0 && ((fsw >> 11) & 7) == 1 && f.xs[XG_EMU_X86_XS_FTW] == 0,
+	   "... 9 > 2: C3 = C2 = C0 = 0, popped (TOP = 1, empty)");
+	/* a pending unmasked exception: #MF before the next waiting instruction */
+	fsw = 0x8081;
+	memcpy(f.xs + XG_EMU_X86_XS_FSW, &fsw, 2);
+	f.xs[XG_EMU_X86_XS_FCW] = 0x7e; /* IM unmasked */
+	is_int(emu(&f, "d8 03", &res), XG_EMU_X86_EXCEPTION, "fadd dword with #IA pending");
+	is_int(res.exc.vector, XG_EMU_X86_MF, "... #MF");
+}
+
 int main(void)
 {
 	static struct fake f;
@@ -581,5 +618,6 @@ int main(void)
 	ok(f.set_regs_calls == 0 && f.set_xsave_calls == 0, "... and nothing was written");
 
 	gp2_tests();
+	x87_arith_tests();
 	return done_testing();
 }

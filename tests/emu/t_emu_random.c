@@ -1380,6 +1380,11 @@ static void note_tally(const struct tcase *c, int completed)
 {
 	const char *n = c->in.name ? c->in.name : "?";
 	unsigned i, m = c->mode == 32;
+	char x87[16];
+	if (!strcmp(n, "x87")) { /* one class per escape and ModRM.reg */
+		snprintf(x87, sizeof(x87), "x87-%02x/%u", c->in.opcode, (c->in.modrm >> 3) & 7);
+		n = x87;
+	}
 	for (i = 0; i < ntally && strcmp(tally[i].name, n); i++)
 		;
 	if (i == ntally) {

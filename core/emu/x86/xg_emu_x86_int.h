@@ -203,7 +203,13 @@ enum {
 	X87_FLDCW,
 	X87_FNSTCW,
 	X87_FNSTSW,
-	X87_NFORMS
+	/* arithmetic with a memory operand, in ModRM.reg order (SDM Vol. 2 Tables A-8, A-12,
+	 * A-16, A-20): m32fp (D8), m64fp (DC), m32int (DA), m16int (DE) */
+	X87_ARITH_M32FP,
+	X87_ARITH_M64FP = X87_ARITH_M32FP + 8,
+	X87_ARITH_M32INT = X87_ARITH_M64FP + 8,
+	X87_ARITH_M16INT = X87_ARITH_M32INT + 8,
+	X87_NFORMS = X87_ARITH_M16INT + 8
 };
 struct xg_emu_x86_x87_form {
 	uint8_t size;  /* memory operand bytes */

@@ -530,7 +530,12 @@ const struct xg_emu_x86_opc xg_emu_x86_three3a[256] = {
  * x87 memory forms: [opcode D8..DF - D8][ModRM.reg] -> x87 form + 1 (0: not emulated).
  * SDM Vol. 2 Table A-7 to A-21 (escape opcode maps, ModRM below C0).
  */
+#define X87_ROW(f) { f + 1, f + 2, f + 3, f + 4, f + 5, f + 6, f + 7, f + 8 }
 const uint8_t xg_emu_x86_x87_mem[8][8] = {
+	[0] = X87_ROW(X87_ARITH_M32FP),
+	[2] = X87_ROW(X87_ARITH_M32INT),
+	[4] = X87_ROW(X87_ARITH_M64FP),
+	[6] = X87_ROW(X87_ARITH_M16INT),
 	[1] = { X87_FLD32 + 1, 0, X87_FST32 + 1, X87_FSTP32 + 1, 0, X87_FLDCW + 1, 0,
 		X87_FNSTCW + 1 },
 	[3] = { X87_FILD32 + 1, X87_FISTTP32 + 1, X87_FIST32 + 1, X87_FISTP32 + 1, 0,

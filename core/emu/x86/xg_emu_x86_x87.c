@@ -50,6 +50,35 @@ X87_RUN(run_fldcw, "fldcw")
 X87_RUN(run_fnstcw, "fnstcw")
 X87_RUN(run_fnstsw, "fnstsw")
 
+/* FADD FMUL FCOM FCOMP FSUB FSUBR FDIV FDIVR and their FI forms on each memory type */
+#define X87_ARITH(t, sfx)                                                                          \
+	X87_RUN(run_fadd##t, "fadd" sfx)                                                           \
+	X87_RUN(run_fmul##t, "fmul" sfx)                                                           \
+	X87_RUN(run_fcom##t, "fcom" sfx)                                                           \
+	X87_RUN(run_fcomp##t, "fcomp" sfx)                                                         \
+	X87_RUN(run_fsub##t, "fsub" sfx)                                                           \
+	X87_RUN(run_fsubr##t, "fsubr" sfx)                                                         \
+	X87_RUN(run_fdiv##t, "fdiv" sfx)                                                           \
+	X87_RUN(run_fdivr##t, "fdivr" sfx)
+#define X87_IARITH(t, sfx)                                                                         \
+	X87_RUN(run_fiadd##t, "fiadd" sfx)                                                         \
+	X87_RUN(run_fimul##t, "fimul" sfx)                                                         \
+	X87_RUN(run_ficom##t, "ficom" sfx)                                                         \
+	X87_RUN(run_ficomp##t, "ficomp" sfx)                                                       \
+	X87_RUN(run_fisub##t, "fisub" sfx)                                                         \
+	X87_RUN(run_fisubr##t, "fisubr" sfx)                                                       \
+	X87_RUN(run_fidiv##t, "fidiv" sfx)                                                         \
+	X87_RUN(run_fidivr##t, "fidivr" sfx)
+X87_ARITH(32, "s")
+X87_ARITH(64, "l")
+X87_IARITH(32, "l")
+X87_IARITH(16, "s")
+#define X87_ROW(f, sz, t, i)                                                                       \
+	[f + 0] = {sz, 0, 1, run_f##i##add##t}, [f + 1] = {sz, 0, 1, run_f##i##mul##t},             \
+	[f + 2] = {sz, 0, 1, run_f##i##com##t}, [f + 3] = {sz, 0, 1, run_f##i##comp##t},            \
+	[f + 4] = {sz, 0, 1, run_f##i##sub##t}, [f + 5] = {sz, 0, 1, run_f##i##subr##t},            \
+	[f + 6] = {sz, 0, 1, run_f##i##div##t}, [f + 7] = {sz, 0, 1, run_f##i##divr##t}
+
 /* size, store, waiting (SDM Vol. 1 8.3.12: FNSTCW/FNSTSW are the non-waiting forms) */
 const struct xg_emu_x86_x87_form xg_emu_x86_x87_forms[X87_NFORMS] = {
     [X87_FLD32] = {4, 0, 1, run_fld32},	      [X87_FLD64] = {8, 0, 1, run_fld64},
@@ -63,6 +92,8 @@ const struct xg_emu_x86_x87_form xg_emu_x86_x87_forms[X87_NFORMS] = {
     [X87_FISTTP16] = {2, 1, 1, run_fisttp16}, [X87_FISTTP32] = {4, 1, 1, run_fisttp32},
     [X87_FISTTP64] = {8, 1, 1, run_fisttp64}, [X87_FLDCW] = {2, 0, 1, run_fldcw},
     [X87_FNSTCW] = {2, 1, 0, run_fnstcw},     [X87_FNSTSW] = {2, 1, 0, run_fnstsw},
+    X87_ROW(X87_ARITH_M32FP, 4, 32, ),	      X87_ROW(X87_ARITH_M64FP, 8, 64, ),
+    X87_ROW(X87_ARITH_M32INT, 4, 32, i),      X87_ROW(X87_ARITH_M16INT, 2, 16, i),
 };
 
 void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem)

@@ -316,6 +316,48 @@ static void gp2_tests(void)
 	is_int(res.exc.vector, XG_EMU_X86_UD, "... #UD");
 }
 
+/* MMX moves (issue 11): MM(i) is physical register i; TOP = 0, every tag valid after */
+static void mmx_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	uint64_t v;
+	uint16_t fsw = 3 << 11, e;
+
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	memcpy(f.xs + XG_EMU_X86_XS_FSW, &fsw, 2); /* TOP = 3: MM1 is in the ST(6) slot */
+	v = 0x1111222233334444ull;
+	memcpy(f.xs + XG_EMU_X86_XS_ST0 + 16 * 6, &v, 8);
+	is_int(emu(&f, "0f 7f 0b", &res), XG_EMU_X86_OK, "movq [rbx], mm1");
+	memcpy(&v, f.mem + 0x800, 8);
+	is_hex(v, 0x1111222233334444ull, "... MM1 is physical register 1 (ST(6) with TOP = 3)");
+	memcpy(&fsw, f.xs + XG_EMU_X86_XS_FSW, 2);
+	ok(((fsw >> 11) & 7) == 0 && f.xs[XG_EMU_X86_XS_FTW] == 0xff, "... TOP = 0, all valid");
+	memcpy(&v, f.xs + XG_EMU_X86_XS_ST0 + 16, 8);
+	is_hex(v, 0x1111222233334444ull, "... and it is ST(1) now");
+	v = 0xdeadbeef;
+	memcpy(f.mem + 0x808, &v, 8);
+	is_int(emu(&f, "0f 6e 53 08", &res), XG_EMU_X86_OK, "movd mm2, [rbx+8]");
+	memcpy(&v, f.xs + XG_EMU_X86_XS_ST0 + 32, 8);
+	memcpy(&e, f.xs + XG_EMU_X86_XS_ST0 + 40, 2);
+	ok(v == 0xdeadbeef && e == 0xffff, "... zero-extended, exponent all ones");
+	/* a store that faults: TOP = 0 already, tags as they were (seen on the CPU) */
+	reset(&f);
+	f.writable[0] = 0;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	fsw = 5 << 11;
+	memcpy(f.xs + XG_EMU_X86_XS_FSW, &fsw, 2);
+	f.xs[XG_EMU_X86_XS_FTW] = 0x0f;
+	is_int(emu(&f, "0f 7e 03", &res), XG_EMU_X86_EXCEPTION, "movd [rbx], mm0 read-only: #PF");
+	memcpy(&fsw, f.xs + XG_EMU_X86_XS_FSW, 2);
+	ok(((fsw >> 11) & 7) == 0 && f.xs[XG_EMU_X86_XS_FTW] == 0x0f && f.writes == 0,
+	   "... TOP = 0, tags kept, nothing written");
+	f.r.cr0 |= 8;
+	is_int(emu(&f, "0f 6f 03", &res), XG_EMU_X86_EXCEPTION, "movq mm0, [rbx] with CR0.TS");
+	is_int(res.exc.vector, XG_EMU_X86_NM, "... #NM");
+}
+
 /* x87 arithmetic with a memory operand (issue 11), run on the host FPU */
 static void x87_arith_tests(void)
 {
@@ -619,5 +661,6 @@ int main(void)
 
 	gp2_tests();
 	x87_arith_tests();
+	mmx_tests();
 	return done_testing();
 }

@@ -141,7 +141,10 @@ struct xg_emu_x86_segment {
  * modelled for both): a flat 4 GiB segment has no limit to pass (an access that wraps at
  * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
  * instruction its accesses in order; an x87 store that an unmasked exception suppresses makes
- * no access (so cannot page-fault); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely.
+ * no access (so cannot page-fault); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
+ * an MMX store (MOVD/MOVQ/MOVNTQ to memory) whose access faults has already set x87 TOP to 0,
+ * the tag word left as it was (the fault is delivered with that state; a load that faults
+ * changes nothing).
  * Seen in 16-bit protected mode (segment bases at any byte): the alignment of movaps and its
  * kind is checked on the linear address, not the offset; a masked VEX/EVEX operand checks
  * the limit of every enabled element before any page walk; FLD m80, like FSTP m80, is two

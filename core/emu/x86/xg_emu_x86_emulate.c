@@ -1138,8 +1138,19 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 	c->res->stage = XG_EMU_X86_STAGE_LEGALITY;
 	if ((rc = impl->plan(c)))
 		return rc;
-	if ((rc = memory_stages(c, 1)))
+	if ((rc = memory_stages(c, 1))) {
+		if (rc == XG_EMU_X86_EXCEPTION && c->xs_on_fault && c->xs_dirty) {
+			struct xg_emu_x86_exception exc = c->res->exc;
+			enum xg_emu_x86_stage at = c->res->stage;
+			int rc2;
+			c->nacc = 0;
+			if ((rc2 = commit(c, 0)))
+				return rc2;
+			c->res->exc = exc;
+			c->res->stage = at;
+		}
 		return rc;
+	}
 	if ((rc = impl->exec(c)))
 		return rc;
 	if ((rc = stage(c, XG_EMU_X86_STAGE_WRITEBACK)))
@@ -1161,7 +1172,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.in = &res->insn;
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
 	c.align = 0;
-	c.x87_ran = c.partial_stores = 0;
+	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
 	c.nacc = 0;
 	memset(c.mem, 0, sizeof(c.mem));
 	rc = ops->get_regs(opaque, &c.r);

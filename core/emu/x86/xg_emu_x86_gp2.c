@@ -142,6 +142,7 @@ enum {
 	K_CRC32,     /* sub 0 byte source (F0), 1 operand-size source (F1) */
 	K_ADX,	     /* sub 0 adcx, 1 adox */
 	K_BMI,	     /* VEX: sub below */
+	K_MMX,	     /* MMX MOVD/MOVQ/MOVNTQ: xg_emu_x86_mmx.c */
 };
 enum {
 	B_ANDN,
@@ -227,6 +228,11 @@ static const struct gp2_opc gp2_table[] = {
     {1, 2, 0xf7, P_F3, ANYREG, K_BMI, B_SARX, NEED_BMI2, "sarx"},
     {1, 2, 0xf7, P_F2, ANYREG, K_BMI, B_SHRX, NEED_BMI2, "shrx"},
     {1, 3, 0xf0, P_F2, ANYREG, K_BMI, B_RORX, NEED_BMI2, "rorx"},
+    {0, 1, 0x6e, P_NONE, ANYREG, K_MMX, 0, 0, "movd mm"},
+    {0, 1, 0x7e, P_NONE, ANYREG, K_MMX, 0, 0, "movd mm"},
+    {0, 1, 0x6f, P_NONE, ANYREG, K_MMX, 0, 0, "movq mm"},
+    {0, 1, 0x7f, P_NONE, ANYREG, K_MMX, 0, 0, "movq mm"},
+    {0, 1, 0xe7, P_NONE, ANYREG, K_MMX, 0, 0, "movntq"},
 };
 
 static const char *const shift_names[8] = {"rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"};
@@ -311,6 +317,8 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 	const struct gp2_opc *e = entry(in);
 	unsigned kind = XG_EMU_X86_READ, size = in->opsize;
 
+	if (e->kind == K_MMX)
+		return xg_emu_x86_mmx_plan(c);
 	if (e->kind == K_BMI) {
 		/* VEX-encoded GPR instructions: L = 1 is #UD; W1 picks 64 bits in 64-bit mode
 		 * only (SDM Vol. 2 2.5.1, Table 2-29 type 13); RORX has no vvvv operand */
@@ -577,6 +585,8 @@ static int gp2_exec(struct xg_emu_x86_ctx *c)
 	}
 	case K_BMI:
 		return exec_bmi(c, e);
+	case K_MMX:
+		return xg_emu_x86_mmx_exec(c);
 	}
 	return 0;
 }

@@ -252,6 +252,9 @@ struct xg_emu_x86_ctx {
 	struct xg_emu_x86_acc acc[XG_EMU_X86_MAXACC];
 	/* an x87 store form run once in plan (to know whether it stores), reused by exec */
 	int x87_ran, x87_stores;
+	/* the vector state as plan() left it is kept when a memory access then faults (an MMX
+	 * store sets TOP to 0 before its access: seen on the CPU) */
+	int xs_on_fault;
 	/* the accesses are separate stores: a fault in a later one leaves the earlier ones
 	 * written (FSTP m80 is an 8-byte and a 2-byte store: seen on the CPU) */
 	int partial_stores;
@@ -291,6 +294,9 @@ extern const struct xg_emu_x86_impl xg_emu_x86_stub_impl;
 /* xg_emu_x86_gp2.c: claims (op = OP_GP2) the decoded instructions it implements */
 void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in);
 extern const struct xg_emu_x86_impl xg_emu_x86_gp2_impl;
+/* xg_emu_x86_mmx.c: the MMX moves, through gp2's table */
+int xg_emu_x86_mmx_plan(struct xg_emu_x86_ctx *c);
+int xg_emu_x86_mmx_exec(struct xg_emu_x86_ctx *c);
 
 /* Host-executed arithmetic (xg_emu_x86_alu.c): returns the result, updates *flags. */
 uint64_t xg_emu_x86_alu(unsigned op, unsigned size, uint64_t dst, uint64_t src, uint64_t *flags);

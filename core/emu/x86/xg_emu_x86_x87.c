@@ -74,10 +74,10 @@ X87_ARITH(64, "l")
 X87_IARITH(32, "l")
 X87_IARITH(16, "s")
 #define X87_ROW(f, sz, t, i)                                                                       \
-	[f + 0] = {sz, 0, 1, run_f##i##add##t}, [f + 1] = {sz, 0, 1, run_f##i##mul##t},             \
-	[f + 2] = {sz, 0, 1, run_f##i##com##t}, [f + 3] = {sz, 0, 1, run_f##i##comp##t},            \
-	[f + 4] = {sz, 0, 1, run_f##i##sub##t}, [f + 5] = {sz, 0, 1, run_f##i##subr##t},            \
-	[f + 6] = {sz, 0, 1, run_f##i##div##t}, [f + 7] = {sz, 0, 1, run_f##i##divr##t}
+	[f + 0] = {sz, 0, 1, run_f##i##add##t}, [f + 1] = {sz, 0, 1, run_f##i##mul##t},            \
+	     [f + 2] = {sz, 0, 1, run_f##i##com##t}, [f + 3] = {sz, 0, 1, run_f##i##comp##t},      \
+	     [f + 4] = {sz, 0, 1, run_f##i##sub##t}, [f + 5] = {sz, 0, 1, run_f##i##subr##t},      \
+	     [f + 6] = {sz, 0, 1, run_f##i##div##t}, [f + 7] = {sz, 0, 1, run_f##i##divr##t}
 
 /* size, store, waiting (SDM Vol. 1 8.3.12: FNSTCW/FNSTSW are the non-waiting forms) */
 const struct xg_emu_x86_x87_form xg_emu_x86_x87_forms[X87_NFORMS] = {

@@ -358,6 +358,47 @@ static void mmx_tests(void)
 	is_int(res.exc.vector, XG_EMU_X86_NM, "... #NM");
 }
 
+/* MOVDIR64B, MOVDIRI, CLFLUSH and the prefetches (issue 11) */
+static void misc_mem_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	uint64_t v;
+
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RDX] = BASE + 0x1040; /* destination */
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff0;	 /* source, across a page */
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_OK, "movdir64b rdx, [rbx]");
+	ok(!memcmp(f.mem + 0x1040, f.mem + 0xff0, 64), "... 64 bytes copied");
+	ok(f.writes == 1 && f.write_size[0] == 64 && f.write_la[0] == BASE + 0x1040,
+	   "... as one 64-byte write (%d writes)", f.writes);
+	f.r.gpr[XG_EMU_X86_RDX] = BASE + 0x1048;
+	f.writes = 0;
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION, "... destination misaligned");
+	ok(res.exc.vector == XG_EMU_X86_GP && res.exc.error == 0 && f.writes == 0,
+	   "... #GP(0), nothing written");
+	f.present[0] = 0;
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION, "... and source missing");
+	is_int(res.exc.vector, XG_EMU_X86_PF, "... the source's #PF comes first (as on the CPU)");
+
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.r.gpr[XG_EMU_X86_RAX] = 0x1122334455667788ull;
+	is_int(emu(&f, "48 0f 38 f9 03", &res), XG_EMU_X86_OK, "movdiri [rbx], rax");
+	memcpy(&v, f.mem + 0x800, 8);
+	ok(v == 0x1122334455667788ull && f.writes == 1 && f.reads == 0, "... one store, no read");
+
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	is_int(emu(&f, "0f ae 3b", &res), XG_EMU_X86_OK, "clflush [rbx]");
+	ok(f.reads == 0 && f.writes == 0, "... no device access");
+	f.present[0] = 0;
+	is_int(emu(&f, "66 0f ae 33", &res), XG_EMU_X86_EXCEPTION, "clwb [rbx] on a missing page");
+	ok(res.exc.vector == XG_EMU_X86_PF && res.exc.error == 0, "... #PF as a read");
+	is_int(emu(&f, "0f 18 0b", &res), XG_EMU_X86_OK, "prefetcht0 [rbx] on a missing page");
+	ok(f.reads == 0 && res.insn.len == 3, "... nothing at all");
+}
+
 /* x87 arithmetic with a memory operand (issue 11), run on the host FPU */
 static void x87_arith_tests(void)
 {
@@ -662,5 +703,6 @@ int main(void)
 	gp2_tests();
 	x87_arith_tests();
 	mmx_tests();
+	misc_mem_tests();
 	return done_testing();
 }

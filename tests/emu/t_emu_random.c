@@ -874,6 +874,14 @@ static void gen_bits(struct tcase *c)
 		c->gpr[c->in.rm & 15] = rn(2) ? 0 : 1ull << rn(64);
 }
 
+/* MOVDIR64B: the destination register at a 64-byte aligned place of the window, mostly */
+static void gen_movdir64b(struct tcase *c)
+{
+	unsigned r = c->in.reg & 15;
+	if (rn(4) && !addr_reg(c, r))
+		c->gpr[r] = win() + 64 * rn((rn(4) ? 2 : NPAGES) * PAGE / 64);
+}
+
 /* the generator classes, by instruction name (registered here, run after make_state) */
 static const struct gen_class {
 	const char *names; /* space-separated */
@@ -882,6 +890,7 @@ static const struct gen_class {
     {"rol ror rcl rcr shl shr sal sar shld shrd sarx shlx shrx rorx bzhi bextr", gen_counts},
     {"div idiv", gen_divide},
     {"bsf bsr tzcnt lzcnt popcnt blsi blsmsk blsr", gen_bits},
+    {"movdir64b", gen_movdir64b},
 };
 
 static void gen_class(struct tcase *c)
@@ -1160,6 +1169,23 @@ static const struct fixed {
 	.val = 2 * PAGE - 2, .reg2 = -1), 0x0f, 0x7e, 0x03),
     FXS(64, "movq mm3, [rbx] from a missing page", (.reg = 3, .rel = 1, .val = 3 * PAGE + 8,
 	.reg2 = -1), 0x0f, 0x6f, 0x1b),
+    /* MOVDIR64B, MOVDIRI, CLFLUSH, prefetch */
+    FXS(64, "movdir64b rdx, [rbx] across pages", (.reg = 2, .rel = 1, .val = 0x40, .reg2 = 3,
+	.rel2 = 1, .val2 = PAGE - 20), 0x66, 0x0f, 0x38, 0xf8, 0x13),
+    FXS(64, "movdir64b: source #PF before the destination's alignment #GP", (.reg = 2, .rel = 1,
+	.val = 0x41, .reg2 = 3, .rel2 = 1, .val2 = 3 * PAGE + 8), 0x66, 0x0f, 0x38, 0xf8, 0x13),
+    FXS(64, "movdir64b: destination on the read-only page", (.reg = 2, .rel = 1,
+	.val = 2 * PAGE + 0x80, .reg2 = 3, .rel2 = 1, .val2 = 0x10), 0x66, 0x0f, 0x38, 0xf8, 0x13),
+    FXS(32, "movdir64b edx, [ebx]", (.reg = 2, .rel = 1, .val = PAGE + 0xc0, .reg2 = 3,
+	.rel2 = 1, .val2 = 0x33), 0x66, 0x0f, 0x38, 0xf8, 0x13),
+    FXS(64, "movdiri [rbx], rax across pages", (.reg = 3, .rel = 1, .val = PAGE - 3, .reg2 = -1),
+	0x48, 0x0f, 0x38, 0xf9, 0x03),
+    FXS(64, "clflush [rbx] on a missing page: #PF", (.reg = 3, .rel = 1, .val = 3 * PAGE + 5,
+	.reg2 = -1), 0x0f, 0xae, 0x3b),
+    FXS(64, "clflush [rbx] on the read-only page", (.reg = 3, .rel = 1, .val = 2 * PAGE + 5,
+	.reg2 = -1), 0x0f, 0xae, 0x3b),
+    FXS(64, "prefetcht0 [rbx] on a missing page: nothing", (.reg = 3, .rel = 1,
+	.val = 3 * PAGE + 5, .reg2 = -1), 0x0f, 0x18, 0x0b),
     /* x87 */
     FXS(64, "fstp m32 to a read-only page", (.reg = 3, .rel = 1, .val = 2 * PAGE + 16, .reg2 = -1),
 	0xd9, 0x1b),

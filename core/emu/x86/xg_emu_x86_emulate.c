@@ -165,6 +165,7 @@ void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, uns
 	a->size = (uint8_t)size;
 	a->kind = (uint8_t)kind;
 	a->seg = (uint8_t)seg;
+	a->align = 0;
 }
 
 /* ---- vector state ---- */
@@ -773,7 +774,11 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	}
 	for (unsigned i = 0; i < c->nacc; i++) {
 		c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
-		if (whole || !(rc = check_segment(c, i))) {
+		/* a per-access alignment (MOVDIR64B's destination) in its turn, on the linear
+		 * address as the CPU checks it */
+		if (c->acc[i].align && (c->acc[i].la & (c->acc[i].align - 1u)))
+			rc = xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
+		else if (whole || !(rc = check_segment(c, i))) {
 			c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
 			rc = for_pieces(c, &c->acc[i], piece_translate);
 		}
@@ -789,7 +794,7 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_TRANSLATE)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_READ;
-	if ((rc = run_pieces(c, XG_EMU_X86_READ, piece_read)))
+	if (!c->translate_only && (rc = run_pieces(c, XG_EMU_X86_READ, piece_read)))
 		return rc;
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_READ)))
 		return rc;
@@ -1172,7 +1177,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.in = &res->insn;
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
 	c.align = 0;
-	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
+	c.x87_ran = c.partial_stores = c.xs_on_fault = c.translate_only = 0;
 	c.nacc = 0;
 	memset(c.mem, 0, sizeof(c.mem));
 	rc = ops->get_regs(opaque, &c.r);

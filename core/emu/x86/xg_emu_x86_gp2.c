@@ -2,7 +2,8 @@
  * xg_emu_x86_gp2.c - the general-purpose instructions whose result or flags are the CPU's
  * own business: shifts and rotates (RCL/RCR, SHLD/SHRD), MUL/IMUL/DIV/IDIV, BSF/BSR,
  * POPCNT/LZCNT/TZCNT, MOVBE, CRC32, ADCX/ADOX and the VEX-encoded BMI1/BMI2 group, each
- * with a register or a memory operand.
+ * with a register or a memory operand; and the miscellaneous memory instructions MOVDIRI,
+ * MOVDIR64B, CLFLUSH/CLFLUSHOPT/CLWB and the prefetch and hint NOPs.
  *
  * The SDM leaves flags (and, for BSF/BSR on zero and SHLD/SHRD past the operand size, even
  * destination bits) undefined in places; what a guest sees there is what its CPU does. So
@@ -143,6 +144,10 @@ enum {
 	K_ADX,	     /* sub 0 adcx, 1 adox */
 	K_BMI,	     /* VEX: sub below */
 	K_MMX,	     /* MMX MOVD/MOVQ/MOVNTQ: xg_emu_x86_mmx.c */
+	K_MOVDIR,    /* sub 0 MOVDIRI, 1 MOVDIR64B */
+	K_LINE,	     /* CLFLUSH/CLFLUSHOPT/CLWB: translated (and so faulting) like a byte
+			load, never read */
+	K_HINT,	     /* PREFETCHh/PREFETCHW/CLDEMOTE, hint NOPs: no access, no fault */
 };
 enum {
 	B_ANDN,
@@ -160,7 +165,7 @@ enum {
 	B_SHRX
 };
 
-/* CPUID feature a form needs (checked on the host): leaf 1 ECX or leaf 7 EBX bits */
+/* CPUID feature a form needs (checked on the host, see host_has) */
 enum {
 	NEED_NONE = 0,
 	NEED_POPCNT,
@@ -169,7 +174,12 @@ enum {
 	NEED_ABM,
 	NEED_BMI1,
 	NEED_BMI2,
-	NEED_ADX
+	NEED_ADX,
+	NEED_CLFSH,
+	NEED_CLFLUSHOPT,
+	NEED_CLWB,
+	NEED_MOVDIRI,
+	NEED_MOVDIR64B,
 };
 
 struct gp2_opc {
@@ -233,6 +243,19 @@ static const struct gp2_opc gp2_table[] = {
     {0, 1, 0x6f, P_NONE, ANYREG, K_MMX, 0, 0, "movq mm"},
     {0, 1, 0x7f, P_NONE, ANYREG, K_MMX, 0, 0, "movq mm"},
     {0, 1, 0xe7, P_NONE, ANYREG, K_MMX, 0, 0, "movntq"},
+    {0, 2, 0xf9, P_NONE, ANYREG, K_MOVDIR, 0, NEED_MOVDIRI, "movdiri"},
+    {0, 2, 0xf8, P_66, ANYREG, K_MOVDIR, 1, NEED_MOVDIR64B, "movdir64b"},
+    /* group 15 memory forms (SDM Vol. 2 Table A-6): NP /7 CLFLUSH, 66 /7 CLFLUSHOPT,
+     * 66 /6 CLWB */
+    {0, 1, 0xae, P_NONE, 0x80, K_LINE, 0, NEED_CLFSH, "clflush"},
+    {0, 1, 0xae, P_66, 0x80, K_LINE, 0, NEED_CLFLUSHOPT, "clflushopt"},
+    {0, 1, 0xae, P_66, 0x40, K_LINE, 0, NEED_CLWB, "clwb"},
+    /* 0F 18 /0-3 PREFETCHNTA/T0/T1/T2 (the rest of 0F 18 a hint NOP), 0F 0D /1 PREFETCHW,
+     * NP 0F 1C /0 CLDEMOTE (a hint NOP where it is not supported), 0F 1F /0 NOP Ev */
+    {0, 1, 0x18, P_NONE | P_66, ANYREG, K_HINT, 0, 0, "prefetch"},
+    {0, 1, 0x0d, P_NONE | P_66, 0x02, K_HINT, 0, 0, "prefetchw"},
+    {0, 1, 0x1c, P_NONE, 0x01, K_HINT, 0, 0, "cldemote"},
+    {0, 1, 0x1f, P_NONE | P_66, 0x01, K_HINT, 0, 0, "nop"},
 };
 
 static const char *const shift_names[8] = {"rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"};
@@ -249,6 +272,9 @@ void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
 		if (e->enc != in->enc || e->map != in->map || e->opcode != in->opcode ||
 		    !((e->pfx >> in->pfx) & 1) || !((e->regs >> reg) & 1))
 			continue;
+		/* group 15 with mod = 3 is the fences and FSGSBASE, not these */
+		if (e->kind == K_LINE && in->mod == 3)
+			return;
 		in->op = OP_GP2;
 		in->aux = (uint16_t)(i | (e->kind == K_SHIFT ? reg << 8 : 0));
 		in->name = e->kind == K_SHIFT	 ? shift_names[reg]
@@ -273,22 +299,27 @@ static int host_has(unsigned need)
 	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
 	if (!v) {
-		unsigned r[4], c, b7 = 0, c81;
+		unsigned r[4], c, d1, b7 = 0, c7 = 0, c81;
 		cpuid(0, r);
 		if (r[0] >= 7) {
 			cpuid(7, r);
 			b7 = r[1];
+			c7 = r[2];
 		}
 		cpuid(1, r);
 		c = r[2];
+		d1 = r[3];
 		cpuid(0x80000001u, r);
 		c81 = r[2];
-		/* CPUID.1:ECX POPCNT 23, MOVBE 22, SSE4.2 20; 80000001H:ECX LZCNT (ABM) 5;
-		 * 7.0:EBX BMI1 3, BMI2 8, ADX 19 (SDM Vol. 2 CPUID) */
+		/* CPUID.1:ECX POPCNT 23, MOVBE 22, SSE4.2 20; 1:EDX CLFSH 19; 80000001H:ECX
+		 * LZCNT (ABM) 5; 7.0:EBX BMI1 3, BMI2 8, ADX 19, CLFLUSHOPT 23, CLWB 24;
+		 * 7.0:ECX MOVDIRI 27, MOVDIR64B 28 (SDM Vol. 2 CPUID) */
 		v = 1 | ((c >> 23) & 1) << NEED_POPCNT | ((c >> 22) & 1) << NEED_MOVBE |
 		    ((c >> 20) & 1) << NEED_SSE42 | ((c81 >> 5) & 1) << NEED_ABM |
 		    ((b7 >> 3) & 1) << NEED_BMI1 | ((b7 >> 8) & 1) << NEED_BMI2 |
-		    ((b7 >> 19) & 1) << NEED_ADX;
+		    ((b7 >> 19) & 1) << NEED_ADX | ((d1 >> 19) & 1) << NEED_CLFSH |
+		    ((b7 >> 23) & 1) << NEED_CLFLUSHOPT | ((b7 >> 24) & 1) << NEED_CLWB |
+		    ((c7 >> 27) & 1) << NEED_MOVDIRI | ((c7 >> 28) & 1) << NEED_MOVDIR64B;
 		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	}
 	return need == NEED_NONE || ((v >> need) & 1);
@@ -319,6 +350,39 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 
 	if (e->kind == K_MMX)
 		return xg_emu_x86_mmx_plan(c);
+	if (e->kind == K_HINT)
+		return 0; /* no access, no fault (SDM Vol. 2 PREFETCHh, CLDEMOTE, NOP) */
+	if ((e->kind == K_MOVDIR || e->kind == K_LINE) && !in->has_mem)
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if (!host_has(e->need))
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if (e->kind == K_LINE) {
+		/* the line's byte is translated for a read (segment, canonical and #PF as for a
+		 * byte load: SDM Vol. 2 CLFLUSH) but nothing is read from a device */
+		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, 1, XG_EMU_X86_READ, 0);
+		c->translate_only = 1;
+		return 0;
+	}
+	if (e->kind == K_MOVDIR && e->sub == 0) {
+		/* MOVDIRI m32/m64, r: a store of the register (SDM Vol. 2 MOVDIRI) */
+		in->opsize = size = in->w && in->mode == 64 ? 8 : 4;
+		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, size, XG_EMU_X86_WRITE, 0);
+		return 0;
+	}
+	if (e->kind == K_MOVDIR) {
+		/* MOVDIR64B r, m512: 64 bytes from r/m to ES:[reg] (the register of the address
+		 * size; no segment override), one 64-byte store, #GP(0) unless 64-byte aligned
+		 * (SDM Vol. 2 MOVDIR64B) */
+		uint64_t dst = c->r.gpr[in->reg & 15] & (in->addrsize == 8   ? ~0ull
+							 : in->addrsize == 4 ? 0xffffffffull
+									     : 0xffff);
+		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, 64, XG_EMU_X86_READ, 0);
+		xg_emu_x86_add_acc(c, dst, XG_EMU_X86_ES, 64, XG_EMU_X86_WRITE, 64);
+		/* the alignment #GP comes after the source's #PF (seen on the CPU) */
+		if (c->nacc == 2)
+			c->acc[1].align = 64;
+		return 0;
+	}
 	if (e->kind == K_BMI) {
 		/* VEX-encoded GPR instructions: L = 1 is #UD; W1 picks 64 bits in 64-bit mode
 		 * only (SDM Vol. 2 2.5.1, Table 2-29 type 13); RORX has no vvvv operand */
@@ -587,6 +651,15 @@ static int gp2_exec(struct xg_emu_x86_ctx *c)
 		return exec_bmi(c, e);
 	case K_MMX:
 		return xg_emu_x86_mmx_exec(c);
+	case K_MOVDIR:
+		if (sub == 0)
+			memcpy(c->mem, &c->r.gpr[in->reg & 15], sz);
+		else
+			memcpy(c->mem + 64, c->mem, 64);
+		return 0;
+	case K_LINE:
+	case K_HINT:
+		return 0;
 	}
 	return 0;
 }

@@ -230,6 +230,7 @@ struct xg_emu_x86_acc {
 	uint8_t size; /* bytes, at most 64 */
 	uint8_t kind; /* enum xg_emu_x86_access */
 	uint8_t seg;
+	uint8_t align; /* #GP(0) unless aligned to this, checked in its turn (0: none) */
 };
 
 #define XG_EMU_X86_MAXACC 72
@@ -255,6 +256,8 @@ struct xg_emu_x86_ctx {
 	/* the vector state as plan() left it is kept when a memory access then faults (an MMX
 	 * store sets TOP to 0 before its access: seen on the CPU) */
 	int xs_on_fault;
+	/* the accesses are translated (and fault) but never read (CLFLUSH and its kin) */
+	int translate_only;
 	/* the accesses are separate stores: a fault in a later one leaves the earlier ones
 	 * written (FSTP m80 is an 8-byte and a 2-byte store: seen on the CPU) */
 	int partial_stores;

@@ -428,6 +428,27 @@ static void x87_arith_tests(void)
 	memcpy(&fsw, f.xs + XG_EMU_X86_XS_FSW, 2);
 	ok((fsw & 0x4700) == 0 && ((fsw >> 11) & 7) == 1 && f.xs[XG_EMU_X86_XS_FTW] == 0,
 	   "... 9 > 2: C3 = C2 = C0 = 0, popped (TOP = 1, empty)");
+	/* FNSTENV: the 28-byte environment, then every exception masked; across into a
+	 * read-only page, CR2 is the environment's last byte (as the CPU reports it) */
+	f.xs[XG_EMU_X86_XS_FCW] = 0x72;
+	is_int(emu(&f, "d9 73 20", &res), XG_EMU_X86_OK, "fnstenv [rbx+0x20]");
+	ok(f.mem[0x820] == 0x72 && f.mem[0x821] == 0x03 && f.xs[XG_EMU_X86_XS_FCW] == 0x7f,
+	   "... FCW stored, then all exceptions masked");
+	memcpy(&fsw, f.mem + 0x824, 2);
+	ok(((fsw >> 11) & 7) == 1, "... FSW stored (TOP = 1)");
+	f.mem[0x820] = 0x40; /* FCW 0x340 back with FLDENV */
+	is_int(emu(&f, "d9 63 20", &res), XG_EMU_X86_OK, "fldenv [rbx+0x20]");
+	is_int(f.xs[XG_EMU_X86_XS_FCW], 0x40, "... FCW loaded");
+	f.writable[1] = 0;
+	f.writes = 0;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x1000 - 9;
+	is_int(emu(&f, "d9 33", &res), XG_EMU_X86_EXCEPTION, "fnstenv across into read-only");
+	ok(res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == BASE + 0x1000 + 18 && f.writes == 0,
+	   "... #PF at the last byte, nothing written (#%u cr2 %#llx, %d writes)", res.exc.vector,
+	   (unsigned long long)res.exc.cr2, f.writes);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	fsw = 0;
+
 	/* a pending unmasked exception: #MF before the next waiting instruction */
 	fsw = 0x8081;
 	memcpy(f.xs + XG_EMU_X86_XS_FSW, &fsw, 2);

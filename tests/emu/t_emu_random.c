@@ -1186,6 +1186,16 @@ static const struct fixed {
 	.reg2 = -1), 0x0f, 0xae, 0x3b),
     FXS(64, "prefetcht0 [rbx] on a missing page: nothing", (.reg = 3, .rel = 1,
 	.val = 3 * PAGE + 5, .reg2 = -1), 0x0f, 0x18, 0x0b),
+    /* FNSTENV/FLDENV: CR2 across into a faulting page */
+    FXS(64, "fnstenv [rbx] 9 bytes before the read-only page: CR2 = last byte", (.reg = 3,
+	.rel = 1, .val = 2 * PAGE - 9, .reg2 = -1), 0xd9, 0x33),
+    FXS(64, "fnstenv [rbx] 2 bytes before the read-only page: CR2 = page", (.reg = 3, .rel = 1,
+	.val = 2 * PAGE - 2, .reg2 = -1), 0xd9, 0x33),
+    FXS(64, "fldenv [rbx] 9 bytes before a missing page", (.reg = 3, .rel = 1,
+	.val = 3 * PAGE - 9, .reg2 = -1), 0xd9, 0x23),
+    FXS(32, "fnstenv m14 [ebx] across into the read-only page", (.reg = 3, .rel = 1,
+	.val = 2 * PAGE - 5, .reg2 = -1), 0x66, 0xd9, 0x33),
+    FXS(64, "fldenv [rbx]", (.reg = 3, .rel = 1, .val = 0x40, .reg2 = -1), 0xd9, 0x23),
     /* x87 */
     FXS(64, "fstp m32 to a read-only page", (.reg = 3, .rel = 1, .val = 2 * PAGE + 16, .reg2 = -1),
 	0xd9, 0x1b),

@@ -144,7 +144,10 @@ struct xg_emu_x86_segment {
  * no access (so cannot page-fault); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
  * an MMX store (MOVD/MOVQ/MOVNTQ to memory) whose access faults has already set x87 TOP to 0,
  * the tag word left as it was (the fault is delivered with that state; a load that faults
- * changes nothing).
+ * changes nothing); FNSTENV/FLDENV across into a page that faults report CR2 = the
+ * environment's last byte unless the first field (4 bytes, 2 in the 14-byte form) already
+ * crosses, then the page's first byte; MOVDIR64B raises the source's #PF before the
+ * destination's alignment #GP.
  * Seen in 16-bit protected mode (segment bases at any byte): the alignment of movaps and its
  * kind is checked on the linear address, not the offset; a masked VEX/EVEX operand checks
  * the limit of every enabled element before any page walk; FLD m80, like FSTP m80, is two

@@ -166,6 +166,7 @@ void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, uns
 	a->kind = (uint8_t)kind;
 	a->seg = (uint8_t)seg;
 	a->align = 0;
+	a->probe = 0;
 }
 
 /* ---- vector state ---- */
@@ -707,7 +708,7 @@ static int run_pieces(struct xg_emu_x86_ctx *c, unsigned kinds, piece_fn fn)
 {
 	for (unsigned i = 0; i < c->nacc; i++) {
 		int rc;
-		if (!(c->acc[i].kind & kinds))
+		if (!(c->acc[i].kind & kinds) || c->acc[i].probe)
 			continue;
 		rc = for_pieces(c, &c->acc[i], fn);
 		if (rc)
@@ -727,7 +728,7 @@ static int partial_write(struct xg_emu_x86_ctx *c, unsigned upto, int hooks)
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_WRITEBACK)))
 		return rc;
 	for (unsigned i = 0; i < upto; i++)
-		if ((rc = for_pieces(c, &c->acc[i], piece_write)))
+		if (!c->acc[i].probe && (rc = for_pieces(c, &c->acc[i], piece_write)))
 			return rc;
 	c->res->exc = exc;
 	c->res->stage = at;
@@ -794,7 +795,7 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_TRANSLATE)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_READ;
-	if (!c->translate_only && (rc = run_pieces(c, XG_EMU_X86_READ, piece_read)))
+	if ((rc = run_pieces(c, XG_EMU_X86_READ, piece_read)))
 		return rc;
 	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_READ)))
 		return rc;
@@ -1177,7 +1178,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.in = &res->insn;
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
 	c.align = 0;
-	c.x87_ran = c.partial_stores = c.xs_on_fault = c.translate_only = 0;
+	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
 	c.nacc = 0;
 	memset(c.mem, 0, sizeof(c.mem));
 	rc = ops->get_regs(opaque, &c.r);

@@ -360,7 +360,8 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 		/* the line's byte is translated for a read (segment, canonical and #PF as for a
 		 * byte load: SDM Vol. 2 CLFLUSH) but nothing is read from a device */
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, 1, XG_EMU_X86_READ, 0);
-		c->translate_only = 1;
+		if (c->nacc)
+			c->acc[c->nacc - 1].probe = 1;
 		return 0;
 	}
 	if (e->kind == K_MOVDIR && e->sub == 0) {

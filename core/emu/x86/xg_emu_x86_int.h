@@ -209,7 +209,12 @@ enum {
 	X87_ARITH_M64FP = X87_ARITH_M32FP + 8,
 	X87_ARITH_M32INT = X87_ARITH_M64FP + 8,
 	X87_ARITH_M16INT = X87_ARITH_M32INT + 8,
-	X87_NFORMS = X87_ARITH_M16INT + 8
+	/* the environment, 28 bytes (14 with a 16-bit operand size: the 16 forms) */
+	X87_FLDENV = X87_ARITH_M16INT + 8,
+	X87_FLDENV16,
+	X87_FNSTENV,
+	X87_FNSTENV16,
+	X87_NFORMS
 };
 struct xg_emu_x86_x87_form {
 	uint8_t size;  /* memory operand bytes */
@@ -231,6 +236,7 @@ struct xg_emu_x86_acc {
 	uint8_t kind; /* enum xg_emu_x86_access */
 	uint8_t seg;
 	uint8_t align; /* #GP(0) unless aligned to this, checked in its turn (0: none) */
+	uint8_t probe; /* translated (and faulting) in its turn, never read or written */
 };
 
 #define XG_EMU_X86_MAXACC 72
@@ -256,12 +262,10 @@ struct xg_emu_x86_ctx {
 	/* the vector state as plan() left it is kept when a memory access then faults (an MMX
 	 * store sets TOP to 0 before its access: seen on the CPU) */
 	int xs_on_fault;
-	/* the accesses are translated (and fault) but never read (CLFLUSH and its kin) */
-	int translate_only;
 	/* the accesses are separate stores: a fault in a later one leaves the earlier ones
 	 * written (FSTP m80 is an 8-byte and a 2-byte store: seen on the CPU) */
 	int partial_stores;
-	uint8_t x87_out[16];
+	uint8_t x87_out[32];
 	uint8_t x87_img[512] __attribute__((aligned(64)));
 	uint8_t mem[XG_EMU_X86_MEMBUF] __attribute__((aligned(64)));
 	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));

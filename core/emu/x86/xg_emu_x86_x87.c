@@ -50,6 +50,23 @@ X87_RUN(run_fldcw, "fldcw")
 X87_RUN(run_fnstcw, "fnstcw")
 X87_RUN(run_fnstsw, "fnstsw")
 
+/* FLDENV/FNSTENV load and store FIP/FDP themselves: the image is moved in the 64-bit
+ * format (FXRSTOR64/FXSAVE64), the one XSAVE gives the emulator */
+#define X87_RUN64(nm, insn)                                                                        \
+	static void nm(void *fx, void *mem)                                                        \
+	{                                                                                          \
+		uint8_t host[512] __attribute__((aligned(16)));                                    \
+		__asm__ volatile("fxsave64 %[h]\n\tfxrstor64 (%[g])\n\t" insn " (%[m])\n\t"        \
+				 "fxsave64 (%[g])\n\tfxrstor64 %[h]"                               \
+				 : [h] "+m"(host)                                                  \
+				 : [g] "r"(fx), [m] "r"(mem)                                       \
+				 : "memory");                                                      \
+	}
+X87_RUN64(run_fldenv, "fldenv")
+X87_RUN64(run_fldenv16, "data16 fldenv")
+X87_RUN64(run_fnstenv, "fnstenv")
+X87_RUN64(run_fnstenv16, "data16 fnstenv")
+
 /* FADD FMUL FCOM FCOMP FSUB FSUBR FDIV FDIVR and their FI forms on each memory type */
 #define X87_ARITH(t, sfx)                                                                          \
 	X87_RUN(run_fadd##t, "fadd" sfx)                                                           \
@@ -94,6 +111,8 @@ const struct xg_emu_x86_x87_form xg_emu_x86_x87_forms[X87_NFORMS] = {
     [X87_FNSTCW] = {2, 1, 0, run_fnstcw},     [X87_FNSTSW] = {2, 1, 0, run_fnstsw},
     X87_ROW(X87_ARITH_M32FP, 4, 32, ),	      X87_ROW(X87_ARITH_M64FP, 8, 64, ),
     X87_ROW(X87_ARITH_M32INT, 4, 32, i),      X87_ROW(X87_ARITH_M16INT, 2, 16, i),
+    [X87_FLDENV] = {28, 0, 0, run_fldenv},    [X87_FLDENV16] = {14, 0, 0, run_fldenv16},
+    [X87_FNSTENV] = {28, 1, 0, run_fnstenv},  [X87_FNSTENV16] = {14, 1, 0, run_fnstenv16},
 };
 
 void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem)
@@ -119,7 +138,7 @@ static int x87_store_run(struct xg_emu_x86_ctx *c, uint8_t *img, uint8_t *out)
 {
 	unsigned form = c->in->aux;
 	uint8_t img2[512] __attribute__((aligned(16)));
-	uint8_t m1[16] __attribute__((aligned(16))), m2[16] __attribute__((aligned(16)));
+	uint8_t m1[32] __attribute__((aligned(16))), m2[32] __attribute__((aligned(16)));
 
 	memcpy(img, c->xs, 512);
 	memcpy(img2, c->xs, 512);
@@ -136,12 +155,16 @@ static int x87_store_run(struct xg_emu_x86_ctx *c, uint8_t *img, uint8_t *out)
 
 static int x87_plan(struct xg_emu_x86_ctx *c)
 {
-	const struct xg_emu_x86_x87_form *f = &xg_emu_x86_x87_forms[c->in->aux];
+	const struct xg_emu_x86_x87_form *f;
 	uint16_t fcw, fsw;
 	int rc = xg_emu_x86_load_xsave(c);
 
 	if (rc)
 		return rc;
+	/* the 14-byte environment with a 16-bit operand size (SDM Vol. 1 8.1.10) */
+	if ((c->in->aux == X87_FLDENV || c->in->aux == X87_FNSTENV) && c->in->opsize == 2)
+		c->in->aux++;
+	f = &xg_emu_x86_x87_forms[c->in->aux];
 	memcpy(&fcw, c->xs + XG_EMU_X86_XS_FCW, 2);
 	memcpy(&fsw, c->xs + XG_EMU_X86_XS_FSW, 2);
 	/* a waiting x87 instruction first takes a pending unmasked exception: #MF with
@@ -181,6 +204,19 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		xg_emu_x86_add_acc(c, ea + 8, c->in->seg, 2, XG_EMU_X86_READ, 8);
 		return 0;
 	}
+	if (c->in->aux >= X87_FLDENV && c->in->aux <= X87_FNSTENV16) {
+		/* the environment's first field (FCW and its pad, 4 bytes; 2 in the 14-byte
+		 * format) and then its last byte are translated first: past a page boundary
+		 * after the first field, CR2 is the last byte, not the page's first (seen on
+		 * the CPU) */
+		for (unsigned k = 0; k < 2; k++) {
+			xg_emu_x86_add_acc(c, xg_emu_x86_ea(c) + (k ? f->size - 1u : 0), c->in->seg,
+					   k ? 1 : f->size / 7,
+					   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+			if (c->nacc)
+				c->acc[c->nacc - 1].probe = 1;
+		}
+	}
 	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
 			   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	return 0;
@@ -192,13 +228,13 @@ static int x87_exec(struct xg_emu_x86_ctx *c)
 	unsigned form = in->aux;
 	const struct xg_emu_x86_x87_form *f = &xg_emu_x86_x87_forms[form];
 	uint8_t img[512] __attribute__((aligned(16)));
-	uint8_t m1[16] __attribute__((aligned(16)));
+	uint8_t m1[32] __attribute__((aligned(16)));
 	uint64_t fip, fdp;
 	uint16_t fop;
 
 	memcpy(img, c->xs, 512);
 	if (!f->store) {
-		memcpy(m1, c->mem, 16);
+		memcpy(m1, c->mem, 32);
 		xg_emu_x86_x87_exec(form, img, m1);
 	} else if (c->x87_ran) {
 		/* run in plan; a masked exception still stores, an unmasked one did not */
@@ -214,7 +250,10 @@ static int x87_exec(struct xg_emu_x86_ctx *c)
 	 * 8.1.8, 8.1.9): the control instructions FLDCW/FNSTCW/FNSTSW leave them alone */
 	memcpy(c->xs, img, 8);
 	memcpy(c->xs + XG_EMU_X86_XS_ST0, img + XG_EMU_X86_XS_ST0, 128);
-	if (form != X87_FLDCW && form != X87_FNSTCW && form != X87_FNSTSW) {
+	if (form >= X87_FLDENV && form <= X87_FNSTENV16) {
+		/* control instructions: FLDENV loads FOP, FIP and FDP, FNSTENV keeps them */
+		memcpy(c->xs + XG_EMU_X86_XS_FIP, img + XG_EMU_X86_XS_FIP, 16);
+	} else if (form != X87_FLDCW && form != X87_FNSTCW && form != X87_FNSTSW) {
 		/* FIP always; FOP and FDP on Intel only when the instruction leaves an unmasked
 		 * exception pending (FSW.ES), AMD on every instruction (the vendor list in
 		 * xg_emu_x86.h) */

@@ -399,6 +399,65 @@ static void misc_mem_tests(void)
 	ok(f.reads == 0 && res.insn.len == 3, "... nothing at all");
 }
 
+/* Gathers and scatters (issue 11): one access per active element, in order; a fault leaves
+ * the elements before it complete and their mask bits clear */
+static void gather_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	uint32_t idx[4] = {0, 1, 2, 3}, m[4], d[4], msb = 0x80000000u, w[4];
+	uint64_t k;
+
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff8;
+	memcpy(f.xs + XG_EMU_X86_XS_XMM0 + 16, idx, 16); /* xmm1: indices */
+	for (int i = 0; i < 4; i++)
+		memcpy(f.xs + XG_EMU_X86_XS_XMM0 + 32 + 4 * i, &msb, 4); /* xmm2: all active */
+	memset(f.xs + XG_EMU_X86_XS_XMM0, 0x5a, 16);			   /* xmm0 */
+	f.present[1] = 0;
+	is_int(emu(&f, "c4 e2 69 90 04 8b", &res), XG_EMU_X86_EXCEPTION,
+	       "vpgatherdd xmm0, [rbx+xmm1*4], xmm2: element 2 on a missing page");
+	ok(res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == BASE + 0x1000, "... #PF there");
+	memcpy(d, f.xs + XG_EMU_X86_XS_XMM0, 16);
+	memcpy(m, f.xs + XG_EMU_X86_XS_XMM0 + 32, 16);
+	ok(!memcmp(d, f.mem + 0xff8, 8) && d[2] == 0x5a5a5a5a && d[3] == 0x5a5a5a5a,
+	   "... elements 0 and 1 loaded, 2 and 3 not");
+	ok(m[0] == 0 && m[1] == 0 && m[2] == ~0u && m[3] == ~0u,
+	   "... their mask elements clear, the rest all ones");
+	f.present[1] = 1;
+	is_int(emu(&f, "c4 e2 69 90 04 8b", &res), XG_EMU_X86_OK, "... run again: complete");
+	memcpy(d, f.xs + XG_EMU_X86_XS_XMM0, 16);
+	memcpy(m, f.xs + XG_EMU_X86_XS_XMM0 + 32, 16);
+	ok(!memcmp(d, f.mem + 0xff8, 16) && !m[0] && !m[1] && !m[2] && !m[3],
+	   "... all loaded, the mask zero");
+
+	/* vpscatterdd [rbx+xmm1*4]{k1}, xmm0 with indices 0, 0, 1, 2: ordered writes */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff8;
+	idx[0] = 0, idx[1] = 0, idx[2] = 1, idx[3] = 2;
+	memcpy(f.xs + XG_EMU_X86_XS_XMM0 + 16, idx, 16);
+	for (uint32_t i = 0; i < 4; i++)
+		w[i] = 0x11111111u * (i + 1);
+	memcpy(f.xs + XG_EMU_X86_XS_XMM0, w, 16);
+	k = 0xf;
+	memcpy(f.xs + XG_EMU_X86_XS_OPMASK + 8, &k, 8);
+	f.writable[1] = 0;
+	is_int(emu(&f, "62 f2 7d 09 a0 04 8b", &res), XG_EMU_X86_EXCEPTION,
+	       "vpscatterdd [rbx+xmm1*4]{k1}, xmm0: element 3 on a read-only page");
+	memcpy(&k, f.xs + XG_EMU_X86_XS_OPMASK + 8, 8);
+	memcpy(d, f.mem + 0xff8, 8);
+	ok(d[0] == w[1] && d[1] == w[2] && k == 0x8 && res.exc.cr2 == BASE + 0x1000,
+	   "... elements 0-2 stored in order (1 over 0), k1 = 0x8 (k1 %#llx)",
+	   (unsigned long long)k);
+	f.writable[1] = 1;
+	is_int(emu(&f, "62 f2 7d 09 a0 04 8b", &res), XG_EMU_X86_OK, "... run again: complete");
+	memcpy(&k, f.xs + XG_EMU_X86_XS_OPMASK + 8, 8);
+	memcpy(d, f.mem + 0x1000, 4);
+	ok(d[0] == w[3] && k == 0, "... element 3 stored, k1 = 0");
+	is_int(emu(&f, "62 f2 7d 08 a0 04 8b", &res), XG_EMU_X86_EXCEPTION, "... with k0: #UD");
+	is_int(res.exc.vector, XG_EMU_X86_UD, "... #UD");
+}
+
 /* x87 arithmetic with a memory operand (issue 11), run on the host FPU */
 static void x87_arith_tests(void)
 {
@@ -725,5 +784,6 @@ int main(void)
 	x87_arith_tests();
 	mmx_tests();
 	misc_mem_tests();
+	gather_tests();
 	return done_testing();
 }

@@ -458,7 +458,7 @@ static void find_candidates(void)
 				     (op >= 0x64 && op <= 0x67) || op == 0xf0 || op == 0xf2 ||
 				     op == 0xf3))
 					continue;
-				for (unsigned t = 0; t < 96; t++) {
+				for (unsigned t = 0; t < 2048; t++) {
 					build(b, &o, 64);
 					if (claimed(b, 64, &in)) {
 						cand[enc][ncand[enc]++] = o;
@@ -882,6 +882,33 @@ static void gen_movdir64b(struct tcase *c)
 		c->gpr[r] = win() + 64 * rn((rn(4) ? 2 : NPAGES) * PAGE / 64);
 }
 
+/* byte j of vector register r in an XSAVE image */
+static uint8_t *vec_byte(uint8_t *xs, unsigned r, unsigned j)
+{
+	if (r >= 16)
+		return xs + XG_EMU_X86_XS_HI16ZMM + 64 * (r - 16) + j;
+	if (j < 16)
+		return xs + XG_EMU_X86_XS_XMM0 + 16 * r + j;
+	if (j < 32)
+		return xs + XG_EMU_X86_XS_YMMH + 16 * r + j - 16;
+	return xs + XG_EMU_X86_XS_ZMMH + 32 * r + j - 32;
+}
+
+/* gathers and scatters: the index elements near the aimed address (in the window, across its
+ * pages, now and then far off), so that elements complete and faults come part-way */
+static void gen_vsib(struct tcase *c)
+{
+	const struct xg_emu_x86_insn *in = &c->in;
+	unsigned is = (in->opcode & 1) ? 8 : 4, n = 64 / is;
+	for (unsigned i = 0; i < n; i++) {
+		int64_t v = ((int64_t)rn(4 * PAGE) - (int64_t)PAGE) / in->scale;
+		if (!rn(16))
+			v = (int64_t)rnd_val();
+		for (unsigned j = 0; j < is; j++)
+			*vec_byte(c->xs, in->index, is * i + j) = (uint8_t)((uint64_t)v >> (8 * j));
+	}
+}
+
 /* the generator classes, by instruction name (registered here, run after make_state) */
 static const struct gen_class {
 	const char *names; /* space-separated */
@@ -891,6 +918,9 @@ static const struct gen_class {
     {"div idiv", gen_divide},
     {"bsf bsr tzcnt lzcnt popcnt blsi blsmsk blsr", gen_bits},
     {"movdir64b", gen_movdir64b},
+    {"vpgatherdd/dq vpgatherqd/qq vgatherdps/dpd vgatherqps/qpd", gen_vsib},
+    {"evex vpgatherdd/dq evex vpgatherqd/qq evex vgatherdps/dpd evex vgatherqps/qpd", gen_vsib},
+    {"vpscatterdd/dq vpscatterqd/qq vscatterdps/dpd vscatterqps/qpd", gen_vsib},
 };
 
 static void gen_class(struct tcase *c)
@@ -922,10 +952,17 @@ static int make_case(struct tcase *c, unsigned mode)
 		if (enc >= encs)
 			enc = 0;
 		const struct opc *o = &cand[enc][rn(ncand[enc])];
-		memset(c->bytes, 0xcc, sizeof(c->bytes));
-		c->mode = mode;
-		build(c->bytes, o, mode);
-		if (!claimed(c->bytes, mode, &c->in) || (simd_only && !is_simd(&c->in)))
+		unsigned b;
+		/* an opcode whose claimed forms are rare (gathers: a mandatory prefix, three
+		 * distinct registers) gets a few tries, so that each opcode is drawn alike */
+		for (b = 0; b < 8; b++) {
+			memset(c->bytes, 0xcc, sizeof(c->bytes));
+			c->mode = mode;
+			build(c->bytes, o, mode);
+			if (claimed(c->bytes, mode, &c->in))
+				break;
+		}
+		if (b == 8 || (simd_only && !is_simd(&c->in)))
 			continue;
 		c->len = c->in.len;
 		memset(c->bytes + c->len, 0xcc, sizeof(c->bytes) - c->len);
@@ -1186,6 +1223,17 @@ static const struct fixed {
 	.reg2 = -1), 0x0f, 0xae, 0x3b),
     FXS(64, "prefetcht0 [rbx] on a missing page: nothing", (.reg = 3, .rel = 1,
 	.val = 3 * PAGE + 5, .reg2 = -1), 0x0f, 0x18, 0x0b),
+    /* gathers and scatters: progress on a fault part-way */
+    FXS(64, "vpgatherdd ymm0, [rbx+ymm1*4], ymm2 near the read-only page", (.reg = 3, .rel = 1,
+	.val = 2 * PAGE - 40, .reg2 = -1), 0xc4, 0xe2, 0x6d, 0x90, 0x04, 0x8b),
+    FXS(64, "vpgatherqd xmm0, [rbx+ymm1*8], xmm2 near a missing page", (.reg = 3, .rel = 1,
+	.val = 3 * PAGE - 100, .reg2 = -1), 0xc4, 0xe2, 0x6d, 0x91, 0x04, 0xcb),
+    FXS(64, "vgatherdpd zmm0{k1}, [rbx+ymm1*8]", (.reg = 3, .rel = 1, .val = 2 * PAGE - 64,
+	.reg2 = -1), 0x62, 0xf2, 0xfd, 0x49, 0x92, 0x04, 0xcb),
+    FXS(64, "vpscatterdd [rbx+zmm1*4]{k1}, zmm0 near the read-only page", (.reg = 3, .rel = 1,
+	.val = 2 * PAGE - 40, .reg2 = -1), 0x62, 0xf2, 0x7d, 0x49, 0xa0, 0x04, 0x8b),
+    FXS(32, "vpscatterqq [ebx+ymm1*8]{k2}, ymm0", (.reg = 3, .rel = 1, .val = PAGE + 8,
+	.reg2 = -1), 0x62, 0xf2, 0xfd, 0x2a, 0xa1, 0x04, 0xcb),
     /* FNSTENV/FLDENV: CR2 across into a faulting page */
     FXS(64, "fnstenv [rbx] 9 bytes before the read-only page: CR2 = last byte", (.reg = 3,
 	.rel = 1, .val = 2 * PAGE - 9, .reg2 = -1), 0xd9, 0x33),
@@ -1248,6 +1296,8 @@ static void fixed_case(struct tcase *c, const struct fixed *f)
 	c->len = f->len;
 	ok = xg_emu_x86_decode(c->bytes, 15, f->mode, 0, &c->in, &e, NULL) == XG_EMU_X86_OK;
 	make_state(c, ok);
+	if (ok && c->in.vsib)
+		gen_vsib(c); /* indices near the aimed address */
 	if (f->reg >= 0)
 		c->gpr[f->reg] = f->val + (f->rel ? win() : 0);
 	if (f->reg2 >= 0)

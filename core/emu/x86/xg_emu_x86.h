@@ -33,7 +33,9 @@
  *
  * Accesses that cross a page are split into per-page accesses: one part may be RAM and the
  * other MMIO. Masked vector accesses (vmaskmov, EVEX opmask) touch only the enabled elements
- * and fault only on them, as the CPU does (SDM Vol. 1 14.8, Vol. 2 2.8).
+ * and fault only on them, as the CPU does (SDM Vol. 1 14.8, Vol. 2 2.8). Gathers and scatters
+ * are one access per active element: a fault on one is delivered after the elements before it
+ * were read (or written) and their mask bits cleared, the state the CPU delivers it with.
  *
  * SSE/AVX/AVX2/FMA/AVX-512 (F, BW, DQ, VL, FP16) arithmetic, logic, compares (into k too),
  * shuffles, permutes, converts (to and from a GPR), ptest/vtestps and pcmpestri/pcmpistri
@@ -147,7 +149,10 @@ struct xg_emu_x86_segment {
  * changes nothing); FNSTENV/FLDENV across into a page that faults report CR2 = the
  * environment's last byte unless the first field (4 bytes, 2 in the 14-byte form) already
  * crosses, then the page's first byte; MOVDIR64B raises the source's #PF before the
- * destination's alignment #GP.
+ * destination's alignment #GP; a gather stopped by a fault on an element leaves its VEX mask
+ * as whole elements (0 for the completed ones, all ones for the remaining active ones, 0 for
+ * inactive ones, the bits above the vector length zeroed) and zeroes the destination's bits
+ * above the vector length only if an element was loaded.
  * Seen in 16-bit protected mode (segment bases at any byte): the alignment of movaps and its
  * kind is checked on the linear address, not the offset; a masked VEX/EVEX operand checks
  * the limit of every enabled element before any page walk; FLD m80, like FSTP m80, is two

@@ -735,6 +735,31 @@ static int partial_write(struct xg_emu_x86_ctx *c, unsigned upto, int hooks)
 	return XG_EMU_X86_EXCEPTION;
 }
 
+static int commit(struct xg_emu_x86_ctx *c, int advance);
+
+/* Elements [0, done) of a gather or scatter are complete when access `done` faults: they are
+ * read (or written), the instruction's handler records their completion, the WRITEBACK hook
+ * may still veto, and the state goes back before the fault (SDM Vol. 2 VPGATHERDD). */
+static int partial_elements(struct xg_emu_x86_ctx *c, unsigned done, int hooks)
+{
+	struct xg_emu_x86_exception exc = c->res->exc;
+	enum xg_emu_x86_stage at = c->res->stage;
+	int rc;
+
+	c->nacc = done;
+	if ((rc = run_pieces(c, XG_EMU_X86_READ, piece_read)))
+		return rc;
+	if ((rc = c->on_fault(c, done)))
+		return rc;
+	if (hooks && (rc = stage(c, XG_EMU_X86_STAGE_WRITEBACK)))
+		return rc;
+	if ((rc = commit(c, 0)))
+		return rc;
+	c->res->exc = exc;
+	c->res->stage = at;
+	return XG_EMU_X86_EXCEPTION;
+}
+
 /* alignment, segments, translation, reads: everything up to the first write */
 static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 {
@@ -785,6 +810,8 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 		}
 		if (rc == XG_EMU_X86_EXCEPTION && i > 0 && c->partial_stores)
 			return partial_write(c, i, hooks);
+		if (rc == XG_EMU_X86_EXCEPTION && c->on_fault)
+			return partial_elements(c, i, hooks);
 		if (rc)
 			return rc;
 	}
@@ -836,7 +863,7 @@ enum xg_emu_x86_vendor xg_emu_x86_vendor_of(uint32_t ebx, uint32_t ecx, uint32_t
 	memcpy(id + 8, &ecx, 4);
 	id[12] = 0;
 	return !strcmp(id, "AuthenticAMD") || !strcmp(id, "HygonGenuine") ? XG_EMU_X86_VENDOR_AMD
-									    : XG_EMU_X86_VENDOR_INTEL;
+									  : XG_EMU_X86_VENDOR_INTEL;
 }
 
 enum xg_emu_x86_vendor xg_emu_x86_host_vendor(void)
@@ -1179,6 +1206,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
 	c.align = 0;
 	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
+	c.on_fault = NULL;
 	c.nacc = 0;
 	memset(c.mem, 0, sizeof(c.mem));
 	rc = ops->get_regs(opaque, &c.r);

@@ -148,6 +148,7 @@ enum {
 	K_LINE,	     /* CLFLUSH/CLFLUSHOPT/CLWB: translated (and so faulting) like a byte
 			load, never read */
 	K_HINT,	     /* PREFETCHh/PREFETCHW/CLDEMOTE, hint NOPs: no access, no fault */
+	K_VSIB,	     /* gathers and scatters: xg_emu_x86_gather.c */
 };
 enum {
 	B_ANDN,
@@ -256,6 +257,19 @@ static const struct gp2_opc gp2_table[] = {
     {0, 1, 0x0d, P_NONE | P_66, 0x02, K_HINT, 0, 0, "prefetchw"},
     {0, 1, 0x1c, P_NONE, 0x01, K_HINT, 0, 0, "cldemote"},
     {0, 1, 0x1f, P_NONE | P_66, 0x01, K_HINT, 0, 0, "nop"},
+    /* 66 0F38 90-93: VEX and EVEX gathers; A0-A3: EVEX scatters */
+    {1, 2, 0x90, P_66, ANYREG, K_VSIB, 0, 0, "vpgatherdd/dq"},
+    {1, 2, 0x91, P_66, ANYREG, K_VSIB, 0, 0, "vpgatherqd/qq"},
+    {1, 2, 0x92, P_66, ANYREG, K_VSIB, 0, 0, "vgatherdps/dpd"},
+    {1, 2, 0x93, P_66, ANYREG, K_VSIB, 0, 0, "vgatherqps/qpd"},
+    {2, 2, 0x90, P_66, ANYREG, K_VSIB, 0, 0, "evex vpgatherdd/dq"},
+    {2, 2, 0x91, P_66, ANYREG, K_VSIB, 0, 0, "evex vpgatherqd/qq"},
+    {2, 2, 0x92, P_66, ANYREG, K_VSIB, 0, 0, "evex vgatherdps/dpd"},
+    {2, 2, 0x93, P_66, ANYREG, K_VSIB, 0, 0, "evex vgatherqps/qpd"},
+    {2, 2, 0xa0, P_66, ANYREG, K_VSIB, 0, 0, "vpscatterdd/dq"},
+    {2, 2, 0xa1, P_66, ANYREG, K_VSIB, 0, 0, "vpscatterqd/qq"},
+    {2, 2, 0xa2, P_66, ANYREG, K_VSIB, 0, 0, "vscatterdps/dpd"},
+    {2, 2, 0xa3, P_66, ANYREG, K_VSIB, 0, 0, "vscatterqps/qpd"},
 };
 
 static const char *const shift_names[8] = {"rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"};
@@ -265,7 +279,7 @@ void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
 {
 	unsigned reg = (in->modrm >> 3) & 7;
 
-	if (in->enc > XG_EMU_X86_ENC_VEX || !in->has_modrm)
+	if (!in->has_modrm)
 		return;
 	for (unsigned i = 0; i < sizeof(gp2_table) / sizeof(gp2_table[0]); i++) {
 		const struct gp2_opc *e = &gp2_table[i];
@@ -275,6 +289,9 @@ void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
 		/* group 15 with mod = 3 is the fences and FSGSBASE, not these */
 		if (e->kind == K_LINE && in->mod == 3)
 			return;
+		/* vector instructions: the SSE-class device checks (CR0.TS, XCR0) apply */
+		if (e->kind == K_VSIB)
+			in->flags |= F_SSE;
 		in->op = OP_GP2;
 		in->aux = (uint16_t)(i | (e->kind == K_SHIFT ? reg << 8 : 0));
 		in->name = e->kind == K_SHIFT	 ? shift_names[reg]
@@ -350,6 +367,8 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 
 	if (e->kind == K_MMX)
 		return xg_emu_x86_mmx_plan(c);
+	if (e->kind == K_VSIB)
+		return xg_emu_x86_gather_plan(c);
 	if (e->kind == K_HINT)
 		return 0; /* no access, no fault (SDM Vol. 2 PREFETCHh, CLDEMOTE, NOP) */
 	if ((e->kind == K_MOVDIR || e->kind == K_LINE) && !in->has_mem)
@@ -652,6 +671,8 @@ static int gp2_exec(struct xg_emu_x86_ctx *c)
 		return exec_bmi(c, e);
 	case K_MMX:
 		return xg_emu_x86_mmx_exec(c);
+	case K_VSIB:
+		return xg_emu_x86_gather_exec(c);
 	case K_MOVDIR:
 		if (sub == 0)
 			memcpy(c->mem, &c->r.gpr[in->reg & 15], sz);

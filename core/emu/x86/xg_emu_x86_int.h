@@ -262,6 +262,11 @@ struct xg_emu_x86_ctx {
 	/* the vector state as plan() left it is kept when a memory access then faults (an MMX
 	 * store sets TOP to 0 before its access: seen on the CPU) */
 	int xs_on_fault;
+	/* an access faulted after accesses [0, done) of independent elements (gathers and
+	 * scatters): those are complete, and this updates the state to say so; the pipeline
+	 * then reads and writes them, commits, and delivers the fault */
+	int (*on_fault)(struct xg_emu_x86_ctx *c, unsigned done);
+	uint8_t acc_elem_active[64]; /* gathers: which elements have an access */
 	/* the accesses are separate stores: a fault in a later one leaves the earlier ones
 	 * written (FSTP m80 is an 8-byte and a 2-byte store: seen on the CPU) */
 	int partial_stores;
@@ -304,6 +309,9 @@ extern const struct xg_emu_x86_impl xg_emu_x86_gp2_impl;
 /* xg_emu_x86_mmx.c: the MMX moves, through gp2's table */
 int xg_emu_x86_mmx_plan(struct xg_emu_x86_ctx *c);
 int xg_emu_x86_mmx_exec(struct xg_emu_x86_ctx *c);
+/* xg_emu_x86_gather.c: gathers and scatters, through gp2's table */
+int xg_emu_x86_gather_plan(struct xg_emu_x86_ctx *c);
+int xg_emu_x86_gather_exec(struct xg_emu_x86_ctx *c);
 
 /* Host-executed arithmetic (xg_emu_x86_alu.c): returns the result, updates *flags. */
 uint64_t xg_emu_x86_alu(unsigned op, unsigned size, uint64_t dst, uint64_t src, uint64_t *flags);

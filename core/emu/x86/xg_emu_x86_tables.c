@@ -673,6 +673,8 @@ const uint8_t xg_emu_x86_evex_tuple[3][256][4] = {
 		[0x7d] = T4(0, T_FVM, 0, 0),
 		[0x7e ... 0x7f] = T4(0, T_FV, 0, 0),
 		[0x8d] = T4(0, T_FVM, 0, 0),
+		[0x90 ... 0x93] = T4(0, T_S_W, 0, 0), /* gathers: one element */
+		[0xa0 ... 0xa3] = T4(0, T_S_W, 0, 0), /* scatters */
 		[0xc4] = T4(0, T_FV, 0, 0),
 	},
 	[2] = {

@@ -138,7 +138,7 @@ static const struct dcase cases[] = {
 	{ "66 fxsave: #UD", 64, "66 0f ae 00", EXC, 0, NOMEM, NULL },
 	{ "F2 clflush: #UD", 32, "f2 0f ae 38", EXC, 0, NOMEM, NULL },
 	{ "lfence with 66: #UD", 32, "66 0f ae e8", EXC, 0, NOMEM, NULL },
-	{ "clwb", 64, "66 0f ae 30", OK, 4, 0, NR, 1, 0, DS, 0, "grp15" },
+	{ "clwb", 64, "66 0f ae 30", OK, 4, 0, NR, 1, 0, DS, 0, "clwb" },
 	{ "0F B8 without F3 (jmpe): #UD", 64, "0f b8 c0", EXC, 0, NOMEM, NULL },
 	{ "popcnt", 64, "f3 0f b8 c0", OK, 4, NOMEM, "popcnt" },
 	{ "xsavec with F3: #UD", 64, "f3 0f c7 20", EXC, 0, NOMEM, NULL },

@@ -903,12 +903,27 @@ static int in_ram(const struct xg_vm_cfg *vm, const struct xg_gpa_range *r)
 	return r->gpa < vm->memory && r->size <= vm->memory - r->gpa;
 }
 
-static int fail_not_in_ram(struct ctx *c, yaml_node_t *n, const struct xg_vm_cfg *vm,
-			   const struct xg_gpa_range *r, const char *key)
+/* ... or in the window of a ram or pattern device (whole pages, no memslot: the backend
+ * may set its attributes, core/backend/kvm/vmm.c) */
+static int in_window(const struct xg_vm_cfg *vm, const struct xg_gpa_range *r)
 {
-	return fail(c, n, "%s: 0x%llx..0x%llx is not all in RAM (memory ends at 0x%llx)", key,
+	for (size_t i = 0; i < vm->ndevs; i++) {
+		const struct xg_dev_cfg *d = &vm->devs[i];
+		if ((d->type == XG_DEV_RAM || d->type == XG_DEV_PATTERN) && !(d->at % 4096) &&
+		    !(d->size % 4096) && r->gpa >= d->at && r->gpa - d->at < d->size &&
+		    r->size <= d->size - (r->gpa - d->at))
+			return 1;
+	}
+	return 0;
+}
+
+static int fail_not_in_ram(struct ctx *c, yaml_node_t *n, const struct xg_vm_cfg *vm,
+			   const struct xg_gpa_range *r, const char *key, int windows)
+{
+	return fail(c, n, "%s: 0x%llx..0x%llx is not all in RAM (memory ends at 0x%llx)%s", key,
 		    (unsigned long long)r->gpa, (unsigned long long)(r->gpa + r->size - 1),
-		    (unsigned long long)vm->memory - 1);
+		    (unsigned long long)vm->memory - 1,
+		    windows ? " nor in one page-aligned ram or pattern device" : "");
 }
 
 static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
@@ -980,9 +995,9 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 			    "sw_protected'",
 			    key_at(k, sizeof(k), base, ".private"));
 	for (size_t i = 0; i < vm->npriv; i++)
-		if (!in_ram(vm, &vm->priv[i]))
+		if (!in_ram(vm, &vm->priv[i]) && !in_window(vm, &vm->priv[i]))
 			return fail_not_in_ram(c, priv, vm, &vm->priv[i],
-					       key_at(k, sizeof(k), base, ".private[%zu]", i));
+					       key_at(k, sizeof(k), base, ".private[%zu]", i), 1);
 	if (vm->nplain && vm->type != XG_VM_SW_PROTECTED)
 		return fail(c, plain,
 			    "%s: memslots without guest_memfd only mean something in a "
@@ -992,7 +1007,7 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 		const struct xg_gpa_range *r = &vm->plain[i];
 		if (!in_ram(vm, r))
 			return fail_not_in_ram(c, plain, vm, r,
-					       key_at(k, sizeof(k), base, ".plain[%zu]", i));
+					       key_at(k, sizeof(k), base, ".plain[%zu]", i), 0);
 		for (size_t j = 0; j < i; j++) {
 			const struct xg_gpa_range *o = &vm->plain[j];
 			if (r->gpa < o->gpa + o->size && o->gpa < r->gpa + r->size)

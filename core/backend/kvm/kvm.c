@@ -340,6 +340,41 @@ static int range_cmp(const void *a, const void *b)
 	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
 }
 
+static int add_region(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int backed,
+		      struct xg_error *err);
+
+/*
+ * XG_KVM_FAIL_CONVERT=STEP:N[,STEP:N...] (STEP attributes or discard): a test hook that makes
+ * that step of the N-th conversion (counted from 1, the VM's vm.private ones included) fail
+ * with EIO, as a refused KVM_SET_MEMORY_ATTRIBUTES or a failing fallocate/madvise would:
+ * the kernel does not fail them on its own. t_pmem_run uses it.
+ */
+static int parse_fail_convert(struct xg_kvm_vm *vm, struct xg_error *err)
+{
+	const char *s = getenv("XG_KVM_FAIL_CONVERT");
+	char *end;
+
+	while (s && *s) {
+		int step = !strncmp(s, "attributes:", 11) ? 1 : !strncmp(s, "discard:", 8) ? 2 : 0;
+		unsigned long long n = 0;
+		if (step) {
+			s += step == 1 ? 11 : 8;
+			errno = 0;
+			n = strtoull(s, &end, 10);
+		}
+		if (!step || end == s || errno || !n || (*end && *end != ',') ||
+		    vm->ninject >= (int)(sizeof(vm->inject) / sizeof(*vm->inject)))
+			return fail(err,
+				    "XG_KVM_FAIL_CONVERT='%s': expected at most 8 of "
+				    "attributes:N or discard:N (N >= 1), separated by commas",
+				    getenv("XG_KVM_FAIL_CONVERT"));
+		vm->inject[vm->ninject].step = step;
+		vm->inject[vm->ninject++].nth = n;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 /*
  * sw_protected RAM: a guest_memfd of the RAM's size (api.rst 4.143) for the private side,
  * vm->mem for the shared side; memslots with both, except the plain ranges, which get
@@ -386,18 +421,77 @@ static int pmem_setup(struct xg_kvm_vm *vm, const struct xg_kvm_vm_opts *o, stru
 	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
 		return fail(err, "KVM_ENABLE_CAP KVM_CAP_EXIT_HYPERCALL (MAP_GPA_RANGE): %s",
 			    strerror(errno));
+	if (add_region(vm, 0, vm->mem_size, 1, err))
+		return -1;
+	return parse_fail_convert(vm, err);
+}
+
+/* The attribute region wholly holding [gpa, gpa+size), or NULL (size > 0, no wrap). */
+static struct xg_kvm_attr_region *attr_region(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size)
+{
+	for (int i = 0; i < vm->nregions; i++) {
+		struct xg_kvm_attr_region *r = &vm->regions[i];
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && size <= r->size - (gpa - r->gpa))
+			return r;
+	}
+	return NULL;
+}
+
+/* The failure XG_KVM_FAIL_CONVERT asks for at this attempt's step, or 0. */
+static int injected(struct xg_kvm_vm *vm, int step)
+{
+	for (int i = 0; i < vm->ninject; i++)
+		if (vm->inject[i].step == step && vm->inject[i].nth == vm->attempts)
+			return EIO;
 	return 0;
 }
 
-int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to_private,
-		       struct xg_error *err)
+/* KVM_SET_MEMORY_ATTRIBUTES (api.rst 4.141) for [gpa, gpa+size), counted. */
+static int set_attrs(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int private)
 {
 	struct kvm_memory_attributes ma = {
 	    .address = gpa,
 	    .size = size,
-	    .attributes = to_private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+	    .attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
 	};
+
+	vm->attr_ioctls++;
+	return ioctl(vm->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &ma) < 0 ? -errno : 0;
+}
+
+/* After a failed step: tell KVM again what r->priv says for the range, run by run of pages
+ * with the same attribute (the range may have been part private, part shared). 0 or -errno
+ * of the first put-back that failed. */
+static int put_back(struct xg_kvm_vm *vm, struct xg_kvm_attr_region *r, uint64_t gpa, uint64_t size)
+{
+	uint64_t first = (gpa - r->gpa) / XG_KVM_PAGE, n = size / XG_KVM_PAGE, i = 0;
+	int rc = 0;
+
+	while (i < n) {
+		uint64_t j = i;
+		while (j < n && r->priv[first + j] == r->priv[first + i])
+			j++;
+		int e =
+		    set_attrs(vm, gpa + i * XG_KVM_PAGE, (j - i) * XG_KVM_PAGE, r->priv[first + i]);
+		if (e && !rc)
+			rc = e;
+		i = j;
+	}
+	return rc;
+}
+
+/*
+ * A conversion, in two steps under attr_lock (attributes are VM-wide; vCPUs that do not
+ * convert never take the lock): 1. KVM_SET_MEMORY_ATTRIBUTES; 2. on RAM, discard the side
+ * no longer valid. If step 2 fails, the attributes are put back page run by page run to what
+ * they were, so that they still say which side holds each page's data, and neither side was
+ * discarded. A device window has nothing to discard.
+ */
+int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to_private,
+		       struct xg_error *err)
+{
 	const char *to = to_private ? "private" : "shared";
+	struct xg_kvm_attr_region *r;
 	int e;
 
 	if (vm->type != XG_KVM_VM_SW_PROTECTED) {
@@ -408,22 +502,30 @@ int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to
 		return -EOPNOTSUPP;
 	}
 	/* api.rst 4.141: address and size page aligned; the range must not wrap; and here it
-	 * must be RAM, which is where the guest_memfd and the shared mapping are. */
-	if (!size || gpa % XG_KVM_PAGE || size % XG_KVM_PAGE || gpa + size < gpa ||
-	    gpa >= vm->mem_size || size > vm->mem_size - gpa) {
+	 * must be RAM (where the guest_memfd and the shared mapping are) or a device window. */
+	pthread_mutex_lock(&vm->attr_lock);
+	r = size && !(gpa % XG_KVM_PAGE) && !(size % XG_KVM_PAGE) ? attr_region(vm, gpa, size)
+								  : NULL;
+	if (!r) {
+		pthread_mutex_unlock(&vm->attr_lock);
 		fail(err,
 		     "cannot make 0x%llx+0x%llx %s: the range must be whole 4K pages (size > 0) "
-		     "inside RAM 0x0..0x%llx",
+		     "inside RAM 0x0..0x%llx%s",
 		     (unsigned long long)gpa, (unsigned long long)size, to,
-		     (unsigned long long)vm->mem_size - 1);
+		     (unsigned long long)vm->mem_size - 1,
+		     vm->nregions > 1 ? " or inside one device window" : "");
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&vm->attr_lock);
-	if (ioctl(vm->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &ma) < 0) {
-		e = errno;
+	vm->attempts++;
+	e = injected(vm, 1);
+	if (e || (e = -set_attrs(vm, gpa, size, to_private))) {
+		vm->conv_failed++;
 		pthread_mutex_unlock(&vm->attr_lock);
-		fail(err, "making 0x%llx+0x%llx %s: step 1, KVM_SET_MEMORY_ATTRIBUTES: %s",
-		     (unsigned long long)gpa, (unsigned long long)size, to, strerror(e));
+		fail(err,
+		     "making 0x%llx+0x%llx %s: step 1, KVM_SET_MEMORY_ATTRIBUTES: %s%s; nothing "
+		     "changed",
+		     (unsigned long long)gpa, (unsigned long long)size, to, strerror(e),
+		     injected(vm, 1) ? " (injected by XG_KVM_FAIL_CONVERT)" : "");
 		return -e;
 	}
 	/*
@@ -432,23 +534,27 @@ int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to
 	 * api.rst 4.143: "... the guest_memfd ... punch hole"), on the way to private the
 	 * shared ones (madvise MADV_DONTNEED: the next shared use starts from zeros).
 	 */
-	if (to_private ? madvise(vm->mem + gpa, size, MADV_DONTNEED)
-		       : fallocate(vm->gmem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				   (off_t)gpa, (off_t)size)) {
+	e = r->backed ? injected(vm, 2) : 0;
+	if (r->backed && !e &&
+	    (to_private ? madvise(vm->mem + gpa, size, MADV_DONTNEED)
+			: fallocate(vm->gmem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				    (off_t)gpa, (off_t)size)))
 		e = errno;
-		/* put the attributes back, so that they still say which side holds the data */
-		ma.attributes = to_private ? 0 : KVM_MEMORY_ATTRIBUTE_PRIVATE;
-		int back = ioctl(vm->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &ma);
+	if (e) {
+		int back = put_back(vm, r, gpa, size);
+		vm->conv_failed++;
 		pthread_mutex_unlock(&vm->attr_lock);
-		fail(err, "making 0x%llx+0x%llx %s: step 2, %s: %s; %s", (unsigned long long)gpa,
+		fail(err, "making 0x%llx+0x%llx %s: step 2, %s: %s%s; %s", (unsigned long long)gpa,
 		     (unsigned long long)size, to,
 		     to_private ? "madvise(MADV_DONTNEED) of the shared pages"
 				: "fallocate(PUNCH_HOLE) of the guest_memfd",
-		     strerror(e),
-		     back ? "putting the attributes back failed too"
-			  : "the attributes are as they were");
+		     strerror(e), injected(vm, 2) ? " (injected by XG_KVM_FAIL_CONVERT)" : "",
+		     back ? "putting the attributes back failed too: they may not say where the "
+			    "data is"
+			  : "the attributes are as they were and nothing was discarded");
 		return -e;
 	}
+	memset(r->priv + (gpa - r->gpa) / XG_KVM_PAGE, to_private ? 1 : 0, size / XG_KVM_PAGE);
 	vm->conversions++;
 	pthread_mutex_unlock(&vm->attr_lock);
 	return 0;
@@ -461,6 +567,97 @@ uint64_t xg_kvm_conversions(struct xg_kvm_vm *vm)
 	pthread_mutex_lock(&vm->attr_lock);
 	n = vm->conversions;
 	pthread_mutex_unlock(&vm->attr_lock);
+	return n;
+}
+
+static int add_region(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int backed,
+		      struct xg_error *err)
+{
+	struct xg_kvm_attr_region *r;
+
+	if (vm->nregions >= 1 + XG_KVM_MAX_WINDOWS) {
+		fail(err, "more than %d device windows with memory attributes", XG_KVM_MAX_WINDOWS);
+		return -ENOSPC;
+	}
+	if (!size || gpa % XG_KVM_PAGE || size % XG_KVM_PAGE || gpa + size < gpa) {
+		fail(err, "device window 0x%llx+0x%llx: not whole 4K pages",
+		     (unsigned long long)gpa, (unsigned long long)size);
+		return -EINVAL;
+	}
+	for (int i = 0; i < vm->nregions; i++) {
+		const struct xg_kvm_attr_region *o = &vm->regions[i];
+		if (gpa < o->gpa + o->size && o->gpa < gpa + size) {
+			fail(err, "device window 0x%llx+0x%llx overlaps %s 0x%llx+0x%llx",
+			     (unsigned long long)gpa, (unsigned long long)size,
+			     o->backed ? "RAM" : "the window", (unsigned long long)o->gpa,
+			     (unsigned long long)o->size);
+			return -EINVAL;
+		}
+	}
+	r = &vm->regions[vm->nregions];
+	r->priv = calloc(size / XG_KVM_PAGE, 1);
+	if (!r->priv) {
+		fail(err, "out of memory for the attributes of 0x%llx+0x%llx",
+		     (unsigned long long)gpa, (unsigned long long)size);
+		return -ENOMEM;
+	}
+	r->gpa = gpa;
+	r->size = size;
+	r->backed = backed;
+	vm->nregions++;
+	return 0;
+}
+
+int xg_kvm_add_window(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, struct xg_error *err)
+{
+	int rc;
+
+	if (vm->type != XG_KVM_VM_SW_PROTECTED)
+		return 0; /* nothing to convert there */
+	pthread_mutex_lock(&vm->attr_lock);
+	rc = add_region(vm, gpa, size, 0, err);
+	pthread_mutex_unlock(&vm->attr_lock);
+	return rc;
+}
+
+void xg_kvm_pmem_stats(struct xg_kvm_vm *vm, struct xg_kvm_pmem_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&vm->attr_lock);
+	s->conversions = vm->conversions;
+	s->failed = vm->conv_failed;
+	s->attr_ioctls = vm->attr_ioctls;
+	for (int i = 0; i < vm->nregions; i++)
+		for (uint64_t p = 0; p < vm->regions[i].size / XG_KVM_PAGE; p++)
+			s->private_pages += vm->regions[i].priv[p];
+	pthread_mutex_unlock(&vm->attr_lock);
+}
+
+size_t xg_kvm_private_ranges(struct xg_kvm_vm *vm, struct xg_kvm_range *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&vm->attr_lock);
+	/* regions in GPA order: RAM at 0 first, then the windows as added (sorted below) */
+	for (int i = 0; i < vm->nregions; i++) {
+		const struct xg_kvm_attr_region *r = &vm->regions[i];
+		uint64_t pages = r->size / XG_KVM_PAGE;
+		for (uint64_t p = 0; p < pages; p++) {
+			if (!r->priv[p])
+				continue;
+			uint64_t q = p;
+			while (q < pages && r->priv[q])
+				q++;
+			if (n < max)
+				out[n] = (struct xg_kvm_range){r->gpa + p * XG_KVM_PAGE,
+							       (q - p) * XG_KVM_PAGE};
+			n++;
+			p = q;
+		}
+	}
+	pthread_mutex_unlock(&vm->attr_lock);
+	if (n > 1)
+		qsort(out, n < max ? n : max, sizeof(*out), range_cmp);
 	return n;
 }
 
@@ -587,6 +784,8 @@ void xg_kvm_vm_destroy(struct xg_kvm_vm *vm)
 	}
 	if (vm->gmem_fd >= 0)
 		close(vm->gmem_fd);
+	for (int i = 0; i < vm->nregions; i++)
+		free(vm->regions[i].priv);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	pthread_mutex_destroy(&vm->attr_lock);

@@ -107,6 +107,24 @@ struct xg_kvm_vm {
 	int gmem_fd;	/* -1 without */
 	pthread_mutex_t attr_lock; /* serialises conversions: attributes are VM-wide */
 	uint64_t conversions;	   /* carried out, under attr_lock */
+	/* Where attributes may be set (under attr_lock): region 0 is RAM (backed: a
+	 * guest_memfd and the shared mapping), the others device windows with no memslot.
+	 * priv[page] is what KVM was last told (1 = private): KVM has no ioctl to read
+	 * attributes back. */
+	struct xg_kvm_attr_region {
+		uint64_t gpa, size;
+		int backed;
+		uint8_t *priv;
+	} regions[1 + XG_KVM_MAX_WINDOWS];
+	int nregions;
+	uint64_t conv_failed; /* conversions a step of which failed */
+	uint64_t attr_ioctls; /* KVM_SET_MEMORY_ATTRIBUTES issued (including put-backs) */
+	uint64_t attempts;    /* conversions that reached the ioctls (XG_KVM_FAIL_CONVERT) */
+	struct {
+		int step;     /* 1 attributes, 2 discard */
+		uint64_t nth; /* the attempt it fails */
+	} inject[8];
+	int ninject;
 };
 
 /* ops.c: set up what the ops need on a new vCPU (sync regs, the XSAVE buffer, the AVX-512

@@ -312,21 +312,23 @@ static int map_gpa_exit(struct xg_kvm_vcpu *v)
  * The convert verdict: a conversion of the VM's memory (kvm.c, serialised VM-wide). At a
  * MAP_GPA_RANGE exit the guest gets the answer: 0 when done; -KVM_EINVAL for a range that
  * is not whole pages of RAM (checked before any ioctl; the guest asked for it, so the
- * guest is told and runs on); a failed ioctl fails the verdict.
+ * guest is told and runs on); -KVM_EFAULT when a step failed on the host (the memory is as
+ * it was, kvm.c; the guest may retry), said on stderr. Elsewhere (a memory_fault) a failed
+ * conversion fails the verdict: the guest cannot go on without it.
  */
 static int o_set_attrs(void *o, uint64_t gpa, uint64_t size, int to_private)
 {
 	struct xg_kvm_vcpu *v = o;
 	int rc = xg_kvm_set_private(v->vm, gpa, size, to_private, &v->err);
 
-	if (map_gpa_exit(v)) {
-		if (!rc || rc == -EINVAL) {
-			v->run->hypercall.ret = rc ? (uint64_t)-KVM_EINVAL : 0;
-			return 0;
-		}
-	}
-	if (rc)
+	if (rc && rc != -EINVAL)
 		fprintf(stderr, "exitgate: vCPU %d: %s\n", v->index, v->err.msg);
+	if (map_gpa_exit(v) && rc != -EOPNOTSUPP) {
+		v->run->hypercall.ret = !rc		? 0
+					: rc == -EINVAL ? (uint64_t)-KVM_EINVAL
+							: (uint64_t)-KVM_EFAULT;
+		return 0;
+	}
 	return rc;
 }
 

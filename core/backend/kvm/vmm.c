@@ -600,6 +600,13 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 		goto fail;
 	if (xg_kvm_load_file(g->vm, vm->load, payload, err))
 		goto fail;
+	/* sw_protected: the MMIO devices' windows have no memslot, and may be made private
+	 * (vm.private) or shared like RAM: a private access there exits memory_fault */
+	for (size_t i = 0; i < vm->ndevs; i++)
+		if ((vm->devs[i].type == XG_DEV_RAM || vm->devs[i].type == XG_DEV_PATTERN) &&
+		    !(vm->devs[i].at % 4096) && !(vm->devs[i].size % 4096) &&
+		    xg_kvm_add_window(g->vm, vm->devs[i].at, vm->devs[i].size, err))
+			goto fail;
 	/* vm.private: made private after the payload is in (the shared side); their
 	 * contents start as the guest_memfd's, zeros */
 	for (size_t i = 0; i < vm->npriv; i++)
@@ -893,9 +900,15 @@ static void summary(struct guest *g)
 	if (g->end && !strcmp(g->end, "done"))
 		fprintf(stderr, " (code %u)", g->code);
 	fprintf(stderr, " after %.3f s: %s\n", g->t1 - g->t0, g->reason);
-	if (g->cfg->vm.type == XG_VM_SW_PROTECTED)
-		fprintf(stderr, "  memory:   %llu conversions\n",
-			(unsigned long long)(g->vm ? xg_kvm_conversions(g->vm) : 0));
+	if (g->cfg->vm.type == XG_VM_SW_PROTECTED && g->vm) {
+		struct xg_kvm_pmem_stats ps;
+		xg_kvm_pmem_stats(g->vm, &ps);
+		fprintf(stderr,
+			"  memory:   %llu conversions, %llu failed, %llu private pages, %llu "
+			"KVM_SET_MEMORY_ATTRIBUTES\n",
+			(unsigned long long)ps.conversions, (unsigned long long)ps.failed,
+			(unsigned long long)ps.private_pages, (unsigned long long)ps.attr_ioctls);
+	}
 	fprintf(stderr, "  exits:    ");
 	for (int r = 0; r <= NREASONS; r++)
 		if (by[r]) {
@@ -992,9 +1005,25 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		fprintf(f, ",\"reason\":");
 		xg_dump_json_str(f, g->reason);
 		fprintf(f, ",\"seconds\":%.6f,", g->t1 - g->t0);
-		if (g->cfg->vm.type == XG_VM_SW_PROTECTED) /* convert verdicts carried out */
-			fprintf(f, "\"conversions\":%llu,",
-				(unsigned long long)(g->vm ? xg_kvm_conversions(g->vm) : 0));
+		if (g->cfg->vm.type == XG_VM_SW_PROTECTED && g->vm) {
+			/* convert verdicts carried out, what failed, the ioctls they took, and
+			 * the private ranges at the end as the VMM last told KVM */
+			struct xg_kvm_range pr[64];
+			struct xg_kvm_pmem_stats ps;
+			size_t npr = xg_kvm_private_ranges(g->vm, pr, 64);
+			xg_kvm_pmem_stats(g->vm, &ps);
+			fprintf(f,
+				"\"conversions\":%llu,\"conversions_failed\":%llu,"
+				"\"attribute_ioctls\":%llu,\"private_pages\":%llu,\"private\":[",
+				(unsigned long long)ps.conversions, (unsigned long long)ps.failed,
+				(unsigned long long)ps.attr_ioctls,
+				(unsigned long long)ps.private_pages);
+			for (size_t i = 0; i < npr && i < 64; i++)
+				fprintf(f, "%s{\"gpa\":%llu,\"size\":%llu}", i ? "," : "",
+					(unsigned long long)pr[i].gpa,
+					(unsigned long long)pr[i].size);
+			fprintf(f, "],\"private_ranges\":%zu,", npr);
+		}
 		fprintf(f, "\"exits\":{");
 		for (int r = 0; r <= NREASONS; r++)
 			if (by[r]) {

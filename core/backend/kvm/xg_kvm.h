@@ -74,7 +74,8 @@ struct xg_kvm_range {
 	uint64_t gpa, size;
 };
 
-#define XG_KVM_MAX_PLAIN 16
+#define XG_KVM_MAX_PLAIN   16
+#define XG_KVM_MAX_WINDOWS 16
 
 struct xg_kvm_vm_opts {
 	uint64_t mem_size; /* RAM at GPA 0; 0 means XG_KVM_DEFAULT_MEM */
@@ -119,15 +120,31 @@ int xg_kvm_load_file(struct xg_kvm_vm *vm, uint64_t gpa, const char *path, struc
 /* KVM_ENABLE_CAP on the VM with args[0] = arg0 (api.rst 4.37). */
 /*
  * Private memory (sw_protected VMs): make [gpa, gpa+size) private or shared, VM-wide and
- * serialised with other conversions. The range must be whole pages inside RAM; then
- * KVM_SET_MEMORY_ATTRIBUTES, then the side no longer valid is discarded. -EINVAL for a bad
- * range (before any ioctl), -EOPNOTSUPP for a VM without private memory, another -errno
- * when a step fails; err says which.
+ * serialised with other conversions. The range must be whole pages inside RAM or inside
+ * one device window (xg_kvm_add_window); then KVM_SET_MEMORY_ATTRIBUTES, then, on RAM, the
+ * side no longer valid is discarded. -EINVAL for a bad range (before any ioctl),
+ * -EOPNOTSUPP for a VM without private memory, another -errno when a step fails; err says
+ * which, and the attributes are put back (nothing discarded). XG_KVM_FAIL_CONVERT (kvm.c)
+ * makes steps fail, for tests.
  */
 int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to_private,
 		       struct xg_error *err);
 /* Conversions carried out so far. */
 uint64_t xg_kvm_conversions(struct xg_kvm_vm *vm);
+/*
+ * sw_protected: a range outside RAM with no memslot (a device's MMIO window) whose
+ * attributes conversions may set too: a private access there exits memory_fault, and once
+ * shared it is an MMIO access again. Nothing to discard there. -EINVAL when it overlaps RAM
+ * or another window or is not whole pages, -ENOSPC past XG_KVM_MAX_WINDOWS.
+ */
+int xg_kvm_add_window(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, struct xg_error *err);
+/* What the VMM told KVM about private memory: counters, and the private ranges (merged,
+ * in GPA order; up to max of them into out, the number there are returned). */
+struct xg_kvm_pmem_stats {
+	uint64_t conversions, failed, attr_ioctls, private_pages;
+};
+void xg_kvm_pmem_stats(struct xg_kvm_vm *vm, struct xg_kvm_pmem_stats *s);
+size_t xg_kvm_private_ranges(struct xg_kvm_vm *vm, struct xg_kvm_range *out, size_t max);
 /* What private memory this KVM offers, for messages: "" when everything a sw_protected VM
  * needs is there, else the missing capabilities. */
 const char *xg_kvm_pmem_missing(int kvm_fd, char *buf, size_t n);

@@ -10,12 +10,17 @@
 --                                        shared (a software-protected VM, where the
 --                                        attributes decide and a private page KVM cannot
 --                                        serve has no guest_memfd behind it)
+--   refuse_fault: stop | EXCEPTION       a memory_fault outside the ranges stops the guest
+--                                        (stop, the default) or is refused with that
+--                                        exception injected (GP, UD, ...: xg.inject; the
+--                                        guest's handler sees it at the faulting access)
 -- A KVM_HC_MAP_GPA_RANGE request inside the ranges is converted (the guest gets 0); outside
 -- them, or over the rate, it is refused: xg.resume() leaves the VMM's -KVM_EPERM in the
--- guest's RAX (x86/hypercalls.rst 8). The first refusal of each vCPU is dumped, every
--- decision is logged (who asked, what range, what was decided: the audit trail). A memory
--- fault outside the ranges stops the guest (it cannot go on without the page). Other exits
--- are left to the default policy's way: suspend with a dump.
+-- guest's RAX (x86/hypercalls.rst 8). The first refusal is dumped, every decision is
+-- logged (who asked, what range, what was decided: the audit trail). A memory fault
+-- outside the ranges stops the guest (it cannot go on without the page) unless
+-- refuse_fault names an exception to inject. Other exits are left to the default policy's
+-- way: suspend with a dump.
 local xg = require "exitgate"
 
 local allow = {}
@@ -29,6 +34,11 @@ local max_rate = math.tointeger(xg.params.max_per_second) or 1000
 local fault_to = xg.params.fault_to or "access"
 if fault_to ~= "access" and fault_to ~= "shared" then
 	error("confidential: params.fault_to must be 'access' or 'shared', not " .. tostring(fault_to))
+end
+local refuse_fault = xg.params.refuse_fault or "stop"
+if refuse_fault ~= "stop" and (type(refuse_fault) ~= "string" or not refuse_fault:match "^%u+$") then
+	error("confidential: params.refuse_fault must be 'stop' or an exception name (GP, UD, ...), not "
+		.. tostring(refuse_fault))
 end
 
 -- Inside one allowed range, with no wrap (unsigned compares: GPAs may have bit 63 set).
@@ -52,13 +62,16 @@ local function over_rate()
 	return count > max_rate
 end
 
-local function refuse(what, why)
+-- A refusal: verdict (default xg.resume(): MAP_GPA_RANGE answered -KVM_EPERM), logged, the
+-- first one dumped.
+local function refuse(what, why, verdict)
+	verdict = verdict or xg.resume()
 	xg.log("refused " .. what .. ": " .. why)
 	if not refused then
 		refused = true
-		return xg.dump { xg.resume(), note = "first refusal: " .. what .. ": " .. why }
+		return xg.dump { verdict, note = "first refusal: " .. what .. ": " .. why }
 	end
-	return xg.resume()
+	return verdict
 end
 
 return xg.policy {
@@ -86,6 +99,10 @@ return xg.policy {
 		local to = (fault_to == "shared" or not e.private) and "shared" or "private"
 		local what = "memory_fault " .. xg.hex(gpa) .. "+" .. xg.hex(size) .. " to " .. to
 		if not allowed(gpa, size) then
+			if refuse_fault ~= "stop" then
+				return refuse(what, "outside the allowed ranges", xg.inject(refuse_fault,
+					refuse_fault == "GP" and 0 or nil))
+			end
 			return xg.dump { xg.stop("confidential: " .. what .. " outside the allowed ranges") }
 		end
 		if over_rate() then

@@ -47,6 +47,18 @@ r = a:exit { kind = "memory_fault", gpa = 0x501000, size = 0x1000, private = tru
 is(r.converted and r.converted.to, "private", "fault_to: access (default): to the side asked")
 r = a:exit { kind = "hypercall", nr = 12, args = { 0x500000, 1, 0x10 } }
 is(r.verdict, "convert", "the default rate allows it")
+local g = policy(P, { params = "{ allow: [ { gpa: 0x500000, size: 0x1000 } ], refuse_fault: GP }" })
+r = g:exit { kind = "memory_fault", gpa = 0x600000, size = 0x1000, private = true }
+is(r.verdict, "inject", "refuse_fault: GP: a memory fault outside is refused with an exception")
+ok(r.dumped, "... the first refusal is dumped")
+r = g:exit { kind = "hypercall", nr = 12, args = { 0x600000, 1, 0x10 } }
+is(r.verdict, "resume", "... a MAP_GPA_RANGE outside is still refused (-KVM_EPERM)")
+ok(not r.dumped, "... and not dumped (not the first refusal)")
+r = g:exit { kind = "memory_fault", gpa = 0x500000, size = 0x1000, private = true }
+is(r.verdict, "convert", "... a memory fault inside is still converted")
+local okr, rerr = pcall(policy, P, { params = "{ refuse_fault: 13 }" })
+ok(not okr, "refuse_fault must be stop or an exception name")
+like(tostring(rerr), "params.refuse_fault must be 'stop' or an exception name", "... and says so")
 local okp, err = pcall(policy, P, { params = "{ allow: [ { gpa: 0x500000 } ] }" })
 ok(not okp, "an allow entry without size does not load")
 like(tostring(err), "params.allow[1] needs integer gpa and size", "... and says why")

@@ -140,6 +140,11 @@ lane_build() {
 	mkdir -p "$root/share/pmem" "$root/share/lua"
 	cp "$vm_dir"/pmem/share/* "$root/share/pmem/"
 	cp -r "$src"/lua/. "$root/share/lua/" # the policies' module: XG_LUA_DIR=/share/lua
+	# the shipped policies (pmem_refuse.yaml runs confidential.lua) and confidential's own
+	# tests, at the same places relative to each other as in the source tree
+	mkdir -p "$root/share/policies" "$root/share/tests/policies"
+	cp "$src"/policies/*.lua "$root/share/policies/"
+	cp "$src"/tests/policies/confidential_test.lua "$root/share/tests/policies/"
 	for g in "$vm_dir"/pmem/guests/*.S; do
 		g=$(basename "$g" .S)
 		cp "$build/guests/$g.bin" "$root/share/pmem/" 2>>"$log" ||
@@ -154,7 +159,9 @@ lane_boot() {
 	# KVM_RUN inside never returns. The host's TSC rate (or its CPU clock) is a fine value.
 	khz=$(awk -F': *' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 	[ -n "$khz" ] && [ "$khz" -gt 0 ] || khz=2000000
-	run_vm qemu-system-x86_64 -accel tcg -M pc -cpu max -m 256 -smp 1 -nodefaults -display none \
+	# -smp 2: t_pmem_run's two vCPUs convert on two CPUs at the same time (SMP kernel,
+	# CPUs found through qemu's MP table).
+	run_vm qemu-system-x86_64 -accel tcg -M pc -cpu max -m 256 -smp 2 -nodefaults -display none \
 		-serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=1 \
 		-kernel "$KERNEL" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 tsc_early_khz=$khz tsc=reliable noapictimer"

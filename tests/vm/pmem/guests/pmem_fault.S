@@ -4,7 +4,8 @@
  * store there cannot be served: KVM_RUN fails EFAULT with KVM_EXIT_MEMORY_FAULT (flags
  * PRIVATE, the page; api.rst 5), the policy converts the page to shared, KVM_RUN again
  * completes the store. The guest checks what it reads, then asks MAP_GPA_RANGE(PLAIN ->
- * shared) so that the policy logs what the host sees there (t_pmem_run.c checks it).
+ * shared) so that the policy logs what the host sees there (t_pmem_run.c checks it). Then
+ * the same with no memslot at all: a private page of the ram device's window (RAMDEV).
  */
 #include "../../../run/guests/guest.h"
 
@@ -39,6 +40,16 @@ _start:
 	je	4f
 	FAIL	13
 4:	PUTS	"pmem_fault: ok\n"
+	/* No memslot at all: the ram device's first page starts private (vm.private); the
+	 * store exits memory_fault, the policy converts the page to shared, and the store
+	 * then goes to the device model as MMIO; the load reads it back from there. */
+	mov	$RAMDEV, %ecx
+	movabs	$0x5555555555555555, %rax
+	mov	%rax, (%rcx)			/* exit 39 (no memslot), converted, MMIO */
+	cmp	(%rcx), %rax
+	je	5f
+	FAIL	14
+5:	PUTS	"pmem_fault: device ok\n"
 	DONE	0
 
 	GUEST_ROUTINES

@@ -31,6 +31,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__)
@@ -256,6 +257,9 @@ static int by_name(const void *a, const void *b)
 static void power_off(int failed)
 {
 	sync();
+	/* What was written to the console may still sit in the UART's queue: qemu's exit would
+	 * drop it (seen with two CPUs: the last lines, "#xg-vm done" among them, lost). */
+	tcdrain(1);
 #if defined(__x86_64__)
 	/* qemu's isa-debug-exit at port 0xf4 (the lane's qemu command line) */
 	if (ioperm(0xf4, 1, 1) == 0)

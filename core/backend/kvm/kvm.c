@@ -560,6 +560,21 @@ int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to
 	return 0;
 }
 
+int xg_kvm_map_gpa_valid(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t npages, uint64_t attrs)
+{
+	/* x86/hypercalls.rst 8: attributes bits 3:0 are the page size, 0 4K, 1 2M, 2 1G */
+	static const unsigned shift[] = {12, 21, 30};
+	uint64_t ps = attrs & 0xf;
+	int ok;
+
+	if (ps > 2 || !npages || npages > (UINT64_MAX >> shift[ps]) || gpa % XG_KVM_PAGE)
+		return 0;
+	pthread_mutex_lock(&vm->attr_lock);
+	ok = attr_region(vm, gpa, npages << shift[ps]) != NULL;
+	pthread_mutex_unlock(&vm->attr_lock);
+	return ok;
+}
+
 uint64_t xg_kvm_conversions(struct xg_kvm_vm *vm)
 {
 	uint64_t n;

@@ -398,9 +398,16 @@ static void *vcpu_main(void *arg)
 		/* A MAP_GPA_RANGE request is refused unless the policy converts: the guest
 		 * then sees -KVM_EPERM in RAX (x86/hypercalls.rst 8 KVM_HC_MAP_GPA_RANGE: the
 		 * return value is the VMM's; error codes of include/uapi/linux/kvm_para.h).
-		 * A convert verdict writes 0 (or -KVM_EINVAL for a range outside RAM). */
+		 * A convert verdict writes 0 (or -KVM_EINVAL for a range outside RAM). A
+		 * request that can never be carried out (a range that wraps - KVM checks only
+		 * that the frame number does not - or lies outside RAM) gets -KVM_EINVAL
+		 * whatever the policy answers; the policy still sees it. */
 		if (r->exit_reason == KVM_EXIT_HYPERCALL && r->hypercall.nr == KVM_HC_MAP_GPA_RANGE)
-			r->hypercall.ret = (uint64_t)-KVM_EPERM;
+			r->hypercall.ret =
+			    xg_kvm_map_gpa_valid(g->vm, r->hypercall.args[0], r->hypercall.args[1],
+						 r->hypercall.args[2])
+				? (uint64_t)-KVM_EPERM
+				: (uint64_t)-KVM_EINVAL;
 		atomic_store(&c->policy_since, (long long)(now() * 1e9));
 		res = xg_handle_exit(c->ev, r, c->run_size, rc < 0 ? -rc : 0);
 		atomic_store(&c->policy_since, 0);

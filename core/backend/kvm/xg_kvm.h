@@ -129,6 +129,9 @@ int xg_kvm_load_file(struct xg_kvm_vm *vm, uint64_t gpa, const char *path, struc
  */
 int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to_private,
 		       struct xg_error *err);
+/* Whether a MAP_GPA_RANGE request (gpa, npages, attributes: x86/hypercalls.rst 8) could be
+ * carried out: whole pages, no wrap, inside RAM or one device window. */
+int xg_kvm_map_gpa_valid(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t npages, uint64_t attrs);
 /* Conversions carried out so far. */
 uint64_t xg_kvm_conversions(struct xg_kvm_vm *vm);
 /*

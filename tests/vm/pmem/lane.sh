@@ -157,14 +157,19 @@ lane_boot() {
 	# -accel tcg: the nested /dev/kvm needs qemu's emulated SVM, whatever the host has.
 	# The nested kernel cannot calibrate its TSC under TCG: without tsc_early_khz the first
 	# KVM_RUN inside never returns. The host's TSC rate (or its CPU clock) is a fine value.
+	# no_timer_check: the SMP kernel routes the timer through the IO-APIC and checks that
+	# it ticks within a few jiffies, which TCG on a loaded host can miss ("IO-APIC + timer
+	# doesn't work!", a panic seen here).
 	khz=$(awk -F': *' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 	[ -n "$khz" ] && [ "$khz" -gt 0 ] || khz=2000000
-	# -smp 2: t_pmem_run's two vCPUs convert on two CPUs at the same time (SMP kernel,
-	# CPUs found through qemu's MP table).
-	run_vm qemu-system-x86_64 -accel tcg -M pc -cpu max -m 256 -smp 2 -nodefaults -display none \
+	# Two CPUs: t_pmem_run's two vCPUs convert at the same time (an SMP kernel without
+	# ACPI finds CPUs in the firmware's MP table). Two sockets: SeaBIOS lists one CPU per
+	# package in its MP table, and qemu's plain "-smp 2" makes them two cores of one.
+	run_vm qemu-system-x86_64 -accel tcg -M pc -cpu max -m 256 -smp 2,sockets=2,cores=1,threads=1 \
+		-nodefaults -display none \
 		-serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=1 \
 		-kernel "$KERNEL" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 tsc_early_khz=$khz tsc=reliable noapictimer"
+		-append "console=ttyS0 panic=-1 loglevel=4 tsc_early_khz=$khz tsc=reliable noapictimer no_timer_check"
 }
 
 # /init writes its result to isa-debug-exit: qemu exits with (value << 1) | 1, so 1 = all

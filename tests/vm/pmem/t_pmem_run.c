@@ -132,12 +132,15 @@ int main(void)
 	like(out, "refused 0x300000 to private",
 	     "the request outside the allowed range is refused");
 	like(out, "pmem: refusals ok",
-	     "... npages 0, unaligned and wrapping ranges: -KVM_EINVAL from KVM; reaching "
-	     "or lying wholly past RAM: -KVM_EINVAL from the VMM");
+	     "... npages 0 and unaligned: -KVM_EINVAL from KVM; a range that wraps, reaches "
+	     "or lies wholly past RAM: -KVM_EINVAL from the VMM (the wrapping one though the "
+	     "policy refused it)");
+	like(out, "refused 0xfffffffffffff000 to private",
+	     "the policy saw the wrapping request (and refused it)");
 	stats = slurp("/tmp/pmem.json");
 	is_str(field(stats, "conversions"), "3", "stats: 3 conversions carried out");
-	like(stats, "\"hypercall\":6",
-	     "stats: 6 hypercall exits reached the VMM (3 + refused + 2 past RAM)");
+	like(stats, "\"hypercall\":7",
+	     "stats: 7 hypercall exits reached the VMM (3 + refused + 2 past RAM + wrapping)");
 	is_str(field(stats, "attribute_ioctls"), "3",
 	       "stats: 3 KVM_SET_MEMORY_ATTRIBUTES: none for the refused, past-RAM or "
 	       "malformed requests");

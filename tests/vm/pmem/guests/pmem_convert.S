@@ -3,8 +3,8 @@
  * share/pmem.yaml and share/pmem.lua): it converts one page with KVM_HC_MAP_GPA_RANGE to
  * private, to shared and to private again, checking what it sees after each conversion, then
  * asks for conversions the VMM must refuse (policy), that reach past RAM or lie wholly past it
- * (the VMM answers -KVM_EINVAL before any ioctl), and malformed ones (npages 0, unaligned,
- * wrapping) that KVM answers itself. The hypercall (x86/hypercalls.rst 8): RAX = 12,
+ * (the VMM answers -KVM_EINVAL before any ioctl), one that wraps (the VMM again), and
+ * malformed ones (npages 0, unaligned) that KVM answers itself. The hypercall (x86/hypercalls.rst 8): RAX = 12,
  * RBX = gpa, RCX = npages, RDX = attributes (0x10 = KVM_MAP_GPA_RANGE_ENCRYPTED: private;
  * 4K pages); the VMM's answer comes back in RAX. The nested KVM is KVM_AMD: vmmcall.
  * What the host sees at each request is checked by the policy's log (t_pmem_run.c).
@@ -83,7 +83,9 @@ _start:
 	EXPECT	-EINVAL, 21
 	MAP	DATA + 0x800, 1, TO_PRIVATE	/* unaligned: KVM answers itself */
 	EXPECT	-EINVAL, 22
-	MAP	0xfffffffffffff000, 2, TO_PRIVATE /* wraps: KVM answers itself */
+	MAP	0xfffffffffffff000, 2, TO_PRIVATE /* wraps: KVM checks only that the frame
+						     number does not; the VMM answers, whatever
+						     the policy says */
 	EXPECT	-EINVAL, 24
 	MAP	0x2000000, 1, TO_PRIVATE	/* wholly past RAM: the VMM, before any ioctl */
 	EXPECT	-EINVAL, 25

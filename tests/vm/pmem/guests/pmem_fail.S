@@ -9,19 +9,22 @@
  *   3. to private: done, reads 0 (a fresh guest_memfd page); writes 0x11..
  *   4. to shared, step 2 (punching the guest_memfd) fails: still private, 0x11.. intact
  *   5. to shared, step 1 fails: still private, 0x11..
+ *   6. DATA (private, 0x11..) and DATA2 (shared, 0xbb..) together to shared, step 2 fails:
+ *      the attributes go back page by page, DATA private and DATA2 shared, both intact
  */
 #include "../../../run/guests/guest.h"
 
 #define DATA	   0x400000
+#define DATA2	   0x401000 /* the page after DATA */
 #define HC_MAP	   12 /* KVM_HC_MAP_GPA_RANGE */
 #define TO_PRIVATE 0x10
 #define EFAULT	   14 /* -KVM_EFAULT: the host could not carry it out */
 
-/* MAP attrs, expected answer, code */
-.macro MAP attrs, ret, code
+/* MAP attrs, expected answer, code[, npages] */
+.macro MAP attrs, ret, code, npages=1
 	mov	$HC_MAP, %eax
 	mov	$DATA, %ebx
-	mov	$1, %ecx
+	mov	$\npages, %ecx
 	mov	$\attrs, %edx
 	vmmcall
 	cmp	$\ret, %rax
@@ -57,6 +60,15 @@ _start:
 	PAGE_IS	0x1111111111111111, 17
 	MAP	0, -EFAULT, 18			/* 5: step 1 fails */
 	PAGE_IS	0x1111111111111111, 19
+	movabs	$0xbbbbbbbbbbbbbbbb, %rax
+	mov	%rax, DATA2			/* shared */
+	MAP	0, -EFAULT, 20, 2		/* 6: both pages, step 2 fails */
+	PAGE_IS	0x1111111111111111, 21		/* DATA: private again, intact */
+	movabs	$0xbbbbbbbbbbbbbbbb, %rax
+	cmp	DATA2, %rax			/* DATA2: shared again, intact */
+	je	1f
+	FAIL	22
+1:
 	PUTS	"pmem_fail: every failed conversion left the page as it was\n"
 	DONE	0
 

@@ -239,8 +239,7 @@ int main(void)
 	}
 
 	/* failed steps, made to fail by the VMM's test hook */
-	setenv("XG_KVM_FAIL_CONVERT", "attributes:1,discard:2,discard:4,attributes:5,discard:6",
-	       1);
+	setenv("XG_KVM_FAIL_CONVERT", "attributes:1,discard:2,discard:4,attributes:5,discard:6", 1);
 	st = run((char *const[]){"/bin/exitgate", "run", "--stats", "/tmp/pmem_fail.json",
 				 "/share/pmem/pmem_fail.yaml", NULL});
 	is_int(st, 0, "exitgate run pmem_fail.yaml: done 0");

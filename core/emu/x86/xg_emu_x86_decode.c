@@ -739,7 +739,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 	}
 	if (in->op == OP_NONE && !n_unknown)
 		xg_emu_x86_gp2_claim(in);
-	if (!n_unknown)
+	if (!n_unknown && in->op == OP_NONE)
 		xg_emu_x86_stub_classify(in);
 	if (n_unknown) {
 		in->op = OP_NONE;

@@ -75,6 +75,7 @@ enum {
 	FT_DQ,
 	FT_VL,
 	FT_FP16, /* AVX512-FP16 */
+	FT_F16C,
 	FT_N
 };
 static const char *const ft_name[FT_N] = {
@@ -104,6 +105,8 @@ static uint32_t features_from(const uint32_t l1[4], const uint32_t l7[4], uint64
 		f |= 1u << FT_AVX;
 	if ((l1[2] & (1u << 12)) && avx_os)
 		f |= 1u << FT_FMA;
+	if ((l1[2] & (1u << 29)) && avx_os)
+		f |= 1u << FT_F16C;
 	if ((l7[1] & (1u << 5)) && avx_os)
 		f |= 1u << FT_AVX2;
 	if (avx512_os) {
@@ -552,6 +555,12 @@ static const struct stub_class stub_classes[] = {
     S(2, 0x42, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_FP | C_NOVVVV, "vgetexpps/pd"),
     S(2, 0x4c, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NOVVVV, "vrcp14ps/pd"),
     S(2, 0x4e, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_NOVVVV, "vrsqrt14ps/pd"),
+    /* vcvtph2ps (F16C, AVX512F); vptestm/vptestnm into k (SDM Vol. 2 VCVTPH2PS, VPTESTMD) */
+    S(2, 0x13, 1, FT_NONE, FT_F16C, FT_F, W_0, W_0, 2, MS_HALF, C_FP | C_NOVVVV, "vcvtph2ps"),
+    S(2, 0x26, 1, FT_NONE, FT_NONE, FT_BW, W_IG, W_12, 1, MS_FULL, C_KDST, "vptestmb/w"),
+    S(2, 0x26, 2, FT_NONE, FT_NONE, FT_BW, W_IG, W_12, 1, MS_FULL, C_KDST, "vptestnmb/w"),
+    S(2, 0x27, 1, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_KDST, "vptestmd/q"),
+    S(2, 0x27, 2, FT_NONE, FT_NONE, FT_F, W_IG, W_48, 4, MS_FULL, C_KDST, "vptestnmd/q"),
 /* AVX512-FP16 (maps 5 and 6, and 0F3A C2): half-precision arithmetic, compares, FMA */
 #define PH(op, n, pfl, sfl)                                                                        \
 	S(5, op, 0, FT_NONE, FT_NONE, FT_FP16, W_IG, W_0, 2, MS_FULL, C_FP | (pfl), n "ph"),       \

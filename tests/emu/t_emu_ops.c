@@ -458,6 +458,36 @@ static void gather_tests(void)
 	is_int(res.exc.vector, XG_EMU_X86_UD, "... #UD");
 }
 
+/* FXSAVE/FXRSTOR (issue 11): the CPU's image, bytes 464-511 left alone, alignment #GP */
+static void fxsave_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	uint32_t mx;
+
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.xs[XG_EMU_X86_XS_FCW] = 0x7e;
+	memset(f.xs + XG_EMU_X86_XS_XMM0 + 16 * 9, 0x99, 16);
+	memset(f.mem + 0x800 + 464, 0xee, 48);
+	is_int(emu(&f, "48 0f ae 03", &res), XG_EMU_X86_OK, "fxsave64 [rbx]");
+	ok(f.mem[0x800] == 0x7e && f.mem[0x800 + 160 + 16 * 9] == 0x99, "... FCW and XMM9 stored");
+	ok(f.mem[0x800 + 464] == 0xee && f.mem[0x800 + 511] == 0xee, "... bytes 464-511 untouched");
+	memcpy(&mx, f.mem + 0x800 + 24, 4);
+	is_hex(mx, 0x1f80, "... MXCSR");
+	f.mem[0x800] = 0x7f;
+	f.mem[0x800 + 160] = 0x42;
+	is_int(emu(&f, "48 0f ae 0b", &res), XG_EMU_X86_OK, "fxrstor64 [rbx]");
+	ok(f.xs[XG_EMU_X86_XS_FCW] == 0x7f && f.xs[XG_EMU_X86_XS_XMM0] == 0x42, "... loaded");
+	mx = 0x10000; /* a reserved MXCSR bit */
+	memcpy(f.mem + 0x800 + 24, &mx, 4);
+	is_int(emu(&f, "48 0f ae 0b", &res), XG_EMU_X86_EXCEPTION, "fxrstor, MXCSR bit 16 set");
+	ok(res.exc.vector == XG_EMU_X86_GP && f.xs[XG_EMU_X86_XS_XMM0] == 0x42, "... #GP(0)");
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x808;
+	is_int(emu(&f, "0f ae 03", &res), XG_EMU_X86_EXCEPTION, "fxsave [rbx] not 16-aligned");
+	ok(res.exc.vector == XG_EMU_X86_GP && f.writes == 1, "... #GP(0), nothing more written");
+}
+
 /* x87 arithmetic with a memory operand (issue 11), run on the host FPU */
 static void x87_arith_tests(void)
 {
@@ -785,5 +815,6 @@ int main(void)
 	mmx_tests();
 	misc_mem_tests();
 	gather_tests();
+	fxsave_tests();
 	return done_testing();
 }

@@ -944,6 +944,24 @@ static void gen_vsib(struct tcase *c)
 	}
 }
 
+/* FXSAVE/FXRSTOR: a 16-byte aligned operand mostly, and for FXRSTOR a valid MXCSR in it */
+static void gen_fxsave(struct tcase *c)
+{
+	const struct xg_emu_x86_insn *in = &c->in;
+	uint64_t am = in->addrsize == 8 ? ~0ull : in->addrsize == 4 ? 0xffffffffull : 0xffff;
+	uint64_t ea, la, d = (uint64_t)(uintptr_t)M.data;
+	uint32_t mx = (uint32_t)(rnd() & 0xffbf);
+
+	if (!in->has_mem || in->base == XG_EMU_X86_NOREG || in->base == in->index || !rn(4))
+		return;
+	ea = c->gpr[in->base & 15] + (uint64_t)in->disp +
+	     (in->index != XG_EMU_X86_NOREG ? c->gpr[in->index & 15] * in->scale : 0);
+	c->gpr[in->base & 15] -= ea & 15;
+	la = ((ea & am) & ~15ull) + seg_base_of(c, in->seg);
+	if (!strcmp(in->name, "fxrstor") && la >= d && la + 28 <= d + 2 * PAGE)
+		memcpy(&M.init[0][0] + (la - d) + 24, &mx, 4);
+}
+
 /* the generator classes, by instruction name (registered here, run after make_state) */
 static const struct gen_class {
 	const char *names; /* space-separated */
@@ -953,6 +971,7 @@ static const struct gen_class {
     {"div idiv", gen_divide},
     {"bsf bsr tzcnt lzcnt popcnt blsi blsmsk blsr", gen_bits},
     {"movdir64b", gen_movdir64b},
+    {"fxsave fxrstor", gen_fxsave},
     {"vpgatherdd/dq vpgatherqd/qq vgatherdps/dpd vgatherqps/qpd", gen_vsib},
     {"evex vpgatherdd/dq evex vpgatherqd/qq evex vgatherdps/dpd evex vgatherqps/qpd", gen_vsib},
     {"vpscatterdd/dq vpscatterqd/qq vscatterdps/dpd vscatterqps/qpd", gen_vsib},
@@ -1263,6 +1282,15 @@ static const struct fixed {
 	.reg2 = -1), 0x0f, 0xae, 0x3b),
     FXS(64, "prefetcht0 [rbx] on a missing page: nothing", (.reg = 3, .rel = 1,
 	.val = 3 * PAGE + 5, .reg2 = -1), 0x0f, 0x18, 0x0b),
+    /* FXSAVE/FXRSTOR: the last byte's #PF before the first's, alignment before both */
+    FXS(64, "fxsave [rbx] from the read-only page into a missing one", (.reg = 3, .rel = 1,
+	.val = 3 * PAGE - 16, .reg2 = -1), 0x0f, 0xae, 0x03),
+    FXS(64, "fxsave64 [rbx] across into the read-only page", (.reg = 3, .rel = 1,
+	.val = 2 * PAGE - 0x100, .reg2 = -1), 0x48, 0x0f, 0xae, 0x03),
+    FXS(32, "fxsave [ebx] into the reservation", (.reg = 3, .rel = 1, .val = 4 * PAGE - 0x40,
+	.reg2 = -1), 0x0f, 0xae, 0x03),
+    FXS(64, "fxrstor64 [rbx] misaligned near a missing page", (.reg = 3, .rel = 1,
+	.val = 3 * PAGE - 0x108, .reg2 = -1), 0x48, 0x0f, 0xae, 0x0b),
     /* gathers and scatters: progress on a fault part-way */
     FXS(64, "vpgatherdd ymm0, [rbx+ymm1*4], ymm2 near the read-only page", (.reg = 3, .rel = 1,
 	.val = 2 * PAGE - 40, .reg2 = -1), 0xc4, 0xe2, 0x6d, 0x90, 0x04, 0x8b),

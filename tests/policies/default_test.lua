@@ -2,8 +2,8 @@
 local p = policy "../../policies/default.lua"
 local ex = "../../examples/exits/"
 
--- fxsave [rax] (0f ae 00): a 512-byte operand, which exitgate's emulator does not do
-local r = p:exit { kind = "emulation_failure", insn = "0f ae 00", regs = { rip = 0x1000 } }
+-- xsave [rax] (0f ae 20): which exitgate's emulator does not do
+local r = p:exit { kind = "emulation_failure", insn = "0f ae 20", regs = { rip = 0x1000 } }
 is(r.verdict, "inject", "an instruction the emulator does not support: inject")
 is(r.vector, 6, "... #UD")
 ok(r.dumped, "... and a dump")

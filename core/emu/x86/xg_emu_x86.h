@@ -149,7 +149,9 @@ struct xg_emu_x86_segment {
  * changes nothing); FNSTENV/FLDENV across into a page that faults report CR2 = the
  * environment's last byte unless the first field (4 bytes, 2 in the 14-byte form) already
  * crosses, then the page's first byte; MOVDIR64B raises the source's #PF before the
- * destination's alignment #GP; a gather stopped by a fault on an element leaves its VEX mask
+ * destination's alignment #GP; FXSAVE/FXRSTOR check segment and canonical form, then the
+ * 16-byte alignment, then page-fault on the image's last byte before its first (FXSAVE too,
+ * though it does not write bytes 464-511); a gather stopped by a fault on an element leaves its VEX mask
  * as whole elements (0 for the completed ones, all ones for the remaining active ones, 0 for
  * inactive ones, the bits above the vector length zeroed) and zeroes the destination's bits
  * above the vector length only if an element was loaded.

@@ -162,7 +162,7 @@ void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, uns
 	if (c->mode != 64)
 		a->la &= 0xffffffffull;
 	a->off = (uint16_t)off;
-	a->size = (uint8_t)size;
+	a->size = (uint16_t)size;
 	a->kind = (uint8_t)kind;
 	a->seg = (uint8_t)seg;
 	a->align = 0;
@@ -800,11 +800,13 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	}
 	for (unsigned i = 0; i < c->nacc; i++) {
 		c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
-		/* a per-access alignment (MOVDIR64B's destination) in its turn, on the linear
-		 * address as the CPU checks it */
-		if (c->acc[i].align && (c->acc[i].la & (c->acc[i].align - 1u)))
+		rc = whole ? 0 : check_segment(c, i);
+		/* an access's own alignment #GP (MOVDIR64B's destination, FXSAVE) comes after its
+		 * segment and canonical checks (FXSAVE: a non-canonical SS access is #SS, not #GP,
+		 * on the CPU), on the linear address as the CPU checks it */
+		if (!rc && c->acc[i].align && (c->acc[i].la & (c->acc[i].align - 1u)))
 			rc = xg_emu_x86_exc(c, XG_EMU_X86_GP, 1, 0);
-		else if (whole || !(rc = check_segment(c, i))) {
+		if (!rc && c->acc[i].probe != XG_EMU_X86_PROBE_CHECK) {
 			c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
 			rc = for_pieces(c, &c->acc[i], piece_translate);
 		}

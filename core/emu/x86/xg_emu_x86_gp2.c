@@ -149,6 +149,7 @@ enum {
 			load, never read */
 	K_HINT,	     /* PREFETCHh/PREFETCHW/CLDEMOTE, hint NOPs: no access, no fault */
 	K_VSIB,	     /* gathers and scatters: xg_emu_x86_gather.c */
+	K_FXSAVE,    /* FXSAVE/FXRSTOR: xg_emu_x86_fxsave.c */
 };
 enum {
 	B_ANDN,
@@ -248,6 +249,8 @@ static const struct gp2_opc gp2_table[] = {
     {0, 2, 0xf8, P_66, ANYREG, K_MOVDIR, 1, NEED_MOVDIR64B, "movdir64b"},
     /* group 15 memory forms (SDM Vol. 2 Table A-6): NP /7 CLFLUSH, 66 /7 CLFLUSHOPT,
      * 66 /6 CLWB */
+    {0, 1, 0xae, P_NONE, 0x01, K_FXSAVE, 0, 0, "fxsave"},
+    {0, 1, 0xae, P_NONE, 0x02, K_FXSAVE, 1, 0, "fxrstor"},
     {0, 1, 0xae, P_NONE, 0x80, K_LINE, 0, NEED_CLFSH, "clflush"},
     {0, 1, 0xae, P_66, 0x80, K_LINE, 0, NEED_CLFLUSHOPT, "clflushopt"},
     {0, 1, 0xae, P_66, 0x40, K_LINE, 0, NEED_CLWB, "clwb"},
@@ -287,7 +290,7 @@ void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
 		    !((e->pfx >> in->pfx) & 1) || !((e->regs >> reg) & 1))
 			continue;
 		/* group 15 with mod = 3 is the fences and FSGSBASE, not these */
-		if (e->kind == K_LINE && in->mod == 3)
+		if ((e->kind == K_LINE || e->kind == K_FXSAVE) && in->mod == 3)
 			return;
 		/* vector instructions: the SSE-class device checks (CR0.TS, XCR0) apply */
 		if (e->kind == K_VSIB)
@@ -369,6 +372,8 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 		return xg_emu_x86_mmx_plan(c);
 	if (e->kind == K_VSIB)
 		return xg_emu_x86_gather_plan(c);
+	if (e->kind == K_FXSAVE)
+		return xg_emu_x86_fxsave_plan(c);
 	if (e->kind == K_HINT)
 		return 0; /* no access, no fault (SDM Vol. 2 PREFETCHh, CLDEMOTE, NOP) */
 	if ((e->kind == K_MOVDIR || e->kind == K_LINE) && !in->has_mem)
@@ -380,7 +385,7 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 		 * byte load: SDM Vol. 2 CLFLUSH) but nothing is read from a device */
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, 1, XG_EMU_X86_READ, 0);
 		if (c->nacc)
-			c->acc[c->nacc - 1].probe = 1;
+			c->acc[c->nacc - 1].probe = XG_EMU_X86_PROBE;
 		return 0;
 	}
 	if (e->kind == K_MOVDIR && e->sub == 0) {
@@ -673,6 +678,8 @@ static int gp2_exec(struct xg_emu_x86_ctx *c)
 		return xg_emu_x86_mmx_exec(c);
 	case K_VSIB:
 		return xg_emu_x86_gather_exec(c);
+	case K_FXSAVE:
+		return xg_emu_x86_fxsave_exec(c);
 	case K_MOVDIR:
 		if (sub == 0)
 			memcpy(c->mem, &c->r.gpr[in->reg & 15], sz);

@@ -232,15 +232,17 @@ struct xg_emu_x86_acc {
 	uint64_t ea;  /* offset in the segment */
 	uint64_t la;  /* linear address */
 	uint16_t off; /* where its bytes are in ctx->mem */
-	uint8_t size; /* bytes, at most 64 */
+	uint16_t size; /* bytes, at most 512 (FXSAVE) */
 	uint8_t kind; /* enum xg_emu_x86_access */
 	uint8_t seg;
 	uint8_t align; /* #GP(0) unless aligned to this, checked in its turn (0: none) */
-	uint8_t probe; /* translated (and faulting) in its turn, never read or written */
+	uint8_t probe; /* XG_EMU_X86_PROBE*: checked in its turn, never read or written */
 };
+#define XG_EMU_X86_PROBE       1 /* segment, alignment and translation */
+#define XG_EMU_X86_PROBE_CHECK 2 /* segment and alignment only */
 
 #define XG_EMU_X86_MAXACC 72
-#define XG_EMU_X86_MEMBUF 256
+#define XG_EMU_X86_MEMBUF 512
 
 /* The state of one emulation: a working copy of the registers and vector state. */
 struct xg_emu_x86_ctx {
@@ -309,6 +311,9 @@ extern const struct xg_emu_x86_impl xg_emu_x86_gp2_impl;
 /* xg_emu_x86_mmx.c: the MMX moves, through gp2's table */
 int xg_emu_x86_mmx_plan(struct xg_emu_x86_ctx *c);
 int xg_emu_x86_mmx_exec(struct xg_emu_x86_ctx *c);
+/* xg_emu_x86_fxsave.c: FXSAVE/FXRSTOR, through gp2's table */
+int xg_emu_x86_fxsave_plan(struct xg_emu_x86_ctx *c);
+int xg_emu_x86_fxsave_exec(struct xg_emu_x86_ctx *c);
 /* xg_emu_x86_gather.c: gathers and scatters, through gp2's table */
 int xg_emu_x86_gather_plan(struct xg_emu_x86_ctx *c);
 int xg_emu_x86_gather_exec(struct xg_emu_x86_ctx *c);

@@ -214,7 +214,7 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 					   k ? 1 : f->size / 7,
 					   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 			if (c->nacc)
-				c->acc[c->nacc - 1].probe = 1;
+				c->acc[c->nacc - 1].probe = XG_EMU_X86_PROBE;
 		}
 	}
 	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,

@@ -28,9 +28,12 @@
  * an access that is not single-copy atomic (B2.2.1), and no register changed.
  *
  * The cross-check: the fault IPA KVM reported must be inside one of the accesses the
- * instruction at PC makes now. If it is not, the guest changed its code or its translation
- * tables between the exit and the emulation (another vCPU can), and emulating would do an
- * access the exit never asked for: refused with the reason, before anything is done.
+ * instruction at PC makes now, in the direction the exit's WnR gives, and the instruction
+ * must reach its accesses without an exception (the CPU raised none: alignment and stage-1
+ * faults come before the stage-2 fault that made the exit). If not, the guest changed its
+ * code or its translation tables between the exit and the emulation (another vCPU can),
+ * and emulating would do an access, or raise an exception, the exit never asked for:
+ * refused with the reason, before anything is done.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -59,8 +62,10 @@ struct bridge {
 	unsigned nparts;
 	int check_ipa; /* cross-check fault_ipa at the TRANSLATE stage */
 	uint64_t fault_ipa;
-	int probe;  /* supports / fault VA: stop after translation, change nothing */
-	int probed; /* the probe got past translation (or to an exception) */
+	int ipa_ok;	    /* the cross-check passed */
+	int check_wnr, wnr; /* cross-check the exit's WnR against the instruction */
+	int probe;	    /* supports / fault VA: stop after translation, change nothing */
+	int probed;	    /* the probe got past translation (or to an exception) */
 	/* an access that reached neither RAM nor a device */
 	int nothing, nothing_write;
 	uint64_t nothing_ipa;
@@ -249,7 +254,6 @@ static int b_hook(void *o, enum xg_emu_arm64_stage stage, const struct xg_emu_ar
 {
 	struct bridge *b = o;
 
-	(void)exc;
 	if (stage == XG_EMU_ARM64_STAGE_DECODE && in->fp &&
 	    (!b->ops->get_arm64_vregs || !b->ops->set_arm64_vregs)) {
 		snprintf(b->why, b->n,
@@ -258,14 +262,49 @@ static int b_hook(void *o, enum xg_emu_arm64_stage stage, const struct xg_emu_ar
 			 in->name ? in->name : "the instruction");
 		return 1;
 	}
-	if (stage == XG_EMU_ARM64_STAGE_TRANSLATE && b->check_ipa &&
-	    part_of(b, in, b->fault_ipa) < 0) {
+	/* The instruction must be the one the exit was about (see the top): a load for a read,
+	 * a store for a write (an atomic is both) ... */
+	if (stage == XG_EMU_ARM64_STAGE_DECODE && b->check_wnr &&
+	    in->cls != XG_EMU_ARM64_C_ATOMIC && in->cls != XG_EMU_ARM64_C_PREFETCH &&
+	    in->load == b->wnr) {
 		snprintf(b->why, b->n,
-			 "the fault IPA 0x%" PRIx64 " KVM reported is not one of the accesses of "
-			 "the instruction now at PC (%s at VA 0x%" PRIx64 ", IPA 0x%" PRIx64
-			 "): the guest changed its code or its translation tables since the exit",
-			 b->fault_ipa, in->name ? in->name : "?", b->nparts ? b->part[0].va : 0,
-			 b->nparts ? b->part[0].ipa : 0);
+			 "the exit is a %s (WnR %d) and the instruction now at PC is a %s (%s): "
+			 "the guest changed its code since the exit",
+			 b->wnr ? "write" : "read", b->wnr, in->load ? "load" : "store",
+			 in->name ? in->name : "?");
+		return 1;
+	}
+	/* ... whose accesses hold the fault IPA ... */
+	if (stage == XG_EMU_ARM64_STAGE_TRANSLATE && b->check_ipa) {
+		if (part_of(b, in, b->fault_ipa) < 0) {
+			snprintf(b->why, b->n,
+				 "the fault IPA 0x%" PRIx64 " KVM reported is not one of the "
+				 "accesses of the instruction now at PC (%s at VA 0x%" PRIx64
+				 ", IPA 0x%" PRIx64 "): the guest changed its code or its "
+				 "translation tables since the exit",
+				 b->fault_ipa, in->name ? in->name : "?",
+				 b->nparts ? b->part[0].va : 0, b->nparts ? b->part[0].ipa : 0);
+			return 1;
+		}
+		b->ipa_ok = 1;
+	}
+	/* ... and that raises no exception on the way: the CPU raised none (alignment and
+	 * stage-1 faults come before the stage-2 fault that made the exit, ARM ARM D8.4),
+	 * so one found now means the code or the tables changed since */
+	if (b->check_ipa && !b->ipa_ok &&
+	    (stage == XG_EMU_ARM64_STAGE_EXCEPTION || stage == XG_EMU_ARM64_STAGE_WRITEBACK)) {
+		if (stage == XG_EMU_ARM64_STAGE_EXCEPTION)
+			snprintf(b->why, b->n,
+				 "the instruction now at PC (%s) raises an exception (ESR 0x%08x, "
+				 "FAR 0x%" PRIx64 ") that the CPU did not raise at the exit: the "
+				 "guest changed its code or its translation tables since the exit",
+				 in && in->name ? in->name : "?", exc ? exc->esr : 0,
+				 exc ? exc->far : 0);
+		else
+			snprintf(b->why, b->n,
+				 "the instruction now at PC (%s) accesses no memory: the guest "
+				 "changed its code since the exit",
+				 in->name ? in->name : "?");
 		return 1;
 	}
 	if (b->probe && (stage >= XG_EMU_ARM64_STAGE_TRANSLATE)) {
@@ -309,12 +348,22 @@ static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 	return 1;
 }
 
-/* Run the emulator on the exit's instruction; probe: stop after translation. */
-static enum xg_emu_arm64_status run(struct bridge *b, const struct xg_exit *x,
+/* Run the emulator on the exit's instruction, checked against the exit (its WnR too when
+ * check_wnr); probe: stop after translation. */
+static enum xg_emu_arm64_status run(struct bridge *b, const struct xg_exit *x, int check_wnr,
 				    struct xg_emu_arm64_result *res)
 {
 	b->check_ipa = 1;
 	b->fault_ipa = exit_ipa(x);
+	/* WnR is valid for every data abort but cache maintenance (CM = 1, ESR ISS bit 8,
+	 * where it reads 1): D17.2.37 */
+	if (x->reason == 28 && !x->u.arm_nisv.iss.cm) {
+		b->check_wnr = check_wnr;
+		b->wnr = x->u.arm_nisv.iss.wnr;
+	} else if (x->reason == 6) {
+		b->check_wnr = check_wnr;
+		b->wnr = x->u.mmio.is_write != 0;
+	}
 	return xg_emu_arm64_emulate(&bridge_ops, b, NULL, res);
 }
 
@@ -328,7 +377,7 @@ int xg_emulate_arm64(const struct xg_vcpu_ops *ops, void *opaque, const struct x
 		why[0] = 0;
 	if (!xg_emulate_arm64_exit_ok(x, why, n) || !have_ops(ops, why, n))
 		return -1;
-	st = run(&b, x, res);
+	st = run(&b, x, 1, res);
 	switch (st) {
 	case XG_EMU_ARM64_OK:
 	case XG_EMU_ARM64_EXCEPTION:
@@ -388,7 +437,7 @@ int xg_emulate_arm64_supports(const struct xg_vcpu_ops *ops, void *opaque, const
 		why[0] = 0;
 	if (!xg_emulate_arm64_exit_ok(x, why, n) || !have_ops(ops, why, n))
 		return 0;
-	st = run(&b, x, &res);
+	st = run(&b, x, 1, &res);
 	if (st == XG_EMU_ARM64_VETOED && b.probed) {
 		why[0] = 0;
 		return 1; /* decoded, translated, cross-checked: it would be emulated (or its
@@ -417,7 +466,8 @@ int xg_arm64_fault_va(const struct xg_vcpu_ops *ops, void *opaque, const struct 
 			 "VA; give far = ... in the verdict");
 		return -1;
 	}
-	st = run(&b, x, &res);
+	/* the policy asked for a data abort: the direction of the access does not matter */
+	st = run(&b, x, 0, &res);
 	if (st == XG_EMU_ARM64_VETOED && b.probed && !b.nparts) {
 		snprintf(
 		    why, n,

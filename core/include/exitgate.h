@@ -648,12 +648,13 @@ unsigned xg_x86_insn_length(const struct xg_vcpu_ops *ops, void *opaque, const s
  * What the `emulate` verdict runs on an arm64 vCPU when the VMM brings no emulator of its
  * own: the instruction of a KVM_EXIT_ARM_NISV exit (or of an MMIO exit whose syndrome the
  * policy chose not to trust) is fetched at PC through the guest's stage-1 translation,
- * decoded and emulated through get_arm64_regs ... mmio_write (core/emu/arm64); a fault it
- * finds is taken through inject_arm64_sync. An access that reaches neither RAM nor a device
+ * decoded and emulated through get_arm64_regs ... mmio_write (core/emu/arm64). An access
+ * that reaches neither RAM nor a device
  * (mmio_read/mmio_write answer -ENODEV) takes a synchronous External abort (DFSC 0x10, FAR =
- * its VA), as the memory system would give the CPU. The fault IPA of the exit must be one
- * of the instruction's accesses, or it is refused (the guest changed its code or tables
- * since the exit). After an MMIO exit KVM completes the access on the next KVM_RUN unless
+ * its VA), as the memory system would give the CPU, through inject_arm64_sync. The
+ * instruction must be the exit's: the fault IPA one of its accesses, in the direction of
+ * the exit's WnR, reached without an exception (the CPU raised none before its stage-2
+ * fault); else it is refused (the guest changed its code or tables since the exit). After an MMIO exit KVM completes the access on the next KVM_RUN unless
  * the VMM cancels it, as for inject_exception: a VMM letting a policy emulate arm64 MMIO
  * exits must. The VMM may call it directly too.
  */

@@ -39,6 +39,7 @@
 #define LDP_X0_X3_X1	0xa9400c20u /* ldp x0, x3, [x1] */
 #define STP_PRE		0xa9810c22u /* stp x2, x3, [x1, #16]! */
 #define NOP		0xd503201fu
+#define PRFM_X1		0xf9800020u /* prfm pldl1keep, [x1] */
 
 struct dev_access {
 	uint64_t ipa;
@@ -421,6 +422,30 @@ static void test_refusals(void)
 	save();
 	is_int(emulate(nisv(DEV_BASE + 0x1010, 0)), -1, "MMU on, another IPA: refused");
 	unchanged("MMU on, IPA mismatch");
+
+	/* the exit is a write, the instruction at PC a load */
+	reset(LDR_X0_X1);
+	save();
+	is_int(emulate(nisv(DEV_BASE + 0x10, 1)), -1, "WnR says write, PC holds a load: refused");
+	like(why, "the exit is a write (WnR 1) and the instruction now at PC is a load", "%s", why);
+	unchanged("WnR mismatch");
+
+	/* the instruction faults now (its VA is unmapped): the CPU did not, so the tables
+	 * changed since the exit; nothing is injected */
+	reset(LDR_X0_X1);
+	mmu_on();
+	m.r.x[1] = 0x202010; /* L3[2]: invalid */
+	save();
+	is_int(emulate(nisv(DEV_BASE + 0x10, 0)), -1, "a translation fault now: refused");
+	like(why, "raises an exception (ESR 0x96000007", "names the exception: %s", why);
+	unchanged("translation fault now");
+
+	/* a prefetch makes no access (and never exits) */
+	reset(PRFM_X1);
+	save();
+	is_int(emulate(nisv(DEV_BASE + 0x10, 0)), -1, "prfm at PC: refused");
+	like(why, "accesses no memory", "%s", why);
+	unchanged("prfm");
 
 	/* an exclusive to a device: not handled, with the emulator's reason */
 	reset(LDXR_X0_X1);

@@ -572,6 +572,9 @@ static const char policy[] =
     "  [13] = function() error('boom') end,\n"
     "  [14] = function() return xg.inject('UD', {fsc = 0x10}) end,\n"
     "  [15] = function(e) return xg.stop(tostring(e.disasm)) end,\n"
+    "  [16] = xg.resume,\n"
+    "  [17] = function() return xg.stop 'enough' end,\n"
+    "  [18] = function() return xg.msr(0) end,\n"
     "}\n"
     "return xg.policy {\n"
     "  arm_nisv = function(e, vcpu) return by_mode[vcpu:reg('x9')](e) end,\n"
@@ -714,6 +717,30 @@ static void test_verdicts(void)
 	m.r.pc = NOTHING;
 	r = handle(15, DEV_BASE + 0x10, 0);
 	is_str(r.reason, "nil", "e.disasm is nil when PC is not readable");
+
+	/* resume, stop; msr is for x86 MSR exits */
+	reset(LDR_X0_X1);
+	m.r.x[9] = 16;
+	save();
+	r = handle(16, DEV_BASE + 0x10, 0);
+	ok(r.verdict == XG_VERDICT_RESUME && r.next == XG_NEXT_RUN, "resume");
+	unchanged("resume");
+	r = handle(17, DEV_BASE + 0x10, 0);
+	ok(r.next == XG_NEXT_STOP && !strcmp(r.reason, "enough"), "stop, with its reason");
+	r = handle(18, DEV_BASE + 0x10, 0);
+	ok(r.fail == XG_FAIL_ACTION, "msr on arm_nisv: refused");
+	like(xg_vcpu_last_error(a64v), "x86_rdmsr/x86_wrmsr", "%s", xg_vcpu_last_error(a64v));
+	m.paused = 0;
+
+	/* an arm64 mmio exit: the policy's data abort gets the access's VA too */
+	reset(STR_X2_X1);
+	mmu_on();
+	m.r.x[1] = 0x200018;
+	run_mmio(&rn, DEV_BASE + 0x18, 8, 1);
+	r = xg_handle_exit(a64v, rn.b, sizeof(rn.b), 0);
+	ok(r.verdict == XG_VERDICT_INJECT && m.el1.far == 0x200018 &&
+	       m.el1.esr == (0x25u << 26 | 1u << 25 | 1u << 6 | 0x10),
+	   "inject 'data_abort' on an arm64 mmio exit: FAR the VA, WnR from is_write");
 
 	/* malformed arm64 verdicts */
 	reset(LDR_X0_X1);

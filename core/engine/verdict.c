@@ -708,6 +708,16 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			snprintf(msg, n, "verdict 'skip': the instruction length is unknown: %s", why);
 			return XG_NEXT_ERROR;
 		}
+		if (x->arch == XG_ARCH_ARM64 && (!v->ops.get_reg || !v->ops.set_reg) &&
+		    v->ops.get_arm64_regs && v->ops.set_arm64_regs) {
+			/* a VMM with the emulator's arm64 ops only */
+			struct xg_emu_arm64_regs r;
+			OP(v->ops.get_arm64_regs(v->opaque, &r), "the VMM could not read pc");
+			r.pc += len;
+			OP(v->ops.set_arm64_regs(v->opaque, &r),
+			   "the VMM could not move pc past the instruction");
+			return XG_NEXT_RUN;
+		}
 		NEED(get_reg, "get_reg");
 		NEED(set_reg, "set_reg");
 		OP(v->ops.get_reg(v->opaque, pc, &ip), "the VMM could not read %s", pc);

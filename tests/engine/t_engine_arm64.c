@@ -761,6 +761,29 @@ static void test_verdicts(void)
 	m.r.x[9] = saved->r.x[9];
 	unchanged("malformed verdicts");
 
+	/* skip with a VMM that gives the arm64 register ops but no get_reg/set_reg */
+	{
+		xg_engine *e2 = engine_with("local xg = require 'exitgate'\n"
+					    "return xg.policy { arm_nisv = xg.skip }\n",
+					    NULL, &err);
+		struct xg_vcpu_ops o = a64_ops;
+		xg_vcpu *w;
+		o.get_reg = NULL;
+		o.set_reg = NULL;
+		w = e2 ? xg_vcpu_attach(e2, "g", 0, &o, NULL, &err) : NULL;
+		if (!w)
+			bail("%s", err.msg);
+		reset(LDR_X0_X1);
+		nisv_run(DEV_BASE + 0x10, 0);
+		r = xg_handle_exit(w, rn.b, sizeof(rn.b), 0);
+		ok(r.verdict == XG_VERDICT_SKIP && r.fail == XG_FAIL_NONE && m.r.pc == CODE + 4,
+		   "skip through set_arm64_regs when the VMM has no get_reg/set_reg (%s)",
+		   xg_vcpu_last_error(w));
+		xg_vcpu_detach(w);
+		xg_engine_free(e2);
+		put_file("p.lua", policy); /* the file the first engine reloads from */
+	}
+
 	/* arm64 forms on an x86 exit */
 	x86 = xg_vcpu_attach(e, "g", 1, &fake_ops, &f, &err);
 	if (!ok(x86 != NULL, "an x86 vCPU attaches"))

@@ -622,10 +622,10 @@ static void one(long idx, int verbose, struct stats *st, uint64_t seed)
 		st->kvm_order++;
 		return;
 	}
-	/* KVM's emulator raises #UD for what it does not emulate (MOVBE, CRC32 ...) where
-	 * the CPU (and exitgate) runs it: the judge gave up; the CPU judges these in
-	 * t_emu_random's 16-, 32- and 64-bit modes */
-	if (kvm_judges && vec == 6 && !F.injected) {
+	/* KVM's emulator raises #UD for what it does not emulate (MOVBE, CRC32, FXRSTOR ...)
+	 * where the CPU (and exitgate) runs it or raises another fault: the judge gave up; the
+	 * CPU judges these in t_emu_random's 16-, 32- and 64-bit modes */
+	if (kvm_judges && vec == 6 && (!F.injected || F.exc.vector != 6)) {
 		st->cases--;
 		st->faults[6]--;
 		st->judge_gave_up++;

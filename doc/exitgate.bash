@@ -7,7 +7,7 @@ _exitgate()
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 	cmd=${COMP_WORDS[1]}
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "decode triage check test run show ctl help --help --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "decode triage check test run replay show ctl help --help --version" -- "$cur"))
 		return
 	fi
 	case $cmd in
@@ -23,9 +23,10 @@ _exitgate()
 	test) opts="--help --version" ;;
 	run)
 		case $prev in
-		--timeout) return ;;
+		--timeout|--record-max) return ;;
 		esac
-		opts="--ctl --stats --timeout --watch --quiet --help --version" ;;
+		opts="--ctl --stats --timeout --watch --quiet --record --record-max --help --version" ;;
+	replay) opts="--policy --all --json --help --version" ;;
 	ctl)
 		if [ "$COMP_CWORD" -eq 3 ]; then
 			COMPREPLY=($(compgen -W "status resume suspend stop dump reload" -- "$cur"))
@@ -33,7 +34,7 @@ _exitgate()
 		fi
 		opts="--help --version" ;;
 	help)
-		COMPREPLY=($(compgen -W "decode triage check test run show ctl" -- "$cur"))
+		COMPREPLY=($(compgen -W "decode triage check test run replay show ctl" -- "$cur"))
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -24,6 +24,7 @@ int xg_cmd_run(int argc, char **argv);
 int xg_cmd_ctl(int argc, char **argv);
 int xg_cmd_triage(int argc, char **argv);
 int xg_cmd_show(int argc, char **argv);
+int xg_cmd_replay(int argc, char **argv);
 
 /* Read all of a file ("-" = stdin) into a malloc'ed buffer. */
 int xg_cli_read_all(const char *path, uint8_t **buf, size_t *len, struct xg_error *err);

@@ -1,5 +1,7 @@
 /* cmd_run.c - `exitgate run`: the mini-VMM (core/backend/kvm/vmm.c). */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,10 @@ static void usage(FILE *f)
 		"  --timeout SECONDS  stop every guest after this long (status 124)\n"
 		"  --watch            reload policies when their files change\n"
 		"  --quiet            no summary\n"
+		"  --record FILE      record every exit handed to a policy, with the vCPU\n"
+		"                     state it read and its verdict, for `exitgate replay`\n"
+		"  --record-max SIZE  stop recording (the guests run on) before FILE passes\n"
+		"                     SIZE bytes (K, M, G suffixes; default 1G; 0: no cap)\n"
 		"\n"
 		"SIGHUP reloads the configuration and policies (with or without --watch).\n"
 		"SIGTERM or SIGINT stops every guest (status 3). When every guest was told to\n"
@@ -40,9 +46,36 @@ static void usage(FILE *f)
 		"  125  a vCPU failed: KVM failed, or no verdict could be carried out\n");
 }
 
+/* "64M" -> 64 << 20; 0 or a size of at least 4096 */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || (v && (v > (~0ull >> shift) || (v << shift) < 4096)))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
 int xg_cmd_run(int argc, char **argv)
 {
-	struct xg_vmm_opts o = {0};
+	struct xg_vmm_opts o = {.record_max = 1ull << 30};
 	const char **only = calloc((size_t)argc, sizeof(*only));
 	int rc;
 
@@ -74,6 +107,17 @@ int xg_cmd_run(int argc, char **argv)
 					free(only);
 					return XG_RUN_SETUP;
 				}
+			}
+		} else if (!strcmp(a, "--record") && i + 1 < argc) {
+			o.record_path = argv[++i];
+		} else if (!strcmp(a, "--record-max") && i + 1 < argc) {
+			if (parse_size(argv[++i], &o.record_max)) {
+				fprintf(stderr,
+					"exitgate run: --record-max takes a size in bytes (4096 or "
+					"more, K, M or G suffix, or 0 for no cap), not '%s'\n",
+					argv[i]);
+				free(only);
+				return XG_RUN_SETUP;
 			}
 		} else if (!strcmp(a, "--watch")) {
 			o.watch = 1;

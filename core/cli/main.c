@@ -11,6 +11,7 @@ static const struct xg_cli_cmd cmds[] = {
 	{"test", xg_cmd_test, "run policy tests (Lua files feeding exits to a policy), TAP out"},
 	{"run", xg_cmd_run, "run the guests of a configuration on /dev/kvm under their policies"},
 	{"show", xg_cmd_show, "show one of exitgate's own dumps for a person (as triage reads crashes)"},
+	{"replay", xg_cmd_replay, "feed the exits of a --record file to a policy, compare verdicts"},
 	{"ctl", xg_cmd_ctl, "talk to a running `exitgate run`: status, resume, stop, dump, reload"},
 };
 

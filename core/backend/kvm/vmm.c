@@ -39,6 +39,7 @@
 #include "backend/kvm/xg_kvm.h"
 #include "dump/dump.h"
 #include "exit/kvm_compat.h"
+#include "trace/trace.h"
 
 #define NREASONS   64
 #define STACK_SIZE XG_KVM_VCPU_STACK /* per vCPU, below the previous one's */
@@ -55,6 +56,7 @@ struct vcpu {
 	struct xg_kvm_vcpu *kv;
 	struct xg_vcpu *ev;
 	struct xg_vcpu_ops ops;
+	struct xg_rec_vcpu *rec; /* --record: the ops the engine uses are its wrappers */
 	struct kvm_run *run;
 	size_t run_size;
 	pthread_t tid;
@@ -97,6 +99,7 @@ struct xg_vmm {
 	struct guest *g;
 	int ng;
 	struct xg_ctl *ctl;
+	struct xg_recorder *rec; /* --record, or NULL */
 	char ctl_path[256];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -409,7 +412,7 @@ static void *vcpu_main(void *arg)
 				? (uint64_t)-KVM_EPERM
 				: (uint64_t)-KVM_EINVAL;
 		atomic_store(&c->policy_since, (long long)(now() * 1e9));
-		res = xg_handle_exit(c->ev, r, c->run_size, rc < 0 ? -rc : 0);
+		res = xg_rec_handle_exit(c->rec, c->ev, r, c->run_size, rc < 0 ? -rc : 0);
 		atomic_store(&c->policy_since, 0);
 		/* A triple fault shuts the processor down (SDM Vol. 3A 6.15, interrupt 8: "the
 		 * processor ... enters shutdown mode"); KVM_RUN would only report the shutdown
@@ -647,7 +650,9 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 		c->run = xg_kvm_vcpu_run_area(c->kv, &c->run_size);
 		xg_kvm_vcpu_ops(c->kv, &c->ops);
 		xg_kvm_vcpu_set_vmm(c->kv, &vmm_ops, g);
-		c->ev = xg_vcpu_attach(m->e, g->cfg->name, i, &c->ops, c->kv, err);
+		c->rec = xg_rec_vcpu_new(m->rec, g->cfg->name, i, &c->ops, c->kv);
+		c->ev = xg_vcpu_attach(m->e, g->cfg->name, i, xg_rec_ops(c->rec, &c->ops),
+				       xg_rec_opaque(c->rec, c->kv), err);
 		if (!c->ev)
 			goto fail;
 	}
@@ -667,6 +672,8 @@ static void guest_free(struct guest *g)
 	for (int i = 0; g->v && i < g->nv; i++)
 		if (g->v[i].ev)
 			xg_vcpu_detach(g->v[i].ev);
+	for (int i = 0; g->v && i < g->nv; i++)
+		xg_rec_vcpu_free(g->v[i].rec);
 	free(g->v);
 	xg_kvm_vm_destroy(g->vm);
 	xg_devs_free(&g->devs);
@@ -1228,6 +1235,11 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		say("%s", err.msg);
 		goto out;
 	}
+	if (o->record_path &&
+	    !(m.rec = xg_rec_open(o->record_path, o->record_max, o->config, &err))) {
+		say("%s", err.msg);
+		goto out;
+	}
 	m.g = calloc((size_t)m.ng, sizeof(*m.g));
 	if (!m.g) {
 		say("out of memory");
@@ -1342,6 +1354,8 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		    XG_RUN_GRACE);
 		abandoned = 1;
 	}
+	if (xg_rec_close(m.rec, &err) && !o->quiet)
+		say("%s", err.msg); /* said when it happened too: the summary's reader sees it */
 	for (int gi = 0; gi < m.ng; gi++) {
 		xg_devs_flush(&m.g[gi].devs);
 		if (!o->quiet)
@@ -1381,6 +1395,7 @@ out:
 	for (int gi = 0; m.g && gi < m.ng; gi++)
 		guest_free(&m.g[gi]);
 	free(m.g);
+	xg_rec_free(m.rec);
 	xg_engine_free(m.e);
 	xg_config_free(m.cfg);
 	pthread_cond_destroy(&m.cond);

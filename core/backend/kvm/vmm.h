@@ -24,6 +24,8 @@ struct xg_vmm_opts {
 	double timeout;		    /* seconds, 0: the guests' own */
 	int watch;		    /* reload on policy file changes (SIGHUP reloads anyway) */
 	int quiet;		    /* no summary */
+	const char *record_path;    /* --record: every exit handed to the engine (trace.h) */
+	uint64_t record_max;	    /* --record-max bytes, 0: no cap */
 };
 
 /* Exit statuses of `exitgate run`. The guest's own done code is never the status (it could

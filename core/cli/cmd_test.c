@@ -14,7 +14,11 @@
  * An exit spec: kind (or reason = number), arch ("x86_64"/"arm64"), and per kind: insn
  * (hex) for emulation_failure; gpa, len, write for mmio; port, out, size for io; index,
  * write for msr; gpa, size, private for memory_fault; esr_iss, fault_ipa for arm_nisv; nr,
- * args for hypercall; type for system_event; or hex = a commented hex kvm_run file.
+ * args for hypercall; type for system_event; or hex = a commented hex kvm_run file; or
+ * record = a file of `exitgate run --record` and index = n (the exit `exitgate replay` prints
+ * as #n, default 0): its kvm_run, arch, and the registers and guest memory the vCPU was
+ * read for (the first answer to each, memory within 64 KiB of the first page read), which
+ * regs and mem below may override. record_exits(file) is the number of exits a record holds.
  * regs = { name = value } and mem = { [gpa] = "bytes" } set the fake vCPU first (an arm64
  * vCPU's registers are x0..x30, sp, pc, pstate (default EL1h), sctlr_el1, tcr_el1, ttbr0/1_el1;
  * the instruction of an arm64 data abort is the word at pc in mem).
@@ -38,6 +42,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "trace/trace.h"
 #include "xg_emu_arm64.h"
 
 #define POLICY_MT "exitgate.test.policy"
@@ -562,6 +567,74 @@ static size_t build_run(lua_State *L, int t, uint8_t *run, size_t size)
 	return size;
 }
 
+/* p:exit{record = file, index = n}: exit n of a record into run[0..4096) and the fake vCPU;
+ * *arch from the record when the spec gives none. Errors name the file and the offset. */
+static void from_record(lua_State *L, struct tvcpu *t, const char *file, lua_Integer index,
+			uint8_t *run, enum xg_arch *arch)
+{
+	char path[1024];
+	struct xg_trc trc;
+	struct xg_error err;
+	const struct xg_trc_exit *x;
+	int have_mem = 0;
+
+	resolve(L, file, path, sizeof(path));
+	if (xg_trc_load(path, &trc, &err))
+		luaL_error(L, "%s", err.msg);
+	if (index < 0 || (uint64_t)index >= trc.nexits) {
+		size_t n = trc.nexits;
+		xg_trc_free(&trc);
+		luaL_error(L, "%s: no exit %I: the record holds %I (0 to %I)", path, index,
+			   (lua_Integer)n, (lua_Integer)n - 1);
+	}
+	x = &trc.exits[index];
+	if (arch)
+		*arch = (enum xg_arch)trc.arch;
+	memset(run, 0, 4096);
+	memcpy(run, x->run, x->run_len);
+	/* the state when the exit came: the first answer to each read (the baseline is taken
+	 * before the policy runs), so the ops are applied last to first */
+	for (uint32_t i = 0; i < x->nops && !have_mem; i++)
+		if (x->ops[i].kind == XG_TRC_READ_GPA && !x->ops[i].rc) {
+			t->mem_base = x->ops[i].a & ~0xfffull;
+			memset(t->mem, 0, sizeof(t->mem));
+			have_mem = 1;
+		}
+	for (uint32_t i = x->nops; i-- > 0;) {
+		const struct xg_trc_op *op = &x->ops[i];
+		if (op->rc)
+			continue;
+		if (op->kind == XG_TRC_GET_REG && op->blen < 16) {
+			char name[16];
+			memcpy(name, op->blob, op->blen);
+			name[op->blen] = 0;
+			t_set_reg(t, name, op->a);
+		} else if (op->kind == XG_TRC_READ_GPA && op->a >= t->mem_base &&
+			   op->a - t->mem_base < sizeof(t->mem) &&
+			   op->blen <= sizeof(t->mem) - (op->a - t->mem_base)) {
+			memcpy(t->mem + (op->a - t->mem_base), op->blob, op->blen);
+		}
+	}
+	xg_trc_free(&trc);
+}
+
+/* record_exits(file): how many exits a record holds */
+static int l_record_exits(lua_State *L)
+{
+	char path[1024];
+	struct xg_trc trc;
+	struct xg_error err;
+	size_t n;
+
+	resolve(L, luaL_checkstring(L, 1), path, sizeof(path));
+	if (xg_trc_load(path, &trc, &err))
+		return luaL_error(L, "%s", err.msg);
+	n = trc.nexits;
+	xg_trc_free(&trc);
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
 static const char *next_name(enum xg_next n)
 {
 	static const char *const names[] = {"run", "pause", "stop", "error"};
@@ -582,6 +655,7 @@ static int l_exit(lua_State *L)
 	struct xg_error err;
 	uint64_t rip = 0;
 	size_t mark;
+	int have_run = 0;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (!p->v)
@@ -591,6 +665,14 @@ static int l_exit(lua_State *L)
 	lua_pop(L, 1);
 	if (arch && xg_arch_from_name(arch, &o.arch))
 		return luaL_error(L, "unknown arch '%s'", arch);
+	if (lua_getfield(L, 2, "record") == LUA_TSTRING) {
+		if (!arch)
+			o.arch = p->arch;
+		from_record(L, t, lua_tostring(L, -1), get_int(L, 2, "index", 0), run,
+			    arch ? NULL : &o.arch);
+		have_run = 1;
+	}
+	lua_pop(L, 1);
 	if (lua_getfield(L, 2, "regs") == LUA_TTABLE) {
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
@@ -614,7 +696,8 @@ static int l_exit(lua_State *L)
 		}
 	}
 	lua_pop(L, 1);
-	build_run(L, 2, run, sizeof(run));
+	if (!have_run)
+		build_run(L, 2, run, sizeof(run));
 	t->injected = t->emulated = t->aborted = t->converted = t->paused = 0;
 	t->msr_answered = 0;
 	t->synced = 0;
@@ -832,6 +915,7 @@ static int run_file(const char *path)
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
 	lua_register(L, "policy", l_policy);
+	lua_register(L, "record_exits", l_record_exits);
 	if (luaL_dostring(L, tap_lua)) {
 		fprintf(stderr, "exitgate test: %s\n", lua_tostring(L, -1));
 		lua_close(L);

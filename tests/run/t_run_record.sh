@@ -68,6 +68,41 @@ grep -q "^$n2 exits replayed under the recorded configuration: 0 differ" "$T/rp"
 ok $? "smp: $n2 exits of vCPUs 0 and 1 replay with their verdicts (status $rc)"
 [ $rc = 0 ] || { diag "$(tail -5 "$T/rp")"; diag "$(cat "$T/rp.err")"; }
 
+# exitgate test files load recorded exits: p:exit{record = FILE, index = n}
+cat >"$T/rec_test.lua" <<LUA
+local R = "$R"
+local n = record_exits(R)
+is(n, $ne, "record_exits counts the exits")
+local p = policy "$RUN_DIR/inject.lua"
+for i = 0, n - 1 do
+	local r = p:exit { record = R, index = i }
+	is(r.verdict, "inject", "recorded exit " .. i .. " under inject.lua: inject")
+	is(r.vector, 6, "#UD")
+end
+local q = policy(os.getenv("T") .. "/regs.lua")
+local r = q:exit { record = R, index = 0 }
+is(r.verdict, "stop", "the recorded RIP and CR0 (from the baseline) reach the policy")
+local ok1, err = pcall(function() return p:exit { record = R, index = n } end)
+like(tostring(err), "no exit " .. n .. ": the record holds " .. n, "an index past the end is refused")
+ok1, err = pcall(function() return p:exit { record = os.getenv("T") .. "/out", index = 0 } end)
+like(tostring(err), "byte 0: not an exitgate record", "a file that is no record is refused")
+done_testing()
+LUA
+# stops with the recorded RIP and the CR0 the default policy never read (the baseline)
+cat >"$T/regs.lua" <<'LUA'
+local xg = require "exitgate"
+return xg.policy {
+	emulation_failure = function(e, vcpu)
+		if vcpu:reg("rip") == 0x100039 and vcpu:reg("cr0") & 1 == 1 then return xg.stop("at 100039") end
+		return xg.resume()
+	end,
+}
+LUA
+
+"$X" test "$T/rec_test.lua" >"$T/tt" 2>&1; rc=$?
+[ $rc = 0 ] && ! grep -q '^not ok' "$T/tt"; ok $? "exitgate test loads recorded exits (status $rc, $(grep -c '^ok' "$T/tt") passed)"
+[ $rc = 0 ] || diag "$(grep -v '^ok' "$T/tt" | head -20)"
+
 # truncated and corrupt records are refused with the offset
 size=$(stat -c %s "$R")
 for cut in 0 5 8 12 30 200 $((size / 2)) $((size - 30)) $((size - 1)); do

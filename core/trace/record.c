@@ -90,7 +90,10 @@ static void put_n(struct buf *b, uint64_t v, unsigned n)
 
 static void put_str(struct buf *b, const char *s)
 {
-	size_t n = s ? strnlen(s, XG_TRC_MAX_STR) : 0;
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > XG_TRC_MAX_STR)
+		n = XG_TRC_MAX_STR;
 	put_n(b, n, 2);
 	put(b, s, n);
 }

@@ -25,11 +25,11 @@ _exitgate()
 		case $prev in
 		--timeout|--record-max) return ;;
 		esac
-		opts="--ctl --stats --timeout --watch --quiet --record --record-max --help --version" ;;
+		opts="--ctl --stats --timeout --watch --quiet --metrics --record --record-max --help --version" ;;
 	replay) opts="--policy --all --json --help --version" ;;
 	ctl)
 		if [ "$COMP_CWORD" -eq 3 ]; then
-			COMPREPLY=($(compgen -W "status resume suspend stop dump reload" -- "$cur"))
+			COMPREPLY=($(compgen -W "status resume suspend stop dump reload metrics" -- "$cur"))
 			return
 		fi
 		opts="--help --version" ;;

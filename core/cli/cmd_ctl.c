@@ -18,6 +18,7 @@ static void usage(FILE *f)
 		   "  stop [T]      stop guests (the run ends with status 3)\n"
 		   "  dump [T]      write a triage dump of each vCPU; prints the files\n"
 		   "  reload        reload every policy (the old ones stay on failure)\n"
+		   "  metrics       the run's counters, Prometheus text format (as --metrics)\n"
 		   "\n"
 		   "T is GUEST or GUEST/N; without it, every vCPU. Exit status: 0 done, 1 the\n"
 		   "run answered with an error, 2 usage or no run at SOCKET.\n"
@@ -43,7 +44,7 @@ int xg_cmd_ctl(int argc, char **argv)
 	}
 	{
 		static const char *const known[] = {"status", "resume", "suspend", "stop", "dump",
-						    "reload"};
+						    "reload", "metrics"};
 		size_t i;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (!strcmp(argv[2], known[i]))
@@ -51,7 +52,7 @@ int xg_cmd_ctl(int argc, char **argv)
 		if (i == sizeof(known) / sizeof(known[0])) {
 			fprintf(stderr,
 				"exitgate ctl: '%s' is not a command (status, resume, suspend, "
-				"stop, dump, reload)\n",
+				"stop, dump, reload, metrics)\n",
 				argv[2]);
 			return 2;
 		}

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 		"  --timeout SECONDS  stop every guest after this long (status 124)\n"
 		"  --watch            reload policies when their files change\n"
 		"  --quiet            no summary\n"
+		"  --metrics FILE     the counters in Prometheus text format, rewritten\n"
+		"                     atomically every 5 s and at the end\n"
 		"  --record FILE      record every exit handed to a policy, with the vCPU\n"
 		"                     state it read and its verdict, for `exitgate replay`\n"
 		"  --record-max SIZE  stop recording (the guests run on) before FILE passes\n"
@@ -108,6 +110,8 @@ int xg_cmd_run(int argc, char **argv)
 					return XG_RUN_SETUP;
 				}
 			}
+		} else if (!strcmp(a, "--metrics") && i + 1 < argc) {
+			o.metrics_path = argv[++i];
 		} else if (!strcmp(a, "--record") && i + 1 < argc) {
 			o.record_path = argv[++i];
 		} else if (!strcmp(a, "--record-max") && i + 1 < argc) {

@@ -701,6 +701,8 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 	int n = 0, rc = 0;
 
 	sscanf(line, "%31s %159s", cmd, arg);
+	if (!strcmp(cmd, "metrics"))
+		return xg_metrics_print(m, f);
 	if (!strcmp(cmd, "reload")) {
 		struct xg_error err;
 		if (xg_engine_reload(m->e, &err)) {
@@ -714,7 +716,7 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 	if (strcmp(cmd, "status") && strcmp(cmd, "resume") && strcmp(cmd, "suspend") &&
 	    strcmp(cmd, "stop") && strcmp(cmd, "dump")) {
 		fprintf(f, "error: '%s' is not a command (status, resume, suspend, stop, dump, "
-			   "reload)\n",
+			   "reload, metrics)\n",
 			cmd);
 		return -1;
 	}
@@ -900,6 +902,21 @@ static void exits_of(struct guest *g, uint64_t *by)
 	for (int i = 0; i < g->nv; i++)
 		for (int r = 0; r <= NREASONS; r++)
 			by[r] += g->v[i].by_reason[r];
+}
+
+int xg_vmm_counters(struct xg_vmm *m, int gi, const char **name, uint64_t *by,
+		    struct xg_stats *s)
+{
+	_Static_assert(NREASONS == XG_VMM_NREASONS, "vmm.h's count of exit reasons");
+	if (gi < 0 || gi >= m->ng)
+		return -1;
+	if (name)
+		*name = m->g[gi].cfg->name;
+	if (by)
+		exits_of(&m->g[gi], by);
+	if (s)
+		engine_stats(&m->g[gi], s);
+	return 0;
 }
 
 static void summary(struct guest *g)
@@ -1179,7 +1196,9 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	struct sigaction sa;
 	char why[300];
 	int status = XG_RUN_SETUP, abandoned = 0, stats_lost = 0;
-	double deadline = 0, t_end = 0;
+	double deadline = 0, t_end = 0, t_metrics = 0;
+	char mwhy[1200];
+	int metrics_said = 0;
 
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.cond, NULL);
@@ -1300,6 +1319,12 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 			hangup = 0;
 			xg_ctl_reload(m.ctl);
 		}
+		if (o->metrics_path && t >= t_metrics) {
+			/* said once: the next rewrite may work again */
+			if (xg_metrics_file(&m, o->metrics_path, mwhy, sizeof(mwhy)) && !metrics_said++)
+				say("%s", mwhy);
+			t_metrics = t + XG_METRICS_PERIOD;
+		}
 		pthread_mutex_lock(&m.lock);
 		done = all_ended(&m);
 		for (int gi = 0; gi < m.ng && !done; gi++) {
@@ -1362,6 +1387,9 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 			summary(&m.g[gi]);
 	}
 	status = status_of(&m);
+	/* the last counters, equal to --stats */
+	if (o->metrics_path && xg_metrics_file(&m, o->metrics_path, mwhy, sizeof(mwhy)))
+		say("%s", mwhy);
 	if (o->stats_path && write_stats(&m, o->stats_path, status) && !status) {
 		status = XG_RUN_FAILED;
 		stats_lost = 1;

@@ -26,6 +26,7 @@ struct xg_vmm_opts {
 	int quiet;		    /* no summary */
 	const char *record_path;    /* --record: every exit handed to the engine (trace.h) */
 	uint64_t record_max;	    /* --record-max bytes, 0: no cap */
+	const char *metrics_path;   /* --metrics: Prometheus text file (metrics.c), or NULL */
 };
 
 /* Exit statuses of `exitgate run`. The guest's own done code is never the status (it could
@@ -41,6 +42,20 @@ struct xg_vmm_opts {
 
 /* Run; returns the exit status. Messages go to stderr, guest console output to stdout. */
 int xg_vmm_run(const struct xg_vmm_opts *o);
+
+/* ---- metrics.c ---- */
+#define XG_VMM_NREASONS	   64  /* exits by reason kept per vCPU; the rest count as "other" */
+#define XG_METRICS_PERIOD 5.0 /* s between rewrites of the --metrics file */
+struct xg_vmm;
+/* vmm.c: guest gi's name, its exits by reason (XG_VMM_NREASONS + 1 words: the last one
+ * counts the rest) and its engine counters, as --stats gives them; -1 past the last guest.
+ * Any out pointer may be NULL. */
+int xg_vmm_counters(struct xg_vmm *m, int gi, const char **name, uint64_t *by,
+		    struct xg_stats *s);
+/* The Prometheus text exposition of every guest's counters. 0, or -1 on a write error. */
+int xg_metrics_print(struct xg_vmm *m, FILE *f);
+/* The same into path, atomically (a temporary file renamed over it). -1 with why. */
+int xg_metrics_file(struct xg_vmm *m, const char *path, char *why, size_t n);
 
 /* ---- devices.c ---- */
 struct xg_dev {

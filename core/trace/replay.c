@@ -114,7 +114,7 @@ static int same_key(const struct xg_trc_op *o, unsigned kind, const char *name, 
 		return 0;
 	switch (kind) {
 	case XG_TRC_GET_REG:
-		return o->blen == strlen(name) && !memcmp(o->blob, name, o->blen);
+		return name && o->blen == strlen(name) && !memcmp(o->blob, name, o->blen);
 	case XG_TRC_READ_GPA:
 	case XG_TRC_MMIO_READ:
 		return o->a == a && o->b == b;

@@ -351,6 +351,13 @@ static void cpu_mode(const struct xg_tri_block *b, struct xg_tri_facts *f)
 	if (have(b, XG_TR_CR0)) {
 		pe = (int)(cr0 & 1);
 		f->paging = (int)((cr0 >> 31) & 1);
+	} else if (b->seg_words && !b->seg_bare) {
+		pe = 1; /* QEMU printed the DPL/type words: CR0.PE=1 (see parse.c) */
+	} else if (b->seg_bare && !b->seg_words) {
+		pe = 0; /* present segments printed without them: CR0.PE=0 */
+		f->paging = 0; /* CR0.PG=1 needs PE=1 (SDM Vol. 3A 2.5) */
+		note(f, "CR0 is not in the dump; the segment lines lack the DPL/type words QEMU "
+			"prints only in protected mode, so CR0.PE=0");
 	}
 	if (have(b, XG_TR_EFER))
 		lma = (int)((efer >> 10) & 1);
@@ -439,6 +446,18 @@ static void cpu_mode(const struct xg_tri_block *b, struct xg_tri_facts *f)
 			f->linear = f->rip;
 			f->have_linear = 1;
 		}
+	}
+	/* SDM Vol. 3C 32.5.1 (Initial SMM Execution Environment): an SMI enters SMM with
+	 * CS.base = SMBASE, CS.selector = SMBASE >> 4 (truncated to 16 bits) and EIP = 0x8000. */
+	if (f->smm == 1 && f->have_rip && (f->rip & 0xffffffffull) == 0x8000) {
+		if (cs->have)
+			note(f,
+			     "RIP 0x8000 in SMM is the SMI handler's first instruction: the vCPU "
+			     "had just entered SMM (SMBASE = CS.base = 0x%llx)",
+			     (unsigned long long)cs->base);
+		else
+			note(f, "RIP 0x8000 in SMM is the SMI handler's first instruction: the "
+				"vCPU had just entered SMM");
 	}
 }
 

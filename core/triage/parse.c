@@ -28,6 +28,7 @@ struct pstate {
 	int vendor; /* 0 none, 1 intel, 2 amd: from words in the whole text */
 	char vendor_why[48];
 	const char *qemu_kind; /* "qemu" or "qemu-kvm" */
+	const char *rust_hint; /* a Rust VMM named anywhere in the text (its lines may not) */
 };
 
 /* ---- text helpers ---- */
@@ -367,6 +368,22 @@ static int qemu_segment(struct pstate *ps, const char *s)
 	if (nw >= 4) {
 		sr->flags = (uint32_t)w[3];
 		sr->have_flags = 1;
+		/* target/i386/cpu-dump.c cpu_dump_seg_cache(): the DPL and type words follow
+		 * only when CR0.PE=1 and the segment is present (P, flags bit 15). A flags word
+		 * cut short (fewer than 8 digits) says nothing. */
+		const char *q = skipsp(p);
+		if ((sr->flags & 0x8000u) && p - s >= 8 && p[-1] != ' ') {
+			const char *f = p;
+			while (f > s && f[-1] != ' ')
+				f--;
+			struct xg_tri_block *b = blk(ps, ps->dump);
+			if (b && p - f == 8) {
+				if (*q)
+					b->seg_words++;
+				else
+					b->seg_bare++;
+			}
+		}
 	}
 	return 1;
 }
@@ -727,6 +744,10 @@ static const char *rust_vmm(const char *s)
 		return "firecracker";
 	if (strstr(s, "crosvm"))
 		return "crosvm";
+	if (strstr(s, "krun_vmm") || strstr(s, "libkrun"))
+		return "libkrun";
+	if (strstr(s, "uhyve"))
+		return "uhyve";
 	return NULL;
 }
 
@@ -768,6 +789,23 @@ static int header_line(struct pstate *ps, const char *s)
 			snprintf(b->err, sizeof(b->err), "%s", skipsp(p));
 		return 1;
 	}
+	if ((p = strstr(s, "(os error ")) &&
+	    (strstr(s, "vcpu run") || strstr(s, "run vcpu") || strstr(s, "KVM_RUN") ||
+	     strstr(s, "VcpuRun"))) {
+		/* A Rust VMM's KVM_RUN errno through std::io::Error's Display, "<strerror> (os
+		 * error <n>)": libkrun "Failure during vcpu run: Bad address (os error 14)" */
+		const char *q = p;
+		while (q > s && !(q[-1] == ' ' && q - 1 > s && q[-2] == ':'))
+			q--;
+		i = header(ps, XG_TX_RUN_FAILED, rust_vmm(s) ? rust_vmm(s) : ps->rust_hint, s);
+		if ((b = blk(ps, i))) {
+			int n = (int)(p - q);
+			while (n > 0 && q[n - 1] == ' ')
+				n--;
+			snprintf(b->err, sizeof(b->err), "%.*s", n, q);
+		}
+		return 1;
+	}
 	if ((p = after(s, "kvm: unhandled exit"))) {
 		/* qemu-kvm: "kvm: unhandled exit %x" then "kvm_run returned %d" */
 		uint64_t r;
@@ -800,7 +838,7 @@ static int header_line(struct pstate *ps, const char *s)
 			touch(ps, ps->last_header);
 			return 1;
 		}
-		i = header(ps, XG_TX_FAIL_ENTRY, rust_vmm(s), s);
+		i = header(ps, XG_TX_FAIL_ENTRY, rust_vmm(s) ? rust_vmm(s) : ps->rust_hint, s);
 		if ((b = blk(ps, i))) {
 			/* Rust's Debug prints the numbers in decimal */
 			char *e;
@@ -1069,6 +1107,61 @@ static int first_gpr_line(const char *s)
 	return 0;
 }
 
+static void one_line(struct pstate *ps, const char *s);
+
+/* A report whose lines were joined into one (a web page or chat flattening the log: "KVM:
+ * entry failed, hardware error 0xffffffff EAX=00000000 EBX=... EIP=00008000 ... SMM=1"):
+ * when a QEMU header comes first, cut the line where QEMU's own lines begin and read each
+ * piece as a line. Returns 1 if it did. */
+static int split_joined(struct pstate *ps, const char *s)
+{
+	static const char *const heads[] = {"KVM internal error.", "entry failed, hardware error",
+					    "kvm run failed"};
+	static const char *const starts[] = {
+	    "extra data[", "emulation failure", "EAX=", "RAX=", "ESI=", "RSI=", "R8 =",
+	    "R12=",	   "EIP=",		"RIP=", "ES =", "CS =", "SS =", "DS =",
+	    "FS =",	   "GS =",		"LDT=", "TR =", "GDT=", "IDT=", "CR0=",
+	    "DR0=",	   "DR6=",		"EFER=", "Code=", "PC=",  "PSTATE="};
+	const char *h = NULL;
+	char buf[XG_TRIAGE_MAX_LINE * 2];
+	size_t cut[64];
+	int ncut = 0;
+
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]) && !h; i++)
+		h = strstr(s, heads[i]);
+	if (!h)
+		return 0;
+	if (h > s && h[-1] == ' ')
+		cut[ncut++] = (size_t)(h - s); /* registers of an earlier block before it */
+	for (const char *p = h + 1; *p && ncut < 64; p++) {
+		if (p[-1] != ' ')
+			continue;
+		for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+			if (!strncmp(p, starts[i], strlen(starts[i]))) {
+				cut[ncut++] = (size_t)(p - s);
+				break;
+			}
+	}
+	if (!ncut)
+		return 0;
+	/* a dump line holds several registers: only cut where a new QEMU line would start,
+	 * i.e. keep "EAX=.. EBX=.. ECX=.. EDX=.." together by cutting at the first of each
+	 * run; the pieces then read as the lines QEMU printed, or close enough for the
+	 * register tokens */
+	size_t from = 0;
+	for (int i = 0; i <= ncut; i++) {
+		size_t to = i < ncut ? cut[i] : strlen(s);
+		size_t n = to - from < sizeof(buf) - 1 ? to - from : sizeof(buf) - 1;
+		memcpy(buf, s + from, n);
+		while (n && buf[n - 1] == ' ')
+			n--;
+		buf[n] = 0;
+		one_line(ps, buf);
+		from = to;
+	}
+	return 1;
+}
+
 static void one_line(struct pstate *ps, const char *s)
 {
 	struct xg_tri_block *b;
@@ -1077,6 +1170,8 @@ static void one_line(struct pstate *ps, const char *s)
 	if (strstr(s, "qemu-kvm"))
 		ps->qemu_kind = "qemu-kvm";
 	if (!*s)
+		return;
+	if (split_joined(ps, s))
 		return;
 	if (strstr(s, "*** Host State") || strstr(s, "*** Control State")) {
 		ps->guest_state = 0;
@@ -1261,6 +1356,8 @@ void xg_triage_parse(const char *text, size_t len, struct xg_triage *t)
 		vendor_words(&ps, next);
 		if (strstr(next, "qemu-kvm"))
 			ps.qemu_kind = "qemu-kvm";
+		if (!ps.rust_hint)
+			ps.rust_hint = rust_vmm(next);
 		i = e + 1;
 	}
 	for (;;) {

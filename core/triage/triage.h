@@ -138,6 +138,9 @@ struct xg_tri_block {
 	uint64_t reg[XG_TR_COUNT];
 	uint8_t have[XG_TR_COUNT];
 	struct xg_tri_segreg seg[XG_TS_COUNT];
+	/* QEMU segment lines of present segments with and without the "DPL=.. CS32 [..]" words:
+	 * QEMU prints those only with CR0.PE=1, so they tell the mode when CR0 was cut off */
+	int seg_words, seg_bare;
 	uint64_t cr0_shadow_mask; /* dmesg dump_vmcs: CR0 bits the guest sees from the shadow */
 	/* code bytes around RIP: code_known[i] is 0 for "??" */
 	int ncode, marker; /* marker: index of the byte at RIP, -1 if none */

@@ -1270,7 +1270,12 @@ static int needs_join(const char *s)
 	const char *p = s;
 	int si, words = 0, last = 0;
 	uint64_t v;
+	size_t n = strlen(s);
 
+	/* dump_vmcs' "CR0: actual=0x..., shadow=0x..., gh_mask=..." wrapped after a comma */
+	if ((starts_ci(s, "CR0:") || starts_ci(s, "CR4:")) && strstr(s, "actual=") &&
+	    !strstr(s, "gh_mask=") && n && s[n - 1] == ',')
+		return 1;
 	while (isalpha((unsigned char)*p))
 		p++;
 	si = seg_index(s, (size_t)(p - s));

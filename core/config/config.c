@@ -557,7 +557,10 @@ static int resolve_policy(struct ctx *c, yaml_node_t *n, struct xg_guest_cfg *g)
 #define VM_DEV_KNOWN  "console, done, ram, pattern"
 #define VM_KEYS_KNOWN                                                                              \
 	"payload, memory, mode, vcpus, load, entry, timeout, storm, msr_trap, devices, type, "     \
-	"private, plain"
+	"private, plain, arch, ram_base"
+/* arm64: the IPA space KVM gives a VM by default (api.rst 4.2 KVM_CREATE_VM, "the default
+ * IPA size is 40 bits") */
+#define VM_ARM64_IPA_END (1ull << 40)
 #define VM_MAX_PRIV   16
 
 /* Device models by type: port devices take port:, the others a GPA window (at:, size:). */
@@ -573,6 +576,13 @@ static const struct vm_dev_kind {
 };
 
 static const char *const vm_modes[] = {[XG_KVM_LONG] = "long", [XG_KVM_REAL] = "real"};
+static const char *const vm_arches[] = {[XG_ARCH_X86_64] = "x86_64", [XG_ARCH_ARM64] = "arm64"};
+
+const char *xg_config_arch_name(int arch)
+{
+	return arch >= 0 && arch < (int)(sizeof(vm_arches) / sizeof(*vm_arches)) ? vm_arches[arch]
+										 : "?";
+}
 
 /* A key as messages name it: key_at(buf, "guests.web.vm", ".%s", "memory"). */
 static const char *key_at(char *out, size_t n, const char *base, const char *fmt, ...)
@@ -779,18 +789,27 @@ static int parse_dev(struct ctx *c, yaml_node_t *m, const char *key, struct xg_d
 			continue;
 		if (kind->is_port && !strcmp(s, "port"))
 			port = v;
-		else if (!kind->is_port && !strcmp(s, "at"))
+		else if (!strcmp(s, "at"))
 			at = v;
 		else if (!kind->is_port && !strcmp(s, "size"))
 			size = v;
 		else
 			return fail(c, kn, "%s: unknown key '%s' for a %s device (known: %s)", key,
-				    s, kind->name, kind->is_port ? "type, port" : "type, at, size");
+				    s, kind->name,
+				    kind->is_port ? "type, port, at" : "type, at, size");
 	}
-	if (kind->is_port) {
+	if (kind->is_port && port && at)
+		return fail(c, at,
+			    "%s: a %s device takes 'port:' (an I/O port) or 'at:' (a 4K MMIO "
+			    "page), not both",
+			    key, kind->name);
+	if (kind->is_port && !at) {
+		dev->port = 1;
 		if (!port)
-			return fail(c, m, "%s: a %s device needs 'port:' (0..0xffff)", key,
-				    kind->name);
+			return fail(c, m,
+				    "%s: a %s device needs 'port:' (0..0xffff) or 'at:' (a 4K page "
+				    "in the MMIO window, e.g. 0x%llx)",
+				    key, kind->name, (unsigned long long)XG_KVM_MMIO_BASE);
 		key_at(k, sizeof(k), key, ".port");
 		if (get_uint(c, port, k, 0, &dev->at))
 			return -1;
@@ -807,7 +826,11 @@ static int parse_dev(struct ctx *c, yaml_node_t *m, const char *key, struct xg_d
 			    (unsigned long long)(0x10000 - dev->size));
 		return 0;
 	}
-	if (!at || !size)
+	if (kind->is_port) {
+		/* console, done as MMIO registers: one 4K page, the registers at its start */
+		size = NULL;
+		dev->size = VM_PAGE;
+	} else if (!at || !size)
 		return fail(c, m,
 			    "%s: a %s device needs 'at:' and 'size:' (e.g. at: 0x%llx, size: 4K)",
 			    key, kind->name, (unsigned long long)XG_KVM_MMIO_BASE);
@@ -827,6 +850,8 @@ static int parse_dev(struct ctx *c, yaml_node_t *m, const char *key, struct xg_d
 			    "0x%llx would do)",
 			    k, (unsigned long long)dev->at,
 			    (unsigned long long)(dev->at & ~(VM_PAGE - 1)));
+	if (!size)
+		return 0;
 	key_at(k, sizeof(k), key, ".size");
 	if (get_uint(c, size, k, 1, &dev->size))
 		return -1;
@@ -876,10 +901,9 @@ static int parse_devices(struct ctx *c, yaml_node_t *n, const char *key, struct 
 		/* Port devices share the I/O space, ram and pattern the MMIO window. */
 		for (size_t j = 0; j < i; j++) {
 			const struct xg_dev_cfg *o = &vm->devs[j];
-			int port = vm_dev_kinds[d->type].is_port;
+			int port = d->port;
 
-			if (port != vm_dev_kinds[o->type].is_port || d->at >= o->at + o->size ||
-			    o->at >= d->at + d->size)
+			if (port != o->port || d->at >= o->at + o->size || o->at >= d->at + d->size)
 				continue;
 			return fail(
 			    c, e,
@@ -926,6 +950,55 @@ static int fail_not_in_ram(struct ctx *c, yaml_node_t *n, const struct xg_vm_cfg
 		    windows ? " nor in one page-aligned ram or pattern device" : "");
 }
 
+/* Where the keys that depend on vm.arch were set (NULL: not given). */
+struct vm_nodes {
+	yaml_node_t *arch, *ram_base, *load, *mode, *msr_trap, *type, *devices;
+};
+
+/* What an arm64 guest cannot have: x86's modes, MSRs, VM types and I/O ports. Its RAM is at
+ * ram_base, clear of the MMIO window and inside the default 40-bit IPA space. */
+static int check_arm64(struct ctx *c, const char *base, struct xg_vm_cfg *vm,
+		       const struct vm_nodes *nd)
+{
+	uint64_t rb = nd->ram_base ? vm->ram_base : XG_KVM_ARM64_RAM_BASE;
+	char k[200];
+
+	if (nd->mode)
+		return fail(c, nd->mode,
+			    "%s: modes are x86's (long, real); an arm64 vCPU starts in AArch64 at "
+			    "EL1 with the MMU off: remove mode",
+			    key_at(k, sizeof(k), base, ".mode"));
+	if (nd->msr_trap)
+		return fail(c, nd->msr_trap, "%s: MSRs are x86's: remove msr_trap for arm64",
+			    key_at(k, sizeof(k), base, ".msr_trap"));
+	if (nd->type && vm->type != XG_VM_DEFAULT)
+		return fail(c, nd->type,
+			    "%s: sw_protected is an x86 VM type (KVM_X86_SW_PROTECTED_VM); arm64 "
+			    "guests take 'type: default'",
+			    key_at(k, sizeof(k), base, ".type"));
+	for (size_t i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].port)
+			return fail(c, nd->devices,
+				    "%s: arm64 has no I/O ports: give the %s 'at:' (a 4K page in "
+				    "the MMIO window, e.g. at: 0x%llx) instead of 'port:'",
+				    key_at(k, sizeof(k), base, ".devices[%zu]", i),
+				    vm_dev_kinds[vm->devs[i].type].name,
+				    (unsigned long long)XG_KVM_MMIO_BASE);
+	if (rb % VM_PAGE || rb + vm->memory < rb || rb + vm->memory > VM_ARM64_IPA_END ||
+	    (rb < VM_MMIO_END && rb + vm->memory > XG_KVM_MMIO_BASE))
+		return fail(c, nd->ram_base ? nd->ram_base : nd->arch,
+			    "%s: RAM 0x%llx..0x%llx must start on a 4K page, stay below 0x%llx "
+			    "(a 40-bit IPA space) and clear of the MMIO window 0x%llx..0x%llx "
+			    "(the default ram_base 0x%llx takes up to %lluM)",
+			    key_at(k, sizeof(k), base, ".ram_base"), (unsigned long long)rb,
+			    (unsigned long long)(rb + vm->memory - 1), VM_ARM64_IPA_END,
+			    (unsigned long long)XG_KVM_MMIO_BASE,
+			    (unsigned long long)VM_MMIO_END - 1,
+			    (unsigned long long)XG_KVM_ARM64_RAM_BASE,
+			    (unsigned long long)((XG_KVM_MMIO_BASE - XG_KVM_ARM64_RAM_BASE) >> 20));
+	return 0;
+}
+
 static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg_vm_cfg *vm,
 		    yaml_node_t *memory, yaml_node_t *load, yaml_node_t *entry, yaml_node_t *vcpus,
 		    yaml_node_t *priv, yaml_node_t *plain)
@@ -941,7 +1014,7 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 	if (vm->memory < VM_MIN_MEMORY)
 		return fail(c, memory, "%s: %s is too small: give at least 2M",
 			    key_at(k, sizeof(k), base, ".memory"), scalar(memory));
-	if (vm->memory > XG_KVM_MMIO_BASE)
+	if (vm->arch == XG_ARCH_X86_64 && vm->memory > XG_KVM_MMIO_BASE)
 		return fail(c, memory,
 			    "%s: %s reaches into the MMIO window at 0x%llx: RAM must end below it "
 			    "(at most %lluM)",
@@ -953,7 +1026,7 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 			    "%s: %s is not a whole number of 4K pages (KVM maps RAM "
 			    "by pages: round it to a multiple of 4K)",
 			    key_at(k, sizeof(k), base, ".memory"), scalar(memory));
-	if (vm->mode == XG_KVM_LONG && vm->load < XG_KVM_RESERVED_END)
+	if (vm->arch == XG_ARCH_X86_64 && vm->mode == XG_KVM_LONG && vm->load < XG_KVM_RESERVED_END)
 		return fail(c, load,
 			    "%s: 0x%llx is below 0x%llx: the long-mode page tables live at "
 			    "0x%llx..0x%llx (load at 0x%llx or above, e.g. 0x%llx)",
@@ -963,16 +1036,22 @@ static int check_vm(struct ctx *c, yaml_node_t *vmk, const char *base, struct xg
 			    (unsigned long long)XG_KVM_RESERVED_END - 1,
 			    (unsigned long long)XG_KVM_RESERVED_END,
 			    (unsigned long long)XG_KVM_LOAD_ADDR);
-	if (vm->load >= vm->memory)
+	if (vm->load < vm->ram_base)
+		return fail(c, load,
+			    "%s: 0x%llx is not in RAM (RAM starts at ram_base 0x%llx): load at "
+			    "0x%llx or above",
+			    key_at(k, sizeof(k), base, ".load"), (unsigned long long)vm->load,
+			    (unsigned long long)vm->ram_base, (unsigned long long)vm->ram_base);
+	if (vm->load - vm->ram_base >= vm->memory)
 		return fail(c, load,
 			    "%s: 0x%llx is not in RAM (memory ends at 0x%llx): load lower or give "
 			    "more memory",
 			    key_at(k, sizeof(k), base, ".load"), (unsigned long long)vm->load,
-			    (unsigned long long)vm->memory - 1);
+			    (unsigned long long)(vm->ram_base + vm->memory - 1));
 	/* Long mode gives each vCPU a stack of XG_KVM_VCPU_STACK below the previous one's, from
 	 * the top of RAM down (xg_kvm.h): they must stay above the payload. */
 	stacks = (uint64_t)vm->vcpus * XG_KVM_VCPU_STACK;
-	if (vm->mode == XG_KVM_LONG && vm->load < vm->memory && stacks > vm->memory - vm->load)
+	if (vm->mode == XG_KVM_LONG && stacks > vm->memory - (vm->load - vm->ram_base))
 		return fail(c, vcpus,
 			    "%s: %d vCPUs need %lluK of stack (%lluK each, from the top of RAM "
 			    "down), which reaches below the payload at 0x%llx: give more memory "
@@ -1023,6 +1102,7 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 	struct xg_vm_cfg *vm = &g->vm;
 	yaml_node_t *memory = vmk, *load = vmk, *entry = NULL, *vcpus = vmk, *priv = vmk,
 		    *plain = vmk;
+	struct vm_nodes nd = {.arch = vmk, .ram_base = NULL, .load = NULL};
 	char base[160], k[200];
 	uint64_t v;
 
@@ -1047,7 +1127,21 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 		if (!s)
 			return fail(c, kn, "keys must be names");
 		key_at(k, sizeof(k), base, ".%s", s);
-		if (!strcmp(s, "payload")) {
+		if (!strcmp(s, "arch")) {
+			const char *t = scalar(n);
+			nd.arch = n;
+			vm->arch = -1;
+			for (int i = 0; t && i < (int)(sizeof(vm_arches) / sizeof(*vm_arches)); i++)
+				if (!strcmp(t, vm_arches[i]))
+					vm->arch = i;
+			if (vm->arch < 0)
+				rc = fail(c, n,
+					  "%s: '%s' is not an architecture (known: x86_64, arm64)",
+					  k, t ? t : type_name(n));
+		} else if (!strcmp(s, "ram_base")) {
+			nd.ram_base = n;
+			rc = get_uint(c, n, k, 0, &vm->ram_base);
+		} else if (!strcmp(s, "payload")) {
 			rc = get_str(c, n, k, &vm->payload);
 			if (!rc && !*vm->payload)
 				rc = fail(c, n, "%s: empty: name the flat binary to run", k);
@@ -1056,6 +1150,7 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 			memory = n;
 		} else if (!strcmp(s, "mode")) {
 			const char *t = scalar(n);
+			nd.mode = n;
 			vm->mode = -1;
 			for (int i = 0; t && i < (int)(sizeof(vm_modes) / sizeof(*vm_modes)); i++)
 				if (!strcmp(t, vm_modes[i]))
@@ -1073,7 +1168,7 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 				vm->vcpus = (int)v;
 		} else if (!strcmp(s, "load")) {
 			rc = get_uint(c, n, k, 0, &vm->load);
-			load = n;
+			load = nd.load = n;
 		} else if (!strcmp(s, "entry")) {
 			rc = get_uint(c, n, k, 0, &vm->entry);
 			entry = n;
@@ -1087,10 +1182,13 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 		} else if (!strcmp(s, "storm")) {
 			rc = get_uint(c, n, k, 0, &vm->storm);
 		} else if (!strcmp(s, "msr_trap")) {
+			nd.msr_trap = n;
 			rc = parse_msr_trap(c, n, k, vm);
 		} else if (!strcmp(s, "devices")) {
+			nd.devices = n;
 			rc = parse_devices(c, n, k, vm);
 		} else if (!strcmp(s, "type")) {
+			nd.type = n;
 			/* api.rst 4.2 KVM_CREATE_VM: on x86 the type is KVM_X86_DEFAULT_VM or
 			 * one of KVM_CAP_VM_TYPES; sw_protected = KVM_X86_SW_PROTECTED_VM, with
 			 * guest_memfd memory and private/shared attributes */
@@ -1115,6 +1213,19 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 		}
 		if (rc)
 			return -1;
+	}
+	if (vm->arch == XG_ARCH_ARM64) {
+		if (check_arm64(c, base, vm, &nd))
+			return -1;
+		if (!nd.ram_base)
+			vm->ram_base = XG_KVM_ARM64_RAM_BASE;
+		if (!nd.load)
+			vm->load = vm->ram_base;
+	} else if (nd.ram_base && vm->ram_base) {
+		return fail(c, nd.ram_base,
+			    "%s: x86 guests have RAM at GPA 0 (ram_base is for arm64 guests, "
+			    "'arch: arm64')",
+			    key_at(k, sizeof(k), base, ".ram_base"));
 	}
 	if (!entry) {
 		vm->entry = vm->load;

@@ -18,8 +18,10 @@
  *       vm:                            # only `exitgate run` reads this (the mini-VMM)
  *         payload: demo.bin            # flat binary: relative to the config, then the
  *                                      #   guest directories (build/guests, share/exitgate)
- *         memory: 64M                  # RAM at GPA 0
- *         mode: long                   # long | real
+ *         arch: x86_64                 # x86_64 | arm64: the guest's architecture
+ *         memory: 64M                  # RAM at GPA 0 (arm64: at ram_base)
+ *         ram_base: 0x40000000         # arm64 only (the default there)
+ *         mode: long                   # long | real (x86 only)
  *         vcpus: 1                     # 1..1024, all start at the entry
  *         load: 0x100000               # where the payload goes; entry defaults to it
  *         entry: 0x100000
@@ -31,6 +33,7 @@
  *         devices:
  *           - { type: console, port: 0x3f8 }        # bytes written are the guest's output
  *           - { type: done, port: 0x501 }           # a write ends the run with that code
+ *           # console and done take at: (a 4K MMIO page) instead of port: (on arm64 they must)
  *           - { type: ram, at: 0xd0000000, size: 64K }      # RAM-like MMIO window
  *           - { type: pattern, at: 0xd0100000, size: 4K }   # reads return a known pattern
  *
@@ -88,10 +91,14 @@ enum xg_dev_type { XG_DEV_CONSOLE = 0, XG_DEV_DONE, XG_DEV_RAM, XG_DEV_PATTERN, 
 
 struct xg_dev_cfg {
 	enum xg_dev_type type;
-	uint64_t at;   /* port (console, done) or GPA (ram, pattern) */
+	uint64_t at;   /* port (console, done with port:) or GPA */
 	uint64_t size; /* ports or bytes */
+	int port;      /* at is an I/O port (x86): console and done given port: */
 	int line;
 };
+
+/* vm.arch (enum xg_arch, exitgate.h): x86_64 or arm64; `exitgate run` runs its build's own. */
+const char *xg_config_arch_name(int arch);
 
 struct xg_msr_range {
 	uint32_t first, last; /* inclusive */
@@ -113,6 +120,8 @@ struct xg_vm_cfg {
 	struct xg_gpa_range *plain; /* sw_protected: RAM in memslots without guest_memfd */
 	size_t nplain;
 	int line;
+	int arch;	   /* enum xg_arch */
+	uint64_t ram_base; /* GPA of RAM: 0 on x86, XG_KVM_ARM64_RAM_BASE by default on arm64 */
 	char *payload; /* as written; resolved by `exitgate run` */
 	uint64_t memory;
 	int mode; /* enum xg_kvm_mode: 0 long, 1 real */

@@ -142,6 +142,86 @@ static void vm_full(void)
 	xg_config_free(c);
 }
 
+/* vm.arch arm64 (issue 12): RAM at ram_base (0x40000000 by default, as on QEMU's virt),
+ * load and entry default to it, console and done as MMIO pages; what only x86 has refused. */
+static void vm_arm64(void)
+{
+	static const char ok_yaml[] =
+	    "guests:\n"
+	    "  a:\n"
+	    "    policy: q.lua\n"
+	    "    vm:\n"
+	    "      arch: arm64\n"
+	    "      payload: hello.bin\n"
+	    "      memory: 16M\n"
+	    "      devices:\n"
+	    "        - { type: console, at: 0xd0000000 }\n"
+	    "        - { type: done, at: 0xd0001000 }\n"
+	    "        - { type: ram, at: 0xd0010000, size: 4K }\n"
+	    "  b:\n"
+	    "    policy: q.lua\n"
+	    "    vm: { arch: arm64, payload: x.bin, ram_base: 0x80000000, entry: 0x80000100 }\n"
+	    "  c:\n"
+	    "    policy: q.lua\n"
+	    "    vm: { arch: x86_64, payload: x.bin, devices: [ { type: console, at: 0xd0000000 } "
+	    "] }\n";
+	struct xg_error err = {{0}};
+	const struct xg_vm_cfg *vm;
+	xg_config *c = xg_config_parse(ok_yaml, strlen(ok_yaml), "a64.yaml", tdir(), &err);
+
+	if (!ok(c != NULL, "an arm64 guest's vm: section parses (%s)", c ? "ok" : err.msg))
+		return;
+	vm = &xg_config_guest(c, "a")->vm;
+	ok(vm->arch == XG_ARCH_ARM64 && vm->ram_base == 0x40000000 && vm->load == 0x40000000 &&
+	       vm->entry == 0x40000000 && vm->memory == 16u << 20,
+	   "arm64: RAM at 0x40000000 by default, load and entry there (arch %d, base %#llx, load "
+	   "%#llx)",
+	   vm->arch, (unsigned long long)vm->ram_base, (unsigned long long)vm->load);
+	ok(vm->ndevs == 3 && !vm->devs[0].port && vm->devs[0].at == 0xd0000000 &&
+	       vm->devs[0].size == 4096 && !vm->devs[1].port && vm->devs[1].at == 0xd0001000,
+	   "console and done at MMIO pages (at:, one 4K page each)");
+	vm = &xg_config_guest(c, "b")->vm;
+	ok(vm->ram_base == 0x80000000 && vm->load == 0x80000000 && vm->entry == 0x80000100,
+	   "ram_base moves RAM and the default load; entry as given");
+	vm = &xg_config_guest(c, "c")->vm;
+	ok(vm->arch == XG_ARCH_X86_64 && vm->ram_base == 0 && vm->ndevs == 1 && !vm->devs[0].port,
+	   "x86_64 guests may have an MMIO console too, RAM at 0");
+	xg_config_free(c);
+
+	bad_vm("      arch: sparc\n      payload: x.bin\n",
+	       "bad.yaml:5: guests.demo.vm.arch: 'sparc' is not an architecture (known: x86_64, "
+	       "arm64)",
+	       "an unknown arch");
+	bad_vm("      arch: arm64\n      payload: x.bin\n      devices:\n        - { type: "
+	       "console, port: 0x3f8 }\n",
+	       "bad.yaml:8: guests.demo.vm.devices[0]: arm64 has no I/O ports: give the console "
+	       "'at:'",
+	       "an arm64 console on a port");
+	bad_vm("      payload: x.bin\n      devices:\n        - { type: done, port: 0x501, at: "
+	       "0xd0000000 }\n",
+	       "guests.demo.vm.devices[0]: a done device takes 'port:' (an I/O port) or 'at:'",
+	       "a done device with both port: and at:");
+	bad_vm("      arch: arm64\n      payload: x.bin\n      mode: real\n",
+	       "bad.yaml:7: guests.demo.vm.mode: modes are x86's (long, real)",
+	       "arm64 with a mode");
+	bad_vm("      arch: arm64\n      payload: x.bin\n      msr_trap: [0x1a0]\n",
+	       "guests.demo.vm.msr_trap: MSRs are x86's", "arm64 with msr_trap");
+	bad_vm("      arch: arm64\n      payload: x.bin\n      type: sw_protected\n",
+	       "guests.demo.vm.type: sw_protected is an x86 VM type", "arm64 sw_protected");
+	bad_vm("      payload: x.bin\n      ram_base: 0x40000000\n",
+	       "bad.yaml:6: guests.demo.vm.ram_base: x86 guests have RAM at GPA 0",
+	       "ram_base on x86");
+	bad_vm("      arch: arm64\n      payload: x.bin\n      memory: 3G\n",
+	       "guests.demo.vm.ram_base: RAM 0x40000000..0xffffffff must start on a 4K page, "
+	       "stay below 0x10000000000 (a 40-bit IPA space) and clear of the MMIO window",
+	       "arm64 RAM into the MMIO window");
+	bad_vm("      arch: arm64\n      payload: x.bin\n      ram_base: 0x40000800\n",
+	       "guests.demo.vm.ram_base: RAM 0x40000800", "an unaligned ram_base");
+	bad_vm("      arch: arm64\n      payload: x.bin\n      load: 0x100000\n",
+	       "guests.demo.vm.load: 0x100000 is not in RAM (RAM starts at ram_base 0x40000000)",
+	       "an arm64 load below RAM");
+}
+
 static void vm_errors(void)
 {
 	bad("defaults:\n  vm: { payload: x.bin }\nguests:\n  demo:\n    policy: q.lua\n",
@@ -152,7 +232,8 @@ static void vm_errors(void)
 	    "bad.yaml:4: 'guests.demo.vm' must be a mapping", "vm: a scalar");
 	bad_vm("      payload: x.bin\n      memroy: 4M\n",
 	       "bad.yaml:6: guests.demo.vm: unknown key 'memroy' (known: payload, memory, mode, "
-	       "vcpus, load, entry, timeout, storm, msr_trap, devices, type, private, plain)",
+	       "vcpus, load, entry, timeout, storm, msr_trap, devices, type, private, plain, arch, "
+	       "ram_base)",
 	       "an unknown key in vm:");
 	bad_vm("      memory: 4M\n", "bad.yaml:4: guests.demo.vm.payload: missing", "no payload");
 	bad_vm("      payload: [a]\n", "bad.yaml:5: 'guests.demo.vm.payload' must be a string",
@@ -253,7 +334,7 @@ static void vm_errors(void)
 	bad_vm("      payload: x.bin\n      devices:\n        - { type: console, port: 1, size: 8 "
 	       "}\n",
 	       "bad.yaml:7: guests.demo.vm.devices[0]: unknown key 'size' for a console device "
-	       "(known: type, port)",
+	       "(known: type, port, at)",
 	       "a key the console does not take");
 	bad_vm("      payload: x.bin\n      devices:\n        - { type: ram, at: 0xd0000000, "
 	       "size: 4K, port: 1 }\n",
@@ -437,6 +518,7 @@ int main(void)
 	   "xg_config_for_policy: one guest named default");
 	xg_config_free(c);
 	vm_full();
+	vm_arm64();
 	vm_errors();
 	cleanup_dir();
 	return done_testing();

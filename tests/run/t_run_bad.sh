@@ -60,6 +60,11 @@ vmcfg "$T/floppy.yaml" "$trial" 16M '{ type: floppy, port: 0x3f0 }'
 bad "an unknown device type" 'floppy' "$T/floppy.yaml"
 has "$ERR" 'line [0-9]+|:[0-9]+'; ok $? "... with the line"
 
+# a guest of the other architecture: said before any VM is made
+printf 'guests:\n  a64:\n    policy: %s/policies/default.lua\n    vm:\n      arch: arm64\n      payload: %s\n      devices:\n        - { type: console, at: 0xd0000000 }\n' \
+	"$SRC" "$trial" >"$T/arm64.yaml"
+bad "an arm64 guest on this x86_64 exitgate" "vm.arch is arm64, but this exitgate runs x86_64 guests" "$T/arm64.yaml"
+
 vmcfg "$T/inram.yaml" "$trial" 16M '{ type: ram, at: 0x100000, size: 64K }'
 bad "a ram device inside RAM" '0x100000|RAM|memory' "$T/inram.yaml"
 vmcfg "$T/outside.yaml" "$trial" 16M '{ type: pattern, at: 0xf0000000, size: 4K }'

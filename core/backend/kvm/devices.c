@@ -4,8 +4,12 @@
  *
  *   console  port P: a byte written to P is output; P+5 (the 16550 line status register)
  *            reads 0x60 (transmitter empty), so guests written for a UART may poll it.
+ *            At an MMIO page A (at: A; arm64 has no ports) the same registers are at A and
+ *            A+5, and a wider store at A outputs each of its bytes, lowest address first.
  *   done     port P: a 1/2/4-byte write ends the guest with code = the value written
- *            (all of it: a code of 0x100 cut to its low byte read as 0, success).
+ *            (all of it: a code of 0x100 cut to its low byte read as 0, success). At an
+ *            MMIO page the register is at A, 1 to 8 bytes; a value past 32 bits is code
+ *            0xffffffff (never cut to a success).
  *   ram      an MMIO window with memory behind it: reads return what was written.
  *   pattern  an MMIO window whose reads return a fixed pattern a guest can recompute;
  *            writes are dropped (and counted).
@@ -67,8 +71,7 @@ static struct xg_dev *find(struct xg_devs *ds, int port_dev, uint64_t a, uint64_
 {
 	for (size_t i = 0; i < ds->n; i++) {
 		const struct xg_dev_cfg *c = ds->d[i].cfg;
-		int is_port = c->type == XG_DEV_CONSOLE || c->type == XG_DEV_DONE;
-		if (is_port == port_dev && a >= c->at && a - c->at + len <= c->size)
+		if (c->port == port_dev && a >= c->at && a - c->at + len <= c->size)
 			return &ds->d[i];
 	}
 	return NULL;
@@ -129,6 +132,34 @@ int xg_devs_io(struct xg_devs *ds, uint16_t port, int is_write, void *data, unsi
 	return 1;
 }
 
+/* console and done at an MMIO page (ds->lock held): registers at offsets 0 and 5, the rest
+ * reads as 0 and ignores writes. */
+static void regs_mmio(struct xg_devs *ds, struct xg_dev *d, uint64_t off, int is_write, void *data,
+		      unsigned len)
+{
+	uint64_t v = 0;
+
+	if (!is_write) {
+		d->reads++;
+		memset(data, 0, len);
+		if (d->cfg->type == XG_DEV_CONSOLE && off <= 5 && off + len > 5)
+			((uint8_t *)data)[5 - off] = 0x60;
+		return;
+	}
+	d->writes++;
+	if (off != 0)
+		return;
+	memcpy(&v, data, len > 8 ? 8 : len);
+	if (d->cfg->type == XG_DEV_CONSOLE) {
+		for (unsigned i = 0; i < len; i++)
+			console_put(ds, d, ((uint8_t *)data)[i]);
+	} else if (!ds->done) {
+		ds->done = 1;
+		ds->done_mmio = 1;
+		ds->code = v > 0xffffffffull ? 0xffffffffu : (uint32_t)v;
+	}
+}
+
 int xg_devs_mmio(struct xg_devs *ds, uint64_t gpa, int is_write, void *data, unsigned len)
 {
 	struct xg_dev *d;
@@ -141,6 +172,11 @@ int xg_devs_mmio(struct xg_devs *ds, uint64_t gpa, int is_write, void *data, uns
 		return 0;
 	}
 	off = gpa - d->cfg->at;
+	if (d->cfg->type == XG_DEV_CONSOLE || d->cfg->type == XG_DEV_DONE) {
+		regs_mmio(ds, d, off, is_write, data, len);
+		pthread_mutex_unlock(ds->lock);
+		return 1;
+	}
 	if (is_write) {
 		d->writes++;
 		if (d->cfg->type == XG_DEV_RAM)

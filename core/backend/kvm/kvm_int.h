@@ -1,6 +1,6 @@
 /*
- * kvm_int.h - the KVM backend's own structures, shared by kvm.c (VM, vCPU, ioctls) and
- * ops.c (the engine's vCPU ops on a backend vCPU).
+ * kvm_int.h - the KVM backend's own structures, shared by kvm.c (what every architecture
+ * shares), x86/ (kvm_x86.c, ops.c, fault.c) and arm64/ (kvm_arm64.c, ops_arm64.c).
  */
 #ifndef XG_KVM_INT_H
 #define XG_KVM_INT_H
@@ -88,6 +88,8 @@ struct xg_kvm_vcpu {
 	int xsave_fresh;    /* ... taken since the last KVM_RUN */
 	struct xg_error err; /* the last ioctl failure of an op */
 	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */
+	/* arm64 (arm64/): the registers read since the last KVM_RUN, and which are */
+	void *arch;
 };
 
 struct xg_kvm_vm {
@@ -95,7 +97,10 @@ struct xg_kvm_vm {
 	int vm_fd;
 	int mode;
 	uint8_t *mem;
+	uint64_t ram_base; /* the GPA of mem[0] (x86: 0) */
 	uint64_t mem_size;
+	/* RAM the backend keeps for itself (x86 long mode: page tables, GDT); 0, 0 for none */
+	uint64_t reserved_start, reserved_end;
 	size_t run_size;
 	size_t xsave_size;
 	int has_xsave2;
@@ -127,12 +132,37 @@ struct xg_kvm_vm {
 	int ninject;
 };
 
+/* ---- kvm.c: what the architectures share ---- */
+int xg_kvm_fail(struct xg_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* open /dev/kvm and check its API version: the fd, or -1 with why */
+int xg_kvm_open(char *why, size_t n);
+/* A VM with /dev/kvm open and nothing else (xg_kvm_vm_destroy frees it); NULL with err. */
+struct xg_kvm_vm *xg_kvm_vm_new(uint64_t ram_base, uint64_t size, struct xg_error *err);
+/* KVM_CREATE_VM of `type` (type_name for the message) and the kvm_run size. */
+int xg_kvm_vm_open(struct xg_kvm_vm *vm, unsigned long type, const char *type_name,
+		   struct xg_error *err);
+/* Map the RAM; with memslot, memslot 0 holds all of it at ram_base. */
+int xg_kvm_map_ram(struct xg_kvm_vm *vm, int memslot, struct xg_error *err);
+/* KVM_CREATE_VCPU and its kvm_run; not yet on the VM's list. NULL with err. */
+struct xg_kvm_vcpu *xg_kvm_vcpu_new(struct xg_kvm_vm *vm, int index, struct xg_error *err);
+void xg_kvm_vcpu_free(struct xg_kvm_vcpu *v);
+int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
+		      struct xg_error *err);
+
+/* ops_common.c: the ops both architectures take as they are (opaque: the vCPU) */
+int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len);
+int xg_kvm_op_write_gpa(void *o, uint64_t gpa, const void *buf, size_t len);
+int xg_kvm_op_mmio_read(void *o, uint64_t gpa, void *buf, size_t len);
+int xg_kvm_op_mmio_write(void *o, uint64_t gpa, const void *buf, size_t len);
+int xg_kvm_op_pause(void *o, const char *reason);
+int xg_kvm_op_resume(void *o);
+
 /* ops.c: set up what the ops need on a new vCPU (sync regs, the XSAVE buffer, the AVX-512
  * probe); free it with the vCPU. */
 int xg_kvm_ops_init(struct xg_kvm_vcpu *v, struct xg_error *err);
 void xg_kvm_ops_free(struct xg_kvm_vcpu *v);
 
-/* fault.c: before an exception is injected after an IO, MMIO or MSR exit, put the vCPU back
+/* x86/fault.c: before an exception is injected after an IO, MMIO or MSR exit, put the vCPU back
  * on the instruction with none of its effects done. 0, or -errno with v->err.msg saying
  * why; *via_msr_error = 1 when the exception is an MSR exit's #GP, to be given as the exit's
  * error answer instead. */

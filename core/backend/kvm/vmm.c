@@ -332,7 +332,7 @@ static int storm(struct vcpu *c, const struct xg_result *res)
 
 	if (!limit || res->verdict == XG_VERDICT_EMULATE || res->verdict == XG_VERDICT_SKIP ||
 	    (completes(c->run->exit_reason) && res->verdict != XG_VERDICT_INJECT) ||
-	    c->ops.get_reg(c->kv, "rip", &rip)) {
+	    c->ops.get_reg(c->kv, xg_kvm_pc_reg, &rip)) {
 		c->storm_n = 0;
 		return 0;
 	}
@@ -355,6 +355,38 @@ static int storm(struct vcpu *c, const struct xg_result *res)
 	c->storm_rip = rip;
 	c->storm_reason = c->run->exit_reason;
 	return 0;
+}
+
+/*
+ * The guest asked the machine to power off, reset or report a crash (api.rst 5
+ * KVM_EXIT_SYSTEM_EVENT; on arm64 the PSCI calls SYSTEM_OFF and SYSTEM_RESET, PSCI 1.1
+ * (DEN0022) 5.10, 5.11, with KVM_ARM_VCPU_PSCI_0_2). The mini-VMM ends the guest: a power-off
+ * is a good end (status 0), a reset is not carried out (status 4, like a shutdown). The end
+ * for this vCPU.
+ */
+static const char *system_event(struct vcpu *c)
+{
+	struct kvm_run *r = c->run;
+
+	switch (r->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		guest_end(c->g, "poweroff", 0,
+			  "vCPU %d powered the machine off (system_event shutdown: PSCI "
+			  "SYSTEM_OFF on arm64)",
+			  c->index);
+		return "poweroff";
+	case KVM_SYSTEM_EVENT_RESET:
+		guest_end(c->g, "reset", 0,
+			  "vCPU %d asked for a reset (system_event reset: PSCI SYSTEM_RESET on "
+			  "arm64); exitgate run does not restart guests",
+			  c->index);
+		return "reset";
+	default:
+		guest_end(c->g, "shutdown", 0, "vCPU %d: system_event type %u (%s)", c->index,
+			  r->system_event.type,
+			  r->system_event.type == KVM_SYSTEM_EVENT_CRASH ? "crash" : "unknown");
+		return "shutdown";
+	}
 }
 
 static void *vcpu_main(void *arg)
@@ -390,10 +422,13 @@ static void *vcpu_main(void *arg)
 		else if (r->exit_reason == KVM_EXIT_HLT) {
 			vcpu_end(c, "halted", "hlt");
 			return NULL;
+		} else if (r->exit_reason == KVM_EXIT_SYSTEM_EVENT) {
+			mine = system_event(c);
+			goto out;
 		}
 		if (g->devs.done) {
-			guest_end(g, "done", g->devs.code, "the guest wrote %u to the done port",
-				  g->devs.code);
+			guest_end(g, "done", g->devs.code, "the guest wrote %u to the done %s",
+				  g->devs.code, g->devs.done_mmio ? "register" : "port");
 			break;
 		}
 		if (taken)
@@ -464,73 +499,6 @@ out:
 
 /* ---- setting a guest up ---- */
 
-
-
-static const char *const user_msr_note =
-    "unknown MSRs then #GP in the guest; no policy sees them";
-
-/* Capabilities the verdicts need, enabled and probed once per guest (api.rst 7). */
-static int enable_caps(struct guest *g, struct xg_error *err)
-{
-	const struct xg_vm_cfg *vm = &g->cfg->vm;
-	const char *name = g->cfg->name;
-	struct xg_error e2;
-
-	if (!xg_kvm_check_cap(g->vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE) ||
-	    xg_kvm_enable_cap(g->vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &e2))
-		say("%s: this KVM lacks KVM_CAP_EXIT_ON_EMULATION_FAILURE: instructions its "
-		    "emulator cannot do become #UD in the guest and no policy sees them",
-		    name);
-	/* api.rst 7.22: exits for MSRs KVM does not know (UNKNOWN), refuses (INVAL) or the
-	 * filter below denies (FILTER). */
-	if (!xg_kvm_check_cap(g->vm, KVM_CAP_X86_USER_SPACE_MSR) ||
-	    xg_kvm_enable_cap(g->vm, KVM_CAP_X86_USER_SPACE_MSR,
-			      KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
-				  KVM_MSR_EXIT_REASON_FILTER,
-			      &e2)) {
-		say("%s: this KVM lacks KVM_CAP_X86_USER_SPACE_MSR: %s", name, user_msr_note);
-		if (vm->nmsr_trap) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "%s: vm.msr_trap needs KVM_CAP_X86_USER_SPACE_MSR, which this KVM "
-				 "lacks; remove msr_trap",
-				 name);
-			return -1;
-		}
-	} else if (vm->nmsr_trap) {
-		/* api.rst 4.126 KVM_X86_SET_MSR_FILTER: allowed by default; a clear bit in a
-		 * range's bitmap denies the MSR, which then exits with reason FILTER. */
-		struct kvm_msr_filter f;
-		static uint8_t deny[KVM_MSR_FILTER_MAX_BITMAP_SIZE]; /* all zero: deny */
-		memset(&f, 0, sizeof(f));
-		f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
-		for (size_t i = 0; i < vm->nmsr_trap && i < KVM_MSR_FILTER_MAX_RANGES; i++) {
-			uint64_t nmsrs = (uint64_t)vm->msr_trap[i].last - vm->msr_trap[i].first + 1;
-			if (nmsrs > 8ull * sizeof(deny)) {
-				snprintf(err->msg, sizeof(err->msg),
-					 "%s: vm.msr_trap range 0x%x..0x%x has %llu MSRs; KVM takes "
-					 "at most %zu per range",
-					 name, vm->msr_trap[i].first, vm->msr_trap[i].last,
-					 (unsigned long long)nmsrs, 8 * sizeof(deny));
-				return -1;
-			}
-			f.ranges[i].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
-			f.ranges[i].nmsrs = (uint32_t)nmsrs;
-			f.ranges[i].base = vm->msr_trap[i].first;
-			f.ranges[i].bitmap = deny;
-		}
-		if (ioctl(xg_kvm_vm_fd(g->vm), KVM_X86_SET_MSR_FILTER, &f) < 0) {
-			snprintf(err->msg, sizeof(err->msg), "%s: KVM_X86_SET_MSR_FILTER: %s", name,
-				 strerror(errno));
-			return -1;
-		}
-	}
-	if (!xg_kvm_check_cap(g->vm, KVM_CAP_MEMORY_FAULT_INFO))
-		say("%s: this KVM lacks KVM_CAP_MEMORY_FAULT_INFO: memory faults come as bare "
-		    "EFAULT, without the GPA a memory_fault policy needs",
-		    name);
-	return 0;
-}
-
 /* What KVM and guest RAM allow for vm.vcpus: KVM's own maximum (api.rst 4.7
  * KVM_CREATE_VCPU: KVM_CAP_MAX_VCPUS, else KVM_CAP_NR_VCPUS, else 4), and in long mode one
  * stack per vCPU from the top of RAM down that stays above the end of the payload. */
@@ -539,6 +507,7 @@ static int check_vcpus(struct guest *g, const char *payload, struct xg_error *er
 	const struct xg_vm_cfg *vm = &g->cfg->vm;
 	int max = xg_kvm_check_cap(g->vm, KVM_CAP_MAX_VCPUS);
 	uint64_t stacks = (uint64_t)g->nv * STACK_SIZE, mem = xg_kvm_mem_size(g->vm), end;
+	uint64_t base = xg_kvm_ram_base(g->vm);
 	struct stat st;
 
 	if (max <= 0)
@@ -554,14 +523,14 @@ static int check_vcpus(struct guest *g, const char *payload, struct xg_error *er
 	}
 	if (vm->mode != XG_KVM_LONG || stat(payload, &st) != 0)
 		return 0;
-	end = vm->load + (uint64_t)st.st_size; /* the payload's end, exclusive */
+	end = vm->load - base + (uint64_t)st.st_size; /* the payload's end in RAM, exclusive */
 	if (stacks > mem || end > mem - stacks) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "vm.vcpus: %d vCPUs need %lluK of stack from the top of RAM down, which "
 			 "reaches the payload (0x%llx..0x%llx): give more memory (at least %lluM) "
 			 "or fewer vcpus",
 			 g->nv, (unsigned long long)(stacks >> 10), (unsigned long long)vm->load,
-			 (unsigned long long)(end - 1),
+			 (unsigned long long)(base + end - 1),
 			 (unsigned long long)((end + stacks) >> 20) + 1);
 		return -1;
 	}
@@ -600,13 +569,23 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 	vo.plain = plain;
 	vo.nplain = vm->nplain;
 	g->m = m;
+	if (vm->arch != xg_kvm_arch) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "vm.arch is %s, but this exitgate runs %s guests on this machine's KVM "
+			 "(an %s guest needs exitgate built for and run on %s: see "
+			 "tests/vm/aarch64-linux-gnu.cmake and the README's arm64 section)",
+			 xg_config_arch_name(vm->arch), xg_config_arch_name(xg_kvm_arch),
+			 xg_config_arch_name(vm->arch),
+			 vm->arch == XG_ARCH_ARM64 ? "an arm64 host" : "an x86_64 host");
+		goto fail;
+	}
 	if (xg_config_find_payload(m->cfg->base_dir, vm->payload, payload, sizeof(payload), err))
 		goto fail;
 	if (xg_devs_init(&g->devs, vm, g->cfg->name, stdout, err))
 		goto fail;
 	if (xg_kvm_vm_create(&g->vm, &vo, err))
 		goto fail;
-	if (enable_caps(g, err))
+	if (xg_kvm_vm_enable_caps(g->vm, &g->cfg->vm, g->cfg->name, err))
 		goto fail;
 	if (xg_kvm_load_file(g->vm, vm->load, payload, err))
 		goto fail;
@@ -632,20 +611,16 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 	}
 	for (int i = 0; i < g->nv; i++) {
 		struct vcpu *c = &g->v[i];
-		struct kvm_regs r;
 		c->g = g;
 		c->index = i;
 		if (xg_kvm_vcpu_create(g->vm, i, vm->entry, &c->kv, err))
 			goto fail;
-		/* the entry state every payload may rely on: its own stack, RDI = index,
-		 * RSI = number of vCPUs */
-		if (xg_kvm_get_regs(c->kv, &r, err))
-			goto fail;
-		if (vm->mode == XG_KVM_LONG)
-			r.rsp = xg_kvm_mem_size(g->vm) - (uint64_t)i * STACK_SIZE;
-		r.rdi = (uint64_t)i;
-		r.rsi = (uint64_t)g->nv;
-		if (xg_kvm_set_regs(c->kv, &r, err))
+		/* the entry state every payload may rely on: its own stack, the first argument
+		 * register = index, the second = number of vCPUs (vmm.h) */
+		if (xg_kvm_vcpu_set_entry_args(c->kv,
+					       xg_kvm_ram_base(g->vm) + xg_kvm_mem_size(g->vm) -
+						   (uint64_t)i * STACK_SIZE,
+					       (uint64_t)i, (uint64_t)g->nv, err))
 			goto fail;
 		c->run = xg_kvm_vcpu_run_area(c->kv, &c->run_size);
 		xg_kvm_vcpu_ops(c->kv, &c->ops);
@@ -816,6 +791,8 @@ static const struct {
     {"stopped", XG_RUN_STOPPED,
      "was stopped (by the policy, exitgate ctl, an exit storm or a signal)"},
     {"halted", XG_RUN_OK, "halted"},
+    {"poweroff", XG_RUN_OK, "powered off"},
+    {"reset", XG_RUN_SHUTDOWN, "asked for a reset, which exitgate run does not carry out"},
 };
 
 static int end_status(const struct guest *g)

@@ -57,6 +57,19 @@ int xg_metrics_print(struct xg_vmm *m, FILE *f);
 /* The same into path, atomically (a temporary file renamed over it). -1 with why. */
 int xg_metrics_file(struct xg_vmm *m, const char *path, char *why, size_t n);
 
+/* ---- per architecture (x86/vmm_x86.c, arm64/kvm_arm64.c) ---- */
+struct xg_kvm_vm;
+struct xg_kvm_vcpu;
+extern const int xg_kvm_arch;	   /* enum xg_arch: the guests this build runs */
+extern const char xg_kvm_pc_reg[]; /* the PC's name for get_reg: "rip", "pc" */
+/* Enable and probe the capabilities the verdicts need; what is missing is said once. */
+int xg_kvm_vm_enable_caps(struct xg_kvm_vm *vm, const struct xg_vm_cfg *cfg, const char *guest,
+			  struct xg_error *err);
+/* The entry state: the stack pointer, and the first two argument registers (x86: RDI, RSI;
+ * arm64: X0, X1) = a0, a1. */
+int xg_kvm_vcpu_set_entry_args(struct xg_kvm_vcpu *v, uint64_t sp, uint64_t a0, uint64_t a1,
+			       struct xg_error *err);
+
 /* ---- devices.c ---- */
 struct xg_dev {
 	const struct xg_dev_cfg *cfg;
@@ -74,6 +87,7 @@ struct xg_devs {
 	void *lock; /* pthread_mutex_t*, shared by the guest's vCPUs */
 	/* set by the done port */
 	int done;
+	int done_mmio; /* ... through an MMIO done register */
 	uint32_t code; /* the value written, all of its 1, 2 or 4 bytes */
 };
 

@@ -1,6 +1,7 @@
 /*
  * xg_kvm.h - the KVM backend: a VM on /dev/kvm with RAM at GPA 0 and vCPUs that start in
- * 64-bit long mode (or, minimally, real mode) at an entry address.
+ * 64-bit long mode (or, minimally, real mode) at an entry address; on arm64 (arm64/), RAM at
+ * ram_base and vCPUs in AArch64 EL1h with the MMU off (see the arm64 section below).
  *
  * This is the foundation of the bundled mini-VMM (`exitgate run`) and of every test that runs
  * a real guest. It owns the file descriptors, the guest RAM mapping, the page tables and the
@@ -47,6 +48,9 @@
 #define XG_KVM_MMIO_SIZE   0x20000000ULL /* up to 0xefffffff: guest devices live here */
 #define XG_KVM_DEFAULT_MEM (64ULL << 20)
 #define XG_KVM_VCPU_STACK  0x10000ULL /* the mini-VMM's stack per vCPU, top of RAM down */
+/* arm64: RAM starts here by default (as on QEMU's virt machine); the MMIO window is the
+ * same as x86's. */
+#define XG_KVM_ARM64_RAM_BASE 0x40000000ULL
 
 /* The long-mode setup's region in low RAM (see kvm.c for what each page holds). */
 #define XG_KVM_RESERVED_START 0x1000ULL
@@ -78,7 +82,8 @@ struct xg_kvm_range {
 #define XG_KVM_MAX_WINDOWS 16
 
 struct xg_kvm_vm_opts {
-	uint64_t mem_size; /* RAM at GPA 0; 0 means XG_KVM_DEFAULT_MEM */
+	uint64_t mem_size; /* RAM at GPA 0 (arm64: ram_base); 0 means XG_KVM_DEFAULT_MEM */
+	uint64_t ram_base; /* arm64: the GPA of RAM (0: XG_KVM_ARM64_RAM_BASE); x86: must be 0 */
 	int mode;	   /* enum xg_kvm_mode */
 	int type;	   /* enum xg_kvm_vm_type */
 	/* sw_protected: RAM ranges (whole pages, not overlapping, at most XG_KVM_MAX_PLAIN) in
@@ -108,6 +113,7 @@ int xg_kvm_vm_create(struct xg_kvm_vm **out, const struct xg_kvm_vm_opts *o, str
 void xg_kvm_vm_destroy(struct xg_kvm_vm *vm);
 int xg_kvm_vm_fd(struct xg_kvm_vm *vm);
 uint64_t xg_kvm_mem_size(struct xg_kvm_vm *vm);
+uint64_t xg_kvm_ram_base(struct xg_kvm_vm *vm); /* the GPA of RAM: 0 on x86 */
 
 /* Host pointer to guest RAM [gpa, gpa+len), or NULL if any of it is not RAM. */
 void *xg_kvm_gpa_ptr(struct xg_kvm_vm *vm, uint64_t gpa, size_t len);
@@ -214,5 +220,22 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops);
 void xg_kvm_vcpu_set_vmm(struct xg_kvm_vcpu *v, const struct xg_kvm_vmm_ops *ops, void *vmm);
 /* 1 when KVM_GET/SET_XSAVE carry the AVX-512 components on this vCPU (probed at creation). */
 int xg_kvm_vcpu_avx512_state_ok(struct xg_kvm_vcpu *v);
+
+/* ---- arm64 (arm64/kvm_arm64.c; built instead of x86/ for an aarch64 target) ----------------
+ *
+ * The VM: KVM_CREATE_VM(0) (the default 40-bit IPA space), RAM in memslot 0 at ram_base; no
+ * interrupt controller (the guests take no interrupts). A vCPU: KVM_ARM_PREFERRED_TARGET,
+ * KVM_ARM_VCPU_INIT with PSCI 0.2 (api.rst 4.82), then PC = entry, PSTATE = EL1h with D, A,
+ * I, F masked (what the architecture's reset gives, ARM ARM D1.9), SP_EL1 = the top of RAM.
+ * Registers through KVM_GET/SET_ONE_REG (api.rst 4.68: the arm64 core and system register
+ * ids). Every failure is said with the register and errno.
+ */
+int xg_kvm_arm64_get_one(struct xg_kvm_vcpu *v, uint64_t id, uint64_t *val, struct xg_error *err);
+int xg_kvm_arm64_set_one(struct xg_kvm_vcpu *v, uint64_t id, uint64_t val, struct xg_error *err);
+/* The ONE_REG id of a register by name ("x0".."x30", "sp", "pc", "pstate", "sp_el0", "sp_el1",
+ * "elr_el1", "spsr_el1", "sctlr_el1", "tcr_el1", "ttbr0_el1", "ttbr1_el1", "vbar_el1",
+ * "esr_el1", "far_el1", "fpsr", "fpcr"), 0 if there is none. "sp" is the SP in use
+ * (SP_EL0 or SP_EL1 by PSTATE.SP). */
+uint64_t xg_kvm_arm64_reg_id(const char *name);
 
 #endif

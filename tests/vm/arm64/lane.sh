@@ -80,6 +80,17 @@ lane_build() {
 		fail_setup "stripping the aarch64 exitgate failed" "$log"
 	mkdir -p "$root/share/exits"
 	cp "$src"/examples/exits/*.hex "$root/share/exits/"
+	# exitgate run on arm64 KVM (t_arm64_run): configs and policies from arm64/share, the
+	# default policy, the Lua module (XG_LUA_DIR=/share/lua) and the arm64 guests as the host
+	# build assembled them (examples/guests/arm64: flat binaries, any host)
+	mkdir -p "$root/share/arm64" "$root/share/lua"
+	cp "$vm_dir"/arm64/share/* "$src/policies/default.lua" "$root/share/arm64/"
+	cp -r "$src"/lua/. "$root/share/lua/"
+	for t in "$src"/examples/guests/arm64/*.S; do
+		t=$(basename "$t" .S)
+		cp "$build/guests/arm64/$t.bin" "$root/share/arm64/" 2>>"$log" ||
+			fail_setup "arm64: guest payload $build/guests/arm64/$t.bin is missing (the host build makes it when aarch64-linux-gnu-gcc is there)" "$log"
+	done
 	# the A64 load/store emulator's tests (tests/emu) on an aarch64 CPU: the unit test, and
 	# the oracle that runs random loads/stores natively and through the emulator
 	for t in t_emu_arm64_ops t_emu_arm64_oracle; do

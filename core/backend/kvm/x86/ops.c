@@ -17,7 +17,7 @@
 #include <linux/kvm_para.h>
 
 #include "action/x86_walk.h"
-#include "kvm_int.h"
+#include "backend/kvm/kvm_int.h"
 #include "xg_emu_x86.h"
 
 #define XSTATE_AVX512 0xe0ull /* opmask | ZMM_Hi256 | Hi16_ZMM (SDM Vol. 1 13.1) */
@@ -194,47 +194,7 @@ static int o_set_xsave(void *o, const void *buf)
 	return 0;
 }
 
-/* ---- memory ---- */
-
-static int o_read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
-{
-	struct xg_kvm_vcpu *v = o;
-	void *p = xg_kvm_gpa_ptr(v->vm, gpa, len);
-
-	if (!p)
-		return -EFAULT;
-	memcpy(buf, p, len);
-	return 0;
-}
-
-static int o_write_gpa(void *o, uint64_t gpa, const void *buf, size_t len)
-{
-	struct xg_kvm_vcpu *v = o;
-	void *p = xg_kvm_gpa_ptr(v->vm, gpa, len);
-
-	if (!p)
-		return -EFAULT;
-	memcpy(p, buf, len);
-	return 0;
-}
-
-static int o_mmio_read(void *o, uint64_t gpa, void *buf, size_t len)
-{
-	struct xg_kvm_vcpu *v = o;
-
-	if (!v->vmm_ops || !v->vmm_ops->mmio_read)
-		return -ENODEV;
-	return v->vmm_ops->mmio_read(v->vmm, gpa, buf, len);
-}
-
-static int o_mmio_write(void *o, uint64_t gpa, const void *buf, size_t len)
-{
-	struct xg_kvm_vcpu *v = o;
-
-	if (!v->vmm_ops || !v->vmm_ops->mmio_write)
-		return -ENODEV;
-	return v->vmm_ops->mmio_write(v->vmm, gpa, buf, len);
-}
+/* ---- memory (guest RAM and devices: ops_common.c) ---- */
 
 static int o_translate(void *o, uint64_t gva, uint64_t *gpa)
 {
@@ -332,47 +292,27 @@ static int o_set_attrs(void *o, uint64_t gpa, uint64_t size, int to_private)
 	return rc;
 }
 
-static int o_pause(void *o, const char *reason)
-{
-	struct xg_kvm_vcpu *v = o;
-
-	return v->vmm_ops && v->vmm_ops->pause ? v->vmm_ops->pause(v->vmm, reason) : 0;
-}
-
-static int o_resume(void *o)
-{
-	struct xg_kvm_vcpu *v = o;
-
-	return v->vmm_ops && v->vmm_ops->resume ? v->vmm_ops->resume(v->vmm) : 0;
-}
-
 void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 {
 	*ops = (struct xg_vcpu_ops){
 	    .get_reg = o_get_reg,
 	    .set_reg = o_set_reg,
-	    .read_gpa = o_read_gpa,
-	    .write_gpa = o_write_gpa,
+	    .read_gpa = xg_kvm_op_read_gpa,
+	    .write_gpa = xg_kvm_op_write_gpa,
 	    .translate_gva = o_translate,
 	    .inject_exception = o_inject,
-	    .pause = o_pause,
-	    .resume = o_resume,
+	    .pause = xg_kvm_op_pause,
+	    .resume = xg_kvm_op_resume,
 	    .get_x86_regs = o_get_x86_regs,
 	    .set_x86_regs = o_set_x86_regs,
 	    .get_xsave = o_get_xsave,
 	    .set_xsave = o_set_xsave,
-	    .mmio_read = o_mmio_read,
-	    .mmio_write = o_mmio_write,
+	    .mmio_read = xg_kvm_op_mmio_read,
+	    .mmio_write = xg_kvm_op_mmio_write,
 	    .msr_reply = o_msr_reply,
 	    .set_memory_attributes = o_set_attrs,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
 	};
-}
-
-void xg_kvm_vcpu_set_vmm(struct xg_kvm_vcpu *v, const struct xg_kvm_vmm_ops *ops, void *vmm)
-{
-	v->vmm_ops = ops;
-	v->vmm = vmm;
 }
 
 int xg_kvm_vcpu_avx512_state_ok(struct xg_kvm_vcpu *v)

@@ -52,7 +52,7 @@
 #include <string.h>
 
 #include "action/x86_walk.h"
-#include "kvm_int.h"
+#include "backend/kvm/kvm_int.h"
 #include "xg_emu_x86.h"
 
 #define RFLAGS_DF (1ull << 10)

@@ -20,6 +20,8 @@
 _start:
 	adr	x9, vectors
 	msr	vbar_el1, x9
+	mov	x9, #(3 << 20)		// CPACR_EL1.FPEN = 0b11: SIMD&FP do not trap (D17.2.30)
+	msr	cpacr_el1, x9
 	isb
 	mov	w28, #0			// first failed check
 	mov	x27, #0			// checks run

@@ -9,11 +9,24 @@
  *   EC 0x25, DFSC 0x10, FAR = the address, ELR = the load, the base not written back.
  *   nisv: loads and stores without syndrome emulated by exitgate's A64 emulator under the
  *   default policy, every value checked by the guest.
+ *   inject: the policy answers three NISV exits with xg.inject("data_abort", {fsc, far}),
+ *   xg.inject("data_abort", {}) and xg.inject "undefined"; the guest's vectors see each
+ *   ESR and FAR (taken through the backend's inject_arm64_sync).
+ *   suspend, reload, resume: the abort guest under a policy that suspends its vCPU at the
+ *   NISV exit; `exitgate ctl` sees it suspended, the policy file is replaced and reloaded
+ *   while the guest runs, and after `resume` the re-executed load reaches the new policy,
+ *   whose external abort the guest checks.
  * No shell inside: exitgate is fork/exec'd (vm_util.h).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -27,6 +40,155 @@ static int run(char *const argv[])
 
 	diag("exitgate run %s: status %d", argv[3], st);
 	return st;
+}
+
+/* ---- a run in the background, driven through `exitgate ctl` ---- */
+
+static void put(const char *path, const char *text)
+{
+	char tmp[256];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) || rename(tmp, path))
+		bail("cannot write %s: %s", path, strerror(errno));
+}
+
+static const char *slurp(const char *path)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = 0;
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+/* exitgate with stdout and stderr into `log`; the child's pid */
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* `exitgate ctl SOCK cmd` until its answer contains want, for at most `secs`: 1 if it did */
+static int ctl_until(const char *cmd, const char *want, double secs)
+{
+	double end = now() + secs;
+
+	do {
+		xg_vm_run_argv((char *const[]){"/bin/exitgate", "ctl", "/tmp/r/ctl.sock",
+					       (char *)cmd, NULL},
+			       out, sizeof(out));
+		if (strstr(out, want))
+			return 1;
+		usleep(200000);
+	} while (now() < end);
+	return 0;
+}
+
+/* wait for pid at most secs (then SIGKILL): its exit status, or -1 */
+static int reap(pid_t pid, double secs)
+{
+	double end = now() + secs;
+	int st;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(100000);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char reload_yaml[] =
+    "defaults:\n"
+    "  on_error: external_abort\n"
+    "  limits: { time_ms: 2000 }\n"
+    "guests:\n"
+    "  abort:\n"
+    "    policy: reload.lua\n"
+    "    vm:\n"
+    "      arch: arm64\n"
+    "      payload: /share/arm64/abort.bin\n"
+    "      memory: 16M\n"
+    "      timeout: 120\n"
+    "      devices:\n"
+    "        - { type: console, at: 0xd0000000 }\n"
+    "        - { type: done, at: 0xd0001000 }\n"
+    "        - { type: ram, at: 0xd0010000, size: 64K }\n";
+static const char policy_v1[] = "local xg = require \"exitgate\"\n"
+				"return xg.policy {\n"
+				"\tarm_nisv = function(e)\n"
+				"\t\txg.log(string.format(\"v1 suspends at 0x%x\", e.fault_ipa))\n"
+				"\t\treturn xg.suspend(\"v1 waits for a reload\")\n"
+				"\tend,\n"
+				"}\n";
+static const char policy_v2[] = "local xg = require \"exitgate\"\n"
+				"return xg.policy {\n"
+				"\tarm_nisv = function(e)\n"
+				"\t\txg.log(string.format(\"v2 aborts at 0x%x\", e.fault_ipa))\n"
+				"\t\treturn xg.external_abort()\n"
+				"\tend,\n"
+				"}\n";
+
+static void suspend_reload(void)
+{
+	const char *log;
+	pid_t pid;
+	int st;
+
+	mkdir("/tmp/r", 0755);
+	put("/tmp/r/reload.yaml", reload_yaml);
+	put("/tmp/r/reload.lua", policy_v1);
+	pid = spawn((char *const[]){"/bin/exitgate", "run", "--ctl", "/tmp/r/ctl.sock",
+				    "/tmp/r/reload.yaml", NULL},
+		    "/tmp/r/out.txt");
+	if (!ok(pid > 0, "suspend: exitgate run in the background"))
+		return;
+	ok(ctl_until("status", "abort/0 suspended: v1 waits for a reload", 60),
+	   "suspend: exitgate ctl status shows the vCPU the policy suspended at the NISV exit "
+	   "(%s)",
+	   strtok(out, "\n") ? out : "no answer");
+	put("/tmp/r/reload.lua", policy_v2);
+	ok(ctl_until("reload", "reloaded", 10), "reload: exitgate ctl reload while it runs (%s)",
+	   strtok(out, "\n") ? out : "no answer");
+	ok(ctl_until("resume", "abort/0 resumed", 10), "resume: exitgate ctl resume (%s)",
+	   strtok(out, "\n") ? out : "no answer");
+	st = reap(pid, 90);
+	log = slurp("/tmp/r/out.txt");
+	if (!is_int(st, 0, "resume: the guest runs on and ends with done 0"))
+		diag("%s", log);
+	like(log, "v1 suspends at 0xd0010100", "v1 saw the NISV exit");
+	like(log, "v2 aborts at 0xd0010100", "after the reload the re-executed load reached v2");
+	like(log, "failed 0x0000000000000000", "the guest took v2's external abort as it should");
 }
 
 int main(void)
@@ -69,5 +231,20 @@ int main(void)
 	like(out, "nisv: checks 0x0000000000000016 first failed 0x0000000000000000",
 	     "nisv: 22 checks, none failed");
 	like(out, "verdicts: emulate ", "nisv: the default policy emulated them");
+
+	st = run((char *const[]){"/bin/exitgate", "run", "/share/arm64/a64.yaml", "inject", NULL});
+	if (!is_int(st, 0, "inject: status 0 (the guest's checks passed: done code 0)"))
+		diag("%s", out);
+	like(out, "96000007 far 0x00000feedf00d000 elr 0x",
+	     "inject: data_abort {fsc = 0x07, far = 0xfeedf00d000}: ESR EC 0x25 IL DFSC 0x07, the "
+	     "policy's FAR");
+	like(out, "96000050 far 0x00000000d0010210 elr 0x",
+	     "inject: data_abort {} on a store: DFSC 0x10, WnR, FAR = the pre-indexed VA");
+	like(out, "02000000 far ",
+	     "inject: undefined: ESR EC 0 (unknown reason), IL");
+	like(out, "inject: failed 0x0000000000000000",
+	     "inject: ELR = each instruction, no base register written back");
+
+	suspend_reload();
 	return done_testing();
 }

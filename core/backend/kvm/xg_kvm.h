@@ -232,10 +232,11 @@ int xg_kvm_vcpu_avx512_state_ok(struct xg_kvm_vcpu *v);
  */
 int xg_kvm_arm64_get_one(struct xg_kvm_vcpu *v, uint64_t id, uint64_t *val, struct xg_error *err);
 int xg_kvm_arm64_set_one(struct xg_kvm_vcpu *v, uint64_t id, uint64_t val, struct xg_error *err);
-/* The ONE_REG id of a register by name ("x0".."x30", "sp", "pc", "pstate", "sp_el0", "sp_el1",
- * "elr_el1", "spsr_el1", "sctlr_el1", "tcr_el1", "ttbr0_el1", "ttbr1_el1", "vbar_el1",
- * "esr_el1", "far_el1", "fpsr", "fpcr"), 0 if there is none. "sp" is the SP in use
- * (SP_EL0 or SP_EL1 by PSTATE.SP). */
+/* The ONE_REG id of a register by name ("x0".."x30", "lr", "pc", "pstate", "sp_el0",
+ * "sp_el1", "elr_el1", "spsr_el1", "sctlr_el1", "tcr_el1", "ttbr0_el1", "ttbr1_el1",
+ * "vbar_el1", "esr_el1", "far_el1", "mair_el1", "cpacr_el1", "fpsr", "fpcr"), 0 if there is
+ * none. "sp", the SP in use (SP_EL0 or SP_EL1 by PSTATE), has no id of its own: the vCPU
+ * ops read PSTATE first. */
 uint64_t xg_kvm_arm64_reg_id(const char *name);
 
 #endif

@@ -63,6 +63,8 @@ static const struct {
     {"tcr_el1", ARM64_SYS_REG(3, 0, 2, 0, 2)},
     {"esr_el1", ARM64_SYS_REG(3, 0, 5, 2, 0)},
     {"far_el1", ARM64_SYS_REG(3, 0, 6, 0, 0)},
+    {"mair_el1", ARM64_SYS_REG(3, 0, 10, 2, 0)},
+    {"cpacr_el1", ARM64_SYS_REG(3, 0, 1, 0, 2)},
     {"vbar_el1", ARM64_SYS_REG(3, 0, 12, 0, 0)},
 };
 
@@ -169,6 +171,12 @@ int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to
 		    (unsigned long long)gpa, (unsigned long long)size,
 		    to_private ? "private" : "shared");
 	return -EOPNOTSUPP;
+}
+
+/* MAP_GPA_RANGE is an x86 hypercall: no arm64 guest makes one */
+int xg_kvm_map_gpa_valid(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t npages, uint64_t attrs)
+{
+	return 0;
 }
 
 uint64_t xg_kvm_conversions(struct xg_kvm_vm *vm)

@@ -7,6 +7,12 @@
 //   VA 0xc0200000, 0xc0201000 (4K pages) -> IPA 0xd0011000, 0xd0010000: two pages of the
 //                                  ram device in reverse order, so that an access across
 //                                  the VA page boundary splits into two IPAs
+// Then the same tables again with the 64K granule (TG0 = 0b01; T0SZ 25: the walk starts at
+// level 2, 512M blocks, 64K pages; tables at 0x40200000, 64K aligned):
+//   VA 0x40000000 (512M block)   -> IPA 0x40000000, Normal
+//   VA 0xc0000000 .. (64K pages)  -> 0xd0000000 (console, done), 0xd0010000 (ram device);
+//   VA 0xc0020000 -> IPA 0xd0010000 again (so 0xc001fff8 + 16 crosses into it); VA
+//   0xd0000000, 0xd0010000 -> themselves
 // Each NISV access must be emulated (the emulator walks these tables to fetch the
 // instruction and translate the access); the guest checks values and base registers and
 // ends through the done device with 0 or the number of the first failed check.
@@ -14,6 +20,8 @@
 	.equ	L1, 0x40100000
 	.equ	L2, 0x40101000
 	.equ	L3, 0x40102000
+	.equ	L2K64, 0x40200000		// 64K-granule tables (8192 entries each)
+	.equ	L3K64, 0x40210000
 	.equ	AF, (1 << 10)
 	.equ	SH_INNER, (3 << 8)
 	.equ	ATTR_DEV, (0 << 2)		// MAIR attr0: Device-nGnRnE
@@ -21,6 +29,7 @@
 	// TCR_EL1: T0SZ 25, IRGN0/ORGN0 write-back, SH0 inner, TG0 4K, EPD1 (no TTBR1 walks),
 	// IPS 40 bits (D17.2.131)
 	.equ	TCR, (25 | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (2 << 32))
+	.equ	TCR64K, (TCR | (1 << 14))	// TG0 = 0b01: 64K
 
 	.macro	check a, b, n
 	cmp	\a, \b
@@ -31,9 +40,9 @@
 	.endm
 
 	.macro	put_desc table, index, value
-	ldr	x0, =\table
+	ldr	x0, =(\table + \index * 8)
 	ldr	x1, =\value
-	str	x1, [x0, #(\index * 8)]
+	str	x1, [x0]
 	.endm
 
 	.text
@@ -114,6 +123,56 @@ _start:
 	check	x7, x10, 5
 	check	x8, x13, 5
 	check	x4, x5, 5
+
+	// ---- the 64K granule: MMU off (the code runs at VA = IPA), new tables, MMU on ----
+	put_desc L2K64, 2, (0x40000000 | AF | SH_INNER | ATTR_NORMAL | 1)
+	put_desc L2K64, 6, (L3K64 | 3)
+	put_desc L3K64, 0, (0xd0000000 | AF | ATTR_DEV | 3)
+	put_desc L3K64, 1, (0xd0010000 | AF | ATTR_DEV | 3)
+	put_desc L3K64, 2, (0xd0010000 | AF | ATTR_DEV | 3)
+	put_desc L3K64, 4096, (0xd0000000 | AF | ATTR_DEV | 3)
+	put_desc L3K64, 4097, (0xd0010000 | AF | ATTR_DEV | 3)
+	dsb	sy
+	mrs	x0, sctlr_el1
+	bic	x0, x0, #1
+	msr	sctlr_el1, x0
+	isb
+	ldr	x0, =TCR64K
+	msr	tcr_el1, x0
+	ldr	x0, =L2K64
+	msr	ttbr0_el1, x0
+	isb
+	tlbi	vmalle1
+	dsb	ish
+	isb
+	mrs	x0, sctlr_el1
+	orr	x0, x0, #1
+	msr	sctlr_el1, x0
+	isb
+	puts_lit "mmu: 64K granule on\n"
+
+	// 6: STR post-index through the alias (64K page VA 0xc0010000 -> IPA 0xd0010000)
+	mov	x1, x20
+	str	x13, [x1], #16
+	ldr	x5, [x19]
+	check	x5, x13, 6
+	add	x5, x20, #16
+	check	x1, x5, 6
+
+	// 7: STP across the 64K page boundary VA 0xc0020000: IPA 0xd001fff8 and 0xd0010000
+	ldr	x2, =0xc001fff8
+	stp	x10, x13, [x2]
+	ldr	x5, [x19, #0xfff8]
+	check	x5, x10, 7
+	ldr	x5, [x19]
+	check	x5, x13, 7
+
+	// 8: LDP post-index across it
+	ldp	x7, x8, [x2], #16
+	check	x7, x10, 8
+	check	x8, x13, 8
+	ldr	x5, =0xc0020008
+	check	x2, x5, 8
 
 	puts_lit "mmu: checks "
 	mov	x0, x27

@@ -9,9 +9,9 @@
  *   EC 0x25, DFSC 0x10, FAR = the address, ELR = the load, the base not written back.
  *   nisv: loads and stores without syndrome emulated by exitgate's A64 emulator under the
  *   default policy, every value checked by the guest.
- *   mmu: the same with the guest's stage-1 tables on (4K granule): through a VA alias of the
- *   devices (VA != IPA), and a pair and an LD1 across a VA page boundary whose two pages map
- *   to IPAs in reverse order.
+ *   mmu: the same with the guest's stage-1 tables on, 4K and then 64K granule: through a VA
+ *   alias of the devices (VA != IPA), and pairs and an LD1 across a VA page boundary whose
+ *   two pages map to IPAs in reverse order.
  *   inject: the policy answers three NISV exits with xg.inject("data_abort", {fsc, far}),
  *   xg.inject("data_abort", {}) and xg.inject "undefined"; the guest's vectors see each
  *   ESR and FAR (taken through the backend's inject_arm64_sync).
@@ -238,10 +238,11 @@ int main(void)
 	st = run((char *const[]){"/bin/exitgate", "run", "/share/arm64/a64.yaml", "mmu", NULL});
 	if (!is_int(st, 0, "mmu: status 0 (every emulated value right: done code 0)"))
 		diag("%s", out);
-	like(out, "mmu: stage 1 on", "mmu: the guest turned its MMU on");
-	like(out, "mmu: checks 0x000000000000000c first failed 0x0000000000000000",
-	     "mmu: 12 checks through the guest's own tables (VA != IPA, a pair and an LD1 across "
-	     "a page boundary into two IPAs), none failed");
+	like(out, "mmu: stage 1 on", "mmu: the guest turned its MMU on (4K granule)");
+	like(out, "mmu: 64K granule on", "mmu: and again with the 64K granule");
+	like(out, "mmu: checks 0x0000000000000013 first failed 0x0000000000000000",
+	     "mmu: 19 checks through the guest's own tables, 4K and 64K granules (VA != IPA, "
+	     "pairs and an LD1 across a page boundary into two IPAs), none failed");
 
 	st = run((char *const[]){"/bin/exitgate", "run", "/share/arm64/a64.yaml", "inject", NULL});
 	if (!is_int(st, 0, "inject: status 0 (the guest's checks passed: done code 0)"))

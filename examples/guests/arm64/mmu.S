@@ -162,7 +162,8 @@ _start:
 	// 7: STP across the 64K page boundary VA 0xc0020000: IPA 0xd001fff8 and 0xd0010000
 	ldr	x2, =0xc001fff8
 	stp	x10, x13, [x2]
-	ldr	x5, [x19, #0xfff8]
+	add	x6, x19, #0xf, lsl #12
+	ldr	x5, [x6, #0xff8]		// IPA 0xd001fff8
 	check	x5, x10, 7
 	ldr	x5, [x19]
 	check	x5, x13, 7

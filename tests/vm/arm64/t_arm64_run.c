@@ -104,9 +104,9 @@ static int ctl_until(const char *cmd, const char *want, double secs)
 	double end = now() + secs;
 
 	do {
-		xg_vm_run_argv((char *const[]){"/bin/exitgate", "ctl", "/tmp/r/ctl.sock",
-					       (char *)cmd, NULL},
-			       out, sizeof(out));
+		xg_vm_run_argv(
+		    (char *const[]){"/bin/exitgate", "ctl", "/tmp/r/ctl.sock", (char *)cmd, NULL},
+		    out, sizeof(out));
 		if (strstr(out, want))
 			return 1;
 		usleep(200000);
@@ -131,22 +131,21 @@ static int reap(pid_t pid, double secs)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static const char reload_yaml[] =
-    "defaults:\n"
-    "  on_error: external_abort\n"
-    "  limits: { time_ms: 2000 }\n"
-    "guests:\n"
-    "  abort:\n"
-    "    policy: reload.lua\n"
-    "    vm:\n"
-    "      arch: arm64\n"
-    "      payload: /share/arm64/abort.bin\n"
-    "      memory: 16M\n"
-    "      timeout: 120\n"
-    "      devices:\n"
-    "        - { type: console, at: 0xd0000000 }\n"
-    "        - { type: done, at: 0xd0001000 }\n"
-    "        - { type: ram, at: 0xd0010000, size: 64K }\n";
+static const char reload_yaml[] = "defaults:\n"
+				  "  on_error: external_abort\n"
+				  "  limits: { time_ms: 2000 }\n"
+				  "guests:\n"
+				  "  abort:\n"
+				  "    policy: reload.lua\n"
+				  "    vm:\n"
+				  "      arch: arm64\n"
+				  "      payload: /share/arm64/abort.bin\n"
+				  "      memory: 16M\n"
+				  "      timeout: 120\n"
+				  "      devices:\n"
+				  "        - { type: console, at: 0xd0000000 }\n"
+				  "        - { type: done, at: 0xd0001000 }\n"
+				  "        - { type: ram, at: 0xd0010000, size: 64K }\n";
 static const char policy_v1[] = "local xg = require \"exitgate\"\n"
 				"return xg.policy {\n"
 				"\tarm_nisv = function(e)\n"
@@ -252,8 +251,7 @@ int main(void)
 	     "policy's FAR");
 	like(out, "96000050 far 0x00000000d0010210 elr 0x",
 	     "inject: data_abort {} on a store: DFSC 0x10, WnR, FAR = the pre-indexed VA");
-	like(out, "02000000 far ",
-	     "inject: undefined: ESR EC 0 (unknown reason), IL");
+	like(out, "02000000 far ", "inject: undefined: ESR EC 0 (unknown reason), IL");
 	like(out, "inject: failed 0x0000000000000000",
 	     "inject: ELR = each instruction, no base register written back");
 

@@ -14,7 +14,8 @@
  *   two pages map to IPAs in reverse order.
  *   inject: the policy answers three NISV exits with xg.inject("data_abort", {fsc, far}),
  *   xg.inject("data_abort", {}) and xg.inject "undefined"; the guest's vectors see each
- *   ESR and FAR (taken through the backend's inject_arm64_sync).
+ *   ESR and FAR (taken through the backend's inject_arm64_sync); and a data abort at a
+ *   KVM_EXIT_MMIO no device took, where the backend must cancel KVM's completion of the load.
  *   suspend, reload, resume: the abort guest under a policy that suspends its vCPU at the
  *   NISV exit; `exitgate ctl` sees it suspended, the policy file is replaced and reloaded
  *   while the guest runs, and after `resume` the re-executed load reaches the new policy,
@@ -252,8 +253,12 @@ int main(void)
 	like(out, "96000050 far 0x00000000d0010210 elr 0x",
 	     "inject: data_abort {} on a store: DFSC 0x10, WnR, FAR = the pre-indexed VA");
 	like(out, "02000000 far ", "inject: undefined: ESR EC 0 (unknown reason), IL");
+	like(out, "inject: mmio at 0xd0020000", "inject: the load from no device reached mmio");
+	like(out, "96000010 far 0x00000000d0020000 elr 0x",
+	     "inject: data_abort {} at that MMIO exit: DFSC 0x10, FAR = the address");
 	like(out, "inject: failed 0x0000000000000000",
-	     "inject: ELR = each instruction, no base register written back");
+	     "inject: ELR = each instruction, no base register written back, and the MMIO load "
+	     "not completed (its register kept: the backend cancelled KVM's completion)");
 
 	suspend_reload();
 	return done_testing();

@@ -13,6 +13,11 @@ return xg.policy {
 		end
 		return xg.inject "undefined"
 	end,
+	-- a load from where no device is (ISV = 1: KVM_EXIT_MMIO, not taken by a device)
+	mmio = function(e)
+		xg.log(string.format("inject: mmio at 0x%x", e.phys_addr))
+		return xg.inject("data_abort", {})
+	end,
 	default = function(e)
 		return xg.stop("inject.lua: unexpected exit " .. e.kind)
 	end,

@@ -17,7 +17,8 @@
  *   ESR and FAR (taken through the backend's inject_arm64_sync); and a data abort at a
  *   KVM_EXIT_MMIO no device took, where the backend must cancel KVM's completion of the load.
  *   suspend, reload, resume: the abort guest under a policy that suspends its vCPU at the
- *   NISV exit; `exitgate ctl` sees it suspended, the policy file is replaced and reloaded
+ *   NISV exit; `exitgate ctl` sees it suspended, dumps it (the JSON read back), the policy
+ *   file is replaced and reloaded
  *   while the guest runs, and after `resume` the re-executed load reaches the new policy,
  *   whose external abort the guest checks.
  * No shell inside: exitgate is fork/exec'd (vm_util.h).
@@ -134,6 +135,7 @@ static int reap(pid_t pid, double secs)
 
 static const char reload_yaml[] = "defaults:\n"
 				  "  on_error: external_abort\n"
+				  "  dump_dir: /tmp/r/dumps\n"
 				  "  limits: { time_ms: 2000 }\n"
 				  "guests:\n"
 				  "  abort:\n"
@@ -180,6 +182,28 @@ static void suspend_reload(void)
 	   "suspend: exitgate ctl status shows the vCPU the policy suspended at the NISV exit "
 	   "(%s)",
 	   strtok(out, "\n") ? out : "no answer");
+	/* a dump of the parked vCPU, read back: the arm64 registers the backend gives */
+	if (ok(ctl_until("dump", "/tmp/r/dumps/", 20),
+	       "dump: exitgate ctl dump of the suspended vCPU (%s)",
+	       strtok(out, "\n") ? out : "no answer")) {
+		char path[512];
+		const char *json;
+
+		size_t l = strcspn(out, "\n");
+
+		if (l >= sizeof(path))
+			l = sizeof(path) - 1;
+		memcpy(path, out, l);
+		path[l] = 0;
+		json = slurp(path);
+		like(json, "\"mode\": \"el1h\"", "dump: PSTATE's mode, EL1h");
+		like(json, "\"x1\": \"0xd0010100\"", "dump: X1, the load's base, not written back");
+		like(json, "x3, [x1], #8", "dump: the instruction at PC, disassembled");
+		like(json, "\"sctlr_el1\": ", "dump: SCTLR_EL1");
+		like(json, "\"mair_el1\": ", "dump: MAIR_EL1 by name");
+		ok(!strstr(json, "\"unavailable\""),
+		   "dump: every EL1 register the dump asks for is there (none unavailable)");
+	}
 	put("/tmp/r/reload.lua", policy_v2);
 	ok(ctl_until("reload", "reloaded", 10), "reload: exitgate ctl reload while it runs (%s)",
 	   strtok(out, "\n") ? out : "no answer");

@@ -173,6 +173,23 @@ int xg_kvm_set_private(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, int to
 	return -EOPNOTSUPP;
 }
 
+/* Private memory is x86's here (sw_protected VMs): device windows need no attributes, and
+ * there is nothing to count. */
+int xg_kvm_add_window(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t size, struct xg_error *err)
+{
+	return 0;
+}
+
+void xg_kvm_pmem_stats(struct xg_kvm_vm *vm, struct xg_kvm_pmem_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+size_t xg_kvm_private_ranges(struct xg_kvm_vm *vm, struct xg_kvm_range *out, size_t max)
+{
+	return 0;
+}
+
 /* MAP_GPA_RANGE is an x86 hypercall: no arm64 guest makes one */
 int xg_kvm_map_gpa_valid(struct xg_kvm_vm *vm, uint64_t gpa, uint64_t npages, uint64_t attrs)
 {

@@ -112,6 +112,30 @@ static int get_double(struct ctx *c, yaml_node_t *n, const char *key, double *ou
 	return 0;
 }
 
+/* A duration in seconds: a number, or one with s, m, h or d after it ("7d"). */
+static int get_seconds(struct ctx *c, yaml_node_t *n, const char *key, uint64_t *out)
+{
+	const char *s = scalar(n);
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!s || !*s || *s < '0' || *s > '9')
+		return fail(c, n, "'%s' must be a duration (seconds, or 30m, 12h, 7d), not '%s'",
+			    key, s ? s : type_name(n));
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end == 's' || *end == 'm' || *end == 'h' || *end == 'd') {
+		mul = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1;
+		end++;
+	}
+	if (errno || *end || v > UINT64_MAX / mul)
+		return fail(c, n, "'%s' must be a duration (seconds, or 30m, 12h, 7d), not '%s'",
+			    key, s);
+	*out = v * mul;
+	return 0;
+}
+
 static int get_str(struct ctx *c, yaml_node_t *n, const char *key, char **out)
 {
 	const char *s = scalar(n);
@@ -1235,6 +1259,32 @@ static int parse_vm(struct ctx *c, yaml_node_t *vmk, yaml_node_t *m, struct xg_g
 }
 
 /* One guest (or the defaults) mapping. */
+/* dump_keep: { count: N, bytes: SIZE, age: DURATION } */
+static int parse_keep(struct ctx *c, yaml_node_t *v, const char *k, struct xg_dump_keep_cfg *keep)
+{
+	yaml_document_t *d = c->doc;
+	int rc = 0;
+
+	if (want_map(c, v, k))
+		return -1;
+	for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top && !rc;
+	     q++) {
+		yaml_node_t *kk = yaml_document_get_node(d, q->key);
+		yaml_node_t *vv = yaml_document_get_node(d, q->value);
+		const char *s = scalar(kk) ? scalar(kk) : "?";
+
+		if (!strcmp(s, "count"))
+			rc = get_uint(c, vv, s, 0, &keep->count);
+		else if (!strcmp(s, "bytes"))
+			rc = get_uint(c, vv, s, 1, &keep->bytes);
+		else if (!strcmp(s, "age"))
+			rc = get_seconds(c, vv, s, &keep->age);
+		else
+			rc = fail(c, kk, "unknown key '%s' in '%s' (known: count, bytes, age)", s, k);
+	}
+	return rc;
+}
+
 static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, int is_defaults)
 {
 	yaml_document_t *d = c->doc;
@@ -1263,6 +1313,8 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 			rc = get_str(c, v, k, &g->dump_dir);
 		} else if (!strcmp(k, "dump_max")) {
 			rc = get_uint(c, v, k, 0, &g->dump_max);
+		} else if (!strcmp(k, "dump_keep")) {
+			rc = parse_keep(c, v, k, &g->dump_keep);
 		} else if (!strcmp(k, "vm") && is_defaults) {
 			rc = fail(c, kn,
 				  "defaults.vm: vm belongs to a guest, not to defaults (each guest "
@@ -1318,7 +1370,7 @@ static int parse_guest(struct ctx *c, yaml_node_t *m, struct xg_guest_cfg *g, in
 		} else {
 			rc = fail(c, kn,
 				  "unknown key '%s' in %s '%s' (known: policy, params, limits, "
-				  "on_error, dump_dir, rate_limit, dump_max%s)",
+				  "on_error, dump_dir, rate_limit, dump_max, dump_keep%s)",
 				  k, is_defaults ? "section" : "guest",
 				  is_defaults ? "defaults" : g->name, is_defaults ? "" : ", vm");
 		}
@@ -1356,6 +1408,7 @@ static void inherit(struct xg_guest_cfg *g, const struct xg_guest_cfg *d)
 	g->logs_per_second = d->logs_per_second;
 	g->burst = d->burst;
 	g->dump_max = d->dump_max;
+	g->dump_keep = d->dump_keep;
 }
 
 /* YAML 1.2 (3.2.1.1) requires the keys of a mapping to be unique; libyaml does not check
@@ -1455,6 +1508,7 @@ static int parse_doc(struct ctx *c)
 	cfg->defaults.logs_per_second = 5;
 	cfg->defaults.burst = 20;
 	cfg->defaults.dump_max = XG_DEFAULT_DUMP_MAX;
+	cfg->defaults.dump_keep.count = XG_DEFAULT_DUMP_KEEP;
 	if (defs && parse_guest(c, defs, &cfg->defaults, 1))
 		return -1;
 	if (!guests)

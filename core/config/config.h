@@ -11,6 +11,8 @@
  *     dump_dir: /var/tmp/exitgate
  *     rate_limit: { logs_per_second: 5, burst: 20 }
  *     dump_max: 100                # dump files per vCPU and run; then counted, not written
+ *     dump_keep: { count: 1000, bytes: 1G, age: 7d }  # retention of this guest's dumps in
+ *                                  #   dump_dir, all runs: oldest removed first (0: no limit)
  *   guests:
  *     web:
  *       policy: policies/default.lua   # relative to the config file
@@ -147,10 +149,15 @@ struct xg_guest_cfg {
 	uint64_t store_value;	/* bytes per xg.store string value */
 	uint64_t time_ms;      /* time per handler call (10x for loading) */
 	char *on_error;	       /* verdict text */
-	char *dump_dir;	       /* NULL: dumps are logged only */
+	char *dump_dir;	       /* NULL: the run's default (exitgate run), else logged only */
 	double logs_per_second;
 	double burst;
 	uint64_t dump_max;
+	/* Retention in dump_dir for this guest's dumps (every run): at most count files,
+	 * bytes in all, none older than age seconds; 0 is no limit. */
+	struct xg_dump_keep_cfg {
+		uint64_t count, bytes, age;
+	} dump_keep;
 	struct xg_vm_cfg vm;
 };
 
@@ -173,6 +180,7 @@ struct xg_config {
 #define XG_DEFAULT_TIME_MS	5
 #define XG_DEFAULT_ON_ERROR	"inject UD"
 #define XG_DEFAULT_DUMP_MAX	100
+#define XG_DEFAULT_DUMP_KEEP	1000 /* dump_keep.count */
 #define XG_DEFAULT_STORM	100000
 
 const struct xg_guest_cfg *xg_config_guest(const xg_config *cfg, const char *name);

@@ -821,6 +821,7 @@ static char *render(const struct xg_dump_req *r, size_t *len)
 	j_int(&j, "vcpu", r->vcpu);
 	j_key(&j, "seq");
 	fprintf(j.f, "%" PRIu64, r->seq);
+	j_str(&j, "previous", r->previous);
 	j_str(&j, "trigger", r->trigger);
 	j_str(&j, "policy", r->policy);
 	j_str(&j, "handler", r->handler);
@@ -878,6 +879,41 @@ static void sanitize(const char *guest, char *out, size_t n)
 		out[i] = keep ? c : '_';
 	}
 	out[i] = 0;
+}
+
+/* Create the default dump directory and whichever of its parents are missing, each 0700
+ * (XDG Base Directory Specification 0.8: "If, when attempting to write a file, the destination
+ * directory is non-existent an attempt should be made to create it with permission 0700"). */
+static int make_dirs(const char *dir, struct xg_error *err)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p)) {
+		set_err(err, "dump directory %.400s...: path too long", dir);
+		return -1;
+	}
+	for (char *s = p + 1;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != 0)
+			continue;
+		*s = 0;
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			set_err(err, "cannot create the default dump directory %s (making %s: %s); "
+				"set dump_dir", dir, p, strerror(errno));
+			return -1;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		set_err(err, "default dump directory %s exists and is not a directory; set dump_dir",
+			dir);
+		return -1;
+	}
+	return 0;
 }
 
 /* Create the dump directory when missing (one level: a missing parent is a configuration
@@ -1101,6 +1137,157 @@ int xg_dump_clean(const char *dir, struct xg_error *err)
 	return removed;
 }
 
+/* ---- default directory and retention ----------------------------------------------- */
+
+int xg_dump_default_dir(char *buf, size_t n)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int w;
+
+	/* the specification: "If an implementation encounters a relative path in any of these
+	 * variables it should consider the path invalid and ignore it" */
+	if (state && state[0] == '/')
+		w = snprintf(buf, n, "%s/exitgate/dumps", state);
+	else if (geteuid() == 0)
+		w = snprintf(buf, n, "/var/lib/exitgate/dumps");
+	else if (home && home[0] == '/')
+		w = snprintf(buf, n, "%s/.local/state/exitgate/dumps", home);
+	else
+		return -1;
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+/* n digits at *p, min..max of them; moves *p past them */
+static int digits(const char **p, int min, int max)
+{
+	int k = 0;
+
+	while (**p >= '0' && **p <= '9' && k < max)
+		(*p)++, k++;
+	return k >= min && !(**p >= '0' && **p <= '9');
+}
+
+/* name is "<g>-<run>-vcpu<N>-<seq>.json" with run as xg_dump_run_id makes it: a guest named
+ * "web" does not claim the dumps of "web-2" (their run would start "2-"). */
+static int guest_dump_name(const char *name, const char *g)
+{
+	size_t gl = strlen(g);
+	const char *p = name + gl + 1;
+
+	if (strncmp(name, g, gl) || name[gl] != '-')
+		return 0;
+	if (!digits(&p, 8, 8) || *p++ != 'T' || !digits(&p, 6, 6) || *p++ != '.' ||
+	    !digits(&p, 6, 6) || *p++ != 'Z' || *p++ != '-' || !digits(&p, 1, 10))
+		return 0;
+	if (*p == '.' && (p++, !digits(&p, 1, 10)))
+		return 0;
+	if (strncmp(p, "-vcpu", 5))
+		return 0;
+	p += 5;
+	if (!digits(&p, 1, 10) || *p++ != '-' || !digits(&p, 6, 20))
+		return 0;
+	return !strcmp(p, ".json");
+}
+
+struct kept {
+	char *name;
+	struct timespec mtime;
+	uint64_t size;
+};
+
+static int older(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int xg_dump_retain(const char *dir, const char *guest, uint64_t count, uint64_t bytes,
+		   uint64_t age, const char *spare, struct xg_error *err)
+{
+	/* the vCPUs of one process take turns: two scans deciding at once would both count the
+	 * file the other is removing */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	char g[GUEST_NAME_MAX + 1];
+	struct kept *k = NULL;
+	size_t nk = 0, cap = 0, left;
+	uint64_t total = 0;
+	time_t now = time(NULL);
+	struct dirent *de;
+	int removed = 0, dfd;
+	DIR *d;
+
+	err->msg[0] = 0;
+	if (!dir || (!count && !bytes && !age))
+		return 0;
+	sanitize(guest, g, sizeof(g));
+	pthread_mutex_lock(&lock);
+	d = opendir(dir);
+	if (!d) {
+		set_err(err, "dump_keep: cannot read %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!guest_dump_name(de->d_name, g) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (nk == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			struct kept *nk2 = realloc(k, nc * sizeof(*k));
+
+			if (!nk2) {
+				set_err(err, "dump_keep: out of memory listing %s", dir);
+				break;
+			}
+			k = nk2, cap = nc;
+		}
+		k[nk].name = strdup(de->d_name);
+		if (!k[nk].name) {
+			set_err(err, "dump_keep: out of memory listing %s", dir);
+			break;
+		}
+		k[nk].mtime = st.st_mtim;
+		k[nk].size = (uint64_t)st.st_size;
+		total += k[nk].size;
+		nk++;
+	}
+	if (err->msg[0]) /* a partial list would remove by the wrong order */
+		goto close;
+	qsort(k, nk, sizeof(*k), older);
+	left = nk;
+	for (size_t i = 0; i < nk; i++) {
+		int old = age && now - k[i].mtime.tv_sec > (time_t)age;
+
+		if (!old && (!count || left <= count) && (!bytes || total <= bytes))
+			break; /* the rest are newer and within the limits */
+		if (spare && !strcmp(k[i].name, spare))
+			continue;
+		if (unlinkat(dfd, k[i].name, 0) == 0 || errno == ENOENT) {
+			removed++;
+			left--;
+			total -= k[i].size;
+		} else {
+			set_err(err, "dump_keep: cannot remove %s/%s: %s", dir, k[i].name,
+				strerror(errno));
+		}
+	}
+close:
+	closedir(d);
+out:
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < nk; i++)
+		free(k[i].name);
+	free(k);
+	return removed;
+}
+
 int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, struct xg_error *err)
 {
 	struct xg_error local;
@@ -1134,7 +1321,7 @@ int xg_dump_write(const struct xg_dump_req *r, char *path, size_t path_size, str
 			w1 + 1, path_size);
 		return -1;
 	}
-	if (make_dir(r->dir, err))
+	if (r->dir_is_default ? make_dirs(r->dir, err) : make_dir(r->dir, err))
 		return -1;
 	text = render(r, &len);
 	if (!text) {

@@ -17,7 +17,10 @@
  * and the pid, "20261201T224405.123456Z-4242"), so a second run into the same directory never
  * meets the first one's names, and the names of one guest sort by time (seq has six digits).
  * The rename never replaces a file that is there (RENAME_NOREPLACE). The directory is
- * created (mode 0750) when missing. A writer killed mid-dump leaves its temp file, which
+ * created (mode 0750) when missing; the default directory (xg_dump_default_dir) with its
+ * parents, mode 0700. Each dump names the run ("run") and the file of the previous dump of
+ * the same vCPU in that run ("previous", null for the first), so that a person can follow a
+ * vCPU's dumps backwards; xg_dump_retain keeps a guest's dumps in a directory within limits. A writer killed mid-dump leaves its temp file, which
  * carries its pid: xg_dump_clean removes those whose writer is gone.
  */
 #ifndef XG_DUMP_H
@@ -41,6 +44,8 @@ struct xg_dump_req {
 	const char *verdict;  /* the verdict that applies after the dump ("inject", ...) */
 	const char *note;     /* the policy's note, or NULL */
 	const char *error;    /* the failure message when on_error applied, or NULL */
+	const char *previous; /* file name of this vCPU's previous dump in this run, or NULL */
+	int dir_is_default;   /* dir is xg_dump_default_dir's: made with its parents, 0700 */
 	const struct xg_exit *x;	 /* the exit (NULL: no exit in hand) */
 	const struct xg_vcpu_ops *ops;	 /* to read registers and memory; may be NULL */
 	void *opaque;
@@ -62,6 +67,21 @@ void xg_dump_run_id(char *buf, size_t n);
  * otherwise). */
 #define XG_DUMP_STALE_SECONDS 600
 int xg_dump_clean(const char *dir, struct xg_error *err);
+
+/* The dump directory when none is configured: $XDG_STATE_HOME/exitgate/dumps when
+ * XDG_STATE_HOME is set (an absolute path, XDG Base Directory Specification 0.8), else
+ * /var/lib/exitgate/dumps for root (euid 0), else $HOME/.local/state/exitgate/dumps. 0, or
+ * -1 when there is none (no HOME for a user) or it does not fit n. */
+int xg_dump_default_dir(char *buf, size_t n);
+
+/* Retention: among guest's dumps in dir (every run's "<guest>-<run>-vcpu<N>-<seq>.json"),
+ * remove the oldest (by modification time, then name) until at most count are left, they hold
+ * at most bytes in all, and none is older than age seconds; 0 is no limit for each. The file
+ * named spare (a dump just written) is never removed, nor anything not named like one of this
+ * guest's dumps. Returns how many were removed; what could not be is said in err->msg ("" if
+ * nothing went wrong). */
+int xg_dump_retain(const char *dir, const char *guest, uint64_t count, uint64_t bytes,
+		   uint64_t age, const char *spare, struct xg_error *err);
 
 /* Write s as a JSON string (RFC 8259 escapes; bytes that are not UTF-8 become U+FFFD), or
  * null for NULL. For the other JSON exitgate writes (`exitgate run --stats`). */

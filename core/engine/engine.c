@@ -211,6 +211,22 @@ const char *xg_engine_run_id(const xg_engine *e)
 	return e->run_id;
 }
 
+int xg_engine_set_dump_default(xg_engine *e, const char *dir)
+{
+	char *d = dir ? strdup(dir) : NULL;
+
+	if (dir && !d)
+		return -1;
+	free(e->dump_default);
+	e->dump_default = d;
+	return 0;
+}
+
+const char *xg_engine_dump_default(const xg_engine *e)
+{
+	return e->dump_default;
+}
+
 xg_engine *xg_engine_new(const xg_config *cfg, struct xg_error *err)
 {
 	struct xg_engine *e = calloc(1, sizeof(*e));
@@ -276,6 +292,7 @@ void xg_engine_free(xg_engine *e)
 	empty_graveyard(e);
 	xg_store_free(e);
 	xg_config_free(e->cfg);
+	free(e->dump_default);
 	free(e->lua_src);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->reload_lock);

@@ -132,7 +132,9 @@ struct xg_lstate {
 	int index;
 	struct xg_verdict on_error;
 	char *dump_dir;
+	int dump_dir_default; /* dump_dir is the engine's dump_default */
 	uint64_t dump_max;
+	struct xg_dump_keep_cfg dump_keep;
 	double logs_per_second, burst;
 	struct xg_logbucket logs; /* lines of a state with no vCPU (a check-load) */
 	struct xg_store *store;	  /* the guest's xg.store, counted against `limit` */
@@ -187,6 +189,7 @@ struct xg_vcpu {
 	char last_reason[640]; /* xg_result.reason */
 	struct xg_logbucket logs;
 	uint64_t dump_seq, dumps_suppressed;
+	char dump_prev[256]; /* file name of this vCPU's last dump in this run, "" if none */
 	/* what a dump written now records: set around each verdict applied */
 	const char *dump_trigger, *dump_handler, *dump_error;
 	struct xg_exit_opts opts;
@@ -230,6 +233,7 @@ struct xg_engine {
 	void *log_ud;
 	struct xg_stats retired; /* detached vCPUs, reload counters */
 	char run_id[48];	 /* in every dump's name (xg_dump_run_id) */
+	char *dump_default;	 /* dump_dir of guests that configure none (NULL: logged only) */
 	struct xg_store *stores; /* one per guest that ever had a state */
 	/* watch.c */
 	pthread_t watcher;

@@ -1519,9 +1519,14 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	for (int i = 0; i < XG_SLOTS; i++)
 		ls->handlers[i] = LUA_NOREF;
 	ls->cur_handler = LUA_NOREF;
-	if (g->dump_dir)
+	if (g->dump_dir) {
 		ls->dump_dir = strdup(g->dump_dir);
+	} else if (e->dump_default) {
+		ls->dump_dir = strdup(e->dump_default);
+		ls->dump_dir_default = 1;
+	}
 	ls->dump_max = g->dump_max;
+	ls->dump_keep = g->dump_keep;
 	ls->src = malloc(len + 1);
 	if (!ls->src) {
 		set_err(err, "out of memory");

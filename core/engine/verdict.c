@@ -432,6 +432,10 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 		      const char *note, char *path, size_t path_size, struct xg_error *err)
 {
 	struct xg_lstate *ls = v->ls;
+	struct xg_error kerr;
+	const char *base;
+	int removed;
+	char own[4096];
 	struct xg_dump_req r = {
 	    .dir = ls->dump_dir,
 	    .guest = ls->guest,
@@ -443,6 +447,8 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 	    .verdict = verdict,
 	    .note = note && note[0] ? note : NULL,
 	    .error = v->dump_error,
+	    .previous = v->dump_prev[0] ? v->dump_prev : NULL,
+	    .dir_is_default = ls->dump_dir_default,
 	    .x = x,
 	    .ops = &v->ops,
 	    .opaque = v->opaque,
@@ -474,6 +480,8 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 			 (unsigned long long)ls->dump_max, ls->guest, ls->index);
 		return -1;
 	}
+	if (!path || !path_size)
+		path = own, path_size = sizeof(own);
 	r.seq = ++v->dump_seq;
 	if (xg_dump_write(&r, path, path_size, err)) {
 		xg_vcpu_log(v, "dump %s[%d]: %s", ls->guest, ls->index, err->msg);
@@ -481,6 +489,18 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 	}
 	v->st.dumps++;
 	xg_vcpu_log(v, "dump %s[%d]: %s", ls->guest, ls->index, path);
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strlen(base) < sizeof(v->dump_prev)) /* a dump's name always fits (dump.c) */
+		memcpy(v->dump_prev, base, strlen(base) + 1);
+	removed = xg_dump_retain(ls->dump_dir, ls->guest, ls->dump_keep.count,
+				 ls->dump_keep.bytes, ls->dump_keep.age, v->dump_prev, &kerr);
+	if (removed)
+		xg_vcpu_log(v, "dump %s[%d]: removed %d old dump%s of %s from %s (dump_keep)",
+			    ls->guest, ls->index, removed, removed == 1 ? "" : "s", ls->guest,
+			    ls->dump_dir);
+	if (kerr.msg[0])
+		xg_vcpu_log(v, "dump %s[%d]: %s", ls->guest, ls->index, kerr.msg);
 	return 0;
 }
 

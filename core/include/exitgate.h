@@ -567,6 +567,11 @@ void xg_engine_stats(xg_engine *e, struct xg_stats *out);
  * UTC time the engine was made, and the pid), so that runs into one dump_dir never overwrite
  * each other's dumps. */
 const char *xg_engine_run_id(const xg_engine *e);
+/* The dump directory of guests whose configuration sets no dump_dir (`exitgate run` gives
+ * xg_dump_default_dir's); NULL, the default, leaves their dumps to the log. Made with its
+ * parents, mode 0700, at the first dump. Call before vCPUs attach. 0, or -1 out of memory. */
+int xg_engine_set_dump_default(xg_engine *e, const char *dir);
+const char *xg_engine_dump_default(const xg_engine *e);
 
 /* One value of a guest's xg.store, as the policies see it (a VMM's or a test's view). */
 enum xg_store_type {

@@ -12,6 +12,9 @@ GUESTS="$XG_BUILD/guests"
 n=0 fail=0
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/xg-run.XXXXXX") || exit 1
+# a guest without dump_dir dumps into $XDG_STATE_HOME/exitgate/dumps: here, never the
+# home or /var/lib of whoever runs the suite
+export XDG_STATE_HOME="$T/state"
 BG_PIDS=""
 cleanup() {
 	# only the runs this script started in the background, by their pid

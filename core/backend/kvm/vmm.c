@@ -21,6 +21,7 @@
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -104,6 +105,12 @@ struct xg_vmm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 };
+
+/* Where a guest's dumps go: its dump_dir, else the run's default (xg_dump_default_dir). */
+static const char *dump_dir_of(const struct xg_vmm *m, const struct xg_guest_cfg *c)
+{
+	return c->dump_dir ? c->dump_dir : xg_engine_dump_default(m->e);
+}
 
 static volatile sig_atomic_t interrupted, hangup;
 static int sig_pipe[2] = {-1, -1};
@@ -941,9 +948,12 @@ static void summary(struct guest *g)
 			fprintf(stderr, ", %llu %s", (unsigned long long)s.fails[f],
 				xg_fail_name((enum xg_fail)f));
 	fprintf(stderr, ")\n");
-	if (s.dumps)
-		fprintf(stderr, "  dumps:    %llu (run %s)\n", (unsigned long long)s.dumps,
-			xg_engine_run_id(g->m->e));
+	/* where the dumps are, and always when it is the default nobody configured */
+	if (s.dumps || !g->cfg->dump_dir)
+		fprintf(stderr, "  dumps:    %llu (run %s) in %s%s\n", (unsigned long long)s.dumps,
+			xg_engine_run_id(g->m->e),
+			dump_dir_of(g->m, g->cfg) ? dump_dir_of(g->m, g->cfg) : "the log",
+			g->cfg->dump_dir ? "" : " (the default: no dump_dir configured)");
 	for (int i = 0; i < g->nv; i++)
 		if (g->v[i].abandoned)
 			fprintf(stderr, "  vCPU %d:   %s\n", i, g->v[i].reason);
@@ -1095,12 +1105,12 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 static void clean_dumps(struct xg_vmm *m)
 {
 	for (int gi = 0; gi < m->ng; gi++) {
-		const char *dir = m->g[gi].cfg->dump_dir;
+		const char *dir = dump_dir_of(m, m->g[gi].cfg);
 		struct xg_error err;
 		int n, seen = 0;
 
 		for (int k = 0; k < gi && dir; k++)
-			seen |= m->g[k].cfg->dump_dir && !strcmp(m->g[k].cfg->dump_dir, dir);
+			seen |= !strcmp(dump_dir_of(m, m->g[k].cfg), dir);
 		if (!dir || seen)
 			continue;
 		n = xg_dump_clean(dir, &err);
@@ -1171,7 +1181,7 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	struct xg_vmm m = {.o = o};
 	struct xg_error err;
 	struct sigaction sa;
-	char why[300];
+	char why[300], ddir[PATH_MAX];
 	int status = XG_RUN_SETUP, abandoned = 0, stats_lost = 0;
 	double deadline = 0, t_end = 0, t_metrics = 0;
 	char mwhy[1200];
@@ -1234,6 +1244,12 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	if (o->record_path &&
 	    !(m.rec = xg_rec_open(o->record_path, o->record_max, o->config, &err))) {
 		say("%s", err.msg);
+		goto out;
+	}
+	/* guests without a dump_dir write theirs to the user's state directory, made at the
+	 * first dump (when there is no such directory, they go to the log as before) */
+	if (!xg_dump_default_dir(ddir, sizeof(ddir)) && xg_engine_set_dump_default(m.e, ddir)) {
+		say("out of memory");
 		goto out;
 	}
 	m.g = calloc((size_t)m.ng, sizeof(*m.g));

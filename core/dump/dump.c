@@ -422,15 +422,14 @@ static size_t read_virt(const struct view *v, uint64_t la, uint8_t *buf, size_t 
 	return got;
 }
 
-/* xg_disasm_one decodes 64-bit x86 code only: for 16- and 32-bit code it would print other
- * instructions (REX bytes are INC/DEC there, for one), so it is not asked. NULL when it may. */
-static const char *disasm_refusal(const struct view *v, char *why, size_t n)
+/* Disassemble as the vCPU runs: 16- and 32-bit x86 code is not 64-bit code (REX bytes are
+ * INC/DEC there, operand sizes differ: SDM Vol. 1 3.6), so it goes to capstone in its mode. */
+static size_t disasm_at(const struct view *v, const uint8_t *b, size_t n, uint64_t addr,
+			char *out, size_t on)
 {
-	if (v->arch != XG_ARCH_X86_64 || v->mode == 0 || v->mode == 64)
-		return NULL;
-	snprintf(why, n, "the vCPU runs %u-bit code and the disassembler decodes 64-bit code only",
-		 v->mode);
-	return why;
+	if (v->arch == XG_ARCH_X86_64 && (v->mode == 16 || v->mode == 32))
+		return xg_disasm_x86(v->mode, b, n, addr, out, on);
+	return xg_disasm_one(v->arch, b, n, addr, out, on);
 }
 
 /* ---- sections --------------------------------------------------------------------------- */
@@ -493,8 +492,7 @@ static void put_insn(struct json *j, const struct view *v)
 {
 	const struct xg_exit *x = v->r->x;
 	const struct xg_exit_internal *in = x ? &x->u.internal : NULL;
-	char text[160], why[128];
-	const char *refusal = disasm_refusal(v, why, sizeof(why));
+	char text[160];
 
 	if (x && x->arch == XG_ARCH_ARM64 && v->have_a64 &&
 	    (x->reason == KVM_EXIT_ARM_NISV || x->reason == KVM_EXIT_MMIO || x->reason == 41)) {
@@ -511,14 +509,27 @@ static void put_insn(struct json *j, const struct view *v)
 	}
 	j_open(j, "insn", 0);
 	j_hex(j, "bytes", in->insn, in->insn_size);
-	if (refusal) {
-		j_null(j, "disasm");
-		j_str(j, "disasm_error", refusal);
-	} else {
-		xg_disasm_one(x->arch, in->insn, in->insn_size, v->have_pc ? v->pc : 0, text,
-			      sizeof(text));
-		j_str(j, "disasm", text);
-	}
+	disasm_at(v, in->insn, in->insn_size, v->have_pc ? v->pc : 0, text, sizeof(text));
+	j_str(j, "disasm", text);
+	if (v->mode)
+		j_int(j, "mode", v->mode);
+	j_close(j);
+}
+
+static void put_seg(struct json *j, const char *name, const struct xg_emu_x86_segment *s)
+{
+	j_open(j, name, 1);
+	j_u64(j, "selector", s->selector);
+	j_u64(j, "base", s->base);
+	j_u64(j, "limit", s->limit);
+	j_int(j, "type", s->type);
+	j_int(j, "s", s->s);
+	j_int(j, "dpl", s->dpl);
+	j_int(j, "present", s->present);
+	j_int(j, "db", s->db);
+	j_int(j, "l", s->l);
+	j_int(j, "g", s->g);
+	j_int(j, "unusable", s->unusable);
 	j_close(j);
 }
 
@@ -538,25 +549,24 @@ static void put_x86_regs(struct json *j, const struct xg_emu_x86_regs *x)
 	j_u64(j, "cr4", x->cr4);
 	j_u64(j, "efer", x->efer);
 	j_u64(j, "xcr0", x->xcr0);
-	for (int i = 0; i < XG_EMU_X86_NSEG; i++) {
-		const struct xg_emu_x86_segment *s = &x->seg[i];
-
-		j_open(j, seg[i], 1);
-		j_u64(j, "selector", s->selector);
-		j_u64(j, "base", s->base);
-		j_u64(j, "limit", s->limit);
-		j_int(j, "type", s->type);
-		j_int(j, "s", s->s);
-		j_int(j, "dpl", s->dpl);
-		j_int(j, "present", s->present);
-		j_int(j, "db", s->db);
-		j_int(j, "l", s->l);
-		j_int(j, "g", s->g);
-		j_int(j, "unusable", s->unusable);
-		j_close(j);
-	}
+	for (int i = 0; i < XG_EMU_X86_NSEG; i++)
+		put_seg(j, seg[i], &x->seg[i]);
 	/* CPL is SS.DPL (SDM Vol. 3A 5.5), as the emulator takes it. */
 	j_int(j, "cpl", x->seg[XG_EMU_X86_SS].dpl);
+	if (!x->has_tables)
+		return;
+	/* GDTR and IDTR hold a base and a limit, TR and LDTR a selector and the descriptor
+	 * loaded with it (SDM Vol. 3A 2.4.1-2.4.4) */
+	j_open(j, "gdtr", 1);
+	j_u64(j, "base", x->gdtr_base);
+	j_u64(j, "limit", x->gdtr_limit);
+	j_close(j);
+	j_open(j, "idtr", 1);
+	j_u64(j, "base", x->idtr_base);
+	j_u64(j, "limit", x->idtr_limit);
+	j_close(j);
+	put_seg(j, "tr", &x->tr);
+	put_seg(j, "ldtr", &x->ldtr);
 }
 
 /* The registers get_reg knows by name (exitgate.h names them as the architecture does), for
@@ -691,8 +701,7 @@ static void put_code(struct json *j, const struct view *v)
 {
 	uint8_t code[CODE_BEFORE + CODE_AFTER];
 	uint8_t *after = code + CODE_BEFORE;
-	char why[256], unused[256], refuse[128], text[160];
-	const char *refusal = disasm_refusal(v, refuse, sizeof(refuse));
+	char why[256], unused[256], text[160];
 	const char *pcname = v->arch == XG_ARCH_ARM64 ? "pc" : "rip";
 	uint64_t la = v->pc_la;
 	size_t back, nbefore, nafter, off = 0;
@@ -712,6 +721,9 @@ static void put_code(struct json *j, const struct view *v)
 	/* The bytes before RIP may sit on a page that is not mapped while RIP's own page is:
 	 * then only those of RIP's page are shown. */
 	back = la < CODE_BEFORE ? (size_t)la : CODE_BEFORE;
+	/* outside 64-bit mode the code before IP 0 is not this code segment's */
+	if (v->mode && v->mode != 64 && back > (v->mode == 32 ? (uint32_t)v->pc : (uint16_t)v->pc))
+		back = v->mode == 32 ? (uint32_t)v->pc : (uint16_t)v->pc;
 	nbefore = read_virt(v, la - back, code + CODE_BEFORE - back, back, unused, sizeof(unused));
 	if (nbefore != back) {
 		uint64_t page = la & ~(PAGE_SIZE_4K - 1);
@@ -730,12 +742,6 @@ static void put_code(struct json *j, const struct view *v)
 	j_hex(j, "bytes", after - nbefore, nbefore + nafter);
 	if (nafter < CODE_AFTER)
 		j_str(j, "truncated", why);
-	if (refusal) {
-		j_null(j, "disasm");
-		j_str(j, "disasm_error", refusal);
-		j_close(j);
-		return;
-	}
 	/* A64 instructions are 4 bytes, aligned: those before PC decode as surely as the rest,
 	 * listed apart so that disasm[0] stays the instruction at PC */
 	if (v->arch == XG_ARCH_ARM64 && !(v->pc & 3) && nbefore >= 4) {
@@ -755,8 +761,8 @@ static void put_code(struct json *j, const struct view *v)
 	j_key(j, "disasm");
 	fputc('[', j->f);
 	for (int i = 0; i < CODE_INSNS && off < nafter; i++) {
-		size_t len = xg_disasm_one(v->arch, after + off, nafter - off, v->pc + off, text,
-					   sizeof(text));
+		size_t len =
+		    disasm_at(v, after + off, nafter - off, v->pc + off, text, sizeof(text));
 		char line[200];
 
 		/* An instruction cut by the end of the window is not shown rather than shown as
@@ -779,21 +785,196 @@ static void put_stack(struct json *j, const struct view *v)
 	uint8_t buf[STACK_BYTES];
 	char why[256];
 	const char *spname = v->arch == XG_ARCH_ARM64 ? "sp" : "rsp";
-	size_t got;
+	size_t got, want;
 
 	if (!v->have_sp) {
 		j_error_obj(j, "stack", v->sp_err);
 		return;
 	}
-	got = read_virt(v, v->sp_la, buf, sizeof(buf), why, sizeof(why));
+	want = sizeof(buf);
+	if (v->have_x86 && v->mode != 64) {
+		/* the stack is what the stack segment holds: an expand-up segment (type bit 2
+		 * clear) ends at its limit (SDM Vol. 3A 3.4.5.1); bytes past it are not pushed */
+		const struct xg_emu_x86_segment *ss = &v->x86.seg[XG_EMU_X86_SS];
+		uint64_t off = ss->db ? (uint32_t)v->sp : (uint16_t)v->sp;
+
+		if (!(ss->type & 4))
+			want = off > ss->limit ? 0
+			       : ss->limit - off + 1 < want ? (size_t)(ss->limit - off + 1)
+							       : want;
+	}
+	got = want ? read_virt(v, v->sp_la, buf, want, why, sizeof(why)) : 0;
+	if (!want)
+		snprintf(why, sizeof(why), "SP is past the stack segment's limit");
 	j_open(j, "stack", 0);
 	j_u64(j, spname, v->sp);
 	if (got == 0) {
 		j_str(j, "error", why);
 	} else {
 		j_hex(j, "bytes", buf, got);
-		if (got < sizeof(buf))
+		if (got < want)
 			j_str(j, "truncated", why);
+		else if (want < sizeof(buf))
+			j_str(j, "end", "the stack segment's limit");
+	}
+	j_close(j);
+}
+
+/* Pending and injected events (api.rst 4.31 KVM_GET_VCPU_EVENTS): what the vCPU takes at
+ * its next entry, which QEMU's `info registers` does not show and a stuck guest often has. */
+static void put_events(struct json *j, const struct view *v)
+{
+	const struct xg_vcpu_ops *ops = v->r->ops;
+	struct xg_x86_events e;
+	int rc;
+
+	if (v->arch != XG_ARCH_X86_64)
+		return;
+	if (!ops || !ops->get_x86_events) {
+		j_error_obj(j, "events", "the VMM gives no get_x86_events");
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	rc = ops->get_x86_events(v->r->opaque, &e);
+	if (rc) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "get_x86_events failed: %s", errno_text(rc));
+		j_error_obj(j, "events", why);
+		return;
+	}
+	j_open(j, "events", 0);
+	j_open(j, "exception", 1);
+	j_int(j, "injected", e.exception_injected);
+	j_int(j, "pending", e.exception_pending);
+	j_int(j, "vector", e.exception_nr);
+	j_int(j, "has_error_code", e.exception_has_error_code);
+	j_u64(j, "error_code", e.exception_error_code);
+	if (e.exception_has_payload)
+		j_u64(j, "payload", e.exception_payload);
+	j_close(j);
+	j_open(j, "interrupt", 1);
+	j_int(j, "injected", e.interrupt_injected);
+	j_int(j, "vector", e.interrupt_nr);
+	j_int(j, "soft", e.interrupt_soft);
+	j_int(j, "shadow", e.interrupt_shadow);
+	j_close(j);
+	j_open(j, "nmi", 1);
+	j_int(j, "injected", e.nmi_injected);
+	j_int(j, "pending", e.nmi_pending);
+	j_int(j, "masked", e.nmi_masked);
+	j_close(j);
+	j_open(j, "smi", 1);
+	j_int(j, "pending", e.smi_pending);
+	j_int(j, "smm", e.smm);
+	j_close(j);
+	j_int(j, "triple_fault_pending", e.triple_fault_pending);
+	j_close(j);
+}
+
+static const char *const seg_names[XG_EMU_X86_NSEG] = {"es", "cs", "ss", "ds", "fs", "gs"};
+
+/* What the VMM has at gpa, as "region". */
+static void put_region(struct json *j, const struct view *v, const char *key, uint64_t gpa)
+{
+	const struct xg_vcpu_ops *ops = v->r->ops;
+	char what[200];
+
+	if (ops->describe_gpa) {
+		what[0] = 0;
+		ops->describe_gpa(v->r->opaque, gpa, what, sizeof(what));
+		j_str(j, key, what[0] ? what : "unknown");
+	} else if (ops->read_gpa) {
+		uint8_t b;
+
+		j_str(j, key, ops->read_gpa(v->r->opaque, gpa, &b, 1) ? "not guest RAM" : "guest RAM");
+	}
+}
+
+/* The memory operand of the instruction at RIP (the exit's own bytes when it has them):
+ * its effective address (SDM Vol. 1 3.7.5: base + index * scale + displacement, in the
+ * address size), the linear address (segment base added; in 64-bit mode only FS and GS
+ * have one, SDM Vol. 1 3.3.7.1; 32 bits wide outside it), the GPA through the guest's page
+ * tables, and what is there; and the exit's own GPA with what is there. String
+ * instructions' implicit operands are not computed. */
+static void put_access(struct json *j, const struct view *v)
+{
+	const struct xg_exit *x = v->r->x;
+	const struct xg_exit_internal *in = x ? &x->u.internal : NULL;
+	struct xg_emu_x86_insn insn;
+	struct xg_emu_x86_exception exc;
+	uint8_t b[15];
+	size_t n;
+	char why[256], reason[128] = "";
+	int real, has_exit_gpa = 0;
+	uint64_t exit_gpa = 0;
+
+	if (!v->have_x86 || !v->r->ops)
+		return;
+	if (x && x->reason == KVM_EXIT_MMIO)
+		has_exit_gpa = 1, exit_gpa = x->u.mmio.phys_addr;
+	j_open(j, "access", 0);
+	if (has_exit_gpa) {
+		j_u64(j, "exit_gpa", exit_gpa);
+		put_region(j, v, "exit_region", exit_gpa);
+	}
+	if (x && x->reason == KVM_EXIT_INTERNAL_ERROR && in->has_insn && in->insn_size) {
+		n = in->insn_size < sizeof(b) ? in->insn_size : sizeof(b);
+		memcpy(b, in->insn, n);
+	} else {
+		n = read_virt(v, v->pc_la, b, sizeof(b), why, sizeof(why));
+		if (!n) {
+			j_str(j, "error", why);
+			j_close(j);
+			return;
+		}
+	}
+	real = !(v->x86.cr0 & CR0_PE) || (v->x86.rflags & RFLAGS_VM);
+	memset(&insn, 0, sizeof(insn));
+	if (xg_emu_x86_decode(b, n, v->mode, real, &insn, &exc, reason) != XG_EMU_X86_OK) {
+		j_str(j, "error", reason[0] ? reason : "the instruction at RIP does not decode");
+	} else if (!insn.has_mem || insn.vsib) {
+		j_str(j, "operand", insn.vsib ? "vector-indexed (VSIB): one address per element"
+					      : "none in ModRM or moffs (registers, or implicit)");
+	} else {
+		const uint64_t *gpr = v->x86.gpr;
+		uint64_t ea = (uint64_t)insn.disp, la, gpa = 0, mask;
+		unsigned seg = insn.seg < XG_EMU_X86_NSEG ? insn.seg : XG_EMU_X86_DS;
+		uint32_t pfe = 0;
+		int rc;
+
+		mask = insn.addrsize == 8 ? ~0ull : insn.addrsize == 4 ? 0xffffffffull : 0xffffull;
+		if (insn.base != XG_EMU_X86_NOREG)
+			ea += gpr[insn.base & 15];
+		if (insn.index != XG_EMU_X86_NOREG)
+			ea += gpr[insn.index & 15] * insn.scale;
+		if (insn.rip_rel)
+			ea += v->pc + insn.len;
+		ea &= mask;
+		la = ea;
+		if (v->mode != 64 || seg == XG_EMU_X86_FS || seg == XG_EMU_X86_GS)
+			la += v->x86.seg[seg].base;
+		if (v->mode != 64)
+			la &= 0xffffffffull;
+		j_str(j, "segment", seg_names[seg]);
+		j_u64(j, "effective_address", ea);
+		j_u64(j, "linear", la);
+		rc = xg_x86_walk(v->r->ops, v->r->opaque, &v->x86, la, XG_EMU_X86_READ, 0, &gpa,
+				 &pfe);
+		if (rc == 1) {
+			snprintf(why, sizeof(why),
+				 "not mapped by the guest's page tables (#PF error code 0x%" PRIx32
+				 ")",
+				 pfe);
+			j_str(j, "gpa_error", why);
+		} else if (rc < 0) {
+			snprintf(why, sizeof(why), "the guest's page tables cannot be read: %s",
+				 errno_text(rc));
+			j_str(j, "gpa_error", why);
+		} else {
+			j_u64(j, "gpa", gpa);
+			put_region(j, v, "region", gpa);
+		}
 	}
 	j_close(j);
 }
@@ -831,6 +1012,8 @@ static char *render(const struct xg_dump_req *r, size_t *len)
 	put_exit(&j, r->x);
 	put_insn(&j, &v);
 	put_registers(&j, &v);
+	put_events(&j, &v);
+	put_access(&j, &v);
 	put_code(&j, &v);
 	put_stack(&j, &v);
 	j_close(&j);

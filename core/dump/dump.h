@@ -5,8 +5,11 @@
  * A dump holds what the engine knew when it decided: who (guest, vCPU, policy file and the
  * handler's file:line), why (trigger, verdict that applied after the dump, the policy's note,
  * the failure message when on_error applied), the decoded exit (the same fields as
- * `exitgate decode --json`), the instruction (bytes as reported, disassembly), the registers
- * the VMM can read, and guest memory: the code around RIP and the top of the stack, each read
+ * `exitgate decode --json`), the instruction (bytes as reported, disassembly in the vCPU's
+ * mode), the registers the VMM can read (x86: with GDTR, IDTR, TR, LDTR), the events the
+ * vCPU has pending or injected (get_x86_events), the memory operand of the instruction at
+ * RIP with the GPA and what the VMM has there (describe_gpa), and guest memory: the code
+ * around RIP and the top of the stack (outside 64-bit mode up to SS's limit), each read
  * through the vCPU ops (guest-virtual addresses translated by the guest's own page tables).
  * What cannot be read (a missing op, an unmapped page) is recorded as an "error" string in
  * its place; a dump never fails because the guest state is odd.

@@ -408,6 +408,18 @@ struct xg_emu_x86_regs; /* xg_emu_x86.h: the scalar x86 state the built-in emula
 struct xg_emu_arm64_regs;  /* xg_emu_arm64.h */
 struct xg_emu_arm64_vregs; /* xg_emu_arm64.h */
 
+/* Events a vCPU has pending or being injected (api.rst 4.31, struct kvm_vcpu_events): an
+ * exception, an external interrupt, an NMI, an SMI, a triple fault. */
+struct xg_x86_events {
+	uint8_t exception_injected, exception_pending, exception_nr, exception_has_error_code;
+	uint32_t exception_error_code;
+	uint8_t exception_has_payload; /* KVM_CAP_EXCEPTION_PAYLOAD: CR2 or DR6 not yet written */
+	uint64_t exception_payload;
+	uint8_t interrupt_injected, interrupt_nr, interrupt_soft, interrupt_shadow;
+	uint8_t nmi_injected, nmi_pending, nmi_masked;
+	uint8_t smi_pending, smm, triple_fault_pending;
+};
+
 struct xg_vcpu_ops {
 	int (*get_reg)(void *opaque, const char *name, uint64_t *val);
 	int (*set_reg)(void *opaque, const char *name, uint64_t val);
@@ -468,6 +480,13 @@ struct xg_vcpu_ops {
 	int (*msr_reply)(void *opaque, int error, uint64_t value);
 
 	unsigned flags; /* XG_OPS_* */
+
+	/* Optional, for dumps: the vCPU's pending and injected events (api.rst 4.31
+	 * KVM_GET_VCPU_EVENTS). */
+	int (*get_x86_events)(void *opaque, struct xg_x86_events *ev);
+	/* Optional, for dumps: what the VMM has at gpa, in words ("guest RAM", "pattern device
+	 * 0xd0100000-0xd0100fff"); 0, or -ENODEV when nothing is there (then buf says so too). */
+	int (*describe_gpa)(void *opaque, uint64_t gpa, char *buf, size_t n);
 };
 
 /* xg_vcpu_ops.flags */

@@ -491,8 +491,10 @@ static void test_flat32(struct fake *f)
 	field_is(path, "$d->{code}{bytes}", want, "code: linear = CS.base + EIP = physical");
 	field_is(path, "$d->{code}{start}", "0x7e0", "code: start, in EIP terms");
 	field_is(path, "$d->{code}{mode}", "32", "code: 32-bit code");
-	field_like(path, "$d->{code}{disasm_error}", "32-bit",
-		   "code: 32-bit code is not disassembled as 64-bit code");
+	field_like(path, "$d->{code}{disasm}[0]", "0x800: fld dword ptr [eax]",
+		   "code: 32-bit code is disassembled as 32-bit code ([eax], not [rax])");
+	field_like(path, "$d->{insn}{disasm}", "fld dword ptr [eax]",
+		   "insn: disassembled as 32-bit code");
 	field_is(path, "$d->{insn}{bytes}", "d900", "insn: bytes");
 	hex(f->ram + 0x8000, 128, want);
 	field_is(path, "$d->{stack}{bytes}", want, "stack: at SS.base + ESP");

@@ -556,9 +556,38 @@ static int vmm_mmio_write(void *o, uint64_t gpa, const void *buf, size_t len)
 	return xg_devs_mmio(&g->devs, gpa, 1, (void *)buf, (unsigned)len) ? 0 : -ENODEV;
 }
 
+/* What the guest has at gpa, for dumps: a device of its vm.devices, or its RAM from 0. */
+static int vmm_describe_gpa(void *o, uint64_t gpa, char *buf, size_t n)
+{
+	static const char *const kind[XG_DEV_NTYPES] = {
+	    [XG_DEV_RAM] = "ram", [XG_DEV_PATTERN] = "pattern"};
+	struct guest *g = o;
+	const struct xg_vm_cfg *vm = &g->cfg->vm;
+
+	for (size_t i = 0; i < vm->ndevs; i++) {
+		const struct xg_dev_cfg *d = &vm->devs[i];
+
+		if (d->type >= XG_DEV_NTYPES || !kind[d->type] || gpa < d->at ||
+		    gpa - d->at >= d->size)
+			continue;
+		snprintf(buf, n, "%s device 0x%llx-0x%llx (config line %d)", kind[d->type],
+			 (unsigned long long)d->at, (unsigned long long)(d->at + d->size - 1),
+			 d->line);
+		return 0;
+	}
+	if (gpa < xg_kvm_mem_size(g->vm)) {
+		snprintf(buf, n, "guest RAM (0-0x%llx)",
+			 (unsigned long long)(xg_kvm_mem_size(g->vm) - 1));
+		return 0;
+	}
+	snprintf(buf, n, "nothing: neither RAM nor a device");
+	return -ENODEV;
+}
+
 static const struct xg_kvm_vmm_ops vmm_ops = {
     .mmio_read = vmm_mmio_read,
     .mmio_write = vmm_mmio_write,
+    .describe_gpa = vmm_describe_gpa,
 };
 
 static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)

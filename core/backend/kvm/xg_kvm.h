@@ -215,6 +215,7 @@ struct xg_kvm_vmm_ops {
 	int (*mmio_write)(void *vmm, uint64_t gpa, const void *buf, size_t len);
 	int (*pause)(void *vmm, const char *reason);
 	int (*resume)(void *vmm);
+	int (*describe_gpa)(void *vmm, uint64_t gpa, char *buf, size_t n); /* for dumps */
 };
 void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops);
 void xg_kvm_vcpu_set_vmm(struct xg_kvm_vcpu *v, const struct xg_kvm_vmm_ops *ops, void *vmm);

@@ -180,6 +180,12 @@ struct xg_emu_x86_regs {
 	struct xg_emu_x86_segment seg[XG_EMU_X86_NSEG];
 	uint64_t cr0, cr2, cr3, cr4, efer, xcr0;
 	uint8_t vendor; /* enum xg_emu_x86_vendor; read only, set_regs may ignore it */
+	/* The system-table registers (SDM Vol. 3A 2.4), read only, for people reading dumps;
+	 * the emulator does not use them. has_tables is 0 when get_x86_regs leaves them out. */
+	uint8_t has_tables;
+	struct xg_emu_x86_segment tr, ldtr;
+	uint64_t gdtr_base, idtr_base;
+	uint16_t gdtr_limit, idtr_limit;
 };
 
 /*

@@ -140,6 +140,41 @@ static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 	x->cr0 = s.cr0, x->cr2 = s.cr2, x->cr3 = s.cr3, x->cr4 = s.cr4, x->efer = s.efer;
 	x->xcr0 = v->xcr0;
 	x->vendor = v->vm->vendor;
+	seg_in(&x->tr, &s.tr);
+	seg_in(&x->ldtr, &s.ldt);
+	x->gdtr_base = s.gdt.base, x->gdtr_limit = s.gdt.limit;
+	x->idtr_base = s.idt.base, x->idtr_limit = s.idt.limit;
+	x->has_tables = 1;
+	return 0;
+}
+
+/* KVM_GET_VCPU_EVENTS (api.rst 4.31) as struct xg_x86_events */
+static int o_get_x86_events(void *o, struct xg_x86_events *out)
+{
+	struct xg_kvm_vcpu *v = o;
+	struct kvm_vcpu_events e;
+
+	memset(&e, 0, sizeof(e));
+	if (xg_kvm_get_vcpu_events(v, &e, &v->err))
+		return -EIO;
+	memset(out, 0, sizeof(*out));
+	out->exception_injected = e.exception.injected;
+	out->exception_pending = e.exception.pending;
+	out->exception_nr = e.exception.nr;
+	out->exception_has_error_code = e.exception.has_error_code;
+	out->exception_error_code = e.exception.error_code;
+	out->exception_has_payload = e.exception_has_payload;
+	out->exception_payload = e.exception_payload;
+	out->interrupt_injected = e.interrupt.injected;
+	out->interrupt_nr = e.interrupt.nr;
+	out->interrupt_soft = e.interrupt.soft;
+	out->interrupt_shadow = e.interrupt.shadow;
+	out->nmi_injected = e.nmi.injected;
+	out->nmi_pending = e.nmi.pending;
+	out->nmi_masked = e.nmi.masked;
+	out->smi_pending = e.smi.pending;
+	out->smm = e.smi.smm;
+	out->triple_fault_pending = (e.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) && e.triple_fault.pending;
 	return 0;
 }
 
@@ -292,6 +327,15 @@ static int o_set_attrs(void *o, uint64_t gpa, uint64_t size, int to_private)
 	return rc;
 }
 
+static int o_describe_gpa(void *o, uint64_t gpa, char *buf, size_t n)
+{
+	struct xg_kvm_vcpu *v = o;
+
+	if (v->vmm_ops && v->vmm_ops->describe_gpa)
+		return v->vmm_ops->describe_gpa(v->vmm, gpa, buf, n);
+	snprintf(buf, n, "unknown (the VMM keeps no device map)");
+	return -ENODEV;
+}
 void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 {
 	*ops = (struct xg_vcpu_ops){
@@ -310,6 +354,8 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 	    .mmio_read = xg_kvm_op_mmio_read,
 	    .mmio_write = xg_kvm_op_mmio_write,
 	    .msr_reply = o_msr_reply,
+	    .get_x86_events = o_get_x86_events,
+	    .describe_gpa = o_describe_gpa,
 	    .set_memory_attributes = o_set_attrs,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
 	};

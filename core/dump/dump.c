@@ -906,7 +906,7 @@ static void put_access(struct json *j, const struct view *v)
 	uint8_t b[15];
 	size_t n;
 	char why[256], reason[128] = "";
-	int real, has_exit_gpa = 0;
+	int real, decoded = 0, has_exit_gpa = 0;
 	uint64_t exit_gpa = 0;
 
 	if (!v->have_x86 || !v->r->ops)
@@ -931,7 +931,14 @@ static void put_access(struct json *j, const struct view *v)
 	}
 	real = !(v->x86.cr0 & CR0_PE) || (v->x86.rflags & RFLAGS_VM);
 	memset(&insn, 0, sizeof(insn));
-	if (xg_emu_x86_decode(b, n, v->mode, real, &insn, &exc, reason) != XG_EMU_X86_OK) {
+#if defined(__x86_64__)
+	/* the x86 decoder is built with the emulator, on x86 hosts only (core/CMakeLists.txt) */
+	decoded = xg_emu_x86_decode(b, n, v->mode, real, &insn, &exc, reason) == XG_EMU_X86_OK;
+#else
+	(void)exc, (void)real;
+	snprintf(reason, sizeof(reason), "no x86 decoder in this build (not an x86 host)");
+#endif
+	if (!decoded) {
 		j_str(j, "error", reason[0] ? reason : "the instruction at RIP does not decode");
 	} else if (!insn.has_mem || insn.vsib) {
 		j_str(j, "operand", insn.vsib ? "vector-indexed (VSIB): one address per element"

@@ -1267,8 +1267,8 @@ static int parse_keep(struct ctx *c, yaml_node_t *v, const char *k, struct xg_du
 
 	if (want_map(c, v, k))
 		return -1;
-	for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top && !rc;
-	     q++) {
+	for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
+	     q < v->data.mapping.pairs.top && !rc; q++) {
 		yaml_node_t *kk = yaml_document_get_node(d, q->key);
 		yaml_node_t *vv = yaml_document_get_node(d, q->value);
 		const char *s = scalar(kk) ? scalar(kk) : "?";

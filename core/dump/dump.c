@@ -424,8 +424,8 @@ static size_t read_virt(const struct view *v, uint64_t la, uint8_t *buf, size_t 
 
 /* Disassemble as the vCPU runs: 16- and 32-bit x86 code is not 64-bit code (REX bytes are
  * INC/DEC there, operand sizes differ: SDM Vol. 1 3.6), so it goes to capstone in its mode. */
-static size_t disasm_at(const struct view *v, const uint8_t *b, size_t n, uint64_t addr,
-			char *out, size_t on)
+static size_t disasm_at(const struct view *v, const uint8_t *b, size_t n, uint64_t addr, char *out,
+			size_t on)
 {
 	if (v->arch == XG_ARCH_X86_64 && (v->mode == 16 || v->mode == 32))
 		return xg_disasm_x86(v->mode, b, n, addr, out, on);
@@ -799,9 +799,9 @@ static void put_stack(struct json *j, const struct view *v)
 		uint64_t off = ss->db ? (uint32_t)v->sp : (uint16_t)v->sp;
 
 		if (!(ss->type & 4))
-			want = off > ss->limit ? 0
+			want = off > ss->limit		    ? 0
 			       : ss->limit - off + 1 < want ? (size_t)(ss->limit - off + 1)
-							       : want;
+							    : want;
 	}
 	got = want ? read_virt(v, v->sp_la, buf, want, why, sizeof(why)) : 0;
 	if (!want)
@@ -887,7 +887,9 @@ static void put_region(struct json *j, const struct view *v, const char *key, ui
 	} else if (ops->read_gpa) {
 		uint8_t b;
 
-		j_str(j, key, ops->read_gpa(v->r->opaque, gpa, &b, 1) ? "not guest RAM" : "guest RAM");
+		int rc = ops->read_gpa(v->r->opaque, gpa, &b, 1);
+
+		j_str(j, key, rc ? "not guest RAM" : "guest RAM");
 	}
 }
 
@@ -941,8 +943,9 @@ static void put_access(struct json *j, const struct view *v)
 	if (!decoded) {
 		j_str(j, "error", reason[0] ? reason : "the instruction at RIP does not decode");
 	} else if (!insn.has_mem || insn.vsib) {
-		j_str(j, "operand", insn.vsib ? "vector-indexed (VSIB): one address per element"
-					      : "none in ModRM or moffs (registers, or implicit)");
+		j_str(j, "operand",
+		      insn.vsib ? "vector-indexed (VSIB): one address per element"
+				: "none in ModRM or moffs (registers, or implicit)");
 	} else {
 		const uint64_t *gpr = v->x86.gpr;
 		uint64_t ea = (uint64_t)insn.disp, la, gpa = 0, mask;
@@ -1090,8 +1093,10 @@ static int make_dirs(const char *dir, struct xg_error *err)
 			continue;
 		*s = 0;
 		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			set_err(err, "cannot create the default dump directory %s (making %s: %s); "
-				"set dump_dir", dir, p, strerror(errno));
+			set_err(err,
+				"cannot create the default dump directory %s (making %s: %s); "
+				"set dump_dir",
+				dir, p, strerror(errno));
 			return -1;
 		}
 		*s = c;
@@ -1099,7 +1104,8 @@ static int make_dirs(const char *dir, struct xg_error *err)
 			break;
 	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		set_err(err, "default dump directory %s exists and is not a directory; set dump_dir",
+		set_err(err,
+			"default dump directory %s exists and is not a directory; set dump_dir",
 			dir);
 		return -1;
 	}
@@ -1396,8 +1402,8 @@ static int older(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int xg_dump_retain(const char *dir, const char *guest, uint64_t count, uint64_t bytes,
-		   uint64_t age, const char *spare, struct xg_error *err)
+int xg_dump_retain(const char *dir, const char *guest, uint64_t count, uint64_t bytes, uint64_t age,
+		   const char *spare, struct xg_error *err)
 {
 	/* the vCPUs of one process take turns: two scans deciding at once would both count the
 	 * file the other is removing */

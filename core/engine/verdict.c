@@ -493,8 +493,8 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 	base = base ? base + 1 : path;
 	if (strlen(base) < sizeof(v->dump_prev)) /* a dump's name always fits (dump.c) */
 		memcpy(v->dump_prev, base, strlen(base) + 1);
-	removed = xg_dump_retain(ls->dump_dir, ls->guest, ls->dump_keep.count,
-				 ls->dump_keep.bytes, ls->dump_keep.age, v->dump_prev, &kerr);
+	removed = xg_dump_retain(ls->dump_dir, ls->guest, ls->dump_keep.count, ls->dump_keep.bytes,
+				 ls->dump_keep.age, v->dump_prev, &kerr);
 	if (removed)
 		xg_vcpu_log(v, "dump %s[%d]: removed %d old dump%s of %s from %s (dump_keep)",
 			    ls->guest, ls->index, removed, removed == 1 ? "" : "s", ls->guest,

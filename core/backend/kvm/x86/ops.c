@@ -174,7 +174,8 @@ static int o_get_x86_events(void *o, struct xg_x86_events *out)
 	out->nmi_masked = e.nmi.masked;
 	out->smi_pending = e.smi.pending;
 	out->smm = e.smi.smm;
-	out->triple_fault_pending = (e.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) && e.triple_fault.pending;
+	out->triple_fault_pending =
+	    (e.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) && e.triple_fault.pending;
 	return 0;
 }
 

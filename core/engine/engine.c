@@ -474,19 +474,30 @@ static void rebuild(struct xg_vcpu *v)
 static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, enum xg_fail f,
 				  const char *msg, int dumped)
 {
-	struct xg_result r = {XG_NEXT_RUN, v->ls->on_error.kind, f, 0, (uint8_t)dumped, ""};
+	/* the default on_error is x86's #UD; an arm64 exit gets what the default policy answers
+	 * there, an external abort (a guest's own on_error is taken as written) */
+	struct xg_verdict arm = {0};
+	const struct xg_verdict *oe = &v->ls->on_error;
+	struct xg_result r;
 	char amsg[300];
 	int d = 0;
+
+	if (x->arch == XG_ARCH_ARM64 && v->ls->on_error_default) {
+		arm.kind = XG_VERDICT_EXTERNAL_ABORT;
+		snprintf(arm.reason, sizeof(arm.reason), "on_error");
+		oe = &arm;
+	}
+	r = (struct xg_result){XG_NEXT_RUN, oe->kind, f, 0, (uint8_t)dumped, ""};
 
 	v->st.fails[f]++;
 	snprintf(v->last_error, sizeof(v->last_error), "%s", msg);
 	xg_vcpu_log(v, "%s[%d] %s: %s; on_error %s%s applies", v->guest, v->index, xg_fail_name(f),
-		    msg, v->ls->on_error.dump ? "dump " : "",
-		    xg_verdict_name(v->ls->on_error.kind));
+		    msg, oe->dump ? "dump " : "",
+		    xg_verdict_name(oe->kind));
 	v->dump_trigger = "on_error";
 	v->dump_handler = NULL;
 	v->dump_error = msg;
-	r.next = xg_verdict_apply(v, x, &v->ls->on_error, &d, amsg, sizeof(amsg));
+	r.next = xg_verdict_apply(v, x, oe, &d, amsg, sizeof(amsg));
 	v->dump_error = NULL;
 	r.dumped |= (uint8_t)d;
 	if (r.next == XG_NEXT_ERROR) {
@@ -500,7 +511,7 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 	} else {
 		v->st.verdicts[r.verdict]++;
 		snprintf(v->last_reason, sizeof(v->last_reason), "%s: %s",
-			 v->ls->on_error.reason[0] ? v->ls->on_error.reason : "on_error", msg);
+			 oe->reason[0] ? oe->reason : "on_error", msg);
 		r.reason = v->last_reason;
 	}
 	return r;

@@ -131,6 +131,8 @@ struct xg_lstate {
 	char guest[64];
 	int index;
 	struct xg_verdict on_error;
+	int on_error_default; /* the configuration's default (x86's #UD): arm64 exits get an
+			       * external abort instead */
 	char *dump_dir;
 	int dump_dir_default; /* dump_dir is the engine's dump_default */
 	uint64_t dump_max;

@@ -1539,6 +1539,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		set_err(err, "guest '%s': on_error: %s", g->name, msg);
 		goto fail;
 	}
+	ls->on_error_default = !strcmp(g->on_error, XG_DEFAULT_ON_ERROR);
 	ls->lifted = 1; /* the standard libraries and the module are ours, not the policy's */
 	ls->L = L = lua_newstate(l_alloc, ls);
 	if (!L) {

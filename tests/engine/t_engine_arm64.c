@@ -967,6 +967,43 @@ static void test_check(void)
 	     "both ways");
 }
 
+/* A policy error on an arm64 exit under the default on_error (x86's "inject UD"): the
+ * guest gets an external abort, not a failed vCPU; an on_error the guest wrote stays its. */
+static void test_default_on_error(void)
+{
+	struct xg_error err;
+	xg_engine *e = engine_with("local xg = require 'exitgate'\n"
+				   "return xg.policy { arm_nisv = function() error('boom') end }\n",
+				   NULL, &err);
+	struct xg_result r;
+
+	if (!e)
+		bail("%s", err.msg);
+	a64v = xg_vcpu_attach(e, "g", 0, &a64_ops, NULL, &err);
+	if (!a64v)
+		bail("%s", err.msg);
+	reset(LDR_X0_X1);
+	r = handle(1, DEV_BASE + 0x10, 0);
+	ok(r.fail == XG_FAIL_ERROR && r.verdict == XG_VERDICT_EXTERNAL_ABORT &&
+	       r.next == XG_NEXT_RUN && m.aborts == 1,
+	   "default on_error on arm64: an external abort (%s)", xg_vcpu_last_error(a64v));
+	xg_vcpu_detach(a64v);
+	xg_engine_free(e);
+
+	e = engine_with("local xg = require 'exitgate'\n"
+			"return xg.policy { arm_nisv = function() error('boom') end }\n",
+			"    on_error: suspend\n", &err);
+	a64v = e ? xg_vcpu_attach(e, "g", 0, &a64_ops, NULL, &err) : NULL;
+	if (!a64v)
+		bail("%s", err.msg);
+	reset(LDR_X0_X1);
+	r = handle(1, DEV_BASE + 0x10, 0);
+	ok(r.verdict == XG_VERDICT_SUSPEND && m.aborts == 0,
+	   "an on_error the guest wrote is taken as written (suspend)");
+	xg_vcpu_detach(a64v);
+	xg_engine_free(e);
+}
+
 int main(void)
 {
 	test_emulate();
@@ -976,6 +1013,7 @@ int main(void)
 	test_verdicts();
 	test_default_policy();
 	test_check();
+	test_default_on_error();
 	free(saved);
 	cleanup_dir();
 	return done_testing();

@@ -56,12 +56,12 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "oracle_rand.h"
 #include "tap.h"
 #include "xg_emu_x86.h"
 #define XG_CPU_PROBE_ENTER
 #include "cpu_probe.h"
 
-#define XG_SUITE_SEED 20261201ull
 
 #define PAGE 4096ull
 
@@ -148,18 +148,6 @@ static int run(const uint8_t *b, unsigned k)
 	return R_RAN;
 }
 
-static uint64_t rs;
-static uint64_t rnd(void)
-{
-	uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-static unsigned rn(unsigned n)
-{
-	return (unsigned)(rnd() % n);
-}
 
 static void gen(uint8_t *b, unsigned mode)
 {
@@ -441,14 +429,12 @@ int main(void)
 {
 	long ncases = 20000;
 	unsigned modes = 3;
-	uint64_t seed = XG_SUITE_SEED; /* fixed in the suite: what CI judged can be rerun */
+	uint64_t seed; /* fixed in the suite: what CI judged can be rerun (oracle_rand.h) */
 	int verbose = 0;
 	const char *e;
 	uint8_t *res;
 
-	if ((e = getenv("XG_SEED")))
-		seed = !strcmp(e, "random") ? (uint64_t)getpid() ^ (uint64_t)time(NULL)
-					    : strtoull(e, NULL, 0);
+	seed = xg_oracle_seed();
 	if ((e = getenv("XG_CASES")))
 		ncases = strtol(e, NULL, 0);
 	if ((e = getenv("XG_VERBOSE")))

@@ -56,12 +56,12 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "oracle_rand.h"
 #include "tap.h"
 #include "xg_emu_x86.h"
 #define XG_CPU_PROBE_ENTER
 #include "cpu_probe.h"
 
-#define XG_SUITE_SEED 20261201ull
 
 #define PAGE	 4096ull
 #define RES_SIZE (64ull << 20) /* a PROT_NONE reservation around the data window */
@@ -202,19 +202,6 @@ on_signal(int sig, siginfo_t *si, void *uc)
 
 /* ---- random numbers ---- */
 
-static uint64_t rs;
-static uint64_t rnd(void)
-{
-	/* splitmix64: each case is seeded from (seed, index) so one can be rerun alone */
-	uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-static unsigned rn(unsigned n)
-{
-	return (unsigned)(rnd() % n);
-}
 
 /* ---- the machine ---- */
 
@@ -1938,12 +1925,8 @@ int main(void)
 	host_fssel = M.fs_sel;
 	host_gssel = M.gs_sel;
 
-	/* The suite's runs use a fixed seed, so that what CI judged can be rerun as it was;
-	 * XG_SEED=random draws a new one (printed), XG_SEED=n takes n. */
-	seed = XG_SUITE_SEED;
-	if ((e = getenv("XG_SEED")))
-		seed = !strcmp(e, "random") ? (uint64_t)getpid() ^ (uint64_t)time(NULL)
-					    : strtoull(e, NULL, 0);
+	/* the suite's fixed seed, or XG_SEED's (oracle_rand.h); printed below */
+	seed = xg_oracle_seed();
 	if ((e = getenv("XG_CASES")))
 		ncases = strtol(e, NULL, 0);
 	if ((e = getenv("XG_CASE")))

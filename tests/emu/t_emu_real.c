@@ -34,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oracle_rand.h"
 #include "tap.h"
 #include "xg_emu_x86.h"
 
-#define XG_SUITE_SEED 20261201ull
 
 #define RAM_SIZE  (2u << 20)
 #define PAGE	  4096u
@@ -49,18 +49,6 @@
 
 static int kvm_judges; /* KVM's emulator judges, not the CPU */
 
-static uint64_t rs;
-static uint64_t rnd(void)
-{
-	uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-static unsigned rn(unsigned n)
-{
-	return (unsigned)(rnd() % n);
-}
 
 /* ---- the guest ---- */
 
@@ -749,14 +737,12 @@ static const char *judge(void)
 int main(void)
 {
 	struct stats st = {0};
-	uint64_t seed = XG_SUITE_SEED;
+	uint64_t seed;
 	long ncases = 2000, only = -1;
 	const char *e;
 	char why[160];
 
-	if ((e = getenv("XG_SEED")))
-		seed = !strcmp(e, "random") ? (uint64_t)getpid() ^ (uint64_t)time(NULL)
-					    : strtoull(e, NULL, 0);
+	seed = xg_oracle_seed();
 	if ((e = getenv("XG_CASES")))
 		ncases = strtol(e, NULL, 0);
 	if ((e = getenv("XG_CASE")))

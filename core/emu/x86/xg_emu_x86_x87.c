@@ -16,16 +16,19 @@
 
 #include "xg_emu_x86_int.h"
 
-#define X87_RUN(nm, insn)                                                                          \
+/* Run one x87 instruction on the guest's FXSAVE image fx with its memory operand at mem,
+ * the host's own x87/SSE state saved around it (sv/rs: the FXSAVE form of the image). */
+#define X87_RUN_IMG(nm, sv, rs, insn)                                                              \
 	static void nm(void *fx, void *mem)                                                        \
 	{                                                                                          \
 		uint8_t host[512] __attribute__((aligned(16)));                                    \
-		__asm__ volatile("fxsave %[h]\n\tfxrstor (%[g])\n\t" insn " (%[m])\n\t"            \
-				 "fxsave (%[g])\n\tfxrstor %[h]"                                   \
+		__asm__ volatile(sv " %[h]\n\t" rs " (%[g])\n\t" insn " (%[m])\n\t" sv             \
+				    " (%[g])\n\t" rs " %[h]"                                       \
 				 : [h] "+m"(host)                                                  \
 				 : [g] "r"(fx), [m] "r"(mem)                                       \
 				 : "memory");                                                      \
 	}
+#define X87_RUN(nm, insn) X87_RUN_IMG(nm, "fxsave", "fxrstor", insn)
 
 X87_RUN(run_fld32, "flds")
 X87_RUN(run_fld64, "fldl")
@@ -52,16 +55,7 @@ X87_RUN(run_fnstsw, "fnstsw")
 
 /* FLDENV/FNSTENV load and store FIP/FDP themselves: the image is moved in the 64-bit
  * format (FXRSTOR64/FXSAVE64), the one XSAVE gives the emulator */
-#define X87_RUN64(nm, insn)                                                                        \
-	static void nm(void *fx, void *mem)                                                        \
-	{                                                                                          \
-		uint8_t host[512] __attribute__((aligned(16)));                                    \
-		__asm__ volatile("fxsave64 %[h]\n\tfxrstor64 (%[g])\n\t" insn " (%[m])\n\t"        \
-				 "fxsave64 (%[g])\n\tfxrstor64 %[h]"                               \
-				 : [h] "+m"(host)                                                  \
-				 : [g] "r"(fx), [m] "r"(mem)                                       \
-				 : "memory");                                                      \
-	}
+#define X87_RUN64(nm, insn) X87_RUN_IMG(nm, "fxsave64", "fxrstor64", insn)
 X87_RUN64(run_fldenv, "fldenv")
 X87_RUN64(run_fldenv16, "data16 fldenv")
 X87_RUN64(run_fnstenv, "fnstenv")

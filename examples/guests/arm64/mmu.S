@@ -187,27 +187,4 @@ _start:
 
 	shared_routines
 
-// Any exception ends the guest with code 100 + the vector's number, after its ESR/FAR/ELR.
-	.macro	vector n
-	.balign	0x80
-	mov	x20, #(100 + \n)
-	b	unexpected
-	.endm
-	.balign	2048
-vectors:
-	.irp	n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
-	vector	\n
-	.endr
-unexpected:
-	puts_lit "mmu: unexpected exception: esr "
-	mrs	x0, esr_el1
-	bl	puthex
-	puts_lit " far "
-	mrs	x0, far_el1
-	bl	puthex
-	puts_lit " elr "
-	mrs	x0, elr_el1
-	bl	puthex
-	bl	putnl
-	mov	w0, w20
-	done
+	unexpected_vectors mmu

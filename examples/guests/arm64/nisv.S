@@ -125,29 +125,4 @@ _start:
 
 	shared_routines
 
-// Any exception (an access answered with an abort instead of emulated, say) ends the guest
-// at once with code 100 + the vector's number (VBAR_EL1 + 0x80 * n, ARM ARM D1.10.2), after
-// printing ESR_EL1, FAR_EL1 and ELR_EL1.
-	.macro	vector n
-	.balign	0x80
-	mov	x20, #(100 + \n)
-	b	unexpected
-	.endm
-	.balign	2048
-vectors:
-	.irp	n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
-	vector	\n
-	.endr
-unexpected:
-	puts_lit "nisv: unexpected exception: esr "
-	mrs	x0, esr_el1
-	bl	puthex
-	puts_lit " far "
-	mrs	x0, far_el1
-	bl	puthex
-	puts_lit " elr "
-	mrs	x0, elr_el1
-	bl	puthex
-	bl	putnl
-	mov	w0, w20
-	done
+	unexpected_vectors nisv

@@ -211,6 +211,10 @@ struct xg_emu_x86_regs {
 #define XG_EMU_X86_XS_ZMMH	1152 /* ZMM(i) bits 511:256 at 1152 + 32 * i, i < 16 */
 #define XG_EMU_X86_XS_HI16ZMM	1664 /* ZMM(16 + i) at 1664 + 64 * i */
 
+/* The largest access ops->read/write are given (a device access, exitgate.h's mmio_read/
+ * mmio_write, is at most this): longer operands (FXSAVE/FXRSTOR) come in pieces. */
+#define XG_EMU_X86_MAX_ACCESS 64
+
 /* Kinds of memory access, for ops->translate/read/write and the #PF error code. */
 enum xg_emu_x86_access {
 	XG_EMU_X86_READ = 1,
@@ -334,7 +338,8 @@ struct xg_emu_x86_ops {
 	 */
 	int (*translate)(void *opaque, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
 			 uint32_t *pf_error);
-	/* Accesses never cross a 4 KiB page; they were translated first. */
+	/* Accesses never cross a 4 KiB page and are at most XG_EMU_X86_MAX_ACCESS bytes; they
+	 * were translated first. */
 	int (*read)(void *opaque, uint64_t la, void *buf, unsigned size,
 		    enum xg_emu_x86_access kind);
 	int (*write)(void *opaque, uint64_t la, const void *buf, unsigned size);

@@ -667,6 +667,10 @@ static int for_pieces(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a, 
 		int rc;
 		if (len > a->size - done)
 			len = a->size - done;
+		/* at most XG_EMU_X86_MAX_ACCESS bytes per call, as the ops promise a device
+		 * (FXSAVE/FXRSTOR move 512 bytes) */
+		if (len > XG_EMU_X86_MAX_ACCESS)
+			len = XG_EMU_X86_MAX_ACCESS;
 		rc = fn(c, a, la, done, len);
 		if (rc)
 			return rc;

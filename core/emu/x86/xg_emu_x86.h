@@ -29,7 +29,9 @@
  * the iterations it completed (RCX/RSI/RDI and their memory) with RIP still on it, as if
  * interrupted between iterations (SDM Vol. 2 REP); a veto of that exception leaves it so.
  * Likewise FSTP m80, which the CPU performs as two stores (8 bytes, then 2): when the second
- * faults (across a page), the first is written, after the WRITEBACK hook, then the fault.
+ * faults (across a page), the first is written, after the WRITEBACK hook, then the fault;
+ * and an MMX store (MOVD/MOVQ/MOVNTQ to memory) whose access faults has set x87 TOP to 0
+ * first (its vector state is written before the EXCEPTION hook, and a veto leaves it so).
  *
  * Accesses that cross a page are split into per-page accesses: one part may be RAM and the
  * other MMIO. Masked vector accesses (vmaskmov, EVEX opmask) touch only the enabled elements

@@ -105,7 +105,7 @@ const struct xg_emu_x86_x87_form xg_emu_x86_x87_forms[X87_NFORMS] = {
     [X87_FNSTCW] = {2, 1, 0, run_fnstcw},     [X87_FNSTSW] = {2, 1, 0, run_fnstsw},
     X87_ROW(X87_ARITH_M32FP, 4, 32, ),	      X87_ROW(X87_ARITH_M64FP, 8, 64, ),
     X87_ROW(X87_ARITH_M32INT, 4, 32, i),      X87_ROW(X87_ARITH_M16INT, 2, 16, i),
-    [X87_FLDENV] = {28, 0, 0, run_fldenv},    [X87_FLDENV16] = {14, 0, 0, run_fldenv16},
+    [X87_FLDENV] = {28, 0, 1, run_fldenv},    [X87_FLDENV16] = {14, 0, 1, run_fldenv16},
     [X87_FNSTENV] = {28, 1, 0, run_fnstenv},  [X87_FNSTENV16] = {14, 1, 0, run_fnstenv16},
 };
 

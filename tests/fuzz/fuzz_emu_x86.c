@@ -241,12 +241,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * its completed iterations (xg_emu_x86.h) */
 		/* a SIMD floating-point exception (#XM, or #UD with CR4.OSXMMEXCPT = 0) is taken
 		 * with its MXCSR flags set, as the CPU sets them (xg_emu_x86.h): MXCSR, and no
-		 * other byte of the vector state, may be written */
-		int simd_fp = st == XG_EMU_X86_EXCEPTION &&
+		 * other byte of the vector state, may be written (a veto of it leaves them) */
+		int exc_or_vetoed = st == XG_EMU_X86_EXCEPTION ||
+				    (st == XG_EMU_X86_VETOED && f.veto_at == XG_EMU_X86_STAGE_EXCEPTION);
+		int simd_fp = exc_or_vetoed &&
 			      (res.exc.vector == XG_EMU_X86_XM || res.exc.vector == XG_EMU_X86_UD) &&
 			      !f.xsave_beyond_mxcsr;
-		if (mmx_store && (st == XG_EMU_X86_EXCEPTION ||
-				  (st == XG_EMU_X86_VETOED && f.veto_at == XG_EMU_X86_STAGE_EXCEPTION)))
+		if (mmx_store && exc_or_vetoed)
 			check(f.writes == 0 && f.set_regs == 0);
 		else if (simd_fp)
 			check(f.writes == 0 && f.set_regs == 0);

@@ -52,7 +52,7 @@
  * handled: the host CPU lacks X" (and not supported()); one the guest's CPUID lacks
  * (ops->cpuid, else the host's) is #UD. MXCSR: the guest's rounding, DAZ and FTZ; an unmasked
  * exception is #XM (#UD with CR4.OSXMMEXCPT = 0) with only its MXCSR flags written (the CPU
- * sets them before the exception); one case depends on the state, not on the bytes, and is
+ * sets them before the exception; a veto of the exception leaves them); one case depends on the state, not on the bytes, and is
  * "not handled": an unmasked overflow or underflow whose precision flag the CPU sets by the
  * result with an unbounded exponent, which the stub cannot see.
  */

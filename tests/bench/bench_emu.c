@@ -8,10 +8,28 @@
  * get operands), in the same run. Prints ns per instruction and the ratio; then SIMD arithmetic
  * with an MMIO operand (addps, vaddps ymm, vaddps zmm), which runs in a host stub. Not a test:
  * absolute times on a shared machine vary; the ratio is what to quote.
+ *
+ * Each warm row is the best of `reps` passes (a pass is `rounds` times the corpus), which
+ * cancels most of the noise of a shared machine. The cold rows model the emulator in situ: it
+ * runs right after a trip through the kernel (and, here, the outer hypervisor) that has
+ * emptied the caches and the TLB of what it touches. Before each instruction the bench walks
+ * `evict_mib` MiB of data (L1d, L2 and the data TLB: this host's L2 is 2 MiB a core) and runs
+ * 256 KiB of straight-line code (L1i and the instruction TLB), then times that one instruction
+ * alone; the clock's own cost, measured the same way, is taken off. The last level cache is
+ * left warm, as it mostly is after a KVM exit. Cold rows are the median of `reps` passes.
+ *
+ *   bench_emu [rounds [reps [evict_mib [row]]]]        defaults 20000 7 4 all
+ *
+ * `row` runs one row alone (decode, emulate, cold-decode, cold-emulate), for a simulator:
+ *   valgrind --tool=callgrind --cache-sim=yes --toggle-collect=xg_emu_x86_emulate \
+ *            bench_emu 1000 1 4 cold-emulate
+ * counts the instructions and the cache lines (LL misses with --LL set to this host's L2)
+ * of each instruction, the same on a loaded machine as on an idle one.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <capstone/capstone.h>
@@ -109,8 +127,16 @@ static int inject(void *o, const struct xg_emu_x86_exception *e)
 {
 	return 0;
 }
-static const struct xg_emu_x86_ops ops = {get_regs, set_regs, get_xsave, set_xsave, translate,
-					  rd,	    wr,	      inject,	 NULL,	    NULL};
+static const struct xg_emu_x86_ops ops = {
+    .get_regs = get_regs,
+    .set_regs = set_regs,
+    .get_xsave = get_xsave,
+    .set_xsave = set_xsave,
+    .translate = translate,
+    .read = rd,
+    .write = wr,
+    .inject = inject,
+};
 
 static double now(void)
 {
@@ -119,16 +145,117 @@ static double now(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* What a trip through the kernel leaves: data caches, code caches and TLBs full of other
+ * things. evict_buf is walked a line at a time (written, so that the lines are owned
+ * elsewhere than in this core's caches as little as possible), evict_code is straight-line
+ * code that ends in RET. */
+static volatile uint8_t *evict_buf;
+static size_t evict_size;
+static void (*evict_code)(void);
+#define EVICT_CODE_SIZE (256 * 1024)
+
+static int evict_init(size_t mib)
+{
+	uint8_t *code;
+
+	evict_size = mib << 20;
+	evict_buf = malloc(evict_size);
+	code =
+	    mmap(NULL, EVICT_CODE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!evict_buf || code == MAP_FAILED)
+		return -1;
+	memset((void *)evict_buf, 1, evict_size);
+	/* 4-byte NOPs (0F 1F 40 00) and a RET */
+	for (size_t i = 0; i + 4 < EVICT_CODE_SIZE; i += 4)
+		memcpy(code + i, "\x0f\x1f\x40\x00", 4);
+	code[EVICT_CODE_SIZE - 4] = 0xc3;
+	if (mprotect(code, EVICT_CODE_SIZE, PROT_READ | PROT_EXEC))
+		return -1;
+	evict_code = (void (*)(void))(void *)code;
+	return 0;
+}
+
+static void evict(void)
+{
+	for (size_t i = 0; i < evict_size; i += 64)
+		evict_buf[i]++;
+	evict_code();
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int k)
+{
+	qsort(v, k, sizeof(*v), cmp_double);
+	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+enum { T_DECODE, T_EMULATE, T_CLOCK };
+
+/* One instruction timed alone after an eviction: ns (the clock's own cost included). */
+static double cold_one(int what, size_t i, long *ok)
+{
+	struct xg_emu_x86_insn in;
+	struct xg_emu_x86_result res;
+	double t0, t1;
+
+	vcpu.r = vcpu.r0;
+	vcpu.xs[2] = vcpu.xs[3] = vcpu.xs[4] = 0; /* empty x87 stack */
+	evict();
+	now(); /* the clock's own code and data back in the cache */
+	t0 = now();
+	if (what == T_DECODE)
+		*ok += xg_emu_x86_decode(corpus[i], corpus_len[i], 64, 0, &in, NULL, NULL) ==
+		       XG_EMU_X86_OK;
+	else if (what == T_EMULATE)
+		*ok +=
+		    xg_emu_x86_emulate(&ops, NULL, corpus[i], corpus_len[i], &res) == XG_EMU_X86_OK;
+	t1 = now();
+	return t1 - t0;
+}
+
+/* A cold pass: every corpus instruction `rounds` times, each after an eviction; mean ns. */
+static double cold_pass(int what, long rounds, long *ok)
+{
+	double sum = 0;
+	for (long r = 0; r < rounds; r++)
+		for (size_t i = 0; i < NCORPUS; i++)
+			sum += cold_one(what, i, ok);
+	return sum / (rounds * (double)NCORPUS);
+}
+
 int main(int argc, char **argv)
 {
 	long rounds = argc > 1 ? atol(argv[1]) : 20000;
+	int reps = argc > 2 ? atoi(argv[2]) : 7;
+	long evict_mib = argc > 3 ? atol(argv[3]) : 4;
+	const char *row = argc > 4 ? argv[4] : "all";
+	int all = !strcmp(row, "all"), only_cold = !strncmp(row, "cold-", 5);
+	long cold_rounds = rounds / 200 > 0 ? rounds / 200 : 1;
 	long n = rounds * (long)NCORPUS, ok = 0;
 	struct xg_emu_x86_insn in;
 	struct xg_emu_x86_result res;
-	double t0, t_dec, t_emu, t_cs, t_csi, t_simd[NSIMD];
+	double t0, t, t_dec = 1e30, t_emu = 1e30, t_cs, t_csi, t_simd[NSIMD];
+	double c_clk[64], c_dec[64], c_emu[64];
 	csh h;
 	cs_insn *ci;
 
+	if (reps < 1 || reps > 64 || rounds < 1 || evict_mib < 1 ||
+	    (!all && strcmp(row, "decode") && strcmp(row, "emulate") &&
+	     strcmp(row, "cold-decode") && strcmp(row, "cold-emulate"))) {
+		fprintf(stderr,
+			"usage: bench_emu [rounds [reps (1-64) [evict_mib [row]]]]\n"
+			"  row: all (default), decode, emulate, cold-decode, cold-emulate\n");
+		return 2;
+	}
+	if (evict_init((size_t)evict_mib)) {
+		perror("bench_emu: eviction buffers");
+		return 1;
+	}
 	for (size_t i = 0; i < NCORPUS + NSIMD; i++) {
 		const char *s = i < NCORPUS ? corpus_hex[i] : simd_hex[i - NCORPUS];
 		uint8_t *out = i < NCORPUS ? corpus[i] : simd[i - NCORPUS];
@@ -162,37 +289,64 @@ int main(int argc, char **argv)
 		return 1;
 	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
 
-	t0 = now();
-	for (long r = 0; r < rounds; r++)
-		for (size_t i = 0; i < NCORPUS; i++)
-			ok += xg_emu_x86_decode(corpus[i], corpus_len[i], 64, 0, &in, NULL, NULL) ==
-			      XG_EMU_X86_OK;
-	t_dec = (now() - t0) / n;
-
-	t0 = now();
-	for (long r = 0; r < rounds; r++)
-		for (size_t i = 0; i < NCORPUS; i++) {
-			vcpu.r = vcpu.r0;
-			if (r == 0)
+	/* warm: decode and decode+emulate passes alternate, the best of each is kept */
+	for (int k = 0; k < reps; k++) {
+		if (!all && strcmp(row, "decode"))
+			goto emulate;
+		t0 = now();
+		for (long r = 0; r < rounds; r++)
+			for (size_t i = 0; i < NCORPUS; i++)
+				ok += xg_emu_x86_decode(corpus[i], corpus_len[i], 64, 0, &in, NULL,
+							NULL) == XG_EMU_X86_OK;
+		t = (now() - t0) / n;
+		t_dec = t < t_dec ? t : t_dec;
+	emulate:
+		if (!all && strcmp(row, "emulate"))
+			continue;
+		t0 = now();
+		for (long r = 0; r < rounds; r++)
+			for (size_t i = 0; i < NCORPUS; i++) {
+				vcpu.r = vcpu.r0;
+				ok += xg_emu_x86_emulate(&ops, NULL, corpus[i], corpus_len[i],
+							 &res) == XG_EMU_X86_OK;
 				vcpu.xs[2] = vcpu.xs[3] = vcpu.xs[4] = 0; /* empty x87 stack */
-			ok += xg_emu_x86_emulate(&ops, NULL, corpus[i], corpus_len[i], &res) ==
-			      XG_EMU_X86_OK;
-			vcpu.xs[2] = vcpu.xs[3] = vcpu.xs[4] = 0;
-		}
-	t_emu = (now() - t0) / n;
+			}
+		t = (now() - t0) / n;
+		t_emu = t < t_emu ? t : t_emu;
+	}
+
+	/* cold: the clock alone, decode, decode+emulate, interleaved pass by pass */
+	for (int k = 0; k < reps; k++) {
+		long dummy = 0;
+		c_clk[k] = c_dec[k] = c_emu[k] = 0;
+		if (all)
+			c_clk[k] = cold_pass(T_CLOCK, cold_rounds, &dummy);
+		if (all || !strcmp(row, "cold-decode"))
+			c_dec[k] = cold_pass(T_DECODE, only_cold ? rounds : cold_rounds, &ok);
+		if (all || !strcmp(row, "cold-emulate"))
+			c_emu[k] = cold_pass(T_EMULATE, only_cold ? rounds : cold_rounds, &ok);
+	}
+	if (!all) {
+		printf("%s: %ld successes\n", row, ok);
+		return 0;
+	}
 
 	/* the SIMD stub cases: each on its own, decode+emulate per instruction */
 	for (size_t i = 0; i < NSIMD; i++) {
 		long sok = 0;
-		t0 = now();
-		for (long r = 0; r < rounds; r++) {
-			vcpu.r = vcpu.r0;
-			sok += xg_emu_x86_emulate(&ops, NULL, simd[i], simd_len[i], &res) ==
-			       XG_EMU_X86_OK;
+		t_simd[i] = 1e30;
+		for (int k = 0; k < reps; k++) {
+			t0 = now();
+			for (long r = 0; r < rounds; r++) {
+				vcpu.r = vcpu.r0;
+				sok += xg_emu_x86_emulate(&ops, NULL, simd[i], simd_len[i], &res) ==
+				       XG_EMU_X86_OK;
+			}
+			t = (now() - t0) / rounds;
+			t_simd[i] = t < t_simd[i] ? t : t_simd[i];
 		}
-		t_simd[i] = (now() - t0) / rounds;
 		ok += sok;
-		if (sok != rounds)
+		if (sok != rounds * reps)
 			printf("  %s: %s\n", simd_hex[i], res.reason);
 	}
 
@@ -218,10 +372,17 @@ int main(int argc, char **argv)
 	cs_free(ci, 1);
 	cs_close(&h);
 
-	printf("x86 emulator benchmark: %zu instructions x %ld rounds (%ld successes)\n", NCORPUS,
-	       rounds, ok);
+	printf(
+	    "x86 emulator benchmark: %zu instructions x %ld rounds, best of %d (%ld successes)\n",
+	    NCORPUS, rounds, reps, ok);
 	printf("  exitgate decode            %8.1f ns/insn\n", t_dec);
 	printf("  exitgate decode+emulate    %8.1f ns/insn\n", t_emu);
+	double clk = median(c_clk, reps);
+	printf("  cold (%ld MiB and 256 KiB of code evicted before each; %zu x %ld, median of %d; "
+	       "clock %.1f ns taken off):\n",
+	       evict_mib, NCORPUS, cold_rounds, reps, clk);
+	printf("  exitgate decode, cold      %8.1f ns/insn\n", median(c_dec, reps) - clk);
+	printf("  exitgate decode+emulate, cold %5.1f ns/insn\n", median(c_emu, reps) - clk);
 	printf("  capstone cs_disasm detail  %8.1f ns/insn\n", t_cs);
 	printf("  capstone cs_disasm_iter    %8.1f ns/insn\n", t_csi);
 	printf("  decode speed-up vs cs_disasm: %.1fx (vs cs_disasm_iter: %.1fx)\n", t_cs / t_dec,

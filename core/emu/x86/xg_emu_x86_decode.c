@@ -59,6 +59,23 @@ static const uint8_t vsib_0f38[256] = {
  *              /7 vmptrst; 66: /6 vmclear; F3: /6 vmxon
  *   0F C7 reg  none and 66: /6 rdrand, /7 rdseed; F3: /6 senduipi, /7 rdpid
  */
+/* the opcodes form_ud() judges, [map 1B, 0F][opcode]: one byte read on the common path */
+static const uint8_t form_checked[2][256] = {
+    [0] = {[0x8c] = 1, [0x8e] = 1, [0xc6] = 1, [0xc7] = 1},
+    [1] = {[0x00] = 1,
+	   [0x01] = 1,
+	   [0x05] = 1,
+	   [0x07] = 1,
+	   [0x0e] = 1,
+	   [0x0f] = 1,
+	   [0x20] = 1,
+	   [0x21] = 1,
+	   [0x22] = 1,
+	   [0x23] = 1,
+	   [0xae] = 1,
+	   [0xb8] = 1,
+	   [0xc7] = 1},
+};
 static const uint8_t grp15_mem[4] = {0xff, 0xc0, 0x50, 0x00};
 static const uint8_t grp15_reg[4] = {0xe0, 0x40, 0x7f, 0x40};
 static const uint8_t grp9_mem[4] = {0xfa, 0x42, 0x42, 0x02};
@@ -120,18 +137,24 @@ static const struct xg_emu_x86_opc *const map_table[4] = {
 
 struct cursor {
 	const uint8_t *b;
-	size_t n;
+	unsigned lim; /* min(n, 15): one compare per byte wanted */
 	unsigned pos;
 };
 
-/* 0 if `k` more bytes are there, else the status to return */
-static enum xg_emu_x86_status need(const struct cursor *c, unsigned k)
+/* n <= 15 bytes, without a call to memcpy (each copy below is of a constant size) */
+static inline void copy_insn(uint8_t *d, const uint8_t *s, unsigned n)
 {
-	if (c->pos + k > 15)
-		return XG_EMU_X86_EXCEPTION; /* #GP(0): longer than 15 bytes, SDM Vol. 2 2.3.11 */
-	if (c->pos + k > c->n)
-		return XG_EMU_X86_TRUNCATED;
-	return XG_EMU_X86_OK;
+	if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
 }
 
 static uint64_t take(struct cursor *c, unsigned k)
@@ -263,16 +286,16 @@ static int form_exists(const struct xg_emu_x86_insn *in)
 		exc->vector = XG_EMU_X86_UD;                                                       \
 		return XG_EMU_X86_EXCEPTION;                                                       \
 	} while (0)
+/* `k` more bytes, or return: #GP(0) past 15 bytes (SDM Vol. 2 2.3.11), else TRUNCATED */
 #define NEED(k)                                                                                    \
 	do {                                                                                       \
-		enum xg_emu_x86_status st_ = need(&c, (k));                                        \
-		if (st_ == XG_EMU_X86_EXCEPTION) {                                                 \
+		if (__builtin_expect(c.pos + (k) > c.lim, 0)) {                                    \
+			if (c.pos + (k) <= 15)                                                     \
+				return XG_EMU_X86_TRUNCATED;                                       \
 			exc->vector = XG_EMU_X86_GP;                                               \
 			exc->has_error = 1;                                                        \
-			return st_;                                                                \
+			return XG_EMU_X86_EXCEPTION;                                               \
 		}                                                                                  \
-		if (st_ != XG_EMU_X86_OK)                                                          \
-			return st_;                                                                \
 	} while (0)
 #define NOT_HANDLED(...)                                                                           \
 	do {                                                                                       \
@@ -286,7 +309,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 					 struct xg_emu_x86_exception *exc, char *reason)
 {
 	struct xg_emu_x86_exception dummy;
-	struct cursor c = {bytes, n, 0};
+	struct cursor c = {bytes, n > 15 ? 15 : (unsigned)n, 0};
 	unsigned rex_r = 0, rex_x = 0, rex_b = 0, evex_r2 = 0, evex_v2 = 0, n_unknown = 0;
 	unsigned seg = XG_EMU_X86_NSEG;
 	const struct xg_emu_x86_opc *e;
@@ -305,6 +328,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 
 	/* legacy prefixes and REX (a REX followed by a legacy prefix is ignored) */
 	for (;;) {
+		unsigned kind;
 		NEED(1);
 		b = bytes[c.pos];
 		if (mode == 64 && (b & 0xf0) == 0x40) {
@@ -312,9 +336,10 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			c.pos++;
 			continue;
 		}
-		switch (prefix_kind[b]) {
-		case PK_NONE:
+		kind = prefix_kind[b];
+		if (kind == PK_NONE)
 			break;
+		switch (kind) {
 		case PK_SEG:
 			/* in 64-bit mode the ES, CS, SS and DS overrides are ignored (SDM Vol. 1
 			 * 3.3.7.1, Vol. 2 2.1.1): a later one does not undo FS or GS, and the
@@ -335,8 +360,6 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			in->rep = b;
 			break;
 		}
-		if (prefix_kind[b] == PK_NONE)
-			break;
 		in->rex = 0;
 		c.pos++;
 	}
@@ -346,7 +369,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		rex_x = (in->rex >> 1) & 1;
 		rex_b = in->rex & 1;
 	}
-	in->pfx = in->rep == 0xf3 ? 2 : in->rep == 0xf2 ? 3 : in->opsize_pfx ? 1 : 0;
+	if (in->rep | in->opsize_pfx)
+		in->pfx = in->rep == 0xf3 ? 2 : in->rep == 0xf2 ? 3 : 1;
 
 	/* opcode, after an escape or a VEX/EVEX prefix */
 	b = bytes[c.pos++];
@@ -619,7 +643,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		 * every mode, so 32 bits in 16-bit mode too (SDM Vol. 2 MOVNTI) */
 		if (e->op == OP_MOVNTI && in->opsize == 2)
 			in->opsize = 4;
-		if (form_ud(in, mode))
+		if (in->map <= XG_EMU_X86_MAP_0F && form_checked[in->map][b] && form_ud(in, mode))
 			FAIL_UD();
 	} else {
 		const struct xg_emu_x86_opc *p = NULL;
@@ -731,7 +755,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 	}
 
 	in->len = (uint8_t)c.pos;
-	memcpy(in->bytes, bytes, c.pos);
+	copy_insn(in->bytes, bytes, c.pos);
 	if (in->op != OP_X87) {
 		in->op = e->op;
 		in->aux = e->aux;

@@ -76,7 +76,7 @@ int xg_emu_x86_exc(struct xg_emu_x86_ctx *c, unsigned vector, int has_error, uin
 	return XG_EMU_X86_EXCEPTION;
 }
 
-static int not_handled(struct xg_emu_x86_ctx *c, const char *why)
+__attribute__((cold)) static int not_handled(struct xg_emu_x86_ctx *c, const char *why)
 {
 	snprintf(c->res->reason, sizeof(c->res->reason), "not handled: %.82s", why);
 	return XG_EMU_X86_NOT_HANDLED;
@@ -84,22 +84,28 @@ static int not_handled(struct xg_emu_x86_ctx *c, const char *why)
 
 /* An op of the VMM failed: what it was asked, in words (with the op's name for the VMM's
  * author), and its errno in words. */
-static int host_error(struct xg_emu_x86_ctx *c, const char *what, int rc)
+__attribute__((cold)) static int host_error(struct xg_emu_x86_ctx *c, const char *what, int rc)
 {
 	snprintf(c->res->reason, sizeof(c->res->reason), "the VMM could not %s: %s", what,
 		 strerror(rc < 0 ? -rc : rc));
 	return XG_EMU_X86_ERROR;
 }
 
-static int stage(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)
+__attribute__((noinline)) static int stage_hook(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)
 {
-	c->res->stage = s;
-	if (c->ops->hook && c->ops->hook(c->opaque, s, c->in, NULL)) {
+	if (c->ops->hook(c->opaque, s, c->in, NULL)) {
 		snprintf(c->res->reason, sizeof(c->res->reason), "vetoed at stage %s",
 			 stage_names[s]);
 		return XG_EMU_X86_VETOED;
 	}
 	return 0;
+}
+
+/* A stage has passed: nine a instruction, so the common case (no hook) is inline. */
+static inline int stage(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)
+{
+	c->res->stage = s;
+	return c->ops->hook ? stage_hook(c, s) : 0;
 }
 
 uint64_t xg_emu_x86_gpr_get(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size)
@@ -1039,13 +1045,12 @@ static int fetch_decode(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n
 	size_t have = n > 15 ? 15 : n;
 	int rc;
 
-	if (have)
+	/* the bytes the VMM gave are mostly the whole instruction: decoded where they are,
+	 * copied only when more must be fetched (with none, the decoder still zeroes insn) */
+	rc = xg_emu_x86_decode(bytes, have, c->mode, c->real, c->in, &c->res->exc, c->res->reason);
+	if (rc == XG_EMU_X86_TRUNCATED && have)
 		memcpy(buf, bytes, have);
-	for (;;) {
-		rc = xg_emu_x86_decode(buf, have, c->mode, c->real, c->in, &c->res->exc,
-				       c->res->reason);
-		if (rc != XG_EMU_X86_TRUNCATED)
-			break;
+	while (rc == XG_EMU_X86_TRUNCATED) {
 		/* fetch up to the end of the page or 15 bytes */
 		uint64_t la = c->r.seg[XG_EMU_X86_CS].base * (c->mode != 64) + c->r.rip + have;
 		uint32_t err = 0;
@@ -1066,6 +1071,8 @@ static int fetch_decode(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n
 		if (rc < 0)
 			return host_error(c, "read the instruction (fetch)", rc);
 		have += len;
+		rc = xg_emu_x86_decode(buf, have, c->mode, c->real, c->in, &c->res->exc,
+				       c->res->reason);
 	}
 	if (rc == XG_EMU_X86_NOT_HANDLED) {
 		char tmp[96];
@@ -1102,9 +1109,8 @@ static int legality(struct xg_emu_x86_ctx *c)
 		    /* L'L = 3 is reserved, but a stubbed register form with b = 1 holds a
 		     * rounding control there (SDM Vol. 2 2.7.8) */
 		    (in->vl == 3 && !(in->op == OP_STUB && in->bcast && in->mod == 3)) ||
-		    ((f & F_NOVVVV) && in->vvvv_enc) ||
-		    ((f & F_NOMASK) && (in->aaa || in->z)) || (in->bcast && in->op != OP_STUB) ||
-		    (in->z && !in->aaa) ||
+		    ((f & F_NOVVVV) && in->vvvv_enc) || ((f & F_NOMASK) && (in->aaa || in->z)) ||
+		    (in->bcast && in->op != OP_STUB) || (in->z && !in->aaa) ||
 		    (in->z && (f & F_STORE) && in->has_mem))
 			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	}
@@ -1167,7 +1173,7 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 	if (in->op >= OP_MOVS && in->op <= OP_SCAS)
 		return run_string(c);
 	impl = in->op == OP_STUB     ? &xg_emu_x86_stub_impl
-	       : in->op == OP_GP2     ? &xg_emu_x86_gp2_impl
+	       : in->op == OP_GP2    ? &xg_emu_x86_gp2_impl
 	       : in->op == OP_X87    ? &xg_emu_x86_x87_impl
 	       : (in->flags & F_SSE) ? &xg_emu_x86_simd_impl[in->op]
 				     : &gp_impl[in->op];
@@ -1204,7 +1210,11 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	struct xg_emu_x86_ctx c;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
+	/* res->insn is written by the decoder, whole; the rest of res here */
+	res->status = XG_EMU_X86_OK;
+	res->stage = XG_EMU_X86_STAGE_DECODE;
+	memset(&res->exc, 0, sizeof(res->exc));
+	res->reason[0] = 0;
 	c.ops = ops;
 	c.opaque = opaque;
 	c.res = res;
@@ -1214,9 +1224,11 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
 	c.on_fault = NULL;
 	c.nacc = 0;
-	memset(c.mem, 0, sizeof(c.mem));
+	/* an operand's bytes that are not read (masked elements) are zero */
+	memset(c.mem, 0, XG_EMU_X86_MEMZERO);
 	rc = ops->get_regs(opaque, &c.r);
 	if (rc < 0) {
+		memset(&res->insn, 0, sizeof(res->insn));
 		res->status = XG_EMU_X86_ERROR;
 		snprintf(res->reason, sizeof(res->reason),
 			 "the VMM could not read the registers (get_regs): %s",

@@ -165,7 +165,7 @@ enum {
 	OP_VINSERT, /* aux = lane size */
 	OP_VEXTRACT,
 	OP_STUB, /* SSE/AVX/AVX-512 run on the host in a stub (xg_emu_x86_stub.c): aux = class */
-	OP_GP2, /* xg_emu_x86_gp2.c: shifts, mul/div, bit counts, movbe, crc32, adx, BMI */
+	OP_GP2,	 /* xg_emu_x86_gp2.c: shifts, mul/div, bit counts, movbe, crc32, adx, BMI */
 	OP_COUNT
 };
 
@@ -229,11 +229,11 @@ void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem);
 
 /* One memory access of the instruction, within one segment; split per page later. */
 struct xg_emu_x86_acc {
-	uint64_t ea;  /* offset in the segment */
-	uint64_t la;  /* linear address */
-	uint16_t off; /* where its bytes are in ctx->mem */
+	uint64_t ea;   /* offset in the segment */
+	uint64_t la;   /* linear address */
+	uint16_t off;  /* where its bytes are in ctx->mem */
 	uint16_t size; /* bytes, at most 512 (FXSAVE) */
-	uint8_t kind; /* enum xg_emu_x86_access */
+	uint8_t kind;  /* enum xg_emu_x86_access */
 	uint8_t seg;
 	uint8_t align; /* #GP(0) unless aligned to this, checked in its turn (0: none) */
 	uint8_t probe; /* XG_EMU_X86_PROBE*: checked in its turn, never read or written */
@@ -243,6 +243,10 @@ struct xg_emu_x86_acc {
 
 #define XG_EMU_X86_MAXACC 72
 #define XG_EMU_X86_MEMBUF 512
+/* The operands of every instruction fit in ctx->mem's first 128 bytes (64-byte vectors,
+ * string and MOVDIR64B operands at offset 64, 16 gather elements of 8), which emulate()
+ * zeroes; FXSAVE/FXRSTOR's 512-byte image is written whole by plan or read whole. */
+#define XG_EMU_X86_MEMZERO 128
 
 /* The state of one emulation: a working copy of the registers and vector state. */
 struct xg_emu_x86_ctx {

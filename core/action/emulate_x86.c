@@ -165,6 +165,7 @@ static const struct xg_emu_x86_ops bridge_ops = {
     .write = b_write,
     .inject = b_inject,
     .hook = b_hook,
+    .hook_stages = 1u << XG_EMU_X86_STAGE_DECODE, /* b_hook looks at nothing else */
 };
 
 /* The exit's instruction bytes, or a reason there are none. */

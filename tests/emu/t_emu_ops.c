@@ -125,6 +125,20 @@ static const struct xg_emu_x86_ops ops = {
     .inject = f_inject,
     .hook = f_hook,
 };
+/* the same, with a hook that asks for two stages only (as exitgate's bridge asks for one) */
+static const struct xg_emu_x86_ops ops_two_stages = {
+    .get_regs = f_get_regs,
+    .set_regs = f_set_regs,
+    .get_xsave = f_get_xsave,
+    .set_xsave = f_set_xsave,
+    .translate = f_translate,
+    .read = f_read,
+    .write = f_write,
+    .inject = f_inject,
+    .hook = f_hook,
+    .hook_stages = (1u << XG_EMU_X86_STAGE_DECODE) | (1u << XG_EMU_X86_STAGE_WRITEBACK),
+};
+static const struct xg_emu_x86_ops *emu_ops = &ops;
 
 /* 64-bit mode, CPL 0, SSE/AVX/AVX-512 enabled, all pages present and writable */
 static void reset(struct fake *f)
@@ -166,7 +180,7 @@ static int emu(struct fake *f, const char *hex, struct xg_emu_x86_result *res)
 	/* the instruction also lives at RIP, for the fetch path */
 	if (page_of(f->r.rip) >= 0)
 		memcpy(f->mem + (f->r.rip - BASE), b, n);
-	return xg_emu_x86_emulate(&ops, f, b, n, res);
+	return xg_emu_x86_emulate(emu_ops, f, b, n, res);
 }
 
 /* Issue 11: the general-purpose instructions of xg_emu_x86_gp2.c, from their bytes. Where
@@ -413,7 +427,7 @@ static void gather_tests(void)
 	memcpy(f.xs + XG_EMU_X86_XS_XMM0 + 16, idx, 16); /* xmm1: indices */
 	for (int i = 0; i < 4; i++)
 		memcpy(f.xs + XG_EMU_X86_XS_XMM0 + 32 + 4 * i, &msb, 4); /* xmm2: all active */
-	memset(f.xs + XG_EMU_X86_XS_XMM0, 0x5a, 16);			   /* xmm0 */
+	memset(f.xs + XG_EMU_X86_XS_XMM0, 0x5a, 16);			 /* xmm0 */
 	f.present[1] = 0;
 	is_int(emu(&f, "c4 e2 69 90 04 8b", &res), XG_EMU_X86_EXCEPTION,
 	       "vpgatherdd xmm0, [rbx+xmm1*4], xmm2: element 2 on a missing page");
@@ -495,7 +509,8 @@ static void fxsave_tests(void)
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x808;
 	writes = f.writes;
 	is_int(emu(&f, "0f ae 03", &res), XG_EMU_X86_EXCEPTION, "fxsave [rbx] not 16-aligned");
-	ok(res.exc.vector == XG_EMU_X86_GP && f.writes == writes, "... #GP(0), nothing more written");
+	ok(res.exc.vector == XG_EMU_X86_GP && f.writes == writes,
+	   "... #GP(0), nothing more written");
 }
 
 /* x87 arithmetic with a memory operand (issue 11), run on the host FPU */
@@ -629,6 +644,28 @@ int main(void)
 	f.r.gpr[XG_EMU_X86_RBX] = 0x8000000000000000ull;
 	is_int(emu(&f, "8b 03", &res), XG_EMU_X86_VETOED, "a hook can veto an exception too");
 	is_int(f.injected, 0, "... which is then not injected");
+	/* hook_stages: the hook is called at the stages asked for, and only there */
+	emu_ops = &ops_two_stages;
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.veto_at = XG_EMU_X86_STAGE_READ;
+	is_int(emu(&f, "01 03", &res), XG_EMU_X86_OK,
+	       "hook_stages: no call at a stage not asked for");
+	ok(f.nstages == 2 && f.stages[0] == XG_EMU_X86_STAGE_DECODE &&
+	       f.stages[1] == XG_EMU_X86_STAGE_WRITEBACK,
+	   "hook_stages: decode and writeback only (%d calls)", f.nstages);
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.veto_at = XG_EMU_X86_STAGE_WRITEBACK;
+	is_int(emu(&f, "01 03", &res), XG_EMU_X86_VETOED, "hook_stages: a veto where it is asked");
+	is_int(f.writes + f.set_regs_calls, 0, "... changes nothing");
+	reset(&f);
+	f.veto_at = XG_EMU_X86_STAGE_EXCEPTION;
+	f.r.gpr[XG_EMU_X86_RBX] = 0x8000000000000000ull;
+	is_int(emu(&f, "8b 03", &res), XG_EMU_X86_EXCEPTION,
+	       "hook_stages without EXCEPTION: the exception is not offered to the hook");
+	is_int(f.injected, 1, "... and is injected");
+	emu_ops = &ops;
 
 	/* 6. canonical checks: #GP(0), and #SS(0) through rsp/rbp */
 	reset(&f);

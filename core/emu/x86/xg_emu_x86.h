@@ -355,6 +355,10 @@ struct xg_emu_x86_ops {
 	 * the features of an SSE/AVX/AVX-512 instruction run in a host stub (an instruction
 	 * the guest's CPU lacks is #UD). Without it the guest is taken to have the host's. */
 	int (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+	/* Optional: the stages the hook is called at, bit (1u << stage) for each; 0 (what a
+	 * zeroed struct holds) means every stage. Nine stages pass per instruction: a hook that
+	 * looks at one or two says which, and the others cost nothing. */
+	uint32_t hook_stages;
 };
 
 struct xg_emu_x86_result {

@@ -68,7 +68,8 @@ static void store_le(uint8_t *p, unsigned size, uint64_t v)
 	memcpy(p, &v, size > 8 ? 8 : size);
 }
 
-int xg_emu_x86_exc(struct xg_emu_x86_ctx *c, unsigned vector, int has_error, uint32_t error)
+__attribute__((cold)) int xg_emu_x86_exc(struct xg_emu_x86_ctx *c, unsigned vector, int has_error,
+					 uint32_t error)
 {
 	c->res->exc.vector = (uint8_t)vector;
 	c->res->exc.has_error = (uint8_t)has_error;
@@ -101,11 +102,11 @@ __attribute__((noinline)) static int stage_hook(struct xg_emu_x86_ctx *c, enum x
 	return 0;
 }
 
-/* A stage has passed: nine a instruction, so the common case (no hook) is inline. */
+/* A stage has passed: nine an instruction, so the common case (no hook there) is inline. */
 static inline int stage(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)
 {
 	c->res->stage = s;
-	return c->ops->hook ? stage_hook(c, s) : 0;
+	return (c->hook_mask >> s) & 1 ? stage_hook(c, s) : 0;
 }
 
 uint64_t xg_emu_x86_gpr_get(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size)
@@ -729,7 +730,7 @@ static int run_pieces(struct xg_emu_x86_ctx *c, unsigned kinds, piece_fn fn)
 
 /* The stores before access `upto` (which faulted) are done, as separate stores on the CPU
  * are; the WRITEBACK hook may still veto them. Returns the fault. */
-static int partial_write(struct xg_emu_x86_ctx *c, unsigned upto, int hooks)
+__attribute__((cold)) static int partial_write(struct xg_emu_x86_ctx *c, unsigned upto, int hooks)
 {
 	struct xg_emu_x86_exception exc = c->res->exc;
 	enum xg_emu_x86_stage at = c->res->stage;
@@ -750,7 +751,8 @@ static int commit(struct xg_emu_x86_ctx *c, int advance);
 /* Elements [0, done) of a gather or scatter are complete when access `done` faults: they are
  * read (or written), the instruction's handler records their completion, the WRITEBACK hook
  * may still veto, and the state goes back before the fault (SDM Vol. 2 VPGATHERDD). */
-static int partial_elements(struct xg_emu_x86_ctx *c, unsigned done, int hooks)
+__attribute__((cold)) static int partial_elements(struct xg_emu_x86_ctx *c, unsigned done,
+						  int hooks)
 {
 	struct xg_emu_x86_exception exc = c->res->exc;
 	enum xg_emu_x86_stage at = c->res->stage;
@@ -1018,7 +1020,7 @@ static int run_string(struct xg_emu_x86_ctx *c)
 
 /* ---- the pipeline ---- */
 
-static int deliver(struct xg_emu_x86_ctx *c)
+__attribute__((cold)) static int deliver(struct xg_emu_x86_ctx *c)
 {
 	struct xg_emu_x86_result *res = c->res;
 	int rc;
@@ -1028,7 +1030,8 @@ static int deliver(struct xg_emu_x86_ctx *c)
 	 * code (SDM Vol. 3A 21.1.4); virtual-8086 mode's go to protected-mode handlers, with */
 	if (!(c->r.cr0 & CR0_PE))
 		res->exc.has_error = 0, res->exc.error = 0;
-	if (c->ops->hook && c->ops->hook(c->opaque, XG_EMU_X86_STAGE_EXCEPTION, c->in, &res->exc)) {
+	if (((c->hook_mask >> XG_EMU_X86_STAGE_EXCEPTION) & 1) &&
+	    c->ops->hook(c->opaque, XG_EMU_X86_STAGE_EXCEPTION, c->in, &res->exc)) {
 		snprintf(res->reason, sizeof(res->reason), "exception %u vetoed", res->exc.vector);
 		return XG_EMU_X86_VETOED;
 	}
@@ -1220,6 +1223,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.res = res;
 	c.in = &res->insn;
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
+	c.hook_mask = !ops->hook ? 0 : ops->hook_stages ? ops->hook_stages : ~0u;
 	c.align = 0;
 	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
 	c.on_fault = NULL;

@@ -258,6 +258,7 @@ struct xg_emu_x86_ctx {
 	unsigned cpl, mode, real, rmode;
 	enum xg_emu_x86_vendor vendor; /* resolved: INTEL or AMD, never HOST */
 	int xs_loaded, xs_dirty, regs_dirty;
+	uint32_t hook_mask; /* bit (1u << stage): ops->hook is called there */
 	uint64_t next_rip;
 	unsigned align;	   /* alignment the memory operand needs (0: none) */
 	uint64_t align_ea; /* the operand's offset, for that check */

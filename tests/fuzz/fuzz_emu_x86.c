@@ -143,7 +143,17 @@ static int hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn *
 	return (int)s == ((struct fz *)o)->veto_at;
 }
 
-static const struct xg_emu_x86_ops ops = {g_regs, s_regs, g_xs, s_xs, tr, rd, wr, inj, hook, NULL};
+static const struct xg_emu_x86_ops ops = {
+    .get_regs = g_regs,
+    .set_regs = s_regs,
+    .get_xsave = g_xs,
+    .set_xsave = s_xs,
+    .translate = tr,
+    .read = rd,
+    .write = wr,
+    .inject = inj,
+    .hook = hook,
+};
 
 static uint64_t take(const uint8_t **d, size_t *n, unsigned k)
 {

@@ -248,38 +248,41 @@ struct xg_emu_x86_acc {
  * zeroes; FXSAVE/FXRSTOR's 512-byte image is written whole by plan or read whole. */
 #define XG_EMU_X86_MEMZERO 128
 
-/* The state of one emulation: a working copy of the registers and vector state. */
+/* The state of one emulation: a working copy of the registers and vector state. The
+ * fields every instruction sets come first, in as few cache lines as they fit: the
+ * emulator mostly runs right after a trip through the kernel, with cold caches, where each
+ * line it touches costs. */
 struct xg_emu_x86_ctx {
 	const struct xg_emu_x86_ops *ops;
 	void *opaque;
 	struct xg_emu_x86_result *res;
 	struct xg_emu_x86_insn *in;
-	struct xg_emu_x86_regs r;
 	unsigned cpl, mode, real, rmode;
 	enum xg_emu_x86_vendor vendor; /* resolved: INTEL or AMD, never HOST */
 	int xs_loaded, xs_dirty, regs_dirty;
 	uint32_t hook_mask; /* bit (1u << stage): ops->hook is called there */
+	unsigned align;	    /* alignment the memory operand needs (0: none) */
+	uint64_t align_ea;  /* the operand's offset, for that check */
 	uint64_t next_rip;
-	unsigned align;	   /* alignment the memory operand needs (0: none) */
-	uint64_t align_ea; /* the operand's offset, for that check */
 	unsigned nacc;
-	struct xg_emu_x86_acc acc[XG_EMU_X86_MAXACC];
 	/* an x87 store form run once in plan (to know whether it stores), reused by exec */
 	int x87_ran, x87_stores;
 	/* the vector state as plan() left it is kept when a memory access then faults (an MMX
 	 * store sets TOP to 0 before its access: seen on the CPU) */
 	int xs_on_fault;
+	/* the accesses are separate stores: a fault in a later one leaves the earlier ones
+	 * written (FSTP m80 is an 8-byte and a 2-byte store: seen on the CPU) */
+	int partial_stores;
 	/* an access faulted after accesses [0, done) of independent elements (gathers and
 	 * scatters): those are complete, and this updates the state to say so; the pipeline
 	 * then reads and writes them, commits, and delivers the fault */
 	int (*on_fault)(struct xg_emu_x86_ctx *c, unsigned done);
+	struct xg_emu_x86_regs r;
+	uint8_t mem[XG_EMU_X86_MEMBUF] __attribute__((aligned(64)));
+	struct xg_emu_x86_acc acc[XG_EMU_X86_MAXACC];
 	uint8_t acc_elem_active[64]; /* gathers: which elements have an access */
-	/* the accesses are separate stores: a fault in a later one leaves the earlier ones
-	 * written (FSTP m80 is an 8-byte and a 2-byte store: seen on the CPU) */
-	int partial_stores;
 	uint8_t x87_out[32];
 	uint8_t x87_img[512] __attribute__((aligned(64)));
-	uint8_t mem[XG_EMU_X86_MEMBUF] __attribute__((aligned(64)));
 	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
 };
 

@@ -1,6 +1,16 @@
 /* disasm.c - see disasm.h. cs_open costs microseconds and a handle is not thread-safe: each
  * thread keeps one handle per architecture, opened on first use, closed when the thread
- * ends (a vCPU thread of `exitgate run` ends with its vCPU). */
+ * ends (a vCPU thread of `exitgate run` ends with its vCPU).
+ *
+ * A policy that reads e.disasm in a loop of exits sees the same few instructions again and
+ * again, and capstone costs about half a microsecond each (tests/bench/bench_engine). So
+ * each thread also keeps a small cache of texts, keyed by everything the text depends on:
+ * the bytes, how many there are, the mode and the address (a branch's target is printed
+ * from it). It is per thread like the handles, so threads never share an entry, and it
+ * holds nothing of a policy, so a hot reload has nothing to invalidate. Bounded: CACHE_SETS
+ * x CACHE_WAYS entries of one instruction each. Capstone decodes into one cs_insn per handle
+ * (cs_malloc'ed with the handle, cs_disasm_iter) instead of cs_disasm's allocation per call,
+ * so once a thread's handles are open nothing here allocates. */
 #include <capstone.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,24 +19,44 @@
 
 #include "disasm/disasm.h"
 
-/* slots: 0 x86 64-bit, 1 arm64, 2 x86 32-bit, 3 x86 16-bit */
-struct handles {
-	csh h[4];
-	uint8_t opened[4];
+#define NSLOTS	   4  /* 0 x86 64-bit, 1 arm64, 2 x86 32-bit, 3 x86 16-bit */
+#define KEY_MAX	   16 /* longer inputs bypass the cache (an x86 instruction is <= 15 bytes) */
+#define CACHE_SETS 32 /* a power of two */
+#define CACHE_WAYS 2
+#define TEXT_MAX   (CS_MNEMONIC_SIZE + 1 + sizeof(((cs_insn *)0)->op_str))
+
+struct entry {
+	uint64_t addr;
+	uint8_t bytes[KEY_MAX];
+	uint8_t len; /* 0: the entry is empty */
+	uint8_t slot;
+	uint8_t size; /* the instruction's length; 0: not an instruction capstone knows */
+	char text[TEXT_MAX];
+};
+
+struct per_thread {
+	csh h[NSLOTS];
+	cs_insn *insn[NSLOTS]; /* cs_disasm_iter's output, one per open handle */
+	uint8_t opened[NSLOTS];
+	uint8_t last_way[CACHE_SETS]; /* the way hit or filled last: the other one is replaced */
+	struct entry cache[CACHE_SETS][CACHE_WAYS];
 };
 
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static __thread struct handles *mine;
+static __thread struct per_thread *mine;
 
 static void close_handles(void *p)
 {
-	struct handles *hs = p;
+	struct per_thread *pt = p;
 
-	for (int i = 0; i < 4; i++)
-		if (hs->opened[i])
-			cs_close(&hs->h[i]);
-	free(hs);
+	for (int i = 0; i < NSLOTS; i++)
+		if (pt->opened[i]) {
+			cs_free(pt->insn[i], 1);
+			cs_close(&pt->h[i]);
+		}
+	free(pt);
+	mine = NULL;
 }
 
 static void make_key(void)
@@ -34,7 +64,7 @@ static void make_key(void)
 	pthread_key_create(&key, close_handles);
 }
 
-static struct handles *handles(void)
+static struct per_thread *per_thread(void)
 {
 	if (!mine) {
 		pthread_once(&key_once, make_key);
@@ -45,41 +75,103 @@ static struct handles *handles(void)
 	return mine;
 }
 
+static int open_slot(struct per_thread *pt, cs_arch ca, cs_mode cm, int slot)
+{
+	if (pt->opened[slot])
+		return 0;
+	if (cs_open(ca, cm, &pt->h[slot]) != CS_ERR_OK)
+		return -1;
+	pt->insn[slot] = cs_malloc(pt->h[slot]);
+	if (!pt->insn[slot]) {
+		cs_close(&pt->h[slot]);
+		return -1;
+	}
+	pt->opened[slot] = 1;
+	return 0;
+}
+
+/* Capstone's text of the first instruction of bytes[0..len) at addr, into text[TEXT_MAX];
+ * its length, or 0. */
+static size_t decode(struct per_thread *pt, int slot, const uint8_t *bytes, size_t len,
+		     uint64_t addr, char *text)
+{
+	cs_insn *insn = pt->insn[slot];
+	const uint8_t *code = bytes;
+	size_t left = len;
+	uint64_t at = addr;
+
+	if (!cs_disasm_iter(pt->h[slot], &code, &left, &at, insn)) {
+		snprintf(text, TEXT_MAX, "(not an instruction capstone knows)");
+		return 0;
+	}
+	if (insn->op_str[0])
+		snprintf(text, TEXT_MAX, "%s %s", insn->mnemonic, insn->op_str);
+	else
+		snprintf(text, TEXT_MAX, "%s", insn->mnemonic);
+	return insn->size;
+}
+
+static unsigned set_of(int slot, const uint8_t *bytes, size_t len, uint64_t addr)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)slot << 8 | len); /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ bytes[i]) * 0x100000001b3ull;
+	h = (h ^ addr) * 0x100000001b3ull;
+	h ^= h >> 29;
+	return (unsigned)h & (CACHE_SETS - 1);
+}
+
 static size_t disasm(cs_arch ca, cs_mode cm, int slot, const char *what, const uint8_t *bytes,
 		     size_t len, uint64_t addr, char *out, size_t out_size)
 {
-	struct handles *hs = handles();
-	cs_insn *insn;
-	size_t n, size = 0;
-	csh h;
+	struct per_thread *pt = per_thread();
+	struct entry *set, *e;
+	unsigned s, way;
+	char text[TEXT_MAX];
+	size_t size;
 
-	if (!hs || (!hs->opened[slot] && cs_open(ca, cm, &hs->h[slot]) != CS_ERR_OK)) {
+	if (!pt || open_slot(pt, ca, cm, slot)) {
 		snprintf(out, out_size, "(capstone cannot open %s)", what);
 		return 0;
 	}
-	hs->opened[slot] = 1;
-	h = hs->h[slot];
-	n = cs_disasm(h, bytes, len, addr, 1, &insn);
-	if (n == 1) {
-		if (insn[0].op_str[0])
-			snprintf(out, out_size, "%s %s", insn[0].mnemonic, insn[0].op_str);
-		else
-			snprintf(out, out_size, "%s", insn[0].mnemonic);
-		size = insn[0].size;
-		cs_free(insn, n);
-	} else {
-		snprintf(out, out_size, "(not an instruction capstone knows)");
+	if (!len || len > KEY_MAX) {
+		size = decode(pt, slot, bytes, len, addr, text);
+		snprintf(out, out_size, "%s", text);
+		return size;
 	}
-	return size;
+	s = set_of(slot, bytes, len, addr);
+	set = pt->cache[s];
+	for (way = 0; way < CACHE_WAYS; way++) {
+		e = &set[way];
+		if (e->len == len && e->slot == slot && e->addr == addr &&
+		    !memcmp(e->bytes, bytes, len)) {
+			pt->last_way[s] = (uint8_t)way;
+			snprintf(out, out_size, "%s", e->text);
+			return e->size;
+		}
+	}
+	way = (pt->last_way[s] + 1) % CACHE_WAYS;
+	e = &set[way];
+	e->size = (uint8_t)decode(pt, slot, bytes, len, addr, e->text);
+	memcpy(e->bytes, bytes, len);
+	e->len = (uint8_t)len;
+	e->slot = (uint8_t)slot;
+	e->addr = addr;
+	pt->last_way[s] = (uint8_t)way;
+	snprintf(out, out_size, "%s", e->text);
+	return e->size;
 }
 
-size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64_t addr,
-		     char *out, size_t out_size)
+size_t xg_disasm_one(enum xg_arch arch, const uint8_t *bytes, size_t len, uint64_t addr, char *out,
+		     size_t out_size)
 {
 	if (arch == XG_ARCH_X86_64)
-		return disasm(CS_ARCH_X86, CS_MODE_64, 0, "x86_64", bytes, len, addr, out, out_size);
+		return disasm(CS_ARCH_X86, CS_MODE_64, 0, "x86_64", bytes, len, addr, out,
+			      out_size);
 	if (arch == XG_ARCH_ARM64)
-		return disasm(CS_ARCH_ARM64, CS_MODE_ARM, 1, "arm64", bytes, len, addr, out, out_size);
+		return disasm(CS_ARCH_ARM64, CS_MODE_ARM, 1, "arm64", bytes, len, addr, out,
+			      out_size);
 	snprintf(out, out_size, "(no disassembler for %s)", xg_arch_name(arch));
 	return 0;
 }
@@ -88,11 +180,14 @@ size_t xg_disasm_x86(unsigned bits, const uint8_t *bytes, size_t len, uint64_t a
 		     size_t out_size)
 {
 	if (bits == 64)
-		return disasm(CS_ARCH_X86, CS_MODE_64, 0, "x86_64", bytes, len, addr, out, out_size);
+		return disasm(CS_ARCH_X86, CS_MODE_64, 0, "x86_64", bytes, len, addr, out,
+			      out_size);
 	if (bits == 32)
-		return disasm(CS_ARCH_X86, CS_MODE_32, 2, "x86 32-bit", bytes, len, addr, out, out_size);
+		return disasm(CS_ARCH_X86, CS_MODE_32, 2, "x86 32-bit", bytes, len, addr, out,
+			      out_size);
 	if (bits == 16)
-		return disasm(CS_ARCH_X86, CS_MODE_16, 3, "x86 16-bit", bytes, len, addr, out, out_size);
+		return disasm(CS_ARCH_X86, CS_MODE_16, 3, "x86 16-bit", bytes, len, addr, out,
+			      out_size);
 	snprintf(out, out_size, "(no x86 mode of %u bits)", bits);
 	return 0;
 }

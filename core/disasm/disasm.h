@@ -1,6 +1,10 @@
 /*
  * disasm.h - instruction text through libcapstone, for people reading exits and dumps.
  * The engine's own decoders never depend on it: capstone is an oracle and a printer here.
+ * Safe on any thread: each thread has its own capstone handles and its own small cache of
+ * texts (keyed by the bytes, mode and address; inputs of up to 16 bytes), so the same
+ * instruction costs capstone once per thread, and once a thread's handles are open a call
+ * allocates nothing.
  */
 #ifndef XG_DISASM_H
 #define XG_DISASM_H

@@ -4,6 +4,12 @@
  * that reads the disassembly; then reload latency (API, and file change -> new policy
  * serving through inotify). Not part of the suite: run build/bench/bench_engine.
  * Targets (issue 3): cached < 50 ns over decode, trivial Lua < 500 ns over decode.
+ *
+ * Then what the work a policy does costs (issue 15), each as ns per exit over the trivial
+ * Lua policy of the same exit: e.disasm of the same instruction every exit and of a new one
+ * every exit (the disassembly cache's hit and miss), e.insn_class, registers, guest memory,
+ * and every field of an emulation-failure and of an MMIO exit read in a loop. The vCPU ops
+ * here are stand-ins that copy from memory, so the rows are the engine's own cost.
  */
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -13,6 +19,8 @@
 #include <unistd.h>
 
 #include "exitgate.h"
+#include "emu/x86/xg_emu_x86.h"
+#include "exit/fields.h"
 
 static int nop_emulate(void *o, const struct xg_exit *x)
 {
@@ -24,7 +32,46 @@ static int nop_inject(void *o, unsigned v, int h, uint32_t c)
 	return 0;
 }
 
-static const struct xg_vcpu_ops ops = {.emulate = nop_emulate, .inject_exception = nop_inject};
+static uint8_t ram[65536];
+
+static int mem_get_reg(void *o, const char *name, uint64_t *val)
+{
+	*val = (uint64_t)name[0] << 8 | 0x1000;
+	return 0;
+}
+
+static int mem_read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
+{
+	if (gpa >= sizeof(ram) || len > sizeof(ram) - gpa)
+		return -14;
+	memcpy(buf, ram + gpa, len);
+	return 0;
+}
+
+static int identity_translate(void *o, uint64_t gva, uint64_t *gpa)
+{
+	*gpa = gva;
+	return 0;
+}
+
+/* a vCPU in 64-bit mode (CS.L, EFER.LMA, CR0.PE) */
+static int long_mode_regs(void *o, struct xg_emu_x86_regs *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->seg[XG_EMU_X86_CS].l = 1;
+	r->seg[XG_EMU_X86_CS].present = 1;
+	r->cr0 = 0x80000011;
+	r->efer = 0x500;
+	r->rflags = 2;
+	return 0;
+}
+
+static const struct xg_vcpu_ops ops = {.emulate = nop_emulate,
+				       .inject_exception = nop_inject,
+				       .get_reg = mem_get_reg,
+				       .read_gpa = mem_read_gpa,
+				       .translate_gva = identity_translate,
+				       .get_x86_regs = long_mode_regs};
 
 static void quiet(void *ud, const char *line)
 {
@@ -38,7 +85,7 @@ static double now(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static _Alignas(8) uint8_t run[4096];
+static _Alignas(8) uint8_t run[4096], mmio_run[4096];
 static char dir[64] = "/tmp/xg-bench-XXXXXX";
 
 static void make_run(void)
@@ -51,6 +98,24 @@ static void make_run(void)
 	kr->emulation_failure.flags = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
 	kr->emulation_failure.insn_size = 2;
 	memcpy(kr->emulation_failure.insn_bytes, "\xd9\x00", 2);
+	kr = (struct kvm_run *)mmio_run;
+	kr->exit_reason = KVM_EXIT_MMIO;
+	kr->mmio.phys_addr = 0xfee00040;
+	kr->mmio.len = 4;
+	kr->mmio.is_write = 1;
+	memcpy(kr->mmio.data, "\x11\x22\x33\x44", 4);
+}
+
+/* A different instruction every exit: fld dword ptr [rax + disp32], disp = i mod 4096, more
+ * distinct byte strings than any disassembly cache keeps. */
+static void vary_insn(uint8_t *r, int i)
+{
+	struct kvm_run *kr = (struct kvm_run *)r;
+	uint32_t disp = (uint32_t)(i & 4095) << 4;
+
+	kr->emulation_failure.insn_size = 6;
+	memcpy(kr->emulation_failure.insn_bytes, "\xd9\x80", 2);
+	memcpy(kr->emulation_failure.insn_bytes + 2, &disp, 4);
 }
 
 static const char *write_policy(const char *text)
@@ -67,43 +132,102 @@ static const char *write_policy(const char *text)
 	return path;
 }
 
-static double per_exit(xg_vcpu *v, int n)
+static double per_exit(xg_vcpu *v, uint8_t *r, int n, int vary)
 {
 	double t0;
 
-	for (int i = 0; i < n / 10; i++)
-		xg_handle_exit(v, run, sizeof(run), 0);
+	for (int i = 0; i < n / 10; i++) {
+		if (vary)
+			vary_insn(r, i);
+		xg_handle_exit(v, r, sizeof(run), 0);
+	}
 	t0 = now();
-	for (int i = 0; i < n; i++)
-		xg_handle_exit(v, run, sizeof(run), 0);
+	for (int i = 0; i < n; i++) {
+		if (vary)
+			vary_insn(r, i);
+		xg_handle_exit(v, r, sizeof(run), 0);
+	}
 	return (now() - t0) / n;
 }
 
-static double bench_policy(const char *text, int n, int want_cached)
+/* ns per exit of a policy over run r (a copy: vary changes its bytes) */
+static double bench_policy_on(const uint8_t *r0, const char *text, int n, int want_cached, int vary)
 {
+	static _Alignas(8) uint8_t r[4096];
 	struct xg_error err;
 	xg_config *cfg = xg_config_for_policy(write_policy(text), &err);
 	xg_engine *e = cfg ? xg_engine_new(cfg, &err) : NULL;
 	xg_vcpu *v = e ? xg_vcpu_attach(e, "default", 0, &ops, NULL, &err) : NULL;
-	struct xg_result r;
+	struct xg_result res;
 	double ns;
 
 	if (!v) {
 		fprintf(stderr, "bench_engine: %s\n", err.msg);
 		exit(1);
 	}
-	xg_handle_exit(v, run, sizeof(run), 0);
-	r = xg_handle_exit(v, run, sizeof(run), 0);
-	if (r.fail || r.cached != want_cached) {
-		fprintf(stderr, "bench_engine: unexpected result (fail %s, cached %d): %s\n",
-			xg_fail_name(r.fail), r.cached, xg_vcpu_last_error(v));
+	memcpy(r, r0, sizeof(r));
+	xg_handle_exit(v, r, sizeof(r), 0);
+	res = xg_handle_exit(v, r, sizeof(r), 0);
+	if (res.fail || res.cached != want_cached) {
+		fprintf(stderr, "bench_engine: unexpected result (fail %s, cached %d): %s\n%s",
+			xg_fail_name(res.fail), res.cached, xg_vcpu_last_error(v), text);
 		exit(1);
 	}
-	ns = per_exit(v, n);
+	ns = per_exit(v, r, n, vary);
 	xg_vcpu_detach(v);
 	xg_engine_free(e);
 	xg_config_free(cfg);
 	return ns;
+}
+
+/* A handler of kind `kind` that does `work` (Lua statements using e and vcpu) then emulates. */
+static double bench_work(const uint8_t *r, const char *kind, const char *work, int n, int vary)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "local xg = require 'exitgate'\nlocal E = xg.emulate()\n"
+		 "return { %s = function(e, vcpu)\n%s\nreturn E end }\n",
+		 kind, work);
+	return bench_policy_on(r, text, n, 0, vary);
+}
+
+/* Each field of the exit in r read `reps` times per exit, ns per read over the trivial
+ * policy; then the lazy names. */
+static void bench_fields(const uint8_t *r, const char *kind, int n)
+{
+	static const char *const lazy[] = {"disasm", "insn_class", "errno"};
+	struct xg_exit_opts o = {XG_ARCH_X86_64, XG_HW_AUTO};
+	const int reps = 10;
+	struct xg_exit x;
+	struct xg_error err;
+	double base = bench_work(r, kind, "", n, 0);
+	char work[256];
+
+	o.hw = xg_hw_host();
+	if (xg_exit_decode(&x, r, sizeof(run), &o, &err)) {
+		fprintf(stderr, "bench_engine: %s\n", err.msg);
+		exit(1);
+	}
+	printf("%s exit: trivial policy %.1f ns/exit; ns per read of each field (x%d per exit):\n",
+	       kind, base, reps);
+	for (const struct xg_fieldset *fs = xg_exit_fields(&x); fs; fs = fs->next)
+		for (unsigned i = 0; i < fs->n; i++) {
+			snprintf(work, sizeof(work), "for i = 1, %d do local _ = e.%s end", reps,
+				 fs->f[i].name);
+			printf("  e.%-30s %8.1f\n", fs->f[i].name,
+			       (bench_work(r, kind, work, n, 0) - base) / reps);
+		}
+	for (size_t i = 0; i < sizeof(lazy) / sizeof(lazy[0]); i++) {
+		snprintf(work, sizeof(work), "for i = 1, %d do local _ = e.%s end", reps, lazy[i]);
+		printf("  e.%-30s %8.1f  (lazy)\n", lazy[i],
+		       (bench_work(r, kind, work, n, 0) - base) / reps);
+	}
+}
+
+static double bench_policy(const char *text, int n, int want_cached)
+{
+	return bench_policy_on(run, text, n, want_cached, 0);
 }
 
 int main(int argc, char **argv)
@@ -155,6 +279,38 @@ int main(int argc, char **argv)
 	       trivial_const, trivial_const - decode);
 	printf("%-34s %8.1f ns/exit  (+%.1f over decode)\n", "Lua reading e.disasm (capstone)",
 	       disasm, disasm - decode);
+
+	{
+		int m = n / 10;
+		double base = bench_work(run, "emulation_failure", "", m, 0);
+		double vbase = bench_work(run, "emulation_failure", "", m, 1);
+		struct {
+			const char *what, *work;
+			int vary;
+		} rows[] = {
+		    {"e.disasm, same insn every exit", "local _ = e.disasm", 0},
+		    {"e.disasm, new insn every exit", "local _ = e.disasm", 1},
+		    {"e.disasm read twice", "local _ = e.disasm; _ = e.disasm", 0},
+		    {"e.insn_class", "local _ = e.insn_class", 0},
+		    {"e.regs.rip", "local _ = e.regs.rip", 0},
+		    {"vcpu.regs.rip", "local _ = vcpu.regs.rip", 0},
+		    {"vcpu:reg('rax')", "local _ = vcpu:reg('rax')", 0},
+		    {"vcpu:read(0x1000, 8)", "local _ = vcpu:read(0x1000, 8)", 0},
+		    {"vcpu:read(0x1000, 4096)", "local _ = vcpu:read(0x1000, 4096)", 0},
+		    {"vcpu:read_gva(0x1000, 8)", "local _ = vcpu:read_gva(0x1000, 8)", 0},
+		    {"vcpu:translate(0x1000)", "local _ = vcpu:translate(0x1000)", 0},
+		};
+
+		printf("work in a policy, ns/exit over the trivial policy (%.1f ns/exit; %.1f with "
+		       "a new insn every exit), %d exits:\n",
+		       base, vbase, m);
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+			printf("  %-32s %8.1f\n", rows[i].what,
+			       bench_work(run, "emulation_failure", rows[i].work, m, rows[i].vary) -
+				   (rows[i].vary ? vbase : base));
+		bench_fields(run, "emulation_failure", m);
+		bench_fields(mmio_run, "mmio", m);
+	}
 
 	/* reload latency */
 	{

@@ -111,6 +111,19 @@ static size_t decode(struct per_thread *pt, int slot, const uint8_t *bytes, size
 	return insn->size;
 }
 
+/* snprintf(out, out_size, "%s", text) without parsing a format: a hit costs little else */
+static void copy_out(char *out, size_t out_size, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (!out_size)
+		return;
+	if (n >= out_size)
+		n = out_size - 1;
+	memcpy(out, text, n);
+	out[n] = 0;
+}
+
 static unsigned set_of(int slot, const uint8_t *bytes, size_t len, uint64_t addr)
 {
 	uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)slot << 8 | len); /* FNV-1a */
@@ -137,7 +150,7 @@ static size_t disasm(cs_arch ca, cs_mode cm, int slot, const char *what, const u
 	}
 	if (!len || len > KEY_MAX) {
 		size = decode(pt, slot, bytes, len, addr, text);
-		snprintf(out, out_size, "%s", text);
+		copy_out(out, out_size, text);
 		return size;
 	}
 	s = set_of(slot, bytes, len, addr);
@@ -147,7 +160,7 @@ static size_t disasm(cs_arch ca, cs_mode cm, int slot, const char *what, const u
 		if (e->len == len && e->slot == slot && e->addr == addr &&
 		    !memcmp(e->bytes, bytes, len)) {
 			pt->last_way[s] = (uint8_t)way;
-			snprintf(out, out_size, "%s", e->text);
+			copy_out(out, out_size, e->text);
 			return e->size;
 		}
 	}
@@ -159,7 +172,7 @@ static size_t disasm(cs_arch ca, cs_mode cm, int slot, const char *what, const u
 	e->slot = (uint8_t)slot;
 	e->addr = addr;
 	pt->last_way[s] = (uint8_t)way;
-	snprintf(out, out_size, "%s", e->text);
+	copy_out(out, out_size, e->text);
 	return e->size;
 }
 

@@ -1040,11 +1040,13 @@ static int arm64_disasm(lua_State *L, struct xg_lstate *ls, const struct xg_exit
 	return 1;
 }
 
-/* e.disasm, e.insn_class, e.regs, e.errno: computed only when a policy asks. */
+/* e.disasm, e.insn_class, e.regs, e.errno: computed only when a policy asks. exit_lua.c
+ * calls this only for a live exit object (it checked), and the one exit object of this
+ * state shows the exit of the running call, ls->x: no second check of the userdata. */
 static int exit_fallback(lua_State *L)
 {
 	struct xg_lstate *ls = get_ls(L);
-	const struct xg_exit *x = xg_exit_lua_check(L, 1);
+	const struct xg_exit *x = ls->x;
 	const char *k = lua_tostring(L, 2);
 
 	if (!x || !k)

@@ -35,6 +35,7 @@
 #include "exit/exit_lua.h"
 #include "exit/names.h"
 #include "xg_emu_arm64.h"
+#include "xg_emu_x86.h"
 
 #define XG_VCPU_MT	    "exitgate.vcpu"
 #define XG_REGS_MT	    "exitgate.regs"
@@ -1040,6 +1041,23 @@ static int arm64_disasm(lua_State *L, struct xg_lstate *ls, const struct xg_exit
 	return 1;
 }
 
+/* The code size an x86 vCPU runs at, as dumps and e.insn_class decode: real and virtual-8086
+ * mode run 16-bit code, IA-32e mode (EFER.LMA) with CS.L 64-bit code, otherwise CS.D picks 32
+ * or 16 (SDM Vol. 3A 3.4.5, 5.2.1). 64 when the VMM gives no x86 state. */
+static unsigned x86_code_bits(struct xg_lstate *ls)
+{
+	struct xg_emu_x86_regs r;
+	const struct xg_emu_x86_segment *cs = &r.seg[XG_EMU_X86_CS];
+
+	if (!ls->v || !ls->v->ops.get_x86_regs || ls->v->ops.get_x86_regs(ls->v->opaque, &r))
+		return 64;
+	if (!(r.cr0 & 1) || (r.rflags & (1u << 17))) /* CR0.PE clear, RFLAGS.VM set */
+		return 16;
+	if ((r.efer & (1u << 10)) && cs->l) /* EFER.LMA */
+		return 64;
+	return cs->db ? 32 : 16;
+}
+
 /* e.disasm, e.insn_class, e.regs, e.errno: computed only when a policy asks. exit_lua.c
  * calls this only for a live exit object (it checked), and the one exit object of this
  * state shows the exit of the running call, ls->x: no second check of the userdata. */
@@ -1058,8 +1076,9 @@ static int exit_fallback(lua_State *L)
 		if (x->reason != 17 || strcmp(x->kind, "emulation_failure") ||
 		    !x->u.internal.has_insn || !x->u.internal.insn_size)
 			return 0;
-		if (!xg_disasm_one(x->arch, x->u.internal.insn, x->u.internal.insn_size, 0, text,
-				   sizeof(text)))
+		if (x->arch != XG_ARCH_X86_64 ||
+		    !xg_disasm_x86(x86_code_bits(ls), x->u.internal.insn, x->u.internal.insn_size,
+				   0, text, sizeof(text)))
 			return 0;
 		lua_pushstring(L, text);
 		return 1;

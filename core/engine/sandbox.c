@@ -979,18 +979,25 @@ static int vcpu_translate(lua_State *L)
 	return 1;
 }
 
+/* vcpu:translate then vcpu:read, without a Lua call between them */
 static int vcpu_read_gva(lua_State *L)
 {
-	lua_settop(L, 3);
-	lua_pushcfunction(L, vcpu_translate);
-	lua_pushvalue(L, 1);
-	lua_pushvalue(L, 2);
-	lua_call(L, 2, 2);
-	if (lua_isnil(L, -2))
+	struct xg_lstate *ls = need_call(L, "address translation");
+	lua_Integer gva = luaL_checkinteger(L, 2);
+	uint64_t gpa;
+	int rc;
+
+	if (!ls->v->ops.translate_gva)
+		return luaL_error(L, "translating addresses is not supported by this VMM");
+	rc = ls->v->ops.translate_gva(ls->v->opaque, (uint64_t)gva, &gpa);
+	if (rc) {
+		luaL_pushfail(L);
+		lua_pushfstring(L, "gva 0x%I: %s", gva, strerror(-rc));
 		return 2;
-	lua_pop(L, 1);
-	lua_replace(L, 2);
+	}
 	lua_settop(L, 3);
+	lua_pushinteger(L, (lua_Integer)gpa);
+	lua_replace(L, 2);
 	return vcpu_read(L);
 }
 

@@ -255,10 +255,16 @@ int main(int argc, char **argv)
 	o.hw = xg_hw_host();
 	for (int i = 0; i < n / 10; i++)
 		xg_exit_decode(&x, run, sizeof(run), &o, &err);
-	t0 = now();
-	for (int i = 0; i < n; i++)
-		xg_exit_decode(&x, run, sizeof(run), &o, &err);
-	decode = (now() - t0) / n;
+	decode = 1e18;
+	for (int round = 0; round < 5; round++) { /* the fastest of 5, as per_exit */
+		double ns;
+		t0 = now();
+		for (int i = 0; i < n / 5; i++)
+			xg_exit_decode(&x, run, sizeof(run), &o, &err);
+		ns = (now() - t0) / (n / 5);
+		if (ns < decode)
+			decode = ns;
+	}
 
 	cached = bench_policy("local xg = require 'exitgate'\n"
 			      "return { emulation_failure = function(e) return "

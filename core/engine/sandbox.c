@@ -1091,9 +1091,12 @@ static int exit_fallback(lua_State *L)
 		return 1;
 	}
 	if (!strcmp(k, "insn_class")) {
-		const char *c = x->arch == XG_ARCH_X86_64 && ls->v
-					? xg_x86_insn_class(&ls->v->ops, ls->v->opaque, x)
-					: NULL;
+		/* only an emulation failure carries instruction bytes: on any other exit the
+		 * decoder would format why not, for a nil */
+		const char *c =
+		    x->arch == XG_ARCH_X86_64 && ls->v && x->reason == 17 && x->u.internal.has_insn
+			? xg_x86_insn_class(&ls->v->ops, ls->v->opaque, x)
+			: NULL;
 		if (!c)
 			return 0;
 		lua_pushstring(L, c);

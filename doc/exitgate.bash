@@ -24,15 +24,16 @@ _exitgate()
 	run)
 		case $prev in
 		--timeout|--record-max) return ;;
+		--log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
 		esac
-		opts="--ctl --stats --timeout --watch --quiet --metrics --record --record-max --help --version" ;;
+		opts="--ctl --stats --timeout --watch --quiet --no-progress --log-format --paused -S --metrics --record --record-max --help --version" ;;
 	replay) opts="--policy --all --json --help --version" ;;
 	ctl)
 		if [ "$COMP_CWORD" -eq 3 ]; then
 			COMPREPLY=($(compgen -W "status resume suspend stop dump reload metrics" -- "$cur"))
 			return
 		fi
-		opts="--help --version" ;;
+		opts="--json --help --version" ;;
 	help)
 		COMPREPLY=($(compgen -W "decode triage check test run replay show ctl" -- "$cur"))
 		return ;;

@@ -10,10 +10,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: exitgate ctl SOCKET COMMAND [TARGET]\n"
+	fprintf(f, "usage: exitgate ctl [--json] SOCKET COMMAND [TARGET]\n"
 		   "\n"
-		   "  status [T]    one line per vCPU: running, suspended (why), ended (how)\n"
-		   "  resume [T]    resume suspended vCPUs\n"
+		   "  status [T]    one line per vCPU: running, paused, suspended (why), ended\n"
+		   "                (how); with --json one JSON object: per guest its counters\n"
+		   "                as --stats has them, per vCPU its state and exits\n"
+		   "  resume [T]    resume suspended (or --paused) vCPUs\n"
 		   "  suspend [T]   park running vCPUs\n"
 		   "  stop [T]      stop guests (the run ends with status 3)\n"
 		   "  dump [T]      write a triage dump of each vCPU; prints the files\n"
@@ -31,8 +33,16 @@ int xg_cmd_ctl(int argc, char **argv)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	char line[512], buf[4096];
-	int fd, n, rc = 0;
+	int fd, n, rc = 0, json = 0, k = 1;
 	FILE *in;
+
+	/* --json anywhere: the rest are the positional words */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else
+			argv[k++] = argv[i];
+	argc = k;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
@@ -57,6 +67,11 @@ int xg_cmd_ctl(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (json && strcmp(argv[2], "status")) {
+		fprintf(stderr,
+			"exitgate ctl: --json is for status (metrics is Prometheus text)\n");
+		return 2;
+	}
 	if (strlen(argv[1]) >= sizeof(a.sun_path)) {
 		fprintf(stderr, "exitgate ctl: socket path too long\n");
 		return 2;
@@ -70,8 +85,8 @@ int xg_cmd_ctl(int argc, char **argv)
 			close(fd);
 		return 2;
 	}
-	n = snprintf(line, sizeof(line), "%s%s%s\n", argv[2], argc > 3 ? " " : "",
-		     argc > 3 ? argv[3] : "");
+	n = snprintf(line, sizeof(line), "%s%s%s%s\n", argv[2], json ? " --json" : "",
+		     argc > 3 ? " " : "", argc > 3 ? argv[3] : "");
 	/* MSG_NOSIGNAL: a run that dropped us is an error message, not a silent SIGPIPE */
 	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
 		fprintf(stderr, "exitgate ctl: %s: %s\n", argv[1], strerror(errno));

@@ -21,9 +21,16 @@ static void usage(FILE *f)
 		"  --ctl PATH         control socket for `exitgate ctl` (default:\n"
 		"                     $XDG_RUNTIME_DIR or /tmp, exitgate-PID.sock)\n"
 		"  --stats FILE       write the summary as JSON\n"
+		"  --stats -          the same JSON on stdout, after the guests' lines\n"
 		"  --timeout SECONDS  stop every guest after this long (status 124)\n"
 		"  --watch            reload policies when their files change\n"
-		"  --quiet            no summary\n"
+		"  --quiet            no summary (and no status line)\n"
+		"  --no-progress      no status line on a terminal (stderr a tty: exits,\n"
+		"                     exits/s, verdicts and failures, redrawn every second)\n"
+		"  --log-format FMT   text (the default) or json: each line on stderr one\n"
+		"                     JSON object (time, kind, guest, vcpu, message)\n"
+		"  --paused, -S       start with every vCPU paused until `exitgate ctl\n"
+		"                     SOCKET resume` (time limits run meanwhile)\n"
 		"  --metrics FILE     the counters in Prometheus text format, rewritten\n"
 		"                     atomically every 5 s and at the end\n"
 		"  --record FILE      record every exit handed to a policy, with the vCPU\n"
@@ -123,6 +130,20 @@ int xg_cmd_run(int argc, char **argv)
 				free(only);
 				return XG_RUN_SETUP;
 			}
+		} else if (!strcmp(a, "--log-format") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(v, "text") && strcmp(v, "json")) {
+				fprintf(stderr,
+					"exitgate run: --log-format takes text or json, not '%s'\n",
+					v);
+				free(only);
+				return XG_RUN_SETUP;
+			}
+			o.log_json = !strcmp(v, "json");
+		} else if (!strcmp(a, "--paused") || !strcmp(a, "-S")) {
+			o.paused = 1;
+		} else if (!strcmp(a, "--no-progress")) {
+			o.no_progress = 1;
 		} else if (!strcmp(a, "--watch")) {
 			o.watch = 1;
 		} else if (!strcmp(a, "--quiet")) {

@@ -550,6 +550,7 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	v->st.cache_misses++; /* every exit the cache did not answer */
 	v->st.lua_calls++;
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
+	v->st.lua_ns += v->ls->took_ns;
 	if (f != XG_FAIL_NONE) {
 		r = fail_over(v, x, f, msg, 0);
 		if (f == XG_FAIL_MEMORY) {

@@ -298,7 +298,10 @@ static void arm(struct xg_lstate *ls, uint64_t budget, uint64_t ns)
 	ls->refused_nsize = 0;
 	ls->mem_pending = 0;
 	ls->call_ns = ns;
-	ls->deadline = clock_ns(CLOCK_MONOTONIC_COARSE) + ns + ls->tick_ns;
+	/* the one reading serves the deadline (the coarse clock, compared with it, lags
+	 * the fine one by under a tick: never less time) and the time spent in Lua */
+	ls->t0 = clock_ns(CLOCK_MONOTONIC);
+	ls->deadline = ls->t0 + ns + ls->tick_ns;
 	ls->cpu_mark = 0;
 	ls->last_hook = 0;
 	ls->step = budget < XG_STEP ? (int)budget : XG_STEP;
@@ -1785,6 +1788,7 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 	if (ls->mem_pending && !ls->killed)
 		ls->killed = XG_FAIL_MEMORY;
 	disarm(ls);
+	ls->took_ns = clock_ns(CLOCK_MONOTONIC) - ls->t0;
 	xg_exit_lua_expire(L);
 	ls->x = NULL;
 	if (ls->killed) {

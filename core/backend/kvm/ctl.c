@@ -131,16 +131,18 @@ static void hup_reload(struct xg_vmm *m)
 	FILE *f = open_memstream(&out, &len);
 
 	if (!f) {
-		fprintf(stderr, "exitgate: SIGHUP: out of memory, no reload\n");
+		xg_vmm_log("run", "SIGHUP: out of memory, no reload");
 		return;
 	}
 	xg_vmm_command(m, "reload", f);
 	fclose(f);
 	for (l = out; l && *l; l = nl + 1) {
+		char msg[1200];
 		nl = strchr(l, '\n');
 		if (!nl)
 			nl = l + strlen(l) - 1;
-		fprintf(stderr, "exitgate: SIGHUP: %.*s\n", (int)(nl - l + (*nl != '\n')), l);
+		snprintf(msg, sizeof(msg), "SIGHUP: %.*s", (int)(nl - l + (*nl != '\n')), l);
+		xg_vmm_log("run", msg);
 	}
 	free(out);
 }

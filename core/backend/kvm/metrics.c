@@ -4,7 +4,7 @@
  * (rewritten atomically every XG_METRICS_PERIOD seconds and at the end) and `exitgate ctl
  * SOCKET metrics`. The numbers are the ones --stats gives at the end of the run: KVM exits
  * by reason, and per guest the engine's exits, verdicts, cache, Lua calls, policy failures
- * by kind, dumps, reloads and swaps.
+ * by kind, dumps, reloads and swaps, and the time spent in Lua.
  *
  * Each family is written once, with its HELP and TYPE lines, all guests' samples under
  * it (the format requires a family's samples to be contiguous). Label values escape
@@ -100,6 +100,13 @@ int xg_metrics_print(struct xg_vmm *m, FILE *f)
 			memcpy(&v, (const char *)&g[i].s + scalars[k].off, sizeof(v));
 			sample(f, scalars[k].name, g[i].name, NULL, NULL, v);
 		}
+	}
+	/* seconds as a float counter (Prometheus naming: base units, _seconds_total) */
+	family(f, "lua_seconds_total", "Time spent in policy handler calls (Lua), in seconds.");
+	for (int i = 0; i < ng; i++) {
+		fprintf(f, "exitgate_lua_seconds_total{guest=\"");
+		label(f, g[i].name);
+		fprintf(f, "\"} %.9f\n", (double)g[i].s.lua_ns / 1e9);
 	}
 	family(f, "verdicts_total", "Verdicts applied, by kind (on_error's when a policy failed).");
 	for (int i = 0; i < ng; i++)

@@ -67,6 +67,7 @@ struct vcpu {
 	char reason[256]; /* why suspended, or how it ended */
 	const char *end;
 	int suspend_req, resume_req, dump_req, dump_done;
+	int paused; /* --paused: suspended since the start, until the first resume */
 	char dump_msg[600];
 	/* the vCPU thread's own */
 	uint64_t exits, by_reason[NREASONS + 1];
@@ -151,16 +152,79 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- the log (stderr) ---- */
+
+static int log_json;			/* --log-format json */
+static volatile int progress_shown;	/* a status line is on the terminal, erased first */
+static int stdout_erase;		/* stdout is that terminal too: the console erases it */
+static _Thread_local struct vcpu *self; /* the vCPU this thread runs, for the log's fields */
+
+/* One line, written with one call so lines of several threads never mix. JSON lines carry
+ * time (UTC, RFC 3339), kind, guest and vcpu (null off a vCPU thread) and the message. */
+static void log_at(const char *kind, const char *guest, int vcpu, const char *line)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!log_json) {
+		fprintf(stderr, "%sexitgate: %s\n", progress_shown ? "\r\033[K" : "", line);
+		return;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		fprintf(stderr, "exitgate: %s\n", line);
+		return;
+	}
+	{
+		struct timespec ts;
+		struct tm tm;
+		char t[40];
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(f, "{\"time\":\"%s.%06ldZ\",\"kind\":", t, ts.tv_nsec / 1000);
+	}
+	xg_dump_json_str(f, kind);
+	fprintf(f, ",\"guest\":");
+	if (guest)
+		xg_dump_json_str(f, guest);
+	else
+		fputs("null", f);
+	if (guest && vcpu >= 0)
+		fprintf(f, ",\"vcpu\":%d,\"message\":", vcpu);
+	else
+		fprintf(f, ",\"vcpu\":null,\"message\":");
+	xg_dump_json_str(f, line);
+	fputs("}\n", f);
+	if (fclose(f))
+		fprintf(stderr, "exitgate: %s\n", line);
+	else
+		fputs(buf, stderr);
+	free(buf);
+}
+
+void xg_vmm_log(const char *kind, const char *line)
+{
+	log_at(kind, self ? self->g->cfg->name : NULL, self ? self->index : -1, line);
+}
+
+static void engine_log(void *ud, const char *line)
+{
+	(void)ud;
+	xg_vmm_log("engine", line);
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
+	char line[1400];
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("exitgate: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	xg_vmm_log("run", line);
 }
 
 /* ---- requests between threads (m->lock held) ---- */
@@ -259,8 +323,10 @@ static int requests(struct vcpu *c, const char *park_reason)
 	if (park) {
 		c->state = V_SUSPENDED;
 		snprintf(c->reason, sizeof(c->reason), "%s", park_reason);
-		say("%s/%d suspended: %s (resume: exitgate ctl %s resume %s/%d)", c->g->cfg->name,
-		    c->index, park_reason, m->ctl_path, c->g->cfg->name, c->index);
+		if (!c->paused) /* the start pause is said once for the run (xg_vmm_run) */
+			say("%s/%d suspended: %s (resume: exitgate ctl %s resume %s/%d)",
+			    c->g->cfg->name, c->index, park_reason, m->ctl_path, c->g->cfg->name,
+			    c->index);
 		pthread_cond_broadcast(&m->cond);
 	}
 	for (;;) {
@@ -280,6 +346,7 @@ static int requests(struct vcpu *c, const char *park_reason)
 		pthread_cond_wait(&m->cond, &m->lock);
 	}
 	c->resume_req = 0;
+	c->paused = 0;
 	if (c->state == V_SUSPENDED)
 		c->state = V_RUNNING;
 	pthread_mutex_unlock(&m->lock);
@@ -396,13 +463,18 @@ static const char *system_event(struct vcpu *c)
 	}
 }
 
+/* Like QEMU's -S: the vCPUs wait before their first KVM_RUN. */
+static const char paused_reason[] = "paused at start (exitgate run --paused)";
+
 static void *vcpu_main(void *arg)
 {
 	struct vcpu *c = arg;
 	struct guest *g = c->g;
 	struct kvm_run *r = c->run;
-	const char *park = NULL, *mine = NULL; /* mine: how this vCPU itself ended */
+	const char *park = c->paused ? paused_reason : NULL;
+	const char *mine = NULL; /* how this vCPU itself ended */
 
+	self = c;
 	for (;;) {
 		struct xg_result res;
 		int rc, taken = 0;
@@ -619,6 +691,7 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 		goto fail;
 	if (xg_devs_init(&g->devs, vm, g->cfg->name, stdout, err))
 		goto fail;
+	g->devs.erase = stdout_erase ? &progress_shown : NULL;
 	if (xg_kvm_vm_create(&g->vm, &vo, err))
 		goto fail;
 	if (xg_kvm_vm_enable_caps(g->vm, &g->cfg->vm, g->cfg->name, err))
@@ -706,12 +779,120 @@ static int target_match(struct vcpu *c, const char *t)
 	return t[l] == '/' && atoi(t + l + 1) == c->index && t[l + 1] >= '0' && t[l + 1] <= '9';
 }
 
+static void counters_json(FILE *f, const uint64_t *by, const struct xg_stats *s);
+static void exits_of(struct guest *g, uint64_t *by);
+static void engine_stats(struct guest *g, struct xg_stats *s);
+
+static const char *state_name(const struct vcpu *c)
+{
+	if (c->state == V_RUNNING)
+		return "running";
+	if (c->state == V_SUSPENDED)
+		return c->paused ? "paused" : "suspended";
+	return "ended";
+}
+
+/* `status --json [T]`: one object with what the text status says per vCPU (state, why,
+ * exits, time in the current policy call) and each guest's counters as --stats has them. */
+static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
+{
+	uint64_t(*by)[NREASONS + 1] = calloc((size_t)m->ng, sizeof(*by));
+	struct xg_stats *st = calloc((size_t)m->ng, sizeof(*st));
+	int n = 0, paused = 0, gn = 0;
+	double t = now();
+
+	if (!by || !st) {
+		free(by);
+		free(st);
+		fprintf(f, "error: out of memory\n");
+		return -1;
+	}
+	/* the engine's counters outside m->lock (they take the engine's own lock) */
+	for (int gi = 0; gi < m->ng; gi++) {
+		exits_of(&m->g[gi], by[gi]);
+		engine_stats(&m->g[gi], &st[gi]);
+	}
+	pthread_mutex_lock(&m->lock);
+	for (int gi = 0; gi < m->ng; gi++)
+		for (int i = 0; i < m->g[gi].nv; i++)
+			if (target_match(&m->g[gi].v[i], arg)) {
+				n++;
+				paused |= m->g[gi].v[i].state == V_SUSPENDED && m->g[gi].v[i].paused;
+			}
+	if (!n) {
+		pthread_mutex_unlock(&m->lock);
+		free(by);
+		free(st);
+		fprintf(f, "error: no vCPU matches '%s' (targets: GUEST or GUEST/N)\n", arg);
+		return -1;
+	}
+	fprintf(f, "{\"run\":");
+	xg_dump_json_str(f, xg_engine_run_id(m->e));
+	fprintf(f, ",\"pid\":%d,\"paused\":%s,\"guests\":[", (int)getpid(),
+		paused ? "true" : "false");
+	for (int gi = 0; gi < m->ng; gi++) {
+		struct guest *g = &m->g[gi];
+		int vn = 0;
+
+		for (int i = 0; i < g->nv; i++)
+			vn += target_match(&g->v[i], arg);
+		if (!vn)
+			continue;
+		fprintf(f, "%s{\"name\":", gn++ ? "," : "");
+		xg_dump_json_str(f, g->cfg->name);
+		fprintf(f, ",\"end\":");
+		if (g->end) {
+			xg_dump_json_str(f, g->end);
+			fprintf(f, ",\"reason\":");
+			xg_dump_json_str(f, g->reason);
+		} else {
+			fprintf(f, "null,\"reason\":null");
+		}
+		fprintf(f, ",\"seconds\":%.6f,", (g->ended == g->nv ? g->t1 : t) - g->t0);
+		counters_json(f, by[gi], &st[gi]);
+		fprintf(f, ",\"vcpus\":[");
+		vn = 0;
+		for (int i = 0; i < g->nv; i++) {
+			struct vcpu *c = &g->v[i];
+			long long since = atomic_load(&c->policy_since);
+
+			if (!target_match(c, arg))
+				continue;
+			fprintf(f, "%s{\"index\":%d,\"state\":\"%s\",\"reason\":", vn++ ? "," : "",
+				i, state_name(c));
+			if (c->state == V_RUNNING)
+				fprintf(f, "null");
+			else
+				xg_dump_json_str(f, c->paused ? "paused at start (--paused)" : c->reason);
+			fprintf(f, ",\"end\":");
+			if (c->state == V_ENDED && c->end)
+				xg_dump_json_str(f, c->end);
+			else
+				fprintf(f, "null");
+			fprintf(f, ",\"exits\":%llu,\"in_policy_seconds\":%.6f}",
+				(unsigned long long)c->exits,
+				c->state == V_RUNNING && since ? t - (double)since / 1e9 : 0.0);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}\n");
+	pthread_mutex_unlock(&m->lock);
+	free(by);
+	free(st);
+	return 0;
+}
+
 int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 {
 	char cmd[32] = "", arg[160] = "";
 	int n = 0, rc = 0;
 
 	sscanf(line, "%31s %159s", cmd, arg);
+	if (!strcmp(cmd, "status") && !strcmp(arg, "--json")) {
+		arg[0] = 0;
+		sscanf(line, "%*s %*s %159s", arg);
+		return status_json(m, arg, f);
+	}
 	if (!strcmp(cmd, "metrics"))
 		return xg_metrics_print(m, f);
 	if (!strcmp(cmd, "reload")) {
@@ -749,6 +930,9 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 				else if (c->state == V_RUNNING)
 					fprintf(f, "%s/%d running exits=%llu\n", g->cfg->name, i,
 						(unsigned long long)c->exits);
+				else if (c->state == V_SUSPENDED && c->paused)
+					fprintf(f, "%s/%d paused: waiting for resume (--paused)\n",
+						g->cfg->name, i);
 				else if (c->state == V_SUSPENDED)
 					fprintf(f, "%s/%d suspended: %s\n", g->cfg->name, i,
 						c->reason);
@@ -932,7 +1116,7 @@ int xg_vmm_counters(struct xg_vmm *m, int gi, const char **name, uint64_t *by,
 	return 0;
 }
 
-static void summary(struct guest *g)
+static void summary_to(struct guest *g, FILE *f)
 {
 	uint64_t by[NREASONS + 1];
 	struct xg_stats s;
@@ -940,52 +1124,123 @@ static void summary(struct guest *g)
 
 	exits_of(g, by);
 	engine_stats(g, &s);
-	fprintf(stderr, "exitgate: %s: %s", g->cfg->name, g->end ? g->end : "?");
+	fprintf(f, "exitgate: %s: %s", g->cfg->name, g->end ? g->end : "?");
 	if (g->end && !strcmp(g->end, "done"))
-		fprintf(stderr, " (code %u)", g->code);
-	fprintf(stderr, " after %.3f s: %s\n", g->t1 - g->t0, g->reason);
+		fprintf(f, " (code %u)", g->code);
+	fprintf(f, " after %.3f s: %s\n", g->t1 - g->t0, g->reason);
 	if (g->cfg->vm.type == XG_VM_SW_PROTECTED && g->vm) {
 		struct xg_kvm_pmem_stats ps;
 		xg_kvm_pmem_stats(g->vm, &ps);
-		fprintf(stderr,
+		fprintf(f,
 			"  memory:   %llu conversions, %llu failed, %llu private pages, %llu "
 			"KVM_SET_MEMORY_ATTRIBUTES\n",
 			(unsigned long long)ps.conversions, (unsigned long long)ps.failed,
 			(unsigned long long)ps.private_pages, (unsigned long long)ps.attr_ioctls);
 	}
-	fprintf(stderr, "  exits:    ");
+	fprintf(f, "  exits:    ");
 	for (int r = 0; r <= NREASONS; r++)
 		if (by[r]) {
-			fprintf(stderr, "%s%s %llu", first ? "" : ", ", reason_name((unsigned)r),
+			fprintf(f, "%s%s %llu", first ? "" : ", ", reason_name((unsigned)r),
 				(unsigned long long)by[r]);
 			first = 0;
 		}
-	fprintf(stderr, "%s\n  verdicts: ", first ? "none" : "");
+	fprintf(f, "%s\n  verdicts: ", first ? "none" : "");
 	first = 1;
 	for (int k = 1; k < XG_VERDICT_COUNT; k++)
 		if (s.verdicts[k]) {
-			fprintf(stderr, "%s%s %llu", first ? "" : ", ",
+			fprintf(f, "%s%s %llu", first ? "" : ", ",
 				xg_verdict_name((enum xg_verdict_kind)k),
 				(unsigned long long)s.verdicts[k]);
 			first = 0;
 		}
-	fprintf(stderr, "%s (%llu exits to the engine: %llu from the cache, %llu Lua calls",
+	fprintf(f, "%s (%llu exits to the engine: %llu from the cache, %llu Lua calls",
 		first ? "none" : "", (unsigned long long)s.exits, (unsigned long long)s.cache_hits,
 		(unsigned long long)s.lua_calls);
-	for (int f = 1; f < XG_FAIL_COUNT; f++)
-		if (s.fails[f])
-			fprintf(stderr, ", %llu %s", (unsigned long long)s.fails[f],
-				xg_fail_name((enum xg_fail)f));
-	fprintf(stderr, ")\n");
+	if (s.lua_calls)
+		fprintf(f, " taking %.6f s", (double)s.lua_ns / 1e9);
+	for (int k = 1; k < XG_FAIL_COUNT; k++)
+		if (s.fails[k])
+			fprintf(f, ", %llu %s", (unsigned long long)s.fails[k],
+				xg_fail_name((enum xg_fail)k));
+	fprintf(f, ")\n");
 	/* where the dumps are, and always when it is the default nobody configured */
 	if (s.dumps || !g->cfg->dump_dir)
-		fprintf(stderr, "  dumps:    %llu (run %s) in %s%s\n", (unsigned long long)s.dumps,
+		fprintf(f, "  dumps:    %llu (run %s) in %s%s\n", (unsigned long long)s.dumps,
 			xg_engine_run_id(g->m->e),
 			dump_dir_of(g->m, g->cfg) ? dump_dir_of(g->m, g->cfg) : "the log",
 			g->cfg->dump_dir ? "" : " (the default: no dump_dir configured)");
 	for (int i = 0; i < g->nv; i++)
 		if (g->v[i].abandoned)
-			fprintf(stderr, "  vCPU %d:   %s\n", i, g->v[i].reason);
+			fprintf(f, "  vCPU %d:   %s\n", i, g->v[i].reason);
+}
+
+/* The summary on stderr: as it is, or a JSON log line per line (kind "summary"). */
+static void summary(struct guest *g)
+{
+	char *buf = NULL, *l, *nl;
+	size_t len = 0;
+	FILE *f;
+
+	if (!log_json) {
+		summary_to(g, stderr);
+		return;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	summary_to(g, f);
+	if (fclose(f)) {
+		free(buf);
+		return;
+	}
+	for (l = buf; *l; l = nl + 1) {
+		nl = strchr(l, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		/* the first line's "exitgate: " belongs to the text form */
+		log_at("summary", g->cfg->name, -1, strncmp(l, "exitgate: ", 10) ? l : l + 10);
+	}
+	free(buf);
+}
+
+/* "exits":{by reason},"engine":{...}: the counters of --stats and ctl status --json. */
+static void counters_json(FILE *f, const uint64_t *by, const struct xg_stats *s)
+{
+	int first = 1;
+
+	fprintf(f, "\"exits\":{");
+	for (int r = 0; r <= NREASONS; r++)
+		if (by[r]) {
+			fprintf(f, "%s\"%s\":%llu", first ? "" : ",", reason_name((unsigned)r),
+				(unsigned long long)by[r]);
+			first = 0;
+		}
+	fprintf(f,
+		"},\"engine\":{\"exits\":%llu,\"lua_calls\":%llu,\"lua_seconds\":%.9f,"
+		"\"cache_hits\":%llu,\"dumps\":%llu,\"swaps\":%llu,\"reloads\":%llu,"
+		"\"reload_failures\":%llu,\"verdicts\":{",
+		(unsigned long long)s->exits, (unsigned long long)s->lua_calls,
+		(double)s->lua_ns / 1e9, (unsigned long long)s->cache_hits,
+		(unsigned long long)s->dumps, (unsigned long long)s->swaps,
+		(unsigned long long)s->reloads, (unsigned long long)s->reload_failures);
+	first = 1;
+	for (int k = 1; k < XG_VERDICT_COUNT; k++)
+		if (s->verdicts[k]) {
+			fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
+				xg_verdict_name((enum xg_verdict_kind)k),
+				(unsigned long long)s->verdicts[k]);
+			first = 0;
+		}
+	fprintf(f, "},\"fails\":{");
+	first = 1;
+	for (int k = 1; k < XG_FAIL_COUNT; k++)
+		if (s->fails[k]) {
+			fprintf(f, "%s\"%s\":%llu", first ? "" : ",", xg_fail_name((enum xg_fail)k),
+				(unsigned long long)s->fails[k]);
+			first = 0;
+		}
+	fprintf(f, "}}");
 }
 
 static int write_stats(struct xg_vmm *m, const char *path, int status)
@@ -1001,7 +1256,10 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 	 * PATH. Anything else is written into, never renamed over: `--stats /dev/null` as root
 	 * replaced the system's /dev/null with a file, and a FIFO's reader got nothing. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (!strcmp(path, "-")) { /* `--stats -`: standard output, after the guests' lines */
+		f = stdout;
+		direct = 2;
+	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if (S_ISDIR(st.st_mode)) {
 			say("cannot write the stats to %s: it is a directory", path);
 			return -1;
@@ -1036,7 +1294,6 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		struct guest *g = &m->g[gi];
 		uint64_t by[NREASONS + 1];
 		struct xg_stats s;
-		int first = 1;
 
 		exits_of(g, by);
 		engine_stats(g, &s);
@@ -1071,39 +1328,8 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 					(unsigned long long)pr[i].size);
 			fprintf(f, "],\"private_ranges\":%zu,", npr);
 		}
-		fprintf(f, "\"exits\":{");
-		for (int r = 0; r <= NREASONS; r++)
-			if (by[r]) {
-				fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
-					reason_name((unsigned)r), (unsigned long long)by[r]);
-				first = 0;
-			}
-		fprintf(f,
-			"},\"engine\":{\"exits\":%llu,\"lua_calls\":%llu,\"cache_hits\":%llu,"
-			"\"dumps\":%llu,\"swaps\":%llu,\"reloads\":%llu,\"reload_failures\":%llu,"
-			"\"verdicts\":{",
-			(unsigned long long)s.exits, (unsigned long long)s.lua_calls,
-			(unsigned long long)s.cache_hits, (unsigned long long)s.dumps,
-			(unsigned long long)s.swaps, (unsigned long long)s.reloads,
-			(unsigned long long)s.reload_failures);
-		first = 1;
-		for (int k = 1; k < XG_VERDICT_COUNT; k++)
-			if (s.verdicts[k]) {
-				fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
-					xg_verdict_name((enum xg_verdict_kind)k),
-					(unsigned long long)s.verdicts[k]);
-				first = 0;
-			}
-		fprintf(f, "},\"fails\":{");
-		first = 1;
-		for (int k = 1; k < XG_FAIL_COUNT; k++)
-			if (s.fails[k]) {
-				fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
-					xg_fail_name((enum xg_fail)k),
-					(unsigned long long)s.fails[k]);
-				first = 0;
-			}
-		fprintf(f, "}},\"vcpus\":[");
+		counters_json(f, by, &s);
+		fprintf(f, ",\"vcpus\":[");
 		for (int i = 0; i < g->nv; i++) {
 			fprintf(f, "%s{\"index\":%d,\"end\":", i ? "," : "", i);
 			xg_dump_json_str(f, g->v[i].end ? g->v[i].end : "?");
@@ -1112,6 +1338,13 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		fprintf(f, "]}");
 	}
 	fprintf(f, "]}\n");
+	if (direct == 2) {
+		if (fflush(f) || ferror(f)) {
+			say("cannot write the stats to standard output: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (direct) {
 		if (fclose(f)) {
 			say("cannot write the stats to %s: %s", path, strerror(errno));
@@ -1205,6 +1438,78 @@ static int abandon_locked(struct xg_vmm *m, double waited)
 	return any;
 }
 
+/*
+ * The status line on a terminal (stderr a tty, not --quiet, --no-progress or JSON logs),
+ * redrawn about once a second: vCPUs running, exits and exits per second, the verdicts and
+ * the policy failures so far. It is cut to the terminal's width (a wrapped line could not
+ * be erased with \r), and erased before any other line goes to the terminal.
+ */
+struct progress {
+	double t0, t_last;
+	uint64_t exits_last;
+};
+
+static void progress(struct xg_vmm *m, struct progress *p, double t)
+{
+	char line[512];
+	uint64_t exits = 0, fails = 0, verdicts[XG_VERDICT_COUNT] = {0};
+	int running = 0, paused = 0, nv = 0, len, first = 1;
+	struct winsize ws;
+	size_t w = 79;
+
+	for (int gi = 0; gi < m->ng; gi++) {
+		struct guest *g = &m->g[gi];
+		struct xg_stats s;
+
+		engine_stats(g, &s);
+		for (int k = 1; k < XG_VERDICT_COUNT; k++)
+			verdicts[k] += s.verdicts[k];
+		for (int k = 1; k < XG_FAIL_COUNT; k++)
+			fails += s.fails[k];
+		pthread_mutex_lock(&m->lock);
+		for (int i = 0; i < g->nv; i++) {
+			exits += g->v[i].exits;
+			running += g->v[i].state == V_RUNNING;
+			paused += g->v[i].state == V_SUSPENDED && g->v[i].paused;
+		}
+		pthread_mutex_unlock(&m->lock);
+		nv += g->nv;
+	}
+	len = snprintf(line, sizeof(line), "%.0f s: %d/%d vCPUs running%s, %llu exits (%.0f/s), ",
+		       t - p->t0, running, nv, paused ? " (paused)" : "",
+		       (unsigned long long)exits,
+		       t > p->t_last ? (double)(exits - p->exits_last) / (t - p->t_last) : 0.0);
+	for (int k = 1; k < XG_VERDICT_COUNT && len < (int)sizeof(line); k++)
+		if (verdicts[k]) {
+			len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s %llu",
+					first ? "verdicts: " : ", ",
+					xg_verdict_name((enum xg_verdict_kind)k),
+					(unsigned long long)verdicts[k]);
+			first = 0;
+		}
+	if (len < (int)sizeof(line))
+		snprintf(line + len, sizeof(line) - (size_t)len, "%s%llu failures",
+			 first ? "no verdicts, " : ", ", (unsigned long long)fails);
+	if (!ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 12)
+		w = ws.ws_col - 1u;
+	if (strlen(line) > w)
+		line[w] = 0;
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	progress_shown = 1;
+	p->t_last = t;
+	p->exits_last = exits;
+}
+
+static void progress_erase(void)
+{
+	if (progress_shown) {
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+		progress_shown = 0;
+	}
+}
+
 int xg_vmm_run(const struct xg_vmm_opts *o)
 {
 	struct xg_vmm m = {.o = o};
@@ -1215,6 +1520,17 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	double deadline = 0, t_end = 0, t_metrics = 0;
 	char mwhy[1200];
 	int metrics_said = 0;
+	struct progress prog = {0};
+	int show_progress = !o->quiet && !o->no_progress && !o->log_json && isatty(STDERR_FILENO);
+	double t_progress = 0;
+
+	log_json = o->log_json;
+	if (show_progress && isatty(STDOUT_FILENO)) {
+		struct stat so, se;
+		/* the console's lines go to the same terminal: they erase the status line */
+		stdout_erase = !fstat(STDOUT_FILENO, &so) && !fstat(STDERR_FILENO, &se) &&
+			       so.st_rdev == se.st_rdev;
+	}
 
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.cond, NULL);
@@ -1270,6 +1586,7 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		say("%s", err.msg);
 		goto out;
 	}
+	xg_engine_set_log(m.e, engine_log, NULL);
 	if (o->record_path &&
 	    !(m.rec = xg_rec_open(o->record_path, o->record_max, o->config, &err))) {
 		say("%s", err.msg);
@@ -1317,6 +1634,12 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		struct guest *g = &m.g[gi];
 		g->t0 = g->t1 = now();
 		for (int i = 0; i < g->nv; i++) {
+			if (o->paused) { /* suspended from the start: status says so at once */
+				g->v[i].paused = 1;
+				g->v[i].state = V_SUSPENDED;
+				snprintf(g->v[i].reason, sizeof(g->v[i].reason), "%s",
+					 paused_reason);
+			}
 			if (pthread_create(&g->v[i].tid, NULL, vcpu_main, &g->v[i])) {
 				g->v[i].state = V_ENDED;
 				g->v[i].end = "failed";
@@ -1329,8 +1652,12 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		}
 	}
 	pthread_mutex_unlock(&m.lock);
+	if (o->paused)
+		say("paused: every vCPU waits for `exitgate ctl %s resume` (--paused)", m.ctl_path);
 	if (o->timeout > 0)
 		deadline = now() + o->timeout;
+	prog.t0 = prog.t_last = now();
+	t_progress = prog.t0 + 1;
 
 	for (;;) {
 		double t = now();
@@ -1340,6 +1667,10 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		if (hangup) {
 			hangup = 0;
 			xg_ctl_reload(m.ctl);
+		}
+		if (show_progress && t >= t_progress) {
+			progress(&m, &prog, t);
+			t_progress = t + 1;
 		}
 		if (o->metrics_path && t >= t_metrics) {
 			/* said once: the next rewrite may work again */
@@ -1386,6 +1717,7 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		for (int i = 0; i < m.g[gi].nv; i++)
 			if (m.g[gi].v[i].started && !m.g[gi].v[i].abandoned)
 				pthread_join(m.g[gi].v[i].tid, NULL);
+	progress_erase();
 	/* no more commands or reloads: one that has not ended within the grace period (a
 	 * policy that takes forever to load, a dump of a stuck vCPU) is left running */
 	t_end = now() + XG_RUN_GRACE;

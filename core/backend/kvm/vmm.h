@@ -27,6 +27,9 @@ struct xg_vmm_opts {
 	const char *record_path;    /* --record: every exit handed to the engine (trace.h) */
 	uint64_t record_max;	    /* --record-max bytes, 0: no cap */
 	const char *metrics_path;   /* --metrics: Prometheus text file (metrics.c), or NULL */
+	int paused;		    /* --paused: every vCPU waits for `exitgate ctl resume` */
+	int log_json;		    /* --log-format json: each stderr line one JSON object */
+	int no_progress;	    /* --no-progress: no status line on a terminal */
 };
 
 /* Exit statuses of `exitgate run`. The guest's own done code is never the status (it could
@@ -42,6 +45,10 @@ struct xg_vmm_opts {
 
 /* Run; returns the exit status. Messages go to stderr, guest console output to stdout. */
 int xg_vmm_run(const struct xg_vmm_opts *o);
+/* One line of the run's log on stderr ("exitgate: line", or a JSON object with
+ * --log-format json); kind says where it comes from (run, engine, summary, ctl). The guest
+ * and vCPU are the calling vCPU thread's, none on other threads. Safe from any thread. */
+void xg_vmm_log(const char *kind, const char *line);
 
 /* ---- metrics.c ---- */
 #define XG_VMM_NREASONS	   64  /* exits by reason kept per vCPU; the rest count as "other" */
@@ -89,6 +96,7 @@ struct xg_devs {
 	int done;
 	int done_mmio; /* ... through an MMIO done register */
 	uint32_t code; /* the value written, all of its 1, 2 or 4 bytes */
+	const volatile int *erase; /* non-zero: erase the terminal's status line before a line */
 };
 
 int xg_devs_init(struct xg_devs *ds, const struct xg_vm_cfg *vm, const char *guest, FILE *out,

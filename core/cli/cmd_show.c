@@ -113,6 +113,11 @@ int xg_cmd_show(int argc, char **argv)
 				json_str(info.verdict);
 				printf(", \"note\": ");
 				json_str(info.note);
+				printf(", \"previous\": ");
+				if (info.previous[0])
+					json_str(info.previous);
+				else
+					printf("null");
 				printf("},\n%.*s", (int)(end + 1 - (o + 2)), o + 2);
 				shown++;
 			}
@@ -125,6 +130,7 @@ int xg_cmd_show(int argc, char **argv)
 			    info.verdict[0] ? info.verdict : "none", info.note[0] ? "; note: " : "",
 			    info.note, info.error[0] ? "; error: " : "", info.error);
 			xg_triage_print_text(t, "  exit", stdout);
+			fputs(info.details, stdout);
 			shown++;
 		}
 	}

@@ -9,6 +9,8 @@
  * does; the registers and the code around RIP from "registers" and "code".
  */
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +195,206 @@ static void regs(const char *o, const char *oe, struct xg_tri_block *b)
 	}
 }
 
+/* ---- the dump's own sections, for `exitgate show` ---- */
+
+struct out {
+	char *p;
+	size_t n, len;
+};
+
+static void put(struct out *o, const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void put(struct out *o, const char *label, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (o->len + 1 >= o->n)
+		return;
+	w = snprintf(o->p + o->len, o->n - o->len, "  %-20s ", label);
+	if (w < 0 || (size_t)w >= o->n - o->len) {
+		o->p[o->len] = 0;
+		return;
+	}
+	o->len += (size_t)w;
+	va_start(ap, fmt);
+	w = vsnprintf(o->p + o->len, o->n - o->len, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w + 1 >= o->n - o->len) {
+		o->p[o->len] = 0; /* a line that does not fit is left out whole */
+		return;
+	}
+	o->len += (size_t)w;
+	o->p[o->len++] = '\n';
+	o->p[o->len] = 0;
+}
+
+/* A number member of the object [o, e); def when it is missing. */
+static uint64_t numof(const char *o, const char *e, const char *key, uint64_t def)
+{
+	uint64_t v;
+
+	return num(member(o, e, key, NULL), &v) ? v : def;
+}
+
+/* The "error" string of a section the dump could not fill ({"error": "..."}), or "". */
+static int section_error(const char *o, const char *e, char *why, size_t n)
+{
+	field(o, e, "error", why, n);
+	return why[0] != 0;
+}
+
+/* GDTR/IDTR (base, limit) and TR/LDTR (selector, base, limit, type, present/unusable), as
+ * QEMU's `info registers` has them (SDM Vol. 3A 2.4: the four system-table registers). */
+static void show_tables(struct out *o, const char *ro, const char *re)
+{
+	static const char *const tabs[] = {"gdtr", "idtr"}, *const segs[] = {"tr", "ldtr"};
+
+	for (int i = 0; i < 2; i++) {
+		const char *te, *to = member(ro, re, tabs[i], &te);
+		uint64_t limit;
+		if (!to || *to != '{')
+			continue;
+		limit = numof(to, te, "limit", 0);
+		put(o, tabs[i], "base 0x%llx, limit 0x%llx%s",
+		    (unsigned long long)numof(to, te, "base", 0), (unsigned long long)limit,
+		    limit ? "" : " (empty)");
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *se, *so = member(ro, re, segs[i], &se);
+		if (!so || *so != '{')
+			continue;
+		if (numof(so, se, "unusable", 0))
+			put(o, segs[i], "selector 0x%llx, unusable",
+			    (unsigned long long)numof(so, se, "selector", 0));
+		else
+			put(o, segs[i], "selector 0x%llx, base 0x%llx, limit 0x%llx, type %llu%s",
+			    (unsigned long long)numof(so, se, "selector", 0),
+			    (unsigned long long)numof(so, se, "base", 0),
+			    (unsigned long long)numof(so, se, "limit", 0),
+			    (unsigned long long)numof(so, se, "type", 0),
+			    numof(so, se, "present", 0) ? ", present" : ", not present");
+	}
+}
+
+/* Events KVM holds for the vCPU (api.rst 4.31 KVM_GET_VCPU_EVENTS): one line each that is
+ * pending, injected or in effect, or "none". */
+static void show_events(struct out *o, const char *eo, const char *ee)
+{
+	const char *xe, *xo = member(eo, ee, "exception", &xe);
+	const char *ie, *io = member(eo, ee, "interrupt", &ie);
+	const char *ne, *no = member(eo, ee, "nmi", &ne);
+	const char *me, *mo = member(eo, ee, "smi", &me);
+	char why[200];
+	int any = 0;
+
+	if (section_error(eo, ee, why, sizeof(why))) {
+		put(o, "events", "not read: %s", why);
+		return;
+	}
+	if (xo && *xo == '{' && (numof(xo, xe, "pending", 0) || numof(xo, xe, "injected", 0))) {
+		char ec[40] = "";
+		if (numof(xo, xe, "has_error_code", 0))
+			snprintf(ec, sizeof(ec), ", error code 0x%llx",
+				 (unsigned long long)numof(xo, xe, "error_code", 0));
+		put(o, "events", "exception %llu %s%s", (unsigned long long)numof(xo, xe, "vector", 0),
+		    numof(xo, xe, "pending", 0) ? "pending" : "injected", ec);
+		any = 1;
+	}
+	if (io && *io == '{' && numof(io, ie, "injected", 0))
+		put(o, any++ ? "" : "events", "interrupt %llu injected%s",
+		    (unsigned long long)numof(io, ie, "vector", 0),
+		    numof(io, ie, "soft", 0) ? " (software)" : "");
+	if (io && *io == '{' && numof(io, ie, "shadow", 0))
+		put(o, any++ ? "" : "events", "interrupt shadow (STI or MOV SS just before)");
+	if (no && *no == '{' && (numof(no, ne, "pending", 0) || numof(no, ne, "injected", 0)))
+		put(o, any++ ? "" : "events", "NMI %s", numof(no, ne, "pending", 0) ? "pending" : "injected");
+	if (no && *no == '{' && numof(no, ne, "masked", 0))
+		put(o, any++ ? "" : "events", "NMIs masked (inside an NMI handler)");
+	if (mo && *mo == '{' && numof(mo, me, "pending", 0))
+		put(o, any++ ? "" : "events", "SMI pending");
+	if (mo && *mo == '{' && numof(mo, me, "smm", 0))
+		put(o, any++ ? "" : "events", "in SMM");
+	if (numof(eo, ee, "triple_fault_pending", 0))
+		put(o, any++ ? "" : "events", "triple fault pending");
+	if (!any)
+		put(o, "events", "none pending or injected");
+}
+
+/* The memory operand of the instruction at RIP and what it hits; the exit's own GPA. */
+static void show_access(struct out *o, const char *ao, const char *ae)
+{
+	char seg[8], what[200], why[256];
+	uint64_t v;
+
+	field(ao, ae, "exit_region", what, sizeof(what));
+	if (num(member(ao, ae, "exit_gpa", NULL), &v))
+		put(o, "exit gpa", "0x%llx%s%s", (unsigned long long)v, what[0] ? ": " : "", what);
+	field(ao, ae, "operand", what, sizeof(what));
+	if (what[0])
+		put(o, "memory operand", "%s", what);
+	field(ao, ae, "segment", seg, sizeof(seg));
+	if (num(member(ao, ae, "effective_address", NULL), &v)) {
+		put(o, "memory operand", "%s:0x%llx, linear 0x%llx", seg[0] ? seg : "?",
+		    (unsigned long long)v, (unsigned long long)numof(ao, ae, "linear", 0));
+		field(ao, ae, "gpa_error", why, sizeof(why));
+		field(ao, ae, "region", what, sizeof(what));
+		if (why[0])
+			put(o, "operand gpa", "%s", why);
+		else if (num(member(ao, ae, "gpa", NULL), &v))
+			put(o, "operand gpa", "0x%llx%s%s", (unsigned long long)v, what[0] ? ": " : "",
+			    what);
+	}
+	field(ao, ae, "error", why, sizeof(why));
+	if (why[0])
+		put(o, "memory operand", "not known: %s", why);
+}
+
+static void show_stack(struct out *o, const char *so, const char *se)
+{
+	char why[256];
+	const char *ve, *v = member(so, se, "bytes", &ve);
+	uint64_t sp;
+	int have = num(member(so, se, "rsp", NULL), &sp) || num(member(so, se, "sp", NULL), &sp);
+
+	if (section_error(so, se, why, sizeof(why)) && !v) {
+		if (have)
+			put(o, "stack", "at 0x%llx: %s", (unsigned long long)sp, why);
+		else
+			put(o, "stack", "not read: %s", why);
+		return;
+	}
+	if (v && *v == '"') {
+		uint8_t b[64];
+		size_t n = hexbytes(v, ve, b, sizeof(b));
+		char hex[64 * 3 + 1] = "";
+		for (size_t i = 0; i < n && i < 32; i++)
+			snprintf(hex + 3 * i, 4, "%02x ", b[i]);
+		put(o, "stack", "at 0x%llx: %s%s", (unsigned long long)sp, hex, n > 32 ? "..." : "");
+	}
+}
+
+static void details(const char *s, const char *e, struct xg_tri_dump_info *info)
+{
+	struct out o = {info->details, sizeof(info->details), 0};
+	const char *ve, *v;
+
+	info->details[0] = 0;
+	v = member(s, e, "previous", &ve);
+	if (v && *v == '"')
+		put(&o, "previous dump", "%s", info->previous);
+	else if (v)
+		put(&o, "previous dump", "none (the first of this vCPU in this run)");
+	if ((v = member(s, e, "registers", &ve)) && *v == '{')
+		show_tables(&o, v, ve);
+	if ((v = member(s, e, "events", &ve)) && *v == '{')
+		show_events(&o, v, ve);
+	if ((v = member(s, e, "access", &ve)) && *v == '{')
+		show_access(&o, v, ve);
+	if ((v = member(s, e, "stack", &ve)) && *v == '{')
+		show_stack(&o, v, ve);
+}
+
 int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
 			struct xg_tri_dump_info *info, struct xg_error *err)
 {
@@ -228,6 +430,8 @@ int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
 	field(s, e, "note", info->note, sizeof(info->note));
 	field(s, e, "error", info->error, sizeof(info->error));
 	field(s, e, "time", info->time, sizeof(info->time));
+	field(s, e, "previous", info->previous, sizeof(info->previous));
+	details(s, e, info);
 	info->vcpu = num(member(s, e, "vcpu", NULL), &n) ? (int)n : -1;
 	info->seq = num(member(s, e, "seq", NULL), &n) ? (long long)n : -1;
 	b->vcpu = info->vcpu;

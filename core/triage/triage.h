@@ -209,8 +209,13 @@ void xg_triage_derive(const struct xg_triage *t, int i, struct xg_tri_facts *f);
 struct xg_tri_dump_info {
 	char guest[64], trigger[32], handler[96], verdict[32], time[32];
 	char note[200], error[200];
+	char previous[512]; /* the dump before this one of the same vCPU in the run, or "" */
 	int vcpu;
 	long long seq;
+	/* what the dump has beyond the triage block, as text lines for a person ("  label
+	 * value\n"): the previous dump, GDTR/IDTR/TR/LDTR, pending and injected events, the
+	 * memory operand with the region it hits, the exit's GPA, the stack */
+	char details[4096];
 };
 
 /* One of exitgate's own dumps (the JSON core/dump writes) as one block: the exit from its raw

@@ -354,7 +354,7 @@ static void show_stack(struct out *o, const char *so, const char *se)
 {
 	char why[256];
 	const char *ve, *v = member(so, se, "bytes", &ve);
-	uint64_t sp;
+	uint64_t sp = 0;
 	int have = num(member(so, se, "rsp", NULL), &sp) || num(member(so, se, "sp", NULL), &sp);
 
 	if (section_error(so, se, why, sizeof(why)) && !v) {
@@ -370,7 +370,11 @@ static void show_stack(struct out *o, const char *so, const char *se)
 		char hex[64 * 3 + 1] = "";
 		for (size_t i = 0; i < n && i < 32; i++)
 			snprintf(hex + 3 * i, 4, "%02x ", b[i]);
-		put(o, "stack", "at 0x%llx: %s%s", (unsigned long long)sp, hex, n > 32 ? "..." : "");
+		if (have)
+			put(o, "stack", "at 0x%llx: %s%s", (unsigned long long)sp, hex,
+			    n > 32 ? "..." : "");
+		else
+			put(o, "stack", "%s%s", hex, n > 32 ? "..." : "");
 	}
 }
 

@@ -14,6 +14,7 @@
  * have side effects (a FIFO pops, a status bit clears) that would change what we dump.
  */
 #define _GNU_SOURCE /* renameat2 */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -989,6 +990,175 @@ static void put_access(struct json *j, const struct view *v)
 	j_close(j);
 }
 
+/* ---- vector state (x86) ---- */
+
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/*
+ * Register `kind` ('x' 128, 'y' 256, 'z' 512 bits, 'k' 64) number n from a standard-format
+ * XSAVE image, little-endian into out (its width in bytes returned; 0 for no such register).
+ * A component whose XSTATE_BV bit is clear is in its initial state, all zeros (SDM Vol. 1
+ * 13.6): bit 1 SSE (XMM0-15), 2 AVX (bits 255:128), 5 opmask, 6 ZMM_Hi256 (bits 511:256 of
+ * ZMM0-15), 7 Hi16_ZMM (ZMM16-31 whole; their low 256 bits are the XMM/YMM16-31 of EVEX).
+ */
+static unsigned vreg(const uint8_t *xs, char kind, unsigned n, uint8_t *out)
+{
+	uint64_t bv = le(xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+	unsigned w = kind == 'x' ? 16 : kind == 'y' ? 32 : kind == 'z' ? 64 : kind == 'k' ? 8 : 0;
+
+	if (!w || n >= (kind == 'k' ? 8u : 32u))
+		return 0;
+	memset(out, 0, w);
+	if (kind == 'k') {
+		if (bv & (1u << 5))
+			memcpy(out, xs + XG_EMU_X86_XS_OPMASK + 8 * n, 8);
+		return w;
+	}
+	if (n >= 16) {
+		if (bv & (1u << 7))
+			memcpy(out, xs + XG_EMU_X86_XS_HI16ZMM + 64 * (n - 16), w);
+		return w;
+	}
+	if (bv & (1u << 1))
+		memcpy(out, xs + XG_EMU_X86_XS_XMM0 + 16 * n, 16);
+	if (w >= 32 && (bv & (1u << 2)))
+		memcpy(out + 16, xs + XG_EMU_X86_XS_YMMH + 16 * n, 16);
+	if (w == 64 && (bv & (1u << 6)))
+		memcpy(out + 32, xs + XG_EMU_X86_XS_ZMMH + 32 * n, 32);
+	return w;
+}
+
+/* A register's value as one hex number, most significant digit first. */
+static void j_vreg(struct json *j, const char *k, const uint8_t *b, unsigned w)
+{
+	char hex[2 + 128 + 1] = "0x";
+
+	for (unsigned i = 0; i < w; i++)
+		snprintf(hex + 2 + 2 * i, 3, "%02x", b[w - 1 - i]);
+	j_str(j, k, hex);
+}
+
+/* The vector registers the instruction at RIP names ("xmm3", "ymm0", "zmm17", "k1" in its
+ * disassembly), each once, into names (at most max). */
+static int used_vregs(const char *text, char names[][16], int max)
+{
+	int n = 0;
+
+	for (const char *p = text; *p && n < max; p++) {
+		unsigned long r;
+		char *end, kind;
+
+		if (p != text && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		if ((p[0] == 'x' || p[0] == 'y' || p[0] == 'z') && !strncmp(p + 1, "mm", 2) &&
+		    isdigit((unsigned char)p[3]))
+			kind = p[0], r = strtoul(p + 3, &end, 10);
+		else if (p[0] == 'k' && isdigit((unsigned char)p[1]))
+			kind = 'k', r = strtoul(p + 1, &end, 10);
+		else
+			continue;
+		if (isalnum((unsigned char)*end) || *end == '_' || r >= 32)
+			continue;
+		if (kind == 'k')
+			snprintf(names[n], 16, "k%lu", r);
+		else
+			snprintf(names[n], 16, "%cmm%lu", kind, r);
+		int seen = 0;
+		for (int i = 0; i < n; i++)
+			seen |= !strcmp(names[i], names[n]);
+		n += !seen;
+	}
+	return n;
+}
+
+/*
+ * "vector": the x87/SSE/AVX state KVM holds (KVM_GET_XSAVE through get_xsave): XCR0 is in
+ * "registers"; here XSTATE_BV (which components are not in their initial state), MXCSR,
+ * the x87 control and status words, the registers the instruction at RIP names with their
+ * values ("used"), and every other vector register that is not zero ("nonzero"), as wide
+ * as the state in use (ZMM when an AVX-512 component is, else YMM when AVX is, else XMM).
+ */
+static void put_vector(struct json *j, const struct view *v)
+{
+	const struct xg_vcpu_ops *ops = v->r->ops;
+	const struct xg_exit *x = v->r->x;
+	uint8_t *xs, reg[64], b[15];
+	char text[160] = "", names[16][16], nm[16];
+	size_t n = 0;
+	int rc, nused;
+	uint64_t bv;
+	char kind;
+
+	if (!v->have_x86 || !ops || !ops->get_xsave)
+		return;
+	xs = calloc(1, XG_EMU_X86_XSAVE_SIZE);
+	if (!xs) {
+		j_error_obj(j, "vector", "out of memory");
+		return;
+	}
+	rc = ops->get_xsave(v->r->opaque, xs);
+	if (rc) {
+		char why[128];
+		snprintf(why, sizeof(why), "get_xsave failed: %s", errno_text(rc));
+		j_error_obj(j, "vector", why);
+		free(xs);
+		return;
+	}
+	bv = le(xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+	j_open(j, "vector", 0);
+	j_u64(j, "xstate_bv", bv);
+	j_u64(j, "mxcsr", le(xs + XG_EMU_X86_XS_MXCSR, 4));
+	j_u64(j, "fcw", le(xs + XG_EMU_X86_XS_FCW, 2));
+	j_u64(j, "fsw", le(xs + XG_EMU_X86_XS_FSW, 2));
+	/* the instruction: the exit's bytes, else the guest's at RIP */
+	if (x && x->reason == KVM_EXIT_INTERNAL_ERROR && x->u.internal.has_insn &&
+	    x->u.internal.insn_size) {
+		n = x->u.internal.insn_size < sizeof(b) ? x->u.internal.insn_size : sizeof(b);
+		memcpy(b, x->u.internal.insn, n);
+	} else if (v->have_pc) {
+		char why[128];
+		n = read_virt(v, v->pc_la, b, sizeof(b), why, sizeof(why));
+	}
+	if (n)
+		disasm_at(v, b, n, v->have_pc ? v->pc : 0, text, sizeof(text));
+	nused = used_vregs(text, names, 16);
+	j_open(j, "used", 1);
+	for (int i = 0; i < nused; i++) {
+		unsigned w = vreg(xs, names[i][0] == 'k' ? 'k' : names[i][0],
+				  (unsigned)strtoul(names[i] + (names[i][0] == 'k' ? 1 : 3), NULL, 10),
+				  reg);
+		if (w)
+			j_vreg(j, names[i], reg, w);
+	}
+	j_close(j);
+	kind = bv & 0xc0 ? 'z' : bv & 4 ? 'y' : 'x';
+	j_open(j, "nonzero", 0);
+	for (unsigned r = 0; r < (kind == 'z' ? 32u : 16u); r++) {
+		unsigned w = vreg(xs, kind, r, reg), nz = 0;
+		for (unsigned i = 0; i < w; i++)
+			nz |= reg[i];
+		snprintf(nm, sizeof(nm), "%cmm%u", kind, r);
+		if (nz)
+			j_vreg(j, nm, reg, w);
+	}
+	for (unsigned r = 0; r < 8 && (bv & (1u << 5)); r++) {
+		unsigned w = vreg(xs, 'k', r, reg);
+		snprintf(nm, sizeof(nm), "k%u", r);
+		if (w && le(reg, 8))
+			j_vreg(j, nm, reg, w);
+	}
+	j_close(j);
+	j_close(j);
+	free(xs);
+}
+
 /* The whole document into memory; NULL only when memory runs out. */
 static char *render(const struct xg_dump_req *r, size_t *len)
 {
@@ -1024,6 +1194,7 @@ static char *render(const struct xg_dump_req *r, size_t *len)
 	put_registers(&j, &v);
 	put_events(&j, &v);
 	put_access(&j, &v);
+	put_vector(&j, &v);
 	put_code(&j, &v);
 	put_stack(&j, &v);
 	j_close(&j);

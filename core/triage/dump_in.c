@@ -378,6 +378,53 @@ static void show_stack(struct out *o, const char *so, const char *se)
 	}
 }
 
+/* Each register of an object of "name": "0x..." members, a line each. */
+static void show_regs(struct out *o, const char *ro, const char *re, const char *label)
+{
+	const char *p = ro + 1;
+
+	while (p < re) {
+		char name[16], val[140];
+		const char *ke, *ve;
+
+		while (p < re && (isspace((unsigned char)*p) || *p == ','))
+			p++;
+		if (p >= re || *p != '"')
+			return;
+		ke = value_end(p, re);
+		str(p, ke, name, sizeof(name));
+		p = ke;
+		while (p < re && (isspace((unsigned char)*p) || *p == ':'))
+			p++;
+		ve = value_end(p, re);
+		str(p, ve, val, sizeof(val));
+		p = ve;
+		put(o, label, "%-6s %s", name, val);
+	}
+}
+
+/* The x87/SSE/AVX state: which components are in use, MXCSR, the x87 control and status
+ * words, the registers the instruction names, the other ones that are not zero. */
+static void show_vector(struct out *o, const char *vo, const char *ve)
+{
+	const char *ue, *uo = member(vo, ve, "used", &ue);
+	const char *ne, *no = member(vo, ve, "nonzero", &ne);
+	char why[200];
+
+	if (section_error(vo, ve, why, sizeof(why))) {
+		put(o, "vector state", "not read: %s", why);
+		return;
+	}
+	put(o, "vector state", "xstate_bv 0x%llx, mxcsr 0x%llx, fcw 0x%llx, fsw 0x%llx",
+	    (unsigned long long)numof(vo, ve, "xstate_bv", 0),
+	    (unsigned long long)numof(vo, ve, "mxcsr", 0), (unsigned long long)numof(vo, ve, "fcw", 0),
+	    (unsigned long long)numof(vo, ve, "fsw", 0));
+	if (uo && *uo == '{')
+		show_regs(o, uo, ue, "insn's vector regs");
+	if (no && *no == '{')
+		show_regs(o, no, ne, "other non-zero");
+}
+
 static void details(const char *s, const char *e, struct xg_tri_dump_info *info)
 {
 	struct out o = {info->details, sizeof(info->details), 0};
@@ -395,6 +442,8 @@ static void details(const char *s, const char *e, struct xg_tri_dump_info *info)
 		show_events(&o, v, ve);
 	if ((v = member(s, e, "access", &ve)) && *v == '{')
 		show_access(&o, v, ve);
+	if ((v = member(s, e, "vector", &ve)) && *v == '{')
+		show_vector(&o, v, ve);
 	if ((v = member(s, e, "stack", &ve)) && *v == '{')
 		show_stack(&o, v, ve);
 }

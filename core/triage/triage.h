@@ -214,8 +214,9 @@ struct xg_tri_dump_info {
 	long long seq;
 	/* what the dump has beyond the triage block, as text lines for a person ("  label
 	 * value\n"): the previous dump, GDTR/IDTR/TR/LDTR, pending and injected events, the
-	 * memory operand with the region it hits, the exit's GPA, the stack */
-	char details[4096];
+	 * memory operand with the region it hits, the exit's GPA, the vector state, the
+	 * stack */
+	char details[16384];
 };
 
 /* One of exitgate's own dumps (the JSON core/dump writes) as one block: the exit from its raw

@@ -2,19 +2,25 @@
 # t_run_show.sh - `exitgate show` renders every field a dump has for a person (issue 14):
 # the previous dump of the vCPU, GDTR/IDTR/TR/LDTR, the pending and injected events, the
 # memory operand (segment, effective and linear address, GPA or why none) and the region it
-# hits, the exit's GPA and its region, the stack, and the instruction disassembled in the
+# hits, the exit's GPA and its region, the vector state (the registers the instruction
+# names, the others that are not zero), the stack, and the instruction disassembled in the
 # vCPU's mode (16-, 32- and 64-bit) - each value checked against the dump's JSON, on dumps
 # of real guests (modes.yaml: real and 32-bit protected mode; dump.yaml: 64-bit AVX on a
-# device; shutdown.yaml, faults.yaml: several dumps linked), events a real guest here never
+# device; shutdown.yaml, faults.yaml: several dumps linked; evex.yaml: AVX-512 state, its
+# values checked against what the guest loaded), events a real guest here never
 # has pending (an edited dump), and the --json form links the previous dump too.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
-for conf in modes.yaml dump.yaml shutdown.yaml faults.yaml; do
+for conf in modes.yaml dump.yaml shutdown.yaml faults.yaml evex.yaml; do
 	rm -rf "$T/dumps"
 	xrun "$(cfg "$conf")"
 	files=($(ls "$T"/dumps/*.json 2>/dev/null))
 	[ ${#files[@]} -gt 0 ]; ok $? "$conf: the run dumps (${#files[@]} dumps, status $rc)"
+	if [ "$conf" = faults.yaml ]; then # one vCPU's five dumps, linked: kept for --json
+		mkdir -p "$T/linked" && cp "${files[@]}" "$T/linked/"
+		linked=($(ls "$T"/linked/*.json))
+	fi
 	for f in "${files[@]}"; do
 		"$X" show "$f" >"$T/show.txt" 2>&1; src=$?
 		miss=$(python3 - "$f" "$T/show.txt" <<'PY'
@@ -58,6 +64,12 @@ if isinstance(a, dict):
             want.append(('access.' + k, a[k]))
     if 'effective_address' in a:
         want.append(('access.ea', '%s:%s' % (a['segment'], a['effective_address'])))
+vec = d.get('vector')
+if isinstance(vec, dict) and 'error' not in vec:
+    want.append(('vector', 'xstate_bv %s, mxcsr %s, fcw %s, fsw %s' % (vec['xstate_bv'], vec['mxcsr'], vec['fcw'], vec['fsw'])))
+    for part in ('used', 'nonzero'):
+        for k, v in vec[part].items():
+            want.append(('vector.%s.%s' % (part, k), '%-6s %s' % (k, v)))
 c = d.get('code')
 if isinstance(c, dict) and c.get('disasm'):
     want.append(('code.disasm', c['disasm'][0].split(': ', 1)[1]))
@@ -77,6 +89,18 @@ PY
 		ok $? "$conf: show $(basename "$f"): every field of the dump is there ($miss)"
 	done
 done
+# the vector state holds what the guest loaded: guests/evex.S moves 32 bytes of the pattern
+# device at 0x180 into ymm2 (EVEX.256: bits 511:256 zeroed) before any dump
+f=$(ls "$T"/dumps/evex-*.json 2>/dev/null | head -1)
+got=$(js "${f:-/nonexistent}" '$d->{vector}{nonzero}{zmm2} // $d->{vector}{nonzero}{ymm2}')
+want=$(python3 -c '
+M = (1 << 64) - 1
+w = lambda off: 0x0123456789abcdef ^ (((off // 8 + 1) * 0x9e3779b97f4a7c15) & M)
+print("0x%0128x" % sum(w(0x180 + 8 * i) << (64 * i) for i in range(4)))')
+[ -n "$got" ] && [ "$got" = "$want" ]; ok $? "a dump's zmm2 is what the guest loaded into ymm2 (${got:0:40}...)"
+has "$(js "$f" 'join " ", keys %{$d->{vector}{used}}')" '^k1$'
+ok $? "... and the registers the dumped instruction names are there: $(js "$f" '$d->{insn}{disasm}') -> $(js "$f" 'join " ", keys %{$d->{vector}{used}}')"
+
 # events: no guest here leaves one pending at an exit; a dump of the same shape says so
 f=${files[0]}
 perl -MJSON::PP -e '
@@ -91,8 +115,8 @@ t=$(cat "$T/ev.txt")
 	has "$t" 'NMIs masked' && has "$t" 'in SMM' && ! has "$t" 'none pending'
 ok $? "a pending #PF with its error code, an interrupt shadow, NMIs masked and SMM are shown ($(sed -n '/^  events/,/^  memory/p' "$T/ev.txt" | tr -s ' ' | tr '\n' '|'))"
 # the --json form names the previous dump
-"$X" show --json "${files[@]}" >"$T/show.json" 2>&1
+"$X" show --json "${linked[@]}" >"$T/show.json" 2>&1
 p=$(js "$T/show.json" '$d->[-1]{dump}{previous}')
-[ ${#files[@]} -lt 2 ] || { [ -n "$p" ] && [ "$p" = "$(js "${files[-1]}" '$d->{previous}')" ]; }
+[ ${#linked[@]} -ge 2 ] && [ -n "$p" ] && [ "$p" = "$(js "${linked[-1]}" '$d->{previous}')" ]
 ok $? "show --json links the previous dump ('$p')"
 finish

@@ -121,8 +121,8 @@ struct xg_lstate {
 	uint64_t cpu_mark, tick_ns; /* thread CPU time when the deadline was seen passed;
 				       the coarse clock's resolution */
 	uint64_t last_hook;	    /* CLOCK_MONOTONIC at the hook's last firing, 0: none */
-	uint64_t t0, took_ns;	    /* CLOCK_MONOTONIC when the call was armed; how long the
-				       last call took (xg_stats.lua_ns) */
+	uint64_t t0, took_ns;	    /* CLOCK_MONOTONIC_COARSE when the call was armed; how
+				       long the last call took, in whole ticks (lua_ns) */
 	int in_call;
 	const struct xg_exit *x;
 	int kvm_errno;

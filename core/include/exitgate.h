@@ -547,7 +547,8 @@ struct xg_result {
 
 struct xg_stats {
 	uint64_t exits, lua_calls;
-	uint64_t lua_ns; /* time in policy calls (monotonic clock, the call's own readings) */
+	uint64_t lua_ns; /* time in policy calls: the coarse monotonic clock the time limit
+			  * reads, so whole ticks per call, right on average over many calls */
 	uint64_t cache_hits, cache_misses, cache_invalidations;
 	uint64_t verdicts[XG_VERDICT_COUNT];
 	uint64_t fails[XG_FAIL_COUNT];

@@ -29,7 +29,12 @@ _exitgate()
 		opts="--ctl --stats --timeout --watch --quiet --no-progress --log-format --paused -S --metrics --record --record-max --help --version" ;;
 	replay) opts="--policy --all --json --help --version" ;;
 	ctl)
-		if [ "$COMP_CWORD" -eq 3 ]; then
+		# the command is the second word after ctl that is not --json
+		local i pos=0
+		for ((i = 2; i < COMP_CWORD; i++)); do
+			[ "${COMP_WORDS[i]}" = --json ] || pos=$((pos + 1))
+		done
+		if [ "$pos" -eq 1 ] && [[ $cur != -* ]]; then
 			COMPREPLY=($(compgen -W "status resume suspend stop dump reload metrics" -- "$cur"))
 			return
 		fi

@@ -385,10 +385,32 @@ struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size)
 	return v->run;
 }
 
+/*
+ * KVM_RUN applies registers left in kvm_run (kvm_dirty_regs) before anything else, then
+ * clears their bits (arch/x86/kvm/x86.c sync_regs()). A KVM_RUN that returns before that
+ * (a vCPU not yet started by INIT/SIPI, a kvm_run field KVM refuses) still stores the
+ * vCPU's own registers over the copy on its way out (store_regs()), the bits still set: the
+ * writes would be lost, so they are put back for the next KVM_RUN.
+ */
+static int run_dirty(struct xg_kvm_vcpu *v)
+{
+	__typeof__(v->run->s.regs) saved;
+	int r;
+
+	memcpy(&saved, &v->run->s.regs, sizeof(saved));
+	r = ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
+	if (v->run->kvm_dirty_regs)
+		memcpy(&v->run->s.regs, &saved, sizeof(saved));
+	return r;
+}
+
 int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v)
 {
 	v->xsave_fresh = 0;
 	v->fault_ready = 0;
+	v->counts.run++;
+	if (v->run->kvm_dirty_regs)
+		return run_dirty(v);
 	return ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 }
 
@@ -431,9 +453,16 @@ int xg_kvm_vcpu_flush(struct xg_kvm_vcpu *v, struct xg_error *err)
 	return xg_kvm_fail(err, "vCPU %d: KVM_RUN with immediate_exit: %s", v->index, strerror(-r));
 }
 
+void xg_kvm_vcpu_ioctl_counts(struct xg_kvm_vcpu *v, struct xg_kvm_ioctl_counts *c)
+{
+	*c = v->counts;
+}
+
 int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
 		      struct xg_error *err)
 {
+	if (xg_kvm_arch_before_ioctl(v, req, err))
+		return -1;
 	if (ioctl(v->fd, req, arg) < 0)
 		return xg_kvm_fail(err, "%s (vCPU %d): %s", name, v->index, strerror(errno));
 	return 0;

@@ -83,10 +83,12 @@ struct xg_kvm_vcpu {
 	const struct xg_kvm_vmm_ops *vmm_ops;
 	void *vmm;
 	int avx512_ok;	    /* KVM_GET/SET_XSAVE carry the AVX-512 components */
-	int sync_regs;	    /* KVM_CAP_SYNC_REGS: regs and sregs come in kvm_run */
+	int sync_regs;	    /* KVM_CAP_SYNC_REGS: regs and sregs come in kvm_run; regs written
+			     * go back through it (kvm_dirty_regs, kvm_x86.c) */
 	uint8_t *xsave;	    /* the last KVM_GET_XSAVE image, vm->xsave_size bytes */
 	int xsave_fresh;    /* ... taken since the last KVM_RUN */
 	struct xg_error err; /* the last ioctl failure of an op */
+	struct xg_kvm_ioctl_counts counts; /* kvm.c, kvm_x86.c */
 	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */
 	/* arm64 (arm64/): the registers read since the last KVM_RUN, and which are */
 	void *arch;
@@ -148,6 +150,12 @@ struct xg_kvm_vcpu *xg_kvm_vcpu_new(struct xg_kvm_vm *vm, int index, struct xg_e
 void xg_kvm_vcpu_free(struct xg_kvm_vcpu *v);
 int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
 		      struct xg_error *err);
+/*
+ * x86/kvm_x86.c, arm64/kvm_arm64.c: before every vCPU ioctl but KVM_RUN, count it in
+ * v->counts, and (x86) when registers wait in kvm_run (kvm_dirty_regs) and `req` could read
+ * them or be undone by them, KVM_SET_REGS them first. 0, or -1 with err.
+ */
+int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err);
 
 /* ops_common.c: the ops both architectures take as they are (opaque: the vCPU) */
 int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len);

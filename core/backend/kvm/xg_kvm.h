@@ -181,9 +181,43 @@ uint64_t xg_kvm_vcpu_xcr0(struct xg_kvm_vcpu *v);
  */
 int xg_kvm_vcpu_flush(struct xg_kvm_vcpu *v, struct xg_error *err);
 
-/* Thin ioctl wrappers; each returns 0, or -1 with the ioctl and errno in err. */
+/*
+ * Thin ioctl wrappers; each returns 0, or -1 with the ioctl and errno in err.
+ *
+ * Registers written with xg_kvm_put_regs (the engine's ops do) may wait in kvm_run for the
+ * next KVM_RUN (KVM_CAP_SYNC_REGS, see xg_kvm_put_regs). Every wrapper here, and every vCPU
+ * ioctl made through the backend, sees them: xg_kvm_get_regs returns them, and an ioctl
+ * that could read or undo them (KVM_GET_REGS, KVM_SET_SREGS, KVM_GET/SET_VCPU_EVENTS ...)
+ * is preceded by a KVM_SET_REGS of them. xg_kvm_set_regs replaces them. Code that makes
+ * its own ioctls on xg_kvm_vcpu_fd() calls xg_kvm_vcpu_commit_regs() first. All of this is
+ * the vCPU thread's business, like KVM_RUN.
+ */
 int xg_kvm_get_regs(struct xg_kvm_vcpu *v, struct kvm_regs *r, struct xg_error *err);
 int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err);
+/*
+ * Set the registers at the least cost: with KVM_CAP_SYNC_REGS (on unless
+ * XG_KVM_NO_SYNC_REGS=1) into kvm_run->s.regs.regs with KVM_SYNC_X86_REGS in
+ * kvm_dirty_regs, which the next KVM_RUN applies before anything else it does (api.rst 5
+ * "kvm_run": kvm_dirty_regs; arch/x86/kvm/x86.c sync_regs(), the same __set_regs() as
+ * KVM_SET_REGS) - no ioctl of its own; else KVM_SET_REGS.
+ */
+int xg_kvm_put_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err);
+/* KVM_SET_REGS now of registers xg_kvm_put_regs left in kvm_run (nothing if none). */
+int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err);
+/*
+ * The vCPU ioctls the backend made, by kind, since the vCPU was created: what an exit
+ * costs (each vCPU ioctl is a vcpu_load in KVM; ~9 us on kvm_pvm). regs_put counts
+ * register writes that went through kvm_run instead of KVM_SET_REGS.
+ */
+struct xg_kvm_ioctl_counts {
+	uint64_t run;		     /* KVM_RUN (including immediate_exit completions) */
+	uint64_t get_regs, set_regs; /* KVM_GET_REGS, KVM_SET_REGS (flushes included) */
+	uint64_t get_sregs, set_sregs;
+	uint64_t get_xsave, set_xsave; /* KVM_GET_XSAVE(2), KVM_SET_XSAVE */
+	uint64_t other;		       /* every other vCPU ioctl (events, XCRs ...) */
+	uint64_t regs_put;	       /* register writes left in kvm_run for KVM_RUN */
+};
+void xg_kvm_vcpu_ioctl_counts(struct xg_kvm_vcpu *v, struct xg_kvm_ioctl_counts *c);
 int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error *err);
 int xg_kvm_set_sregs(struct xg_kvm_vcpu *v, const struct kvm_sregs *s, struct xg_error *err);
 int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *err);

@@ -853,18 +853,90 @@ fail:
 	return -1;
 }
 
+/*
+ * Registers written through kvm_run (xg_kvm_put_regs): KVM_RUN applies them (api.rst 5
+ * "kvm_run", kvm_dirty_regs). Until then KVM's own registers are the old ones, so an ioctl
+ * that reads them, or whose effect KVM_SET_REGS could undo, must come after a KVM_SET_REGS
+ * of the copy, as it did when every write was an ioctl: KVM_SET_REGS drops a pending
+ * exception (arch/x86/kvm/x86.c __set_regs(), which sync_regs() calls too), so
+ * KVM_SET/GET_VCPU_EVENTS must not come between; KVM_SET_GUEST_DEBUG rewrites RFLAGS. Any
+ * ioctl not known to touch other state only is taken to depend on them. Those that do
+ * (XSAVE, XCRs, reading sregs) need no such order, and KVM_SET_REGS replaces the copy
+ * (xg_kvm_set_regs).
+ */
+static int independent(unsigned long req)
+{
+	return req == KVM_GET_XSAVE || req == KVM_GET_XSAVE2 || req == KVM_SET_XSAVE ||
+	       req == KVM_GET_SREGS || req == KVM_GET_XCRS || req == KVM_SET_REGS;
+}
+
+int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)
+{
+	struct kvm_run *run = v->run;
+
+	if (!run || !(run->kvm_dirty_regs & KVM_SYNC_X86_REGS))
+		return 0;
+	v->counts.set_regs++;
+	if (ioctl(v->fd, KVM_SET_REGS, &run->s.regs.regs) < 0)
+		return xg_kvm_fail(err, "KVM_SET_REGS of the registers kept in kvm_run (vCPU %d): %s",
+				   v->index, strerror(errno));
+	run->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
+	return 0;
+}
+
+int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err)
+{
+	struct xg_kvm_ioctl_counts *c = &v->counts;
+
+	if (req == KVM_GET_REGS)
+		c->get_regs++;
+	else if (req == KVM_SET_REGS)
+		c->set_regs++;
+	else if (req == KVM_GET_SREGS)
+		c->get_sregs++;
+	else if (req == KVM_SET_SREGS)
+		c->set_sregs++;
+	else if (req == KVM_GET_XSAVE || req == KVM_GET_XSAVE2)
+		c->get_xsave++;
+	else if (req == KVM_SET_XSAVE)
+		c->set_xsave++;
+	else
+		c->other++;
+	if (v->run && v->run->kvm_dirty_regs && !independent(req))
+		return xg_kvm_vcpu_commit_regs(v, err);
+	return 0;
+}
+
+/* With registers waiting in kvm_run, those are the vCPU's (KVM_RUN will set them). */
 int xg_kvm_get_regs(struct xg_kvm_vcpu *v, struct kvm_regs *r, struct xg_error *err)
 {
+	if (v->run && (v->run->kvm_dirty_regs & KVM_SYNC_X86_REGS)) {
+		*r = v->run->s.regs.regs;
+		return 0;
+	}
 	return xg_kvm_vcpu_ioctl(v, KVM_GET_REGS, "KVM_GET_REGS", r, err);
 }
 
-/* With sync regs the copy in kvm_run is what the ops read: keep it equal to what was set. */
+/* With sync regs the copy in kvm_run is what the ops read: keep it equal to what was set.
+ * What waited there is replaced (KVM_SET_REGS sets every register kvm_regs holds). */
 int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err)
 {
 	if (xg_kvm_vcpu_ioctl(v, KVM_SET_REGS, "KVM_SET_REGS", (void *)r, err))
 		return -1;
+	if (v->run)
+		v->run->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
 	if (v->sync_regs)
 		v->run->s.regs.regs = *r;
+	return 0;
+}
+
+int xg_kvm_put_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err)
+{
+	if (!v->sync_regs)
+		return xg_kvm_set_regs(v, r, err);
+	v->run->s.regs.regs = *r;
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	v->counts.regs_put++;
 	return 0;
 }
 

@@ -2,11 +2,16 @@
  * ops.c - the engine's vCPU ops (struct xg_vcpu_ops) on a backend vCPU: everything a
  * verdict does to a KVM guest goes through here.
  *
- * Registers: with KVM_CAP_SYNC_REGS (api.rst 4.2 "kvm_run", kvm_valid_regs) KVM copies the
- * vCPU's regs and sregs into kvm_run on every exit, so reading them costs no ioctl; writes
- * go through KVM_SET_REGS (which keeps that copy current, kvm.c). Without the capability
- * both are ioctls. Vector state: KVM_GET/SET_XSAVE, whose image starts with the standard
- * XSAVE layout the emulator uses (api.rst 4.42); one image per exit is read and reused.
+ * Registers: with KVM_CAP_SYNC_REGS (api.rst 5 "kvm_run", kvm_valid_regs) KVM copies the
+ * vCPU's regs and sregs into kvm_run on every exit, so reading them costs no ioctl; regs
+ * written go back into that copy with KVM_SYNC_X86_REGS in kvm_dirty_regs, for the next
+ * KVM_RUN to apply (xg_kvm_put_regs, kvm_x86.c: no ioctl either; any other ioctl that
+ * depends on them is preceded by a KVM_SET_REGS of them). sregs written (control
+ * registers, rare) still go through KVM_SET_SREGS. Without the capability all are ioctls.
+ * Vector state: KVM_GET/SET_XSAVE, whose image starts with the standard XSAVE layout the
+ * emulator uses (api.rst 4.42); one image per exit is read, and only when an instruction
+ * needs vector state; it is written back only when the emulator wrote vector state (its
+ * commit calls set_xsave only then).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -98,7 +103,7 @@ static int o_set_reg(void *o, const char *name, uint64_t val)
 	if (regs(v, &r))
 		return -EIO;
 	memcpy((char *)&r + rn->off, &val, 8);
-	return xg_kvm_set_regs(v, &r, &v->err) ? -EIO : 0;
+	return xg_kvm_put_regs(v, &r, &v->err) ? -EIO : 0;
 }
 
 static void seg_in(struct xg_emu_x86_segment *d, const struct kvm_segment *s)
@@ -189,7 +194,7 @@ static int o_set_x86_regs(void *o, const struct xg_emu_x86_regs *x)
 	memcpy(&r.r8, &x->gpr[8], 8 * sizeof(uint64_t));
 	r.rip = x->rip;
 	r.rflags = x->rflags;
-	return xg_kvm_set_regs(v, &r, &v->err) ? -EIO : 0;
+	return xg_kvm_put_regs(v, &r, &v->err) ? -EIO : 0;
 }
 
 /* ---- vector state ---- */

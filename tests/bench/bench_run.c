@@ -1,6 +1,6 @@
 /*
  * bench_run.c - what exitgate costs a real guest: the same loop of emulation-failure exits
- * handled three ways in one run, on /dev/kvm.
+ * handled four ways in one run, on /dev/kvm.
  *
  *   plain   hand-written C for the one instruction, the baseline a VMM has today: read the
  *           registers, KVM_GET_XSAVE, put the device's 32 bytes into XMM0 and YMM0's upper
@@ -8,11 +8,18 @@
  *   cached  xg_handle_exit with `return xg.cache(xg.emulate(), "insn")`: after the first
  *           exit the verdict comes from the cache, and exitgate's emulator does the work
  *   lua     xg_handle_exit with `return xg.emulate()`: a Lua call on every exit
+ *   saving  the plain loop with the ioctls the engine's backend saves: RIP goes back in
+ *           kvm_run with KVM_SYNC_X86_REGS in kvm_dirty_regs for KVM_RUN to apply (api.rst 5
+ *           "kvm_run"), not by KVM_SET_REGS; KVM_SET_XSAVE only when vector state was
+ *           written (the load; the store writes none, like every variant)
  *
  * The engine variants use the backend's vCPU ops (xg_kvm_vcpu_ops), which read registers
- * from kvm_run when KVM_CAP_SYNC_REGS is on; the plain loop reads them from the same place
- * (or with KVM_GET_REGS when it is off, XG_KVM_NO_SYNC_REGS=1), so both sides issue the same
- * ioctls per exit: KVM_RUN, KVM_GET_XSAVE(2), KVM_SET_XSAVE, KVM_SET_REGS.
+ * from kvm_run when KVM_CAP_SYNC_REGS is on and write them back there; the plain loops read
+ * them from the same place (or with KVM_GET_REGS when it is off, XG_KVM_NO_SYNC_REGS=1), so
+ * the engine and the saving plain loop issue the same ioctls per exit: KVM_RUN,
+ * KVM_GET_XSAVE(2), KVM_SET_XSAVE on loads; the first plain loop adds KVM_SET_REGS. The
+ * engine is compared with the plain loop that makes its ioctls; each variant's ioctls per
+ * exit, as the backend counted them (xg_kvm_vcpu_ioctl_counts), are printed.
  *
  * The guest runs `vmovdqu (%rax),%ymm0` on the MMIO window N times, then stores YMM0 to RAM
  * (one more exit) and checks it with integer code. The device answers read k with the
@@ -22,8 +29,8 @@
  *
  * This machine is shared and KVM's ioctls dominate (kvm_pvm: ~7 us each, most of it MSR
  * reads in vcpu_load), so a round gives each variant a fresh VM and vCPU and then advances
- * the three guests in turns of a few hundred exits, rotating who goes first: whatever else
- * the machine does falls on all three alike. The ratios are the median over rounds of each
+ * the four guests in turns of a few hundred exits, rotating who goes first: whatever else
+ * the machine does falls on all four alike. The ratios are the median over rounds of each
  * round's ratio. Each exit's time is split into time inside KVM_RUN and the rest (the
  * handler and its ioctls) to show where a difference lies. Not part of the suite: run
  * build/bench/bench_run [exits per run] [rounds] [exits per turn].
@@ -75,16 +82,19 @@ static const uint8_t guest[] = {
 static const uint8_t insn_load[] = {0xc5, 0xfe, 0x6f, 0x00};  /* vmovdqu (%rax),%ymm0 */
 static const uint8_t insn_store[] = {0xc5, 0xfe, 0x7f, 0x03}; /* vmovdqu %ymm0,(%rbx) */
 
-enum variant { PLAIN, CACHED, LUA, NVARIANTS };
-static const char *const variant_name[NVARIANTS] = {"plain C loop (hand-written)",
-						    "engine, cached verdict", "engine, Lua policy"};
+enum variant { PLAIN, CACHED, LUA, SAVING, NVARIANTS };
+static const char *const variant_name[NVARIANTS] = {
+    "plain C loop (hand-written)", "engine, cached verdict", "engine, Lua policy",
+    "plain C loop, with savings"};
 static const char *const variant_policy[NVARIANTS] = {
     NULL,
     "local xg = require 'exitgate'\n"
     "return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') end }\n",
     "local xg = require 'exitgate'\n"
     "return { emulation_failure = function(e) return xg.emulate() end }\n",
+    NULL,
 };
+#define IS_PLAIN(var) ((var) == PLAIN || (var) == SAVING)
 
 /* The device at XG_KVM_MMIO_BASE: read k (counting from 1) returns {k, 2k, 3k, 4k}. */
 struct device {
@@ -128,6 +138,7 @@ struct run {
 	size_t xsave_size;
 	int sync_regs; /* KVM_CAP_SYNC_REGS was on: registers came in kvm_run */
 	int xsave2;    /* KVM_GET_XSAVE2 was used */
+	struct xg_kvm_ioctl_counts ioctls; /* while the guest ran */
 	char error[512];
 };
 
@@ -148,6 +159,8 @@ struct plain {
 	uint8_t *xsave;
 	size_t xsave_size;
 	uint64_t xcr0;
+	int saving;    /* registers back through kvm_run (KVM_CAP_SYNC_REGS) */
+	uint64_t puts; /* ... so many times */
 	struct xg_error err;
 };
 
@@ -224,6 +237,12 @@ static int plain_handle(struct plain *p, struct kvm_run *run)
 		memcpy(dst, val, sizeof(val));
 	}
 	r.rip += sizeof(insn_load); /* both are 4 bytes */
+	if (p->saving && (run->kvm_valid_regs & KVM_SYNC_X86_REGS)) {
+		run->s.regs.regs.rip = r.rip;
+		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		p->puts++;
+		return 0;
+	}
 	return xg_kvm_set_regs(p->v, &r, &p->err);
 }
 
@@ -264,6 +283,7 @@ struct ctx {
 	xg_vcpu *xv;
 	int done;
 	struct run out;
+	struct xg_kvm_ioctl_counts ioctls0; /* at the start */
 };
 
 static int ctx_fail(struct ctx *c, const char *msg)
@@ -294,8 +314,9 @@ static int ctx_open(struct ctx *c, enum variant var, uint64_t n)
 	c->run = xg_kvm_vcpu_run_area(c->v, &c->run_size);
 	c->out.xsave_size = xg_kvm_xsave_size(c->v);
 	c->out.xsave2 = xg_kvm_check_cap(c->vm, KVM_CAP_XSAVE2) > 0;
-	if (var == PLAIN) {
-		c->p = (struct plain){.v = c->v, .vm = c->vm, .dev = &c->dev};
+	xg_kvm_vcpu_ioctl_counts(c->v, &c->ioctls0);
+	if (IS_PLAIN(var)) {
+		c->p = (struct plain){.v = c->v, .vm = c->vm, .dev = &c->dev, .saving = var == SAVING};
 		c->p.xcr0 = xg_kvm_vcpu_xcr0(c->v);
 		c->p.xsave_size = c->out.xsave_size;
 		c->p.xsave = aligned_alloc(64, (c->p.xsave_size + 63) & ~(size_t)63);
@@ -336,7 +357,7 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 			c->done = 1;
 			break;
 		}
-		if (c->var == PLAIN) {
+		if (IS_PLAIN(c->var)) {
 			if (r) {
 				snprintf(c->out.error, sizeof(c->out.error), "KVM_RUN: %s",
 					 strerror(-r));
@@ -371,6 +392,15 @@ static int ctx_close(struct ctx *c)
 
 	c->out.dev_reads = c->dev.reads;
 	c->out.sync_regs = c->run && (c->run->kvm_valid_regs & KVM_SYNC_X86_REGS) != 0;
+	if (c->v) {
+		struct xg_kvm_ioctl_counts *o = &c->out.ioctls, *z = &c->ioctls0;
+		xg_kvm_vcpu_ioctl_counts(c->v, o);
+		o->run -= z->run, o->get_regs -= z->get_regs, o->set_regs -= z->set_regs;
+		o->get_sregs -= z->get_sregs, o->set_sregs -= z->set_sregs;
+		o->get_xsave -= z->get_xsave, o->set_xsave -= z->set_xsave;
+		o->other -= z->other, o->regs_put -= z->regs_put;
+		o->regs_put += c->p.puts;
+	}
 	if (!rc && c->dev.bad)
 		rc = ctx_fail(c, "device accesses other than the guest's load");
 	if (c->xv) {
@@ -390,8 +420,8 @@ static int ctx_close(struct ctx *c)
 }
 
 /*
- * One round: a fresh VM per variant, then the three guests advanced in turns of `batch`
- * exits (the first turn rotating with the round) until all three halt, so that whatever
+ * One round: a fresh VM per variant, then the four guests advanced in turns of `batch`
+ * exits (the first turn rotating with the round) until all four halt, so that whatever
  * else the machine does falls on all of them alike.
  */
 static int round_run(int round, uint64_t n, uint64_t batch, struct run out[NVARIANTS])
@@ -444,6 +474,8 @@ int main(int argc, char **argv)
 	    hand[NVARIANTS][MAX_ROUNDS];
 	double best[NVARIANTS], med[NVARIANTS], spread[NVARIANTS], run_ns[NVARIANTS],
 	    hand_ns[NVARIANTS];
+	double gain[MAX_ROUNDS]; /* saving / plain, per round */
+	int base = PLAIN;	 /* the plain loop making the engine's ioctls */
 	struct run last[NVARIANTS];
 	char why[256];
 
@@ -482,9 +514,12 @@ int main(int argc, char **argv)
 			bad |= res[k].exits != n + 1 || res[k].dev_reads != n || res[k].result != 0;
 			last[k] = res[k];
 		}
-		/* the same round's runs shared the machine's mood: their ratio is the fairest */
+		/* the same round's runs shared the machine's mood: their ratio is the fairest.
+		 * Without sync regs the saving loop makes the first one's ioctls. */
+		base = res[SAVING].sync_regs ? SAVING : PLAIN;
 		for (int k = 0; k < NVARIANTS; k++)
-			ratio[k][r] = rate[k][r] / rate[PLAIN][r];
+			ratio[k][r] = rate[k][r] / rate[base][r];
+		gain[r] = rate[SAVING][r] / rate[PLAIN][r];
 	}
 	for (int k = 0; k < NVARIANTS; k++) {
 		med[k] = median(rate[k], rounds);
@@ -502,12 +537,16 @@ int main(int argc, char **argv)
 	rmdir(policy_dir);
 
 	printf("bench_run: %llu x `vmovdqu (%%rax),%%ymm0` from MMIO + 1 store per run; %d rounds, "
-	       "each a fresh VM per variant, the three run in turns of %llu exits\n",
+	       "each a fresh VM per variant, the four run in turns of %llu exits\n",
 	       (unsigned long long)n, rounds, (unsigned long long)batch);
-	printf("per exit, every variant: KVM_RUN, registers from %s, KVM_GET_XSAVE%s and "
-	       "KVM_SET_XSAVE (%zu bytes), KVM_SET_REGS\n\n",
+	printf("per exit, every variant: KVM_RUN, registers from %s, KVM_GET_XSAVE%s, "
+	       "KVM_SET_XSAVE (%zu bytes) after a load; RIP back by %s\n",
 	       last[PLAIN].sync_regs ? "kvm_run (KVM_CAP_SYNC_REGS)" : "KVM_GET_REGS",
-	       last[PLAIN].xsave2 ? "2" : "", last[PLAIN].xsave_size);
+	       last[PLAIN].xsave2 ? "2" : "", last[PLAIN].xsave_size,
+	       base == SAVING ? "KVM_SET_REGS in the plain C loop, through kvm_run "
+				"(kvm_dirty_regs) in the others"
+			      : "KVM_SET_REGS (no sync regs: no savings)");
+	printf("the engine is compared with: %s (the same ioctls)\n\n", variant_name[base]);
 	printf("%-28s %9s %12s %12s %7s %8s %8s %8s %9s %10s %s\n", "variant", "exits/run",
 	       "best exit/s", "median exit/s", "spread", "ns/exit", "KVM_RUN", "handler",
 	       "Lua calls", "cache hits", "guest");
@@ -521,19 +560,38 @@ int main(int argc, char **argv)
 	printf("\n(ns/exit from the median; spread = (max - min) / median of exits/s; KVM_RUN = "
 	       "ns per exit inside KVM_RUN, handler = the rest: the handling and its ioctls; "
 	       "medians)\n");
+	printf("ioctls per exit (the backend's counts while the guests ran; KVM_RUN also "
+	       "counts the guest's OUT and HLT):\n%-28s %8s %8s %8s %9s %9s %6s %9s\n",
+	       "variant", "KVM_RUN", "GET_REGS", "SET_REGS", "GET_XSAVE", "SET_XSAVE", "other",
+	       "kvm_run");
+	for (int k = 0; k < NVARIANTS; k++) {
+		const struct xg_kvm_ioctl_counts *c = &last[k].ioctls;
+		double e = (double)(last[k].exits ? last[k].exits : 1);
+		printf("%-28s %8.3f %8.3f %8.3f %9.3f %9.3f %6.3f %9.3f\n", variant_name[k],
+		       (double)c->run / e, (double)c->get_regs / e, (double)c->set_regs / e,
+		       (double)c->get_xsave / e, (double)c->set_xsave / e,
+		       (double)(c->other + c->get_sregs + c->set_sregs) / e,
+		       (double)c->regs_put / e);
+	}
+	printf("(kvm_run = register writes left in kvm_run for KVM_RUN to apply, no ioctl)\n");
+	printf("savings: plain C loop %.0f -> %.0f exits/s (%+.0f, median of per-round ratios "
+	       "%.3f); the engine vs the plain C loop without them: cached %.3f, Lua %.3f "
+	       "(medians)\n\n",
+	       med[PLAIN], med[SAVING], med[SAVING] - med[PLAIN], median(gain, rounds),
+	       med[CACHED] / med[PLAIN], med[LUA] / med[PLAIN]);
 	printf("engine-cached / plain: %.3f (median of per-round ratios; medians %.3f, bests "
 	       "%.3f)  target >= 0.97: %s\n",
-	       ratio_med[CACHED], med[CACHED] / med[PLAIN], best[CACHED] / best[PLAIN],
+	       ratio_med[CACHED], med[CACHED] / med[base], best[CACHED] / best[base],
 	       ratio_med[CACHED] >= 0.97 ? "met" : "NOT met");
 	printf("engine-Lua / plain:    %.3f (median of per-round ratios; medians %.3f, bests "
 	       "%.3f)  target >= 0.90: %s\n",
-	       ratio_med[LUA], med[LUA] / med[PLAIN], best[LUA] / best[PLAIN],
+	       ratio_med[LUA], med[LUA] / med[base], best[LUA] / best[base],
 	       ratio_med[LUA] >= 0.90 ? "met" : "NOT met");
 	printf(
 	    "over plain, per exit: handler cached %+.0f ns, Lua %+.0f ns; KVM_RUN cached %+.0f ns, "
 	    "Lua %+.0f ns\n",
-	    hand_ns[CACHED] - hand_ns[PLAIN], hand_ns[LUA] - hand_ns[PLAIN],
-	    run_ns[CACHED] - run_ns[PLAIN], run_ns[LUA] - run_ns[PLAIN]);
+	    hand_ns[CACHED] - hand_ns[base], hand_ns[LUA] - hand_ns[base],
+	    run_ns[CACHED] - run_ns[base], run_ns[LUA] - run_ns[base]);
 	if (bad)
 		fprintf(stderr,
 			"bench_run: a run handled a different number of exits, or the guest "

@@ -13,7 +13,8 @@
  * read too many); one applied twice, or late, would move RIP back after the guest went on.
  *
  * Checked per exit with the backend's ioctl counts: a load costs KVM_GET_XSAVE and
- * KVM_SET_XSAVE and no KVM_SET_REGS; the store no KVM_SET_XSAVE. Then the corners: a
+ * KVM_SET_XSAVE and no KVM_SET_REGS; the store no KVM_SET_XSAVE; `popcnt (%rax),%rbx` on
+ * MMIO (no vector state) neither KVM_GET_XSAVE nor KVM_SET_XSAVE. Then the corners: a
  * register read by ioctl while a write waits (xg_kvm_get_regs, and KVM_GET_REGS made
  * directly after xg_kvm_vcpu_commit_regs), an ioctl that depends on the registers
  * (KVM_GET_VCPU_EVENTS) with a write waiting, a KVM_RUN that KVM refuses before applying
@@ -46,13 +47,28 @@ static const uint8_t guest[] = {
 #define LOAD_RIP  (XG_KVM_LOAD_ADDR + 8)  /* vmovdqu (%rax),%ymm0 */
 #define STORE_RIP (XG_KVM_LOAD_ADDR + 22) /* vmovdqu %ymm0,(%rbx) */
 
-/* The device: read k (from 1) returns {k, 2k, 3k, 4k}. */
+/* popcnt (%rax),%rbx on the MMIO window, then BL to port 0x10: no vector state at all */
+static const uint8_t guest_popcnt[] = {
+    0xb8, 0x00, 0x00, 0x00, 0xd0, /* mov $0xd0000000,%eax */
+    0xf3, 0x48, 0x0f, 0xb8, 0x18, /* popcnt (%rax),%rbx   */
+    0x88, 0xd8,			  /* mov %bl,%al           */
+    0xe6, 0x10,			  /* out %al,$0x10         */
+    0xf4,			  /* hlt                   */
+};
+
+/* The device: read k (from 1) returns {k, 2k, 3k, 4k}; an 8-byte read k returns
+ * k * 0x0101010101010101 (8 bits set for k = 1). */
 static uint64_t dev_reads, dev_bad;
 
 static int dev_read(void *vmm, uint64_t gpa, void *buf, size_t len)
 {
 	uint64_t q[4];
 
+	if (gpa == XG_KVM_MMIO_BASE && len == 8) {
+		q[0] = ++dev_reads * 0x0101010101010101ull;
+		memcpy(buf, q, 8);
+		return 0;
+	}
 	if (gpa != XG_KVM_MMIO_BASE || len != sizeof(q)) {
 		dev_bad++;
 		return -ENODEV;
@@ -90,7 +106,7 @@ static void quiet(void *ud, const char *line)
 {
 }
 
-static void g_open(struct g *g)
+static void g_open_image(struct g *g, const uint8_t *image, size_t len)
 {
 	struct xg_error err = {{0}};
 	struct kvm_regs r;
@@ -99,7 +115,7 @@ static void g_open(struct g *g)
 	dev_reads = dev_bad = 0;
 	if (xg_kvm_vm_create(&g->vm, NULL, &err) ||
 	    xg_kvm_enable_cap(g->vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &err) ||
-	    xg_kvm_load(g->vm, XG_KVM_LOAD_ADDR, guest, sizeof(guest), &err) ||
+	    xg_kvm_load(g->vm, XG_KVM_LOAD_ADDR, image, len, &err) ||
 	    xg_kvm_vcpu_create(g->vm, 0, XG_KVM_LOAD_ADDR, &g->v, &err) ||
 	    xg_kvm_get_regs(g->v, &r, &err))
 		bail("%s", err.msg);
@@ -116,6 +132,11 @@ static void g_open(struct g *g)
 	g->xv = g->eng ? xg_vcpu_attach(g->eng, "default", 0, &g->ops, g->v, &err) : NULL;
 	if (!g->xv)
 		bail("engine: %s", err.msg);
+}
+
+static void g_open(struct g *g)
+{
+	g_open_image(g, guest, sizeof(guest));
 }
 
 static void g_close(struct g *g)
@@ -317,6 +338,35 @@ static void corners(void)
 	ok(1, "destroyed");
 }
 
+/* An instruction with no vector state: no KVM_GET_XSAVE (the emulator reads the image only
+ * for instructions that need it), no KVM_SET_XSAVE, RIP through kvm_run. */
+static void no_vector(void)
+{
+	struct g g;
+	struct xg_kvm_ioctl_counts a, b;
+	int result = -1;
+
+	g_open_image(&g, guest_popcnt, sizeof(guest_popcnt));
+	if (next_exit(&g, &result)) {
+		skip(3, "popcnt on MMIO did not exit here");
+		g_close(&g);
+		return;
+	}
+	xg_kvm_vcpu_ioctl_counts(g.v, &a);
+	if (handle(&g))
+		bail("popcnt not emulated");
+	xg_kvm_vcpu_ioctl_counts(g.v, &b);
+	ok(b.get_xsave == a.get_xsave && b.set_xsave == a.set_xsave,
+	   "popcnt (%%rax),%%rbx: no KVM_GET_XSAVE, no KVM_SET_XSAVE");
+	ok(b.set_regs == a.set_regs && b.other == a.other && b.regs_put - a.regs_put == 1,
+	   "... and RBX, RIP through kvm_run, no other ioctl");
+	while (!next_exit(&g, &result))
+		if (handle(&g))
+			break;
+	is_int(result, 8, "the guest counted the 8 bits the device gave");
+	g_close(&g);
+}
+
 int main(void)
 {
 	char why[256];
@@ -336,6 +386,7 @@ int main(void)
 
 	whole_run(1);
 	corners();
+	no_vector();
 	setenv("XG_KVM_NO_SYNC_REGS", "1", 1);
 	whole_run(0);
 

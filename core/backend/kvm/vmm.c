@@ -321,6 +321,11 @@ static int requests(struct vcpu *c, const char *park_reason)
 		park_reason = "suspended by exitgate ctl";
 	}
 	if (park) {
+		struct xg_error e;
+		/* parked, the vCPU's registers are KVM's own for any ioctl meanwhile (the
+		 * engine's writes wait in kvm_run for the next KVM_RUN otherwise) */
+		if (xg_kvm_vcpu_commit_regs(c->kv, &e))
+			say("%s/%d: %s", c->g->cfg->name, c->index, e.msg);
 		c->state = V_SUSPENDED;
 		snprintf(c->reason, sizeof(c->reason), "%s", park_reason);
 		if (!c->paused) /* the start pause is said once for the run (xg_vmm_run) */

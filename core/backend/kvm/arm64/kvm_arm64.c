@@ -127,11 +127,16 @@ int xg_kvm_arm64_set_one(struct xg_kvm_vcpu *v, uint64_t id, uint64_t val, struc
 	return 0;
 }
 
-/* kvm.c's hook before a vCPU ioctl: arm64 has no sync regs (KVM_CAP_SYNC_REGS is x86 and
- * s390), so nothing waits in kvm_run; only the count. */
+/* kvm.c's hook before a vCPU ioctl, and the commit of waiting registers: arm64 has no sync
+ * regs (KVM_CAP_SYNC_REGS is x86 and s390), so nothing waits in kvm_run; only the count. */
 int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err)
 {
 	v->counts.other++;
+	return 0;
+}
+
+int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)
+{
 	return 0;
 }
 

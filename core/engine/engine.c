@@ -394,6 +394,7 @@ void xg_vcpu_detach(xg_vcpu *v)
 			      v->index, (unsigned long long)v->logs.suppressed);
 	xg_lstate_free(v->ls);
 	xg_lstate_free(v->pending);
+	xg_vcpu_set_profile(v, NULL);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }
@@ -530,7 +531,11 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 		maybe_swap(v);
 	v->st.exits++;
 	if (v->cache.shapes) {
+		if (v->prof)
+			xg_profile_enter(v->prof, XG_PROF_LOOKUP);
 		cv = xg_cache_lookup(&v->cache, x);
+		if (v->prof)
+			xg_profile_enter(v->prof, cv ? XG_PROF_EMULATE : XG_PROF_OTHER);
 		if (cv) {
 			v->st.cache_hits++;
 			r.cached = 1;
@@ -538,6 +543,8 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 			v->dump_trigger = "cache";
 			v->dump_handler = NULL;
 			r.next = xg_verdict_apply(v, x, cv, &d, msg, sizeof(msg));
+			if (v->prof)
+				xg_profile_enter(v->prof, XG_PROF_OTHER);
 			r.dumped = (uint8_t)d;
 			if (r.next != XG_NEXT_ERROR) {
 				v->st.verdicts[cv->kind]++;
@@ -549,8 +556,12 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	}
 	v->st.cache_misses++; /* every exit the cache did not answer */
 	v->st.lua_calls++;
+	if (v->prof)
+		xg_profile_enter(v->prof, XG_PROF_LUA);
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
 	v->st.lua_ns += v->ls->took_ns;
+	if (v->prof)
+		xg_profile_enter(v->prof, XG_PROF_OTHER);
 	if (f != XG_FAIL_NONE) {
 		r = fail_over(v, x, f, msg, 0);
 		if (f == XG_FAIL_MEMORY) {
@@ -574,7 +585,11 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 			slot = XG_SLOT_DEFAULT;
 		v->dump_handler = v->ls->handlers[slot] != LUA_NOREF ? v->ls->where[slot] : NULL;
 	}
+	if (v->prof)
+		xg_profile_enter(v->prof, XG_PROF_EMULATE);
 	r.next = xg_verdict_apply(v, x, &vd, &d, msg, sizeof(msg));
+	if (v->prof)
+		xg_profile_enter(v->prof, XG_PROF_OTHER);
 	r.dumped = (uint8_t)d;
 	if (r.next == XG_NEXT_ERROR)
 		return fail_over(v, x, XG_FAIL_ACTION, msg, d);
@@ -586,14 +601,21 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	return r;
 }
 
-struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
+static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size,
+				    int kvm_run_errno)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	struct xg_error err;
+	int bad;
 
 	if (kvm_run_errno == EINTR || kvm_run_errno == EAGAIN)
 		return r;
-	if (xg_exit_decode(&v->x, run, run_size, &v->opts, &err)) {
+	if (v->prof)
+		xg_profile_enter(v->prof, XG_PROF_DECODE);
+	bad = xg_exit_decode(&v->x, run, run_size, &v->opts, &err);
+	if (v->prof)
+		xg_profile_enter(v->prof, XG_PROF_OTHER);
+	if (bad) {
 		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
 		v->st.fails[XG_FAIL_ERROR]++;
 		r.next = XG_NEXT_ERROR;
@@ -604,6 +626,18 @@ struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, in
 		maybe_swap(v);
 	v->ls->kvm_errno = kvm_run_errno;
 	return xg_handle_decoded(v, &v->x);
+}
+
+struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
+{
+	struct xg_result r;
+
+	if (!v->prof)
+		return handle_exit(v, run, run_size, kvm_run_errno);
+	xg_profile_begin(v->prof);
+	r = handle_exit(v, run, run_size, kvm_run_errno);
+	xg_profile_end(v->prof);
+	return r;
 }
 
 int xg_engine_reload(xg_engine *e, struct xg_error *err)

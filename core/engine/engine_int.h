@@ -199,6 +199,9 @@ struct xg_vcpu {
 	struct xg_exit_opts opts;
 	struct xg_exit x;
 	struct xg_vcpu *next;
+	/* profile.c: the per-exit profile, NULL when off; the shim in front of ops while on */
+	struct xg_profile *prof;
+	struct xg_prof_shim *prof_shim;
 };
 
 /* One guest's xg.store: a hash table bounded in entries, key and value sizes, whose bytes

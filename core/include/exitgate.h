@@ -584,6 +584,47 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x);
 /* The message of the vCPU's last failure ("" if none): "policy web.lua:12: ...". */
 const char *xg_vcpu_last_error(const xg_vcpu *v);
 void xg_vcpu_stats(const xg_vcpu *v, struct xg_stats *out);
+
+/*
+ * Per-exit cost profile, for benchmarks and tuning (tests/bench/bench_run prints it). Off by
+ * default, and off it costs nothing: xg_vcpu_set_profile(v, p) puts timing shims in front
+ * of the vCPU's ops and makes xg_handle_exit time its phases into p; xg_vcpu_set_profile(v,
+ * NULL) takes them out again (both between exits, on the vCPU's thread). The phases are
+ * exclusive - time in a nested phase (an ioctl inside a register fetch) is not counted in the
+ * outer one - so they add up to the time spent in xg_handle_exit. The KVM backend adds its
+ * ioctls' time when given the same profile (xg_kvm_vcpu_set_profile); a hand-written loop
+ * can time its own phases with xg_profile_begin/enter/end to be compared phase by phase.
+ * Each phase costs about two clock reads while profiling (~20 ns each on a TSC clock), so
+ * profile in a separate run from the one whose totals are quoted.
+ */
+enum xg_prof_phase {
+	XG_PROF_OTHER,	   /* bookkeeping in xg_handle_exit outside the phases below */
+	XG_PROF_DECODE,	   /* kvm_run decoded into struct xg_exit */
+	XG_PROF_LOOKUP,	   /* the verdict cache looked up (hit or miss) */
+	XG_PROF_LUA,	   /* the policy's call: the exit's view, the handler, its verdict read */
+	XG_PROF_FETCH,	   /* get_x86_regs, get_xsave, get_reg ... through the ops */
+	XG_PROF_EMULATE,   /* the verdict carried out: for emulate, the emulator's decode,
+			      execute, page walks and RAM accesses */
+	XG_PROF_DEVICE,	   /* the VMM's mmio_read/mmio_write callbacks */
+	XG_PROF_WRITEBACK, /* set_x86_regs, set_xsave, set_reg ... through the ops */
+	XG_PROF_IOCTL,	   /* the backend's ioctls on the exit's behalf (not KVM_RUN) */
+	XG_PROF_COUNT
+};
+struct xg_profile {
+	uint64_t exits;		      /* exits profiled (xg_profile_end calls) */
+	uint64_t ns[XG_PROF_COUNT];   /* nanoseconds per phase, summed over those exits */
+	/* the clock, kept by the functions below */
+	uint64_t mark;
+	int phase, active;
+};
+void xg_vcpu_set_profile(xg_vcpu *v, struct xg_profile *p);
+/* Open an exit's timing (phase XG_PROF_OTHER), switch phase (returns the phase left, to be
+ * entered again when the nested one ends; nothing happens outside begin..end), close it. */
+void xg_profile_begin(struct xg_profile *p);
+int xg_profile_enter(struct xg_profile *p, int phase);
+void xg_profile_end(struct xg_profile *p);
+const char *xg_profile_phase_name(int phase); /* "decode", "lookup" ... */
+
 /* Engine-wide: the sum over attached vCPUs plus reload counters. */
 void xg_engine_stats(xg_engine *e, struct xg_stats *out);
 /* This engine's run identity, part of every dump file's name ("20261201T224405.123456Z-4242":

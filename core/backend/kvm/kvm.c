@@ -461,11 +461,23 @@ void xg_kvm_vcpu_ioctl_counts(struct xg_kvm_vcpu *v, struct xg_kvm_ioctl_counts 
 int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
 		      struct xg_error *err)
 {
+	int r, e, old;
+
 	if (xg_kvm_arch_before_ioctl(v, req, err))
 		return -1;
-	if (ioctl(v->fd, req, arg) < 0)
-		return xg_kvm_fail(err, "%s (vCPU %d): %s", name, v->index, strerror(errno));
+	old = v->prof ? xg_profile_enter(v->prof, XG_PROF_IOCTL) : 0;
+	r = ioctl(v->fd, req, arg);
+	e = errno;
+	if (v->prof)
+		xg_profile_enter(v->prof, old);
+	if (r < 0)
+		return xg_kvm_fail(err, "%s (vCPU %d): %s", name, v->index, strerror(e));
 	return 0;
+}
+
+void xg_kvm_vcpu_set_profile(struct xg_kvm_vcpu *v, struct xg_profile *p)
+{
+	v->prof = p;
 }
 
 int xg_kvm_get_vcpu_events(struct xg_kvm_vcpu *v, struct kvm_vcpu_events *e, struct xg_error *err)

@@ -92,6 +92,7 @@ struct xg_kvm_vcpu {
 	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */
 	/* arm64 (arm64/): the registers read since the last KVM_RUN, and which are */
 	void *arch;
+	struct xg_profile *prof; /* xg_kvm_vcpu_set_profile: ioctls timed into it, or NULL */
 };
 
 struct xg_kvm_vm {

@@ -166,6 +166,9 @@ int xg_kvm_check_cap(struct xg_kvm_vm *vm, uint32_t cap);
 int xg_kvm_vcpu_create(struct xg_kvm_vm *vm, int index, uint64_t entry, struct xg_kvm_vcpu **out,
 		       struct xg_error *err);
 struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size);
+/* Time the vCPU's ioctls (not KVM_RUN) as XG_PROF_IOCTL into p while an exit is profiled
+ * in it (exitgate.h, struct xg_profile); NULL stops. */
+void xg_kvm_vcpu_set_profile(struct xg_kvm_vcpu *v, struct xg_profile *p);
 /* KVM_RUN once: 0, or -errno (-EINTR when a signal or immediate_exit stopped it). */
 int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v);
 int xg_kvm_vcpu_fd(struct xg_kvm_vcpu *v);

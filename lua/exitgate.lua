@@ -15,10 +15,26 @@ M.exceptions = {
 	NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19, VE = 20, CP = 21,
 }
 
--- Re-enter the guest after emulating the instruction (the built-in emulator or the VMM's).
-function M.emulate()
-	return { verdict = "emulate" }
+-- The verdicts that take no argument are built once per state and handed out again while
+-- nothing has changed them, so that `return xg.emulate()` allocates nothing on the exit path
+-- (a fresh table per call is garbage the collector must chase on every exit; t_noalloc).
+-- A table a policy changed (a field added or altered) is not handed out again: the next
+-- call builds a new one. Two calls in one handler return the same table.
+local shared = {}
+local function reusable(kind)
+	local t = { verdict = kind }
+	shared[kind] = t
+	return function()
+		if rawget(t, "verdict") ~= kind or next(t) ~= "verdict" or next(t, "verdict") ~= nil then
+			t = { verdict = kind }
+			shared[kind] = t
+		end
+		return t
+	end
 end
+
+-- Re-enter the guest after emulating the instruction (the built-in emulator or the VMM's).
+M.emulate = reusable("emulate")
 
 -- Inject an exception into the guest at the instruction that exited.
 -- x86: xg.inject "UD", xg.inject("GP", 0), xg.inject(14, errcode).
@@ -36,9 +52,7 @@ end
 
 -- arm64: an external abort (SEA) for the faulting access, by the VMM (KVM's
 -- KVM_SET_VCPU_EVENTS ext_dabt_pending: KVM builds ESR and FAR from the abort it saw).
-function M.external_abort()
-	return { verdict = "external_abort" }
-end
+M.external_abort = reusable("external_abort")
 
 -- Convert guest memory: xg.convert { gpa = e.gpa, size = e.size, to = "private" }.
 function M.convert(t)
@@ -54,15 +68,11 @@ function M.suspend(reason)
 end
 
 -- Re-enter the guest as it is (after a conversion, or to retry).
-function M.resume()
-	return { verdict = "resume" }
-end
+M.resume = reusable("resume")
 M.retry = M.resume
 
 -- Advance the instruction pointer past the faulting instruction and re-enter.
-function M.skip()
-	return { verdict = "skip" }
-end
+M.skip = reusable("skip")
 
 -- Answer an RDMSR/WRMSR exit (x86_rdmsr, x86_wrmsr): RDMSR reads `value` (default 0), WRMSR
 -- is accepted and its value dropped. To refuse the access the way the CPU refuses an MSR it
@@ -91,6 +101,9 @@ end
 function M.cache(v, by)
 	if type(v) ~= "table" then
 		error("xg.cache takes a verdict and a shape", 2)
+	end
+	if shared[rawget(v, "verdict")] == v then
+		v = { verdict = v.verdict } -- a shared one stays as it is
 	end
 	v.cache = by or "insn"
 	return v

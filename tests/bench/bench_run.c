@@ -35,6 +35,12 @@
  * handler and its ioctls) to show where a difference lies. Not part of the suite: run
  * build/bench/bench_run [exits per run] [rounds] [exits per turn].
  * Targets: engine-cached >= 0.97 of the plain loop's exits per second, Lua policy >= 0.90.
+ *
+ * After the timed rounds, one more round runs with the per-exit profile on (exitgate.h,
+ * struct xg_profile; the plain loop times the same phases itself) and prints where each
+ * variant's handler time goes: decode, cache lookup, Lua call, state fetch, emulate, device,
+ * write-back and ioctls. Allocations made while handling exits are counted in every round
+ * (tests/alloc_count.h) past each run's first WARM_EXITS exits and printed per exit.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../alloc_count.h"
 #include "backend/kvm/xg_kvm.h"
 #include "exitgate.h"
 #include "xg_emu_x86.h"
@@ -51,6 +58,7 @@
 #define PORT_RESULT 0x10
 #define RESULT_GPA  0x200000ULL
 #define MAX_ROUNDS  64
+#define WARM_EXITS  64 /* a run's first exits may allocate (Lua stack, cache): not counted */
 
 /*
  * The guest, at XG_KVM_LOAD_ADDR in 64-bit mode with RCX = N (bytes from `gcc -c` and
@@ -139,6 +147,8 @@ struct run {
 	int sync_regs; /* KVM_CAP_SYNC_REGS was on: registers came in kvm_run */
 	int xsave2;    /* KVM_GET_XSAVE2 was used */
 	struct xg_kvm_ioctl_counts ioctls; /* while the guest ran */
+	uint64_t allocs, counted; /* allocations while handling exits past WARM_EXITS; exits */
+	struct xg_profile prof;	  /* the profiled round's */
 	char error[512];
 };
 
@@ -161,8 +171,15 @@ struct plain {
 	uint64_t xcr0;
 	int saving;    /* registers back through kvm_run (KVM_CAP_SYNC_REGS) */
 	uint64_t puts; /* ... so many times */
+	struct xg_profile *prof; /* the profiled round: phases timed as the engine's are */
 	struct xg_error err;
 };
+
+static void phase(struct plain *p, int ph)
+{
+	if (p->prof)
+		xg_profile_enter(p->prof, ph);
+}
 
 static int __attribute__((format(printf, 2, 3))) plain_fail(struct plain *p, const char *fmt, ...)
 {
@@ -199,6 +216,7 @@ static int plain_handle(struct plain *p, struct kvm_run *run)
 	uint64_t bv;
 	int load;
 
+	phase(p, XG_PROF_DECODE);
 	if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR ||
 	    run->emulation_failure.suberror != KVM_INTERNAL_ERROR_EMULATION ||
 	    !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) ||
@@ -211,18 +229,23 @@ static int plain_handle(struct plain *p, struct kvm_run *run)
 		load = 0;
 	else
 		return plain_fail(p, "the plain loop knows only this guest's two vmovdqu");
+	phase(p, XG_PROF_FETCH);
 	if (plain_regs(p, run, &r) || xg_kvm_get_xsave(p->v, p->xsave, p->xsave_size, &p->err))
 		return -1;
+	phase(p, XG_PROF_EMULATE);
 	memcpy(&bv, p->xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
 	if (load) {
+		phase(p, XG_PROF_DEVICE);
 		if (dev_read(p->dev, r.rax, val, sizeof(val)))
 			return plain_fail(p, "no device at %#llx", (unsigned long long)r.rax);
+		phase(p, XG_PROF_EMULATE);
 		memcpy(p->xsave + XG_EMU_X86_XS_XMM0, val, 16);
 		memcpy(p->xsave + XG_EMU_X86_XS_YMMH, val + 16, 16);
 		bv |= 0x6;
 		if (p->xcr0 & 0x40) /* ZMM_Hi256 enabled: clear ZMM0[511:256] */
 			memset(p->xsave + XG_EMU_X86_XS_ZMMH, 0, 32);
 		memcpy(p->xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+		phase(p, XG_PROF_WRITEBACK);
 		if (xg_kvm_set_xsave(p->v, p->xsave, p->xsave_size, &p->err))
 			return -1;
 	} else {
@@ -237,6 +260,7 @@ static int plain_handle(struct plain *p, struct kvm_run *run)
 		memcpy(dst, val, sizeof(val));
 	}
 	r.rip += sizeof(insn_load); /* both are 4 bytes */
+	phase(p, XG_PROF_WRITEBACK);
 	if (p->saving && (run->kvm_valid_regs & KVM_SYNC_X86_REGS)) {
 		run->s.regs.regs.rip = r.rip;
 		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
@@ -284,6 +308,7 @@ struct ctx {
 	int done;
 	struct run out;
 	struct xg_kvm_ioctl_counts ioctls0; /* at the start */
+	int profile; /* this round is the profiled one */
 };
 
 static int ctx_fail(struct ctx *c, const char *msg)
@@ -293,13 +318,14 @@ static int ctx_fail(struct ctx *c, const char *msg)
 }
 
 /* A fresh VM with the guest ready to run N loads, and the variant's handler attached. */
-static int ctx_open(struct ctx *c, enum variant var, uint64_t n)
+static int ctx_open(struct ctx *c, enum variant var, uint64_t n, int profile)
 {
 	struct xg_error err = {{0}};
 	struct kvm_regs regs;
 
 	memset(c, 0, sizeof(*c));
 	c->var = var;
+	c->profile = profile;
 	c->out.result = -1;
 	if (xg_kvm_vm_create(&c->vm, NULL, &err) ||
 	    xg_kvm_enable_cap(c->vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &err) ||
@@ -320,6 +346,10 @@ static int ctx_open(struct ctx *c, enum variant var, uint64_t n)
 		c->p.xcr0 = xg_kvm_vcpu_xcr0(c->v);
 		c->p.xsave_size = c->out.xsave_size;
 		c->p.xsave = aligned_alloc(64, (c->p.xsave_size + 63) & ~(size_t)63);
+		if (profile) {
+			c->p.prof = &c->out.prof;
+			xg_kvm_vcpu_set_profile(c->v, &c->out.prof);
+		}
 		return c->p.xsave ? 0 : ctx_fail(c, "out of memory");
 	}
 	xg_kvm_vcpu_ops(c->v, &c->ops);
@@ -328,6 +358,10 @@ static int ctx_open(struct ctx *c, enum variant var, uint64_t n)
 	if (c->eng)
 		xg_engine_set_log(c->eng, quiet, NULL);
 	c->xv = c->eng ? xg_vcpu_attach(c->eng, "default", 0, &c->ops, c->v, &err) : NULL;
+	if (c->xv && profile) {
+		xg_vcpu_set_profile(c->xv, &c->out.prof);
+		xg_kvm_vcpu_set_profile(c->v, &c->out.prof);
+	}
 	return c->xv ? 0 : ctx_fail(c, err.msg);
 }
 
@@ -343,7 +377,7 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 	int rc = 0;
 
 	for (uint64_t k = 0; k < batch;) {
-		int r;
+		int r, counting;
 
 		t1 = now();
 		r = xg_kvm_vcpu_run(c->v);
@@ -357,7 +391,14 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 			c->done = 1;
 			break;
 		}
+		counting = c->out.exits >= WARM_EXITS;
+		if (counting) {
+			c->out.counted++;
+			alloc_count_start();
+		}
 		if (IS_PLAIN(c->var)) {
+			if (c->p.prof)
+				xg_profile_begin(c->p.prof);
 			if (r) {
 				snprintf(c->out.error, sizeof(c->out.error), "KVM_RUN: %s",
 					 strerror(-r));
@@ -366,6 +407,8 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 				struct xg_error e = c->p.err;
 				rc = ctx_fail(c, e.msg);
 			}
+			if (c->p.prof)
+				xg_profile_end(c->p.prof);
 		} else {
 			struct xg_result res =
 			    xg_handle_exit(c->xv, run, c->run_size, r < 0 ? -r : 0);
@@ -376,6 +419,8 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 				rc = -1;
 			}
 		}
+		if (counting)
+			c->out.allocs += alloc_count_stop(NULL);
 		if (rc)
 			break;
 		c->out.exits++;
@@ -424,13 +469,14 @@ static int ctx_close(struct ctx *c)
  * exits (the first turn rotating with the round) until all four halt, so that whatever
  * else the machine does falls on all of them alike.
  */
-static int round_run(int round, uint64_t n, uint64_t batch, struct run out[NVARIANTS])
+static int round_run(int round, uint64_t n, uint64_t batch, int profile,
+		     struct run out[NVARIANTS])
 {
 	struct ctx c[NVARIANTS];
 	int rc = 0, left = NVARIANTS;
 
 	for (int k = 0; k < NVARIANTS; k++)
-		if (ctx_open(&c[k], (enum variant)k, n))
+		if (ctx_open(&c[k], (enum variant)k, n, profile))
 			rc = -1;
 	while (!rc && left) {
 		left = 0;
@@ -464,6 +510,41 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * The profiled round's phases per exit, side by side, and over the plain loop. The profile's
+ * own clock reads (two per phase entered) are in the phases, so their sum is above the timed
+ * rounds' handler figure (also printed); the differences between variants are what tells.
+ */
+static void print_breakdown(const struct run prof[NVARIANTS], const double hand_ns[NVARIANTS])
+{
+	double ns[NVARIANTS][XG_PROF_COUNT], sum[NVARIANTS] = {0};
+
+	for (int k = 0; k < NVARIANTS; k++)
+		for (int ph = 0; ph < XG_PROF_COUNT; ph++) {
+			uint64_t e = prof[k].prof.exits ? prof[k].prof.exits : 1;
+			ns[k][ph] = (double)prof[k].prof.ns[ph] / (double)e;
+			sum[k] += ns[k][ph];
+		}
+	printf("\nper-exit breakdown (ns/exit, one profiled round; phases exclusive, each with "
+	       "its clock reads):\n");
+	printf("%-10s %9s %9s %9s %12s %12s\n", "phase", "plain", "cached", "Lua",
+	       "cached-plain", "Lua-plain");
+	for (int ph = 0; ph < XG_PROF_COUNT; ph++)
+		printf("%-10s %9.0f %9.0f %9.0f %+12.0f %+12.0f\n", xg_profile_phase_name(ph),
+		       ns[PLAIN][ph], ns[CACHED][ph], ns[LUA][ph], ns[CACHED][ph] - ns[PLAIN][ph],
+		       ns[LUA][ph] - ns[PLAIN][ph]);
+	printf("%-10s %9.0f %9.0f %9.0f %+12.0f %+12.0f\n", "sum", sum[PLAIN], sum[CACHED],
+	       sum[LUA], sum[CACHED] - sum[PLAIN], sum[LUA] - sum[PLAIN]);
+	printf("%-10s %9.0f %9.0f %9.0f %+12.0f %+12.0f   (timed rounds, unprofiled, medians)\n",
+	       "handler", hand_ns[PLAIN], hand_ns[CACHED], hand_ns[LUA],
+	       hand_ns[CACHED] - hand_ns[PLAIN], hand_ns[LUA] - hand_ns[PLAIN]);
+	printf("engine's user-space time per exit (phases less ioctl and device): plain %.0f, "
+	       "cached %.0f, Lua %.0f ns\n",
+	       sum[PLAIN] - ns[PLAIN][XG_PROF_IOCTL] - ns[PLAIN][XG_PROF_DEVICE],
+	       sum[CACHED] - ns[CACHED][XG_PROF_IOCTL] - ns[CACHED][XG_PROF_DEVICE],
+	       sum[LUA] - ns[LUA][XG_PROF_IOCTL] - ns[LUA][XG_PROF_DEVICE]);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 20000;
@@ -477,6 +558,8 @@ int main(int argc, char **argv)
 	double gain[MAX_ROUNDS]; /* saving / plain, per round */
 	int base = PLAIN;	 /* the plain loop making the engine's ioctls */
 	struct run last[NVARIANTS];
+	struct run last[NVARIANTS], prof[NVARIANTS];
+	uint64_t allocs[NVARIANTS] = {0}, counted[NVARIANTS] = {0};
 	char why[256];
 
 	if (n < 1 || rounds < 1 || rounds > MAX_ROUNDS || batch < 1) {
@@ -498,7 +581,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		struct run res[NVARIANTS];
 
-		if (round_run(r, n, batch, res)) {
+		if (round_run(r, n, batch, 0, res)) {
 			for (int k = 0; k < NVARIANTS; k++)
 				if (res[k].error[0])
 					fprintf(stderr, "bench_run: %s, round %d: %s\n",
@@ -513,6 +596,8 @@ int main(int argc, char **argv)
 			 * and the guest's own check passed */
 			bad |= res[k].exits != n + 1 || res[k].dev_reads != n || res[k].result != 0;
 			last[k] = res[k];
+			allocs[k] += res[k].allocs;
+			counted[k] += res[k].counted;
 		}
 		/* the same round's runs shared the machine's mood: their ratio is the fairest.
 		 * Without sync regs the saving loop makes the first one's ioctls. */
@@ -521,6 +606,17 @@ int main(int argc, char **argv)
 			ratio[k][r] = rate[k][r] / rate[base][r];
 		gain[r] = rate[SAVING][r] / rate[PLAIN][r];
 	}
+	/* the profiled round, apart: its clock reads must not weigh on the figures above */
+	if (round_run(rounds, n, batch, 1, prof)) {
+		for (int k = 0; k < NVARIANTS; k++)
+			if (prof[k].error[0])
+				fprintf(stderr, "bench_run: %s, profiled round: %s\n",
+					variant_name[k], prof[k].error);
+		return 1;
+	}
+	for (int k = 0; k < NVARIANTS; k++)
+		bad |= prof[k].exits != n + 1 || prof[k].dev_reads != n || prof[k].result != 0 ||
+		       prof[k].prof.exits != n + 1;
 	for (int k = 0; k < NVARIANTS; k++) {
 		med[k] = median(rate[k], rounds);
 		best[k] = rate[k][rounds - 1];
@@ -592,6 +688,14 @@ int main(int argc, char **argv)
 	    "Lua %+.0f ns\n",
 	    hand_ns[CACHED] - hand_ns[base], hand_ns[LUA] - hand_ns[base],
 	    run_ns[CACHED] - run_ns[base], run_ns[LUA] - run_ns[base]);
+	print_breakdown(prof, hand_ns);
+	printf("allocations per exit while handling (past each run's first %d exits, all timed "
+	       "rounds): plain %.3f, cached %.3f, Lua %.3f (%llu, %llu, %llu in all)\n",
+	       WARM_EXITS, (double)allocs[PLAIN] / (double)(counted[PLAIN] ? counted[PLAIN] : 1),
+	       (double)allocs[CACHED] / (double)(counted[CACHED] ? counted[CACHED] : 1),
+	       (double)allocs[LUA] / (double)(counted[LUA] ? counted[LUA] : 1),
+	       (unsigned long long)allocs[PLAIN], (unsigned long long)allocs[CACHED],
+	       (unsigned long long)allocs[LUA]);
 	if (bad)
 		fprintf(stderr,
 			"bench_run: a run handled a different number of exits, or the guest "

@@ -23,6 +23,10 @@
 #include "exitgate.h"
 #include "xg_emu_x86.h"
 
+/* Translations the emulator's translate stage made, reused by its reads and writes (a walk
+ * is four reads of guest RAM in long mode): what a CPU's TLB does within one instruction. */
+#define BRIDGE_TLB 4
+
 struct bridge {
 	const struct xg_vcpu_ops *ops;
 	void *opaque;
@@ -30,6 +34,11 @@ struct bridge {
 	int have_regs;
 	char *why;
 	size_t n;
+	struct {
+		uint64_t la_page, gpa_page;
+		unsigned kind;
+	} tlb[BRIDGE_TLB];
+	unsigned ntlb; /* entries filled, the next one replaced round robin after BRIDGE_TLB */
 };
 
 static int b_get_regs(void *o, struct xg_emu_x86_regs *r)
@@ -67,15 +76,32 @@ static int b_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsign
 {
 	struct bridge *b = o;
 	uint64_t gpa;
+	int rc = xg_x86_walk(b->ops, b->opaque, &b->regs, la, kind, cpl, &gpa, pf_error);
 
-	return xg_x86_walk(b->ops, b->opaque, &b->regs, la, kind, cpl, &gpa, pf_error);
+	if (!rc) {
+		unsigned i = b->ntlb++ % BRIDGE_TLB;
+		b->tlb[i].la_page = la >> 12;
+		b->tlb[i].gpa_page = gpa >> 12;
+		b->tlb[i].kind = kind;
+	}
+	return rc;
 }
 
+/* The GPA of la for an access the translate stage allowed: from its translation for the
+ * same kind of access when there is one (the rights were checked there, at the access's
+ * CPL), else by a walk. */
 static int to_gpa(struct bridge *b, uint64_t la, unsigned kind, uint64_t *gpa)
 {
+	unsigned n = b->ntlb < BRIDGE_TLB ? b->ntlb : BRIDGE_TLB;
 	uint32_t pf;
-	int rc = xg_x86_walk(b->ops, b->opaque, &b->regs, la, kind, 0, gpa, &pf);
+	int rc;
 
+	for (unsigned i = 0; i < n; i++)
+		if (b->tlb[i].la_page == la >> 12 && (b->tlb[i].kind & kind) == kind) {
+			*gpa = b->tlb[i].gpa_page << 12 | (la & 0xfff);
+			return 0;
+		}
+	rc = xg_x86_walk(b->ops, b->opaque, &b->regs, la, kind, 0, gpa, &pf);
 	return rc > 0 ? -EFAULT : rc; /* translated before: a fault now is a host-side change */
 }
 

@@ -321,7 +321,10 @@ xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index, const struct
 		pthread_mutex_unlock(&e->reload_lock);
 		return NULL;
 	}
-	v = calloc(1, sizeof(*v));
+	/* page aligned: the fields every exit touches (first in the struct) share one page */
+	v = aligned_alloc(4096, (sizeof(*v) + 4095) & ~(size_t)4095);
+	if (v)
+		memset(v, 0, sizeof(*v));
 	if (!v) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		pthread_mutex_unlock(&e->reload_lock);

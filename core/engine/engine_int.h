@@ -178,29 +178,33 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n);
 
 struct xg_vcpu {
-	struct xg_engine *e;
-	char guest[64];
-	int index;
+	/* What every exit touches comes first, together (with the struct page aligned,
+	 * xg_vcpu_attach): after each trip through KVM_RUN the caches and the TLB are cold,
+	 * and every line and page the exit path touches costs. */
 	struct xg_vcpu_ops ops;
 	void *opaque;
 	struct xg_lstate *ls;
+	atomic_int has_pending;
+	/* profile.c: the per-exit profile, NULL when off; the shim in front of ops while on */
+	struct xg_profile *prof;
+	/* what a dump written now records: set around each verdict applied */
+	const char *dump_trigger, *dump_handler, *dump_error;
+	struct xg_exit_opts opts;
+	struct xg_stats st;
+	struct xg_exit x;
+	struct xg_cache cache; /* the shapes first, then the entries */
+	/* the rest */
+	struct xg_engine *e;
+	char guest[64];
+	int index;
 	pthread_mutex_t lock; /* guards pending */
 	struct xg_lstate *pending;
-	atomic_int has_pending;
-	struct xg_cache cache;
-	struct xg_stats st;
 	char last_error[512];
 	char last_reason[640]; /* xg_result.reason */
 	struct xg_logbucket logs;
 	uint64_t dump_seq, dumps_suppressed;
 	char dump_prev[256]; /* file name of this vCPU's last dump in this run, "" if none */
-	/* what a dump written now records: set around each verdict applied */
-	const char *dump_trigger, *dump_handler, *dump_error;
-	struct xg_exit_opts opts;
-	struct xg_exit x;
 	struct xg_vcpu *next;
-	/* profile.c: the per-exit profile, NULL when off; the shim in front of ops while on */
-	struct xg_profile *prof;
 	struct xg_prof_shim *prof_shim;
 };
 

@@ -149,6 +149,10 @@ struct run {
 	struct xg_kvm_ioctl_counts ioctls; /* while the guest ran */
 	uint64_t allocs, counted; /* allocations while handling exits past WARM_EXITS; exits */
 	struct xg_profile prof;	  /* the profiled round's */
+	/* ... and each exit's time per phase, for medians that preemption cannot move (the
+	 * machine is shared: a mean takes in whatever ran meanwhile) */
+	float *per_exit[XG_PROF_COUNT + 1]; /* the last: the exit's total */
+	uint64_t nper;
 	char error[512];
 };
 
@@ -317,6 +321,29 @@ static int ctx_fail(struct ctx *c, const char *msg)
 	return -1;
 }
 
+static int per_exit_alloc(struct ctx *c, uint64_t n)
+{
+	for (int ph = 0; ph <= XG_PROF_COUNT; ph++)
+		if (!(c->out.per_exit[ph] = calloc(n + 1, sizeof(float))))
+			return -1;
+	return 0;
+}
+
+/* The profiled exit just handled: its phases from the profile's sums. */
+static void per_exit_note(struct ctx *c, uint64_t before[XG_PROF_COUNT])
+{
+	double total = 0;
+
+	if (!c->out.per_exit[0] || c->out.nper >= c->out.exits + 1)
+		return;
+	for (int ph = 0; ph < XG_PROF_COUNT; ph++) {
+		double d = (double)(c->out.prof.ns[ph] - before[ph]);
+		c->out.per_exit[ph][c->out.nper] = (float)d;
+		total += d;
+	}
+	c->out.per_exit[XG_PROF_COUNT][c->out.nper++] = (float)total;
+}
+
 /* A fresh VM with the guest ready to run N loads, and the variant's handler attached. */
 static int ctx_open(struct ctx *c, enum variant var, uint64_t n, int profile)
 {
@@ -349,6 +376,8 @@ static int ctx_open(struct ctx *c, enum variant var, uint64_t n, int profile)
 		if (profile) {
 			c->p.prof = &c->out.prof;
 			xg_kvm_vcpu_set_profile(c->v, &c->out.prof);
+			if (per_exit_alloc(c, n))
+				return ctx_fail(c, "out of memory");
 		}
 		return c->p.xsave ? 0 : ctx_fail(c, "out of memory");
 	}
@@ -361,6 +390,8 @@ static int ctx_open(struct ctx *c, enum variant var, uint64_t n, int profile)
 	if (c->xv && profile) {
 		xg_vcpu_set_profile(c->xv, &c->out.prof);
 		xg_kvm_vcpu_set_profile(c->v, &c->out.prof);
+		if (per_exit_alloc(c, n))
+			return ctx_fail(c, "out of memory");
 	}
 	return c->xv ? 0 : ctx_fail(c, err.msg);
 }
@@ -377,6 +408,7 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 	int rc = 0;
 
 	for (uint64_t k = 0; k < batch;) {
+		uint64_t before[XG_PROF_COUNT];
 		int r, counting;
 
 		t1 = now();
@@ -391,6 +423,7 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 			c->done = 1;
 			break;
 		}
+		memcpy(before, c->out.prof.ns, sizeof(before));
 		counting = c->out.exits >= WARM_EXITS;
 		if (counting) {
 			c->out.counted++;
@@ -421,6 +454,7 @@ static int ctx_step(struct ctx *c, uint64_t batch)
 		}
 		if (counting)
 			c->out.allocs += alloc_count_stop(NULL);
+		per_exit_note(c, before);
 		if (rc)
 			break;
 		c->out.exits++;
@@ -515,18 +549,33 @@ static double median(double *v, int n)
  * own clock reads (two per phase entered) are in the phases, so their sum is above the timed
  * rounds' handler figure (also printed); the differences between variants are what tells.
  */
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+static double median_f(float *v, uint64_t n)
+{
+	if (!n)
+		return 0;
+	qsort(v, (size_t)n, sizeof(float), cmp_float);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void print_breakdown(const struct run prof[NVARIANTS], const double hand_ns[NVARIANTS])
 {
-	double ns[NVARIANTS][XG_PROF_COUNT], sum[NVARIANTS] = {0};
+	double ns[NVARIANTS][XG_PROF_COUNT], sum[NVARIANTS] = {0}, tot[NVARIANTS];
 
-	for (int k = 0; k < NVARIANTS; k++)
+	for (int k = 0; k < NVARIANTS; k++) {
 		for (int ph = 0; ph < XG_PROF_COUNT; ph++) {
-			uint64_t e = prof[k].prof.exits ? prof[k].prof.exits : 1;
-			ns[k][ph] = (double)prof[k].prof.ns[ph] / (double)e;
+			ns[k][ph] = median_f(prof[k].per_exit[ph], prof[k].nper);
 			sum[k] += ns[k][ph];
 		}
-	printf("\nper-exit breakdown (ns/exit, one profiled round; phases exclusive, each with "
-	       "its clock reads):\n");
+		tot[k] = median_f(prof[k].per_exit[XG_PROF_COUNT], prof[k].nper);
+	}
+	printf("\nper-exit breakdown (ns/exit, one profiled round: the median exit's time in each "
+	       "phase; phases exclusive, each with its clock reads):\n");
 	printf("%-10s %9s %9s %9s %12s %12s\n", "phase", "plain", "cached", "Lua",
 	       "cached-plain", "Lua-plain");
 	for (int ph = 0; ph < XG_PROF_COUNT; ph++)
@@ -535,6 +584,8 @@ static void print_breakdown(const struct run prof[NVARIANTS], const double hand_
 		       ns[LUA][ph] - ns[PLAIN][ph]);
 	printf("%-10s %9.0f %9.0f %9.0f %+12.0f %+12.0f\n", "sum", sum[PLAIN], sum[CACHED],
 	       sum[LUA], sum[CACHED] - sum[PLAIN], sum[LUA] - sum[PLAIN]);
+	printf("%-10s %9.0f %9.0f %9.0f %+12.0f %+12.0f   (median of each exit's total)\n", "total",
+	       tot[PLAIN], tot[CACHED], tot[LUA], tot[CACHED] - tot[PLAIN], tot[LUA] - tot[PLAIN]);
 	printf("%-10s %9.0f %9.0f %9.0f %+12.0f %+12.0f   (timed rounds, unprofiled, medians)\n",
 	       "handler", hand_ns[PLAIN], hand_ns[CACHED], hand_ns[LUA],
 	       hand_ns[CACHED] - hand_ns[PLAIN], hand_ns[LUA] - hand_ns[PLAIN]);
@@ -689,6 +740,9 @@ int main(int argc, char **argv)
 	    hand_ns[CACHED] - hand_ns[base], hand_ns[LUA] - hand_ns[base],
 	    run_ns[CACHED] - run_ns[base], run_ns[LUA] - run_ns[base]);
 	print_breakdown(prof, hand_ns);
+	for (int k = 0; k < NVARIANTS; k++)
+		for (int ph = 0; ph <= XG_PROF_COUNT; ph++)
+			free(prof[k].per_exit[ph]);
 	printf("allocations per exit while handling (past each run's first %d exits, all timed "
 	       "rounds): plain %.3f, cached %.3f, Lua %.3f (%llu, %llu, %llu in all)\n",
 	       WARM_EXITS, (double)allocs[PLAIN] / (double)(counted[PLAIN] ? counted[PLAIN] : 1),

@@ -124,31 +124,38 @@ static void seg_in(struct xg_emu_x86_segment *d, const struct kvm_segment *s)
 static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 {
 	struct xg_kvm_vcpu *v = o;
-	struct kvm_regs r;
-	struct kvm_sregs s;
+	struct kvm_regs rb;
+	struct kvm_sregs sb;
+	const struct kvm_regs *r = &v->run->s.regs.regs;
+	const struct kvm_sregs *s = &v->run->s.regs.sregs;
 
-	if (regs(v, &r) || sregs(v, &s))
-		return -EIO;
+	/* read in place from kvm_run when KVM keeps it current: no copies on the way */
+	if (!v->sync_regs) {
+		if (regs(v, &rb) || sregs(v, &sb))
+			return -EIO;
+		r = &rb;
+		s = &sb;
+	}
 	/* kvm_regs is rax rbx rcx rdx rsi rdi rsp rbp r8..r15; the emulator wants encoding
 	 * order (SDM Vol. 2 Table 2-2): rax rcx rdx rbx rsp rbp rsi rdi r8..r15. */
-	x->gpr[0] = r.rax, x->gpr[1] = r.rcx, x->gpr[2] = r.rdx, x->gpr[3] = r.rbx;
-	x->gpr[4] = r.rsp, x->gpr[5] = r.rbp, x->gpr[6] = r.rsi, x->gpr[7] = r.rdi;
-	memcpy(&x->gpr[8], &r.r8, 8 * sizeof(uint64_t));
-	x->rip = r.rip;
-	x->rflags = r.rflags;
-	seg_in(&x->seg[XG_EMU_X86_ES], &s.es);
-	seg_in(&x->seg[XG_EMU_X86_CS], &s.cs);
-	seg_in(&x->seg[XG_EMU_X86_SS], &s.ss);
-	seg_in(&x->seg[XG_EMU_X86_DS], &s.ds);
-	seg_in(&x->seg[XG_EMU_X86_FS], &s.fs);
-	seg_in(&x->seg[XG_EMU_X86_GS], &s.gs);
-	x->cr0 = s.cr0, x->cr2 = s.cr2, x->cr3 = s.cr3, x->cr4 = s.cr4, x->efer = s.efer;
+	x->gpr[0] = r->rax, x->gpr[1] = r->rcx, x->gpr[2] = r->rdx, x->gpr[3] = r->rbx;
+	x->gpr[4] = r->rsp, x->gpr[5] = r->rbp, x->gpr[6] = r->rsi, x->gpr[7] = r->rdi;
+	memcpy(&x->gpr[8], &r->r8, 8 * sizeof(uint64_t));
+	x->rip = r->rip;
+	x->rflags = r->rflags;
+	seg_in(&x->seg[XG_EMU_X86_ES], &s->es);
+	seg_in(&x->seg[XG_EMU_X86_CS], &s->cs);
+	seg_in(&x->seg[XG_EMU_X86_SS], &s->ss);
+	seg_in(&x->seg[XG_EMU_X86_DS], &s->ds);
+	seg_in(&x->seg[XG_EMU_X86_FS], &s->fs);
+	seg_in(&x->seg[XG_EMU_X86_GS], &s->gs);
+	x->cr0 = s->cr0, x->cr2 = s->cr2, x->cr3 = s->cr3, x->cr4 = s->cr4, x->efer = s->efer;
 	x->xcr0 = v->xcr0;
 	x->vendor = v->vm->vendor;
-	seg_in(&x->tr, &s.tr);
-	seg_in(&x->ldtr, &s.ldt);
-	x->gdtr_base = s.gdt.base, x->gdtr_limit = s.gdt.limit;
-	x->idtr_base = s.idt.base, x->idtr_limit = s.idt.limit;
+	seg_in(&x->tr, &s->tr);
+	seg_in(&x->ldtr, &s->ldt);
+	x->gdtr_base = s->gdt.base, x->gdtr_limit = s->gdt.limit;
+	x->idtr_base = s->idt.base, x->idtr_limit = s->idt.limit;
 	x->has_tables = 1;
 	return 0;
 }
@@ -219,15 +226,70 @@ static int o_get_xsave(void *o, void *buf)
 	return 0;
 }
 
+/*
+ * The components of the standard XSAVE layout past the legacy area (SDM Vol. 1 13.4; offsets
+ * and sizes of CPUID.(EAX=0DH,ECX=i)) and whether their initial configuration is all zeros
+ * (13.6): AVX, opmask, ZMM_Hi256 and Hi16_ZMM are; MPX's are too but the emulator never
+ * writes them. SSE (bit 1) has its XMM registers in the legacy area.
+ */
+static const struct xsave_comp {
+	unsigned bit, off, size, zero_init;
+} comps[] = {
+    {1, XG_EMU_X86_XS_XMM0, 256, 1}, {2, XG_EMU_X86_XS_YMMH, 256, 1},
+    {3, 960, 64, 0},		      {4, 1024, 64, 0},
+    {5, XG_EMU_X86_XS_OPMASK, 64, 1}, {6, XG_EMU_X86_XS_ZMMH, 512, 1},
+    {7, XG_EMU_X86_XS_HI16ZMM, 1024, 1},
+};
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	uint64_t acc = 0, w;
+
+	for (size_t i = 0; i < n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	return !acc;
+}
+
+/*
+ * The emulator's image into the backend's, v->xsave holding what KVM gave at this exit. The
+ * emulator makes every enabled component explicit (XSTATE_BV |= XCR0), with zeros for those
+ * that were in their initial state; handed to KVM so, every later XSAVE/XRSTOR of the guest's
+ * state in KVM_RUN and KVM_GET/SET_XSAVE carries them all (the AVX-512 ones are 1.6 KB): the
+ * bulk of the engine's ioctl time over a hand-written loop. A component that was in its
+ * initial state and is still all zeros goes back to XSTATE_BV = 0, which is the same state
+ * (SDM Vol. 1 13.6: XRSTOR initialises a component whose XSTATE_BV bit is clear) and what
+ * the CPU keeps for registers an instruction did not touch. Only the legacy area, the header
+ * and the components in use are copied; the image past the standard area (components the
+ * emulator does not know) stays as KVM gave it.
+ */
+static void xsave_put(struct xg_kvm_vcpu *v, const uint8_t *img)
+{
+	uint64_t was, bv;
+
+	memcpy(&was, v->xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
+	memcpy(&bv, img + XG_EMU_X86_XS_XSTATE_BV, 8);
+	for (size_t i = 0; i < sizeof(comps) / sizeof(comps[0]); i++) {
+		const struct xsave_comp *c = &comps[i];
+		uint64_t bit = 1ull << c->bit;
+		if (c->zero_init && (bv & bit) && !(was & bit) && all_zero(img + c->off, c->size))
+			bv &= ~bit;
+	}
+	memcpy(v->xsave, img, XG_EMU_X86_XS_XSTATE_BV + 64); /* legacy area and header */
+	memcpy(v->xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+	for (size_t i = 1; i < sizeof(comps) / sizeof(comps[0]); i++)
+		if (bv & (1ull << comps[i].bit))
+			memcpy(v->xsave + comps[i].off, img + comps[i].off, comps[i].size);
+}
+
 static int o_set_xsave(void *o, const void *buf)
 {
 	struct xg_kvm_vcpu *v = o;
 
-	/* The image past the standard area (components the emulator does not know) is kept
-	 * as KVM gave it. */
 	if (fresh_xsave(v))
 		return -EIO;
-	memcpy(v->xsave, buf, XG_EMU_X86_XSAVE_SIZE);
+	xsave_put(v, buf);
 	if (xg_kvm_set_xsave(v, v->xsave, v->vm->xsave_size, &v->err)) {
 		v->xsave_fresh = 0;
 		return -EIO;
@@ -237,17 +299,18 @@ static int o_set_xsave(void *o, const void *buf)
 
 /* ---- memory (guest RAM and devices: ops_common.c) ---- */
 
+/* what a page walk reads through (x86_walk.c): guest RAM only */
+static const struct xg_vcpu_ops walk_ops = {.read_gpa = xg_kvm_op_read_gpa};
+
 static int o_translate(void *o, uint64_t gva, uint64_t *gpa)
 {
-	struct xg_vcpu_ops ops;
 	struct xg_emu_x86_regs r;
 	uint32_t pf;
 	int rc;
 
 	if (o_get_x86_regs(o, &r))
 		return -EIO;
-	xg_kvm_vcpu_ops(o, &ops);
-	rc = xg_x86_walk(&ops, o, &r, gva, XG_EMU_X86_READ, 0, gpa, &pf);
+	rc = xg_x86_walk(&walk_ops, o, &r, gva, XG_EMU_X86_READ, 0, gpa, &pf);
 	return rc > 0 ? -EFAULT : rc;
 }
 
@@ -405,7 +468,8 @@ int xg_kvm_ops_init(struct xg_kvm_vcpu *v, struct xg_error *err)
 	int sync = ioctl(v->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
 	const int want = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 
-	v->xsave = aligned_alloc(64, (v->vm->xsave_size + 63) & ~(size_t)63);
+	/* page aligned: a 4 KiB image is one page, written by KVM and read back on every exit */
+	v->xsave = aligned_alloc(4096, (v->vm->xsave_size + 4095) & ~(size_t)4095);
 	if (!v->xsave) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory for the XSAVE image of vCPU %d",
 			 v->index);

@@ -206,39 +206,19 @@ static int o_set_x86_regs(void *o, const struct xg_emu_x86_regs *x)
 
 /* ---- vector state ---- */
 
-static int fresh_xsave(struct xg_kvm_vcpu *v)
-{
-	if (!v->xsave_fresh) {
-		if (xg_kvm_get_xsave(v, v->xsave, v->vm->xsave_size, &v->err))
-			return -EIO;
-		v->xsave_fresh = 1;
-	}
-	return 0;
-}
-
-static int o_get_xsave(void *o, void *buf)
-{
-	struct xg_kvm_vcpu *v = o;
-
-	if (fresh_xsave(v))
-		return -EIO;
-	memcpy(buf, v->xsave, XG_EMU_X86_XSAVE_SIZE);
-	return 0;
-}
-
 /*
- * The components of the standard XSAVE layout past the legacy area (SDM Vol. 1 13.4; offsets
- * and sizes of CPUID.(EAX=0DH,ECX=i)) and whether their initial configuration is all zeros
- * (13.6): AVX, opmask, ZMM_Hi256 and Hi16_ZMM are; MPX's are too but the emulator never
- * writes them. SSE (bit 1) has its XMM registers in the legacy area.
+ * The components of the standard XSAVE layout after x87 (SDM Vol. 1 13.4; offsets and sizes
+ * of CPUID.(EAX=0DH,ECX=i)), each with an all-zero initial configuration (13.6): SSE (its
+ * XMM registers, in the legacy area; MXCSR is not governed by XSTATE_BV[1]), AVX, MPX's two
+ * (which the emulator does not know), opmask, ZMM_Hi256, Hi16_ZMM.
  */
+#define NCOMPS 7
 static const struct xsave_comp {
-	unsigned bit, off, size, zero_init;
-} comps[] = {
-    {1, XG_EMU_X86_XS_XMM0, 256, 1}, {2, XG_EMU_X86_XS_YMMH, 256, 1},
-    {3, 960, 64, 0},		      {4, 1024, 64, 0},
-    {5, XG_EMU_X86_XS_OPMASK, 64, 1}, {6, XG_EMU_X86_XS_ZMMH, 512, 1},
-    {7, XG_EMU_X86_XS_HI16ZMM, 1024, 1},
+	unsigned bit, off, size;
+} comps[NCOMPS] = {
+    {1, XG_EMU_X86_XS_XMM0, 256},   {2, XG_EMU_X86_XS_YMMH, 256}, {3, 960, 64},
+    {4, 1024, 64},		    {5, XG_EMU_X86_XS_OPMASK, 64}, {6, XG_EMU_X86_XS_ZMMH, 512},
+    {7, XG_EMU_X86_XS_HI16ZMM, 1024},
 };
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -250,6 +230,41 @@ static int all_zero(const uint8_t *p, size_t n)
 		acc |= w;
 	}
 	return !acc;
+}
+
+static int fresh_xsave(struct xg_kvm_vcpu *v)
+{
+	if (!v->xsave_fresh) {
+		if (xg_kvm_get_xsave(v, v->xsave, v->vm->xsave_size, &v->err))
+			return -EIO;
+		v->xsave_fresh = 1;
+	}
+	return 0;
+}
+
+/* The image for the emulator: the legacy area, the header and the components in use. The
+ * bytes of a component in its initial state (XSTATE_BV bit clear) are not KVM's to give:
+ * the emulator sets them to the initial configuration itself (SDM Vol. 1 13.6), so copying
+ * them is 1.6 KB of AVX-512 state read and written for nothing. MPX's, which it does not
+ * know, are zeroed (their initial configuration). */
+static int o_get_xsave(void *o, void *buf)
+{
+	struct xg_kvm_vcpu *v = o;
+	uint8_t *img = buf;
+	uint64_t bv;
+
+	if (fresh_xsave(v))
+		return -EIO;
+	memcpy(img, v->xsave, XG_EMU_X86_XS_XSTATE_BV + 64);
+	memcpy(&bv, img + XG_EMU_X86_XS_XSTATE_BV, 8);
+	for (size_t i = 1; i < NCOMPS; i++) {
+		const struct xsave_comp *c = &comps[i];
+		if (bv & (1ull << c->bit))
+			memcpy(img + c->off, v->xsave + c->off, c->size);
+		else if (c->bit == 3 || c->bit == 4)
+			memset(img + c->off, 0, c->size);
+	}
+	return 0;
 }
 
 /*
@@ -270,15 +285,20 @@ static void xsave_put(struct xg_kvm_vcpu *v, const uint8_t *img)
 
 	memcpy(&was, v->xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
 	memcpy(&bv, img + XG_EMU_X86_XS_XSTATE_BV, 8);
-	for (size_t i = 0; i < sizeof(comps) / sizeof(comps[0]); i++) {
+	for (size_t i = 0; i < NCOMPS; i++) {
 		const struct xsave_comp *c = &comps[i];
 		uint64_t bit = 1ull << c->bit;
-		if (c->zero_init && (bv & bit) && !(was & bit) && all_zero(img + c->off, c->size))
+		if (c->bit != 3 && c->bit != 4 && (bv & bit) && !(was & bit) &&
+		    all_zero(img + c->off, c->size))
 			bv &= ~bit;
 	}
+	/* x87's initial configuration: FCW 037FH, the rest of its 24 bytes and ST0-7 zero */
+	if ((bv & 1) && !(was & 1) && img[0] == 0x7f && img[1] == 0x03 && all_zero(img + 2, 6) &&
+	    all_zero(img + 8, 16) && all_zero(img + XG_EMU_X86_XS_ST0, 128))
+		bv &= ~1ull;
 	memcpy(v->xsave, img, XG_EMU_X86_XS_XSTATE_BV + 64); /* legacy area and header */
 	memcpy(v->xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
-	for (size_t i = 1; i < sizeof(comps) / sizeof(comps[0]); i++)
+	for (size_t i = 1; i < NCOMPS; i++)
 		if (bv & (1ull << comps[i].bit))
 			memcpy(v->xsave + comps[i].off, img + comps[i].off, comps[i].size);
 }

@@ -6,8 +6,9 @@
  * through realloc).
  *
  * Plain builds interpose the allocator functions and hand every call to glibc's own
- * (__libc_malloc ...). Under AddressSanitizer (XG_SANITIZE) the sanitizer owns malloc, so its
- * allocation hooks count instead (sanitizer/allocator_interface.h); they see the same calls.
+ * (__libc_malloc ...). Under AddressSanitizer (XG_SANITIZE) the sanitizer owns malloc, so
+ * its allocation hooks count instead (__sanitizer_install_malloc_and_free_hooks): they see
+ * the same calls.
  */
 #ifndef XG_ALLOC_COUNT_H
 #define XG_ALLOC_COUNT_H
@@ -21,7 +22,9 @@ static __thread int alloc_counting;
 static __thread uint64_t alloc_count_n, alloc_free_n;
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* libasan's (sanitizer/allocator_interface.h, not installed with every gcc) */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+					      void (*free_hook)(const volatile void *));
 
 static void alloc_count_malloc_hook(const volatile void *p, size_t size)
 {

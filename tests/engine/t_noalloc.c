@@ -5,7 +5,10 @@
  * exitgate's emulator. After a warm-up, the allocations of N more exits are counted with a
  * counting allocator (tests/alloc_count.h: malloc, calloc, realloc, aligned forms; the
  * policy state's Lua allocator counted on its own too) and must be zero, for a verdict from
- * the cache and for a trivial Lua policy called on every exit.
+ * the cache and for a trivial Lua policy called on every exit. The same runs check two more
+ * costs of the path: the guest's page tables are walked once per access (the emulator's
+ * translate stage and its read share the walk: 4 reads of guest RAM in long mode, not 8),
+ * and the per-exit profile (xg_vcpu_set_profile) sees every exit and gives the ops back.
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -72,6 +75,16 @@ static void quiet(void *ud, const char *line)
 {
 }
 
+/* The backend's read_gpa, counted: the page walks' reads of guest RAM. */
+static int (*real_read_gpa)(void *o, uint64_t gpa, void *buf, size_t len);
+static uint64_t ram_reads;
+
+static int counting_read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
+{
+	ram_reads++;
+	return real_read_gpa(o, gpa, buf, len);
+}
+
 /* One run of the guest under `policy`: warm up, then count COUNT exits. */
 static void run_policy(const char *label, const char *policy, int want_lua_calls, int none)
 {
@@ -109,6 +122,8 @@ static void run_policy(const char *label, const char *policy, int want_lua_calls
 		bail("%s: %s", label, err.msg);
 	xg_kvm_vcpu_set_vmm(kv, &dev_ops, NULL);
 	xg_kvm_vcpu_ops(kv, &ops);
+	real_read_gpa = ops.read_gpa;
+	ops.read_gpa = counting_read_gpa;
 	run = xg_kvm_vcpu_run_area(kv, &run_size);
 	cfg = xg_config_for_policy(path, &err);
 	eng = cfg ? xg_engine_new(cfg, &err) : NULL;
@@ -131,6 +146,7 @@ static void run_policy(const char *label, const char *policy, int want_lua_calls
 		}
 		if (exits == WARM) {
 			lua_count.on = 1;
+			ram_reads = 0;
 			alloc_count_start();
 		}
 		res = xg_handle_exit(v, run, run_size, r < 0 ? -r : 0);
@@ -150,6 +166,8 @@ static void run_policy(const char *label, const char *policy, int want_lua_calls
 	       label);
 	if (!none)
 		goto out;
+	ok(ram_reads <= 4 * COUNT, "%s: one 4-level page walk per exit (%.1f guest RAM reads)",
+	   label, (double)ram_reads / COUNT);
 	if (!is_int((long long)allocs, 0, "%s: no malloc/calloc/realloc in %d exits", label,
 		    COUNT))
 		diag("%s: %llu allocations, %llu frees: %.2f per exit", label,
@@ -170,13 +188,90 @@ out:
 	rmdir(dir);
 }
 
+/* A profile on a cached run: every exit counted, the phases the path goes through timed,
+ * the vCPU's ops given back as they were when it is taken off. */
+static void profile_check(void)
+{
+	char dir[] = "/tmp/xg-noalloc-XXXXXX", path[64];
+	struct xg_error err = {{0}};
+	struct xg_kvm_vm *vm = NULL;
+	struct xg_kvm_vcpu *kv = NULL;
+	struct xg_profile prof;
+	struct kvm_regs regs;
+	struct xg_vcpu_ops ops;
+	struct kvm_run *run;
+	size_t run_size;
+	xg_config *cfg;
+	xg_engine *eng;
+	xg_vcpu *v;
+	uint64_t exits = 0;
+	FILE *f;
+
+	if (!mkdtemp(dir))
+		bail("mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/p.lua", dir);
+	f = fopen(path, "w");
+	if (!f ||
+	    fputs("local xg = require 'exitgate'\n"
+		  "return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') "
+		  "end }\n",
+		  f) < 0 ||
+	    fclose(f))
+		bail("%s: %s", path, strerror(errno));
+	if (xg_kvm_vm_create(&vm, NULL, &err) ||
+	    xg_kvm_enable_cap(vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &err) ||
+	    xg_kvm_load(vm, XG_KVM_LOAD_ADDR, guest, sizeof(guest), &err) ||
+	    xg_kvm_vcpu_create(vm, 0, XG_KVM_LOAD_ADDR, &kv, &err) ||
+	    xg_kvm_get_regs(kv, &regs, &err))
+		bail("profile: the guest: %s", err.msg);
+	regs.rcx = 50;
+	if (xg_kvm_set_regs(kv, &regs, &err))
+		bail("profile: %s", err.msg);
+	xg_kvm_vcpu_set_vmm(kv, &dev_ops, NULL);
+	xg_kvm_vcpu_ops(kv, &ops);
+	run = xg_kvm_vcpu_run_area(kv, &run_size);
+	cfg = xg_config_for_policy(path, &err);
+	eng = cfg ? xg_engine_new(cfg, &err) : NULL;
+	v = eng ? xg_vcpu_attach(eng, "default", 0, &ops, kv, &err) : NULL;
+	if (!v)
+		bail("profile: the engine: %s", err.msg);
+	memset(&prof, 0, sizeof(prof));
+	xg_vcpu_set_profile(v, &prof);
+	xg_kvm_vcpu_set_profile(kv, &prof);
+	for (;;) {
+		int r = xg_kvm_vcpu_run(kv);
+		if (!r && run->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (xg_handle_exit(v, run, run_size, r < 0 ? -r : 0).next != XG_NEXT_RUN)
+			break;
+		exits++;
+	}
+	xg_vcpu_set_profile(v, NULL);
+	xg_kvm_vcpu_set_profile(kv, NULL);
+	is_int((long long)prof.exits, (long long)exits, "profile: every exit profiled (%llu)",
+	       (unsigned long long)exits);
+	ok(prof.ns[XG_PROF_DECODE] && prof.ns[XG_PROF_LOOKUP] && prof.ns[XG_PROF_LUA] &&
+	       prof.ns[XG_PROF_FETCH] && prof.ns[XG_PROF_EMULATE] && prof.ns[XG_PROF_DEVICE] &&
+	       prof.ns[XG_PROF_WRITEBACK] && prof.ns[XG_PROF_IOCTL],
+	   "profile: decode, lookup, lua, fetch, emulate, device, writeback and ioctl timed");
+	ok(v->opaque == (void *)kv && v->ops.get_xsave == ops.get_xsave &&
+	       v->ops.mmio_read == ops.mmio_read && !v->prof,
+	   "profile: off again, the vCPU has its own ops back");
+	xg_vcpu_detach(v);
+	xg_engine_free(eng);
+	xg_config_free(cfg);
+	xg_kvm_vm_destroy(vm);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	char why[256];
 
 	if (xg_kvm_probe(why, sizeof(why)))
 		skip_all("no usable /dev/kvm: %s", why);
-	plan(10);
+	plan(15);
 	run_policy("cached verdict",
 		   "local xg = require 'exitgate'\n"
 		   "return { emulation_failure = function(e) "
@@ -203,5 +298,6 @@ int main(void)
 		   "  return xg.emulate()\n"
 		   "end }\n",
 		   1, 0);
+	profile_check();
 	return done_testing();
 }

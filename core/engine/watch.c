@@ -7,8 +7,14 @@
  * changes nothing in the link's directory); the links are resolved again at every re-arm.
  * A watched directory that goes away (removed, renamed: IN_DELETE_SELF, IN_MOVE_SELF,
  * IN_IGNORED, inotify(7)) is looked for again every XG_WATCH_REARM_MS; when it is back the
- * watches are re-armed and the policies reloaded, since what it holds may be new. A burst
- * of events (write, then rename) is folded into one reload after a short quiet period.
+ * watches are re-armed and the policies reloaded, since what it holds may be new.
+ *
+ * A file renamed over a watched name (IN_MOVED_TO, what editors and deploy tools do) is
+ * complete when the event comes: rename(2) is atomic, so it is reloaded at once, with no
+ * wait. A file written in place (IN_CREATE, IN_CLOSE_WRITE) may come in a burst of writes
+ * (a shell's `>` then `>>`, a tool closing and reopening it): those are folded into one
+ * reload after a quiet period of settle_ms (XG_WATCH_SETTLE_MS, default 10), restarted by
+ * each event. A rename reloads everything, so it ends a quiet period in progress too.
  *
  * SIGHUP reaches the watcher through a flag and a self-pipe: the handler sets the flag and
  * writes a byte (async-signal-safe); the pipe is only a wakeup, so a storm of signals is one
@@ -31,6 +37,8 @@
 #include "engine/engine_int.h"
 
 #define XG_WATCH_REARM_MS 200
+#define XG_WATCH_SETTLE_MS 10 /* the quiet period after an in-place write */
+#define XG_WATCH_SETTLE_MAX 60000
 #define XG_WATCH_EVENTS	  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
 
 static volatile int sighup_fd = -1;
@@ -70,7 +78,8 @@ struct watchset {
 	size_t nd;
 	struct wfile *f;
 	size_t nf;
-	int lost; /* a directory is missing: try again every XG_WATCH_REARM_MS */
+	int lost;      /* a directory is missing: try again every XG_WATCH_REARM_MS */
+	int settle_ms; /* quiet period folding a burst of in-place writes */
 };
 
 static void split(const char *file, char *dir, char *name)
@@ -159,6 +168,31 @@ static void arm(struct watchset *w)
 	w->nd = n;
 }
 
+/*
+ * The quiet period after an in-place write: XG_WATCH_SETTLE_MS in the environment (0 ..
+ * XG_WATCH_SETTLE_MAX ms), else the default. 0 or -1 with a message.
+ */
+static int settle_ms(int *out, struct xg_error *err)
+{
+	const char *s = getenv("XG_WATCH_SETTLE_MS");
+	char *end;
+	long v;
+
+	*out = XG_WATCH_SETTLE_MS;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0 || v > XG_WATCH_SETTLE_MAX) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "XG_WATCH_SETTLE_MS='%.40s': want whole milliseconds, 0 to %d", s,
+			 XG_WATCH_SETTLE_MAX);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 static int is_ours(const struct watchset *w, int wd, const char *name)
 {
 	for (size_t i = 0; i < w->nd; i++) {
@@ -192,7 +226,8 @@ static void *watcher(void *arg)
 
 	for (;;) {
 		struct pollfd p[2] = {{e->wake[0], POLLIN, 0}, {e->inotify, POLLIN, 0}};
-		int n = poll(p, 2, pending ? 10 : w->lost ? XG_WATCH_REARM_MS : -1);
+		int renamed = 0;
+		int n = poll(p, 2, pending ? w->settle_ms : w->lost ? XG_WATCH_REARM_MS : -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 && pending) {
@@ -230,10 +265,20 @@ static void *watcher(void *arg)
 				/* after IN_MOVE_SELF it would watch the moved directory */
 				if (ev->mask & IN_MOVE_SELF)
 					inotify_rm_watch(e->inotify, ev->wd);
-				if (ev->len && is_ours(w, ev->wd, ev->name))
-					pending = 1;
+				if (ev->len && is_ours(w, ev->wd, ev->name)) {
+					if (ev->mask & IN_MOVED_TO)
+						renamed = 1; /* complete: no quiet period */
+					else
+						pending = 1;
+				}
 				off += (ssize_t)(sizeof(*ev) + ev->len);
 			}
+		}
+		if (renamed) {
+			/* the reload reads every file: writes before it are in; a write
+			 * still open gives its IN_CLOSE_WRITE later, and a reload then */
+			pending = 0;
+			do_reload(w, "file changed");
 		}
 	}
 	free(w->d);
@@ -254,6 +299,10 @@ int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err)
 		return -1;
 	}
 	w->e = e;
+	if (settle_ms(&w->settle_ms, err)) {
+		free(w);
+		return -1;
+	}
 	if (pipe2(e->wake, O_CLOEXEC | O_NONBLOCK)) {
 		snprintf(err->msg, sizeof(err->msg), "pipe: %s", strerror(errno));
 		free(w);

@@ -662,7 +662,10 @@ int xg_engine_store_get(xg_engine *e, const char *guest, const char *key, size_t
  * old configuration and policies keep running and err says why. */
 int xg_engine_reload(xg_engine *e, struct xg_error *err);
 /* Reload by itself on a change of the config or policy files (inotify) and on SIGHUP
- * (when handle_sighup). Runs a watcher thread; errors are logged. 0 or -1 with a message. */
+ * (when handle_sighup). Runs a watcher thread; errors are logged. A file renamed into place
+ * is reloaded at once; writes in place after a quiet period of XG_WATCH_SETTLE_MS (in the
+ * environment, 0..60000; default 10). 0 or -1 with a message (also for a bad
+ * XG_WATCH_SETTLE_MS). */
 int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err);
 /* Stop watching (xg_engine_free does it too, waiting as long as it takes): 0, or -1 if the
  * watcher is still inside a reload after grace seconds (a policy whose loading does not

@@ -154,8 +154,10 @@ static int load_lua_module(struct xg_engine *e, struct xg_error *err)
 		if (!dirs[i])
 			continue;
 		snprintf(path, sizeof(path), "%s/exitgate.lua", dirs[i]);
-		if (!xg_read_file(path, &e->lua_src, &e->lua_len, err))
+		if (!xg_read_file(path, &e->lua_src, &e->lua_len, err)) {
+			xg_module_compile(e);
 			return 0;
+		}
 	}
 	snprintf(err->msg, sizeof(err->msg),
 		 "cannot find exitgate.lua in $XG_LUA_DIR, %s or %s: set XG_LUA_DIR to the "
@@ -294,6 +296,7 @@ void xg_engine_free(xg_engine *e)
 	xg_config_free(e->cfg);
 	free(e->dump_default);
 	free(e->lua_src);
+	free(e->lua_bin);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->reload_lock);
 	free(e);

@@ -153,6 +153,10 @@ struct xg_lstate {
 struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g, const char *src,
 				size_t len, struct xg_vcpu *v, int index, struct xg_error *err);
 void xg_lstate_free(struct xg_lstate *ls);
+/* Compile e->lua_src once into e->lua_bin, which every state then loads instead of parsing
+ * the text again (a third of a state's making). On any failure lua_bin stays NULL and the
+ * states parse the text, reporting what is wrong with it. */
+void xg_module_compile(struct xg_engine *e);
 
 /* Call the handler for x. Returns XG_FAIL_NONE with *out filled (and *cache_shape set when
  * the policy asked for caching), or the failure with msg filled. */
@@ -238,6 +242,8 @@ struct xg_engine {
 	struct xg_config *cfg;
 	char *lua_src; /* lua/exitgate.lua */
 	size_t lua_len;
+	char *lua_bin; /* ... compiled once (xg_module_compile), NULL: states parse lua_src */
+	size_t lua_bin_len;
 	struct xg_vcpu *vcpus;
 	struct xg_lstate *graveyard;
 	xg_log_fn log;

@@ -1516,6 +1516,52 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* lua_dump's writer: appends to a growing buffer (struct bin). */
+struct bin {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static int bin_write(lua_State *L, const void *p, size_t sz, void *ud)
+{
+	struct bin *b = ud;
+
+	(void)L;
+	if (b->len + sz > b->cap) {
+		size_t cap = (b->len + sz) * 2;
+		char *n = realloc(b->p, cap);
+		if (!n) {
+			b->oom = 1;
+			return 1;
+		}
+		b->p = n;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, sz);
+	b->len += sz;
+	return 0;
+}
+
+void xg_module_compile(struct xg_engine *e)
+{
+	/* a plain state of its own: nothing of it runs, it only parses our own module; the
+	 * binary keeps its debug information, so errors still name exitgate.lua:line */
+	lua_State *L = luaL_newstate();
+	struct bin b = {0};
+
+	if (!L)
+		return;
+	if (luaL_loadbufferx(L, e->lua_src, e->lua_len, "@exitgate.lua", "t") == LUA_OK &&
+	    lua_dump(L, bin_write, &b, 0) == 0 && !b.oom) {
+		e->lua_bin = b.p;
+		e->lua_bin_len = b.len;
+	} else {
+		free(b.p);
+	}
+	lua_close(L);
+}
+
 struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g, const char *src,
 				size_t len, struct xg_vcpu *v, int index, struct xg_error *err)
 {
@@ -1583,7 +1629,11 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	build_env(L, ls);
 
 	/* the exitgate module */
-	if (luaL_loadbufferx(L, e->lua_src, e->lua_len, "@exitgate.lua", "t") != LUA_OK) {
+	/* the module's bytecode, compiled once by the engine (ours, never a policy's: policies
+	 * load as text only), else its text */
+	if ((e->lua_bin ? luaL_loadbufferx(L, e->lua_bin, e->lua_bin_len, "@exitgate.lua", "b")
+			: luaL_loadbufferx(L, e->lua_src, e->lua_len, "@exitgate.lua", "t")) !=
+	    LUA_OK) {
 		set_err(err, "lua/exitgate.lua: %s", lua_tostring(L, -1));
 		goto fail;
 	}

@@ -1631,9 +1631,9 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	/* the exitgate module */
 	/* the module's bytecode, compiled once by the engine (ours, never a policy's: policies
 	 * load as text only), else its text */
-	if ((e->lua_bin ? luaL_loadbufferx(L, e->lua_bin, e->lua_bin_len, "@exitgate.lua", "b")
-			: luaL_loadbufferx(L, e->lua_src, e->lua_len, "@exitgate.lua", "t")) !=
-	    LUA_OK) {
+	if ((e->lua_bin
+		 ? luaL_loadbufferx(L, e->lua_bin, e->lua_bin_len, "@exitgate.lua", "b")
+		 : luaL_loadbufferx(L, e->lua_src, e->lua_len, "@exitgate.lua", "t")) != LUA_OK) {
 		set_err(err, "lua/exitgate.lua: %s", lua_tostring(L, -1));
 		goto fail;
 	}

@@ -36,10 +36,10 @@
 
 #include "engine/engine_int.h"
 
-#define XG_WATCH_REARM_MS 200
-#define XG_WATCH_SETTLE_MS 10 /* the quiet period after an in-place write */
+#define XG_WATCH_REARM_MS   200
+#define XG_WATCH_SETTLE_MS  10 /* the quiet period after an in-place write */
 #define XG_WATCH_SETTLE_MAX 60000
-#define XG_WATCH_EVENTS	  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
+#define XG_WATCH_EVENTS	    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
 
 static volatile int sighup_fd = -1;
 /* What SIGHUP did before an engine took it (restored when that engine stops watching, so

@@ -49,8 +49,7 @@
 #define MAX_VCPUS  64
 
 /* mov $0xd0000000,%eax (XG_KVM_MMIO_BASE); 1: vmovdqu (%rax),%ymm0; jmp 1b */
-static const uint8_t guest[] = {0xb8, 0x00, 0x00, 0x00, 0xd0, 0xc5, 0xfe,
-				0x6f, 0x00, 0xeb, 0xfa};
+static const uint8_t guest[] = {0xb8, 0x00, 0x00, 0x00, 0xd0, 0xc5, 0xfe, 0x6f, 0x00, 0xeb, 0xfa};
 static const uint8_t insn_load[] = {0xc5, 0xfe, 0x6f, 0x00};
 
 enum variant { PLAIN, CACHED, LUA, NVARIANTS };
@@ -781,8 +780,7 @@ static void memory(void)
 	       "the threads joined\n\n",
 	       rows[0].vcpu_struct);
 	printf("%6s %8s %8s %8s %8s %10s %8s %8s %8s %12s %14s\n", "vCPUs", "VM", "vcpus",
-	       "kvm_run", "engine", "attach", "Lua", "threads", "after", "per vCPU",
-	       "per vCPU >1");
+	       "kvm_run", "engine", "attach", "Lua", "threads", "after", "per vCPU", "per vCPU >1");
 	for (int i = 0; i < 3; i++) {
 		struct memrow *m = &rows[i];
 		long per = m->vcpus + m->attach + m->threads;
@@ -833,12 +831,10 @@ static double all_served(struct world *w, double since)
 }
 
 enum { R_IDLE, R_CPU, R_CALL, R_API, R_RENAME, R_WRITE, R_N };
-static const char *const r_name[R_N] = {"reload call, vCPUs idle",
-					"reload call's CPU time, vCPUs running",
-					"xg_engine_reload() call",
-					"API: call to serving on all",
-					"rename() to serving on all",
-					"in-place write to serving on all"};
+static const char *const r_name[R_N] = {
+    "reload call, vCPUs idle",	  "reload call's CPU time, vCPUs running",
+    "xg_engine_reload() call",	  "API: call to serving on all",
+    "rename() to serving on all", "in-place write to serving on all"};
 
 static double thread_cpu(void)
 {
@@ -863,8 +859,8 @@ static void reload_child(int nv, int reps, int fd)
 		die("reload", w.error);
 	{
 		char cfgtext[512];
-		int len = snprintf(cfgtext, sizeof(cfgtext), "guests:\n  g0:\n    policy: %s\n",
-				   path);
+		int len =
+		    snprintf(cfgtext, sizeof(cfgtext), "guests:\n  g0:\n    policy: %s\n", path);
 		w.cfg = xg_config_parse(cfgtext, (size_t)len, "bench.yaml", policy_dir, &err);
 		w.eng = w.cfg ? xg_engine_new(w.cfg, &err) : NULL;
 		if (!w.eng)

@@ -10,8 +10,9 @@
 #include "engine/engine_int.h"
 #include "engine_test.h"
 
-static const char pol[] = "local xg = require 'exitgate'\n"
-			  "return { io = function(e) return xg.cache(xg.inject 'UD', 'port') end }\n";
+static const char pol[] =
+    "local xg = require 'exitgate'\n"
+    "return { io = function(e) return xg.cache(xg.inject 'UD', 'port') end }\n";
 
 int main(void)
 {

@@ -8,10 +8,11 @@
  * nothing changes. Otherwise each vCPU gets its new state in `pending` (under its lock),
  * and the engine's config is replaced. The vCPU thread looks at has_pending at the start
  * of xg_handle_exit - one relaxed-cost atomic load - and swaps there, so an exit is handled
- * wholly by one policy: none is lost or handled twice. Old states go to the graveyard and
- * are closed by the next reload or by xg_engine_free, never on the vCPU thread. A state
- * replaced after a memory kill (rebuild) is closed at once, on the vCPU thread: it is
- * recovery, already off the fast path, and must not accumulate.
+ * wholly by one policy: none is lost or handled twice. Old states go to the graveyard (a
+ * lock-free list: the swap takes no engine-wide lock) and are closed at the end of the next
+ * reload or by xg_engine_free, never on the vCPU thread. A state replaced after a memory
+ * kill (rebuild) is closed at once, on the vCPU thread: it is recovery, already off the
+ * fast path, and must not accumulate.
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -259,24 +260,25 @@ fail:
 	return NULL;
 }
 
+/* A lock-free push: only empty_graveyard takes states off, and it takes the whole list, so a
+ * head seen by a push cannot be freed and come back under it (no ABA). */
 static void bury(struct xg_engine *e, struct xg_lstate *ls)
 {
+	struct xg_lstate *head;
+
 	if (!ls)
 		return;
-	pthread_mutex_lock(&e->lock);
-	ls->next = e->graveyard;
-	e->graveyard = ls;
-	pthread_mutex_unlock(&e->lock);
+	head = atomic_load_explicit(&e->graveyard, memory_order_relaxed);
+	do
+		ls->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&e->graveyard, &head, ls,
+						      memory_order_release, memory_order_relaxed));
 }
 
 static void empty_graveyard(struct xg_engine *e)
 {
-	struct xg_lstate *g;
+	struct xg_lstate *g = atomic_exchange_explicit(&e->graveyard, NULL, memory_order_acquire);
 
-	pthread_mutex_lock(&e->lock);
-	g = e->graveyard;
-	e->graveyard = NULL;
-	pthread_mutex_unlock(&e->lock);
 	while (g) {
 		struct xg_lstate *next = g->next;
 		xg_lstate_free(g);
@@ -656,7 +658,6 @@ int xg_engine_reload(xg_engine *e, struct xg_error *err)
 	int rc = -1;
 
 	pthread_mutex_lock(&e->reload_lock);
-	empty_graveyard(e);
 	if (e->cfg->path)
 		cfg = xg_config_load(e->cfg->path, err);
 	else
@@ -728,6 +729,9 @@ out:
 	else if (src)
 		free_sources(e->cfg, src, lens);
 	xg_config_free(cfg);
+	/* the states replaced before are closed after the new ones are handed out, off the
+	 * time to serving (a state is buried only once no vCPU uses it) */
+	empty_graveyard(e);
 	pthread_mutex_unlock(&e->reload_lock);
 	return rc;
 }

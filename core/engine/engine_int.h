@@ -237,7 +237,7 @@ struct xg_store {
 };
 
 struct xg_engine {
-	pthread_mutex_t lock;	     /* vcpus, graveyard, cfg, store */
+	pthread_mutex_t lock;	     /* vcpus, cfg, store */
 	pthread_mutex_t reload_lock; /* one reload at a time */
 	struct xg_config *cfg;
 	char *lua_src; /* lua/exitgate.lua */
@@ -245,7 +245,9 @@ struct xg_engine {
 	char *lua_bin; /* ... compiled once (xg_module_compile), NULL: states parse lua_src */
 	size_t lua_bin_len;
 	struct xg_vcpu *vcpus;
-	struct xg_lstate *graveyard;
+	/* states replaced, closed by the next reload: pushed without a lock (a vCPU's swap
+	 * must not wait for a stats reader or a reload), taken whole by empty_graveyard */
+	_Atomic(struct xg_lstate *) graveyard;
 	xg_log_fn log;
 	void *log_ud;
 	struct xg_stats retired; /* detached vCPUs, reload counters */

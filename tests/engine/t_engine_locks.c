@@ -5,7 +5,8 @@
  * a vCPU still handles exits from its cache and through its Lua policy; if any of them took
  * one of those locks it would wait until they are released, and the test would see it stuck
  * (20 s, far beyond the milliseconds the exits take). The reload check on the exit path is an
- * atomic load of the vCPU's own flag; counters are the vCPU's own, summed when read.
+ * atomic load of the vCPU's own flag, and the swap to a reloaded state takes only the vCPU's
+ * own lock; counters are the vCPU's own, summed when read.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -91,8 +92,25 @@ int main(void)
 		  &r);
 	exits_under_locks(e, &r, "cached verdict");
 	xg_vcpu_stats(r.v, &st);
-	ok(st.cache_hits == N_EXITS && st.lua_calls == 1, "all from the cache (%llu hits, %llu "
-	   "Lua calls)", (unsigned long long)st.cache_hits, (unsigned long long)st.lua_calls);
+	ok(st.cache_hits == N_EXITS && st.lua_calls == 1,
+	   "all from the cache (%llu hits, %llu "
+	   "Lua calls)",
+	   (unsigned long long)st.cache_hits, (unsigned long long)st.lua_calls);
+	xg_vcpu_detach(r.v);
+	xg_engine_free(e);
+
+	/* the swap at an exit boundary: a reload committed, the vCPU takes the new state at
+	 * its next exit and leaves the old one for the reload thread to close */
+	e = setup("local xg = require 'exitgate'\n"
+		  "return { io = function(e) return xg.cache(xg.inject 'UD', 'port') end }\n",
+		  &r);
+	{
+		struct xg_error err;
+		ok(xg_engine_reload(e, &err) == 0, "a reload is committed");
+	}
+	exits_under_locks(e, &r, "swap to a reloaded policy");
+	xg_vcpu_stats(r.v, &st);
+	ok(st.swaps == 1, "the vCPU swapped once (%llu)", (unsigned long long)st.swaps);
 	xg_vcpu_detach(r.v);
 	xg_engine_free(e);
 

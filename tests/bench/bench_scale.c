@@ -830,11 +830,14 @@ static double all_served(struct world *w, double since)
 	return -1;
 }
 
-enum { R_IDLE, R_CPU, R_CALL, R_API, R_RENAME, R_WRITE, R_N };
-static const char *const r_name[R_N] = {
-    "reload call, vCPUs idle",	  "reload call's CPU time, vCPUs running",
-    "xg_engine_reload() call",	  "API: call to serving on all",
-    "rename() to serving on all", "in-place write to serving on all"};
+enum { R_IDLE, R_CPU, R_CALL, R_API, R_RENAME_LOG, R_RENAME, R_WRITE, R_N };
+static const char *const r_name[R_N] = {"reload call, vCPUs idle",
+					"reload call's CPU time, vCPUs running",
+					"xg_engine_reload() call",
+					"API: call to serving on all",
+					"rename() to the watcher's reload done",
+					"rename() to serving on all",
+					"in-place write to serving on all"};
 
 static double thread_cpu(void)
 {
@@ -842,6 +845,16 @@ static double thread_cpu(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The watcher's "reloaded (...)" line: when its reload ended. */
+static _Atomic double reloaded_at;
+static void reload_log(void *ud, const char *line)
+{
+	if (!strncmp(line, "reloaded", 8))
+		atomic_store(&reloaded_at, now());
+	if (getenv("XG_BENCH_LOG"))
+		fprintf(stderr, "exitgate: %s\n", line);
 }
 
 static void reload_child(int nv, int reps, int fd)
@@ -865,7 +878,7 @@ static void reload_child(int nv, int reps, int fd)
 		w.eng = w.cfg ? xg_engine_new(w.cfg, &err) : NULL;
 		if (!w.eng)
 			die("engine", err.msg);
-		xg_engine_set_log(w.eng, getenv("XG_BENCH_LOG") ? NULL : quiet, NULL);
+		xg_engine_set_log(w.eng, reload_log, NULL);
 	}
 	if (world_attach(&w))
 		die("attach", w.error);
@@ -906,6 +919,7 @@ static void reload_child(int nv, int reps, int fd)
 		if (getenv("XG_BENCH_LOG"))
 			fprintf(stderr, "rename %d: %.3f ms\n", r, (t2 - t0) * 1e3);
 		res[R_RENAME][r] = t2 - t0;
+		res[R_RENAME_LOG][r] = atomic_load(&reloaded_at) - t0;
 		usleep(100000);
 		t0 = now(); /* from the start of the write: it closes right after */
 		write_file(path, reload_policy[++k % 2]);

@@ -29,17 +29,22 @@ struct use {
 static struct use uses[2][XG_SHAPE_COUNT];
 static const char *reason_name[MAXR]; /* KVM_EXIT_* name of each reason, found by probe() */
 
+/* Whether w is one of the words of a ", "-separated list. */
+static int has_word(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = list; (p = strstr(p, w)); p += n)
+		if ((p == list || (p - list >= 2 && p[-2] == ',' && p[-1] == ' ')) &&
+		    (p[n] == 0 || p[n] == ','))
+			return 1;
+	return 0;
+}
+
 static void add_word(char *list, size_t n, const char *w)
 {
-	char pad[80];
-
-	snprintf(pad, sizeof(pad), ", %s,", w);
-	{
-		char hay[600];
-		snprintf(hay, sizeof(hay), ", %s,", list);
-		if (strstr(hay, pad))
-			return;
-	}
+	if (!w[0] || has_word(list, w))
+		return;
 	if (list[0])
 		strncat(list, ", ", n - strlen(list) - 1);
 	strncat(list, w, n - strlen(list) - 1);

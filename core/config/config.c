@@ -1734,8 +1734,8 @@ done:
 			 kind_path, kind);
 	else if (!found)
 		snprintf(err->msg, sizeof(err->msg),
-			 "payload '%s' not found (looked in: %s); build the guests with `cmake "
-			 "--build build` or give an absolute path",
+			 "payload '%.120s' not found (looked in: %.250s); build the guests with "
+			 "`cmake --build build` or give an absolute path",
 			 p, looked);
 	return found ? 0 : -1;
 }

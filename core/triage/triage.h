@@ -190,7 +190,7 @@ struct xg_tri_facts {
 	char insn_bytes[64], insn_text[96], insn_source[48];
 	char ctx_before[3][96], ctx_after[3][96];
 	int nbefore, nafter;
-	char code_looks[128];
+	char code_looks[288];
 	char emu[160];	     /* what exitgate's x86 emulator says of the instruction */
 	int emu_supported;   /* 1 yes, 0 no, -1 not asked */
 	int fetch_from_mmio; /* the instruction was fetched from device memory */

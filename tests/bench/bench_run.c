@@ -609,7 +609,7 @@ int main(int argc, char **argv)
 	double gain[MAX_ROUNDS]; /* saving / plain, per round */
 	int base = PLAIN;	 /* the plain loop making the engine's ioctls */
 	struct run last[NVARIANTS];
-	struct run last[NVARIANTS], prof[NVARIANTS];
+	struct run prof[NVARIANTS];
 	uint64_t allocs[NVARIANTS] = {0}, counted[NVARIANTS] = {0};
 	char why[256];
 

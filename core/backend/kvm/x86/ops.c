@@ -270,14 +270,15 @@ static int o_get_xsave(void *o, void *buf)
 /*
  * The emulator's image into the backend's, v->xsave holding what KVM gave at this exit. The
  * emulator makes every enabled component explicit (XSTATE_BV |= XCR0), with zeros for those
- * that were in their initial state; handed to KVM so, every later XSAVE/XRSTOR of the guest's
- * state in KVM_RUN and KVM_GET/SET_XSAVE carries them all (the AVX-512 ones are 1.6 KB): the
- * bulk of the engine's ioctl time over a hand-written loop. A component that was in its
- * initial state and is still all zeros goes back to XSTATE_BV = 0, which is the same state
- * (SDM Vol. 1 13.6: XRSTOR initialises a component whose XSTATE_BV bit is clear) and what
- * the CPU keeps for registers an instruction did not touch. Only the legacy area, the header
+ * that were in their initial state; handed to KVM so, the guest's state would carry 1.6 KB
+ * of AVX-512 zeros marked in use from then on (seen by the guest in XGETBV(1) and in what
+ * its XSAVE writes), and the image would be copied whole. A component that was in its
+ * initial state and is still so goes back to XSTATE_BV = 0, which is the same state (SDM
+ * Vol. 1 13.6: XRSTOR initialises a component whose XSTATE_BV bit is clear) and what the
+ * CPU keeps for registers an instruction did not touch. Only the legacy area, the header
  * and the components in use are copied; the image past the standard area (components the
- * emulator does not know) stays as KVM gave it.
+ * emulator does not know) stays as KVM gave it. (Measured on kvm_pvm: the ioctls and entry
+ * cost the same with XSTATE_BV 0x6 and 0xe7, within 100 ns of 25 us.)
  */
 static void xsave_put(struct xg_kvm_vcpu *v, const uint8_t *img)
 {

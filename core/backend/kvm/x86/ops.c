@@ -206,32 +206,6 @@ static int o_set_x86_regs(void *o, const struct xg_emu_x86_regs *x)
 
 /* ---- vector state ---- */
 
-/*
- * The components of the standard XSAVE layout after x87 (SDM Vol. 1 13.4; offsets and sizes
- * of CPUID.(EAX=0DH,ECX=i)), each with an all-zero initial configuration (13.6): SSE (its
- * XMM registers, in the legacy area; MXCSR is not governed by XSTATE_BV[1]), AVX, MPX's two
- * (which the emulator does not know), opmask, ZMM_Hi256, Hi16_ZMM.
- */
-#define NCOMPS 7
-static const struct xsave_comp {
-	unsigned bit, off, size;
-} comps[NCOMPS] = {
-    {1, XG_EMU_X86_XS_XMM0, 256},   {2, XG_EMU_X86_XS_YMMH, 256}, {3, 960, 64},
-    {4, 1024, 64},		    {5, XG_EMU_X86_XS_OPMASK, 64}, {6, XG_EMU_X86_XS_ZMMH, 512},
-    {7, XG_EMU_X86_XS_HI16ZMM, 1024},
-};
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-	uint64_t acc = 0, w;
-
-	for (size_t i = 0; i < n; i += 8) {
-		memcpy(&w, p + i, 8);
-		acc |= w;
-	}
-	return !acc;
-}
-
 static int fresh_xsave(struct xg_kvm_vcpu *v)
 {
 	if (!v->xsave_fresh) {
@@ -242,75 +216,25 @@ static int fresh_xsave(struct xg_kvm_vcpu *v)
 	return 0;
 }
 
-/* The image for the emulator: the legacy area, the header and the components in use. The
- * bytes of a component in its initial state (XSTATE_BV bit clear) are not KVM's to give:
- * the emulator sets them to the initial configuration itself (SDM Vol. 1 13.6), so copying
- * them is 1.6 KB of AVX-512 state read and written for nothing. MPX's, which it does not
- * know, are zeroed (their initial configuration). */
 static int o_get_xsave(void *o, void *buf)
 {
 	struct xg_kvm_vcpu *v = o;
-	uint8_t *img = buf;
-	uint64_t bv;
 
 	if (fresh_xsave(v))
 		return -EIO;
-	memcpy(img, v->xsave, XG_EMU_X86_XS_XSTATE_BV + 64);
-	memcpy(&bv, img + XG_EMU_X86_XS_XSTATE_BV, 8);
-	for (size_t i = 1; i < NCOMPS; i++) {
-		const struct xsave_comp *c = &comps[i];
-		if (bv & (1ull << c->bit))
-			memcpy(img + c->off, v->xsave + c->off, c->size);
-		else if (c->bit == 3 || c->bit == 4)
-			memset(img + c->off, 0, c->size);
-	}
+	memcpy(buf, v->xsave, XG_EMU_X86_XSAVE_SIZE);
 	return 0;
-}
-
-/*
- * The emulator's image into the backend's, v->xsave holding what KVM gave at this exit. The
- * emulator makes every enabled component explicit (XSTATE_BV |= XCR0), with zeros for those
- * that were in their initial state; handed to KVM so, the guest's state would carry 1.6 KB
- * of AVX-512 zeros marked in use from then on (seen by the guest in XGETBV(1) and in what
- * its XSAVE writes), and the image would be copied whole. A component that was in its
- * initial state and is still so goes back to XSTATE_BV = 0, which is the same state (SDM
- * Vol. 1 13.6: XRSTOR initialises a component whose XSTATE_BV bit is clear) and what the
- * CPU keeps for registers an instruction did not touch. Only the legacy area, the header
- * and the components in use are copied; the image past the standard area (components the
- * emulator does not know) stays as KVM gave it. (Measured on kvm_pvm: the ioctls and entry
- * cost the same with XSTATE_BV 0x6 and 0xe7, within 100 ns of 25 us.)
- */
-static void xsave_put(struct xg_kvm_vcpu *v, const uint8_t *img)
-{
-	uint64_t was, bv;
-
-	memcpy(&was, v->xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
-	memcpy(&bv, img + XG_EMU_X86_XS_XSTATE_BV, 8);
-	for (size_t i = 0; i < NCOMPS; i++) {
-		const struct xsave_comp *c = &comps[i];
-		uint64_t bit = 1ull << c->bit;
-		if (c->bit != 3 && c->bit != 4 && (bv & bit) && !(was & bit) &&
-		    all_zero(img + c->off, c->size))
-			bv &= ~bit;
-	}
-	/* x87's initial configuration: FCW 037FH, the rest of its 24 bytes and ST0-7 zero */
-	if ((bv & 1) && !(was & 1) && img[0] == 0x7f && img[1] == 0x03 && all_zero(img + 2, 6) &&
-	    all_zero(img + 8, 16) && all_zero(img + XG_EMU_X86_XS_ST0, 128))
-		bv &= ~1ull;
-	memcpy(v->xsave, img, XG_EMU_X86_XS_XSTATE_BV + 64); /* legacy area and header */
-	memcpy(v->xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
-	for (size_t i = 1; i < NCOMPS; i++)
-		if (bv & (1ull << comps[i].bit))
-			memcpy(v->xsave + comps[i].off, img + comps[i].off, comps[i].size);
 }
 
 static int o_set_xsave(void *o, const void *buf)
 {
 	struct xg_kvm_vcpu *v = o;
 
+	/* The image past the standard area (components the emulator does not know) is kept
+	 * as KVM gave it. */
 	if (fresh_xsave(v))
 		return -EIO;
-	xsave_put(v, buf);
+	memcpy(v->xsave, buf, XG_EMU_X86_XSAVE_SIZE);
 	if (xg_kvm_set_xsave(v, v->xsave, v->vm->xsave_size, &v->err)) {
 		v->xsave_fresh = 0;
 		return -EIO;
@@ -489,8 +413,7 @@ int xg_kvm_ops_init(struct xg_kvm_vcpu *v, struct xg_error *err)
 	int sync = ioctl(v->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
 	const int want = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 
-	/* page aligned: a 4 KiB image is one page, written by KVM and read back on every exit */
-	v->xsave = aligned_alloc(4096, (v->vm->xsave_size + 4095) & ~(size_t)4095);
+	v->xsave = aligned_alloc(64, (v->vm->xsave_size + 63) & ~(size_t)63);
 	if (!v->xsave) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory for the XSAVE image of vCPU %d",
 			 v->index);

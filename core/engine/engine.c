@@ -609,8 +609,7 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	return r;
 }
 
-static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size,
-				    int kvm_run_errno)
+static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	struct xg_error err;

@@ -13,11 +13,9 @@
 #include "engine/engine_int.h"
 
 static const char *const phase_names[XG_PROF_COUNT] = {
-    [XG_PROF_OTHER] = "other",	   [XG_PROF_DECODE] = "decode",
-    [XG_PROF_LOOKUP] = "lookup",   [XG_PROF_LUA] = "lua",
-    [XG_PROF_FETCH] = "fetch",	   [XG_PROF_EMULATE] = "emulate",
-    [XG_PROF_DEVICE] = "device",   [XG_PROF_WRITEBACK] = "writeback",
-    [XG_PROF_IOCTL] = "ioctl",
+    [XG_PROF_OTHER] = "other",	 [XG_PROF_DECODE] = "decode",	    [XG_PROF_LOOKUP] = "lookup",
+    [XG_PROF_LUA] = "lua",	 [XG_PROF_FETCH] = "fetch",	    [XG_PROF_EMULATE] = "emulate",
+    [XG_PROF_DEVICE] = "device", [XG_PROF_WRITEBACK] = "writeback", [XG_PROF_IOCTL] = "ioctl",
 };
 
 const char *xg_profile_phase_name(int phase)

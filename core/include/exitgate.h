@@ -611,8 +611,8 @@ enum xg_prof_phase {
 	XG_PROF_COUNT
 };
 struct xg_profile {
-	uint64_t exits;		      /* exits profiled (xg_profile_end calls) */
-	uint64_t ns[XG_PROF_COUNT];   /* nanoseconds per phase, summed over those exits */
+	uint64_t exits;		    /* exits profiled (xg_profile_end calls) */
+	uint64_t ns[XG_PROF_COUNT]; /* nanoseconds per phase, summed over those exits */
 	/* the clock, kept by the functions below */
 	uint64_t mark;
 	int phase, active;

@@ -91,9 +91,9 @@ static const uint8_t insn_load[] = {0xc5, 0xfe, 0x6f, 0x00};  /* vmovdqu (%rax),
 static const uint8_t insn_store[] = {0xc5, 0xfe, 0x7f, 0x03}; /* vmovdqu %ymm0,(%rbx) */
 
 enum variant { PLAIN, CACHED, LUA, SAVING, NVARIANTS };
-static const char *const variant_name[NVARIANTS] = {
-    "plain C loop (hand-written)", "engine, cached verdict", "engine, Lua policy",
-    "plain C loop, with savings"};
+static const char *const variant_name[NVARIANTS] = {"plain C loop (hand-written)",
+						    "engine, cached verdict", "engine, Lua policy",
+						    "plain C loop, with savings"};
 static const char *const variant_policy[NVARIANTS] = {
     NULL,
     "local xg = require 'exitgate'\n"
@@ -144,8 +144,8 @@ struct run {
 	uint64_t lua_calls; /* engine variants: xg_stats */
 	uint64_t cache_hits;
 	size_t xsave_size;
-	int sync_regs; /* KVM_CAP_SYNC_REGS was on: registers came in kvm_run */
-	int xsave2;    /* KVM_GET_XSAVE2 was used */
+	int sync_regs;			   /* KVM_CAP_SYNC_REGS was on: registers came in kvm_run */
+	int xsave2;			   /* KVM_GET_XSAVE2 was used */
 	struct xg_kvm_ioctl_counts ioctls; /* while the guest ran */
 	uint64_t allocs, counted; /* allocations while handling exits past WARM_EXITS; exits */
 	struct xg_profile prof;	  /* the profiled round's */
@@ -173,8 +173,8 @@ struct plain {
 	uint8_t *xsave;
 	size_t xsave_size;
 	uint64_t xcr0;
-	int saving;    /* registers back through kvm_run (KVM_CAP_SYNC_REGS) */
-	uint64_t puts; /* ... so many times */
+	int saving;		 /* registers back through kvm_run (KVM_CAP_SYNC_REGS) */
+	uint64_t puts;		 /* ... so many times */
 	struct xg_profile *prof; /* the profiled round: phases timed as the engine's are */
 	struct xg_error err;
 };
@@ -312,7 +312,7 @@ struct ctx {
 	int done;
 	struct run out;
 	struct xg_kvm_ioctl_counts ioctls0; /* at the start */
-	int profile; /* this round is the profiled one */
+	int profile;			    /* this round is the profiled one */
 };
 
 static int ctx_fail(struct ctx *c, const char *msg)
@@ -369,7 +369,8 @@ static int ctx_open(struct ctx *c, enum variant var, uint64_t n, int profile)
 	c->out.xsave2 = xg_kvm_check_cap(c->vm, KVM_CAP_XSAVE2) > 0;
 	xg_kvm_vcpu_ioctl_counts(c->v, &c->ioctls0);
 	if (IS_PLAIN(var)) {
-		c->p = (struct plain){.v = c->v, .vm = c->vm, .dev = &c->dev, .saving = var == SAVING};
+		c->p =
+		    (struct plain){.v = c->v, .vm = c->vm, .dev = &c->dev, .saving = var == SAVING};
 		c->p.xcr0 = xg_kvm_vcpu_xcr0(c->v);
 		c->p.xsave_size = c->out.xsave_size;
 		c->p.xsave = aligned_alloc(64, (c->p.xsave_size + 63) & ~(size_t)63);
@@ -503,8 +504,7 @@ static int ctx_close(struct ctx *c)
  * exits (the first turn rotating with the round) until all four halt, so that whatever
  * else the machine does falls on all of them alike.
  */
-static int round_run(int round, uint64_t n, uint64_t batch, int profile,
-		     struct run out[NVARIANTS])
+static int round_run(int round, uint64_t n, uint64_t batch, int profile, struct run out[NVARIANTS])
 {
 	struct ctx c[NVARIANTS];
 	int rc = 0, left = NVARIANTS;
@@ -576,8 +576,8 @@ static void print_breakdown(const struct run prof[NVARIANTS], const double hand_
 	}
 	printf("\nper-exit breakdown (ns/exit, one profiled round: the median exit's time in each "
 	       "phase; phases exclusive, each with its clock reads):\n");
-	printf("%-10s %9s %9s %9s %12s %12s\n", "phase", "plain", "cached", "Lua",
-	       "cached-plain", "Lua-plain");
+	printf("%-10s %9s %9s %9s %12s %12s\n", "phase", "plain", "cached", "Lua", "cached-plain",
+	       "Lua-plain");
 	for (int ph = 0; ph < XG_PROF_COUNT; ph++)
 		printf("%-10s %9.0f %9.0f %9.0f %+12.0f %+12.0f\n", xg_profile_phase_name(ph),
 		       ns[PLAIN][ph], ns[CACHED][ph], ns[LUA][ph], ns[CACHED][ph] - ns[PLAIN][ph],

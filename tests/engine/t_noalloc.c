@@ -162,17 +162,14 @@ static void run_policy(const char *label, const char *policy, int want_lua_calls
 	xg_vcpu_stats(v, &st);
 	ok(!rc && exits == WARM + COUNT && dev_reads == WARM + COUNT,
 	   "%s: %d exits emulated, each load at the device", label, WARM + COUNT);
-	is_int((long long)st.lua_calls, want_lua_calls ? WARM + COUNT : 1, "%s: Lua calls",
-	       label);
+	is_int((long long)st.lua_calls, want_lua_calls ? WARM + COUNT : 1, "%s: Lua calls", label);
 	if (!none)
 		goto out;
 	ok(ram_reads <= 4 * COUNT, "%s: one 4-level page walk per exit (%.1f guest RAM reads)",
 	   label, (double)ram_reads / COUNT);
-	if (!is_int((long long)allocs, 0, "%s: no malloc/calloc/realloc in %d exits", label,
-		    COUNT))
+	if (!is_int((long long)allocs, 0, "%s: no malloc/calloc/realloc in %d exits", label, COUNT))
 		diag("%s: %llu allocations, %llu frees: %.2f per exit", label,
-		     (unsigned long long)allocs, (unsigned long long)frees,
-		     (double)allocs / COUNT);
+		     (unsigned long long)allocs, (unsigned long long)frees, (double)allocs / COUNT);
 	if (!is_int((long long)lua_count.allocs, 0, "%s: no Lua allocation in %d exits", label,
 		    COUNT))
 		diag("%s: Lua allocated %llu times, freed %llu", label,

@@ -73,6 +73,8 @@ static const char *member(const char *o, const char *e, const char *key, const c
 		p++;
 		while (p < e && isspace((unsigned char)*p))
 			p++;
+		if (p >= e)
+			return NULL; /* a key with no value: the text is cut there */
 		const char *ve = value_end(p, e);
 		if ((size_t)(ke - 1 - k) == kl && !strncmp(k, key, kl)) {
 			if (vend)
@@ -84,19 +86,33 @@ static const char *member(const char *o, const char *e, const char *key, const c
 	return NULL;
 }
 
-/* A number or a "0x..." string value. */
-static int num(const char *v, uint64_t *out)
+/* A number or a "0x..." string value in [v, ve): parsed from a bounded copy, since the
+ * dump text need not end in a NUL where the value ends. */
+static int num(const char *v, const char *ve, uint64_t *out)
 {
-	char *end;
+	char buf[40], *end;
+	size_t n = 0;
 
-	if (!v)
+	if (!v || v >= ve)
 		return 0;
 	if (*v == '"')
 		v++;
-	if (!isdigit((unsigned char)*v))
+	while (v + n < ve && n + 1 < sizeof(buf) && (isalnum((unsigned char)v[n])))
+		n++;
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	if (!isdigit((unsigned char)buf[0]))
 		return 0;
-	*out = strtoull(v, &end, 0);
-	return end != v;
+	*out = strtoull(buf, &end, 0);
+	return end != buf;
+}
+
+/* The number under key in the object [o, oe). */
+static int mnum(const char *o, const char *oe, const char *key, uint64_t *out)
+{
+	const char *ve = NULL, *v = member(o, oe, key, &ve);
+
+	return num(v, ve, out);
 }
 
 static void str(const char *v, const char *ve, char *out, size_t n)
@@ -156,7 +172,7 @@ static void regs(const char *o, const char *oe, struct xg_tri_block *b)
 	uint64_t v;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (num(member(o, oe, names[i].k, NULL), &v)) {
+		if (mnum(o, oe, names[i].k, &v)) {
 			b->reg[names[i].slot] = v;
 			b->have[names[i].slot] = 1;
 			b->have_regs = 1;
@@ -165,7 +181,7 @@ static void regs(const char *o, const char *oe, struct xg_tri_block *b)
 	for (int x = 0; x <= 30; x++) {
 		char k[4];
 		snprintf(k, sizeof(k), "x%d", x);
-		if (num(member(o, oe, k, NULL), &v)) {
+		if (mnum(o, oe, k, &v)) {
 			b->reg[XG_TR_X0 + x] = v;
 			b->have[XG_TR_X0 + x] = 1;
 		}
@@ -181,14 +197,14 @@ static void regs(const char *o, const char *oe, struct xg_tri_block *b)
 		if (!so || *so != '{')
 			continue;
 		sr->have = 1;
-		if (num(member(so, se, "selector", NULL), &v))
+		if (mnum(so, se, "selector", &v))
 			sr->sel = (uint16_t)v;
-		if (num(member(so, se, "base", NULL), &v))
+		if (mnum(so, se, "base", &v))
 			sr->base = v;
-		if (num(member(so, se, "limit", NULL), &v))
+		if (mnum(so, se, "limit", &v))
 			sr->limit = (uint32_t)v;
 		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-			if (num(member(so, se, f[i].k, NULL), &v)) {
+			if (mnum(so, se, f[i].k, &v)) {
 				sr->flags |= (uint32_t)(v & ((1u << f[i].width) - 1)) << f[i].shift;
 				sr->have_flags = 1;
 			}
@@ -234,7 +250,7 @@ static uint64_t numof(const char *o, const char *e, const char *key, uint64_t de
 {
 	uint64_t v;
 
-	return num(member(o, e, key, NULL), &v) ? v : def;
+	return mnum(o, e, key, &v) ? v : def;
 }
 
 /* The "error" string of a section the dump could not fill ({"error": "..."}), or "". */
@@ -328,20 +344,20 @@ static void show_access(struct out *o, const char *ao, const char *ae)
 	uint64_t v;
 
 	field(ao, ae, "exit_region", what, sizeof(what));
-	if (num(member(ao, ae, "exit_gpa", NULL), &v))
+	if (mnum(ao, ae, "exit_gpa", &v))
 		put(o, "exit gpa", "0x%llx%s%s", (unsigned long long)v, what[0] ? ": " : "", what);
 	field(ao, ae, "operand", what, sizeof(what));
 	if (what[0])
 		put(o, "memory operand", "%s", what);
 	field(ao, ae, "segment", seg, sizeof(seg));
-	if (num(member(ao, ae, "effective_address", NULL), &v)) {
+	if (mnum(ao, ae, "effective_address", &v)) {
 		put(o, "memory operand", "%s:0x%llx, linear 0x%llx", seg[0] ? seg : "?",
 		    (unsigned long long)v, (unsigned long long)numof(ao, ae, "linear", 0));
 		field(ao, ae, "gpa_error", why, sizeof(why));
 		field(ao, ae, "region", what, sizeof(what));
 		if (why[0])
 			put(o, "operand gpa", "%s", why);
-		else if (num(member(ao, ae, "gpa", NULL), &v))
+		else if (mnum(ao, ae, "gpa", &v))
 			put(o, "operand gpa", "0x%llx%s%s", (unsigned long long)v, what[0] ? ": " : "",
 			    what);
 	}
@@ -355,7 +371,7 @@ static void show_stack(struct out *o, const char *so, const char *se)
 	char why[256];
 	const char *ve, *v = member(so, se, "bytes", &ve);
 	uint64_t sp = 0;
-	int have = num(member(so, se, "rsp", NULL), &sp) || num(member(so, se, "sp", NULL), &sp);
+	int have = mnum(so, se, "rsp", &sp) || mnum(so, se, "sp", &sp);
 
 	if (section_error(so, se, why, sizeof(why)) && !v) {
 		if (have)
@@ -485,8 +501,8 @@ int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
 	field(s, e, "time", info->time, sizeof(info->time));
 	field(s, e, "previous", info->previous, sizeof(info->previous));
 	details(s, e, info);
-	info->vcpu = num(member(s, e, "vcpu", NULL), &n) ? (int)n : -1;
-	info->seq = num(member(s, e, "seq", NULL), &n) ? (long long)n : -1;
+	info->vcpu = mnum(s, e, "vcpu", &n) ? (int)n : -1;
+	info->seq = mnum(s, e, "seq", &n) ? (long long)n : -1;
 	b->vcpu = info->vcpu;
 	snprintf(b->message, sizeof(b->message),
 		 "exitgate dump of %.48s vCPU %d (trigger %.24s, verdict %.24s)",
@@ -512,7 +528,7 @@ int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
 		/* "raw" is the exit union (kvm_run from byte 32); the header's exit_reason is
 		 * "exit_reason": rebuild the struct kvm_run the exit model reads */
 		v = member(xo, xe, "raw", &ve);
-		if (raw && num(member(xo, xe, "exit_reason", NULL), &n)) {
+		if (raw && mnum(xo, xe, "exit_reason", &n)) {
 			memset(raw, 0, 4096);
 			for (int k = 0; k < 4; k++)
 				raw[8 + k] = (uint8_t)(n >> (8 * k));
@@ -575,8 +591,8 @@ int xg_triage_from_dump(const char *json, size_t len, struct xg_triage *t,
 		uint8_t bytes[XG_TRIAGE_MAX_CODE];
 		v = member(co, ce, "bytes", &ve);
 		size_t nb = hexbytes(v, ve, bytes, sizeof(bytes));
-		if (nb && num(member(co, ce, "start", NULL), &start) &&
-		    num(member(co, ce, "rip", NULL), &rip) && rip >= start && rip - start < nb) {
+		if (nb && mnum(co, ce, "start", &start) &&
+		    mnum(co, ce, "rip", &rip) && rip >= start && rip - start < nb) {
 			memcpy(b->code, bytes, nb);
 			memset(b->code_known, 1, nb);
 			b->ncode = (int)nb;

@@ -1808,6 +1808,7 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 	char rl[16];
 	struct xg_call c;
 
+	ls->took_ns = 0; /* no call, no time: the engine adds took_ns after every return */
 	if (ref == LUA_NOREF) {
 		slot = XG_SLOT_DEFAULT;
 		ref = ls->handlers[slot];

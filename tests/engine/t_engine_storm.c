@@ -14,16 +14,15 @@
 #include "engine/engine_int.h"
 #include "engine_test.h"
 
-#define NV	   4
-#define SECONDS	   2.0 /* the storm lasts this long (and until MIN_RELOADS are done) */
+#define NV	    4
+#define SECONDS	    2.0 /* the storm lasts this long (and until MIN_RELOADS are done) */
 #define MIN_RELOADS 200
 
-static const char pol_ud[] =
-    "local xg = require 'exitgate'\n"
-    "local n, keep = 0, {}\n"
-    "return { io = function(e) n = n + 1; keep[n % 64] = {n, e.port}\n"
-    "  if n % 500 == 0 then xg.log('ud ' .. n) end\n"
-    "  return xg.inject 'UD' end }\n";
+static const char pol_ud[] = "local xg = require 'exitgate'\n"
+			     "local n, keep = 0, {}\n"
+			     "return { io = function(e) n = n + 1; keep[n % 64] = {n, e.port}\n"
+			     "  if n % 500 == 0 then xg.log('ud ' .. n) end\n"
+			     "  return xg.inject 'UD' end }\n";
 static const char pol_gp[] =
     "local xg = require 'exitgate'\n"
     "local n = 0\n"
@@ -175,8 +174,7 @@ int main(void)
 	diag("%d API reloads (%d failed: a policy file caught half written), %llu swaps, "
 	     "%d #UD and %d #GP",
 	     atomic_load(&reloads), atomic_load(&reload_fails), (unsigned long long)swaps, ud, gp);
-	is_int(fails, 0, "every one of %d exits on %d vCPUs answered by a whole policy", exits,
-	       NV);
+	is_int(fails, 0, "every one of %d exits on %d vCPUs answered by a whole policy", exits, NV);
 	ok(atomic_load(&reloads) > 0 && swaps > 0, "reloads were committed and swapped in");
 	ok(ud > 0 && gp > 0, "both policies served exits (%d #UD, %d #GP)", ud, gp);
 	xg_engine_stats(e, &st);

@@ -1363,6 +1363,66 @@ static void gpa_facts(const struct xg_tri_block *b, struct xg_tri_facts *f)
 		    (unsigned long long)f->gpa);
 }
 
+/* A software interrupt (INT n, INT3, INTO, INT1) that KVM had to emulate outside real mode:
+ * KVM's emulator delivers these through the IVT in real mode only (arch/x86/kvm/emulate.c,
+ * emulate_int(): the protected-mode cases return X86EMUL_UNHANDLEABLE), so the failure says
+ * nothing about the instruction and everything about why KVM emulated it. Where the IDTR is
+ * known, say where the gate the CPU would read lies (SDM Vol. 3A 6.10, 6.14.1: 8-byte gates,
+ * 16-byte in IA-32e mode). */
+static void soft_int(const struct xg_tri_block *b, struct xg_tri_facts *f)
+{
+	const char *s = f->insn_bytes;
+	unsigned int op = 0, vec = 0, n = 0;
+	char *end;
+
+	if (b->arch != 0 || b->exit != XG_TX_INTERNAL || b->suberror != 1 || !f->insn_len ||
+	    !f->cpu_mode || !strcmp(f->cpu_mode, "real"))
+		return;
+	/* the opcode after legacy prefixes (and a REX prefix in 64-bit code) */
+	for (;;) {
+		unsigned long x = strtoul(s, &end, 16);
+		if (end == s)
+			return;
+		s = end;
+		if (x == 0x66 || x == 0x67 || x == 0xf0 || x == 0xf2 || x == 0xf3 || x == 0x26 ||
+		    x == 0x2e || x == 0x36 || x == 0x3e || x == 0x64 || x == 0x65 ||
+		    (f->code_bits == 64 && (x & 0xf0) == 0x40))
+			continue;
+		op = (unsigned int)x;
+		break;
+	}
+	if (op == 0xcd) {
+		unsigned long x = strtoul(s, &end, 16);
+		if (end == s)
+			return;
+		vec = (unsigned int)x & 0xff;
+	} else if (op == 0xcc) {
+		vec = 3;
+	} else if (op == 0xce) {
+		vec = 4;
+	} else if (op == 0xf1) {
+		vec = 1;
+	} else {
+		return;
+	}
+	note(f,
+	     "KVM's emulator delivers INT in real mode only (emulate.c emulate_int()): it had to "
+	     "emulate this code (CPL-0 code on a software KVM, invalid guest state, or MMIO)");
+	if (!have(b, XG_TR_IDTB) || !have(b, XG_TR_IDTL))
+		return;
+	n = (f->code_bits == 64 || (f->cpu_mode && !strncmp(f->cpu_mode, "compat", 6))) ? 16 : 8;
+	uint64_t gate = b->reg[XG_TR_IDTB] + (uint64_t)vec * n;
+	if ((uint64_t)vec * n + n - 1 > b->reg[XG_TR_IDTL])
+		note(f, "gate 0x%x is beyond the IDT limit 0x%llx: hardware would raise #GP", vec,
+		     (unsigned long long)b->reg[XG_TR_IDTL]);
+	else if (f->paging == 0 && b->arch == 0)
+		note(f, "gate 0x%x is at 0x%llx (IDT base + 0x%x * %u), %s", vec,
+		     (unsigned long long)gate, vec, n, pc_region(gate));
+	else
+		note(f, "gate 0x%x is at linear 0x%llx (IDT base + 0x%x * %u)", vec,
+		     (unsigned long long)gate, vec, n);
+}
+
 void xg_triage_derive(const struct xg_triage *t, int i, struct xg_tri_facts *f)
 {
 	const struct xg_tri_block *b = &t->b[i];
@@ -1389,6 +1449,7 @@ void xg_triage_derive(const struct xg_triage *t, int i, struct xg_tri_facts *f)
 	cpu_mode(b, f);
 	instruction(b, f);
 	gpa_facts(b, f);
+	soft_int(b, f);
 	anomalies(b, f);
 	if (b->arch == 0 && b->exit == XG_TX_INTERNAL && b->suberror <= 1 && !f->have_gpa) {
 		/* a register holding a device address: what the instruction most likely touched */

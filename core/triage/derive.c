@@ -761,9 +761,28 @@ static void data_words(const struct xg_tri_block *b, struct xg_tri_facts *f, uin
 			f->err_code = d[2], f->have_err_code = 1;
 		return;
 	}
+	if (b->exit == XG_TX_INTERNAL && b->suberror == 3 && n >= 3 &&
+	    (d[1] == 0x400 || d[1] == 0x4e)) {
+		/* DELIVERY_EV from SVM (Linux 6.14+): kvm_prepare_event_vectoring_exit() in x86.c
+		 * writes svm_get_exit_info()'s info2, exit code, info1, then the GPA (~0 when
+		 * none) and the last CPU: data[0] is EXITINFO2 (the #NPF's GPA, or #PF's CR2),
+		 * data[2] EXITINFO1 (the error code); EXITINTINFO, the event being delivered, is
+		 * not reported. No VMX exit stops here with these numbers: 0x400 has reserved
+		 * bits of a VMX exit reason, and 78 (RDMSRLIST) is an instruction exit, which
+		 * never comes with IDT-vectoring information (SDM Vol. 3C 28.2.4). */
+		*hw = d[1];
+		*have_hw = 1;
+		f->qual = d[2], f->have_qual = 1;
+		f->info2 = d[0], f->have_info2 = 1;
+		note(f, "SVM does not report which event was being delivered (EXITINTINFO is not "
+			"in the extra data)");
+		return;
+	}
 	if (b->exit == XG_TX_INTERNAL && b->suberror == 3 && n >= 2) {
-		/* DELIVERY_EV: data[0] vectoring info, data[1] exit reason, data[2] exit
-		 * qualification, data[3] the GPA when the exit is an EPT misconfiguration */
+		/* DELIVERY_EV from VMX: data[0] vectoring info, data[1] exit reason, data[2] exit
+		 * qualification, then before Linux 6.14 the GPA only for an EPT misconfiguration,
+		 * from 6.14 on (kvm_prepare_event_vectoring_exit()) always a GPA word, ~0 when
+		 * none; the last CPU ends the list either way */
 		f->vect = d[0], f->have_vect = 1;
 		*hw = d[1];
 		*have_hw = 1;
@@ -774,6 +793,12 @@ static void data_words(const struct xg_tri_block *b, struct xg_tri_facts *f, uin
 			f->have_gpa = 1;
 			f->gpa_source =
 			    "extra data[3] (GUEST_PHYSICAL_ADDRESS of the EPT misconfiguration)";
+		} else if (n >= 5 && (d[1] & 0xffff) == 48 && d[3] != ~0ull) {
+			/* 6.14+: an EPT violation KVM had to emulate while vectoring (before,
+			 * it did not stop on one); data[3] is the GPA it faulted on */
+			f->gpa = d[3];
+			f->have_gpa = 1;
+			f->gpa_source = "extra data[3] (the GPA of the EPT violation, Linux 6.14+)";
 		}
 		return;
 	}

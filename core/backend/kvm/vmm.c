@@ -1162,7 +1162,7 @@ static void summary_to(struct guest *g, FILE *f)
 		first ? "none" : "", (unsigned long long)s.exits, (unsigned long long)s.cache_hits,
 		(unsigned long long)s.lua_calls);
 	if (s.lua_calls)
-		fprintf(f, " taking %.6f s", (double)s.lua_ns / 1e9);
+		fprintf(f, " taking %.3f s", (double)s.lua_ns / 1e9); /* the coarse clock: ms */
 	for (int k = 1; k < XG_FAIL_COUNT; k++)
 		if (s.fails[k])
 			fprintf(f, ", %llu %s", (unsigned long long)s.fails[k],

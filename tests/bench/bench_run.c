@@ -56,6 +56,7 @@
 #include "backend/kvm/xg_kvm.h"
 #include "exitgate.h"
 #include "xg_emu_x86.h"
+#include "mmio_loop.h"
 
 #define PORT_RESULT 0x10
 #define RESULT_GPA  0x200000ULL
@@ -89,7 +90,6 @@ static const uint8_t guest[] = {
     0xf4,			  /*     hlt                                       */
 };
 
-static const uint8_t insn_load[] = {0xc5, 0xfe, 0x6f, 0x00};  /* vmovdqu (%rax),%ymm0 */
 static const uint8_t insn_store[] = {0xc5, 0xfe, 0x7f, 0x03}; /* vmovdqu %ymm0,(%rbx) */
 
 enum variant { PLAIN, CACHED, LUA, SAVING, NVARIANTS };
@@ -98,43 +98,11 @@ static const char *const variant_name[NVARIANTS] = {"plain C loop (hand-written)
 						    "plain C loop, with savings"};
 static const char *const variant_policy[NVARIANTS] = {
     NULL,
-    "local xg = require 'exitgate'\n"
-    "return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') end }\n",
-    "local xg = require 'exitgate'\n"
-    "return { emulation_failure = function(e) return xg.emulate() end }\n",
+    POLICY_CACHED,
+    POLICY_LUA,
     NULL,
 };
 #define IS_PLAIN(var) ((var) == PLAIN || (var) == SAVING)
-
-/* The device at XG_KVM_MMIO_BASE: read k (counting from 1) returns {k, 2k, 3k, 4k}. */
-struct device {
-	uint64_t reads;
-	uint64_t bad; /* accesses that were not a 32-byte read of the base */
-};
-
-static int dev_read(void *vmm, uint64_t gpa, void *buf, size_t len)
-{
-	struct device *d = vmm;
-	uint64_t q[4];
-
-	if (gpa != XG_KVM_MMIO_BASE || len != sizeof(q)) {
-		d->bad++;
-		return -ENODEV;
-	}
-	d->reads++;
-	for (int i = 0; i < 4; i++)
-		q[i] = d->reads * (uint64_t)(i + 1);
-	memcpy(buf, q, sizeof(q));
-	return 0;
-}
-
-static int dev_write(void *vmm, uint64_t gpa, const void *buf, size_t len)
-{
-	((struct device *)vmm)->bad++;
-	return -ENODEV;
-}
-
-static const struct xg_kvm_vmm_ops dev_ops = {.mmio_read = dev_read, .mmio_write = dev_write};
 
 /* One run's outcome. */
 struct run {
@@ -157,14 +125,6 @@ struct run {
 	uint64_t nper;
 	char error[512];
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- the plain loop's handler: exactly the two instructions of this guest ---- */
 
@@ -209,11 +169,8 @@ static int plain_regs(struct plain *p, struct kvm_run *run, struct kvm_regs *r)
 }
 
 /*
- * vmovdqu (%rax),%ymm0 (SDM Vol. 2B MOVDQU/VMOVDQU, VEX.256.F3.0F 6F /r): YMM0 = m256, and
- * being VEX-encoded it zeroes bits MAXVL-1:256 of ZMM0 (SDM Vol. 1 15.5). In the standard
- * XSAVE layout (SDM Vol. 1 13.4) XMM0 is at 160, YMM0[255:128] at 576, ZMM0[511:256] at 1152;
- * XSTATE_BV bits 1 (SSE) and 2 (AVX) say those components are no longer in their init state.
- * vmovdqu %ymm0,(%rbx) (VEX.256.F3.0F 7F /r): m256 = YMM0, read through XSTATE_BV.
+ * The load: load_ymm0 (mmio_loop.h). vmovdqu %ymm0,(%rbx) (SDM Vol. 2B, VEX.256.F3.0F 7F
+ * /r): m256 = YMM0, read through XSTATE_BV (a component in its init state reads as zeros).
  */
 static int plain_handle(struct plain *p, struct kvm_run *run)
 {
@@ -245,12 +202,7 @@ static int plain_handle(struct plain *p, struct kvm_run *run)
 		if (dev_read(p->dev, r.rax, val, sizeof(val)))
 			return plain_fail(p, "no device at %#llx", (unsigned long long)r.rax);
 		phase(p, XG_PROF_EMULATE);
-		memcpy(p->xsave + XG_EMU_X86_XS_XMM0, val, 16);
-		memcpy(p->xsave + XG_EMU_X86_XS_YMMH, val + 16, 16);
-		bv |= 0x6;
-		if (p->xcr0 & 0x40) /* ZMM_Hi256 enabled: clear ZMM0[511:256] */
-			memset(p->xsave + XG_EMU_X86_XS_ZMMH, 0, 32);
-		memcpy(p->xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+		load_ymm0(p->xsave, p->xcr0, val);
 		phase(p, XG_PROF_WRITEBACK);
 		if (xg_kvm_set_xsave(p->v, p->xsave, p->xsave_size, &p->err))
 			return -1;
@@ -532,19 +484,6 @@ static int round_run(int round, uint64_t n, uint64_t batch, int profile, struct 
 }
 
 /* ---- rounds and the table ---- */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Sorts v[0..n) and returns its median. */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /*
  * The profiled round's phases per exit, side by side, and over the plain loop. The profile's

@@ -44,61 +44,17 @@
 #include "engine/engine_int.h"
 #include "exitgate.h"
 #include "xg_emu_x86.h"
+#include "mmio_loop.h"
 
 #define MAX_ROUNDS 32
 #define MAX_VCPUS  64
 
 /* mov $0xd0000000,%eax (XG_KVM_MMIO_BASE); 1: vmovdqu (%rax),%ymm0; jmp 1b */
 static const uint8_t guest[] = {0xb8, 0x00, 0x00, 0x00, 0xd0, 0xc5, 0xfe, 0x6f, 0x00, 0xeb, 0xfa};
-static const uint8_t insn_load[] = {0xc5, 0xfe, 0x6f, 0x00};
 
 enum variant { PLAIN, CACHED, LUA, NVARIANTS };
 static const char *const variant_name[NVARIANTS] = {"plain", "cached", "lua"};
-static const char *const variant_policy[NVARIANTS] = {
-    NULL,
-    "local xg = require 'exitgate'\n"
-    "return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') end }\n",
-    "local xg = require 'exitgate'\n"
-    "return { emulation_failure = function(e) return xg.emulate() end }\n",
-};
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ---- the device: read k returns {k, 2k, 3k, 4k} ---- */
-
-struct device {
-	uint64_t reads, bad;
-};
-
-static int dev_read(void *vmm, uint64_t gpa, void *buf, size_t len)
-{
-	struct device *d = vmm;
-	uint64_t q[4];
-
-	if (gpa != XG_KVM_MMIO_BASE || len != sizeof(q)) {
-		d->bad++;
-		return -ENODEV;
-	}
-	d->reads++;
-	for (int i = 0; i < 4; i++)
-		q[i] = d->reads * (uint64_t)(i + 1);
-	memcpy(buf, q, sizeof(q));
-	return 0;
-}
-
-static int dev_write(void *vmm, uint64_t gpa, const void *buf, size_t len)
-{
-	((struct device *)vmm)->bad++;
-	return -ENODEV;
-}
-
-static const struct xg_kvm_vmm_ops dev_ops = {.mmio_read = dev_read, .mmio_write = dev_write};
+static const char *const variant_policy[NVARIANTS] = {NULL, POLICY_CACHED, POLICY_LUA};
 
 /* ---- one vCPU and its thread ---- */
 
@@ -220,7 +176,6 @@ static int plain_handle(struct vc *c)
 	struct xg_error err;
 	struct kvm_regs r;
 	uint8_t val[32];
-	uint64_t bv;
 	double t0;
 	int rc;
 
@@ -248,13 +203,7 @@ static int plain_handle(struct vc *c)
 			 (unsigned long long)r.rax);
 		return -1;
 	}
-	memcpy(&bv, c->xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
-	memcpy(c->xsave + XG_EMU_X86_XS_XMM0, val, 16);
-	memcpy(c->xsave + XG_EMU_X86_XS_YMMH, val + 16, 16);
-	bv |= 0x6;
-	if (c->xcr0 & 0x40) /* ZMM_Hi256 enabled: clear ZMM0[511:256] */
-		memset(c->xsave + XG_EMU_X86_XS_ZMMH, 0, 32);
-	memcpy(c->xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+	load_ymm0(c->xsave, c->xcr0, val);
 	r.rip += sizeof(insn_load);
 	t0 = now();
 	rc = xg_kvm_set_xsave(c->v, c->xsave, c->xsave_size, &err);
@@ -488,18 +437,6 @@ static int threads_stop(struct world *w)
 	}
 	pthread_barrier_destroy(&start_line);
 	return rc;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void die(const char *what, const char *msg)

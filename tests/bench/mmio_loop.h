@@ -1,0 +1,101 @@
+/*
+ * mmio_loop.h - what bench_run and bench_scale share: the device their guests load from,
+ * the instruction and the policies they time, the plain loop's write of the load into the
+ * XSAVE image, the clock and the median. Header-only: each benchmark is one file.
+ */
+#ifndef XG_BENCH_MMIO_LOOP_H
+#define XG_BENCH_MMIO_LOOP_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/kvm/xg_kvm.h"
+#include "xg_emu_x86.h"
+
+/* vmovdqu (%rax),%ymm0: the measured exit, 4 bytes */
+static const uint8_t insn_load[] = {0xc5, 0xfe, 0x6f, 0x00};
+
+/* The engine's two policies: a verdict from the cache after the first exit, and a Lua call
+ * on every exit. */
+#define POLICY_CACHED                                                                              \
+	"local xg = require 'exitgate'\n"                                                          \
+	"return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') end }\n"
+#define POLICY_LUA                                                                                 \
+	"local xg = require 'exitgate'\n"                                                          \
+	"return { emulation_failure = function(e) return xg.emulate() end }\n"
+
+/* The device at XG_KVM_MMIO_BASE: read k (counting from 1) returns {k, 2k, 3k, 4k}. */
+struct device {
+	uint64_t reads;
+	uint64_t bad; /* accesses that were not a 32-byte read of the base */
+};
+
+static int dev_read(void *vmm, uint64_t gpa, void *buf, size_t len)
+{
+	struct device *d = vmm;
+	uint64_t q[4];
+
+	if (gpa != XG_KVM_MMIO_BASE || len != sizeof(q)) {
+		d->bad++;
+		return -ENODEV;
+	}
+	d->reads++;
+	for (int i = 0; i < 4; i++)
+		q[i] = d->reads * (uint64_t)(i + 1);
+	memcpy(buf, q, sizeof(q));
+	return 0;
+}
+
+static int dev_write(void *vmm, uint64_t gpa, const void *buf, size_t len)
+{
+	((struct device *)vmm)->bad++;
+	return -ENODEV;
+}
+
+static const struct xg_kvm_vmm_ops dev_ops = {.mmio_read = dev_read, .mmio_write = dev_write};
+
+/*
+ * vmovdqu (%rax),%ymm0 (SDM Vol. 2B MOVDQU/VMOVDQU, VEX.256.F3.0F 6F /r) done by hand in an
+ * XSAVE image: YMM0 = m256, and being VEX-encoded it zeroes bits MAXVL-1:256 of ZMM0 (SDM
+ * Vol. 1 15.5). In the standard layout (SDM Vol. 1 13.4) XMM0 is at 160, YMM0[255:128] at
+ * 576, ZMM0[511:256] at 1152; XSTATE_BV bits 1 (SSE) and 2 (AVX) say those components are no
+ * longer in their init state.
+ */
+static void load_ymm0(uint8_t *xsave, uint64_t xcr0, const uint8_t val[32])
+{
+	uint64_t bv;
+
+	memcpy(&bv, xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
+	memcpy(xsave + XG_EMU_X86_XS_XMM0, val, 16);
+	memcpy(xsave + XG_EMU_X86_XS_YMMH, val + 16, 16);
+	bv |= 0x6;
+	if (xcr0 & 0x40) /* ZMM_Hi256 enabled: clear ZMM0[511:256] */
+		memset(xsave + XG_EMU_X86_XS_ZMMH, 0, 32);
+	memcpy(xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sorts v[0..n) and returns its median. */
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#endif

@@ -38,6 +38,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The exit's profile, when one is on (xg_vcpu_set_profile): switch to a phase. */
+static inline void phase(struct xg_vcpu *v, int ph)
+{
+	if (v->prof)
+		xg_profile_enter(v->prof, ph);
+}
+
 static void stderr_log(void *ud, const char *line)
 {
 	fprintf(stderr, "exitgate: %s\n", line);
@@ -539,11 +546,9 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 		maybe_swap(v);
 	v->st.exits++;
 	if (v->cache.shapes) {
-		if (v->prof)
-			xg_profile_enter(v->prof, XG_PROF_LOOKUP);
+		phase(v, XG_PROF_LOOKUP);
 		cv = xg_cache_lookup(&v->cache, x);
-		if (v->prof)
-			xg_profile_enter(v->prof, cv ? XG_PROF_EMULATE : XG_PROF_OTHER);
+		phase(v, cv ? XG_PROF_EMULATE : XG_PROF_OTHER);
 		if (cv) {
 			v->st.cache_hits++;
 			r.cached = 1;
@@ -551,8 +556,7 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 			v->dump_trigger = "cache";
 			v->dump_handler = NULL;
 			r.next = xg_verdict_apply(v, x, cv, &d, msg, sizeof(msg));
-			if (v->prof)
-				xg_profile_enter(v->prof, XG_PROF_OTHER);
+			phase(v, XG_PROF_OTHER);
 			r.dumped = (uint8_t)d;
 			if (r.next != XG_NEXT_ERROR) {
 				v->st.verdicts[cv->kind]++;
@@ -564,12 +568,10 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	}
 	v->st.cache_misses++; /* every exit the cache did not answer */
 	v->st.lua_calls++;
-	if (v->prof)
-		xg_profile_enter(v->prof, XG_PROF_LUA);
+	phase(v, XG_PROF_LUA);
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
 	v->st.lua_ns += v->ls->took_ns;
-	if (v->prof)
-		xg_profile_enter(v->prof, XG_PROF_OTHER);
+	phase(v, XG_PROF_OTHER);
 	if (f != XG_FAIL_NONE) {
 		r = fail_over(v, x, f, msg, 0);
 		if (f == XG_FAIL_MEMORY) {
@@ -593,11 +595,9 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 			slot = XG_SLOT_DEFAULT;
 		v->dump_handler = v->ls->handlers[slot] != LUA_NOREF ? v->ls->where[slot] : NULL;
 	}
-	if (v->prof)
-		xg_profile_enter(v->prof, XG_PROF_EMULATE);
+	phase(v, XG_PROF_EMULATE);
 	r.next = xg_verdict_apply(v, x, &vd, &d, msg, sizeof(msg));
-	if (v->prof)
-		xg_profile_enter(v->prof, XG_PROF_OTHER);
+	phase(v, XG_PROF_OTHER);
 	r.dumped = (uint8_t)d;
 	if (r.next == XG_NEXT_ERROR)
 		return fail_over(v, x, XG_FAIL_ACTION, msg, d);
@@ -617,11 +617,9 @@ static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size
 
 	if (kvm_run_errno == EINTR || kvm_run_errno == EAGAIN)
 		return r;
-	if (v->prof)
-		xg_profile_enter(v->prof, XG_PROF_DECODE);
+	phase(v, XG_PROF_DECODE);
 	bad = xg_exit_decode(&v->x, run, run_size, &v->opts, &err);
-	if (v->prof)
-		xg_profile_enter(v->prof, XG_PROF_OTHER);
+	phase(v, XG_PROF_OTHER);
 	if (bad) {
 		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
 		v->st.fails[XG_FAIL_ERROR]++;

@@ -253,7 +253,6 @@ struct view {
 	char pc_err[128], sp_err[128];
 };
 
-#define EFER_LMA  (1ull << 10)
 #define CR0_PE	  1ull
 #define RFLAGS_VM (1ull << 17)
 
@@ -267,12 +266,7 @@ static void x86_addresses(struct view *v)
 	const struct xg_emu_x86_regs *x = &v->x86;
 	const struct xg_emu_x86_segment *cs = &x->seg[XG_EMU_X86_CS], *ss = &x->seg[XG_EMU_X86_SS];
 
-	if (!(x->cr0 & CR0_PE) || (x->rflags & RFLAGS_VM))
-		v->mode = 16;
-	else if ((x->efer & EFER_LMA) && cs->l)
-		v->mode = 64;
-	else
-		v->mode = cs->db ? 32 : 16;
+	v->mode = (int)xg_emu_x86_code_bits(x);
 	v->pc = x->rip;
 	v->sp = x->gpr[XG_EMU_X86_RSP];
 	if (v->mode == 64) {

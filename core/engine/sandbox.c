@@ -1050,21 +1050,15 @@ static int arm64_disasm(lua_State *L, struct xg_lstate *ls, const struct xg_exit
 	return 1;
 }
 
-/* The code size an x86 vCPU runs at, as dumps and e.insn_class decode: real and virtual-8086
- * mode run 16-bit code, IA-32e mode (EFER.LMA) with CS.L 64-bit code, otherwise CS.D picks 32
- * or 16 (SDM Vol. 3A 3.4.5, 5.2.1). 64 when the VMM gives no x86 state. */
+/* The code size an x86 vCPU runs at, as the emulator and dumps take it
+ * (xg_emu_x86_code_bits); 64 when the VMM gives no x86 state. */
 static unsigned x86_code_bits(struct xg_lstate *ls)
 {
 	struct xg_emu_x86_regs r;
-	const struct xg_emu_x86_segment *cs = &r.seg[XG_EMU_X86_CS];
 
 	if (!ls->v || !ls->v->ops.get_x86_regs || ls->v->ops.get_x86_regs(ls->v->opaque, &r))
 		return 64;
-	if (!(r.cr0 & 1) || (r.rflags & (1u << 17))) /* CR0.PE clear, RFLAGS.VM set */
-		return 16;
-	if ((r.efer & (1u << 10)) && cs->l) /* EFER.LMA */
-		return 64;
-	return cs->db ? 32 : 16;
+	return xg_emu_x86_code_bits(&r);
 }
 
 /* e.disasm, e.insn_class, e.regs, e.errno: computed only when a policy asks. exit_lua.c

@@ -311,6 +311,19 @@ struct xg_emu_x86_insn {
 	const char *name; /* mnemonic when known */
 };
 
+/* The code size the registers run at: real and virtual-8086 mode (CR0.PE clear, RFLAGS.VM
+ * set) 16, IA-32e mode (EFER.LMA) with CS.L 64, otherwise CS.D picks 32 or 16 (SDM Vol. 3A
+ * 3.4.5, 5.2.1). The emulator decodes in it; dumps and e.disasm disassemble in it. Inline: the
+ * arm64 build, which has no x86 emulator, disassembles x86 dumps with it too. */
+static inline unsigned xg_emu_x86_code_bits(const struct xg_emu_x86_regs *r)
+{
+	if (!(r->cr0 & 1) || (r->rflags & (1ull << 17)))
+		return 16;
+	if ((r->efer & (1ull << 10)) && r->seg[XG_EMU_X86_CS].l)
+		return 64;
+	return r->seg[XG_EMU_X86_CS].db ? 32 : 16;
+}
+
 /*
  * Decode one instruction from `bytes` (at most `n` of them are read). `mode` is 16, 32 or 64;
  * `real` is 1 in real or virtual-8086 mode (VEX/EVEX are then LES/LDS/BOUND).

@@ -1241,12 +1241,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	}
 	/* operating mode: SDM Vol. 3A 2.2 and 5.2.1 (IA-32e sub-modes) */
 	c.real = !(c.r.cr0 & CR0_PE) || (c.r.rflags & RFL_VM);
-	if (c.real)
-		c.mode = 16;
-	else if ((c.r.efer & EFER_LMA) && c.r.seg[XG_EMU_X86_CS].l)
-		c.mode = 64;
-	else
-		c.mode = c.r.seg[XG_EMU_X86_CS].db ? 32 : 16;
+	c.mode = xg_emu_x86_code_bits(&c.r);
 	c.cpl = !(c.r.cr0 & CR0_PE) ? 0 : (c.r.rflags & RFL_VM) ? 3 : c.r.seg[XG_EMU_X86_SS].dpl;
 	c.vendor = c.r.vendor == XG_EMU_X86_VENDOR_AMD	   ? XG_EMU_X86_VENDOR_AMD
 		   : c.r.vendor == XG_EMU_X86_VENDOR_INTEL ? XG_EMU_X86_VENDOR_INTEL

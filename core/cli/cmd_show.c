@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "exit/json.h"
 #include "triage/triage.h"
 
 static const char usage_text[] =
@@ -23,20 +24,6 @@ static const char usage_text[] =
     "           with \"dump\" holding the file, guest, vCPU, trigger, handler, verdict, note)\n"
     "\n"
     "Exit status: 0 every dump was shown, 2 a file could not be read or is not a dump.\n";
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
 
 int xg_cmd_show(int argc, char **argv)
 {
@@ -101,21 +88,21 @@ int xg_cmd_show(int argc, char **argv)
 			char *o = strchr(buf, '{'), *end = strrchr(buf, '}');
 			if (o && end) {
 				printf("%s  {\n    \"dump\": {\"file\": ", shown ? ",\n" : "");
-				json_str(argv[i]);
+				xg_json_str(stdout, argv[i]);
 				printf(", \"guest\": ");
-				json_str(info.guest);
+				xg_json_str(stdout, info.guest);
 				printf(", \"vcpu\": %d, \"seq\": %lld, \"trigger\": ", info.vcpu,
 				       info.seq);
-				json_str(info.trigger);
+				xg_json_str(stdout, info.trigger);
 				printf(", \"handler\": ");
-				json_str(info.handler);
+				xg_json_str(stdout, info.handler);
 				printf(", \"verdict\": ");
-				json_str(info.verdict);
+				xg_json_str(stdout, info.verdict);
 				printf(", \"note\": ");
-				json_str(info.note);
+				xg_json_str(stdout, info.note);
 				printf(", \"previous\": ");
 				if (info.previous[0])
-					json_str(info.previous);
+					xg_json_str(stdout, info.previous);
 				else
 					printf("null");
 				printf("},\n%.*s", (int)(end + 1 - (o + 2)), o + 2);

@@ -35,6 +35,7 @@
 #include "action/x86_walk.h"
 #include "disasm/disasm.h"
 #include "dump/dump.h"
+#include "exit/json.h"
 #include "xg_emu_arm64.h"
 
 #define CODE_BEFORE    32 /* bytes shown before RIP, as hex only: decoding backwards is guesswork */
@@ -59,92 +60,6 @@ struct json {
 	unsigned char inline_[JSON_DEPTH]; /* the object at this depth stays on one line */
 };
 
-/* Length of the well-formed UTF-8 sequence at p (1 for ASCII), or 0 when p[0] does not start
- * one: the byte ranges are those of Table 3-7 in the Unicode Standard (no overlong forms, no
- * surrogates, nothing above U+10FFFF). A NUL fails the range check before the next byte is
- * read, so this never reads past the string's end. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0;
-		else if (p[0] == 0xed)
-			hi = 0x9f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-void xg_dump_json_str(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			p++;
-			continue;
-		}
-		if (n > 1) {
-			fwrite(p, 1, n, f);
-			p += n;
-			continue;
-		}
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			/* DEL is legal in JSON but invisible in a terminal: escaped too. */
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-		p++;
-	}
-	fputc('"', f);
-}
-
 static void put_u64(FILE *f, uint64_t v)
 {
 	fprintf(f, "\"0x%" PRIx64 "\"", v);
@@ -167,7 +82,7 @@ static void j_key(struct json *j, const char *k)
 	else
 		fprintf(j->f, "\n%*s", 2 * j->depth, "");
 	j->first[j->depth] = 0;
-	xg_dump_json_str(j->f, k);
+	xg_json_str(j->f, k);
 	fputs(": ", j->f);
 }
 
@@ -195,7 +110,7 @@ static void j_close(struct json *j)
 static void j_str(struct json *j, const char *k, const char *v)
 {
 	j_key(j, k);
-	xg_dump_json_str(j->f, v);
+	xg_json_str(j->f, v);
 }
 
 static void j_u64(struct json *j, const char *k, uint64_t v)
@@ -749,7 +664,7 @@ static void put_code(struct json *j, const struct view *v)
 			xg_disasm_one(v->arch, after - nbefore + b, 4, at, text, sizeof(text));
 			snprintf(line, sizeof(line), "0x%" PRIx64 ": %s", at, text);
 			fprintf(j->f, "%s\n%*s", b ? "," : "", 2 * (j->depth + 1), "");
-			xg_dump_json_str(j->f, line);
+			xg_json_str(j->f, line);
 		}
 		fprintf(j->f, "\n%*s]", 2 * j->depth, "");
 	}
@@ -766,7 +681,7 @@ static void put_code(struct json *j, const struct view *v)
 			break;
 		snprintf(line, sizeof(line), "0x%" PRIx64 ": %s", v->pc + off, text);
 		fprintf(j->f, "%s\n%*s", i ? "," : "", 2 * (j->depth + 1), "");
-		xg_dump_json_str(j->f, line);
+		xg_json_str(j->f, line);
 		if (!len)
 			break;
 		off += len;

@@ -86,8 +86,4 @@ int xg_dump_default_dir(char *buf, size_t n);
 int xg_dump_retain(const char *dir, const char *guest, uint64_t count, uint64_t bytes,
 		   uint64_t age, const char *spare, struct xg_error *err);
 
-/* Write s as a JSON string (RFC 8259 escapes; bytes that are not UTF-8 become U+FFFD), or
- * null for NULL. For the other JSON exitgate writes (`exitgate run --stats`). */
-void xg_dump_json_str(FILE *f, const char *s);
-
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exit/fields.h"
+#include "exit/json.h"
 
 struct out {
 	FILE *f;
@@ -16,21 +17,6 @@ struct out {
 	int first; /* JSON: no comma before the next member */
 	const struct xg_exit *x;
 };
-
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
 
 static void flag_names(FILE *f, const struct xg_flagset *fs, uint64_t v)
 {
@@ -55,7 +41,7 @@ static void key(struct out *o, const char *name, int depth)
 		if (!o->first)
 			fputc(',', o->f);
 		o->first = 0;
-		json_string(o->f, name);
+		xg_json_str(o->f, name);
 		fputc(':', o->f);
 	} else {
 		int pad = 32 - 2 * depth - (int)strlen(name);
@@ -99,7 +85,7 @@ static void field(struct out *o, const struct xg_field *f, const void *base, int
 	case XG_FT_CHARS: {
 		const char *s = f->type == XG_FT_STR ? *(const char *const *)p : (const char *)p;
 		if (o->json)
-			json_string(out, s);
+			xg_json_str(out, s);
 		else
 			fputs(s, out);
 		break;

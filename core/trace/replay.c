@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "exit/json.h"
 #include "trace/trace.h"
 #include "xg_emu_arm64.h"
 #include "xg_emu_x86.h"
@@ -449,21 +450,6 @@ static void eff_text(const struct eff *e, char *s, size_t n)
 	}
 }
 
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void side_print(FILE *out, const struct side *s, int json)
 {
 	char t[200];
@@ -474,13 +460,13 @@ static void side_print(FILE *out, const struct side *s, int json)
 			"\"reason\":",
 			xg_verdict_name(s->verdict), next_names[s->next], xg_fail_name(s->fail),
 			s->dumped ? "true" : "false");
-		json_str(out, s->reason);
+		xg_json_str(out, s->reason);
 		fprintf(out, ",\"effects\":[");
 		for (size_t i = 0; i < s->effs->n; i++) {
 			eff_text(&s->effs->e[i], t, sizeof(t));
 			if (i)
 				fputc(',', out);
-			json_str(out, t);
+			xg_json_str(out, t);
 		}
 		fprintf(out, "]}");
 		return;
@@ -607,7 +593,7 @@ int xg_replay(const struct xg_replay_opts *o, FILE *out)
 			fprintf(out, "%s\n{\"seq\":%llu,\"offset\":%llu,\"t\":%.6f,\"guest\":",
 				i ? "," : "", (unsigned long long)x->seq,
 				(unsigned long long)x->offset, (double)x->t_ns / 1e9);
-			json_str(out, x->guest);
+			xg_json_str(out, x->guest);
 			fprintf(out,
 				",\"vcpu\":%u,\"exit\":\"%s\",\"same\":%s,\"recorded\":", x->vcpu,
 				rname, same ? "true" : "false");
@@ -616,7 +602,7 @@ int xg_replay(const struct xg_replay_opts *o, FILE *out)
 			side_print(out, &b, 1);
 			if (rv->f.missing) {
 				fprintf(out, ",\"not_recorded\":");
-				json_str(out, rv->f.miss);
+				xg_json_str(out, rv->f.miss);
 			}
 			fputc('}', out);
 		} else if (!same || !o->policy || o->all) {

@@ -4,26 +4,9 @@
  */
 #include <string.h>
 
+#include "exit/json.h"
 #include "exit/names.h"
 #include "triage/triage.h"
-
-static void jstr(FILE *o, const char *s)
-{
-	if (!s) {
-		fputs("null", o);
-		return;
-	}
-	fputc('"', o);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(o, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(o, "\\u%04x", *p);
-		else
-			fputc(*p, o);
-	}
-	fputc('"', o);
-}
 
 static void jhex(FILE *o, int have, uint64_t v)
 {
@@ -57,7 +40,7 @@ static void jlist(FILE *o, char (*items)[200], int n)
 	for (int i = 0; i < n; i++) {
 		if (i)
 			fputs(", ", o);
-		jstr(o, items[i]);
+		xg_json_str(o, items[i]);
 	}
 	fputc(']', o);
 }
@@ -75,21 +58,21 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "lines");
 	fprintf(o, "[%d, %d]", b->first_line, b->last_line);
 	jkey(o, "message");
-	jstr(o, b->message);
+	xg_json_str(o, b->message);
 	jkey(o, "vmm");
-	jstr(o, b->vmm);
+	xg_json_str(o, b->vmm);
 	jkey(o, "arch");
-	jstr(o, f.arch);
+	xg_json_str(o, f.arch);
 	jkey(o, "vendor");
-	jstr(o, f.vendor);
+	xg_json_str(o, f.vendor);
 	jkey(o, "vendor_evidence");
-	jstr(o, f.vendor_why);
+	xg_json_str(o, f.vendor_why);
 	jkey(o, "exit");
-	jstr(o, f.exit);
+	xg_json_str(o, f.exit);
 	jkey(o, "suberror");
 	if (b->suberror >= 0) {
 		fprintf(o, "{\"number\": %d, \"name\": ", b->suberror);
-		jstr(o, f.suberror_name);
+		xg_json_str(o, f.suberror_name);
 		fputc('}', o);
 	} else {
 		fputs("null", o);
@@ -107,9 +90,9 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "hw_exit_reason");
 	if (f.have_hw_exit) {
 		fprintf(o, "{\"number\": \"0x%llx\", \"name\": ", (unsigned long long)f.hw_exit);
-		jstr(o, f.hw_exit_name);
+		xg_json_str(o, f.hw_exit_name);
 		fputs(", \"kind\": ", o);
-		jstr(o, f.hw_kind);
+		xg_json_str(o, f.hw_kind);
 		fputc('}', o);
 	} else {
 		fputs("null", o);
@@ -117,7 +100,7 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, vmx || !svm ? "exit_qualification" : "exitinfo1");
 	if (f.have_qual) {
 		fprintf(o, "{\"value\": \"0x%llx\", \"bits\": ", (unsigned long long)f.qual);
-		jstr(o, f.qual_text[0] ? f.qual_text : NULL);
+		xg_json_str(o, f.qual_text[0] ? f.qual_text : NULL);
 		fputc('}', o);
 	} else {
 		fputs("null", o);
@@ -129,7 +112,7 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "idt_vectoring_info");
 	if (f.have_vect) {
 		fprintf(o, "{\"value\": \"0x%llx\", \"decoded\": ", (unsigned long long)f.vect);
-		jstr(o, f.vect_text);
+		xg_json_str(o, f.vect_text);
 		fputc('}', o);
 	} else {
 		fputs("null", o);
@@ -137,7 +120,7 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "intr_info");
 	if (f.have_intr) {
 		fprintf(o, "{\"value\": \"0x%llx\", \"decoded\": ", (unsigned long long)f.intr);
-		jstr(o, f.intr_text[0] ? f.intr_text : NULL);
+		xg_json_str(o, f.intr_text[0] ? f.intr_text : NULL);
 		fputc('}', o);
 	} else {
 		fputs("null", o);
@@ -147,7 +130,7 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "exit_number");
 	jhex(o, b->exit == XG_TX_EXIT_REASON || b->exit_number, b->exit_number);
 	jkey(o, "errno");
-	jstr(o, b->err[0] ? b->err : NULL);
+	xg_json_str(o, b->err[0] ? b->err : NULL);
 	jkey(o, "vcpu");
 	jint(o, b->vcpu);
 	jkey(o, "host_cpu");
@@ -155,13 +138,13 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "gpa");
 	jhex(o, f.have_gpa, f.gpa);
 	jkey(o, "gpa_source");
-	jstr(o, f.gpa_source);
+	xg_json_str(o, f.gpa_source);
 	jkey(o, "gpa_region");
-	jstr(o, f.gpa_region);
+	xg_json_str(o, f.gpa_region);
 	jkey(o, "cpu_mode");
-	jstr(o, f.cpu_mode);
+	xg_json_str(o, f.cpu_mode);
 	jkey(o, "cpu_mode_text");
-	jstr(o, f.cpu_mode_text[0] ? f.cpu_mode_text : NULL);
+	xg_json_str(o, f.cpu_mode_text[0] ? f.cpu_mode_text : NULL);
 	jkey(o, "code_bits");
 	jint(o, f.code_bits ? f.code_bits : -1);
 	jkey(o, "paging");
@@ -177,11 +160,11 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "instruction");
 	if (f.insn_bytes[0]) {
 		fputs("{\"bytes\": ", o);
-		jstr(o, f.insn_bytes);
+		xg_json_str(o, f.insn_bytes);
 		fputs(", \"text\": ", o);
-		jstr(o, f.insn_text[0] ? f.insn_text : NULL);
+		xg_json_str(o, f.insn_text[0] ? f.insn_text : NULL);
 		fprintf(o, ", \"length\": %d, \"bits\": %d, \"source\": ", f.insn_len, f.code_bits);
-		jstr(o, f.insn_source);
+		xg_json_str(o, f.insn_source);
 		fputc('}', o);
 	} else {
 		fputs("null", o);
@@ -192,16 +175,16 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 		for (int k = 0; k < f.nbefore; k++) {
 			if (k)
 				fputs(", ", o);
-			jstr(o, f.ctx_before[k]);
+			xg_json_str(o, f.ctx_before[k]);
 		}
 		fputs("], \"after\": [", o);
 		for (int k = 0; k < f.nafter; k++) {
 			if (k)
 				fputs(", ", o);
-			jstr(o, f.ctx_after[k]);
+			xg_json_str(o, f.ctx_after[k]);
 		}
 		fputs("], \"looks_like\": ", o);
-		jstr(o, f.code_looks[0] ? f.code_looks : NULL);
+		xg_json_str(o, f.code_looks[0] ? f.code_looks : NULL);
 		fprintf(o, ", \"bytes\": %d, \"marker\": ", b->ncode);
 		jint(o, b->marker);
 		fputc('}', o);
@@ -209,7 +192,7 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 		fputs("null", o);
 	}
 	jkey(o, "emulator");
-	jstr(o, f.emu[0] ? f.emu : NULL);
+	xg_json_str(o, f.emu[0] ? f.emu : NULL);
 	if (b->nitems) {
 		jkey(o, b->exit == XG_TX_MSR ? "msrs" : "exits");
 		fputc('[', o);
@@ -219,12 +202,12 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 			if (b->exit == XG_TX_MSR) {
 				fprintf(o, "{\"msr\": \"0x%llx\", \"name\": ",
 					(unsigned long long)b->items[k].a);
-				jstr(o, xg_names_msr((uint32_t)b->items[k].a));
+				xg_json_str(o, xg_names_msr((uint32_t)b->items[k].a));
 				fprintf(o, ", \"access\": \"%s\"}",
 					b->items[k].write ? "write" : "read");
 			} else {
 				fputs("{\"reason\": ", o);
-				jstr(o, b->items[k].name);
+				xg_json_str(o, b->items[k].name);
 				fprintf(o, ", \"rip\": \"0x%llx\"}",
 					(unsigned long long)b->items[k].rip);
 			}
@@ -236,9 +219,9 @@ static void block_json(const struct xg_triage *t, int i, FILE *o)
 	jkey(o, "notes");
 	jlist(o, f.notes, f.nnotes);
 	jkey(o, "verdict");
-	jstr(o, f.verdict);
+	xg_json_str(o, f.verdict);
 	jkey(o, "default_policy");
-	jstr(o, f.policy[0] ? f.policy : NULL);
+	xg_json_str(o, f.policy[0] ? f.policy : NULL);
 	fputs("\n  }", o);
 }
 

@@ -16,7 +16,7 @@ if fuzz_stale "$src/core/triage" "$src/core/exit" "$src/core/disasm" \
 	fuzz_build -I"$src/core" -I"$src/core/include" -I"$src/core/emu/x86" \
 		$(pkg-config --cflags capstone) \
 		"$src"/core/triage/*.c "$src/core/exit/names.c" "$src/core/exit/decode.c" \
-		"$src/core/exit/fields.c" "$src/core/disasm/disasm.c" \
+		"$src/core/exit/fields.c" "$src/core/exit/json.c" "$src/core/disasm/disasm.c" \
 		"$src"/core/emu/x86/*.c "$src/tests/triage/fuzz_triage.c" \
 		$(pkg-config --libs capstone) -lm -lpthread
 fi

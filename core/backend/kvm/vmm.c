@@ -39,6 +39,7 @@
 #include "backend/kvm/vmm.h"
 #include "backend/kvm/xg_kvm.h"
 #include "dump/dump.h"
+#include "exit/json.h"
 #include "exit/kvm_compat.h"
 #include "trace/trace.h"
 
@@ -185,17 +186,17 @@ static void log_at(const char *kind, const char *guest, int vcpu, const char *li
 		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
 		fprintf(f, "{\"time\":\"%s.%06ldZ\",\"kind\":", t, ts.tv_nsec / 1000);
 	}
-	xg_dump_json_str(f, kind);
+	xg_json_str(f, kind);
 	fprintf(f, ",\"guest\":");
 	if (guest)
-		xg_dump_json_str(f, guest);
+		xg_json_str(f, guest);
 	else
 		fputs("null", f);
 	if (guest && vcpu >= 0)
 		fprintf(f, ",\"vcpu\":%d,\"message\":", vcpu);
 	else
 		fprintf(f, ",\"vcpu\":null,\"message\":");
-	xg_dump_json_str(f, line);
+	xg_json_str(f, line);
 	fputs("}\n", f);
 	if (fclose(f))
 		fprintf(stderr, "exitgate: %s\n", line);
@@ -832,7 +833,7 @@ static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
 		return -1;
 	}
 	fprintf(f, "{\"run\":");
-	xg_dump_json_str(f, xg_engine_run_id(m->e));
+	xg_json_str(f, xg_engine_run_id(m->e));
 	fprintf(f, ",\"pid\":%d,\"paused\":%s,\"guests\":[", (int)getpid(),
 		paused ? "true" : "false");
 	for (int gi = 0; gi < m->ng; gi++) {
@@ -844,12 +845,12 @@ static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
 		if (!vn)
 			continue;
 		fprintf(f, "%s{\"name\":", gn++ ? "," : "");
-		xg_dump_json_str(f, g->cfg->name);
+		xg_json_str(f, g->cfg->name);
 		fprintf(f, ",\"end\":");
 		if (g->end) {
-			xg_dump_json_str(f, g->end);
+			xg_json_str(f, g->end);
 			fprintf(f, ",\"reason\":");
-			xg_dump_json_str(f, g->reason);
+			xg_json_str(f, g->reason);
 		} else {
 			fprintf(f, "null,\"reason\":null");
 		}
@@ -868,10 +869,10 @@ static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
 			if (c->state == V_RUNNING)
 				fprintf(f, "null");
 			else
-				xg_dump_json_str(f, c->paused ? "paused at start (--paused)" : c->reason);
+				xg_json_str(f, c->paused ? "paused at start (--paused)" : c->reason);
 			fprintf(f, ",\"end\":");
 			if (c->state == V_ENDED && c->end)
-				xg_dump_json_str(f, c->end);
+				xg_json_str(f, c->end);
 			else
 				fprintf(f, "null");
 			fprintf(f, ",\"exits\":%llu,\"in_policy_seconds\":%.6f}",
@@ -1291,9 +1292,9 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 	}
 	status_words(m, status, words, sizeof(words));
 	fprintf(f, "{\"status\":%d,\"status_meaning\":", status);
-	xg_dump_json_str(f, words);
+	xg_json_str(f, words);
 	fprintf(f, ",\"run\":");
-	xg_dump_json_str(f, xg_engine_run_id(m->e));
+	xg_json_str(f, xg_engine_run_id(m->e));
 	fprintf(f, ",\"guests\":[");
 	for (int gi = 0; gi < m->ng; gi++) {
 		struct guest *g = &m->g[gi];
@@ -1303,16 +1304,16 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		exits_of(g, by);
 		engine_stats(g, &s);
 		fprintf(f, "%s{\"name\":", gi ? "," : "");
-		xg_dump_json_str(f, g->cfg->name);
+		xg_json_str(f, g->cfg->name);
 		fprintf(f, ",\"end\":");
-		xg_dump_json_str(f, g->end ? g->end : "?");
+		xg_json_str(f, g->end ? g->end : "?");
 		fprintf(f, ",\"status\":%d,\"code\":", end_status(g));
 		if (g->end && !strcmp(g->end, "done"))
 			fprintf(f, "%u", g->code);
 		else
 			fprintf(f, "null");
 		fprintf(f, ",\"reason\":");
-		xg_dump_json_str(f, g->reason);
+		xg_json_str(f, g->reason);
 		fprintf(f, ",\"seconds\":%.6f,", g->t1 - g->t0);
 		if (g->cfg->vm.type == XG_VM_SW_PROTECTED && g->vm) {
 			/* convert verdicts carried out, what failed, the ioctls they took, and
@@ -1337,7 +1338,7 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		fprintf(f, ",\"vcpus\":[");
 		for (int i = 0; i < g->nv; i++) {
 			fprintf(f, "%s{\"index\":%d,\"end\":", i ? "," : "", i);
-			xg_dump_json_str(f, g->v[i].end ? g->v[i].end : "?");
+			xg_json_str(f, g->v[i].end ? g->v[i].end : "?");
 			fprintf(f, ",\"exits\":%llu}", (unsigned long long)g->v[i].exits);
 		}
 		fprintf(f, "]}");

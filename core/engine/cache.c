@@ -131,6 +131,7 @@ int xg_cache_store(struct xg_cache *c, int shape, const struct xg_exit *x,
 	e->v = *v;
 	e->used = 1;
 	c->shapes |= 1u << shape;
+	c->gen++;
 	return 0;
 }
 
@@ -138,6 +139,7 @@ unsigned xg_cache_clear(struct xg_cache *c)
 {
 	unsigned n = 0;
 
+	c->gen++;
 	if (!c->shapes)
 		return 0;
 	for (unsigned i = 0; i < XG_CACHE_SIZE; i++) {

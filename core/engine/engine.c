@@ -24,6 +24,7 @@
 
 #include "dump/dump.h"
 #include "engine/engine_int.h"
+#include "exit/decode.h"
 
 int xg_read_file(const char *path, char **text, size_t *len, struct xg_error *err)
 {
@@ -533,7 +534,8 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 	return r;
 }
 
-struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
+/* x is v->x decoded again (or repeated: v->x_repeat) by handle_exit, or the VMM's own */
+static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	const struct xg_verdict *cv;
@@ -547,7 +549,15 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	v->st.exits++;
 	if (v->cache.shapes) {
 		phase(v, XG_PROF_LOOKUP);
-		cv = xg_cache_lookup(&v->cache, x);
+		/* the same exit again, the cache unchanged: the same answer, not looked up */
+		if (repeat && v->lk_ok && v->lk_gen == v->cache.gen) {
+			cv = v->lk;
+		} else {
+			cv = xg_cache_lookup(&v->cache, x);
+			v->lk_ok = x == &v->x;
+			v->lk_gen = v->cache.gen;
+			v->lk = cv;
+		}
 		phase(v, cv ? XG_PROF_EMULATE : XG_PROF_OTHER);
 		if (cv) {
 			v->st.cache_hits++;
@@ -609,18 +619,28 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	return r;
 }
 
+struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
+{
+	return handle_decoded(v, x, 0);
+}
+
 static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	struct xg_error err;
-	int bad;
+	int bad = 0, repeat;
 
 	if (kvm_run_errno == EINTR || kvm_run_errno == EAGAIN)
 		return r;
 	phase(v, XG_PROF_DECODE);
-	bad = xg_exit_decode(&v->x, run, run_size, &v->opts, &err);
+	repeat = v->x_ok && xg_exit_decode_same(&v->x, run, run_size);
+	if (!repeat) {
+		v->lk_ok = 0;
+		bad = xg_exit_decode(&v->x, run, run_size, &v->opts, &err);
+		v->x_ok = !bad;
+	}
 	phase(v, XG_PROF_OTHER);
-	if (bad) {
+	if (!repeat && bad) {
 		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
 		v->st.fails[XG_FAIL_ERROR]++;
 		r.next = XG_NEXT_ERROR;
@@ -630,7 +650,7 @@ static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size
 	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))
 		maybe_swap(v);
 	v->ls->kvm_errno = kvm_run_errno;
-	return xg_handle_decoded(v, &v->x);
+	return handle_decoded(v, &v->x, repeat);
 }
 
 struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)

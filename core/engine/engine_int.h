@@ -79,6 +79,7 @@ struct xg_cache_ent {
 
 struct xg_cache {
 	unsigned shapes; /* bit per shape in use */
+	unsigned gen;	 /* changes with every store and clear: a lookup's answer stands until */
 	struct xg_cache_ent e[XG_CACHE_SIZE];
 };
 
@@ -196,6 +197,12 @@ struct xg_vcpu {
 	struct xg_exit_opts opts;
 	struct xg_stats st;
 	struct xg_exit x;
+	/* x holds a decoded exit (an exit that repeats it is not decoded again) */
+	uint8_t x_ok;
+	/* the cache's answer for x, while x repeats and the cache's gen is lk_gen */
+	uint8_t lk_ok;
+	unsigned lk_gen;
+	const struct xg_verdict *lk;
 	struct xg_cache cache; /* the shapes first, then the entries */
 	/* the rest */
 	struct xg_engine *e;

@@ -15,6 +15,7 @@
 
 #include "exit/fields.h"
 #include "exit/kvm_compat.h"
+#include "exit/decode.h"
 #include "exit/names.h"
 
 static void report(struct xg_exit *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -502,6 +503,23 @@ int xg_hw_from_name(const char *name, enum xg_hw *out)
 			return 0;
 		}
 	return -1;
+}
+
+int xg_exit_decode_same(const struct xg_exit *x, const void *run, size_t run_size)
+{
+	struct xg_run_head h;
+
+	if (!run || run_size < XG_RUN_MIN_SIZE)
+		return 0;
+	memcpy(&h, run, sizeof(h));
+	/* decode_io reads the data at data_offset, outside the union: never the same */
+	if (h.exit_reason != x->reason || h.exit_reason == KVM_EXIT_IO)
+		return 0;
+	if (h.ready_for_interrupt_injection != x->ready_for_interrupt_injection ||
+	    h.if_flag != x->if_flag || h.flags != x->run_flags || h.cr8 != x->cr8 ||
+	    h.apic_base != x->apic_base)
+		return 0;
+	return !memcmp(x->raw, (const uint8_t *)run + XG_RUN_UNION_OFFSET, XG_RUN_UNION_SIZE);
 }
 
 int xg_exit_decode(struct xg_exit *x, const void *run, size_t run_size,

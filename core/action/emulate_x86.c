@@ -71,6 +71,20 @@ static int b_set_xsave(void *o, const void *xs)
 	return b->ops->set_xsave ? b->ops->set_xsave(b->opaque, xs) : -ENOSYS;
 }
 
+/* The VMM's image lent as it is (exitgate.h lend_xsave): b_set_xsave passes it back. */
+static int b_lend_xsave(void *o, void **xs)
+{
+	struct bridge *b = o;
+	return b->ops->lend_xsave && b->ops->discard_xsave ? b->ops->lend_xsave(b->opaque, xs)
+							   : -EOPNOTSUPP;
+}
+
+static int b_discard_xsave(void *o)
+{
+	struct bridge *b = o;
+	return b->ops->discard_xsave ? b->ops->discard_xsave(b->opaque) : 0;
+}
+
 static int b_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
 		       uint32_t *pf_error)
 {
@@ -192,6 +206,8 @@ static const struct xg_emu_x86_ops bridge_ops = {
     .inject = b_inject,
     .hook = b_hook,
     .hook_stages = 1u << XG_EMU_X86_STAGE_DECODE, /* b_hook looks at nothing else */
+    .lend_xsave = b_lend_xsave,
+    .discard_xsave = b_discard_xsave,
 };
 
 /* The exit's instruction bytes, or a reason there are none. */

@@ -114,10 +114,12 @@ PASS(inject_arm64_sync, (void *o, uint32_t esr, uint64_t far), (s->opaque, esr, 
 PASS(msr_reply, (void *o, int error, uint64_t value), (s->opaque, error, value))
 TIMED(get_x86_events, XG_PROF_FETCH, (void *o, struct xg_x86_events *e), (s->opaque, e))
 PASS(describe_gpa, (void *o, uint64_t gpa, char *b, size_t n), (s->opaque, gpa, b, n))
+TIMED(lend_xsave, XG_PROF_FETCH, (void *o, void **b), (s->opaque, b))
+PASS(discard_xsave, (void *o), (s->opaque))
 
 /* The shim's ops: an op the VMM lacks stays NULL, so the engine sees the same set. An op
  * added to struct xg_vcpu_ops needs its shim here. */
-_Static_assert(sizeof(struct xg_vcpu_ops) == 27 * sizeof(void *), "every op has a shim");
+_Static_assert(sizeof(struct xg_vcpu_ops) == 29 * sizeof(void *), "every op has a shim");
 #define SHIM(name) (s->ops.name ? s_##name : NULL)
 static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 {
@@ -149,6 +151,8 @@ static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 	    .flags = s->ops.flags,
 	    .get_x86_events = SHIM(get_x86_events),
 	    .describe_gpa = SHIM(describe_gpa),
+	    .lend_xsave = SHIM(lend_xsave),
+	    .discard_xsave = SHIM(discard_xsave),
 	};
 }
 

@@ -489,6 +489,18 @@ struct xg_vcpu_ops {
 	/* Optional, for dumps: what the VMM has at gpa, in words ("guest RAM", "pattern device
 	 * 0xd0100000-0xd0100fff"); 0, or -ENODEV when nothing is there (then buf says so too). */
 	int (*describe_gpa)(void *opaque, uint64_t gpa, char *buf, size_t n);
+
+	/* Optional, x86, both or neither: exitgate's emulator works on the VMM's own XSAVE
+	 * image instead of copies of it (get_xsave/set_xsave stay required). lend_xsave sets
+	 * *buf to the vCPU's current image (standard layout, at least XG_EMU_X86_XSAVE_SIZE
+	 * bytes, kept until the emulation returns); -EOPNOTSUPP: not now, get_xsave is used.
+	 * The emulator may change that image in place; it then either calls set_xsave with
+	 * the same pointer (write it to the vCPU; no copy needed) or calls discard_xsave: the
+	 * image now differs from the vCPU's (a veto, an exception, a failure), so the VMM must
+	 * read the vCPU's again before it next uses or lends it. The bundled KVM backend lends
+	 * its KVM_GET_XSAVE buffer. */
+	int (*lend_xsave)(void *opaque, void **buf);
+	int (*discard_xsave)(void *opaque);
 };
 
 /* xg_vcpu_ops.flags */

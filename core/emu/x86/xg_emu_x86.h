@@ -343,7 +343,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 struct xg_emu_x86_ops {
 	int (*get_regs)(void *opaque, struct xg_emu_x86_regs *regs);
 	int (*set_regs)(void *opaque, const struct xg_emu_x86_regs *regs);
-	/* XG_EMU_X86_XSAVE_SIZE bytes, standard format; called only for x87/SSE/AVX insns */
+	/* XG_EMU_X86_XSAVE_SIZE bytes, standard format; called only for x87/SSE/AVX insns
+	 * (lend_xsave below, when given, replaces the copies) */
 	int (*get_xsave)(void *opaque, void *xsave);
 	int (*set_xsave)(void *opaque, const void *xsave);
 	/*
@@ -372,6 +373,20 @@ struct xg_emu_x86_ops {
 	 * zeroed struct holds) means every stage. Nine stages pass per instruction: a hook that
 	 * looks at one or two says which, and the others cost nothing. */
 	uint32_t hook_stages;
+	/*
+	 * Optional, both or neither: the vector state without copies. lend_xsave sets *xsave to
+	 * the VMM's own copy of the vCPU's current image (standard layout, at least
+	 * XG_EMU_X86_XSAVE_SIZE bytes, valid until the emulation returns) instead of get_xsave
+	 * copying it out; -EOPNOTSUPP means not now (get_xsave is used), another negative errno
+	 * is a host failure. The emulator then works in that image: it writes it with
+	 * set_xsave(opaque, *xsave), the same pointer (the VMM writes its copy to the vCPU
+	 * without a copy), or, when it changed the image and does not write it (a veto, an
+	 * exception, a host failure, or only the initial-state components made explicit),
+	 * calls discard_xsave before it returns: the copy no longer matches the vCPU, and the
+	 * VMM reads the vCPU's again before its next use. Without them: get_xsave/set_xsave.
+	 */
+	int (*lend_xsave)(void *opaque, void **xsave);
+	int (*discard_xsave)(void *opaque);
 };
 
 struct xg_emu_x86_result {

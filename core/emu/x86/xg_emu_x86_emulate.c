@@ -7,6 +7,7 @@
  * owns everything in between: alignment, segment/canonical checks, translation of every
  * page, the reads, and at the end the writes, the vector state and the registers.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -180,16 +181,29 @@ void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, uns
 
 int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 {
+	void *img = NULL;
 	uint64_t bv;
 	int rc;
 
 	if (c->xs_loaded)
 		return 0;
-	if (!c->ops->get_xsave)
-		return not_handled(c, "no get_xsave in ops");
-	rc = c->ops->get_xsave(c->opaque, c->xs);
-	if (rc < 0)
-		return host_error(c, "read the vector state (get_xsave)", rc);
+	/* the VMM's own image when it lends it: no copy in, none out (set_xsave of the same
+	 * image); what is changed in it and not written is discarded at the end (emulate) */
+	rc = c->ops->lend_xsave && c->ops->discard_xsave ? c->ops->lend_xsave(c->opaque, &img)
+							   : -EOPNOTSUPP;
+	if (!rc && img) {
+		c->xs = img;
+		c->xs_lent = 1;
+	} else if (rc < 0 && rc != -EOPNOTSUPP) {
+		return host_error(c, "read the vector state (lend_xsave)", rc);
+	} else {
+		c->xs = c->xs_own;
+		if (!c->ops->get_xsave)
+			return not_handled(c, "no get_xsave in ops");
+		rc = c->ops->get_xsave(c->opaque, c->xs);
+		if (rc < 0)
+			return host_error(c, "read the vector state (get_xsave)", rc);
+	}
 	/* components in their initial state (XSTATE_BV bit clear) made explicit: SDM Vol. 1
 	 * 13.6 */
 	memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
@@ -212,6 +226,17 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 	bv |= c->r.xcr0 & 0xe7;
 	memcpy(c->xs + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
 	c->xs_loaded = 1;
+	return 0;
+}
+
+int xg_emu_x86_store_xsave(struct xg_emu_x86_ctx *c)
+{
+	int rc = c->ops->set_xsave ? c->ops->set_xsave(c->opaque, c->xs) : -ENOSYS;
+
+	if (rc < 0)
+		return rc;
+	c->xs_synced = 1;
+	c->xs_dirty = 0; /* a later change sets it again */
 	return 0;
 }
 
@@ -849,11 +874,8 @@ static int commit(struct xg_emu_x86_ctx *c, int advance)
 
 	if ((rc = run_pieces(c, XG_EMU_X86_WRITE, piece_write)))
 		return rc;
-	if (c->xs_dirty) {
-		rc = c->ops->set_xsave ? c->ops->set_xsave(c->opaque, c->xs) : -1;
-		if (rc < 0)
-			return host_error(c, "write the vector state (set_xsave)", rc);
-	}
+	if (c->xs_dirty && (rc = xg_emu_x86_store_xsave(c)) < 0)
+		return host_error(c, "write the vector state (set_xsave)", rc);
 	if (advance) {
 		c->r.rip = c->next_rip;
 		c->r.rflags &= ~(1ull << 16); /* RF clears when an instruction completes */
@@ -1223,6 +1245,8 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	c.res = res;
 	c.in = &res->insn;
 	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
+	c.xs_lent = c.xs_synced = 0;
+	c.xs = c.xs_own;
 	c.hook_mask = !ops->hook ? 0 : ops->hook_stages ? ops->hook_stages : ~0u;
 	c.align = 0;
 	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
@@ -1253,6 +1277,11 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 		rc = deliver(&c);
 		res->stage = at;
 	}
+	/* A lent image the vCPU did not get as it is now (a veto, an exception before the
+	 * commit, a host failure, a read-only use whose initial-state components load_xsave
+	 * made explicit): the VMM's copy is dropped, its next read is the vCPU's. */
+	if (c.xs_lent && (c.xs_dirty || !c.xs_synced))
+		ops->discard_xsave(opaque);
 	res->status = (enum xg_emu_x86_status)rc;
 	return res->status;
 }

@@ -260,6 +260,9 @@ struct xg_emu_x86_ctx {
 	unsigned cpl, mode, real, rmode;
 	enum xg_emu_x86_vendor vendor; /* resolved: INTEL or AMD, never HOST */
 	int xs_loaded, xs_dirty, regs_dirty;
+	/* xs is the VMM's lent image (ops->lend_xsave); xs_synced: it was written to the vCPU
+	 * (set_xsave) and not changed since */
+	int xs_lent, xs_synced;
 	uint32_t hook_mask; /* bit (1u << stage): ops->hook is called there */
 	unsigned align;	    /* alignment the memory operand needs (0: none) */
 	uint64_t align_ea;  /* the operand's offset, for that check */
@@ -283,7 +286,9 @@ struct xg_emu_x86_ctx {
 	uint8_t acc_elem_active[64]; /* gathers: which elements have an access */
 	uint8_t x87_out[32];
 	uint8_t x87_img[512] __attribute__((aligned(64)));
-	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+	/* the vector state: the VMM's lent image, or xs_own holding a copy (get_xsave) */
+	uint8_t *xs;
+	uint8_t xs_own[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
 };
 
 /* helpers of xg_emu_x86_emulate.c used by the vector and x87 code */
@@ -294,6 +299,8 @@ void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, uns
 uint64_t xg_emu_x86_gpr_get(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size);
 void xg_emu_x86_gpr_set(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size, uint64_t v);
 int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c);
+/* ops->set_xsave of c->xs (0 or the errno); what the vCPU holds from then on */
+int xg_emu_x86_store_xsave(struct xg_emu_x86_ctx *c);
 
 /* vector register i as 64 bytes (ZMM view) */
 void xg_emu_x86_vec_get(struct xg_emu_x86_ctx *c, unsigned i, uint8_t out[64]);

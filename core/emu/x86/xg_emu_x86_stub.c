@@ -1056,7 +1056,7 @@ static int denormal_result(const struct stub_class *k, struct xg_emu_x86_ctx *c,
 static int xm(struct xg_emu_x86_ctx *c, uint32_t mx)
 {
 	memcpy(c->xs + XG_EMU_X86_XS_MXCSR, &mx, 4);
-	if (c->ops->set_xsave && c->ops->set_xsave(c->opaque, c->xs) < 0) {
+	if (c->ops->set_xsave && xg_emu_x86_store_xsave(c) < 0) {
 		snprintf(c->res->reason, sizeof(c->res->reason),
 			 "the VMM could not write the vector state (set_xsave)");
 		return XG_EMU_X86_ERROR;

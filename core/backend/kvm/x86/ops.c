@@ -11,7 +11,9 @@
  * Vector state: KVM_GET/SET_XSAVE, whose image starts with the standard XSAVE layout the
  * emulator uses (api.rst 4.42); one image per exit is read, and only when an instruction
  * needs vector state; it is written back only when the emulator wrote vector state (its
- * commit calls set_xsave only then).
+ * commit calls set_xsave only then). The emulator works in that image itself (lend_xsave):
+ * no copy of it in or out; when it changed the image and did not write it (a veto, an
+ * exception), discard_xsave marks it stale, to be read again.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -231,14 +233,39 @@ static int o_set_xsave(void *o, const void *buf)
 	struct xg_kvm_vcpu *v = o;
 
 	/* The image past the standard area (components the emulator does not know) is kept
-	 * as KVM gave it. */
-	if (fresh_xsave(v))
-		return -EIO;
-	memcpy(v->xsave, buf, XG_EMU_X86_XSAVE_SIZE);
+	 * as KVM gave it. The lent image itself (o_lend_xsave) is written as it is: it was
+	 * fresh when lent, and reading KVM's now would undo the emulator's work. */
+	if (buf != v->xsave) {
+		if (fresh_xsave(v))
+			return -EIO;
+		memcpy(v->xsave, buf, XG_EMU_X86_XSAVE_SIZE);
+	}
 	if (xg_kvm_set_xsave(v, v->xsave, v->vm->xsave_size, &v->err)) {
 		v->xsave_fresh = 0;
 		return -EIO;
 	}
+	v->xsave_fresh = 1;
+	return 0;
+}
+
+/* The emulator works in v->xsave itself (exitgate.h lend_xsave): no copy in, and its
+ * set_xsave of the same buffer none out. */
+static int o_lend_xsave(void *o, void **buf)
+{
+	struct xg_kvm_vcpu *v = o;
+
+	if (fresh_xsave(v))
+		return -EIO;
+	*buf = v->xsave;
+	return 0;
+}
+
+/* The emulator changed the lent image and did not write it: KVM's is read again next. */
+static int o_discard_xsave(void *o)
+{
+	struct xg_kvm_vcpu *v = o;
+
+	v->xsave_fresh = 0;
 	return 0;
 }
 
@@ -371,6 +398,8 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 	    .get_x86_events = o_get_x86_events,
 	    .describe_gpa = o_describe_gpa,
 	    .set_memory_attributes = o_set_attrs,
+	    .lend_xsave = o_lend_xsave,
+	    .discard_xsave = o_discard_xsave,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
 	};
 }

@@ -22,6 +22,11 @@ struct fake {
 	int set_regs_calls, set_xsave_calls, reads, writes, injected;
 	struct xg_emu_x86_exception exc;
 	int stages[32], nstages, veto_at, fail_xsave;
+	/* lending (lend_xsave): img is the VMM's copy of xs (the vCPU's), fresh while it
+	 * matches, as the KVM backend keeps KVM_GET_XSAVE's buffer between KVM_RUNs */
+	uint8_t img[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+	int fresh, no_lend, fail_set_xsave;
+	int get_xsave_calls, lend_calls, discard_calls, set_lent;
 	uint64_t write_la[64];
 	unsigned write_size[64];
 };
@@ -40,6 +45,7 @@ static int f_set_regs(void *o, const struct xg_emu_x86_regs *r)
 }
 static int f_get_xsave(void *o, void *xs)
 {
+	((struct fake *)o)->get_xsave_calls++;
 	if (((struct fake *)o)->fail_xsave)
 		return -EIO;
 	memcpy(xs, ((struct fake *)o)->xs, XG_EMU_X86_XSAVE_SIZE);
@@ -48,8 +54,32 @@ static int f_get_xsave(void *o, void *xs)
 static int f_set_xsave(void *o, const void *xs)
 {
 	struct fake *f = o;
+	f->set_lent += xs == f->img;
+	if (f->fail_set_xsave)
+		return -EIO;
 	memcpy(f->xs, xs, XG_EMU_X86_XSAVE_SIZE);
 	f->set_xsave_calls++;
+	return 0;
+}
+static int f_lend_xsave(void *o, void **xs)
+{
+	struct fake *f = o;
+	if (f->fail_xsave)
+		return -EIO;
+	if (f->no_lend)
+		return -EOPNOTSUPP;
+	if (!f->fresh)
+		memcpy(f->img, f->xs, XG_EMU_X86_XSAVE_SIZE);
+	f->fresh = 1;
+	f->lend_calls++;
+	*xs = f->img;
+	return 0;
+}
+static int f_discard_xsave(void *o)
+{
+	struct fake *f = o;
+	f->fresh = 0;
+	f->discard_calls++;
 	return 0;
 }
 static int page_of(uint64_t la)
@@ -114,7 +144,14 @@ static int f_hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn
 	return (int)s == f->veto_at;
 }
 
+/* t_emu_ops_lend: every case below through the lending ops too */
+#ifdef EMU_LEND
+#define LEND_OPS .lend_xsave = f_lend_xsave, .discard_xsave = f_discard_xsave,
+#else
+#define LEND_OPS
+#endif
 static const struct xg_emu_x86_ops ops = {
+    LEND_OPS
     .get_regs = f_get_regs,
     .set_regs = f_set_regs,
     .get_xsave = f_get_xsave,
@@ -127,6 +164,7 @@ static const struct xg_emu_x86_ops ops = {
 };
 /* the same, with a hook that asks for two stages only (as exitgate's bridge asks for one) */
 static const struct xg_emu_x86_ops ops_two_stages = {
+    LEND_OPS
     .get_regs = f_get_regs,
     .set_regs = f_set_regs,
     .get_xsave = f_get_xsave,
@@ -138,7 +176,24 @@ static const struct xg_emu_x86_ops ops_two_stages = {
     .hook = f_hook,
     .hook_stages = (1u << XG_EMU_X86_STAGE_DECODE) | (1u << XG_EMU_X86_STAGE_WRITEBACK),
 };
+/* the same, lending its image */
+static const struct xg_emu_x86_ops ops_lend = {
+    .get_regs = f_get_regs,
+    .set_regs = f_set_regs,
+    .get_xsave = f_get_xsave,
+    .set_xsave = f_set_xsave,
+    .translate = f_translate,
+    .read = f_read,
+    .write = f_write,
+    .inject = f_inject,
+    .hook = f_hook,
+    .lend_xsave = f_lend_xsave,
+    .discard_xsave = f_discard_xsave,
+};
 static const struct xg_emu_x86_ops *emu_ops = &ops;
+/* emulations after which the VMM's copy was left fresh but differing from the vCPU's, and
+ * get_xsave calls of the lending runs (both 0 when lending works) */
+static int lend_stale, lend_gets;
 
 /* 64-bit mode, CPL 0, SSE/AVX/AVX-512 enabled, all pages present and writable */
 static void reset(struct fake *f)
@@ -165,8 +220,11 @@ static void reset(struct fake *f)
 
 static int emu(struct fake *f, const char *hex, struct xg_emu_x86_result *res)
 {
+	const char *hex0 = hex;
 	uint8_t b[16];
 	size_t n = 0;
+	int rc;
+
 	while (*hex) {
 		unsigned v;
 		if (*hex == ' ') {
@@ -180,7 +238,16 @@ static int emu(struct fake *f, const char *hex, struct xg_emu_x86_result *res)
 	/* the instruction also lives at RIP, for the fetch path */
 	if (page_of(f->r.rip) >= 0)
 		memcpy(f->mem + (f->r.rip - BASE), b, n);
-	return xg_emu_x86_emulate(emu_ops, f, b, n, res);
+	f->fresh = 0; /* the vCPU ran since any earlier lend, as KVM_RUN makes it */
+	f->get_xsave_calls = 0;
+	rc = xg_emu_x86_emulate(emu_ops, f, b, n, res);
+	/* the VMM's copy, unless discarded, is what the vCPU holds: the emulator wrote it with
+	 * set_xsave, or changed nothing in it */
+	if (f->fresh && memcmp(f->img, f->xs, XG_EMU_X86_XSAVE_SIZE) && lend_stale++ < 4)
+		diag("lent image left stale by [%s]: %s", hex0, xg_emu_x86_status_name(rc));
+	if (emu_ops->lend_xsave && !f->no_lend && !f->fail_xsave)
+		lend_gets += f->get_xsave_calls;
+	return rc;
 }
 
 /* Issue 11: the general-purpose instructions of xg_emu_x86_gp2.c, from their bytes. Where
@@ -511,6 +578,120 @@ static void fxsave_tests(void)
 	is_int(emu(&f, "0f ae 03", &res), XG_EMU_X86_EXCEPTION, "fxsave [rbx] not 16-aligned");
 	ok(res.exc.vector == XG_EMU_X86_GP && f.writes == writes,
 	   "... #GP(0), nothing more written");
+}
+
+/* Issue 15: the VMM lends its image (lend_xsave). The emulator works in it: no get_xsave
+ * copy, set_xsave given that same image; and every way out that does not write it (a veto,
+ * an exception, a host failure, a read-only use) discards the VMM's copy if it changed, so
+ * that its next read is the vCPU's. emu() checks that last rule after every emulation. */
+static void lend_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	const struct xg_emu_x86_ops *was = emu_ops;
+	uint8_t xs0[XG_EMU_X86_XSAVE_SIZE];
+	uint32_t mx;
+
+	emu_ops = &ops_lend;
+	/* a load into xmm0 and into ymm0: worked on in place, written back as it is */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	is_int(emu(&f, "0f 10 03", &res), XG_EMU_X86_OK, "lent: movups xmm0, [rbx]");
+	ok(f.lend_calls == 1 && f.get_xsave_calls == 0 && f.set_xsave_calls == 1 &&
+	       f.set_lent == 1 && f.discard_calls == 0,
+	   "... one lend, no get_xsave, set_xsave of the lent image, no discard (%d %d %d %d "
+	   "%d)",
+	   f.lend_calls, f.get_xsave_calls, f.set_xsave_calls, f.set_lent, f.discard_calls);
+	ok(!memcmp(f.xs + XG_EMU_X86_XS_XMM0, f.mem + 0x800, 16), "... the vCPU has xmm0");
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_OK, "lent: vmovdqu ymm0, [rbx]");
+	ok(f.set_lent == 1 && f.get_xsave_calls == 0 &&
+	       !memcmp(f.xs + XG_EMU_X86_XS_XMM0, f.mem + 0x800, 16) &&
+	       !memcmp(f.xs + XG_EMU_X86_XS_YMMH, f.mem + 0x810, 16),
+	   "... the vCPU has ymm0, from the lent image");
+
+	/* a store reads the image only; the components in their initial state (XSTATE_BV bits
+	 * clear, stale bytes in the image, as XSAVEOPT leaves them) that the emulator made
+	 * explicit in the lent image are not the vCPU's: discarded */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.xs[XG_EMU_X86_XS_XSTATE_BV] = 0x03;
+	memset(f.xs + XG_EMU_X86_XS_XMM0, 0x11, 16);
+	memset(f.xs + XG_EMU_X86_XS_YMMH, 0xaa, 256);
+	memcpy(xs0, f.xs, sizeof(xs0));
+	is_int(emu(&f, "0f 11 03", &res), XG_EMU_X86_OK, "lent: movups [rbx], xmm0");
+	ok(f.mem[0x800] == 0x11 && f.set_xsave_calls == 0 && f.discard_calls == 1 &&
+	       !memcmp(f.xs, xs0, sizeof(xs0)),
+	   "... stored; nothing written to the vCPU, the changed copy discarded");
+
+	/* a veto at WRITEBACK: the result was computed in the lent image, not written */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.veto_at = XG_EMU_X86_STAGE_WRITEBACK;
+	memcpy(xs0, f.xs, sizeof(xs0));
+	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_VETOED, "lent: vmovdqu vetoed at writeback");
+	ok(f.set_xsave_calls == 0 && f.discard_calls == 1 && !memcmp(f.xs, xs0, sizeof(xs0)),
+	   "... the vCPU's state unchanged, the VMM's copy discarded");
+	/* FXRSTOR loads the whole legacy area into the image in exec: vetoed after it */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	memset(f.mem + 0x800, 0, 512);
+	f.mem[0x800] = 0x7f, f.mem[0x801] = 0x03, f.mem[0x800 + 24] = 0x80,
+	f.mem[0x800 + 25] = 0x1f, f.mem[0x800 + 160] = 0x42;
+	f.veto_at = XG_EMU_X86_STAGE_WRITEBACK;
+	memcpy(xs0, f.xs, sizeof(xs0));
+	is_int(emu(&f, "48 0f ae 0b", &res), XG_EMU_X86_VETOED, "lent: fxrstor64 vetoed");
+	ok(f.set_xsave_calls == 0 && f.discard_calls == 1 && !memcmp(f.xs, xs0, sizeof(xs0)),
+	   "... nothing loaded into the vCPU, the copy discarded");
+	/* a page fault on the operand */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff0;
+	f.present[1] = 0;
+	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_EXCEPTION, "lent: vmovdqu across to a "
+								     "missing page: #PF");
+	is_int(f.set_xsave_calls, 0, "... nothing written");
+	/* the vCPU failing to take the image */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.fail_set_xsave = 1;
+	memcpy(xs0, f.xs, sizeof(xs0));
+	is_int(emu(&f, "0f 10 03", &res), XG_EMU_X86_ERROR, "lent: set_xsave failing: error");
+	ok(f.discard_calls == 1 && !memcmp(f.xs, xs0, sizeof(xs0)), "... the copy discarded");
+	/* an MMX store that faults has set TOP to 0 first: written (the lent image), then #PF */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.writable[0] = 0;
+	f.xs[XG_EMU_X86_XS_FSW + 1] = 0x38; /* TOP = 7 */
+	is_int(emu(&f, "0f 7e 03", &res), XG_EMU_X86_EXCEPTION, "lent: movd [rbx], mm0 faults");
+	ok(f.set_lent == 1 && (f.xs[XG_EMU_X86_XS_FSW + 1] & 0x38) == 0,
+	   "... TOP = 0 written from the lent image");
+	/* an unmasked SIMD exception writes MXCSR's flags (the stub's own set_xsave) */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	mx = 0x1f80 & ~0x200u; /* ZM unmasked */
+	memcpy(f.xs + XG_EMU_X86_XS_MXCSR, &mx, 4);
+	memset(f.xs + XG_EMU_X86_XS_XMM0, 0x3f, 16);
+	memset(f.mem + 0x800, 0, 16);
+	is_int(emu(&f, "0f 5e 03", &res), XG_EMU_X86_EXCEPTION, "lent: divps by zero, ZM unmasked");
+	memcpy(&mx, f.xs + XG_EMU_X86_XS_MXCSR, 4);
+	ok(res.exc.vector == XG_EMU_X86_XM && (mx & 4) && f.set_lent == 1,
+	   "... #XM, MXCSR.ZE written from the lent image (MXCSR %#x)", mx);
+
+	/* a VMM that cannot lend now, or fails to */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.no_lend = 1;
+	is_int(emu(&f, "0f 10 03", &res), XG_EMU_X86_OK, "lend_xsave -EOPNOTSUPP: movups");
+	ok(f.get_xsave_calls == 1 && f.set_xsave_calls == 1 && f.set_lent == 0 &&
+	       !memcmp(f.xs + XG_EMU_X86_XS_XMM0, f.mem + 0x800, 16),
+	   "... through get_xsave and a copy instead");
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.fail_xsave = 1;
+	is_int(emu(&f, "0f 10 03", &res), XG_EMU_X86_ERROR, "lend_xsave failing: error");
+	like(res.reason, "could not read the vector state (lend_xsave)", "... %s", res.reason);
+	emu_ops = was;
 }
 
 /* x87 arithmetic with a memory operand (issue 11), run on the host FPU */
@@ -857,7 +1038,10 @@ int main(void)
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
 	is_int(emu(&f, "f3 0f 10 03", &res), XG_EMU_X86_ERROR,
 	       "movss with get_xsave failing: error");
-	like(res.reason, "the VMM could not read the vector state (get_xsave): Input/output error",
+	like(res.reason,
+	     emu_ops->lend_xsave
+		 ? "the VMM could not read the vector state (lend_xsave): Input/output error"
+		 : "the VMM could not read the vector state (get_xsave): Input/output error",
 	     "the reason says what failed and why: %s", res.reason);
 	ok(f.set_regs_calls == 0 && f.set_xsave_calls == 0, "... and nothing was written");
 
@@ -867,5 +1051,9 @@ int main(void)
 	misc_mem_tests();
 	gather_tests();
 	fxsave_tests();
+	lend_tests();
+	ok(lend_stale == 0, "no emulation left the VMM's lent image changed and not discarded");
+	if (emu_ops->lend_xsave)
+		is_int(lend_gets, 0, "lending: no get_xsave copy in any case");
 	return done_testing();
 }

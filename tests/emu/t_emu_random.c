@@ -229,6 +229,11 @@ struct fake {
 	uint64_t rip0;	  /* its RIP (code_la, less the CS base in 16-bit mode) */
 	uint8_t code[32];
 	int unsafe; /* an access outside the reservation was planned */
+	/* t_emu_random_lend: the VMM's copy of xs that it lends (lend_xsave), fresh while it
+	 * is the vCPU's, as the KVM backend keeps its KVM_GET_XSAVE buffer */
+	uint8_t img[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+	int fresh;
+	long lend_stale, lend_copies; /* left changed and not discarded; copies in or out */
 };
 static struct fake F;
 
@@ -244,14 +249,32 @@ static int f_set_regs(void *o, const struct xg_emu_x86_regs *r)
 }
 static int f_get_xsave(void *o, void *xs)
 {
+	((struct fake *)o)->lend_copies++;
 	memcpy(xs, ((struct fake *)o)->xs, XG_EMU_X86_XSAVE_SIZE);
 	return 0;
 }
 static int f_set_xsave(void *o, const void *xs)
 {
+	((struct fake *)o)->lend_copies += xs != ((struct fake *)o)->img;
 	memcpy(((struct fake *)o)->xs, xs, XG_EMU_X86_XSAVE_SIZE);
 	return 0;
 }
+#ifdef EMU_LEND
+static int f_lend_xsave(void *o, void **xs)
+{
+	struct fake *f = o;
+	if (!f->fresh)
+		memcpy(f->img, f->xs, XG_EMU_X86_XSAVE_SIZE);
+	f->fresh = 1;
+	*xs = f->img;
+	return 0;
+}
+static int f_discard_xsave(void *o)
+{
+	((struct fake *)o)->fresh = 0;
+	return 0;
+}
+#endif
 static int win_page(uint64_t la)
 {
 	uint64_t d = (uint64_t)(uintptr_t)M.data;
@@ -322,6 +345,10 @@ static int f_inject(void *o, const struct xg_emu_x86_exception *e)
 	return 0;
 }
 static const struct xg_emu_x86_ops fops = {
+#ifdef EMU_LEND
+    .lend_xsave = f_lend_xsave,
+    .discard_xsave = f_discard_xsave,
+#endif
     .get_regs = f_get_regs,
     .set_regs = f_set_regs,
     .get_xsave = f_get_xsave,
@@ -331,6 +358,25 @@ static const struct xg_emu_x86_ops fops = {
     .write = f_write,
     .inject = f_inject,
 };
+
+static void hexs(char *o, size_t on, const uint8_t *b, unsigned n);
+
+/* One emulation on the fake vCPU, which ran since any earlier one (its copy is stale). A
+ * lent image left fresh must be the vCPU's. */
+static enum xg_emu_x86_status run_emu(const uint8_t *b, size_t n, struct xg_emu_x86_result *res)
+{
+	enum xg_emu_x86_status st;
+
+	F.fresh = 0;
+	st = xg_emu_x86_emulate(&fops, &F, b, n, res);
+	if (F.fresh && memcmp(F.img, F.xs, XG_EMU_X86_XSAVE_SIZE)) {
+		char h[64];
+		hexs(h, sizeof(h), b, (unsigned)n);
+		if (F.lend_stale++ < 4)
+			diag("lent image left stale by [%s]: %s", h, xg_emu_x86_status_name(st));
+	}
+	return st;
+}
 
 /* ---- generation ---- */
 
@@ -1802,13 +1848,13 @@ static void run_mode(unsigned mode, long ncases, long only, struct stats *st)
 		}
 		F.rip0 = mode == 16 ? c.ip0 : F.code_la;
 		load_fake(&c);
-		xg_emu_x86_emulate(&fops, &F, c.bytes, c.len, &res);
+		run_emu(c.bytes, c.len, &res);
 		/* a long REP string instruction stops after a batch with RIP on it, as if
 		 * interrupted; the VMM runs it again, and so does this */
 		for (unsigned again = 0; again < 4096 && res.status == XG_EMU_X86_OK &&
 					 F.r.rip == F.rip0 && (c.in.flags & (1ull << 18));
 		     again++)
-			xg_emu_x86_emulate(&fops, &F, c.bytes, c.len, &res);
+			run_emu(c.bytes, c.len, &res);
 		if (res.status == XG_EMU_X86_NOT_HANDLED || res.status == XG_EMU_X86_ERROR) {
 			st->not_handled++;
 			/* the one not-handled case that depends on the state, not the bytes: the
@@ -2013,5 +2059,10 @@ int main(void)
 		   "%u-bit: %ld random cases, %ld mismatches against the %s CPU", bits, s->cases,
 		   s->mismatches, xg_emu_x86_vendor_name(M.vendor));
 	}
+	ok(F.lend_stale == 0, "no emulation left a lent image changed and not discarded (%ld)",
+	   F.lend_stale);
+#ifdef EMU_LEND
+	is_int(F.lend_copies, 0, "lending: no get_xsave and no set_xsave of another image");
+#endif
 	return done_testing();
 }

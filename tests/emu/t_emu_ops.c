@@ -146,12 +146,13 @@ static int f_hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn
 
 /* t_emu_ops_lend: every case below through the lending ops too */
 #ifdef EMU_LEND
-#define LEND_OPS .lend_xsave = f_lend_xsave, .discard_xsave = f_discard_xsave,
+#define F_LEND	  f_lend_xsave
+#define F_DISCARD f_discard_xsave
 #else
-#define LEND_OPS
+#define F_LEND	  NULL
+#define F_DISCARD NULL
 #endif
 static const struct xg_emu_x86_ops ops = {
-    LEND_OPS
     .get_regs = f_get_regs,
     .set_regs = f_set_regs,
     .get_xsave = f_get_xsave,
@@ -161,10 +162,11 @@ static const struct xg_emu_x86_ops ops = {
     .write = f_write,
     .inject = f_inject,
     .hook = f_hook,
+    .lend_xsave = F_LEND,
+    .discard_xsave = F_DISCARD,
 };
 /* the same, with a hook that asks for two stages only (as exitgate's bridge asks for one) */
 static const struct xg_emu_x86_ops ops_two_stages = {
-    LEND_OPS
     .get_regs = f_get_regs,
     .set_regs = f_set_regs,
     .get_xsave = f_get_xsave,
@@ -175,6 +177,8 @@ static const struct xg_emu_x86_ops ops_two_stages = {
     .inject = f_inject,
     .hook = f_hook,
     .hook_stages = (1u << XG_EMU_X86_STAGE_DECODE) | (1u << XG_EMU_X86_STAGE_WRITEBACK),
+    .lend_xsave = F_LEND,
+    .discard_xsave = F_DISCARD,
 };
 /* the same, lending its image */
 static const struct xg_emu_x86_ops ops_lend = {
@@ -630,7 +634,8 @@ static void lend_tests(void)
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
 	f.veto_at = XG_EMU_X86_STAGE_WRITEBACK;
 	memcpy(xs0, f.xs, sizeof(xs0));
-	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_VETOED, "lent: vmovdqu vetoed at writeback");
+	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_VETOED,
+	       "lent: vmovdqu vetoed at writeback");
 	ok(f.set_xsave_calls == 0 && f.discard_calls == 1 && !memcmp(f.xs, xs0, sizeof(xs0)),
 	   "... the vCPU's state unchanged, the VMM's copy discarded");
 	/* FXRSTOR loads the whole legacy area into the image in exec: vetoed after it */
@@ -648,8 +653,8 @@ static void lend_tests(void)
 	reset(&f);
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff0;
 	f.present[1] = 0;
-	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_EXCEPTION, "lent: vmovdqu across to a "
-								     "missing page: #PF");
+	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_EXCEPTION,
+	       "lent: vmovdqu across to a missing page: #PF");
 	is_int(f.set_xsave_calls, 0, "... nothing written");
 	/* the vCPU failing to take the image */
 	reset(&f);

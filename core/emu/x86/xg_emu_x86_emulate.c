@@ -190,7 +190,7 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 	/* the VMM's own image when it lends it: no copy in, none out (set_xsave of the same
 	 * image); what is changed in it and not written is discarded at the end (emulate) */
 	rc = c->ops->lend_xsave && c->ops->discard_xsave ? c->ops->lend_xsave(c->opaque, &img)
-							   : -EOPNOTSUPP;
+							 : -EOPNOTSUPP;
 	if (!rc && img) {
 		c->xs = img;
 		c->xs_lent = 1;

@@ -123,6 +123,15 @@ static int w_set_xsave(void *o, const void *b)
 	return rc;
 }
 
+/* the backend's lend_xsave makes the KVM_GET_XSAVE that get_xsave made */
+static int w_lend_xsave(void *o, void **b)
+{
+	double t0 = now();
+	int rc = base_ops.lend_xsave(o, b);
+	t_ioctl(t0);
+	return rc;
+}
+
 static int w_get_reg(void *o, const char *n, uint64_t *val)
 {
 	double t0 = now();
@@ -159,6 +168,8 @@ static void timed_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 		ops->get_xsave = w_get_xsave;
 	if (ops->set_xsave)
 		ops->set_xsave = w_set_xsave;
+	if (ops->lend_xsave)
+		ops->lend_xsave = w_lend_xsave;
 	if (ops->get_reg)
 		ops->get_reg = w_get_reg;
 	if (ops->set_reg)

@@ -14,7 +14,7 @@
  * Then the backend's get_xsave must give what KVM holds (KVM_GET_XSAVE, the test's own
  * call), x87 TOP not popped, YMM0 not loaded. The second attempt, with the device working,
  * completes: one pop (FSW.TOP = 0 in KVM) and one store of 1.0 to the device; YMM0 holds
- * the device's data, in KVM.
+ * the device's data, in KVM. Then the same with XG_KVM_NO_LEND=1 (the copying path).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -211,7 +211,12 @@ static void x87_case(void)
 	int result = -1;
 
 	g_open(&g, guest_x87, sizeof(guest_x87));
-	ok(g.ops.lend_xsave && g.ops.discard_xsave, "the KVM backend lends its XSAVE image");
+	if (getenv("XG_KVM_NO_LEND"))
+		ok(!g.ops.lend_xsave && !g.ops.discard_xsave,
+		   "XG_KVM_NO_LEND=1: the backend does not lend (copies, as before)");
+	else
+		ok(g.ops.lend_xsave && g.ops.discard_xsave,
+		   "the KVM backend lends its XSAVE image");
 	failed_attempt(&g, "fstpl (%rax)", FSTP_RIP, kvm);
 	is_int(top_of(kvm), 7, "... KVM's x87 TOP is 7: flds's push, fstpl's pop not done");
 	while (!next_exit(&g, &result)) {
@@ -275,6 +280,9 @@ int main(void)
 	    fclose(f))
 		bail("cannot write %s", policy);
 
+	x87_case();
+	vec_case();
+	setenv("XG_KVM_NO_LEND", "1", 1);
 	x87_case();
 	vec_case();
 

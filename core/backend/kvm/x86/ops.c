@@ -398,8 +398,9 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 	    .get_x86_events = o_get_x86_events,
 	    .describe_gpa = o_describe_gpa,
 	    .set_memory_attributes = o_set_attrs,
-	    .lend_xsave = o_lend_xsave,
-	    .discard_xsave = o_discard_xsave,
+	    /* XG_KVM_NO_LEND=1: the copies instead (get_xsave/set_xsave), to compare */
+	    .lend_xsave = v->no_lend ? NULL : o_lend_xsave,
+	    .discard_xsave = v->no_lend ? NULL : o_discard_xsave,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
 	};
 }
@@ -456,6 +457,7 @@ int xg_kvm_ops_init(struct xg_kvm_vcpu *v, struct xg_error *err)
 		    xg_kvm_get_sregs(v, &v->run->s.regs.sregs, err))
 			return -1;
 	}
+	v->no_lend = getenv("XG_KVM_NO_LEND") != NULL;
 	probe_avx512(v);
 	return 0;
 }

@@ -649,6 +649,21 @@ static void lend_tests(void)
 	is_int(emu(&f, "48 0f ae 0b", &res), XG_EMU_X86_VETOED, "lent: fxrstor64 vetoed");
 	ok(f.set_xsave_calls == 0 && f.discard_calls == 1 && !memcmp(f.xs, xs0, sizeof(xs0)),
 	   "... nothing loaded into the vCPU, the copy discarded");
+	/* a gather stopped by a fault updates its mask (and the loaded elements) in the image
+	 * before the WRITEBACK hook: vetoed there */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff8;
+	for (uint32_t i = 0, msb = 0x80000000u; i < 4; i++) {
+		memcpy(f.xs + XG_EMU_X86_XS_XMM0 + 16 + 4 * i, &i, 4);	 /* xmm1: indices */
+		memcpy(f.xs + XG_EMU_X86_XS_XMM0 + 32 + 4 * i, &msb, 4); /* xmm2: mask */
+	}
+	f.present[1] = 0;
+	f.veto_at = XG_EMU_X86_STAGE_WRITEBACK;
+	memcpy(xs0, f.xs, sizeof(xs0));
+	is_int(emu(&f, "c4 e2 69 90 04 8b", &res), XG_EMU_X86_VETOED,
+	       "lent: vpgatherdd stopped by a #PF, vetoed at writeback");
+	ok(f.set_xsave_calls == 0 && f.discard_calls == 1 && !memcmp(f.xs, xs0, sizeof(xs0)),
+	   "... the mask and elements not written, the copy discarded");
 	/* a page fault on the operand */
 	reset(&f);
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff0;

@@ -406,6 +406,63 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 					  const uint8_t *bytes, size_t n,
 					  struct xg_emu_x86_result *res);
 
+/*
+ * The memo: the instructions a vCPU exits on again and again (a driver's copy loop), kept
+ * decoded and checked, so that a repeat skips the pipeline's generic machinery.
+ *
+ * xg_emu_x86_emulate_memo() has xg_emu_x86_emulate()'s contract and outcome in every case:
+ * the same ops calls in the same order with the same arguments (registers, vector state,
+ * translations, reads, writes, injection), the same result. With `memo` NULL it is
+ * xg_emu_x86_emulate(). Otherwise, when the bytes (all of the instruction within `n`) match
+ * an entry compiled in the same operating mode, and the registers just read show that the
+ * pipeline would take its plain path - CR0.EM/TS, CR4.OSFXSR/OSXSAVE and XCR0 let the
+ * instruction run (SDM Vol. 3A 2.5, Vol. 1 13.3), the memory operand passes its segment's
+ * usability, type and limit checks outside 64-bit mode or is canonical in it (Vol. 3A 3.4.5,
+ * 5.3, Vol. 1 3.3.7.1), is aligned where the instruction needs it (#GP) and raises no #AC
+ * (Vol. 3A 6.15) - it runs a short path: the DECODE hook, the vector state read, the page
+ * translations, the reads, the move and the pipeline's own write-back. A #PF or a host
+ * failure from those calls ends it as the pipeline would. Any other case (a check that would
+ * fault, a miss) hands the instruction, with nothing done, to the full pipeline; when that
+ * completes one of the memo's classes, it is compiled into the memo (round robin over
+ * XG_EMU_X86_MEMO_ENTRIES). The classes: GP MOV between a register and memory (88, 89, 8A,
+ * 8B, every operand size) and the full-width vector moves between memory and XMM/YMM/ZMM
+ * without a mask (legacy movups/movaps/movupd/movapd/movdqu/movdqa, the non-temporal movnt
+ * forms and lddqu, their VEX forms, EVEX with no opmask, vmovdqu8/16/32/64 included). None of
+ * them has a guest CPUID gate in the pipeline, so none has one here.
+ *
+ * Hooks: a memo is used with an ops->hook only when hook_stages is exactly the DECODE stage
+ * (exitgate's bridge: its veto looks at the decoded instruction alone). The hook is called
+ * on every hit too, with the memo's decoded instruction, as the pipeline would after its
+ * decode; its veto vetoes. With a hook at any other stage the memo is not used (the
+ * pipeline runs and nothing is compiled).
+ *
+ * The memo is caller-owned, fixed-size and allocates nothing; a zeroed one is empty. One
+ * memo serves one vCPU (one thread at a time); entries are compiled from the bytes and the
+ * mode alone, so a memo may outlive state changes of its vCPU (mode switches, paging,
+ * segments): nothing of that is assumed without being checked again.
+ */
+#define XG_EMU_X86_MEMO_ENTRIES 4
+struct xg_emu_x86_memo {
+	/* the keys first, in one cache line: the instruction's length (0: empty) and bytes */
+	struct {
+		uint8_t len;
+		uint8_t bytes[15];
+	} key[XG_EMU_X86_MEMO_ENTRIES];
+	struct {
+		uint8_t mode, real; /* the decoder's mode it was compiled in */
+		uint8_t cls;	    /* internal: which short path */
+		uint8_t size;	    /* the memory operand's bytes */
+		struct xg_emu_x86_insn insn;
+	} ent[XG_EMU_X86_MEMO_ENTRIES];
+	uint32_t next;	       /* the entry replaced next */
+	uint64_t hits, misses; /* short paths run; pipeline runs (for benchmarks and tests) */
+};
+
+enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops, void *opaque,
+					       const uint8_t *bytes, size_t n,
+					       struct xg_emu_x86_memo *memo,
+					       struct xg_emu_x86_result *res);
+
 /* 1 if the decoded instruction is one the emulator implements (for an SSE/AVX/AVX-512
  * instruction run in a host stub: and the host CPU can run it). */
 int xg_emu_x86_supported(const struct xg_emu_x86_insn *insn);

@@ -1228,11 +1228,27 @@ static int emulate(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 	return commit(c, 1);
 }
 
-enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void *opaque,
-					  const uint8_t *bytes, size_t n,
-					  struct xg_emu_x86_result *res)
+/* The exception found (rc) delivered, the status recorded: how every emulation ends. */
+int xg_emu_x86_finish(struct xg_emu_x86_ctx *c, int rc)
 {
-	struct xg_emu_x86_ctx c;
+	if (rc == XG_EMU_X86_EXCEPTION) {
+		enum xg_emu_x86_stage at = c->res->stage;
+		rc = deliver(c);
+		c->res->stage = at;
+	}
+	/* A lent image the vCPU did not get as it is now (a veto, an exception before the
+	 * commit, a host failure, a read-only use whose initial-state components load_xsave
+	 * made explicit): the VMM's copy is dropped, its next read is the vCPU's. */
+	if (c->xs_lent && (c->xs_dirty || !c->xs_synced))
+		c->ops->discard_xsave(c->opaque);
+	c->res->status = (enum xg_emu_x86_status)rc;
+	return rc;
+}
+
+/* A working copy set up and the registers read: 0, or the ERROR status in res. */
+int xg_emu_x86_begin(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ops *ops, void *opaque,
+		     struct xg_emu_x86_result *res)
+{
 	int rc;
 
 	/* res->insn is written by the decoder, whole; the rest of res here */
@@ -1240,21 +1256,21 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 	res->stage = XG_EMU_X86_STAGE_DECODE;
 	memset(&res->exc, 0, sizeof(res->exc));
 	res->reason[0] = 0;
-	c.ops = ops;
-	c.opaque = opaque;
-	c.res = res;
-	c.in = &res->insn;
-	c.xs_loaded = c.xs_dirty = c.regs_dirty = 0;
-	c.xs_lent = c.xs_synced = 0;
-	c.xs = c.xs_own;
-	c.hook_mask = !ops->hook ? 0 : ops->hook_stages ? ops->hook_stages : ~0u;
-	c.align = 0;
-	c.x87_ran = c.partial_stores = c.xs_on_fault = 0;
-	c.on_fault = NULL;
-	c.nacc = 0;
+	c->ops = ops;
+	c->opaque = opaque;
+	c->res = res;
+	c->in = &res->insn;
+	c->xs_loaded = c->xs_dirty = c->regs_dirty = 0;
+	c->xs_lent = c->xs_synced = 0;
+	c->xs = c->xs_own;
+	c->hook_mask = !ops->hook ? 0 : ops->hook_stages ? ops->hook_stages : ~0u;
+	c->align = 0;
+	c->x87_ran = c->partial_stores = c->xs_on_fault = 0;
+	c->on_fault = NULL;
+	c->nacc = 0;
 	/* an operand's bytes that are not read (masked elements) are zero */
-	memset(c.mem, 0, XG_EMU_X86_MEMZERO);
-	rc = ops->get_regs(opaque, &c.r);
+	memset(c->mem, 0, XG_EMU_X86_MEMZERO);
+	rc = ops->get_regs(opaque, &c->r);
 	if (rc < 0) {
 		memset(&res->insn, 0, sizeof(res->insn));
 		res->status = XG_EMU_X86_ERROR;
@@ -1264,24 +1280,47 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 		return res->status;
 	}
 	/* operating mode: SDM Vol. 3A 2.2 and 5.2.1 (IA-32e sub-modes) */
-	c.real = !(c.r.cr0 & CR0_PE) || (c.r.rflags & RFL_VM);
-	c.mode = xg_emu_x86_code_bits(&c.r);
-	c.cpl = !(c.r.cr0 & CR0_PE) ? 0 : (c.r.rflags & RFL_VM) ? 3 : c.r.seg[XG_EMU_X86_SS].dpl;
-	c.vendor = c.r.vendor == XG_EMU_X86_VENDOR_AMD	   ? XG_EMU_X86_VENDOR_AMD
-		   : c.r.vendor == XG_EMU_X86_VENDOR_INTEL ? XG_EMU_X86_VENDOR_INTEL
-							   : xg_emu_x86_host_vendor();
+	c->real = !(c->r.cr0 & CR0_PE) || (c->r.rflags & RFL_VM);
+	c->mode = xg_emu_x86_code_bits(&c->r);
+	c->cpl = !(c->r.cr0 & CR0_PE)	  ? 0
+		 : (c->r.rflags & RFL_VM) ? 3
+					  : c->r.seg[XG_EMU_X86_SS].dpl;
+	c->vendor = c->r.vendor == XG_EMU_X86_VENDOR_AMD     ? XG_EMU_X86_VENDOR_AMD
+		    : c->r.vendor == XG_EMU_X86_VENDOR_INTEL ? XG_EMU_X86_VENDOR_INTEL
+							     : xg_emu_x86_host_vendor();
+	return 0;
+}
 
-	rc = emulate(&c, bytes, n);
-	if (rc == XG_EMU_X86_EXCEPTION) {
-		enum xg_emu_x86_stage at = res->stage;
-		rc = deliver(&c);
-		res->stage = at;
-	}
-	/* A lent image the vCPU did not get as it is now (a veto, an exception before the
-	 * commit, a host failure, a read-only use whose initial-state components load_xsave
-	 * made explicit): the VMM's copy is dropped, its next read is the vCPU's. */
-	if (c.xs_lent && (c.xs_dirty || !c.xs_synced))
-		ops->discard_xsave(opaque);
-	res->status = (enum xg_emu_x86_status)rc;
-	return res->status;
+/* The whole pipeline on a ctx that xg_emu_x86_begin set up (the memo hands over here). */
+int xg_emu_x86_run(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
+{
+	return xg_emu_x86_finish(c, emulate(c, bytes, n));
+}
+
+/* For the memo (xg_emu_x86_fast.c): the pipeline's own write-back and host-error words. */
+int xg_emu_x86_commit(struct xg_emu_x86_ctx *c, int advance)
+{
+	return commit(c, advance);
+}
+
+int xg_emu_x86_host_error(struct xg_emu_x86_ctx *c, const char *what, int rc)
+{
+	return host_error(c, what, rc);
+}
+
+int xg_emu_x86_stage_hook(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)
+{
+	return stage_hook(c, s);
+}
+
+enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void *opaque,
+					  const uint8_t *bytes, size_t n,
+					  struct xg_emu_x86_result *res)
+{
+	struct xg_emu_x86_ctx c;
+	int rc = xg_emu_x86_begin(&c, ops, opaque, res);
+
+	if (rc)
+		return (enum xg_emu_x86_status)rc;
+	return (enum xg_emu_x86_status)xg_emu_x86_run(&c, bytes, n);
 }

@@ -302,6 +302,18 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c);
 /* ops->set_xsave of c->xs (0 or the errno); what the vCPU holds from then on */
 int xg_emu_x86_store_xsave(struct xg_emu_x86_ctx *c);
 
+/* The pipeline in pieces, for the memo (xg_emu_x86_fast.c): begin sets up the ctx and reads
+ * the registers (0, or the ERROR status); run is the whole pipeline after it; finish delivers
+ * an exception and records the status; commit writes memory, vector state, registers and
+ * RIP; host_error words an ops failure; stage_hook calls ops->hook (VETOED if it says no). */
+int xg_emu_x86_begin(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ops *ops, void *opaque,
+		     struct xg_emu_x86_result *res);
+int xg_emu_x86_run(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n);
+int xg_emu_x86_finish(struct xg_emu_x86_ctx *c, int rc);
+int xg_emu_x86_commit(struct xg_emu_x86_ctx *c, int advance);
+int xg_emu_x86_host_error(struct xg_emu_x86_ctx *c, const char *what, int rc);
+int xg_emu_x86_stage_hook(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s);
+
 /* vector register i as 64 bytes (ZMM view) */
 void xg_emu_x86_vec_get(struct xg_emu_x86_ctx *c, unsigned i, uint8_t out[64]);
 void xg_emu_x86_vec_set(struct xg_emu_x86_ctx *c, unsigned i, const uint8_t in[64]);

@@ -1,0 +1,279 @@
+/*
+ * xg_emu_x86_fast.c - the memo: a short path for an instruction the vCPU exits on again.
+ *
+ * The contract is in xg_emu_x86.h (xg_emu_x86_emulate_memo). The short path is the pipeline
+ * of xg_emu_x86_emulate.c with everything that cannot change for a compiled instruction
+ * taken out (decode, legality, plan), and everything the registers can change checked again
+ * first, with no call made: the device checks of device(), the alignment and #AC checks and
+ * the segment or canonical check of memory_stages(). Where any of them would fault, or where
+ * this file cannot tell, the pipeline runs from the start on the same working copy (only the
+ * registers were read, which it would read first too). What is left are the calls the
+ * pipeline makes on its plain path, in its order and with its stage recorded at each:
+ * ops->hook at DECODE, get_xsave (load_xsave), translate and read per page, the move, then
+ * the pipeline's own commit().
+ */
+#include <string.h>
+
+#include "xg_emu_x86_int.h"
+
+#define RFL_AC	    (1ull << 18)
+#define CR0_EM	    (1ull << 2)
+#define CR0_TS	    (1ull << 3)
+#define CR0_AM	    (1ull << 18)
+#define CR4_OSFXSR  (1ull << 9)
+#define CR4_LA57    (1ull << 12)
+#define CR4_OSXSAVE (1ull << 18)
+
+/* The short paths (memo ent[].cls); 0 is none. */
+enum { FAST_NONE = 0, FAST_GP_LOAD, FAST_GP_STORE, FAST_VEC_LOAD, FAST_VEC_STORE };
+
+/* Returned by a short path that hands over to the pipeline: nothing was called. */
+#define HANDOVER (-1)
+
+/* The class of a decoded instruction the pipeline completed, and its operand size. */
+static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size)
+{
+	if (!in->has_mem || in->vsib || in->lock)
+		return FAST_NONE;
+	if (in->op == OP_MOV && in->enc == XG_EMU_X86_ENC_LEGACY && in->map == XG_EMU_X86_MAP_1B &&
+	    in->opcode >= 0x88 && in->opcode <= 0x8b) {
+		*size = in->opsize;
+		return OPND_DST(in->flags) == O_RM ? FAST_GP_STORE : FAST_GP_LOAD;
+	}
+	if (in->op == OP_VMOV && !(in->flags & F_X87) && (in->flags & F_SSE) && !in->bcast &&
+	    !(in->enc == XG_EMU_X86_ENC_EVEX && (in->aaa || in->z))) {
+		*size = in->enc == XG_EMU_X86_ENC_LEGACY ? 16 : 16u << in->vl;
+		if (*size > 64)
+			return FAST_NONE;
+		return (in->flags & F_STORE) ? FAST_VEC_STORE : FAST_VEC_LOAD;
+	}
+	return FAST_NONE;
+}
+
+static int canonical(const struct xg_emu_x86_ctx *c, uint64_t la)
+{
+	unsigned bits = (c->r.cr4 & CR4_LA57) ? 57 : 48;
+	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
+}
+
+/* device() passes (SDM Vol. 3A 2.5, Vol. 1 13.3, Vol. 2 2.8 exception types) */
+static int device_ok(const struct xg_emu_x86_ctx *c)
+{
+	const struct xg_emu_x86_insn *in = c->in;
+	uint64_t cr0 = c->r.cr0, cr4 = c->r.cr4, xcr0 = c->r.xcr0;
+
+	if (!(in->flags & F_SSE))
+		return 1;
+	if (cr0 & CR0_TS)
+		return 0;
+	if (in->enc == XG_EMU_X86_ENC_LEGACY)
+		return !(cr0 & CR0_EM) && (cr4 & CR4_OSFXSR);
+	uint64_t need = in->enc == XG_EMU_X86_ENC_EVEX ? 0xe6 : 0x6;
+	return (cr4 & CR4_OSXSAVE) && (xcr0 & need) == need;
+}
+
+/*
+ * check_segment() passes for the one access (SDM Vol. 3A 3.4.5.1, 5.3, 5.4; Vol. 1 3.3.7.1).
+ * Only the plain cases are taken: an expand-down or code segment is left to the pipeline.
+ */
+static int segment_ok(const struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
+{
+	const struct xg_emu_x86_segment *s = &c->r.seg[a->seg];
+	uint64_t last = a->ea + a->size - 1;
+
+	if (c->mode == 64)
+		return canonical(c, a->la) && canonical(c, a->la + a->size - 1);
+	if (!c->real) {
+		if (s->unusable || !s->present || (s->type & 8) || (s->type & 4))
+			return 0;
+		if ((a->kind & XG_EMU_X86_WRITE) && !(s->type & 2))
+			return 0;
+		if (s->limit == 0xffffffffu)
+			return 1;
+	}
+	return last <= s->limit && last >= a->ea;
+}
+
+/* The access's per-page pieces (for_pieces() of the pipeline: at most 64 bytes here). */
+static int translate_pieces(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
+{
+	uint64_t amask = c->mode == 64 ? ~0ull : 0xffffffffull;
+	unsigned done = 0;
+
+	while (done < a->size) {
+		uint64_t la = (a->la + done) & amask;
+		unsigned len = 4096 - (unsigned)(la & 4095);
+		uint32_t err = 0;
+		int rc;
+		if (len > a->size - done)
+			len = a->size - done;
+		rc = c->ops->translate(c->opaque, la, a->kind, c->cpl, &err);
+		if (rc < 0)
+			return xg_emu_x86_host_error(c, "translate a guest address (translate)",
+						     rc);
+		if (rc > 0) {
+			c->res->exc.cr2 = la;
+			return xg_emu_x86_exc(c, XG_EMU_X86_PF, 1, err);
+		}
+		done += len;
+	}
+	return 0;
+}
+
+static int read_pieces(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
+{
+	uint64_t amask = c->mode == 64 ? ~0ull : 0xffffffffull;
+	unsigned done = 0;
+
+	while (done < a->size) {
+		uint64_t la = (a->la + done) & amask;
+		unsigned len = 4096 - (unsigned)(la & 4095);
+		int rc;
+		if (len > a->size - done)
+			len = a->size - done;
+		rc = c->ops->read(c->opaque, la, c->mem + a->off + done, len, a->kind);
+		if (rc < 0)
+			return xg_emu_x86_host_error(c, "memory read", rc);
+		done += len;
+	}
+	return 0;
+}
+
+/* The compiled instruction on the working copy: HANDOVER before any call, or the status. */
+static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size)
+{
+	const struct xg_emu_x86_insn *in = c->in;
+	struct xg_emu_x86_acc *a = &c->acc[0];
+	int vec = cls == FAST_VEC_LOAD || cls == FAST_VEC_STORE;
+	int store = cls == FAST_GP_STORE || cls == FAST_VEC_STORE;
+	int rc;
+
+	c->next_rip = c->r.rip + in->len;
+	if (c->mode != 64)
+		c->next_rip &= c->mode == 32 ? 0xffffffffull : 0xffffull;
+	if (!device_ok(c))
+		return HANDOVER;
+	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, size,
+			   store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+	/* the linear address decides alignment, not the offset (memory_stages()) */
+	if (vec && (in->flags & F_ALIGN) && (a->la & (size - 1)))
+		return HANDOVER;
+	if (!vec && (c->r.cr0 & CR0_AM) && (c->r.rflags & RFL_AC) && c->cpl == 3 &&
+	    (a->la & ((size > 8 ? 8 : size) - 1)))
+		return HANDOVER;
+	if (!segment_ok(c, a))
+		return HANDOVER;
+
+	/* from here on, the pipeline's calls on its plain path */
+	if (((c->hook_mask >> XG_EMU_X86_STAGE_DECODE) & 1) &&
+	    (rc = xg_emu_x86_stage_hook(c, XG_EMU_X86_STAGE_DECODE)))
+		return rc;
+	c->res->stage = XG_EMU_X86_STAGE_LEGALITY; /* plan()'s, where load_xsave runs */
+	if (vec && (rc = xg_emu_x86_load_xsave(c)))
+		return rc;
+	c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
+	if ((rc = translate_pieces(c, a)))
+		return rc;
+	c->res->stage = XG_EMU_X86_STAGE_READ;
+	if (!store && (rc = read_pieces(c, a)))
+		return rc;
+
+	/* the move: exec_mov() and exec_vmov() for an unmasked memory operand */
+	switch (cls) {
+	case FAST_GP_LOAD: {
+		uint64_t v = 0;
+		memcpy(&v, c->mem, size);
+		xg_emu_x86_gpr_set(c, in->reg, size, v);
+		break;
+	}
+	case FAST_GP_STORE: {
+		uint64_t v = xg_emu_x86_gpr_get(c, in->reg, size);
+		memcpy(c->mem, &v, size);
+		break;
+	}
+	case FAST_VEC_LOAD: {
+		/* legacy SSE keeps the bits above 127; VEX and EVEX zero them (SDM Vol. 1
+		 * 14.1.3, Vol. 2 2.3.10, 2.7) */
+		uint8_t v[64];
+		if (in->enc == XG_EMU_X86_ENC_LEGACY)
+			xg_emu_x86_vec_get(c, in->reg, v);
+		else
+			memset(v, 0, sizeof(v));
+		memcpy(v, c->mem, size);
+		xg_emu_x86_vec_set(c, in->reg, v);
+		break;
+	}
+	case FAST_VEC_STORE: {
+		uint8_t v[64];
+		xg_emu_x86_vec_get(c, in->reg, v);
+		memcpy(c->mem, v, size);
+		break;
+	}
+	}
+	c->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
+	return xg_emu_x86_commit(c, 1);
+}
+
+/* The entry for these bytes (all of the instruction given), or -1. */
+static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t n)
+{
+	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++) {
+		unsigned len = m->key[i].len;
+		if (len && len <= n && !memcmp(m->key[i].bytes, bytes, len))
+			return i;
+	}
+	return -1;
+}
+
+static void compile(struct xg_emu_x86_memo *m, int slot, const struct xg_emu_x86_ctx *c)
+{
+	const struct xg_emu_x86_insn *in = c->in;
+	unsigned size = 0, cls = classify(in, &size);
+
+	if (cls == FAST_NONE || !in->len || in->len > 15)
+		return;
+	if (slot < 0) {
+		slot = (int)(m->next % XG_EMU_X86_MEMO_ENTRIES);
+		m->next = (uint32_t)(slot + 1) % XG_EMU_X86_MEMO_ENTRIES;
+	}
+	m->key[slot].len = in->len;
+	memcpy(m->key[slot].bytes, in->bytes, in->len);
+	m->ent[slot].mode = (uint8_t)c->mode;
+	m->ent[slot].real = (uint8_t)c->real;
+	m->ent[slot].cls = (uint8_t)cls;
+	m->ent[slot].size = (uint8_t)size;
+	m->ent[slot].insn = *in;
+}
+
+enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops, void *opaque,
+					       const uint8_t *bytes, size_t n,
+					       struct xg_emu_x86_memo *memo,
+					       struct xg_emu_x86_result *res)
+{
+	struct xg_emu_x86_ctx c;
+	int rc, slot, matched = 0;
+
+	/* a hook at another stage than DECODE sees stages the short path does not have */
+	if (!memo || (ops->hook && ops->hook_stages != 1u << XG_EMU_X86_STAGE_DECODE))
+		return xg_emu_x86_emulate(ops, opaque, bytes, n, res);
+	if ((rc = xg_emu_x86_begin(&c, ops, opaque, res)))
+		return (enum xg_emu_x86_status)rc;
+	slot = bytes ? lookup(memo, bytes, n > 15 ? 15 : n) : -1;
+	if (slot >= 0 && memo->ent[slot].mode == c.mode && memo->ent[slot].real == c.real &&
+	    memo->ent[slot].cls != FAST_NONE) {
+		matched = 1;
+		res->insn = memo->ent[slot].insn;
+		rc = fast(&c, memo->ent[slot].cls, memo->ent[slot].size);
+		if (rc != HANDOVER) {
+			memo->hits++;
+			return (enum xg_emu_x86_status)xg_emu_x86_finish(&c, rc);
+		}
+		/* the working copy is as begin left it, but for the access list */
+		c.nacc = 0;
+	}
+	memo->misses++;
+	rc = xg_emu_x86_run(&c, bytes, n);
+	if (rc == XG_EMU_X86_OK && !matched)
+		compile(memo, slot, &c);
+	return (enum xg_emu_x86_status)rc;
+}

@@ -181,6 +181,9 @@ static int needs_avx512_state(const struct xg_emu_x86_insn *in)
 static const char no_avx512[] = "this VMM cannot carry the AVX-512 register state (opmask, "
 				"ZMM bits 511:256, ZMM16-31) that the instruction needs";
 
+/* At DECODE only, and its answer depends on the decoded instruction and the VMM's flags
+ * alone: what a memo of compiled instructions needs (xg_emu_x86.h), which calls it on each
+ * hit too. */
 static int b_hook(void *o, enum xg_emu_x86_stage stage, const struct xg_emu_x86_insn *in,
 		  const struct xg_emu_x86_exception *exc)
 {
@@ -250,7 +253,7 @@ static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 }
 
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
-		   struct xg_emu_x86_result *res, char *why, size_t n)
+		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
 {
 	struct bridge b = {.ops = ops, .opaque = opaque, .why = why, .n = n};
 	const uint8_t *bytes;
@@ -261,7 +264,7 @@ int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_
 		why[0] = 0;
 	if (exit_bytes(x, &bytes, &len, why, n) || !have_ops(ops, why, n))
 		return -1;
-	st = xg_emu_x86_emulate(&bridge_ops, &b, bytes, len, res);
+	st = xg_emu_x86_emulate_memo(&bridge_ops, &b, bytes, len, memo, res);
 	switch (st) {
 	case XG_EMU_X86_OK:
 	case XG_EMU_X86_EXCEPTION:

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "exitgate.h"
+#include "emu/x86/xg_emu_x86.h" /* struct xg_emu_x86_memo */
 
 /* Handler slots: one per exit reason number, then the kinds the decoder splits off. */
 #define XG_SLOT_REASONS	  64
@@ -217,6 +218,7 @@ struct xg_vcpu {
 	char dump_prev[256]; /* file name of this vCPU's last dump in this run, "" if none */
 	struct xg_vcpu *next;
 	struct xg_prof_shim *prof_shim;
+	struct xg_emu_x86_memo memo; /* the x86 emulator's compiled instructions (verdict.c) */
 };
 
 /* One guest's xg.store: a hash table bounded in entries, key and value sizes, whose bytes

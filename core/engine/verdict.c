@@ -647,7 +647,8 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		if (x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs) {
 			struct xg_emu_x86_result res;
 			char why[160];
-			if (xg_emulate_x86(&v->ops, v->opaque, x, &res, why, sizeof(why))) {
+			if (xg_emulate_x86(&v->ops, v->opaque, x, &v->memo, &res, why,
+					   sizeof(why))) {
 				snprintf(msg, n, "verdict 'emulate': %s", why);
 				return XG_NEXT_ERROR;
 			}

@@ -712,12 +712,17 @@ int xg_vcpu_dump(xg_vcpu *v, const char *note, char *path, size_t path_size, str
  * would raise it. The VMM may call it directly too.
  */
 struct xg_emu_x86_result; /* xg_emu_x86.h */
+struct xg_emu_x86_memo;	  /* xg_emu_x86.h */
 
 /* 0 when the instruction was emulated or its exception injected (res says which), -1 with
  * why when it could not be (not an x86 emulation failure, an instruction the emulator does
- * not do, missing ops, a host failure). Nothing in the guest changed on -1. */
+ * not do, missing ops, a host failure). Nothing in the guest changed on -1. `memo` (NULL:
+ * none) is the vCPU's memo of compiled instructions (xg_emu_x86_emulate_memo in
+ * xg_emu_x86.h): a repeated move between memory and a register then takes a short path with
+ * the same outcome; one memo per vCPU, zeroed before its first use. */
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
-		   struct xg_emu_x86_result *res, char *why, size_t n);
+		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why,
+		   size_t n);
 /* 1 if the exit carries an instruction for exitgate's emulator at all (an x86 emulation
  * failure: KVM's bytes, or CS:RIP to fetch them from); 0 with why otherwise. An MMIO, IO or
  * MSR exit does not: a VMM whose own `emulate` op finishes those says so with that op. */

@@ -20,6 +20,12 @@
  * "XSAVE image lent" rows run the same corpus through ops that lend the fake vCPU's image
  * (lend_xsave, as the KVM backend does) instead of copying it in and out.
  *
+ * The memo rows take the corpus instructions of the memo's classes (xg_emu_x86_emulate_memo:
+ * GP mov, unmasked full-width vector moves), each with its own memo, compiled once before the
+ * timing, as a vCPU that exits on the same instruction keeps it: the pipeline against the
+ * memo's short path, warm and cold (the memo is evicted with the rest), both with the hook
+ * exitgate's bridge sets.
+ *
  *   bench_emu [rounds [reps [evict_mib [row]]]]        defaults 20000 7 4 all
  *
  * `row` runs one row alone (decode, emulate, cold-decode, cold-emulate), for a simulator:
@@ -242,7 +248,12 @@ static double median(double *v, int k)
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
-enum { T_DECODE, T_EMULATE, T_EMULATE_LEND, T_CLOCK };
+enum { T_DECODE, T_EMULATE, T_EMULATE_LEND, T_CLOCK, T_MEMO };
+
+/* One memo per corpus instruction, as a vCPU exiting on that one again and again keeps it;
+ * memo_class[i] is 1 for the instructions a memo takes (its short path ran). */
+static struct xg_emu_x86_memo memos[NCORPUS];
+static int memo_class[NCORPUS];
 
 /* One instruction timed alone after an eviction: ns (the clock's own cost included). */
 static double cold_one(int what, size_t i, long *ok)
@@ -262,18 +273,44 @@ static double cold_one(int what, size_t i, long *ok)
 	else if (what == T_EMULATE || what == T_EMULATE_LEND)
 		*ok += xg_emu_x86_emulate(what == T_EMULATE ? &ops : &ops_lend, NULL, corpus[i],
 					  corpus_len[i], &res) == XG_EMU_X86_OK;
+	else if (what == T_MEMO)
+		*ok += xg_emu_x86_emulate_memo(&ops_hook, NULL, corpus[i], corpus_len[i], &memos[i],
+					       &res) == XG_EMU_X86_OK;
 	t1 = now();
 	return t1 - t0;
 }
 
-/* A cold pass: every corpus instruction `rounds` times, each after an eviction; mean ns. */
-static double cold_pass(int what, long rounds, long *ok)
+/* A cold pass: every corpus instruction `rounds` times, each after an eviction; mean ns.
+ * With `memo_only`, the memo's classes only. */
+static double cold_pass(int what, long rounds, long *ok, int memo_only)
 {
 	double sum = 0;
+	long k = 0;
 	for (long r = 0; r < rounds; r++)
 		for (size_t i = 0; i < NCORPUS; i++)
-			sum += cold_one(what, i, ok);
-	return sum / (rounds * (double)NCORPUS);
+			if (!memo_only || memo_class[i])
+				sum += cold_one(what, i, ok), k++;
+	return k ? sum / (double)k : 0;
+}
+
+/* A warm pass over the memo's classes, through the pipeline or the memo: ns per insn. */
+static double warm_memo_pass(int memo, long rounds, long *ok)
+{
+	struct xg_emu_x86_result res;
+	double t0 = now();
+	long k = 0;
+	for (long r = 0; r < rounds; r++)
+		for (size_t i = 0; i < NCORPUS; i++) {
+			if (!memo_class[i])
+				continue;
+			vcpu.r = vcpu.r0;
+			*ok += (memo ? xg_emu_x86_emulate_memo(&ops_hook, NULL, corpus[i],
+							       corpus_len[i], &memos[i], &res)
+				     : xg_emu_x86_emulate(&ops_hook, NULL, corpus[i], corpus_len[i],
+							  &res)) == XG_EMU_X86_OK;
+			k++;
+		}
+	return (now() - t0) / (double)(k ? k : 1);
 }
 
 int main(int argc, char **argv)
@@ -289,7 +326,9 @@ int main(int argc, char **argv)
 	struct xg_emu_x86_result res;
 	double t0, t, t_dec = 1e30, t_emu = 1e30, t_hook = 1e30, t_lend = 1e30, t_cs, t_csi,
 		      t_simd[NSIMD];
-	double c_clk[64], c_dec[64], c_emu[64], c_lend[64];
+	double c_clk[64], c_dec[64], c_emu[64], c_lend[64], c_mpipe[64], c_memo[64];
+	double t_mpipe = 1e30, t_memo = 1e30;
+	size_t nmemo = 0;
 	csh h;
 	cs_insn *ci;
 
@@ -333,6 +372,17 @@ int main(int argc, char **argv)
 	vcpu.xs[0] = 0x7f, vcpu.xs[1] = 0x03, vcpu.xs[24] = 0x80, vcpu.xs[25] = 0x1f;
 	vcpu.xs[XG_EMU_X86_XS_XSTATE_BV] = 0xe7;
 	vcpu.r0 = vcpu.r;
+	/* which corpus instructions the memo takes: compiled by a first run, a hit on the next */
+	for (size_t i = 0; i < NCORPUS; i++) {
+		for (int k = 0; k < 2; k++) {
+			vcpu.r = vcpu.r0;
+			xg_emu_x86_emulate_memo(&ops_hook, NULL, corpus[i], corpus_len[i],
+						&memos[i], &res);
+		}
+		memo_class[i] = memos[i].hits == 1;
+		nmemo += memo_class[i];
+	}
+	vcpu.r = vcpu.r0;
 
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
 		return 1;
@@ -384,20 +434,27 @@ int main(int argc, char **argv)
 			}
 		t = (now() - t0) / n;
 		t_lend = t < t_lend ? t : t_lend;
+		t = warm_memo_pass(0, rounds, &ok);
+		t_mpipe = t < t_mpipe ? t : t_mpipe;
+		t = warm_memo_pass(1, rounds, &ok);
+		t_memo = t < t_memo ? t : t_memo;
 	}
 
 	/* cold: the clock alone, decode, decode+emulate, interleaved pass by pass */
 	for (int k = 0; k < reps; k++) {
 		long dummy = 0;
-		c_clk[k] = c_dec[k] = c_emu[k] = c_lend[k] = 0;
+		c_clk[k] = c_dec[k] = c_emu[k] = c_lend[k] = c_mpipe[k] = c_memo[k] = 0;
 		if (all)
-			c_clk[k] = cold_pass(T_CLOCK, cold_rounds, &dummy);
+			c_clk[k] = cold_pass(T_CLOCK, cold_rounds, &dummy, 0);
 		if (all || !strcmp(row, "cold-decode"))
-			c_dec[k] = cold_pass(T_DECODE, only_cold ? rounds : cold_rounds, &ok);
+			c_dec[k] = cold_pass(T_DECODE, only_cold ? rounds : cold_rounds, &ok, 0);
 		if (all || !strcmp(row, "cold-emulate"))
-			c_emu[k] = cold_pass(T_EMULATE, only_cold ? rounds : cold_rounds, &ok);
-		if (all)
-			c_lend[k] = cold_pass(T_EMULATE_LEND, cold_rounds, &ok);
+			c_emu[k] = cold_pass(T_EMULATE, only_cold ? rounds : cold_rounds, &ok, 0);
+		if (all) {
+			c_lend[k] = cold_pass(T_EMULATE_LEND, cold_rounds, &ok, 0);
+			c_mpipe[k] = cold_pass(T_EMULATE, cold_rounds, &ok, 1);
+			c_memo[k] = cold_pass(T_MEMO, cold_rounds, &ok, 1);
+		}
 	}
 	if (!all) {
 		printf("%s: %ld successes\n", row, ok);
@@ -461,6 +518,13 @@ int main(int argc, char **argv)
 	printf("  exitgate decode, cold      %8.1f ns/insn\n", median(c_dec, reps) - clk);
 	printf("  exitgate decode+emulate, cold %5.1f ns/insn\n", median(c_emu, reps) - clk);
 	printf("  ... XSAVE image lent, cold %8.1f ns/insn\n", median(c_lend, reps) - clk);
+	printf("  the memo's classes (%zu of the corpus: GP mov, unmasked vector moves), each "
+	       "repeated as a vCPU's exits repeat it, exitgate's hook at DECODE:\n",
+	       nmemo);
+	printf("  decode+emulate, pipeline   %8.1f ns/insn, cold %8.1f\n", t_mpipe,
+	       median(c_mpipe, reps) - clk);
+	printf("  decode+emulate, memo       %8.1f ns/insn, cold %8.1f\n", t_memo,
+	       median(c_memo, reps) - clk);
 	printf("  capstone cs_disasm detail  %8.1f ns/insn\n", t_cs);
 	printf("  capstone cs_disasm_iter    %8.1f ns/insn\n", t_csi);
 	printf("  decode speed-up vs cs_disasm: %.1fx (vs cs_disasm_iter: %.1fx)\n", t_cs / t_dec,

@@ -81,7 +81,7 @@ static int emulate_next(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops, uint8_t 
 		return -1;
 	}
 	*bv = u64_at(xs, XG_EMU_X86_XS_XSTATE_BV);
-	return xg_emulate_x86(ops, v, &x, &res, why, n);
+	return xg_emulate_x86(ops, v, &x, NULL, &res, why, n);
 }
 
 int main(void)

@@ -26,8 +26,7 @@ static void no_x86(char *why, size_t n)
 }
 
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
-		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why,
-		   size_t n)
+		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
 {
 	no_x86(why, n);
 	return -1;

@@ -336,9 +336,38 @@ static unsigned gen_insn(uint8_t *b, int mode64)
 		b[n++] = rn(2) ? seg_pfx[rn(6)] : pf[rn(5)];
 	}
 	if (k < 40) { /* GP mov */
+		unsigned kind = rn(10);
 		if (mode64 && rn(2))
 			b[n++] = (uint8_t)(0x40 | rn(16));
-		b[n++] = (uint8_t)(0x88 + rn(4));
+		if (kind < 5) {
+			b[n++] = (uint8_t)(0x88 + rn(4));
+		} else if (kind < 7) { /* movzx, movsx; movsxd */
+			if (kind == 6 && mode64) {
+				b[n++] = 0x63;
+			} else {
+				static const uint8_t x[] = {0xb6, 0xb7, 0xbe, 0xbf};
+				b[n++] = 0x0f;
+				b[n++] = x[rn(4)];
+			}
+		} else if (kind < 9) { /* mov m, imm: /0, now and then another /r */
+			b[n++] = (uint8_t)(0xc6 + rn(2));
+			b[n] = (uint8_t)(rn(3) << 6 | (rn(8) ? 0 : rn(8)) << 3 | rn(8));
+			b[n + 1] = (uint8_t)rnd();
+			n += 2;
+			for (unsigned i = 0; i < 8; i++) /* displacement and immediate */
+				b[n++] = rn(2) ? (uint8_t)rn(64) : (uint8_t)rnd();
+			while (n < 15)
+				b[n++] = (uint8_t)rnd();
+			return n;
+		} else { /* moffs: an address in the window */
+			uint64_t a = WIN + rn(NPAGE * 4096);
+			b[n++] = (uint8_t)(0xa0 + rn(4));
+			for (unsigned i = 0; i < 8; i++)
+				b[n++] = (uint8_t)(a >> (8 * i));
+			while (n < 15)
+				b[n++] = (uint8_t)rnd();
+			return n;
+		}
 	} else if (k < 60) { /* legacy SSE moves */
 		static const uint8_t mp[] = {0, 0x66, 0xf3, 0xf2};
 		uint8_t m = mp[rn(4)];

@@ -425,7 +425,8 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
  * fault, a miss) hands the instruction, with nothing done, to the full pipeline; when that
  * completes one of the memo's classes, it is compiled into the memo (round robin over
  * XG_EMU_X86_MEMO_ENTRIES). The classes: GP MOV between a register and memory (88, 89, 8A,
- * 8B, every operand size) and the full-width vector moves between memory and XMM/YMM/ZMM
+ * 8B, A0-A3, every operand size), MOV of an immediate to memory (C6, C7), MOVZX, MOVSX and
+ * MOVSXD from memory, and the full-width vector moves between memory and XMM/YMM/ZMM
  * without a mask (legacy movups/movaps/movupd/movapd/movdqu/movdqa, the non-temporal movnt
  * forms and lddqu, their VEX forms, EVEX with no opmask, vmovdqu8/16/32/64 included). None of
  * them has a guest CPUID gate in the pipeline, so none has one here.
@@ -452,6 +453,7 @@ struct xg_emu_x86_memo {
 		uint8_t mode, real; /* the decoder's mode it was compiled in */
 		uint8_t cls;	    /* internal: which short path */
 		uint8_t size;	    /* the memory operand's bytes */
+		uint8_t reg;	    /* the register operand */
 		struct xg_emu_x86_insn insn;
 	} ent[XG_EMU_X86_MEMO_ENTRIES];
 	uint32_t next;	       /* the entry replaced next */

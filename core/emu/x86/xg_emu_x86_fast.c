@@ -25,20 +25,50 @@
 #define CR4_OSXSAVE (1ull << 18)
 
 /* The short paths (memo ent[].cls); 0 is none. */
-enum { FAST_NONE = 0, FAST_GP_LOAD, FAST_GP_STORE, FAST_VEC_LOAD, FAST_VEC_STORE };
+enum {
+	FAST_NONE = 0,
+	FAST_GP_LOAD,	  /* mov reg, m (8A, 8B, A0, A1) */
+	FAST_GP_STORE,	  /* mov m, reg (88, 89, A2, A3) */
+	FAST_GP_LOADX,	  /* movzx, movsx, movsxd reg, m */
+	FAST_GP_STOREIMM, /* mov m, imm (C6 /0, C7 /0) */
+	FAST_VEC_LOAD,
+	FAST_VEC_STORE
+};
 
 /* Returned by a short path that hands over to the pipeline: nothing was called. */
 #define HANDOVER (-1)
 
-/* The class of a decoded instruction the pipeline completed, and its operand size. */
-static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size)
+/* The class of a decoded instruction the pipeline completed, its memory operand's size and
+ * its register (plan_gp()'s and rm_size()'s rules for these). */
+static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size, unsigned *reg)
 {
+	unsigned dk = OPND_DST(in->flags), sk = OPND_SRC(in->flags);
+
 	if (!in->has_mem || in->vsib || in->lock)
 		return FAST_NONE;
-	if (in->op == OP_MOV && in->enc == XG_EMU_X86_ENC_LEGACY && in->map == XG_EMU_X86_MAP_1B &&
-	    in->opcode >= 0x88 && in->opcode <= 0x8b) {
+	*reg = in->reg;
+	if (in->enc == XG_EMU_X86_ENC_LEGACY && in->map == XG_EMU_X86_MAP_1B && in->op == OP_MOV) {
 		*size = in->opsize;
-		return OPND_DST(in->flags) == O_RM ? FAST_GP_STORE : FAST_GP_LOAD;
+		if (dk == O_RM && sk == O_IMM)
+			return FAST_GP_STOREIMM;
+		if ((dk == O_RM && sk == O_REG) || (dk == O_MOFFS && sk == O_ACC)) {
+			*reg = sk == O_ACC ? XG_EMU_X86_RAX : in->reg;
+			return FAST_GP_STORE;
+		}
+		if ((dk == O_REG && sk == O_RM) || (dk == O_ACC && sk == O_MOFFS)) {
+			*reg = dk == O_ACC ? XG_EMU_X86_RAX : in->reg;
+			return FAST_GP_LOAD;
+		}
+		return FAST_NONE;
+	}
+	if (in->enc == XG_EMU_X86_ENC_LEGACY &&
+	    (in->op == OP_MOVZX || in->op == OP_MOVSX || in->op == OP_MOVSXD) && dk == O_REG &&
+	    sk == O_RM) {
+		*size = (in->flags & F_SRC8)	? 1
+			: (in->flags & F_SRC16) ? 2
+			: in->opsize > 4	? 4
+						: in->opsize;
+		return FAST_GP_LOADX;
 	}
 	if (in->op == OP_VMOV && !(in->flags & F_X87) && (in->flags & F_SSE) && !in->bcast &&
 	    !(in->enc == XG_EMU_X86_ENC_EVEX && (in->aaa || in->z))) {
@@ -140,12 +170,13 @@ static int read_pieces(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
 }
 
 /* The compiled instruction on the working copy: HANDOVER before any call, or the status. */
-static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size)
+static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned reg)
 {
 	const struct xg_emu_x86_insn *in = c->in;
 	struct xg_emu_x86_acc *a = &c->acc[0];
 	int vec = cls == FAST_VEC_LOAD || cls == FAST_VEC_STORE;
-	int store = cls == FAST_GP_STORE || cls == FAST_VEC_STORE;
+	int store = cls == FAST_GP_STORE || cls == FAST_GP_STOREIMM || cls == FAST_VEC_STORE;
+	uint64_t ea;
 	int rc;
 
 	c->next_rip = c->r.rip + in->len;
@@ -153,8 +184,13 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size)
 		c->next_rip &= c->mode == 32 ? 0xffffffffull : 0xffffull;
 	if (!device_ok(c))
 		return HANDOVER;
-	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, size,
-			   store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+	/* plan_gp(): a moffs operand is its displacement at the address size */
+	ea = OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS
+		 ? (uint64_t)in->disp & (in->addrsize == 8   ? ~0ull
+					 : in->addrsize == 4 ? 0xffffffffull
+							     : 0xffffull)
+		 : xg_emu_x86_ea(c);
+	xg_emu_x86_add_acc(c, ea, in->seg, size, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	/* the linear address decides alignment, not the offset (memory_stages()) */
 	if (vec && (in->flags & F_ALIGN) && (a->la & (size - 1)))
 		return HANDOVER;
@@ -178,16 +214,29 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size)
 	if (!store && (rc = read_pieces(c, a)))
 		return rc;
 
-	/* the move: exec_mov() and exec_vmov() for an unmasked memory operand */
+	/* the move: exec_mov(), exec_movx() and exec_vmov() for an unmasked memory operand */
 	switch (cls) {
 	case FAST_GP_LOAD: {
 		uint64_t v = 0;
 		memcpy(&v, c->mem, size);
-		xg_emu_x86_gpr_set(c, in->reg, size, v);
+		xg_emu_x86_gpr_set(c, reg, size, v);
+		break;
+	}
+	case FAST_GP_LOADX: {
+		uint64_t v = 0;
+		memcpy(&v, c->mem, size);
+		if (in->op != OP_MOVZX && size < 8)
+			v = (uint64_t)((int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size));
+		xg_emu_x86_gpr_set(c, reg, in->opsize, v);
 		break;
 	}
 	case FAST_GP_STORE: {
-		uint64_t v = xg_emu_x86_gpr_get(c, in->reg, size);
+		uint64_t v = xg_emu_x86_gpr_get(c, reg, size);
+		memcpy(c->mem, &v, size);
+		break;
+	}
+	case FAST_GP_STOREIMM: {
+		uint64_t v = in->imm;
 		memcpy(c->mem, &v, size);
 		break;
 	}
@@ -228,7 +277,7 @@ static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t 
 static void compile(struct xg_emu_x86_memo *m, int slot, const struct xg_emu_x86_ctx *c)
 {
 	const struct xg_emu_x86_insn *in = c->in;
-	unsigned size = 0, cls = classify(in, &size);
+	unsigned size = 0, reg = 0, cls = classify(in, &size, &reg);
 
 	if (cls == FAST_NONE || !in->len || in->len > 15)
 		return;
@@ -242,6 +291,7 @@ static void compile(struct xg_emu_x86_memo *m, int slot, const struct xg_emu_x86
 	m->ent[slot].real = (uint8_t)c->real;
 	m->ent[slot].cls = (uint8_t)cls;
 	m->ent[slot].size = (uint8_t)size;
+	m->ent[slot].reg = (uint8_t)reg;
 	m->ent[slot].insn = *in;
 }
 
@@ -263,7 +313,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 	    memo->ent[slot].cls != FAST_NONE) {
 		matched = 1;
 		res->insn = memo->ent[slot].insn;
-		rc = fast(&c, memo->ent[slot].cls, memo->ent[slot].size);
+		rc = fast(&c, memo->ent[slot].cls, memo->ent[slot].size, memo->ent[slot].reg);
 		if (rc != HANDOVER) {
 			memo->hits++;
 			return (enum xg_emu_x86_status)xg_emu_x86_finish(&c, rc);

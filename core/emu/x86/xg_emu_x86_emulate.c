@@ -1268,8 +1268,6 @@ int xg_emu_x86_begin(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ops *ops,
 	c->x87_ran = c->partial_stores = c->xs_on_fault = 0;
 	c->on_fault = NULL;
 	c->nacc = 0;
-	/* an operand's bytes that are not read (masked elements) are zero */
-	memset(c->mem, 0, XG_EMU_X86_MEMZERO);
 	rc = ops->get_regs(opaque, &c->r);
 	if (rc < 0) {
 		memset(&res->insn, 0, sizeof(res->insn));
@@ -1294,6 +1292,9 @@ int xg_emu_x86_begin(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ops *ops,
 /* The whole pipeline on a ctx that xg_emu_x86_begin set up (the memo hands over here). */
 int xg_emu_x86_run(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n)
 {
+	/* an operand's bytes that are not read (masked elements) are zero (the memo's short
+	 * path reads and writes whole operands: it needs no zeroing) */
+	memset(c->mem, 0, XG_EMU_X86_MEMZERO);
 	return xg_emu_x86_finish(c, emulate(c, bytes, n));
 }
 

@@ -120,9 +120,17 @@ static int v_set_xsave(void *o, const void *xs)
 	return 0;
 }
 
+/* The window, and the two pages at the ends of the 32-bit linear space, the last one backed by
+ * window page 5 and the first by page 4: outside 64-bit mode an access across 4 GiB goes on at
+ * linear address 0 (SDM Vol. 3A 3.3.1 - 32-bit linear addresses). */
+#define TOP_LA 0xfffff000ull
 static int page(uint64_t la)
 {
-	return la >= WIN && la < WIN + NPAGE * 4096ull ? (int)((la - WIN) >> 12) : -1;
+	if (la >= WIN && la < WIN + NPAGE * 4096ull)
+		return (int)((la - WIN) >> 12);
+	if (la >= TOP_LA && la < 0x100000000ull)
+		return 5;
+	return la < 0x1000 ? 4 : -1;
 }
 
 static int v_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
@@ -167,7 +175,7 @@ static int v_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x8
 			m->present[(p + 1) % NPAGE] ^= 1;
 		return 0;
 	}
-	memcpy(buf, m->mem + (la - WIN), size);
+	memcpy(buf, m->mem + 4096 * p + (la & 4095), size);
 	return 0;
 }
 
@@ -181,7 +189,7 @@ static int v_write(void *o, uint64_t la, const void *buf, unsigned size)
 	if (p < 0 || (la & 4095) + size > 4096)
 		return -14;
 	if (!m->mmio[p])
-		memcpy(m->mem + (la - WIN), buf, size);
+		memcpy(m->mem + 4096 * p + (la & 4095), buf, size);
 	return 0;
 }
 
@@ -394,7 +402,8 @@ static void c_rbx64(struct vm *m, unsigned a)
 {
 	static const uint64_t v[] = {0x00007ffffffffffcull, 0x00007ffffffffff8ull,
 				     0xffff800000000000ull, 0xffff7ffffffffffcull,
-				     0x00ffffffffffff00ull, 0xfffffffffffffffeull};
+				     0x00ffffffffffff00ull, 0xfffffffffffffffeull,
+				     0x00007ffffffffffeull, 0xffff7fffffffffffull};
 	m->r.gpr[XG_EMU_X86_RBX] = v[a];
 }
 static void c_mode(struct vm *m, unsigned a)
@@ -497,7 +506,7 @@ struct dcase {
 	unsigned len; /* bytes given (the VMM's insn_size); 15 if 0 */
 	unsigned rbx; /* the operand's register before the first exit */
 	const struct xg_emu_x86_ops *ops;
-	struct step steps[12];
+	struct step steps[16];
 };
 
 static const struct dcase dcases[] = {
@@ -552,8 +561,9 @@ static const struct dcase dcases[] = {
      PAGE(1) + 8,
      NULL,
      {S(c_dstype, 7), S(c_dslimit, PAGE(1) + 8), S(c_dslimit, PAGE(1) + 7), S(c_dstype, 1),
-      S(c_dstype, 0xb), S(c_dstype, 0x9), S(c_dstype, 3), S(c_dsflag, 0), S(c_dsflag, 0),
-      S(c_dsflag, 1), S(c_dsflag, 1), S(c_dslimit, PAGE(1) + 11)}},
+      S(c_dslimit, PAGE(1) + 11), S(c_dsflag, 0), S(c_dsflag, 0), S(c_dsflag, 1), S(c_dsflag, 1),
+      S(c_dstype, 0xb), S(c_dstype, 0x9), S(c_dstype, 3), S(c_dslimit, PAGE(1) + 10),
+      S(c_dslimit, PAGE(1) + 11)}},
     {"32-bit mov [ebx],eax: read-only data segment, expand-down writable",
      M32,
      {0x89, 0x03},
@@ -667,6 +677,23 @@ static const struct dcase dcases[] = {
      &ops_hook2,
      {S(c_none, 0), S(c_page, 1), S(c_page, 1), S(c_none, 0), S(c_none, 0), S(c_none, 0),
       S(c_none, 0), S(c_none, 0), S(c_none, 0), S(c_none, 0), S(c_none, 0), S(c_none, 0)}},
+    {"32-bit and compatibility mode: an access across 4 GiB wraps to linear 0",
+     M32,
+     {0x8b, 0x03},
+     0,
+     0xfffffff0u,
+     NULL,
+     {S(c_gpr, 0xfffffffeu), S(c_page, 4), S(c_page, 4), S(c_gpr, 0xffffffffu), S(c_mode, MCOMPAT),
+      S(c_gpr, 0xfffffffdu), S(c_page, 4), S(c_page, 4), S(c_dsbase, 0x10), S(c_gpr, 0xffffffeeu),
+      S(c_gpr, 0xffffffefu), S(c_ro, 4), S(c_mode, M32)}},
+    {"32-bit mov [ebx],eax and movups across 4 GiB",
+     M32,
+     {0x0f, 0x11, 0x03},
+     0,
+     0xffffffe0u,
+     NULL,
+     {S(c_gpr, 0xfffffff8u), S(c_page, 4), S(c_page, 4), S(c_ro, 4), S(c_ro, 4), S(c_mode, MCOMPAT),
+      S(c_gpr, 0xfffffff1u), S(c_dsbase, 0xfffffff0u), S(c_gpr, 0x8), S(c_gpr, 0x11)}},
     {"SS-relative mov eax,[rbp]: #SS at the canonical edge, 16-bit SS limit",
      M64,
      {0x8b, 0x45, 0x00},

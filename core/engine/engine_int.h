@@ -128,6 +128,9 @@ struct xg_lstate {
 	int in_call;
 	const struct xg_exit *x;
 	int kvm_errno;
+	/* what every call pushes, held so that a call looks nothing up by key (sandbox.c) */
+	struct xg_exit_lua *view; /* the state's reused exit object */
+	int vcpu_ref;		  /* the vcpu object's registry slot */
 	/* the policy */
 	int handlers[XG_SLOTS];
 	char where[XG_SLOTS][72]; /* "web.lua:12" of each handler */

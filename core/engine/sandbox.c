@@ -40,7 +40,7 @@
 #define XG_VCPU_MT	    "exitgate.vcpu"
 #define XG_REGS_MT	    "exitgate.regs"
 
-static char env_key, vcpu_key, regs_key, module_key;
+static char env_key, regs_key, module_key;
 
 
 
@@ -1273,7 +1273,7 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	lua_pushliteral(L, "locked");
 	lua_setfield(L, -2, "__metatable");
 	lua_setmetatable(L, -2);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &vcpu_key);
+	ls->vcpu_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* an integer key: the registry's array */
 	lua_newuserdatauv(L, 1, 0);
 	luaL_newmetatable(L, XG_REGS_MT);
 	luaL_setfuncs(L, rmeta, 0);
@@ -1282,10 +1282,9 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	lua_setmetatable(L, -2);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &regs_key);
 
-	xg_exit_lua_open(L);
+	ls->view = xg_exit_lua_open(L);
 	xg_exit_lua_set_fallback(L, exit_fallback);
 	xg_exit_lua_set_fallback_names(L, "disasm, regs, errno");
-	(void)ls;
 }
 
 static int set_err(struct xg_error *err, const char *fmt, ...)
@@ -1761,34 +1760,21 @@ static const char *at_return(const struct xg_lstate *ls, char *buf, size_t n)
 	return buf;
 }
 
-/* What one protected call into a handler needs and gives back (see call_handler). */
-struct xg_call {
-	struct xg_lstate *ls;
-	int ref;
-	const struct xg_exit *x;
-	struct xg_verdict *out;
+/* What reading a verdict in protected mode needs and gives back (see read_verdict). */
+struct xg_read {
 	int *cache_shape;
-	int rc; /* 0: a verdict in out; 1: nil returned; 2: bad verdict (msg says why) */
+	struct xg_verdict *out;
+	int rc; /* 0: a verdict in out; 2: bad verdict (msg says why) */
 	char msg[300];
 };
 
-/* Runs inside the lua_pcall of xg_lstate_call, under the armed hook: pushing the arguments,
- * the handler and reading its verdict all raise errors only into that pcall. */
-static int call_handler(lua_State *L)
+/* Reads the verdict at index 2 inside a lua_pcall of xg_lstate_call, still under the call's
+ * limits: an error it raises (memory) goes only into that pcall. */
+static int read_verdict(lua_State *L)
 {
-	struct xg_call *c = lua_touserdata(L, 1);
-	struct xg_lstate *ls = c->ls;
+	struct xg_read *c = lua_touserdata(L, 1);
 
-	lua_settop(L, 0);
-	ls->lifted = 1; /* the arguments are the engine's allocations, not the policy's */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-	xg_exit_lua_push(L, c->x);
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &vcpu_key);
-	ls->lifted = 0;
-	lua_call(L, 2, 1);
-	if (lua_isnil(L, -1))
-		c->rc = 1;
-	else if (xg_verdict_from_lua(L, -1, c->out, c->cache_shape, c->msg, sizeof(c->msg)))
+	if (xg_verdict_from_lua(L, 2, c->out, c->cache_shape, c->msg, sizeof(c->msg)))
 		c->rc = 2;
 	return 0;
 }
@@ -1797,10 +1783,10 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 			    int *cache_shape, char *msg, size_t msg_size)
 {
 	lua_State *L = ls->L;
-	int slot = xg_slot_of(x), ref = ls->handlers[slot], st;
+	int slot = xg_slot_of(x), ref = ls->handlers[slot], st, rc = 0;
 	enum xg_fail f = XG_FAIL_NONE;
 	char rl[16];
-	struct xg_call c;
+	struct xg_read c;
 
 	ls->took_ns = 0; /* no call, no time: the engine adds took_ns after every return */
 	if (ref == LUA_NOREF) {
@@ -1813,22 +1799,38 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 		return XG_FAIL_NO_HANDLER;
 	}
 	*cache_shape = 0;
-	c.ls = ls;
-	c.ref = ref;
-	c.x = x;
-	c.out = out;
-	c.cache_shape = cache_shape;
-	c.rc = 0;
+	/*
+	 * The handler is called straight from here: the message handler, the function and its
+	 * two arguments are values the state already holds (light C function, registry array
+	 * slots, the reused exit object), so pushing them allocates nothing and cannot raise;
+	 * the stack of a state's base level has LUA_MINSTACK free slots (lua.h) for them.
+	 */
 	lua_settop(L, 0);
 	lua_pushcfunction(L, msgh);
-	lua_pushcfunction(L, call_handler);
-	lua_pushlightuserdata(L, &c);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	xg_exit_lua_push_view(L, ls->view, x);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->vcpu_ref);
 	ls->x = x;
 	ls->return_line = 0;
 	ls->cur_handler = ls->trace_returns ? ref : LUA_NOREF;
 	arm(ls, ls->instructions, ls->time_ns);
-	st = lua_pcall(L, 1, 0, 1);
-	ls->lifted = 0; /* an error may have left call_handler while it was lifted */
+	st = lua_pcall(L, 2, 1, 1);
+	if (st == LUA_OK) {
+		if (lua_isnil(L, 2)) {
+			rc = 1;
+		} else {
+			/* the verdict is read under the same limits, in protected mode */
+			c.cache_shape = cache_shape;
+			c.out = out;
+			c.rc = 0;
+			lua_pushcfunction(L, read_verdict);
+			lua_pushlightuserdata(L, &c);
+			lua_pushvalue(L, 2);
+			st = lua_pcall(L, 2, 0, 1);
+			rc = c.rc;
+		}
+	}
+	ls->lifted = 0; /* an error may have left a C function of ours while it was lifted */
 	if (ls->mem_pending && !ls->killed)
 		ls->killed = XG_FAIL_MEMORY;
 	disarm(ls);
@@ -1836,7 +1838,7 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 	 * of a trivial call): a call counts whole ticks, so the sum is right on average over
 	 * many calls (a call starts at a random point of a tick), not per call. */
 	ls->took_ns = clock_ns(CLOCK_MONOTONIC_COARSE) - ls->t0;
-	xg_exit_lua_expire(L);
+	xg_exit_lua_end_view(ls->view);
 	ls->x = NULL;
 	if (ls->killed) {
 		/* whatever a pcall in the policy made of it, the call was killed */
@@ -1866,13 +1868,13 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 		if (m && strncmp(m, ls->chunk, strlen(ls->chunk)))
 			snprintf(msg, msg_size, "policy %s: handler '%s' (%s): %s", ls->chunk,
 				 x->kind, ls->where[slot], m);
-	} else if (c.rc == 1) {
+	} else if (rc == 1) {
 		f = XG_FAIL_NO_VERDICT;
 		snprintf(msg, msg_size,
 			 "policy %s%s: handler '%s' (%s) returned no verdict (return xg.emulate(), "
 			 "xg.inject \"UD\", ...)",
 			 ls->chunk, at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot]);
-	} else if (c.rc == 2) {
+	} else if (rc == 2) {
 		f = XG_FAIL_BAD_VERDICT;
 		snprintf(msg, msg_size, "policy %s%s: handler '%s' (%s): %s", ls->chunk,
 			 at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot], c.msg);

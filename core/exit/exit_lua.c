@@ -16,23 +16,28 @@
 
 #define PROXY_MT "exitgate.exit"
 
-struct root {
+/* The root is also the engine's handle on the state's exit object (struct xg_exit_lua):
+ * it keeps the top-level proxy and its registry slot, so that binding an exit and pushing
+ * the object per call is a few stores and one array read, with no lookup by key. */
+struct xg_exit_lua {
 	const struct xg_exit *x;
 	uint32_t gen;
+	int ref; /* LUA_REGISTRYINDEX slot of top (an integer key: the registry's array) */
+	struct proxy *top;
 };
 
 struct proxy {
-	struct root *root;
+	struct xg_exit_lua *root;
 	uint32_t gen;
 	const struct xg_fieldset *fs;
 	const void *base;
 };
 
-static char root_key, proxy_key, maps_key, fallback_key, names_key;
+static char root_key, maps_key, fallback_key, names_key;
 
-static struct root *get_root(lua_State *L)
+static struct xg_exit_lua *get_root(lua_State *L)
 {
-	struct root *r;
+	struct xg_exit_lua *r;
 
 	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &root_key) == LUA_TUSERDATA) {
 		r = lua_touserdata(L, -1);
@@ -43,11 +48,13 @@ static struct root *get_root(lua_State *L)
 	r = lua_newuserdatauv(L, sizeof(*r), 0);
 	r->x = NULL;
 	r->gen = 1;
+	r->ref = LUA_NOREF;
+	r->top = NULL;
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &root_key);
 	return r;
 }
 
-static struct proxy *new_proxy(lua_State *L, struct root *r, const struct xg_fieldset *fs,
+static struct proxy *new_proxy(lua_State *L, struct xg_exit_lua *r, const struct xg_fieldset *fs,
 			       const void *base)
 {
 	struct proxy *p = lua_newuserdatauv(L, sizeof(*p), 0);
@@ -312,8 +319,9 @@ static int l_totable(lua_State *L)
 	return 1;
 }
 
-void xg_exit_lua_open(lua_State *L)
+struct xg_exit_lua *xg_exit_lua_open(lua_State *L)
 {
+	struct xg_exit_lua *r;
 	static const luaL_Reg meta[] = {
 		{"__index", l_index},
 		{"__newindex", l_newindex},
@@ -333,35 +341,43 @@ void xg_exit_lua_open(lua_State *L)
 		lua_rawsetp(L, LUA_REGISTRYINDEX, &maps_key);
 	}
 	lua_pop(L, 1);
-	get_root(L);
+	r = get_root(L);
+	if (!r->top) {
+		/* the one top-level exit object, made here so that no exit allocates it */
+		r->top = new_proxy(L, r, NULL, NULL);
+		r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	return r;
+}
+
+void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_exit *x)
+{
+	struct proxy *p = r->top;
+
+	r->x = x;
+	r->gen++;
+	p->gen = r->gen;
+	p->fs = xg_exit_fields(x);
+	p->base = x;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+}
+
+void xg_exit_lua_end_view(struct xg_exit_lua *r)
+{
+	r->x = NULL;
+	r->gen++;
 }
 
 void xg_exit_lua_push(lua_State *L, const struct xg_exit *x)
 {
-	struct root *r = get_root(L);
-	struct proxy *p;
+	struct xg_exit_lua *r = get_root(L);
 
-	r->x = x;
-	r->gen++;
-	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &proxy_key) == LUA_TUSERDATA) {
-		p = lua_touserdata(L, -1);
-	} else {
-		lua_pop(L, 1);
-		p = new_proxy(L, r, NULL, NULL);
-		lua_pushvalue(L, -1);
-		lua_rawsetp(L, LUA_REGISTRYINDEX, &proxy_key);
-	}
-	p->gen = r->gen;
-	p->fs = xg_exit_fields(x);
-	p->base = x;
+	xg_exit_lua_push_view(L, r->top ? r : xg_exit_lua_open(L), x);
 }
 
 void xg_exit_lua_expire(lua_State *L)
 {
-	struct root *r = get_root(L);
-
-	r->x = NULL;
-	r->gen++;
+	xg_exit_lua_end_view(get_root(L));
 }
 
 const struct xg_exit *xg_exit_lua_check(lua_State *L, int idx)

@@ -31,13 +31,21 @@
 
 #include "exitgate.h"
 
-/* Register the metatables in L (once per state; idempotent). */
-void xg_exit_lua_open(lua_State *L);
+/* The state's exit object as the engine holds it between calls (it lives as long as L). */
+struct xg_exit_lua;
 
-/* Push the state's exit object, now showing *x. *x must stay valid until expire. */
+/* Register the metatables in L and make the state's exit object (once per state;
+ * idempotent: later calls return the same handle). */
+struct xg_exit_lua *xg_exit_lua_open(lua_State *L);
+
+/* Push the state's exit object, now showing *x. *x must stay valid until expire. The
+ * _view forms take the handle from xg_exit_lua_open and look nothing up (the per-exit
+ * path); the others find it in L's registry. */
+void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *h, const struct xg_exit *x);
 void xg_exit_lua_push(lua_State *L, const struct xg_exit *x);
 
 /* Detach the current view: every later access through any proxy of it errors. */
+void xg_exit_lua_end_view(struct xg_exit_lua *h);
 void xg_exit_lua_expire(lua_State *L);
 
 /* The view behind the exit object at index idx, or NULL if idx is not a live exit object. */

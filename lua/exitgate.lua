@@ -18,20 +18,10 @@ M.exceptions = {
 -- The verdicts that take no argument are built once per state and handed out again while
 -- nothing has changed them, so that `return xg.emulate()` allocates nothing on the exit path
 -- (a fresh table per call is garbage the collector must chase on every exit; t_noalloc).
--- A table a policy changed (a field added or altered) is not handed out again: the next
--- call builds a new one. Two calls in one handler return the same table.
-local shared = {}
-local function reusable(kind)
-	local t = { verdict = kind }
-	shared[kind] = t
-	return function()
-		if rawget(t, "verdict") ~= kind or next(t) ~= "verdict" or next(t, "verdict") ~= nil then
-			t = { verdict = kind }
-			shared[kind] = t
-		end
-		return t
-	end
-end
+-- A table a policy changed (a field added, removed or altered) is not handed out again: the
+-- next call builds a new one. Two calls in one handler return the same table. The engine
+-- keeps them (C.reusable, core/engine/sandbox.c) and knows them when a handler returns one.
+local reusable = C.reusable
 
 -- Re-enter the guest after emulating the instruction (the built-in emulator or the VMM's).
 M.emulate = reusable("emulate")
@@ -102,7 +92,7 @@ function M.cache(v, by)
 	if type(v) ~= "table" then
 		error("xg.cache takes a verdict and a shape", 2)
 	end
-	if shared[rawget(v, "verdict")] == v then
+	if C.is_shared(v) then
 		v = { verdict = v.verdict } -- a shared one stays as it is
 	end
 	v.cache = by or "insn"

@@ -99,6 +99,8 @@ struct xg_logbucket {
 	uint64_t last_ns, suppressed;
 };
 
+#define XG_SHARED_MAX 6 /* no-argument verdicts lua/exitgate.lua builds once per state */
+
 /* One Lua state with its bounds and the policy loaded in it. */
 struct xg_lstate {
 	lua_State *L;
@@ -131,6 +133,13 @@ struct xg_lstate {
 	/* what every call pushes, held so that a call looks nothing up by key (sandbox.c) */
 	struct xg_exit_lua *view; /* the state's reused exit object */
 	int vcpu_ref;		  /* the vcpu object's registry slot */
+	/* the no-argument verdicts handed out again (xg.emulate() ...; sandbox.c): each
+	 * table, its registry anchor, its kind and kind name string, and the key "verdict" */
+	int n_shared;
+	const void *shared_t[XG_SHARED_MAX];
+	int shared_ref[XG_SHARED_MAX];
+	enum xg_verdict_kind shared_kind[XG_SHARED_MAX];
+	const char *shared_name[XG_SHARED_MAX], *verdict_str;
 	/* the policy */
 	int handlers[XG_SLOTS];
 	char where[XG_SLOTS][72]; /* "web.lua:12" of each handler */

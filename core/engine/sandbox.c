@@ -1111,6 +1111,129 @@ static int exit_fallback(lua_State *L)
 
 /* ---- the exitgate module's C side ------------------------------------------------------ */
 
+/* ---- verdicts without arguments -------------------------------------------------------
+ *
+ * xg.emulate(), xg.skip(), xg.resume() and xg.external_abort() hand out one table per state,
+ * {verdict = <name>}, again and again while nothing has changed it, so that `return
+ * xg.emulate()` allocates nothing on the exit path (a fresh table per call is garbage the
+ * collector must chase on every exit; t_noalloc). A table a policy changed (a field added,
+ * removed or altered) is not handed out again: the next call makes a new one. Two calls in
+ * one handler return the same table. When a handler returns one, the engine knows it by its
+ * address and reads it by checking it is still intact, not field by field by name.
+ */
+
+/* Whether the table at idx (absolute) holds exactly {verdict = <shared kind i's name>}:
+ * the key and the name are compared as the state's interned strings, which ls anchors. */
+static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int i)
+{
+	int ok;
+
+	lua_pushnil(L);
+	if (!lua_next(L, idx))
+		return 0;
+	ok = lua_type(L, -2) == LUA_TSTRING && lua_tostring(L, -2) == ls->verdict_str &&
+	     lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1) == ls->shared_name[i];
+	lua_pop(L, 1);
+	if (lua_next(L, idx)) {
+		lua_pop(L, 2);
+		return 0;
+	}
+	return ok;
+}
+
+/* The verdict the handler returned at idx, when it is one of the shared tables, intact:
+ * what xg_verdict_from_lua would read from it, without a lookup by name. */
+static int shared_verdict(struct xg_lstate *ls, lua_State *L, int idx, struct xg_verdict *out)
+{
+	const void *p = lua_topointer(L, idx);
+
+	for (int i = 0; i < ls->n_shared; i++)
+		if (p == ls->shared_t[i]) {
+			if (!shared_intact(L, ls, idx, i))
+				return 0;
+			memset(out, 0, sizeof(*out));
+			out->kind = ls->shared_kind[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* Makes shared kind i's table anew ({verdict = name}), the one handed out from now on;
+ * leaves it on the stack. */
+static void shared_make(lua_State *L, struct xg_lstate *ls, int i)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, "verdict"); /* interned: anchored by ls, so no allocation */
+	lua_pushstring(L, xg_verdict_name(ls->shared_kind[i]));
+	lua_rawset(L, -3);
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, LUA_REGISTRYINDEX, ls->shared_ref[i]); /* an existing slot: no allocation */
+	ls->shared_t[i] = lua_topointer(L, -1);
+}
+
+/* xg.emulate() and its kind: upvalue 1 the table handed out, 2 its index in ls. */
+static int c_shared(lua_State *L)
+{
+	struct xg_lstate *ls = get_ls(L);
+	int i = (int)lua_tointeger(L, lua_upvalueindex(2));
+
+	if (shared_intact(L, ls, lua_upvalueindex(1), i)) {
+		lua_pushvalue(L, lua_upvalueindex(1));
+		return 1;
+	}
+	shared_make(L, ls, i);
+	lua_copy(L, -1, lua_upvalueindex(1));
+	return 1;
+}
+
+/* C.reusable(name) for lua/exitgate.lua, once per kind while the module loads (lifted):
+ * the function that hands out the kind's shared table. */
+static int c_reusable(lua_State *L)
+{
+	struct xg_lstate *ls = get_ls(L);
+	const char *name = luaL_checkstring(L, 1);
+	int k = 1, i = ls->n_shared;
+
+	while (k < XG_VERDICT_COUNT && strcmp(name, xg_verdict_name((enum xg_verdict_kind)k)))
+		k++;
+	if (k == XG_VERDICT_COUNT || i == XG_SHARED_MAX)
+		return luaL_error(L, "reusable: '%s' is not a verdict, or too many", name);
+	if (!ls->verdict_str) {
+		lua_pushstring(L, "verdict");
+		ls->verdict_str = lua_tostring(L, -1);
+		luaL_ref(L, LUA_REGISTRYINDEX); /* anchors the string: its address stays */
+	}
+	lua_pushstring(L, name);
+	ls->shared_name[i] = lua_tostring(L, -1);
+	luaL_ref(L, LUA_REGISTRYINDEX);
+	ls->shared_kind[i] = (enum xg_verdict_kind)k;
+	lua_pushboolean(L, 0);
+	ls->shared_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+	ls->n_shared++;
+	shared_make(L, ls, i);
+	lua_pushinteger(L, i);
+	lua_pushcclosure(L, c_shared, 2);
+	return 1;
+}
+
+/* C.is_shared(v) for xg.cache: whether the table v is the one its kind's helper hands out
+ * (xg.cache copies it rather than mark it). */
+static int c_is_shared(lua_State *L)
+{
+	struct xg_lstate *ls = get_ls(L);
+	const void *p = lua_topointer(L, 1);
+	int yes = 0;
+
+	for (int i = 0; i < ls->n_shared && !yes; i++)
+		if (p == ls->shared_t[i]) {
+			lua_pushstring(L, "verdict");
+			yes = lua_rawget(L, 1) == LUA_TSTRING &&
+			      lua_tostring(L, -1) == ls->shared_name[i];
+		}
+	lua_pushboolean(L, yes);
+	return 1;
+}
+
 static int c_emulator_supports(lua_State *L)
 {
 	const struct xg_exit *x = xg_exit_lua_check(L, 1);
@@ -1460,9 +1583,17 @@ static int bind_handler(struct xg_lstate *ls, const char *k, int by_exit_name)
 		lua_pop(L, 1);
 		return -1;
 	}
-	lua_pushvalue(L, -1);
-	lua_getinfo(L, ">S", &ar);
-	snprintf(where, sizeof(where), "%s:%d", ar.short_src, ar.linedefined);
+	if (lua_tocfunction(L, -1) == c_shared) {
+		/* arm_nisv = xg.skip: the helper itself is the handler; it has no line */
+		lua_getupvalue(L, -1, 2);
+		snprintf(where, sizeof(where), "xg.%s",
+			 xg_verdict_name(ls->shared_kind[lua_tointeger(L, -1)]));
+		lua_pop(L, 1);
+	} else {
+		lua_pushvalue(L, -1);
+		lua_getinfo(L, ">S", &ar);
+		snprintf(where, sizeof(where), "%s:%d", ar.short_src, ar.linedefined);
+	}
 	for (int i = 0; i < n; i++) {
 		lua_pushvalue(L, -1);
 		ls->handlers[slots[i]] = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -1635,6 +1766,10 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	lua_setfield(L, -2, "version");
 	lua_pushcfunction(L, c_emulator_supports);
 	lua_setfield(L, -2, "emulator_supports");
+	lua_pushcfunction(L, c_reusable);
+	lua_setfield(L, -2, "reusable");
+	lua_pushcfunction(L, c_is_shared);
+	lua_setfield(L, -2, "is_shared");
 	lua_pushcfunction(L, c_log);
 	lua_setfield(L, -2, "log");
 	lua_pushstring(L, g->name);
@@ -1703,7 +1838,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 				ls->chunk, k, luaL_typename(L, -1));
 			goto fail;
 		}
-		if (lua_iscfunction(L, -1)) {
+		if (lua_iscfunction(L, -1) && lua_tocfunction(L, -1) != c_shared) {
 			/* a library function has no file or line to report, and skips the
 			 * argument checks a handler written for exits would make */
 			set_err(err,
@@ -1818,8 +1953,8 @@ enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struc
 	if (st == LUA_OK) {
 		if (lua_isnil(L, 2)) {
 			rc = 1;
-		} else {
-			/* the verdict is read under the same limits, in protected mode */
+		} else if (!shared_verdict(ls, L, 2, out)) {
+			/* any other verdict is read under the same limits, in protected mode */
 			c.cache_shape = cache_shape;
 			c.out = out;
 			c.rc = 0;

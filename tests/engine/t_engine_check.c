@@ -122,6 +122,18 @@ int main(void)
 	ok(!strstr(out, "run-good.lua"),
 	   "asking xg.emulator.supports(e) first, and emulate on emulation failures, is fine");
 
+	/* a helper bound as the handler itself names the helper: it has no line of the
+	 * policy's (nor one of exitgate.lua to pass off as the policy's) */
+	put_file("direct.lua", "local xg = require 'exitgate'\n"
+			       "return xg.policy { mmio = xg.emulate }\n");
+	p = put_file("direct.yaml", "guests:\n  a:\n    policy: direct.lua\n"
+				    "    vm:\n      payload: /bin/true\n");
+	is_int(check(p, out, sizeof(out)), 1, "mmio = xg.emulate under exitgate run");
+	like(out,
+	     "error: policy direct.lua: handler 'mmio' (xg.emulate): verdict 'emulate' under "
+	     "exitgate run",
+	     "the handler is named as xg.emulate: %s", out);
+
 	p = put_file("paths.yaml", "guests:\n  a:\n    policy: run-good.lua\n"
 				   "    dump_dir: /nonexistent-xg/dumps\n"
 				   "    vm:\n      payload: no-such-payload.bin\n");

@@ -1145,7 +1145,7 @@ static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int i)
  * what xg_verdict_from_lua would read from it, without a lookup by name. */
 static int shared_verdict(struct xg_lstate *ls, lua_State *L, int idx, struct xg_verdict *out)
 {
-	const void *p = lua_topointer(L, idx);
+	const void *p = lua_type(L, idx) == LUA_TTABLE ? lua_topointer(L, idx) : NULL;
 
 	for (int i = 0; i < ls->n_shared; i++)
 		if (p == ls->shared_t[i]) {
@@ -1221,7 +1221,7 @@ static int c_reusable(lua_State *L)
 static int c_is_shared(lua_State *L)
 {
 	struct xg_lstate *ls = get_ls(L);
-	const void *p = lua_topointer(L, 1);
+	const void *p = lua_type(L, 1) == LUA_TTABLE ? lua_topointer(L, 1) : NULL;
 	int yes = 0;
 
 	for (int i = 0; i < ls->n_shared && !yes; i++)

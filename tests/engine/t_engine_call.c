@@ -29,7 +29,8 @@ static const char policy[] =
     "  [8] = function() local v = xg.emulate() local r = xg.resume()\n"
     "          return (v.verdict == 'emulate' and next(v, 'verdict') == nil and r.verdict == "
     "'resume'\n"
-    "                  and next(r, 'verdict') == nil) and r or xg.stop 'changed one handed out' end,\n"
+    "                  and next(r, 'verdict') == nil) and r or xg.stop 'changed one handed out' "
+    "end,\n"
     /* one kept and changed after the call that got it: the next call gets a fresh one */
     "  [9] = function() kept = xg.resume() return kept end,\n"
     "  [10] = function() kept.verdict = 'stop' return xg.emulate() end,\n"
@@ -74,12 +75,12 @@ int main(void)
 	   xg_verdict_name(r.verdict));
 	r = io(v, 3);
 	ok(r.verdict == XG_VERDICT_EXTERNAL_ABORT && f.aborts == 1,
-	   "resume changed to external_abort is an external abort (%s)", xg_verdict_name(r.verdict));
+	   "resume changed to external_abort is an external abort (%s)",
+	   xg_verdict_name(r.verdict));
 	r = io(v, 4);
 	ok(r.fail == XG_FAIL_BAD_VERDICT, "its verdict removed, it is no verdict (%s)",
 	   xg_fail_name(r.fail));
-	like(xg_vcpu_last_error(v), "the table has no 'verdict' name", "%s",
-	     xg_vcpu_last_error(v));
+	like(xg_vcpu_last_error(v), "the table has no 'verdict' name", "%s", xg_vcpu_last_error(v));
 	xg_vcpu_stats(v, &st);
 	uint64_t hits = st.cache_hits;
 	r = io(v, 5);

@@ -21,14 +21,16 @@
  * the object per call is a few stores and one array read, with no lookup by key. */
 struct xg_exit_lua {
 	const struct xg_exit *x;
-	uint32_t gen;
+	/* 64 bits: bumped twice per exit, 32 would wrap after 2^31 exits (hours at the rates
+	 * a busy vCPU reaches) and a proxy a policy kept from then would read as live */
+	uint64_t gen;
 	int ref; /* LUA_REGISTRYINDEX slot of top (an integer key: the registry's array) */
 	struct proxy *top;
 };
 
 struct proxy {
 	struct xg_exit_lua *root;
-	uint32_t gen;
+	uint64_t gen;
 	const struct xg_fieldset *fs;
 	const void *base;
 };
@@ -366,6 +368,11 @@ void xg_exit_lua_end_view(struct xg_exit_lua *r)
 {
 	r->x = NULL;
 	r->gen++;
+}
+
+void xg_exit_lua_skip(struct xg_exit_lua *r, uint64_t n)
+{
+	r->gen += n;
 }
 
 void xg_exit_lua_push(lua_State *L, const struct xg_exit *x)

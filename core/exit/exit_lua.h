@@ -48,6 +48,9 @@ void xg_exit_lua_push(lua_State *L, const struct xg_exit *x);
 void xg_exit_lua_end_view(struct xg_exit_lua *h);
 void xg_exit_lua_expire(lua_State *L);
 
+/* For tests: as if n more views had been pushed and ended (the generation moves on). */
+void xg_exit_lua_skip(struct xg_exit_lua *h, uint64_t n);
+
 /* The view behind the exit object at index idx, or NULL if idx is not a live exit object. */
 const struct xg_exit *xg_exit_lua_check(lua_State *L, int idx);
 

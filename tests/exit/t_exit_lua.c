@@ -100,6 +100,18 @@ int main(void)
 	ok(xg_exit_lua_check(L, -1) == &b, "xg_exit_lua_check finds the live view");
 	lua_pop(L, 1);
 
+	/* A nested part stashed 2^32 views ago (hours of a busy vCPU: two per exit) is still
+	 * dead: the generation does not wrap back to its own. */
+	xg_exit_lua_push(L, &a);
+	lua_setglobal(L, "e");
+	LU("(function() old_insn = e.insn return old_insn.size end)()", "2");
+	xg_exit_lua_expire(L);
+	xg_exit_lua_skip(xg_exit_lua_open(L), (1ull << 32) - 2);
+	xg_exit_lua_push(L, &b);
+	lua_setglobal(L, "e");
+	LIKE("old_insn.size", "exit object used after its handler returned");
+	xg_exit_lua_expire(L);
+
 	/* No allocation per exit: 10000 exits, each read for its kind and address. */
 	lua_gc(L, LUA_GCCOLLECT);
 	lua_gc(L, LUA_GCSTOP);

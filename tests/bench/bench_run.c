@@ -3,8 +3,10 @@
  * handled four ways in one run, on /dev/kvm.
  *
  *   plain   hand-written C for the one instruction, the baseline a VMM has today: read the
- *           registers, KVM_GET_XSAVE, put the device's 32 bytes into XMM0 and YMM0's upper
- *           half, KVM_SET_XSAVE, RIP += 4, KVM_SET_REGS
+ *           registers, KVM_GET_XSAVE, translate RAX through the guest's page tables (walked
+ *           in guest RAM: mmio_loop.h guest_walk; a VMM cannot take a linear address for a
+ *           physical one), put the device's 32 bytes into XMM0 and YMM0's upper half,
+ *           KVM_SET_XSAVE, RIP += 4, KVM_SET_REGS
  *   cached  xg_handle_exit with `return xg.cache(xg.emulate(), "insn")`: after the first
  *           exit the verdict comes from the cache, and exitgate's emulator does the work
  *   lua     xg_handle_exit with `return xg.emulate()`: a Lua call on every exit
@@ -159,8 +161,13 @@ static int __attribute__((format(printf, 2, 3))) plain_fail(struct plain *p, con
 
 /* The registers as the engine's ops get them: the kvm_run copy when KVM keeps it current
  * (KVM_CAP_SYNC_REGS; api.rst 5, kvm_run: kvm_valid_regs), else KVM_GET_REGS. */
-static int plain_regs(struct plain *p, struct kvm_run *run, struct kvm_regs *r)
+static int plain_regs(struct plain *p, struct kvm_run *run, struct kvm_regs *r,
+		      struct kvm_sregs *s)
 {
+	if (run->kvm_valid_regs & KVM_SYNC_X86_SREGS)
+		*s = run->s.regs.sregs;
+	else if (xg_kvm_get_sregs(p->v, s, &p->err))
+		return -1;
 	if (run->kvm_valid_regs & KVM_SYNC_X86_REGS) {
 		*r = run->s.regs.regs;
 		return 0;
@@ -175,8 +182,9 @@ static int plain_regs(struct plain *p, struct kvm_run *run, struct kvm_regs *r)
 static int plain_handle(struct plain *p, struct kvm_run *run)
 {
 	struct kvm_regs r;
+	struct kvm_sregs sr;
 	uint8_t val[32];
-	uint64_t bv;
+	uint64_t bv, gpa;
 	int load;
 
 	phase(p, XG_PROF_DECODE);
@@ -193,28 +201,32 @@ static int plain_handle(struct plain *p, struct kvm_run *run)
 	else
 		return plain_fail(p, "the plain loop knows only this guest's two vmovdqu");
 	phase(p, XG_PROF_FETCH);
-	if (plain_regs(p, run, &r) || xg_kvm_get_xsave(p->v, p->xsave, p->xsave_size, &p->err))
+	if (plain_regs(p, run, &r, &sr) ||
+	    xg_kvm_get_xsave(p->v, p->xsave, p->xsave_size, &p->err))
 		return -1;
 	phase(p, XG_PROF_EMULATE);
+	if (guest_walk(p->vm, &sr, load ? r.rax : r.rbx, !load, &gpa))
+		return plain_fail(p, "%#llx: not mapped for this access",
+				  (unsigned long long)(load ? r.rax : r.rbx));
 	memcpy(&bv, p->xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
 	if (load) {
 		phase(p, XG_PROF_DEVICE);
-		if (dev_read(p->dev, r.rax, val, sizeof(val)))
-			return plain_fail(p, "no device at %#llx", (unsigned long long)r.rax);
+		if (dev_read(p->dev, gpa, val, sizeof(val)))
+			return plain_fail(p, "no device at %#llx", (unsigned long long)gpa);
 		phase(p, XG_PROF_EMULATE);
 		load_ymm0(p->xsave, p->xcr0, val);
 		phase(p, XG_PROF_WRITEBACK);
 		if (xg_kvm_set_xsave(p->v, p->xsave, p->xsave_size, &p->err))
 			return -1;
 	} else {
-		uint8_t *dst = xg_kvm_gpa_ptr(p->vm, r.rbx, sizeof(val));
+		uint8_t *dst = xg_kvm_gpa_ptr(p->vm, gpa, sizeof(val));
 		memset(val, 0, sizeof(val)); /* a component in its init state reads as zeros */
 		if (bv & 0x2)
 			memcpy(val, p->xsave + XG_EMU_X86_XS_XMM0, 16);
 		if (bv & 0x4)
 			memcpy(val + 16, p->xsave + XG_EMU_X86_XS_YMMH, 16);
 		if (!dst)
-			return plain_fail(p, "store to %#llx: not RAM", (unsigned long long)r.rbx);
+			return plain_fail(p, "store to %#llx: not RAM", (unsigned long long)gpa);
 		memcpy(dst, val, sizeof(val));
 	}
 	r.rip += sizeof(insn_load); /* both are 4 bytes */

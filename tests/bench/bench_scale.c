@@ -186,7 +186,9 @@ static int plain_handle(struct vc *c)
 	struct kvm_run *run = c->run;
 	struct xg_error err;
 	struct kvm_regs r;
+	struct kvm_sregs sr;
 	uint8_t val[32];
+	uint64_t gpa;
 	double t0;
 	int rc;
 
@@ -205,11 +207,16 @@ static int plain_handle(struct vc *c)
 	} else {
 		rc = xg_kvm_get_regs(c->v, &r, &err);
 	}
+	if (run->kvm_valid_regs & KVM_SYNC_X86_SREGS)
+		sr = run->s.regs.sregs;
+	else
+		rc = rc ? rc : xg_kvm_get_sregs(c->v, &sr, &err);
 	rc = rc ? rc : xg_kvm_get_xsave(c->v, c->xsave, c->xsave_size, &err);
 	c->in_ioctl += now() - t0;
 	if (rc)
 		goto fail;
-	if (dev_read(&c->dev, r.rax, val, sizeof(val))) {
+	/* a linear address: the guest's page tables say where it goes (mmio_loop.h) */
+	if (guest_walk(c->vm, &sr, r.rax, 0, &gpa) || dev_read(&c->dev, gpa, val, sizeof(val))) {
 		snprintf(c->error, sizeof(c->error), "no device at %#llx",
 			 (unsigned long long)r.rax);
 		return -1;

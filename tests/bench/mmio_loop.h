@@ -77,6 +77,43 @@ static void load_ymm0(uint8_t *xsave, uint64_t xcr0, const uint8_t val[32])
 	memcpy(xsave + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
 }
 
+/*
+ * The guest-physical address of linear address la, found as any VMM must find it before it
+ * touches a device for the guest: through the guest's own page tables, walked in guest RAM
+ * (SDM Vol. 3A 4.5: 4-level paging, 5-level with CR4.LA57, 1 GiB and 2 MiB pages). A careful
+ * hand-written handler checks what makes its one access fault - present bits, U/S at CPL 3,
+ * R/W for a write (CR0.WP, or at CPL 3) - and hands anything else back; it leaves out what
+ * exitgate's walk also checks (NX, SMAP/SMEP, reserved bits, the other paging modes). 0 and
+ * *gpa, or -1: not mapped that way, or not long-mode paging. The guest's mapping is not
+ * assumed: using a linear address as a physical one is right only for an identity map.
+ */
+static int guest_walk(struct xg_kvm_vm *vm, const struct kvm_sregs *s, uint64_t la, int write,
+		      uint64_t *gpa)
+{
+	int cpl3 = (s->cs.selector & 3) == 3, levels = (s->cr4 & (1u << 12)) ? 5 : 4;
+	uint64_t table = s->cr3 & 0x000ffffffffff000ull, e = 0;
+
+	if (!(s->cr0 & (1u << 31)) || !(s->efer & (1u << 10)))
+		return -1;
+	for (int l = levels; l >= 1; l--) {
+		unsigned shift = 12 + 9 * (unsigned)(l - 1);
+		const uint64_t *p = xg_kvm_gpa_ptr(vm, table + ((la >> shift) & 511) * 8, 8);
+		if (!p)
+			return -1;
+		e = *p;
+		if (!(e & 1) || (cpl3 && !(e & 4)) ||
+		    (write && !(e & 2) && (cpl3 || (s->cr0 & (1u << 16)))))
+			return -1;
+		if (l == 1 || ((l == 2 || l == 3) && (e & 0x80))) {
+			uint64_t mask = (1ull << shift) - 1;
+			*gpa = (e & 0x000ffffffffff000ull & ~mask) | (la & mask);
+			return 0;
+		}
+		table = e & 0x000ffffffffff000ull;
+	}
+	return -1;
+}
+
 static double now(void)
 {
 	struct timespec ts;

@@ -646,9 +646,13 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		}
 		if (x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs) {
 			struct xg_emu_x86_result res;
+			uint64_t hits = v->memo.hits;
 			char why[160];
-			if (xg_emulate_x86(&v->ops, v->opaque, x, &v->memo, &res, why,
-					   sizeof(why))) {
+			int rc = xg_emulate_x86(&v->ops, v->opaque, x, &v->memo, &res, why,
+						sizeof(why));
+			v->st.emulated++;
+			v->st.emulated_memo += v->memo.hits - hits;
+			if (rc) {
 				snprintf(msg, n, "verdict 'emulate': %s", why);
 				return XG_NEXT_ERROR;
 			}

@@ -567,6 +567,10 @@ struct xg_stats {
 	uint64_t dumps, logs, logs_suppressed;
 	uint64_t reloads, reload_failures, swaps;
 	uint64_t rebuilds; /* states rebuilt from their source after a memory-limit kill */
+	/* instructions exitgate's x86 emulator carried out for an emulate verdict, and of them
+	 * those its memo ran by the short path (a repeat of an instruction already compiled:
+	 * xg_emu_x86_emulate_memo) */
+	uint64_t emulated, emulated_memo;
 };
 
 /* Build an engine: compiles every guest's policy once (a check), so a broken policy is

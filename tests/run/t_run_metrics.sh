@@ -26,7 +26,8 @@ for conf in emulate.yaml failed.yaml; do
 		got=$(val "$S" "exitgate_exits_total{guest=\"$g\",reason=\"$r\"}")
 		[ "$want" = "$got" ] || bad="$bad exits[$r] $got != $want;"
 	done
-	for k in exits:engine_exits lua_calls:lua_calls cache_hits:cache_hits dumps:dumps \
+	for k in exits:engine_exits lua_calls:lua_calls cache_hits:cache_hits emulated:emulated \
+		emulated_memo:emulated_memo dumps:dumps \
 		reloads:reloads reload_failures:reload_failures swaps:swaps; do
 		want=$(js "$T/stats.json" "\$d->{guests}[0]{engine}{${k%%:*}}")
 		got=$(val "$S" "exitgate_${k#*:}_total{guest=\"$g\"}")

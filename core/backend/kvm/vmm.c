@@ -1164,6 +1164,9 @@ static void summary_to(struct guest *g, FILE *f)
 		(unsigned long long)s.lua_calls);
 	if (s.lua_calls)
 		fprintf(f, " taking %.3f s", (double)s.lua_ns / 1e9); /* the coarse clock: ms */
+	if (s.emulated)
+		fprintf(f, ", %llu emulated (%llu by the memo)", (unsigned long long)s.emulated,
+			(unsigned long long)s.emulated_memo);
 	for (int k = 1; k < XG_FAIL_COUNT; k++)
 		if (s.fails[k])
 			fprintf(f, ", %llu %s", (unsigned long long)s.fails[k],
@@ -1224,10 +1227,12 @@ static void counters_json(FILE *f, const uint64_t *by, const struct xg_stats *s)
 		}
 	fprintf(f,
 		"},\"engine\":{\"exits\":%llu,\"lua_calls\":%llu,\"lua_seconds\":%.9f,"
-		"\"cache_hits\":%llu,\"dumps\":%llu,\"swaps\":%llu,\"reloads\":%llu,"
+		"\"cache_hits\":%llu,\"emulated\":%llu,\"emulated_memo\":%llu,"
+		"\"dumps\":%llu,\"swaps\":%llu,\"reloads\":%llu,"
 		"\"reload_failures\":%llu,\"verdicts\":{",
 		(unsigned long long)s->exits, (unsigned long long)s->lua_calls,
 		(double)s->lua_ns / 1e9, (unsigned long long)s->cache_hits,
+		(unsigned long long)s->emulated, (unsigned long long)s->emulated_memo,
 		(unsigned long long)s->dumps, (unsigned long long)s->swaps,
 		(unsigned long long)s->reloads, (unsigned long long)s->reload_failures);
 	first = 1;

@@ -423,8 +423,8 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
  * translations, the reads, the move and the pipeline's own write-back. A #PF or a host
  * failure from those calls ends it as the pipeline would. Any other case (a check that would
  * fault, a miss) hands the instruction, with nothing done, to the full pipeline; when that
- * completes one of the memo's classes, it is compiled into the memo (round robin over
- * XG_EMU_X86_MEMO_ENTRIES). The classes: GP MOV between a register and memory (88, 89, 8A,
+ * completes one of the memo's classes, it may be compiled into the memo (see Replacement
+ * below). The classes: GP MOV between a register and memory (88, 89, 8A,
  * 8B, A0-A3, every operand size), MOV of an immediate to memory (C6, C7), MOVZX, MOVSX and
  * MOVSXD from memory, and the full-width vector moves between memory and XMM/YMM/ZMM
  * without a mask (legacy movups/movaps/movupd/movapd/movdqu/movdqa, the non-temporal movnt
@@ -437,27 +437,48 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
  * decode; its veto vetoes. With a hook at any other stage the memo is not used (the
  * pipeline runs and nothing is compiled).
  *
+ * Replacement: an instruction the pipeline completed goes into an empty entry, or else into
+ * one whose use count is 0; with none, it is not compiled (the pipeline ran; nothing else
+ * is paid). A hit adds one to its entry's use count (up to XG_EMU_X86_MEMO_USE_MAX), and
+ * every XG_EMU_X86_MEMO_WINDOW calls all use counts are halved. So an entry hit at least once
+ * per window is never replaced: a working set that fits keeps hitting whatever else comes
+ * by, a cycle of more instructions than entries keeps XG_EMU_X86_MEMO_ENTRIES of them hitting
+ * and compiles nothing more, and a stream of one-off instructions compiles at most
+ * XG_EMU_X86_MEMO_ENTRIES times per window. An entry whose short path hands over
+ * XG_EMU_X86_MEMO_PARK times in a row (a state it leaves to the pipeline, e.g. an expand-down
+ * segment) is parked: its bytes go straight to the pipeline, without its checks and without
+ * a compile, until its use count (set to XG_EMU_X86_MEMO_PARK_USE) has aged to 0; then it is
+ * compiled again and tried anew. The counters hits, misses, compiles and handovers say what
+ * happened (for benchmarks and tests).
+ *
  * The memo is caller-owned, fixed-size and allocates nothing; a zeroed one is empty. One
  * memo serves one vCPU (one thread at a time); entries are compiled from the bytes and the
  * mode alone, so a memo may outlive state changes of its vCPU (mode switches, paging,
  * segments): nothing of that is assumed without being checked again.
  */
-#define XG_EMU_X86_MEMO_ENTRIES 4
+#define XG_EMU_X86_MEMO_ENTRIES	 4
+#define XG_EMU_X86_MEMO_WINDOW	 32 /* calls between two halvings of the use counts */
+#define XG_EMU_X86_MEMO_USE_MAX	 15 /* a use count's ceiling: 4 windows unused empty it */
+#define XG_EMU_X86_MEMO_PARK	 8  /* hand-overs in a row that park an entry */
+#define XG_EMU_X86_MEMO_PARK_USE 8  /* a parked entry's use count: 3-4 windows parked */
 struct xg_emu_x86_memo {
 	/* the keys first, in one cache line: the instruction's length (0: empty) and bytes */
 	struct {
 		uint8_t len;
 		uint8_t bytes[15];
 	} key[XG_EMU_X86_MEMO_ENTRIES];
-	struct {
+	struct xg_emu_x86_memo_entry {
 		uint8_t mode, real; /* the decoder's mode it was compiled in */
 		uint8_t cls;	    /* internal: which short path */
 		uint8_t size;	    /* the memory operand's bytes */
 		uint8_t reg;	    /* the register operand */
+		uint8_t use;	    /* hits, halved every window (see Replacement) */
+		uint8_t handover;   /* hand-overs in a row; XG_EMU_X86_MEMO_PARK: parked */
 		struct xg_emu_x86_insn insn;
 	} ent[XG_EMU_X86_MEMO_ENTRIES];
-	uint32_t next;	       /* the entry replaced next */
-	uint64_t hits, misses; /* short paths run; pipeline runs (for benchmarks and tests) */
+	uint32_t tick; /* calls since the use counts were last halved */
+	/* short paths run; pipeline runs; entries compiled; short paths handed over */
+	uint64_t hits, misses, compiles, handovers;
 };
 
 enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops, void *opaque,

@@ -274,6 +274,53 @@ static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t 
 	return -1;
 }
 
+/*
+ * Replacement (the contract is in xg_emu_x86.h). Round robin over the entries thrashed: a
+ * loop over one instruction more than the memo holds evicted, on every miss, the entry the
+ * next exit needed, so it never hit and paid a compile on every exit. Here an entry is kept
+ * by its use: a hit counts one (saturating at XG_EMU_X86_MEMO_USE_MAX), every
+ * XG_EMU_X86_MEMO_WINDOW calls all counts are halved, and a completed instruction takes only
+ * an empty entry or one whose count is 0. That is LFU with ageing, and it was chosen over a
+ * candidate filter (admit on a second miss) because a filter alone still lets a cycle
+ * larger than the memo evict the entries it is about to hit: with counts, a cycle of k > 4
+ * keeps 4 of its instructions (each is hit at least once per window while k <= 32: its
+ * count, halved from at least 2, stays at 1 or more), compiles nothing after them, and
+ * pays a miss exactly what it paid without the memo plus the lookup. A hot instruction among
+ * one-off ones keeps its entry; the one-offs take only the entries that went a window
+ * without a hit, so at most XG_EMU_X86_MEMO_ENTRIES compiles a window. A working set that
+ * moves gets in once the old one's counts have aged out: at most 5 windows (15 halved 4
+ * times, plus the window under way).
+ *
+ * Parking: an entry whose short path hands over XG_EMU_X86_MEMO_PARK times in a row (a hit
+ * in between starts the count again, so a state that flips between plain and edge cases
+ * keeps its short path) keeps its key, so that its bytes are not compiled again on the next
+ * miss, but goes straight to the pipeline, its checks skipped, with XG_EMU_X86_MEMO_PARK_USE
+ * as its count and no count for its uses. Once that has aged to 0 (3 to 4 windows), the
+ * next exit on it compiles it again, so a state that has gone back to the plain one gets its
+ * short path back. A state that stays costs PARK hand-overs and one compile per 3-4 windows
+ * instead of the checks on every exit.
+ */
+static void age(struct xg_emu_x86_memo *m)
+{
+	m->tick = 0;
+	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++)
+		m->ent[i].use >>= 1;
+}
+
+/* Where a newly completed instruction goes: an empty entry, else one unused for a window. */
+static int victim(const struct xg_emu_x86_memo *m)
+{
+	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++)
+		if (!m->key[i].len)
+			return i;
+	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++)
+		if (!m->ent[i].use)
+			return i;
+	return -1;
+}
+
+/* Compiles the completed instruction into `slot` (its own bytes in another mode, or a
+ * parked entry aged out), or into a victim (-1); with none, nothing is compiled. */
 static void compile(struct xg_emu_x86_memo *m, int slot, const struct xg_emu_x86_ctx *c)
 {
 	const struct xg_emu_x86_insn *in = c->in;
@@ -281,10 +328,9 @@ static void compile(struct xg_emu_x86_memo *m, int slot, const struct xg_emu_x86
 
 	if (cls == FAST_NONE || !in->len || in->len > 15)
 		return;
-	if (slot < 0) {
-		slot = (int)(m->next % XG_EMU_X86_MEMO_ENTRIES);
-		m->next = (uint32_t)(slot + 1) % XG_EMU_X86_MEMO_ENTRIES;
-	}
+	if (slot < 0 && (slot = victim(m)) < 0)
+		return;
+	m->compiles++;
 	m->key[slot].len = in->len;
 	memcpy(m->key[slot].bytes, in->bytes, in->len);
 	m->ent[slot].mode = (uint8_t)c->mode;
@@ -292,6 +338,8 @@ static void compile(struct xg_emu_x86_memo *m, int slot, const struct xg_emu_x86
 	m->ent[slot].cls = (uint8_t)cls;
 	m->ent[slot].size = (uint8_t)size;
 	m->ent[slot].reg = (uint8_t)reg;
+	m->ent[slot].use = 1;
+	m->ent[slot].handover = 0;
 	m->ent[slot].insn = *in;
 }
 
@@ -308,18 +356,30 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 		return xg_emu_x86_emulate(ops, opaque, bytes, n, res);
 	if ((rc = xg_emu_x86_begin(&c, ops, opaque, res)))
 		return (enum xg_emu_x86_status)rc;
+	if (++memo->tick >= XG_EMU_X86_MEMO_WINDOW)
+		age(memo);
 	slot = bytes ? lookup(memo, bytes, n > 15 ? 15 : n) : -1;
-	if (slot >= 0 && memo->ent[slot].mode == c.mode && memo->ent[slot].real == c.real &&
-	    memo->ent[slot].cls != FAST_NONE) {
-		matched = 1;
-		res->insn = memo->ent[slot].insn;
-		rc = fast(&c, memo->ent[slot].cls, memo->ent[slot].size, memo->ent[slot].reg);
-		if (rc != HANDOVER) {
-			memo->hits++;
-			return (enum xg_emu_x86_status)xg_emu_x86_finish(&c, rc);
+	if (slot >= 0 && memo->ent[slot].mode == c.mode && memo->ent[slot].real == c.real) {
+		struct xg_emu_x86_memo_entry *e = &memo->ent[slot];
+		if (e->handover < XG_EMU_X86_MEMO_PARK) {
+			matched = 1;
+			res->insn = e->insn;
+			rc = fast(&c, e->cls, e->size, e->reg);
+			if (rc != HANDOVER) {
+				memo->hits++;
+				e->handover = 0;
+				e->use += e->use < XG_EMU_X86_MEMO_USE_MAX;
+				return (enum xg_emu_x86_status)xg_emu_x86_finish(&c, rc);
+			}
+			memo->handovers++;
+			if (++e->handover == XG_EMU_X86_MEMO_PARK)
+				e->use = XG_EMU_X86_MEMO_PARK_USE;
+			/* the working copy is as begin left it, but for the access list */
+			c.nacc = 0;
+		} else if (e->use) {
+			matched = 1; /* parked */
 		}
-		/* the working copy is as begin left it, but for the access list */
-		c.nacc = 0;
+		/* else parked and aged out: compiled again into its entry */
 	}
 	memo->misses++;
 	rc = xg_emu_x86_run(&c, bytes, n);

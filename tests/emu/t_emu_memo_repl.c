@@ -309,13 +309,30 @@ static void t_handover(void)
 	ok(hit == 200, "... with a plain DS again it hits (%lu of the last 200)", hit);
 }
 
+/* The VMM gives fewer bytes than the instruction has (the rest is fetched): a lookup with
+ * them cannot find it, so it takes no entry. */
+static void t_short(void)
+{
+	static const uint8_t mov[15] = {0x8b, 0x43, 0x20};
+
+	memset(&memo, 0, sizeof(memo));
+	fresh(1);
+	snprintf(where, sizeof(where), "2 of 3 bytes given");
+	for (unsigned i = 0; i < 100; i++)
+		exit_once(mov, 2);
+	ok(memo.compiles == 0 && memo.hits == 0,
+	   "an instruction longer than the bytes given is not compiled (%llu compiles)",
+	   (unsigned long long)memo.compiles);
+}
+
 int main(void)
 {
-	plan(13);
+	plan(14);
 	t_fits();
 	t_cycles();
 	t_hot();
 	t_handover();
+	t_short();
 	ok(agree, "the memo and the pipeline agreed on every exit");
 	return done_testing();
 }

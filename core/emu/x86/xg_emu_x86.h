@@ -437,7 +437,8 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
  * decode; its veto vetoes. With a hook at any other stage the memo is not used (the
  * pipeline runs and nothing is compiled).
  *
- * Replacement: an instruction the pipeline completed goes into an empty entry, or else into
+ * Replacement: an instruction the pipeline completed, all of it within the bytes given (a
+ * lookup could not find one whose rest was fetched), goes into an empty entry, or else into
  * one whose use count is 0; with none, it is not compiled (the pipeline ran; nothing else
  * is paid). A hit adds one to its entry's use count (up to XG_EMU_X86_MEMO_USE_MAX), and
  * every XG_EMU_X86_MEMO_WINDOW calls all use counts are halved. So an entry hit at least once

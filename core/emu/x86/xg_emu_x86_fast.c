@@ -383,7 +383,9 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 	}
 	memo->misses++;
 	rc = xg_emu_x86_run(&c, bytes, n);
-	if (rc == XG_EMU_X86_OK && !matched)
+	/* an instruction longer than the bytes given (the rest fetched) is not compiled: a
+	 * lookup with those bytes could not find it, and each such exit would take an entry */
+	if (rc == XG_EMU_X86_OK && !matched && bytes && c.in->len <= n)
 		compile(memo, slot, &c);
 	return (enum xg_emu_x86_status)rc;
 }

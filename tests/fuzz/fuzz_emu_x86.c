@@ -12,9 +12,15 @@
  *     instruction keeps the iterations it completed, SDM Vol. 2 REP; an MMX store that
  *     faults has set x87 TOP to 0, and a SIMD floating-point exception its MXCSR flags,
  *     as the CPU does);
- *   - decoded lengths are 1..15 and never past the bytes given.
+ *   - decoded lengths are 1..15 and never past the bytes given;
+ *   - the memo (xg_emu_x86_emulate_memo) does what the pipeline does: the same input through
+ *     one memo twice (a miss that may compile it, then a hit), each on a copy of the starting
+ *     state, against the pipeline on another copy, with the hook at the DECODE stage alone
+ *     (the memo steps aside for any other): the same status, stage, exception, reason,
+ *     decoded instruction, calls made, registers, vector state and memory written.
  * AddressSanitizer and UBSan catch the rest. Build: see tests/fuzz/CMakeLists.txt.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,8 @@ struct fz {
 	int xsave_beyond_mxcsr; /* a set_xsave changed more than MXCSR */
 	int wrote;
 	int rep_string; /* REP strings translate each iteration after the last one wrote */
+	struct xg_emu_x86_regs r_out;		  /* the last set_regs */
+	uint8_t xs_out[XG_EMU_X86_XSAVE_SIZE]; /* the last set_xsave */
 };
 
 static void check(int cond)
@@ -55,6 +63,7 @@ static int g_regs(void *o, struct xg_emu_x86_regs *r)
 static int s_regs(void *o, const struct xg_emu_x86_regs *r)
 {
 	((struct fz *)o)->set_regs++;
+	((struct fz *)o)->r_out = *r;
 	return 0;
 }
 static int g_xs(void *o, void *xs)
@@ -93,6 +102,7 @@ static int s_xs(void *o, const void *xs)
 	struct fz *f = o;
 
 	f->set_xsave++;
+	memcpy(f->xs_out, xs, XG_EMU_X86_XSAVE_SIZE);
 	if (beyond_mxcsr(f->xs, xs))
 		f->xsave_beyond_mxcsr = 1;
 	return 0;
@@ -155,6 +165,41 @@ static const struct xg_emu_x86_ops ops = {
     .hook = hook,
 };
 
+/* the same calls with the hook at DECODE alone: the memo runs only then */
+static struct xg_emu_x86_ops ops_decode;
+
+/* The memo against the pipeline from the starting state f0 (see the top). */
+static void memo_vs_pipeline(const struct fz *f0, const uint8_t *b, size_t n)
+{
+	static struct fz p, m;
+	static struct xg_emu_x86_memo memo;
+	struct xg_emu_x86_result rp, rm;
+
+	ops_decode = ops;
+	ops_decode.hook_stages = 1u << XG_EMU_X86_STAGE_DECODE;
+	memset(&memo, 0, sizeof(memo));
+	p = *f0;
+	memset(&rp, 0x55, sizeof(rp));
+	xg_emu_x86_emulate(&ops_decode, &p, b, n, &rp);
+	for (int i = 0; i < 2; i++) {
+		m = *f0;
+		memset(&rm, 0xaa, sizeof(rm));
+		xg_emu_x86_emulate_memo(&ops_decode, &m, b, n, &memo, &rm);
+		check(rm.status == rp.status && rm.stage == rp.stage);
+		check(!memcmp(&rm.exc, &rp.exc, sizeof(rp.exc)) && !strcmp(rm.reason, rp.reason));
+		check(rp.status == XG_EMU_X86_ERROR ||
+		      (!memcmp(&rm.insn, &rp.insn, offsetof(struct xg_emu_x86_insn, name)) &&
+		       rm.insn.name == rp.insn.name));
+		check(m.writes == p.writes && m.set_regs == p.set_regs &&
+		      m.set_xsave == p.set_xsave && m.injected == p.injected);
+		check(!memcmp(&m.r_out, &p.r_out, sizeof(p.r_out)));
+		check(!memcmp(m.xs_out, p.xs_out, sizeof(p.xs_out)));
+		check(!memcmp(m.mem, p.mem, sizeof(p.mem)));
+	}
+	/* one pipeline run for each, the first compiled it at most, the second hit at most */
+	check(memo.hits + memo.misses == 2 && memo.compiles <= 1);
+}
+
 static uint64_t take(const uint8_t **d, size_t *n, unsigned k)
 {
 	uint64_t v = 0;
@@ -166,7 +211,7 @@ static uint64_t take(const uint8_t **d, size_t *n, unsigned k)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct fz f;
+	static struct fz f, f0;
 	struct xg_emu_x86_result res;
 	struct xg_emu_x86_insn in;
 	const uint8_t *d = data;
@@ -235,6 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			f.rep_string =
 			    in.map == 0 && in.opcode >= 0xa4 && in.opcode <= 0xaf && in.rep;
 	}
+	f0 = f; /* the starting state, for memo_vs_pipeline() */
 	st = xg_emu_x86_emulate(&ops, &f, given ? insn : NULL, given, &res);
 	if (st != XG_EMU_X86_OK) {
 		int rep_string = res.insn.map == 0 && res.insn.opcode >= 0xa4 &&
@@ -266,5 +312,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(st != XG_EMU_X86_EXCEPTION || f.injected == 1);
 	check(st == XG_EMU_X86_EXCEPTION || f.injected == 0);
+	memo_vs_pipeline(&f0, given ? insn : NULL, given);
 	return 0;
 }

@@ -40,7 +40,7 @@ struct fz {
 	int xsave_beyond_mxcsr; /* a set_xsave changed more than MXCSR */
 	int wrote;
 	int rep_string; /* REP strings translate each iteration after the last one wrote */
-	struct xg_emu_x86_regs r_out;		  /* the last set_regs */
+	struct xg_emu_x86_regs r_out;	       /* the last set_regs */
 	uint8_t xs_out[XG_EMU_X86_XSAVE_SIZE]; /* the last set_xsave */
 };
 

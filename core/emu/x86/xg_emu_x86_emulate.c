@@ -23,7 +23,6 @@
 #define RFL_VM	 (1ull << 17)
 #define CR0_PE	 0x1ull
 #define CR0_AM	 (1ull << 18)
-#define CR4_LA57 (1ull << 12)
 #define EFER_LMA (1ull << 10)
 
 /* The string-instruction iterations done in one call; the rest re-executes (SDM Vol. 2 REP:
@@ -640,12 +639,6 @@ static const struct xg_emu_x86_impl gp_impl[OP_COUNT] = {
 
 /* ---- the memory stages ---- */
 
-static int canonical(struct xg_emu_x86_ctx *c, uint64_t la)
-{
-	unsigned bits = (c->r.cr4 & CR4_LA57) ? 57 : 48;
-	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
-}
-
 /* SDM Vol. 3A 3.4.5.1 (limits, expand-down), 5.3 and 5.4 (#GP/#SS), Vol. 1 3.3.7.1 */
 static int check_segment(struct xg_emu_x86_ctx *c, unsigned i)
 {
@@ -655,7 +648,8 @@ static int check_segment(struct xg_emu_x86_ctx *c, unsigned i)
 	uint64_t last = a->ea + a->size - 1;
 
 	if (c->mode == 64) {
-		if (!canonical(c, a->la) || !canonical(c, a->la + a->size - 1))
+		if (!xg_emu_x86_canonical(c, a->la) ||
+		    !xg_emu_x86_canonical(c, a->la + a->size - 1))
 			return xg_emu_x86_exc(c, vec, 1, 0);
 		return 0;
 	}
@@ -1304,9 +1298,14 @@ int xg_emu_x86_commit(struct xg_emu_x86_ctx *c, int advance)
 	return commit(c, advance);
 }
 
-int xg_emu_x86_host_error(struct xg_emu_x86_ctx *c, const char *what, int rc)
+int xg_emu_x86_translate_access(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
 {
-	return host_error(c, what, rc);
+	return for_pieces(c, a, piece_translate);
+}
+
+int xg_emu_x86_read_access(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
+{
+	return for_pieces(c, a, piece_read);
 }
 
 int xg_emu_x86_stage_hook(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)

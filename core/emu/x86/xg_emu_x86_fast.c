@@ -21,7 +21,6 @@
 #define CR0_TS	    (1ull << 3)
 #define CR0_AM	    (1ull << 18)
 #define CR4_OSFXSR  (1ull << 9)
-#define CR4_LA57    (1ull << 12)
 #define CR4_OSXSAVE (1ull << 18)
 
 /* The short paths (memo ent[].cls); 0 is none. */
@@ -80,12 +79,6 @@ static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size, unsig
 	return FAST_NONE;
 }
 
-static int canonical(const struct xg_emu_x86_ctx *c, uint64_t la)
-{
-	unsigned bits = (c->r.cr4 & CR4_LA57) ? 57 : 48;
-	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
-}
-
 /* device() passes (SDM Vol. 3A 2.5, Vol. 1 13.3, Vol. 2 2.8 exception types) */
 static int device_ok(const struct xg_emu_x86_ctx *c)
 {
@@ -112,7 +105,8 @@ static int segment_ok(const struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ac
 	uint64_t last = a->ea + a->size - 1;
 
 	if (c->mode == 64)
-		return canonical(c, a->la) && canonical(c, a->la + a->size - 1);
+		return xg_emu_x86_canonical(c, a->la) &&
+		       xg_emu_x86_canonical(c, a->la + a->size - 1);
 	if (!c->real) {
 		if (s->unusable || !s->present || (s->type & 8) || (s->type & 4))
 			return 0;
@@ -122,51 +116,6 @@ static int segment_ok(const struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ac
 			return 1;
 	}
 	return last <= s->limit && last >= a->ea;
-}
-
-/* The access's per-page pieces (for_pieces() of the pipeline: at most 64 bytes here). */
-static int translate_pieces(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
-{
-	uint64_t amask = c->mode == 64 ? ~0ull : 0xffffffffull;
-	unsigned done = 0;
-
-	while (done < a->size) {
-		uint64_t la = (a->la + done) & amask;
-		unsigned len = 4096 - (unsigned)(la & 4095);
-		uint32_t err = 0;
-		int rc;
-		if (len > a->size - done)
-			len = a->size - done;
-		rc = c->ops->translate(c->opaque, la, a->kind, c->cpl, &err);
-		if (rc < 0)
-			return xg_emu_x86_host_error(c, "translate a guest address (translate)",
-						     rc);
-		if (rc > 0) {
-			c->res->exc.cr2 = la;
-			return xg_emu_x86_exc(c, XG_EMU_X86_PF, 1, err);
-		}
-		done += len;
-	}
-	return 0;
-}
-
-static int read_pieces(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a)
-{
-	uint64_t amask = c->mode == 64 ? ~0ull : 0xffffffffull;
-	unsigned done = 0;
-
-	while (done < a->size) {
-		uint64_t la = (a->la + done) & amask;
-		unsigned len = 4096 - (unsigned)(la & 4095);
-		int rc;
-		if (len > a->size - done)
-			len = a->size - done;
-		rc = c->ops->read(c->opaque, la, c->mem + a->off + done, len, a->kind);
-		if (rc < 0)
-			return xg_emu_x86_host_error(c, "memory read", rc);
-		done += len;
-	}
-	return 0;
 }
 
 /* The compiled instruction on the working copy: HANDOVER before any call, or the status. */
@@ -208,10 +157,10 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 	if (vec && (rc = xg_emu_x86_load_xsave(c)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
-	if ((rc = translate_pieces(c, a)))
+	if ((rc = xg_emu_x86_translate_access(c, a)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_READ;
-	if (!store && (rc = read_pieces(c, a)))
+	if (!store && (rc = xg_emu_x86_read_access(c, a)))
 		return rc;
 
 	/* the move: exec_mov(), exec_movx() and exec_vmov() for an unmasked memory operand */

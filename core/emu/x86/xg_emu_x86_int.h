@@ -305,14 +305,25 @@ int xg_emu_x86_store_xsave(struct xg_emu_x86_ctx *c);
 /* The pipeline in pieces, for the memo (xg_emu_x86_fast.c): begin sets up the ctx and reads
  * the registers (0, or the ERROR status); run is the whole pipeline after it; finish delivers
  * an exception and records the status; commit writes memory, vector state, registers and
- * RIP; host_error words an ops failure; stage_hook calls ops->hook (VETOED if it says no). */
+ * RIP; stage_hook calls ops->hook (VETOED if it says no); translate_access and read_access
+ * translate one access, or read it into c->mem, page piece by page piece as memory_stages
+ * does (a #PF or a host failure as it words them). */
 int xg_emu_x86_begin(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ops *ops, void *opaque,
 		     struct xg_emu_x86_result *res);
 int xg_emu_x86_run(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n);
 int xg_emu_x86_finish(struct xg_emu_x86_ctx *c, int rc);
 int xg_emu_x86_commit(struct xg_emu_x86_ctx *c, int advance);
-int xg_emu_x86_host_error(struct xg_emu_x86_ctx *c, const char *what, int rc);
 int xg_emu_x86_stage_hook(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s);
+int xg_emu_x86_translate_access(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a);
+int xg_emu_x86_read_access(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a);
+
+/* Is la canonical: bits 63 down to the linear-address width (48, or 57 with CR4.LA57) all
+ * equal (SDM Vol. 1 3.3.7.1)? */
+static inline int xg_emu_x86_canonical(const struct xg_emu_x86_ctx *c, uint64_t la)
+{
+	unsigned bits = (c->r.cr4 & (1ull << 12)) ? 57 : 48;
+	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
+}
 
 /* vector register i as 64 bytes (ZMM view) */
 void xg_emu_x86_vec_get(struct xg_emu_x86_ctx *c, unsigned i, uint8_t out[64]);

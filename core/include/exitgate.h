@@ -493,12 +493,15 @@ struct xg_vcpu_ops {
 	/* Optional, x86, both or neither: exitgate's emulator works on the VMM's own XSAVE
 	 * image instead of copies of it (get_xsave/set_xsave stay required). lend_xsave sets
 	 * *buf to the vCPU's current image (standard layout, at least XG_EMU_X86_XSAVE_SIZE
-	 * bytes, kept until the emulation returns); -EOPNOTSUPP: not now, get_xsave is used.
+	 * bytes, kept until the emulation returns) and returns 0, or 1 when every component
+	 * whose XSTATE_BV bit is clear holds its initial values in the image (as KVM_GET_XSAVE
+	 * writes it; the emulator then does not write them there itself); -EOPNOTSUPP: not
+	 * now, get_xsave is used.
 	 * The emulator may change that image in place; it then either calls set_xsave with
 	 * the same pointer (write it to the vCPU; no copy needed) or calls discard_xsave: the
 	 * image now differs from the vCPU's (a veto, an exception, a failure), so the VMM must
 	 * read the vCPU's again before it next uses or lends it. The bundled KVM backend lends
-	 * its KVM_GET_XSAVE buffer. */
+	 * its KVM_GET_XSAVE buffer, returning 1. */
 	int (*lend_xsave)(void *opaque, void **buf);
 	int (*discard_xsave)(void *opaque);
 };

@@ -26,6 +26,7 @@ struct fake {
 	 * matches, as the KVM backend keeps KVM_GET_XSAVE's buffer between KVM_RUNs */
 	uint8_t img[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
 	int fresh, no_lend, fail_set_xsave;
+	int lend_rc; /* what lend_xsave returns: 0, or XG_EMU_X86_LENT_EXPLICIT */
 	int get_xsave_calls, lend_calls, discard_calls, set_lent;
 	uint64_t write_la[64];
 	unsigned write_size[64];
@@ -73,7 +74,7 @@ static int f_lend_xsave(void *o, void **xs)
 	f->fresh = 1;
 	f->lend_calls++;
 	*xs = f->img;
-	return 0;
+	return f->lend_rc;
 }
 static int f_discard_xsave(void *o)
 {
@@ -628,6 +629,55 @@ static void lend_tests(void)
 	ok(f.mem[0x800] == 0x11 && f.set_xsave_calls == 0 && f.discard_calls == 1 &&
 	       !memcmp(f.xs, xs0, sizeof(xs0)),
 	   "... stored; nothing written to the vCPU, the changed copy discarded");
+
+	/* the same store with the upper halves in their initial state (XSTATE_BV bit 2 clear)
+	 * and stale bytes there: an image lent as it is (0) is made explicit first, so the
+	 * store writes zeros for ymm0's upper half, not the stale bytes */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.xs[XG_EMU_X86_XS_XSTATE_BV] = 0x03;
+	memset(f.xs + XG_EMU_X86_XS_XMM0, 0x11, 16);
+	memset(f.xs + XG_EMU_X86_XS_YMMH, 0xaa, 256);
+	is_int(emu(&f, "c5 fe 7f 03", &res), XG_EMU_X86_OK, "lent: vmovdqu [rbx], ymm0");
+	memset(xs0, 0, 16);
+	ok(f.mem[0x800] == 0x11 && f.mem[0x80f] == 0x11 && !memcmp(f.mem + 0x810, xs0, 16),
+	   "... stale upper half not stored: it is in its initial state (zeros)");
+
+	/* lent as explicit (XG_EMU_X86_LENT_EXPLICIT, the KVM backend's: its initial-state
+	 * components hold their initial values): nothing is written into them, and a store
+	 * whose XSTATE_BV already has every bit XCR0 allows leaves the image as it was, the
+	 * vCPU's, so it is neither written nor discarded */
+	reset(&f);
+	f.lend_rc = XG_EMU_X86_LENT_EXPLICIT;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.r.xcr0 = 0x07; /* x87, SSE, AVX: AVX-512 off, its components untouched */
+	f.xs[XG_EMU_X86_XS_XSTATE_BV] = 0x07;
+	memset(f.xs + XG_EMU_X86_XS_XMM0, 0x22, 16);
+	memset(f.xs + XG_EMU_X86_XS_YMMH, 0x33, 16);
+	memset(f.xs + XG_EMU_X86_XS_HI16ZMM, 0x5a, 64); /* a marker where nothing may write */
+	memcpy(xs0, f.xs, sizeof(xs0));
+	is_int(emu(&f, "c5 fe 7f 03", &res), XG_EMU_X86_OK, "explicit: vmovdqu [rbx], ymm0");
+	ok(f.mem[0x800] == 0x22 && f.mem[0x810] == 0x33 && f.set_xsave_calls == 0 &&
+	       f.discard_calls == 0 && f.fresh && !memcmp(f.img, xs0, sizeof(xs0)),
+	   "... stored; the image untouched: no set_xsave, no discard (%d %d)", f.set_xsave_calls,
+	   f.discard_calls);
+	/* a load into ymm0 of the explicit image: written back as it is, the marker in a
+	 * component the instruction does not touch left alone */
+	f.r.rip = BASE + 0x100;
+	memset(f.mem + 0x800, 0x44, 32);
+	is_int(emu(&f, "c5 fe 6f 03", &res), XG_EMU_X86_OK, "explicit: vmovdqu ymm0, [rbx]");
+	ok(f.set_lent == 1 && f.xs[XG_EMU_X86_XS_XMM0] == 0x44 &&
+	       f.xs[XG_EMU_X86_XS_YMMH + 15] == 0x44 && f.xs[XG_EMU_X86_XS_HI16ZMM] == 0x5a,
+	   "... written back from the image; nothing zeroed outside ymm0");
+	/* explicit, but XCR0 allows a component the image has clear (opmask): its bit is set
+	 * in the image, which then differs from the vCPU's: a store discards it */
+	reset(&f);
+	f.lend_rc = XG_EMU_X86_LENT_EXPLICIT;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+	f.xs[XG_EMU_X86_XS_XSTATE_BV] = 0x07;
+	is_int(emu(&f, "c5 fe 7f 03", &res), XG_EMU_X86_OK, "explicit, XCR0 0xe7: store");
+	ok(f.set_xsave_calls == 0 && f.discard_calls == 1,
+	   "... the image's XSTATE_BV changed: discarded (%d)", f.discard_calls);
 
 	/* a veto at WRITEBACK: the result was computed in the lent image, not written */
 	reset(&f);

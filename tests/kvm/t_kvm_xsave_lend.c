@@ -262,6 +262,72 @@ static void vec_case(void)
 	g_close(&g);
 }
 
+/*
+ * The backend lends its image as explicit (XG_EMU_X86_LENT_EXPLICIT): every component whose
+ * XSTATE_BV bit is clear holds its initial values, so the emulator does not write them. That
+ * is the kernel's doing (KVM_GET_XSAVE2 writes init_fpstate's x87 and SSE parts and zeros for
+ * extended components not in use), checked here on the running kernel: an image whose
+ * components are marked initial but hold garbage goes in with KVM_SET_XSAVE, and what comes
+ * back holds the initial values (SDM Vol. 1 13.6: FCW 037FH, everything else 0).
+ */
+static void explicit_case(void)
+{
+	static const struct {
+		unsigned bit, off, len;
+		const char *name;
+	} comp[] = {
+	    {0, XG_EMU_X86_XS_FCW, 24, "x87 control and pointers"},
+	    {0, XG_EMU_X86_XS_ST0, 128, "x87 registers"},
+	    {1, XG_EMU_X86_XS_XMM0, 256, "XMM0-15"},
+	    {2, XG_EMU_X86_XS_YMMH, 256, "YMM_Hi128"},
+	    {5, XG_EMU_X86_XS_OPMASK, 64, "opmask"},
+	    {6, XG_EMU_X86_XS_ZMMH, 512, "ZMM_Hi256"},
+	    {7, XG_EMU_X86_XS_HI16ZMM, 1024, "Hi16_ZMM"},
+	};
+	struct g g;
+	size_t size;
+	uint8_t *img, want[1024];
+	struct xg_error err = {{0}};
+	void *lent = NULL;
+	uint64_t bv = 0;
+
+	g_open(&g, guest_vec, sizeof(guest_vec));
+	if (!g.ops.lend_xsave) {
+		skip(8, "the backend does not lend (XG_KVM_NO_LEND set)");
+		g_close(&g);
+		return;
+	}
+	is_int(g.ops.lend_xsave(g.v, &lent), XG_EMU_X86_LENT_EXPLICIT,
+	       "the backend lends its image as explicit");
+	size = xg_kvm_xsave_size(g.v);
+	img = aligned_alloc(64, (size + 63) & ~(size_t)63);
+	if (!img || xg_kvm_get_xsave(g.v, img, size, &err))
+		bail("KVM_GET_XSAVE: %s", err.msg);
+	for (size_t i = 0; i < sizeof(comp) / sizeof(comp[0]); i++)
+		memset(img + comp[i].off, 0xa5, comp[i].len);
+	memcpy(img + XG_EMU_X86_XS_XSTATE_BV, &bv, 8); /* every component initial */
+	if (xg_kvm_set_xsave(g.v, img, size, &err))
+		bail("KVM_SET_XSAVE of an all-initial image: %s", err.msg);
+	memset(img, 0x5a, size);
+	if (xg_kvm_get_xsave(g.v, img, size, &err))
+		bail("KVM_GET_XSAVE: %s", err.msg);
+	memcpy(&bv, img + XG_EMU_X86_XS_XSTATE_BV, 8);
+	diag("XSTATE_BV read back: %#llx", (unsigned long long)bv);
+	for (size_t i = 0; i < sizeof(comp) / sizeof(comp[0]); i++) {
+		memset(want, 0, comp[i].len);
+		if (comp[i].off == XG_EMU_X86_XS_FCW)
+			want[0] = 0x7f, want[1] = 0x03;
+		if (bv & (1ull << comp[i].bit))
+			skip(1, "KVM reports %s in use after setting it initial", comp[i].name);
+		else
+			ok(!memcmp(img + comp[i].off, want, comp[i].len),
+			   "KVM_GET_XSAVE writes the initial values of %s (bit %u clear)",
+			   comp[i].name, comp[i].bit);
+	}
+	free(img);
+	g_close(&g);
+}
+
 int main(void)
 {
 	char why[256];
@@ -280,6 +346,7 @@ int main(void)
 	    fclose(f))
 		bail("cannot write %s", policy);
 
+	explicit_case();
 	x87_case();
 	vec_case();
 	setenv("XG_KVM_NO_LEND", "1", 1);

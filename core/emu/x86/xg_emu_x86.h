@@ -378,16 +378,20 @@ struct xg_emu_x86_ops {
 	 * the VMM's own copy of the vCPU's current image (standard layout, at least
 	 * XG_EMU_X86_XSAVE_SIZE bytes, valid until the emulation returns) instead of get_xsave
 	 * copying it out; -EOPNOTSUPP means not now (get_xsave is used), another negative errno
-	 * is a host failure. The emulator then works in that image: it writes it with
-	 * set_xsave(opaque, *xsave), the same pointer (the VMM writes its copy to the vCPU
-	 * without a copy), or, when it changed the image and does not write it (a veto, an
-	 * exception, a host failure, or only the initial-state components made explicit),
+	 * is a host failure. XG_EMU_X86_LENT_EXPLICIT (1) instead of 0 says that every component
+	 * whose XSTATE_BV bit is clear already holds its initial values in the image (what
+	 * KVM_GET_XSAVE writes); with 0 the emulator writes them there first. The emulator
+	 * then works in that image: it writes it with set_xsave(opaque, *xsave), the same
+	 * pointer (the VMM writes its copy to the vCPU without a copy), or, when it changed
+	 * the image and does not write it (a veto, an exception, a host failure, or only the
+	 * initial-state components made explicit or their XSTATE_BV bits set),
 	 * calls discard_xsave before it returns: the copy no longer matches the vCPU, and the
 	 * VMM reads the vCPU's again before its next use. Without them: get_xsave/set_xsave.
 	 */
 	int (*lend_xsave)(void *opaque, void **xsave);
 	int (*discard_xsave)(void *opaque);
 };
+#define XG_EMU_X86_LENT_EXPLICIT 1 /* lend_xsave: components in their initial state hold it */
 
 struct xg_emu_x86_result {
 	enum xg_emu_x86_status status;

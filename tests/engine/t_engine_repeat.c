@@ -6,6 +6,7 @@
  * the shortcut must notice, or changes the cache or the policy between two identical exits.
  */
 #include "engine_test.h"
+#include "exit/decode.h"
 
 /* Lua sees cr8, if_flag, the emulation data words, IO data and MMIO data; the verdict says
  * what it saw (an injected vector per case), so a stale view shows as a wrong vector. */
@@ -38,6 +39,31 @@ static uint32_t gp(struct fake *f)
 	return f->injected ? f->code : 0xffffffffu;
 }
 
+/* The comparison itself, every byte: a decoded exit is the same as its own bytes, and not
+ * the same once any one byte of the union differs (each position, each bit pattern). */
+static void every_byte(void)
+{
+	struct run r;
+	struct xg_exit x;
+	struct xg_error err;
+	int missed = -1, same;
+
+	run_emul(&r, "\xd9\x00", 2);
+	if (xg_exit_decode(&x, r.b, sizeof(r.b), NULL, &err))
+		bail("%s", err.msg);
+	same = xg_exit_decode_same(&x, r.b, sizeof(r.b));
+	for (unsigned i = 0; i < XG_RUN_UNION_SIZE && missed < 0; i++)
+		for (unsigned bit = 0; bit < 8; bit++) {
+			r.b[XG_RUN_UNION_OFFSET + i] ^= (uint8_t)(1u << bit);
+			if (xg_exit_decode_same(&x, r.b, sizeof(r.b)))
+				missed = (int)i;
+			r.b[XG_RUN_UNION_OFFSET + i] ^= (uint8_t)(1u << bit);
+		}
+	ok(same, "an exit is the same as the bytes it was decoded from");
+	ok(missed < 0, "a flipped bit anywhere in the union is not the same (missed at byte %d)",
+	   missed);
+}
+
 int main(void)
 {
 	struct xg_error err;
@@ -51,6 +77,7 @@ int main(void)
 	if (!e)
 		bail("%s", err.msg);
 	v = attach(e, &f);
+	every_byte();
 
 	run_emul(&r, "\xd9\x00", 2);
 	xg_handle_exit(v, r.b, sizeof(r.b), 0);

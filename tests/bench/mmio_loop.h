@@ -61,8 +61,9 @@ static const struct xg_kvm_vmm_ops dev_ops = {.mmio_read = dev_read, .mmio_write
  * vmovdqu (%rax),%ymm0 (SDM Vol. 2B MOVDQU/VMOVDQU, VEX.256.F3.0F 6F /r) done by hand in an
  * XSAVE image: YMM0 = m256, and being VEX-encoded it zeroes bits MAXVL-1:256 of ZMM0 (SDM
  * Vol. 1 15.5). In the standard layout (SDM Vol. 1 13.4) XMM0 is at 160, YMM0[255:128] at
- * 576, ZMM0[511:256] at 1152; XSTATE_BV bits 1 (SSE) and 2 (AVX) say those components are no
- * longer in their init state.
+ * 576, ZMM0[511:256] where this CPU's CPUID leaf 0DH puts ZMM_Hi256 (1152 on Intel, 896 on
+ * AMD); XSTATE_BV bits 1 (SSE) and 2 (AVX) say those components are no longer in their init
+ * state.
  */
 static void load_ymm0(uint8_t *xsave, uint64_t xcr0, const uint8_t val[32])
 {

@@ -38,7 +38,7 @@ static int get_xsave(void *opaque, void *xs)
 		uint64_t bv;
 		memcpy((uint8_t *)xs + XG_EMU_X86_XS_OPMASK,
 		       k->avx512_shadow + XG_EMU_X86_XS_OPMASK,
-		       XG_EMU_X86_XSAVE_SIZE - XG_EMU_X86_XS_OPMASK);
+		       XG_EMU_X86_XS_AVX512_END - XG_EMU_X86_XS_OPMASK);
 		memcpy(&bv, (uint8_t *)xs + XG_EMU_X86_XS_XSTATE_BV, 8);
 		bv |= 0xe0;
 		memcpy((uint8_t *)xs + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
@@ -56,7 +56,7 @@ static int set_xsave(void *opaque, const void *xs)
 	if (k->avx512_shadow)
 		memcpy(k->avx512_shadow + XG_EMU_X86_XS_OPMASK,
 		       (const uint8_t *)xs + XG_EMU_X86_XS_OPMASK,
-		       XG_EMU_X86_XSAVE_SIZE - XG_EMU_X86_XS_OPMASK);
+		       XG_EMU_X86_XS_AVX512_END - XG_EMU_X86_XS_OPMASK);
 	return xg_kvm_set_xsave(k->vcpu, k->xsave, k->xsave_size, &k->err) ? -EIO : 0;
 }
 

@@ -313,7 +313,7 @@ static void capture(struct state *s, int emulated)
 		uint64_t bv;
 		if (emulated)
 			memcpy(s->xs + XG_EMU_X86_XS_OPMASK, H.shadow + XG_EMU_X86_XS_OPMASK,
-			       XG_EMU_X86_XSAVE_SIZE - XG_EMU_X86_XS_OPMASK);
+			       XG_EMU_X86_XS_AVX512_END - XG_EMU_X86_XS_OPMASK);
 		else
 			avx512_to_xs(s->xs, xg_kvm_gpa_ptr(H.k.vm, OUT_BLOCK, 64 + 64 * 32));
 		memcpy(&bv, s->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
@@ -479,17 +479,20 @@ static int compare(const struct gcase *c, const struct state *a, const struct st
 			 (unsigned long long)b->regs.rip, (unsigned long long)b->regs.rflags);
 		return 1;
 	}
-	for (unsigned i = 0; i < XG_EMU_X86_XSAVE_SIZE; i++)
+	/* up to the end of the AVX-512 state, at this host's offsets (xg_emu_x86.h) */
+	for (unsigned i = 0; i < XG_EMU_X86_XS_AVX512_END; i++)
 		if (a->xs[i] != b->xs[i]) {
 			snprintf(why, n, "xsave byte %u (%s): cpu %02x, exitgate %02x", i,
-				 i < 32	    ? "x87 control/MXCSR"
-				 : i < 160  ? "ST regs"
-				 : i < 416  ? "XMM"
-				 : i < 832  ? "YMM high"
-				 : i < 1088 ? "MPX/padding"
-				 : i < 1152 ? "opmask"
-				 : i < 1664 ? "ZMM high"
-					    : "ZMM16-31",
+				 i < 32			     ? "x87 control/MXCSR"
+				 : i < 160		     ? "ST regs"
+				 : i < 416		     ? "XMM"
+				 : i < 512		     ? "padding"
+				 : i < 576		     ? "XSAVE header"
+				 : i < 832		     ? "YMM high"
+				 : i < XG_EMU_X86_XS_OPMASK  ? "MPX/padding"
+				 : i < XG_EMU_X86_XS_ZMMH    ? "opmask"
+				 : i < XG_EMU_X86_XS_HI16ZMM ? "ZMM high"
+							     : "ZMM16-31",
 				 a->xs[i], b->xs[i]);
 			return 1;
 		}
@@ -625,7 +628,7 @@ static void base_state(struct gcase *c)
 	for (unsigned i = XG_EMU_X86_XS_YMMH; i < XG_EMU_X86_XS_YMMH + 256; i++)
 		c->xs[i] = (uint8_t)rnd();
 	if (H.avx512)
-		for (unsigned i = XG_EMU_X86_XS_OPMASK; i < XG_EMU_X86_XSAVE_SIZE; i++)
+		for (unsigned i = XG_EMU_X86_XS_OPMASK; i < XG_EMU_X86_XS_AVX512_END; i++)
 			c->xs[i] = (uint8_t)rnd();
 	{
 		uint64_t bv = xg_kvm_vcpu_xcr0(H.k.vcpu), mx = 0x1f80;
@@ -1331,7 +1334,8 @@ int main(void)
 		   "string instructions with REP: %ld cases, %ld mismatches", H.cases - c0,
 		   H.mismatches - before);
 	}
-	diag("%s (%s behaviour): %ld cases: %ld mismatches; KVM gave up (emulation failure) on %ld, handled the MMIO "
+	diag("%s (%s behaviour): %ld cases: %ld mismatches; KVM gave up (emulation failure) on "
+	     "%ld, handled the MMIO "
 	     "itself on %ld (snapshot path), no MMIO exit on %ld; %ld cases ended in the same "
 	     "exception (and %ld where kvm_pvm turned the CPU's #GP into #UD)",
 	     H.cpu, xg_emu_x86_vendor_name(xg_emu_x86_host_vendor()), H.cases, H.mismatches,

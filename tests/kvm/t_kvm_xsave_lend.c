@@ -272,7 +272,7 @@ static void vec_case(void)
  */
 static void explicit_case(void)
 {
-	static const struct {
+	const struct {
 		unsigned bit, off, len;
 		const char *name;
 	} comp[] = {

@@ -193,9 +193,15 @@ struct xg_emu_x86_regs {
 /*
  * Vector state is the standard (non-compacted) XSAVE layout, SDM Vol. 1 13.4: the legacy
  * FXSAVE region (x87 FCW/FSW/FTW/FOP/FIP/FDP, MXCSR, ST0-7, XMM0-15), the XSAVE header, then
- * the AVX (YMM_Hi128), opmask, ZMM_Hi256 and Hi16_ZMM components at the offsets below
- * (CPUID.(EAX=0DH,ECX=i).EBX on every CPU that has them). A component whose XSTATE_BV bit is
- * clear is in its initial state; the emulator sets the bit of every component it writes.
+ * the AVX (YMM_Hi128), opmask, ZMM_Hi256 and Hi16_ZMM components. Each extended component
+ * sits at CPUID.(EAX=0DH,ECX=i).EBX (SDM Vol. 1 13.4.3), and CPUs differ: Intel places the
+ * AVX-512 components after the MPX area (1088, 1152, 1664), AMD, which has no MPX, right
+ * after AVX (832, 896, 1408: seen on an AMD EPYC with AVX-512). The image is this host's
+ * (its XSAVE's, and KVM_GET_XSAVE's, which uses the host's offsets), so those three offsets
+ * are this CPU's, read once when the library is loaded (Intel's where the CPU has no
+ * AVX-512: nothing is there then). AVX (576) is the same everywhere. A component whose
+ * XSTATE_BV bit is clear is in its initial state; the emulator sets the bit of every
+ * component it writes. XG_EMU_X86_XSAVE_SIZE is the largest image the emulator touches.
  */
 #define XG_EMU_X86_XSAVE_SIZE	2688
 #define XG_EMU_X86_XS_FCW	0
@@ -208,10 +214,15 @@ struct xg_emu_x86_regs {
 #define XG_EMU_X86_XS_ST0	32  /* ST(i) at 32 + 16 * i, 80 bits each */
 #define XG_EMU_X86_XS_XMM0	160 /* XMM(i) bits 127:0 at 160 + 16 * i, i < 16 */
 #define XG_EMU_X86_XS_XSTATE_BV 512
-#define XG_EMU_X86_XS_YMMH	576  /* YMM(i) bits 255:128 at 576 + 16 * i */
-#define XG_EMU_X86_XS_OPMASK	1088 /* k(i) at 1088 + 8 * i */
-#define XG_EMU_X86_XS_ZMMH	1152 /* ZMM(i) bits 511:256 at 1152 + 32 * i, i < 16 */
-#define XG_EMU_X86_XS_HI16ZMM	1664 /* ZMM(16 + i) at 1664 + 64 * i */
+#define XG_EMU_X86_XS_YMMH	576 /* YMM(i) bits 255:128 at 576 + 16 * i */
+extern struct xg_emu_x86_xs_layout {
+	unsigned opmask, zmmh, hi16zmm;
+} xg_emu_x86_xs_layout;
+#define XG_EMU_X86_XS_OPMASK  (xg_emu_x86_xs_layout.opmask)  /* k(i) at + 8 * i */
+#define XG_EMU_X86_XS_ZMMH    (xg_emu_x86_xs_layout.zmmh)    /* ZMM(i) 511:256 at + 32 * i */
+#define XG_EMU_X86_XS_HI16ZMM (xg_emu_x86_xs_layout.hi16zmm) /* ZMM(16 + i) at + 64 * i */
+/* the end of the AVX-512 state: what follows (PKRU at 2432 on AMD) is not the emulator's */
+#define XG_EMU_X86_XS_AVX512_END (XG_EMU_X86_XS_HI16ZMM + 1024)
 
 /* The largest access ops->read/write are given (a device access, exitgate.h's mmio_read/
  * mmio_write, is at most this): longer operands (FXSAVE/FXRSTOR) come in pieces. */

@@ -117,9 +117,16 @@ PASS(describe_gpa, (void *o, uint64_t gpa, char *b, size_t n), (s->opaque, gpa, 
 TIMED(lend_xsave, XG_PROF_FETCH, (void *o, void **b), (s->opaque, b))
 PASS(discard_xsave, (void *o), (s->opaque))
 
+/* a lookup, not a call to the VMM's devices or KVM: passed on untimed */
+static const void *s_ram_ptr(void *o, uint64_t gpa, size_t len)
+{
+	struct xg_prof_shim *s = o;
+	return s->ops.ram_ptr(s->opaque, gpa, len);
+}
+
 /* The shim's ops: an op the VMM lacks stays NULL, so the engine sees the same set. An op
  * added to struct xg_vcpu_ops needs its shim here. */
-_Static_assert(sizeof(struct xg_vcpu_ops) == 29 * sizeof(void *), "every op has a shim");
+_Static_assert(sizeof(struct xg_vcpu_ops) == 30 * sizeof(void *), "every op has a shim");
 #define SHIM(name) (s->ops.name ? s_##name : NULL)
 static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 {
@@ -153,6 +160,7 @@ static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 	    .describe_gpa = SHIM(describe_gpa),
 	    .lend_xsave = SHIM(lend_xsave),
 	    .discard_xsave = SHIM(discard_xsave),
+	    .ram_ptr = SHIM(ram_ptr),
 	};
 }
 

@@ -504,6 +504,18 @@ struct xg_vcpu_ops {
 	 * its KVM_GET_XSAVE buffer, returning 1. */
 	int (*lend_xsave)(void *opaque, void **buf);
 	int (*discard_xsave)(void *opaque);
+
+	/* Optional: where guest RAM [gpa, gpa+len) is in the VMM's memory, or NULL when any of
+	 * it is not RAM. It must agree with read_gpa: non-NULL exactly where read_gpa would
+	 * succeed, and the bytes there are the ones read_gpa would copy. The pointer is used
+	 * only while the exit is handled, for reads: the page walks of exitgate's x86
+	 * emulator load each paging entry from it with one aligned load (the guest's other
+	 * vCPUs may be changing the tables), its memory reads copy from it, and its device
+	 * accesses go straight to mmio_read/mmio_write where it says "not RAM" instead of
+	 * read_gpa/write_gpa failing first. Writes to RAM still go through write_gpa (a VMM
+	 * may track dirty pages there). Without it, read_gpa does all of that; a VMM that
+	 * must see every read of guest RAM (a recorder) leaves it NULL. */
+	const void *(*ram_ptr)(void *opaque, uint64_t gpa, size_t len);
 };
 
 /* xg_vcpu_ops.flags */

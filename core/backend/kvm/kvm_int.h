@@ -161,6 +161,7 @@ int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg
 
 /* ops_common.c: the ops both architectures take as they are (opaque: the vCPU) */
 int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len);
+const void *xg_kvm_op_ram_ptr(void *o, uint64_t gpa, size_t len);
 int xg_kvm_op_write_gpa(void *o, uint64_t gpa, const void *buf, size_t len);
 int xg_kvm_op_mmio_read(void *o, uint64_t gpa, void *buf, size_t len);
 int xg_kvm_op_mmio_write(void *o, uint64_t gpa, const void *buf, size_t len);

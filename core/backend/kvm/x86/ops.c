@@ -279,7 +279,8 @@ static int o_discard_xsave(void *o)
 /* ---- memory (guest RAM and devices: ops_common.c) ---- */
 
 /* what a page walk reads through (x86_walk.c): guest RAM only */
-static const struct xg_vcpu_ops walk_ops = {.read_gpa = xg_kvm_op_read_gpa};
+static const struct xg_vcpu_ops walk_ops = {.read_gpa = xg_kvm_op_read_gpa,
+					    .ram_ptr = xg_kvm_op_ram_ptr};
 
 static int o_translate(void *o, uint64_t gva, uint64_t *gpa)
 {
@@ -409,6 +410,7 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 	    .lend_xsave = v->no_lend ? NULL : o_lend_xsave,
 	    .discard_xsave = v->no_lend ? NULL : o_discard_xsave,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
+	    .ram_ptr = xg_kvm_op_ram_ptr,
 	};
 }
 

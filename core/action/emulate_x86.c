@@ -4,9 +4,9 @@
  *
  * The emulator sees only struct xg_emu_x86_ops; this file is the adapter: registers and
  * vector state from the VMM, linear addresses translated by walking the guest's page
- * tables (x86_walk.c), each access sent to guest RAM (read_gpa/write_gpa) or, where there
- * is no RAM, to the VMM's devices (mmio_read/mmio_write). An access that reaches neither
- * reads as all-ones and drops its write, as on a floating bus; it is not a host failure.
+ * tables (x86_walk.c), each access sent to guest RAM (ram_ptr or read_gpa, write_gpa) or,
+ * where there is no RAM, to the VMM's devices (mmio_read/mmio_write). An access that reaches
+ * neither reads as all-ones and drops its write, as on a floating bus; it is not a host failure.
  *
  * On a VMM that cannot carry the AVX-512 register state (XG_OPS_NO_AVX512_STATE: opmask,
  * ZMM bits 511:256, ZMM16-31; kvm_pvm is one), an EVEX instruction that needs that state
@@ -127,9 +127,18 @@ static int b_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x8
 
 	if (rc)
 		return rc;
-	rc = b->ops->read_gpa ? b->ops->read_gpa(b->opaque, gpa, buf, size) : -EFAULT;
-	if (rc != -EFAULT)
-		return rc;
+	if (b->ops->ram_ptr) {
+		/* one lookup decides RAM or device (exitgate.h ram_ptr: it agrees with read_gpa) */
+		const void *p = b->ops->ram_ptr(b->opaque, gpa, size);
+		if (p) {
+			memcpy(buf, p, size);
+			return 0;
+		}
+	} else {
+		rc = b->ops->read_gpa ? b->ops->read_gpa(b->opaque, gpa, buf, size) : -EFAULT;
+		if (rc != -EFAULT)
+			return rc;
+	}
 	rc = b->ops->mmio_read ? b->ops->mmio_read(b->opaque, gpa, buf, size) : -ENODEV;
 	if (rc == -ENODEV) {
 		memset(buf, 0xff, size); /* nothing there: a floating bus reads all-ones */
@@ -146,9 +155,13 @@ static int b_write(void *o, uint64_t la, const void *buf, unsigned size)
 
 	if (rc)
 		return rc;
-	rc = b->ops->write_gpa ? b->ops->write_gpa(b->opaque, gpa, buf, size) : -EFAULT;
-	if (rc != -EFAULT)
-		return rc;
+	/* RAM by write_gpa (where a VMM may track dirty pages); a device straight to it when
+	 * ram_ptr says there is no RAM, without write_gpa failing first */
+	if (!b->ops->ram_ptr || b->ops->ram_ptr(b->opaque, gpa, size)) {
+		rc = b->ops->write_gpa ? b->ops->write_gpa(b->opaque, gpa, buf, size) : -EFAULT;
+		if (rc != -EFAULT)
+			return rc;
+	}
 	rc = b->ops->mmio_write ? b->ops->mmio_write(b->opaque, gpa, buf, size) : -ENODEV;
 	return rc == -ENODEV ? 0 : rc;
 }

@@ -256,10 +256,7 @@ int xg_kvm_map_ram(struct xg_kvm_vm *vm, int memslot, struct xg_error *err)
 
 void *xg_kvm_gpa_ptr(struct xg_kvm_vm *vm, uint64_t gpa, size_t len)
 {
-	if (gpa < vm->ram_base || gpa - vm->ram_base >= vm->mem_size ||
-	    len > vm->mem_size - (gpa - vm->ram_base))
-		return NULL;
-	return vm->mem + (gpa - vm->ram_base);
+	return xg_kvm_ram_at(vm, gpa, len);
 }
 
 /* Where a payload may go: inside RAM, and clear of what the backend keeps there (x86 long

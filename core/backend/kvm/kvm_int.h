@@ -159,6 +159,15 @@ int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name
  */
 int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err);
 
+/* xg_kvm_gpa_ptr's lookup, inline for the ops on an exit's path (ram_ptr, read_gpa) */
+static inline uint8_t *xg_kvm_ram_at(const struct xg_kvm_vm *vm, uint64_t gpa, size_t len)
+{
+	if (gpa < vm->ram_base || gpa - vm->ram_base >= vm->mem_size ||
+	    len > vm->mem_size - (gpa - vm->ram_base))
+		return NULL;
+	return vm->mem + (gpa - vm->ram_base);
+}
+
 /* ops_common.c: the ops both architectures take as they are (opaque: the vCPU) */
 int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len);
 const void *xg_kvm_op_ram_ptr(void *o, uint64_t gpa, size_t len);

@@ -10,7 +10,7 @@
 int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
 {
 	struct xg_kvm_vcpu *v = o;
-	void *p = xg_kvm_gpa_ptr(v->vm, gpa, len);
+	const void *p = xg_kvm_ram_at(v->vm, gpa, len);
 
 	if (!p)
 		return -EFAULT;
@@ -21,13 +21,13 @@ int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
 /* exitgate.h ram_ptr: the same lookup read_gpa makes, so the two agree by construction */
 const void *xg_kvm_op_ram_ptr(void *o, uint64_t gpa, size_t len)
 {
-	return xg_kvm_gpa_ptr(((struct xg_kvm_vcpu *)o)->vm, gpa, len);
+	return xg_kvm_ram_at(((struct xg_kvm_vcpu *)o)->vm, gpa, len);
 }
 
 int xg_kvm_op_write_gpa(void *o, uint64_t gpa, const void *buf, size_t len)
 {
 	struct xg_kvm_vcpu *v = o;
-	void *p = xg_kvm_gpa_ptr(v->vm, gpa, len);
+	void *p = xg_kvm_ram_at(v->vm, gpa, len);
 
 	if (!p)
 		return -EFAULT;

@@ -154,31 +154,18 @@ __attribute__((noinline, cold)) static int read_entry_slow(const struct xg_vcpu_
  * instructions (cache lines, on a cold exit) as it takes; every other case goes to
  * xg_x86_walk_generic. 8-byte entries, 9 bits of la per level from bit 39 (bit 48 with
  * CR4.LA57), PS honoured in a PDPTE (1 GiB) and a PDE (2 MiB) only. The rules are finish()'s
- * put as masks made before the walk: all ANDs the entries read (its P is clear when the last
- * was not present) and must hold the bits the access needs at every level, any ORs them and
- * must not hold XD when that faults. tests/emu/t_emu_walk holds both walks to a reference on
- * random tables.
+ * put as masks: all ANDs the entries read (its P is clear when the last was not present) and
+ * must hold the bits the access needs at every level, any ORs them and must not hold XD when
+ * that faults. tests/emu/t_emu_walk holds both walks to a reference on random tables.
  */
 int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
 		uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
 {
-	uint64_t table, e, all = ~0ull, any = 0, need, xd;
-	unsigned shift, user, write, nxf;
-	uint32_t err;
+	uint64_t table = r->cr3 & ADDR_52, e, all = ~0ull, any = 0, need;
+	unsigned shift = (r->cr4 & CR4_LA57) ? 48 : 39, user, write, nxf;
 
 	if (!(r->cr0 & CR0_PG) || !(r->efer & EFER_LMA) || !ops->ram_ptr)
 		return xg_x86_walk_generic(ops, opaque, r, la, kind, cpl, gpa, pf_error);
-	/* SDM Vol. 3A 4.6: U/S at every level for a user access, R/W for a write by user or
-	 * with CR0.WP; no XD anywhere for a fetch with EFER.NXE (then the error code has I).
-	 * Flags of 0 or 1 and shifts: no branches, few bytes. */
-	user = cpl == 3;
-	write = (kind / XG_EMU_X86_WRITE) & 1;
-	nxf = (kind / XG_EMU_X86_FETCH) & (unsigned)(r->efer / EFER_NXE) & 1;
-	need = PTE_P | user * PTE_US | (write & (user | (unsigned)(r->cr0 / CR0_WP))) * PTE_RW;
-	xd = (uint64_t)nxf << 63;
-	err = write * PF_W | user * PF_U | nxf * PF_I;
-	table = r->cr3 & ADDR_52;
-	shift = (r->cr4 & CR4_LA57) ? 48 : 39;
 	for (;; shift -= 9) {
 		uint64_t at = table + ((la >> shift) & 511) * 8;
 		const void *p = ops->ram_ptr(opaque, at, 8);
@@ -199,9 +186,16 @@ int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu
 		uint64_t mask = (1ull << shift) - 1; /* the page: 4 KiB, 2 MiB or 1 GiB */
 		*gpa = (e & ADDR_52 & ~mask) | (la & mask);
 	}
-	if ((all & need) == need && !(any & xd))
+	/* SDM Vol. 3A 4.6: U/S at every level for a user access, R/W for a write by user or
+	 * with CR0.WP; no XD anywhere for a fetch with EFER.NXE (then the error code has I).
+	 * Flags of 0 or 1 and shifts: no branches, few bytes. */
+	user = cpl == 3;
+	write = (kind / XG_EMU_X86_WRITE) & 1;
+	nxf = (kind / XG_EMU_X86_FETCH) & (unsigned)(r->efer / EFER_NXE) & 1;
+	need = PTE_P | user * PTE_US | (write & (user | (unsigned)(r->cr0 / CR0_WP))) * PTE_RW;
+	if ((all & need) == need && !(nxf & (unsigned)(any >> 63)))
 		return 0;
-	*pf_error = err | (all & PTE_P ? PF_P : 0);
+	*pf_error = write * PF_W | user * PF_U | nxf * PF_I | (all & PTE_P ? PF_P : 0);
 	return 1;
 }
 

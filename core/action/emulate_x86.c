@@ -101,22 +101,29 @@ static int b_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsign
 	return rc;
 }
 
+/* to_gpa's way when the translate stage left no translation of la for this kind: a walk */
+__attribute__((noinline, cold)) static int walk_again(struct bridge *b, uint64_t la, unsigned kind,
+						      uint64_t *gpa)
+{
+	uint32_t pf;
+	int rc = xg_x86_walk(b->ops, b->opaque, b->regs, la, kind, 0, gpa, &pf);
+
+	return rc > 0 ? -EFAULT : rc; /* translated before: a fault now is a host-side change */
+}
+
 /* The GPA of la for an access the translate stage allowed: from its translation for the
  * same kind of access when there is one (the rights were checked there, at the access's
  * CPL), else by a walk. */
-static int to_gpa(struct bridge *b, uint64_t la, unsigned kind, uint64_t *gpa)
+static inline int to_gpa(struct bridge *b, uint64_t la, unsigned kind, uint64_t *gpa)
 {
 	unsigned n = b->ntlb < BRIDGE_TLB ? b->ntlb : BRIDGE_TLB;
-	uint32_t pf;
-	int rc;
 
 	for (unsigned i = 0; i < n; i++)
 		if (b->tlb[i].la_page == la >> 12 && (b->tlb[i].kind & kind) == kind) {
 			*gpa = b->tlb[i].gpa_page << 12 | (la & 0xfff);
 			return 0;
 		}
-	rc = xg_x86_walk(b->ops, b->opaque, b->regs, la, kind, 0, gpa, &pf);
-	return rc > 0 ? -EFAULT : rc; /* translated before: a fault now is a host-side change */
+	return walk_again(b, la, kind, gpa);
 }
 
 static int b_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x86_access kind)

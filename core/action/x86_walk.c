@@ -141,7 +141,7 @@ int xg_x86_walk_generic(const struct xg_vcpu_ops *ops, void *opaque,
 	return finish(r, kind, cpl, 1, rw, us, nx, pf_error);
 }
 
-/* walk_long's way to an entry ram_ptr did not lend (not RAM, or not aligned): read_gpa */
+/* xg_x86_walk's way to an entry ram_ptr did not lend (not RAM, or not aligned): read_gpa */
 __attribute__((noinline, cold)) static int read_entry_slow(const struct xg_vcpu_ops *ops,
 							   void *opaque, uint64_t gpa, uint64_t *e)
 {

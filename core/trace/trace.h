@@ -42,7 +42,9 @@
 #include "exitgate.h"
 
 #define XG_TRACE_MAGIC	 "XGTRACE\n"
-#define XG_TRACE_VERSION 1
+/* 2: the blobs of get_x86_regs/set_x86_regs are struct xg_emu_x86_regs as it is now, its
+ * segments in kvm_segment's field order (1 had type, s, dpl, present ...) */
+#define XG_TRACE_VERSION 2
 
 enum xg_trc_chunk { XG_TRC_HEAD = 1, XG_TRC_EXIT = 2, XG_TRC_END = 3 };
 

@@ -136,11 +136,8 @@ static int get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 		return rc;
 	for (int i = 0; i < 16; i++)
 		x->gpr[i] = ((__u64 *)&r)[kvm_gpr[i]];
-	for (int i = 0; i < XG_EMU_X86_NSEG; i++) /* the fields of kvm_segment, in its order */
-		x->seg[i] = (struct xg_emu_x86_segment){
-		    seg[i]->base, seg[i]->limit, seg[i]->selector, seg[i]->type,
-		    seg[i]->s,	  seg[i]->dpl,	 seg[i]->present,  seg[i]->db,
-		    seg[i]->l,	  seg[i]->g,	 seg[i]->unusable};
+	for (int i = 0; i < XG_EMU_X86_NSEG; i++) /* laid out as kvm_segment (xg_emu_x86.h) */
+		memcpy(&x->seg[i], seg[i], sizeof(x->seg[i]));
 	x->rip = r.rip, x->rflags = r.rflags;
 	x->cr0 = s.cr0, x->cr2 = s.cr2, x->cr3 = s.cr3, x->cr4 = s.cr4, x->efer = s.efer;
 	x->xcr0 = xc.xcrs[0].value; /* KVM_GET_XCRS: xcrs[0] is XCR0 (api.rst 4.43) */

@@ -391,13 +391,15 @@ struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size)
  */
 static int run_dirty(struct xg_kvm_vcpu *v)
 {
-	__typeof__(v->run->s.regs) saved;
+	struct xg_kvm_pending saved;
 	int r;
 
-	memcpy(&saved, &v->run->s.regs, sizeof(saved));
+	xg_kvm_arch_pending_save(v, &saved);
 	r = ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 	if (v->run->kvm_dirty_regs)
-		memcpy(&v->run->s.regs, &saved, sizeof(saved));
+		xg_kvm_arch_pending_restore(v, &saved);
+	else
+		v->regs_put_all = 0;
 	return r;
 }
 

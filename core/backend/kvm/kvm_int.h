@@ -91,6 +91,8 @@ struct xg_kvm_vcpu {
 	struct xg_error err; /* the last ioctl failure of an op */
 	struct xg_kvm_ioctl_counts counts; /* kvm.c, kvm_x86.c */
 	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */
+	int regs_put_all;    /* x86: registers wait in kvm_run and not only RIP and RFLAGS
+			      * changed (xg_kvm_put_regs_in_place) */
 	/* arm64 (arm64/): the registers read since the last KVM_RUN, and which are */
 	void *arch;
 	struct xg_profile *prof; /* xg_kvm_vcpu_set_profile: ioctls timed into it, or NULL */
@@ -158,6 +160,18 @@ int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name
  * them or be undone by them, KVM_SET_REGS them first. 0, or -1 with err.
  */
 int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err);
+/*
+ * kvm.c's KVM_RUN with registers waiting in kvm_run (kvm_dirty_regs): save what KVM would
+ * lose of them if it returned before applying them, and put it back then. x86 saves RIP and
+ * RFLAGS alone when only they changed (the rest of the copy is KVM's own, which is what KVM
+ * stores over it), kvm_regs when GPRs changed, the whole block for bits exitgate does not
+ * set; arm64 never leaves registers there.
+ */
+struct xg_kvm_pending {
+	__typeof__(((struct kvm_run *)0)->s.regs) all;
+};
+void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p);
+void xg_kvm_arch_pending_restore(struct xg_kvm_vcpu *v, const struct xg_kvm_pending *p);
 
 /* xg_kvm_gpa_ptr's lookup, inline for the ops on an exit's path (ram_ptr, read_gpa) */
 static inline uint8_t *xg_kvm_ram_at(const struct xg_kvm_vm *vm, uint64_t gpa, size_t len)

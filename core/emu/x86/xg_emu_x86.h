@@ -89,12 +89,18 @@ enum xg_emu_x86_gpr {
 	XG_EMU_X86_RDI,
 };
 
-/* A segment register as the CPU caches it (the layout of KVM's kvm_segment). */
+/*
+ * A segment register as the CPU caches it. Laid out as KVM's struct kvm_segment (api.rst
+ * 4.13 KVM_GET_SREGS), field for field, so that a backend copies one whole; the KVM backend
+ * asserts it (core/backend/kvm/x86/ops.c). avl and pad are carried, not used. Initialise it
+ * by field names: the order is KVM's.
+ */
 struct xg_emu_x86_segment {
 	uint64_t base;
 	uint32_t limit; /* in bytes, granularity already applied */
 	uint16_t selector;
-	uint8_t type, s, dpl, present, db, l, g, unusable;
+	uint8_t type, present, dpl, db, s, l, g, avl;
+	uint8_t unusable, pad;
 };
 
 /*
@@ -182,6 +188,10 @@ struct xg_emu_x86_regs {
 	struct xg_emu_x86_segment seg[XG_EMU_X86_NSEG];
 	uint64_t cr0, cr2, cr3, cr4, efer, xcr0;
 	uint8_t vendor; /* enum xg_emu_x86_vendor; read only, set_regs may ignore it */
+	/* For set_regs, from the emulator: 1 when gpr[] is what get_regs gave (the instruction
+	 * wrote no GPR), so that a VMM may write RIP and RFLAGS alone; 0 otherwise. get_regs
+	 * need not set it; set_regs may ignore it and write every GPR. */
+	uint8_t gprs_unchanged;
 	/* The system-table registers (SDM Vol. 3A 2.4), read only, for people reading dumps;
 	 * the emulator does not use them. has_tables is 0 when get_x86_regs leaves them out. */
 	uint8_t has_tables;

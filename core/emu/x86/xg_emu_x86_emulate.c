@@ -906,6 +906,9 @@ static int commit(struct xg_emu_x86_ctx *c, int advance)
 		c->r.rflags &= ~(1ull << 16); /* RF clears when an instruction completes */
 	}
 	if (advance || c->regs_dirty) {
+		/* every GPR write sets regs_dirty (xg_emu_x86_gpr_set, set_areg, push/pop,
+		 * gp2_exec, the stubs): without it only RIP and RFLAGS can have changed */
+		c->r.gprs_unchanged = !c->regs_dirty;
 		rc = c->ops->set_regs(c->opaque, &c->r);
 		if (rc < 0)
 			return host_error(c, "write the registers (set_regs)", rc);

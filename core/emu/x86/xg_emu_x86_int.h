@@ -259,6 +259,9 @@ struct xg_emu_x86_ctx {
 	struct xg_emu_x86_insn *in;
 	unsigned cpl, mode, real, rmode;
 	enum xg_emu_x86_vendor vendor; /* resolved: INTEL or AMD, never HOST */
+	/* regs_dirty: set by every write of a GPR (or another register set_regs carries),
+	 * which commit passes on as regs.gprs_unchanged: a write that leaves it clear is a
+	 * GPR the VMM may never get */
 	int xs_loaded, xs_dirty, regs_dirty;
 	/* xs is the VMM's lent image (ops->lend_xsave); xs_synced: it was written to the vCPU
 	 * (set_xsave) and not changed since */

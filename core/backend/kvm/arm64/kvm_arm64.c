@@ -135,6 +135,14 @@ int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg
 	return 0;
 }
 
+void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p)
+{
+}
+
+void xg_kvm_arch_pending_restore(struct xg_kvm_vcpu *v, const struct xg_kvm_pending *p)
+{
+}
+
 int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)
 {
 	return 0;

@@ -881,7 +881,52 @@ int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)
 		return xg_kvm_fail(err, "KVM_SET_REGS of the registers kept in kvm_run (vCPU %d): %s",
 				   v->index, strerror(errno));
 	run->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
+	v->regs_put_all = 0;
 	return 0;
+}
+
+/* kvm_int.h. KVM_RUN's early return stores the vCPU's own registers over the copy
+ * (store_regs(), arch/x86/kvm/x86.c), which are those the copy held but for the ones a put
+ * changed: RIP and RFLAGS, and the GPRs only when regs_put_all says so. */
+static int pending_part(const struct xg_kvm_vcpu *v)
+{
+	if (v->run->kvm_dirty_regs & ~(uint64_t)KVM_SYNC_X86_REGS)
+		return 2; /* someone else's bits: all of it, as it was */
+	return v->regs_put_all;
+}
+
+void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p)
+{
+	const struct kvm_regs *r = &v->run->s.regs.regs;
+
+	switch (pending_part(v)) {
+	case 2:
+		memcpy(&p->all, &v->run->s.regs, sizeof(p->all));
+		break;
+	case 1:
+		p->all.regs = *r;
+		break;
+	default:
+		p->all.regs.rip = r->rip;
+		p->all.regs.rflags = r->rflags;
+	}
+}
+
+void xg_kvm_arch_pending_restore(struct xg_kvm_vcpu *v, const struct xg_kvm_pending *p)
+{
+	struct kvm_regs *r = &v->run->s.regs.regs;
+
+	switch (pending_part(v)) {
+	case 2:
+		memcpy(&v->run->s.regs, &p->all, sizeof(p->all));
+		break;
+	case 1:
+		*r = p->all.regs;
+		break;
+	default:
+		r->rip = p->all.regs.rip;
+		r->rflags = p->all.regs.rflags;
+	}
 }
 
 int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err)
@@ -925,6 +970,7 @@ int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_e
 		return -1;
 	if (v->run)
 		v->run->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
+	v->regs_put_all = 0;
 	if (v->sync_regs)
 		v->run->s.regs.regs = *r;
 	return 0;
@@ -932,12 +978,27 @@ int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_e
 
 int xg_kvm_put_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err)
 {
-	if (!v->sync_regs)
+	struct kvm_regs *d = xg_kvm_put_regs_in_place(v, 1);
+
+	if (!d)
 		return xg_kvm_set_regs(v, r, err);
-	v->run->s.regs.regs = *r;
+	*d = *r;
+	return 0;
+}
+
+/* The copy holds every register's current value: KVM's own, stored there at the last exit
+ * (api.rst 5 "kvm_run", kvm_valid_regs), or those written since (they are what KVM_RUN will
+ * set). KVM_RUN applies the whole block (arch/x86/kvm/x86.c sync_regs(), __set_regs()), so a
+ * caller writes only the registers it changes. */
+struct kvm_regs *xg_kvm_put_regs_in_place(struct xg_kvm_vcpu *v, int gprs)
+{
+	if (!v->sync_regs)
+		return NULL;
+	if (gprs)
+		v->regs_put_all = 1;
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	v->counts.regs_put++;
-	return 0;
+	return &v->run->s.regs.regs;
 }
 
 int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error *err)

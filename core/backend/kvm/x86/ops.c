@@ -108,20 +108,41 @@ static int o_set_reg(void *o, const char *name, uint64_t val)
 	return xg_kvm_put_regs(v, &r, &v->err) ? -EIO : 0;
 }
 
-static void seg_in(struct xg_emu_x86_segment *d, const struct kvm_segment *s)
-{
-	d->base = s->base;
-	d->limit = s->limit;
-	d->selector = s->selector;
-	d->type = s->type;
-	d->s = s->s;
-	d->dpl = s->dpl;
-	d->present = s->present;
-	d->db = s->db;
-	d->l = s->l;
-	d->g = s->g;
-	d->unusable = s->unusable;
-}
+/* struct xg_emu_x86_segment is struct kvm_segment's layout (xg_emu_x86.h): a segment is
+ * fetched as one copy. Any drift between the two fails the build here. */
+#define SEG_SAME(f)                                                                                \
+	_Static_assert(offsetof(struct xg_emu_x86_segment, f) ==                                   \
+			       offsetof(struct kvm_segment, f) &&                                  \
+			   sizeof(((struct xg_emu_x86_segment *)0)->f) ==                          \
+			       sizeof(((struct kvm_segment *)0)->f),                               \
+		       "xg_emu_x86_segment." #f " is not where kvm_segment has it")
+SEG_SAME(base);
+SEG_SAME(limit);
+SEG_SAME(selector);
+SEG_SAME(type);
+SEG_SAME(present);
+SEG_SAME(dpl);
+SEG_SAME(db);
+SEG_SAME(s);
+SEG_SAME(l);
+SEG_SAME(g);
+SEG_SAME(avl);
+SEG_SAME(unusable);
+_Static_assert(offsetof(struct xg_emu_x86_segment, pad) == offsetof(struct kvm_segment, padding),
+	       "xg_emu_x86_segment.pad is not kvm_segment.padding");
+_Static_assert(sizeof(struct xg_emu_x86_segment) == sizeof(struct kvm_segment),
+	       "xg_emu_x86_segment is not the size of kvm_segment");
+
+/* Where each of the emulator's segments (ModRM.reg order, SDM Vol. 2 Table 3-6: ES CS SS
+ * DS FS GS) is in kvm_sregs (cs ds es fs gs ss ...). */
+static const uint8_t seg_at[XG_EMU_X86_NSEG] = {
+    [XG_EMU_X86_ES] = offsetof(struct kvm_sregs, es),
+    [XG_EMU_X86_CS] = offsetof(struct kvm_sregs, cs),
+    [XG_EMU_X86_SS] = offsetof(struct kvm_sregs, ss),
+    [XG_EMU_X86_DS] = offsetof(struct kvm_sregs, ds),
+    [XG_EMU_X86_FS] = offsetof(struct kvm_sregs, fs),
+    [XG_EMU_X86_GS] = offsetof(struct kvm_sregs, gs),
+};
 
 static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 {
@@ -145,17 +166,14 @@ static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 	memcpy(&x->gpr[8], &r->r8, 8 * sizeof(uint64_t));
 	x->rip = r->rip;
 	x->rflags = r->rflags;
-	seg_in(&x->seg[XG_EMU_X86_ES], &s->es);
-	seg_in(&x->seg[XG_EMU_X86_CS], &s->cs);
-	seg_in(&x->seg[XG_EMU_X86_SS], &s->ss);
-	seg_in(&x->seg[XG_EMU_X86_DS], &s->ds);
-	seg_in(&x->seg[XG_EMU_X86_FS], &s->fs);
-	seg_in(&x->seg[XG_EMU_X86_GS], &s->gs);
+	for (int i = 0; i < XG_EMU_X86_NSEG; i++)
+		memcpy(&x->seg[i], (const char *)s + seg_at[i], sizeof(x->seg[i]));
 	x->cr0 = s->cr0, x->cr2 = s->cr2, x->cr3 = s->cr3, x->cr4 = s->cr4, x->efer = s->efer;
 	x->xcr0 = v->xcr0;
 	x->vendor = v->vm->vendor;
-	seg_in(&x->tr, &s->tr);
-	seg_in(&x->ldtr, &s->ldt);
+	x->gprs_unchanged = 0;
+	memcpy(&x->tr, &s->tr, sizeof(x->tr));
+	memcpy(&x->ldtr, &s->ldt, sizeof(x->ldtr));
 	x->gdtr_base = s->gdt.base, x->gdtr_limit = s->gdt.limit;
 	x->idtr_base = s->idt.base, x->idtr_limit = s->idt.limit;
 	x->has_tables = 1;
@@ -193,17 +211,27 @@ static int o_get_x86_events(void *o, struct xg_x86_events *out)
 	return 0;
 }
 
+/* With sync regs straight into kvm_run's copy, which holds the current value of every
+ * register (xg_kvm_put_regs_in_place): RIP and RFLAGS, and the GPRs only when the caller
+ * may have changed them (gprs_unchanged, xg_emu_x86.h). The emulator's usual commit - RIP
+ * past an instruction that wrote memory or vector state - writes one line of it. */
 static int o_set_x86_regs(void *o, const struct xg_emu_x86_regs *x)
 {
 	struct xg_kvm_vcpu *v = o;
-	struct kvm_regs r;
+	struct kvm_regs rb, *r = xg_kvm_put_regs_in_place(v, !x->gprs_unchanged);
 
-	r.rax = x->gpr[0], r.rcx = x->gpr[1], r.rdx = x->gpr[2], r.rbx = x->gpr[3];
-	r.rsp = x->gpr[4], r.rbp = x->gpr[5], r.rsi = x->gpr[6], r.rdi = x->gpr[7];
-	memcpy(&r.r8, &x->gpr[8], 8 * sizeof(uint64_t));
-	r.rip = x->rip;
-	r.rflags = x->rflags;
-	return xg_kvm_put_regs(v, &r, &v->err) ? -EIO : 0;
+	if (!r)
+		r = &rb; /* no sync regs: KVM_SET_REGS of all of them */
+	r->rip = x->rip;
+	r->rflags = x->rflags;
+	if (r != &rb && x->gprs_unchanged)
+		return 0;
+	r->rax = x->gpr[0], r->rcx = x->gpr[1], r->rdx = x->gpr[2], r->rbx = x->gpr[3];
+	r->rsp = x->gpr[4], r->rbp = x->gpr[5], r->rsi = x->gpr[6], r->rdi = x->gpr[7];
+	memcpy(&r->r8, &x->gpr[8], 8 * sizeof(uint64_t));
+	if (r == &rb)
+		return xg_kvm_set_regs(v, r, &v->err) ? -EIO : 0;
+	return 0;
 }
 
 /* ---- vector state ---- */

@@ -398,8 +398,6 @@ static int run_dirty(struct xg_kvm_vcpu *v)
 	r = ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 	if (v->run->kvm_dirty_regs)
 		xg_kvm_arch_pending_restore(v, &saved);
-	else
-		v->regs_put_all = 0;
 	return r;
 }
 

@@ -79,6 +79,7 @@ struct xg_kvm_vcpu {
 	size_t run_size;
 	unsigned flags;
 	uint64_t xcr0;
+	uint8_t vendor; /* vm->vendor, beside xcr0: the register fetch reads both */
 	/* ops.c */
 	const struct xg_kvm_vmm_ops *vmm_ops;
 	void *vmm;
@@ -168,6 +169,7 @@ int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg
  * set; arm64 never leaves registers there.
  */
 struct xg_kvm_pending {
+	int part, put_all;
 	__typeof__(((struct kvm_run *)0)->s.regs) all;
 };
 void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p);

@@ -814,6 +814,7 @@ int xg_kvm_vcpu_create(struct xg_kvm_vm *vm, int index, uint64_t entry, struct x
 	if (!v)
 		return -1;
 	v->xcr0 = XFEATURE_X87;
+	v->vendor = vm->vendor;
 	if (set_cpuid(v, err))
 		goto fail;
 	if (xg_kvm_get_sregs(v, &s, err))
@@ -887,26 +888,23 @@ int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)
 
 /* kvm_int.h. KVM_RUN's early return stores the vCPU's own registers over the copy
  * (store_regs(), arch/x86/kvm/x86.c), which are those the copy held but for the ones a put
- * changed: RIP and RFLAGS, and the GPRs only when regs_put_all says so. */
-static int pending_part(const struct xg_kvm_vcpu *v)
-{
-	if (v->run->kvm_dirty_regs & ~(uint64_t)KVM_SYNC_X86_REGS)
-		return 2; /* someone else's bits: all of it, as it was */
-	return v->regs_put_all;
-}
-
+ * changed: RIP and RFLAGS, and the GPRs only when regs_put_all says so. regs_put_all is
+ * cleared here, before KVM_RUN applies the registers, so that nothing after it touches that
+ * line; the restore sets it again. */
 void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p)
 {
 	const struct kvm_regs *r = &v->run->s.regs.regs;
 
-	switch (pending_part(v)) {
-	case 2:
+	p->put_all = v->regs_put_all;
+	v->regs_put_all = 0;
+	if (v->run->kvm_dirty_regs & ~(uint64_t)KVM_SYNC_X86_REGS) {
+		p->part = 2; /* someone else's bits: all of it, as it was */
 		memcpy(&p->all, &v->run->s.regs, sizeof(p->all));
-		break;
-	case 1:
+	} else if (p->put_all) {
+		p->part = 1;
 		p->all.regs = *r;
-		break;
-	default:
+	} else {
+		p->part = 0;
 		p->all.regs.rip = r->rip;
 		p->all.regs.rflags = r->rflags;
 	}
@@ -916,14 +914,12 @@ void xg_kvm_arch_pending_restore(struct xg_kvm_vcpu *v, const struct xg_kvm_pend
 {
 	struct kvm_regs *r = &v->run->s.regs.regs;
 
-	switch (pending_part(v)) {
-	case 2:
+	v->regs_put_all = p->put_all;
+	if (p->part == 2) {
 		memcpy(&v->run->s.regs, &p->all, sizeof(p->all));
-		break;
-	case 1:
+	} else if (p->part == 1) {
 		*r = p->all.regs;
-		break;
-	default:
+	} else {
 		r->rip = p->all.regs.rip;
 		r->rflags = p->all.regs.rflags;
 	}

@@ -133,17 +133,6 @@ _Static_assert(offsetof(struct xg_emu_x86_segment, pad) == offsetof(struct kvm_s
 _Static_assert(sizeof(struct xg_emu_x86_segment) == sizeof(struct kvm_segment),
 	       "xg_emu_x86_segment is not the size of kvm_segment");
 
-/* Where each of the emulator's segments (ModRM.reg order, SDM Vol. 2 Table 3-6: ES CS SS
- * DS FS GS) is in kvm_sregs (cs ds es fs gs ss ...). */
-static const uint8_t seg_at[XG_EMU_X86_NSEG] = {
-    [XG_EMU_X86_ES] = offsetof(struct kvm_sregs, es),
-    [XG_EMU_X86_CS] = offsetof(struct kvm_sregs, cs),
-    [XG_EMU_X86_SS] = offsetof(struct kvm_sregs, ss),
-    [XG_EMU_X86_DS] = offsetof(struct kvm_sregs, ds),
-    [XG_EMU_X86_FS] = offsetof(struct kvm_sregs, fs),
-    [XG_EMU_X86_GS] = offsetof(struct kvm_sregs, gs),
-};
-
 static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 {
 	struct xg_kvm_vcpu *v = o;
@@ -166,11 +155,16 @@ static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 	memcpy(&x->gpr[8], &r->r8, 8 * sizeof(uint64_t));
 	x->rip = r->rip;
 	x->rflags = r->rflags;
-	for (int i = 0; i < XG_EMU_X86_NSEG; i++)
-		memcpy(&x->seg[i], (const char *)s + seg_at[i], sizeof(x->seg[i]));
+	/* one copy each, at offsets known here: a table of them would be one more line */
+	memcpy(&x->seg[XG_EMU_X86_ES], &s->es, sizeof(s->es));
+	memcpy(&x->seg[XG_EMU_X86_CS], &s->cs, sizeof(s->cs));
+	memcpy(&x->seg[XG_EMU_X86_SS], &s->ss, sizeof(s->ss));
+	memcpy(&x->seg[XG_EMU_X86_DS], &s->ds, sizeof(s->ds));
+	memcpy(&x->seg[XG_EMU_X86_FS], &s->fs, sizeof(s->fs));
+	memcpy(&x->seg[XG_EMU_X86_GS], &s->gs, sizeof(s->gs));
 	x->cr0 = s->cr0, x->cr2 = s->cr2, x->cr3 = s->cr3, x->cr4 = s->cr4, x->efer = s->efer;
 	x->xcr0 = v->xcr0;
-	x->vendor = v->vm->vendor;
+	x->vendor = v->vendor;
 	x->gprs_unchanged = 0;
 	memcpy(&x->tr, &s->tr, sizeof(x->tr));
 	memcpy(&x->ldtr, &s->ldt, sizeof(x->ldtr));

@@ -246,6 +246,20 @@ static void to_kvm(const struct xg_emu_x86_regs *x, struct kvm_regs *r)
 	r->rip = x->rip, r->rflags = x->rflags;
 }
 
+/* The oracle of a write: what KVM holds after a KVM_SET_REGS of these values (it keeps
+ * RFLAGS bit 1 set, and drops what its VMCS/VMCB does not keep), the vCPU then put back as
+ * it was. */
+static void as_kvm_keeps(struct vc *c, struct kvm_regs *want)
+{
+	struct kvm_regs before;
+
+	io(c, KVM_GET_REGS, "KVM_GET_REGS", &before);
+	io(c, KVM_SET_REGS, "KVM_SET_REGS", want);
+	io(c, KVM_GET_REGS, "KVM_GET_REGS", want);
+	io(c, KVM_SET_REGS, "KVM_SET_REGS", &before);
+	refresh_copy(c);
+}
+
 static void same_regs(const struct kvm_regs *g, const struct kvm_regs *w, const char *what,
 		      int round)
 {
@@ -281,12 +295,8 @@ static void writeback(struct vc *c, const char *how)
 			memcpy(&x.gpr[8], &r.r8, 64);
 		x.rip = r.rip, x.rflags = r.rflags;
 		x.gprs_unchanged = (uint8_t)keep;
-		/* the oracle: KVM_SET_REGS of the same values by name, read back */
 		to_kvm(&x, &want);
-		io(c, KVM_SET_REGS, "KVM_SET_REGS", &want);
-		io(c, KVM_GET_REGS, "KVM_GET_REGS", &want);
-		io(c, KVM_SET_REGS, "KVM_SET_REGS", &before);
-		refresh_copy(c);
+		as_kvm_keeps(c, &want);
 		/* the op under test, then the write applied as KVM_RUN would */
 		if (c->ops.set_x86_regs(c->v, &x) || xg_kvm_vcpu_commit_regs(c->v, &err))
 			bail("set_x86_regs: %s", err.msg);
@@ -325,10 +335,10 @@ static void early_return(struct vc *c, const char *how)
 		rnd_regs(&r);
 		if (!keep)
 			memcpy(&x.gpr[8], &r.r8, 64), x.gpr[XG_EMU_X86_RAX] = r.rax;
-		/* RFLAGS.VM is not kept in 64-bit mode (KVM drops it here): the others are */
-		x.rip = r.rip, x.rflags = r.rflags & ~(1ull << 17);
+		x.rip = r.rip, x.rflags = r.rflags;
 		x.gprs_unchanged = (uint8_t)keep;
 		to_kvm(&x, &want);
+		as_kvm_keeps(c, &want);
 		if (c->ops.set_x86_regs(c->v, &x))
 			bail("set_x86_regs failed");
 		c->run->kvm_valid_regs |= 1u << 31;

@@ -382,32 +382,13 @@ struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size)
 	return v->run;
 }
 
-/*
- * KVM_RUN applies registers left in kvm_run (kvm_dirty_regs) before anything else, then
- * clears their bits (arch/x86/kvm/x86.c sync_regs()). A KVM_RUN that returns before that
- * (a vCPU not yet started by INIT/SIPI, a kvm_run field KVM refuses) still stores the
- * vCPU's own registers over the copy on its way out (store_regs()), the bits still set: the
- * writes would be lost, so they are put back for the next KVM_RUN.
- */
-static int run_dirty(struct xg_kvm_vcpu *v)
-{
-	struct xg_kvm_pending saved;
-	int r;
-
-	xg_kvm_arch_pending_save(v, &saved);
-	r = ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
-	if (v->run->kvm_dirty_regs)
-		xg_kvm_arch_pending_restore(v, &saved);
-	return r;
-}
-
 int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v)
 {
 	v->xsave_fresh = 0;
 	v->fault_ready = 0;
 	v->counts.run++;
 	if (v->run->kvm_dirty_regs)
-		return run_dirty(v);
+		return xg_kvm_arch_run_dirty(v);
 	return ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 }
 

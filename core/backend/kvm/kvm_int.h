@@ -162,18 +162,11 @@ int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name
  */
 int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err);
 /*
- * kvm.c's KVM_RUN with registers waiting in kvm_run (kvm_dirty_regs): save what KVM would
- * lose of them if it returned before applying them, and put it back then. x86 saves RIP and
- * RFLAGS alone when only they changed (the rest of the copy is KVM's own, which is what KVM
- * stores over it), kvm_regs when GPRs changed, the whole block for bits exitgate does not
- * set; arm64 never leaves registers there.
+ * kvm.c's KVM_RUN when registers wait in kvm_run (kvm_dirty_regs): the ioctl, with what
+ * KVM would lose of them kept for a KVM_RUN that returns before applying them (x86); 0 or
+ * -errno. arm64 never leaves registers there.
  */
-struct xg_kvm_pending {
-	int part, put_all;
-	__typeof__(((struct kvm_run *)0)->s.regs) all;
-};
-void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p);
-void xg_kvm_arch_pending_restore(struct xg_kvm_vcpu *v, const struct xg_kvm_pending *p);
+int xg_kvm_arch_run_dirty(struct xg_kvm_vcpu *v);
 
 /* xg_kvm_gpa_ptr's lookup, inline for the ops on an exit's path (ram_ptr, read_gpa) */
 static inline uint8_t *xg_kvm_ram_at(const struct xg_kvm_vm *vm, uint64_t gpa, size_t len)

@@ -205,14 +205,6 @@ int xg_kvm_set_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_e
  * KVM_SET_REGS) - no ioctl of its own; else KVM_SET_REGS.
  */
 int xg_kvm_put_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_error *err);
-/*
- * The same in place: with KVM_CAP_SYNC_REGS, the registers in kvm_run, already marked for
- * the next KVM_RUN to apply, holding every register's current value: the caller writes into
- * it the ones it changes, and nothing else - RIP and RFLAGS only, unless `gprs` says it may
- * write others too. NULL without the capability (then xg_kvm_put_regs or xg_kvm_set_regs,
- * with every register).
- */
-struct kvm_regs *xg_kvm_put_regs_in_place(struct xg_kvm_vcpu *v, int gprs);
 /* KVM_SET_REGS now of registers xg_kvm_put_regs left in kvm_run (nothing if none). */
 int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err);
 /*

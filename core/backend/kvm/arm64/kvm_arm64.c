@@ -135,12 +135,9 @@ int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg
 	return 0;
 }
 
-void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p)
+int xg_kvm_arch_run_dirty(struct xg_kvm_vcpu *v)
 {
-}
-
-void xg_kvm_arch_pending_restore(struct xg_kvm_vcpu *v, const struct xg_kvm_pending *p)
-{
+	return ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
 }
 
 int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "backend/kvm/kvm_int.h"
+#include "backend/kvm/x86/sync_regs.h"
 #include "xg_emu_x86.h"
 
 #define XG_KVM_PAGE 4096ULL
@@ -886,43 +887,43 @@ int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)
 	return 0;
 }
 
-/* kvm_int.h. KVM_RUN's early return stores the vCPU's own registers over the copy
- * (store_regs(), arch/x86/kvm/x86.c), which are those the copy held but for the ones a put
- * changed: RIP and RFLAGS, and the GPRs only when regs_put_all says so. regs_put_all is
- * cleared here, before KVM_RUN applies the registers, so that nothing after it touches that
- * line; the restore sets it again. */
-void xg_kvm_arch_pending_save(struct xg_kvm_vcpu *v, struct xg_kvm_pending *p)
+/*
+ * KVM_RUN applies registers left in kvm_run (kvm_dirty_regs) before anything else, then
+ * clears their bits (arch/x86/kvm/x86.c sync_regs()). A KVM_RUN that returns before that
+ * (a vCPU not yet started by INIT/SIPI, a kvm_run field KVM refuses) still stores the
+ * vCPU's own registers over the copy on its way out (store_regs()), the bits still set: the
+ * writes would be lost, so they are put back for the next KVM_RUN. What it stores over them
+ * is what the copy held but for the registers a put changed: RIP and RFLAGS, and the GPRs
+ * only when regs_put_all says so; only those are kept (bits exitgate never sets: all of
+ * kvm_run's registers). regs_put_all is cleared before the ioctl, so that nothing after it
+ * touches that line, and set again if the write is still waiting.
+ */
+int xg_kvm_arch_run_dirty(struct xg_kvm_vcpu *v)
 {
-	const struct kvm_regs *r = &v->run->s.regs.regs;
+	struct kvm_run *run = v->run;
+	struct kvm_regs *r = &run->s.regs.regs;
+	__typeof__(run->s.regs) all;
+	uint64_t rip = r->rip, rflags = r->rflags;
+	int put_all = v->regs_put_all,
+	    other = (run->kvm_dirty_regs & ~(uint64_t)KVM_SYNC_X86_REGS) != 0;
+	int rc;
 
-	p->put_all = v->regs_put_all;
+	if (__builtin_expect(other, 0))
+		memcpy(&all, &run->s.regs, sizeof(all));
+	else if (put_all)
+		all.regs = *r;
 	v->regs_put_all = 0;
-	if (v->run->kvm_dirty_regs & ~(uint64_t)KVM_SYNC_X86_REGS) {
-		p->part = 2; /* someone else's bits: all of it, as it was */
-		memcpy(&p->all, &v->run->s.regs, sizeof(p->all));
-	} else if (p->put_all) {
-		p->part = 1;
-		p->all.regs = *r;
-	} else {
-		p->part = 0;
-		p->all.regs.rip = r->rip;
-		p->all.regs.rflags = r->rflags;
-	}
-}
-
-void xg_kvm_arch_pending_restore(struct xg_kvm_vcpu *v, const struct xg_kvm_pending *p)
-{
-	struct kvm_regs *r = &v->run->s.regs.regs;
-
-	v->regs_put_all = p->put_all;
-	if (p->part == 2) {
-		memcpy(&v->run->s.regs, &p->all, sizeof(p->all));
-	} else if (p->part == 1) {
-		*r = p->all.regs;
-	} else {
-		r->rip = p->all.regs.rip;
-		r->rflags = p->all.regs.rflags;
-	}
+	rc = ioctl(v->fd, KVM_RUN, 0) < 0 ? -errno : 0;
+	if (__builtin_expect(!run->kvm_dirty_regs, 1))
+		return rc;
+	v->regs_put_all = put_all;
+	if (other)
+		memcpy(&run->s.regs, &all, sizeof(all));
+	else if (put_all)
+		*r = all.regs;
+	else
+		r->rip = rip, r->rflags = rflags;
+	return rc;
 }
 
 int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err)
@@ -980,21 +981,6 @@ int xg_kvm_put_regs(struct xg_kvm_vcpu *v, const struct kvm_regs *r, struct xg_e
 		return xg_kvm_set_regs(v, r, err);
 	*d = *r;
 	return 0;
-}
-
-/* The copy holds every register's current value: KVM's own, stored there at the last exit
- * (api.rst 5 "kvm_run", kvm_valid_regs), or those written since (they are what KVM_RUN will
- * set). KVM_RUN applies the whole block (arch/x86/kvm/x86.c sync_regs(), __set_regs()), so a
- * caller writes only the registers it changes. */
-struct kvm_regs *xg_kvm_put_regs_in_place(struct xg_kvm_vcpu *v, int gprs)
-{
-	if (!v->sync_regs)
-		return NULL;
-	if (gprs)
-		v->regs_put_all = 1;
-	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-	v->counts.regs_put++;
-	return &v->run->s.regs.regs;
 }
 
 int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error *err)

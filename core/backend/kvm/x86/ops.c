@@ -25,6 +25,7 @@
 
 #include "action/x86_walk.h"
 #include "backend/kvm/kvm_int.h"
+#include "backend/kvm/x86/sync_regs.h"
 #include "xg_emu_x86.h"
 
 #define XSTATE_AVX512 0xe0ull /* opmask | ZMM_Hi256 | Hi16_ZMM (SDM Vol. 1 13.1) */

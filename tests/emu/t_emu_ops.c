@@ -1133,6 +1133,62 @@ int main(void)
 		}
 	}
 
+	/* x87 FOP/FIP/FDP in the image after fld m64 (the vendor list): Intel writes FIP, and
+	 * FOP/FDP only with an unmasked exception pending; AMD's XSAVE stores all three as zero
+	 * unless FSW.ES is set, the instruction's when it is (seen on an AMD EPYC). MOVQ mm
+	 * (no #MF: ES is clear)
+	 * leaves Intel's alone and AMD's zero. */
+	for (int vnd = XG_EMU_X86_VENDOR_INTEL; vnd <= XG_EMU_X86_VENDOR_AMD; vnd++) {
+		for (int unmask = 0; unmask < 2; unmask++) {
+			int intel = vnd == XG_EMU_X86_VENDOR_INTEL;
+			uint64_t snan = 0x7ff0000000000001ull, fip, fdp,
+				 old = 0x1111111111111111ull;
+			uint16_t fop;
+			reset(&f);
+			f.r.vendor = (uint8_t)vnd;
+			f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+			memcpy(f.mem + 0x800, &snan, 8);
+			memset(f.xs + XG_EMU_X86_XS_FOP, 0x11, 18);
+			if (unmask)
+				f.xs[XG_EMU_X86_XS_FCW] = 0x7e; /* IE unmasked */
+			is_int(emu(&f, "dd 03", &res), XG_EMU_X86_OK, "%s: fld SNaN, IE %s",
+			       xg_emu_x86_vendor_name(vnd), unmask ? "unmasked" : "masked");
+			memcpy(&fop, f.xs + XG_EMU_X86_XS_FOP, 2);
+			memcpy(&fip, f.xs + XG_EMU_X86_XS_FIP, 8);
+			memcpy(&fdp, f.xs + XG_EMU_X86_XS_FDP, 8);
+			if (unmask)
+				ok(fop == 0x503 && fip == BASE + 0x100 && fdp == BASE + 0x800,
+				   "%s: ES set: FOP %#x FIP %#llx FDP %#llx are the fld's",
+				   xg_emu_x86_vendor_name(vnd), fop, (unsigned long long)fip,
+				   (unsigned long long)fdp);
+			/* Intel's FOP is as the host's FXSAVE gives it (the Intel model
+			 * copies it), so not asserted here: the host may be an AMD */
+			else if (intel)
+				ok(fip == BASE + 0x100 && fdp == old,
+				   "%s: ES clear: FIP %#llx written, FDP %#llx kept",
+				   xg_emu_x86_vendor_name(vnd), (unsigned long long)fip,
+				   (unsigned long long)fdp);
+			else
+				ok(fop == 0 && fip == 0 && fdp == 0,
+				   "%s: ES clear: FOP %#x FIP %#llx FDP %#llx zero",
+				   xg_emu_x86_vendor_name(vnd), fop, (unsigned long long)fip,
+				   (unsigned long long)fdp);
+			if (unmask)
+				continue;
+			memset(f.xs + XG_EMU_X86_XS_FOP, 0x11, 18);
+			is_int(emu(&f, "0f 6f 03", &res), XG_EMU_X86_OK, "%s: movq mm0, [rbx]",
+			       xg_emu_x86_vendor_name(vnd));
+			memcpy(&fop, f.xs + XG_EMU_X86_XS_FOP, 2);
+			memcpy(&fip, f.xs + XG_EMU_X86_XS_FIP, 8);
+			memcpy(&fdp, f.xs + XG_EMU_X86_XS_FDP, 8);
+			ok(intel ? fop == 0x1111 && fip == old && fdp == old
+				 : fop == 0 && fip == 0 && fdp == 0,
+			   "%s: movq mm0: FOP %#x FIP %#llx FDP %#llx %s",
+			   xg_emu_x86_vendor_name(vnd), fop, (unsigned long long)fip,
+			   (unsigned long long)fdp, intel ? "kept" : "zero");
+		}
+	}
+
 	/* the VMM failing an op: the reason says what could not be done, in words */
 	reset(&f);
 	f.fail_xsave = 1;

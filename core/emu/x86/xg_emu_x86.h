@@ -126,8 +126,12 @@ struct xg_emu_x86_segment {
  *     Intel  written only when the instruction leaves an unmasked exception pending
  *            (FOP compatibility off and FDP_EXCPTN_ONLY, every Intel CPU since Haswell;
  *            seen on the Xeon); FIP always.
- *     AMD    written by every such instruction (FXSAVE/XSAVE then store them as zero
- *            unless FSW.ES is set: AMD APM Vol. 5 FXSAVE).
+ *     AMD    written by every such instruction (FNSTENV stores them, XRSTOR loads them),
+ *            but FXSAVE and XSAVE store FOP, FIP and FDP as zero unless FSW.ES is set (AMD
+ *            APM Vol. 5 FXSAVE, Vol. 2 11.4.4), though CPUID Fn8000_0008 EBX[2] says they
+ *            are always saved; seen on an AMD EPYC (Zen 5). The emulator's image is what
+ *            XSAVE stores (and what KVM_GET_XSAVE gives at the next exit anyway): all
+ *            three zero after an x87 or MMX instruction that leaves ES clear.
  *   A near branch (E8, E9, 0F 8x) with 66h and no REX.W in 64-bit mode:
  *     Intel  ignores 66h: rel32, RIP not truncated (seen on the Xeon by the length probe);
  *     AMD    takes a rel16 and truncates RIP to 16 bits (AMD APM Vol. 3, near branches).

@@ -352,6 +352,9 @@ extern const struct xg_emu_x86_impl xg_emu_x86_gp2_impl;
 /* xg_emu_x86_mmx.c: the MMX moves, through gp2's table */
 int xg_emu_x86_mmx_plan(struct xg_emu_x86_ctx *c);
 int xg_emu_x86_mmx_exec(struct xg_emu_x86_ctx *c);
+/* After an x87 or MMX instruction on an AMD CPU: FOP, FIP and FDP as its XSAVE stores them
+ * (zero unless FSW.ES is set: the vendor list in xg_emu_x86.h). Nothing on Intel. */
+void xg_emu_x86_x87_ptrs(struct xg_emu_x86_ctx *c);
 /* xg_emu_x86_fxsave.c: FXSAVE/FXRSTOR, through gp2's table */
 int xg_emu_x86_fxsave_plan(struct xg_emu_x86_ctx *c);
 int xg_emu_x86_fxsave_exec(struct xg_emu_x86_ctx *c);

@@ -128,5 +128,8 @@ int xg_emu_x86_mmx_exec(struct xg_emu_x86_ctx *c)
 			memcpy(c->mem, &v, 8);
 		break;
 	}
+	/* FSW.ES is clear here (it would have been #MF): on AMD the image's FOP, FIP and FDP
+	 * are then zero, as this CPU's XSAVE stores them */
+	xg_emu_x86_x87_ptrs(c);
 	return 0;
 }

@@ -121,6 +121,27 @@ void xg_emu_x86_x87_exec(unsigned form, void *fxsave_img, void *mem)
 	xg_emu_x86_x87_forms[form].run(fxsave_img, mem);
 }
 
+/*
+ * AMD's FXSAVE and XSAVE store FOP, FIP and FDP only while FSW.ES is set, zero otherwise
+ * (AMD APM Vol. 5 FXSAVE, Vol. 2 11.4.4), though the x87 unit still holds them: FNSTENV
+ * stores them, and XRSTOR loads them (all seen on an AMD EPYC (Zen 5)). The emulator's image
+ * is what the guest's CPU's XSAVE would store - as KVM_GET_XSAVE on that CPU gives it at the
+ * next exit anyway - so on AMD they are zeroed whenever ES is clear after the instruction.
+ * Intel's XSAVE stores what the instruction left (the vendor list in xg_emu_x86.h).
+ */
+void xg_emu_x86_x87_ptrs(struct xg_emu_x86_ctx *c)
+{
+	uint16_t fsw;
+
+	if (c->vendor != XG_EMU_X86_VENDOR_AMD)
+		return;
+	memcpy(&fsw, c->xs + XG_EMU_X86_XS_FSW, 2);
+	if (!(fsw & 0x80)) {
+		memset(c->xs + XG_EMU_X86_XS_FOP, 0, 2);
+		memset(c->xs + XG_EMU_X86_XS_FIP, 0, 16);
+	}
+}
+
 /* ---- the emulator's plan/exec for the x87 forms ---- */
 
 /*
@@ -264,6 +285,7 @@ static int x87_exec(struct xg_emu_x86_ctx *c)
 		if (upd)
 			memcpy(c->xs + XG_EMU_X86_XS_FDP, &fdp, 8);
 	}
+	xg_emu_x86_x87_ptrs(c);
 	c->xs_dirty = 1;
 	return 0;
 }

@@ -1291,7 +1291,7 @@ static const struct fixed {
 	(.reg = 3, .rel = 1, .val = 3 * PAGE - 4, .reg2 = -1), 0x0f, 0xbc, 0x03),
     FXS(64, "shld [rbx], ax, cl: past 16 bits", (.reg = 1, .val = 20, .reg2 = 3, .rel2 = 1,
 	.val2 = 0x40), 0x66, 0x0f, 0xa5, 0x03),
-    /* MMX: a faulting store has set TOP = 0, tags as they were */
+    /* MMX: a faulting store has set TOP = 0 on Intel, tags as they were; AMD: no change */
     FXS(64, "movq [rbx], mm1 to a read-only page", (.reg = 3, .rel = 1, .val = 2 * PAGE + 8,
 	.reg2 = -1), 0x0f, 0x7f, 0x0b),
     FXS(32, "movd [ebx], mm0 across into a read-only page", (.reg = 3, .rel = 1,

@@ -132,6 +132,12 @@ struct xg_emu_x86_segment {
  *            are always saved; seen on an AMD EPYC (Zen 5). The emulator's image is what
  *            XSAVE stores (and what KVM_GET_XSAVE gives at the next exit anyway): all
  *            three zero after an x87 or MMX instruction that leaves ES clear.
+ *   An MMX store (MOVD/MOVQ/MOVNTQ to memory) whose access faults (SDM Vol. 1 9.5.1 and AMD
+ *   APM Vol. 1 ch. 5 say only that an MMX instruction sets TOP to 0 and the tags valid):
+ *     Intel  has already set x87 TOP to 0, the tag word left as it was: the fault is
+ *            delivered with that state (seen on the Xeon);
+ *     AMD    changes nothing (seen on an AMD EPYC (Zen 5)).
+ *   An MMX load that faults changes nothing on either.
  *   A near branch (E8, E9, 0F 8x) with 66h and no REX.W in 64-bit mode:
  *     Intel  ignores 66h: rel32, RIP not truncated (seen on the Xeon by the length probe);
  *     AMD    takes a rel16 and truncates RIP to 16 bits (AMD APM Vol. 3, near branches).
@@ -156,12 +162,9 @@ struct xg_emu_x86_segment {
  * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
  * instruction its accesses in order; an x87 store that an unmasked exception suppresses makes
  * no access (so cannot page-fault); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
- * an MMX store (MOVD/MOVQ/MOVNTQ to memory) whose access faults has already set x87 TOP to 0,
- * the tag word left as it was (the fault is delivered with that state; a load that faults
- * changes nothing); FNSTENV/FLDENV across into a page that faults report CR2 = the
- * environment's last byte unless the first field (4 bytes, 2 in the 14-byte form) already
- * crosses, then the page's first byte; MOVDIR64B raises the source's #PF before the
- * destination's alignment #GP; FXSAVE/FXRSTOR check segment and canonical form, then the
+ * FNSTENV/FLDENV across into a page that faults report CR2 = the environment's last byte
+ * unless the first field (4 bytes, 2 in the 14-byte form) already crosses, then the page's
+ * first byte; MOVDIR64B raises the source's #PF before the destination's alignment #GP; FXSAVE/FXRSTOR check segment and canonical form, then the
  * 16-byte alignment, then page-fault on the image's last byte before its first (FXSAVE too,
  * though it does not write bytes 464-511); a gather stopped by a fault on an element leaves its VEX mask
  * as whole elements (0 for the completed ones, all ones for the remaining active ones, 0 for

@@ -7,6 +7,8 @@
  * that: CR0.EM is #UD, CR0.TS is #NM, and a pending unmasked x87 exception is #MF (SDM Vol. 2
  * MOVD/MOVQ, "Protected Mode Exceptions"). The FXSAVE image keeps ST(i) in slot i, relative to
  * TOP; once TOP is 0, slot i is MM(i), so the slots are rotated to the physical order.
+ * Where the CPUs differ (a store that faults; FOP/FIP/FDP after one): the vendor list in
+ * xg_emu_x86.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -64,9 +66,9 @@ int xg_emu_x86_mmx_plan(struct xg_emu_x86_ctx *c)
 	if (in->has_mem)
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, mmx_size(in),
 				   store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
-	if (store && in->has_mem) {
+	if (store && in->has_mem && c->vendor == XG_EMU_X86_VENDOR_INTEL) {
 		/* a store that faults has already set TOP to 0 (the tags are left): seen on
-		 * the CPU */
+		 * the Xeon; on AMD it changes nothing (the vendor list in xg_emu_x86.h) */
 		set_top0(c);
 		c->xs_on_fault = 1;
 	}

@@ -1202,6 +1202,46 @@ int main(void)
 		}
 	}
 
+	/* an x87 store that an unmasked exception suppresses (fstp m32 of an empty ST0, IE
+	 * unmasked) to a read-only page: Intel makes no access, so no #PF, and sets FSW's IE,
+	 * SF, ES and B; AMD checks the access first: #PF, nothing changed. FSTP m80 across into a
+	 * read-only page: Intel has stored the first 8 bytes, AMD nothing (the vendor list) */
+	for (int vnd = XG_EMU_X86_VENDOR_INTEL; vnd <= XG_EMU_X86_VENDOR_AMD; vnd++) {
+		int intel = vnd == XG_EMU_X86_VENDOR_INTEL;
+		uint8_t before[sizeof(f.mem)];
+		uint64_t one = 0x8000000000000000ull;
+		uint16_t fsw, exp = 0x3fff;
+		reset(&f);
+		f.r.vendor = (uint8_t)vnd;
+		f.writable[0] = 0;
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+		f.xs[XG_EMU_X86_XS_FCW] = 0x7e;
+		is_int(emu(&f, "d9 1b", &res), intel ? XG_EMU_X86_OK : XG_EMU_X86_EXCEPTION,
+		       "%s: fstp dword [rbx] of an empty ST0, IE unmasked, read-only page: %s",
+		       xg_emu_x86_vendor_name(vnd), intel ? "no access" : "#PF");
+		memcpy(&fsw, f.xs + XG_EMU_X86_XS_FSW, 2);
+		ok(f.writes == 0 && fsw == (intel ? 0x80c1 : 0) &&
+		       (intel || (res.exc.vector == XG_EMU_X86_PF && res.exc.error == 3)),
+		   "%s: ... FSW %#x, nothing written%s", xg_emu_x86_vendor_name(vnd), fsw,
+		   intel ? "" : ", #PF(W|P)");
+		reset(&f);
+		f.r.vendor = (uint8_t)vnd;
+		f.writable[1] = 0;
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff8;
+		f.xs[XG_EMU_X86_XS_FTW] = 0x01; /* ST0 = physical 0 = 1.0 */
+		memcpy(f.xs + XG_EMU_X86_XS_ST0, &one, 8);
+		memcpy(f.xs + XG_EMU_X86_XS_ST0 + 8, &exp, 2);
+		memcpy(before, f.mem, sizeof(before));
+		is_int(emu(&f, "db 3b", &res), XG_EMU_X86_EXCEPTION,
+		       "%s: fstp tword [rbx] 8 bytes before a read-only page: #PF",
+		       xg_emu_x86_vendor_name(vnd));
+		ok(res.exc.cr2 == BASE + 0x1000 &&
+		       !memcmp(f.mem + 0xff8, intel ? (const uint8_t *)&one : before + 0xff8, 8) &&
+		       !memcmp(f.mem + 0x1000, before + 0x1000, 2),
+		   "%s: ... CR2 the page, %s", xg_emu_x86_vendor_name(vnd),
+		   intel ? "the significand stored" : "nothing stored");
+	}
+
 	/* the VMM failing an op: the reason says what could not be done, in words */
 	reset(&f);
 	f.fail_xsave = 1;

@@ -1350,7 +1350,7 @@ static const struct fixed {
 	0xd9, 0x1b),
     FXS(64, "fistp m64 to a read-only page", (.reg = 3, .rel = 1, .val = 2 * PAGE + 16, .reg2 = -1),
 	0xdf, 0x3b),
-    FXS(64, "fstp m80 split at 8 bytes onto a read-only page: the first 8 are stored",
+    FXS(64, "fstp m80 split at 8 bytes onto a read-only page: Intel stores the first 8",
 	(.reg = 2, .rel = 1, .val = 2 * PAGE - 8, .reg2 = -1), 0xdb, 0x3a),
     FXS(64, "fstp m80 split at 4 bytes onto a read-only page: nothing stored",
 	(.reg = 2, .rel = 1, .val = 2 * PAGE - 4, .reg2 = -1), 0xdb, 0x3a),

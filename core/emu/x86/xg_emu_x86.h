@@ -138,6 +138,15 @@ struct xg_emu_x86_segment {
  *            delivered with that state (seen on the Xeon);
  *     AMD    changes nothing (seen on an AMD EPYC (Zen 5)).
  *   An MMX load that faults changes nothing on either.
+ *   An x87 store (FST/FSTP/FIST/FISTP/FISTTP m) that an unmasked numeric exception
+ *   suppresses (SDM Vol. 1 8.5, AMD APM Vol. 1 ch. 6: nothing is stored):
+ *     Intel  makes no access, so cannot fault: FSW takes the exception (seen on the Xeon);
+ *     AMD    checks the access first: a segment fault or #PF comes with the x87 state
+ *            unchanged (seen on an AMD EPYC (Zen 5)).
+ *   FSTP m80 across into a page that faults:
+ *     Intel  two stores, the significand (8 bytes) then sign and exponent: when the second
+ *            faults the first is in memory (seen on the Xeon);
+ *     AMD    one store: nothing written (seen on an AMD EPYC (Zen 5)).
  *   A near branch (E8, E9, 0F 8x) with 66h and no REX.W in 64-bit mode:
  *     Intel  ignores 66h: rel32, RIP not truncated (seen on the Xeon by the length probe);
  *     AMD    takes a rel16 and truncates RIP to 16 bits (AMD APM Vol. 3, near branches).
@@ -160,8 +169,7 @@ struct xg_emu_x86_segment {
  * Not vendor differences, but what the CPU does where the SDM is silent (seen on the Xeon,
  * modelled for both): a flat 4 GiB segment has no limit to pass (an access that wraps at
  * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
- * instruction its accesses in order; an x87 store that an unmasked exception suppresses makes
- * no access (so cannot page-fault); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
+ * instruction its accesses in order; in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
  * FNSTENV/FLDENV across into a page that faults report CR2 = the environment's last byte
  * unless the first field (4 bytes, 2 in the 14-byte form) already crosses, then the page's
  * first byte; MOVDIR64B raises the source's #PF before the destination's alignment #GP; FXSAVE/FXRSTOR check segment and canonical form, then the
@@ -172,8 +180,8 @@ struct xg_emu_x86_segment {
  * above the vector length only if an element was loaded.
  * Seen in 16-bit protected mode (segment bases at any byte): the alignment of movaps and its
  * kind is checked on the linear address, not the offset; a masked VEX/EVEX operand checks
- * the limit of every enabled element before any page walk; FLD m80, like FSTP m80, is two
- * accesses (8 bytes, then 2), so at a limit the first one's #PF comes first.
+ * the limit of every enabled element before any page walk; FLD m80, like Intel's FSTP m80,
+ * is two accesses (8 bytes, then 2), so at a limit the first one's #PF comes first.
  */
 enum xg_emu_x86_vendor {
 	XG_EMU_X86_VENDOR_HOST = 0,

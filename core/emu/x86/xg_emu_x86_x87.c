@@ -193,17 +193,28 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		return xg_emu_x86_exc(c, XG_EMU_X86_MF, 0, 0);
 	}
 	/* a store that an unmasked exception suppresses makes no access, so it cannot fault
-	 * either: the numeric exception comes before the page fault (seen on the CPU) */
+	 * either: the numeric exception comes before the page fault (seen on the Xeon). AMD
+	 * checks the access first (segment, paging), and its fault comes with the state
+	 * unchanged (seen on an AMD EPYC (Zen 5)); the store is still not made (the vendor
+	 * list in xg_emu_x86.h) */
 	c->x87_ran = 0;
 	if (f->store) {
 		c->x87_stores = x87_store_run(c, c->x87_img, c->x87_out);
 		c->x87_ran = 1;
-		if (!c->x87_stores)
+		if (!c->x87_stores) {
+			if (c->vendor == XG_EMU_X86_VENDOR_AMD) {
+				xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
+						   XG_EMU_X86_WRITE, 0);
+				if (c->nacc)
+					c->acc[c->nacc - 1].probe = XG_EMU_X86_PROBE;
+			}
 			return 0;
+		}
 	}
-	if (c->in->aux == X87_FSTP80) {
+	if (c->in->aux == X87_FSTP80 && c->vendor == XG_EMU_X86_VENDOR_INTEL) {
 		/* two stores, significand then sign and exponent: when the second faults the
-		 * first is already in memory (seen on the CPU across a page boundary) */
+		 * first is already in memory (seen on the Xeon across a page boundary). AMD's
+		 * is one store, nothing written when a part faults (seen on an AMD EPYC) */
 		uint64_t ea = xg_emu_x86_ea(c);
 		xg_emu_x86_add_acc(c, ea, c->in->seg, 8, XG_EMU_X86_WRITE, 0);
 		xg_emu_x86_add_acc(c, ea + 8, c->in->seg, 2, XG_EMU_X86_WRITE, 8);

@@ -146,7 +146,9 @@ struct xg_emu_x86_segment {
  *   FSTP m80 across into a page that faults:
  *     Intel  two stores, the significand (8 bytes) then sign and exponent: when the second
  *            faults the first is in memory (seen on the Xeon);
- *     AMD    one store: nothing written (seen on an AMD EPYC (Zen 5)).
+ *     AMD    checks the same two parts in the same order (at a segment's limit the first
+ *            one's #PF comes first), but writes nothing when the second faults (seen on an
+ *            AMD EPYC (Zen 5), 64-bit and 16-bit protected mode).
  *   A near branch (E8, E9, 0F 8x) with 66h and no REX.W in 64-bit mode:
  *     Intel  ignores 66h: rel32, RIP not truncated (seen on the Xeon by the length probe);
  *     AMD    takes a rel16 and truncates RIP to 16 bits (AMD APM Vol. 3, near branches).

@@ -203,23 +203,30 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		c->x87_ran = 1;
 		if (!c->x87_stores) {
 			if (c->vendor == XG_EMU_X86_VENDOR_AMD) {
-				xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
-						   XG_EMU_X86_WRITE, 0);
-				if (c->nacc)
-					c->acc[c->nacc - 1].probe = XG_EMU_X86_PROBE;
+				/* in the order below: FSTP m80 in two parts */
+				uint64_t ea = xg_emu_x86_ea(c);
+				unsigned n = c->in->aux == X87_FSTP80 ? 8 : f->size;
+				xg_emu_x86_add_acc(c, ea, c->in->seg, n, XG_EMU_X86_WRITE, 0);
+				if (n < f->size)
+					xg_emu_x86_add_acc(c, ea + n, c->in->seg, f->size - n,
+							   XG_EMU_X86_WRITE, n);
+				for (unsigned i = 0; i < c->nacc; i++)
+					c->acc[i].probe = XG_EMU_X86_PROBE;
 			}
 			return 0;
 		}
 	}
-	if (c->in->aux == X87_FSTP80 && c->vendor == XG_EMU_X86_VENDOR_INTEL) {
+	if (c->in->aux == X87_FSTP80) {
 		/* two stores, significand then sign and exponent: when the second faults the
-		 * first is already in memory (seen on the Xeon across a page boundary). AMD's
-		 * is one store, nothing written when a part faults (seen on an AMD EPYC) */
+		 * first is already in memory (seen on the Xeon across a page boundary). AMD
+		 * checks the two parts in the same order (at a segment's limit the first one's
+		 * #PF comes first: seen in 16-bit protected mode) but writes nothing when the
+		 * second faults (seen on an AMD EPYC (Zen 5)) */
 		uint64_t ea = xg_emu_x86_ea(c);
 		xg_emu_x86_add_acc(c, ea, c->in->seg, 8, XG_EMU_X86_WRITE, 0);
 		xg_emu_x86_add_acc(c, ea + 8, c->in->seg, 2, XG_EMU_X86_WRITE, 8);
 		memcpy(c->mem, c->x87_out, 10);
-		c->partial_stores = 1;
+		c->partial_stores = c->vendor == XG_EMU_X86_VENDOR_INTEL;
 		return 0;
 	}
 	if (c->in->aux == X87_FLD80) {

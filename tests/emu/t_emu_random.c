@@ -1234,6 +1234,12 @@ static const struct fixed {
     FXS(16, "16-bit: vmovups [bx]{k1}, zmm0 past DS's limit, all masked",
 	(.reg = 3, .val = 0x80e0, .reg2 = -1, .kzero = 1, .ds16_limit = 0x80ff), 0x62, 0xf1, 0x7c,
 	0x49, 0x11, 0x07),
+    /* FSTP/FLD m80 are two accesses, 8 bytes then 2, checked in order on both vendors: the
+     * first one's #PF (a PROT_NONE page) before the second one's #GP (past DS's limit) */
+    FXS(16, "16-bit: fstp m80 [bx]: the first part's #PF before the second's limit",
+	(.reg = 3, .val = 0xb010, .reg2 = -1, .ds16_limit = 0xb017), 0xdb, 0x3f),
+    FXS(16, "16-bit: fld m80 [bx]: the first part's #PF before the second's limit",
+	(.reg = 3, .val = 0xb010, .reg2 = -1, .ds16_limit = 0xb017), 0xdb, 0x2f),
     FXS(16, "16-bit: vmovups zmm{k1}, [bx]: an element past the limit before #PF",
 	(.reg = 3, .val = 0xb010, .reg2 = -1, .ds16_limit = 0xb02f), 0x62, 0xf1, 0x7c, 0x49, 0x10,
 	0x07),

@@ -174,7 +174,8 @@ struct xg_emu_x86_segment {
  * instruction its accesses in order; in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
  * FNSTENV/FLDENV across into a page that faults report CR2 = the environment's last byte
  * unless the first field (4 bytes, 2 in the 14-byte form) already crosses, then the page's
- * first byte; MOVDIR64B raises the source's #PF before the destination's alignment #GP; FXSAVE/FXRSTOR check segment and canonical form, then the
+ * first byte; MOVDIR64B raises the source's #PF before the destination's alignment #GP;
+ * FXSAVE/FXRSTOR check segment and canonical form, then the
  * 16-byte alignment, then page-fault on the image's last byte before its first (FXSAVE too,
  * though it does not write bytes 464-511); a gather stopped by a fault on an element leaves its VEX mask
  * as whole elements (0 for the completed ones, all ones for the remaining active ones, 0 for

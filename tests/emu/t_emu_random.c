@@ -697,6 +697,23 @@ static void rnd_xsave(uint8_t *xs)
 		fcw = (uint16_t)(0x40 | (rnd() & 0xf3f));
 	if (!rn(4))
 		mxcsr ^= (uint32_t)(rnd() & 0x807f); /* FTZ, DAZ, flags, some masks */
+	if (!rn(8)) {
+		/* sticky exception flags, SF and C0-C3 (SDM Vol. 1 8.1.3), now and then one of
+		 * the flags unmasked: ES and B are then set (a waiting x87 or MMX instruction
+		 * takes #MF), as XRSTOR computes them on AMD, and FOP/FIP/FDP are random, as
+		 * any CPU's XSAVE may store them with ES set (AMD stores zero without) */
+		fsw |= (uint16_t)(rnd() & 0x477f);
+		if (!rn(4))
+			fcw &= (uint16_t)~(1u << rn(6));
+		if (fsw & ~fcw & 0x3f) {
+			uint16_t fop = (uint16_t)(rnd() & 0x7ff);
+			uint64_t fip = rnd() & 0x7fffffffffffull, fdp = rnd() & 0x7fffffffffffull;
+			fsw |= 0x8080;
+			memcpy(xs + XG_EMU_X86_XS_FOP, &fop, 2);
+			memcpy(xs + XG_EMU_X86_XS_FIP, &fip, 8);
+			memcpy(xs + XG_EMU_X86_XS_FDP, &fdp, 8);
+		}
+	}
 	memcpy(xs + XG_EMU_X86_XS_FCW, &fcw, 2);
 	memcpy(xs + XG_EMU_X86_XS_FSW, &fsw, 2);
 	xs[XG_EMU_X86_XS_FTW] = (uint8_t)rnd();

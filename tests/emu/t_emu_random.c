@@ -704,7 +704,7 @@ static void rnd_xsave(uint8_t *xs)
 		 * any CPU's XSAVE may store them with ES set (AMD stores zero without) */
 		fsw |= (uint16_t)(rnd() & 0x477f);
 		if (!rn(4))
-			fcw &= (uint16_t)~(1u << rn(6));
+			fcw &= (uint16_t) ~(1u << rn(6));
 		if (fsw & ~fcw & 0x3f) {
 			uint16_t fop = (uint16_t)(rnd() & 0x7ff);
 			uint64_t fip = rnd() & 0x7fffffffffffull, fdp = rnd() & 0x7fffffffffffull;

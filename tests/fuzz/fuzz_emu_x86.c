@@ -76,7 +76,7 @@ static int g_xs(void *o, void *xs)
  * 13.6): the emulator may write it out explicitly, which changes nothing. */
 static int beyond_mxcsr(const uint8_t *was, const uint8_t *now)
 {
-	static const struct {
+	const struct { /* not static: the AVX-512 offsets are the host's, read at run time */
 		unsigned bit, off, len;
 	} comp[] = {
 	    {0, XG_EMU_X86_XS_FCW, XG_EMU_X86_XS_MXCSR},
@@ -298,11 +298,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* a SIMD floating-point exception (#XM, or #UD with CR4.OSXMMEXCPT = 0) is taken
 		 * with its MXCSR flags set, as the CPU sets them (xg_emu_x86.h): MXCSR, and no
 		 * other byte of the vector state, may be written (a veto of it leaves them) */
-		int exc_or_vetoed = st == XG_EMU_X86_EXCEPTION ||
-				    (st == XG_EMU_X86_VETOED && f.veto_at == XG_EMU_X86_STAGE_EXCEPTION);
-		int simd_fp = exc_or_vetoed &&
-			      (res.exc.vector == XG_EMU_X86_XM || res.exc.vector == XG_EMU_X86_UD) &&
-			      !f.xsave_beyond_mxcsr;
+		int exc_or_vetoed =
+		    st == XG_EMU_X86_EXCEPTION ||
+		    (st == XG_EMU_X86_VETOED && f.veto_at == XG_EMU_X86_STAGE_EXCEPTION);
+		int simd_fp =
+		    exc_or_vetoed &&
+		    (res.exc.vector == XG_EMU_X86_XM || res.exc.vector == XG_EMU_X86_UD) &&
+		    !f.xsave_beyond_mxcsr;
 		if (mmx_store && exc_or_vetoed)
 			check(f.writes == 0 && f.set_regs == 0);
 		else if (simd_fp)

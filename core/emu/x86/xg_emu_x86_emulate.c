@@ -178,29 +178,6 @@ void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, uns
 
 /* ---- vector state ---- */
 
-/* The AVX-512 components' offsets in this host's standard-format image (xg_emu_x86.h):
- * Intel's until the constructor has read CPUID leaf 0DH (SDM Vol. 1 13.2, 13.4.3). */
-struct xg_emu_x86_xs_layout xg_emu_x86_xs_layout = {1088, 1152, 1664};
-
-__attribute__((constructor)) static void xs_layout_init(void)
-{
-	unsigned a, b, c, d, off[3];
-
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
-	if (a < 0xd)
-		return;
-	for (unsigned i = 0; i < 3; i++) {
-		/* sub-leaf 5 + i: EAX the component's size, EBX its offset (0: not there) */
-		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0xd), "c"(5 + i));
-		off[i] = b;
-		if (!a || !b || b + a > XG_EMU_X86_XSAVE_SIZE)
-			return; /* no AVX-512 (or a layout past the image): nothing is there */
-	}
-	xg_emu_x86_xs_layout.opmask = off[0];
-	xg_emu_x86_xs_layout.zmmh = off[1];
-	xg_emu_x86_xs_layout.hi16zmm = off[2];
-}
-
 int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 {
 	void *img = NULL;

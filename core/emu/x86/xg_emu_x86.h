@@ -168,9 +168,16 @@ struct xg_emu_x86_segment {
  *     AMD    defined (with EFER.SCE); the decoder follows the host's vendor.
  *   SALC (D6) outside 64-bit mode: run by the Xeon (not in the SDM's map); AMD not
  *   measured.
+ *   A data access through a segment with a 4 GiB limit (a flat one) that runs past offset
+ *   0xffffffff (the SDM, Vol. 3A 5.3: "may or may not" fault at that limit):
+ *     Intel  no limit to pass: the access wraps to 0 and can only page-fault (seen on the
+ *            Xeon in compatibility mode, #PF at 0xfffffffe).
+ *     AMD    a limit violation like any other, #GP(0) (#SS(0) through SS), before any page
+ *            walk (APM Vol. 2 4.12; seen on an AMD EPYC (Zen 5) in compatibility mode,
+ *            general-purpose, x87, SSE, AVX and AVX-512 operands), except FXSAVE/FXRSTOR,
+ *            which wrap as on Intel (#PF on the image's last byte at its wrapped offset).
  * Not vendor differences, but what the CPU does where the SDM is silent (seen on the Xeon,
- * modelled for both): a flat 4 GiB segment has no limit to pass (an access that wraps at
- * 4 GiB page-faults); CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
+ * modelled for both): CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
  * instruction its accesses in order; in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
  * FNSTENV/FLDENV across into a page that faults report CR2 = the environment's last byte
  * unless the first field (4 bytes, 2 in the 14-byte form) already crosses, then the page's

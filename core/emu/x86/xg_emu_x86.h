@@ -166,6 +166,14 @@ struct xg_emu_x86_segment {
  *   SYSCALL and SYSRET outside 64-bit mode (compatibility and legacy mode):
  *     Intel  #UD (seen on the Xeon by the length probe in compatibility mode);
  *     AMD    defined (with EFER.SCE); the decoder follows the host's vendor.
+ *   A VEX/EVEX operand under a mask (an EVEX opmask other than k0, VMASKMOV, VPMASKMOV)
+ *   at a segment limit:
+ *     Intel  checks the limit of every enabled element before any page walk: #GP/#SS for
+ *            an element past the limit, not #PF for an earlier one (seen on the Xeon in
+ *            16-bit protected mode).
+ *     AMD    element by element, each one's limit check, then its page walk: #PF for an
+ *            earlier element comes first (seen on an AMD EPYC (Zen 5) in 16-bit protected
+ *            and compatibility mode). An unmasked operand is one access on both.
  *   SALC (D6) outside 64-bit mode: run by the Xeon (not in the SDM's map); AMD not
  *   measured.
  *   A data access through a segment with a 4 GiB limit (a flat one) that runs past offset
@@ -189,9 +197,8 @@ struct xg_emu_x86_segment {
  * inactive ones, the bits above the vector length zeroed) and zeroes the destination's bits
  * above the vector length only if an element was loaded.
  * Seen in 16-bit protected mode (segment bases at any byte): the alignment of movaps and its
- * kind is checked on the linear address, not the offset; a masked VEX/EVEX operand checks
- * the limit of every enabled element before any page walk; FLD m80, like Intel's FSTP m80,
- * is two accesses (8 bytes, then 2), so at a limit the first one's #PF comes first.
+ * kind is checked on the linear address, not the offset; FLD m80, like Intel's FSTP m80, is
+ * two accesses (8 bytes, then 2), so at a limit the first one's #PF comes first.
  */
 enum xg_emu_x86_vendor {
 	XG_EMU_X86_VENDOR_HOST = 0,

@@ -842,9 +842,11 @@ static int memory_stages(struct xg_emu_x86_ctx *c, int hooks)
 	/* A VEX/EVEX operand split into the runs of its enabled elements (masking) is one
 	 * access to the CPU: the limit (or canonical) check of every enabled element comes
 	 * before the page walk of any (seen in 16-bit protected mode: #GP/#SS for an element
-	 * past the limit, not #PF for an earlier one). Gathers and scatters go element by
-	 * element. */
-	whole = c->in->enc != XG_EMU_X86_ENC_LEGACY && !c->in->vsib;
+	 * past the limit, not #PF for an earlier one; seen on the Xeon). AMD goes element by
+	 * element (xg_emu_x86_per_element), as with any other instruction's accesses. Gathers
+	 * and scatters go element by element. */
+	whole = c->in->enc != XG_EMU_X86_ENC_LEGACY && !c->in->vsib &&
+		c->vendor == XG_EMU_X86_VENDOR_INTEL;
 	for (unsigned i = 0; whole && i < c->nacc; i++) {
 		c->res->stage = XG_EMU_X86_STAGE_CANONICAL;
 		if ((rc = check_segment(c, i)))

@@ -297,6 +297,19 @@ struct xg_emu_x86_ctx {
 /* helpers of xg_emu_x86_emulate.c used by the vector and x87 code */
 int xg_emu_x86_exc(struct xg_emu_x86_ctx *c, unsigned vector, int has_error, uint32_t error);
 uint64_t xg_emu_x86_ea(struct xg_emu_x86_ctx *c);
+/*
+ * Whether a masked operand's enabled elements are separate accesses (masked: under an EVEX
+ * opmask other than k0, or VMASKMOV/VPMASKMOV's vector mask). AMD checks the limit (or
+ * canonical form) of each element in its turn, after the page walk of the elements before
+ * it: #PF for an element below a limit that a later element of the same run passes (seen
+ * on an AMD EPYC (Zen 5) in 16- and 32-bit mode). Intel checks the limits of all enabled
+ * elements before any page walk (memory_stages()), so a run of them is one access there.
+ */
+static inline int xg_emu_x86_per_element(const struct xg_emu_x86_ctx *c, int masked)
+{
+	return masked && c->vendor != XG_EMU_X86_VENDOR_INTEL;
+}
+
 void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, unsigned size,
 			unsigned kind, unsigned off);
 uint64_t xg_emu_x86_gpr_get(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size);

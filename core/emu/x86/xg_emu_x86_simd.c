@@ -39,6 +39,12 @@ static unsigned esz_of(const struct xg_emu_x86_insn *in)
 	return 4;
 }
 
+/* an EVEX operand under an opmask (k0 in aaa means no masking) */
+static int evex_masked(const struct xg_emu_x86_ctx *c)
+{
+	return c->in->enc == XG_EMU_X86_ENC_EVEX && c->in->aaa;
+}
+
 /* EVEX opmask as element-enable bits (k0 in aaa means no masking) */
 static uint64_t kmask(const struct xg_emu_x86_ctx *c)
 {
@@ -55,9 +61,10 @@ static uint64_t elem_bits(unsigned n)
 	return n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
-/* Accesses for the enabled elements only, one per contiguous run. */
+/* Accesses for the enabled elements only, one per contiguous run (per element for a masked
+ * operand on AMD: xg_emu_x86_per_element). */
 static void add_runs(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned esz, unsigned n, uint64_t en,
-		     unsigned kind)
+		     unsigned kind, int masked)
 {
 	unsigned i = 0;
 
@@ -67,7 +74,7 @@ static void add_runs(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned esz, unsign
 			i++;
 			continue;
 		}
-		for (j = i; j < n && ((en >> j) & 1); j++)
+		for (j = i + 1; j < n && ((en >> j) & 1) && !xg_emu_x86_per_element(c, masked); j++)
 			;
 		/* the effective address wraps at the address size, the elements after it do not
 		 * (an operand is contiguous in its segment: seen with 16-bit addressing) */
@@ -136,7 +143,7 @@ static int plan_vmov(struct xg_emu_x86_ctx *c)
 	/* legacy SSE movs of m128 other than the unaligned ones need 16-byte alignment too
 	 * (SDM Vol. 2 2.4, exception type 4): movsldup/movshdup go through here as well */
 	add_runs(c, xg_emu_x86_ea(c), esz, len / esz, kmask(c) & elem_bits(len / esz),
-		 (in->flags & F_STORE) ? XG_EMU_X86_WRITE : XG_EMU_X86_READ);
+		 (in->flags & F_STORE) ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, evex_masked(c));
 	return 0;
 }
 
@@ -515,7 +522,7 @@ static int plan_bcast(struct xg_emu_x86_ctx *c)
 		for (unsigned i = 0; i < vlen(c) / esz; i++)
 			if ((k >> i) & 1)
 				en |= 1ull << (i % ns);
-		add_runs(c, xg_emu_x86_ea(c), esz, ns, en, XG_EMU_X86_READ);
+		add_runs(c, xg_emu_x86_ea(c), esz, ns, en, XG_EMU_X86_READ, evex_masked(c));
 	}
 	return 0;
 }
@@ -565,7 +572,7 @@ static int plan_mask(struct xg_emu_x86_ctx *c)
 	if (rc)
 		return rc;
 	add_runs(c, xg_emu_x86_ea(c), esz, len / esz, sign_mask(c, esz, len / esz),
-		 in->op == OP_VMASKSTORE ? XG_EMU_X86_WRITE : XG_EMU_X86_READ);
+		 in->op == OP_VMASKSTORE ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 1);
 	return 0;
 }
 

@@ -894,7 +894,7 @@ static int plan_stub(struct xg_emu_x86_ctx *c)
 	const struct stub_class *k = cls(in);
 	unsigned f1, f2, esz, size, n;
 	uint64_t en, ea;
-	int rc;
+	int rc, each;
 
 	/* EVEX.R' = 0 with a GPR in ModRM.reg names no register; an opmask destination with
 	 * EVEX.R or R' naming k8-k31, or with zeroing: #UD (seen on the CPU) */
@@ -967,13 +967,14 @@ static int plan_stub(struct xg_emu_x86_ctx *c)
 			xg_emu_x86_add_acc(c, ea, in->seg, esz, XG_EMU_X86_READ, 0);
 		return 0;
 	}
+	each = xg_emu_x86_per_element(c, in->aaa && !(k->fl & C_NF));
 	for (unsigned i = 0; i < n;) {
 		unsigned j;
 		if (!(en >> i & 1)) {
 			i++;
 			continue;
 		}
-		for (j = i; j < n && (en >> j & 1); j++)
+		for (j = i + 1; j < n && (en >> j & 1) && !each; j++)
 			;
 		xg_emu_x86_add_acc(c, ea + (uint64_t)i * esz, in->seg, (j - i) * esz,
 				   XG_EMU_X86_READ, i * esz);

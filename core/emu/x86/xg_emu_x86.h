@@ -174,6 +174,13 @@ struct xg_emu_x86_segment {
  *     AMD    element by element, each one's limit check, then its page walk: #PF for an
  *            earlier element comes first (seen on an AMD EPYC (Zen 5) in 16-bit protected
  *            and compatibility mode). An unmasked operand is one access on both.
+ *   VPINSRQ/VPEXTRQ (VEX.W1 0F3A 22/16) outside 64-bit mode:
+ *     Intel  VEX.W1 is ignored, they run as VPINSRD/VPEXTRD (SDM Vol. 2 PINSRD/PINSRQ,
+ *            PEXTRD/PEXTRQ); the decoder makes W1 W0 there.
+ *     AMD    #UD, register and memory forms (AMD APM Vol. 4 VPINSRQ/VPEXTRQ: 64-bit mode
+ *            only; seen on an AMD EPYC (Zen 5) in compatibility and 16-bit protected
+ *            mode). The EVEX.W1 forms, VMOVQ (VEX.W1 0F 6E/7E) and VCVTSI2SS/SD run as W0
+ *            on both (seen there: no #UD).
  *   SALC (D6) outside 64-bit mode: run by the Xeon (not in the SDM's map); AMD not
  *   measured.
  *   A data access through a segment with a 4 GiB limit (a flat one) that runs past offset

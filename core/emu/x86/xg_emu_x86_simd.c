@@ -432,6 +432,24 @@ static unsigned ins_size(const struct xg_emu_x86_insn *in)
 		   : sz;
 }
 
+/*
+ * VPINSRQ/VPEXTRQ (VEX.W1 0F3A 22/16) outside 64-bit mode. The decoder makes W1 W0 there
+ * (Intel runs them as VPINSRD/VPEXTRD: SDM Vol. 2 PINSRD/PINSRQ, PEXTRD/PEXTRQ, "VEX.W1 in
+ * non-64 bit is ignored"), so W is read from the VEX prefix itself: a 3-byte VEX (C4) after
+ * the legacy prefixes (no REX outside 64-bit mode), W in bit 7 of its third byte.
+ */
+static int vex_w1_qword(const struct xg_emu_x86_insn *in)
+{
+	unsigned i = 0;
+
+	if (in->mode == 64 || in->enc != XG_EMU_X86_ENC_VEX || in->map != XG_EMU_X86_MAP_0F3A ||
+	    (in->opcode != 0x16 && in->opcode != 0x22))
+		return 0;
+	while (i + 2 < in->len && in->bytes[i] != 0xc4 && in->bytes[i] != 0xc5)
+		i++;
+	return i + 2 < in->len && in->bytes[i] == 0xc4 && (in->bytes[i + 2] & 0x80);
+}
+
 static int plan_ins(struct xg_emu_x86_ctx *c)
 {
 	struct xg_emu_x86_insn *in = c->in;
@@ -442,6 +460,8 @@ static int plan_ins(struct xg_emu_x86_ctx *c)
 	/* EVEX pextrw r32 (0F C5): ModRM.reg is a GPR, and EVEX.R' = 0 would name a 17th */
 	if (in->enc == XG_EMU_X86_ENC_EVEX && in->map == XG_EMU_X86_MAP_0F && in->opcode == 0xc5 &&
 	    (in->reg & 16))
+		return ud(c);
+	if (c->vendor != XG_EMU_X86_VENDOR_INTEL && vex_w1_qword(in))
 		return ud(c);
 	if (in->has_mem)
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, ins_size(in),

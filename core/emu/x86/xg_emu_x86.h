@@ -174,6 +174,11 @@ struct xg_emu_x86_segment {
  *     AMD    element by element, each one's limit check, then its page walk: #PF for an
  *            earlier element comes first (seen on an AMD EPYC (Zen 5) in 16-bit protected
  *            and compatibility mode). An unmasked operand is one access on both.
+ *   CMPS with both operands faulting (segment or paging):
+ *     Intel  ES:rDI's fault first (seen on the Xeon);
+ *     AMD    DS:rSI's first, the source operand's order (seen on an AMD EPYC (Zen 5) in
+ *            compatibility mode: #PF with CR2 at rSI, #GP for an unusable GS:rSI before
+ *            ES:rDI's #PF). Neither manual orders them.
  *   VPINSRQ/VPEXTRQ (VEX.W1 0F3A 22/16) outside 64-bit mode:
  *     Intel  VEX.W1 is ignored, they run as VPINSRD/VPEXTRD (SDM Vol. 2 PINSRD/PINSRQ,
  *            PEXTRD/PEXTRQ); the decoder makes W1 W0 there.
@@ -192,8 +197,8 @@ struct xg_emu_x86_segment {
  *            general-purpose, x87, SSE, AVX and AVX-512 operands), except FXSAVE/FXRSTOR,
  *            which wrap as on Intel (#PF on the image's last byte at its wrapped offset).
  * Not vendor differences, but what the CPU does where the SDM is silent (seen on the Xeon,
- * modelled for both): CMPS checks ES:rDI (segment and paging) before DS:rSI, every other
- * instruction its accesses in order; in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
+ * modelled for both): every instruction but CMPS (above) checks its accesses in order (segment
+ * and paging, access by access); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;
  * FNSTENV/FLDENV across into a page that faults report CR2 = the environment's last byte
  * unless the first field (4 bytes, 2 in the 14-byte form) already crosses, then the page's
  * first byte; MOVDIR64B raises the source's #PF before the destination's alignment #GP;

@@ -991,12 +991,15 @@ static int run_string(struct xg_emu_x86_ctx *c)
 
 		c->nacc = 0;
 		memset(c->mem, 0, 128);
-		/* in the order the CPU checks them: CMPS faults on ES:rDI before DS:rSI (seen
-		 * with both faulting), the others on their source first */
-		if (op == OP_CMPS || op == OP_SCAS)
+		/* in the order the CPU checks them: Intel's CMPS faults on ES:rDI before DS:rSI
+		 * (seen on the Xeon with both faulting), AMD's on DS:rSI first like every other
+		 * string instruction on its source (the vendor list) */
+		if (op == OP_SCAS || (op == OP_CMPS && c->vendor == XG_EMU_X86_VENDOR_INTEL))
 			xg_emu_x86_add_acc(c, di, XG_EMU_X86_ES, sz, XG_EMU_X86_READ, 64);
 		if (op == OP_MOVS || op == OP_LODS || op == OP_CMPS)
 			xg_emu_x86_add_acc(c, si, in->seg, sz, XG_EMU_X86_READ, 0);
+		if (op == OP_CMPS && c->vendor != XG_EMU_X86_VENDOR_INTEL)
+			xg_emu_x86_add_acc(c, di, XG_EMU_X86_ES, sz, XG_EMU_X86_READ, 64);
 		if (op == OP_MOVS || op == OP_STOS)
 			xg_emu_x86_add_acc(c, di, XG_EMU_X86_ES, sz, XG_EMU_X86_WRITE, 64);
 		rc = memory_stages(c, hooks);

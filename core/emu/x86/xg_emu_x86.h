@@ -179,6 +179,9 @@ struct xg_emu_x86_segment {
  *     AMD    DS:rSI's first, the source operand's order (seen on an AMD EPYC (Zen 5) in
  *            compatibility mode: #PF with CR2 at rSI, #GP for an unusable GS:rSI before
  *            ES:rDI's #PF). Neither manual orders them.
+ *   PREFETCHW (0F 0D /1) with a register operand (ModRM.mod = 3):
+ *     Intel  a NOP (seen on the Xeon);
+ *     AMD    #UD (AMD APM Vol. 3 PREFETCHW; seen on an AMD EPYC (Zen 5)).
  *   VPINSRQ/VPEXTRQ (VEX.W1 0F3A 22/16) outside 64-bit mode:
  *     Intel  VEX.W1 is ignored, they run as VPINSRD/VPEXTRD (SDM Vol. 2 PINSRD/PINSRQ,
  *            PEXTRD/PEXTRQ); the decoder makes W1 W0 there.

@@ -179,6 +179,15 @@ struct xg_emu_x86_segment {
  *     AMD    DS:rSI's first, the source operand's order (seen on an AMD EPYC (Zen 5) in
  *            compatibility mode: #PF with CR2 at rSI, #GP for an unusable GS:rSI before
  *            ES:rDI's #PF). Neither manual orders them.
+ *   A VEX gather (VPGATHERDD ..., VGATHERQPD) stopped by a fault on an element:
+ *     Intel  leaves its mask as whole elements (0 for the completed ones, all ones for the
+ *            remaining active ones, 0 for inactive ones, the bits above the vector length
+ *            zeroed) and zeroes the destination's bits above the vector length only if an
+ *            element was loaded (seen on the Xeon);
+ *     AMD    loads the active elements before the faulting one and zeroes the mask
+ *            elements before it, active or not; everything else, above the vector length
+ *            too, is left as it was (seen on an AMD EPYC (Zen 5)). EVEX gathers: the same
+ *            on both (the opmask bits of the completed elements cleared).
  *   PREFETCHW (0F 0D /1) with a register operand (ModRM.mod = 3):
  *     Intel  a NOP (seen on the Xeon);
  *     AMD    #UD (AMD APM Vol. 3 PREFETCHW; seen on an AMD EPYC (Zen 5)).
@@ -207,10 +216,7 @@ struct xg_emu_x86_segment {
  * first byte; MOVDIR64B raises the source's #PF before the destination's alignment #GP;
  * FXSAVE/FXRSTOR check segment and canonical form, then the
  * 16-byte alignment, then page-fault on the image's last byte before its first (FXSAVE too,
- * though it does not write bytes 464-511); a gather stopped by a fault on an element leaves its VEX mask
- * as whole elements (0 for the completed ones, all ones for the remaining active ones, 0 for
- * inactive ones, the bits above the vector length zeroed) and zeroes the destination's bits
- * above the vector length only if an element was loaded.
+ * though it does not write bytes 464-511).
  * Seen in 16-bit protected mode (segment bases at any byte): the alignment of movaps and its
  * kind is checked on the linear address, not the offset; FLD m80, like Intel's FSTP m80, is
  * two accesses (8 bytes, then 2), so at a limit the first one's #PF comes first.

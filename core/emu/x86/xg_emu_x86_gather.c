@@ -11,7 +11,9 @@
  * cleared, and that state is what the fault is delivered with (the pipeline's partial
  * handler: ctx->on_fault); a complete instruction leaves the whole mask zero. Destination
  * and mask bits above the vector length (above half of it for the QD/QPS forms, whose
- * destination is half the index's width) are zeroed, as every VEX/EVEX write does.
+ * destination is half the index's width) are zeroed, as every VEX/EVEX write does, but for
+ * a VEX gather stopped by a fault, where Intel and AMD differ (finish(); the vendor list in
+ * xg_emu_x86.h).
  */
 #include <string.h>
 
@@ -62,6 +64,29 @@ static void finish(struct xg_emu_x86_ctx *c, const struct shape *s, unsigned upt
 	const struct xg_emu_x86_insn *in = c->in;
 	uint8_t d[64], m[64];
 	unsigned a = 0, width = s->n * s->ds, all = upto >= s->n, any = 0;
+
+	/* AMD: a VEX gather stopped by a fault has loaded its active elements before it and
+	 * zeroed the mask elements before it (active or not), and left everything else as it
+	 * was: the other elements, and the bits above the vector length of both registers (the
+	 * SDM's element-by-element model, with no register write of the VEX kind; seen on an
+	 * AMD EPYC (Zen 5), AMD APM Vol. 4 VPGATHERDD leaves it unspecified) */
+	if (!all && in->enc != XG_EMU_X86_ENC_EVEX && !s->scatter &&
+	    c->vendor != XG_EMU_X86_VENDOR_INTEL) {
+		if (!upto)
+			return;
+		xg_emu_x86_vec_get(c, in->reg, d);
+		for (unsigned i = 0; i < upto; i++) {
+			if (!c->acc_elem_active[i])
+				continue;
+			memcpy(d + s->ds * i, c->mem + 8 * a, s->ds);
+			a++;
+		}
+		xg_emu_x86_vec_set(c, in->reg, d);
+		xg_emu_x86_vec_get(c, in->vvvv, m);
+		memset(m, 0, s->ds * upto);
+		xg_emu_x86_vec_set(c, in->vvvv, m);
+		return;
+	}
 
 	if (!s->scatter) {
 		xg_emu_x86_vec_get(c, in->reg, d);

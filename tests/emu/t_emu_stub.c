@@ -25,6 +25,7 @@ struct fake {
 	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
 	uint8_t mmio[8192];
 	int reads, read_bytes, injected, no_avx;
+	int sse4a; /* the guest's SSE4A (CPUID 80000001H:ECX[6]): 1 on, -1 off, 0 the host's */
 	struct xg_emu_x86_exception exc;
 };
 
@@ -83,6 +84,8 @@ static int cpuid(void *o, uint32_t leaf, uint32_t sub, uint32_t out[4])
 			 : "a"(leaf), "c"(sub));
 	if (leaf == 1 && ((struct fake *)o)->no_avx)
 		out[2] &= ~(1u << 28);
+	if (leaf == 0x80000001u && ((struct fake *)o)->sse4a)
+		out[2] = (out[2] & ~(1u << 6)) | (((struct fake *)o)->sse4a > 0) << 6;
 	return 0;
 }
 static const struct xg_emu_x86_ops ops = {
@@ -204,6 +207,47 @@ static void t_cpuid(void)
 	       "guest without AVX: an exception");
 	ok(f.injected && f.exc.vector == XG_EMU_X86_UD && f.reads == 0,
 	   "#UD injected, nothing read (vector %u, %d reads)", f.exc.vector, f.reads);
+}
+
+/* AMD SSE4A's MOVNTSS/MOVNTSD (F3/F2 0F 2B, AMD APM Vol. 4) follow the guest's CPUID: with
+ * SSE4A the low element of xmm0 is stored, like MOVSS/MOVSD; without it (an Intel guest),
+ * #UD and nothing written; the register form is #UD either way */
+static void t_sse4a(void)
+{
+	static const uint8_t ss[] = {0xf3, 0x0f, 0x2b, 0x03}, sd[] = {0xf2, 0x0f, 0x2b, 0x03},
+			     reg[] = {0xf3, 0x0f, 0x2b, 0xc0};
+	static const uint8_t x0[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	struct xg_emu_x86_result res;
+	static struct fake f;
+	static uint8_t mm[16];
+
+	for (int on = 1; on >= -1; on -= 2) {
+		for (unsigned sz = 4; sz <= 8; sz += 4) {
+			reset(&f);
+			f.sse4a = on;
+			memcpy(f.xs + XG_EMU_X86_XS_XMM0, x0, 16);
+			memset(f.mmio + 0x100, 0xee, 16);
+			memcpy(mm, f.mmio + 0x100, 16);
+			if (on > 0)
+				memcpy(mm, x0, sz);
+			is_int(emu(&f, sz == 4 ? ss : sd, 4, &res),
+			       on > 0 ? XG_EMU_X86_OK : XG_EMU_X86_EXCEPTION,
+			       "%s [rbx], xmm0 %s SSE4A", sz == 4 ? "movntss" : "movntsd",
+			       on > 0 ? "with" : "without");
+			ok(!memcmp(f.mmio + 0x100, mm, 16) &&
+			       (on > 0 ? f.r.rip == 0x1004 && !f.injected
+				       : f.injected && f.exc.vector == XG_EMU_X86_UD &&
+					     f.r.rip == 0x1000),
+			   on > 0 ? "... %u bytes of xmm0 stored, RIP advanced"
+				  : "... #UD, nothing written (%u)",
+			   sz);
+		}
+	}
+	reset(&f);
+	f.sse4a = 1;
+	is_int(emu(&f, reg, sizeof(reg), &res), XG_EMU_X86_EXCEPTION,
+	       "movntss xmm0, xmm0: an exception");
+	ok(f.injected && f.exc.vector == XG_EMU_X86_UD, "... #UD (memory form only)");
 }
 
 /* divss xmm0, [rbx] by zero with ZM clear: #XM, ZE set, xmm0 unchanged; #UD without
@@ -399,6 +443,7 @@ int main(void)
 	else
 		skip(6, "no AVX-512 state in XCR0");
 	t_cpuid();
+	t_sse4a();
 	t_xm();
 	t_align();
 	t_gpr();

@@ -198,6 +198,11 @@ struct xg_emu_x86_segment {
  *            only; seen on an AMD EPYC (Zen 5) in compatibility and 16-bit protected
  *            mode). The EVEX.W1 forms, VMOVQ (VEX.W1 0F 6E/7E) and VCVTSI2SS/SD run as W0
  *            on both (seen there: no #UD).
+ *   SSE4A (AMD APM Vol. 4; CPUID 80000001H:ECX[6]): AMD only, #UD on Intel. The decoder
+ *   gives every form its length (F3/F2 0F 2B MOVNTSS/MOVNTSD, 66/F2 0F 78/79 EXTRQ/INSERTQ;
+ *   seen on an AMD EPYC (Zen 5) by the length probe); MOVNTSS/MOVNTSD are emulated under the
+ *   guest's CPUID (#UD without SSE4A); EXTRQ/INSERTQ have register operands only, so no
+ *   memory access of theirs can bring them to the emulator, and they are not handled.
  *   SALC (D6) outside 64-bit mode: run by the Xeon (not in the SDM's map); AMD not
  *   measured.
  *   A data access through a segment with a 4 GiB limit (a flat one) that runs past offset

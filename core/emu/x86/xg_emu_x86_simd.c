@@ -170,7 +170,46 @@ static int exec_vmov(struct xg_emu_x86_ctx *c)
 	return 0;
 }
 
-/* ---- movss / movsd ---- */
+/* ---- movss / movsd (and SSE4A's movntss / movntsd) ---- */
+
+static void cpuid_host(uint32_t leaf, uint32_t r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(0));
+}
+
+/* SSE4A in the guest's CPUID (ops->cpuid; the host's when the VMM gives none), CPUID
+ * 80000001H:ECX[6] (AMD APM Vol. 3 CPUID): 0 if it has it, else #UD (AMD APM Vol. 4
+ * MOVNTSS, MOVNTSD), or the ERROR status. */
+static int need_sse4a(struct xg_emu_x86_ctx *c)
+{
+	static int host; /* bit 1: known; bit 0: SSE4A */
+	uint32_t r[4] = {0}, e[4] = {0};
+	int h;
+
+	if (c->ops->cpuid) {
+		if (c->ops->cpuid(c->opaque, 0x80000000u, 0, r) < 0 ||
+		    (r[0] >= 0x80000001u && c->ops->cpuid(c->opaque, 0x80000001u, 0, e) < 0)) {
+			snprintf(c->res->reason, sizeof(c->res->reason),
+				 "the VMM could not give the guest's CPUID (cpuid)");
+			return XG_EMU_X86_ERROR;
+		}
+		h = r[0] >= 0x80000001u && ((e[2] >> 6) & 1);
+	} else {
+		h = __atomic_load_n(&host, __ATOMIC_RELAXED);
+		if (!h) {
+			cpuid_host(0x80000000u, r);
+			h = 2;
+			if (r[0] >= 0x80000001u) {
+				cpuid_host(0x80000001u, r);
+				h |= (r[2] >> 6) & 1;
+			}
+			__atomic_store_n(&host, h, __ATOMIC_RELAXED);
+		}
+	}
+	return h & 1 ? 0 : ud(c);
+}
 
 static int plan_vmovs(struct xg_emu_x86_ctx *c)
 {
@@ -178,6 +217,9 @@ static int plan_vmovs(struct xg_emu_x86_ctx *c)
 	int rc = xg_emu_x86_load_xsave(c);
 
 	if (rc)
+		return rc;
+	/* MOVNTSS/MOVNTSD (F3/F2 0F 2B): #UD without SSE4A (AMD APM Vol. 4) */
+	if (in->opcode == 0x2b && (rc = need_sse4a(c)))
 		return rc;
 	if (!in->has_mem)
 		return 0;

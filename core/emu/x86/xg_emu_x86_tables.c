@@ -266,7 +266,11 @@ const struct xg_emu_x86_opc xg_emu_x86_prefixed[P_COUNT][4] = {
 		       OP_VMOV, AX(0, ESZ_4), "movntps"),
 		     V(ALL | F_W1 | F_ALIGN | F_MEM | F_STORE | F_NOVVVV | F_NOMASK | TUPLE(T_FVM),
 		       OP_VMOV, AX(0, ESZ_8), "movntpd"),
-		     X, X },
+		     /* AMD SSE4A (AMD APM Vol. 4 MOVNTSS, MOVNTSD): the low element stored as
+		      * MOVSS/MOVSD store it, with a non-temporal hint; legacy only, memory only;
+		      * #UD without SSE4A (Intel) */
+		     V(F_LEG | F_MEM | F_STORE, OP_VMOVS, AX(4, ESZ_4), "movntss"),
+		     V(F_LEG | F_MEM | F_STORE, OP_VMOVS, AX(8, ESZ_8), "movntsd") },
 	[P_0F6E] = { N(F_MODRM, "movd mm"),
 		     V(ALL | F_L0 | F_NOVVVV | F_NOMASK | TUPLE(T_S_W), OP_MOVD_TO_X, 0, "movd"),
 		     X, X },

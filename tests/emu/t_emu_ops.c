@@ -527,6 +527,94 @@ static void misc_mem_tests(void)
 	ok(f.reads == 0 && res.insn.len == 3, "... nothing at all");
 }
 
+/* Compatibility mode: CS.L = 0, CS.D = 1 (IA-32e still on), the data segments flat. */
+static void compat32(struct fake *f)
+{
+	f->r.seg[XG_EMU_X86_CS].l = 0;
+	f->r.seg[XG_EMU_X86_CS].db = 1;
+	f->r.rip = BASE + 0x100;
+}
+
+/* Where Intel and AMD differ (the vendor list in xg_emu_x86.h), each vendor's behaviour,
+ * whatever the host: the CPU oracles judge the host's vendor only, and the Intel path must
+ * stay as the Xeon was measured. */
+static void vendor_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+
+	for (int v = XG_EMU_X86_VENDOR_INTEL; v <= XG_EMU_X86_VENDOR_AMD; v++) {
+		int amd = v == XG_EMU_X86_VENDOR_AMD;
+		const char *vn = xg_emu_x86_vendor_name((enum xg_emu_x86_vendor)v);
+		uint64_t k = 0xffff;
+
+		/* a 4 GiB limit: Intel wraps (and page-faults), AMD checks it */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		compat32(&f);
+		f.r.gpr[XG_EMU_X86_RBX] = 0xfffffffe;
+		emu(&f, "8b 03", &res);
+		ok(amd ? res.exc.vector == XG_EMU_X86_GP
+		       : res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == 0xfffffffe,
+		   "%s: mov eax, [ebx] across 4 GiB: %s (vector %u)", vn,
+		   amd ? "#GP(0)" : "#PF at 0xfffffffe", res.exc.vector);
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		compat32(&f);
+		f.r.gpr[XG_EMU_X86_RBX] = 0xfffffff0;
+		emu(&f, "0f ae 03", &res);
+		ok(res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == 0x1ef,
+		   "%s: fxsave [ebx] across 4 GiB: #PF on the wrapped last byte (vector %u, cr2 "
+		   "%#llx)",
+		   vn, res.exc.vector, (unsigned long long)res.exc.cr2);
+
+		/* a masked operand at a limit whose first element's page is missing: Intel's
+		 * limit check of every element first, AMD element by element */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		compat32(&f);
+		f.r.seg[XG_EMU_X86_DS].limit = BASE + 0x101f;
+		f.present[1] = 0;
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x1000;
+		memcpy(f.xs + XG_EMU_X86_XS_OPMASK + 8, &k, 8);
+		emu(&f, "62 f1 7c 49 10 03", &res);
+		ok(amd ? res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == BASE + 0x1000
+		       : res.exc.vector == XG_EMU_X86_GP,
+		   "%s: vmovups zmm0{k1}, [ebx] past the limit: %s (vector %u)", vn,
+		   amd ? "#PF on element 0" : "#GP(0) first", res.exc.vector);
+
+		/* CMPS with both operands on missing pages: the one whose fault comes first */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		f.present[2] = f.present[3] = 0;
+		f.r.gpr[XG_EMU_X86_RSI] = BASE + 0x2000;
+		f.r.gpr[XG_EMU_X86_RDI] = BASE + 0x3000;
+		emu(&f, "a6", &res);
+		ok(res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == BASE + (amd ? 0x2000 : 0x3000),
+		   "%s: cmpsb: #PF on %s first (cr2 %#llx)", vn, amd ? "DS:rSI" : "ES:rDI",
+		   (unsigned long long)res.exc.cr2);
+
+		/* VEX.W1 VPEXTRQ outside 64-bit mode: Intel's VPEXTRD, AMD's #UD */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		compat32(&f);
+		memset(f.xs + XG_EMU_X86_XS_XMM0 + 4, 0x42, 4);
+		emu(&f, "c4 e3 f9 16 c0 01", &res);
+		ok(amd ? res.status == XG_EMU_X86_EXCEPTION && res.exc.vector == XG_EMU_X86_UD
+		       : res.status == XG_EMU_X86_OK && (uint32_t)f.r.gpr[0] == 0x42424242,
+		   "%s: vpextrq eax, xmm0, 1 in compatibility mode: %s", vn,
+		   amd ? "#UD" : "vpextrd, eax = dword 1");
+
+		/* PREFETCHW with a register operand: Intel's NOP, AMD's #UD */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		emu(&f, "0f 0d c8", &res);
+		ok(amd ? res.status == XG_EMU_X86_EXCEPTION && res.exc.vector == XG_EMU_X86_UD
+		       : res.status == XG_EMU_X86_OK && f.r.rip == BASE + 0x103,
+		   "%s: prefetchw eax: %s", vn, amd ? "#UD" : "a NOP");
+	}
+}
+
 /* Gathers and scatters (issue 11): one access per active element, in order; a fault leaves
  * the elements before it complete and their mask bits clear */
 static void gather_tests(void)
@@ -1285,6 +1373,7 @@ int main(void)
 	mmx_tests();
 	misc_mem_tests();
 	gather_tests();
+	vendor_tests();
 	fxsave_tests();
 	lend_tests();
 	ok(lend_stale == 0, "no emulation left the VMM's lent image changed and not discarded");

@@ -197,7 +197,7 @@ struct xg_emu_x86_segment {
  *     AMD    #UD, register and memory forms (AMD APM Vol. 4 VPINSRQ/VPEXTRQ: 64-bit mode
  *            only; seen on an AMD EPYC (Zen 5) in compatibility and 16-bit protected
  *            mode). The EVEX.W1 forms, VMOVQ (VEX.W1 0F 6E/7E) and VCVTSI2SS/SD run as W0
- *            on both (seen there: no #UD).
+ *            there as on Intel (t_emu_random finds no difference in them).
  *   SSE4A (AMD APM Vol. 4; CPUID 80000001H:ECX[6]): AMD only, #UD on Intel. The decoder
  *   gives every form its length (F3/F2 0F 2B MOVNTSS/MOVNTSD, 66/F2 0F 78/79 EXTRQ/INSERTQ;
  *   seen on an AMD EPYC (Zen 5) by the length probe); MOVNTSS/MOVNTSD are emulated under the

@@ -26,6 +26,7 @@
 #include "exitgate.h"
 #include "tap.h"
 #include "xg_emu_x86.h"
+#include "oracle_rand.h"
 
 #define RAM_SIZE 0x10000ull
 #define DEV_GPA	 0xd0000000ull
@@ -33,16 +34,6 @@
 #define LA_BASE	 0x10000ull    /* the linear pages the rounds map */
 #define NPAGES	 8
 #define ROUNDS	 20000
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
 
 struct vmm {
 	_Alignas(4096) uint8_t ram[RAM_SIZE];
@@ -292,15 +283,14 @@ int main(void)
 	static struct end want, got;
 	static struct xg_emu_x86_memo memo;
 	struct xg_vcpu_ops with = without;
-	const char *env = getenv("XG_SEED");
-	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+	uint64_t seed = xg_oracle_seed();
 	unsigned bad[2] = {0}, faults = 0, devs = 0, nothing = 0, ram = 0, fails = 0;
 	static const char *const names[2] = {"with ram_ptr", "with ram_ptr and a memo"};
 
 	with.ram_ptr = o_ram_ptr;
 	plan(3);
 	diag("seed %" PRIu64 " (XG_SEED=%" PRIu64 " repeats this run)", seed, seed);
-	rng = seed * 0x9e3779b97f4a7c15ull + 1;
+	rs = seed;
 	for (unsigned round = 0; round < ROUNDS; round++) {
 		struct xg_exit x;
 		unsigned k = (unsigned)(rnd() % (sizeof(insns) / sizeof(insns[0])));

@@ -26,22 +26,12 @@
 
 #include "action/x86_walk.h"
 #include "tap.h"
+#include "oracle_rand.h"
 
 #define RAM_PAGES 24
 #define RAM_SIZE  (RAM_PAGES * 4096ull)
 #define DEV_GPA	  0x40000000ull /* one device page: not RAM */
 #define ROUNDS	  200000
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
 
 /* true with probability n/16 */
 static int chance(unsigned n)
@@ -333,8 +323,7 @@ int main(void)
 	static struct vmm vm;
 	const struct xg_vcpu_ops with_ptr = {.read_gpa = v_read_gpa, .ram_ptr = v_ram_ptr};
 	const struct xg_vcpu_ops plain = {.read_gpa = v_read_gpa};
-	const char *env = getenv("XG_SEED");
-	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+	uint64_t seed = xg_oracle_seed();
 	unsigned bad[4] = {0}, count[4] = {0}, outcomes[4] = {0}, depth[6] = {0};
 	static const char *const names[4] = {
 	    "xg_x86_walk with ram_ptr", "xg_x86_walk with read_gpa only", "xg_x86_walk_generic",
@@ -342,7 +331,7 @@ int main(void)
 
 	plan(7);
 	diag("seed %" PRIu64 " (XG_SEED=%" PRIu64 " repeats this run)", seed, seed);
-	rng = seed * 0x9e3779b97f4a7c15ull + 1;
+	rs = seed;
 	for (unsigned round = 0; round < ROUNDS; round++) {
 		struct xg_emu_x86_regs r;
 		struct ref w;

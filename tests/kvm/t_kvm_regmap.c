@@ -29,19 +29,9 @@
 #include "exitgate.h"
 #include "xg_emu_x86.h"
 #include "backend/kvm/xg_kvm.h"
+#include "../emu/oracle_rand.h"
 
 #define ROUNDS 200
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
 
 struct vc {
 	struct xg_kvm_vm *vm;
@@ -367,14 +357,14 @@ static void both(const char *how)
 {
 	struct vc c;
 
-	rng = seed;
+	rs = seed;
 	vc_open(&c);
 	if (!strcmp(how, "sync regs") && !c.sync) {
 		skip(4, "KVM offers no KVM_CAP_SYNC_REGS here");
 		xg_kvm_vm_destroy(c.vm);
 		return;
 	}
-	diag("%s: seed %#llx", how, (unsigned long long)rng);
+	diag("%s: seed %#llx", how, (unsigned long long)rs);
 	fetch(&c, how);
 	writeback(&c, how);
 	if (c.sync)
@@ -385,13 +375,10 @@ static void both(const char *how)
 int main(void)
 {
 	char why[256];
-	const char *s = getenv("XG_SEED");
 
 	if (xg_kvm_probe(why, sizeof(why)))
 		skip_all("no usable /dev/kvm: %s", why);
-	seed = s ? strtoull(s, NULL, 0) : 0x9e3779b97f4a7c15ull;
-	if (!seed)
-		seed = 1;
+	seed = xg_oracle_seed();
 	both("sync regs");
 	setenv("XG_KVM_NO_SYNC_REGS", "1", 1);
 	both("ioctls");

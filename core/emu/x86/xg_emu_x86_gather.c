@@ -59,11 +59,26 @@ static int active(struct xg_emu_x86_ctx *c, const struct shape *s, unsigned i)
  * the vector length are zeroed (seen on the CPU: it keeps the mask as whole elements, written
  * as a VEX register).
  */
+/* The active elements before `upto`, read into c->mem in order, put into d: their count. */
+static unsigned loaded(const struct xg_emu_x86_ctx *c, const struct shape *s, unsigned upto,
+		       uint8_t *d)
+{
+	unsigned a = 0;
+
+	for (unsigned i = 0; i < upto; i++) {
+		if (!c->acc_elem_active[i])
+			continue;
+		memcpy(d + s->ds * i, c->mem + 8 * a, s->ds);
+		a++;
+	}
+	return a;
+}
+
 static void finish(struct xg_emu_x86_ctx *c, const struct shape *s, unsigned upto)
 {
 	const struct xg_emu_x86_insn *in = c->in;
 	uint8_t d[64], m[64];
-	unsigned a = 0, width = s->n * s->ds, all = upto >= s->n, any = 0;
+	unsigned width = s->n * s->ds, all = upto >= s->n, any = 0;
 
 	/* AMD: a VEX gather stopped by a fault has loaded its active elements before it and
 	 * zeroed the mask elements before it (active or not), and left everything else as it
@@ -75,12 +90,7 @@ static void finish(struct xg_emu_x86_ctx *c, const struct shape *s, unsigned upt
 		if (!upto)
 			return;
 		xg_emu_x86_vec_get(c, in->reg, d);
-		for (unsigned i = 0; i < upto; i++) {
-			if (!c->acc_elem_active[i])
-				continue;
-			memcpy(d + s->ds * i, c->mem + 8 * a, s->ds);
-			a++;
-		}
+		loaded(c, s, upto, d);
 		xg_emu_x86_vec_set(c, in->reg, d);
 		xg_emu_x86_vec_get(c, in->vvvv, m);
 		memset(m, 0, s->ds * upto);
@@ -90,13 +100,7 @@ static void finish(struct xg_emu_x86_ctx *c, const struct shape *s, unsigned upt
 
 	if (!s->scatter) {
 		xg_emu_x86_vec_get(c, in->reg, d);
-		for (unsigned i = 0; i < upto; i++) {
-			if (!c->acc_elem_active[i])
-				continue;
-			memcpy(d + s->ds * i, c->mem + 8 * a, s->ds);
-			a++;
-			any = 1;
-		}
+		any = loaded(c, s, upto, d) > 0;
 		/* the destination is written (its upper bits zeroed) once an element is
 		 * loaded, or at the end; a fault on the first active element leaves it whole */
 		if (all)

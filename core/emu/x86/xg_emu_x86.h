@@ -121,7 +121,8 @@ struct xg_emu_x86_segment {
  *   CPUs do all the same, seen on a Xeon (AVX-512 and FP16), ECX = 0 and the faulting case.
  *   REP CMPS/SCAS stopped between iterations (a fault after some, or the emulator's batch):
  *     Intel  RFLAGS as they were before the instruction (seen on the Xeon);
- *     AMD    not measured: the flags of the last completed iteration (the SDM's model).
+ *     AMD    the flags of the last completed iteration (the SDM's model; seen on an AMD
+ *            EPYC (Zen 5): REPNE SCASB and REPE CMPSB faulting in their fifth iteration).
  *   x87 FOP and FDP after a non-control x87 instruction (SDM Vol. 1 8.1.8, 8.1.9):
  *     Intel  written only when the instruction leaves an unmasked exception pending
  *            (FOP compatibility off and FDP_EXCPTN_ONLY, every Intel CPU since Haswell;

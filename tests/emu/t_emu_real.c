@@ -669,6 +669,18 @@ static void one(long idx, int verbose, struct stats *st, uint64_t seed)
 			    (unsigned long long)F.r.gpr[i]);
 		}
 	fmask = 0xcd5 & ~undefined_flags(&c.in);
+	/* KVM's emulator leaves RFLAGS as they were before a REP CMPS/SCAS that faults after
+	 * some iterations, as Intel does; an AMD CPU leaves the last completed iteration's (the
+	 * vendor list, measured), which the emulator models there: KVM cannot judge those flags
+	 * on an AMD host (counted; everything else of the case is still compared) */
+	if (kvm_judges && vec >= 0 && c.in.rep && c.in.name &&
+	    (!strncmp(c.in.name, "cmps", 4) || !strncmp(c.in.name, "scas", 4)) &&
+	    xg_emu_x86_host_vendor() == XG_EMU_X86_VENDOR_AMD &&
+	    (kr.rflags & fmask) != (F.r.rflags & fmask)) {
+		note_class("judge's flags left out: REP CMPS/SCAS faulting after an iteration (KVM "
+			   "keeps the flags from before, AMD the last iteration's)");
+		fmask = 0;
+	}
 	if ((kr.rflags & fmask) != (F.r.rflags & fmask)) {
 		what = what ? what : "rflags";
 		WHY(" rflags: init %#llx judge %#llx emulator %#llx;", (unsigned long long)c.rflags,

@@ -30,6 +30,24 @@
 #define PF_RSVD 0x8
 #define PF_I	0x10
 
+/* read_entry's way to an entry ram_ptr did not lend (not RAM, or not aligned): read_gpa;
+ * out of line, so that the walks' loops stay short */
+__attribute__((noinline, cold)) static int read_entry_slow(const struct xg_vcpu_ops *ops,
+							   void *opaque, uint64_t gpa,
+							   unsigned size, uint64_t *e)
+{
+	uint32_t e32;
+	int rc;
+
+	if (!ops->read_gpa)
+		return -ENOSYS;
+	if (size == 8)
+		return ops->read_gpa(opaque, gpa, e, 8);
+	rc = ops->read_gpa(opaque, gpa, &e32, 4);
+	*e = e32;
+	return rc;
+}
+
 /* One paging entry of `size` (4 or 8) bytes at gpa. From the VMM's own mapping of guest RAM
  * when it lends one (ram_ptr) with a single aligned load: the CPU reads each entry once, and
  * another vCPU may be rewriting the tables meanwhile, so the value tested is the value used
@@ -39,20 +57,12 @@ static inline int read_entry(const struct xg_vcpu_ops *ops, void *opaque, uint64
 			     unsigned size, uint64_t *e)
 {
 	const void *p = ops->ram_ptr ? ops->ram_ptr(opaque, gpa, size) : NULL;
-	uint32_t e32;
-	int rc;
 
 	if (p && !((uintptr_t)p & (size - 1))) {
 		*e = size == 8 ? *(const volatile uint64_t *)p : *(const volatile uint32_t *)p;
 		return 0;
 	}
-	if (!ops->read_gpa)
-		return -ENOSYS;
-	if (size == 8)
-		return ops->read_gpa(opaque, gpa, e, 8);
-	rc = ops->read_gpa(opaque, gpa, &e32, 4);
-	*e = e32;
-	return rc;
+	return read_entry_slow(ops, opaque, gpa, size, e);
 }
 
 /* The end of every walk: the access rights of the entries walked (rw, us: every level
@@ -129,7 +139,8 @@ int xg_x86_walk_generic(const struct xg_vcpu_ops *ops, void *opaque,
 		    ((esize == 8 && level <= 2) || (esize == 4 && (r->cr4 & CR4_PSE)))) {
 			uint64_t size = 1ull << shift;
 			if (esize == 4)
-				page = ((e & 0xffc00000ull) | ((e & 0x1fe000ull) << 19)) & ~(size - 1);
+				page =
+				    ((e & 0xffc00000ull) | ((e & 0x1fe000ull) << 19)) & ~(size - 1);
 			else
 				page = e & ADDR_52 & ~(size - 1);
 			*gpa = page | (la & (size - 1));
@@ -141,41 +152,27 @@ int xg_x86_walk_generic(const struct xg_vcpu_ops *ops, void *opaque,
 	return finish(r, kind, cpl, 1, rw, us, nx, pf_error);
 }
 
-/* xg_x86_walk's way to an entry ram_ptr did not lend (not RAM, or not aligned): read_gpa */
-__attribute__((noinline, cold)) static int read_entry_slow(const struct xg_vcpu_ops *ops,
-							   void *opaque, uint64_t gpa, uint64_t *e)
-{
-	return ops->read_gpa ? ops->read_gpa(opaque, gpa, e, 8) : -ENOSYS;
-}
-
 /*
  * 4-level and 5-level paging (SDM Vol. 3A 4.5) with the VMM's RAM lent (ram_ptr) is what a
  * 64-bit guest runs in, and so what nearly every emulated access walks: done here in as few
  * instructions (cache lines, on a cold exit) as it takes; every other case goes to
  * xg_x86_walk_generic. 8-byte entries, 9 bits of la per level from bit 39 (bit 48 with
- * CR4.LA57), PS honoured in a PDPTE (1 GiB) and a PDE (2 MiB) only. The rules are finish()'s
- * put as masks: all ANDs the entries read (its P is clear when the last was not present) and
- * must hold the bits the access needs at every level, any ORs them and must not hold XD when
- * that faults. tests/emu/t_emu_walk holds both walks to a reference on random tables.
+ * CR4.LA57), PS honoured in a PDPTE (1 GiB) and a PDE (2 MiB) only. all ANDs the entries
+ * read (its P is clear when the last was not present), any ORs them: finish() takes the
+ * rights from those. tests/emu/t_emu_walk holds both walks to a reference on random tables.
  */
 int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
 		uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
 {
-	uint64_t table = r->cr3 & ADDR_52, e, all = ~0ull, any = 0, need;
-	unsigned shift = (r->cr4 & CR4_LA57) ? 48 : 39, user, write, nxf;
+	uint64_t table = r->cr3 & ADDR_52, e, all = ~0ull, any = 0;
+	unsigned shift = (r->cr4 & CR4_LA57) ? 48 : 39;
 
 	if (!(r->cr0 & CR0_PG) || !(r->efer & EFER_LMA) || !ops->ram_ptr)
 		return xg_x86_walk_generic(ops, opaque, r, la, kind, cpl, gpa, pf_error);
 	for (;; shift -= 9) {
-		uint64_t at = table + ((la >> shift) & 511) * 8;
-		const void *p = ops->ram_ptr(opaque, at, 8);
-		if (p && !((uintptr_t)p & 7)) {
-			e = *(const volatile uint64_t *)p; /* once: see read_entry */
-		} else {
-			int rc = read_entry_slow(ops, opaque, at, &e);
-			if (rc)
-				return rc;
-		}
+		int rc = read_entry(ops, opaque, table + ((la >> shift) & 511) * 8, 8, &e);
+		if (rc)
+			return rc;
 		all &= e;
 		any |= e;
 		if (!(e & PTE_P) || shift == 12 || (shift <= 30 && (e & PTE_PS)))
@@ -186,17 +183,8 @@ int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu
 		uint64_t mask = (1ull << shift) - 1; /* the page: 4 KiB, 2 MiB or 1 GiB */
 		*gpa = (e & ADDR_52 & ~mask) | (la & mask);
 	}
-	/* SDM Vol. 3A 4.6: U/S at every level for a user access, R/W for a write by user or
-	 * with CR0.WP; no XD anywhere for a fetch with EFER.NXE (then the error code has I).
-	 * Flags of 0 or 1 and shifts: no branches, few bytes. */
-	user = cpl == 3;
-	write = (kind / XG_EMU_X86_WRITE) & 1;
-	nxf = (kind / XG_EMU_X86_FETCH) & (unsigned)(r->efer / EFER_NXE) & 1;
-	need = PTE_P | user * PTE_US | (write & (user | (unsigned)(r->cr0 / CR0_WP))) * PTE_RW;
-	if ((all & need) == need && !(nxf & (unsigned)(any >> 63)))
-		return 0;
-	*pf_error = write * PF_W | user * PF_U | nxf * PF_I | (all & PTE_P ? PF_P : 0);
-	return 1;
+	return finish(r, kind, cpl, (all & PTE_P) != 0, (all & PTE_RW) != 0, (all & PTE_US) != 0,
+		      (r->efer & EFER_NXE) && (any & PTE_NX), pf_error);
 }
 
 size_t xg_x86_read_virt(const struct xg_vcpu_ops *ops, void *opaque,

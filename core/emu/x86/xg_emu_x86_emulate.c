@@ -647,13 +647,6 @@ static const struct xg_emu_x86_impl gp_impl[OP_COUNT] = {
 
 /* ---- the memory stages ---- */
 
-/* FXSAVE or FXRSTOR (0F AE /0, /1 with a memory operand) */
-static int fx_image(const struct xg_emu_x86_insn *in)
-{
-	return in->enc == XG_EMU_X86_ENC_LEGACY && in->map == 1 && in->opcode == 0xae &&
-	       in->mod != 3 && ((in->modrm >> 3) & 7) <= 1;
-}
-
 /* SDM Vol. 3A 3.4.5.1 (limits, expand-down), 5.3 and 5.4 (#GP/#SS), Vol. 1 3.3.7.1 */
 static int check_segment(struct xg_emu_x86_ctx *c, unsigned i)
 {
@@ -683,16 +676,7 @@ static int check_segment(struct xg_emu_x86_ctx *c, unsigned i)
 			return 0;
 		}
 	}
-	/* A 4 GiB limit is where the SDM lets the CPU choose (Vol. 3A 5.3: an access past an
-	 * effective limit of FFFFFFFFH "may or may not" fault). Intel: a flat expand-up
-	 * segment of 4 GiB has no limit to pass, an access that runs past 0xffffffff wraps to
-	 * 0 (the linear address is 32 bits) and can only page-fault (seen on the Xeon in
-	 * compatibility mode: #PF at 0xfffffffe, not #GP/#SS). AMD checks it like any other
-	 * limit (APM Vol. 2 4.12, segment-limit checks): #GP/#SS (seen on an AMD EPYC), but
-	 * for FXSAVE/FXRSTOR, whose 16-byte aligned image it moves in pieces that each wrap
-	 * at 4 GiB, as on Intel (#PF on the image's last byte, wrapped to offset 0x1ef). */
-	if (!c->real && s->limit == 0xffffffffu &&
-	    (c->vendor == XG_EMU_X86_VENDOR_INTEL || fx_image(c->in)))
+	if (xg_emu_x86_limit_wraps(c, s)) /* Intel's 4 GiB segment: no limit to pass */
 		return 0;
 	if (last > s->limit || last < a->ea)
 		return xg_emu_x86_exc(c, vec, 1, 0);

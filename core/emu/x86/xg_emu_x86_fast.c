@@ -112,8 +112,7 @@ static int segment_ok(const struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ac
 			return 0;
 		if ((a->kind & XG_EMU_X86_WRITE) && !(s->type & 2))
 			return 0;
-		/* Intel's 4 GiB segment has no limit to pass, AMD's does (check_segment()) */
-		if (s->limit == 0xffffffffu && c->vendor == XG_EMU_X86_VENDOR_INTEL)
+		if (xg_emu_x86_limit_wraps(c, s)) /* as check_segment() */
 			return 1;
 	}
 	return last <= s->limit && last >= a->ea;

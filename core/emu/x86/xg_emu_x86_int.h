@@ -310,6 +310,29 @@ static inline int xg_emu_x86_per_element(const struct xg_emu_x86_ctx *c, int mas
 	return masked && c->vendor != XG_EMU_X86_VENDOR_INTEL;
 }
 
+/*
+ * Whether an access through a protected-mode segment with a 4 GiB limit has no limit to
+ * pass (it wraps at 4 GiB and can only page-fault). The SDM lets the CPU choose (Vol. 3A
+ * 5.3: an access past an effective limit of FFFFFFFFH "may or may not" fault). Intel: a
+ * flat expand-up 4 GiB segment has no limit to pass (seen on the Xeon in compatibility
+ * mode: #PF at 0xfffffffe, not #GP/#SS). AMD checks it like any other limit (APM Vol. 2
+ * 4.12: #GP/#SS, seen on an AMD EPYC), but for FXSAVE/FXRSTOR (0F AE /0, /1), whose
+ * 16-byte aligned image it moves in pieces that each wrap at 4 GiB, as on Intel (#PF on the
+ * image's last byte, wrapped to offset 0x1ef). The pipeline's check_segment() and the
+ * memo's segment_ok() both ask here.
+ */
+static inline int xg_emu_x86_limit_wraps(const struct xg_emu_x86_ctx *c,
+					 const struct xg_emu_x86_segment *s)
+{
+	const struct xg_emu_x86_insn *in = c->in;
+
+	if (c->real || s->limit != 0xffffffffu)
+		return 0;
+	return c->vendor == XG_EMU_X86_VENDOR_INTEL ||
+	       (in->enc == XG_EMU_X86_ENC_LEGACY && in->map == 1 && in->opcode == 0xae &&
+		in->mod != 3 && ((in->modrm >> 3) & 7) <= 1);
+}
+
 void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, unsigned size,
 			unsigned kind, unsigned off);
 uint64_t xg_emu_x86_gpr_get(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size);

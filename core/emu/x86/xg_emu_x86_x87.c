@@ -168,6 +168,19 @@ static int x87_store_run(struct xg_emu_x86_ctx *c, uint8_t *img, uint8_t *out)
 	return 1;
 }
 
+/* The memory operand's accesses (`size` bytes, of `kind`): one, but an 80-bit real is two,
+ * significand then sign and exponent, as the CPU moves it (FLD m80, FSTP m80: at a
+ * segment's limit the first part's #PF comes first; seen in 16-bit protected mode) */
+static void add_operand(struct xg_emu_x86_ctx *c, unsigned size, unsigned kind)
+{
+	uint64_t ea = xg_emu_x86_ea(c);
+	unsigned n = c->in->aux == X87_FSTP80 || c->in->aux == X87_FLD80 ? 8 : size;
+
+	xg_emu_x86_add_acc(c, ea, c->in->seg, n, kind, 0);
+	if (n < size)
+		xg_emu_x86_add_acc(c, ea + n, c->in->seg, size - n, kind, n);
+}
+
 static int x87_plan(struct xg_emu_x86_ctx *c)
 {
 	const struct xg_emu_x86_x87_form *f;
@@ -203,13 +216,7 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		c->x87_ran = 1;
 		if (!c->x87_stores) {
 			if (c->vendor == XG_EMU_X86_VENDOR_AMD) {
-				/* in the order below: FSTP m80 in two parts */
-				uint64_t ea = xg_emu_x86_ea(c);
-				unsigned n = c->in->aux == X87_FSTP80 ? 8 : f->size;
-				xg_emu_x86_add_acc(c, ea, c->in->seg, n, XG_EMU_X86_WRITE, 0);
-				if (n < f->size)
-					xg_emu_x86_add_acc(c, ea + n, c->in->seg, f->size - n,
-							   XG_EMU_X86_WRITE, n);
+				add_operand(c, f->size, XG_EMU_X86_WRITE);
 				for (unsigned i = 0; i < c->nacc; i++)
 					c->acc[i].probe = XG_EMU_X86_PROBE;
 			}
@@ -222,19 +229,9 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 		 * checks the two parts in the same order (at a segment's limit the first one's
 		 * #PF comes first: seen in 16-bit protected mode) but writes nothing when the
 		 * second faults (seen on an AMD EPYC (Zen 5)) */
-		uint64_t ea = xg_emu_x86_ea(c);
-		xg_emu_x86_add_acc(c, ea, c->in->seg, 8, XG_EMU_X86_WRITE, 0);
-		xg_emu_x86_add_acc(c, ea + 8, c->in->seg, 2, XG_EMU_X86_WRITE, 8);
+		add_operand(c, f->size, XG_EMU_X86_WRITE);
 		memcpy(c->mem, c->x87_out, 10);
 		c->partial_stores = c->vendor == XG_EMU_X86_VENDOR_INTEL;
-		return 0;
-	}
-	if (c->in->aux == X87_FLD80) {
-		/* likewise two loads, significand first: at a segment's limit the first one's
-		 * #PF comes before the second one's #GP/#SS (seen in 16-bit protected mode) */
-		uint64_t ea = xg_emu_x86_ea(c);
-		xg_emu_x86_add_acc(c, ea, c->in->seg, 8, XG_EMU_X86_READ, 0);
-		xg_emu_x86_add_acc(c, ea + 8, c->in->seg, 2, XG_EMU_X86_READ, 8);
 		return 0;
 	}
 	if (c->in->aux >= X87_FLDENV && c->in->aux <= X87_FNSTENV16) {
@@ -250,8 +247,7 @@ static int x87_plan(struct xg_emu_x86_ctx *c)
 				c->acc[c->nacc - 1].probe = XG_EMU_X86_PROBE;
 		}
 	}
-	xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), c->in->seg, f->size,
-			   f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+	add_operand(c, f->size, f->store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ); /* FLD m80 too */
 	return 0;
 }
 

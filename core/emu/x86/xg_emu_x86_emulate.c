@@ -910,12 +910,12 @@ enum xg_emu_x86_vendor xg_emu_x86_host_vendor(void)
 {
 	static int cached; /* 0 until known; a racing first call computes it twice */
 	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-	unsigned a, b, c, d;
+	uint32_t r[4];
 
 	if (v)
 		return (enum xg_emu_x86_vendor)v;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
-	v = xg_emu_x86_vendor_of(b, c, d);
+	xg_emu_x86_host_cpuid(0, 0, r);
+	v = xg_emu_x86_vendor_of(r[1], r[2], r[3]);
 	__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	return (enum xg_emu_x86_vendor)v;
 }

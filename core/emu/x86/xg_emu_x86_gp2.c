@@ -306,13 +306,6 @@ void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
 
 /* ---- the host's features ---- */
 
-static void cpuid(unsigned leaf, unsigned r[4])
-{
-	__asm__ volatile("cpuid"
-			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-			 : "a"(leaf), "c"(0));
-}
-
 static int host_has(unsigned need)
 {
 	static int cached; /* bit 0: known; bit n: feature n */
@@ -320,16 +313,16 @@ static int host_has(unsigned need)
 
 	if (!v) {
 		unsigned r[4], c, d1, b7 = 0, c7 = 0, c81;
-		cpuid(0, r);
+		xg_emu_x86_host_cpuid(0, 0, r);
 		if (r[0] >= 7) {
-			cpuid(7, r);
+			xg_emu_x86_host_cpuid(7, 0, r);
 			b7 = r[1];
 			c7 = r[2];
 		}
-		cpuid(1, r);
+		xg_emu_x86_host_cpuid(1, 0, r);
 		c = r[2];
 		d1 = r[3];
-		cpuid(0x80000001u, r);
+		xg_emu_x86_host_cpuid(0x80000001u, 0, r);
 		c81 = r[2];
 		/* CPUID.1:ECX POPCNT 23, MOVBE 22, SSE4.2 20; 1:EDX CLFSH 19; 80000001H:ECX
 		 * LZCNT (ABM) 5; 7.0:EBX BMI1 3, BMI2 8, ADX 19, CLFLUSHOPT 23, CLWB 24;

@@ -294,6 +294,15 @@ struct xg_emu_x86_ctx {
 	uint8_t xs_own[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
 };
 
+/* The host CPU's CPUID leaf/sub-leaf (EAX, EBX, ECX, EDX in r[]): the emulator's files
+ * that need the host's features or vendor all ask through this one. */
+static inline void xg_emu_x86_host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
+}
+
 /* helpers of xg_emu_x86_emulate.c used by the vector and x87 code */
 int xg_emu_x86_exc(struct xg_emu_x86_ctx *c, unsigned vector, int has_error, uint32_t error);
 uint64_t xg_emu_x86_ea(struct xg_emu_x86_ctx *c);

@@ -10,20 +10,21 @@
 struct xg_emu_x86_xs_layout xg_emu_x86_xs_layout = {1088, 1152, 1664};
 
 #if defined(__x86_64__)
+#include "xg_emu_x86_int.h"
+
 __attribute__((constructor)) static void xs_layout_init(void)
 {
-	unsigned a, b, c, d, off[3];
+	uint32_t r[4];
+	unsigned off[3];
 
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
-	if (a < 0xd)
+	xg_emu_x86_host_cpuid(0, 0, r);
+	if (r[0] < 0xd)
 		return;
 	for (unsigned i = 0; i < 3; i++) {
 		/* sub-leaf 5 + i: EAX the component's size, EBX its offset (0: not there) */
-		__asm__ volatile("cpuid"
-				 : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
-				 : "a"(0xd), "c"(5 + i));
-		off[i] = b;
-		if (!a || !b || b + a > XG_EMU_X86_XSAVE_SIZE)
+		xg_emu_x86_host_cpuid(0xd, 5 + i, r);
+		off[i] = r[1];
+		if (!r[0] || !r[1] || r[1] + r[0] > XG_EMU_X86_XSAVE_SIZE)
 			return; /* no AVX-512 (or a layout past the image): nothing is there */
 	}
 	xg_emu_x86_xs_layout.opmask = off[0];

@@ -172,13 +172,6 @@ static int exec_vmov(struct xg_emu_x86_ctx *c)
 
 /* ---- movss / movsd (and SSE4A's movntss / movntsd) ---- */
 
-static void cpuid_host(uint32_t leaf, uint32_t r[4])
-{
-	__asm__ volatile("cpuid"
-			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-			 : "a"(leaf), "c"(0));
-}
-
 /* SSE4A in the guest's CPUID (ops->cpuid; the host's when the VMM gives none), CPUID
  * 80000001H:ECX[6] (AMD APM Vol. 3 CPUID): 0 if it has it, else #UD (AMD APM Vol. 4
  * MOVNTSS, MOVNTSD), or the ERROR status. */
@@ -199,10 +192,10 @@ static int need_sse4a(struct xg_emu_x86_ctx *c)
 	} else {
 		h = __atomic_load_n(&host, __ATOMIC_RELAXED);
 		if (!h) {
-			cpuid_host(0x80000000u, r);
+			xg_emu_x86_host_cpuid(0x80000000u, 0, r);
 			h = 2;
 			if (r[0] >= 0x80000001u) {
-				cpuid_host(0x80000001u, r);
+				xg_emu_x86_host_cpuid(0x80000001u, 0, r);
 				h |= (r[2] >> 6) & 1;
 			}
 			__atomic_store_n(&host, h, __ATOMIC_RELAXED);

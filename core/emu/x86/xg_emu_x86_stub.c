@@ -124,13 +124,6 @@ static uint32_t features_from(const uint32_t l1[4], const uint32_t l7[4], uint64
 	return f;
 }
 
-static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
-{
-	__asm__ volatile("cpuid"
-			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-			 : "a"(leaf), "c"(sub));
-}
-
 static struct {
 	pthread_once_t once;
 	uint32_t feat;
@@ -193,10 +186,10 @@ static void host_init(void)
 	uint32_t l0[4], l1[4] = {0}, l7[4] = {0};
 	uint8_t fx[512] __attribute__((aligned(16)));
 
-	host_cpuid(0, 0, l0);
-	host_cpuid(1, 0, l1);
+	xg_emu_x86_host_cpuid(0, 0, l0);
+	xg_emu_x86_host_cpuid(1, 0, l1);
 	if (l0[0] >= 7)
-		host_cpuid(7, 0, l7);
+		xg_emu_x86_host_cpuid(7, 0, l7);
 	if (l1[2] & (1u << 27)) { /* OSXSAVE: XGETBV is allowed */
 		uint32_t a, d;
 		__asm__ volatile("xgetbv" : "=a"(a), "=d"(d) : "c"(0));

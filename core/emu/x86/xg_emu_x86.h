@@ -52,9 +52,9 @@
  * handled: the host CPU lacks X" (and not supported()); one the guest's CPUID lacks
  * (ops->cpuid, else the host's) is #UD. MXCSR: the guest's rounding, DAZ and FTZ; an unmasked
  * exception is #XM (#UD with CR4.OSXMMEXCPT = 0) with only its MXCSR flags written (the CPU
- * sets them before the exception; a veto of the exception leaves them); one case depends on the state, not on the bytes, and is
- * "not handled": an unmasked overflow or underflow whose precision flag the CPU sets by the
- * result with an unbounded exponent, which the stub cannot see.
+ * sets them before the exception; a veto of the exception leaves them); one case depends on the
+ * state, not on the bytes, and is "not handled": an unmasked overflow or underflow whose precision
+ * flag the CPU sets by the result with an unbounded exponent, which the stub cannot see.
  */
 #ifndef XG_EMU_X86_H
 #define XG_EMU_X86_H
@@ -385,6 +385,10 @@ struct xg_emu_x86_insn {
 	 * every mode (outside 64-bit mode vvvv/vvvv[3]/V' do not name registers but still
 	 * count, SDM Vol. 2 2.3.6 and 2.7) */
 	uint8_t vvvv_enc;
+	/* W as encoded, before the rules that make it 0 outside 64-bit mode (MOVD/MOVQ,
+	 * PINSRD/Q, PEXTRD/Q, CVTSI2SS ...): AMD's VPINSRQ/VPEXTRQ there are #UD (the vendor
+	 * list) */
+	uint8_t w_enc;
 	uint16_t op;	  /* semantic operation (internal numbering), 0 if not implemented */
 	uint16_t aux;	  /* its parameter (internal) */
 	uint64_t flags;	  /* the opcode's table flags (internal) */

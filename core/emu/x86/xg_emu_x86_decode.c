@@ -662,6 +662,7 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 			    flags, OP_NONE, 0, in->enc == XG_EMU_X86_ENC_VEX ? "vex" : "evex"};
 			e = &synth;
 		}
+		in->w_enc = in->w;
 		/* W picks a 64-bit GPR/memory operand for (v)movd/movq, pinsrd/q, pextrd/q: only
 		 * in 64-bit mode; elsewhere W1 is W0, for the operand size and for disp8*N too
 		 * (SDM Vol. 2 MOVD/MOVQ, PINSRD/Q, PEXTRD/Q; seen on the CPU) */

@@ -467,22 +467,13 @@ static unsigned ins_size(const struct xg_emu_x86_insn *in)
 		   : sz;
 }
 
-/*
- * VPINSRQ/VPEXTRQ (VEX.W1 0F3A 22/16) outside 64-bit mode. The decoder makes W1 W0 there
+/* VPINSRQ/VPEXTRQ (VEX.W1 0F3A 22/16) outside 64-bit mode, where the decoder made W1 W0
  * (Intel runs them as VPINSRD/VPEXTRD: SDM Vol. 2 PINSRD/PINSRQ, PEXTRD/PEXTRQ, "VEX.W1 in
- * non-64 bit is ignored"), so W is read from the VEX prefix itself: a 3-byte VEX (C4) after
- * the legacy prefixes (no REX outside 64-bit mode), W in bit 7 of its third byte.
- */
+ * non-64 bit is ignored"): the W encoded tells them apart */
 static int vex_w1_qword(const struct xg_emu_x86_insn *in)
 {
-	unsigned i = 0;
-
-	if (in->mode == 64 || in->enc != XG_EMU_X86_ENC_VEX || in->map != XG_EMU_X86_MAP_0F3A ||
-	    (in->opcode != 0x16 && in->opcode != 0x22))
-		return 0;
-	while (i + 2 < in->len && in->bytes[i] != 0xc4 && in->bytes[i] != 0xc5)
-		i++;
-	return i + 2 < in->len && in->bytes[i] == 0xc4 && (in->bytes[i + 2] & 0x80);
+	return in->mode != 64 && in->enc == XG_EMU_X86_ENC_VEX && in->map == XG_EMU_X86_MAP_0F3A &&
+	       (in->opcode == 0x16 || in->opcode == 0x22) && in->w_enc;
 }
 
 static int plan_ins(struct xg_emu_x86_ctx *c)

@@ -56,6 +56,15 @@ ok $? "cc embed.c \$(pkg-config --cflags --libs exitgate), warnings as errors"
 [ -z "$log" ] || diag "$log"
 readelf -d "$tmp/embed" 2>/dev/null | grep -q 'NEEDED.*libexitgate\.so'
 ok $? "the shared build needs libexitgate.so"
+# The shared library calls its own functions directly (-Bsymbolic-functions, core/CMakeLists.txt),
+# not through a PLT slot each: every slot is one more cold line per call on the exit path.
+so=$(readlink -f "$P/lib/libexitgate.so")
+own=$(nm -D --defined-only "$so" 2>/dev/null | awk '$2 ~ /[TtWi]/ {print $3}' | sort -u)
+slots=$(readelf -rW "$so" 2>/dev/null | awk '/JUMP_SLOT/ {sub(/@.*/, "", $5); print $5}' | sort -u)
+through=$(comm -12 <(echo "$own") <(echo "$slots") | head -n 5)
+[ -n "$own" ] && [ -z "$through" ]
+ok $? "libexitgate.so calls none of its own $(wc -l <<<"$own") functions through a PLT slot"
+[ -z "$through" ] || diag "called through a PLT slot: $through"
 # Static: libexitgate.a by name, and its private dependencies from --static.
 slibs=$(pkg-config --static --libs exitgate | sed 's/-lexitgate\b/-l:libexitgate.a/')
 log=$($CC -O2 $warn $san -o "$tmp/embed-static" "$EX/embed.c" $(pkg-config --cflags exitgate) \

@@ -6,7 +6,9 @@
  * device window, each an emulation-failure exit, on a thread of its own. Its exits are
  * handled three ways, as in bench_run:
  *   plain   hand-written C for the one instruction (KVM_GET_XSAVE, the device's 32 bytes
- *           into YMM0, KVM_SET_XSAVE, RIP += 4, KVM_SET_REGS): the baseline
+ *           into YMM0, KVM_SET_XSAVE, RIP += 4 back through kvm_run with KVM_CAP_SYNC_REGS,
+ *           as the engine's backend does it, else KVM_SET_REGS): the baseline, making the
+ *           same ioctls as the engine (bench_run's "saving" loop)
  *   cached  xg_handle_exit, policy `return xg.cache(xg.emulate(), "insn")`
  *   lua     xg_handle_exit, policy `return xg.emulate()`: a Lua call on every exit
  *
@@ -225,7 +227,14 @@ static int plain_handle(struct vc *c)
 	r.rip += sizeof(insn_load);
 	t0 = now();
 	rc = xg_kvm_set_xsave(c->v, c->xsave, c->xsave_size, &err);
-	rc = rc ? rc : xg_kvm_set_regs(c->v, &r, &err);
+	if (!rc && (run->kvm_valid_regs & KVM_SYNC_X86_REGS)) {
+		/* RIP back as the engine's backend puts it: in kvm_run, for KVM_RUN to apply
+		 * (api.rst KVM_CAP_SYNC_REGS, kvm_dirty_regs), not by one more ioctl */
+		run->s.regs.regs.rip = r.rip;
+		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	} else {
+		rc = rc ? rc : xg_kvm_set_regs(c->v, &r, &err);
+	}
 	c->in_ioctl += now() - t0;
 	if (!rc)
 		return 0;

@@ -103,21 +103,21 @@ struct xg_logbucket {
 
 /* One Lua state with its bounds and the policy loaded in it. */
 struct xg_lstate {
+	/* What every call touches comes first, together (as in struct xg_vcpu; the struct is
+	 * line aligned): each trip through KVM_RUN leaves the caches cold, and these fields
+	 * were spread over 3 KiB, the handler slots and the check's fields at the far end. */
 	lua_State *L;
-	struct xg_engine *e;
 	struct xg_vcpu *v; /* NULL for a check */
-	/* memory */
-	size_t used, limit;
+	const struct xg_exit *x;
+	int in_call;
 	int lifted;
-	void *refused_ptr; /* the allocation refused last: refused again after Lua's
-			      emergency collection, it is the memory kill */
-	size_t refused_osize, refused_nsize;
+	enum xg_fail killed;
 	int mem_pending; /* a refused request not yet granted after a collection */
 	/* instructions (and the work of C functions, charged as instructions) */
 	uint64_t instructions; /* budget per call */
 	uint64_t budget, spent;
 	int step;
-	enum xg_fail killed;
+	int kvm_errno;
 	const char *kill_in; /* the C function whose work went over the budget */
 	/* time */
 	uint64_t time_ns;	    /* per call (limits.time_ms) */
@@ -127,21 +127,27 @@ struct xg_lstate {
 	uint64_t last_hook;	    /* CLOCK_MONOTONIC at the hook's last firing, 0: none */
 	uint64_t t0, took_ns;	    /* CLOCK_MONOTONIC_COARSE when the call was armed; how
 				       long the last call took, in whole ticks (lua_ns) */
-	int in_call;
-	const struct xg_exit *x;
-	int kvm_errno;
+	void *refused_ptr;	    /* the allocation refused last: refused again after Lua's
+				       emergency collection, it is the memory kill */
+	size_t refused_osize, refused_nsize;
 	/* what every call pushes, held so that a call looks nothing up by key (sandbox.c) */
 	struct xg_exit_lua *view; /* the state's reused exit object */
 	int vcpu_ref;		  /* the vcpu object's registry slot */
+	/* exitgate check: the line of the handler's last `return` (0: none seen) */
+	int trace_returns, return_line, cur_handler;
 	/* the no-argument verdicts handed out again (xg.emulate() ...; sandbox.c): each
 	 * table, its registry anchor, its kind and kind name string, and the key "verdict" */
 	int n_shared;
 	const void *shared_t[XG_SHARED_MAX];
-	int shared_ref[XG_SHARED_MAX];
-	enum xg_verdict_kind shared_kind[XG_SHARED_MAX];
 	const char *shared_name[XG_SHARED_MAX], *verdict_str;
+	enum xg_verdict_kind shared_kind[XG_SHARED_MAX];
+	int shared_ref[XG_SHARED_MAX];
+	/* memory */
+	size_t used, limit;
 	/* the policy */
 	int handlers[XG_SLOTS];
+	/* the rest */
+	struct xg_engine *e;
 	char where[XG_SLOTS][72]; /* "web.lua:12" of each handler */
 	char chunk[96];		  /* policy file name as messages show it */
 	char guest[64];
@@ -157,8 +163,6 @@ struct xg_lstate {
 	struct xg_logbucket logs; /* lines of a state with no vCPU (a check-load) */
 	struct xg_store *store;	  /* the guest's xg.store, counted against `limit` */
 	uint64_t store_entries, store_key, store_value;
-	/* exitgate check: the line of the handler's last `return` (0: none seen) */
-	int trace_returns, return_line, cur_handler;
 	char *src; /* the policy text, to rebuild the state after a memory kill */
 	size_t src_len;
 	struct xg_lstate *next; /* graveyard */

@@ -395,6 +395,15 @@ static void kseg(struct kvm_segment *k, uint16_t sel, uint32_t limit, int code)
 	k->present = 1;
 }
 
+static int all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
 /* Run the guest; returns the KVM exit reason. */
 static int run_guest(const struct rcase *c, struct kvm_regs *out, struct kvm_fpu *xmm_out)
 {
@@ -530,7 +539,7 @@ static void one(long idx, int verbose, struct stats *st, uint64_t seed)
 	struct xg_emu_x86_result res;
 	uint64_t g[16], want_rip, fmask;
 	int ex, vec = -1;
-	char why[512], b[64], key[64];
+	char why[1024], b[64], key[64];
 	size_t k = 0;
 	const char *what = NULL;
 	uint32_t sp_lin;
@@ -591,6 +600,18 @@ static void one(long idx, int verbose, struct stats *st, uint64_t seed)
 		return;
 	}
 	ex = run_guest(&c, &kr, &kf);
+	/* Under load (the other core busy) kvm_pvm has been seen to hand back XMM0-7 all zero
+	 * after KVM_SET_FPU and a KVM_RUN that emulated an instruction touching no vector
+	 * register (~1 case in 10 runs of the suite's 1,599): the judge lost the state, not the
+	 * emulator. The judge runs again from the same start, up to 3 more times; its last
+	 * answer is compared whatever it is, so an instruction that really zeroes them (FXRSTOR
+	 * of zeros) is judged as before. */
+	for (int again = 0; again < 3 && ex == KVM_EXIT_HLT && all_zero(kf.xmm, sizeof(kf.xmm)) &&
+			    !all_zero(c.xmm, sizeof(c.xmm));
+	     again++) {
+		note_class("judge ran again: XMM0-7 came back all zero (kvm_pvm under load)");
+		ex = run_guest(&c, &kr, &kf);
+	}
 	if (ex != KVM_EXIT_HLT) {
 		st->judge_gave_up++;
 		snprintf(key, sizeof(key), "judge gave up: %s exit %d", c.in.name ? c.in.name : "?",
@@ -689,6 +710,18 @@ static void one(long idx, int verbose, struct stats *st, uint64_t seed)
 	if (memcmp(kf.xmm, F.xs + XG_EMU_X86_XS_XMM0, 8 * 16)) {
 		what = what ? what : "xmm";
 		WHY(" xmm0-7 differ;");
+		for (unsigned j = 0; j < 8; j++)
+			if (memcmp(kf.xmm[j], F.xs + XG_EMU_X86_XS_XMM0 + 16 * j, 16)) {
+				uint64_t a[2], e[2], i0[2];
+				memcpy(a, kf.xmm[j], 16);
+				memcpy(e, F.xs + XG_EMU_X86_XS_XMM0 + 16 * j, 16);
+				memcpy(i0, c.xmm[j], 16);
+				WHY(" xmm%u: init %016llx%016llx judge %016llx%016llx emulator "
+				    "%016llx%016llx;",
+				    j, (unsigned long long)i0[1], (unsigned long long)i0[0],
+				    (unsigned long long)a[1], (unsigned long long)a[0],
+				    (unsigned long long)e[1], (unsigned long long)e[0]);
+			}
 	}
 	if (memcmp(G.ram, F.ram, RAM_SIZE)) {
 		for (unsigned j = 0; j < RAM_SIZE; j++)

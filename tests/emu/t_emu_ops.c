@@ -612,6 +612,46 @@ static void vendor_tests(void)
 		ok(amd ? res.status == XG_EMU_X86_EXCEPTION && res.exc.vector == XG_EMU_X86_UD
 		       : res.status == XG_EMU_X86_OK && f.r.rip == BASE + 0x103,
 		   "%s: prefetchw eax: %s", vn, amd ? "#UD" : "a NOP");
+
+		/* MOVSXD with 66h: Intel reads 2 bytes, AMD 4 (and keeps the low 16 bits of
+		 * them); the 2 bytes before a missing page, then 4 aligned to 2 at CPL 3 with
+		 * alignment checking on */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		f.present[1] = 0;
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xffe;
+		f.r.gpr[XG_EMU_X86_RAX] = 0x1122334455667788ull;
+		emu(&f, "66 63 03", &res);
+		ok(amd ? res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == BASE + 0x1000 &&
+			     f.r.gpr[XG_EMU_X86_RAX] == 0x1122334455667788ull
+		       : res.status == XG_EMU_X86_OK &&
+			     f.r.gpr[XG_EMU_X86_RAX] ==
+				 (0x1122334455660000ull | f.mem[0xffe] | f.mem[0xfff] << 8),
+		   "%s: movsxd ax, [rbx] 2 bytes before a missing page: %s (rax %#llx)", vn,
+		   amd ? "#PF on the next page" : "ax loaded",
+		   (unsigned long long)f.r.gpr[XG_EMU_X86_RAX]);
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		f.r.seg[XG_EMU_X86_SS].dpl = 3;
+		f.r.rflags |= 1u << 18; /* AC; CR0.AM is set */
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x802;
+		emu(&f, "66 63 03", &res);
+		ok(amd ? res.exc.vector == XG_EMU_X86_AC
+		       : res.status == XG_EMU_X86_OK && (uint16_t)f.r.gpr[XG_EMU_X86_RAX] ==
+							    (f.mem[0x802] | f.mem[0x803] << 8),
+		   "%s: movsxd ax, [rbx] at 2 mod 4 with AC at CPL 3: %s (vector %u)", vn,
+		   amd ? "#AC" : "aligned", res.exc.vector);
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xffc;
+		f.r.gpr[XG_EMU_X86_RAX] = 0x1122334455667788ull;
+		emu(&f, "66 63 03", &res);
+		ok(res.status == XG_EMU_X86_OK &&
+		       f.r.gpr[XG_EMU_X86_RAX] ==
+			   (0x1122334455660000ull | f.mem[0xffc] | f.mem[0xffd] << 8),
+		   "%s: movsxd ax, [rbx] 4 bytes before the page's end: the low 16 bits, rax's "
+		   "upper bits kept (rax %#llx)",
+		   vn, (unsigned long long)f.r.gpr[XG_EMU_X86_RAX]);
 	}
 }
 

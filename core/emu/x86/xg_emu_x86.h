@@ -192,6 +192,12 @@ struct xg_emu_x86_segment {
  *   PREFETCHW (0F 0D /1) with a register operand (ModRM.mod = 3):
  *     Intel  a NOP (seen on the Xeon);
  *     AMD    #UD (AMD APM Vol. 3 PREFETCHW; seen on an AMD EPYC (Zen 5)).
+ *   MOVSXD (63 /r) with a 16-bit operand size (66h, no REX.W; 64-bit mode only):
+ *     Intel  reads r/m16 (SDM Vol. 2 MOVSXD r16, r/m16);
+ *     AMD    reads r/m32, as with every operand size (AMD APM Vol. 3 MOVSXD: reg/mem32),
+ *            and writes its low 16 bits: a read that fits in 2 bytes before a missing
+ *            page faults, and #AC checks 4-byte alignment; the destination's bits 63:16
+ *            and the flags are kept (seen on an AMD EPYC (Zen 5) by a user-space probe).
  *   VPINSRQ/VPEXTRQ (VEX.W1 0F3A 22/16) outside 64-bit mode:
  *     Intel  VEX.W1 is ignored, they run as VPINSRD/VPEXTRD (SDM Vol. 2 PINSRD/PINSRQ,
  *            PEXTRD/PEXTRQ); the decoder makes W1 W0 there.

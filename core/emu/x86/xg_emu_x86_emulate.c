@@ -311,15 +311,24 @@ static int cond(uint64_t f, unsigned cc)
 
 /* ---- general-purpose instructions ---- */
 
-/* Operand size of the r/m operand as read (movzx/movsx/movsxd read less than they write) */
-static unsigned rm_size(const struct xg_emu_x86_insn *in)
+/*
+ * Operand size of the r/m operand as read (movzx/movsx/movsxd read less than they write).
+ * MOVSXD with a 16-bit operand size (66h, no REX.W, 64-bit mode) is vendor-specific: Intel
+ * reads r/m16 (SDM Vol. 2 MOVSXD r16, r/m16); AMD reads r/m32 whatever the operand size (APM
+ * Vol. 3 MOVSXD: the source is reg/mem32) and writes the low 16 bits of it, so a read that
+ * crosses into a missing page two bytes on faults, and #AC takes the 4-byte alignment (seen
+ * on an AMD EPYC (Zen 5)).
+ */
+static unsigned rm_size(const struct xg_emu_x86_ctx *c)
 {
+	const struct xg_emu_x86_insn *in = c->in;
+
 	if (in->flags & F_SRC8)
 		return 1;
 	if (in->flags & F_SRC16)
 		return 2;
 	if (in->op == OP_MOVSXD)
-		return in->opsize > 4 ? 4 : in->opsize;
+		return in->opsize > 4 || c->vendor == XG_EMU_X86_VENDOR_AMD ? 4 : in->opsize;
 	if (in->op == OP_CMPXCHG8B)
 		return in->opsize == 8 ? 16 : 8;
 	return in->opsize;
@@ -388,7 +397,7 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 	}
 	if (is_mem_opnd(in, dk) || is_mem_opnd(in, sk)) {
 		int dst = is_mem_opnd(in, dk);
-		unsigned size = (dst && in->op != OP_CMPXCHG8B) ? in->opsize : rm_size(in);
+		unsigned size = (dst && in->op != OP_CMPXCHG8B) ? in->opsize : rm_size(c);
 		ea = xg_emu_x86_ea(c);
 		if (dk == O_MOFFS || sk == O_MOFFS)
 			ea = (uint64_t)in->disp & size_mask(in->addrsize);
@@ -494,7 +503,7 @@ static int exec_mov(struct xg_emu_x86_ctx *c)
 static int exec_movx(struct xg_emu_x86_ctx *c)
 {
 	struct xg_emu_x86_insn *in = c->in;
-	unsigned ss = rm_size(in);
+	unsigned ss = rm_size(c);
 	uint64_t v = read_opnd(c, O_RM, ss);
 
 	if (in->op != OP_MOVZX && ss < 8)

@@ -60,6 +60,10 @@ static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size, unsig
 		}
 		return FAST_NONE;
 	}
+	/* MOVSXD r16 reads 2 bytes or 4 by the vendor (rm_size()), which the key does not
+	 * hold: the pipeline's */
+	if (in->op == OP_MOVSXD && in->opsize == 2)
+		return FAST_NONE;
 	if (in->enc == XG_EMU_X86_ENC_LEGACY &&
 	    (in->op == OP_MOVZX || in->op == OP_MOVSX || in->op == OP_MOVSXD) && dk == O_REG &&
 	    sk == O_RM) {

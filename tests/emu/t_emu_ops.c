@@ -83,11 +83,21 @@ static int f_discard_xsave(void *o)
 	f->discard_calls++;
 	return 0;
 }
+/* A second linear page that is fake page ALIAS_PAGE too (0: none; reset() clears it): the
+ * two ends of an FXSAVE image that wraps at 64 KiB are 64 KiB apart, more than the pages */
+static uint64_t alias_la;
+#define ALIAS_PAGE 7
 static int page_of(uint64_t la)
 {
+	if (alias_la && la - alias_la < 4096)
+		return ALIAS_PAGE;
 	if (la < BASE || la >= BASE + NPAGES * 4096ull)
 		return -1;
 	return (int)((la - BASE) >> 12);
+}
+static uint8_t *mem_at(struct fake *f, uint64_t la)
+{
+	return f->mem + ((unsigned)page_of(la) << 12) + (la & 4095);
 }
 /* #PF error code: SDM Vol. 3A 4.7 (P, W/R, U/S) */
 static int f_translate(void *o, uint64_t la, enum xg_emu_x86_access kind, unsigned cpl,
@@ -111,7 +121,7 @@ static int f_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x8
 	int p = page_of(la);
 	if (p < 0 || page_of(la + size - 1) != p)
 		return -14;
-	memcpy(buf, f->mem + (la - BASE), size);
+	memcpy(buf, mem_at(f, la), size);
 	f->reads++;
 	return 0;
 }
@@ -121,7 +131,7 @@ static int f_write(void *o, uint64_t la, const void *buf, unsigned size)
 	int p = page_of(la);
 	if (p < 0 || page_of(la + size - 1) != p)
 		return -14;
-	memcpy(f->mem + (la - BASE), buf, size);
+	memcpy(mem_at(f, la), buf, size);
 	if (f->writes < 64) {
 		f->write_la[f->writes] = la;
 		f->write_size[f->writes] = size;
@@ -204,6 +214,7 @@ static int lend_stale, lend_gets;
 static void reset(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
+	alias_la = 0;
 	f->veto_at = -1;
 	f->r.cr0 = 0x80050033;
 	f->r.cr4 = (1u << 5) | (1u << 9) | (1u << 10) | (1u << 18);
@@ -535,6 +546,21 @@ static void compat32(struct fake *f)
 	f->r.rip = BASE + 0x100;
 }
 
+/* 16-bit protected mode (a 16-bit code segment under IA-32e, as t_emu_random's): CS based at
+ * BASE, DS and SS based at ds_base with a limit, read/write. */
+static void pm16(struct fake *f, uint32_t ds_base, uint32_t limit)
+{
+	f->r.seg[XG_EMU_X86_CS].l = 0;
+	f->r.seg[XG_EMU_X86_CS].db = 0;
+	f->r.seg[XG_EMU_X86_CS].base = BASE;
+	f->r.rip = 0x100;
+	for (int i = XG_EMU_X86_SS; i <= XG_EMU_X86_DS; i++) {
+		f->r.seg[i].base = ds_base;
+		f->r.seg[i].limit = limit;
+		f->r.seg[i].db = 0;
+	}
+}
+
 /* Where Intel and AMD differ (the vendor list in xg_emu_x86.h), each vendor's behaviour,
  * whatever the host: the CPU oracles judge the host's vendor only, and the Intel path must
  * stay as the Xeon was measured. */
@@ -652,6 +678,103 @@ static void vendor_tests(void)
 		   "%s: movsxd ax, [rbx] 4 bytes before the page's end: the low 16 bits, rax's "
 		   "upper bits kept (rax %#llx)",
 		   vn, (unsigned long long)f.r.gpr[XG_EMU_X86_RAX]);
+
+		/* FXRSTOR's image at 0xfff0 with 16-bit addressing: AMD wraps it at 64 KiB (its
+		 * last byte at 0x1ef, on a missing page), Intel's last byte at 0x101ef is past
+		 * the limit */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		pm16(&f, BASE - 0xe000, 0xffff);
+		f.r.gpr[XG_EMU_X86_RBX] = 0xfff0;
+		emu(&f, "0f ae 0f", &res);
+		ok(amd ? res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == BASE - 0xe000 + 0x1ef
+		       : res.exc.vector == XG_EMU_X86_GP,
+		   "%s: fxrstor [bx] at 0xfff0, 16-bit: %s (vector %u, cr2 %#llx)", vn,
+		   amd ? "#PF on the last byte at 0x1ef" : "#GP(0) past the limit", res.exc.vector,
+		   (unsigned long long)res.exc.cr2);
+		/* the same with both ends on present pages (DS based at page 1, offset 0xfff0
+		 * on the alias of page 7): AMD completes, Intel's limit check fails; FXRSTOR
+		 * reads back what FXSAVE wrote */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		pm16(&f, BASE + 0x1000, 0xffff);
+		alias_la = BASE + 0x10000;
+		f.r.gpr[XG_EMU_X86_RBX] = 0xfff0;
+		memset(f.xs + XG_EMU_X86_XS_XMM0, 0x5c, 16);
+		emu(&f, "0f ae 07", &res);
+		ok(amd ? res.status == XG_EMU_X86_OK && f.mem[ALIAS_PAGE * 4096 + 0xff0] == 0x7f &&
+			     f.mem[0x1000 + 160 - 16] == 0x5c &&
+			     !memcmp(f.mem + 0x1000 + 8, f.xs + XG_EMU_X86_XS_MXCSR, 4)
+		       : res.exc.vector == XG_EMU_X86_GP,
+		   "%s: fxsave [bx] at 0xfff0, 16-bit, both ends present: %s (vector %u)", vn,
+		   amd ? "the first 16 bytes at 0xfff0, the rest from 0" : "#GP(0) past the limit",
+		   res.exc.vector);
+		memset(f.xs + XG_EMU_X86_XS_XMM0, 0, 16);
+		f.r.rip = 0x100;
+		emu(&f, "0f ae 0f", &res);
+		ok(amd ? res.status == XG_EMU_X86_OK && f.xs[XG_EMU_X86_XS_XMM0] == 0x5c
+		       : res.exc.vector == XG_EMU_X86_GP,
+		   "%s: ... fxrstor [bx] there: %s", vn, amd ? "xmm0 read back" : "#GP(0)");
+		/* a limit of 0xfff8: AMD walks the first byte's page (#PF) before it checks the
+		 * image against the limit (#SS/#GP), Intel's last byte is past the limit */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		pm16(&f, BASE + 0x1000, 0xfff8);
+		alias_la = BASE + 0x10000;
+		f.r.gpr[XG_EMU_X86_RBX] = 0xfff0;
+		emu(&f, "0f ae 0f", &res);
+		ok(res.exc.vector == XG_EMU_X86_GP,
+		   "%s: fxrstor [bx] at 0xfff0, 16-bit, limit 0xfff8: #GP(0) (vector %u)", vn,
+		   res.exc.vector);
+		f.present[ALIAS_PAGE] = 0;
+		emu(&f, "0f ae 0f", &res);
+		ok(amd ? res.exc.vector == XG_EMU_X86_PF && res.exc.cr2 == BASE + 0x10ff0
+		       : res.exc.vector == XG_EMU_X86_GP,
+		   "%s: ... its first byte's page missing: %s (vector %u)", vn,
+		   amd ? "#PF there first" : "#GP(0)", res.exc.vector);
+
+		/* FXSAVE ss:[bx] at 0xfffe: AMD's check of the first four bytes (#SS) comes
+		 * before the alignment (#GP), Intel checks the first byte */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		pm16(&f, BASE, 0xffff);
+		f.r.gpr[XG_EMU_X86_RBX] = 0xfffe;
+		emu(&f, "36 0f ae 07", &res);
+		ok(res.exc.vector == (amd ? XG_EMU_X86_SS_FAULT : XG_EMU_X86_GP),
+		   "%s: fxsave ss:[bx] at 0xfffe, 16-bit: %s (vector %u)", vn,
+		   amd ? "#SS(0) for the first four bytes" : "#GP(0) for the alignment",
+		   res.exc.vector);
+		/* the same at a 4 GiB limit: AMD checks the first four bytes against it */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		compat32(&f);
+		f.r.gpr[XG_EMU_X86_RSP] = 0xfffffffe;
+		emu(&f, "0f ae 04 24", &res);
+		ok(res.exc.vector == (amd ? XG_EMU_X86_SS_FAULT : XG_EMU_X86_GP),
+		   "%s: fxsave [esp] at 0xfffffffe: %s (vector %u)", vn,
+		   amd ? "#SS(0) for the first four bytes" : "#GP(0) for the alignment",
+		   res.exc.vector);
+		/* an image that wraps at 4 GiB completes on both, in pieces (AMD: one access
+		 * each side of the wrap); FXRSTOR reads back what FXSAVE wrote */
+		reset(&f);
+		f.r.vendor = (uint8_t)v;
+		compat32(&f);
+		f.r.seg[XG_EMU_X86_DS].base = BASE + 0x10;
+		f.r.gpr[XG_EMU_X86_RBX] = 0xfffffff0;
+		memset(f.xs + XG_EMU_X86_XS_XMM0, 0x5c, 16);
+		memset(f.xs + XG_EMU_X86_XS_XMM0 + 7 * 16, 0xc5, 16);
+		is_int(emu(&f, "0f ae 03", &res), XG_EMU_X86_OK,
+		       "%s: fxsave [ebx] at 0xfffffff0 through a base of BASE + 0x10: wraps", vn);
+		ok(f.mem[160] == 0x5c && f.mem[160 + 15] == 0x5c && f.mem[160 + 7 * 16] == 0xc5 &&
+		       f.mem[160 + 7 * 16 + 15] == 0xc5 &&
+		       !memcmp(f.mem + 24, f.xs + XG_EMU_X86_XS_MXCSR, 4),
+		   "%s: ... the image at BASE: MXCSR, xmm0 and xmm7 where they belong", vn);
+		memset(f.xs + XG_EMU_X86_XS_XMM0, 0, 8 * 16);
+		f.r.rip = BASE + 0x100;
+		is_int(emu(&f, "0f ae 0b", &res), XG_EMU_X86_OK, "%s: ... fxrstor [ebx] there", vn);
+		ok(f.xs[XG_EMU_X86_XS_XMM0] == 0x5c && f.xs[XG_EMU_X86_XS_XMM0 + 15] == 0x5c &&
+		       f.xs[XG_EMU_X86_XS_XMM0 + 7 * 16 + 15] == 0xc5,
+		   "%s: ... xmm0 and xmm7 read back", vn);
 	}
 }
 

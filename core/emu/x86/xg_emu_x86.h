@@ -218,8 +218,25 @@ struct xg_emu_x86_segment {
  *            Xeon in compatibility mode, #PF at 0xfffffffe).
  *     AMD    a limit violation like any other, #GP(0) (#SS(0) through SS), before any page
  *            walk (APM Vol. 2 4.12; seen on an AMD EPYC (Zen 5) in compatibility mode,
- *            general-purpose, x87, SSE, AVX and AVX-512 operands), except FXSAVE/FXRSTOR,
- *            which wrap as on Intel (#PF on the image's last byte at its wrapped offset).
+ *            general-purpose, x87, SSE, AVX and AVX-512 operands), except FXSAVE/FXRSTOR's
+ *            image past its first four bytes, which wraps as on Intel (#PF on the image's
+ *            last byte at its wrapped offset; the next entry).
+ *   FXSAVE/FXRSTOR's image and its checks (neither the SDM nor AMD APM Vol. 4 FXSAVE orders
+ *   them, nor says how the 512 bytes wrap):
+ *     Intel  the first byte's segment or canonical check, the 16-byte alignment #GP(0),
+ *            the last byte's check and page walk, then the image, at offsets that do not
+ *            wrap with a 16-bit address size (an image past 0xffff is past a 64 KiB
+ *            limit); the order seen on the Xeon (below), the 64 KiB case not measured.
+ *     AMD    the first four bytes' segment check (against any limit, a 4 GiB one too) or
+ *            canonical check, then the alignment (#SS(0) for SS:0xfffe, not #GP(0)); the
+ *            image's offsets wrap at the address size (64 KiB with a 16-bit one, 4 GiB with
+ *            a 32-bit one, in 64-bit mode too): the last byte at its wrapped offset (0x1ef
+ *            for an image at 0xfff0), its check and page walk, the first byte's page walk,
+ *            then the image piece by piece, each side of the wrap checked against the
+ *            limit (at 0xfff0 with a 0xffff limit both instructions complete, with a
+ *            0xfff8 limit #PF on the first byte's page comes before the #GP/#SS). Seen on
+ *            an AMD EPYC (Zen 5) by a user-space probe in 16-bit protected, compatibility
+ *            and 64-bit mode.
  * Not vendor differences, but what the CPU does where the SDM is silent (seen on the Xeon,
  * modelled for both): every instruction but CMPS (above) checks its accesses in order (segment
  * and paging, access by access); in 64-bit mode 26/2E/36/3E prefixes are ignored entirely;

@@ -685,7 +685,7 @@ static int check_segment(struct xg_emu_x86_ctx *c, unsigned i)
 			return 0;
 		}
 	}
-	if (xg_emu_x86_limit_wraps(c, s)) /* Intel's 4 GiB segment: no limit to pass */
+	if (xg_emu_x86_limit_wraps(c, s, a)) /* Intel's 4 GiB segment: no limit to pass */
 		return 0;
 	if (last > s->limit || last < a->ea)
 		return xg_emu_x86_exc(c, vec, 1, 0);

@@ -116,7 +116,7 @@ static int segment_ok(const struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ac
 			return 0;
 		if ((a->kind & XG_EMU_X86_WRITE) && !(s->type & 2))
 			return 0;
-		if (xg_emu_x86_limit_wraps(c, s)) /* as check_segment() */
+		if (xg_emu_x86_limit_wraps(c, s, a)) /* as check_segment() */
 			return 1;
 	}
 	return last <= s->limit && last >= a->ea;

@@ -79,10 +79,38 @@ static void guest_img(struct xg_emu_x86_ctx *c, uint8_t *img)
 	memset(img + 28, 0, 4);
 }
 
+/*
+ * Bytes [i, i + len) of the image at offset ea as accesses. Intel: one access (seen on the
+ * Xeon). AMD: the image's offsets wrap at the address size, 64 KiB with a 16-bit one as 4 GiB
+ * with a 32-bit one (in 64-bit mode too), so a run that crosses the wrap is two accesses, the
+ * second at offset 0, each checked against the limit in its turn (seen on an AMD EPYC (Zen 5):
+ * FXSAVE/FXRSTOR [bx] at 0xfff0 with a 0xffff limit complete, their last byte at 0x1ef).
+ */
+static void image_part(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned i, unsigned len,
+		       unsigned kind)
+{
+	const struct xg_emu_x86_insn *in = c->in;
+	uint64_t am = in->addrsize == 2 ? 0xffffull : in->addrsize == 4 ? 0xffffffffull : ~0ull;
+	uint64_t at = (ea + i) & am;
+
+	if (c->vendor == XG_EMU_X86_VENDOR_INTEL) {
+		xg_emu_x86_add_acc(c, ea + i, in->seg, len, kind, i);
+		return;
+	}
+	if (at + len - 1 > am) { /* crosses the wrap (never in 64-bit addressing) */
+		unsigned first = (unsigned)(am + 1 - at);
+		xg_emu_x86_add_acc(c, at, in->seg, first, kind, i);
+		at = 0, i += first, len -= first;
+	}
+	xg_emu_x86_add_acc(c, at, in->seg, len, kind, i);
+}
+
 int xg_emu_x86_fxsave_plan(struct xg_emu_x86_ctx *c)
 {
 	struct xg_emu_x86_insn *in = c->in;
 	int save = ((in->modrm >> 3) & 7) == 0, w64 = in->w && in->mode == 64, rc;
+	int amd = c->vendor != XG_EMU_X86_VENDOR_INTEL;
+	unsigned kind = save ? XG_EMU_X86_WRITE : XG_EMU_X86_READ;
 	uint64_t ea = xg_emu_x86_ea(c);
 
 	if (!in->has_mem)
@@ -91,16 +119,29 @@ int xg_emu_x86_fxsave_plan(struct xg_emu_x86_ctx *c)
 		return xg_emu_x86_exc(c, XG_EMU_X86_NM, 0, 0);
 	if ((rc = xg_emu_x86_load_xsave(c)))
 		return rc;
-	/* in the CPU's order (seen on it): the segment and canonical checks, the 16-byte
+	/*
+	 * In the CPU's order (seen on it): the segment and canonical checks, the 16-byte
 	 * alignment #GP(0), a #PF on the image's last byte (FXSAVE too, which does not write
-	 * it), then the image from its start */
-	xg_emu_x86_add_acc(c, ea, in->seg, 1, save ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
-	xg_emu_x86_add_acc(c, ea + FX_SIZE - 1, in->seg, 1,
-			   save ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
-	if (c->nacc == 2) {
+	 * it), then the image from its start. The vendors differ (the list in xg_emu_x86.h):
+	 * Intel checks the first byte before the alignment (seen on the Xeon); AMD the first
+	 * four, against any limit, a 4 GiB one too (xg_emu_x86_limit_wraps), finds the last
+	 * byte at its wrapped offset (image_part()) and walks the first byte's page before the
+	 * image's limit checks (seen on an AMD EPYC (Zen 5): at 0xfffe #SS(0) before the
+	 * alignment #GP(0); at 0xfff0 with a limit of 0xfff8, #PF on 0xfff0's page, then #SS).
+	 */
+	xg_emu_x86_add_acc(c, ea, in->seg, amd ? 4 : 1, kind, 0);
+	if (amd) {
+		image_part(c, ea, FX_SIZE - 1, 1, kind);
+		xg_emu_x86_add_acc(c, ea, in->seg, 1, kind, 0);
+	} else {
+		xg_emu_x86_add_acc(c, ea + FX_SIZE - 1, in->seg, 1, kind, 0);
+	}
+	if (c->nacc == 2u + (unsigned)amd) {
 		c->acc[0].probe = XG_EMU_X86_PROBE_CHECK;
 		c->acc[0].align = 16;
 		c->acc[1].probe = XG_EMU_X86_PROBE;
+		if (amd)
+			c->acc[2].probe = XG_EMU_X86_PROBE;
 	}
 	if (save) {
 		uint8_t img[512] __attribute__((aligned(16)));
@@ -124,11 +165,11 @@ int xg_emu_x86_fxsave_plan(struct xg_emu_x86_ctx *c)
 			}
 			for (j = i; j < FX_SIZE && a[j] == b[j]; j++)
 				;
-			xg_emu_x86_add_acc(c, ea + i, in->seg, j - i, XG_EMU_X86_WRITE, i);
+			image_part(c, ea, i, j - i, XG_EMU_X86_WRITE);
 			i = j;
 		}
 	} else {
-		xg_emu_x86_add_acc(c, ea, in->seg, FX_SIZE, XG_EMU_X86_READ, 0);
+		image_part(c, ea, 0, FX_SIZE, XG_EMU_X86_READ);
 	}
 	return 0;
 }

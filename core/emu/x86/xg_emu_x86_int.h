@@ -320,18 +320,21 @@ static inline int xg_emu_x86_per_element(const struct xg_emu_x86_ctx *c, int mas
 }
 
 /*
- * Whether an access through a protected-mode segment with a 4 GiB limit has no limit to
+ * Whether access a through a protected-mode segment with a 4 GiB limit has no limit to
  * pass (it wraps at 4 GiB and can only page-fault). The SDM lets the CPU choose (Vol. 3A
  * 5.3: an access past an effective limit of FFFFFFFFH "may or may not" fault). Intel: a
  * flat expand-up 4 GiB segment has no limit to pass (seen on the Xeon in compatibility
  * mode: #PF at 0xfffffffe, not #GP/#SS). AMD checks it like any other limit (APM Vol. 2
  * 4.12: #GP/#SS, seen on an AMD EPYC), but for FXSAVE/FXRSTOR (0F AE /0, /1), whose
  * 16-byte aligned image it moves in pieces that each wrap at 4 GiB, as on Intel (#PF on the
- * image's last byte, wrapped to offset 0x1ef). The pipeline's check_segment() and the
- * memo's segment_ok() both ask here.
+ * image's last byte, wrapped to offset 0x1ef); their first check, of the image's first four
+ * bytes (the PROBE_CHECK access, xg_emu_x86_fxsave.c), takes the limit as any other (seen
+ * on an AMD EPYC (Zen 5): #SS(0) at ESP 0xfffffffe, before the alignment #GP(0)). The
+ * pipeline's check_segment() and the memo's segment_ok() both ask here.
  */
 static inline int xg_emu_x86_limit_wraps(const struct xg_emu_x86_ctx *c,
-					 const struct xg_emu_x86_segment *s)
+					 const struct xg_emu_x86_segment *s,
+					 const struct xg_emu_x86_acc *a)
 {
 	const struct xg_emu_x86_insn *in = c->in;
 
@@ -339,7 +342,7 @@ static inline int xg_emu_x86_limit_wraps(const struct xg_emu_x86_ctx *c,
 		return 0;
 	return c->vendor == XG_EMU_X86_VENDOR_INTEL ||
 	       (in->enc == XG_EMU_X86_ENC_LEGACY && in->map == 1 && in->opcode == 0xae &&
-		in->mod != 3 && ((in->modrm >> 3) & 7) <= 1);
+		in->mod != 3 && ((in->modrm >> 3) & 7) <= 1 && a->probe != XG_EMU_X86_PROBE_CHECK);
 }
 
 void xg_emu_x86_add_acc(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned seg, unsigned size,

@@ -30,6 +30,10 @@ struct fake {
 	int get_xsave_calls, lend_calls, discard_calls, set_lent;
 	uint64_t write_la[64];
 	unsigned write_size[64];
+	/* the guest's CPUID (ops_cpuid): the host's, with the bits of hide cleared and those of
+	 * show set in leaves 1, 7.0 and 80000001H (index 0, 1, 2); -EIO when cpuid_fail */
+	uint32_t hide[3][4], show[3][4];
+	int cpuid_fail;
 };
 
 static int f_get_regs(void *o, struct xg_emu_x86_regs *r)
@@ -146,6 +150,20 @@ static int f_inject(void *o, const struct xg_emu_x86_exception *e)
 	f->exc = *e;
 	return 0;
 }
+static int f_cpuid(void *o, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+	struct fake *f = o;
+	int i = leaf == 1 ? 0 : leaf == 7 && sub == 0 ? 1 : leaf == 0x80000001u ? 2 : -1;
+
+	if (f->cpuid_fail)
+		return -EIO;
+	__asm__ volatile("cpuid"
+			 : "=a"(out[0]), "=b"(out[1]), "=c"(out[2]), "=d"(out[3])
+			 : "a"(leaf), "c"(sub));
+	for (int r = 0; i >= 0 && r < 4; r++)
+		out[r] = (out[r] & ~f->hide[i][r]) | f->show[i][r];
+	return 0;
+}
 static int f_hook(void *o, enum xg_emu_x86_stage s, const struct xg_emu_x86_insn *in,
 		  const struct xg_emu_x86_exception *e)
 {
@@ -204,6 +222,21 @@ static const struct xg_emu_x86_ops ops_lend = {
     .hook = f_hook,
     .lend_xsave = f_lend_xsave,
     .discard_xsave = f_discard_xsave,
+};
+/* the same, with the guest's CPUID */
+static const struct xg_emu_x86_ops ops_cpuid = {
+    .get_regs = f_get_regs,
+    .set_regs = f_set_regs,
+    .get_xsave = f_get_xsave,
+    .set_xsave = f_set_xsave,
+    .translate = f_translate,
+    .read = f_read,
+    .write = f_write,
+    .inject = f_inject,
+    .hook = f_hook,
+    .cpuid = f_cpuid,
+    .lend_xsave = F_LEND,
+    .discard_xsave = F_DISCARD,
 };
 static const struct xg_emu_x86_ops *emu_ops = &ops;
 /* emulations after which the VMM's copy was left fresh but differing from the vCPU's, and
@@ -264,6 +297,101 @@ static int emu(struct fake *f, const char *hex, struct xg_emu_x86_result *res)
 	if (emu_ops->lend_xsave && !f->no_lend && !f->fail_xsave)
 		lend_gets += f->get_xsave_calls;
 	return rc;
+}
+
+/* The host's CPUID bit (leaf 1, 7.0 or 80000001H; reg 0-3 for EAX-EDX). */
+static int host_bit(uint32_t leaf, unsigned reg, unsigned bit)
+{
+	uint32_t r[4];
+
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf & 0x80000000u), "c"(0));
+	if (r[0] < leaf)
+		return 0;
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(0));
+	return (r[reg] >> bit) & 1;
+}
+
+/*
+ * xg_emu_x86_gp2.c's features: the guest's CPUID (ops->cpuid) decides #UD; a form run as the
+ * host's instruction also needs the host's feature, or it is not handled; one computed in C
+ * needs the guest's only. LZCNT/TZCNT the guest's CPUID lacks run as BSR/BSF. Without
+ * ops->cpuid the guest has the host's features (the rest of this file).
+ */
+static void gp2_cpuid_tests(void)
+{
+	static struct fake f;
+	static const struct {
+		const char *hex, *name;
+		uint8_t leaf, reg, bit, on_host; /* leaf: index into fake.hide */
+	} forms[] = {
+	    {"f3 0f b8 c1", "popcnt eax, ecx", 0, 2, 23, 1},
+	    {"f2 0f 38 f1 c1", "crc32 eax, ecx", 0, 2, 20, 1},
+	    {"66 0f 38 f6 c1", "adcx eax, ecx", 1, 1, 19, 1},
+	    {"c4 e2 70 f2 c2", "andn eax, ecx, edx", 1, 1, 3, 1},
+	    {"c4 e2 73 f5 c2", "pdep eax, ecx, edx", 1, 1, 8, 1},
+	    {"c4 e2 73 f6 c2", "mulx eax, ecx, edx", 1, 1, 8, 0},
+	    {"0f 38 f0 03", "movbe eax, [rbx]", 0, 2, 22, 0},
+	    {"0f ae 3b", "clflush [rbx]", 0, 3, 19, 0},
+	};
+	static const uint32_t leaf_of[3] = {1, 7, 0x80000001u};
+	struct xg_emu_x86_result res;
+	const struct xg_emu_x86_ops *was = emu_ops;
+
+	emu_ops = &ops_cpuid;
+	for (unsigned i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		int host = host_bit(leaf_of[forms[i].leaf], forms[i].reg, forms[i].bit);
+		reset(&f);
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+		f.hide[forms[i].leaf][forms[i].reg] = 1u << forms[i].bit;
+		emu(&f, forms[i].hex, &res);
+		ok(res.status == XG_EMU_X86_EXCEPTION && res.exc.vector == XG_EMU_X86_UD,
+		   "%s, the guest's CPUID without it: #UD (status %d)", forms[i].name, res.status);
+		reset(&f);
+		f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+		f.show[forms[i].leaf][forms[i].reg] = 1u << forms[i].bit;
+		emu(&f, forms[i].hex, &res);
+		if (forms[i].on_host && !host)
+			ok(res.status == XG_EMU_X86_NOT_HANDLED && strstr(res.reason, "lacks"),
+			   "%s, the guest's CPUID with it, the host without: not handled (%s)",
+			   forms[i].name, res.reason);
+		else
+			ok(res.status == XG_EMU_X86_OK,
+			   "%s, the guest's CPUID with it, the host %s: runs (status %d)",
+			   forms[i].name, host ? "with it" : "without it", res.status);
+	}
+	/* LZCNT/TZCNT: BSR/BSF where the guest's CPUID lacks them (SDM Vol. 2 LZCNT, TZCNT) */
+	reset(&f);
+	f.hide[2][2] = 1u << 5;
+	f.r.gpr[XG_EMU_X86_RCX] = 0xf0;
+	is_int(emu(&f, "f3 0f bd c1", &res), XG_EMU_X86_OK,
+	       "lzcnt eax, ecx, the guest's CPUID without LZCNT");
+	is_int((int)f.r.gpr[XG_EMU_X86_RAX], 7, "... bsr's 7, not lzcnt's 24");
+	reset(&f);
+	f.hide[1][1] = 1u << 3;
+	f.r.gpr[XG_EMU_X86_RCX] = 0xf0;
+	is_int(emu(&f, "f3 0f bc c1", &res), XG_EMU_X86_OK,
+	       "tzcnt eax, ecx, the guest's CPUID without BMI1");
+	is_int((int)f.r.gpr[XG_EMU_X86_RAX], 4, "... bsf's 4");
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RCX] = 0xf0;
+	emu(&f, "f3 0f bd c1", &res);
+	is_int((int)f.r.gpr[XG_EMU_X86_RAX], host_bit(0x80000001u, 2, 5) ? 24 : 7,
+	       "lzcnt eax, ecx, the guest's CPUID as the host's: the host's answer");
+	emu_ops = was;
+	/* without ops->cpuid the host's CPUID decides: MOVDIR64B (an AMD EPYC lacks it) */
+	reset(&f);
+	f.r.gpr[XG_EMU_X86_RDX] = BASE + 0x1040;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff0;
+	emu(&f, "66 0f 38 f8 13", &res);
+	ok(host_bit(7, 2, 28)
+	       ? res.status == XG_EMU_X86_OK
+	       : res.status == XG_EMU_X86_EXCEPTION && res.exc.vector == XG_EMU_X86_UD,
+	   "movdir64b without ops->cpuid: as the host's CPUID says (%s)",
+	   host_bit(7, 2, 28) ? "runs" : "#UD");
 }
 
 /* Issue 11: the general-purpose instructions of xg_emu_x86_gp2.c, from their bytes. Where
@@ -466,66 +594,62 @@ static void mmx_tests(void)
 	is_int(res.exc.vector, XG_EMU_X86_NM, "... #NM");
 }
 
-/* CPUID.(EAX=7,ECX=0):ECX bit `bit` of the host (SDM Vol. 2 CPUID: MOVDIRI 27, MOVDIR64B
- * 28): the emulator takes the host's features for these (xg_emu_x86_gp2.c), and hosts
- * differ - AMD EPYC has neither, recent Intel Xeons have both. */
-static int host_7c(unsigned bit)
-{
-	unsigned a = 0, b, c, d;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
-	if (a < 7)
-		return 0;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
-	return (c >> bit) & 1;
-}
-
-/* MOVDIR64B, MOVDIRI, CLFLUSH and the prefetches (issue 11) */
+/* MOVDIR64B, MOVDIRI, CLFLUSH and the prefetches (issue 11). MOVDIRI and MOVDIR64B are
+ * emulated in C, so the guest's CPUID alone decides (ops->cpuid; CPUID.(7,0):ECX MOVDIRI
+ * 27, MOVDIR64B 28): both sides run whatever the host has (an AMD EPYC has neither, recent
+ * Intel Xeons have both). */
 static void misc_mem_tests(void)
 {
 	static struct fake f;
 	struct xg_emu_x86_result res;
+	const struct xg_emu_x86_ops *was = emu_ops;
 	uint64_t v;
 
+	emu_ops = &ops_cpuid;
 	reset(&f);
+	f.hide[1][2] = 1u << 28;
 	f.r.gpr[XG_EMU_X86_RDX] = BASE + 0x1040; /* destination */
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff0;	 /* source, across a page */
-	if (!host_7c(28)) {
-		is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION,
-		       "movdir64b rdx, [rbx] on a CPU without MOVDIR64B");
-		ok(res.exc.vector == XG_EMU_X86_UD && f.reads == 0 && f.writes == 0,
-		   "... #UD, nothing read or written");
-		skip(5, "this CPU lacks MOVDIR64B (CPUID.7.0:ECX[28]): its copy is not run");
-	} else {
-		is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_OK, "movdir64b rdx, [rbx]");
-		ok(!memcmp(f.mem + 0x1040, f.mem + 0xff0, 64), "... 64 bytes copied");
-		ok(f.writes == 1 && f.write_size[0] == 64 && f.write_la[0] == BASE + 0x1040,
-		   "... as one 64-byte write (%d writes)", f.writes);
-		f.r.gpr[XG_EMU_X86_RDX] = BASE + 0x1048;
-		f.writes = 0;
-		is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION,
-		       "... destination misaligned");
-		ok(res.exc.vector == XG_EMU_X86_GP && res.exc.error == 0 && f.writes == 0,
-		   "... #GP(0), nothing written");
-		f.present[0] = 0;
-		is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION,
-		       "... and source missing");
-		is_int(res.exc.vector, XG_EMU_X86_PF,
-		       "... the source's #PF comes first (as on the CPU)");
-	}
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION,
+	       "movdir64b rdx, [rbx], the guest's CPUID without MOVDIR64B");
+	ok(res.exc.vector == XG_EMU_X86_UD && f.reads == 0 && f.writes == 0,
+	   "... #UD, nothing read or written");
+	reset(&f);
+	f.show[1][2] = 1u << 28;
+	f.r.gpr[XG_EMU_X86_RDX] = BASE + 0x1040;
+	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0xff0;
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_OK,
+	       "movdir64b rdx, [rbx], the guest's CPUID with MOVDIR64B");
+	ok(!memcmp(f.mem + 0x1040, f.mem + 0xff0, 64), "... 64 bytes copied");
+	ok(f.writes == 1 && f.write_size[0] == 64 && f.write_la[0] == BASE + 0x1040,
+	   "... as one 64-byte write (%d writes)", f.writes);
+	f.r.gpr[XG_EMU_X86_RDX] = BASE + 0x1048;
+	f.writes = 0;
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION, "... destination misaligned");
+	ok(res.exc.vector == XG_EMU_X86_GP && res.exc.error == 0 && f.writes == 0,
+	   "... #GP(0), nothing written");
+	f.present[0] = 0;
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_EXCEPTION, "... and source missing");
+	is_int(res.exc.vector, XG_EMU_X86_PF, "... the source's #PF comes first (as on the CPU)");
+	f.cpuid_fail = 1;
+	is_int(emu(&f, "66 0f 38 f8 13", &res), XG_EMU_X86_ERROR,
+	       "... the VMM cannot give the guest's CPUID: an error");
+	like(res.reason, "cpuid", "... reason: %s", res.reason);
 
 	reset(&f);
+	f.hide[1][2] = 1u << 27;
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
 	f.r.gpr[XG_EMU_X86_RAX] = 0x1122334455667788ull;
-	if (!host_7c(27)) {
-		is_int(emu(&f, "48 0f 38 f9 03", &res), XG_EMU_X86_EXCEPTION,
-		       "movdiri [rbx], rax on a CPU without MOVDIRI");
-		ok(res.exc.vector == XG_EMU_X86_UD && f.writes == 0, "... #UD, nothing written");
-	} else {
-		is_int(emu(&f, "48 0f 38 f9 03", &res), XG_EMU_X86_OK, "movdiri [rbx], rax");
-		memcpy(&v, f.mem + 0x800, 8);
-		ok(v == 0x1122334455667788ull && f.writes == 1 && f.reads == 0,
-		   "... one store, no read");
-	}
+	is_int(emu(&f, "48 0f 38 f9 03", &res), XG_EMU_X86_EXCEPTION,
+	       "movdiri [rbx], rax, the guest's CPUID without MOVDIRI");
+	ok(res.exc.vector == XG_EMU_X86_UD && f.writes == 0, "... #UD, nothing written");
+	f.hide[1][2] = 0;
+	f.show[1][2] = 1u << 27;
+	is_int(emu(&f, "48 0f 38 f9 03", &res), XG_EMU_X86_OK,
+	       "movdiri [rbx], rax, the guest's CPUID with MOVDIRI");
+	memcpy(&v, f.mem + 0x800, 8);
+	ok(v == 0x1122334455667788ull && f.writes == 1 && f.reads == 0, "... one store, no read");
+	emu_ops = was;
 
 	reset(&f);
 	f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
@@ -1532,6 +1656,7 @@ int main(void)
 	ok(f.set_regs_calls == 0 && f.set_xsave_calls == 0, "... and nothing was written");
 
 	gp2_tests();
+	gp2_cpuid_tests();
 	x87_arith_tests();
 	mmx_tests();
 	misc_mem_tests();

@@ -1685,10 +1685,12 @@ static int trap_vector(int trapno)
 /*
  * MOVDIRI or MOVDIR64B that the CPU ran (completed, or faulted on its access) though its
  * CPUID does not report it: a hypervisor hides the feature (kvm_pvm on the AMD EPYC does)
- * but cannot stop the silicon. The emulator follows CPUID - SDM Vol. 2 MOVDIRI, MOVDIR64B:
- * #UD if CPUID.07H.0H:ECX[27] (or [28]) is 0 - as a guest's CPUID, which KVM builds from
- * the host's, tells the guest; running it anyway is not architectural. Not compared, but
- * counted (and printed), and only where the emulator raised #UD and changed nothing.
+ * but cannot stop the silicon. The emulator follows the guest's CPUID alone for these (it
+ * emulates them in C) - SDM Vol. 2 MOVDIRI, MOVDIR64B: #UD if CPUID.07H.0H:ECX[27] (or [28])
+ * is 0 - and this oracle gives it none (ops->cpuid), so the host's, as a guest's CPUID that
+ * KVM builds from the host's tells the guest; running it anyway is not architectural. Not
+ * compared, but counted (and printed), and only where the emulator raised #UD and changed
+ * nothing.
  */
 static int beyond_cpuid(const struct tcase *c)
 {

@@ -473,8 +473,10 @@ struct xg_emu_x86_ops {
 	int (*hook)(void *opaque, enum xg_emu_x86_stage stage, const struct xg_emu_x86_insn *insn,
 		    const struct xg_emu_x86_exception *exc);
 	/* Optional: the guest's CPUID leaf/sub-leaf (EAX, EBX, ECX, EDX in out[]), asked for
-	 * the features of an SSE/AVX/AVX-512 instruction run in a host stub (an instruction
-	 * the guest's CPU lacks is #UD). Without it the guest is taken to have the host's. */
+	 * the features of an SSE/AVX/AVX-512 instruction run in a host stub and of the
+	 * general-purpose ones that have one (MOVBE, POPCNT, LZCNT/TZCNT, CRC32, ADX, BMI1/2,
+	 * MOVDIRI, MOVDIR64B, CLFLUSH/CLFLUSHOPT/CLWB, SSE4A's MOVNTSS/MOVNTSD): an instruction
+	 * the guest's CPU lacks is #UD. Without it the guest is taken to have the host's. */
 	int (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 	/* Optional: the stages the hook is called at, bit (1u << stage) for each; 0 (what a
 	 * zeroed struct holds) means every stage. Nine stages pass per instruction: a hook that

@@ -14,11 +14,17 @@
  * 32-bit writes zero them) is what the guest gets. Immediate counts (C0/C1, SHLD/SHRD ib,
  * RORX) run through the CL form with the same count.
  *
- * Instructions this host cannot execute are #UD here as on the host (KVM guests run on the
- * host CPU: a feature the CPU lacks is #UD whatever CPUID says), except LZCNT and TZCNT,
- * which a CPU without them executes as BSR and BSF (F3 is then ignored: SDM Vol. 2 LZCNT,
- * TZCNT).
+ * Features (README: "host features checked: 'not handled: the host CPU lacks X'; the guest's
+ * CPUID through ops->cpuid: #UD"). The guest's CPUID (ops->cpuid; without it, the host's)
+ * decides #UD, as each instruction's page says (#UD if CPUID.(...)[bit] = 0); a form run as
+ * the host's own instruction (POPCNT, CRC32, ADCX/ADOX, most of BMI1/BMI2) also needs the host
+ * to have it, or it is not handled; the forms computed in C (MOVBE, MULX, RORX, SARX/SHLX/
+ * SHRX) and the accesses without an operation (MOVDIRI, MOVDIR64B, CLFLUSH/CLFLUSHOPT/CLWB)
+ * need only the guest's. LZCNT and TZCNT are never #UD: a CPU without them executes them as
+ * BSR and BSF (F3 is then ignored: SDM Vol. 2 LZCNT, TZCNT), and so do they here when the
+ * guest's CPUID or the host lacks them.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "xg_emu_x86_int.h"
@@ -167,7 +173,7 @@ enum {
 	B_SHRX
 };
 
-/* CPUID feature a form needs (checked on the host, see host_has) */
+/* CPUID feature a form needs (the guest's and, for a host instruction, the host's) */
 enum {
 	NEED_NONE = 0,
 	NEED_POPCNT,
@@ -304,7 +310,30 @@ void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in)
 	}
 }
 
-/* ---- the host's features ---- */
+/* ---- the features ---- */
+
+/* Where each feature is: CPUID.1:ECX POPCNT 23, MOVBE 22, SSE4.2 20; 1:EDX CLFSH 19;
+ * 80000001H:ECX LZCNT (ABM) 5; 7.0:EBX BMI1 3, BMI2 8, ADX 19, CLFLUSHOPT 23, CLWB 24;
+ * 7.0:ECX MOVDIRI 27, MOVDIR64B 28 (SDM Vol. 2 CPUID); reg: 0 EAX .. 3 EDX */
+static const struct need_bit {
+	uint32_t leaf;
+	uint8_t reg, bit;
+	const char *name;
+} need_bits[] = {
+    [NEED_POPCNT] = {1, 2, 23, "POPCNT"},
+    [NEED_MOVBE] = {1, 2, 22, "MOVBE"},
+    [NEED_SSE42] = {1, 2, 20, "SSE4.2"},
+    [NEED_ABM] = {0x80000001u, 2, 5, "LZCNT"},
+    [NEED_BMI1] = {7, 1, 3, "BMI1"},
+    [NEED_BMI2] = {7, 1, 8, "BMI2"},
+    [NEED_ADX] = {7, 1, 19, "ADX"},
+    [NEED_CLFSH] = {1, 3, 19, "CLFSH"},
+    [NEED_CLFLUSHOPT] = {7, 1, 23, "CLFLUSHOPT"},
+    [NEED_CLWB] = {7, 1, 24, "CLWB"},
+    [NEED_MOVDIRI] = {7, 2, 27, "MOVDIRI"},
+    [NEED_MOVDIR64B] = {7, 2, 28, "MOVDIR64B"},
+};
+#define NNEEDS (sizeof(need_bits) / sizeof(need_bits[0]))
 
 static int host_has(unsigned need)
 {
@@ -312,31 +341,79 @@ static int host_has(unsigned need)
 	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
 	if (!v) {
-		unsigned r[4], c, d1, b7 = 0, c7 = 0, c81;
-		xg_emu_x86_host_cpuid(0, 0, r);
-		if (r[0] >= 7) {
-			xg_emu_x86_host_cpuid(7, 0, r);
-			b7 = r[1];
-			c7 = r[2];
+		v = 1;
+		for (unsigned n = 1; n < NNEEDS; n++) {
+			const struct need_bit *b = &need_bits[n];
+			uint32_t max[4], r[4];
+			/* the leaf exists if its range's first leaf says so (leaf 0: 7; 80000000H:
+			 * 80000001H, on every 64-bit CPU) */
+			xg_emu_x86_host_cpuid(b->leaf & 0x80000000u, 0, max);
+			if (max[0] < b->leaf)
+				continue;
+			xg_emu_x86_host_cpuid(b->leaf, 0, r);
+			v |= (int)((r[b->reg] >> b->bit) & 1) << n;
 		}
-		xg_emu_x86_host_cpuid(1, 0, r);
-		c = r[2];
-		d1 = r[3];
-		xg_emu_x86_host_cpuid(0x80000001u, 0, r);
-		c81 = r[2];
-		/* CPUID.1:ECX POPCNT 23, MOVBE 22, SSE4.2 20; 1:EDX CLFSH 19; 80000001H:ECX
-		 * LZCNT (ABM) 5; 7.0:EBX BMI1 3, BMI2 8, ADX 19, CLFLUSHOPT 23, CLWB 24;
-		 * 7.0:ECX MOVDIRI 27, MOVDIR64B 28 (SDM Vol. 2 CPUID) */
-		v = 1 | ((c >> 23) & 1) << NEED_POPCNT | ((c >> 22) & 1) << NEED_MOVBE |
-		    ((c >> 20) & 1) << NEED_SSE42 | ((c81 >> 5) & 1) << NEED_ABM |
-		    ((b7 >> 3) & 1) << NEED_BMI1 | ((b7 >> 8) & 1) << NEED_BMI2 |
-		    ((b7 >> 19) & 1) << NEED_ADX | ((d1 >> 19) & 1) << NEED_CLFSH |
-		    ((b7 >> 23) & 1) << NEED_CLFLUSHOPT | ((b7 >> 24) & 1) << NEED_CLWB |
-		    ((c7 >> 27) & 1) << NEED_MOVDIRI | ((c7 >> 28) & 1) << NEED_MOVDIR64B;
 		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	}
 	return need == NEED_NONE || ((v >> need) & 1);
 }
+
+/* The guest's CPUID (ops->cpuid): 1 if it reports the feature, 0 if not, -1 if the VMM
+ * cannot give it. A VMM without ops->cpuid gives its guest the host's. */
+static int guest_has(struct xg_emu_x86_ctx *c, unsigned need)
+{
+	const struct need_bit *b = &need_bits[need];
+	uint32_t max[4] = {0}, r[4] = {0};
+
+	if (need == NEED_NONE || !c->ops->cpuid)
+		return host_has(need);
+	if (c->ops->cpuid(c->opaque, b->leaf & 0x80000000u, 0, max) < 0 ||
+	    (max[0] >= b->leaf && c->ops->cpuid(c->opaque, b->leaf, 0, r) < 0))
+		return -1;
+	return max[0] >= b->leaf && ((r[b->reg] >> b->bit) & 1);
+}
+
+/* Whether a form runs as the host's own instruction (the rest are computed in C) */
+static int on_host(const struct gp2_opc *e)
+{
+	switch (e->kind) {
+	case K_BITCNT:
+	case K_CRC32:
+	case K_ADX:
+		return 1;
+	case K_BMI:
+		return e->sub != B_MULX && e->sub != B_RORX && e->sub != B_SHLX &&
+		       e->sub != B_SARX && e->sub != B_SHRX;
+	}
+	return 0;
+}
+
+/*
+ * The form's feature: #UD when the guest's CPUID lacks it (each instruction's page in SDM
+ * Vol. 2: "#UD if CPUID.(...)[bit] = 0"), else not handled when it runs on the host and the
+ * host lacks it (never a SIGILL). 0 to go on, or the status. LZCNT/TZCNT are the caller's.
+ */
+static int need_ok(struct xg_emu_x86_ctx *c, const struct gp2_opc *e)
+{
+	int g = guest_has(c, e->need);
+
+	if (g < 0) {
+		snprintf(c->res->reason, sizeof(c->res->reason),
+			 "the VMM could not give the guest's CPUID (cpuid)");
+		return XG_EMU_X86_ERROR;
+	}
+	if (!g)
+		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if (on_host(e) && !host_has(e->need)) {
+		snprintf(c->res->reason, sizeof(c->res->reason),
+			 "not handled: the host CPU lacks %s", need_bits[e->need].name);
+		return XG_EMU_X86_NOT_HANDLED;
+	}
+	return 0;
+}
+
+/* in->aux bit: a TZCNT or LZCNT that runs as BSF or BSR (plan decides, exec runs) */
+#define AUX_AS_BSX 0x800
 
 /* ---- plan and exec ---- */
 
@@ -360,6 +437,7 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 	struct xg_emu_x86_insn *in = c->in;
 	const struct gp2_opc *e = entry(in);
 	unsigned kind = XG_EMU_X86_READ, size = in->opsize;
+	int rc;
 
 	if (e->kind == K_MMX)
 		return xg_emu_x86_mmx_plan(c);
@@ -378,8 +456,8 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 		return 0; /* no access, no fault (SDM Vol. 2 PREFETCHh, CLDEMOTE, NOP) */
 	if ((e->kind == K_MOVDIR || e->kind == K_LINE) && !in->has_mem)
 		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
-	if (!host_has(e->need))
-		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if ((e->kind == K_MOVDIR || e->kind == K_LINE) && (rc = need_ok(c, e)))
+		return rc;
 	if (e->kind == K_LINE) {
 		/* the line's byte is translated for a read (segment, canonical and #PF as for a
 		 * byte load: SDM Vol. 2 CLFLUSH) but nothing is read from a device */
@@ -419,12 +497,18 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 		in->opsize = size = in->w && in->mode == 64 ? 8 : 4; /* 66/F3 are mandatory */
 	if (e->kind == K_MOVBE && !in->has_mem)
 		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0); /* SDM Vol. 2 MOVBE */
-	if (e->need == NEED_ABM && !host_has(NEED_ABM))
-		; /* LZCNT without ABM is BSR (exec) */
-	else if (e->need == NEED_BMI1 && e->kind == K_BITCNT && !host_has(NEED_BMI1))
-		; /* TZCNT without BMI1 is BSF (exec) */
-	else if (!host_has(e->need))
-		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	if (e->kind == K_BITCNT && (e->sub == 2 || e->sub == 3)) {
+		/* TZCNT without BMI1 is BSF, LZCNT without LZCNT is BSR, on the guest's CPU as
+		 * its CPUID says and on the host (exec) */
+		int g = guest_has(c, e->need);
+		if (g < 0)
+			return need_ok(c, e); /* the VMM's failure */
+		in->aux = (uint16_t)(in->aux & ~AUX_AS_BSX);
+		if (!g || !host_has(e->need))
+			in->aux |= AUX_AS_BSX;
+	} else if ((rc = need_ok(c, e))) {
+		return rc;
+	}
 	if (!in->has_mem)
 		return 0;
 	if (e->kind == K_SHIFT || e->kind == K_SHXD)
@@ -633,10 +717,8 @@ static int gp2_exec(struct xg_emu_x86_ctx *c)
 					       {tzcnt16, tzcnt32, tzcnt64},
 					       {lzcnt16, lzcnt32, lzcnt64},
 					       {popcnt16, popcnt32, popcnt64}};
-		if (sub == 2 && !host_has(NEED_BMI1))
-			sub = 0;
-		if (sub == 3 && !host_has(NEED_ABM))
-			sub = 1;
+		if ((sub == 2 || sub == 3) && (in->aux & AUX_AS_BSX))
+			sub -= 2;
 		r = fn[sub][si - 1](reg_full(c, in->reg, sz), rm_get(c, sz), 0, fl);
 		reg_put(c, in->reg, sz, r);
 		return 0;

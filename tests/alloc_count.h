@@ -6,9 +6,9 @@
  * through realloc).
  *
  * Plain builds interpose the allocator functions and hand every call to glibc's own
- * (__libc_malloc ...). Under AddressSanitizer (XG_SANITIZE) the sanitizer owns malloc, so
- * its allocation hooks count instead (__sanitizer_install_malloc_and_free_hooks): they see
- * the same calls.
+ * (__libc_malloc ...). Under AddressSanitizer (XG_SANITIZE) or ThreadSanitizer the sanitizer
+ * owns malloc, so its allocation hooks count instead
+ * (__sanitizer_install_malloc_and_free_hooks): they see the same calls.
  */
 #ifndef XG_ALLOC_COUNT_H
 #define XG_ALLOC_COUNT_H
@@ -21,8 +21,17 @@
 static __thread int alloc_counting;
 static __thread uint64_t alloc_count_n, alloc_free_n;
 
-#if defined(__SANITIZE_ADDRESS__)
-/* libasan's (sanitizer/allocator_interface.h, not installed with every gcc) */
+/* A sanitizer owns malloc: gcc says which with __SANITIZE_*__, clang with __has_feature */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define XG_ALLOC_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define XG_ALLOC_SANITIZER 1
+#endif
+#endif
+
+#if defined(XG_ALLOC_SANITIZER)
+/* the sanitizers' (sanitizer/allocator_interface.h, not installed with every gcc) */
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
 					      void (*free_hook)(const volatile void *));
 

@@ -59,9 +59,23 @@ static void close_handles(void *p)
 	mine = NULL;
 }
 
+/* Once per process, before any thread's first use (per_thread). Capstone 4 sorts a table of
+ * its own, with no lock, the first time it prints an x86 instruction (X86_insn_reg_intel,
+ * arch/X86/X86Mapping.c): threads printing their first instructions at once sort and copy
+ * over it together, and one may search it while another rewrites it (capstone issues
+ * #1358, #1647). One instruction printed here does that sort alone. */
 static void make_key(void)
 {
+	static const uint8_t in_al_dx[] = {0xec};
+	cs_insn *insn;
+	csh h;
+
 	pthread_key_create(&key, close_handles);
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return; /* every thread's own cs_open fails the same way */
+	if (cs_disasm(h, in_al_dx, sizeof(in_al_dx), 0, 1, &insn) == 1)
+		cs_free(insn, 1);
+	cs_close(&h);
 }
 
 static struct per_thread *per_thread(void)

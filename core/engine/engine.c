@@ -112,10 +112,10 @@ void xg_vcpu_log(struct xg_vcpu *v, const char *fmt, ...)
 	va_list ap;
 
 	if (!xg_log_admit(&v->logs, rate, burst)) {
-		v->st.logs_suppressed++;
+		xg_st_add(&v->st, XG_ST(logs_suppressed), 1);
 		return;
 	}
-	v->st.logs++;
+	xg_st_add(&v->st, XG_ST(logs), 1);
 	va_start(ap, fmt);
 	log_line(v->e, &v->logs, fmt, ap);
 	va_end(ap);
@@ -135,11 +135,11 @@ void xg_lstate_log(struct xg_lstate *ls, const char *fmt, ...)
 
 	if (!xg_log_admit(b, ls->logs_per_second, ls->burst)) {
 		if (v)
-			v->st.logs_suppressed++;
+			xg_st_add(&v->st, XG_ST(logs_suppressed), 1);
 		return;
 	}
 	if (v)
-		v->st.logs++;
+		xg_st_add(&v->st, XG_ST(logs), 1);
 	va_start(ap, fmt);
 	log_line(ls->e, b, fmt, ap);
 	va_end(ap);
@@ -402,7 +402,11 @@ void xg_vcpu_detach(xg_vcpu *v)
 			*p = v->next;
 			break;
 		}
-	add_stats(&e->retired, &v->st);
+	{
+		struct xg_stats s;
+		xg_st_read(&v->st, &s);
+		add_stats(&e->retired, &s);
+	}
 	pthread_mutex_unlock(&e->lock);
 	pthread_mutex_unlock(&e->reload_lock);
 	if (v->logs.suppressed)
@@ -420,17 +424,29 @@ const char *xg_vcpu_last_error(const xg_vcpu *v)
 	return v->last_error;
 }
 
+void xg_st_read(const struct xg_live_stats *s, struct xg_stats *out)
+{
+	uint64_t *w = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+}
+
 void xg_vcpu_stats(const xg_vcpu *v, struct xg_stats *out)
 {
-	*out = v->st;
+	xg_st_read(&v->st, out);
 }
 
 void xg_engine_stats(xg_engine *e, struct xg_stats *out)
 {
+	struct xg_stats s;
+
 	pthread_mutex_lock(&e->lock);
 	*out = e->retired;
-	for (struct xg_vcpu *v = e->vcpus; v; v = v->next)
-		add_stats(out, &v->st);
+	for (struct xg_vcpu *v = e->vcpus; v; v = v->next) {
+		xg_st_read(&v->st, &s);
+		add_stats(out, &s);
+	}
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -445,8 +461,8 @@ static void maybe_swap(struct xg_vcpu *v)
 	v->pending = NULL;
 	atomic_store_explicit(&v->has_pending, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&v->lock);
-	v->st.swaps++;
-	v->st.cache_invalidations += xg_cache_clear(&v->cache);
+	xg_st_add(&v->st, XG_ST(swaps), 1);
+	xg_st_add(&v->st, XG_ST(cache_invalidations), xg_cache_clear(&v->cache));
 	bury(v->e, old);
 }
 
@@ -484,8 +500,8 @@ static void rebuild(struct xg_vcpu *v)
 	 * kill on every exit grew the process by a state per exit */
 	xg_lstate_free(v->ls);
 	v->ls = ls;
-	v->st.rebuilds++;
-	v->st.cache_invalidations += xg_cache_clear(&v->cache);
+	xg_st_add(&v->st, XG_ST(rebuilds), 1);
+	xg_st_add(&v->st, XG_ST(cache_invalidations), xg_cache_clear(&v->cache));
 }
 
 static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, enum xg_fail f,
@@ -506,7 +522,7 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 	}
 	r = (struct xg_result){XG_NEXT_RUN, oe->kind, f, 0, (uint8_t)dumped, ""};
 
-	v->st.fails[f]++;
+	xg_st_add(&v->st, XG_ST(fails) + f, 1);
 	snprintf(v->last_error, sizeof(v->last_error), "%s", msg);
 	xg_vcpu_log(v, "%s[%d] %s: %s; on_error %s%s applies", v->guest, v->index, xg_fail_name(f),
 		    msg, oe->dump ? "dump " : "",
@@ -522,11 +538,11 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 		snprintf(v->last_error + l, sizeof(v->last_error) - l, "; on_error failed too: %s",
 			 amsg);
 		xg_vcpu_log(v, "%s[%d] on_error failed: %s", v->guest, v->index, amsg);
-		v->st.fails[XG_FAIL_ACTION]++;
+		xg_st_add(&v->st, XG_ST(fails) + XG_FAIL_ACTION, 1);
 		r.verdict = XG_VERDICT_NONE;
 		r.reason = v->last_error;
 	} else {
-		v->st.verdicts[r.verdict]++;
+		xg_st_add(&v->st, XG_ST(verdicts) + r.verdict, 1);
 		snprintf(v->last_reason, sizeof(v->last_reason), "%s: %s",
 			 oe->reason[0] ? oe->reason : "on_error", msg);
 		r.reason = v->last_reason;
@@ -546,7 +562,7 @@ static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int 
 
 	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))
 		maybe_swap(v);
-	v->st.exits++;
+	xg_st_add(&v->st, XG_ST(exits), 1);
 	if (v->cache.shapes) {
 		phase(v, XG_PROF_LOOKUP);
 		/* the same exit again, the cache unchanged: the same answer, not looked up */
@@ -560,7 +576,7 @@ static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int 
 		}
 		phase(v, cv ? XG_PROF_EMULATE : XG_PROF_OTHER);
 		if (cv) {
-			v->st.cache_hits++;
+			xg_st_add(&v->st, XG_ST(cache_hits), 1);
 			r.cached = 1;
 			r.verdict = cv->kind;
 			v->dump_trigger = "cache";
@@ -569,18 +585,18 @@ static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int 
 			phase(v, XG_PROF_OTHER);
 			r.dumped = (uint8_t)d;
 			if (r.next != XG_NEXT_ERROR) {
-				v->st.verdicts[cv->kind]++;
+				xg_st_add(&v->st, XG_ST(verdicts) + cv->kind, 1);
 				r.reason = cv->reason; /* lives in the cache until the next exit */
 				return r;
 			}
 			return fail_over(v, x, XG_FAIL_ACTION, msg, d);
 		}
 	}
-	v->st.cache_misses++; /* every exit the cache did not answer */
-	v->st.lua_calls++;
+	xg_st_add(&v->st, XG_ST(cache_misses), 1); /* every exit the cache did not answer */
+	xg_st_add(&v->st, XG_ST(lua_calls), 1);
 	phase(v, XG_PROF_LUA);
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
-	v->st.lua_ns += v->ls->took_ns;
+	xg_st_add(&v->st, XG_ST(lua_ns), v->ls->took_ns);
 	phase(v, XG_PROF_OTHER);
 	if (f != XG_FAIL_NONE) {
 		r = fail_over(v, x, f, msg, 0);
@@ -611,7 +627,7 @@ static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int 
 	r.dumped = (uint8_t)d;
 	if (r.next == XG_NEXT_ERROR)
 		return fail_over(v, x, XG_FAIL_ACTION, msg, d);
-	v->st.verdicts[vd.kind]++;
+	xg_st_add(&v->st, XG_ST(verdicts) + vd.kind, 1);
 	if (vd.reason[0]) { /* no formatting on the common path: most verdicts have none */
 		memcpy(v->last_reason, vd.reason, sizeof(vd.reason));
 		r.reason = v->last_reason;
@@ -642,7 +658,7 @@ static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size
 	phase(v, XG_PROF_OTHER);
 	if (!repeat && bad) {
 		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
-		v->st.fails[XG_FAIL_ERROR]++;
+		xg_st_add(&v->st, XG_ST(fails) + XG_FAIL_ERROR, 1);
 		r.next = XG_NEXT_ERROR;
 		r.reason = v->last_error;
 		return r;

@@ -18,6 +18,7 @@
 #include <lua.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -199,6 +200,33 @@ int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, siz
 enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n);
 
+/*
+ * A vCPU's counters: struct xg_stats word for word, written by the vCPU's thread alone (its
+ * exits, the logs of its own states) and read by any thread while it runs (xg_vcpu_stats,
+ * xg_engine_stats: `exitgate ctl`, the metrics, the progress line). Each word is an atomic
+ * its one writer adds to by a relaxed load and a relaxed store - two plain moves on x86, no
+ * locked instruction on the exit path - so a reader sees each counter whole and at most a
+ * few exits old, though not all of them at one instant.
+ */
+struct xg_live_stats {
+	_Atomic uint64_t w[sizeof(struct xg_stats) / sizeof(uint64_t)];
+};
+_Static_assert(sizeof(struct xg_live_stats) == sizeof(struct xg_stats),
+	       "struct xg_stats is uint64_t counters and nothing else");
+
+/* The word of struct xg_stats' field f (an array's first element: add the index). */
+#define XG_ST(f) (offsetof(struct xg_stats, f) / sizeof(uint64_t))
+
+/* On the writer's thread only: one writer needs no read-modify-write. */
+static inline void xg_st_add(struct xg_live_stats *s, size_t i, uint64_t n)
+{
+	atomic_store_explicit(&s->w[i], atomic_load_explicit(&s->w[i], memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* Any thread: the counters as they are now. */
+void xg_st_read(const struct xg_live_stats *s, struct xg_stats *out);
+
 struct xg_vcpu {
 	/* What every exit touches comes first, together (with the struct page aligned,
 	 * xg_vcpu_attach): after each trip through KVM_RUN the caches and the TLB are cold,
@@ -212,7 +240,7 @@ struct xg_vcpu {
 	/* what a dump written now records: set around each verdict applied */
 	const char *dump_trigger, *dump_handler, *dump_error;
 	struct xg_exit_opts opts;
-	struct xg_stats st;
+	struct xg_live_stats st;
 	struct xg_exit x;
 	/* x holds a decoded exit (an exit that repeats it is not decoded again) */
 	uint8_t x_ok;

@@ -459,7 +459,7 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 		if (x && x->reason == 17 && x->u.internal.has_insn && x->u.internal.insn_size)
 			xg_disasm_one(x->arch, x->u.internal.insn, x->u.internal.insn_size, 0,
 				      text, sizeof(text));
-		v->st.dumps++;
+		xg_st_add(&v->st, XG_ST(dumps), 1);
 		xg_vcpu_log(v, "dump %s[%d]: exit %s (%s)%s%s then %s%s%s (no dump_dir: logged only)",
 			    ls->guest, ls->index, x ? x->name : "none", x ? x->kind : "-",
 			    text[0] ? ": " : "", text, verdict, note && note[0] ? ": " : "",
@@ -487,7 +487,7 @@ static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *ve
 		xg_vcpu_log(v, "dump %s[%d]: %s", ls->guest, ls->index, err->msg);
 		return -1;
 	}
-	v->st.dumps++;
+	xg_st_add(&v->st, XG_ST(dumps), 1);
 	xg_vcpu_log(v, "dump %s[%d]: %s", ls->guest, ls->index, path);
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
@@ -650,8 +650,8 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			char why[160];
 			int rc = xg_emulate_x86(&v->ops, v->opaque, x, &v->memo, &res, why,
 						sizeof(why));
-			v->st.emulated++;
-			v->st.emulated_memo += v->memo.hits - hits;
+			xg_st_add(&v->st, XG_ST(emulated), 1);
+			xg_st_add(&v->st, XG_ST(emulated_memo), v->memo.hits - hits);
 			if (rc) {
 				snprintf(msg, n, "verdict 'emulate': %s", why);
 				return XG_NEXT_ERROR;

@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,20 +42,23 @@
 #define XG_WATCH_SETTLE_MAX 60000
 #define XG_WATCH_EVENTS	    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
 
-static volatile int sighup_fd = -1;
+/* Shared with the handler, which runs on whatever thread the signal lands on, and the
+ * watcher thread: lock-free atomics, which a handler may touch (C11 7.14.1.1) and which
+ * order the flag against the wakeup it is read after. */
+static atomic_int sighup_fd = -1;
 /* What SIGHUP did before an engine took it (restored when that engine stops watching, so
  * an embedder's own handler, or the default, is back once the engine is gone). */
 static struct sigaction sighup_before;
 static int sighup_taken;
-static volatile sig_atomic_t sighup_pending;
+static atomic_int sighup_pending;
 
 static void on_sighup(int sig)
 {
-	int saved = errno, fd = sighup_fd;
+	int saved = errno, fd = atomic_load(&sighup_fd);
 	char c = 'h';
 
 	(void)sig;
-	sighup_pending = 1;
+	atomic_store(&sighup_pending, 1);
 	if (fd >= 0 && write(fd, &c, 1) < 0) {
 		/* the pipe is full: a wakeup is pending anyway */
 	}
@@ -248,10 +252,8 @@ static void *watcher(void *arg)
 				;
 			if (r == 0)
 				break; /* xg_watch_stop closed the write end */
-			if (sighup_pending) {
-				sighup_pending = 0;
+			if (atomic_exchange(&sighup_pending, 0))
 				do_reload(w, "SIGHUP");
-			}
 		}
 		if (p[1].revents) {
 			ssize_t len = read(e->inotify, buf, sizeof(buf));
@@ -325,7 +327,7 @@ int xg_engine_watch(xg_engine *e, int handle_sighup, struct xg_error *err)
 		sa.sa_handler = on_sighup;
 		sa.sa_flags = SA_RESTART;
 		sigemptyset(&sa.sa_mask);
-		sighup_fd = e->wake[1];
+		atomic_store(&sighup_fd, e->wake[1]);
 		sigaction(SIGHUP, &sa, sighup_taken ? NULL : &sighup_before);
 		sighup_taken = 1;
 	}
@@ -347,11 +349,11 @@ static void tell_stop(struct xg_engine *e)
 {
 	if (e->wake[1] < 0)
 		return;
-	if (sighup_fd == e->wake[1]) {
+	if (atomic_load(&sighup_fd) == e->wake[1]) {
 		/* the last engine that took SIGHUP gives it back to what had it before */
 		sigaction(SIGHUP, &sighup_before, NULL);
 		sighup_taken = 0;
-		sighup_fd = -1;
+		atomic_store(&sighup_fd, -1);
 	}
 	close(e->wake[1]);
 	e->wake[1] = -1;

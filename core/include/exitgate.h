@@ -614,6 +614,8 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x);
 
 /* The message of the vCPU's last failure ("" if none): "policy web.lua:12: ...". */
 const char *xg_vcpu_last_error(const xg_vcpu *v);
+/* The vCPU's counters, from any thread while it runs: each one whole and at most a few exits
+ * old, though not all taken at the same instant. */
 void xg_vcpu_stats(const xg_vcpu *v, struct xg_stats *out);
 
 /*
@@ -656,7 +658,8 @@ int xg_profile_enter(struct xg_profile *p, int phase);
 void xg_profile_end(struct xg_profile *p);
 const char *xg_profile_phase_name(int phase); /* "decode", "lookup" ... */
 
-/* Engine-wide: the sum over attached vCPUs plus reload counters. */
+/* Engine-wide: the sum over attached vCPUs plus reload counters (any thread, as
+ * xg_vcpu_stats). */
 void xg_engine_stats(xg_engine *e, struct xg_stats *out);
 /* This engine's run identity, part of every dump file's name ("20261201T224405.123456Z-4242":
  * UTC time the engine was made, and the pid), so that runs into one dump_dir never overwrite

@@ -72,8 +72,10 @@ struct vc {
 	uint64_t xcr0;
 	xg_vcpu *xv;
 	pthread_t t;
-	/* measured by the thread */
-	uint64_t exits;
+	/* measured by the thread; exits is read by the main thread while it runs (the memory
+	 * run's progress), so a relaxed atomic, added to by load and store as the engine's
+	 * counters are */
+	_Atomic uint64_t exits;
 	double secs, in_run, in_ioctl;
 	/* reload: the time this vCPU first handled an exit with a new state */
 	uint64_t swaps;
@@ -281,7 +283,9 @@ static int step(struct vc *c)
 		}
 	}
 	if (r == 0)
-		c->exits++;
+		atomic_store_explicit(&c->exits,
+				      atomic_load_explicit(&c->exits, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 	return 0;
 }
 
@@ -691,7 +695,7 @@ static void memory_child(int nv, int fd)
 	for (int i = 0; i < 2000; i++) {
 		int all = 1;
 		for (int k = 0; k < n; k++)
-			all &= w.c[k].exits >= 100; /* racy read: only a progress hint */
+			all &= atomic_load_explicit(&w.c[k].exits, memory_order_relaxed) >= 100;
 		if (all)
 			break;
 		usleep(5000);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,11 +253,25 @@ static inline const char *put_file(const char *name, const char *text)
 
 static int log_lines;
 static char last_log[1024];
+/* A watcher thread logs too (reloads): a test that waits for its line reads it through
+ * last_log_now() */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static inline void test_log(void *ud, const char *line)
 {
+	pthread_mutex_lock(&log_mu);
 	log_lines++;
 	snprintf(last_log, sizeof(last_log), "%s", line);
+	pthread_mutex_unlock(&log_mu);
+}
+
+/* The last line logged, copied under the lock. */
+static inline const char *last_log_now(char *buf, size_t n)
+{
+	pthread_mutex_lock(&log_mu);
+	snprintf(buf, n, "%s", last_log);
+	pthread_mutex_unlock(&log_mu);
+	return buf;
 }
 
 /* An engine with guest "g" running policy `text` (file p.lua), `extra` YAML lines

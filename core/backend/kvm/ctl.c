@@ -44,7 +44,12 @@ enum cstate {
 
 struct client {
 	int fd;
-	enum cstate state;
+	/* Atomic: each thread looks at every client's state to find its own (the worker the
+	 * queued ones, the main thread those it reads from or writes to), while the other
+	 * thread may be changing it. The hand-overs (to C_QUEUED, to C_DONE, and taking a
+	 * C_DONE answer) are made under c->lock with what they hand over; the other fields
+	 * belong to whichever thread the state says. */
+	_Atomic enum cstate state;
 	double deadline;
 	unsigned long seq; /* arrival order, for the worker's queue */
 	char line[XG_CTL_LINE];
@@ -269,8 +274,14 @@ static void drop(struct client *k)
 {
 	close(k->fd);
 	free(k->out);
-	memset(k, 0, sizeof(*k));
+	/* field by field, not memset: state is read by the worker meanwhile */
 	k->fd = -1;
+	k->deadline = 0;
+	k->seq = 0;
+	k->n = 0;
+	k->out = NULL;
+	k->outlen = k->outoff = 0;
+	k->state = C_FREE;
 }
 
 /* Best effort, never blocking: for a client about to be dropped. */

@@ -88,8 +88,8 @@ static void console_put(struct xg_devs *ds, struct xg_dev *d, uint8_t ch)
 	}
 	d->line[d->len] = 0;
 	/* a status line on the same terminal is erased first (vmm.c redraws it) */
-	fprintf(ds->out, "%s%s| %s\n", ds->erase && *ds->erase ? "\r\033[K" : "", ds->guest,
-		d->line);
+	fprintf(ds->out, "%s%s| %s\n", ds->erase && atomic_load(ds->erase) ? "\r\033[K" : "",
+		ds->guest, d->line);
 	fflush(ds->out);
 	d->len = 0;
 	if (ch != '\n')

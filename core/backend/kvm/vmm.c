@@ -70,8 +70,10 @@ struct vcpu {
 	int suspend_req, resume_req, dump_req, dump_done;
 	int paused; /* --paused: suspended since the start, until the first resume */
 	char dump_msg[600];
+	/* written by the vCPU thread alone, read by the main thread while it runs (status,
+	 * metrics, progress): relaxed atomics, added to by count() */
+	_Atomic uint64_t exits, by_reason[NREASONS + 1];
 	/* the vCPU thread's own */
-	uint64_t exits, by_reason[NREASONS + 1];
 	uint64_t storm_n, storm_rip;
 	uint32_t storm_reason;
 	/* read by the main thread without a lock: when the vCPU entered its policy call
@@ -114,7 +116,9 @@ static const char *dump_dir_of(const struct xg_vmm *m, const struct xg_guest_cfg
 	return c->dump_dir ? c->dump_dir : xg_engine_dump_default(m->e);
 }
 
-static volatile sig_atomic_t interrupted, hangup;
+/* Set by the handlers on whatever thread a signal lands on, read by the main loop: lock-free
+ * atomics, which a handler may touch (C11 7.14.1.1). */
+static atomic_int interrupted, hangup;
 static int sig_pipe[2] = {-1, -1};
 
 static void on_kick(int sig)
@@ -135,14 +139,14 @@ static void sig_wake(void)
 
 static void on_interrupt(int sig)
 {
-	interrupted = sig;
+	atomic_store(&interrupted, sig);
 	sig_wake();
 }
 
 static void on_hangup(int sig)
 {
 	(void)sig;
-	hangup = 1;
+	atomic_store(&hangup, 1);
 	sig_wake();
 }
 
@@ -156,7 +160,7 @@ static double now(void)
 /* ---- the log (stderr) ---- */
 
 static int log_json;			/* --log-format json */
-static volatile int progress_shown;	/* a status line is on the terminal, erased first */
+static atomic_int progress_shown;	/* a status line is on the terminal, erased first */
 static int stdout_erase;		/* stdout is that terminal too: the console erases it */
 static _Thread_local struct vcpu *self; /* the vCPU this thread runs, for the log's fields */
 
@@ -169,7 +173,8 @@ static void log_at(const char *kind, const char *guest, int vcpu, const char *li
 	FILE *f;
 
 	if (!log_json) {
-		fprintf(stderr, "%sexitgate: %s\n", progress_shown ? "\r\033[K" : "", line);
+		fprintf(stderr, "%sexitgate: %s\n", atomic_load(&progress_shown) ? "\r\033[K" : "",
+			line);
 		return;
 	}
 	f = open_memstream(&buf, &len);
@@ -312,7 +317,7 @@ static void do_dump(struct vcpu *c)
 static int requests(struct vcpu *c, const char *park_reason)
 {
 	struct xg_vmm *m = c->g->m;
-	int park = park_reason != NULL;
+	int park = park_reason != NULL, stop;
 
 	pthread_mutex_lock(&m->lock);
 	c->run->immediate_exit = 0;
@@ -355,8 +360,9 @@ static int requests(struct vcpu *c, const char *park_reason)
 	c->paused = 0;
 	if (c->state == V_SUSPENDED)
 		c->state = V_RUNNING;
+	stop = c->g->stop_req; /* read under the lock: another vCPU's end sets it */
 	pthread_mutex_unlock(&m->lock);
-	return c->g->stop_req;
+	return stop;
 }
 
 /* ---- exits ---- */
@@ -469,6 +475,20 @@ static const char *system_event(struct vcpu *c)
 	}
 }
 
+/* A counter of the vCPU thread's that the main thread reads: one writer needs no
+ * read-modify-write, a relaxed load and store are plain moves. */
+static inline void count(_Atomic uint64_t *n)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* ... read from any thread */
+static inline uint64_t counted(_Atomic uint64_t *n)
+{
+	return atomic_load_explicit(n, memory_order_relaxed);
+}
+
 /* Like QEMU's -S: the vCPUs wait before their first KVM_RUN. */
 static const char paused_reason[] = "paused at start (exitgate run --paused)";
 
@@ -498,8 +518,8 @@ static void *vcpu_main(void *arg)
 			vcpu_end(c, "failed", why);
 			return NULL;
 		}
-		c->exits++;
-		c->by_reason[r->exit_reason < NREASONS ? r->exit_reason : NREASONS]++;
+		count(&c->exits);
+		count(&c->by_reason[r->exit_reason < NREASONS ? r->exit_reason : NREASONS]);
 		if (r->exit_reason == KVM_EXIT_IO)
 			taken = do_io(c);
 		else if (r->exit_reason == KVM_EXIT_MMIO)
@@ -876,7 +896,7 @@ static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
 			else
 				fprintf(f, "null");
 			fprintf(f, ",\"exits\":%llu,\"in_policy_seconds\":%.6f}",
-				(unsigned long long)c->exits,
+				(unsigned long long)counted(&c->exits),
 				c->state == V_RUNNING && since ? t - (double)since / 1e9 : 0.0);
 		}
 		fprintf(f, "]}");
@@ -930,12 +950,14 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 				long long since = atomic_load(&c->policy_since);
 				double in = since ? now() - (double)since / 1e9 : 0;
 				if (c->state == V_RUNNING && in >= 1)
-					fprintf(f, "%s/%d running exits=%llu (in a policy call for "
-						   "%.1f s)\n",
-						g->cfg->name, i, (unsigned long long)c->exits, in);
+					fprintf(f,
+						"%s/%d running exits=%llu (in a policy call for "
+						"%.1f s)\n",
+						g->cfg->name, i,
+						(unsigned long long)counted(&c->exits), in);
 				else if (c->state == V_RUNNING)
 					fprintf(f, "%s/%d running exits=%llu\n", g->cfg->name, i,
-						(unsigned long long)c->exits);
+						(unsigned long long)counted(&c->exits));
 				else if (c->state == V_SUSPENDED && c->paused)
 					fprintf(f, "%s/%d paused: waiting for resume (--paused)\n",
 						g->cfg->name, i);
@@ -1104,7 +1126,7 @@ static void exits_of(struct guest *g, uint64_t *by)
 	memset(by, 0, sizeof(uint64_t) * (NREASONS + 1));
 	for (int i = 0; i < g->nv; i++)
 		for (int r = 0; r <= NREASONS; r++)
-			by[r] += g->v[i].by_reason[r];
+			by[r] += counted(&g->v[i].by_reason[r]);
 }
 
 int xg_vmm_counters(struct xg_vmm *m, int gi, const char **name, uint64_t *by,
@@ -1344,7 +1366,7 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		for (int i = 0; i < g->nv; i++) {
 			fprintf(f, "%s{\"index\":%d,\"end\":", i ? "," : "", i);
 			xg_json_str(f, g->v[i].end ? g->v[i].end : "?");
-			fprintf(f, ",\"exits\":%llu}", (unsigned long long)g->v[i].exits);
+			fprintf(f, ",\"exits\":%llu}", (unsigned long long)counted(&g->v[i].exits));
 		}
 		fprintf(f, "]}");
 	}
@@ -1479,7 +1501,7 @@ static void progress(struct xg_vmm *m, struct progress *p, double t)
 			fails += s.fails[k];
 		pthread_mutex_lock(&m->lock);
 		for (int i = 0; i < g->nv; i++) {
-			exits += g->v[i].exits;
+			exits += counted(&g->v[i].exits);
 			running += g->v[i].state == V_RUNNING;
 			paused += g->v[i].state == V_SUSPENDED && g->v[i].paused;
 		}
@@ -1507,17 +1529,17 @@ static void progress(struct xg_vmm *m, struct progress *p, double t)
 		line[w] = 0;
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
-	progress_shown = 1;
+	atomic_store(&progress_shown, 1);
 	p->t_last = t;
 	p->exits_last = exits;
 }
 
 static void progress_erase(void)
 {
-	if (progress_shown) {
+	if (atomic_load(&progress_shown)) {
 		fprintf(stderr, "\r\033[K");
 		fflush(stderr);
-		progress_shown = 0;
+		atomic_store(&progress_shown, 0);
 	}
 }
 
@@ -1675,10 +1697,8 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		int done, ending = 1;
 		char buf[64];
 
-		if (hangup) {
-			hangup = 0;
+		if (atomic_exchange(&hangup, 0))
 			xg_ctl_reload(m.ctl);
-		}
 		if (show_progress && t >= t_progress) {
 			progress(&m, &prog, t);
 			t_progress = t + 1;
@@ -1697,10 +1717,11 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 			if (g->stop_req)
 				continue;
 			ending = 0;
-			if (interrupted)
+			if (atomic_load(&interrupted))
 				guest_end_locked(g, "stopped", XG_RUN_STOPPED,
-						 interrupted == SIGINT ? "interrupted (SIGINT)"
-								       : "interrupted (SIGTERM)");
+						 atomic_load(&interrupted) == SIGINT
+						     ? "interrupted (SIGINT)"
+						     : "interrupted (SIGTERM)");
 			else if ((deadline && t >= deadline) || (lim > 0 && t >= g->t0 + lim)) {
 				char r[160];
 				snprintf(r, sizeof(r),

@@ -10,6 +10,7 @@
 #ifndef XG_VMM_H
 #define XG_VMM_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -96,7 +97,7 @@ struct xg_devs {
 	int done;
 	int done_mmio; /* ... through an MMIO done register */
 	uint32_t code; /* the value written, all of its 1, 2 or 4 bytes */
-	const volatile int *erase; /* non-zero: erase the terminal's status line before a line */
+	const atomic_int *erase; /* non-zero: erase the terminal's status line before a line */
 };
 
 int xg_devs_init(struct xg_devs *ds, const struct xg_vm_cfg *vm, const char *guest, FILE *out,

@@ -115,17 +115,117 @@ static int mnum(const char *o, const char *oe, const char *key, uint64_t *out)
 	return num(v, ve, out);
 }
 
+/* The 4 hex digits at p (before e) as a number, or -1. */
+static long hex4(const char *p, const char *e)
+{
+	long c = 0;
+
+	if (e - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		if (!isxdigit((unsigned char)p[i]))
+			return -1;
+		c = c * 16 + (isdigit((unsigned char)p[i]) ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+	}
+	return c;
+}
+
+/* How a person is shown code point c that a JSON escape gave: a control character (C0, DEL)
+ * as the escape that reads back as it (\t, \n, \r, \b, \f, else \u00XX; never itself,
+ * which a terminal acts on), anything else in UTF-8. Into e[8]; its length. */
+static size_t shown(unsigned long c, char *e)
+{
+	static const char named[] = "btn.fr"; /* the letters of 8 to 13 (11 has none) */
+
+	if (c < 0x20 || c == 0x7f) {
+		if (c >= 8 && c <= 13 && named[c - 8] != '.') {
+			e[0] = '\\';
+			e[1] = named[c - 8];
+			return 2;
+		}
+		return (size_t)snprintf(e, 8, "\\u%04lx", c);
+	}
+	if (c < 0x80) {
+		e[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		e[0] = (char)(0xc0 | c >> 6);
+		e[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		e[0] = (char)(0xe0 | c >> 12);
+		e[1] = (char)(0x80 | (c >> 6 & 0x3f));
+		e[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	e[0] = (char)(0xf0 | c >> 18);
+	e[1] = (char)(0x80 | (c >> 12 & 0x3f));
+	e[2] = (char)(0x80 | (c >> 6 & 0x3f));
+	e[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/* The code point of the \u escape whose 'u' is at *p (before e), a surrogate pair taken
+ * whole, U+FFFD for a broken one; *p is left on the escape's last character. */
+static unsigned long uescape(const char **p, const char *e)
+{
+	long c = hex4(*p + 1, e), lo;
+
+	if (c < 0)
+		return 0xfffd;
+	*p += 4;
+	if (c < 0xd800 || c >= 0xe000)
+		return (unsigned long)c;
+	if (c < 0xdc00 && e - *p > 6 && (*p)[1] == '\\' && (*p)[2] == 'u' &&
+	    (lo = hex4(*p + 3, e)) >= 0xdc00 && lo < 0xe000) {
+		*p += 6;
+		return 0x10000 + ((unsigned long)(c - 0xd800) << 10) + (unsigned long)(lo - 0xdc00);
+	}
+	return 0xfffd; /* half a pair */
+}
+
+/* A JSON string value as text for a person, into out[n]: the escapes decoded (RFC 8259 7),
+ * but a control character shown as its escape (shown()). What does not fit is cut at a
+ * character's boundary. */
 static void str(const char *v, const char *ve, char *out, size_t n)
 {
+	static const char letter[] = "btnfr", code[] = "\b\t\n\f\r";
 	size_t o = 0;
 
 	out[0] = 0;
 	if (!v || *v != '"')
 		return;
-	for (v++; v < ve - 1 && o + 1 < n; v++) {
-		if (*v == '\\' && v + 1 < ve - 1)
-			v++;
-		out[o++] = (unsigned char)*v < 0x20 ? ' ' : *v;
+	for (v++; v < ve - 1; v++) {
+		unsigned long c = (unsigned char)*v;
+		const char *l;
+		char e[8];
+		size_t k;
+		int cp = 0; /* c is a code point (a \u escape's), not a byte of UTF-8 */
+
+		if (c == '\\' && v + 1 < ve - 1) {
+			c = (unsigned char)*++v;
+			l = c ? strchr(letter, (int)c) : NULL;
+			if (c == 'u') {
+				c = uescape(&v, ve - 1);
+				cp = 1;
+			} else if (l) {
+				c = (unsigned char)code[l - letter];
+			}
+			/* else \" \\ \/ stand for the character itself (and so, here, does any
+			 * other one, which JSON does not allow) */
+		}
+		if (c < 0x80 || cp) {
+			k = shown(c, e);
+		} else {
+			e[0] = (char)c; /* UTF-8 as the dump has it, byte by byte */
+			k = 1;
+		}
+		if (o + k >= n)
+			break;
+		memcpy(out + o, e, k);
+		o += k;
 	}
 	out[o] = 0;
 }

@@ -114,6 +114,23 @@ t=$(cat "$T/ev.txt")
 [ $src = 0 ] && has "$t" 'events +exception 14 pending, error code 0x6' && has "$t" 'interrupt shadow' &&
 	has "$t" 'NMIs masked' && has "$t" 'in SMM' && ! has "$t" 'none pending'
 ok $? "a pending #PF with its error code, an interrupt shadow, NMIs masked and SMM are shown ($(sed -n '/^  events/,/^  memory/p' "$T/ev.txt" | tr -s ' ' | tr '\n' '|'))"
+# text with control characters (a policy's own dump writer, an edited dump; exitgate's
+# writer cleans its notes): each is shown as the JSON escape a person reads back, never as
+# itself nor as a bare letter ("\t" was shown as "t"); the other escapes are decoded
+python3 - "$f" "$T/ctl.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d['note'] = 'a\tb\nc\rd\x01e\x7ff\\g"h\u00e9i\U0001F600j'
+d['guest'] = 'g\tuest'
+json.dump(d, open(sys.argv[2], 'w'))
+PY
+"$X" show "$T/ctl.json" >"$T/ctl.txt" 2>&1; src=$?
+want='note: a\tb\nc\rd\u0001e\u007ff\g"héi😀j'
+[ $src = 0 ] && grep -qF -- "$want" "$T/ctl.txt" && grep -qF 'ctl.json: g\tuest vCPU' "$T/ctl.txt"
+ok $? "control characters in a dump's text are shown as their escapes: $(head -1 "$T/ctl.txt" | cut -c1-200)"
+"$X" show --json "$T/ctl.json" >"$T/ctl-show.json" 2>&1
+p=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["dump"]["note"])' "$T/ctl-show.json")
+[ "$p" = "${want#note: }" ]; ok $? "... in the --json form too ('$p')"
 # the --json form names the previous dump
 "$X" show --json "${linked[@]}" >"$T/show.json" 2>&1
 p=$(js "$T/show.json" '$d->[-1]{dump}{previous}')

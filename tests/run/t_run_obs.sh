@@ -4,7 +4,8 @@
 # `exitgate run --paused` (like QEMU's -S: nothing runs until `ctl resume`), `--stats -`
 # (the JSON on stdout after the guest's lines), `--log-format json` (each stderr line one
 # JSON object), the status line on a terminal (only there: never in a pipe, nor with
-# --quiet or --no-progress) and the time spent in Lua (--stats, ctl status, --metrics).
+# --quiet or --no-progress), the time spent in Lua (--stats, ctl status, --metrics) and in
+# the current policy call (never negative).
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -157,4 +158,21 @@ ctl stop
 finish_run
 ! grep -q $'\033' "$T/bg.err" && ! grep -q 'vCPUs running' "$T/bg.err"
 ok $? "into a file (a pipe, a log) no status line"
+
+# ---- the time in the current policy call is never negative ----
+# busy.lua enters a call every ~50 us: a status read the clock once before it looked at the
+# vCPUs, so a call entered meanwhile came out below zero (9 of 256 polls, seen here)
+bg_run --ctl "$sock" "$(cfg busy.yaml)"
+sleep 1
+: >"$T/inpol"
+for ((i = 0; i < 200; i++)); do
+	ctl status --json
+	grep -o '"in_policy_seconds":[-0-9.e]*' <<<"$CO" | cut -d: -f2 >>"$T/inpol"
+done
+ctl stop
+finish_run
+neg=$(grep -c '^-' "$T/inpol")
+pos=$(grep -vc '^0\.000000$' "$T/inpol")
+[ "$neg" = 0 ] && [ "$pos" -gt 20 ]
+ok $? "in_policy_seconds is never negative ($(wc -l <"$T/inpol") polls: $neg negative, $pos in a call; $(grep '^-' "$T/inpol" | head -3 | tr '\n' ' '))"
 finish

@@ -77,7 +77,7 @@ struct vcpu {
 	uint64_t storm_n, storm_rip;
 	uint32_t storm_reason;
 	/* read by the main thread without a lock: when the vCPU entered its policy call
-	 * (monotonic ns), 0 outside one */
+	 * (CLOCK_MONOTONIC ns, mono_ns), 0 outside one; in_policy() says for how long */
 	atomic_llong policy_since;
 	int abandoned; /* main thread: did not stop in time, not joined */
 };
@@ -155,6 +155,15 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The same clock in whole ns: a difference of two readings is exact, and never negative
+ * when the second is read after the first (CLOCK_MONOTONIC, clock_gettime(2)). */
+static long long mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* ---- the log (stderr) ---- */
@@ -551,7 +560,7 @@ static void *vcpu_main(void *arg)
 						 r->hypercall.args[2])
 				? (uint64_t)-KVM_EPERM
 				: (uint64_t)-KVM_EINVAL;
-		atomic_store(&c->policy_since, (long long)(now() * 1e9));
+		atomic_store(&c->policy_since, mono_ns());
 		res = xg_rec_handle_exit(c->rec, c->ev, r, c->run_size, rc < 0 ? -rc : 0);
 		atomic_store(&c->policy_since, 0);
 		/* A triple fault shuts the processor down (SDM Vol. 3A 6.15, interrupt 8: "the
@@ -818,6 +827,16 @@ static const char *state_name(const struct vcpu *c)
 	return "ended";
 }
 
+/* Seconds vCPU c has been in its current policy call, 0 outside one. The clock is read after
+ * the entry time, each time: a reading taken once before a whole status (and converted
+ * through a double) made an entry meanwhile come out negative. */
+static double in_policy(struct vcpu *c)
+{
+	long long since = atomic_load(&c->policy_since);
+
+	return since ? (double)(mono_ns() - since) / 1e9 : 0.0;
+}
+
 /* `status --json [T]`: one object with what the text status says per vCPU (state, why,
  * exits, time in the current policy call) and each guest's counters as --stats has them. */
 static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
@@ -880,7 +899,6 @@ static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
 		vn = 0;
 		for (int i = 0; i < g->nv; i++) {
 			struct vcpu *c = &g->v[i];
-			long long since = atomic_load(&c->policy_since);
 
 			if (!target_match(c, arg))
 				continue;
@@ -897,7 +915,7 @@ static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
 				fprintf(f, "null");
 			fprintf(f, ",\"exits\":%llu,\"in_policy_seconds\":%.6f}",
 				(unsigned long long)counted(&c->exits),
-				c->state == V_RUNNING && since ? t - (double)since / 1e9 : 0.0);
+				c->state == V_RUNNING ? in_policy(c) : 0.0);
 		}
 		fprintf(f, "]}");
 	}
@@ -947,8 +965,7 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 				continue;
 			n++;
 			if (!strcmp(cmd, "status")) {
-				long long since = atomic_load(&c->policy_since);
-				double in = since ? now() - (double)since / 1e9 : 0;
+				double in = in_policy(c);
 				if (c->state == V_RUNNING && in >= 1)
 					fprintf(f,
 						"%s/%d running exits=%llu (in a policy call for "
@@ -1445,17 +1462,17 @@ static int abandon_locked(struct xg_vmm *m, double waited)
 		struct guest *g = &m->g[gi];
 		for (int i = 0; i < g->nv; i++) {
 			struct vcpu *c = &g->v[i];
-			long long since = atomic_load(&c->policy_since);
+			double in = in_policy(c);
 			if (c->state == V_ENDED)
 				continue;
 			c->state = V_ENDED;
 			c->end = "stuck";
 			c->abandoned = 1;
-			if (since)
+			if (in > 0)
 				snprintf(c->reason, sizeof(c->reason),
 					 "did not stop within %.1f s: stuck in a policy call for "
 					 "%.1f s; left running",
-					 waited, now() - (double)since / 1e9);
+					 waited, in);
 			else
 				snprintf(c->reason, sizeof(c->reason),
 					 "did not stop within %.1f s (not in a policy call); left "

@@ -38,7 +38,10 @@ struct xg_recorder {
 	uint64_t t0;
 	int stopped; /* XG_TRC_END_* of why, once recording stopped; -1 running */
 	int closed;
+	int opened; /* xg_rec_open has returned it: until then, why goes back in its err */
 	char why[512];
+	xg_log_fn log; /* where why is said (xg_rec_set_log), NULL: stderr */
+	void *log_ud;
 };
 
 struct xg_rec_vcpu {
@@ -294,6 +297,27 @@ static int w_msr_reply(void *o, int error, uint64_t value)
 
 /* ---- the file ---- */
 
+/* Say why recording stopped, once, where the run's other messages go. Under r->lock. */
+static void say_why(struct xg_recorder *r)
+{
+	if (!r->opened)
+		return;
+	if (r->log)
+		r->log(r->log_ud, r->why);
+	else
+		fprintf(stderr, "exitgate: %s\n", r->why);
+}
+
+void xg_rec_set_log(struct xg_recorder *r, xg_log_fn fn, void *ud)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->log = fn;
+	r->log_ud = ud;
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Write a whole chunk, or stop recording. Under r->lock. */
 static void write_chunk(struct xg_recorder *r, uint32_t type, const struct buf *b, int is_end)
 {
@@ -310,7 +334,7 @@ static void write_chunk(struct xg_recorder *r, uint32_t type, const struct buf *
 			 "the record %s reached its cap of %llu bytes after %llu exits; later "
 			 "exits are not recorded (the guests run on)",
 			 r->path, (unsigned long long)r->max, (unsigned long long)r->exits);
-		fprintf(stderr, "exitgate: %s\n", r->why);
+		say_why(r);
 		return;
 	}
 	for (int i = 0; i < 4; i++) {
@@ -329,7 +353,7 @@ static void write_chunk(struct xg_recorder *r, uint32_t type, const struct buf *
 			 "cannot write the record %s: %s; recording stopped after %llu exits (the "
 			 "guests run on)",
 			 r->path, strerror(e), (unsigned long long)r->exits);
-		fprintf(stderr, "exitgate: %s\n", r->why);
+		say_why(r);
 		return;
 	}
 	r->bytes += total;
@@ -399,6 +423,7 @@ struct xg_recorder *xg_rec_open(const char *path, uint64_t max_bytes, const char
 		goto fail;
 	}
 	free(b.p);
+	r->opened = 1;
 	return r;
 fail:
 	free(b.p);
@@ -480,7 +505,7 @@ struct xg_rec_vcpu *xg_rec_vcpu_new(struct xg_recorder *r, const char *guest, in
 		if (r->stopped < 0) {
 			r->stopped = XG_TRC_END_WRITE;
 			snprintf(r->why, sizeof(r->why), "out of memory: recording stopped");
-			fprintf(stderr, "exitgate: %s\n", r->why);
+			say_why(r);
 		}
 		pthread_mutex_unlock(&r->lock);
 		return NULL;

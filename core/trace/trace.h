@@ -143,12 +143,16 @@ uint32_t xg_trc_crc32(uint32_t crc, const void *p, size_t n);
  * attached with xg_rec_ops()/xg_rec_opaque() and the loop calls xg_rec_handle_exit instead
  * of xg_handle_exit. Every function takes NULL (no recording) and then passes through.
  * Chunks of concurrent vCPUs are written whole under the recorder's lock. A write that fails
- * or would pass max_bytes stops the recording (said once on stderr); the guests run on. */
+ * or would pass max_bytes stops the recording (said once, xg_rec_set_log); the guests run on. */
 struct xg_recorder;
 struct xg_rec_vcpu;
 
 struct xg_recorder *xg_rec_open(const char *path, uint64_t max_bytes, const char *config,
 				struct xg_error *err);
+/* Where the recorder says that recording stopped (one line, no newline): the run's log, so
+ * that `--log-format json` keeps every stderr line JSON. Default (fn NULL): stderr, as
+ * "exitgate: LINE". fn may be called on any vCPU thread, under the recorder's lock. */
+void xg_rec_set_log(struct xg_recorder *r, xg_log_fn fn, void *ud);
 /* Write END and close the file (idempotent). 0, or -1 when the record is incomplete (a
  * write failed, or the cap was reached), with why in err. */
 int xg_rec_close(struct xg_recorder *r, struct xg_error *err);

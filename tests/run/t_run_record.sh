@@ -5,7 +5,7 @@
 # differences are listed, status 1; a policy reading registers and memory the recorded one
 # did not read is answered from the baseline; two vCPUs' exits interleave whole; truncated or
 # flipped records are refused with the byte offset; the size cap and a failing write stop
-# recording, never the guest.
+# recording, never the guest, and are said in the run's log (JSON with --log-format json).
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -139,6 +139,37 @@ ok $? "the failed write is said on stderr"
 [ $rc = 0 ] || diag "$(cat "$T/err")"
 "$X" replay "$T/full.rec" >/dev/null 2>"$T/rp.err"; rc=$?
 [ $rc = 2 ] && grep -qE "byte [0-9]+: the record ends" "$T/rp.err"; ok $? "its record is refused as cut short ($(head -c 160 "$T/rp.err"))"
+
+# --log-format json: a record that stops (a write that fails, the cap, a file that takes not
+# even the header) is said through the run's log like every other message, each stderr line
+# one JSON object; it was plain text on stderr, which a collector of JSON lines chokes on
+# alljson FILE: every line of FILE is one JSON object; prints those of kind "record"
+alljson() {
+	python3 - "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        print('not JSON: ' + line.rstrip()); sys.exit(1)
+    if not isinstance(d, dict):
+        print('not an object: ' + line.rstrip()); sys.exit(1)
+    if d.get('kind') == 'record':
+        print('record: %s/%s: %s' % (d['guest'], d['vcpu'], d['message']))
+PY
+}
+( ulimit -f 16; timeout 60 "$X" run --log-format json --record "$T/fullj.rec" "$(cfg emulate.yaml)" >"$T/out" 2>"$T/err" ); rc=$?
+got=$(alljson "$T/err"); jrc=$?
+[ $rc = 0 ] && [ $jrc = 0 ] && has "$got" '^record: emulate/0: cannot write the record .*fullj.rec: File too large; recording stopped'
+ok $? "--log-format json: the failed write is a JSON line of kind record, with the vCPU (status $rc: $got)"
+xrun --log-format json --record "$T/capj.rec" --record-max 40K "$(cfg emulate.yaml)"
+got=$(alljson "$T/err"); jrc=$?
+[ $rc = 0 ] && [ $jrc = 0 ] && has "$got" 'reached its cap of 40960 bytes'
+ok $? "--log-format json: so is the cap (status $rc: $got)"
+xrun --log-format json --record /dev/full "$(cfg emulate.yaml)"
+got=$(alljson "$T/err"); jrc=$?
+[ $rc = 2 ] && [ $jrc = 0 ] && [ "$(wc -l <"$T/err")" = 1 ] && has "$ERR" 'cannot write the record /dev/full: No space left'
+ok $? "--log-format json: a record that cannot take its header stops the run with one JSON line (status $rc: $got$ERR)"
 
 xrun --record "$T/nodir/x.rec" "$(cfg emulate.yaml)"
 [ $rc = 2 ] && has "$ERR" "cannot write the record .*nodir/x.rec: No such file"

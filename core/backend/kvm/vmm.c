@@ -230,6 +230,13 @@ static void engine_log(void *ud, const char *line)
 	xg_vmm_log("engine", line);
 }
 
+/* the recorder's (--record): a write that failed, the size cap reached */
+static void record_log(void *ud, const char *line)
+{
+	(void)ud;
+	xg_vmm_log("record", line);
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
@@ -1642,6 +1649,7 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 		say("%s", err.msg);
 		goto out;
 	}
+	xg_rec_set_log(m.rec, record_log, NULL);
 	/* guests without a dump_dir write theirs to the user's state directory, made at the
 	 * first dump (when there is no such directory, they go to the log as before) */
 	if (!xg_dump_default_dir(ddir, sizeof(ddir)) && xg_engine_set_dump_default(m.e, ddir)) {

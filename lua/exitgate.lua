@@ -27,7 +27,9 @@ local reusable = C.reusable
 M.emulate = reusable("emulate")
 
 -- Inject an exception into the guest at the instruction that exited.
--- x86: xg.inject "UD", xg.inject("GP", 0), xg.inject(14, errcode).
+-- x86: xg.inject "UD", xg.inject("GP", 0), xg.inject(14, errcode), and a page fault with the
+-- address its handler finds in CR2: xg.inject("PF", {error_code = 2, cr2 = va}) (CR2 is
+-- set first; without cr2 it keeps what it held; cr2 is refused for any other exception).
 -- arm64 (a synchronous exception taken to EL1 at the guest's VBAR_EL1): xg.inject "undefined"
 -- (ESR EC 0, unknown reason), or xg.inject("data_abort", {fsc = 0x10, far = va, wnr = true}):
 -- EC 0x24/0x25 by the EL the guest was in, ISV 0, DFSC fsc (default 0x10, a synchronous
@@ -35,7 +37,8 @@ M.emulate = reusable("emulate")
 -- exit's).
 function M.inject(exception, arg)
 	if type(arg) == "table" then
-		return { verdict = "inject", exception = exception, fsc = arg.fsc, far = arg.far, wnr = arg.wnr }
+		return { verdict = "inject", exception = exception, error_code = arg.error_code, cr2 = arg.cr2,
+			fsc = arg.fsc, far = arg.far, wnr = arg.wnr }
 	end
 	return { verdict = "inject", exception = exception, error_code = arg }
 end

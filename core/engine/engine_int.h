@@ -43,7 +43,8 @@ struct xg_verdict {
 	uint64_t gpa, size;
 	uint64_t value; /* msr */
 	/* inject on arm64 (XG_A64_*): the synchronous exception, its DFSC and FAR; WnR
-	 * when the policy gave it, else the exit's */
+	 * when the policy gave it, else the exit's. On x86, far is the CR2 of a #PF when
+	 * has_far (xg.inject("PF", {cr2 = ...})) */
 	uint8_t a64, fsc, has_far, has_wnr, wnr;
 	uint64_t far;
 	char reason[96]; /* suspend/stop reason, or the dump note */

@@ -61,6 +61,18 @@ static const struct {
     {"AC", 17, 1}, {"MC", 18, 0}, {"XM", 19, 0}, {"VE", 20, 0}, {"CP", 21, 1},
 };
 
+/* "UD" for 6 ...; "vector N" for the reserved ones. */
+static const char *vector_words(unsigned vector, char *buf, size_t n)
+{
+	const char *name = xg_names_x86_vector(vector);
+
+	if (name)
+		snprintf(buf, n, "#%s (vector %u)", name, vector);
+	else
+		snprintf(buf, n, "vector %u", vector);
+	return buf;
+}
+
 static int exception_by_name(const char *s, struct xg_verdict *v)
 {
 	for (size_t i = 0; i < sizeof(exceptions) / sizeof(exceptions[0]); i++)
@@ -170,6 +182,13 @@ static int arm64_fields(lua_State *L, int idx, struct xg_verdict *v, const char 
 		return bad(msg, n,
 			   "verdict 'inject': an arm64 exception has no error_code (data_abort "
 			   "takes {fsc =, far =, wnr =})");
+	}
+	lua_pop(L, 1);
+	if (field(L, idx, "cr2") != LUA_TNIL) {
+		lua_pop(L, 1);
+		return bad(msg, n,
+			   "verdict 'inject': cr2 is an x86 page fault's address; on arm64 "
+			   "data_abort takes it as far");
 	}
 	lua_pop(L, 1);
 	if (v->a64 == XG_A64_UNDEFINED) {
@@ -311,6 +330,20 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 			v->has_error_code = 1;
 			v->error_code = (uint32_t)u;
 		}
+		/* #PF's faulting linear address goes to CR2 before the fault is delivered (SDM
+		 * Vol. 3A 6.15, interrupt 14: "the processor loads the CR2 register"): without
+		 * it the guest's handler reads the address of some earlier fault */
+		r = int_field(L, idx, "cr2", 0, &v->far, name, msg, n);
+		if (r < 0)
+			return -1;
+		if (r == 0 && v->vector != 14) {
+			char vec[48];
+			return bad(msg, n,
+				   "verdict 'inject': cr2 is the faulting address of a page "
+				   "fault (PF, vector 14), not of %s",
+				   vector_words(v->vector, vec, sizeof(vec)));
+		}
+		v->has_far = r == 0;
 		break;
 	}
 	case XG_VERDICT_CONVERT: {
@@ -554,18 +587,6 @@ static void op_failed(char *msg, size_t n, const struct xg_verdict *vd, int rc, 
 		}                                                                                  \
 	} while (0)
 
-/* "UD" for 6 ...; "vector N" for the reserved ones. */
-static const char *vector_words(unsigned vector, char *buf, size_t n)
-{
-	const char *name = xg_names_x86_vector(vector);
-
-	if (name)
-		snprintf(buf, n, "#%s (vector %u)", name, vector);
-	else
-		snprintf(buf, n, "vector %u", vector);
-	return buf;
-}
-
 /* An arm64 synchronous exception taken to EL1 (ARM ARM D1.10.2) with ESR_EL1 built per
  * D17.2.37: EC 0x24 (from EL0) or 0x25 (from EL1) for a data abort, 0x00 (unknown reason)
  * for an undefined instruction; IL = 1 (A64 instructions are 32 bits); for the abort
@@ -687,6 +708,12 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			return XG_NEXT_ERROR;
 		}
 		NEED(inject_exception, "inject_exception");
+		if (vd->has_far) { /* xg.inject("PF", {cr2 = ...}): as the emulator's b_inject */
+			NEED(set_reg, "set_reg (to set CR2)");
+			OP(v->ops.set_reg(v->opaque, "cr2", vd->far),
+			   "the VMM could not set CR2 to 0x%llx for the #PF",
+			   (unsigned long long)vd->far);
+		}
 		/* which exit it was matters: after IO, MMIO and MSR exits the VMM must first
 		 * undo the access (exitgate.h, inject_exception) */
 		OP(v->ops.inject_exception(v->opaque, vd->vector, vd->has_error_code,

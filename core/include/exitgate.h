@@ -428,9 +428,9 @@ struct xg_vcpu_ops {
 	int (*write_gpa)(void *opaque, uint64_t gpa, const void *buf, size_t len);
 	int (*translate_gva)(void *opaque, uint64_t gva, uint64_t *gpa);
 	/* x86 exception vector (UD = 6 ...), with an error code when has_error_code. For #PF
-	 * the faulting address must be in CR2: exitgate's emulator sets it (set_reg "cr2")
-	 * before a #PF it raises; a policy's xg.inject("PF") cannot give one yet, so CR2 keeps
-	 * its value. The guest must see a fault at the
+	 * the faulting address must be in CR2: the engine sets it (set_reg "cr2") first, for
+	 * a #PF exitgate's emulator raises and for a policy's xg.inject("PF", {cr2 = ...});
+	 * a plain xg.inject("PF") leaves CR2 as it was. The guest must see a fault at the
 	 * instruction that exited (SDM Vol. 3A 6.5): RIP on it, nothing of it done. After an
 	 * IO, MMIO or MSR exit KVM would first complete the access (api.rst 5 KVM_EXIT_IO),
 	 * and it has already finished stores and OUT: the bundled backend cancels that first

@@ -20,6 +20,8 @@
 
 struct fake {
 	uint64_t rip, rax;
+	uint64_t cr2;
+	int cr2_sets, cr2_at; /* set_reg "cr2" calls; injections made before the last one */
 	int injected, vector, has_code;
 	uint32_t code;
 	int emulated, aborts, converts, paused, resumed;
@@ -49,7 +51,11 @@ static inline int f_set_reg(void *o, const char *n, uint64_t v)
 		f->rip = v;
 	else if (!strcmp(n, "rax"))
 		f->rax = v;
-	else
+	else if (!strcmp(n, "cr2")) {
+		f->cr2 = v;
+		f->cr2_sets++;
+		f->cr2_at = f->injected;
+	} else
 		return -ENOENT;
 	return 0;
 }

@@ -36,6 +36,9 @@ static const char policy[] =
     "  [27] = xg.skip,\n"
     "  [28] = function() return xg.convert { gpa = 0, size = 4096, to = 'secret' } end,\n"
     "  [29] = function() return xg.dump { xg.dump { xg.stop() } } end,\n"
+    "  [13] = function() return xg.inject('PF', { error_code = 2, cr2 = 0xdead000 }) end,\n"
+    "  [30] = function() return xg.inject('GP', { error_code = 0, cr2 = 0x1000 }) end,\n"
+    "  [31] = function() return xg.inject('data_abort', { cr2 = 0x1000 }) end,\n"
     "}\n"
     "return xg.policy {\n"
     "  io = function(e, vcpu) return by_port[e.port](e, vcpu) end,\n"
@@ -97,7 +100,12 @@ int main(void)
 	res = io(v, 3);
 	ok(f.vector == 13 && f.has_code && f.code == 5, "inject('GP', 5): vector 13, error code 5");
 	res = io(v, 11);
-	ok(f.vector == 14 && f.code == 2, "inject(14, 2) by number");
+	ok(f.vector == 14 && f.code == 2 && !f.cr2_sets, "inject(14, 2) by number, CR2 untouched");
+	res = io(v, 13);
+	ok(res.verdict == XG_VERDICT_INJECT && f.vector == 14 && f.has_code && f.code == 2 &&
+	       f.cr2_sets == 1 && f.cr2 == 0xdead000 && f.cr2_at == f.injected - 1,
+	   "inject('PF', {error_code = 2, cr2 = 0xdead000}): CR2 set (0x%llx), then #PF(2)",
+	   (unsigned long long)f.cr2);
 	res = io(v, 4);
 	ok(res.verdict == XG_VERDICT_EXTERNAL_ABORT && f.aborts == 1, "external_abort");
 	res = io(v, 5);
@@ -133,7 +141,7 @@ int main(void)
 	   "an unknown verdict name fails over to on_error");
 	like(
 	    xg_vcpu_last_error(v),
-	    "policy p.lua: handler 'io' (p.lua:32): verdict 'emulat' is not one of emulate, inject",
+	    "policy p.lua: handler 'io' (p.lua:35): verdict 'emulat' is not one of emulate, inject",
 	    "message: %s", xg_vcpu_last_error(v));
 	res = io(v, 21);
 	is_int(res.fail, XG_FAIL_NO_VERDICT, "a handler returning nothing");
@@ -142,6 +150,18 @@ int main(void)
 	is_int(res.fail, XG_FAIL_BAD_VERDICT, "inject of an unknown exception");
 	like(xg_vcpu_last_error(v), "exception 'XX' is not one of", "message: %s",
 	     xg_vcpu_last_error(v));
+	f.cr2_sets = 0;
+	res = io(v, 30);
+	is_int(res.fail, XG_FAIL_BAD_VERDICT, "cr2 for another exception than #PF");
+	like(xg_vcpu_last_error(v),
+	     "verdict 'inject': cr2 is the faulting address of a page fault (PF, vector 14), not "
+	     "of #GP (vector 13)",
+	     "message: %s", xg_vcpu_last_error(v));
+	res = io(v, 31);
+	is_int(res.fail, XG_FAIL_BAD_VERDICT, "cr2 for an arm64 data abort");
+	like(xg_vcpu_last_error(v), "cr2 is an x86 page fault's address; on arm64 data_abort",
+	     "message: %s", xg_vcpu_last_error(v));
+	ok(!f.cr2_sets, "neither set CR2");
 	res = io(v, 23);
 	like(xg_vcpu_last_error(v), "must be page aligned", "unaligned convert: %s",
 	     xg_vcpu_last_error(v));
@@ -231,7 +251,7 @@ int main(void)
 	     "the message says in words what failed: %s", xg_vcpu_last_error(v));
 	ok(no_c(xg_vcpu_last_error(v)), "... and quotes no C: %s", xg_vcpu_last_error(v));
 	xg_vcpu_stats(v, &st);
-	ok(st.fails[XG_FAIL_BAD_VERDICT] == 7 && st.fails[XG_FAIL_NO_VERDICT] == 1 &&
+	ok(st.fails[XG_FAIL_BAD_VERDICT] == 9 && st.fails[XG_FAIL_NO_VERDICT] == 1 &&
 	       st.fails[XG_FAIL_ERROR] == 2 && st.fails[XG_FAIL_ACTION] == 2,
 	   "failures counted by reason (bad %llu, none %llu, error %llu, action %llu)",
 	   (unsigned long long)st.fails[XG_FAIL_BAD_VERDICT],

@@ -21,6 +21,9 @@ return xg.policy {
 		return by_port[e.port] or xg.stop("io at unexpected port " .. xg.hex(e.port))
 	end,
 	mmio = function(e)
+		if e.phys_addr == 0xd0200400 then -- the guest maps its first 4 GiB 1:1: VA = GPA
+			return xg.inject("PF", { error_code = 2, cr2 = e.phys_addr })
+		end
 		return by_mmio[e.phys_addr - 0xd0200000]
 			or xg.stop("mmio at unexpected " .. xg.hex(e.phys_addr))
 	end,

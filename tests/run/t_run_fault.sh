@@ -2,7 +2,8 @@
 # t_run_fault.sh - injected exceptions are faults (SDM Vol. 3A 6.5): after an IO in/out
 # (also rep ins/outs), an MMIO load or store, an RDMSR or WRMSR exit, fault.lua answers with
 # #GP, #UD, #PF or #DE, and guests/fault.S checks in its handlers that the frame's RIP is the
-# instruction, and after them that the instruction's registers (and ins buffer) are unchanged.
+# instruction, and after them that the instruction's registers (and ins buffer) are unchanged;
+# a #PF the policy gives an address (cr2) finds it in CR2.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 need_kvm
 
@@ -11,7 +12,7 @@ ok $([ $rc = 0 ]; echo $?) "the guest ends with done 0 (status $rc)"
 [ $rc = 0 ] || { diag "$OUT"; diag "$ERR"; }
 for c in "in al (GP)" "in eax (UD)" "out dx (GP)" "out imm8 (UD)" "rep insb (GP)" \
 	"rep insb x2000 (UD)" "rep outsb (UD)" "mmio load32 (GP)" "mmio load64 (UD)" "mmio load (DE)" \
-	"mmio store32 (GP)" "mmio store imm8 (UD)" "mmio store64 (PF)" "rep movsq from mmio (GP)" "rep stosl to mmio (GP)" "rdmsr (GP)" \
+	"mmio store32 (GP)" "mmio store imm8 (UD)" "mmio store64 (PF)" "mmio store64 (PF, cr2)" "rep movsq from mmio (GP)" "rep stosl to mmio (GP)" "rdmsr (GP)" \
 	"rdmsr (UD)" "wrmsr (GP)" "wrmsr (UD)" \
 	"emulated load, non-canonical (GP)" "emulated load, not mapped (PF)"; do
 	line=$(grep -F "case $c: " <<<"$OUT" | head -1)
@@ -21,7 +22,7 @@ has "$OUT" '^fault\| fault: failures 0000000000000000$'; ok $? "no case failed"
 s="$T/stats.json"
 [ "$(js "$s" '$d->{guests}[0]{end}')" = done ]; ok $? "stats: end is done"
 got=$(js "$s" '$d->{guests}[0]{engine}{verdicts}{inject}')
-[ "$got" = 19 ]; ok $? "stats: 19 inject verdicts (got '$got')"
+[ "$got" = 20 ]; ok $? "stats: 20 inject verdicts (got '$got')"
 
 # The same through KVM_GET/SET_REGS ioctls instead of the register copy in kvm_run.
 XG_KVM_NO_SYNC_REGS=1 xrun "$(cfg fault.yaml)" fault

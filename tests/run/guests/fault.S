@@ -6,7 +6,9 @@
  *
  * The policy picks the exception from the port, the MMIO offset or the MSR (fault.lua):
  *   port 0x90 #GP(0), port 0x91 #UD; MMIO 0xd0200000 + 0x000 #GP(0), + 0x100 #UD,
- *   + 0x200 #PF(error code 2), + 0x300 #DE; MSR 0x4b564d90 #GP, 0x4b564d91 #UD.
+ *   + 0x200 #PF(error code 2), + 0x300 #DE, + 0x400 #PF(error code 2) with CR2 = the
+ *   address (xg.inject("PF", {error_code = 2, cr2 = ...})); MSR 0x4b564d90 #GP,
+ *   0x4b564d91 #UD.
  *
  * Every case loads its registers with marks, says where the fault must come from and where
  * to go on (EXPECT_FAULT), runs the instruction, and then checks the registers it could
@@ -223,6 +225,19 @@ _start:
 1:	mov	%rbx, 0x200(%rax)
 2:	KEPT	%rbx, MARK_D
 	REPORT	"mmio store64 (PF)", 14, 2
+
+	/* the policy gives the #PF its address: the handler finds it in CR2 (set before the
+	 * fault is delivered, SDM Vol. 3A 6.15 interrupt 14), not an earlier fault's */
+	BEGIN
+	mov	$MMIO, %eax
+	movabs	$MARK_D, %rbx
+	movq	$0, SLOT_CR2
+	EXPECT_FAULT 1f, 2f
+1:	mov	%rbx, 0x400(%rax)
+2:	KEPT	%rbx, MARK_D
+	mov	SLOT_CR2, %rax
+	KEPT	%rax, (MMIO + 0x400)
+	REPORT	"mmio store64 (PF, cr2)", 14, 2
 
 	/* rep movsq from the device to RAM: nothing copied, RCX/RSI/RDI as before */
 	BEGIN

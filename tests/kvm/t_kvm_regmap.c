@@ -82,10 +82,14 @@ static void rnd_seg(struct kvm_segment *s)
 
 static void rnd_regs(struct kvm_regs *r)
 {
-	uint64_t *q = (uint64_t *)r;
+	uint64_t q[sizeof(*r) / 8];
 
+	/* through memcpy: kvm_regs' __u64 is unsigned long long, uint64_t unsigned long, and a
+	 * store through the other type is not seen by a compiler that keeps them apart (clang
+	 * did: every round compared the same stale registers) */
 	for (size_t i = 0; i < sizeof(*r) / 8; i++)
 		q[i] = rnd();
+	memcpy(r, q, sizeof(*r));
 	/* RFLAGS: the defined bits (SDM Vol. 1 3.4.3) and the reserved bit 1; KVM would carry
 	 * others into a VM entry that fails, which is not what is tested here */
 	r->rflags = (r->rflags & 0x3f7fd5) | 2;
@@ -256,8 +260,11 @@ static void same_regs(const struct kvm_regs *g, const struct kvm_regs *w, const 
 	static const char *const name[18] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi",
 					     "rsp", "rbp", "r8",  "r9",	 "r10", "r11",
 					     "r12", "r13", "r14", "r15", "rip", "rflags"};
-	const uint64_t *gq = (const uint64_t *)g, *wq = (const uint64_t *)w;
+	uint64_t gq[18], wq[18];
 
+	_Static_assert(sizeof(*g) == sizeof(gq), "struct kvm_regs is 18 registers");
+	memcpy(gq, g, sizeof(gq)); /* as rnd_regs: not read through another type */
+	memcpy(wq, w, sizeof(wq));
 	for (int i = 0; i < 18; i++)
 		same(gq[i], wq[i], what, round, name[i]);
 }

@@ -39,6 +39,7 @@ struct xg_recorder {
 	int stopped; /* XG_TRC_END_* of why, once recording stopped; -1 running */
 	int closed;
 	int opened; /* xg_rec_open has returned it: until then, why goes back in its err */
+	int write_errno; /* the failed write's errno (XG_TRC_END_WRITE) */
 	char why[512];
 	xg_log_fn log; /* where why is said (xg_rec_set_log), NULL: stderr */
 	void *log_ud;
@@ -349,6 +350,7 @@ static void write_chunk(struct xg_recorder *r, uint32_t type, const struct buf *
 	    fwrite(tail, 4, 1, r->f) != 1 || fflush(r->f)) {
 		int e = errno;
 		r->stopped = XG_TRC_END_WRITE;
+		r->write_errno = e;
 		snprintf(r->why, sizeof(r->why),
 			 "cannot write the record %s: %s; recording stopped after %llu exits (the "
 			 "guests run on)",
@@ -418,8 +420,18 @@ struct xg_recorder *xg_rec_open(const char *path, uint64_t max_bytes, const char
 	}
 	r->bytes = 8;
 	write_chunk(r, XG_TRC_HEAD, &b, 0);
+	/* no header, no run: why's "(the guests run on)" is for a record stopped later */
+	if (r->stopped == XG_TRC_END_WRITE) {
+		snprintf(err->msg, sizeof(err->msg), "cannot write the record %s: %s", path,
+			 strerror(r->write_errno));
+		goto fail;
+	}
 	if (r->stopped >= 0) {
-		snprintf(err->msg, sizeof(err->msg), "%s", r->why);
+		snprintf(
+		    err->msg, sizeof(err->msg),
+		    "the record %s cannot hold even its header (%zu bytes) within --record-max "
+		    "%llu",
+		    path, b.len + 12 + 8, (unsigned long long)max_bytes);
 		goto fail;
 	}
 	free(b.p);

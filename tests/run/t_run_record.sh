@@ -170,6 +170,10 @@ xrun --log-format json --record /dev/full "$(cfg emulate.yaml)"
 got=$(alljson "$T/err"); jrc=$?
 [ $rc = 2 ] && [ $jrc = 0 ] && [ "$(wc -l <"$T/err")" = 1 ] && has "$ERR" 'cannot write the record /dev/full: No space left'
 ok $? "--log-format json: a record that cannot take its header stops the run with one JSON line (status $rc: $got$ERR)"
+# the run stops, so the message must not say the guests run on (it did: the header's write
+# failed through the same words as a write that fails later)
+! has "$ERR" 'guests run on|stopped after'
+ok $? "... and it does not say the guests run on ($ERR)"
 
 xrun --record "$T/nodir/x.rec" "$(cfg emulate.yaml)"
 [ $rc = 2 ] && has "$ERR" "cannot write the record .*nodir/x.rec: No such file"

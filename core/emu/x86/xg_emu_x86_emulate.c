@@ -145,7 +145,7 @@ uint64_t xg_emu_x86_ea(struct xg_emu_x86_ctx *c)
 		ea += c->r.gpr[in->index] * in->scale;
 	if (in->rip_rel)
 		ea += c->next_rip;
-	return ea & size_mask(in->addrsize);
+	return ea & xg_emu_x86_addr_mask(in);
 }
 
 static uint64_t seg_base(struct xg_emu_x86_ctx *c, unsigned seg)
@@ -400,7 +400,7 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 		unsigned size = (dst && in->op != OP_CMPXCHG8B) ? in->opsize : rm_size(c);
 		ea = xg_emu_x86_ea(c);
 		if (dk == O_MOFFS || sk == O_MOFFS)
-			ea = (uint64_t)in->disp & size_mask(in->addrsize);
+			ea = (uint64_t)in->disp & xg_emu_x86_addr_mask(in);
 		if ((in->op >= OP_BT && in->op <= OP_BTC) && sk == O_REG) {
 			/* bit string: the register offset is signed and may leave the operand
 			 * (SDM Vol. 2 BT, "bit offset operand") */
@@ -410,7 +410,7 @@ static int plan_gp(struct xg_emu_x86_ctx *c)
 			 * most negative offset (seen with bts and 1 << 63) */
 			int64_t shift = off >> (bits == 16 ? 4 : bits == 32 ? 5 : 6);
 			ea = (ea + (uint64_t)(shift * (int64_t)in->opsize)) &
-			     size_mask(in->addrsize);
+			     xg_emu_x86_addr_mask(in);
 		}
 		xg_emu_x86_add_acc(c, ea, in->seg, size, mem_kind(in, dst), 0);
 	}

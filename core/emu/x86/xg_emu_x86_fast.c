@@ -139,9 +139,7 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 		return HANDOVER;
 	/* plan_gp(): a moffs operand is its displacement at the address size */
 	ea = OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS
-		 ? (uint64_t)in->disp & (in->addrsize == 8   ? ~0ull
-					 : in->addrsize == 4 ? 0xffffffffull
-							     : 0xffffull)
+		 ? (uint64_t)in->disp & xg_emu_x86_addr_mask(in)
 		 : xg_emu_x86_ea(c);
 	xg_emu_x86_add_acc(c, ea, in->seg, size, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	/* the linear address decides alignment, not the offset (memory_stages()) */

@@ -90,7 +90,7 @@ static void image_part(struct xg_emu_x86_ctx *c, uint64_t ea, unsigned i, unsign
 		       unsigned kind)
 {
 	const struct xg_emu_x86_insn *in = c->in;
-	uint64_t am = in->addrsize == 2 ? 0xffffull : in->addrsize == 4 ? 0xffffffffull : ~0ull;
+	uint64_t am = xg_emu_x86_addr_mask(in);
 	uint64_t at = (ea + i) & am;
 
 	if (c->vendor == XG_EMU_X86_VENDOR_INTEL) {

@@ -154,7 +154,7 @@ int xg_emu_x86_gather_plan(struct xg_emu_x86_ctx *c)
 	struct xg_emu_x86_insn *in = c->in;
 	struct shape s;
 	uint8_t idx[64], src[64];
-	uint64_t base, am = in->addrsize == 8 ? ~0ull : in->addrsize == 4 ? 0xffffffffull : 0xffff;
+	uint64_t base, am = xg_emu_x86_addr_mask(in);
 	int rc;
 
 	shape_of(in, &s);

@@ -476,9 +476,7 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 		/* MOVDIR64B r, m512: 64 bytes from r/m to ES:[reg] (the register of the address
 		 * size; no segment override), one 64-byte store, #GP(0) unless 64-byte aligned
 		 * (SDM Vol. 2 MOVDIR64B) */
-		uint64_t dst = c->r.gpr[in->reg & 15] & (in->addrsize == 8   ? ~0ull
-							 : in->addrsize == 4 ? 0xffffffffull
-									     : 0xffff);
+		uint64_t dst = c->r.gpr[in->reg & 15] & xg_emu_x86_addr_mask(in);
 		xg_emu_x86_add_acc(c, xg_emu_x86_ea(c), in->seg, 64, XG_EMU_X86_READ, 0);
 		xg_emu_x86_add_acc(c, dst, XG_EMU_X86_ES, 64, XG_EMU_X86_WRITE, 64);
 		/* the alignment #GP comes after the source's #PF (seen on the CPU) */

@@ -376,6 +376,13 @@ static inline int xg_emu_x86_canonical(const struct xg_emu_x86_ctx *c, uint64_t 
 	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
 }
 
+/* The instruction's address size as a mask: an effective address wraps at 64 KiB, 4 GiB or
+ * 2^64 (SDM Vol. 1 3.3.7). */
+static inline uint64_t xg_emu_x86_addr_mask(const struct xg_emu_x86_insn *in)
+{
+	return in->addrsize == 2 ? 0xffffull : in->addrsize == 4 ? 0xffffffffull : ~0ull;
+}
+
 /* vector register i as 64 bytes (ZMM view) */
 void xg_emu_x86_vec_get(struct xg_emu_x86_ctx *c, unsigned i, uint8_t out[64]);
 void xg_emu_x86_vec_set(struct xg_emu_x86_ctx *c, unsigned i, const uint8_t in[64]);

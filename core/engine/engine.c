@@ -429,7 +429,7 @@ void xg_st_read(const struct xg_live_stats *s, struct xg_stats *out)
 	uint64_t *w = (uint64_t *)out;
 
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+		w[i] = xg_counter_get(&s->w[i]);
 }
 
 void xg_vcpu_stats(const xg_vcpu *v, struct xg_stats *out)

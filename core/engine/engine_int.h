@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "xg_counter.h"
 #include "exitgate.h"
 #include "emu/x86/xg_emu_x86.h" /* struct xg_emu_x86_memo */
 
@@ -204,10 +205,9 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 /*
  * A vCPU's counters: struct xg_stats word for word, written by the vCPU's thread alone (its
  * exits, the logs of its own states) and read by any thread while it runs (xg_vcpu_stats,
- * xg_engine_stats: `exitgate ctl`, the metrics, the progress line). Each word is an atomic
- * its one writer adds to by a relaxed load and a relaxed store - two plain moves on x86, no
- * locked instruction on the exit path - so a reader sees each counter whole and at most a
- * few exits old, though not all of them at one instant.
+ * xg_engine_stats: `exitgate ctl`, the metrics, the progress line). Each word is a counter
+ * of xg_counter.h: a reader sees each one whole and at most a few exits old, though not all
+ * of them at one instant.
  */
 struct xg_live_stats {
 	_Atomic uint64_t w[sizeof(struct xg_stats) / sizeof(uint64_t)];
@@ -218,11 +218,10 @@ _Static_assert(sizeof(struct xg_live_stats) == sizeof(struct xg_stats),
 /* The word of struct xg_stats' field f (an array's first element: add the index). */
 #define XG_ST(f) (offsetof(struct xg_stats, f) / sizeof(uint64_t))
 
-/* On the writer's thread only: one writer needs no read-modify-write. */
+/* On the writer's thread only. */
 static inline void xg_st_add(struct xg_live_stats *s, size_t i, uint64_t n)
 {
-	atomic_store_explicit(&s->w[i], atomic_load_explicit(&s->w[i], memory_order_relaxed) + n,
-			      memory_order_relaxed);
+	xg_counter_add(&s->w[i], n);
 }
 
 /* Any thread: the counters as they are now. */

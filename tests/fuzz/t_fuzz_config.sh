@@ -10,6 +10,7 @@
 NAME=fuzz_config
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/fuzz/lib.sh"
 if fuzz_stale "$src/core/config" "$src/core/engine/params.c" "$src/core/engine/engine_int.h" \
+	"$src/core/xg_counter.h" \
 	"$src/tests/fuzz/fuzz_config.c"; then
 	fuzz_cc lua5.4 yaml-0.1
 	# shellcheck disable=SC2046 # pkg-config's words are separate flags

@@ -42,6 +42,7 @@
 #include "exit/json.h"
 #include "exit/kvm_compat.h"
 #include "trace/trace.h"
+#include "xg_counter.h"
 
 #define NREASONS   64
 #define STACK_SIZE XG_KVM_VCPU_STACK /* per vCPU, below the previous one's */
@@ -71,7 +72,7 @@ struct vcpu {
 	int paused; /* --paused: suspended since the start, until the first resume */
 	char dump_msg[600];
 	/* written by the vCPU thread alone, read by the main thread while it runs (status,
-	 * metrics, progress): relaxed atomics, added to by count() */
+	 * metrics, progress): counters of xg_counter.h */
 	_Atomic uint64_t exits, by_reason[NREASONS + 1];
 	/* the vCPU thread's own */
 	uint64_t storm_n, storm_rip;
@@ -491,20 +492,6 @@ static const char *system_event(struct vcpu *c)
 	}
 }
 
-/* A counter of the vCPU thread's that the main thread reads: one writer needs no
- * read-modify-write, a relaxed load and store are plain moves. */
-static inline void count(_Atomic uint64_t *n)
-{
-	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-}
-
-/* ... read from any thread */
-static inline uint64_t counted(_Atomic uint64_t *n)
-{
-	return atomic_load_explicit(n, memory_order_relaxed);
-}
-
 /* Like QEMU's -S: the vCPUs wait before their first KVM_RUN. */
 static const char paused_reason[] = "paused at start (exitgate run --paused)";
 
@@ -534,8 +521,9 @@ static void *vcpu_main(void *arg)
 			vcpu_end(c, "failed", why);
 			return NULL;
 		}
-		count(&c->exits);
-		count(&c->by_reason[r->exit_reason < NREASONS ? r->exit_reason : NREASONS]);
+		xg_counter_add(&c->exits, 1);
+		xg_counter_add(&c->by_reason[r->exit_reason < NREASONS ? r->exit_reason : NREASONS],
+			       1);
 		if (r->exit_reason == KVM_EXIT_IO)
 			taken = do_io(c);
 		else if (r->exit_reason == KVM_EXIT_MMIO)
@@ -921,7 +909,7 @@ static int status_json(struct xg_vmm *m, const char *arg, FILE *f)
 			else
 				fprintf(f, "null");
 			fprintf(f, ",\"exits\":%llu,\"in_policy_seconds\":%.6f}",
-				(unsigned long long)counted(&c->exits),
+				(unsigned long long)xg_counter_get(&c->exits),
 				c->state == V_RUNNING ? in_policy(c) : 0.0);
 		}
 		fprintf(f, "]}");
@@ -978,10 +966,10 @@ int xg_vmm_command(struct xg_vmm *m, const char *line, FILE *f)
 						"%s/%d running exits=%llu (in a policy call for "
 						"%.1f s)\n",
 						g->cfg->name, i,
-						(unsigned long long)counted(&c->exits), in);
+						(unsigned long long)xg_counter_get(&c->exits), in);
 				else if (c->state == V_RUNNING)
 					fprintf(f, "%s/%d running exits=%llu\n", g->cfg->name, i,
-						(unsigned long long)counted(&c->exits));
+						(unsigned long long)xg_counter_get(&c->exits));
 				else if (c->state == V_SUSPENDED && c->paused)
 					fprintf(f, "%s/%d paused: waiting for resume (--paused)\n",
 						g->cfg->name, i);
@@ -1150,7 +1138,7 @@ static void exits_of(struct guest *g, uint64_t *by)
 	memset(by, 0, sizeof(uint64_t) * (NREASONS + 1));
 	for (int i = 0; i < g->nv; i++)
 		for (int r = 0; r <= NREASONS; r++)
-			by[r] += counted(&g->v[i].by_reason[r]);
+			by[r] += xg_counter_get(&g->v[i].by_reason[r]);
 }
 
 int xg_vmm_counters(struct xg_vmm *m, int gi, const char **name, uint64_t *by,
@@ -1390,7 +1378,8 @@ static int write_stats(struct xg_vmm *m, const char *path, int status)
 		for (int i = 0; i < g->nv; i++) {
 			fprintf(f, "%s{\"index\":%d,\"end\":", i ? "," : "", i);
 			xg_json_str(f, g->v[i].end ? g->v[i].end : "?");
-			fprintf(f, ",\"exits\":%llu}", (unsigned long long)counted(&g->v[i].exits));
+			fprintf(f, ",\"exits\":%llu}",
+				(unsigned long long)xg_counter_get(&g->v[i].exits));
 		}
 		fprintf(f, "]}");
 	}
@@ -1525,7 +1514,7 @@ static void progress(struct xg_vmm *m, struct progress *p, double t)
 			fails += s.fails[k];
 		pthread_mutex_lock(&m->lock);
 		for (int i = 0; i < g->nv; i++) {
-			exits += counted(&g->v[i].exits);
+			exits += xg_counter_get(&g->v[i].exits);
 			running += g->v[i].state == V_RUNNING;
 			paused += g->v[i].state == V_SUSPENDED && g->v[i].paused;
 		}

@@ -139,12 +139,14 @@ struct xg_lstate {
 	/* exitgate check: the line of the handler's last `return` (0: none seen) */
 	int trace_returns, return_line, cur_handler;
 	/* the no-argument verdicts handed out again (xg.emulate() ...; sandbox.c): each
-	 * table, its registry anchor, its kind and kind name string, and the key "verdict" */
+	 * table (NULL once a key was added to it), its registry anchor, its kind and kind
+	 * name string; the metatable they share (its slot) */
 	int n_shared;
 	const void *shared_t[XG_SHARED_MAX];
-	const char *shared_name[XG_SHARED_MAX], *verdict_str;
+	const char *shared_name[XG_SHARED_MAX];
 	enum xg_verdict_kind shared_kind[XG_SHARED_MAX];
 	int shared_ref[XG_SHARED_MAX];
+	int shared_mt_ref;
 	/* memory */
 	size_t used, limit;
 	/* the policy */

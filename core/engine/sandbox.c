@@ -1120,41 +1120,59 @@ static int exit_fallback(lua_State *L)
  * removed or altered) is not handed out again: the next call makes a new one. Two calls in
  * one handler return the same table. When a handler returns one, the engine knows it by its
  * address and reads it by checking it is still intact, not field by field by name.
+ *
+ * Intact is checked in constant time, twice per exit (when handed out, when returned): the
+ * tables share a protected metatable whose __newindex sees every key added to one (the
+ * sandbox has no rawset, and table.insert and table.move assign through lua_seti, which
+ * honours __newindex: Lua 5.4 manual 4.1.2, 6.6), so a table no key was added to holds the
+ * key "verdict" alone, or nothing; the one raw read of that key then tells the rest
+ * (altered, removed). It replaced a walk with lua_next over the table, which took ~900
+ * instructions per exit through a Lua policy (issue 15).
  */
 
-/* Whether the table at idx (absolute) holds exactly {verdict = <shared kind i's name>}:
- * the key and the name are compared as the state's interned strings, which ls anchors. */
+/* Whether the table at idx, shared kind i's table (its address is ls->shared_t[i]), is still
+ * intact: {verdict = <kind i's name>}, compared as the state's interned string, which ls
+ * anchors. Its metatable has no __index, so lua_getfield reads the key raw, and by the C
+ * string's address in the state's string cache, without pushing the key (~110 instructions
+ * less than lua_rawget). */
 static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int i)
 {
-	int ok;
+	int ok = lua_getfield(L, idx, "verdict") == LUA_TSTRING &&
+		 lua_tostring(L, -1) == ls->shared_name[i];
 
-	lua_pushnil(L);
-	if (!lua_next(L, idx))
-		return 0;
-	ok = lua_type(L, -2) == LUA_TSTRING && lua_tostring(L, -2) == ls->verdict_str &&
-	     lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1) == ls->shared_name[i];
 	lua_pop(L, 1);
-	if (lua_next(L, idx)) {
-		lua_pop(L, 2);
-		return 0;
-	}
 	return ok;
 }
 
-/* The verdict the handler returned at idx, when it is one of the shared tables, intact:
- * what xg_verdict_from_lua would read from it, without a lookup by name. */
+/* The verdict the handler returned at idx (absolute), when it is one of the shared tables,
+ * intact: what xg_verdict_from_lua would read from it, without a lookup by name. */
 static int shared_verdict(struct xg_lstate *ls, lua_State *L, int idx, struct xg_verdict *out)
 {
 	const void *p = lua_type(L, idx) == LUA_TTABLE ? lua_topointer(L, idx) : NULL;
 
 	for (int i = 0; i < ls->n_shared; i++)
-		if (p == ls->shared_t[i]) {
+		if (p && p == ls->shared_t[i]) {
 			if (!shared_intact(L, ls, idx, i))
 				return 0;
 			memset(out, 0, sizeof(*out));
 			out->kind = ls->shared_kind[i];
 			return 1;
 		}
+	return 0;
+}
+
+/* __newindex of the shared tables (t, k, v): a key added to one takes it out of sharing (the
+ * next call of its helper makes a new one), then is stored as a plain assignment would. */
+static int s_shared_newindex(lua_State *L)
+{
+	struct xg_lstate *ls = get_ls(L);
+	const void *p = lua_topointer(L, 1);
+
+	for (int i = 0; i < ls->n_shared; i++)
+		if (p == ls->shared_t[i])
+			ls->shared_t[i] = NULL;
+	lua_settop(L, 3);
+	lua_rawset(L, 1);
 	return 0;
 }
 
@@ -1166,6 +1184,8 @@ static void shared_make(lua_State *L, struct xg_lstate *ls, int i)
 	lua_pushstring(L, "verdict"); /* interned: anchored by ls, so no allocation */
 	lua_pushstring(L, xg_verdict_name(ls->shared_kind[i]));
 	lua_rawset(L, -3);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->shared_mt_ref);
+	lua_setmetatable(L, -2);
 	lua_pushvalue(L, -1);
 	lua_rawseti(L, LUA_REGISTRYINDEX, ls->shared_ref[i]); /* an existing slot: no allocation */
 	ls->shared_t[i] = lua_topointer(L, -1);
@@ -1177,7 +1197,8 @@ static int c_shared(lua_State *L)
 	struct xg_lstate *ls = get_ls(L);
 	int i = (int)lua_tointeger(L, lua_upvalueindex(2));
 
-	if (shared_intact(L, ls, lua_upvalueindex(1), i)) {
+	/* upvalue 1 is the table shared_t[i] points to, unless a key was added to it */
+	if (ls->shared_t[i] && shared_intact(L, ls, lua_upvalueindex(1), i)) {
 		lua_pushvalue(L, lua_upvalueindex(1));
 		return 1;
 	}
@@ -1198,10 +1219,17 @@ static int c_reusable(lua_State *L)
 		k++;
 	if (k == XG_VERDICT_COUNT || i == XG_SHARED_MAX)
 		return luaL_error(L, "reusable: '%s' is not a verdict, or too many", name);
-	if (!ls->verdict_str) {
+	if (!i) {
+		/* the key stays interned (shared_intact reads it by its C string: no allocation) */
 		lua_pushstring(L, "verdict");
-		ls->verdict_str = lua_tostring(L, -1);
-		luaL_ref(L, LUA_REGISTRYINDEX); /* anchors the string: its address stays */
+		luaL_ref(L, LUA_REGISTRYINDEX);
+		/* protected (__metatable): setmetatable cannot take it off (manual 6.1) */
+		lua_createtable(L, 0, 2);
+		lua_pushcfunction(L, s_shared_newindex);
+		lua_setfield(L, -2, "__newindex");
+		lua_pushboolean(L, 0);
+		lua_setfield(L, -2, "__metatable");
+		ls->shared_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	lua_pushstring(L, name);
 	ls->shared_name[i] = lua_tostring(L, -1);
@@ -1225,11 +1253,7 @@ static int c_is_shared(lua_State *L)
 	int yes = 0;
 
 	for (int i = 0; i < ls->n_shared && !yes; i++)
-		if (p == ls->shared_t[i]) {
-			lua_pushstring(L, "verdict");
-			yes = lua_rawget(L, 1) == LUA_TSTRING &&
-			      lua_tostring(L, -1) == ls->shared_name[i];
-		}
+		yes = p && p == ls->shared_t[i] && shared_intact(L, ls, 1, i);
 	lua_pushboolean(L, yes);
 	return 1;
 }

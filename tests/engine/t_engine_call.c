@@ -7,13 +7,16 @@
  *   xg.external_abort()) are one table per state, handed out again while nothing changed
  *   it; the engine knows such a table by its address when a handler returns it. What a
  *   policy does to one must still count: a field changed, added or removed before it is
- *   returned, or a changed table kept for later; and xg.cache must leave it as it is.
+ *   returned, or a changed table kept for later; and xg.cache must leave it as it is. A key
+ *   added by any way the sandbox has (assignment, table.insert, table.move) takes the table
+ *   out of sharing, and its metatable, which sees those, cannot be taken off.
  */
 #include "engine_test.h"
 
 static const char policy[] =
     "local xg = require 'exitgate'\n"
     "local kept, kept_e\n"
+    "local function nkeys(t) local n = 0 for _ in next, t do n = n + 1 end return n end\n"
     "local t = {\n"
     "  [1] = function() return xg.emulate() end,\n"
     /* a field of the shared table changed, before it is returned */
@@ -46,6 +49,24 @@ static const char policy[] =
     /* a plain table with the same contents is read the ordinary way */
     "  [15] = function() return { verdict = 'resume' } end,\n"
     "  [16] = function() return setmetatable({}, { __index = xg.resume() }) end,\n"
+    /* keys added by the library's table functions, which assign through lua_seti */
+    "  [22] = function() local v = xg.emulate() table.insert(v, 'x') return v end,\n"
+    "  [23] = function() table.move({ 1, 2 }, 1, 2, 1, xg.resume()) return xg.emulate() end,\n"
+    "  [24] = function() local v, r = xg.emulate(), xg.resume()\n"
+    "          return (nkeys(v) == 1 and nkeys(r) == 1) and r or xg.stop 'added to, handed out' "
+    "end,\n"
+    /* removed and put back the same: a fresh one next time, the verdict still right */
+    "  [25] = function() kept = xg.resume() kept.verdict = nil kept.verdict = 'resume' "
+    "return kept end,\n"
+    "  [26] = function() return (not rawequal(kept, xg.resume()) and nkeys(xg.resume()) == 1) "
+    "and xg.resume() or xg.stop 'put back, handed out' end,\n"
+    /* a changed one is no longer shared: xg.cache marks it as it is, with its fields */
+    "  [28] = function() local v = xg.resume() v.note = 'mine' local c = xg.cache(v, 'port')\n"
+    "          return (rawequal(c, v) and c.note == 'mine') and c or xg.stop 'copied' end,\n"
+    /* the metatable that sees the additions cannot be read or taken off */
+    "  [27] = function() local v = xg.resume()\n"
+    "          return (getmetatable(v) == false and not pcall(setmetatable, v, nil)) and v "
+    "or xg.stop 'metatable' end,\n"
     /* the exit object: a kept one shows the current exit, nested ones die with their call */
     "  [20] = function(e) kept_e = e return xg.resume() end,\n"
     "  [21] = function(e) return kept_e.port == 21 and xg.resume() or xg.stop 'stale view' end,\n"
@@ -121,6 +142,33 @@ int main(void)
 	ok(r.fail == XG_FAIL_BAD_VERDICT,
 	   "an empty table whose __index is the shared table is read raw: no verdict (%s)",
 	   xg_fail_name(r.fail));
+	r = io(v, 22);
+	ok(r.verdict == XG_VERDICT_EMULATE && r.fail == XG_FAIL_NONE,
+	   "table.insert into the shared emulate table: still emulate (%s)",
+	   r.reason ? r.reason : "");
+	r = io(v, 23);
+	ok(r.verdict == XG_VERDICT_EMULATE && r.fail == XG_FAIL_NONE,
+	   "table.move into the shared resume table (%s)", r.reason ? r.reason : "");
+	r = io(v, 24);
+	ok(r.verdict == XG_VERDICT_RESUME && r.fail == XG_FAIL_NONE,
+	   "tables with keys added by table.insert and table.move are not handed out again (%s)",
+	   r.reason ? r.reason : "");
+	r = io(v, 25);
+	ok(r.verdict == XG_VERDICT_RESUME && r.fail == XG_FAIL_NONE,
+	   "its verdict removed and put back: a resume");
+	r = io(v, 26);
+	ok(r.verdict == XG_VERDICT_RESUME && r.fail == XG_FAIL_NONE,
+	   "and it is not handed out again (%s)", r.reason ? r.reason : "");
+	r = io(v, 27);
+	ok(r.verdict == XG_VERDICT_RESUME && r.fail == XG_FAIL_NONE,
+	   "getmetatable of a shared table is false, setmetatable cannot change it (%s)",
+	   r.reason ? r.reason : "");
+	r = io(v, 28);
+	ok(r.verdict == XG_VERDICT_RESUME && !r.cached && r.fail == XG_FAIL_NONE,
+	   "xg.cache of a shared table a field was added to marks that table (%s)",
+	   r.reason ? r.reason : "");
+	r = io(v, 28);
+	ok(r.verdict == XG_VERDICT_RESUME && r.cached, "... and the port's next exit is cached");
 	r = io(v, 20);
 	ok(r.verdict == XG_VERDICT_RESUME, "a policy keeps the exit object");
 	r = io(v, 21);

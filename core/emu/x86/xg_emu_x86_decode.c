@@ -794,5 +794,7 @@ int xg_emu_x86_supported(const struct xg_emu_x86_insn *insn)
 {
 	if (insn->op == OP_STUB) /* the host must be able to run it */
 		return xg_emu_x86_stub_host_ok(insn);
+	if (insn->op == OP_GP2) /* likewise a form run as the host's own instruction */
+		return xg_emu_x86_gp2_host_ok(insn);
 	return insn->op != OP_NONE;
 }

@@ -422,6 +422,18 @@ static const struct gp2_opc *entry(const struct xg_emu_x86_insn *in)
 	return &gp2_table[(in->aux & 0xff) % (sizeof(gp2_table) / sizeof(gp2_table[0]))];
 }
 
+/* supported()'s answer for a claimed form: what need_ok() would refuse whatever the guest's
+ * CPUID says (a form run on the host that the host lacks); LZCNT and TZCNT run as BSR and BSF
+ * where the host lacks them, and so are always carried out. */
+int xg_emu_x86_gp2_host_ok(const struct xg_emu_x86_insn *in)
+{
+	const struct gp2_opc *e = entry(in);
+
+	if (e->kind == K_BITCNT && (e->sub == 2 || e->sub == 3))
+		return 1;
+	return !on_host(e) || host_has(e->need);
+}
+
 static unsigned size_index(unsigned size)
 {
 	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;

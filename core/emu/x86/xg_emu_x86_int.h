@@ -401,8 +401,11 @@ unsigned xg_emu_x86_stub_disp8n(const struct xg_emu_x86_insn *in);
 void xg_emu_x86_stub_classify(struct xg_emu_x86_insn *in);
 int xg_emu_x86_stub_host_ok(const struct xg_emu_x86_insn *in);
 extern const struct xg_emu_x86_impl xg_emu_x86_stub_impl;
-/* xg_emu_x86_gp2.c: claims (op = OP_GP2) the decoded instructions it implements */
+/* xg_emu_x86_gp2.c: claims (op = OP_GP2) the decoded instructions it implements; whether
+ * the host can carry out a claimed one (a form run as the host's own instruction needs the
+ * host's feature) */
 void xg_emu_x86_gp2_claim(struct xg_emu_x86_insn *in);
+int xg_emu_x86_gp2_host_ok(const struct xg_emu_x86_insn *in);
 extern const struct xg_emu_x86_impl xg_emu_x86_gp2_impl;
 /* xg_emu_x86_mmx.c: the MMX moves, through gp2's table */
 int xg_emu_x86_mmx_plan(struct xg_emu_x86_ctx *c);

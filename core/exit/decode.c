@@ -506,18 +506,22 @@ int xg_hw_from_name(const char *name, enum xg_hw *out)
 }
 
 /* a == b over the union, in straight-line vector code: the same exit again compares all of
- * it, and libc's memcmp took five cache lines of code per exit for that (issue 15) */
+ * it, and libc's memcmp took five cache lines of code per exit for that (issue 15). 16 bytes
+ * a step (GCC's vector extension: SSE2, every x86-64 has it; NEON on arm64), where 8 bytes a
+ * step took ~150 instructions, and this ~100 (unrolled 4 times: the code stays 3 lines). */
 static int union_equal(const uint8_t *a, const uint8_t *b)
 {
-	uint64_t d = 0;
+	typedef uint64_t v2 __attribute__((vector_size(16)));
+	v2 d = {0, 0};
 
-	for (unsigned i = 0; i < XG_RUN_UNION_SIZE; i += 8) {
-		uint64_t p, q;
-		memcpy(&p, a + i, 8);
-		memcpy(&q, b + i, 8);
+#pragma GCC unroll 4
+	for (unsigned i = 0; i < XG_RUN_UNION_SIZE; i += 16) {
+		v2 p, q;
+		memcpy(&p, a + i, 16);
+		memcpy(&q, b + i, 16);
 		d |= p ^ q;
 	}
-	return d == 0;
+	return (d[0] | d[1]) == 0;
 }
 
 int xg_exit_decode_same(const struct xg_exit *x, const void *run, size_t run_size)

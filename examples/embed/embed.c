@@ -73,20 +73,23 @@ static int mmio_write(void *o, uint64_t gpa, const void *buf, size_t len)
 	return 0;
 }
 
+/* Where guest RAM is in our memory, NULL where it is not: the optional ram_ptr op, with which
+ * the emulator's page walks and RAM reads skip a copy; read_gpa and write_gpa agree with it. */
+static const void *ram_ptr(void *o, uint64_t gpa, size_t len)
+{
+	return gpa < RAM_SIZE && len <= RAM_SIZE - gpa ? ((struct vmm *)o)->ram + gpa : NULL;
+}
+
 static int read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
 {
-	if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-		return -EFAULT; /* RAM only, says the ops contract */
-	memcpy(buf, ((struct vmm *)o)->ram + gpa, len);
-	return 0;
+	const void *p = ram_ptr(o, gpa, len);
+	return p ? (memcpy(buf, p, len), 0) : -EFAULT; /* RAM only, says the ops contract */
 }
 
 static int write_gpa(void *o, uint64_t gpa, const void *buf, size_t len)
 {
-	if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-		return -EFAULT;
-	memcpy(((struct vmm *)o)->ram + gpa, buf, len);
-	return 0;
+	void *p = (void *)ram_ptr(o, gpa, len);
+	return p ? (memcpy(p, buf, len), 0) : -EFAULT;
 }
 
 /* Registers by name: the 18 words of struct kvm_regs, then 6 in a row in kvm_sregs. */
@@ -197,7 +200,7 @@ static const struct xg_vcpu_ops ops = {
 	.get_reg = get_reg, .set_reg = set_reg, .read_gpa = read_gpa, .write_gpa = write_gpa,
 	.inject_exception = inject_exception, .msr_reply = msr_reply, .mmio_read = mmio_read,
 	.mmio_write = mmio_write, .get_x86_regs = get_x86_regs, .set_x86_regs = set_x86_regs,
-	.get_xsave = get_xsave, .set_xsave = set_xsave,
+	.get_xsave = get_xsave, .set_xsave = set_xsave, .ram_ptr = ram_ptr,
 	.flags = XG_OPS_NO_AVX512_STATE, /* KVM_GET_XSAVE drops AVX-512 state on some hosts */
 };
 /* clang-format on */

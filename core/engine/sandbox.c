@@ -1171,6 +1171,12 @@ static int s_shared_newindex(lua_State *L)
 	for (int i = 0; i < ls->n_shared; i++)
 		if (p == ls->shared_t[i])
 			ls->shared_t[i] = NULL;
+	/* the errors lua_rawset would raise, here with the assigning line (luaL_error's
+	 * level 1), as a plain assignment reports them */
+	if (lua_isnil(L, 2))
+		return luaL_error(L, "table index is nil");
+	if (lua_type(L, 2) == LUA_TNUMBER && lua_tonumber(L, 2) != lua_tonumber(L, 2))
+		return luaL_error(L, "table index is NaN");
 	lua_settop(L, 3);
 	lua_rawset(L, 1);
 	return 0;

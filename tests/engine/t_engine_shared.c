@@ -6,7 +6,8 @@
  * the kind's name. What must hold whatever a policy does:
  * (a) a helper never hands out a table holding anything but exactly {verdict = <kind>};
  * (b) the engine reads a returned table as xg_verdict_from_lua would read it by name;
- * (c) no crash, hang or error outside the call.
+ * (c) no crash, hang or error outside the call;
+ * (d) an error an assignment to one raises (a nil or NaN key) names the policy's line.
  * The ways Lua 5.4 changes a table other than by a plain assignment are tried one by one:
  * a proxy whose __newindex is the shared table (an existing key is then set raw on it),
  * load with the table as _ENV, table.remove/sort/concat/unpack/insert/move, clearing it
@@ -464,11 +465,46 @@ static void fuzz(void)
 	}
 }
 
+/* An error a plain assignment raises (a nil or NaN key) names the policy's line, as it does
+ * for any table (and did for these before they had a metatable): raised from __newindex, a
+ * C function, Lua gives it no position (ldebug.c luaG_runerror adds one only in a Lua
+ * function). Lines: the handlers are lines 3, 4 and 5. */
+static const char where_policy[] = "local xg = require 'exitgate'\n"
+				   "local t = {\n"
+				   "  [1] = function() local v = {} v[nil] = 1 end,\n"
+				   "  [2] = function() local v = xg.emulate() v[nil] = 1 end,\n"
+				   "  [3] = function() local v = xg.resume() v[0/0] = 1 end,\n"
+				   "}\n"
+				   "return xg.policy { io = function(e) return t[e.port]() end }\n";
+
+static void where(void)
+{
+	struct xg_error err;
+	struct fake f = {0};
+	struct xg_result r;
+	xg_engine *e = engine_with(where_policy, "    on_error: stop\n", &err);
+	xg_vcpu *v;
+
+	if (!e)
+		bail("engine: %s", err.msg);
+	v = attach(e, &f);
+	r = io(v, 1);
+	like(why(r), "p.lua:3: table index is nil", "a nil key in a plain table: %s", why(r));
+	r = io(v, 2);
+	like(why(r), "p.lua:4: table index is nil", "a nil key in xg.emulate()'s table: %s",
+	     why(r));
+	r = io(v, 3);
+	like(why(r), "p.lua:5: table index is NaN", "a NaN key in xg.resume()'s table: %s", why(r));
+	xg_vcpu_detach(v);
+	xg_engine_free(e);
+}
+
 int main(void)
 {
 	cases();
 	limits();
 	fuzz();
+	where();
 	cleanup_dir();
 	return done_testing();
 }

@@ -45,9 +45,11 @@ ok $? "exitgate.h and exitgate/xg_emu_x86.h are installed"
 lines=$(wc -l <"$EX/embed.c")
 [ "$lines" -lt 300 ]; ok $? "embed.c is under 300 lines ($lines)"
 
-# A sanitized libexitgate pulls in the ASan runtime, which must come first in the program.
+# A sanitized libexitgate pulls in the ASan (or TSan) runtime, which must come first in the
+# program, and the static library's objects call into it.
 san=""
 grep -q '^XG_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null && san="-fsanitize=address,undefined"
+grep -q '^XG_SANITIZE_THREAD:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null && san="-fsanitize=thread"
 warn="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2"
 
 # Shared: the README's one-liner; the library is found at run time through LD_LIBRARY_PATH.

@@ -1981,6 +1981,11 @@ int main(void)
 	struct stats st64 = {0}, st32 = {0}, st16 = {0};
 	int ldt_errno = 0;
 
+#ifdef XG_UNDER_TSAN
+	skip_all("the CPU probe runs instructions natively with the state under test in every "
+		 "register and leaves their faults by siglongjmp from an alternate signal stack, "
+		 "which ThreadSanitizer cannot follow (the program dies with SIGSEGV)");
+#endif
 	cpuid(0, 0, r);
 	if (!(getauxval(AT_HWCAP2) & 2))
 		skip_all("no FSGSBASE for user space (HWCAP2)");

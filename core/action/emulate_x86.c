@@ -186,6 +186,13 @@ static int b_inject(void *o, const struct xg_emu_x86_exception *exc)
 	return b->ops->inject_exception(b->opaque, exc->vector, exc->has_error, exc->error);
 }
 
+/* XCR0 read again through the VMM's get_reg ("xcr0"), where it knows the name */
+static int b_get_xcr0(void *o, uint64_t *xcr0)
+{
+	struct bridge *b = o;
+	return b->ops->get_reg ? b->ops->get_reg(b->opaque, "xcr0", xcr0) : -ENOSYS;
+}
+
 /* Does this instruction need AVX-512 register state beyond XMM/YMM0-15 (SDM Vol. 1 15.2)? */
 static int needs_avx512_state(const struct xg_emu_x86_insn *in)
 {
@@ -231,6 +238,7 @@ static const struct xg_emu_x86_ops bridge_ops = {
     .hook_stages = 1u << XG_EMU_X86_STAGE_DECODE, /* b_hook looks at nothing else */
     .lend_xsave = b_lend_xsave,
     .discard_xsave = b_discard_xsave,
+    .get_xcr0 = b_get_xcr0,
 };
 
 /* The exit's instruction bytes, or a reason there are none. */

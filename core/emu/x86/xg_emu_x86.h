@@ -499,6 +499,13 @@ struct xg_emu_x86_ops {
 	 */
 	int (*lend_xsave)(void *opaque, void **xsave);
 	int (*discard_xsave)(void *opaque);
+	/* Optional: XCR0 read again, asked only when the copy get_regs gave would make a VEX or
+	 * EVEX instruction #UD for a component it lacks (SDM Vol. 1 13.3). A VMM that keeps
+	 * XCR0 rather than reading it every exit (it costs an ioctl on KVM: KVM_GET_XCRS, and
+	 * the guest's XSETBV never exits to user space) gives the current value here, so that
+	 * a guest that enabled AVX or AVX-512 after the copy was made is not refused. 0, or a
+	 * negative errno (the copy then decides). */
+	int (*get_xcr0)(void *opaque, uint64_t *xcr0);
 };
 #define XG_EMU_X86_LENT_EXPLICIT 1 /* lend_xsave: components in their initial state hold it */
 

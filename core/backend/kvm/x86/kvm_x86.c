@@ -1002,9 +1002,15 @@ int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *
 	return xg_kvm_vcpu_ioctl(v, KVM_GET_XCRS, "KVM_GET_XCRS", x, err);
 }
 
+/* The vCPU's copy of XCR0 (the emulator's, through get_x86_regs) follows what is set. */
 int xg_kvm_set_xcrs(struct xg_kvm_vcpu *v, const struct kvm_xcrs *x, struct xg_error *err)
 {
-	return xg_kvm_vcpu_ioctl(v, KVM_SET_XCRS, "KVM_SET_XCRS", (void *)x, err);
+	int rc = xg_kvm_vcpu_ioctl(v, KVM_SET_XCRS, "KVM_SET_XCRS", (void *)x, err);
+
+	for (uint32_t i = 0; !rc && i < x->nr_xcrs && i < KVM_MAX_XCRS; i++)
+		if (x->xcrs[i].xcr == 0)
+			v->xcr0 = x->xcrs[i].value;
+	return rc;
 }
 
 size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v)

@@ -62,7 +62,6 @@
 #define XG_CPU_PROBE_ENTER
 #include "cpu_probe.h"
 
-
 #define PAGE 4096ull
 
 static sigjmp_buf back;
@@ -148,7 +147,6 @@ static int run(const uint8_t *b, unsigned k)
 	return R_RAN;
 }
 
-
 static void gen(uint8_t *b, unsigned mode)
 {
 	static const uint8_t pfx[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66,
@@ -208,9 +206,53 @@ static void gen(uint8_t *b, unsigned mode)
 struct counts {
 	long agree, ud_agree, length, ud_cpu, ud_dec, ud_gp, no_length_ran, no_length_ud, too_long,
 	    cpu_ud;
-	long ud_cpu_tab; /* of ud_cpu: in 0F38, 0F3A, VEX or EVEX (xg_emu_x86_valid.c) */
-	long ud_cpu_leg; /* of ud_cpu: in the one-byte and 0F maps */
+	long ud_cpu_tab;   /* of ud_cpu: in 0F38, 0F3A, VEX or EVEX (xg_emu_x86_valid.c) */
+	long ud_cpu_leg;   /* of ud_cpu: in the one-byte and 0F maps, not by_state() */
+	long ud_cpu_state; /* ... and by_state() */
 };
+
+/*
+ * One-byte and 0F opcodes whose #UD depends on the CPU's state, vendor or features, not on
+ * the encoding, for this user-space probe at CPL 3: the decoder, told neither, decodes them
+ * (their length is defined), and the CPU refuses them. NULL for the rest. Modelled per
+ * vendor where they differ: SYSENTER/SYSEXIT run (or #GP) on Intel in 64-bit mode.
+ */
+static const char *by_state(const struct xg_emu_x86_insn *in)
+{
+	unsigned op = in->opcode;
+	int amd = xg_emu_x86_host_vendor() == XG_EMU_X86_VENDOR_AMD;
+
+	if (in->map == XG_EMU_X86_MAP_1B)
+		return (op == 0xc6 || op == 0xc7) && in->has_modrm && in->mod == 3 &&
+			       (in->reg & 7) == 7
+			   ? "XABORT/XBEGIN without RTM (SDM Vol. 2 XABORT, XBEGIN)"
+			   : NULL;
+	switch (op) {
+	case 0x01:
+		return in->has_modrm && in->mod == 3 ? "0F 01 system forms: VMX outside VMX "
+						       "operation, SVM with EFER.SVME = 0, SGX, "
+						       "RTM, MONITORX ... (SDM Vol. 2 Table A-6; "
+						       "APM Vol. 3)"
+						     : NULL;
+	case 0x34:
+	case 0x35:
+		return amd ? "SYSENTER/SYSEXIT in long mode on AMD (APM Vol. 3 SYSENTER, SYSEXIT)"
+			   : NULL;
+	case 0x37:
+		return "GETSEC with CR4.SMXE = 0 (SDM Vol. 2D GETSEC); no AMD instruction";
+	case 0x78:
+	case 0x79:
+		return "VMREAD/VMWRITE outside VMX operation (SDM Vol. 2B); AMD: SSE4a's EXTRQ/"
+		       "INSERTQ only with 66/F2 (APM Vol. 4)";
+	case 0xaa:
+		return "RSM outside SMM (SDM Vol. 2B RSM)";
+	case 0xc7:
+		return (in->reg & 7) >= 6 ? "0F C7 /6 /7: VMX forms outside VMX operation, RDRAND, "
+					    "RDSEED, RDPID by feature (SDM Vol. 2 Table A-6)"
+					  : NULL;
+	}
+	return NULL;
+}
 
 #define NCLASS 256
 static struct {
@@ -338,8 +380,16 @@ static void run_mode(unsigned mode, long ncases, int verbose)
 				snprintf(key, sizeof(key), "tables: CPU #UD, %s", why);
 				note(key, b, 15);
 			}
-			if (in.enc == XG_EMU_X86_ENC_LEGACY && in.map <= XG_EMU_X86_MAP_0F)
-				ct.ud_cpu_leg++;
+			if (in.enc == XG_EMU_X86_ENC_LEGACY && in.map <= XG_EMU_X86_MAP_0F) {
+				const char *why = by_state(&in);
+				if (why) {
+					ct.ud_cpu_state++;
+					snprintf(key, sizeof(key), "by state: %.37s", why);
+					note(key, b, 15);
+				} else {
+					ct.ud_cpu_leg++;
+				}
+			}
 			key_of(key, sizeof(key), "CPU #UD, decoder decodes:", &in, b);
 			note(key, b, 15);
 			if (verbose) {
@@ -397,15 +447,21 @@ static void run_mode(unsigned mode, long ncases, int verbose)
 	   "%u-bit: CPU #UD the decoder decodes in 0F38/0F3A/VEX/EVEX: at most 1%% of the strings "
 	   "(%ld)",
 	   mode, ct.ud_cpu_tab);
-	/* the one-byte and 0F maps: what is left is #UD by state (RSM outside SMM, GETSEC with
-	 * CR4.SMXE = 0, VMX instructions outside VMX operation, CPL-0-only or CR4-enabled forms
-	 * of 0F 01), by vendor (SSE4a's EXTRQ/INSERTQ, SVM in 0F 01) or by a feature the host
-	 * lacks; 791 of 200,000 in 64-bit mode and 960 in 32-bit mode before the forms no CPU
-	 * defines became #UD, about 300 after */
-	ok(ct.ud_cpu_leg * 400 <= ncases,
-	   "%u-bit: CPU #UD the decoder decodes in the one-byte and 0F maps: at most 0.25%% of "
-	   "the strings (%ld)",
-	   mode, ct.ud_cpu_leg);
+	/* the one-byte and 0F maps: #UD by state (RSM outside SMM, GETSEC with CR4.SMXE = 0,
+	 * VMX instructions outside VMX operation, CPL-0-only or CR4-enabled forms of 0F 01), by
+	 * vendor (SSE4a's EXTRQ/INSERTQ, SVM in 0F 01, SYSENTER in long mode on AMD) or by a
+	 * feature the host lacks (by_state()) is counted apart; 791 of 200,000 in 64-bit mode
+	 * and 960 in 32-bit mode before the forms no CPU defines became #UD, about 300 after,
+	 * and on an AMD EPYC (Zen 5) up to 55 of 20,000 with random seeds (0.25% was the bound
+	 * then: 2 seeds of 10 went over it), all but a few of them by state. The rest must stay
+	 * under 0.1%; what is by state has a bound only against a gross table error. */
+	ok(ct.ud_cpu_leg * 1000 <= ncases,
+	   "%u-bit: CPU #UD the decoder decodes in the one-byte and 0F maps, not by CPU state, "
+	   "vendor or feature: at most 0.1%% of the strings (%ld; %ld more by state)",
+	   mode, ct.ud_cpu_leg, ct.ud_cpu_state);
+	ok(ct.ud_cpu_state * 100 <= ncases,
+	   "%u-bit: ... and those by state, vendor or feature: at most 1%% (%ld)", mode,
+	   ct.ud_cpu_state);
 	ok(ct.no_length_ran == 0, "%u-bit: a length for every string the CPU runs (%ld without)",
 	   mode, ct.no_length_ran);
 }

@@ -225,6 +225,9 @@ int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error
 int xg_kvm_set_sregs(struct xg_kvm_vcpu *v, const struct kvm_sregs *s, struct xg_error *err);
 int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *err);
 int xg_kvm_set_xcrs(struct xg_kvm_vcpu *v, const struct kvm_xcrs *x, struct xg_error *err);
+/* XCR0 by KVM_GET_XCRS: 0, -EIO (the ioctl failed: err says why) or -ENOENT (KVM has none).
+ * It and the two above keep the vCPU's copy (get_x86_regs' xcr0) in step. */
+int xg_kvm_get_xcr0(struct xg_kvm_vcpu *v, uint64_t *val, struct xg_error *err);
 int xg_kvm_get_vcpu_events(struct xg_kvm_vcpu *v, struct kvm_vcpu_events *e, struct xg_error *err);
 int xg_kvm_set_vcpu_events(struct xg_kvm_vcpu *v, const struct kvm_vcpu_events *e,
 			   struct xg_error *err);

@@ -997,20 +997,47 @@ int xg_kvm_set_sregs(struct xg_kvm_vcpu *v, const struct kvm_sregs *s, struct xg
 	return 0;
 }
 
-int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *err)
+/* XCR0's entry in x (api.rst 4.43: entries by XCR number), or NULL */
+static const struct kvm_xcr *xcr0_in(const struct kvm_xcrs *x)
 {
-	return xg_kvm_vcpu_ioctl(v, KVM_GET_XCRS, "KVM_GET_XCRS", x, err);
+	for (uint32_t i = 0; i < x->nr_xcrs && i < KVM_MAX_XCRS; i++)
+		if (x->xcrs[i].xcr == 0)
+			return &x->xcrs[i];
+	return NULL;
 }
 
-/* The vCPU's copy of XCR0 (the emulator's, through get_x86_regs) follows what is set. */
+/* The vCPU's copy of XCR0 (the emulator's, through get_x86_regs) follows what KVM says and
+ * what is set: the guest's XSETBV does not exit, so these ioctls are when it can be known. */
+int xg_kvm_get_xcrs(struct xg_kvm_vcpu *v, struct kvm_xcrs *x, struct xg_error *err)
+{
+	int rc = xg_kvm_vcpu_ioctl(v, KVM_GET_XCRS, "KVM_GET_XCRS", x, err);
+	const struct kvm_xcr *e = rc ? NULL : xcr0_in(x);
+
+	if (e)
+		v->xcr0 = e->value;
+	return rc;
+}
+
 int xg_kvm_set_xcrs(struct xg_kvm_vcpu *v, const struct kvm_xcrs *x, struct xg_error *err)
 {
 	int rc = xg_kvm_vcpu_ioctl(v, KVM_SET_XCRS, "KVM_SET_XCRS", (void *)x, err);
+	const struct kvm_xcr *e = rc ? NULL : xcr0_in(x);
 
-	for (uint32_t i = 0; !rc && i < x->nr_xcrs && i < KVM_MAX_XCRS; i++)
-		if (x->xcrs[i].xcr == 0)
-			v->xcr0 = x->xcrs[i].value;
+	if (e)
+		v->xcr0 = e->value;
 	return rc;
+}
+
+int xg_kvm_get_xcr0(struct xg_kvm_vcpu *v, uint64_t *val, struct xg_error *err)
+{
+	struct kvm_xcrs x;
+
+	if (xg_kvm_get_xcrs(v, &x, err))
+		return -EIO;
+	if (!xcr0_in(&x))
+		return -ENOENT;
+	*val = v->xcr0;
+	return 0;
 }
 
 size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v)

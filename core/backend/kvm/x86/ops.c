@@ -79,19 +79,8 @@ static int o_get_reg(void *o, const char *name, uint64_t *val)
 	struct kvm_sregs s;
 	int rc;
 
-	if (!rn && !strcmp(name, "xcr0")) {
-		/* KVM_GET_XCRS (api.rst 4.43): xcrs[0] is XCR0. The copy get_x86_regs hands
-		 * out is kept up to date with it: the guest's XSETBV does not exit. */
-		struct kvm_xcrs x;
-		if (xg_kvm_get_xcrs(v, &x, &v->err))
-			return -EIO;
-		for (uint32_t i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; i++)
-			if (x.xcrs[i].xcr == 0) {
-				*val = v->xcr0 = x.xcrs[i].value;
-				return 0;
-			}
-		return -ENOENT;
-	}
+	if (!rn && !strcmp(name, "xcr0")) /* it also brings get_x86_regs' copy up to date */
+		return xg_kvm_get_xcr0(v, val, &v->err);
 	if (!rn)
 		return -ENOENT;
 	rc = rn->in_sregs ? sregs(v, &s) : regs(v, &r);

@@ -388,9 +388,9 @@ const char *xg_config_guest_name(const xg_config *cfg, size_t i);
  *    uses "rip" (skip) and "cr2" (set before injecting #PF) on x86, "pc" on arm64; a
  *    policy may read any name through vcpu:reg(name) / e.regs.name. The bundled backend
  *    knows rax rbx rcx rdx rsi rdi rsp rbp r8-r15 rip rflags cr0 cr2 cr3 cr4 cr8 efer
- *    apic_base and, to read, xcr0 (x86), x0-x30 lr sp (the one PSTATE selects) sp_el0 sp_el1 pc pstate
- *    elr_el1 spsr_el1 sctlr_el1 tcr_el1 ttbr0_el1 ttbr1_el1 vbar_el1 esr_el1 far_el1
- *    mair_el1 cpacr_el1 fpsr fpcr (arm64); an unknown name is -ENOENT, which the policy
+ *    apic_base and, to read, xcr0 (x86), x0-x30 lr sp (the one PSTATE selects) sp_el0
+ *    sp_el1 pc pstate elr_el1 spsr_el1 sctlr_el1 tcr_el1 ttbr0_el1 ttbr1_el1 vbar_el1
+ *    esr_el1 far_el1 mair_el1 cpacr_el1 fpsr fpcr (arm64); an unknown name is -ENOENT, which the policy
  *    sees as an error. x86: exitgate's emulator asks for "xcr0" before it refuses a VEX or
  *    EVEX instruction for a component the XCR0 of get_x86_regs lacks, so a VMM that keeps
  *    a copy of XCR0 (the guest's XSETBV does not exit) should answer it with the current

@@ -1176,12 +1176,13 @@ static int device(struct xg_emu_x86_ctx *c)
 			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	} else {
 		uint64_t need = in->enc == XG_EMU_X86_ENC_EVEX ? 0xe6 : 0x6, now;
+		if (!(cr4 & (1u << 18))) /* CR4.OSXSAVE */
+			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 		/* a copy of XCR0 the VMM kept may predate the guest's XSETBV: asked again
 		 * before a #UD it would decide (ops->get_xcr0) */
-		if ((cr4 & (1u << 18)) && (xcr0 & need) != need && c->ops->get_xcr0 &&
-		    !c->ops->get_xcr0(c->opaque, &now))
+		if ((xcr0 & need) != need && c->ops->get_xcr0 && !c->ops->get_xcr0(c->opaque, &now))
 			c->r.xcr0 = xcr0 = now;
-		if (!(cr4 & (1u << 18)) || (xcr0 & need) != need)
+		if ((xcr0 & need) != need)
 			return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
 	}
 	if (cr0 & 8)

@@ -21,16 +21,10 @@
 static __thread int alloc_counting;
 static __thread uint64_t alloc_count_n, alloc_free_n;
 
-/* A sanitizer owns malloc: gcc says which with __SANITIZE_*__, clang with __has_feature */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define XG_ALLOC_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define XG_ALLOC_SANITIZER 1
-#endif
-#endif
+#include "sanitizer.h"
 
-#if defined(XG_ALLOC_SANITIZER)
+/* A sanitizer owns malloc */
+#if defined(XG_UNDER_ASAN) || defined(XG_UNDER_TSAN)
 /* the sanitizers' (sanitizer/allocator_interface.h, not installed with every gcc) */
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
 					      void (*free_hook)(const volatile void *));

@@ -14,15 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* XG_UNDER_TSAN: built with ThreadSanitizer (-DXG_SANITIZE_THREAD=ON), which gcc says with
- * __SANITIZE_THREAD__ and clang with __has_feature; a test it cannot follow skips with why. */
-#if defined(__SANITIZE_THREAD__)
-#define XG_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define XG_UNDER_TSAN 1
-#endif
-#endif
+/* XG_UNDER_ASAN, XG_UNDER_TSAN: a test a sanitizer cannot follow skips with why */
+#include "sanitizer.h"
 
 void plan(int n);
 int done_testing(void); /* prints the plan if none was given; returns the exit status */

@@ -13,6 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Why a probe cannot run under ThreadSanitizer (tap.h XG_UNDER_TSAN: t_emu_length and
+ * t_emu_random skip with it) */
+#define XG_PROBE_NO_TSAN                                                                           \
+	"the CPU probe runs instructions natively with the state under test in every register "    \
+	"and leaves their faults by siglongjmp from an alternate signal stack, which "             \
+	"ThreadSanitizer cannot follow (the program dies with SIGSEGV)"
+
 /* 0, or -1 when the alternate stack cannot be set. */
 static inline int xg_probe_signals(void (*handler)(int, siginfo_t *, void *))
 {

@@ -491,9 +491,7 @@ int main(void)
 	uint8_t *res;
 
 #ifdef XG_UNDER_TSAN
-	skip_all("the CPU probe runs instructions natively with the state under test in every "
-		 "register and leaves their faults by siglongjmp from an alternate signal stack, "
-		 "which ThreadSanitizer cannot follow (the program dies with SIGSEGV)");
+	skip_all("%s", XG_PROBE_NO_TSAN);
 #endif
 	seed = xg_oracle_seed();
 	if ((e = getenv("XG_CASES")))

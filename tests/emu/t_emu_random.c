@@ -1982,9 +1982,7 @@ int main(void)
 	int ldt_errno = 0;
 
 #ifdef XG_UNDER_TSAN
-	skip_all("the CPU probe runs instructions natively with the state under test in every "
-		 "register and leaves their faults by siglongjmp from an alternate signal stack, "
-		 "which ThreadSanitizer cannot follow (the program dies with SIGSEGV)");
+	skip_all("%s", XG_PROBE_NO_TSAN);
 #endif
 	cpuid(0, 0, r);
 	if (!(getauxval(AT_HWCAP2) & 2))

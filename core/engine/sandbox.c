@@ -1144,21 +1144,28 @@ static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int i)
 	return ok;
 }
 
+/* Which shared kind the value at idx (absolute) is the table of, intact; -1 for none. */
+static int shared_index(struct xg_lstate *ls, lua_State *L, int idx)
+{
+	const void *p = lua_type(L, idx) == LUA_TTABLE ? lua_topointer(L, idx) : NULL;
+
+	for (int i = 0; p && i < ls->n_shared; i++)
+		if (p == ls->shared_t[i])
+			return shared_intact(L, ls, idx, i) ? i : -1;
+	return -1;
+}
+
 /* The verdict the handler returned at idx (absolute), when it is one of the shared tables,
  * intact: what xg_verdict_from_lua would read from it, without a lookup by name. */
 static int shared_verdict(struct xg_lstate *ls, lua_State *L, int idx, struct xg_verdict *out)
 {
-	const void *p = lua_type(L, idx) == LUA_TTABLE ? lua_topointer(L, idx) : NULL;
+	int i = shared_index(ls, L, idx);
 
-	for (int i = 0; i < ls->n_shared; i++)
-		if (p && p == ls->shared_t[i]) {
-			if (!shared_intact(L, ls, idx, i))
-				return 0;
-			memset(out, 0, sizeof(*out));
-			out->kind = ls->shared_kind[i];
-			return 1;
-		}
-	return 0;
+	if (i < 0)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->kind = ls->shared_kind[i];
+	return 1;
 }
 
 /* __newindex of the shared tables (t, k, v): a key added to one takes it out of sharing (the
@@ -1250,17 +1257,11 @@ static int c_reusable(lua_State *L)
 	return 1;
 }
 
-/* C.is_shared(v) for xg.cache: whether the table v is the one its kind's helper hands out
- * (xg.cache copies it rather than mark it). */
+/* C.is_shared(v) for xg.cache: whether the table v is the one its kind's helper hands out,
+ * intact (xg.cache copies it rather than mark it). */
 static int c_is_shared(lua_State *L)
 {
-	struct xg_lstate *ls = get_ls(L);
-	const void *p = lua_type(L, 1) == LUA_TTABLE ? lua_topointer(L, 1) : NULL;
-	int yes = 0;
-
-	for (int i = 0; i < ls->n_shared && !yes; i++)
-		yes = p && p == ls->shared_t[i] && shared_intact(L, ls, 1, i);
-	lua_pushboolean(L, yes);
+	lua_pushboolean(L, shared_index(get_ls(L), L, 1) >= 0);
 	return 1;
 }
 

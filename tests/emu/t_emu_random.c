@@ -696,6 +696,7 @@ static void rnd_xsave(uint8_t *xs)
 {
 	uint16_t fcw = 0x37f, fsw = (uint16_t)(rn(8) << 11);
 	uint32_t mxcsr = 0x1f80 | (rn(4) << 13);
+	uint64_t bv;
 
 	memset(xs, 0, XG_EMU_X86_XSAVE_SIZE);
 	if (!rn(8))
@@ -745,7 +746,15 @@ static void rnd_xsave(uint8_t *xs)
 			uint64_t v = rnd();
 			memcpy(xs + o, &v, 8);
 		}
-	memcpy(xs + XG_EMU_X86_XS_XSTATE_BV, &M.rfbm, 8);
+	/* now and then AVX or an AVX-512 component in its initial state, its XSTATE_BV bit
+	 * clear and its bytes left stale, as XSAVEOPT leaves them: the emulator reads it as
+	 * zeros, and the image it writes back has the bit set exactly where it left the
+	 * component non-zero (normalize() zeros what a clear bit says is initial, and the CPU
+	 * started from the same state by XRSTOR) */
+	bv = M.rfbm;
+	if (!rn(4))
+		bv &= ~(rnd() & 0xe4);
+	memcpy(xs + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
 }
 
 /* Components not in use read as their initial state (SDM Vol. 1 13.6). */

@@ -116,6 +116,7 @@ static void finish(struct xg_emu_x86_ctx *c, const struct shape *s, unsigned upt
 		k = upto >= s->n ? 0 : k & ~((1ull << upto) - 1);
 		memcpy(c->xs + XG_EMU_X86_XS_OPMASK + 8 * in->aaa, &k, 8);
 		c->xs_dirty = 1;
+		c->xs_wide = 1; /* the opmask component written (settle_xstate_bv) */
 	} else {
 		xg_emu_x86_vec_get(c, in->vvvv, m);
 		if (all) {

@@ -266,6 +266,14 @@ struct xg_emu_x86_ctx {
 	/* xs is the VMM's lent image (ops->lend_xsave); xs_synced: it was written to the vCPU
 	 * (set_xsave) and not changed since */
 	int xs_lent, xs_synced;
+	/* the XSTATE_BV bits load_xsave set for components the vCPU had in their initial
+	 * state (made explicit to be read and written as any other) */
+	uint64_t xs_added;
+	/* which vector registers vec_set wrote (bit i: XMM/YMM/ZMM i), and whether anything
+	 * else wrote the AVX or AVX-512 components (a host-run instruction, a gather's mask):
+	 * what settle_xstate_bv reads to tell whether an added component is still initial */
+	uint32_t xs_vregs;
+	int xs_wide;
 	uint32_t hook_mask; /* bit (1u << stage): ops->hook is called there */
 	unsigned align;	    /* alignment the memory operand needs (0: none) */
 	uint64_t align_ea;  /* the operand's offset, for that check */

@@ -1143,6 +1143,7 @@ static int exec_stub(struct xg_emu_x86_ctx *c)
 	gmx |= set;
 	memcpy(c->xs + XG_EMU_X86_XS_MXCSR, &gmx, 4);
 	c->xs_dirty = 1;
+	c->xs_wide = 1; /* whole components copied back (settle_xstate_bv) */
 	if (k->fl & C_GDST)
 		xg_emu_x86_gpr_set(c, in->reg, in->w && in->mode == 64 ? 8 : 4, f.rax);
 	if (k->fl & C_STR) {

@@ -318,6 +318,7 @@ static int decode(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 	size_t len;
 	unsigned mode = 64;
 	int real = 0;
+	enum xg_emu_x86_vendor vendor = XG_EMU_X86_VENDOR_HOST;
 	char reason[96] = "not handled";
 	enum xg_emu_x86_status st;
 
@@ -331,8 +332,9 @@ static int decode(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 		const struct xg_emu_x86_segment *cs = &r.seg[XG_EMU_X86_CS];
 		real = !(r.cr0 & 1) || (r.rflags & (1u << 17));
 		mode = (cs->l && (r.efer & (1u << 10))) ? 64 : cs->db ? 32 : 16;
+		vendor = (enum xg_emu_x86_vendor)r.vendor; /* what the emulator will decode for */
 	}
-	st = xg_emu_x86_decode(bytes, len, mode, real, in, &exc, reason);
+	st = xg_emu_x86_decode_vendor(bytes, len, mode, real, vendor, in, &exc, reason);
 	if (st != XG_EMU_X86_OK) {
 		snprintf(why, n, "%s", reason);
 		if (st == XG_EMU_X86_EXCEPTION)

@@ -589,16 +589,6 @@ static void one(long idx, int verbose, struct stats *st, uint64_t seed)
 		note_class(key);
 		return;
 	}
-	/* KVM's emulator takes 0F 0D with a register operand as a NOP, as Intel does; an AMD
-	 * CPU raises #UD (AMD APM Vol. 3 PREFETCHW), which the emulator models on an AMD host:
-	 * KVM cannot judge that form there; the CPU does in t_emu_random */
-	if (kvm_judges && c.in.name && !strcmp(c.in.name, "prefetchw") && c.in.mod == 3 &&
-	    res.status == XG_EMU_X86_EXCEPTION && res.exc.vector == XG_EMU_X86_UD) {
-		st->judge_gave_up++;
-		note_class("judge gave up: prefetchw with a register (KVM runs it as a NOP, AMD "
-			   "raises #UD)");
-		return;
-	}
 	ex = run_guest(&c, &kr, &kf);
 	/* Under load (the other core busy) kvm_pvm has been seen to hand back XMM0-7 all zero
 	 * after KVM_SET_FPU and a KVM_RUN that emulated an instruction touching no vector

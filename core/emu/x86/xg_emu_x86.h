@@ -189,9 +189,13 @@ struct xg_emu_x86_segment {
  *            elements before it, active or not; everything else, above the vector length
  *            too, is left as it was (seen on an AMD EPYC (Zen 5)). EVEX gathers: the same
  *            on both (the opmask bits of the completed elements cleared).
- *   PREFETCHW (0F 0D /1) with a register operand (ModRM.mod = 3):
- *     Intel  a NOP (seen on the Xeon);
- *     AMD    #UD (AMD APM Vol. 3 PREFETCHW; seen on an AMD EPYC (Zen 5)).
+ *   The PREFETCH group (0F 0D /0-/7: PREFETCH, PREFETCHW, aliases) with a register operand
+ *   (ModRM.mod = 3):
+ *     Intel  a NOP (seen on the Xeon for /1; QEMU TCG raises #UD for it on every vendor,
+ *            as its M operand takes no register; KVM's emulator runs it as a NOP);
+ *     AMD    #UD with every ModRM.reg and prefix (AMD APM Vol. 3 PREFETCH/PREFETCHW; seen
+ *            on an AMD EPYC (Zen 5) in 64-bit and compatibility mode, with none, 66, F2,
+ *            F3 and REX). The decoder raises it (xg_emu_x86_decode_vendor).
  *   MOVSXD (63 /r) with a 16-bit operand size (66h, no REX.W; 64-bit mode only):
  *     Intel  reads r/m16 (SDM Vol. 2 MOVSXD r16, r/m16);
  *     AMD    reads r/m32, as with every operand size (AMD APM Vol. 3 MOVSXD: reg/mem32),
@@ -441,6 +445,13 @@ static inline unsigned xg_emu_x86_code_bits(const struct xg_emu_x86_regs *r)
 enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigned mode, int real,
 					 struct xg_emu_x86_insn *insn,
 					 struct xg_emu_x86_exception *exc, char *reason);
+/* The same for a guest of `vendor`'s CPU where the vendors decode a form differently (0F 0D
+ * with a register operand: the vendor list above); xg_emu_x86_decode is it with
+ * XG_EMU_X86_VENDOR_HOST, and the emulator calls it with xg_emu_x86_regs.vendor. */
+enum xg_emu_x86_status xg_emu_x86_decode_vendor(const uint8_t *bytes, size_t n, unsigned mode,
+						int real, enum xg_emu_x86_vendor vendor,
+						struct xg_emu_x86_insn *insn,
+						struct xg_emu_x86_exception *exc, char *reason);
 
 /*
  * What the emulator may do to the vCPU and its memory. Callbacks return 0 on success and a

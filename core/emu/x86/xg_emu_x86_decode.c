@@ -66,6 +66,7 @@ static const uint8_t form_checked[2][256] = {
 	   [0x01] = 1,
 	   [0x05] = 1,
 	   [0x07] = 1,
+	   [0x0d] = 1,
 	   [0x0e] = 1,
 	   [0x0f] = 1,
 	   [0x20] = 1,
@@ -81,7 +82,7 @@ static const uint8_t grp15_reg[4] = {0xe0, 0x40, 0x7f, 0x40};
 static const uint8_t grp9_mem[4] = {0xfa, 0x42, 0x42, 0x02};
 static const uint8_t grp9_reg[4] = {0xc0, 0xc0, 0xc0, 0x00};
 
-static int form_ud(const struct xg_emu_x86_insn *in, unsigned mode)
+static int form_ud(const struct xg_emu_x86_insn *in, unsigned mode, enum xg_emu_x86_vendor vendor)
 {
 	unsigned r = (in->modrm >> 3) & 7, reg3 = 1u << r, m3 = in->mod == 3;
 
@@ -108,6 +109,15 @@ static int form_ud(const struct xg_emu_x86_insn *in, unsigned mode)
 		    * in xg_emu_x86.h) */
 	case 0x07:
 		return mode != 64 && xg_emu_x86_host_vendor() == XG_EMU_X86_VENDOR_INTEL;
+	case 0x0d: /* the PREFETCH group (/0 PREFETCH, /1 PREFETCHW, the rest their aliases)
+		    * takes a memory operand only on AMD: mod = 3 is #UD with every ModRM.reg
+		    * and prefix (AMD APM Vol. 3 PREFETCH/PREFETCHW: "the operand was a
+		    * register"; seen on an AMD EPYC (Zen 5)); Intel runs it as a NOP (the
+		    * vendor list in xg_emu_x86.h). The caller's vendor; any value but INTEL
+		    * and AMD is the host's, as for the emulator (xg_emu_x86_begin). */
+		if (vendor != XG_EMU_X86_VENDOR_INTEL && vendor != XG_EMU_X86_VENDOR_AMD)
+			vendor = xg_emu_x86_host_vendor();
+		return m3 && vendor != XG_EMU_X86_VENDOR_INTEL;
 	case 0x0e: /* femms and 3DNow!: AMD before Zen only, #UD on Intel and on Zen */
 	case 0x0f:
 		return 1;
@@ -307,6 +317,15 @@ static int form_exists(const struct xg_emu_x86_insn *in)
 enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigned mode, int real,
 					 struct xg_emu_x86_insn *in,
 					 struct xg_emu_x86_exception *exc, char *reason)
+{
+	return xg_emu_x86_decode_vendor(bytes, n, mode, real, XG_EMU_X86_VENDOR_HOST, in, exc,
+					reason);
+}
+
+enum xg_emu_x86_status xg_emu_x86_decode_vendor(const uint8_t *bytes, size_t n, unsigned mode,
+						int real, enum xg_emu_x86_vendor vendor,
+						struct xg_emu_x86_insn *in,
+						struct xg_emu_x86_exception *exc, char *reason)
 {
 	struct xg_emu_x86_exception dummy;
 	struct cursor c = {bytes, n > 15 ? 15 : (unsigned)n, 0};
@@ -643,7 +662,8 @@ enum xg_emu_x86_status xg_emu_x86_decode(const uint8_t *bytes, size_t n, unsigne
 		 * every mode, so 32 bits in 16-bit mode too (SDM Vol. 2 MOVNTI) */
 		if (e->op == OP_MOVNTI && in->opsize == 2)
 			in->opsize = 4;
-		if (in->map <= XG_EMU_X86_MAP_0F && form_checked[in->map][b] && form_ud(in, mode))
+		if (in->map <= XG_EMU_X86_MAP_0F && form_checked[in->map][b] &&
+		    form_ud(in, mode, vendor))
 			FAIL_UD();
 	} else {
 		const struct xg_emu_x86_opc *p = NULL;

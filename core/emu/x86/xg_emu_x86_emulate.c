@@ -1156,7 +1156,8 @@ static int fetch_decode(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n
 
 	/* the bytes the VMM gave are mostly the whole instruction: decoded where they are,
 	 * copied only when more must be fetched (with none, the decoder still zeroes insn) */
-	rc = xg_emu_x86_decode(bytes, have, c->mode, c->real, c->in, &c->res->exc, c->res->reason);
+	rc = xg_emu_x86_decode_vendor(bytes, have, c->mode, c->real, c->vendor, c->in, &c->res->exc,
+				      c->res->reason);
 	if (rc == XG_EMU_X86_TRUNCATED && have)
 		memcpy(buf, bytes, have);
 	while (rc == XG_EMU_X86_TRUNCATED) {
@@ -1180,8 +1181,8 @@ static int fetch_decode(struct xg_emu_x86_ctx *c, const uint8_t *bytes, size_t n
 		if (rc < 0)
 			return host_error(c, "read the instruction (fetch)", rc);
 		have += len;
-		rc = xg_emu_x86_decode(buf, have, c->mode, c->real, c->in, &c->res->exc,
-				       c->res->reason);
+		rc = xg_emu_x86_decode_vendor(buf, have, c->mode, c->real, c->vendor, c->in,
+					      &c->res->exc, c->res->reason);
 	}
 	if (rc == XG_EMU_X86_NOT_HANDLED) {
 		char tmp[96];

@@ -457,13 +457,10 @@ static int gp2_plan(struct xg_emu_x86_ctx *c)
 		return xg_emu_x86_gather_plan(c);
 	if (e->kind == K_FXSAVE)
 		return xg_emu_x86_fxsave_plan(c);
-	/* AMD's PREFETCH/PREFETCHW (0F 0D) with a register operand is #UD (AMD APM Vol. 3
-	 * PREFETCHW: "the operand was a register"; seen on an AMD EPYC (Zen 5)); Intel's is a
-	 * NOP (seen on the Xeon). Its CPUID condition (80000001H ECX[8] 3DNowPrefetch, or EDX
-	 * bit 29 or 31) holds on every AMD64 CPU: EDX[29] is long mode. */
-	if (e->kind == K_HINT && !in->has_mem && in->opcode == 0x0d &&
-	    c->vendor != XG_EMU_X86_VENDOR_INTEL)
-		return xg_emu_x86_exc(c, XG_EMU_X86_UD, 0, 0);
+	/* PREFETCHW (0F 0D) with a register operand gets here only for an Intel guest, where it
+	 * is a NOP: for AMD the decoder has raised #UD (form_ud()). Its CPUID condition
+	 * (80000001H ECX[8] 3DNowPrefetch, or EDX bit 29 or 31) holds on every AMD64 CPU:
+	 * EDX[29] is long mode. */
 	if (e->kind == K_HINT)
 		return 0; /* no access, no fault (SDM Vol. 2 PREFETCHh, CLDEMOTE, NOP) */
 	if ((e->kind == K_MOVDIR || e->kind == K_LINE) && !in->has_mem)

@@ -272,6 +272,7 @@ static void note(const char *key, const uint8_t *b, unsigned n)
 		if (ncls == NCLASS)
 			return;
 		snprintf(cls[i].key, sizeof(cls[i].key), "%s", key);
+		cls[i].n = 0; /* a slot the other mode's run used */
 		for (unsigned j = 0, k = 0; j < n && k + 4 < sizeof(cls[i].eg); j++)
 			k +=
 			    (unsigned)snprintf(cls[i].eg + k, sizeof(cls[i].eg) - k, "%02x ", b[j]);

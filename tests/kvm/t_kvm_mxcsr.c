@@ -15,9 +15,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "exitgate.h"
-#include "backend/kvm/xg_kvm.h"
-#include "xg_emu_x86.h"
+#include "kvm_emulate.h"
 
 #define XS_MXCSR 24 /* MXCSR in the legacy area (SDM Vol. 1 Table 10-2) */
 
@@ -60,39 +58,15 @@ static uint32_t u32_at(const uint8_t *xs, size_t off)
 	return v;
 }
 
-/* Run to the next exit and emulate it through the backend's ops; *bv: XSTATE_BV at the exit. */
-static int emulate_next(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops, uint8_t *xs, size_t size,
-			uint64_t *bv, char *why, size_t n)
-{
-	size_t run_size;
-	struct kvm_run *run = xg_kvm_vcpu_run_area(v, &run_size);
-	struct xg_emu_x86_result res;
-	struct xg_error err;
-	struct xg_exit x;
-	int r = xg_kvm_vcpu_run(v);
-
-	if (r || run->exit_reason != KVM_EXIT_INTERNAL_ERROR) {
-		snprintf(why, n, "KVM_RUN %d, exit %u: not the emulation failure", r,
-			 run->exit_reason);
-		return -1;
-	}
-	if (xg_exit_decode(&x, run, run_size, NULL, &err) || xg_kvm_get_xsave(v, xs, size, &err)) {
-		snprintf(why, n, "%.200s", err.msg);
-		return -1;
-	}
-	*bv = u64_at(xs, XG_EMU_X86_XS_XSTATE_BV);
-	return xg_emulate_x86(ops, v, &x, NULL, &res, why, n);
-}
-
 int main(void)
 {
 	struct xg_error err = {{0}};
 	struct xg_kvm_vm *vm;
 	struct xg_kvm_vcpu *v;
 	struct xg_vcpu_ops ops;
+	struct xg_emu_x86_result res;
 	uint8_t *xs;
 	size_t size;
-	uint64_t bv = 0;
 	char why[256];
 
 	if (xg_kvm_probe(why, sizeof(why)))
@@ -119,11 +93,11 @@ int main(void)
 
 	/* comiss of a signalling NaN against XMM0 (zero): MXCSR.IE set, no register written */
 	dev_word = 0x7fa00000;
-	if (!ok(!emulate_next(v, &ops, xs, size, &bv, why, sizeof(why)),
+	if (!ok(!xg_test_emulate_next(v, &ops, xs, size, &res, why, sizeof(why)),
 		"comiss of an SNaN is emulated"))
 		diag("%s", why);
-	diag("XSTATE_BV at the exit %#llx, MXCSR %#x", (unsigned long long)bv,
-	     u32_at(xs, XS_MXCSR));
+	diag("XSTATE_BV at the exit %#llx, MXCSR %#x",
+	     (unsigned long long)u64_at(xs, XG_EMU_X86_XS_XSTATE_BV), u32_at(xs, XS_MXCSR));
 	if (xg_kvm_get_xsave(v, xs, size, &err))
 		bail("KVM_GET_XSAVE: %s", err.msg);
 	is_hex(u32_at(xs, XS_MXCSR), 0x1f81,

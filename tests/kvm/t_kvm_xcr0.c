@@ -14,9 +14,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "exitgate.h"
-#include "backend/kvm/xg_kvm.h"
-#include "xg_emu_x86.h"
+#include "kvm_emulate.h"
 
 /* At XG_KVM_LOAD_ADDR, 64-bit (bytes from `gcc -c` and `objdump -d`) */
 static const uint8_t guest_a[] = {
@@ -87,28 +85,6 @@ static int guest_new(struct guest *g, const uint8_t *code, size_t n, uint64_t *m
 	return 0;
 }
 
-/* Run to the emulation failure and emulate it; the result in *res. */
-static int run_emulate(struct guest *g, struct xg_emu_x86_result *res, char *why, size_t n)
-{
-	size_t run_size;
-	struct kvm_run *run = xg_kvm_vcpu_run_area(g->v, &run_size);
-	struct xg_error err;
-	struct xg_exit x;
-	int r = xg_kvm_vcpu_run(g->v);
-
-	memset(res, 0, sizeof(*res));
-	if (r || run->exit_reason != KVM_EXIT_INTERNAL_ERROR) {
-		snprintf(why, n, "KVM_RUN %d, exit %u: not the emulation failure", r,
-			 run->exit_reason);
-		return -1;
-	}
-	if (xg_exit_decode(&x, run, run_size, NULL, &err)) {
-		snprintf(why, n, "%.200s", err.msg);
-		return -1;
-	}
-	return xg_emulate_x86(&g->ops, g->v, &x, NULL, res, why, n);
-}
-
 int main(void)
 {
 	struct xg_emu_x86_result res;
@@ -133,7 +109,7 @@ int main(void)
 	plan(7);
 
 	/* A: the copy and the guest agree that AVX is off */
-	run = run_emulate(&a, &res, why, sizeof(why));
+	run = xg_test_emulate_next(a.v, &a.ops, NULL, 0, &res, why, sizeof(why));
 	ok(!run && res.status == XG_EMU_X86_EXCEPTION && res.exc.vector == XG_EMU_X86_UD,
 	   "XCR0 without AVX: vmovdqu from the device is #UD (status %s, vector %u%s%s)",
 	   xg_emu_x86_status_name(res.status), res.exc.vector, run ? ": " : "", run ? why : "");
@@ -142,7 +118,7 @@ int main(void)
 	/* B: the guest enables AVX itself; the backend's copy still says x87|SSE */
 	if (guest_new(&b, guest_b, sizeof(guest_b), &made, why, sizeof(why)))
 		bail("the second guest: %s", why);
-	run = run_emulate(&b, &res, why, sizeof(why));
+	run = xg_test_emulate_next(b.v, &b.ops, NULL, 0, &res, why, sizeof(why));
 	ok(!run && res.status == XG_EMU_X86_OK,
 	   "after the guest's own XSETBV to x87|SSE|AVX the same vmovdqu is emulated (status "
 	   "%s, vector %u%s%s)",

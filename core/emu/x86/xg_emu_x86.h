@@ -319,6 +319,37 @@ extern struct xg_emu_x86_xs_layout {
 #define XG_EMU_X86_XS_HI16ZMM (xg_emu_x86_xs_layout.hi16zmm) /* ZMM(16 + i) at + 64 * i */
 /* the end of the AVX-512 state: what follows (PKRU at 2432 on AMD) is not the emulator's */
 #define XG_EMU_X86_XS_AVX512_END (XG_EMU_X86_XS_HI16ZMM + 1024)
+/* the two vendors' layouts (SDM Vol. 1 13.4.3; AMD's as its EPYCs with AVX-512 say) */
+extern const struct xg_emu_x86_xs_layout xg_emu_x86_xs_intel, xg_emu_x86_xs_amd;
+/* The AVX-512 components' sizes, the same on every CPU (SDM Vol. 1 13.2: CPUID.(EAX=0DH,
+ * ECX=5..7).EAX; 8 opmask registers of 8 bytes, 16 upper halves of 32, 16 ZMM of 64). */
+#define XG_EMU_X86_XS_OPMASK_SIZE  64
+#define XG_EMU_X86_XS_ZMMH_SIZE	   512
+#define XG_EMU_X86_XS_HI16ZMM_SIZE 1024
+
+/*
+ * Images of another host: a record made on an AMD host and read on an Intel one (or the
+ * reverse) holds images with the other vendor's offsets.
+ *
+ * xg_emu_x86_xs_layout_check: 0 when an image of `size` bytes can hold the three components
+ * at l's offsets: each past the legacy region, the XSAVE header and the AVX component (all
+ * at fixed places, SDM Vol. 1 13.4.1-13.4.3; the emulator reads YMM_Hi128 at 576), inside the
+ * image, and no two overlapping; else -1 with what is wrong in why[0..n) ("the opmask
+ * component at 520 overlaps the XSAVE header (512-575)").
+ *
+ * xg_emu_x86_xs_move: the image src (XG_EMU_X86_XSAVE_SIZE bytes, components at `from`'s
+ * offsets) into dst with them at `to`'s. The three components are copied whole from their
+ * old places to their new ones; the rest of the image (legacy region, header with
+ * XSTATE_BV, AVX, what lies outside both layouts' components) is copied unchanged; the bytes
+ * that were a component in `from` and are none in `to` (MPX's place on Intel for an AMD
+ * image, PKRU's on AMD for an Intel one) are zero: nothing of the other host says what was
+ * there. dst and src must not overlap; both layouts must pass the check (else dst is src's
+ * copy unchanged and -1 is returned).
+ */
+int xg_emu_x86_xs_layout_check(const struct xg_emu_x86_xs_layout *l, unsigned size, char *why,
+			       size_t n);
+int xg_emu_x86_xs_move(void *dst, const void *src, const struct xg_emu_x86_xs_layout *from,
+		       const struct xg_emu_x86_xs_layout *to);
 
 /* The largest access ops->read/write are given (a device access, exitgate.h's mmio_read/
  * mmio_write, is at most this): longer operands (FXSAVE/FXRSTOR) come in pieces. */

@@ -413,6 +413,13 @@ struct xg_recorder *xg_rec_open(const char *path, uint64_t max_bytes, const char
 	put_str(&b, XG_VERSION);
 	put_str(&b, host);
 	put_str(&b, abs);
+	/* the layout the get_xsave/set_xsave blobs are in: this host's, which the VMM's
+	 * KVM_GET_XSAVE uses and the emulator assumes (xg_emu_x86.h); a replay on a host of the
+	 * other vendor moves the components (trace.h) */
+	put_n(&b, XG_EMU_X86_XSAVE_SIZE, 4);
+	put_n(&b, XG_EMU_X86_XS_OPMASK, 4);
+	put_n(&b, XG_EMU_X86_XS_ZMMH, 4);
+	put_n(&b, XG_EMU_X86_XS_HI16ZMM, 4);
 	if (b.oom || fwrite(XG_TRACE_MAGIC, 8, 1, r->f) != 1) {
 		snprintf(err->msg, sizeof(err->msg), "cannot write the record %s: %s", path,
 			 b.oom ? "out of memory" : strerror(errno));

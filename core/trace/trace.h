@@ -9,7 +9,17 @@
  *   HEAD(1) = u32 version (XG_TRACE_VERSION), u8 arch (enum xg_arch), u8 hw (enum xg_hw),
  *             u16 0, u32 pid, u64 start (UTC ns since 1970),
  *             str exitgate version, str host (uname: sysname release machine),
- *             str config (the absolute path of the run's configuration)
+ *             str config (the absolute path of the run's configuration),
+ *             u32 xsave_size, u32 opmask, u32 zmm_hi256, u32 hi16_zmm     (version 3 on)
+ *             xsave_size: the bytes of every get_xsave/set_xsave blob (XG_EMU_X86_XSAVE_SIZE;
+ *             another size is refused); opmask, zmm_hi256, hi16_zmm: where the recording
+ *             host's standard-format XSAVE image holds the AVX-512 components (its CPUID
+ *             leaf 0DH, sub-leaves 5-7, SDM Vol. 1 13.4.3: AMD 832, 896, 1408; Intel 1088,
+ *             1152, 1664; Intel's where the host has no AVX-512). The blobs are in that
+ *             layout; replay moves them into its own host's (xg_emu_x86_xs_move). Offsets
+ *             that overlap the legacy region, the header or AVX (0-831), run past the image
+ *             or overlap each other are refused. Version 2 has none of the four: its layout
+ *             is unknown, and replay takes it to be its own host's.
  *   EXIT(2) = u64 seq (0, 1, ... over the whole run), u64 t (ns since start, monotonic),
  *             u32 vcpu index, str guest, i32 kvm_run errno,
  *             u32 run_len, run[run_len] (struct kvm_run: header and union, as the engine
@@ -41,10 +51,12 @@
 
 #include "exitgate.h"
 
-#define XG_TRACE_MAGIC	 "XGTRACE\n"
+#define XG_TRACE_MAGIC "XGTRACE\n"
 /* 2: the blobs of get_x86_regs/set_x86_regs are struct xg_emu_x86_regs as it is now, its
- * segments in kvm_segment's field order (1 had type, s, dpl, present ...) */
-#define XG_TRACE_VERSION 2
+ * segments in kvm_segment's field order (1 had type, s, dpl, present ...)
+ * 3: HEAD ends with the XSAVE image's size and layout (2 is still read: layout unknown) */
+#define XG_TRACE_VERSION     3
+#define XG_TRACE_VERSION_MIN 2 /* the oldest version read */
 
 enum xg_trc_chunk { XG_TRC_HEAD = 1, XG_TRC_EXIT = 2, XG_TRC_END = 3 };
 
@@ -64,8 +76,8 @@ enum xg_trc_kind {
 	XG_TRC_RESUME,		/* - */
 	XG_TRC_GET_X86_REGS,	/* blob struct xg_emu_x86_regs */
 	XG_TRC_SET_X86_REGS,	/* blob struct xg_emu_x86_regs */
-	XG_TRC_GET_XSAVE,	/* blob XG_EMU_X86_XSAVE_SIZE bytes */
-	XG_TRC_SET_XSAVE,	/* blob */
+	XG_TRC_GET_XSAVE,	/* blob XG_EMU_X86_XSAVE_SIZE bytes, HEAD's layout */
+	XG_TRC_SET_XSAVE,	/* blob (as get_xsave) */
 	XG_TRC_MMIO_READ,	/* a gpa, b len, blob the bytes (rc 0) */
 	XG_TRC_MMIO_WRITE,	/* a gpa, b len, blob the bytes */
 	XG_TRC_GET_ARM64_REGS,	/* blob struct xg_emu_arm64_regs */
@@ -122,6 +134,9 @@ struct xg_trc {
 	uint32_t pid;
 	uint64_t start_ns;
 	char xg_version[64], host[256], config[XG_TRC_MAX_STR + 1];
+	/* version 3: the recording host's image size and AVX-512 offsets (checked); version
+	 * 2: all 0, the layout unknown */
+	uint32_t xsave_size, xs_opmask, xs_zmmh, xs_hi16zmm;
 	size_t nexits;
 	struct xg_trc_exit *exits;
 	uint64_t end_recorded, end_dropped;

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "trace/trace.h"
+#include "xg_emu_x86.h"
 
 static const char *const kind_names[XG_TRC_KIND_COUNT] = {
     [XG_TRC_GET_REG] = "get_reg",
@@ -143,10 +144,10 @@ static void str(struct rd *r, char *out, size_t size, const char *what)
 static void head(struct rd *r, struct xg_trc *t)
 {
 	t->version = (uint32_t)get(r, 4, "the header's version");
-	if (!r->bad && t->version != XG_TRACE_VERSION) {
+	if (!r->bad && (t->version < XG_TRACE_VERSION_MIN || t->version > XG_TRACE_VERSION)) {
 		r->pos -= 4;
-		fail(r, "format version %u; this exitgate reads version %u", t->version,
-		     XG_TRACE_VERSION);
+		fail(r, "format version %u; this exitgate reads versions %u to %u", t->version,
+		     XG_TRACE_VERSION_MIN, XG_TRACE_VERSION);
 		return;
 	}
 	t->arch = (uint8_t)get(r, 1, "the header's arch");
@@ -167,6 +168,26 @@ static void head(struct rd *r, struct xg_trc *t)
 	str(r, t->xg_version, sizeof(t->xg_version), "the exitgate version");
 	str(r, t->host, sizeof(t->host), "the host");
 	str(r, t->config, sizeof(t->config), "the configuration path");
+	if (r->bad || t->version < 3)
+		return;
+	t->xsave_size = (uint32_t)get(r, 4, "the header's XSAVE image size");
+	if (!r->bad && t->xsave_size != XG_EMU_X86_XSAVE_SIZE) {
+		r->pos -= 4;
+		fail(r, "XSAVE images of %u bytes; this exitgate's are %u", t->xsave_size,
+		     XG_EMU_X86_XSAVE_SIZE);
+		return;
+	}
+	t->xs_opmask = (uint32_t)get(r, 4, "the header's XSAVE layout");
+	t->xs_zmmh = (uint32_t)get(r, 4, "the header's XSAVE layout");
+	t->xs_hi16zmm = (uint32_t)get(r, 4, "the header's XSAVE layout");
+	if (!r->bad) {
+		struct xg_emu_x86_xs_layout l = {t->xs_opmask, t->xs_zmmh, t->xs_hi16zmm};
+		char why[160];
+		if (xg_emu_x86_xs_layout_check(&l, t->xsave_size, why, sizeof(why))) {
+			r->pos -= 12;
+			fail(r, "the recording host's XSAVE layout is impossible: %s", why);
+		}
+	}
 }
 
 static void exit_chunk(struct rd *r, struct xg_trc_exit *x)

@@ -8,7 +8,8 @@
  * (a finding) when a promise is broken:
  *   - a refused record has a message "byte N: ..." with N within the file;
  *   - a parsed one holds whole exits: every kvm_run and op blob inside the buffer, counts
- *     within their limits, an end chunk whose count is the number of exits.
+ *     within their limits, an end chunk whose count is the number of exits, and (version
+ *     3) an XSAVE layout that fits the image.
  * AddressSanitizer, UBSan, -rss_limit_mb and -timeout catch the rest. Build: see
  * tests/fuzz/t_fuzz_trace.sh.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "trace/trace.h"
+#include "xg_emu_x86.h"
 
 static void check(int cond, const char *what)
 {
@@ -72,6 +74,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check(t.end_recorded == t.nexits, "the end chunk counts the exits");
+	if (t.version >= 3) {
+		struct xg_emu_x86_xs_layout l = {t.xs_opmask, t.xs_zmmh, t.xs_hi16zmm};
+		check(t.xsave_size == XG_EMU_X86_XSAVE_SIZE &&
+			  !xg_emu_x86_xs_layout_check(&l, t.xsave_size, NULL, 0),
+		      "a header's XSAVE layout fits the image");
+	}
 	for (size_t i = 0; i < t.nexits; i++) {
 		const struct xg_trc_exit *x = &t.exits[i];
 		check(x->run >= t.buf && x->run + x->run_len <= t.buf + t.len, "kvm_run in the buffer");

@@ -8,11 +8,13 @@
 # passed.
 NAME=fuzz_trace
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/fuzz/lib.sh"
-if fuzz_stale "$src/core/trace" "$src/core/config/readfile.c" "$src/tests/fuzz/fuzz_trace.c"; then
+if fuzz_stale "$src/core/trace" "$src/core/config/readfile.c" \
+	"$src/core/emu/x86/xg_emu_x86_layout.c" "$src/core/emu/x86/xg_emu_x86.h" \
+	"$src/tests/fuzz/fuzz_trace.c"; then
 	fuzz_cc
-	fuzz_build -I"$src/core" -I"$src/core/include" \
+	fuzz_build -I"$src/core" -I"$src/core/include" -I"$src/core/emu/x86" \
 		"$src/core/trace/trace_read.c" "$src/core/config/readfile.c" \
-		"$src/tests/fuzz/fuzz_trace.c"
+		"$src/core/emu/x86/xg_emu_x86_layout.c" "$src/tests/fuzz/fuzz_trace.c"
 fi
 corpus=$out/trace-corpus
 rm -rf "$corpus"

@@ -11,6 +11,10 @@
  * output. Writes, injections and pauses succeed and are kept: they are the verdict carried
  * out, compared with the recorded ones together with the verdict, the next step, the
  * failure kind and the reason. Dumps are not written (logged only).
+ *
+ * XSAVE images are the recording host's (trace.h HEAD): each one handed to the emulator is
+ * first moved into this host's layout (xg_emu_x86_xs_move), so that a record of an AMD host
+ * replays on an Intel one and the reverse.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -38,6 +42,8 @@ struct effs {
 
 struct fake {
 	const struct xg_trc_exit *x;
+	/* the layout of the record's XSAVE images */
+	const struct xg_emu_x86_xs_layout *xs;
 	uint8_t *used; /* per op of x */
 	size_t used_cap;
 	struct effs out;
@@ -214,7 +220,8 @@ static int f_translate(void *p, uint64_t gva, uint64_t *gpa)
 	return -ENODATA;
 }
 
-static int blob_get(struct fake *f, unsigned kind, void *out, size_t size)
+/* The recorded answer to a read of a blob of size bytes: its rc, *op the op when 0. */
+static int blob_answer(struct fake *f, unsigned kind, size_t size, const struct xg_trc_op **op)
 {
 	const struct xg_trc_op *o = answer(f, kind, NULL, 0, 0);
 
@@ -222,10 +229,18 @@ static int blob_get(struct fake *f, unsigned kind, void *out, size_t size)
 		missing(f, "%s", xg_trc_kind_name(kind));
 		return -ENODATA;
 	}
-	if (o->rc)
-		return o->rc;
-	memcpy(out, o->blob, size);
-	return 0;
+	*op = o;
+	return o->rc;
+}
+
+static int blob_get(struct fake *f, unsigned kind, void *out, size_t size)
+{
+	const struct xg_trc_op *o;
+	int rc = blob_answer(f, kind, size, &o);
+
+	if (!rc)
+		memcpy(out, o->blob, size);
+	return rc;
 }
 
 static int f_get_x86_regs(void *p, struct xg_emu_x86_regs *r)
@@ -233,9 +248,17 @@ static int f_get_x86_regs(void *p, struct xg_emu_x86_regs *r)
 	return blob_get(p, XG_TRC_GET_X86_REGS, r, sizeof(*r));
 }
 
+/* the recorded image in this host's layout, where the emulator looks (a plain copy when the
+ * layouts are the same) */
 static int f_get_xsave(void *p, void *buf)
 {
-	return blob_get(p, XG_TRC_GET_XSAVE, buf, XG_EMU_X86_XSAVE_SIZE);
+	struct fake *f = p;
+	const struct xg_trc_op *o;
+	int rc = blob_answer(f, XG_TRC_GET_XSAVE, XG_EMU_X86_XSAVE_SIZE, &o);
+
+	if (!rc)
+		xg_emu_x86_xs_move(buf, o->blob, f->xs, &xg_emu_x86_xs_layout);
+	return rc;
 }
 
 static int f_get_arm64_regs(void *p, struct xg_emu_arm64_regs *r)
@@ -491,6 +514,78 @@ static void on_log(void *ud, const char *line)
 	fprintf(stderr, "exitgate replay: policy: %s\n", line);
 }
 
+/* Does an XSAVE image of the record have AVX-512 state in use: XSTATE_BV bit 5 (opmask),
+ * 6 (ZMM_Hi256) or 7 (Hi16_ZMM) set (SDM Vol. 1 13.4.2), and that component not all zero,
+ * its initial state (13.6), where either vendor keeps it? The emulator sets the bits of all
+ * the components XCR0 enables when it writes an image back (0xe7 after an SSE move), so
+ * the bit alone would say so of every record of a guest with AVX-512 enabled. */
+static int uses_avx512(const struct xg_trc *t)
+{
+	const struct xg_emu_x86_xs_layout *both[2] = {&xg_emu_x86_xs_amd, &xg_emu_x86_xs_intel};
+	static const unsigned size[3] = {XG_EMU_X86_XS_OPMASK_SIZE, XG_EMU_X86_XS_ZMMH_SIZE,
+					 XG_EMU_X86_XS_HI16ZMM_SIZE};
+
+	for (size_t i = 0; i < t->nexits; i++)
+		for (uint32_t k = 0; k < t->exits[i].nops; k++) {
+			const struct xg_trc_op *o = &t->exits[i].ops[k];
+			if ((o->kind != XG_TRC_GET_XSAVE && o->kind != XG_TRC_SET_XSAVE) ||
+			    o->blen != XG_EMU_X86_XSAVE_SIZE)
+				continue;
+			for (unsigned c = 0; c < 3; c++) {
+				if (!(o->blob[XG_EMU_X86_XS_XSTATE_BV] & (0x20 << c)))
+					continue;
+				for (unsigned v = 0; v < 2; v++) {
+					unsigned at = c == 0   ? both[v]->opmask
+						      : c == 1 ? both[v]->zmmh
+							       : both[v]->hi16zmm;
+					for (unsigned b = 0; b < size[c]; b++)
+						if (o->blob[at + b])
+							return 1;
+				}
+			}
+		}
+	return 0;
+}
+
+/* The layout the record's images are in (*xs): the HEAD's, or for a version 2 record, which
+ * does not say, this host's - said once when it matters (AVX-512 state in use). -1 when
+ * this host's own layout cannot take them (said). */
+static int record_layout(const char *path, const struct xg_trc *t, struct xg_emu_x86_xs_layout *xs)
+{
+	const struct xg_emu_x86_xs_layout *h = &xg_emu_x86_xs_layout, *amd = &xg_emu_x86_xs_amd,
+					  *intel = &xg_emu_x86_xs_intel;
+	char why[160];
+
+	*xs = *h;
+	if (t->version < 3) {
+		if (uses_avx512(t))
+			fprintf(
+			    stderr,
+			    "exitgate replay: %s: a version %u record does not say where its "
+			    "host kept the AVX-512 registers (opmask, ZMM) in the XSAVE image, "
+			    "and its exits use them: they are read as this host's (opmask at "
+			    "%u, ZMM_Hi256 at %u, Hi16_ZMM at %u). If the record was made on a "
+			    "host of the other CPU vendor (AMD: %u, %u, %u; Intel: %u, %u, %u), "
+			    "those exits see the wrong vector registers and may differ: replay "
+			    "it on a host of the recording vendor, or record it again with this "
+			    "exitgate (version %u records carry the layout)\n",
+			    path, t->version, h->opmask, h->zmmh, h->hi16zmm, amd->opmask,
+			    amd->zmmh, amd->hi16zmm, intel->opmask, intel->zmmh, intel->hi16zmm,
+			    XG_TRACE_VERSION);
+		return 0;
+	}
+	*xs = (struct xg_emu_x86_xs_layout){t->xs_opmask, t->xs_zmmh, t->xs_hi16zmm};
+	if (memcmp(xs, h, sizeof(*xs)) &&
+	    xg_emu_x86_xs_layout_check(h, XG_EMU_X86_XSAVE_SIZE, why, sizeof(why))) {
+		fprintf(stderr,
+			"exitgate replay: %s: the record's XSAVE images cannot be moved into this "
+			"host's layout: %s\n",
+			path, why);
+		return -1;
+	}
+	return 0;
+}
+
 int xg_replay(const struct xg_replay_opts *o, FILE *out)
 {
 	struct xg_trc t;
@@ -500,10 +595,16 @@ int xg_replay(const struct xg_replay_opts *o, FILE *out)
 	struct rvcpu *vs = NULL;
 	size_t nv = 0, differ = 0, nmissing = 0;
 	struct effs rec = {0};
+	struct xg_emu_x86_xs_layout xs;
+	uint8_t img[XG_EMU_X86_XSAVE_SIZE];
 	int status = 2;
 
 	if (xg_trc_load(o->path, &t, &err)) {
 		fprintf(stderr, "exitgate replay: %s\n", err.msg);
+		return 2;
+	}
+	if (record_layout(o->path, &t, &xs)) {
+		xg_trc_free(&t);
 		return 2;
 	}
 	if (o->policy) {
@@ -552,6 +653,7 @@ int xg_replay(const struct xg_replay_opts *o, FILE *out)
 			rv = &vs[nv++];
 			snprintf(rv->guest, sizeof(rv->guest), "%s", x->guest);
 			rv->index = x->vcpu;
+			rv->f.xs = &xs;
 			fake_ops(&ops, (enum xg_arch)t.arch);
 			rv->v = xg_vcpu_attach(e, guest, (int)x->vcpu, &ops, &rv->f, &err);
 			if (!rv->v) {
@@ -577,8 +679,19 @@ int xg_replay(const struct xg_replay_opts *o, FILE *out)
 		clear_effs(&rec);
 		for (uint32_t k = 0; k < x->nops; k++) {
 			const struct xg_trc_op *op = &x->ops[k];
-			if (!(op->flags & XG_TRC_OP_BASE) && xg_trc_kind_is_effect(op->kind))
-				add_eff(&rec, op->kind, op->a, op->b, op->c, op->blob, op->blen);
+			const uint8_t *blob = op->blob;
+			if (op->flags & XG_TRC_OP_BASE || !xg_trc_kind_is_effect(op->kind))
+				continue;
+			/* The images compare in this host's layout: the recorded one is moved
+			 * as the replayed one's source was (f_get_xsave). Not the other way:
+			 * the replayed image lost, in its move, what only the record's layout
+			 * kept outside the components (AMD's PKRU at 2432 is in Intel's
+			 * Hi16_ZMM), and moved back it would differ there. */
+			if (op->kind == XG_TRC_SET_XSAVE && op->blen == sizeof(img)) {
+				xg_emu_x86_xs_move(img, op->blob, &xs, &xg_emu_x86_xs_layout);
+				blob = img;
+			}
+			add_eff(&rec, op->kind, op->a, op->b, op->c, blob, op->blen);
 		}
 		a = (struct side){x->next, x->verdict, x->fail, x->dumped, x->reason, &rec};
 		b = (struct side){

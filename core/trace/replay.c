@@ -516,9 +516,10 @@ static void on_log(void *ud, const char *line)
 
 /* Does an XSAVE image of the record have AVX-512 state in use: XSTATE_BV bit 5 (opmask),
  * 6 (ZMM_Hi256) or 7 (Hi16_ZMM) set (SDM Vol. 1 13.4.2), and that component not all zero,
- * its initial state (13.6), where either vendor keeps it? The emulator sets the bits of all
- * the components XCR0 enables when it writes an image back (0xe7 after an SSE move), so
- * the bit alone would say so of every record of a guest with AVX-512 enabled. */
+ * its initial state (13.6), where either vendor keeps it? Until version 3 the emulator set
+ * the bits of all the components XCR0 enables when it wrote an image back (0xe7 after an SSE
+ * move; now it leaves untouched initial components initial), so in a version 2 record the
+ * bit alone would say so of every record of a guest with AVX-512 enabled. */
 static int uses_avx512(const struct xg_trc *t)
 {
 	const struct xg_emu_x86_xs_layout *both[2] = {&xg_emu_x86_xs_amd, &xg_emu_x86_xs_intel};

@@ -103,8 +103,9 @@ static int form_ud(const struct xg_emu_x86_insn *in, unsigned mode, enum xg_emu_
 	switch (in->opcode) {
 	case 0x01: /* grp7: the memory form /5 is rstorssp (F3) only */
 		return !m3 && r == 5 && in->pfx != 2;
-	case 0x00: /* grp6: /6 is lkgs (F2), /7 nothing */
-		return r == 7 || (r == 6 && in->pfx != 3);
+	case 0x00: /* grp6: /6 is lkgs (F2), in 64-bit mode only (SDM Vol. 2 LKGS), /7
+		    * nothing */
+		return r == 7 || (r == 6 && (in->pfx != 3 || mode != 64));
 	case 0x05: /* syscall, sysret: Intel has them in 64-bit mode only (the vendor list
 		    * in xg_emu_x86.h) */
 	case 0x07:
@@ -128,7 +129,10 @@ static int form_ud(const struct xg_emu_x86_insn *in, unsigned mode, enum xg_emu_
 	case 0x21: /* DR8-15 (DR4/5 depend on CR4.DE) */
 	case 0x23:
 		return in->reg > 7;
-	case 0xae:
+	case 0xae: /* F3 register forms /0-/3 are RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE: in
+		    * 64-bit mode only (SDM Vol. 2 RDFSBASE/RDGSBASE, WRFSBASE/WRGSBASE) */
+		if (m3 && in->pfx == 2 && r < 4 && mode != 64)
+			return 1;
 		return !((m3 ? grp15_reg : grp15_mem)[in->pfx] & reg3);
 	case 0xb8: /* popcnt is F3 0F B8; without F3 it is IA-64's jmpe */
 		return in->pfx != 2;

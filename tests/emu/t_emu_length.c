@@ -246,6 +246,14 @@ static const char *by_state(const struct xg_emu_x86_insn *in)
 		       "INSERTQ only with 66/F2 (APM Vol. 4)";
 	case 0xaa:
 		return "RSM outside SMM (SDM Vol. 2B RSM)";
+	case 0xae:
+		/* F3 0F AE /6 memory: CLRSSBSY, CET shadow stacks with CR4.CET = 0; F2 0F AE /6
+		 * register: UMWAIT, WAITPKG (no AMD CPU has it) */
+		return (in->reg & 7) == 6 &&
+			       ((in->pfx == 2 && in->mod != 3) || (in->pfx == 3 && in->mod == 3))
+			   ? "CLRSSBSY with CR4.CET = 0 (SDM Vol. 2A CLRSSBSY), UMWAIT without "
+			     "WAITPKG (SDM Vol. 2B UMWAIT)"
+			   : NULL;
 	case 0xc7:
 		return (in->reg & 7) >= 6 ? "0F C7 /6 /7: VMX forms outside VMX operation, RDRAND, "
 					    "RDSEED, RDPID by feature (SDM Vol. 2 Table A-6)"

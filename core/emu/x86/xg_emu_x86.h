@@ -296,8 +296,12 @@ struct xg_emu_x86_regs {
  * (its XSAVE's, and KVM_GET_XSAVE's, which uses the host's offsets), so those three offsets
  * are this CPU's, read once when the library is loaded (Intel's where the CPU has no
  * AVX-512: nothing is there then). AVX (576) is the same everywhere. A component whose
- * XSTATE_BV bit is clear is in its initial state; the emulator sets the bit of every
- * component it writes. XG_EMU_X86_XSAVE_SIZE is the largest image the emulator touches.
+ * XSTATE_BV bit is clear is in its initial state. In the image it writes back (set_xsave)
+ * the emulator sets the bit of every component it left out of its initial configuration,
+ * and leaves clear the bit of an AVX, opmask, ZMM_Hi256 or Hi16_ZMM component the vCPU had
+ * initial and the instruction left all zeros (so the vCPU does not carry state it never
+ * used); SSE and x87 it marks in use. XG_EMU_X86_XSAVE_SIZE is the largest image the
+ * emulator touches.
  */
 #define XG_EMU_X86_XSAVE_SIZE	2688
 #define XG_EMU_X86_XS_FCW	0

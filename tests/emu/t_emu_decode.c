@@ -277,6 +277,43 @@ static void gp2_supported(void)
 	}
 }
 
+/* The other forms the vendors decode differently (the vendor list in xg_emu_x86.h), for
+ * the vendor asked, whatever the host: SYSCALL/SYSRET outside 64-bit mode are #UD on Intel
+ * only; a 66h near branch in 64-bit mode is rel32 on Intel (66 ignored) and rel16 on AMD,
+ * REX.W giving rel32 on both. */
+static void vendor_forms(void)
+{
+	static const struct {
+		const char *name;
+		unsigned mode;
+		uint8_t b[8];
+		unsigned n;
+		int intel_len, amd_len; /* 0: #UD */
+	} k[] = {
+	    {"syscall, 32-bit", 32, {0x0f, 0x05}, 2, 0, 2},
+	    {"sysret, 32-bit", 32, {0x0f, 0x07}, 2, 0, 2},
+	    {"syscall, 64-bit", 64, {0x0f, 0x05}, 2, 2, 2},
+	    {"66 call rel, 64-bit", 64, {0x66, 0xe8, 1, 2, 3, 4}, 6, 6, 4},
+	    {"66 jmp rel, 64-bit", 64, {0x66, 0xe9, 1, 2, 3, 4}, 6, 6, 4},
+	    {"66 jz rel, 64-bit", 64, {0x66, 0x0f, 0x84, 1, 2, 3, 4}, 7, 7, 5},
+	    {"66 48 call rel (REX.W), 64-bit", 64, {0x66, 0x48, 0xe8, 1, 2, 3, 4}, 7, 7, 7},
+	};
+
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		for (int amd = 0; amd < 2; amd++) {
+			struct xg_emu_x86_insn in;
+			struct xg_emu_x86_exception exc;
+			int want = amd ? k[i].amd_len : k[i].intel_len;
+			int st = xg_emu_x86_decode_vendor(
+			    k[i].b, k[i].n, k[i].mode, 0,
+			    amd ? XG_EMU_X86_VENDOR_AMD : XG_EMU_X86_VENDOR_INTEL, &in, &exc, NULL);
+			ok(want ? st == OK && in.len == (unsigned)want
+				: st == EXC && exc.vector == XG_EMU_X86_UD,
+			   "%s for %s: %s (status %d, length %u)", k[i].name, amd ? "AMD" : "Intel",
+			   want ? "decoded" : "#UD", st, st == OK ? in.len : 0);
+		}
+}
+
 /* One 0F 0D string for Intel, AMD and (xg_emu_x86_decode) the host's vendor: 1 if right. */
 static int prefetch_one(const uint8_t *b, unsigned len, unsigned mode, int m3)
 {
@@ -408,5 +445,6 @@ int main(void)
 	}
 	gp2_supported();
 	prefetch_group();
+	vendor_forms();
 	return done_testing();
 }

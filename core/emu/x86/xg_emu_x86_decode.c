@@ -109,15 +109,12 @@ static int form_ud(const struct xg_emu_x86_insn *in, unsigned mode, enum xg_emu_
 	case 0x05: /* syscall, sysret: Intel has them in 64-bit mode only (the vendor list
 		    * in xg_emu_x86.h) */
 	case 0x07:
-		return mode != 64 && xg_emu_x86_host_vendor() == XG_EMU_X86_VENDOR_INTEL;
+		return mode != 64 && vendor == XG_EMU_X86_VENDOR_INTEL;
 	case 0x0d: /* the PREFETCH group (/0 PREFETCH, /1 PREFETCHW, the rest their aliases)
 		    * takes a memory operand only on AMD: mod = 3 is #UD with every ModRM.reg
 		    * and prefix (AMD APM Vol. 3 PREFETCH/PREFETCHW: "the operand was a
 		    * register"; seen on an AMD EPYC (Zen 5)); Intel runs it as a NOP (the
-		    * vendor list in xg_emu_x86.h). The caller's vendor; any value but INTEL
-		    * and AMD is the host's, as for the emulator (xg_emu_x86_begin). */
-		if (vendor != XG_EMU_X86_VENDOR_INTEL && vendor != XG_EMU_X86_VENDOR_AMD)
-			vendor = xg_emu_x86_host_vendor();
+		    * vendor list in xg_emu_x86.h) */
 		return m3 && vendor != XG_EMU_X86_VENDOR_INTEL;
 	case 0x0e: /* femms and 3DNow!: AMD before Zen only, #UD on Intel and on Zen */
 	case 0x0f:
@@ -343,6 +340,11 @@ enum xg_emu_x86_status xg_emu_x86_decode_vendor(const uint8_t *bytes, size_t n, 
 	if (!exc)
 		exc = &dummy;
 	memset(exc, 0, sizeof(*exc));
+	/* the guest's vendor where the vendors decode differently (form_ud(), 66h near
+	 * branches); any value but INTEL and AMD is the host's, as for the emulator
+	 * (xg_emu_x86_begin) */
+	if (vendor != XG_EMU_X86_VENDOR_INTEL && vendor != XG_EMU_X86_VENDOR_AMD)
+		vendor = xg_emu_x86_host_vendor();
 	memset(in, 0, sizeof(*in));
 	if (reason)
 		reason[0] = 0;
@@ -648,9 +650,9 @@ enum xg_emu_x86_status xg_emu_x86_decode_vendor(const uint8_t *bytes, size_t n, 
 		/* A 66-prefixed near branch in 64-bit mode: REX.W overrides 66 (rel32) on every
 		 * CPU; without it Intel ignores 66 (rel32, RIP not truncated) and AMD takes a
 		 * rel16 and truncates RIP to 16 bits (the vendor list in xg_emu_x86.h). The
-		 * branches are not emulated; their length follows the host's vendor. */
+		 * branches are not emulated; their length follows the guest's vendor. */
 		if ((flags & F_REL) && (flags & F_DEF64) && mode == 64 && in->opsize_pfx &&
-		    (in->w || xg_emu_x86_host_vendor() == XG_EMU_X86_VENDOR_INTEL))
+		    (in->w || vendor == XG_EMU_X86_VENDOR_INTEL))
 			in->opsize = 4;
 		/* LOCK: #UD unless the instruction is lockable and its destination is memory
 		 * (SDM Vol. 2 LOCK) */

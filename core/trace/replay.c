@@ -413,10 +413,29 @@ struct side {
 	struct effs *effs;
 };
 
+/* An XSAVE image effect: the register state it loads (xg_emu_x86_xs_state) */
+static int is_image(const struct eff *e)
+{
+	return e->kind == XG_TRC_SET_XSAVE && e->blen == XG_EMU_X86_XSAVE_SIZE;
+}
+
+/* Two effects are the same when they change the guest alike: XSAVE images by the register
+ * state they load, not by which components they mark in use (an emulator before 66a2344
+ * marked every XCR0 component: a record of it replays as the same), the rest byte for
+ * byte. */
 static int eff_eq(const struct eff *a, const struct eff *b)
 {
-	return a->kind == b->kind && a->a == b->a && a->b == b->b && a->c == b->c &&
-	       a->blen == b->blen && (!a->blen || !memcmp(a->blob, b->blob, a->blen));
+	static uint8_t sa[XG_EMU_X86_XSAVE_SIZE], sb[XG_EMU_X86_XSAVE_SIZE];
+
+	if (a->kind != b->kind || a->a != b->a || a->b != b->b || a->c != b->c ||
+	    a->blen != b->blen)
+		return 0;
+	if (is_image(a)) {
+		xg_emu_x86_xs_state(sa, a->blob);
+		xg_emu_x86_xs_state(sb, b->blob);
+		return !memcmp(sa, sb, sizeof(sa));
+	}
+	return !a->blen || !memcmp(a->blob, b->blob, a->blen);
 }
 
 static int side_eq(const struct side *a, const struct side *b)
@@ -449,11 +468,30 @@ static void eff_text(const struct eff *e, char *s, size_t n)
 			snprintf(s, n, "%s %llu", k, (unsigned long long)e->a);
 		break;
 	case XG_TRC_WRITE_GPA:
-	case XG_TRC_MMIO_WRITE:
+	case XG_TRC_MMIO_WRITE: {
+		/* the bytes written (the first 16), so that a DIFF in them shows */
+		char hex[2 * 16 + 4] = "";
+		for (uint32_t i = 0; i < e->blen && i < 16; i++)
+			snprintf(hex + 2 * i, 3, "%02x", e->blob[i]);
+		if (e->blen > 16)
+			strcat(hex, "..");
+		snprintf(s, n, "%s 0x%llx+%llu=%s", k, (unsigned long long)e->a,
+			 (unsigned long long)e->b, hex);
+		break;
+	}
 	case XG_TRC_SET_ATTRS:
 		snprintf(s, n, "%s 0x%llx+%llu%s", k, (unsigned long long)e->a,
-			 (unsigned long long)e->b,
-			 e->kind == XG_TRC_SET_ATTRS ? (e->c ? " private" : " shared") : "");
+			 (unsigned long long)e->b, e->c ? " private" : " shared");
+		break;
+	case XG_TRC_SET_XSAVE:
+		/* the state loaded, as a checksum: lines that differ say the states do */
+		if (is_image(e)) {
+			static uint8_t st[XG_EMU_X86_XSAVE_SIZE];
+			xg_emu_x86_xs_state(st, e->blob);
+			snprintf(s, n, "%s state %08x", k, xg_trc_crc32(0, st, sizeof(st)));
+			break;
+		}
+		snprintf(s, n, "%s", k);
 		break;
 	case XG_TRC_SET_X86_REGS:
 		if (e->blen >= 17 * 8) {

@@ -202,6 +202,71 @@ static void checks(uint64_t seed)
 	ok(agree, "200000 random layouts: the check agrees with the interval arithmetic");
 }
 
+/*
+ * xg_emu_x86_xs_state: an image as the registers XRSTOR loads from it (SDM Vol. 1 13.6). On
+ * random images (this host's layout) with random XSTATE_BV: a component whose bit is clear
+ * reads as its initial values whatever its bytes, so the same image with stale bytes there
+ * gives the same state; marking in use a component that holds its initial values does not
+ * change the state; a byte changed in a component in use, or in MXCSR (loaded whatever the
+ * bits, with SSE or AVX requested), does.
+ */
+static void states(uint64_t seed)
+{
+	static uint8_t a[XG_EMU_X86_XSAVE_SIZE], b[XG_EMU_X86_XSAVE_SIZE];
+	static uint8_t sa[XG_EMU_X86_XSAVE_SIZE], sb[XG_EMU_X86_XSAVE_SIZE];
+	const struct xg_emu_x86_xs_layout *h = &xg_emu_x86_xs_layout;
+	/* bit, offset, size of each component a clear bit makes initial (x87: FCW..FDP, ST) */
+	const struct {
+		unsigned bit, off, size;
+	} c[] = {{0, 0, 24},	       {0, XG_EMU_X86_XS_ST0, 128}, {1, XG_EMU_X86_XS_XMM0, 256},
+		 {2, 576, 256},	       {5, h->opmask, 64},	    {6, h->zmmh, 512},
+		 {7, h->hi16zmm, 1024}};
+	int stale = 1, marked = 1, changed = 1, mxcsr = 1;
+
+	for (int n = 0; n < 2000; n++) {
+		uint64_t bv = rnd(&seed) & 0xe7, bv2;
+		unsigned k = (unsigned)(rnd(&seed) % (sizeof(c) / sizeof(c[0])));
+		for (unsigned i = 0; i < sizeof(a); i++)
+			a[i] = (uint8_t)rnd(&seed);
+		memcpy(a + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+		/* stale bytes under a clear bit: the same state */
+		memcpy(b, a, sizeof(a));
+		for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+			if (!(bv & (1u << c[i].bit)))
+				b[c[i].off + (unsigned)(rnd(&seed) % c[i].size)] ^= 0x5a;
+		xg_emu_x86_xs_state(sa, a);
+		xg_emu_x86_xs_state(sb, b);
+		stale &= !memcmp(sa, sb, sizeof(sa));
+		/* component k marked in use with its initial values: the same state */
+		memcpy(b, a, sizeof(a));
+		if (!(bv & (1u << c[k].bit))) {
+			for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+				if (c[i].bit == c[k].bit) {
+					memset(b + c[i].off, 0, c[i].size);
+					if (c[i].bit == 0 && c[i].off == 0)
+						b[0] = 0x7f, b[1] = 0x03; /* FCW 037FH */
+				}
+			bv2 = bv | (1u << c[k].bit);
+			memcpy(b + XG_EMU_X86_XS_XSTATE_BV, &bv2, 8);
+			xg_emu_x86_xs_state(sb, b);
+			marked &= !memcmp(sa, sb, sizeof(sa));
+		} else {
+			/* in use: a byte of it changed is another state */
+			b[c[k].off + (unsigned)(rnd(&seed) % c[k].size)] ^= 0x01;
+			xg_emu_x86_xs_state(sb, b);
+			changed &= memcmp(sa, sb, sizeof(sa)) != 0;
+		}
+		memcpy(b, a, sizeof(a));
+		b[XG_EMU_X86_XS_MXCSR] ^= 0x01;
+		xg_emu_x86_xs_state(sb, b);
+		mxcsr &= memcmp(sa, sb, sizeof(sa)) != 0;
+	}
+	ok(stale, "state: stale bytes under a clear XSTATE_BV bit do not change it");
+	ok(marked, "state: a component marked in use with its initial values does not change it");
+	ok(changed, "state: a byte changed in a component in use changes it");
+	ok(mxcsr, "state: MXCSR changes it, whatever the bits");
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0) : 0x5eed1a70u;
@@ -209,5 +274,6 @@ int main(int argc, char **argv)
 	diag("seed %llu (give another as the first argument)", (unsigned long long)seed);
 	moves(seed);
 	checks(seed ^ 0x9e3779b97f4a7c15ull);
+	states(seed ^ 0x5bd1e995ull);
 	return done_testing();
 }

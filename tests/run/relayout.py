@@ -10,6 +10,11 @@
 #   relayout.py IN OUT --v2             a version 2 record: HEAD without the layout
 #   relayout.py IN OUT --head SIZE OPMASK ZMMH HI16ZMM
 #                                       HEAD says these (any numbers), the blobs untouched
+#   relayout.py IN OUT --mark-all       every set_xsave blob marks x87, SSE, AVX and the AVX-512
+#                                       components in use (XSTATE_BV |= 0xe7), their bytes kept:
+#                                       what an emulator before 66a2344 wrote, the same state
+#   relayout.py IN OUT --flip-xmm       the first set_xsave blob with SSE in use has XMM0's
+#                                       byte 0 flipped: another state
 #   relayout.py IN --show               prints HEAD's version, image size and layout
 #                                       ("3 2688 832,896,1408 N"; 0 for version 2) and N,
 #                                       how many blobs have AVX-512 state in use (in_use)
@@ -104,6 +109,7 @@ def main():
     res = bytearray(src[:8])
     old = None
     where = None
+    flipped = False
     for t, p in chunks(src):
         if t == 1:
             tail = head_tail(p)
@@ -114,8 +120,17 @@ def main():
                 struct.pack_into("<I", p, 0, 2)
             elif mode == "--head":
                 p[tail:] = struct.pack("<4I", *map(int, args))
-            else:
+            elif mode == "--to":
                 p[tail + 4 :] = struct.pack("<3I", *LAYOUTS[args[0]])
+        elif t == 2 and mode in ("--mark-all", "--flip-xmm"):
+            for at, blen, kind in blobs(p):
+                if kind != SET_XSAVE or blen <= XSTATE_BV:
+                    continue
+                if mode == "--mark-all":
+                    p[at + XSTATE_BV] |= 0xE7
+                elif p[at + XSTATE_BV] & 2 and not flipped:
+                    p[at + 160] ^= 0x01  # XMM0 byte 0 (SDM Vol. 1 13.4.1)
+                    flipped = True
         elif t == 2 and mode == "--to":
             for at, blen, kind in blobs(p):
                 if kind in (GET_XSAVE, SET_XSAVE) and blen:

@@ -99,6 +99,29 @@ int xg_emu_x86_xs_move(void *dst, const void *src, const struct xg_emu_x86_xs_la
 	return 0;
 }
 
+void xg_emu_x86_xs_state(void *dst, const void *src)
+{
+	uint8_t *d = dst;
+	uint64_t bv;
+
+	memcpy(d, src, XG_EMU_X86_XSAVE_SIZE);
+	memcpy(&bv, d + XG_EMU_X86_XS_XSTATE_BV, 8);
+	if (!(bv & 1)) { /* x87: FCW, FSW, FTW, FOP, FIP, FDP (not MXCSR), ST0-7 */
+		memset(d, 0, 24);
+		d[XG_EMU_X86_XS_FCW] = 0x7f;
+		d[XG_EMU_X86_XS_FCW + 1] = 0x03;
+		memset(d + XG_EMU_X86_XS_ST0, 0, 128);
+	}
+	if (!(bv & 2))
+		memset(d + XG_EMU_X86_XS_XMM0, 0, 256);
+	if (!(bv & 4))
+		memset(d + XG_EMU_X86_XS_YMMH, 0, 256);
+	for (unsigned i = 0; i < 3; i++)
+		if (!(bv & (0x20u << i)))
+			memset(d + comp_at(&xg_emu_x86_xs_layout, i), 0, comp[i].size);
+	memset(d + XG_EMU_X86_XS_XSTATE_BV, 0, 64);
+}
+
 #if defined(__x86_64__)
 #include "xg_emu_x86_int.h"
 

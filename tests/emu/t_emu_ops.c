@@ -1271,6 +1271,48 @@ static void settle_tests(void)
 	emu_ops = saved;
 }
 
+/*
+ * A guest without CR4.OSXSAVE (XCR0 stays at its reset value 1: SDM Vol. 3A 9.1.1, Table 9-1)
+ * still runs legacy SSE (CR4.OSFXSR alone enables it), and the vCPU's SSE state can be
+ * initial (XSTATE_BV bit 1 clear: the host's XSAVES found it so). A legacy SSE write must
+ * mark SSE in use in the image written back, or KVM's XRSTOR loads the initial XMM registers
+ * instead of the result (SDM Vol. 1 13.8.1: a clear XSTATE_BV bit loads the initial
+ * configuration): XCR0 is the guest's, the image's components are the host's.
+ */
+static void settle_xcr0_fp_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	const struct xg_emu_x86_ops *saved = emu_ops;
+	static const struct {
+		const char *hex, *what;
+	} k[] = {
+	    {"0f 10 03", "movups xmm0, [rbx] (the move)"},
+	    {"0f 58 03", "addps xmm0, [rbx] (host-run)"},
+	    {"66 0f 6f 0b", "movdqa xmm1, [rbx] (the move)"},
+	};
+
+	for (int lend = 0; lend < 2; lend++) {
+		emu_ops = lend ? &ops_lend : &ops;
+		for (unsigned i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+			uint64_t bv = 0;
+			reset(&f);
+			f.lend_rc = lend ? XG_EMU_X86_LENT_EXPLICIT : 0;
+			f.r.cr4 &= ~(1u << 18); /* no OSXSAVE */
+			f.r.xcr0 = 1;
+			f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+			f.xs[XG_EMU_X86_XS_XSTATE_BV] = 0x01; /* SSE initial */
+			is_int(emu(&f, k[i].hex, &res), XG_EMU_X86_OK, "%sXCR0 1, SSE initial: %s",
+			       lend ? "lent: " : "", k[i].what);
+			memcpy(&bv, f.xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+			ok(f.set_xsave_calls == 1 && (bv & 3) == 3,
+			   "... XSTATE_BV %#llx marks x87 and SSE in use, %d set_xsave",
+			   (unsigned long long)bv, f.set_xsave_calls);
+		}
+	}
+	emu_ops = saved;
+}
+
 static void x87_arith_tests(void)
 {
 	static struct fake f;
@@ -1727,6 +1769,7 @@ int main(void)
 	fxsave_tests();
 	lend_tests();
 	settle_tests();
+	settle_xcr0_fp_tests();
 	ok(lend_stale == 0, "no emulation left the VMM's lent image changed and not discarded");
 	if (emu_ops->lend_xsave)
 		is_int(lend_gets, 0, "lending: no get_xsave copy in any case");

@@ -227,7 +227,12 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 		if (!(bv & 128))
 			memset(c->xs + XG_EMU_X86_XS_HI16ZMM, 0, 1024);
 	}
-	in_use = bv | (c->r.xcr0 & 0xe7);
+	/* x87 and SSE are marked whatever XCR0 says: XCR0 = 1 is a guest without CR4.OSXSAVE
+	 * (its reset value, SDM Vol. 3A 9.1.1), whose legacy SSE runs all the same (CR4.OSFXSR,
+	 * Vol. 1 13.3: XCR0[1] governs XSAVE, not the instructions); the image's components are
+	 * the host's, and a result written to XMM under a clear bit 1 would be loaded as the
+	 * initial zeros by the entry's XRSTOR (Vol. 1 13.8.1), as FXRSTOR's already are not */
+	in_use = bv | 3 | (c->r.xcr0 & 0xe7);
 	c->xs_added = in_use & ~bv;
 	if (in_use != bv)
 		memcpy(c->xs + XG_EMU_X86_XS_XSTATE_BV, &in_use, 8);

@@ -1272,6 +1272,56 @@ static void settle_tests(void)
 }
 
 /*
+ * The same, where the write is not a plain move: a host-run instruction (the stub copies whole
+ * components back), a compare into an opmask, and registers whose written bytes are zero but
+ * for the last ones of the component's slice (settle_xstate_bv must look at all of it). The
+ * source is the fake's pattern with the byte ranges `zero_lo`..`zero_hi` cleared.
+ */
+static void settle_written_tests(void)
+{
+	static struct fake f;
+	struct xg_emu_x86_result res;
+	const struct xg_emu_x86_ops *saved = emu_ops;
+	static const struct {
+		const char *hex, *what;
+		int host_run;		   /* needs the host's AVX-512 (the stub's XCR0) */
+		unsigned zero_lo, zero_hi; /* source bytes [lo, hi) zeroed */
+		uint64_t bv_want;	   /* after set_xsave; the vCPU had 0x03 */
+	} k[] = {
+	    {"c5 fc 58 03", "vaddps ymm0, ymm0, [rbx] (host-run): AVX in use", 1, 0, 0, 0x07},
+	    {"62 f1 7d 48 76 0b", "vpcmpeqd k1, zmm0, [rbx] (host-run, dword 0 equal): opmask", 1,
+	     0, 4, 0x23},
+	    {"62 f1 fe 48 6f 03", "vmovdqu64 zmm0, bytes 32-47 zero: ZMM_Hi256 in use all the same",
+	     0, 32, 48, 0x47},
+	    {"62 e1 fe 48 6f 03", "vmovdqu64 zmm16, bytes 0-47 zero: Hi16_ZMM in use all the same",
+	     0, 0, 48, 0x83},
+	};
+
+	for (int lend = 0; lend < 2; lend++) {
+		emu_ops = lend ? &ops_lend : &ops;
+		for (unsigned i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+			uint64_t bv = 0;
+			if (k[i].host_run && !__builtin_cpu_supports("avx512f")) {
+				skip(2, "%s: the host has no AVX-512 to run it", k[i].what);
+				continue;
+			}
+			reset(&f);
+			f.lend_rc = lend ? XG_EMU_X86_LENT_EXPLICIT : 0;
+			f.r.gpr[XG_EMU_X86_RBX] = BASE + 0x800;
+			f.xs[XG_EMU_X86_XS_XSTATE_BV] = 0x03;
+			memset(f.mem + 0x800 + k[i].zero_lo, 0, k[i].zero_hi - k[i].zero_lo);
+			is_int(emu(&f, k[i].hex, &res), XG_EMU_X86_OK, "%s%s: emulated",
+			       lend ? "lent: " : "", k[i].what);
+			memcpy(&bv, f.xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+			ok(f.set_xsave_calls == 1 && bv == k[i].bv_want,
+			   "... XSTATE_BV %#llx (want %#llx), %d set_xsave", (unsigned long long)bv,
+			   (unsigned long long)k[i].bv_want, f.set_xsave_calls);
+		}
+	}
+	emu_ops = saved;
+}
+
+/*
  * A guest without CR4.OSXSAVE (XCR0 stays at its reset value 1: SDM Vol. 3A 9.1.1, Table 9-1)
  * still runs legacy SSE (CR4.OSFXSR alone enables it), and the vCPU's SSE state can be
  * initial (XSTATE_BV bit 1 clear: the host's XSAVES found it so). A legacy SSE write must
@@ -1769,6 +1819,7 @@ int main(void)
 	fxsave_tests();
 	lend_tests();
 	settle_tests();
+	settle_written_tests();
 	settle_xcr0_fp_tests();
 	ok(lend_stale == 0, "no emulation left the VMM's lent image changed and not discarded");
 	if (emu_ops->lend_xsave)

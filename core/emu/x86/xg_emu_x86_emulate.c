@@ -290,12 +290,18 @@ static int still_initial(const struct xg_emu_x86_ctx *c, unsigned bit)
  */
 static void settle_xstate_bv(struct xg_emu_x86_ctx *c)
 {
-	uint64_t bv, add = c->xs_added & 0xe4;
+	uint64_t bv, add = c->xs_added & 0xe4, looked;
 
 	if (!add)
 		return;
 	memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
-	for (; add; add &= add - 1) {
+	/* what nothing wrote is initial still, without a look: without xs_wide only vec_set
+	 * wrote, AVX and ZMM_Hi256 for XMM/YMM/ZMM0-15, Hi16_ZMM for 16-31, never an opmask */
+	looked = c->xs_wide ? add
+			    : add & (((c->xs_vregs & 0xffff) ? 0x44u : 0u) |
+				     ((c->xs_vregs >> 16) ? 0x80u : 0u));
+	bv &= ~(add & ~looked);
+	for (add &= looked; add; add &= add - 1) {
 		unsigned bit = (unsigned)__builtin_ctzll(add);
 		if (still_initial(c, bit))
 			bv &= ~(1ull << bit);

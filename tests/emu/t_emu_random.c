@@ -564,6 +564,8 @@ struct tcase {
 	struct xg_emu_x86_insn in;
 	uint64_t gpr[16], rflags, fsbase, gsbase;
 	uint8_t xs[XG_EMU_X86_XSAVE_SIZE] __attribute__((aligned(64)));
+	/* a legacy SSE case on a guest without CR4.OSXSAVE (XCR0 at its reset value 1) */
+	int no_osxsave;
 };
 
 static uint64_t rnd_val(void)
@@ -1162,6 +1164,18 @@ static void make_state(struct tcase *c, int decoded)
 	rnd_xsave(c->xs);
 	if (decoded && is_simd(&c->in))
 		simd_state(c);
+	/* now and then a legacy SSE instruction on a guest that never set CR4.OSXSAVE, whose
+	 * XCR0 is still 1 (SDM Vol. 3A 9.1.1) while CR4.OSFXSR runs SSE all the same, often
+	 * with SSE (and AVX) initial in the image: what it writes must come back marked in use,
+	 * whatever XCR0 says. Legacy SSE does not depend on XCR0, so the CPU (XCR0 as the host
+	 * has it) is still the oracle. */
+	c->no_osxsave = decoded && is_simd(&c->in) && c->in.enc == XG_EMU_X86_ENC_LEGACY && !rn(4);
+	if (c->no_osxsave && rn(4)) {
+		uint64_t bv;
+		memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+		bv &= ~(uint64_t)(rn(2) ? 6 : 2);
+		memcpy(c->xs + XG_EMU_X86_XS_XSTATE_BV, &bv, 8);
+	}
 }
 
 /*
@@ -1463,6 +1477,10 @@ static void load_fake(const struct tcase *c)
 	r->cr4 = (1u << 5) | (1u << 9) | (1u << 10) | (1u << 18) | (M.la57 ? 1u << 12 : 0);
 	r->efer = 0x500 | (1u << 0);
 	r->xcr0 = M.xcr0;
+	if (c->no_osxsave) {
+		r->xcr0 = 1;
+		r->cr4 &= ~(1u << 18);
+	}
 	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
 		struct xg_emu_x86_segment *s = &r->seg[i];
 		s->limit = 0xffffffff, s->present = 1, s->type = 3, s->s = 1, s->dpl = 3;

@@ -219,6 +219,9 @@ struct xg_kvm_ioctl_counts {
 	uint64_t get_xsave, set_xsave; /* KVM_GET_XSAVE(2), KVM_SET_XSAVE */
 	uint64_t other;		       /* every other vCPU ioctl (events, XCRs ...) */
 	uint64_t regs_put;	       /* register writes left in kvm_run for KVM_RUN */
+	/* the XSTATE_BV of the last image KVM_SET_XSAVE was given: the components the vCPU
+	 * was handed as in use (each costs KVM a copy and a restore; SDM Vol. 1 13.4.2) */
+	uint64_t set_xstate_bv;
 };
 void xg_kvm_vcpu_ioctl_counts(struct xg_kvm_vcpu *v, struct xg_kvm_ioctl_counts *c);
 int xg_kvm_get_sregs(struct xg_kvm_vcpu *v, struct kvm_sregs *s, struct xg_error *err);

@@ -1059,9 +1059,13 @@ int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_er
 
 int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct xg_error *err)
 {
+	uint64_t bv;
+
 	if (size < v->vm->xsave_size)
 		return xg_kvm_fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM reads",
 			    size, v->vm->xsave_size);
+	memcpy(&bv, (const uint8_t *)buf + 512, 8); /* XSTATE_BV (SDM Vol. 1 13.4.2) */
+	v->counts.set_xstate_bv = bv;
 	return xg_kvm_vcpu_ioctl(v, KVM_SET_XSAVE, "KVM_SET_XSAVE", (void *)buf, err);
 }
 

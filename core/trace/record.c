@@ -673,7 +673,10 @@ struct xg_result xg_rec_handle_exit(struct xg_rec_vcpu *rv, xg_vcpu *v, const vo
 	put_n(&b, res.fail, 1);
 	put_n(&b, res.cached != 0, 1);
 	put_n(&b, res.dumped != 0, 1);
-	put_n(&b, rv->lost || rv->log.oom ? XG_TRC_LOST_OPS : 0, 1);
+	put_n(&b,
+	      (rv->lost || rv->log.oom ? XG_TRC_LOST_OPS : 0) |
+		  (rv->ops.flags & XG_OPS_NO_AVX512_STATE ? XG_TRC_NO_AVX512 : 0),
+	      1);
 	put_str(&b, res.reason);
 	put_n(&b, rv->log.oom ? 0 : rv->nops, 4);
 	if (!rv->log.oom)

@@ -694,6 +694,9 @@ int xg_replay(const struct xg_replay_opts *o, FILE *out)
 			rv->index = x->vcpu;
 			rv->f.xs = &xs;
 			fake_ops(&ops, (enum xg_arch)t.arch);
+			/* the recording VMM's limit, or the emulator takes what it refused */
+			if (x->flags & XG_TRC_NO_AVX512)
+				ops.flags |= XG_OPS_NO_AVX512_STATE;
 			rv->v = xg_vcpu_attach(e, guest, (int)x->vcpu, &ops, &rv->f, &err);
 			if (!rv->v) {
 				fprintf(stderr, "exitgate replay: %s: exit %zu (byte %llu): %s\n",

@@ -24,8 +24,8 @@
  *             u32 vcpu index, str guest, i32 kvm_run errno,
  *             u32 run_len, run[run_len] (struct kvm_run: header and union, as the engine
  *             decoded it: XG_RUN_MIN_SIZE bytes),
- *             u8 next, u8 verdict, u8 fail, u8 cached, u8 dumped, u8 flags (XG_TRC_LOST_*),
- *             str reason, u32 nops, op[nops]
+ *             u8 next, u8 verdict, u8 fail, u8 cached, u8 dumped,
+ *             u8 flags (XG_TRC_LOST_OPS, XG_TRC_NO_AVX512), str reason, u32 nops, op[nops]
  *   op      = u8 kind (enum xg_trc_kind), u8 flags (XG_TRC_OP_*), i32 rc, u64 a, u64 b,
  *             u64 c, u32 blen, blob[blen]      (what a, b, c and blob are: enum below)
  *   END(3)  = u64 exits recorded, u64 exits not recorded, u8 why (enum xg_trc_end)
@@ -95,7 +95,11 @@ int xg_trc_kind_is_effect(unsigned kind);
 
 #define XG_TRC_OP_BASE 0x1 /* taken before the policy ran, for other policies */
 
-#define XG_TRC_LOST_OPS 0x1 /* more ops than XG_TRC_MAX_OPS / bytes: the rest not kept */
+/* XG_TRC_LOST_OPS: more ops than XG_TRC_MAX_OPS / bytes: the rest not kept.
+ * XG_TRC_NO_AVX512: the vCPU's VMM could not carry AVX-512 state (its ops had
+ * XG_OPS_NO_AVX512_STATE): replay's stand-in says so too. */
+#define XG_TRC_LOST_OPS	 0x1
+#define XG_TRC_NO_AVX512 0x2
 
 #define XG_TRC_MAX_OPS	 4096
 #define XG_TRC_MAX_BLOB	 (64u << 10)

@@ -215,7 +215,7 @@ static void exit_chunk(struct rd *r, struct xg_trc_exit *x)
 	x->flags = (uint8_t)get(r, 1, "the result");
 	if (!r->bad && (x->next > XG_NEXT_ERROR || x->verdict >= XG_VERDICT_COUNT ||
 			x->fail >= XG_FAIL_COUNT || x->cached > 1 || x->dumped > 1 ||
-			(x->flags & ~XG_TRC_LOST_OPS))) {
+			(x->flags & ~(XG_TRC_LOST_OPS | XG_TRC_NO_AVX512)))) {
 		r->pos -= 6;
 		fail(r,
 		     "the result (next %u, verdict %u, fail %u, cached %u, dumped %u, flags %u) "

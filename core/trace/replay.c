@@ -561,8 +561,6 @@ static void on_log(void *ud, const char *line)
 static int uses_avx512(const struct xg_trc *t)
 {
 	const struct xg_emu_x86_xs_layout *both[2] = {&xg_emu_x86_xs_amd, &xg_emu_x86_xs_intel};
-	static const unsigned size[3] = {XG_EMU_X86_XS_OPMASK_SIZE, XG_EMU_X86_XS_ZMMH_SIZE,
-					 XG_EMU_X86_XS_HI16ZMM_SIZE};
 
 	for (size_t i = 0; i < t->nexits; i++)
 		for (uint32_t k = 0; k < t->exits[i].nops; k++) {
@@ -574,10 +572,8 @@ static int uses_avx512(const struct xg_trc *t)
 				if (!(o->blob[XG_EMU_X86_XS_XSTATE_BV] & (0x20 << c)))
 					continue;
 				for (unsigned v = 0; v < 2; v++) {
-					unsigned at = c == 0   ? both[v]->opmask
-						      : c == 1 ? both[v]->zmmh
-							       : both[v]->hi16zmm;
-					for (unsigned b = 0; b < size[c]; b++)
+					unsigned size, at = xg_emu_x86_xs_comp(both[v], c, &size);
+					for (unsigned b = 0; b < size; b++)
 						if (o->blob[at + b])
 							return 1;
 				}

@@ -354,14 +354,21 @@ int xg_emu_x86_xs_layout_check(const struct xg_emu_x86_xs_layout *l, unsigned si
 			       size_t n);
 int xg_emu_x86_xs_move(void *dst, const void *src, const struct xg_emu_x86_xs_layout *from,
 		       const struct xg_emu_x86_xs_layout *to);
+/* Component i (0 opmask, 1 ZMM_Hi256, 2 Hi16_ZMM: XSTATE_BV bits 5-7) at l's offsets: its
+ * offset, and its size in *size. */
+unsigned xg_emu_x86_xs_comp(const struct xg_emu_x86_xs_layout *l, unsigned i, unsigned *size);
 /*
- * xg_emu_x86_xs_state: src (XG_EMU_X86_XSAVE_SIZE bytes, this host's layout) as the
- * register state it loads, into dst: every x87, SSE, AVX and AVX-512 component whose
- * XSTATE_BV bit is clear written out with its initial values (SDM Vol. 1 13.6: FCW 037FH,
- * the rest zeros), and the XSAVE header zeroed. Two images give the same dst exactly when
- * XRSTOR of either loads the same registers, whichever of them marks a component in use
- * that holds its initial values: what `exitgate replay` compares.
+ * xg_emu_x86_xs_explicit: the image xs (XG_EMU_X86_XSAVE_SIZE bytes, this host's layout) with
+ * every x87, SSE, AVX and AVX-512 component whose XSTATE_BV bit is clear written out with its
+ * initial values (SDM Vol. 1 13.6: FCW 037FH, the rest zeros; MXCSR is not part of it), its
+ * XSTATE_BV left as it is: what the emulator works on.
+ *
+ * xg_emu_x86_xs_state: src as the register state it loads, into dst: src made explicit and
+ * its XSAVE header zeroed. Two images give the same dst exactly when XRSTOR of either loads
+ * the same registers, whichever of them marks a component in use that holds its initial
+ * values: what `exitgate replay` compares.
  */
+void xg_emu_x86_xs_explicit(void *xs);
 void xg_emu_x86_xs_state(void *dst, const void *src);
 
 /* The largest access ops->read/write are given (a device access, exitgate.h's mmio_read/

@@ -208,25 +208,9 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 	 * 13.6; an image lent as explicit already holds the initial values there (the KVM
 	 * backend's: KVM_GET_XSAVE writes them), and zeroing ~1.8 KiB of it on every exit was
 	 * most of this function's cost */
+	if (!explicit_init)
+		xg_emu_x86_xs_explicit(c->xs);
 	memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
-	if (!explicit_init) {
-		if (!(bv & 1)) {
-			memset(c->xs, 0, 24);
-			memset(c->xs + XG_EMU_X86_XS_ST0, 0, 128);
-			c->xs[XG_EMU_X86_XS_FCW] = 0x7f;
-			c->xs[XG_EMU_X86_XS_FCW + 1] = 0x03;
-		}
-		if (!(bv & 2))
-			memset(c->xs + XG_EMU_X86_XS_XMM0, 0, 256);
-		if (!(bv & 4))
-			memset(c->xs + XG_EMU_X86_XS_YMMH, 0, 256);
-		if (!(bv & 32))
-			memset(c->xs + XG_EMU_X86_XS_OPMASK, 0, 64);
-		if (!(bv & 64))
-			memset(c->xs + XG_EMU_X86_XS_ZMMH, 0, 512);
-		if (!(bv & 128))
-			memset(c->xs + XG_EMU_X86_XS_HI16ZMM, 0, 1024);
-	}
 	/* x87 and SSE are marked whatever XCR0 says: XCR0 = 1 is a guest without CR4.OSXSAVE
 	 * (its reset value, SDM Vol. 3A 9.1.1), whose legacy SSE runs all the same (CR4.OSFXSR,
 	 * Vol. 1 13.3: XCR0[1] governs XSAVE, not the instructions); the image's components are

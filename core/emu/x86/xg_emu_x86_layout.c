@@ -32,6 +32,12 @@ static uint64_t comp_at(const struct xg_emu_x86_xs_layout *l, unsigned i)
 	return i == 0 ? l->opmask : i == 1 ? l->zmmh : l->hi16zmm;
 }
 
+unsigned xg_emu_x86_xs_comp(const struct xg_emu_x86_xs_layout *l, unsigned i, unsigned *size)
+{
+	*size = comp[i].size;
+	return (unsigned)comp_at(l, i);
+}
+
 int xg_emu_x86_xs_layout_check(const struct xg_emu_x86_xs_layout *l, unsigned size, char *why,
 			       size_t n)
 {
@@ -99,12 +105,11 @@ int xg_emu_x86_xs_move(void *dst, const void *src, const struct xg_emu_x86_xs_la
 	return 0;
 }
 
-void xg_emu_x86_xs_state(void *dst, const void *src)
+void xg_emu_x86_xs_explicit(void *xs)
 {
-	uint8_t *d = dst;
+	uint8_t *d = xs;
 	uint64_t bv;
 
-	memcpy(d, src, XG_EMU_X86_XSAVE_SIZE);
 	memcpy(&bv, d + XG_EMU_X86_XS_XSTATE_BV, 8);
 	if (!(bv & 1)) { /* x87: FCW, FSW, FTW, FOP, FIP, FDP (not MXCSR), ST0-7 */
 		memset(d, 0, 24);
@@ -119,7 +124,13 @@ void xg_emu_x86_xs_state(void *dst, const void *src)
 	for (unsigned i = 0; i < 3; i++)
 		if (!(bv & (0x20u << i)))
 			memset(d + comp_at(&xg_emu_x86_xs_layout, i), 0, comp[i].size);
-	memset(d + XG_EMU_X86_XS_XSTATE_BV, 0, 64);
+}
+
+void xg_emu_x86_xs_state(void *dst, const void *src)
+{
+	memcpy(dst, src, XG_EMU_X86_XSAVE_SIZE);
+	xg_emu_x86_xs_explicit(dst);
+	memset((uint8_t *)dst + XG_EMU_X86_XS_XSTATE_BV, 0, 64);
 }
 
 #if defined(__x86_64__)

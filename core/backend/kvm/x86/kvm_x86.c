@@ -1064,7 +1064,7 @@ int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct
 	if (size < v->vm->xsave_size)
 		return xg_kvm_fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM reads",
 			    size, v->vm->xsave_size);
-	memcpy(&bv, (const uint8_t *)buf + 512, 8); /* XSTATE_BV (SDM Vol. 1 13.4.2) */
+	memcpy(&bv, (const uint8_t *)buf + XG_EMU_X86_XS_XSTATE_BV, 8); /* SDM Vol. 1 13.4.2 */
 	v->counts.set_xstate_bv = bv;
 	return xg_kvm_vcpu_ioctl(v, KVM_SET_XSAVE, "KVM_SET_XSAVE", (void *)buf, err);
 }

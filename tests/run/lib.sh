@@ -94,6 +94,25 @@ wait_for() {
 	return 1
 }
 
+# wait_caught PID SIG [SECONDS]: poll until the exitgate process PID or its child (PID may be
+# its `timeout` wrapper) has a handler for signal SIG (/proc/PID/status SigCgt), 0; or the time
+# is up, 1. A signal sent before that meets the default action: a sanitizer build on a loaded
+# host takes more than the 0.3 s the tests once slept before it reaches main.
+wait_caught() {
+	local i p n bit m
+	n=$(kill -l "$2") || return 1
+	bit=$((1 << (n - 1)))
+	for ((i = 0; i < ${3:-30} * 50; i++)); do
+		for p in $(pgrep -P "$1") ; do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = exitgate ] || continue
+			m=$(awk '/^SigCgt:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+			[ -n "$m" ] && (((0x$m & bit) != 0)) && return 0
+		done
+		sleep 0.02
+	done
+	return 1
+}
+
 # bg_run ARGS...: `exitgate run ARGS` in the background, pid in $pid, output in $T/bg.out and
 # $T/bg.err. The files are emptied here, not by the job's redirection: wait_for must not see
 # the previous run's lines before the new run truncates them.

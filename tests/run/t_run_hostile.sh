@@ -143,7 +143,8 @@ for sig in TERM HUP; do
 	timeout 120 "$X" run "$T/slow.yaml" >"$T/slow.out" 2>"$T/slow.err" &
 	pid=$!
 	BG_PIDS="$BG_PIDS $pid"
-	sleep 0.3
+	# the signal goes in once the run has its handlers, while it is still loading states
+	wait_caught $pid $sig || diag "the run had no $sig handler after 30 s"
 	kill -$sig $pid
 	[ $sig = HUP ] && { sleep 1; kill -TERM $pid 2>/dev/null; }
 	wait $pid

@@ -216,7 +216,7 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 	 * Vol. 1 13.3: XCR0[1] governs XSAVE, not the instructions); the image's components are
 	 * the host's, and a result written to XMM under a clear bit 1 would be loaded as the
 	 * initial zeros by the entry's XRSTOR (Vol. 1 13.8.1), as FXRSTOR's already are not */
-	in_use = bv | 3 | (c->r.xcr0 & 0xe7);
+	in_use = bv | 3 | (c->r.xcr0 & c->xs_mark);
 	c->xs_added = in_use & ~bv;
 	if (in_use != bv)
 		memcpy(c->xs + XG_EMU_X86_XS_XSTATE_BV, &in_use, 8);
@@ -1351,6 +1351,7 @@ int xg_emu_x86_begin(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ops *ops,
 	c->xs_added = 0;
 	c->xs_vregs = 0;
 	c->xs_wide = 0;
+	c->xs_mark = 0xe7;
 	c->xs = c->xs_own;
 	c->hook_mask = !ops->hook ? 0 : ops->hook_stages ? ops->hook_stages : ~0u;
 	c->align = 0;

@@ -156,6 +156,14 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 	    (rc = xg_emu_x86_stage_hook(c, XG_EMU_X86_STAGE_DECODE)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_LEGALITY; /* plan()'s, where load_xsave runs */
+	/* A component marked in use only to be found initial again at the end costs a look at
+	 * its written slices (settle_xstate_bv); one this move cannot write needs no mark: a
+	 * legacy SSE move writes XMM only, a VEX move XMM and the YMM upper half, and the zeros
+	 * VEX writes above bit 255 (SDM Vol. 2 2.3.10.1) into a component left initial are its
+	 * initial value already (Vol. 1 13.6). EVEX may write any of them. */
+	c->xs_mark = in->enc == XG_EMU_X86_ENC_EVEX  ? 0xe7
+		     : in->enc == XG_EMU_X86_ENC_VEX ? 0x07
+						     : 0x03;
 	if (vec && (rc = xg_emu_x86_load_xsave(c)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
@@ -327,6 +335,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 				e->use = XG_EMU_X86_MEMO_PARK_USE;
 			/* the working copy is as begin left it, but for the access list */
 			c.nacc = 0;
+			c.xs_mark = 0xe7;
 		} else if (e->use) {
 			matched = 1; /* parked */
 		}

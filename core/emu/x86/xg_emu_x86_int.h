@@ -274,6 +274,10 @@ struct xg_emu_x86_ctx {
 	 * what settle_xstate_bv reads to tell whether an added component is still initial */
 	uint32_t xs_vregs;
 	int xs_wide;
+	/* the XCR0 components load_xsave marks in use (with x87 and SSE): all it can hold
+	 * (0xe7), or fewer where the caller knows what the instruction can write (the memo's
+	 * short path: a VEX move writes SSE and AVX state only, a legacy one SSE state) */
+	uint64_t xs_mark;
 	uint32_t hook_mask; /* bit (1u << stage): ops->hook is called there */
 	unsigned align;	    /* alignment the memory operand needs (0: none) */
 	uint64_t align_ea;  /* the operand's offset, for that check */

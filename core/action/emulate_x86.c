@@ -126,14 +126,11 @@ static inline int to_gpa(struct bridge *b, uint64_t la, unsigned kind, uint64_t 
 	return walk_again(b, la, kind, gpa);
 }
 
-static int b_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x86_access kind)
+/* A read at a GPA: guest RAM, else the VMM's device, else a floating bus. */
+static int read_at(struct bridge *b, uint64_t gpa, void *buf, unsigned size)
 {
-	struct bridge *b = o;
-	uint64_t gpa;
-	int rc = to_gpa(b, la, kind == XG_EMU_X86_FETCH ? XG_EMU_X86_FETCH : XG_EMU_X86_READ, &gpa);
+	int rc;
 
-	if (rc)
-		return rc;
 	if (b->ops->ram_ptr) {
 		/* one lookup decides RAM or device (exitgate.h ram_ptr: it agrees with read_gpa) */
 		const void *p = b->ops->ram_ptr(b->opaque, gpa, size);
@@ -154,14 +151,20 @@ static int b_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x8
 	return rc;
 }
 
-static int b_write(void *o, uint64_t la, const void *buf, unsigned size)
+static int b_read(void *o, uint64_t la, void *buf, unsigned size, enum xg_emu_x86_access kind)
 {
 	struct bridge *b = o;
 	uint64_t gpa;
-	int rc = to_gpa(b, la, XG_EMU_X86_WRITE, &gpa);
+	int rc = to_gpa(b, la, kind == XG_EMU_X86_FETCH ? XG_EMU_X86_FETCH : XG_EMU_X86_READ, &gpa);
 
-	if (rc)
-		return rc;
+	return rc ? rc : read_at(b, gpa, buf, size);
+}
+
+/* A write at a GPA: guest RAM, else the VMM's device; nothing there drops it. */
+static int write_at(struct bridge *b, uint64_t gpa, const void *buf, unsigned size)
+{
+	int rc;
+
 	/* RAM by write_gpa (where a VMM may track dirty pages); a device straight to it when
 	 * ram_ptr says there is no RAM, without write_gpa failing first */
 	if (!b->ops->ram_ptr || b->ops->ram_ptr(b->opaque, gpa, size)) {
@@ -171,6 +174,15 @@ static int b_write(void *o, uint64_t la, const void *buf, unsigned size)
 	}
 	rc = b->ops->mmio_write ? b->ops->mmio_write(b->opaque, gpa, buf, size) : -ENODEV;
 	return rc == -ENODEV ? 0 : rc;
+}
+
+static int b_write(void *o, uint64_t la, const void *buf, unsigned size)
+{
+	struct bridge *b = o;
+	uint64_t gpa;
+	int rc = to_gpa(b, la, XG_EMU_X86_WRITE, &gpa);
+
+	return rc ? rc : write_at(b, gpa, buf, size);
 }
 
 static int b_inject(void *o, const struct xg_emu_x86_exception *exc)
@@ -241,6 +253,43 @@ static const struct xg_emu_x86_ops bridge_ops = {
     .get_xcr0 = b_get_xcr0,
 };
 
+/* ---- the memo's direct path (xg_emu_x86_memo_direct): the same accesses, by GPA ---- */
+
+static int d_translate(void *o, const struct xg_emu_x86_regs *paging, uint64_t la, unsigned kind,
+		       unsigned cpl, uint64_t *gpa)
+{
+	struct bridge *b = o;
+	uint32_t pf;
+
+	return xg_x86_walk(b->ops, b->opaque, paging, la, kind, cpl, gpa, &pf);
+}
+
+static int d_read(void *o, uint64_t gpa, void *buf, unsigned size)
+{
+	return read_at(o, gpa, buf, size);
+}
+
+static int d_write(void *o, uint64_t gpa, const void *buf, unsigned size)
+{
+	return write_at(o, gpa, buf, size);
+}
+
+static void d_regs_put(void *o, int gprs)
+{
+	struct bridge *b = o;
+	b->ops->x86_kvm_regs_put(b->opaque, gprs);
+}
+
+static const struct xg_emu_x86_direct_ops direct_ops = {
+    .translate = d_translate,
+    .read = d_read,
+    .write = d_write,
+    .lend_xsave = b_lend_xsave,
+    .set_xsave = b_set_xsave,
+    .discard_xsave = b_discard_xsave,
+    .regs_put = d_regs_put,
+};
+
 /* The exit's instruction bytes, or a reason there are none. */
 int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t wn)
 {
@@ -292,7 +341,19 @@ int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_
 		why[0] = 0;
 	if (exit_bytes(x, &bytes, &len, why, n) || !have_ops(ops, why, n))
 		return -1;
+	/* a repeated instruction the memo compiled, on the VMM's registers in place; what the
+	 * direct path does not take (nothing done) goes the usual way. Its only hook would be
+	 * b_hook's veto, which concerns EVEX alone, and it takes no EVEX. */
+	if (memo && ops->x86_kvm_regs && ops->x86_kvm_regs_put) {
+		struct xg_emu_x86_direct d = {.ops = &direct_ops, .opaque = &b};
+		if (!ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs, &d.xcr0) &&
+		    xg_emu_x86_memo_direct(memo, bytes, len, &d, res)) {
+			st = res->status;
+			goto done;
+		}
+	}
 	st = xg_emu_x86_emulate_memo(&bridge_ops, &b, bytes, len, memo, res);
+done:
 	switch (st) {
 	case XG_EMU_X86_OK:
 	case XG_EMU_X86_EXCEPTION:

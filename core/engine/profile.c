@@ -117,6 +117,18 @@ PASS(describe_gpa, (void *o, uint64_t gpa, char *b, size_t n), (s->opaque, gpa, 
 TIMED(lend_xsave, XG_PROF_FETCH, (void *o, void **b), (s->opaque, b))
 PASS(discard_xsave, (void *o), (s->opaque))
 
+TIMED(x86_kvm_regs, XG_PROF_FETCH, (void *o, void **r, const void **sr, uint64_t *xcr0),
+      (s->opaque, r, sr, xcr0))
+
+static void s_x86_kvm_regs_put(void *o, int gprs)
+{
+	struct xg_prof_shim *s = o;
+	int old = xg_profile_enter(s->p, XG_PROF_WRITEBACK);
+
+	s->ops.x86_kvm_regs_put(s->opaque, gprs);
+	xg_profile_enter(s->p, old);
+}
+
 /* a lookup, not a call to the VMM's devices or KVM: passed on untimed */
 static const void *s_ram_ptr(void *o, uint64_t gpa, size_t len)
 {
@@ -126,7 +138,7 @@ static const void *s_ram_ptr(void *o, uint64_t gpa, size_t len)
 
 /* The shim's ops: an op the VMM lacks stays NULL, so the engine sees the same set. An op
  * added to struct xg_vcpu_ops needs its shim here. */
-_Static_assert(sizeof(struct xg_vcpu_ops) == 30 * sizeof(void *), "every op has a shim");
+_Static_assert(sizeof(struct xg_vcpu_ops) == 32 * sizeof(void *), "every op has a shim");
 #define SHIM(name) (s->ops.name ? s_##name : NULL)
 static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 {
@@ -161,6 +173,8 @@ static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 	    .lend_xsave = SHIM(lend_xsave),
 	    .discard_xsave = SHIM(discard_xsave),
 	    .ram_ptr = SHIM(ram_ptr),
+	    .x86_kvm_regs = SHIM(x86_kvm_regs),
+	    .x86_kvm_regs_put = SHIM(x86_kvm_regs_put),
 	};
 }
 

@@ -519,6 +519,19 @@ struct xg_vcpu_ops {
 	 * may track dirty pages there). Without it, read_gpa does all of that; a VMM that
 	 * must see every read of guest RAM (a recorder) leaves it NULL. */
 	const void *(*ram_ptr)(void *opaque, uint64_t gpa, size_t len);
+
+	/* Optional, x86 on KVM: this exit's registers where KVM keeps them current for the
+	 * VMM, in KVM's own structures: *regs a struct kvm_regs, *sregs a struct kvm_sregs
+	 * (api.rst 4.11, 4.13), as kvm_run carries them with KVM_CAP_SYNC_REGS (api.rst 5,
+	 * "kvm_run": s.regs.regs, s.regs.sregs), and *xcr0 the guest's XCR0. 0, or -1 when
+	 * they are not at hand. With it (and lend_xsave for vector moves), exitgate's emulator
+	 * runs a repeated instruction its memo compiled on them in place, without
+	 * get_x86_regs/set_x86_regs and their conversions (xg_emu_x86.h,
+	 * xg_emu_x86_memo_direct). Before it writes RIP, RFLAGS (and a GPR: gprs = 1) there it
+	 * calls x86_kvm_regs_put, after which the VMM has KVM take them at the next KVM_RUN
+	 * (KVM_SYNC_X86_REGS in kvm_dirty_regs). Both or neither. */
+	int (*x86_kvm_regs)(void *opaque, void **regs, const void **sregs, uint64_t *xcr0);
+	void (*x86_kvm_regs_put)(void *opaque, int gprs);
 };
 
 /* xg_vcpu_ops.flags */

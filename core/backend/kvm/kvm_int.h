@@ -89,6 +89,7 @@ struct xg_kvm_vcpu {
 	uint8_t *xsave;	    /* the last KVM_GET_XSAVE image, vm->xsave_size bytes */
 	int xsave_fresh;    /* ... taken since the last KVM_RUN */
 	int no_lend;	    /* XG_KVM_NO_LEND: the emulator copies the image (no lend_xsave) */
+	int no_direct;	    /* XG_KVM_NO_DIRECT: no x86_kvm_regs (the memo's direct path) */
 	struct xg_error err; /* the last ioctl failure of an op */
 	struct xg_kvm_ioctl_counts counts; /* kvm.c, kvm_x86.c */
 	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */

@@ -669,6 +669,78 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 					       struct xg_emu_x86_memo *memo,
 					       struct xg_emu_x86_result *res);
 
+/*
+ * The memo's direct path: a repeated instruction the memo compiled, run on the registers
+ * where a KVM VMM keeps them, with no working copy and no register conversion.
+ *
+ * The registers are KVM's own structures (api.rst 4.11 KVM_GET_REGS, 4.13 KVM_GET_SREGS),
+ * as kvm_run carries them with KVM_CAP_SYNC_REGS (api.rst 5, "kvm_run": s.regs): the VMM
+ * passes pointers to them, and the direct path reads them there and writes RIP, RFLAGS and a
+ * GPR back in place (after ops->regs_put). The two structures below have those layouts
+ * (the KVM backend asserts it; xg_emu_x86_segment is kvm_segment's).
+ *
+ * xg_emu_x86_memo_direct() returns 0, "not taken", having changed nothing and accessed no
+ * guest memory or device (it may have called lend_xsave, which only reads), unless every
+ * one of these holds: 64-bit mode (CR0.PE, EFER.LMA, CS.L, not virtual-8086); the bytes
+ * match a memo entry compiled in 64-bit mode, not parked, of a GP class or a legacy or VEX
+ * vector move (no EVEX); the checks of the short path pass (CR0.EM/TS, CR4.OSFXSR/OSXSAVE,
+ * XCR0; the operand canonical, aligned where the instruction needs it, no #AC); the operand
+ * lies within one 4 KiB page; its translation does not fault; for a vector move, the VMM
+ * lends its XSAVE image, explicit (XG_EMU_X86_LENT_EXPLICIT) when a component has to be
+ * marked in use. The caller then runs xg_emu_x86_emulate_memo() as usual, which decides
+ * every case the direct path leaves (faults included) and compiles what is to be compiled.
+ *
+ * Taken, it returns 1 with the outcome in res as xg_emu_x86_emulate_memo() would give it:
+ * status OK, or ERROR with the reason when the VMM failed a read, a write or set_xsave
+ * after the access began (a device read may have side effects: it is not done again). The
+ * effects are the short path's: the memory operand read (RAM or device) or written, the
+ * register or vector register written (XSTATE_BV as the short path leaves it: x87 and SSE
+ * marked in use, AVX for a VEX move unless its YMM upper half is still all zeros), RIP past
+ * the instruction and RFLAGS.RF clear; the memo counts a hit. No hook is called: the caller's
+ * DECODE hook, if it has one, must be one that never vetoes a legacy or VEX move (exitgate's
+ * bridge vetoes only EVEX instructions that need AVX-512 state).
+ */
+struct xg_emu_x86_kvm_regs { /* struct kvm_regs */
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+};
+struct xg_emu_x86_kvm_sregs { /* the start of struct kvm_sregs, up to apic_base */
+	struct xg_emu_x86_segment cs, ds, es, fs, gs, ss, tr, ldt;
+	struct {
+		uint64_t base;
+		uint16_t limit, pad[3];
+	} gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+};
+struct xg_emu_x86_direct_ops {
+	/* la to a GPA for an access of `kind` (XG_EMU_X86_READ or WRITE) at privilege cpl,
+	 * walking the guest's page tables under `paging` (only its cr0, cr3, cr4 and efer are
+	 * set): 0 with *gpa, 1 if it would fault, a negative errno when a table cannot be read
+	 * (both: not taken) */
+	int (*translate)(void *opaque, const struct xg_emu_x86_regs *paging, uint64_t la,
+			 unsigned kind, unsigned cpl, uint64_t *gpa);
+	/* the access at a GPA, RAM or device, within one page: 0 or a negative errno */
+	int (*read)(void *opaque, uint64_t gpa, void *buf, unsigned size);
+	int (*write)(void *opaque, uint64_t gpa, const void *buf, unsigned size);
+	/* the VMM's XSAVE image as xg_emu_x86_ops lend_xsave/set_xsave/discard_xsave */
+	int (*lend_xsave)(void *opaque, void **xsave);
+	int (*set_xsave)(void *opaque, const void *xsave);
+	int (*discard_xsave)(void *opaque);
+	/* before RIP, RFLAGS (and a GPR, gprs = 1) are written in the registers: the VMM has
+	 * KVM take them at the next KVM_RUN (KVM_SYNC_X86_REGS in kvm_dirty_regs) */
+	void (*regs_put)(void *opaque, int gprs);
+};
+struct xg_emu_x86_direct {
+	struct xg_emu_x86_kvm_regs *regs;
+	const struct xg_emu_x86_kvm_sregs *sregs;
+	uint64_t xcr0;
+	const struct xg_emu_x86_direct_ops *ops;
+	void *opaque;
+};
+int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, size_t n,
+			   const struct xg_emu_x86_direct *d, struct xg_emu_x86_result *res);
+
 /* 1 if the decoded instruction is one the emulator implements (for an SSE/AVX/AVX-512
  * instruction run in a host stub: and the host CPU can run it). */
 int xg_emu_x86_supported(const struct xg_emu_x86_insn *insn);

@@ -53,7 +53,7 @@ const char *xg_emu_x86_status_name(enum xg_emu_x86_status st)
 
 static uint64_t size_mask(unsigned size)
 {
-	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+	return xg_emu_x86_size_mask(size);
 }
 
 static uint64_t load_le(const uint8_t *p, unsigned size)
@@ -111,41 +111,22 @@ static inline int stage(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s)
 
 uint64_t xg_emu_x86_gpr_get(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size)
 {
-	reg &= 15;
-	/* without REX, byte registers 4-7 are AH CH DH BH (SDM Vol. 2 Table 3-1) */
-	if (size == 1 && !c->in->rex && reg >= 4 && reg < 8)
-		return (c->r.gpr[reg - 4] >> 8) & 0xff;
-	return c->r.gpr[reg] & size_mask(size);
+	unsigned shift, i = xg_emu_x86_gpr_slot(reg, size, c->in->rex, &shift);
+
+	return (c->r.gpr[i] >> shift) & size_mask(size);
 }
 
 void xg_emu_x86_gpr_set(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size, uint64_t v)
 {
-	reg &= 15;
-	if (size == 1 && !c->in->rex && reg >= 4 && reg < 8) {
-		uint64_t *g = &c->r.gpr[reg - 4];
-		*g = (*g & ~0xff00ull) | ((v & 0xff) << 8);
-	} else if (size == 4) {
-		c->r.gpr[reg] =
-		    v & 0xffffffffull; /* 32-bit writes zero-extend (SDM Vol. 1 3.4.1.1) */
-	} else {
-		c->r.gpr[reg] = (c->r.gpr[reg] & ~size_mask(size)) | (v & size_mask(size));
-	}
+	unsigned shift, i = xg_emu_x86_gpr_slot(reg, size, c->in->rex, &shift);
+
+	c->r.gpr[i] = xg_emu_x86_gpr_merge(c->r.gpr[i], size, shift, v);
 	c->regs_dirty = 1;
 }
 
-/* Effective address of the ModRM/moffs memory operand (SDM Vol. 1 3.7.5). */
 uint64_t xg_emu_x86_ea(struct xg_emu_x86_ctx *c)
 {
-	const struct xg_emu_x86_insn *in = c->in;
-	uint64_t ea = (uint64_t)in->disp;
-
-	if (in->base != XG_EMU_X86_NOREG)
-		ea += c->r.gpr[in->base];
-	if (in->index != XG_EMU_X86_NOREG && !in->vsib)
-		ea += c->r.gpr[in->index] * in->scale;
-	if (in->rip_rel)
-		ea += c->next_rip;
-	return ea & xg_emu_x86_addr_mask(in);
+	return xg_emu_x86_ea_of(c->in, c->r.gpr, NULL, c->next_rip);
 }
 
 static uint64_t seg_base(struct xg_emu_x86_ctx *c, unsigned seg)

@@ -12,11 +12,13 @@
  * ops->hook at DECODE, get_xsave (load_xsave), translate and read per page, the move, then
  * the pipeline's own commit().
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "xg_emu_x86_int.h"
 
 #define RFL_AC	    (1ull << 18)
+#define CR0_PE	    (1ull << 0)
 #define CR0_EM	    (1ull << 2)
 #define CR0_TS	    (1ull << 3)
 #define CR0_AM	    (1ull << 18)
@@ -84,11 +86,9 @@ static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size, unsig
 }
 
 /* device() passes (SDM Vol. 3A 2.5, Vol. 1 13.3, Vol. 2 2.8 exception types) */
-static int device_ok(const struct xg_emu_x86_ctx *c)
+static int device_ok_at(const struct xg_emu_x86_insn *in, uint64_t cr0, uint64_t cr4,
+			uint64_t xcr0)
 {
-	const struct xg_emu_x86_insn *in = c->in;
-	uint64_t cr0 = c->r.cr0, cr4 = c->r.cr4, xcr0 = c->r.xcr0;
-
 	if (!(in->flags & F_SSE))
 		return 1;
 	if (cr0 & CR0_TS)
@@ -97,6 +97,11 @@ static int device_ok(const struct xg_emu_x86_ctx *c)
 		return !(cr0 & CR0_EM) && (cr4 & CR4_OSFXSR);
 	uint64_t need = in->enc == XG_EMU_X86_ENC_EVEX ? 0xe6 : 0x6;
 	return (cr4 & CR4_OSXSAVE) && (xcr0 & need) == need;
+}
+
+static int device_ok(const struct xg_emu_x86_ctx *c)
+{
+	return device_ok_at(c->in, c->r.cr0, c->r.cr4, c->r.xcr0);
 }
 
 /*
@@ -120,6 +125,14 @@ static int segment_ok(const struct xg_emu_x86_ctx *c, const struct xg_emu_x86_ac
 			return 1;
 	}
 	return last <= s->limit && last >= a->ea;
+}
+
+/* MOVZX zero-extends the source, MOVSX and MOVSXD sign-extend it */
+static uint64_t extend(const struct xg_emu_x86_insn *in, unsigned size, uint64_t v)
+{
+	if (in->op != OP_MOVZX && size < 8)
+		v = (uint64_t)((int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size));
+	return v;
 }
 
 /* The compiled instruction on the working copy: HANDOVER before any call, or the status. */
@@ -184,9 +197,7 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 	case FAST_GP_LOADX: {
 		uint64_t v = 0;
 		memcpy(&v, c->mem, size);
-		if (in->op != OP_MOVZX && size < 8)
-			v = (uint64_t)((int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size));
-		xg_emu_x86_gpr_set(c, reg, in->opsize, v);
+		xg_emu_x86_gpr_set(c, reg, in->opsize, extend(in, size, v));
 		break;
 	}
 	case FAST_GP_STORE: {
@@ -266,6 +277,13 @@ static void age(struct xg_emu_x86_memo *m)
 		m->ent[i].use >>= 1;
 }
 
+static void count_hit(struct xg_emu_x86_memo *m, struct xg_emu_x86_memo_entry *e)
+{
+	m->hits++;
+	e->handover = 0;
+	e->use += e->use < XG_EMU_X86_MEMO_USE_MAX;
+}
+
 /* Where a newly completed instruction goes: an empty entry, else one unused for a window. */
 static int victim(const struct xg_emu_x86_memo *m)
 {
@@ -325,9 +343,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 			res->insn = e->insn;
 			rc = fast(&c, e->cls, e->size, e->reg);
 			if (rc != HANDOVER) {
-				memo->hits++;
-				e->handover = 0;
-				e->use += e->use < XG_EMU_X86_MEMO_USE_MAX;
+				count_hit(memo, e);
 				return (enum xg_emu_x86_status)xg_emu_x86_finish(&c, rc);
 			}
 			memo->handovers++;
@@ -348,4 +364,186 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 	if (rc == XG_EMU_X86_OK && !matched && bytes && c.in->len <= n)
 		compile(memo, slot, &c);
 	return (enum xg_emu_x86_status)rc;
+}
+
+/* ---- the direct path (xg_emu_x86.h, xg_emu_x86_memo_direct) ---- */
+
+#define RFL_RF	(1ull << 16)
+#define RFL_VM	(1ull << 17)
+#define EFER_LMA (1ull << 10)
+
+/* kvm_regs' place of each GPR by number (encoding order rax rcx rdx rbx rsp rbp rsi rdi r8..
+ * r15; struct kvm_regs holds rax rbx rcx rdx rsi rdi rsp rbp r8..r15, then rip, rflags) */
+static const uint8_t kvm_gpr[16] = {0, 2, 3, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15};
+#define KVM_RIP	   16
+#define KVM_RFLAGS 17
+
+/* Are n bytes at p all zero? */
+static int zero16(const uint8_t *p)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, p + 8, 8);
+	return !(a | b);
+}
+
+/* A VMM op failed after the access began: the pipeline's words (host_error), at its stage. */
+__attribute__((cold)) static int direct_error(struct xg_emu_x86_result *res,
+					      enum xg_emu_x86_stage stage, const char *what, int rc)
+{
+	res->status = XG_EMU_X86_ERROR;
+	res->stage = stage;
+	snprintf(res->reason, sizeof(res->reason), "the VMM could not %s: %s", what,
+		 strerror(rc < 0 ? -rc : rc));
+	return 1;
+}
+
+int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, size_t n,
+			   const struct xg_emu_x86_direct *d, struct xg_emu_x86_result *res)
+{
+	const struct xg_emu_x86_direct_ops *ops = d->ops;
+	const struct xg_emu_x86_kvm_sregs *s = d->sregs;
+	uint64_t *g = &d->regs->rax; /* kvm_regs as 18 quadwords */
+	const struct xg_emu_x86_insn *in;
+	struct xg_emu_x86_memo_entry *e;
+	struct xg_emu_x86_regs paging;
+	uint64_t next_rip, ea, la, gpa, bv = 0, in_use = 0, v = 0;
+	uint8_t buf[64] __attribute__((aligned(16)));
+	uint8_t *xs = NULL;
+	unsigned cls, size, cpl, vec, store, lent = 0;
+	int slot, rc;
+
+	_Static_assert(sizeof(struct xg_emu_x86_kvm_regs) == 18 * sizeof(uint64_t),
+		       "kvm_regs is 18 quadwords");
+	if (!memo || !bytes || !n)
+		return 0;
+	/* 64-bit mode: protected, not virtual-8086, IA-32e with CS.L (SDM Vol. 3A 2.2, 5.2.1) */
+	if (!(s->cr0 & CR0_PE) || (g[KVM_RFLAGS] & RFL_VM) || !(s->efer & EFER_LMA) || !s->cs.l)
+		return 0;
+	slot = lookup(memo, bytes, n > 15 ? 15 : n);
+	if (slot < 0)
+		return 0;
+	e = &memo->ent[slot];
+	in = &e->insn;
+	cls = e->cls;
+	size = e->size;
+	if (e->mode != 64 || e->real || e->handover >= XG_EMU_X86_MEMO_PARK ||
+	    in->enc == XG_EMU_X86_ENC_EVEX)
+		return 0;
+	vec = cls == FAST_VEC_LOAD || cls == FAST_VEC_STORE;
+	store = cls == FAST_GP_STORE || cls == FAST_GP_STOREIMM || cls == FAST_VEC_STORE;
+	cpl = s->ss.dpl;
+
+	/* the short path's checks (fast()), on these registers; any that would not pass: the
+	 * memo decides */
+	if (vec && !device_ok_at(in, s->cr0, s->cr4, d->xcr0))
+		return 0;
+	next_rip = g[KVM_RIP] + in->len;
+	ea = OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS
+		 ? (uint64_t)in->disp & xg_emu_x86_addr_mask(in)
+		 : xg_emu_x86_ea_of(in, g, kvm_gpr, next_rip);
+	/* 64-bit mode: only FS and GS have a base (SDM Vol. 1 3.3.7.1) */
+	la = ea + (in->seg == XG_EMU_X86_FS ? s->fs.base : in->seg == XG_EMU_X86_GS ? s->gs.base : 0);
+	if (!xg_emu_x86_canonical_at(s->cr4, la) || !xg_emu_x86_canonical_at(s->cr4, la + size - 1))
+		return 0;
+	if ((la & 0xfff) + size > 0x1000)
+		return 0; /* two pages: the pipeline's pieces */
+	if (vec && (in->flags & F_ALIGN) && (la & (size - 1)))
+		return 0;
+	if (!vec && (s->cr0 & CR0_AM) && (g[KVM_RFLAGS] & RFL_AC) && cpl == 3 &&
+	    (la & ((size > 8 ? 8 : size) - 1)))
+		return 0;
+
+	/* the vector state, as load_xsave() with the short path's mark: x87 and SSE always,
+	 * AVX for a VEX move; a component marked anew must hold its initial value already */
+	if (vec) {
+		rc = ops->lend_xsave(d->opaque, (void **)&xs);
+		if (rc < 0 || !xs)
+			return 0;
+		lent = rc == XG_EMU_X86_LENT_EXPLICIT;
+		memcpy(&bv, xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+		in_use = bv | 3 | (d->xcr0 & (in->enc == XG_EMU_X86_ENC_VEX ? 0x7 : 0x3));
+		if (cls == FAST_VEC_LOAD && in_use != bv && !lent)
+			return 0;
+	}
+	paging.cr0 = s->cr0, paging.cr3 = s->cr3, paging.cr4 = s->cr4, paging.efer = s->efer;
+	if (ops->translate(d->opaque, &paging, la, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, cpl,
+			   &gpa))
+		return 0;
+
+	/* taken: from here on it is the short path's outcome */
+	if (++memo->tick >= XG_EMU_X86_MEMO_WINDOW)
+		age(memo);
+	count_hit(memo, e);
+	res->insn = *in;
+	res->status = XG_EMU_X86_OK;
+	memset(&res->exc, 0, sizeof(res->exc));
+	res->reason[0] = 0;
+	res->stage = XG_EMU_X86_STAGE_READ;
+	if (!store && (rc = ops->read(d->opaque, gpa, buf, size)) < 0)
+		return direct_error(res, XG_EMU_X86_STAGE_READ, "read guest memory (read)", rc);
+	res->stage = XG_EMU_X86_STAGE_WRITEBACK;
+	switch (cls) {
+	case FAST_GP_STORE: {
+		unsigned shift, i = xg_emu_x86_gpr_slot(e->reg, size, in->rex, &shift);
+		v = (g[kvm_gpr[i]] >> shift) & xg_emu_x86_size_mask(size);
+		memcpy(buf, &v, size);
+		break;
+	}
+	case FAST_GP_STOREIMM:
+		v = in->imm;
+		memcpy(buf, &v, size);
+		break;
+	case FAST_VEC_STORE: {
+		/* a component in its initial state reads as zeros (SDM Vol. 1 13.6) */
+		unsigned r = in->reg & 15;
+		memset(buf, 0, 32);
+		if (bv & 2)
+			memcpy(buf, xs + XG_EMU_X86_XS_XMM0 + 16 * r, 16);
+		if (bv & 4)
+			memcpy(buf + 16, xs + XG_EMU_X86_XS_YMMH + 16 * r, 16);
+		break;
+	}
+	}
+	if (store && (rc = ops->write(d->opaque, gpa, buf, size)) < 0)
+		return direct_error(res, XG_EMU_X86_STAGE_WRITEBACK, "write guest memory (write)", rc);
+	if (cls == FAST_VEC_LOAD) {
+		/* legacy SSE keeps the bits above 127; VEX zeroes them up to the register's width
+		 * (SDM Vol. 1 14.1.3, Vol. 2 2.3.10.1): YMM's upper half and ZMM's bits 511:256,
+		 * whose zeros in a component left initial are its initial value */
+		unsigned r = in->reg & 15;
+		uint8_t *ymmh = xs + XG_EMU_X86_XS_YMMH + 16 * r;
+		memcpy(xs + XG_EMU_X86_XS_XMM0 + 16 * r, buf, 16);
+		if (in->enc == XG_EMU_X86_ENC_VEX) {
+			if (size > 16)
+				memcpy(ymmh, buf + 16, 16);
+			else
+				memset(ymmh, 0, 16);
+			memset(xs + XG_EMU_X86_XS_ZMMH + 32 * r, 0, 32);
+			/* AVX marked anew goes back initial when the upper half is zeros
+			 * (settle_xstate_bv) */
+			if ((in_use & ~bv & 4) && zero16(ymmh))
+				in_use &= ~4ull;
+		}
+		memcpy(xs + XG_EMU_X86_XS_XSTATE_BV, &in_use, 8);
+		if ((rc = ops->set_xsave(d->opaque, xs)) < 0) {
+			ops->discard_xsave(d->opaque);
+			return direct_error(res, XG_EMU_X86_STAGE_WRITEBACK,
+					    "write the vector state (set_xsave)", rc);
+		}
+	}
+	/* the register, RIP past the instruction, RF clear (as commit()) */
+	ops->regs_put(d->opaque, cls == FAST_GP_LOAD || cls == FAST_GP_LOADX);
+	if (cls == FAST_GP_LOAD || cls == FAST_GP_LOADX) {
+		unsigned dsz = cls == FAST_GP_LOAD ? size : in->opsize, shift;
+		unsigned i = xg_emu_x86_gpr_slot(e->reg, dsz, in->rex, &shift);
+		memcpy(&v, buf, size);
+		if (cls == FAST_GP_LOADX)
+			v = extend(in, size, v);
+		g[kvm_gpr[i]] = xg_emu_x86_gpr_merge(g[kvm_gpr[i]], dsz, shift, v);
+	}
+	g[KVM_RIP] = next_rip;
+	g[KVM_RFLAGS] &= ~RFL_RF;
+	return 1;
 }

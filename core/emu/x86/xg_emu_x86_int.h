@@ -380,20 +380,77 @@ int xg_emu_x86_stage_hook(struct xg_emu_x86_ctx *c, enum xg_emu_x86_stage s);
 int xg_emu_x86_translate_access(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a);
 int xg_emu_x86_read_access(struct xg_emu_x86_ctx *c, const struct xg_emu_x86_acc *a);
 
-/* Is la canonical: bits 63 down to the linear-address width (48, or 57 with CR4.LA57) all
- * equal (SDM Vol. 1 3.3.7.1)? */
-static inline int xg_emu_x86_canonical(const struct xg_emu_x86_ctx *c, uint64_t la)
-{
-	unsigned bits = (c->r.cr4 & (1ull << 12)) ? 57 : 48;
-	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
-}
-
 /* The instruction's address size as a mask: an effective address wraps at 64 KiB, 4 GiB or
  * 2^64 (SDM Vol. 1 3.3.7). */
 static inline uint64_t xg_emu_x86_addr_mask(const struct xg_emu_x86_insn *in)
 {
 	return in->addrsize == 2 ? 0xffffull : in->addrsize == 4 ? 0xffffffffull : ~0ull;
 }
+
+/* Is la canonical: bits 63 down to the linear-address width (48, or 57 with CR4.LA57) all
+ * equal (SDM Vol. 1 3.3.7.1)? */
+static inline int xg_emu_x86_canonical_at(uint64_t cr4, uint64_t la)
+{
+	unsigned bits = (cr4 & (1ull << 12)) ? 57 : 48;
+	return (uint64_t)((int64_t)(la << (64 - bits)) >> (64 - bits)) == la;
+}
+
+static inline int xg_emu_x86_canonical(const struct xg_emu_x86_ctx *c, uint64_t la)
+{
+	return xg_emu_x86_canonical_at(c->r.cr4, la);
+}
+
+/* A value of `size` bytes (1, 2, 4 or 8) as a mask. */
+static inline uint64_t xg_emu_x86_size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+/*
+ * The GPRs by register number, for the working copy's array (encoding order, map NULL) and
+ * for the memo's direct path on KVM's struct kvm_regs (map: number to its place there).
+ * slot: the array entry a register operand of `size` bytes lives in, and at what bit
+ * (without REX, byte registers 4-7 are AH CH DH BH: SDM Vol. 2 Table 3-1); merge: that
+ * entry with v written (32-bit writes zero-extend, 8- and 16-bit ones keep the rest: Vol. 1
+ * 3.4.1.1).
+ */
+static inline unsigned xg_emu_x86_gpr_slot(unsigned reg, unsigned size, int rex, unsigned *shift)
+{
+	reg &= 15;
+	*shift = 0;
+	if (size == 1 && !rex && reg >= 4 && reg < 8) {
+		*shift = 8;
+		return reg - 4;
+	}
+	return reg;
+}
+
+static inline uint64_t xg_emu_x86_gpr_merge(uint64_t old, unsigned size, unsigned shift,
+					    uint64_t v)
+{
+	uint64_t m = xg_emu_x86_size_mask(size) << shift;
+
+	if (size == 4)
+		return v & 0xffffffffull;
+	return (old & ~m) | ((v << shift) & m);
+}
+
+/* Effective address of the ModRM/moffs memory operand (SDM Vol. 1 3.7.5), the GPRs in g[]
+ * through map as above. */
+static inline uint64_t xg_emu_x86_ea_of(const struct xg_emu_x86_insn *in, const uint64_t *g,
+					const uint8_t *map, uint64_t next_rip)
+{
+	uint64_t ea = (uint64_t)in->disp;
+
+	if (in->base != XG_EMU_X86_NOREG)
+		ea += g[map ? map[in->base & 15] : in->base];
+	if (in->index != XG_EMU_X86_NOREG && !in->vsib)
+		ea += g[map ? map[in->index & 15] : in->index] * in->scale;
+	if (in->rip_rel)
+		ea += next_rip;
+	return ea & xg_emu_x86_addr_mask(in);
+}
+
 
 /* vector register i as 64 bytes (ZMM view) */
 void xg_emu_x86_vec_get(struct xg_emu_x86_ctx *c, unsigned i, uint8_t out[64]);

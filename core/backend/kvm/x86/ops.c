@@ -177,6 +177,54 @@ static int o_get_x86_regs(void *o, struct xg_emu_x86_regs *x)
 	return 0;
 }
 
+/* The emulator's direct path reads and writes kvm_run's copies in place: their layouts are
+ * the emulator's mirrors of them (xg_emu_x86.h) */
+_Static_assert(sizeof(struct xg_emu_x86_kvm_regs) == sizeof(struct kvm_regs) &&
+		   offsetof(struct xg_emu_x86_kvm_regs, rbx) == offsetof(struct kvm_regs, rbx) &&
+		   offsetof(struct xg_emu_x86_kvm_regs, rsp) == offsetof(struct kvm_regs, rsp) &&
+		   offsetof(struct xg_emu_x86_kvm_regs, r8) == offsetof(struct kvm_regs, r8) &&
+		   offsetof(struct xg_emu_x86_kvm_regs, rip) == offsetof(struct kvm_regs, rip) &&
+		   offsetof(struct xg_emu_x86_kvm_regs, rflags) == offsetof(struct kvm_regs, rflags),
+	       "xg_emu_x86_kvm_regs is not struct kvm_regs");
+#define SREG_SAME(f)                                                                               \
+	_Static_assert(offsetof(struct xg_emu_x86_kvm_sregs, f) == offsetof(struct kvm_sregs, f),  \
+		       "xg_emu_x86_kvm_sregs." #f " is not kvm_sregs." #f)
+SREG_SAME(cs);
+SREG_SAME(ds);
+SREG_SAME(es);
+SREG_SAME(fs);
+SREG_SAME(gs);
+SREG_SAME(ss);
+SREG_SAME(tr);
+SREG_SAME(ldt);
+SREG_SAME(gdt);
+SREG_SAME(idt);
+SREG_SAME(cr0);
+SREG_SAME(cr2);
+SREG_SAME(cr3);
+SREG_SAME(cr4);
+SREG_SAME(cr8);
+SREG_SAME(efer);
+SREG_SAME(apic_base);
+
+/* kvm_run's own copies when KVM keeps them current (sync regs): the direct path's */
+static int o_kvm_regs(void *o, void **r, const void **s, uint64_t *xcr0)
+{
+	struct xg_kvm_vcpu *v = o;
+
+	if (!v->sync_regs)
+		return -1;
+	*r = &v->run->s.regs.regs;
+	*s = &v->run->s.regs.sregs;
+	*xcr0 = v->xcr0;
+	return 0;
+}
+
+static void o_kvm_regs_put(void *o, int gprs)
+{
+	xg_kvm_put_regs_in_place(o, gprs);
+}
+
 /* KVM_GET_VCPU_EVENTS (api.rst 4.31) as struct xg_x86_events */
 static int o_get_x86_events(void *o, struct xg_x86_events *out)
 {
@@ -436,6 +484,9 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 	    .discard_xsave = v->no_lend ? NULL : o_discard_xsave,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
 	    .ram_ptr = xg_kvm_op_ram_ptr,
+	    /* XG_KVM_NO_DIRECT=1: every emulation through the conversions, to compare */
+	    .x86_kvm_regs = v->no_direct ? NULL : o_kvm_regs,
+	    .x86_kvm_regs_put = v->no_direct ? NULL : o_kvm_regs_put,
 	};
 }
 
@@ -492,6 +543,7 @@ int xg_kvm_ops_init(struct xg_kvm_vcpu *v, struct xg_error *err)
 			return -1;
 	}
 	v->no_lend = getenv("XG_KVM_NO_LEND") != NULL;
+	v->no_direct = getenv("XG_KVM_NO_DIRECT") != NULL;
 	probe_avx512(v);
 	/* XG_KVM_NO_AVX512_STATE=1: as a KVM that cannot carry it (kvm_pvm on the Intel hosts),
 	 * so that the refusals are tested where KVM can */

@@ -332,11 +332,13 @@ static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
 {
-	struct bridge b = {.ops = ops, .opaque = opaque, .why = why, .n = n};
+	/* no initialiser: it would zero the TLB, whose entries are read only below ntlb */
+	struct bridge b;
 	const uint8_t *bytes;
 	size_t len;
 	enum xg_emu_x86_status st;
 
+	b.ops = ops, b.opaque = opaque, b.regs = NULL, b.why = why, b.n = n, b.ntlb = 0;
 	if (n)
 		why[0] = 0;
 	if (exit_bytes(x, &bytes, &len, why, n) || !have_ops(ops, why, n))

@@ -270,7 +270,7 @@ static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t 
  * short path back. A state that stays costs PARK hand-overs and one compile per 3-4 windows
  * instead of the checks on every exit.
  */
-static void age(struct xg_emu_x86_memo *m)
+__attribute__((noinline, cold)) static void age(struct xg_emu_x86_memo *m)
 {
 	m->tick = 0;
 	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++)
@@ -368,8 +368,8 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 
 /* ---- the direct path (xg_emu_x86.h, xg_emu_x86_memo_direct) ---- */
 
-#define RFL_RF	(1ull << 16)
-#define RFL_VM	(1ull << 17)
+#define RFL_RF	 (1ull << 16)
+#define RFL_VM	 (1ull << 17)
 #define EFER_LMA (1ull << 10)
 
 /* kvm_regs' place of each GPR by number (encoding order rax rcx rdx rbx rsp rbp rsi rdi r8..
@@ -378,19 +378,22 @@ static const uint8_t kvm_gpr[16] = {0, 2, 3, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13
 #define KVM_RIP	   16
 #define KVM_RFLAGS 17
 
-/* Are n bytes at p all zero? */
-static int zero16(const uint8_t *p)
-{
-	uint64_t a, b;
-
-	memcpy(&a, p, 8);
-	memcpy(&b, p + 8, 8);
-	return !(a | b);
-}
+/* An instruction the direct path is running: what its parts share. */
+struct direct {
+	const struct xg_emu_x86_direct *d;
+	uint64_t *g; /* kvm_regs as 18 quadwords */
+	const struct xg_emu_x86_insn *in;
+	unsigned cls, size, reg;
+	uint64_t gpa;
+	uint8_t *xs; /* vector moves: the lent image, its XSTATE_BV, and the bits to mark */
+	uint64_t bv, in_use;
+	struct xg_emu_x86_result *res;
+};
 
 /* A VMM op failed after the access began: the pipeline's words (host_error), at its stage. */
-__attribute__((cold)) static int direct_error(struct xg_emu_x86_result *res,
-					      enum xg_emu_x86_stage stage, const char *what, int rc)
+__attribute__((cold, noinline)) static int direct_error(struct xg_emu_x86_result *res,
+							enum xg_emu_x86_stage stage,
+							const char *what, int rc)
 {
 	res->status = XG_EMU_X86_ERROR;
 	res->stage = stage;
@@ -399,151 +402,169 @@ __attribute__((cold)) static int direct_error(struct xg_emu_x86_result *res,
 	return 1;
 }
 
+/* GP moves (exec_mov(), exec_movx() on a memory operand): the access, then the register */
+__attribute__((noinline)) static int direct_gp(struct direct *t)
+{
+	const struct xg_emu_x86_direct_ops *ops = t->d->ops;
+	const struct xg_emu_x86_insn *in = t->in;
+	unsigned shift, i, dsz = t->cls == FAST_GP_LOADX ? in->opsize : t->size;
+	uint64_t v = 0;
+	int rc;
+
+	i = kvm_gpr[xg_emu_x86_gpr_slot(t->reg, dsz, in->rex, &shift)];
+	if (t->cls == FAST_GP_STORE || t->cls == FAST_GP_STOREIMM) {
+		v = t->cls == FAST_GP_STOREIMM ? (uint64_t)in->imm
+					       : (t->g[i] >> shift) & xg_emu_x86_size_mask(dsz);
+		t->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
+		if ((rc = ops->write(t->d->opaque, t->gpa, &v, t->size)) < 0)
+			return direct_error(t->res, XG_EMU_X86_STAGE_WRITEBACK,
+					    "write guest memory (write)", rc);
+		ops->regs_put(t->d->opaque, 0);
+		return 0;
+	}
+	if ((rc = ops->read(t->d->opaque, t->gpa, &v, t->size)) < 0)
+		return direct_error(t->res, XG_EMU_X86_STAGE_READ, "read guest memory (read)", rc);
+	t->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
+	if (t->cls == FAST_GP_LOADX)
+		v = extend(in, t->size, v);
+	ops->regs_put(t->d->opaque, 1);
+	t->g[i] = xg_emu_x86_gpr_merge(t->g[i], dsz, shift, v);
+	return 0;
+}
+
+/* Vector moves (exec_vmov() unmasked), legacy and VEX: XMM/YMM 0-15 in the lent image */
+__attribute__((noinline)) static int direct_vec(struct direct *t)
+{
+	const struct xg_emu_x86_direct_ops *ops = t->d->ops;
+	unsigned r = t->in->reg & 15;
+	uint8_t *xmm = t->xs + XG_EMU_X86_XS_XMM0 + 16 * r, *ymmh = t->xs + XG_EMU_X86_XS_YMMH + 16 * r;
+	uint64_t buf[4] = {0, 0, 0, 0};
+	int vex = t->in->enc == XG_EMU_X86_ENC_VEX, rc;
+
+	if (t->cls == FAST_VEC_STORE) {
+		/* a component in its initial state reads as zeros (SDM Vol. 1 13.6) */
+		if (t->bv & 2)
+			memcpy(buf, xmm, 16);
+		if (t->bv & 4)
+			memcpy(buf + 2, ymmh, 16);
+		t->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
+		if ((rc = ops->write(t->d->opaque, t->gpa, buf, t->size)) < 0)
+			return direct_error(t->res, XG_EMU_X86_STAGE_WRITEBACK,
+					    "write guest memory (write)", rc);
+		ops->regs_put(t->d->opaque, 0);
+		return 0;
+	}
+	if ((rc = ops->read(t->d->opaque, t->gpa, buf, t->size)) < 0)
+		return direct_error(t->res, XG_EMU_X86_STAGE_READ, "read guest memory (read)", rc);
+	t->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
+	/* legacy SSE keeps the bits above 127; VEX zeroes them up to the register's width (SDM
+	 * Vol. 1 14.1.3, Vol. 2 2.3.10.1): YMM's upper half and ZMM's bits 511:256, whose zeros
+	 * in a component left initial are its initial value */
+	memcpy(xmm, buf, 16);
+	if (vex) {
+		memcpy(ymmh, buf + 2, 16); /* zeros for a 16-byte load */
+		memset(t->xs + XG_EMU_X86_XS_ZMMH + 32 * r, 0, 32);
+		/* AVX marked anew goes back initial when the upper half is zeros
+		 * (settle_xstate_bv) */
+		if ((t->in_use & ~t->bv & 4) && !(buf[2] | buf[3]))
+			t->in_use &= ~4ull;
+	}
+	memcpy(t->xs + XG_EMU_X86_XS_XSTATE_BV, &t->in_use, 8);
+	if ((rc = ops->set_xsave(t->d->opaque, t->xs)) < 0) {
+		ops->discard_xsave(t->d->opaque);
+		return direct_error(t->res, XG_EMU_X86_STAGE_WRITEBACK,
+				    "write the vector state (set_xsave)", rc);
+	}
+	ops->regs_put(t->d->opaque, 0);
+	return 0;
+}
+
 int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, size_t n,
 			   const struct xg_emu_x86_direct *d, struct xg_emu_x86_result *res)
 {
-	const struct xg_emu_x86_direct_ops *ops = d->ops;
 	const struct xg_emu_x86_kvm_sregs *s = d->sregs;
-	uint64_t *g = &d->regs->rax; /* kvm_regs as 18 quadwords */
-	const struct xg_emu_x86_insn *in;
 	struct xg_emu_x86_memo_entry *e;
 	struct xg_emu_x86_regs paging;
-	uint64_t next_rip, ea, la, gpa, bv = 0, in_use = 0, v = 0;
-	uint8_t buf[64] __attribute__((aligned(16)));
-	uint8_t *xs = NULL;
-	unsigned cls, size, cpl, vec, store, lent = 0;
+	struct direct t;
+	uint64_t next_rip, ea, la;
+	unsigned cpl, vec, store;
 	int slot, rc;
 
 	_Static_assert(sizeof(struct xg_emu_x86_kvm_regs) == 18 * sizeof(uint64_t),
 		       "kvm_regs is 18 quadwords");
+	t.g = &d->regs->rax;
 	if (!memo || !bytes || !n)
 		return 0;
 	/* 64-bit mode: protected, not virtual-8086, IA-32e with CS.L (SDM Vol. 3A 2.2, 5.2.1) */
-	if (!(s->cr0 & CR0_PE) || (g[KVM_RFLAGS] & RFL_VM) || !(s->efer & EFER_LMA) || !s->cs.l)
+	if (!(s->cr0 & CR0_PE) || (t.g[KVM_RFLAGS] & RFL_VM) || !(s->efer & EFER_LMA) || !s->cs.l)
 		return 0;
 	slot = lookup(memo, bytes, n > 15 ? 15 : n);
 	if (slot < 0)
 		return 0;
 	e = &memo->ent[slot];
-	in = &e->insn;
-	cls = e->cls;
-	size = e->size;
+	t.in = &e->insn;
+	t.cls = e->cls, t.size = e->size, t.reg = e->reg;
 	if (e->mode != 64 || e->real || e->handover >= XG_EMU_X86_MEMO_PARK ||
-	    in->enc == XG_EMU_X86_ENC_EVEX)
+	    t.in->enc == XG_EMU_X86_ENC_EVEX)
 		return 0;
-	vec = cls == FAST_VEC_LOAD || cls == FAST_VEC_STORE;
-	store = cls == FAST_GP_STORE || cls == FAST_GP_STOREIMM || cls == FAST_VEC_STORE;
+	vec = t.cls == FAST_VEC_LOAD || t.cls == FAST_VEC_STORE;
+	store = t.cls == FAST_GP_STORE || t.cls == FAST_GP_STOREIMM || t.cls == FAST_VEC_STORE;
 	cpl = s->ss.dpl;
 
 	/* the short path's checks (fast()), on these registers; any that would not pass: the
 	 * memo decides */
-	if (vec && !device_ok_at(in, s->cr0, s->cr4, d->xcr0))
+	if (vec && !device_ok_at(t.in, s->cr0, s->cr4, d->xcr0))
 		return 0;
-	next_rip = g[KVM_RIP] + in->len;
-	ea = OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS
-		 ? (uint64_t)in->disp & xg_emu_x86_addr_mask(in)
-		 : xg_emu_x86_ea_of(in, g, kvm_gpr, next_rip);
+	next_rip = t.g[KVM_RIP] + t.in->len;
+	ea = OPND_DST(t.in->flags) == O_MOFFS || OPND_SRC(t.in->flags) == O_MOFFS
+		 ? (uint64_t)t.in->disp & xg_emu_x86_addr_mask(t.in)
+		 : xg_emu_x86_ea_of(t.in, t.g, kvm_gpr, next_rip);
 	/* 64-bit mode: only FS and GS have a base (SDM Vol. 1 3.3.7.1) */
-	la = ea + (in->seg == XG_EMU_X86_FS ? s->fs.base : in->seg == XG_EMU_X86_GS ? s->gs.base : 0);
-	if (!xg_emu_x86_canonical_at(s->cr4, la) || !xg_emu_x86_canonical_at(s->cr4, la + size - 1))
+	la = ea + (t.in->seg == XG_EMU_X86_FS	? s->fs.base
+		   : t.in->seg == XG_EMU_X86_GS ? s->gs.base
+						: 0);
+	if (!xg_emu_x86_canonical_at(s->cr4, la) ||
+	    !xg_emu_x86_canonical_at(s->cr4, la + t.size - 1))
 		return 0;
-	if ((la & 0xfff) + size > 0x1000)
+	if ((la & 0xfff) + t.size > 0x1000)
 		return 0; /* two pages: the pipeline's pieces */
-	if (vec && (in->flags & F_ALIGN) && (la & (size - 1)))
+	if (vec && (t.in->flags & F_ALIGN) && (la & (t.size - 1)))
 		return 0;
-	if (!vec && (s->cr0 & CR0_AM) && (g[KVM_RFLAGS] & RFL_AC) && cpl == 3 &&
-	    (la & ((size > 8 ? 8 : size) - 1)))
+	if (!vec && (s->cr0 & CR0_AM) && (t.g[KVM_RFLAGS] & RFL_AC) && cpl == 3 &&
+	    (la & ((t.size > 8 ? 8 : t.size) - 1)))
 		return 0;
 
 	/* the vector state, as load_xsave() with the short path's mark: x87 and SSE always,
 	 * AVX for a VEX move; a component marked anew must hold its initial value already */
 	if (vec) {
-		rc = ops->lend_xsave(d->opaque, (void **)&xs);
-		if (rc < 0 || !xs)
+		rc = d->ops->lend_xsave(d->opaque, (void **)&t.xs);
+		if (rc < 0 || !t.xs)
 			return 0;
-		lent = rc == XG_EMU_X86_LENT_EXPLICIT;
-		memcpy(&bv, xs + XG_EMU_X86_XS_XSTATE_BV, 8);
-		in_use = bv | 3 | (d->xcr0 & (in->enc == XG_EMU_X86_ENC_VEX ? 0x7 : 0x3));
-		if (cls == FAST_VEC_LOAD && in_use != bv && !lent)
+		memcpy(&t.bv, t.xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+		t.in_use = t.bv | 3 | (d->xcr0 & (t.in->enc == XG_EMU_X86_ENC_VEX ? 0x7 : 0x3));
+		if (t.cls == FAST_VEC_LOAD && t.in_use != t.bv && rc != XG_EMU_X86_LENT_EXPLICIT)
 			return 0;
 	}
 	paging.cr0 = s->cr0, paging.cr3 = s->cr3, paging.cr4 = s->cr4, paging.efer = s->efer;
-	if (ops->translate(d->opaque, &paging, la, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, cpl,
-			   &gpa))
+	if (d->ops->translate(d->opaque, &paging, la,
+			      store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, cpl, &t.gpa))
 		return 0;
 
 	/* taken: from here on it is the short path's outcome */
 	if (++memo->tick >= XG_EMU_X86_MEMO_WINDOW)
 		age(memo);
 	count_hit(memo, e);
-	res->insn = *in;
+	t.d = d;
+	t.res = res;
+	res->insn = *t.in;
 	res->status = XG_EMU_X86_OK;
+	res->stage = XG_EMU_X86_STAGE_READ;
 	memset(&res->exc, 0, sizeof(res->exc));
 	res->reason[0] = 0;
-	res->stage = XG_EMU_X86_STAGE_READ;
-	if (!store && (rc = ops->read(d->opaque, gpa, buf, size)) < 0)
-		return direct_error(res, XG_EMU_X86_STAGE_READ, "read guest memory (read)", rc);
-	res->stage = XG_EMU_X86_STAGE_WRITEBACK;
-	switch (cls) {
-	case FAST_GP_STORE: {
-		unsigned shift, i = xg_emu_x86_gpr_slot(e->reg, size, in->rex, &shift);
-		v = (g[kvm_gpr[i]] >> shift) & xg_emu_x86_size_mask(size);
-		memcpy(buf, &v, size);
-		break;
-	}
-	case FAST_GP_STOREIMM:
-		v = in->imm;
-		memcpy(buf, &v, size);
-		break;
-	case FAST_VEC_STORE: {
-		/* a component in its initial state reads as zeros (SDM Vol. 1 13.6) */
-		unsigned r = in->reg & 15;
-		memset(buf, 0, 32);
-		if (bv & 2)
-			memcpy(buf, xs + XG_EMU_X86_XS_XMM0 + 16 * r, 16);
-		if (bv & 4)
-			memcpy(buf + 16, xs + XG_EMU_X86_XS_YMMH + 16 * r, 16);
-		break;
-	}
-	}
-	if (store && (rc = ops->write(d->opaque, gpa, buf, size)) < 0)
-		return direct_error(res, XG_EMU_X86_STAGE_WRITEBACK, "write guest memory (write)", rc);
-	if (cls == FAST_VEC_LOAD) {
-		/* legacy SSE keeps the bits above 127; VEX zeroes them up to the register's width
-		 * (SDM Vol. 1 14.1.3, Vol. 2 2.3.10.1): YMM's upper half and ZMM's bits 511:256,
-		 * whose zeros in a component left initial are its initial value */
-		unsigned r = in->reg & 15;
-		uint8_t *ymmh = xs + XG_EMU_X86_XS_YMMH + 16 * r;
-		memcpy(xs + XG_EMU_X86_XS_XMM0 + 16 * r, buf, 16);
-		if (in->enc == XG_EMU_X86_ENC_VEX) {
-			if (size > 16)
-				memcpy(ymmh, buf + 16, 16);
-			else
-				memset(ymmh, 0, 16);
-			memset(xs + XG_EMU_X86_XS_ZMMH + 32 * r, 0, 32);
-			/* AVX marked anew goes back initial when the upper half is zeros
-			 * (settle_xstate_bv) */
-			if ((in_use & ~bv & 4) && zero16(ymmh))
-				in_use &= ~4ull;
-		}
-		memcpy(xs + XG_EMU_X86_XS_XSTATE_BV, &in_use, 8);
-		if ((rc = ops->set_xsave(d->opaque, xs)) < 0) {
-			ops->discard_xsave(d->opaque);
-			return direct_error(res, XG_EMU_X86_STAGE_WRITEBACK,
-					    "write the vector state (set_xsave)", rc);
-		}
-	}
-	/* the register, RIP past the instruction, RF clear (as commit()) */
-	ops->regs_put(d->opaque, cls == FAST_GP_LOAD || cls == FAST_GP_LOADX);
-	if (cls == FAST_GP_LOAD || cls == FAST_GP_LOADX) {
-		unsigned dsz = cls == FAST_GP_LOAD ? size : in->opsize, shift;
-		unsigned i = xg_emu_x86_gpr_slot(e->reg, dsz, in->rex, &shift);
-		memcpy(&v, buf, size);
-		if (cls == FAST_GP_LOADX)
-			v = extend(in, size, v);
-		g[kvm_gpr[i]] = xg_emu_x86_gpr_merge(g[kvm_gpr[i]], dsz, shift, v);
-	}
-	g[KVM_RIP] = next_rip;
-	g[KVM_RFLAGS] &= ~RFL_RF;
+	if (vec ? direct_vec(&t) : direct_gp(&t))
+		return 1;
+	/* RIP past the instruction, RF clear (commit()), after regs_put */
+	t.g[KVM_RIP] = next_rip;
+	t.g[KVM_RFLAGS] &= ~RFL_RF;
 	return 1;
 }

@@ -348,7 +348,8 @@ int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_
 	 * b_hook's veto, which concerns EVEX alone, and it takes no EVEX. */
 	if (memo && ops->x86_kvm_regs && ops->x86_kvm_regs_put) {
 		struct xg_emu_x86_direct d = {.ops = &direct_ops, .opaque = &b};
-		if (!ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs, &d.xcr0) &&
+		if (!ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs,
+				       &d.xcr0) &&
 		    xg_emu_x86_memo_direct(memo, bytes, len, &d, res)) {
 			st = res->status;
 			goto done;

@@ -86,8 +86,7 @@ static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size, unsig
 }
 
 /* device() passes (SDM Vol. 3A 2.5, Vol. 1 13.3, Vol. 2 2.8 exception types) */
-static int device_ok_at(const struct xg_emu_x86_insn *in, uint64_t cr0, uint64_t cr4,
-			uint64_t xcr0)
+static int device_ok_at(const struct xg_emu_x86_insn *in, uint64_t cr0, uint64_t cr4, uint64_t xcr0)
 {
 	if (!(in->flags & F_SSE))
 		return 1;
@@ -391,9 +390,8 @@ struct direct {
 };
 
 /* A VMM op failed after the access began: the pipeline's words (host_error), at its stage. */
-__attribute__((cold, noinline)) static int direct_error(struct xg_emu_x86_result *res,
-							enum xg_emu_x86_stage stage,
-							const char *what, int rc)
+__attribute__((cold, noinline)) static int
+direct_error(struct xg_emu_x86_result *res, enum xg_emu_x86_stage stage, const char *what, int rc)
 {
 	res->status = XG_EMU_X86_ERROR;
 	res->stage = stage;
@@ -437,7 +435,8 @@ __attribute__((noinline)) static int direct_vec(struct direct *t)
 {
 	const struct xg_emu_x86_direct_ops *ops = t->d->ops;
 	unsigned r = t->in->reg & 15;
-	uint8_t *xmm = t->xs + XG_EMU_X86_XS_XMM0 + 16 * r, *ymmh = t->xs + XG_EMU_X86_XS_YMMH + 16 * r;
+	uint8_t *xmm = t->xs + XG_EMU_X86_XS_XMM0 + 16 * r,
+		*ymmh = t->xs + XG_EMU_X86_XS_YMMH + 16 * r;
 	uint64_t buf[4] = {0, 0, 0, 0};
 	int vex = t->in->enc == XG_EMU_X86_ENC_VEX, rc;
 
@@ -546,8 +545,8 @@ int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, s
 			return 0;
 	}
 	paging.cr0 = s->cr0, paging.cr3 = s->cr3, paging.cr4 = s->cr4, paging.efer = s->efer;
-	if (d->ops->translate(d->opaque, &paging, la,
-			      store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, cpl, &t.gpa))
+	if (d->ops->translate(d->opaque, &paging, la, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ,
+			      cpl, &t.gpa))
 		return 0;
 
 	/* taken: from here on it is the short path's outcome */

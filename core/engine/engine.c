@@ -640,6 +640,40 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 	return handle_decoded(v, x, 0);
 }
 
+/*
+ * The same exit again with the cache unchanged, its answer `emulate` by exitgate's x86
+ * emulator and no dump, on a vCPU not profiled: what handle_decoded's cached branch and
+ * xg_verdict_apply do for it, in one frame and with the same counts (exits, cache_hits,
+ * emulated, emulated_memo, verdicts), the same dump trigger and the same failure. The loop
+ * of a guest driver's copy through MMIO is this exit, again and again. 0 when the exit is
+ * not this case: nothing was done.
+ */
+static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
+{
+	const struct xg_verdict *cv = v->lk;
+	char msg[512];
+
+	if (!v->cache.shapes || !v->lk_ok || v->lk_gen != v->cache.gen || !cv ||
+	    cv->kind != XG_VERDICT_EMULATE || cv->dump || v->ops.emulate ||
+	    v->x.arch != XG_ARCH_X86_64 || !v->ops.get_x86_regs || v->prof)
+		return 0;
+	xg_st_add(&v->st, XG_ST(exits), 1);
+	xg_st_add(&v->st, XG_ST(cache_hits), 1);
+	v->dump_trigger = "cache";
+	v->dump_handler = NULL;
+	if (xg_verdict_emulate_x86(v, &v->x, msg, sizeof(msg)) == XG_NEXT_ERROR) {
+		*r = fail_over(v, &v->x, XG_FAIL_ACTION, msg, 0);
+		return 1;
+	}
+	xg_st_add(&v->st, XG_ST(verdicts) + XG_VERDICT_EMULATE, 1);
+	*r = (struct xg_result){.next = XG_NEXT_RUN,
+				.verdict = XG_VERDICT_EMULATE,
+				.fail = XG_FAIL_NONE,
+				.cached = 1,
+				.reason = cv->reason};
+	return 1;
+}
+
 static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
@@ -666,6 +700,8 @@ static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size
 	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))
 		maybe_swap(v);
 	v->ls->kvm_errno = kvm_run_errno;
+	if (repeat && repeat_emulate(v, &r))
+		return r;
 	return handle_decoded(v, &v->x, repeat);
 }
 

@@ -203,6 +203,10 @@ int xg_verdict_from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_
 int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, size_t n);
 enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n);
+/* `emulate` by exitgate's x86 emulator (with the vCPU's memo), counted: XG_NEXT_RUN, or
+ * XG_NEXT_ERROR with msg */
+enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_exit *x, char *msg,
+				    size_t n);
 
 /*
  * A vCPU's counters: struct xg_stats word for word, written by the vCPU's thread alone (its

@@ -648,6 +648,23 @@ static enum xg_next inject_arm64(struct xg_vcpu *v, const struct xg_exit *x,
 	return XG_NEXT_RUN;
 }
 
+enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_exit *x, char *msg,
+				    size_t n)
+{
+	struct xg_emu_x86_result res;
+	uint64_t hits = v->memo.hits;
+	char why[160];
+	int rc = xg_emulate_x86(&v->ops, v->opaque, x, &v->memo, &res, why, sizeof(why));
+
+	xg_st_add(&v->st, XG_ST(emulated), 1);
+	xg_st_add(&v->st, XG_ST(emulated_memo), v->memo.hits - hits);
+	if (rc) {
+		snprintf(msg, n, "verdict 'emulate': %s", why);
+		return XG_NEXT_ERROR;
+	}
+	return XG_NEXT_RUN;
+}
+
 /* Returns what the loop does next, or XG_NEXT_ERROR with msg. */
 enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
@@ -665,20 +682,8 @@ enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			   "the VMM's emulator could not carry out the instruction");
 			return XG_NEXT_RUN;
 		}
-		if (x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs) {
-			struct xg_emu_x86_result res;
-			uint64_t hits = v->memo.hits;
-			char why[160];
-			int rc = xg_emulate_x86(&v->ops, v->opaque, x, &v->memo, &res, why,
-						sizeof(why));
-			xg_st_add(&v->st, XG_ST(emulated), 1);
-			xg_st_add(&v->st, XG_ST(emulated_memo), v->memo.hits - hits);
-			if (rc) {
-				snprintf(msg, n, "verdict 'emulate': %s", why);
-				return XG_NEXT_ERROR;
-			}
-			return XG_NEXT_RUN;
-		}
+		if (x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs)
+			return xg_verdict_emulate_x86(v, x, msg, n);
 		if (x->arch == XG_ARCH_ARM64 && v->ops.get_arm64_regs) {
 			struct xg_emu_arm64_result res;
 			char why[256];

@@ -186,8 +186,10 @@ out:
 }
 
 /* A profile on a cached run: every exit counted, the phases the path goes through timed,
- * the vCPU's ops given back as they were when it is taken off. */
-static void profile_check(void)
+ * the vCPU's ops given back as they were when it is taken off. Unprofiled, the same run
+ * (profiled 0) goes through the engine's lane for a repeated cached emulate (engine.c,
+ * repeat_emulate) where the profiled one takes the general path: *st, the vCPU's counts. */
+static void profile_check(int profiled, struct xg_stats *st)
 {
 	char dir[] = "/tmp/xg-noalloc-XXXXXX", path[64];
 	struct xg_error err = {{0}};
@@ -233,8 +235,10 @@ static void profile_check(void)
 	if (!v)
 		bail("profile: the engine: %s", err.msg);
 	memset(&prof, 0, sizeof(prof));
-	xg_vcpu_set_profile(v, &prof);
-	xg_kvm_vcpu_set_profile(kv, &prof);
+	if (profiled) {
+		xg_vcpu_set_profile(v, &prof);
+		xg_kvm_vcpu_set_profile(kv, &prof);
+	}
 	for (;;) {
 		int r = xg_kvm_vcpu_run(kv);
 		if (!r && run->exit_reason == KVM_EXIT_HLT)
@@ -243,6 +247,9 @@ static void profile_check(void)
 			break;
 		exits++;
 	}
+	xg_vcpu_stats(v, st);
+	if (!profiled)
+		goto out;
 	xg_vcpu_set_profile(v, NULL);
 	xg_kvm_vcpu_set_profile(kv, NULL);
 	is_int((long long)prof.exits, (long long)exits, "profile: every exit profiled (%llu)",
@@ -254,6 +261,7 @@ static void profile_check(void)
 	ok(v->opaque == (void *)kv && v->ops.get_xsave == ops.get_xsave &&
 	       v->ops.mmio_read == ops.mmio_read && !v->prof,
 	   "profile: off again, the vCPU has its own ops back");
+out:
 	xg_vcpu_detach(v);
 	xg_engine_free(eng);
 	xg_config_free(cfg);
@@ -268,7 +276,7 @@ int main(void)
 
 	if (xg_kvm_probe(why, sizeof(why)))
 		skip_all("no usable /dev/kvm: %s", why);
-	plan(15);
+	plan(16);
 	run_policy("cached verdict",
 		   "local xg = require 'exitgate'\n"
 		   "return { emulation_failure = function(e) "
@@ -295,6 +303,23 @@ int main(void)
 		   "  return xg.emulate()\n"
 		   "end }\n",
 		   1, 0);
-	profile_check();
+	{
+		struct xg_stats a, b;
+		profile_check(1, &a);
+		profile_check(0, &b);
+		a.lua_ns = b.lua_ns = 0; /* time */
+		if (!ok(!memcmp(&a, &b, sizeof(a)) && b.emulated_memo > 0,
+			"a repeated cached emulate counted alike by the engine's lane (unprofiled) "
+			"and its general path (profiled): exits %llu, cache hits %llu, emulated "
+			"%llu, by the memo %llu",
+			(unsigned long long)b.exits, (unsigned long long)b.cache_hits,
+			(unsigned long long)b.emulated, (unsigned long long)b.emulated_memo))
+			diag("profiled: exits %llu, cache hits %llu, misses %llu, emulate verdicts "
+			     "%llu, emulated %llu, memo %llu",
+			     (unsigned long long)a.exits, (unsigned long long)a.cache_hits,
+			     (unsigned long long)a.cache_misses,
+			     (unsigned long long)a.verdicts[XG_VERDICT_EMULATE],
+			     (unsigned long long)a.emulated, (unsigned long long)a.emulated_memo);
+	}
 	return done_testing();
 }

@@ -147,6 +147,7 @@ struct xg_lstate {
 	enum xg_verdict_kind shared_kind[XG_SHARED_MAX];
 	int shared_ref[XG_SHARED_MAX];
 	int shared_mt_ref;
+	int shared_key_ref; /* the interned string "verdict", in the registry's array */
 	/* memory */
 	size_t used, limit;
 	/* the policy */

@@ -329,34 +329,10 @@ static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 	return 1;
 }
 
-int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
-		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
+/* The emulator's status as xg_emulate_x86 returns it: 0, or -1 with why. */
+static int outcome(enum xg_emu_x86_status st, const struct xg_emu_x86_result *res, char *why,
+		   size_t n)
 {
-	/* no initialiser: it would zero the TLB, whose entries are read only below ntlb */
-	struct bridge b;
-	const uint8_t *bytes;
-	size_t len;
-	enum xg_emu_x86_status st;
-
-	b.ops = ops, b.opaque = opaque, b.regs = NULL, b.why = why, b.n = n, b.ntlb = 0;
-	if (n)
-		why[0] = 0;
-	if (exit_bytes(x, &bytes, &len, why, n) || !have_ops(ops, why, n))
-		return -1;
-	/* a repeated instruction the memo compiled, on the VMM's registers in place; what the
-	 * direct path does not take (nothing done) goes the usual way. Its only hook would be
-	 * b_hook's veto, which concerns EVEX alone, and it takes no EVEX. */
-	if (memo && ops->x86_kvm_regs && ops->x86_kvm_regs_put) {
-		struct xg_emu_x86_direct d = {.ops = &direct_ops, .opaque = &b};
-		if (!ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs,
-				       &d.xcr0) &&
-		    xg_emu_x86_memo_direct(memo, bytes, len, &d, res)) {
-			st = res->status;
-			goto done;
-		}
-	}
-	st = xg_emu_x86_emulate_memo(&bridge_ops, &b, bytes, len, memo, res);
-done:
 	switch (st) {
 	case XG_EMU_X86_OK:
 	case XG_EMU_X86_EXCEPTION:
@@ -370,6 +346,60 @@ done:
 		snprintf(why, n, "%s", res->reason[0] ? res->reason : xg_emu_x86_status_name(st));
 		return -1;
 	}
+}
+
+/* The usual way: the memo, else the pipeline, through the bridge. */
+__attribute__((noinline)) static int emulate(const struct xg_vcpu_ops *ops, void *opaque,
+					     const struct xg_exit *x, struct xg_emu_x86_memo *memo,
+					     struct xg_emu_x86_result *res, char *why, size_t n)
+{
+	/* no initialiser: it would zero the TLB, whose entries are read only below ntlb */
+	struct bridge b;
+	const uint8_t *bytes;
+	size_t len;
+
+	b.ops = ops, b.opaque = opaque, b.regs = NULL, b.why = why, b.n = n, b.ntlb = 0;
+	if (n)
+		why[0] = 0;
+	if (exit_bytes(x, &bytes, &len, why, n) || !have_ops(ops, why, n))
+		return -1;
+	return outcome(xg_emu_x86_emulate_memo(&bridge_ops, &b, bytes, len, memo, res), res, why,
+		       n);
+}
+
+/* A repeated instruction the memo compiled, on the VMM's registers in place
+ * (xg_emu_x86_memo_direct): 1 when taken, its outcome in *rc; 0 when not (nothing done).
+ * Its only hook would be b_hook's veto, which concerns EVEX alone, and it takes no EVEX. */
+static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+		  struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n,
+		  int *rc)
+{
+	struct bridge b; /* the direct ops use its ops and opaque alone */
+	struct xg_emu_x86_direct d = {.ops = &direct_ops, .opaque = &b};
+
+	b.ops = ops, b.opaque = opaque;
+	if (ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs, &d.xcr0) ||
+	    !xg_emu_x86_memo_direct(memo, x->u.internal.insn, x->u.internal.insn_size, &d, res))
+		return 0;
+	if (n)
+		why[0] = 0;
+	*rc = outcome(res->status, res, why, n);
+	return 1;
+}
+
+int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
+{
+	int rc;
+
+	/* the direct path where it can be taken: an emulation failure with its bytes, a VMM
+	 * with the ops the usual way needs (have_ops) and the direct path's */
+	if (memo && ops && ops->x86_kvm_regs && ops->x86_kvm_regs_put && ops->get_x86_regs &&
+	    ops->set_x86_regs && ops->read_gpa && x->arch == XG_ARCH_X86_64 && x->reason == 17 &&
+	    x->u.internal.suberror == 1 && x->u.internal.has_insn &&
+	    direct(ops, opaque, x, memo, res, why, n, &rc))
+		return rc;
+	return emulate(ops, opaque, x, memo, res, why, n);
 }
 
 /* Decode the exit's instruction in the vCPU's current mode. */

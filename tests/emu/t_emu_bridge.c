@@ -8,13 +8,20 @@
  * 0x10000-0x17fff at random (RAM, the device, nothing there, not present, read-only or
  * supervisor-only; one of the page tables sometimes at the device or past RAM) and emulates one
  * GP load, store or read-modify-write (1 to 8 bytes, often across a page boundary) at CPL 0
- * or 3, three ways from the same state:
+ * or 3, four ways from the same state:
  *   - ops without ram_ptr, no memo: the old path, read_gpa/write_gpa tried first (the oracle),
  *   - ops with ram_ptr, no memo,
  *   - ops with ram_ptr and a memo kept across rounds (the short path of a repeat).
+ *   - ops with ram_ptr, a memo and the memo's direct path (x86_kvm_regs: the VMM keeps the
+ *     registers in KVM's layout, as the KVM backend does with sync regs, and its
+ *     get_x86_regs/set_x86_regs convert), with a memo of its own.
  * Each must end the same: the bridge's answer, the registers, CR2 and the exception injected,
  * the RAM, and the device log (the accesses in order, with their bytes, and the reads of
- * nothing there). XG_SEED=n repeats a run; a failure prints the seed and the round.
+ * nothing there). The direct path is what the bridge's own glue feeds: the CPL and the kind
+ * of access its walk is given (supervisor-only and read-only pages at CPL 3 and with CR0.WP
+ * clear), and x86_kvm_regs_put told that a GPR is written whenever one is (a put of RIP alone
+ * would let a KVM_RUN that fails before applying it keep the old GPRs: kvm_x86.c
+ * xg_kvm_arch_run_dirty). XG_SEED=n repeats a run; a failure prints the seed and the round.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,6 +51,10 @@ struct vmm {
 	uint32_t code;
 	char log[4096];
 	size_t loglen;
+	/* the direct-path VMM's registers, in KVM's layout (kvm_regs, kvm_sregs) */
+	struct xg_emu_x86_kvm_regs kr;
+	struct xg_emu_x86_kvm_sregs ks;
+	unsigned get_regs, puts, put_gprs;
 };
 
 /* "what gpa/len bytes;" appended to the log */
@@ -147,6 +158,89 @@ static int o_inject(void *o, unsigned vector, int has, uint32_t code)
 	return 0;
 }
 
+/* ---- the direct path's VMM: registers where KVM keeps them (struct kvm_regs: rax rbx rcx
+ * rdx rsi rdi rsp rbp r8..r15 rip rflags; kvm_sregs: cs ds es fs gs ss ...) ---- */
+
+static const uint8_t kvm_of[16] = {0, 2, 3, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15};
+
+static void to_kvm(struct vmm *v)
+{
+	uint64_t *q = &v->kr.rax;
+
+	for (int i = 0; i < 16; i++)
+		q[kvm_of[i]] = v->regs.gpr[i];
+	v->kr.rip = v->regs.rip;
+	v->kr.rflags = v->regs.rflags;
+	memset(&v->ks, 0, sizeof(v->ks));
+	v->ks.cs = v->regs.seg[XG_EMU_X86_CS];
+	v->ks.ds = v->regs.seg[XG_EMU_X86_DS];
+	v->ks.es = v->regs.seg[XG_EMU_X86_ES];
+	v->ks.fs = v->regs.seg[XG_EMU_X86_FS];
+	v->ks.gs = v->regs.seg[XG_EMU_X86_GS];
+	v->ks.ss = v->regs.seg[XG_EMU_X86_SS];
+	v->ks.cr0 = v->regs.cr0;
+	v->ks.cr2 = v->regs.cr2;
+	v->ks.cr3 = v->regs.cr3;
+	v->ks.cr4 = v->regs.cr4;
+	v->ks.efer = v->regs.efer;
+}
+
+static int k_get_regs(void *o, struct xg_emu_x86_regs *r)
+{
+	struct vmm *v = o;
+	const uint64_t *q = &v->kr.rax;
+
+	v->get_regs++;
+	*r = v->regs; /* what the KVM layout lacks (xcr0, vendor, tables) */
+	for (int i = 0; i < 16; i++)
+		r->gpr[i] = q[kvm_of[i]];
+	r->rip = v->kr.rip;
+	r->rflags = v->kr.rflags;
+	return 0;
+}
+
+static int k_set_regs(void *o, const struct xg_emu_x86_regs *r)
+{
+	struct vmm *v = o;
+	uint64_t *q = &v->kr.rax;
+
+	for (int i = 0; i < 16; i++)
+		q[kvm_of[i]] = r->gpr[i];
+	v->kr.rip = r->rip;
+	v->kr.rflags = r->rflags;
+	return 0;
+}
+
+static int k_kvm_regs(void *o, void **regs, const void **sregs, uint64_t *xcr0)
+{
+	struct vmm *v = o;
+
+	*regs = &v->kr;
+	*sregs = &v->ks;
+	*xcr0 = v->regs.xcr0;
+	return 0;
+}
+
+static void k_put(void *o, int gprs)
+{
+	struct vmm *v = o;
+
+	v->puts++;
+	v->put_gprs |= gprs != 0;
+}
+
+/* the registers the direct-path VMM ended with, back in the emulator's layout */
+static void from_kvm(struct vmm *v)
+{
+	struct xg_emu_x86_regs r;
+
+	k_get_regs(v, &r);
+	v->get_regs--;
+	v->regs.rip = r.rip;
+	v->regs.rflags = r.rflags;
+	memcpy(v->regs.gpr, r.gpr, sizeof(r.gpr));
+}
+
 static const struct xg_vcpu_ops without = {
     .set_reg = o_set_reg,
     .read_gpa = o_read_gpa,
@@ -223,7 +317,7 @@ static void build(struct vmm *v, int cpl)
 
 /* mov and add between RDX and (RAX) at each width: what an MMIO driver does */
 static const struct {
-	uint8_t n, b[4];
+	uint8_t n, b[10];
 } insns[] = {
     {3, {0x48, 0x8b, 0x10}},	   /* mov (%rax),%rdx */
     {2, {0x8b, 0x10}},		   /* mov (%rax),%edx */
@@ -235,6 +329,17 @@ static const struct {
     {2, {0x88, 0x10}},		   /* mov %dl,(%rax) */
     {3, {0x48, 0x01, 0x10}},	   /* add %rdx,(%rax) */
     {4, {0x48, 0x0f, 0xb7, 0x10}}, /* movzwq (%rax),%rdx */
+    /* the direct path's corners: AH-BH without REX, sign extension, immediates, moffs with
+     * a 32-bit address (0x67) and a 64-bit one across a page */
+    {2, {0x8a, 0x30}},					 /* mov (%rax),%dh */
+    {2, {0x88, 0x38}},					 /* mov %bh,(%rax) */
+    {3, {0x40, 0x88, 0x38}},				 /* mov %dil,(%rax) */
+    {3, {0x0f, 0xbe, 0x10}},				 /* movsbl (%rax),%edx */
+    {3, {0x48, 0x63, 0x10}},				 /* movslq (%rax),%rdx */
+    {3, {0xc6, 0x00, 0x9c}},				 /* movb $0x9c,(%rax) */
+    {7, {0x48, 0xc7, 0x00, 0x78, 0x56, 0x34, 0x82}},	 /* movq $-0x7dcba988,(%rax) */
+    {6, {0x67, 0xa1, 0xf8, 0x0f, 0x01, 0x00}},		 /* mov 0x10ff8 (addr32),%eax */
+    {10, {0x48, 0xa3, 0xfc, 0x1f, 0x01, 0, 0, 0, 0, 0}}, /* mov %rax,0x11ffc (moffs64) */
 };
 
 struct end {
@@ -255,7 +360,11 @@ static void run(struct vmm *v, const struct vmm *start, const struct xg_vcpu_ops
 	char why[256];
 
 	memcpy(v, start, sizeof(*v));
+	if (ops->x86_kvm_regs)
+		to_kvm(v);
 	e->rc = xg_emulate_x86(ops, v, x, memo, &res, why, sizeof(why));
+	if (ops->x86_kvm_regs)
+		from_kvm(v);
 	e->regs = v->regs;
 	e->cr2 = v->cr2;
 	e->vector = v->vector;
@@ -281,14 +390,22 @@ int main(void)
 {
 	static struct vmm start, v;
 	static struct end want, got;
-	static struct xg_emu_x86_memo memo;
-	struct xg_vcpu_ops with = without;
+	static struct xg_emu_x86_memo memo, dmemo;
+	struct xg_emu_x86_memo *const memos[3] = {NULL, &memo, &dmemo};
+	struct xg_vcpu_ops with = without, direct;
 	uint64_t seed = xg_oracle_seed();
-	unsigned bad[2] = {0}, faults = 0, devs = 0, nothing = 0, ram = 0, fails = 0;
-	static const char *const names[2] = {"with ram_ptr", "with ram_ptr and a memo"};
+	unsigned bad[3] = {0}, faults = 0, devs = 0, nothing = 0, ram = 0, fails = 0;
+	unsigned taken = 0, taken_dev = 0, taken_user = 0, taken_gpr = 0, bad_put = 0;
+	static const char *const names[3] = {"with ram_ptr", "with ram_ptr and a memo",
+					     "with ram_ptr, a memo and the direct path"};
 
 	with.ram_ptr = o_ram_ptr;
-	plan(3);
+	direct = with;
+	direct.get_x86_regs = k_get_regs;
+	direct.set_x86_regs = k_set_regs;
+	direct.x86_kvm_regs = k_kvm_regs;
+	direct.x86_kvm_regs_put = k_put;
+	plan(5);
 	diag("seed %" PRIu64 " (XG_SEED=%" PRIu64 " repeats this run)", seed, seed);
 	rs = seed;
 	for (unsigned round = 0; round < ROUNDS; round++) {
@@ -309,8 +426,8 @@ int main(void)
 		devs += strstr(want.log, "dev ") != NULL;
 		nothing += strstr(want.log, "nothing ") != NULL;
 		ram += want.rc == 0 && want.vector < 0 && !want.loglen;
-		for (int i = 0; i < 2; i++) {
-			run(&v, &start, &with, &x, i ? &memo : NULL, &got);
+		for (int i = 0; i < 3; i++) {
+			run(&v, &start, i == 2 ? &direct : &with, &x, memos[i], &got);
 			if (!same(&got, &want) && bad[i]++ < 3)
 				diag("%s differs: seed %" PRIu64 " round %u, insn %u, rax %#" PRIx64
 				     ": rc %d/%d vector %d/%d log '%.*s' / '%.*s'",
@@ -318,14 +435,32 @@ int main(void)
 				     got.vector, want.vector, (int)got.loglen, got.log,
 				     (int)want.loglen, want.log);
 		}
+		/* the direct path took it: no get_x86_regs (the pipeline's first call) */
+		if (!v.get_regs) {
+			int gpr = memcmp(got.regs.gpr, start.regs.gpr, sizeof(got.regs.gpr)) != 0;
+			taken++;
+			taken_dev += strstr(got.log, "dev ") != NULL;
+			taken_user += (start.regs.seg[XG_EMU_X86_SS].dpl == 3);
+			taken_gpr += gpr;
+			if (((gpr && !v.put_gprs) || (got.regs.rip != start.regs.rip && !v.puts)) &&
+			    bad_put++ < 3)
+				diag("direct path, round %u insn %u: registers written with puts "
+				     "%u, "
+				     "gprs %u",
+				     round, k, v.puts, v.put_gprs);
+		}
 	}
 	diag("rounds: %u #PF, %u refused (a table not in RAM), %u reached the device, %u nothing "
-	     "there, %u RAM only; the memo's short path ran %" PRIu64 " times",
-	     faults, fails, devs, nothing, ram, memo.hits);
+	     "there, %u RAM only; the memo's short path ran %" PRIu64 " times; the direct path "
+	     "took %u (%u on the device, %u at CPL 3, %u writing a GPR)",
+	     faults, fails, devs, nothing, ram, memo.hits, taken, taken_dev, taken_user, taken_gpr);
 	ok(!bad[0], "%s: %u rounds end as without it", names[0], ROUNDS);
 	ok(!bad[1], "%s: %u rounds end as without it", names[1], ROUNDS);
+	ok(!bad[2], "%s: %u rounds end as without it", names[2], ROUNDS);
+	ok(!bad_put, "the direct path puts RIP, and says so when it writes a GPR");
 	ok(faults > 500 && fails > 100 && devs > 1000 && nothing > 500 && ram > 1000 &&
-	       memo.hits > 1000,
-	   "every kind of access is reached often, and the memo's short path");
+	       memo.hits > 1000 && taken > 1000 && taken_dev > 200 && taken_user > 200 &&
+	       taken_gpr > 200,
+	   "every kind of access is reached often, the memo's short path and the direct path");
 	return done_testing();
 }

@@ -700,10 +700,15 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
  * DECODE hook, if it has one, must be one that never vetoes a legacy or VEX move (exitgate's
  * bridge vetoes only EVEX instructions that need AVX-512 state).
  */
-struct xg_emu_x86_kvm_regs { /* struct kvm_regs */
-	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
-	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t rip, rflags;
+struct xg_emu_x86_kvm_regs { /* struct kvm_regs; q[] the same 18 quadwords by index */
+	union {
+		struct {
+			uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+			uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+			uint64_t rip, rflags;
+		};
+		uint64_t q[18];
+	};
 };
 struct xg_emu_x86_kvm_sregs { /* the start of struct kvm_sregs, up to apic_base */
 	struct xg_emu_x86_segment cs, ds, es, fs, gs, ss, tr, ldt;

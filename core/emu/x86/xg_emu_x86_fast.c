@@ -380,7 +380,7 @@ static const uint8_t kvm_gpr[16] = {0, 2, 3, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13
 /* An instruction the direct path is running: what its parts share. */
 struct direct {
 	const struct xg_emu_x86_direct *d;
-	uint64_t *g; /* kvm_regs as 18 quadwords */
+	uint64_t *g; /* kvm_regs as 18 quadwords (q[]) */
 	const struct xg_emu_x86_insn *in;
 	unsigned cls, size, reg;
 	uint64_t gpa;
@@ -491,7 +491,7 @@ int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, s
 
 	_Static_assert(sizeof(struct xg_emu_x86_kvm_regs) == 18 * sizeof(uint64_t),
 		       "kvm_regs is 18 quadwords");
-	t.g = &d->regs->rax;
+	t.g = d->regs->q;
 	if (!memo || !bytes || !n)
 		return 0;
 	/* 64-bit mode: protected, not virtual-8086, IA-32e with CS.L (SDM Vol. 3A 2.2, 5.2.1) */

@@ -55,6 +55,9 @@
 #define DEVLOG	16
 #define XS	XG_EMU_X86_XSAVE_SIZE
 
+#define WIN_PAGES NWIN
+#include "memo_gen.h" /* after WIN */
+
 #define RFL_RF (1ull << 16)
 #define CR0_WP (1ull << 16)
 
@@ -97,15 +100,6 @@ struct machine {
 };
 
 static struct machine A, B;
-
-static uint64_t hash(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
-}
 
 /* ---- KVM's layouts, by name: encoding order vs kvm_regs', ES CS SS DS FS GS vs kvm_sregs' */
 
@@ -479,32 +473,6 @@ static const struct xg_emu_x86_direct_ops dops = {
 
 /* ---- the machine ---- */
 
-static void rnd_bytes(uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
-}
-
-static void rnd_seg(struct xg_emu_x86_segment *s, int real)
-{
-	static const uint8_t types[] = {3, 3, 3, 3, 3, 3, 1, 7, 5, 0xb, 0xa, 0xf};
-	static const uint32_t limits[] = {0xffffffffu, 0xffffffffu, 0xffff,
-					  0xfffff,     0x3ffff,	    0x7fff};
-	s->base = rn(4) ? WIN - 0x8000 + rn(0x8000) : rnd() & 0xffffffffull;
-	if (real)
-		s->base &= ~0xfull;
-	s->limit = limits[rn(sizeof(limits) / sizeof(limits[0]))];
-	s->selector = (uint16_t)rnd();
-	s->type = types[rn(sizeof(types))];
-	s->s = 1;
-	s->dpl = (uint8_t)(rn(2) * 3);
-	s->present = rn(20) != 0;
-	s->db = (uint8_t)rn(2);
-	s->l = 0;
-	s->g = 1;
-	s->unusable = rn(25) == 0;
-}
-
 /* A mode: 0 64-bit, 1 compatibility, 2 32-bit protected, 3 16-bit protected, 4 real, 5 v86 */
 static void set_mode(struct machine *m, unsigned mode)
 {
@@ -603,109 +571,7 @@ static void reset_calls(struct machine *m)
 	m->put_gprs = m->put_early = m->bad_kind = 0;
 }
 
-/* ---- instructions (the memo's classes, t_emu_memo's generator) ---- */
-
-static const uint8_t vec_ops[] = {0x10, 0x11, 0x28, 0x29, 0x2b, 0x6f, 0x7f, 0xe7, 0xf0, 0x12};
-static const uint8_t seg_pfx[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65};
-
-static unsigned modrm_tail(uint8_t *p)
-{
-	unsigned n = 0, mod = rn(10) == 0 ? 3 : rn(3);
-
-	p[n++] = (uint8_t)(mod << 6 | rn(8) << 3 | rn(8));
-	p[n++] = (uint8_t)rnd(); /* SIB, or a displacement byte */
-	for (unsigned i = 0; i < 4; i++)
-		p[n++] = rn(3) ? (uint8_t)(rn(2) ? rn(64) : 0) : (uint8_t)rnd();
-	return n;
-}
-
-static unsigned gen_insn(uint8_t *b, int mode64)
-{
-	unsigned n = 0, k = rn(100);
-
-	for (unsigned i = 0, np = rn(4) == 0 ? rn(3) : 0; i < np; i++) {
-		static const uint8_t pf[] = {0x66, 0x67, 0xf2, 0xf3, 0xf0};
-		b[n++] = rn(2) ? seg_pfx[rn(6)] : pf[rn(5)];
-	}
-	if (mode64 && rn(6) == 0) /* FS or GS: the segments with a base in 64-bit mode */
-		b[n++] = (uint8_t)(0x64 + rn(2));
-	if (k < 45) { /* GP mov */
-		unsigned kind = rn(10);
-		if (mode64 && rn(2))
-			b[n++] = (uint8_t)(0x40 | rn(16));
-		if (kind < 5) {
-			b[n++] = (uint8_t)(0x88 + rn(4));
-		} else if (kind < 7) { /* movzx, movsx; movsxd */
-			if (kind == 6 && mode64) {
-				b[n++] = 0x63;
-			} else {
-				static const uint8_t x[] = {0xb6, 0xb7, 0xbe, 0xbf};
-				b[n++] = 0x0f;
-				b[n++] = x[rn(4)];
-			}
-		} else if (kind < 9) { /* mov m, imm: /0, now and then another /r */
-			b[n++] = (uint8_t)(0xc6 + rn(2));
-			b[n] = (uint8_t)(rn(3) << 6 | (rn(8) ? 0 : rn(8)) << 3 | rn(8));
-			b[n + 1] = (uint8_t)rnd();
-			n += 2;
-			for (unsigned i = 0; i < 8 && n < 15; i++) /* displacement, immediate */
-				b[n++] = rn(2) ? (uint8_t)rn(64) : (uint8_t)rnd();
-			while (n < 15)
-				b[n++] = (uint8_t)rnd();
-			return n;
-		} else { /* moffs: an address in the window */
-			uint64_t a = WIN + rn(NWIN * 4096);
-			b[n++] = (uint8_t)(0xa0 + rn(4));
-			for (unsigned i = 0; i < 8 && n < 15; i++)
-				b[n++] = (uint8_t)(a >> (8 * i));
-			while (n < 15)
-				b[n++] = (uint8_t)rnd();
-			return n;
-		}
-	} else if (k < 62) { /* legacy SSE moves */
-		static const uint8_t mp[] = {0, 0x66, 0xf3, 0xf2};
-		uint8_t m = mp[rn(4)];
-		if (m)
-			b[n++] = m;
-		if (mode64 && rn(2))
-			b[n++] = (uint8_t)(0x40 | rn(16));
-		b[n++] = 0x0f;
-		b[n++] = vec_ops[rn(sizeof(vec_ops))];
-	} else if (k < 84) { /* VEX */
-		uint8_t pp = (uint8_t)rn(4), l = (uint8_t)rn(2),
-			vvvv = rn(6) ? 0xf : (uint8_t)rn(16);
-		if (rn(2)) {
-			b[n++] = 0xc5;
-			b[n++] = (uint8_t)((mode64 && rn(2) ? 0 : 0x80) | vvvv << 3 | l << 2 | pp);
-		} else {
-			b[n++] = 0xc4;
-			b[n++] = (uint8_t)((mode64 ? rn(8) << 5 : 0xe0) | (rn(8) ? 1 : rn(4)));
-			b[n++] = (uint8_t)((rn(4) == 0) << 7 | vvvv << 3 | l << 2 | pp);
-		}
-		b[n++] = vec_ops[rn(sizeof(vec_ops))];
-	} else if (k < 95) { /* EVEX: compiled by the memo, never taken by the direct path */
-		uint8_t pp = (uint8_t)rn(4), w = (uint8_t)rn(2), ll = (uint8_t)rn(3);
-		uint8_t rxb = mode64 ? (uint8_t)rn(16) : 0xf, aaa = rn(4) ? 0 : (uint8_t)rn(8);
-		b[n++] = 0x62;
-		b[n++] = (uint8_t)((rxb << 4) | (rn(10) ? 1 : rn(4)));
-		b[n++] = (uint8_t)(w << 7 | (rn(6) ? 0xf : rn(16)) << 3 | 4 | pp);
-		b[n++] = (uint8_t)((rn(8) == 0) << 7 | ll << 5 | (rn(8) == 0) << 4 |
-				   (mode64 && rn(4) == 0 ? 0 : 8) | aaa);
-		b[n++] = vec_ops[rn(sizeof(vec_ops))];
-	} else { /* something else: never the memo's */
-		static const uint8_t other[][3] = {{0x01, 0},	 {0x8c, 0},   {0xc7, 0},
-						   {0x0f, 0xb6}, {0xa4, 0},   {0x0f, 0x10},
-						   {0x86, 0},	 {0x0f, 0xc7}};
-		unsigned i = rn(8);
-		b[n++] = other[i][0];
-		if (other[i][1])
-			b[n++] = other[i][1];
-	}
-	n += modrm_tail(b + n);
-	while (n < 15)
-		b[n++] = (uint8_t)rnd();
-	return n;
-}
+/* ---- instructions (the memo's classes: memo_gen.h) ---- */
 
 /* A target in 64-bit mode where the walk has pages and canonicality decides: either side of
  * 2^47 and 2^56, with or without the upper bits set (SDM Vol. 1 3.3.7.1). */
@@ -906,12 +772,6 @@ static void mutate(struct machine *m)
 static uint64_t seed;
 static unsigned long n_exits, n_exits64, n_held64, n_taken, n_taken_err, n_taken_dev, n_taken_plain,
     n_taken_cls[3], n_declined_held64, n_short_after;
-
-static void show_bytes(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 3 * i, "%02x ", b[i]);
-}
 
 static uint64_t xstate_bv(const uint8_t *xs)
 {

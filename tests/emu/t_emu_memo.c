@@ -35,6 +35,9 @@
 #define LOGMAX	48
 #define CODE_LA 0x20000ull /* where fetches read (a RAM page) */
 
+#define WIN_PAGES NPAGE
+#include "memo_gen.h" /* after WIN */
+
 enum { L_GET_REGS = 1, L_SET_REGS, L_GET_XS, L_SET_XS, L_TRANS, L_READ, L_WRITE, L_INJECT, L_HOOK };
 
 struct rec {
@@ -58,15 +61,6 @@ struct machine {
 };
 
 static struct machine A, B; /* A: pipeline, B: memo */
-
-static uint64_t hash(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h;
-}
 
 static void logit(struct machine *m, unsigned op, uint64_t la, unsigned size, unsigned kind,
 		  uint32_t x, uint64_t h)
@@ -228,32 +222,6 @@ static struct xg_emu_x86_ops ops_decode, ops_all;
 
 /* ---- the machine ---- */
 
-static void rnd_bytes(uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
-}
-
-static void rnd_seg(struct xg_emu_x86_segment *s, int real)
-{
-	static const uint8_t types[] = {3, 3, 3, 3, 3, 3, 1, 7, 5, 0xb, 0xa, 0xf};
-	static const uint32_t limits[] = {0xffffffffu, 0xffffffffu, 0xffff,
-					  0xfffff,     0x3ffff,	    0x7fff};
-	s->base = rn(4) ? WIN - 0x8000 + rn(0x8000) : rnd() & 0xffffffffull;
-	if (real)
-		s->base &= ~0xfull;
-	s->limit = limits[rn(sizeof(limits) / sizeof(limits[0]))];
-	s->selector = (uint16_t)rnd();
-	s->type = types[rn(sizeof(types))];
-	s->s = 1;
-	s->dpl = (uint8_t)(rn(2) * 3);
-	s->present = rn(20) != 0;
-	s->db = (uint8_t)rn(2);
-	s->l = 0;
-	s->g = 1;
-	s->unusable = rn(25) == 0;
-}
-
 /* A mode: 0 64-bit, 1 compatibility, 2 32-bit protected, 3 16-bit protected, 4 real, 5 v86 */
 static void set_mode(struct machine *m, unsigned mode)
 {
@@ -311,107 +279,6 @@ static void rnd_machine(struct machine *m)
 }
 
 /* ---- instructions ---- */
-
-static const uint8_t vec_ops[] = {0x10, 0x11, 0x28, 0x29, 0x2b, 0x6f, 0x7f, 0xe7, 0xf0, 0x12};
-static const uint8_t seg_pfx[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65};
-
-/* The ModRM byte and what may follow it: SIB and displacement, mostly small. */
-static unsigned modrm_tail(uint8_t *p)
-{
-	unsigned n = 0, mod = rn(10) == 0 ? 3 : rn(3);
-
-	p[n++] = (uint8_t)(mod << 6 | rn(8) << 3 | rn(8));
-	p[n++] = (uint8_t)rnd(); /* SIB, or a displacement byte */
-	for (unsigned i = 0; i < 4; i++)
-		p[n++] = rn(3) ? (uint8_t)(rn(2) ? rn(64) : 0) : (uint8_t)rnd();
-	return n;
-}
-
-static unsigned gen_insn(uint8_t *b, int mode64)
-{
-	unsigned n = 0, k = rn(100);
-
-	for (unsigned i = 0, np = rn(4) == 0 ? rn(3) : 0; i < np; i++) {
-		static const uint8_t pf[] = {0x66, 0x67, 0xf2, 0xf3, 0xf0};
-		b[n++] = rn(2) ? seg_pfx[rn(6)] : pf[rn(5)];
-	}
-	if (k < 40) { /* GP mov */
-		unsigned kind = rn(10);
-		if (mode64 && rn(2))
-			b[n++] = (uint8_t)(0x40 | rn(16));
-		if (kind < 5) {
-			b[n++] = (uint8_t)(0x88 + rn(4));
-		} else if (kind < 7) { /* movzx, movsx; movsxd */
-			if (kind == 6 && mode64) {
-				b[n++] = 0x63;
-			} else {
-				static const uint8_t x[] = {0xb6, 0xb7, 0xbe, 0xbf};
-				b[n++] = 0x0f;
-				b[n++] = x[rn(4)];
-			}
-		} else if (kind < 9) { /* mov m, imm: /0, now and then another /r */
-			b[n++] = (uint8_t)(0xc6 + rn(2));
-			b[n] = (uint8_t)(rn(3) << 6 | (rn(8) ? 0 : rn(8)) << 3 | rn(8));
-			b[n + 1] = (uint8_t)rnd();
-			n += 2;
-			for (unsigned i = 0; i < 8; i++) /* displacement and immediate */
-				b[n++] = rn(2) ? (uint8_t)rn(64) : (uint8_t)rnd();
-			while (n < 15)
-				b[n++] = (uint8_t)rnd();
-			return n;
-		} else { /* moffs: an address in the window */
-			uint64_t a = WIN + rn(NPAGE * 4096);
-			b[n++] = (uint8_t)(0xa0 + rn(4));
-			for (unsigned i = 0; i < 8; i++)
-				b[n++] = (uint8_t)(a >> (8 * i));
-			while (n < 15)
-				b[n++] = (uint8_t)rnd();
-			return n;
-		}
-	} else if (k < 60) { /* legacy SSE moves */
-		static const uint8_t mp[] = {0, 0x66, 0xf3, 0xf2};
-		uint8_t m = mp[rn(4)];
-		if (m)
-			b[n++] = m;
-		if (mode64 && rn(2))
-			b[n++] = (uint8_t)(0x40 | rn(16));
-		b[n++] = 0x0f;
-		b[n++] = vec_ops[rn(sizeof(vec_ops))];
-	} else if (k < 78) { /* VEX */
-		uint8_t pp = (uint8_t)rn(4), l = (uint8_t)rn(2),
-			vvvv = rn(6) ? 0xf : (uint8_t)rn(16);
-		if (rn(2)) {
-			b[n++] = 0xc5;
-			b[n++] = (uint8_t)((mode64 && rn(2) ? 0 : 0x80) | vvvv << 3 | l << 2 | pp);
-		} else {
-			b[n++] = 0xc4;
-			b[n++] = (uint8_t)((mode64 ? rn(8) << 5 : 0xe0) | (rn(8) ? 1 : rn(4)));
-			b[n++] = (uint8_t)(rn(4) == 0) << 7 | vvvv << 3 | l << 2 | pp;
-		}
-		b[n++] = vec_ops[rn(sizeof(vec_ops))];
-	} else if (k < 95) { /* EVEX */
-		uint8_t pp = (uint8_t)rn(4), w = (uint8_t)rn(2), ll = (uint8_t)rn(3);
-		uint8_t rxb = mode64 ? (uint8_t)rn(16) : 0xf, aaa = rn(4) ? 0 : (uint8_t)rn(8);
-		b[n++] = 0x62;
-		b[n++] = (uint8_t)((rxb << 4) | (rn(10) ? 1 : rn(4)));
-		b[n++] = (uint8_t)(w << 7 | (rn(6) ? 0xf : rn(16)) << 3 | 4 | pp);
-		b[n++] = (uint8_t)((rn(8) == 0) << 7 | ll << 5 | (rn(8) == 0) << 4 |
-				   (mode64 && rn(4) == 0 ? 0 : 8) | aaa);
-		b[n++] = vec_ops[rn(sizeof(vec_ops))];
-	} else { /* something else: the memo must leave it to the pipeline */
-		static const uint8_t other[][3] = {{0x01, 0},	 {0x8c, 0},   {0xc7, 0},
-						   {0x0f, 0xb6}, {0xa4, 0},   {0x0f, 0x10},
-						   {0x86, 0},	 {0x0f, 0xc7}};
-		unsigned i = rn(8);
-		b[n++] = other[i][0];
-		if (other[i][1])
-			b[n++] = other[i][1];
-	}
-	n += modrm_tail(b + n);
-	while (n < 15)
-		b[n++] = (uint8_t)rnd();
-	return n;
-}
 
 /* Aim the memory operand: its base register such that the linear address lands in the
  * window (at an edge of a page or a vector now and then), the segment base below it. */
@@ -561,12 +428,6 @@ static void mutate(struct machine *m)
 static uint64_t seed;
 static unsigned long n_exits, n_hits;
 static unsigned long hit_mode[65], hit_enc[3], hit_exc; /* short paths by mode, encoding */
-
-static void show_bytes(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 3 * i, "%02x ", b[i]);
-}
 
 #define SAME(f) (a->f == b->f)
 static int same_insn(const struct xg_emu_x86_insn *a, const struct xg_emu_x86_insn *b)

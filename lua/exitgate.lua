@@ -91,14 +91,45 @@ end
 -- Declare that a verdict holds for every exit of the same shape: the engine answers the
 -- next ones from its cache without entering Lua. by: "kind", "insn" (kind + instruction
 -- bytes), "mmio" (kind + page + size + direction), "port", "msr", "gpa_page".
+-- A shared verdict (xg.emulate() ...) stays as it is: its cached form is a table of its own,
+-- {verdict = name, cache = by}, made once per kind and shape and handed out again while
+-- nothing has changed it (a key added, altered or removed, a metatable set: then a new one
+-- is made), so that an exit the cache cannot answer - its handler runs every time, e.g.
+-- xg.cache(xg.emulate(), "mmio") on an emulation failure - allocates nothing either.
+local cached = {}
+
+local function intact(t, name, by)
+	if getmetatable(t) ~= nil or rawget(t, "verdict") ~= name or rawget(t, "cache") ~= by then
+		return false
+	end
+	local k = next(t)
+	k = next(t, k)
+	return next(t, k) == nil
+end
+
 function M.cache(v, by)
 	if type(v) ~= "table" then
 		error("xg.cache takes a verdict and a shape", 2)
 	end
+	by = by or "insn"
 	if C.is_shared(v) then
-		v = { verdict = v.verdict } -- a shared one stays as it is
+		if type(by) ~= "string" then
+			return { verdict = v.verdict, cache = by } -- the engine says what is wrong
+		end
+		local name = v.verdict
+		local per = cached[name]
+		if not per then
+			per = {}
+			cached[name] = per
+		end
+		local t = per[by]
+		if not t or not intact(t, name, by) then
+			t = { verdict = name, cache = by }
+			per[by] = t
+		end
+		return t
 	end
-	v.cache = by or "insn"
+	v.cache = by
 	return v
 end
 

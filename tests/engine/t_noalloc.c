@@ -276,7 +276,7 @@ int main(void)
 
 	if (xg_kvm_probe(why, sizeof(why)))
 		skip_all("no usable /dev/kvm: %s", why);
-	plan(16);
+	plan(21);
 	run_policy("cached verdict",
 		   "local xg = require 'exitgate'\n"
 		   "return { emulation_failure = function(e) "
@@ -285,6 +285,13 @@ int main(void)
 	run_policy("Lua policy",
 		   "local xg = require 'exitgate'\n"
 		   "return { emulation_failure = function(e) return xg.emulate() end }\n",
+		   1, 1);
+	/* a shape this exit lacks (an emulation failure has no MMIO access to key on): not
+	 * cached, so the handler runs on every exit, and xg.cache hands out the same table */
+	run_policy("cached verdict the cache cannot keep",
+		   "local xg = require 'exitgate'\n"
+		   "return { emulation_failure = function(e) "
+		   "return xg.cache(xg.emulate(), 'mmio') end }\n",
 		   1, 1);
 	/* the shared verdict table a no-argument verdict returns (exitgate.lua) is never
 	 * handed out changed: a changed one is replaced, xg.cache leaves it alone */
@@ -300,6 +307,27 @@ int main(void)
 		   "    return xg.stop 'xg.cache changed the shared verdict' end\n"
 		   "  local s = xg.skip(); s.verdict = 'emulate'\n"
 		   "  if xg.skip().verdict ~= 'skip' then return xg.stop 'skip changed' end\n"
+		   /* xg.cache of a shared verdict: one table per kind and shape, a new one once
+		    * it was changed in any way */
+		   "  local c1 = xg.cache(xg.emulate(), 'mmio')\n"
+		   "  if xg.cache(xg.emulate(), 'mmio') ~= c1 or c1.verdict ~= 'emulate' or\n"
+		   "     c1.cache ~= 'mmio' or xg.cache(xg.emulate(), 'port') == c1 or\n"
+		   "     xg.cache(xg.skip(), 'mmio') == c1 then\n"
+		   "    return xg.stop 'xg.cache: not one table per kind and shape' end\n"
+		   "  c1.note = 'mine'\n"
+		   "  local c2 = xg.cache(xg.emulate(), 'mmio')\n"
+		   "  c2.cache = 'kind'\n"
+		   "  local c3 = xg.cache(xg.emulate(), 'mmio')\n"
+		   "  c3.verdict = 'skip'\n"
+		   "  local c4 = xg.cache(xg.emulate(), 'mmio')\n"
+		   "  setmetatable(c4, {})\n"
+		   "  local c5 = xg.cache(xg.emulate(), 'mmio')\n"
+		   "  c5.cache = nil\n"
+		   "  local c6 = xg.cache(xg.emulate(), 'mmio')\n"
+		   "  if c2 == c1 or c3 == c2 or c4 == c3 or c5 == c4 or c6 == c5 or\n"
+		   "     c6.verdict ~= 'emulate' or c6.cache ~= 'mmio' or c6.note ~= nil or\n"
+		   "     getmetatable(c6) ~= nil then\n"
+		   "    return xg.stop 'xg.cache handed out a changed cached verdict again' end\n"
 		   "  return xg.emulate()\n"
 		   "end }\n",
 		   1, 0);

@@ -699,9 +699,11 @@ static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size
 	}
 	if (atomic_load_explicit(&v->has_pending, memory_order_acquire))
 		maybe_swap(v);
-	v->ls->kvm_errno = kvm_run_errno;
-	if (repeat && repeat_emulate(v, &r))
+	/* the lane calls no Lua, which alone reads the errno (e.errno): the state's line is
+	 * not touched for it */
+	if (repeat && !kvm_run_errno && repeat_emulate(v, &r))
 		return r;
+	v->ls->kvm_errno = kvm_run_errno;
 	return handle_decoded(v, &v->x, repeat);
 }
 

@@ -255,6 +255,9 @@ struct xg_vcpu {
 	uint8_t lk_ok;
 	unsigned lk_gen;
 	const struct xg_verdict *lk;
+	/* the x86 emulator's compiled instructions (verdict.c): a repeated instruction's
+	 * keys, entry and counts, in the struct's first page with the rest of the path */
+	struct xg_emu_x86_memo memo;
 	struct xg_cache cache; /* the shapes first, then the entries */
 	/* the rest */
 	struct xg_engine *e;
@@ -269,7 +272,6 @@ struct xg_vcpu {
 	char dump_prev[256]; /* file name of this vCPU's last dump in this run, "" if none */
 	struct xg_vcpu *next;
 	struct xg_prof_shim *prof_shim;
-	struct xg_emu_x86_memo memo; /* the x86 emulator's compiled instructions (verdict.c) */
 };
 
 /* One guest's xg.store: a hash table bounded in entries, key and value sizes, whose bytes

@@ -157,4 +157,78 @@ static unsigned gen_insn(uint8_t *b, int mode64)
 	return n;
 }
 
+/* A mode's registers: 0 64-bit, 1 compatibility, 2 32-bit protected, 3 16-bit protected,
+ * 4 real, 5 virtual-8086; random segments, CR0.WP and RFLAGS.RF now and then. */
+static void gen_mode(struct xg_emu_x86_regs *r, unsigned mode)
+{
+	int real = mode >= 4;
+
+	r->cr0 = (real && mode == 4 ? 0x10 : 0x80000011ull) | (rn(2) ? 1ull << 16 : 0);
+	r->efer = mode <= 1 ? 0x500 : 0;
+	r->rflags = 0x2 | (rnd() & 0x8d5) | (rn(2) ? 1ull << 16 : 0) | (mode == 5 ? 1ull << 17 : 0);
+	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++)
+		rnd_seg(&r->seg[i], real);
+	r->seg[XG_EMU_X86_CS].type = 0xb;
+	r->seg[XG_EMU_X86_CS].l = mode == 0;
+	r->seg[XG_EMU_X86_CS].db = mode == 1 || mode == 2;
+	if (real) {
+		for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
+			r->seg[i].limit = 0xffff;
+			r->seg[i].db = 0;
+		}
+	}
+	if (mode == 5)
+		r->seg[XG_EMU_X86_SS].dpl = 3;
+}
+
+/* One change to the registers between two exits, k of 0-12: what a compiled entry must be
+ * checked against again (the mode, CR0.EM/TS, CR0.AM with RFLAGS.AC at CPL 3,
+ * CR4.OSFXSR/OSXSAVE, LA57, XCR0, a segment, a limit, SS.DPL, EFER.LMA, CS.L, CS.D, AC). */
+static void gen_mutate_regs(struct xg_emu_x86_regs *r, unsigned k)
+{
+	switch (k) {
+	case 0:
+		gen_mode(r, rn(6));
+		break;
+	case 1:
+		r->cr0 ^= 1ull << (2 + rn(2)); /* EM, TS */
+		break;
+	case 2:
+		r->cr0 ^= 1ull << 18; /* AM */
+		r->rflags |= 1ull << 18;
+		r->seg[XG_EMU_X86_SS].dpl = 3;
+		break;
+	case 3:
+		r->cr4 ^= 1ull << (rn(2) ? 9 : 18);
+		break;
+	case 4:
+		r->cr4 ^= 1ull << 12; /* LA57 */
+		break;
+	case 5:
+		r->xcr0 = rn(2) ? 0x3 : rn(2) ? 0x7 : 0xe7;
+		break;
+	case 6:
+		rnd_seg(&r->seg[rn(XG_EMU_X86_NSEG)], !(r->cr0 & 1));
+		break;
+	case 7:
+		r->seg[rn(XG_EMU_X86_NSEG)].limit = rn(2) ? 0xffff : (uint32_t)rnd();
+		break;
+	case 8:
+		r->seg[XG_EMU_X86_SS].dpl ^= 3;
+		break;
+	case 9:
+		r->efer ^= 0x400; /* LMA: 64-bit <-> 32-bit under the same CS */
+		break;
+	case 10:
+		r->seg[XG_EMU_X86_CS].l ^= 1;
+		break;
+	case 11:
+		r->seg[XG_EMU_X86_CS].db ^= 1;
+		break;
+	default:
+		r->rflags ^= 1ull << 18; /* AC */
+		break;
+	}
+}
+
 #endif

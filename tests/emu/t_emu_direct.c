@@ -473,30 +473,6 @@ static const struct xg_emu_x86_direct_ops dops = {
 
 /* ---- the machine ---- */
 
-/* A mode: 0 64-bit, 1 compatibility, 2 32-bit protected, 3 16-bit protected, 4 real, 5 v86 */
-static void set_mode(struct machine *m, unsigned mode)
-{
-	struct xg_emu_x86_regs *r = &m->r;
-	int real = mode >= 4;
-
-	r->cr0 = (real && mode == 4 ? 0x10 : 0x80000011ull) | (rn(2) ? CR0_WP : 0);
-	r->efer = mode <= 1 ? 0x500 : 0;
-	r->rflags = 0x2 | (rnd() & 0x8d5) | (rn(2) ? RFL_RF : 0) | (mode == 5 ? 1ull << 17 : 0);
-	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++)
-		rnd_seg(&r->seg[i], real);
-	r->seg[XG_EMU_X86_CS].type = 0xb;
-	r->seg[XG_EMU_X86_CS].l = mode == 0;
-	r->seg[XG_EMU_X86_CS].db = mode == 1 || mode == 2;
-	if (real) {
-		for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
-			r->seg[i].limit = 0xffff;
-			r->seg[i].db = 0;
-		}
-	}
-	if (mode == 5)
-		r->seg[XG_EMU_X86_SS].dpl = 3;
-}
-
 static void rnd_tables(struct machine *m)
 {
 	for (unsigned t = 0; t < 2; t++) {
@@ -525,7 +501,7 @@ static void rnd_machine(struct machine *m)
 	uint64_t bv;
 
 	memset(m, 0, sizeof(*m));
-	set_mode(m, rn(4) ? 0 : rn(6));
+	gen_mode(&m->r, rn(4) ? 0 : rn(6));
 	r->cr3 = 0x1000ull << rn(2);
 	r->cr4 = (1u << 9) | (1u << 18) | (rn(8) == 0 ? 1u << 12 : 0);
 	r->xcr0 = rn(4) ? 0xe7 : rn(2) ? 0x7 : 0x3;
@@ -667,33 +643,11 @@ static void mutate(struct machine *m)
 		rnd_bytes(m->xs + XG_EMU_X86_XS_YMMH, 256);
 		return;
 	}
+	if (k < 14 && k != 8) { /* the registers (memo_gen.h) */
+		gen_mutate_regs(r, k < 8 ? k : k - 1);
+		return;
+	}
 	switch (k) {
-	case 0:
-		set_mode(m, rn(6));
-		break;
-	case 1:
-		r->cr0 ^= 1ull << (2 + rn(2)); /* EM, TS */
-		break;
-	case 2:
-		r->cr0 ^= 1ull << 18; /* AM */
-		r->rflags |= 1ull << 18;
-		r->seg[XG_EMU_X86_SS].dpl = 3;
-		break;
-	case 3:
-		r->cr4 ^= 1ull << (rn(2) ? 9 : 18);
-		break;
-	case 4:
-		r->cr4 ^= 1ull << 12; /* LA57 */
-		break;
-	case 5:
-		r->xcr0 = rn(2) ? 0x3 : rn(2) ? 0x7 : 0xe7;
-		break;
-	case 6:
-		rnd_seg(&r->seg[rn(XG_EMU_X86_NSEG)], !(r->cr0 & 1));
-		break;
-	case 7:
-		r->seg[rn(XG_EMU_X86_NSEG)].limit = rn(2) ? 0xffff : (uint32_t)rnd();
-		break;
 	case 8: {
 		unsigned t = (unsigned)(r->cr3 >> 12) & 1, s = rn(NSLOT);
 		m->pt[t][s].p ^= 1;
@@ -701,21 +655,6 @@ static void mutate(struct machine *m)
 		m->pt[t][rn(NSLOT)].us ^= 1;
 		break;
 	}
-	case 9:
-		r->seg[XG_EMU_X86_SS].dpl ^= 3;
-		break;
-	case 10:
-		r->efer ^= 0x400; /* LMA: 64-bit <-> 32-bit under the same CS */
-		break;
-	case 11:
-		r->seg[XG_EMU_X86_CS].l ^= 1;
-		break;
-	case 12:
-		r->seg[XG_EMU_X86_CS].db ^= 1;
-		break;
-	case 13:
-		r->rflags ^= 1ull << 18; /* AC */
-		break;
 	case 14:
 	case 15: {
 		uint64_t bv = rnd() & 0xe7;
@@ -760,7 +699,7 @@ static void mutate(struct machine *m)
 		r->seg[XG_EMU_X86_FS + rn(2)].base = rn(2) ? rnd() : rn(8) * 4096ull;
 		break;
 	case 28:
-		set_mode(m, 0);
+		gen_mode(&m->r, 0);
 		break;
 	default:
 		break; /* the same state: the common case */
@@ -1035,7 +974,7 @@ static int run_case(unsigned long ci, int verbose)
 static void plain64(void)
 {
 	memset(&A, 0, sizeof(A));
-	set_mode(&A, 0);
+	gen_mode(&A.r, 0);
 	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
 		A.r.seg[i] = (struct xg_emu_x86_segment){
 		    .limit = 0xffffffffu, .type = 3, .present = 1, .db = 1, .s = 1, .g = 1};

@@ -222,37 +222,13 @@ static struct xg_emu_x86_ops ops_decode, ops_all;
 
 /* ---- the machine ---- */
 
-/* A mode: 0 64-bit, 1 compatibility, 2 32-bit protected, 3 16-bit protected, 4 real, 5 v86 */
-static void set_mode(struct machine *m, unsigned mode)
-{
-	struct xg_emu_x86_regs *r = &m->r;
-	int real = mode >= 4;
-
-	r->cr0 = real && mode == 4 ? 0x10 : 0x80000011ull;
-	r->efer = mode <= 1 ? 0x500 : 0;
-	r->rflags = 0x2 | (rnd() & 0x8d5) | (mode == 5 ? 1ull << 17 : 0);
-	for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++)
-		rnd_seg(&r->seg[i], real);
-	r->seg[XG_EMU_X86_CS].type = 0xb;
-	r->seg[XG_EMU_X86_CS].l = mode == 0;
-	r->seg[XG_EMU_X86_CS].db = mode == 1 || mode == 2;
-	if (real) {
-		for (unsigned i = 0; i < XG_EMU_X86_NSEG; i++) {
-			r->seg[i].limit = 0xffff;
-			r->seg[i].db = 0;
-		}
-	}
-	if (mode == 5)
-		r->seg[XG_EMU_X86_SS].dpl = 3;
-}
-
 static void rnd_machine(struct machine *m)
 {
 	struct xg_emu_x86_regs *r = &m->r;
 	uint64_t bv;
 
 	memset(m, 0, sizeof(*m));
-	set_mode(m, rn(3) ? 0 : rn(6));
+	gen_mode(&m->r, rn(3) ? 0 : rn(6));
 	r->cr4 = (1u << 9) | (1u << 18) | (rn(8) == 0 ? 1u << 12 : 0);
 	r->xcr0 = rn(4) ? 0xe7 : rn(2) ? 0x7 : 0x3;
 	r->vendor = XG_EMU_X86_VENDOR_HOST;
@@ -340,33 +316,11 @@ static void mutate(struct machine *m)
 	struct xg_emu_x86_regs *r = &m->r;
 	unsigned k = rn(60);
 
+	if (k < 14 && k != 8) { /* the registers (memo_gen.h) */
+		gen_mutate_regs(r, k < 8 ? k : k - 1);
+		return;
+	}
 	switch (k) {
-	case 0:
-		set_mode(m, rn(6));
-		break;
-	case 1:
-		r->cr0 ^= 1ull << (2 + rn(2)); /* EM, TS */
-		break;
-	case 2:
-		r->cr0 ^= 1ull << 18; /* AM */
-		r->rflags |= 1ull << 18;
-		r->seg[XG_EMU_X86_SS].dpl = 3;
-		break;
-	case 3:
-		r->cr4 ^= 1ull << (rn(2) ? 9 : 18);
-		break;
-	case 4:
-		r->cr4 ^= 1ull << 12; /* LA57 */
-		break;
-	case 5:
-		r->xcr0 = rn(2) ? 0x3 : rn(2) ? 0x7 : 0xe7;
-		break;
-	case 6:
-		rnd_seg(&r->seg[rn(XG_EMU_X86_NSEG)], !(r->cr0 & 1));
-		break;
-	case 7:
-		r->seg[rn(XG_EMU_X86_NSEG)].limit = rn(2) ? 0xffff : (uint32_t)rnd();
-		break;
 	case 8: {
 		unsigned p = rn(NPAGE);
 		m->present[p] = !m->present[p];
@@ -374,21 +328,6 @@ static void mutate(struct machine *m)
 		m->us[rn(NPAGE)] ^= 1;
 		break;
 	}
-	case 9:
-		r->seg[XG_EMU_X86_SS].dpl ^= 3;
-		break;
-	case 10:
-		r->efer ^= 0x400; /* LMA: 64-bit <-> 32-bit under the same CS */
-		break;
-	case 11:
-		r->seg[XG_EMU_X86_CS].l ^= 1;
-		break;
-	case 12:
-		r->seg[XG_EMU_X86_CS].db ^= 1;
-		break;
-	case 13:
-		r->rflags ^= 1ull << 18;
-		break;
 	case 14: {
 		uint64_t bv = rnd() & 0xe7;
 		memcpy(m->xs + 512, &bv, 8);

@@ -320,6 +320,14 @@ static void mutate(struct machine *m)
 		gen_mutate_regs(r, k < 8 ? k : k - 1);
 		return;
 	}
+	if (k >= 22 && k < 30) {
+		/* the vector registers: a repeated VEX load has zeroed its register's upper bits,
+		 * and a short path that kept them would then go unseen (as the pipeline's) */
+		rnd_bytes(m->xs + XG_EMU_X86_XS_XMM0, 256);
+		rnd_bytes(m->xs + XG_EMU_X86_XS_YMMH, 256);
+		rnd_bytes(m->xs + XG_EMU_X86_XS_ZMMH, XG_EMU_X86_XS_ZMMH_SIZE);
+		return;
+	}
 	switch (k) {
 	case 8: {
 		unsigned p = rn(NPAGE);

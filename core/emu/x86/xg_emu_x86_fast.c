@@ -134,14 +134,63 @@ static uint64_t extend(const struct xg_emu_x86_insn *in, unsigned size, uint64_t
 	return v;
 }
 
+/* What a class is: a vector move, a store (the memory operand written, not read) */
+static int is_vec(unsigned cls)
+{
+	return cls == FAST_VEC_LOAD || cls == FAST_VEC_STORE;
+}
+
+static int is_store(unsigned cls)
+{
+	return cls == FAST_GP_STORE || cls == FAST_GP_STOREIMM || cls == FAST_VEC_STORE;
+}
+
+/* The memory operand's offset: plan_gp()'s, a moffs operand is its displacement at the
+ * address size; the GPRs in g[] through map (xg_emu_x86_ea_of). Inline into each caller,
+ * so that each gets the walk of its own register layout (out of line it cost the direct
+ * path ~40 instructions an exit). */
+__attribute__((always_inline)) static inline uint64_t operand_ea(const struct xg_emu_x86_insn *in,
+								 const uint64_t *g,
+								 const uint8_t *map,
+								 uint64_t next_rip)
+{
+	if (OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS)
+		return (uint64_t)in->disp & xg_emu_x86_addr_mask(in);
+	return xg_emu_x86_ea_of(in, g, map, next_rip);
+}
+
+/* memory_stages()'s alignment checks pass for the operand at la (the linear address decides
+ * alignment, not the offset): an aligned vector move's #GP, a GP access's #AC (SDM Vol. 3A
+ * 6.15: CR0.AM, RFLAGS.AC, CPL 3, at most 8 bytes of alignment) */
+static int aligned_ok(const struct xg_emu_x86_insn *in, int vec, uint64_t la, unsigned size,
+		      uint64_t cr0, uint64_t rflags, unsigned cpl)
+{
+	if (vec)
+		return !(in->flags & F_ALIGN) || !(la & (size - 1));
+	return !((cr0 & CR0_AM) && (rflags & RFL_AC) && cpl == 3 &&
+		 (la & ((size > 8 ? 8 : size) - 1)));
+}
+
+/* The XCR0 components load_xsave marks in use for a move of this encoding: what it can
+ * write. A legacy SSE move writes XMM only, a VEX move XMM and the YMM upper half, and the
+ * zeros VEX writes above bit 255 (SDM Vol. 2 2.3.10.1) into a component left initial are its
+ * initial value already (Vol. 1 13.6); EVEX may write any of them. A component marked in use
+ * only to be found initial again at the end costs a look at its written slices
+ * (settle_xstate_bv). */
+static uint64_t move_mark(const struct xg_emu_x86_insn *in)
+{
+	static const uint8_t mark[3] = {[XG_EMU_X86_ENC_LEGACY] = 0x03,
+					[XG_EMU_X86_ENC_VEX] = 0x07,
+					[XG_EMU_X86_ENC_EVEX] = 0xe7};
+	return mark[in->enc];
+}
+
 /* The compiled instruction on the working copy: HANDOVER before any call, or the status. */
 static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned reg)
 {
 	const struct xg_emu_x86_insn *in = c->in;
 	struct xg_emu_x86_acc *a = &c->acc[0];
-	int vec = cls == FAST_VEC_LOAD || cls == FAST_VEC_STORE;
-	int store = cls == FAST_GP_STORE || cls == FAST_GP_STOREIMM || cls == FAST_VEC_STORE;
-	uint64_t ea;
+	int vec = is_vec(cls), store = is_store(cls);
 	int rc;
 
 	c->next_rip = c->r.rip + in->len;
@@ -149,18 +198,9 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 		c->next_rip &= c->mode == 32 ? 0xffffffffull : 0xffffull;
 	if (!device_ok(c))
 		return HANDOVER;
-	/* plan_gp(): a moffs operand is its displacement at the address size */
-	ea = OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS
-		 ? (uint64_t)in->disp & xg_emu_x86_addr_mask(in)
-		 : xg_emu_x86_ea(c);
-	xg_emu_x86_add_acc(c, ea, in->seg, size, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
-	/* the linear address decides alignment, not the offset (memory_stages()) */
-	if (vec && (in->flags & F_ALIGN) && (a->la & (size - 1)))
-		return HANDOVER;
-	if (!vec && (c->r.cr0 & CR0_AM) && (c->r.rflags & RFL_AC) && c->cpl == 3 &&
-	    (a->la & ((size > 8 ? 8 : size) - 1)))
-		return HANDOVER;
-	if (!segment_ok(c, a))
+	xg_emu_x86_add_acc(c, operand_ea(in, c->r.gpr, NULL, c->next_rip), in->seg, size,
+			   store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
+	if (!aligned_ok(in, vec, a->la, size, c->r.cr0, c->r.rflags, c->cpl) || !segment_ok(c, a))
 		return HANDOVER;
 
 	/* from here on, the pipeline's calls on its plain path */
@@ -168,14 +208,7 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 	    (rc = xg_emu_x86_stage_hook(c, XG_EMU_X86_STAGE_DECODE)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_LEGALITY; /* plan()'s, where load_xsave runs */
-	/* A component marked in use only to be found initial again at the end costs a look at
-	 * its written slices (settle_xstate_bv); one this move cannot write needs no mark: a
-	 * legacy SSE move writes XMM only, a VEX move XMM and the YMM upper half, and the zeros
-	 * VEX writes above bit 255 (SDM Vol. 2 2.3.10.1) into a component left initial are its
-	 * initial value already (Vol. 1 13.6). EVEX may write any of them. */
-	c->xs_mark = in->enc == XG_EMU_X86_ENC_EVEX  ? 0xe7
-		     : in->enc == XG_EMU_X86_ENC_VEX ? 0x07
-						     : 0x03;
+	c->xs_mark = move_mark(in);
 	if (vec && (rc = xg_emu_x86_load_xsave(c)))
 		return rc;
 	c->res->stage = XG_EMU_X86_STAGE_TRANSLATE;
@@ -276,6 +309,13 @@ __attribute__((noinline, cold)) static void age(struct xg_emu_x86_memo *m)
 		m->ent[i].use >>= 1;
 }
 
+/* A call of the memo: the use counts halved every XG_EMU_X86_MEMO_WINDOW of them */
+static void tick(struct xg_emu_x86_memo *m)
+{
+	if (++m->tick >= XG_EMU_X86_MEMO_WINDOW)
+		age(m);
+}
+
 static void count_hit(struct xg_emu_x86_memo *m, struct xg_emu_x86_memo_entry *e)
 {
 	m->hits++;
@@ -332,8 +372,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 		return xg_emu_x86_emulate(ops, opaque, bytes, n, res);
 	if ((rc = xg_emu_x86_begin(&c, ops, opaque, res)))
 		return (enum xg_emu_x86_status)rc;
-	if (++memo->tick >= XG_EMU_X86_MEMO_WINDOW)
-		age(memo);
+	tick(memo);
 	slot = bytes ? lookup(memo, bytes, n > 15 ? 15 : n) : -1;
 	if (slot >= 0 && memo->ent[slot].mode == c.mode && memo->ent[slot].real == c.real) {
 		struct xg_emu_x86_memo_entry *e = &memo->ent[slot];
@@ -485,7 +524,7 @@ int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, s
 	struct xg_emu_x86_memo_entry *e;
 	struct xg_emu_x86_regs paging;
 	struct direct t;
-	uint64_t next_rip, ea, la;
+	uint64_t next_rip, la;
 	unsigned cpl, vec, store;
 	int slot, rc;
 
@@ -506,8 +545,8 @@ int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, s
 	if (e->mode != 64 || e->real || e->handover >= XG_EMU_X86_MEMO_PARK ||
 	    t.in->enc == XG_EMU_X86_ENC_EVEX)
 		return 0;
-	vec = t.cls == FAST_VEC_LOAD || t.cls == FAST_VEC_STORE;
-	store = t.cls == FAST_GP_STORE || t.cls == FAST_GP_STOREIMM || t.cls == FAST_VEC_STORE;
+	vec = is_vec(t.cls);
+	store = is_store(t.cls);
 	cpl = s->ss.dpl;
 
 	/* the short path's checks (fast()), on these registers; any that would not pass: the
@@ -515,22 +554,15 @@ int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, s
 	if (vec && !device_ok_at(t.in, s->cr0, s->cr4, d->xcr0))
 		return 0;
 	next_rip = t.g[KVM_RIP] + t.in->len;
-	ea = OPND_DST(t.in->flags) == O_MOFFS || OPND_SRC(t.in->flags) == O_MOFFS
-		 ? (uint64_t)t.in->disp & xg_emu_x86_addr_mask(t.in)
-		 : xg_emu_x86_ea_of(t.in, t.g, kvm_gpr, next_rip);
 	/* 64-bit mode: only FS and GS have a base (SDM Vol. 1 3.3.7.1) */
-	la = ea + (t.in->seg == XG_EMU_X86_FS	? s->fs.base
-		   : t.in->seg == XG_EMU_X86_GS ? s->gs.base
-						: 0);
+	la = t.in->seg == XG_EMU_X86_FS ? s->fs.base : t.in->seg == XG_EMU_X86_GS ? s->gs.base : 0;
+	la += operand_ea(t.in, t.g, kvm_gpr, next_rip);
 	if (!xg_emu_x86_canonical_at(s->cr4, la) ||
 	    !xg_emu_x86_canonical_at(s->cr4, la + t.size - 1))
 		return 0;
 	if ((la & 0xfff) + t.size > 0x1000)
 		return 0; /* two pages: the pipeline's pieces */
-	if (vec && (t.in->flags & F_ALIGN) && (la & (t.size - 1)))
-		return 0;
-	if (!vec && (s->cr0 & CR0_AM) && (t.g[KVM_RFLAGS] & RFL_AC) && cpl == 3 &&
-	    (la & ((t.size > 8 ? 8 : t.size) - 1)))
+	if (!aligned_ok(t.in, vec, la, t.size, s->cr0, t.g[KVM_RFLAGS], cpl))
 		return 0;
 
 	/* the vector state, as load_xsave() with the short path's mark: x87 and SSE always,
@@ -540,7 +572,7 @@ int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, s
 		if (rc < 0 || !t.xs)
 			return 0;
 		memcpy(&t.bv, t.xs + XG_EMU_X86_XS_XSTATE_BV, 8);
-		t.in_use = t.bv | 3 | (d->xcr0 & (t.in->enc == XG_EMU_X86_ENC_VEX ? 0x7 : 0x3));
+		t.in_use = t.bv | 3 | (d->xcr0 & move_mark(t.in));
 		if (t.cls == FAST_VEC_LOAD && t.in_use != t.bv && rc != XG_EMU_X86_LENT_EXPLICIT)
 			return 0;
 	}
@@ -550,8 +582,7 @@ int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, s
 		return 0;
 
 	/* taken: from here on it is the short path's outcome */
-	if (++memo->tick >= XG_EMU_X86_MEMO_WINDOW)
-		age(memo);
+	tick(memo);
 	count_hit(memo, e);
 	t.d = d;
 	t.res = res;

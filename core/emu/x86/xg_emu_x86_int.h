@@ -451,7 +451,6 @@ static inline uint64_t xg_emu_x86_ea_of(const struct xg_emu_x86_insn *in, const 
 	return ea & xg_emu_x86_addr_mask(in);
 }
 
-
 /* vector register i as 64 bytes (ZMM view) */
 void xg_emu_x86_vec_get(struct xg_emu_x86_ctx *c, unsigned i, uint8_t out[64]);
 void xg_emu_x86_vec_set(struct xg_emu_x86_ctx *c, unsigned i, const uint8_t in[64]);

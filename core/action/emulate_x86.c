@@ -393,10 +393,10 @@ int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_
 	int rc;
 
 	/* the direct path where it can be taken: an emulation failure with its bytes, a VMM
-	 * with the ops the usual way needs (have_ops) and the direct path's */
-	if (memo && ops && ops->x86_kvm_regs && ops->x86_kvm_regs_put && ops->get_x86_regs &&
-	    ops->set_x86_regs && ops->read_gpa && x->arch == XG_ARCH_X86_64 && x->reason == 17 &&
-	    x->u.internal.suberror == 1 && x->u.internal.has_insn &&
+	 * with the ops the usual way needs and the direct path's (where a check says no, the
+	 * usual way says it again, its words in why) */
+	if (memo && ops && ops->x86_kvm_regs && ops->x86_kvm_regs_put &&
+	    xg_emulate_x86_exit_ok(x, why, n) && x->u.internal.has_insn && have_ops(ops, why, n) &&
 	    direct(ops, opaque, x, memo, res, why, n, &rc))
 		return rc;
 	return emulate(ops, opaque, x, memo, res, why, n);

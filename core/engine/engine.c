@@ -551,6 +551,14 @@ static struct xg_result fail_over(struct xg_vcpu *v, const struct xg_exit *x, en
 }
 
 /* x is v->x decoded again (or repeated: v->x_repeat) by handle_exit, or the VMM's own */
+/* The cache answers this exit: counted, and a dump written meanwhile says so. */
+static inline void cache_answers(xg_vcpu *v)
+{
+	xg_st_add(&v->st, XG_ST(cache_hits), 1);
+	v->dump_trigger = "cache";
+	v->dump_handler = NULL;
+}
+
 static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
@@ -576,11 +584,9 @@ static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int 
 		}
 		phase(v, cv ? XG_PROF_EMULATE : XG_PROF_OTHER);
 		if (cv) {
-			xg_st_add(&v->st, XG_ST(cache_hits), 1);
+			cache_answers(v);
 			r.cached = 1;
 			r.verdict = cv->kind;
-			v->dump_trigger = "cache";
-			v->dump_handler = NULL;
 			r.next = xg_verdict_apply(v, x, cv, &d, msg, sizeof(msg));
 			phase(v, XG_PROF_OTHER);
 			r.dumped = (uint8_t)d;
@@ -658,9 +664,7 @@ static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 	    v->x.arch != XG_ARCH_X86_64 || !v->ops.get_x86_regs || v->prof)
 		return 0;
 	xg_st_add(&v->st, XG_ST(exits), 1);
-	xg_st_add(&v->st, XG_ST(cache_hits), 1);
-	v->dump_trigger = "cache";
-	v->dump_handler = NULL;
+	cache_answers(v);
 	if (xg_verdict_emulate_x86(v, &v->x, msg, sizeof(msg)) == XG_NEXT_ERROR) {
 		*r = fail_over(v, &v->x, XG_FAIL_ACTION, msg, 0);
 		return 1;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "xg_hot.h"
 #include "action/x86_walk.h"
 #include "exitgate.h"
 #include "xg_emu_x86.h"
@@ -65,14 +66,14 @@ static int b_get_xsave(void *o, void *xs)
 	return b->ops->get_xsave ? b->ops->get_xsave(b->opaque, xs) : -ENOSYS;
 }
 
-static int b_set_xsave(void *o, const void *xs)
+XG_HOT static int b_set_xsave(void *o, const void *xs)
 {
 	struct bridge *b = o;
 	return b->ops->set_xsave ? b->ops->set_xsave(b->opaque, xs) : -ENOSYS;
 }
 
 /* The VMM's image lent as it is (exitgate.h lend_xsave): b_set_xsave passes it back. */
-static int b_lend_xsave(void *o, void **xs)
+XG_HOT static int b_lend_xsave(void *o, void **xs)
 {
 	struct bridge *b = o;
 	return b->ops->lend_xsave && b->ops->discard_xsave ? b->ops->lend_xsave(b->opaque, xs)
@@ -127,7 +128,7 @@ static inline int to_gpa(struct bridge *b, uint64_t la, unsigned kind, uint64_t 
 }
 
 /* A read at a GPA: guest RAM, else the VMM's device, else a floating bus. */
-static int read_at(struct bridge *b, uint64_t gpa, void *buf, unsigned size)
+XG_HOT static int read_at(struct bridge *b, uint64_t gpa, void *buf, unsigned size)
 {
 	int rc;
 
@@ -255,7 +256,7 @@ static const struct xg_emu_x86_ops bridge_ops = {
 
 /* ---- the memo's direct path (xg_emu_x86_memo_direct): the same accesses, by GPA ---- */
 
-static int d_translate(void *o, const struct xg_emu_x86_regs *paging, uint64_t la, unsigned kind,
+XG_HOT static int d_translate(void *o, const struct xg_emu_x86_regs *paging, uint64_t la, unsigned kind,
 		       unsigned cpl, uint64_t *gpa)
 {
 	struct bridge *b = o;
@@ -264,17 +265,17 @@ static int d_translate(void *o, const struct xg_emu_x86_regs *paging, uint64_t l
 	return xg_x86_walk(b->ops, b->opaque, paging, la, kind, cpl, gpa, &pf);
 }
 
-static int d_read(void *o, uint64_t gpa, void *buf, unsigned size)
+XG_HOT static int d_read(void *o, uint64_t gpa, void *buf, unsigned size)
 {
 	return read_at(o, gpa, buf, size);
 }
 
-static int d_write(void *o, uint64_t gpa, const void *buf, unsigned size)
+XG_HOT static int d_write(void *o, uint64_t gpa, const void *buf, unsigned size)
 {
 	return write_at(o, gpa, buf, size);
 }
 
-static void d_regs_put(void *o, int gprs)
+XG_HOT static void d_regs_put(void *o, int gprs)
 {
 	struct bridge *b = o;
 	b->ops->x86_kvm_regs_put(b->opaque, gprs);
@@ -330,7 +331,7 @@ static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 }
 
 /* The emulator's status as xg_emulate_x86 returns it: 0, or -1 with why. */
-static int outcome(enum xg_emu_x86_status st, const struct xg_emu_x86_result *res, char *why,
+XG_HOT static int outcome(enum xg_emu_x86_status st, const struct xg_emu_x86_result *res, char *why,
 		   size_t n)
 {
 	switch (st) {
@@ -387,7 +388,7 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 	return 1;
 }
 
-int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+XG_HOT int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
 {
 	int rc;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "xg_hot.h"
 #include "action/x86_walk.h"
 
 #define CR0_WP	 (1ull << 16)
@@ -161,7 +162,7 @@ int xg_x86_walk_generic(const struct xg_vcpu_ops *ops, void *opaque,
  * read (its P is clear when the last was not present), any ORs them: finish() takes the
  * rights from those. tests/emu/t_emu_walk holds both walks to a reference on random tables.
  */
-int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
+XG_HOT int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
 		uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
 {
 	uint64_t table = r->cr3 & ADDR_52, e, all = ~0ull, any = 0;

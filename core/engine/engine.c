@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "xg_hot.h"
 #include "dump/dump.h"
 #include "engine/engine_int.h"
 #include "exit/decode.h"
@@ -559,7 +560,7 @@ static inline void cache_answers(xg_vcpu *v)
 	v->dump_handler = NULL;
 }
 
-static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
+XG_HOT static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	const struct xg_verdict *cv;
@@ -654,7 +655,7 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
  * of a guest driver's copy through MMIO is this exit, again and again. 0 when the exit is
  * not this case: nothing was done.
  */
-static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
+XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 {
 	const struct xg_verdict *cv = v->lk;
 	char msg[512];
@@ -678,7 +679,7 @@ static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 	return 1;
 }
 
-static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
+XG_HOT static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	struct xg_error err;
@@ -711,7 +712,7 @@ static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size
 	return handle_decoded(v, &v->x, repeat);
 }
 
-struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
+XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
 	struct xg_result r;
 

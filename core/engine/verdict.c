@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "xg_hot.h"
 #include "action/emulate_arm64.h"
 #include "disasm/disasm.h"
 #include "xg_emu_arm64.h"
@@ -648,7 +649,7 @@ static enum xg_next inject_arm64(struct xg_vcpu *v, const struct xg_exit *x,
 	return XG_NEXT_RUN;
 }
 
-enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_exit *x, char *msg,
+XG_HOT enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_exit *x, char *msg,
 				    size_t n)
 {
 	struct xg_emu_x86_result res;
@@ -666,7 +667,7 @@ enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_exit *x, 
 }
 
 /* Returns what the loop does next, or XG_NEXT_ERROR with msg. */
-enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
+XG_HOT enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
 {
 	if (vd->dump) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "xg_hot.h"
 #include "exit/fields.h"
 #include "exit/kvm_compat.h"
 #include "exit/decode.h"
@@ -524,7 +525,7 @@ static int union_equal(const uint8_t *a, const uint8_t *b)
 	return (d[0] | d[1]) == 0;
 }
 
-int xg_exit_decode_same(const struct xg_exit *x, const void *run, size_t run_size)
+XG_HOT int xg_exit_decode_same(const struct xg_exit *x, const void *run, size_t run_size)
 {
 	struct xg_run_head h;
 

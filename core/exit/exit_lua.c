@@ -11,6 +11,7 @@
 #include <lua.h>
 #include <string.h>
 
+#include "xg_hot.h"
 #include "exit/exit_lua.h"
 #include "exit/fields.h"
 
@@ -352,7 +353,7 @@ struct xg_exit_lua *xg_exit_lua_open(lua_State *L)
 	return r;
 }
 
-void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_exit *x)
+XG_HOT void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_exit *x)
 {
 	struct proxy *p = r->top;
 
@@ -364,7 +365,7 @@ void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_
 	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
 }
 
-void xg_exit_lua_end_view(struct xg_exit_lua *r)
+XG_HOT void xg_exit_lua_end_view(struct xg_exit_lua *r)
 {
 	r->x = NULL;
 	r->gen++;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xg_hot.h"
 #include "backend/kvm/kvm_int.h"
 
 int xg_kvm_fail(struct xg_error *err, const char *fmt, ...)
@@ -382,7 +383,7 @@ struct kvm_run *xg_kvm_vcpu_run_area(struct xg_kvm_vcpu *v, size_t *size)
 	return v->run;
 }
 
-int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v)
+XG_HOT int xg_kvm_vcpu_run(struct xg_kvm_vcpu *v)
 {
 	v->xsave_fresh = 0;
 	v->fault_ready = 0;
@@ -436,7 +437,7 @@ void xg_kvm_vcpu_ioctl_counts(struct xg_kvm_vcpu *v, struct xg_kvm_ioctl_counts 
 	*c = v->counts;
 }
 
-int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
+XG_HOT int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
 		      struct xg_error *err)
 {
 	int r, e, old;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "xg_hot.h"
 #include "backend/kvm/kvm_int.h"
 
 int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
@@ -19,7 +20,7 @@ int xg_kvm_op_read_gpa(void *o, uint64_t gpa, void *buf, size_t len)
 }
 
 /* exitgate.h ram_ptr: the same lookup read_gpa makes, so the two agree by construction */
-const void *xg_kvm_op_ram_ptr(void *o, uint64_t gpa, size_t len)
+XG_HOT const void *xg_kvm_op_ram_ptr(void *o, uint64_t gpa, size_t len)
 {
 	return xg_kvm_ram_at(((struct xg_kvm_vcpu *)o)->vm, gpa, len);
 }
@@ -35,7 +36,7 @@ int xg_kvm_op_write_gpa(void *o, uint64_t gpa, const void *buf, size_t len)
 	return 0;
 }
 
-int xg_kvm_op_mmio_read(void *o, uint64_t gpa, void *buf, size_t len)
+XG_HOT int xg_kvm_op_mmio_read(void *o, uint64_t gpa, void *buf, size_t len)
 {
 	struct xg_kvm_vcpu *v = o;
 
@@ -44,7 +45,7 @@ int xg_kvm_op_mmio_read(void *o, uint64_t gpa, void *buf, size_t len)
 	return v->vmm_ops->mmio_read(v->vmm, gpa, buf, len);
 }
 
-int xg_kvm_op_mmio_write(void *o, uint64_t gpa, const void *buf, size_t len)
+XG_HOT int xg_kvm_op_mmio_write(void *o, uint64_t gpa, const void *buf, size_t len)
 {
 	struct xg_kvm_vcpu *v = o;
 

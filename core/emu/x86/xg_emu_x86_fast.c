@@ -86,7 +86,7 @@ static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size, unsig
 }
 
 /* device() passes (SDM Vol. 3A 2.5, Vol. 1 13.3, Vol. 2 2.8 exception types) */
-static int device_ok_at(const struct xg_emu_x86_insn *in, uint64_t cr0, uint64_t cr4, uint64_t xcr0)
+XG_EMU_X86_HOT static int device_ok_at(const struct xg_emu_x86_insn *in, uint64_t cr0, uint64_t cr4, uint64_t xcr0)
 {
 	if (!(in->flags & F_SSE))
 		return 1;
@@ -266,7 +266,7 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 }
 
 /* The entry for these bytes (all of the instruction given), or -1. */
-static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t n)
+XG_EMU_X86_HOT static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t n)
 {
 	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++) {
 		unsigned len = m->key[i].len;
@@ -440,7 +440,7 @@ direct_error(struct xg_emu_x86_result *res, enum xg_emu_x86_stage stage, const c
 }
 
 /* GP moves (exec_mov(), exec_movx() on a memory operand): the access, then the register */
-__attribute__((noinline)) static int direct_gp(struct direct *t)
+XG_EMU_X86_HOT __attribute__((noinline)) static int direct_gp(struct direct *t)
 {
 	const struct xg_emu_x86_direct_ops *ops = t->d->ops;
 	const struct xg_emu_x86_insn *in = t->in;
@@ -470,7 +470,7 @@ __attribute__((noinline)) static int direct_gp(struct direct *t)
 }
 
 /* Vector moves (exec_vmov() unmasked), legacy and VEX: XMM/YMM 0-15 in the lent image */
-__attribute__((noinline)) static int direct_vec(struct direct *t)
+XG_EMU_X86_HOT __attribute__((noinline)) static int direct_vec(struct direct *t)
 {
 	const struct xg_emu_x86_direct_ops *ops = t->d->ops;
 	unsigned r = t->in->reg & 15;
@@ -517,7 +517,7 @@ __attribute__((noinline)) static int direct_vec(struct direct *t)
 	return 0;
 }
 
-int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, size_t n,
+XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, size_t n,
 			   const struct xg_emu_x86_direct *d, struct xg_emu_x86_result *res)
 {
 	const struct xg_emu_x86_kvm_sregs *s = d->sregs;

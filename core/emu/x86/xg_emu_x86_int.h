@@ -12,6 +12,11 @@
 
 #include "xg_emu_x86.h"
 
+/* A function on the path of every repeated emulated exit (the memo's direct path): kept
+ * together in .text.hot, as libexitgate's XG_HOT (core/xg_hot.h says why); the emulator
+ * includes nothing of the core's. */
+#define XG_EMU_X86_HOT __attribute__((hot))
+
 #define F_MODRM	     (1ull << 0)
 #define F_BYTE	     (1ull << 1)  /* 8-bit operands */
 #define F_DEF64	     (1ull << 2)  /* operand size 64 by default in 64-bit mode */

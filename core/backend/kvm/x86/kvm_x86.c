@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xg_hot.h"
 #include "backend/kvm/kvm_int.h"
 #include "backend/kvm/x86/sync_regs.h"
 #include "xg_emu_x86.h"
@@ -898,7 +899,7 @@ int xg_kvm_vcpu_commit_regs(struct xg_kvm_vcpu *v, struct xg_error *err)
  * kvm_run's registers). regs_put_all is cleared before the ioctl, so that nothing after it
  * touches that line, and set again if the write is still waiting.
  */
-int xg_kvm_arch_run_dirty(struct xg_kvm_vcpu *v)
+XG_HOT int xg_kvm_arch_run_dirty(struct xg_kvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	struct kvm_regs *r = &run->s.regs.regs;
@@ -926,7 +927,7 @@ int xg_kvm_arch_run_dirty(struct xg_kvm_vcpu *v)
 	return rc;
 }
 
-int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err)
+XG_HOT int xg_kvm_arch_before_ioctl(struct xg_kvm_vcpu *v, unsigned long req, struct xg_error *err)
 {
 	struct xg_kvm_ioctl_counts *c = &v->counts;
 
@@ -1047,7 +1048,7 @@ size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v)
 
 /* KVM_GET_XSAVE2 writes xsave_size bytes, KVM_GET_XSAVE exactly 4096 (api.rst 4.42,
  * 4.134); KVM_SET_XSAVE reads xsave_size bytes either way. */
-int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_error *err)
+XG_HOT int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_error *err)
 {
 	if (size < v->vm->xsave_size)
 		return xg_kvm_fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM writes",
@@ -1057,7 +1058,7 @@ int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_er
 	return xg_kvm_vcpu_ioctl(v, KVM_GET_XSAVE, "KVM_GET_XSAVE", buf, err);
 }
 
-int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct xg_error *err)
+XG_HOT int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct xg_error *err)
 {
 	uint64_t bv;
 

@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <linux/kvm_para.h>
 
+#include "xg_hot.h"
 #include "action/x86_walk.h"
 #include "backend/kvm/kvm_int.h"
 #include "backend/kvm/x86/sync_regs.h"
@@ -208,7 +209,7 @@ SREG_SAME(efer);
 SREG_SAME(apic_base);
 
 /* kvm_run's own copies when KVM keeps them current (sync regs): the direct path's */
-static int o_kvm_regs(void *o, void **r, const void **s, uint64_t *xcr0)
+XG_HOT static int o_kvm_regs(void *o, void **r, const void **s, uint64_t *xcr0)
 {
 	struct xg_kvm_vcpu *v = o;
 
@@ -220,7 +221,7 @@ static int o_kvm_regs(void *o, void **r, const void **s, uint64_t *xcr0)
 	return 0;
 }
 
-static void o_kvm_regs_put(void *o, int gprs)
+XG_HOT static void o_kvm_regs_put(void *o, int gprs)
 {
 	xg_kvm_put_regs_in_place(o, gprs);
 }
@@ -301,7 +302,7 @@ static int o_get_xsave(void *o, void *buf)
 	return 0;
 }
 
-static int o_set_xsave(void *o, const void *buf)
+XG_HOT static int o_set_xsave(void *o, const void *buf)
 {
 	struct xg_kvm_vcpu *v = o;
 
@@ -325,7 +326,7 @@ static int o_set_xsave(void *o, const void *buf)
 
 /* The emulator works in v->xsave itself (exitgate.h lend_xsave): no copy in, and its
  * set_xsave of the same buffer none out. */
-static int o_lend_xsave(void *o, void **buf)
+XG_HOT static int o_lend_xsave(void *o, void **buf)
 {
 	struct xg_kvm_vcpu *v = o;
 

@@ -300,7 +300,8 @@ struct xg_emu_x86_regs {
  * the emulator sets the bit of every component it left out of its initial configuration,
  * and leaves clear the bit of an AVX, opmask, ZMM_Hi256 or Hi16_ZMM component the vCPU had
  * initial and the instruction left all zeros (so the vCPU does not carry state it never
- * used); SSE and x87 it marks in use. XG_EMU_X86_XSAVE_SIZE is the largest image the
+ * used), and of x87 the same when its registers are still initial; SSE it marks in use.
+ * XG_EMU_X86_XSAVE_SIZE is the largest image the
  * emulator touches.
  */
 #define XG_EMU_X86_XSAVE_SIZE	2688
@@ -694,8 +695,9 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
  * status OK, or ERROR with the reason when the VMM failed a read, a write or set_xsave
  * after the access began (a device read may have side effects: it is not done again). The
  * effects are the short path's: the memory operand read (RAM or device) or written, the
- * register or vector register written (XSTATE_BV as the short path leaves it: x87 and SSE
- * marked in use, AVX for a VEX move unless its YMM upper half is still all zeros), RIP past
+ * register or vector register written (XSTATE_BV as the short path leaves it: SSE marked
+ * in use, AVX for a VEX move unless its YMM upper half is still all zeros, x87 as it was),
+ * RIP past
  * the instruction and RFLAGS.RF clear; the memo counts a hit. No hook is called: the caller's
  * DECODE hook, if it has one, must be one that never vetoes a legacy or VEX move (exitgate's
  * bridge vetoes only EVEX instructions that need AVX-512 state).

@@ -192,12 +192,13 @@ int xg_emu_x86_load_xsave(struct xg_emu_x86_ctx *c)
 	if (!explicit_init)
 		xg_emu_x86_xs_explicit(c->xs);
 	memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
-	/* x87 and SSE are marked whatever XCR0 says: XCR0 = 1 is a guest without CR4.OSXSAVE
-	 * (its reset value, SDM Vol. 3A 9.1.1), whose legacy SSE runs all the same (CR4.OSFXSR,
+	/* SSE is marked whatever XCR0 says, and x87 when the mark has it (the pipeline's does;
+	 * the memo's moves write no x87 state): XCR0 = 1 is a guest without CR4.OSXSAVE (its
+	 * reset value, SDM Vol. 3A 9.1.1), whose legacy SSE runs all the same (CR4.OSFXSR,
 	 * Vol. 1 13.3: XCR0[1] governs XSAVE, not the instructions); the image's components are
 	 * the host's, and a result written to XMM under a clear bit 1 would be loaded as the
 	 * initial zeros by the entry's XRSTOR (Vol. 1 13.8.1), as FXRSTOR's already are not */
-	in_use = bv | 3 | (c->r.xcr0 & c->xs_mark);
+	in_use = bv | 2 | (c->xs_mark & 1) | (c->r.xcr0 & c->xs_mark);
 	c->xs_added = in_use & ~bv;
 	if (in_use != bv)
 		memcpy(c->xs + XG_EMU_X86_XS_XSTATE_BV, &in_use, 8);
@@ -240,6 +241,17 @@ static int still_initial(const struct xg_emu_x86_ctx *c, unsigned bit)
 	return 1;
 }
 
+/* The x87 component in its initial configuration (SDM Vol. 1 13.6), as
+ * xg_emu_x86_xs_explicit writes it: FCW 037FH; FSW, FTW (abridged: all empty), FOP, FIP, FDP
+ * and ST0-7 zero. MXCSR, in the same 512 bytes, is SSE's. */
+static int x87_initial(const uint8_t *xs)
+{
+	uint64_t w;
+
+	memcpy(&w, xs + XG_EMU_X86_XS_FCW, 8); /* FCW, FSW, FTW, reserved, FOP */
+	return w == 0x037f && all_zero(xs + 8, 16) && all_zero(xs + XG_EMU_X86_XS_ST0, 128);
+}
+
 /*
  * XSTATE_BV for the image set_xsave is given: a component load_xsave marked in use that is
  * still in its initial configuration (all zeros for AVX, opmask, ZMM_Hi256 and Hi16_ZMM:
@@ -249,17 +261,22 @@ static int still_initial(const struct xg_emu_x86_ctx *c, unsigned bit)
  * then on (KVM_SET_XSAVE copies it, the next entry restores it: 1.6 KiB for AVX-512), and
  * on Intel the upper halves of the YMM registers count as dirty for the guest's SSE code.
  * Measured with bench_run: the AVX-512 components marked in use cost ~250 ns per exit in
- * KVM_GET/SET_XSAVE on an AMD EPYC. SSE (bit 1) and x87 (bit 0) keep the bit load_xsave
- * gave them: with SSE marked, the kernel takes MXCSR from the image (older kernels copy it
- * only when FP, SSE or AVX is marked).
+ * KVM_GET/SET_XSAVE on an AMD EPYC. x87 (bit 0) goes back initial the same way when its
+ * registers are still initial (x87_initial): an SSE or AVX instruction writes none of them,
+ * and x87 marked in use cost ~40 ns per exit in bench_run on that host. SSE (bit 1) keeps
+ * the bit load_xsave gave it: with SSE marked, the kernel takes MXCSR from the image (older
+ * kernels copy it only when FP, SSE or AVX is marked).
  */
 static void settle_xstate_bv(struct xg_emu_x86_ctx *c)
 {
-	uint64_t bv, add = c->xs_added & 0xe4, looked;
+	uint64_t bv, add = c->xs_added & 0xe5, looked;
 
 	if (!add)
 		return;
 	memcpy(&bv, c->xs + XG_EMU_X86_XS_XSTATE_BV, 8);
+	if ((add & 1) && x87_initial(c->xs))
+		bv &= ~1ull;
+	add &= ~1ull;
 	/* what nothing wrote is initial still, without a look: without xs_wide only vec_set
 	 * wrote, AVX and ZMM_Hi256 for XMM/YMM/ZMM0-15, Hi16_ZMM for 16-31, never an opmask */
 	looked = c->xs_wide ? add

@@ -174,14 +174,15 @@ static int aligned_ok(const struct xg_emu_x86_insn *in, int vec, uint64_t la, un
 /* The XCR0 components load_xsave marks in use for a move of this encoding: what it can
  * write. A legacy SSE move writes XMM only, a VEX move XMM and the YMM upper half, and the
  * zeros VEX writes above bit 255 (SDM Vol. 2 2.3.10.1) into a component left initial are its
- * initial value already (Vol. 1 13.6); EVEX may write any of them. A component marked in use
+ * initial value already (Vol. 1 13.6); EVEX may write any of them. None writes x87 state
+ * (bit 0 clear: load_xsave marks x87 only when the mark has it). A component marked in use
  * only to be found initial again at the end costs a look at its written slices
  * (settle_xstate_bv). */
 static uint64_t move_mark(const struct xg_emu_x86_insn *in)
 {
-	static const uint8_t mark[3] = {[XG_EMU_X86_ENC_LEGACY] = 0x03,
-					[XG_EMU_X86_ENC_VEX] = 0x07,
-					[XG_EMU_X86_ENC_EVEX] = 0xe7};
+	static const uint8_t mark[3] = {[XG_EMU_X86_ENC_LEGACY] = 0x02,
+					[XG_EMU_X86_ENC_VEX] = 0x06,
+					[XG_EMU_X86_ENC_EVEX] = 0xe6};
 	return mark[in->enc];
 }
 
@@ -565,14 +566,15 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	if (!aligned_ok(t.in, vec, la, t.size, s->cr0, t.g[KVM_RFLAGS], cpl))
 		return 0;
 
-	/* the vector state, as load_xsave() with the short path's mark: x87 and SSE always,
-	 * AVX for a VEX move; a component marked anew must hold its initial value already */
+	/* the vector state, as load_xsave() with the short path's mark: SSE always, AVX for a
+	 * VEX move, never x87 (a move writes no x87 state); a component marked anew must hold
+	 * its initial value already */
 	if (vec) {
 		rc = d->ops->lend_xsave(d->opaque, (void **)&t.xs);
 		if (rc < 0 || !t.xs)
 			return 0;
 		memcpy(&t.bv, t.xs + XG_EMU_X86_XS_XSTATE_BV, 8);
-		t.in_use = t.bv | 3 | (d->xcr0 & move_mark(t.in));
+		t.in_use = t.bv | 2 | (d->xcr0 & move_mark(t.in));
 		if (t.cls == FAST_VEC_LOAD && t.in_use != t.bv && rc != XG_EMU_X86_LENT_EXPLICIT)
 			return 0;
 	}

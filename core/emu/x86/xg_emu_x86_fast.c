@@ -266,12 +266,18 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 	return xg_emu_x86_commit(c, 1);
 }
 
-/* The entry for these bytes (all of the instruction given), or -1. */
+/* The entry for these bytes (all of the instruction given), or -1. The bytes are compared
+ * here, not by libc's memcmp: a call into libc was one more page of code (and its lines)
+ * on every repeated exit, for an instruction of a few bytes. */
 XG_EMU_X86_HOT static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t n)
 {
 	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++) {
-		unsigned len = m->key[i].len;
-		if (len && len <= n && !memcmp(m->key[i].bytes, bytes, len))
+		unsigned len = m->key[i].len, j = 0;
+		if (!len || len > n)
+			continue;
+		while (j < len && m->key[i].bytes[j] == bytes[j])
+			j++;
+		if (j == len)
 			return i;
 	}
 	return -1;

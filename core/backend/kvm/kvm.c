@@ -149,13 +149,18 @@ int xg_kvm_vm_open(struct xg_kvm_vm *vm, unsigned long type, const char *type_na
 
 struct xg_kvm_vcpu *xg_kvm_vcpu_new(struct xg_kvm_vm *vm, int index, struct xg_error *err)
 {
-	struct xg_kvm_vcpu *v = calloc(1, sizeof(*v));
+	/* 256-byte aligned: the fields before err (224 bytes) never straddle two pages */
+	size_t size = (sizeof(struct xg_kvm_vcpu) + 255) & ~(size_t)255;
+	struct xg_kvm_vcpu *v = aligned_alloc(256, size);
 
 	if (!v) {
 		xg_kvm_fail(err, "out of memory for vCPU %d", index);
 		return NULL;
 	}
+	memset(v, 0, size);
 	v->vm = vm;
+	v->has_xsave2 = vm->has_xsave2;
+	v->xsave_size = vm->xsave_size;
 	v->index = index;
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
 	if (v->fd < 0) {

@@ -70,6 +70,9 @@ struct kvm_create_guest_memfd {
 #define KVM_CREATE_GUEST_MEMFD	    _IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd)
 #endif
 
+/* What the exit path touches comes first, and the struct is aligned (xg_kvm_vcpu_new):
+ * after each trip through KVM_RUN the caches and the TLB are cold, and this struct's hot
+ * fields had come to straddle two pages, with the error text between them. */
 struct xg_kvm_vcpu {
 	struct xg_kvm_vm *vm;
 	struct xg_kvm_vcpu *next;
@@ -88,9 +91,10 @@ struct xg_kvm_vcpu {
 			     * go back through it (kvm_dirty_regs, kvm_x86.c) */
 	uint8_t *xsave;	    /* the last KVM_GET_XSAVE image, vm->xsave_size bytes */
 	int xsave_fresh;    /* ... taken since the last KVM_RUN */
+	int has_xsave2;	    /* vm->has_xsave2 and vm->xsave_size, here: an exit's XSAVE */
+	size_t xsave_size;  /* ioctls read them, and the VM's struct is another page */
 	int no_lend;	    /* XG_KVM_NO_LEND: the emulator copies the image (no lend_xsave) */
 	int no_direct;	    /* XG_KVM_NO_DIRECT: no x86_kvm_regs (the memo's direct path) */
-	struct xg_error err; /* the last ioctl failure of an op */
 	struct xg_kvm_ioctl_counts counts; /* kvm.c, kvm_x86.c */
 	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */
 	int regs_put_all;    /* x86: registers wait in kvm_run and not only RIP and RFLAGS
@@ -98,6 +102,8 @@ struct xg_kvm_vcpu {
 	/* arm64 (arm64/): the registers read since the last KVM_RUN, and which are */
 	void *arch;
 	struct xg_profile *prof; /* xg_kvm_vcpu_set_profile: ioctls timed into it, or NULL */
+	/* the rest */
+	struct xg_error err; /* the last ioctl failure of an op */
 };
 
 struct xg_kvm_vm {

@@ -1043,17 +1043,17 @@ int xg_kvm_get_xcr0(struct xg_kvm_vcpu *v, uint64_t *val, struct xg_error *err)
 
 size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v)
 {
-	return v->vm->xsave_size;
+	return v->xsave_size;
 }
 
 /* KVM_GET_XSAVE2 writes xsave_size bytes, KVM_GET_XSAVE exactly 4096 (api.rst 4.42,
  * 4.134); KVM_SET_XSAVE reads xsave_size bytes either way. */
 XG_HOT int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_error *err)
 {
-	if (size < v->vm->xsave_size)
+	if (size < v->xsave_size)
 		return xg_kvm_fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM writes",
-			    size, v->vm->xsave_size);
-	if (v->vm->has_xsave2)
+			    size, v->xsave_size);
+	if (v->has_xsave2)
 		return xg_kvm_vcpu_ioctl(v, KVM_GET_XSAVE2, "KVM_GET_XSAVE2", buf, err);
 	return xg_kvm_vcpu_ioctl(v, KVM_GET_XSAVE, "KVM_GET_XSAVE", buf, err);
 }
@@ -1062,9 +1062,9 @@ XG_HOT int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size,
 {
 	uint64_t bv;
 
-	if (size < v->vm->xsave_size)
+	if (size < v->xsave_size)
 		return xg_kvm_fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM reads",
-			    size, v->vm->xsave_size);
+			    size, v->xsave_size);
 	memcpy(&bv, (const uint8_t *)buf + XG_EMU_X86_XS_XSTATE_BV, 8); /* SDM Vol. 1 13.4.2 */
 	v->counts.set_xstate_bv = bv;
 	return xg_kvm_vcpu_ioctl(v, KVM_SET_XSAVE, "KVM_SET_XSAVE", (void *)buf, err);

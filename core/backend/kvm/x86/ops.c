@@ -285,7 +285,7 @@ static int o_set_x86_regs(void *o, const struct xg_emu_x86_regs *x)
 static int fresh_xsave(struct xg_kvm_vcpu *v)
 {
 	if (!v->xsave_fresh) {
-		if (xg_kvm_get_xsave(v, v->xsave, v->vm->xsave_size, &v->err))
+		if (xg_kvm_get_xsave(v, v->xsave, v->xsave_size, &v->err))
 			return -EIO;
 		v->xsave_fresh = 1;
 	}
@@ -314,7 +314,7 @@ XG_HOT static int o_set_xsave(void *o, const void *buf)
 			return -EIO;
 		memcpy(v->xsave, buf, XG_EMU_X86_XSAVE_SIZE);
 	}
-	if (xg_kvm_set_xsave(v, v->xsave, v->vm->xsave_size, &v->err)) {
+	if (xg_kvm_set_xsave(v, v->xsave, v->xsave_size, &v->err)) {
 		v->xsave_fresh = 0;
 		return -EIO;
 	}
@@ -499,7 +499,7 @@ int xg_kvm_vcpu_avx512_state_ok(struct xg_kvm_vcpu *v)
 /* Does KVM carry the AVX-512 components through GET/SET_XSAVE? Write k1 and read it back. */
 static void probe_avx512(struct xg_kvm_vcpu *v)
 {
-	size_t size = v->vm->xsave_size;
+	size_t size = v->xsave_size;
 	uint8_t *orig = malloc(size), *back = malloc(size);
 	const uint64_t mark = 0x5a5aa5a5c3c33c3cull;
 	uint64_t bv, k1;
@@ -529,7 +529,7 @@ int xg_kvm_ops_init(struct xg_kvm_vcpu *v, struct xg_error *err)
 	int sync = ioctl(v->vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
 	const int want = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 
-	v->xsave = aligned_alloc(64, (v->vm->xsave_size + 63) & ~(size_t)63);
+	v->xsave = aligned_alloc(64, (v->xsave_size + 63) & ~(size_t)63);
 	if (!v->xsave) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory for the XSAVE image of vCPU %d",
 			 v->index);

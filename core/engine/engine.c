@@ -582,6 +582,7 @@ XG_HOT static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *
 			v->lk_ok = x == &v->x;
 			v->lk_gen = v->cache.gen;
 			v->lk = cv;
+			v->lk_emulate = cv && cv->kind == XG_VERDICT_EMULATE && !cv->dump;
 		}
 		phase(v, cv ? XG_PROF_EMULATE : XG_PROF_OTHER);
 		if (cv) {
@@ -660,8 +661,8 @@ XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 	const struct xg_verdict *cv = v->lk;
 	char msg[512];
 
-	if (!v->cache.shapes || !v->lk_ok || v->lk_gen != v->cache.gen || !cv ||
-	    cv->kind != XG_VERDICT_EMULATE || cv->dump || v->ops.emulate ||
+	if (!v->cache.shapes || !v->lk_ok || v->lk_gen != v->cache.gen || !v->lk_emulate ||
+	    v->ops.emulate ||
 	    v->x.arch != XG_ARCH_X86_64 || !v->ops.get_x86_regs || v->prof)
 		return 0;
 	xg_st_add(&v->st, XG_ST(exits), 1);

@@ -251,8 +251,10 @@ struct xg_vcpu {
 	struct xg_exit x;
 	/* x holds a decoded exit (an exit that repeats it is not decoded again) */
 	uint8_t x_ok;
-	/* the cache's answer for x, while x repeats and the cache's gen is lk_gen */
-	uint8_t lk_ok;
+	/* the cache's answer for x, while x repeats and the cache's gen is lk_gen; lk_emulate:
+	 * it is emulate with no dump (the lane of repeat_emulate), kept here so that a repeated
+	 * exit reads nothing of the cache's entry, pages further on */
+	uint8_t lk_ok, lk_emulate;
 	unsigned lk_gen;
 	const struct xg_verdict *lk;
 	/* the x86 emulator's compiled instructions (verdict.c): a repeated instruction's

@@ -281,15 +281,6 @@ XG_HOT static void d_regs_put(void *o, int gprs)
 	b->ops->x86_kvm_regs_put(b->opaque, gprs);
 }
 
-static const struct xg_emu_x86_direct_ops direct_ops = {
-    .translate = d_translate,
-    .read = d_read,
-    .write = d_write,
-    .lend_xsave = b_lend_xsave,
-    .set_xsave = b_set_xsave,
-    .discard_xsave = b_discard_xsave,
-    .regs_put = d_regs_put,
-};
 
 /* The exit's instruction bytes, or a reason there are none. */
 int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t wn)
@@ -376,7 +367,18 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 		  int *rc)
 {
 	struct bridge b; /* the direct ops use its ops and opaque alone */
-	struct xg_emu_x86_direct d = {.ops = &direct_ops, .opaque = &b};
+	/* on the stack, not a static table: one in .data.rel.ro was one more page of data on
+	 * every repeated exit, for seven pointers the code can store */
+	struct xg_emu_x86_direct_ops ops_here = {
+	    .translate = d_translate,
+	    .read = d_read,
+	    .write = d_write,
+	    .lend_xsave = b_lend_xsave,
+	    .set_xsave = b_set_xsave,
+	    .discard_xsave = b_discard_xsave,
+	    .regs_put = d_regs_put,
+	};
+	struct xg_emu_x86_direct d = {.ops = &ops_here, .opaque = &b};
 
 	b.ops = ops, b.opaque = opaque;
 	if (ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs, &d.xcr0) ||

@@ -672,11 +672,14 @@ XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 		return 1;
 	}
 	xg_st_add(&v->st, XG_ST(verdicts) + XG_VERDICT_EMULATE, 1);
-	*r = (struct xg_result){.next = XG_NEXT_RUN,
-				.verdict = XG_VERDICT_EMULATE,
-				.fail = XG_FAIL_NONE,
-				.cached = 1,
-				.reason = cv->reason};
+	/* field by field: the compound literal was copied from a template in .rodata, one
+	 * more page on every repeated exit */
+	memset(r, 0, sizeof(*r));
+	r->next = XG_NEXT_RUN;
+	r->verdict = XG_VERDICT_EMULATE;
+	r->fail = XG_FAIL_NONE;
+	r->cached = 1;
+	r->reason = cv->reason;
 	return 1;
 }
 

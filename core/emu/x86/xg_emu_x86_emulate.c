@@ -126,7 +126,7 @@ void xg_emu_x86_gpr_set(struct xg_emu_x86_ctx *c, unsigned reg, unsigned size, u
 
 uint64_t xg_emu_x86_ea(struct xg_emu_x86_ctx *c)
 {
-	return xg_emu_x86_ea_of(c->in, c->r.gpr, NULL, c->next_rip);
+	return xg_emu_x86_ea_of(c->in, c->r.gpr, 0, c->next_rip);
 }
 
 static uint64_t seg_base(struct xg_emu_x86_ctx *c, unsigned seg)

@@ -151,7 +151,7 @@ static int is_store(unsigned cls)
  * path ~40 instructions an exit). */
 __attribute__((always_inline)) static inline uint64_t operand_ea(const struct xg_emu_x86_insn *in,
 								 const uint64_t *g,
-								 const uint8_t *map,
+								 uint64_t map,
 								 uint64_t next_rip)
 {
 	if (OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS)
@@ -180,10 +180,8 @@ static int aligned_ok(const struct xg_emu_x86_insn *in, int vec, uint64_t la, un
  * (settle_xstate_bv). */
 static uint64_t move_mark(const struct xg_emu_x86_insn *in)
 {
-	static const uint8_t mark[3] = {[XG_EMU_X86_ENC_LEGACY] = 0x02,
-					[XG_EMU_X86_ENC_VEX] = 0x06,
-					[XG_EMU_X86_ENC_EVEX] = 0xe6};
-	return mark[in->enc];
+	/* compares, not a table: a table in .rodata was one more page per repeated exit */
+	return in->enc == XG_EMU_X86_ENC_EVEX ? 0xe6 : in->enc == XG_EMU_X86_ENC_VEX ? 0x06 : 0x02;
 }
 
 /* The compiled instruction on the working copy: HANDOVER before any call, or the status. */
@@ -199,7 +197,7 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 		c->next_rip &= c->mode == 32 ? 0xffffffffull : 0xffffull;
 	if (!device_ok(c))
 		return HANDOVER;
-	xg_emu_x86_add_acc(c, operand_ea(in, c->r.gpr, NULL, c->next_rip), in->seg, size,
+	xg_emu_x86_add_acc(c, operand_ea(in, c->r.gpr, 0, c->next_rip), in->seg, size,
 			   store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, 0);
 	if (!aligned_ok(in, vec, a->la, size, c->r.cr0, c->r.rflags, c->cpl) || !segment_ok(c, a))
 		return HANDOVER;
@@ -419,7 +417,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 
 /* kvm_regs' place of each GPR by number (encoding order rax rcx rdx rbx rsp rbp rsi rdi r8..
  * r15; struct kvm_regs holds rax rbx rcx rdx rsi rdi rsp rbp r8..r15, then rip, rflags) */
-static const uint8_t kvm_gpr[16] = {0, 2, 3, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15};
+#define KVM_GPR 0xfedcba9854761320ull /* 0 2 3 1 6 7 4 5 8 9 ... 15, a nibble each */
 #define KVM_RIP	   16
 #define KVM_RFLAGS 17
 
@@ -455,7 +453,7 @@ XG_EMU_X86_HOT __attribute__((noinline)) static int direct_gp(struct direct *t)
 	uint64_t v = 0;
 	int rc;
 
-	i = kvm_gpr[xg_emu_x86_gpr_slot(t->reg, dsz, in->rex, &shift)];
+	i = xg_emu_x86_gpr_at(KVM_GPR, xg_emu_x86_gpr_slot(t->reg, dsz, in->rex, &shift));
 	if (t->cls == FAST_GP_STORE || t->cls == FAST_GP_STOREIMM) {
 		v = t->cls == FAST_GP_STOREIMM ? (uint64_t)in->imm
 					       : (t->g[i] >> shift) & xg_emu_x86_size_mask(dsz);
@@ -563,7 +561,7 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	next_rip = t.g[KVM_RIP] + t.in->len;
 	/* 64-bit mode: only FS and GS have a base (SDM Vol. 1 3.3.7.1) */
 	la = t.in->seg == XG_EMU_X86_FS ? s->fs.base : t.in->seg == XG_EMU_X86_GS ? s->gs.base : 0;
-	la += operand_ea(t.in, t.g, kvm_gpr, next_rip);
+	la += operand_ea(t.in, t.g, KVM_GPR, next_rip);
 	if (!xg_emu_x86_canonical_at(s->cr4, la) ||
 	    !xg_emu_x86_canonical_at(s->cr4, la + t.size - 1))
 		return 0;

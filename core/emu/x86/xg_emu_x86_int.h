@@ -412,13 +412,20 @@ static inline uint64_t xg_emu_x86_size_mask(unsigned size)
 }
 
 /*
- * The GPRs by register number, for the working copy's array (encoding order, map NULL) and
- * for the memo's direct path on KVM's struct kvm_regs (map: number to its place there).
+ * The GPRs by register number, for the working copy's array (encoding order, map 0) and
+ * for the memo's direct path on KVM's struct kvm_regs (map: number to its place there, a
+ * nibble per register from bit 0, xg_emu_x86_gpr_at: an immediate, where a table was one
+ * more page of data on every repeated exit).
  * slot: the array entry a register operand of `size` bytes lives in, and at what bit
  * (without REX, byte registers 4-7 are AH CH DH BH: SDM Vol. 2 Table 3-1); merge: that
  * entry with v written (32-bit writes zero-extend, 8- and 16-bit ones keep the rest: Vol. 1
  * 3.4.1.1).
  */
+static inline unsigned xg_emu_x86_gpr_at(uint64_t map, unsigned reg)
+{
+	return map ? (unsigned)(map >> (4 * (reg & 15))) & 15 : reg;
+}
+
 static inline unsigned xg_emu_x86_gpr_slot(unsigned reg, unsigned size, int rex, unsigned *shift)
 {
 	reg &= 15;
@@ -443,14 +450,14 @@ static inline uint64_t xg_emu_x86_gpr_merge(uint64_t old, unsigned size, unsigne
 /* Effective address of the ModRM/moffs memory operand (SDM Vol. 1 3.7.5), the GPRs in g[]
  * through map as above. */
 static inline uint64_t xg_emu_x86_ea_of(const struct xg_emu_x86_insn *in, const uint64_t *g,
-					const uint8_t *map, uint64_t next_rip)
+					uint64_t map, uint64_t next_rip)
 {
 	uint64_t ea = (uint64_t)in->disp;
 
 	if (in->base != XG_EMU_X86_NOREG)
-		ea += g[map ? map[in->base & 15] : in->base];
+		ea += g[xg_emu_x86_gpr_at(map, in->base)];
 	if (in->index != XG_EMU_X86_NOREG && !in->vsib)
-		ea += g[map ? map[in->index & 15] : in->index] * in->scale;
+		ea += g[xg_emu_x86_gpr_at(map, in->index)] * in->scale;
 	if (in->rip_rel)
 		ea += next_rip;
 	return ea & xg_emu_x86_addr_mask(in);

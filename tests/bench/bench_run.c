@@ -760,6 +760,7 @@ int main(int argc, char **argv)
 	    run_ns[CACHED] - run_ns[base], run_ns[LUA] - run_ns[base]);
 	/* how far the handler figures can be trusted: the same difference taken within each
 	 * round (its runs shared the machine's state), and its quartiles over the rounds */
+	double med_exit[2]; /* the median exit's figures, paired: cached, Lua */
 	{
 		double q[2][3];
 		for (int k = 0; k < 2; k++) {
@@ -771,7 +772,7 @@ int main(int argc, char **argv)
 		       "(quartiles %+.0f .. %+.0f), Lua %+.0f ns (%+.0f .. %+.0f)\n",
 		       q[0][1], q[0][0], q[0][2], q[1][1], q[1][0], q[1][2]);
 		for (int k = 0; k < 2; k++) {
-			q[k][1] = median(pairm[k], rounds);
+			q[k][1] = med_exit[k] = median(pairm[k], rounds);
 			q[k][0] = pairm[k][(rounds - 1) / 4];
 			q[k][2] = pairm[k][(3 * (rounds - 1) + 3) / 4];
 		}
@@ -785,6 +786,10 @@ int main(int argc, char **argv)
 	printf("targets: handler cached <= +150 ns: %s, Lua <= +400 ns: %s\n",
 	       hand_ns[CACHED] - hand_ns[base] <= 150 ? "met" : "NOT met",
 	       hand_ns[LUA] - hand_ns[base] <= 400 ? "met" : "NOT met");
+	/* the same targets on the steadier figure: a mean takes in what else the machine did */
+	printf("targets on each round's median exit (paired): cached <= +150 ns: %s, Lua <= "
+	       "+400 ns: %s\n",
+	       med_exit[0] <= 150 ? "met" : "NOT met", med_exit[1] <= 400 ? "met" : "NOT met");
 	print_breakdown(prof, hand_ns, base);
 	for (int k = 0; k < NVARIANTS; k++)
 		for (int ph = 0; ph <= XG_PROF_COUNT; ph++)

@@ -50,10 +50,25 @@ static const uint8_t guest_vec[] = {
     0xf4,			  /* hlt                   */
 };
 
-/* The device: fails while dev_fail is set; reads give bytes 1, 2, 3 ...; writes are kept. */
+/* x87 initial (XSTATE_BV bit 0 clear, as KVM resets it), then two control words loaded from
+ * the device: 037FH, which leaves x87 initial, then 027FH (round to nearest, 53-bit
+ * precision), which does not */
+static const uint8_t guest_fldcw[] = {
+    0xb8, 0x00, 0x00, 0x00, 0xd0, /* mov $0xd0000000,%eax  */
+    0xd9, 0x28,			  /* fldcw (%rax)          */
+    0xd9, 0x68, 0x02,		  /* fldcw 2(%rax)         */
+    0xb0, 0x00,			  /* mov $0,%al            */
+    0xe6, 0x10,			  /* out %al,$0x10         */
+    0xf4,			  /* hlt                   */
+};
+static const uint8_t fldcw_words[16] = {0x7f, 0x03, 0x7f, 0x02};
+
+/* The device: fails while dev_fail is set; reads give bytes 1, 2, 3 ... (or dev_data's at
+ * the address's offset in 16 bytes); writes are kept. */
 static int dev_fail;
 static unsigned dev_reads, dev_writes;
 static uint8_t dev_written[8];
+static const uint8_t *dev_data;
 
 static int dev_read(void *vmm, uint64_t gpa, void *buf, size_t len)
 {
@@ -61,7 +76,7 @@ static int dev_read(void *vmm, uint64_t gpa, void *buf, size_t len)
 		return -EIO;
 	dev_reads++;
 	for (size_t i = 0; i < len; i++)
-		((uint8_t *)buf)[i] = (uint8_t)(i + 1);
+		((uint8_t *)buf)[i] = dev_data ? dev_data[(gpa + i) & 15] : (uint8_t)(i + 1);
 	return 0;
 }
 
@@ -281,6 +296,52 @@ static void vec_case(void)
 }
 
 /*
+ * x87 in its initial state in KVM, an x87 instruction emulated: the emulator marks x87 in
+ * use for it and gives it back initial when the instruction left the registers so
+ * (settle_xstate_bv). Judged by KVM: its image after each emulation (what KVM_SET_XSAVE
+ * gave it, read before the guest runs on) holds the guest's FCW, and XSTATE_BV bit 0 is
+ * clear exactly while x87 is initial. A bit cleared after FLDCW 027FH would have the entry's
+ * XRSTOR load FCW 037FH (SDM Vol. 1 13.8.1): the guest's control word lost.
+ */
+static void x87_init_case(void)
+{
+	static const uint16_t want_fcw[2] = {0x037f, 0x027f};
+	struct g g;
+	uint8_t kvm[XG_EMU_X86_XSAVE_SIZE];
+	uint64_t bv;
+	uint16_t fcw;
+	int result = -1, n = 0;
+
+	dev_data = fldcw_words;
+	g_open(&g, guest_fldcw, sizeof(guest_fldcw));
+	kvm_image(&g, kvm);
+	memcpy(&bv, kvm + XG_EMU_X86_XS_XSTATE_BV, 8);
+	if (bv & 1)
+		diag("KVM has x87 in use at the start (XSTATE_BV %#llx)", (unsigned long long)bv);
+	while (!next_exit(&g, &result)) {
+		struct xg_result res = xg_handle_exit(g.xv, g.run, g.run_size, 0);
+		if (res.next != XG_NEXT_RUN || res.fail) {
+			diag("the engine failed: %s", xg_vcpu_last_error(g.xv));
+			break;
+		}
+		kvm_image(&g, kvm);
+		if (n >= 2)
+			continue;
+		memcpy(&bv, kvm + XG_EMU_X86_XS_XSTATE_BV, 8);
+		memcpy(&fcw, kvm + XG_EMU_X86_XS_FCW, 2);
+		ok(fcw == want_fcw[n] && !!(bv & 1) == (n == 1),
+		   "fldcw %#x from the device on an initial x87: FCW %#x in KVM, XSTATE_BV %#llx "
+		   "(x87 %s)",
+		   want_fcw[n], fcw, (unsigned long long)bv, n ? "in use" : "initial");
+		n++;
+	}
+	is_int(n, 2, "... two emulations");
+	is_int(result, 0, "... and the guest went on");
+	dev_data = NULL;
+	g_close(&g);
+}
+
+/*
  * The backend lends its image as explicit (XG_EMU_X86_LENT_EXPLICIT): every component whose
  * XSTATE_BV bit is clear holds its initial values, so the emulator does not write them. That
  * is the kernel's doing (KVM_GET_XSAVE2 writes init_fpstate's x87 and SSE parts and zeros for
@@ -367,9 +428,11 @@ int main(void)
 	explicit_case();
 	x87_case();
 	vec_case();
+	x87_init_case();
 	setenv("XG_KVM_NO_LEND", "1", 1);
 	x87_case();
 	vec_case();
+	x87_init_case();
 
 	unlink(policy);
 	rmdir(dir);

@@ -36,6 +36,21 @@ static const uint8_t guest[] = {
     0xf4,			  /*     hlt                  */
 };
 
+/* The same with two instructions: `vmovdqu (%rax),%ymm0`, then twice in a loop of its own
+ * `vmovdqu (%rax),%ymm1` (c5 fe 6f 08): its second exit repeats its first (same RIP, so the
+ * same 15 bytes KVM fetched), after an exit of the other. */
+static const uint8_t guest_abb[] = {
+    0xb8, 0x00, 0x00, 0x00, 0xd0, /*     mov $0xd0000000,%eax */
+    0xc5, 0xfe, 0x6f, 0x00,	  /* 1:  vmovdqu (%rax),%ymm0 */
+    0xba, 0x02, 0x00, 0x00, 0x00, /*     mov $2,%edx          */
+    0xc5, 0xfe, 0x6f, 0x08,	  /* 2:  vmovdqu (%rax),%ymm1 */
+    0xff, 0xca,			  /*     dec %edx             */
+    0x75, 0xf8,			  /*     jne 2b               */
+    0x48, 0xff, 0xc9,		  /*     dec %rcx             */
+    0x75, 0xea,			  /*     jne 1b               */
+    0xf4,			  /*     hlt                  */
+};
+
 static uint64_t dev_reads;
 
 static int dev_read(void *vmm, uint64_t gpa, void *buf, size_t len)
@@ -189,7 +204,8 @@ out:
  * the vCPU's ops given back as they were when it is taken off. Unprofiled, the same run
  * (profiled 0) goes through the engine's lane for a repeated cached emulate (engine.c,
  * repeat_emulate) where the profiled one takes the general path: *st, the vCPU's counts. */
-static void profile_check(int profiled, struct xg_stats *st)
+static void profile_check(const char *policy, const uint8_t *code, size_t code_len, int profiled,
+			  struct xg_stats *st)
 {
 	char dir[] = "/tmp/xg-noalloc-XXXXXX", path[64];
 	struct xg_error err = {{0}};
@@ -210,16 +226,11 @@ static void profile_check(int profiled, struct xg_stats *st)
 		bail("mkdtemp: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/p.lua", dir);
 	f = fopen(path, "w");
-	if (!f ||
-	    fputs("local xg = require 'exitgate'\n"
-		  "return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') "
-		  "end }\n",
-		  f) < 0 ||
-	    fclose(f))
+	if (!f || fputs(policy, f) < 0 || fclose(f))
 		bail("%s: %s", path, strerror(errno));
 	if (xg_kvm_vm_create(&vm, NULL, &err) ||
 	    xg_kvm_enable_cap(vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &err) ||
-	    xg_kvm_load(vm, XG_KVM_LOAD_ADDR, guest, sizeof(guest), &err) ||
+	    xg_kvm_load(vm, XG_KVM_LOAD_ADDR, code, code_len, &err) ||
 	    xg_kvm_vcpu_create(vm, 0, XG_KVM_LOAD_ADDR, &kv, &err) ||
 	    xg_kvm_get_regs(kv, &regs, &err))
 		bail("profile: the guest: %s", err.msg);
@@ -231,6 +242,8 @@ static void profile_check(int profiled, struct xg_stats *st)
 	run = xg_kvm_vcpu_run_area(kv, &run_size);
 	cfg = xg_config_for_policy(path, &err);
 	eng = cfg ? xg_engine_new(cfg, &err) : NULL;
+	if (eng)
+		xg_engine_set_log(eng, quiet, NULL); /* the dumps, logged */
 	v = eng ? xg_vcpu_attach(eng, "default", 0, &ops, kv, &err) : NULL;
 	if (!v)
 		bail("profile: the engine: %s", err.msg);
@@ -248,7 +261,7 @@ static void profile_check(int profiled, struct xg_stats *st)
 		exits++;
 	}
 	xg_vcpu_stats(v, st);
-	if (!profiled)
+	if (!profiled || code != guest)
 		goto out;
 	xg_vcpu_set_profile(v, NULL);
 	xg_kvm_vcpu_set_profile(kv, NULL);
@@ -270,13 +283,38 @@ out:
 	rmdir(dir);
 }
 
+/* The same run unprofiled (the engine's lane where it applies) and profiled (its general
+ * path always): the vCPU's counts must be the same. */
+static void lane_check(const char *what, const char *policy, const uint8_t *code, size_t len)
+{
+	struct xg_stats a, b;
+
+	profile_check(policy, code, len, 1, &a);
+	profile_check(policy, code, len, 0, &b);
+	a.lua_ns = b.lua_ns = 0; /* time */
+	if (!ok(!memcmp(&a, &b, sizeof(a)) && b.emulated_memo > 0,
+		"%s counted alike by the engine's lane (unprofiled) and its general path "
+		"(profiled): exits %llu, cache hits %llu, Lua calls %llu, dumps %llu, emulated "
+		"%llu, by the memo %llu",
+		what, (unsigned long long)b.exits, (unsigned long long)b.cache_hits,
+		(unsigned long long)b.lua_calls, (unsigned long long)b.dumps,
+		(unsigned long long)b.emulated, (unsigned long long)b.emulated_memo))
+		diag("profiled: exits %llu, cache hits %llu, misses %llu, Lua calls %llu, dumps "
+		     "%llu, emulate verdicts %llu, emulated %llu, memo %llu",
+		     (unsigned long long)a.exits, (unsigned long long)a.cache_hits,
+		     (unsigned long long)a.cache_misses, (unsigned long long)a.lua_calls,
+		     (unsigned long long)a.dumps,
+		     (unsigned long long)a.verdicts[XG_VERDICT_EMULATE],
+		     (unsigned long long)a.emulated, (unsigned long long)a.emulated_memo);
+}
+
 int main(void)
 {
 	char why[256];
 
 	if (xg_kvm_probe(why, sizeof(why)))
 		skip_all("no usable /dev/kvm: %s", why);
-	plan(21);
+	plan(26);
 	run_policy("cached verdict",
 		   "local xg = require 'exitgate'\n"
 		   "return { emulation_failure = function(e) "
@@ -331,23 +369,25 @@ int main(void)
 		   "  return xg.emulate()\n"
 		   "end }\n",
 		   1, 0);
-	{
-		struct xg_stats a, b;
-		profile_check(1, &a);
-		profile_check(0, &b);
-		a.lua_ns = b.lua_ns = 0; /* time */
-		if (!ok(!memcmp(&a, &b, sizeof(a)) && b.emulated_memo > 0,
-			"a repeated cached emulate counted alike by the engine's lane (unprofiled) "
-			"and its general path (profiled): exits %llu, cache hits %llu, emulated "
-			"%llu, by the memo %llu",
-			(unsigned long long)b.exits, (unsigned long long)b.cache_hits,
-			(unsigned long long)b.emulated, (unsigned long long)b.emulated_memo))
-			diag("profiled: exits %llu, cache hits %llu, misses %llu, emulate verdicts "
-			     "%llu, emulated %llu, memo %llu",
-			     (unsigned long long)a.exits, (unsigned long long)a.cache_hits,
-			     (unsigned long long)a.cache_misses,
-			     (unsigned long long)a.verdicts[XG_VERDICT_EMULATE],
-			     (unsigned long long)a.emulated, (unsigned long long)a.emulated_memo);
-	}
+	lane_check("a repeated cached emulate",
+		   "local xg = require 'exitgate'\n"
+		   "return { emulation_failure = function(e) return xg.cache(xg.emulate(), 'insn') "
+		   "end }\n",
+		   guest, sizeof(guest));
+	/* a cached emulate that also dumps is not the lane's: each exit writes its dump */
+	lane_check("a repeated cached emulate with a dump",
+		   "local xg = require 'exitgate'\n"
+		   "return { emulation_failure = function(e) "
+		   "return xg.cache(xg.dump { xg.emulate(), note = 'lane' }, 'insn') end }\n",
+		   guest, sizeof(guest));
+	/* ymm0's load cached, ymm1's not: the repeat of ymm1's exit after the cache missed it
+	 * must call the handler again, whatever the cache answered for the exit before */
+	lane_check("a cached exit, then a repeated one the cache misses",
+		   "local xg = require 'exitgate'\n"
+		   "return { emulation_failure = function(e)\n"
+		   "  if e.insn.bytes:byte(4) == 0 then return xg.cache(xg.emulate(), 'insn') end\n"
+		   "  return xg.emulate()\n"
+		   "end }\n",
+		   guest_abb, sizeof(guest_abb));
 	return done_testing();
 }

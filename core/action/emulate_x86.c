@@ -256,8 +256,8 @@ static const struct xg_emu_x86_ops bridge_ops = {
 
 /* ---- the memo's direct path (xg_emu_x86_memo_direct): the same accesses, by GPA ---- */
 
-XG_HOT static int d_translate(void *o, const struct xg_emu_x86_regs *paging, uint64_t la, unsigned kind,
-		       unsigned cpl, uint64_t *gpa)
+XG_HOT static int d_translate(void *o, const struct xg_emu_x86_regs *paging, uint64_t la,
+			      unsigned kind, unsigned cpl, uint64_t *gpa)
 {
 	struct bridge *b = o;
 	uint32_t pf;
@@ -280,7 +280,6 @@ XG_HOT static void d_regs_put(void *o, int gprs)
 	struct bridge *b = o;
 	b->ops->x86_kvm_regs_put(b->opaque, gprs);
 }
-
 
 /* The exit's instruction bytes, or a reason there are none. */
 int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t wn)
@@ -323,7 +322,7 @@ static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 
 /* The emulator's status as xg_emulate_x86 returns it: 0, or -1 with why. */
 XG_HOT static int outcome(enum xg_emu_x86_status st, const struct xg_emu_x86_result *res, char *why,
-		   size_t n)
+			  size_t n)
 {
 	switch (st) {
 	case XG_EMU_X86_OK:
@@ -391,7 +390,8 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 }
 
 XG_HOT int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
-		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
+			  struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why,
+			  size_t n)
 {
 	int rc;
 

@@ -163,7 +163,7 @@ int xg_x86_walk_generic(const struct xg_vcpu_ops *ops, void *opaque,
  * rights from those. tests/emu/t_emu_walk holds both walks to a reference on random tables.
  */
 XG_HOT int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
-		uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
+		       uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
 {
 	uint64_t table = r->cr3 & ADDR_52, e, all = ~0ull, any = 0;
 	unsigned shift = (r->cr4 & CR4_LA57) ? 48 : 39;

@@ -662,8 +662,7 @@ XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 	char msg[512];
 
 	if (!v->cache.shapes || !v->lk_ok || v->lk_gen != v->cache.gen || !v->lk_emulate ||
-	    v->ops.emulate ||
-	    v->x.arch != XG_ARCH_X86_64 || !v->ops.get_x86_regs || v->prof)
+	    v->ops.emulate || v->x.arch != XG_ARCH_X86_64 || !v->ops.get_x86_regs || v->prof)
 		return 0;
 	xg_st_add(&v->st, XG_ST(exits), 1);
 	cache_answers(v);
@@ -683,7 +682,8 @@ XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 	return 1;
 }
 
-XG_HOT static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
+XG_HOT static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size,
+					   int kvm_run_errno)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	struct xg_error err;
@@ -716,7 +716,8 @@ XG_HOT static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t r
 	return handle_decoded(v, &v->x, repeat);
 }
 
-XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
+XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size,
+				       int kvm_run_errno)
 {
 	struct xg_result r;
 

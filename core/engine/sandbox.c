@@ -1950,8 +1950,9 @@ static int read_verdict(lua_State *L)
 	return 0;
 }
 
-XG_HOT enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struct xg_verdict *out,
-			    int *cache_shape, char *msg, size_t msg_size)
+XG_HOT enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x,
+				   struct xg_verdict *out, int *cache_shape, char *msg,
+				   size_t msg_size)
 {
 	lua_State *L = ls->L;
 	int slot = xg_slot_of(x), ref = ls->handlers[slot], st, rc = 0;

@@ -650,7 +650,7 @@ static enum xg_next inject_arm64(struct xg_vcpu *v, const struct xg_exit *x,
 }
 
 XG_HOT enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_exit *x, char *msg,
-				    size_t n)
+					   size_t n)
 {
 	struct xg_emu_x86_result res;
 	uint64_t hits = v->memo.hits;
@@ -668,7 +668,7 @@ XG_HOT enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_ex
 
 /* Returns what the loop does next, or XG_NEXT_ERROR with msg. */
 XG_HOT enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
-			      const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
+				     const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
 {
 	if (vd->dump) {
 		char path[512];

@@ -289,7 +289,8 @@ static void vec_case(void)
 	diag("XCR0 %#llx, XSTATE_BV before %#llx, after the emulation %#llx",
 	     (unsigned long long)xcr0, (unsigned long long)bv0, (unsigned long long)bv);
 	ok((bv & 0x6) == 0x6 && (bv & 0xe1) == (bv0 & 0xe1),
-	   "... XSTATE_BV in KVM: SSE and AVX in use, x87 and AVX-512 as the guest had it (%#llx, was "
+	   "... XSTATE_BV in KVM: SSE and AVX in use, x87 and AVX-512 as the guest had it (%#llx, "
+	   "was "
 	   "%#llx)",
 	   (unsigned long long)bv, (unsigned long long)bv0);
 	g_close(&g);

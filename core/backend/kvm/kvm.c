@@ -443,7 +443,7 @@ void xg_kvm_vcpu_ioctl_counts(struct xg_kvm_vcpu *v, struct xg_kvm_ioctl_counts 
 }
 
 XG_HOT int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
-		      struct xg_error *err)
+			     struct xg_error *err)
 {
 	int r, e, old;
 

@@ -86,7 +86,8 @@ static unsigned classify(const struct xg_emu_x86_insn *in, unsigned *size, unsig
 }
 
 /* device() passes (SDM Vol. 3A 2.5, Vol. 1 13.3, Vol. 2 2.8 exception types) */
-XG_EMU_X86_HOT static int device_ok_at(const struct xg_emu_x86_insn *in, uint64_t cr0, uint64_t cr4, uint64_t xcr0)
+XG_EMU_X86_HOT static int device_ok_at(const struct xg_emu_x86_insn *in, uint64_t cr0, uint64_t cr4,
+				       uint64_t xcr0)
 {
 	if (!(in->flags & F_SSE))
 		return 1;
@@ -149,10 +150,8 @@ static int is_store(unsigned cls)
  * address size; the GPRs in g[] through map (xg_emu_x86_ea_of). Inline into each caller,
  * so that each gets the walk of its own register layout (out of line it cost the direct
  * path ~40 instructions an exit). */
-__attribute__((always_inline)) static inline uint64_t operand_ea(const struct xg_emu_x86_insn *in,
-								 const uint64_t *g,
-								 uint64_t map,
-								 uint64_t next_rip)
+__attribute__((always_inline)) static inline uint64_t
+operand_ea(const struct xg_emu_x86_insn *in, const uint64_t *g, uint64_t map, uint64_t next_rip)
 {
 	if (OPND_DST(in->flags) == O_MOFFS || OPND_SRC(in->flags) == O_MOFFS)
 		return (uint64_t)in->disp & xg_emu_x86_addr_mask(in);
@@ -417,7 +416,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
 
 /* kvm_regs' place of each GPR by number (encoding order rax rcx rdx rbx rsp rbp rsi rdi r8..
  * r15; struct kvm_regs holds rax rbx rcx rdx rsi rdi rsp rbp r8..r15, then rip, rflags) */
-#define KVM_GPR 0xfedcba9854761320ull /* 0 2 3 1 6 7 4 5 8 9 ... 15, a nibble each */
+#define KVM_GPR	   0xfedcba9854761320ull /* 0 2 3 1 6 7 4 5 8 9 ... 15, a nibble each */
 #define KVM_RIP	   16
 #define KVM_RFLAGS 17
 
@@ -522,8 +521,9 @@ XG_EMU_X86_HOT __attribute__((noinline)) static int direct_vec(struct direct *t)
 	return 0;
 }
 
-XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, size_t n,
-			   const struct xg_emu_x86_direct *d, struct xg_emu_x86_result *res)
+XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes,
+					  size_t n, const struct xg_emu_x86_direct *d,
+					  struct xg_emu_x86_result *res)
 {
 	const struct xg_emu_x86_kvm_sregs *s = d->sregs;
 	struct xg_emu_x86_memo_entry *e;

@@ -1051,20 +1051,23 @@ size_t xg_kvm_xsave_size(struct xg_kvm_vcpu *v)
 XG_HOT int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struct xg_error *err)
 {
 	if (size < v->xsave_size)
-		return xg_kvm_fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM writes",
-			    size, v->xsave_size);
+		return xg_kvm_fail(err,
+				   "XSAVE buffer of %zu bytes is smaller than the %zu KVM writes",
+				   size, v->xsave_size);
 	if (v->has_xsave2)
 		return xg_kvm_vcpu_ioctl(v, KVM_GET_XSAVE2, "KVM_GET_XSAVE2", buf, err);
 	return xg_kvm_vcpu_ioctl(v, KVM_GET_XSAVE, "KVM_GET_XSAVE", buf, err);
 }
 
-XG_HOT int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size, struct xg_error *err)
+XG_HOT int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size,
+			    struct xg_error *err)
 {
 	uint64_t bv;
 
 	if (size < v->xsave_size)
-		return xg_kvm_fail(err, "XSAVE buffer of %zu bytes is smaller than the %zu KVM reads",
-			    size, v->xsave_size);
+		return xg_kvm_fail(err,
+				   "XSAVE buffer of %zu bytes is smaller than the %zu KVM reads",
+				   size, v->xsave_size);
 	memcpy(&bv, (const uint8_t *)buf + XG_EMU_X86_XS_XSTATE_BV, 8); /* SDM Vol. 1 13.4.2 */
 	v->counts.set_xstate_bv = bv;
 	return xg_kvm_vcpu_ioctl(v, KVM_SET_XSAVE, "KVM_SET_XSAVE", (void *)buf, err);

@@ -676,6 +676,11 @@ XG_HOT enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		write_dump(v, x, xg_verdict_name(vd->kind), vd->reason, path, sizeof(path), &err);
 		*dumped = 1;
 	}
+	/* exitgate's x86 emulator, ahead of the switch: its jump table is in .rodata, one more
+	 * page on every exit this verdict answers (the case below says the same) */
+	if (vd->kind == XG_VERDICT_EMULATE && !v->ops.emulate && x->arch == XG_ARCH_X86_64 &&
+	    v->ops.get_x86_regs)
+		return xg_verdict_emulate_x86(v, x, msg, n);
 	switch (vd->kind) {
 	case XG_VERDICT_EMULATE:
 		if (v->ops.emulate) {

@@ -676,13 +676,9 @@ XG_HOT enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		write_dump(v, x, xg_verdict_name(vd->kind), vd->reason, path, sizeof(path), &err);
 		*dumped = 1;
 	}
-	/* exitgate's x86 emulator, ahead of the switch: its jump table is in .rodata, one more
-	 * page on every exit this verdict answers (the case below says the same) */
-	if (vd->kind == XG_VERDICT_EMULATE && !v->ops.emulate && x->arch == XG_ARCH_X86_64 &&
-	    v->ops.get_x86_regs)
-		return xg_verdict_emulate_x86(v, x, msg, n);
-	switch (vd->kind) {
-	case XG_VERDICT_EMULATE:
+	/* emulate, the verdict nearly every exit gets, ahead of the switch: the switch's jump
+	 * table is in .rodata, one more page on every exit */
+	if (vd->kind == XG_VERDICT_EMULATE) {
 		if (v->ops.emulate) {
 			OP(v->ops.emulate(v->opaque, x),
 			   "the VMM's emulator could not carry out the instruction");
@@ -702,6 +698,8 @@ XG_HOT enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
 		NEED(emulate, "emulate (or get_x86_regs/get_arm64_regs ... for exitgate's "
 			      "emulators)");
 		return XG_NEXT_RUN;
+	}
+	switch (vd->kind) {
 	case XG_VERDICT_INJECT: {
 		char vec[48];
 		if (vd->a64)

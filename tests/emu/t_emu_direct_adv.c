@@ -381,8 +381,13 @@ static int step(const char *name, unsigned i, const uint8_t *bytes, size_t n)
 	taken += B.taken;
 	what = differs();
 	if (what && bad++ < 5) {
-		diag("%s, exit %u (%02x %02x %02x ..., direct %s): %s differs", name, i, bytes[0],
-		     bytes[1], bytes[2], B.taken ? "took it" : "declined", what);
+		char hex[3 * 15 + 1] = "";
+		size_t k, at = 0;
+
+		for (k = 0; k < n && k < 15; k++)
+			at += snprintf(hex + at, sizeof(hex) - at, "%s%02x", k ? " " : "", bytes[k]);
+		diag("%s, exit %u (%s, direct %s): %s differs", name, i, hex,
+		     B.taken ? "took it" : "declined", what);
 		diag("  A: status %d stage %d hits %" PRIu64 " misses %" PRIu64 " tick %u",
 		     A.res.status, A.res.stage, A.memo.hits, A.memo.misses, A.memo.tick);
 		diag("  B: status %d stage %d hits %" PRIu64 " misses %" PRIu64 " tick %u",

@@ -511,7 +511,10 @@ static int note_class(const char *key)
 		if (!strcmp(classes[i].key, key))
 			return (int)++classes[i].n;
 	if (nclasses < NCLASS) {
-		snprintf(classes[nclasses].key, sizeof(classes[nclasses].key), "%s", key);
+		size_t l = strnlen(key, sizeof(classes[nclasses].key) - 1); /* kept short */
+
+		memcpy(classes[nclasses].key, key, l);
+		classes[nclasses].key[l] = 0;
 		classes[nclasses++].n = 1;
 	}
 	return 1;

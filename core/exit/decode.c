@@ -525,6 +525,36 @@ static int union_equal(const uint8_t *a, const uint8_t *b)
 	return (d[0] | d[1]) == 0;
 }
 
+/*
+ * The bytes of the union KVM defines for an internal error: suberror, ndata and ndata words of
+ * data (api.rst 5, KVM_EXIT_INTERNAL_ERROR: ndata says how many entries of data[] are
+ * valid). The rest are what an earlier exit left there: xg_exit_decode keeps them as zeros
+ * in x->raw, so the same exit again compares the defined bytes alone, an emulation
+ * failure's 72 (flags, the instruction, five exit-information words) rather than 256, two
+ * lines of kvm_run and two of x->raw where it was five and five, cold after KVM_RUN.
+ */
+static unsigned internal_defined(const uint8_t *u)
+{
+	uint32_t nd;
+
+	memcpy(&nd, u + 4, 4);
+	return 8 + 8 * (nd < 16 ? nd : 16);
+}
+
+/* a == b over the first n bytes, n a multiple of 8, a word at a time */
+static int words_equal(const uint8_t *a, const uint8_t *b, unsigned n)
+{
+	uint64_t d = 0;
+
+	for (unsigned i = 0; i < n; i += 8) {
+		uint64_t p, q;
+		memcpy(&p, a + i, 8);
+		memcpy(&q, b + i, 8);
+		d |= p ^ q;
+	}
+	return d == 0;
+}
+
 XG_HOT int xg_exit_decode_same(const struct xg_exit *x, const void *run, size_t run_size)
 {
 	struct xg_run_head h;
@@ -539,6 +569,11 @@ XG_HOT int xg_exit_decode_same(const struct xg_exit *x, const void *run, size_t 
 	    h.if_flag != x->if_flag || h.flags != x->run_flags || h.cr8 != x->cr8 ||
 	    h.apic_base != x->apic_base)
 		return 0;
+	if (h.exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+		/* ndata is among the bytes compared: equal, x->raw's tail is the zeros */
+		const uint8_t *u = (const uint8_t *)run + XG_RUN_UNION_OFFSET;
+		return words_equal(x->raw, u, internal_defined(u));
+	}
 	return union_equal(x->raw, (const uint8_t *)run + XG_RUN_UNION_OFFSET);
 }
 
@@ -560,6 +595,10 @@ int xg_exit_decode(struct xg_exit *x, const void *run, size_t run_size,
 	memcpy(&h, bytes, sizeof(h));
 	memset(x, 0, offsetof(struct xg_exit, raw));
 	memcpy(x->raw, bytes + XG_RUN_UNION_OFFSET, XG_RUN_UNION_SIZE);
+	if (h.exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+		unsigned d = internal_defined(x->raw); /* the rest undefined: zeros */
+		memset(x->raw + d, 0, XG_RUN_UNION_SIZE - d);
+	}
 	memset(&x->u, 0, sizeof(x->u));
 	u = (const union xg_run_union *)x->raw;
 

@@ -39,29 +39,81 @@ static uint32_t gp(struct fake *f)
 	return f->injected ? f->code : 0xffffffffu;
 }
 
-/* The comparison itself, every byte: a decoded exit is the same as its own bytes, and not
- * the same once any one byte of the union differs (each position, each bit pattern). */
-static void every_byte(void)
+/* Whether bytes b decode to exactly the exit x, byte for byte. */
+static int decodes_to(const struct xg_exit *x, const uint8_t *b, size_t n)
+{
+	static struct xg_exit y;
+	struct xg_error err;
+
+	memset(&y, 0xa5, sizeof(y));
+	return !xg_exit_decode(&y, b, n, NULL, &err) && !memcmp(x, &y, sizeof(y));
+}
+
+/*
+ * The comparison itself, every bit of the union flipped in turn: the bytes are "the same"
+ * exactly when decoding them gives the exit already decoded (what the engine skips by not
+ * decoding again). An internal error's union past its ndata words is undefined (api.rst 5:
+ * stale bytes of earlier exits, random here): decoding keeps it as zeros, so a flip there
+ * is the same exit, and a flip in the defined bytes never is. Any other exit compares the
+ * whole union.
+ */
+static void every_byte(const char *what, struct run *r, unsigned defined)
+{
+	static struct xg_exit x;
+	struct xg_error err;
+	unsigned flips = 0, same_n = 0, bad_defined = 0, bad_tail = 0;
+	int mismatch = -1;
+
+	memset(&x, 0x5a, sizeof(x));
+	if (xg_exit_decode(&x, r->b, sizeof(r->b), NULL, &err))
+		bail("%s", err.msg);
+	ok(xg_exit_decode_same(&x, r->b, sizeof(r->b)) && decodes_to(&x, r->b, sizeof(r->b)),
+	   "%s: an exit is the same as the bytes it was decoded from, and decodes to itself", what);
+	for (unsigned i = 0; i < XG_RUN_UNION_SIZE; i++)
+		for (unsigned bit = 0; bit < 8; bit++) {
+			int same, dec;
+			r->b[XG_RUN_UNION_OFFSET + i] ^= (uint8_t)(1u << bit);
+			same = xg_exit_decode_same(&x, r->b, sizeof(r->b));
+			dec = decodes_to(&x, r->b, sizeof(r->b));
+			r->b[XG_RUN_UNION_OFFSET + i] ^= (uint8_t)(1u << bit);
+			flips++;
+			same_n += same != 0;
+			if (same != dec && mismatch < 0)
+				mismatch = (int)i;
+			if (i < defined && same)
+				bad_defined++;
+			if (i >= defined && !same)
+				bad_tail++;
+		}
+	ok(mismatch < 0,
+	   "%s: a flipped bit is the same exit exactly when the bytes decode to it (%u flips, "
+	   "first disagreement at byte %d)",
+	   what, flips, mismatch);
+	ok(!bad_defined && !bad_tail,
+	   "%s: every flip in the %u defined bytes differs, every one past them is the same "
+	   "(%u of %u the same; wrong: %u defined, %u past)",
+	   what, defined, same_n, flips, bad_defined, bad_tail);
+}
+
+static void every_byte_cases(void)
 {
 	struct run r;
-	struct xg_exit x;
-	struct xg_error err;
-	int missed = -1, same;
+	uint64_t z = 0x9e3779b97f4a7c15ull;
 
+	/* an emulation failure with ndata 3 (flags and the instruction: 32 bytes defined) and,
+	 * past them, what an earlier exit left: random bytes */
 	run_emul(&r, "\xd9\x00", 2);
-	if (xg_exit_decode(&x, r.b, sizeof(r.b), NULL, &err))
-		bail("%s", err.msg);
-	same = xg_exit_decode_same(&x, r.b, sizeof(r.b));
-	for (unsigned i = 0; i < XG_RUN_UNION_SIZE && missed < 0; i++)
-		for (unsigned bit = 0; bit < 8; bit++) {
-			r.b[XG_RUN_UNION_OFFSET + i] ^= (uint8_t)(1u << bit);
-			if (xg_exit_decode_same(&x, r.b, sizeof(r.b)))
-				missed = (int)i;
-			r.b[XG_RUN_UNION_OFFSET + i] ^= (uint8_t)(1u << bit);
-		}
-	ok(same, "an exit is the same as the bytes it was decoded from");
-	ok(missed < 0, "a flipped bit anywhere in the union is not the same (missed at byte %d)",
-	   missed);
+	for (unsigned i = 32; i < XG_RUN_UNION_SIZE; i++) {
+		z ^= z << 13, z ^= z >> 7, z ^= z << 17;
+		r.b[XG_RUN_UNION_OFFSET + i] = (uint8_t)z;
+	}
+	every_byte("emulation failure, stale bytes past ndata", &r, 32);
+	/* ndata 16, the most data[] holds: 136 bytes defined */
+	kr(&r)->internal.ndata = 16;
+	every_byte("internal error with ndata 16", &r, 136);
+	/* an mmio exit: the whole union */
+	run_mmio(&r, 0xfed00000, 4, 1);
+	every_byte("mmio", &r, XG_RUN_UNION_SIZE);
 }
 
 int main(void)
@@ -77,7 +129,7 @@ int main(void)
 	if (!e)
 		bail("%s", err.msg);
 	v = attach(e, &f);
-	every_byte();
+	every_byte_cases();
 
 	run_emul(&r, "\xd9\x00", 2);
 	xg_handle_exit(v, r.b, sizeof(r.b), 0);

@@ -560,7 +560,10 @@ static inline void cache_answers(xg_vcpu *v)
 	v->dump_handler = NULL;
 }
 
-XG_HOT static struct xg_result handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
+/* noinline, and beside the Lua call rather than in the repeated-exit lane (xg_hot.h): the
+ * lane calls it for an exit that is not a repeat */
+XG_HOT_LUA __attribute__((noinline)) static struct xg_result
+handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	const struct xg_verdict *cv;

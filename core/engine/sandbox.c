@@ -289,7 +289,7 @@ static void charge(lua_State *L, double units, const char *who)
 	kill_call(L, ls);
 }
 
-XG_HOT static void arm(struct xg_lstate *ls, uint64_t budget, uint64_t ns)
+XG_HOT_LUA static void arm(struct xg_lstate *ls, uint64_t budget, uint64_t ns)
 {
 	ls->budget = budget;
 	ls->spent = 0;
@@ -310,7 +310,7 @@ XG_HOT static void arm(struct xg_lstate *ls, uint64_t budget, uint64_t ns)
 		    ls->step < XG_FIRST_STEP ? ls->step : XG_FIRST_STEP);
 }
 
-XG_HOT static void disarm(struct xg_lstate *ls)
+XG_HOT_LUA static void disarm(struct xg_lstate *ls)
 {
 	lua_sethook(ls->L, NULL, 0, 0);
 	ls->in_call = 0;
@@ -1136,7 +1136,7 @@ static int exit_fallback(lua_State *L)
  * anchors. The key is the interned "verdict" from the registry's array, read raw (the
  * metatable has no __index): lua_getfield with the C string "verdict" found it through the
  * state's string cache with a strcmp each time, ~40 instructions more per call. */
-XG_HOT static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int i)
+XG_HOT_LUA static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int i)
 {
 	int ok;
 
@@ -1148,7 +1148,7 @@ XG_HOT static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int
 }
 
 /* Which shared kind the value at idx (absolute) is the table of, intact; -1 for none. */
-XG_HOT static int shared_index(struct xg_lstate *ls, lua_State *L, int idx)
+XG_HOT_LUA static int shared_index(struct xg_lstate *ls, lua_State *L, int idx)
 {
 	const void *p = lua_type(L, idx) == LUA_TTABLE ? lua_topointer(L, idx) : NULL;
 
@@ -1208,7 +1208,7 @@ static void shared_make(lua_State *L, struct xg_lstate *ls, int i)
 }
 
 /* xg.emulate() and its kind: upvalue 1 the table handed out, 2 its index in ls. */
-XG_HOT static int c_shared(lua_State *L)
+XG_HOT_LUA static int c_shared(lua_State *L)
 {
 	struct xg_lstate *ls = get_ls(L);
 	int i = (int)lua_tointeger(L, lua_upvalueindex(2));
@@ -1574,7 +1574,7 @@ const char *const *xg_handler_names(void)
 	return handler_names;
 }
 
-XG_HOT int xg_slot_of(const struct xg_exit *x)
+XG_HOT_LUA int xg_slot_of(const struct xg_exit *x)
 {
 	if (!x->known || x->reason >= XG_SLOT_REASONS)
 		return XG_SLOT_UNKNOWN;
@@ -1953,9 +1953,9 @@ static int read_verdict(lua_State *L)
 	return 0;
 }
 
-XG_HOT enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x,
-				   struct xg_verdict *out, int *cache_shape, char *msg,
-				   size_t msg_size)
+XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x,
+				       struct xg_verdict *out, int *cache_shape, char *msg,
+				       size_t msg_size)
 {
 	lua_State *L = ls->L;
 	int slot = xg_slot_of(x), ref = ls->handlers[slot], st, rc = 0;

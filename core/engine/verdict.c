@@ -461,9 +461,12 @@ int xg_verdict_parse_text(const char *text, struct xg_verdict *v, char *msg, siz
 
 /* Write a dump of x (NULL: no exit in hand) for this vCPU: a JSON file in the guest's
  * dump_dir (core/dump), or a log line when there is none. At most dump_max files per vCPU;
- * past that they are counted and one line says so. 0, or -1 with err. */
-static int write_dump(struct xg_vcpu *v, const struct xg_exit *x, const char *verdict,
-		      const char *note, char *path, size_t path_size, struct xg_error *err)
+ * past that they are counted and one line says so. 0, or -1 with err. Cold: a dump is a
+ * triage event, and inlined it made xg_verdict_apply 14 KiB on the Lua call's pages. */
+__attribute__((noinline, cold)) static int write_dump(struct xg_vcpu *v, const struct xg_exit *x,
+						      const char *verdict, const char *note,
+						      char *path, size_t path_size,
+						      struct xg_error *err)
 {
 	struct xg_lstate *ls = v->ls;
 	struct xg_error kerr;
@@ -667,8 +670,9 @@ XG_HOT enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_ex
 }
 
 /* Returns what the loop does next, or XG_NEXT_ERROR with msg. */
-XG_HOT enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
-				     const struct xg_verdict *vd, int *dumped, char *msg, size_t n)
+XG_HOT_LUA enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit *x,
+					 const struct xg_verdict *vd, int *dumped, char *msg,
+					 size_t n)
 {
 	if (vd->dump) {
 		char path[512];

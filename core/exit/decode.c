@@ -577,8 +577,10 @@ XG_HOT int xg_exit_decode_same(const struct xg_exit *x, const void *run, size_t 
 	return union_equal(x->raw, (const uint8_t *)run + XG_RUN_UNION_OFFSET);
 }
 
-int xg_exit_decode(struct xg_exit *x, const void *run, size_t run_size,
-		   const struct xg_exit_opts *opts, struct xg_error *err)
+/* noinline: linked whole, GCC put all of this (every exit kind) inside the engine's
+ * repeated-exit lane, which runs it only for a new exit; the lane's code then spanned 9 KiB */
+__attribute__((noinline)) int xg_exit_decode(struct xg_exit *x, const void *run, size_t run_size,
+					     const struct xg_exit_opts *opts, struct xg_error *err)
 {
 	const uint8_t *bytes = run;
 	struct xg_run_head h;

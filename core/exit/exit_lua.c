@@ -353,7 +353,7 @@ struct xg_exit_lua *xg_exit_lua_open(lua_State *L)
 	return r;
 }
 
-XG_HOT void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_exit *x)
+XG_HOT_LUA void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_exit *x)
 {
 	struct proxy *p = r->top;
 
@@ -365,7 +365,7 @@ XG_HOT void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const str
 	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
 }
 
-XG_HOT void xg_exit_lua_end_view(struct xg_exit_lua *r)
+XG_HOT_LUA void xg_exit_lua_end_view(struct xg_exit_lua *r)
 {
 	r->x = NULL;
 	r->gen++;

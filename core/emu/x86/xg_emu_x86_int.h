@@ -13,9 +13,9 @@
 #include "xg_emu_x86.h"
 
 /* A function on the path of every repeated emulated exit (the memo's direct path): kept
- * together in .text.hot, as libexitgate's XG_HOT (core/xg_hot.h says why); the emulator
- * includes nothing of the core's. */
-#define XG_EMU_X86_HOT __attribute__((hot))
+ * together with the rest of that path, in libexitgate's XG_HOT section (core/xg_hot.h says
+ * why); the emulator includes nothing of the core's. */
+#define XG_EMU_X86_HOT __attribute__((hot, section(".text.sorted.xg1")))
 
 #define F_MODRM	     (1ull << 0)
 #define F_BYTE	     (1ull << 1)  /* 8-bit operands */

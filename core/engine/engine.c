@@ -91,7 +91,9 @@ int xg_log_admit(struct xg_logbucket *b, double rate, double burst)
 }
 
 /* Formats and sends one admitted line, with the count of those suppressed before it. */
-static void log_line(struct xg_engine *e, struct xg_logbucket *b, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_line(struct xg_engine *e,
+							     struct xg_logbucket *b,
+							     const char *fmt, va_list ap)
 {
 	char line[768];
 

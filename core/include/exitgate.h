@@ -251,7 +251,9 @@ struct xg_exit {
 	uint8_t known; /* the engine knows this exit number */
 	char malformed[XG_MALFORMED_MAX]; /* "" when nothing was wrong, else "; "-joined reports */
 	const void *fields;               /* internal: the field table the decoder chose */
-	_Alignas(8) uint8_t raw[XG_RUN_UNION_SIZE]; /* the union bytes as read */
+	/* the union bytes as read; an internal error's past its ndata words (undefined:
+	 * api.rst 5) are zeros */
+	_Alignas(8) uint8_t raw[XG_RUN_UNION_SIZE];
 	union {
 		struct {
 			uint64_t hardware_exit_reason;

@@ -81,6 +81,7 @@ struct rd {
 	int bad;
 };
 
+static void fail(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct rd *r, const char *fmt, ...)
 {
 	va_list ap;

@@ -1,9 +1,10 @@
 /*
  * xg_hot.h - XG_HOT marks a function on the path every handled exit takes (the engine's
  * repeated-exit lane, the emulate verdict, the x86 memo's direct path, the page walk, the KVM
- * backend's ops and ioctl wrappers, the Lua call). The compiler puts such functions in
- * .text.hot and the linker keeps that section together, so the path's code spans a few pages
- * instead of one or two per function scattered through the library.
+ * backend's ops and ioctl wrappers); XG_HOT_LUA one on an exit's way through the Lua policy
+ * (the call, the shared verdict, verdict_apply). Each kind goes to a section of its own that
+ * the linker keeps together, so the path's code spans a few pages instead of one or two per
+ * function scattered through the library.
  *
  * Why pages: after a KVM_RUN the handler runs on a cold TLB and caches (the guest ran in
  * between); each page of code or data touched costs a TLB walk on top of its cache lines.
@@ -18,7 +19,7 @@
  * (its default script: SORT(.text.sorted.*)): the repeated exit's path (XG_HOT) first and
  * together, the Lua call's (XG_HOT_LUA) after it. With link-time optimisation the path's
  * functions inline into fewer, larger ones, and where the linker put the Lua path's between
- * them the repeated exit's code spanned five pages after each KVM ioctl instead of three.
+ * them the repeated exit's code spanned five pages after each KVM ioctl instead of four.
  * Another linker puts the sections in .text: the code is the same, only its place differs.
  */
 #define XG_HOT	   __attribute__((hot, section(".text.sorted.xg1")))

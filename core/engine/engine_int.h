@@ -139,14 +139,15 @@ struct xg_lstate {
 	/* exitgate check: the line of the handler's last `return` (0: none seen) */
 	int trace_returns, return_line, cur_handler;
 	/* the no-argument verdicts handed out again (xg.emulate() ...; sandbox.c): each
-	 * table (NULL once a key was added to it), its registry anchor, its kind and kind
-	 * name string; the metatable they share (its slot) */
+	 * table (NULL once one was assigned to: it is then out of sharing), its kind name
+	 * string, kind and registry anchor; the metatables */
 	int n_shared;
 	const void *shared_t[XG_SHARED_MAX];
 	const char *shared_name[XG_SHARED_MAX];
 	enum xg_verdict_kind shared_kind[XG_SHARED_MAX];
 	int shared_ref[XG_SHARED_MAX];
-	int shared_mt_ref;
+	int shared_mt_ref[XG_SHARED_MAX]; /* each kind's metatable (__index its {verdict=}) */
+	int plain_mt_ref;		  /* the metatable of one taken out of sharing */
 	int shared_key_ref; /* the interned string "verdict", in the registry's array */
 	/* memory */
 	size_t used, limit;
@@ -187,6 +188,9 @@ void xg_module_compile(struct xg_engine *e);
 enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exit *x, struct xg_verdict *out,
 			    int *cache_shape, char *msg, size_t msg_size);
 int xg_slot_of(const struct xg_exit *x);
+/* The kind of verdict the value at idx is the shared table of (xg.emulate() ..., while
+ * shared: it holds no key then, sandbox.c), or XG_VERDICT_NONE. L is a policy state's. */
+enum xg_verdict_kind xg_lstate_shared_kind(lua_State *L, int idx);
 /* Kind names a policy may write a handler for ("default" included); NULL-terminated. */
 const char *const *xg_handler_names(void);
 

@@ -45,12 +45,13 @@ static char env_key, regs_key, module_key;
 
 
 
-static struct xg_lstate *get_ls(lua_State *L)
+/* The state's xg_lstate, kept in the main thread's extra space (lua.h lua_getextraspace;
+ * lstate.c lua_newthread copies it into every coroutine): a load, where lua_getallocf was a
+ * call into liblua. */
+_Static_assert(LUA_EXTRASPACE >= sizeof(void *), "LUA_EXTRASPACE holds a pointer");
+static inline struct xg_lstate *get_ls(lua_State *L)
 {
-	void *ud;
-
-	lua_getallocf(L, &ud);
-	return ud;
+	return *(struct xg_lstate **)lua_getextraspace(L);
 }
 
 /* ---- memory ---------------------------------------------------------------------------- */
@@ -1114,53 +1115,53 @@ static int exit_fallback(lua_State *L)
 
 /* ---- verdicts without arguments -------------------------------------------------------
  *
- * xg.emulate(), xg.skip(), xg.resume() and xg.external_abort() hand out one table per state,
- * {verdict = <name>}, again and again while nothing has changed it, so that `return
- * xg.emulate()` allocates nothing on the exit path (a fresh table per call is garbage the
- * collector must chase on every exit; t_noalloc). A table a policy changed (a field added,
- * removed or altered) is not handed out again: the next call makes a new one. Two calls in
- * one handler return the same table. When a handler returns one, the engine knows it by its
- * address and reads it by checking it is still intact, not field by field by name.
+ * xg.emulate(), xg.skip(), xg.resume() and xg.external_abort() hand out one table per state
+ * and kind again and again while nothing has changed it, so that `return xg.emulate()`
+ * allocates nothing on the exit path (a fresh table per call is garbage the collector must
+ * chase on every exit; t_noalloc). A table a policy changed is not handed out again: the
+ * next call makes a new one. Two calls in one handler return the same table. When a handler
+ * returns one, the engine knows it by its address.
  *
- * Intact is checked in constant time, twice per exit (when handed out, when returned): the
- * tables share a protected metatable whose __newindex sees every key added to one (the
- * sandbox has no rawset, and table.insert and table.move assign through lua_seti, which
- * honours __newindex: Lua 5.4 manual 4.1.2, 6.6), so a table no key was added to holds the
- * key "verdict" alone, or nothing; the one raw read of that key then tells the rest
- * (altered, removed). It replaced a walk with lua_next over the table, which took ~900
- * instructions per exit through a Lua policy (issue 15).
+ * Such a table, while shared, holds no key of its own: it stands for {verdict = <name>}
+ * through its kind's protected metatable (__index the kind's {verdict = <name>}). So every
+ * assignment to it, to "verdict" too, finds its key absent and goes through __newindex
+ * (Lua 5.4 manual 2.4), and the sandbox has no rawset (table.insert and table.move assign
+ * through lua_seti, which honours __newindex: manual 4.1.2, 6.6). __newindex first makes it
+ * the plain table it stood for ({verdict = <name>} with a metatable that only protects) and
+ * takes it out of sharing, then stores what was assigned. Whether a table is still shared is
+ * then one comparison of addresses, with no lookup: each lookup by key (the earlier design
+ * kept the key raw and read it back twice per exit) was ~190 instructions and five more
+ * functions of liblua on the exit's cold pages, ~50 ns per exit through Lua (issue 15).
+ * What reads a table raw sees the table it stands for: the sandbox's rawget and next (and
+ * pairs, through __pairs) answer {verdict = <name>} for a shared one, and the engine's
+ * verdict reader asks xg_lstate_shared_kind first.
  */
 
-/* Whether the table at idx, shared kind i's table (its address is ls->shared_t[i]), is still
- * intact: {verdict = <kind i's name>}, compared as the state's interned string, which ls
- * anchors. The key is the interned "verdict" from the registry's array, read raw (the
- * metatable has no __index): lua_getfield with the C string "verdict" found it through the
- * state's string cache with a strcmp each time, ~40 instructions more per call. */
-XG_HOT_LUA static int shared_intact(lua_State *L, struct xg_lstate *ls, int idx, int i)
-{
-	int ok;
-
-	idx = lua_absindex(L, idx);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->shared_key_ref);
-	ok = lua_rawget(L, idx) == LUA_TSTRING && lua_tostring(L, -1) == ls->shared_name[i];
-	lua_pop(L, 1);
-	return ok;
-}
-
-/* Which shared kind the value at idx (absolute) is the table of, intact; -1 for none. */
+/* Which shared kind the value at idx is the table of, still shared; -1 for none. Any value
+ * will do: only a shared table's address is in ls->shared_t (a collectable value's address
+ * is its own while it lives, and the shared ones are anchored). */
 XG_HOT_LUA static int shared_index(struct xg_lstate *ls, lua_State *L, int idx)
 {
-	const void *p = lua_type(L, idx) == LUA_TTABLE ? lua_topointer(L, idx) : NULL;
+	const void *p = lua_topointer(L, idx);
 
 	for (int i = 0; p && i < ls->n_shared; i++)
 		if (p == ls->shared_t[i])
-			return shared_intact(L, ls, idx, i) ? i : -1;
+			return i;
 	return -1;
 }
 
-/* The verdict the handler returned at idx (absolute), when it is one of the shared tables,
- * intact: what xg_verdict_from_lua would read from it, without a lookup by name. */
-static int shared_verdict(struct xg_lstate *ls, lua_State *L, int idx, struct xg_verdict *out)
+enum xg_verdict_kind xg_lstate_shared_kind(lua_State *L, int idx)
+{
+	struct xg_lstate *ls = get_ls(L);
+	int i = shared_index(ls, L, idx);
+
+	return i < 0 ? XG_VERDICT_NONE : ls->shared_kind[i];
+}
+
+/* The verdict the handler returned at idx, when it is one of the shared tables: what
+ * xg_verdict_from_lua would read from the table it stands for, without a lookup by name. */
+XG_HOT_LUA static int shared_verdict(struct xg_lstate *ls, lua_State *L, int idx,
+				     struct xg_verdict *out)
 {
 	int i = shared_index(ls, L, idx);
 
@@ -1171,16 +1172,42 @@ static int shared_verdict(struct xg_lstate *ls, lua_State *L, int idx, struct xg
 	return 1;
 }
 
-/* __newindex of the shared tables (t, k, v): a key added to one takes it out of sharing (the
- * next call of its helper makes a new one), then is stored as a plain assignment would. */
+/* Takes shared kind i's table at idx (absolute) out of sharing: it gets the key it stood for
+ * and the metatable that only protects. The key may take an allocation (a policy's, under its
+ * limits): the table stays shared and unchanged if that raises. */
+static void shared_unshare(lua_State *L, struct xg_lstate *ls, int idx, int i)
+{
+	lua_pushstring(L, "verdict"); /* interned: anchored by ls, so no allocation */
+	lua_pushstring(L, ls->shared_name[i]);
+	lua_rawset(L, idx);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->plain_mt_ref);
+	lua_setmetatable(L, idx);
+	ls->shared_t[i] = NULL;
+}
+
+/* Whether the string at idx is "verdict" (a key a shared table stands for). */
+static int is_verdict_key(lua_State *L, int idx)
+{
+	size_t n;
+	const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+
+	return s && n == 7 && !memcmp(s, "verdict", 7);
+}
+
+/* __newindex of the shared tables (t, k, v): the table becomes the plain one it stood for,
+ * then the value is stored as a plain assignment would. */
 static int s_shared_newindex(lua_State *L)
 {
 	struct xg_lstate *ls = get_ls(L);
-	const void *p = lua_topointer(L, 1);
+	int i = shared_index(ls, L, 1);
 
-	for (int i = 0; i < ls->n_shared; i++)
-		if (p == ls->shared_t[i])
-			ls->shared_t[i] = NULL;
+	/* its own name assigned to "verdict" leaves the table it stands for unchanged: it
+	 * stays shared (the name is the state's interned string, so the same address) */
+	if (i >= 0 && is_verdict_key(L, 2) && lua_type(L, 3) == LUA_TSTRING &&
+	    lua_tostring(L, 3) == ls->shared_name[i])
+		return 0;
+	if (i >= 0)
+		shared_unshare(L, ls, 1, i);
 	/* the errors lua_rawset would raise, here with the assigning line (luaL_error's
 	 * level 1), as a plain assignment reports them */
 	if (lua_isnil(L, 2))
@@ -1192,35 +1219,136 @@ static int s_shared_newindex(lua_State *L)
 	return 0;
 }
 
-/* Makes shared kind i's table anew ({verdict = name}), the one handed out from now on;
- * leaves it on the stack. */
+/* The sandbox's next(t [, k]): Lua's (lbaselib.c luaB_next), with a shared table read as the
+ * table it stands for. */
+static int s_next(lua_State *L)
+{
+	struct xg_lstate *ls;
+	int i;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	ls = get_ls(L);
+	i = shared_index(ls, L, 1);
+	if (i >= 0) {
+		if (lua_isnil(L, 2)) {
+			lua_pushliteral(L, "verdict");
+			lua_pushstring(L, ls->shared_name[i]);
+			return 2;
+		}
+		if (!is_verdict_key(L, 2)) {
+			lua_pushliteral(L, "invalid key to 'next'");
+			return lua_error(L); /* as lua_next raises it: no position */
+		}
+		lua_pushnil(L);
+		return 1;
+	}
+	if (lua_next(L, 1))
+		return 2;
+	lua_pushnil(L);
+	return 1;
+}
+
+/* The sandbox's rawget(t, k): Lua's (luaB_rawget), with a shared table read as the table it
+ * stands for. */
+static int s_rawget(lua_State *L)
+{
+	struct xg_lstate *ls;
+	int i;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checkany(L, 2);
+	lua_settop(L, 2);
+	ls = get_ls(L);
+	i = shared_index(ls, L, 1);
+	if (i >= 0) {
+		if (is_verdict_key(L, 2))
+			lua_pushstring(L, ls->shared_name[i]);
+		else
+			lua_pushnil(L);
+		return 1;
+	}
+	lua_rawget(L, 1);
+	return 1;
+}
+
+/* __pairs of the shared tables: iterated as the table they stand for. */
+static int s_shared_pairs(lua_State *L)
+{
+	lua_pushcfunction(L, s_next);
+	lua_pushvalue(L, 1);
+	lua_pushnil(L);
+	return 3;
+}
+
+/* Makes shared kind i's table anew, the one handed out from now on; leaves it on the
+ * stack. */
 static void shared_make(lua_State *L, struct xg_lstate *ls, int i)
 {
-	lua_createtable(L, 0, 1);
-	lua_pushstring(L, "verdict"); /* interned: anchored by ls, so no allocation */
-	lua_pushstring(L, xg_verdict_name(ls->shared_kind[i]));
-	lua_rawset(L, -3);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->shared_mt_ref);
+	lua_createtable(L, 0, 0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->shared_mt_ref[i]);
 	lua_setmetatable(L, -2);
 	lua_pushvalue(L, -1);
 	lua_rawseti(L, LUA_REGISTRYINDEX, ls->shared_ref[i]); /* an existing slot: no allocation */
 	ls->shared_t[i] = lua_topointer(L, -1);
 }
 
-/* xg.emulate() and its kind: upvalue 1 the table handed out, 2 its index in ls. */
-XG_HOT_LUA static int c_shared(lua_State *L)
+/* xg.emulate() and its kind, one C function per kind (the kind is a constant, not read from
+ * an upvalue): upvalue 1 the table handed out, 2 the kind's index in ls (for bind_handler).
+ * Upvalue 1 is the table shared_t[i] points to while that is not NULL. */
+static inline int shared_out(lua_State *L, int i)
 {
 	struct xg_lstate *ls = get_ls(L);
-	int i = (int)lua_tointeger(L, lua_upvalueindex(2));
 
-	/* upvalue 1 is the table shared_t[i] points to, unless a key was added to it */
-	if (ls->shared_t[i] && shared_intact(L, ls, lua_upvalueindex(1), i)) {
-		lua_pushvalue(L, lua_upvalueindex(1));
+	if (!ls->shared_t[i]) {
+		shared_make(L, ls, i);
+		lua_copy(L, -1, lua_upvalueindex(1));
 		return 1;
 	}
-	shared_make(L, ls, i);
-	lua_copy(L, -1, lua_upvalueindex(1));
+	lua_pushvalue(L, lua_upvalueindex(1));
 	return 1;
+}
+
+#define XG_SHARED_FN(i)                                                                            \
+	XG_HOT_LUA static int c_shared_##i(lua_State *L)                                          \
+	{                                                                                          \
+		return shared_out(L, i);                                                           \
+	}
+XG_SHARED_FN(0)
+XG_SHARED_FN(1)
+XG_SHARED_FN(2)
+XG_SHARED_FN(3)
+XG_SHARED_FN(4)
+XG_SHARED_FN(5)
+static const lua_CFunction c_shared[XG_SHARED_MAX] = {c_shared_0, c_shared_1, c_shared_2,
+						       c_shared_3, c_shared_4, c_shared_5};
+
+/* Whether f is one of the shared verdicts' helpers (xg.emulate ...). */
+static int is_shared_fn(lua_CFunction f)
+{
+	for (int i = 0; i < XG_SHARED_MAX; i++)
+		if (f == c_shared[i])
+			return 1;
+	return 0;
+}
+
+/* A protected metatable (__metatable: getmetatable gives false, setmetatable cannot take it
+ * off; manual 6.1) with the shared tables' __newindex and __pairs, and __index the table at
+ * the top of the stack (popped), or none; leaves the metatable's registry slot. */
+static int shared_metatable(lua_State *L, int with_index)
+{
+	lua_createtable(L, 0, 4);
+	if (with_index) {
+		lua_insert(L, -2);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, s_shared_newindex);
+		lua_setfield(L, -2, "__newindex");
+		lua_pushcfunction(L, s_shared_pairs);
+		lua_setfield(L, -2, "__pairs");
+	}
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* C.reusable(name) for lua/exitgate.lua, once per kind while the module loads (lifted):
@@ -1236,32 +1364,31 @@ static int c_reusable(lua_State *L)
 	if (k == XG_VERDICT_COUNT || i == XG_SHARED_MAX)
 		return luaL_error(L, "reusable: '%s' is not a verdict, or too many", name);
 	if (!i) {
-		/* the key, interned and anchored: shared_intact pushes it from here */
+		/* the key, interned and anchored: shared_unshare pushes it */
 		lua_pushstring(L, "verdict");
 		ls->shared_key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-		/* protected (__metatable): setmetatable cannot take it off (manual 6.1) */
-		lua_createtable(L, 0, 2);
-		lua_pushcfunction(L, s_shared_newindex);
-		lua_setfield(L, -2, "__newindex");
-		lua_pushboolean(L, 0);
-		lua_setfield(L, -2, "__metatable");
-		ls->shared_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		ls->plain_mt_ref = shared_metatable(L, 0);
 	}
 	lua_pushstring(L, name);
 	ls->shared_name[i] = lua_tostring(L, -1);
 	luaL_ref(L, LUA_REGISTRYINDEX);
 	ls->shared_kind[i] = (enum xg_verdict_kind)k;
+	/* the table a shared one stands for, the metatable's __index */
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, name);
+	lua_setfield(L, -2, "verdict");
+	ls->shared_mt_ref[i] = shared_metatable(L, 1);
 	lua_pushboolean(L, 0);
 	ls->shared_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
 	ls->n_shared++;
 	shared_make(L, ls, i);
 	lua_pushinteger(L, i);
-	lua_pushcclosure(L, c_shared, 2);
+	lua_pushcclosure(L, c_shared[i], 2);
 	return 1;
 }
 
 /* C.is_shared(v) for xg.cache: whether the table v is the one its kind's helper hands out,
- * intact (xg.cache copies it rather than mark it). */
+ * still shared (xg.cache copies it rather than mark it). */
 static int c_is_shared(lua_State *L)
 {
 	lua_pushboolean(L, shared_index(get_ls(L), L, 1) >= 0);
@@ -1401,6 +1528,11 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	lua_pushcfunction(L, s_xpcall);
 	lua_setfield(L, 1, "xpcall");
 	wrap(L, 1, "setmetatable", s_setmetatable);
+	/* raw reads that see a shared verdict table as the table it stands for */
+	lua_pushcfunction(L, s_next);
+	lua_setfield(L, 1, "next");
+	lua_pushcfunction(L, s_rawget);
+	lua_setfield(L, 1, "rawget");
 	lua_pushcfunction(L, s_require);
 	lua_setfield(L, 1, "require");
 	lua_pushcfunction(L, s_collectgarbage);
@@ -1620,7 +1752,7 @@ static int bind_handler(struct xg_lstate *ls, const char *k, int by_exit_name)
 		lua_pop(L, 1);
 		return -1;
 	}
-	if (lua_tocfunction(L, -1) == c_shared) {
+	if (is_shared_fn(lua_tocfunction(L, -1))) {
 		/* arm_nisv = xg.skip: the helper itself is the handler; it has no line */
 		lua_getupvalue(L, -1, 2);
 		snprintf(where, sizeof(where), "xg.%s",
@@ -1788,6 +1920,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		set_err(err, "out of memory creating a Lua state");
 		goto fail;
 	}
+	*(struct xg_lstate **)lua_getextraspace(L) = ls; /* get_ls; before any coroutine */
 	lua_atpanic(L, at_panic);
 	build_env(L, ls);
 
@@ -1877,7 +2010,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 				ls->chunk, k, luaL_typename(L, -1));
 			goto fail;
 		}
-		if (lua_iscfunction(L, -1) && lua_tocfunction(L, -1) != c_shared) {
+		if (lua_iscfunction(L, -1) && !is_shared_fn(lua_tocfunction(L, -1))) {
 			/* a library function has no file or line to report, and skips the
 			 * argument checks a handler written for exits would make */
 			set_err(err,
@@ -1990,10 +2123,10 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 	ls->cur_handler = ls->trace_returns ? ref : LUA_NOREF;
 	arm(ls, ls->instructions, ls->time_ns);
 	st = lua_pcall(L, 2, 1, 1);
-	if (st == LUA_OK) {
+	if (st == LUA_OK && !shared_verdict(ls, L, 2, out)) {
 		if (lua_isnil(L, 2)) {
 			rc = 1;
-		} else if (!shared_verdict(ls, L, 2, out)) {
+		} else {
 			/* any other verdict is read under the same limits, in protected mode */
 			c.cache_shape = cache_shape;
 			c.out = out;

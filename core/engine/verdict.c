@@ -246,6 +246,14 @@ static int from_lua(lua_State *L, int idx, struct xg_verdict *v, int *cache_shap
 			   "a verdict is a table built by xg.emulate(), xg.inject \"UD\", ...; "
 			   "got %s",
 			   luaL_typename(L, idx));
+	/* a shared table (xg.emulate() ...) holds no key while shared: it stands for
+	 * {verdict = <name>} (sandbox.c), nested in a dump verdict too */
+	k = xg_lstate_shared_kind(L, idx);
+	if (k != XG_VERDICT_NONE) {
+		memset(v, 0, sizeof(*v));
+		v->kind = (enum xg_verdict_kind)k;
+		return 0;
+	}
 	if (field(L, idx, "verdict") != LUA_TSTRING) {
 		lua_pop(L, 1);
 		return bad(msg, n,

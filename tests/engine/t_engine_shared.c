@@ -1,9 +1,11 @@
 /*
  * t_engine_shared.c - the shared verdict tables (xg.emulate(), xg.resume(), xg.skip(),
  * xg.external_abort(); sandbox.c "verdicts without arguments") against a hostile policy.
- * The engine knows one by its address and trusts it as {verdict = <kind>} while no key was
- * added (its protected metatable's __newindex takes it out of sharing) and its 'verdict' is
- * the kind's name. What must hold whatever a policy does:
+ * While shared one holds no key: it stands for {verdict = <kind>} through its kind's protected
+ * metatable, whose __newindex makes it that plain table, out of sharing, at the first
+ * assignment; the engine knows a shared one by its address alone, and the sandbox's raw
+ * reads (rawget, next, pairs) see the table it stands for. What must hold whatever a policy
+ * does:
  * (a) a helper never hands out a table holding anything but exactly {verdict = <kind>};
  * (b) the engine reads a returned table as xg_verdict_from_lua would read it by name;
  * (c) no crash, hang or error outside the call;
@@ -116,6 +118,23 @@ static const char policy[] =
     "  [30] = function(e) for i = 1, 20 do local v = xg[K[i % 4 + 1]]() v.x = i\n"
     "      local g = {} for j = 1, 20 do g[j] = { j } end end\n"
     "    return { verdict = 'resume' } end,\n"
+    /* raw reads see the table it stands for, and leave it shared */
+    "  [31] = function() local v = xg.emulate() local n = 0 for _ in pairs(v) do n = n + 1 end\n"
+    "    local k, x = next(v) local r = rawget(v, ('verdict'):sub(1))\n"
+    "    if n == 1 and k == 'verdict' and x == 'emulate' and next(v, k) == nil and\n"
+    "      r == 'emulate' and rawget(v, 'x') == nil and rawget(v, 1) == nil and\n"
+    "      rawlen(v) == 0 and #v == 0 and v.x == nil and rawequal(v, xg.emulate()) then\n"
+    "      return v end return xg.stop 'raw reads' end,\n"
+    /* next with a key it does not hold: the error a plain table gives */
+    "  [32] = function() local a, e1 = pcall(next, { verdict = 'skip' }, 'x')\n"
+    "    local b, e2 = pcall(next, xg.skip(), 'x')\n"
+    "    local c, e3 = pcall(rawget, xg.skip()) local d, e4 = pcall(rawget, {})\n"
+    "    if not a and not b and e1 == e2 and not c and not d and e3 == e4 and\n"
+    "      rawequal(xg.skip(), xg.skip()) then return xg.emulate() end\n"
+    "    return xg.stop(tostring(e1) .. ' / ' .. tostring(e2) .. ' / ' .. tostring(e3)) end,\n"
+    /* nested in a dump verdict */
+    "  [33] = function() return xg.dump { xg.external_abort(), note = 'n' } end,\n"
+    "  [34] = function() return xg.dump { xg.cache(xg.resume(), 'insn') } end,\n"
     "}\n"
     "return xg.policy { io = function(e) return t[e.port](e) end, mmio = xg.emulate }\n";
 
@@ -250,6 +269,22 @@ static void cases(void)
 	}
 	ok(!bad, "2000 exits, each taking 20 tables out of sharing among garbage, then a plain "
 		 "{verdict = 'resume'}: read right");
+	r = io(v, 31);
+	ok(is(r, XG_VERDICT_EMULATE, 0),
+	   "pairs, next, rawget, rawlen, # read {verdict = 'emulate'} and leave it shared (%s)",
+	   why(r));
+	r = io(v, 32);
+	ok(is(r, XG_VERDICT_EMULATE, 0),
+	   "next with a key it lacks, rawget without a key: the errors of a plain table (%s)",
+	   why(r));
+	r = io(v, 33);
+	ok(is(r, XG_VERDICT_EXTERNAL_ABORT, 0) && r.dumped,
+	   "xg.dump { xg.external_abort() }: dump, then external_abort (%s, %s)",
+	   xg_verdict_name(r.verdict), why(r));
+	r = io(v, 34);
+	ok(is(r, XG_VERDICT_RESUME, 0) && r.dumped,
+	   "xg.dump { xg.cache(xg.resume(), 'insn') }: dump, then resume (%s, %s)",
+	   xg_verdict_name(r.verdict), why(r));
 
 	/* a second vCPU: a state of its own, its tables its own */
 	v1 = xg_vcpu_attach(e, "g", 1, &fake_ops, &f1, &err);

@@ -136,6 +136,11 @@ struct xg_lstate {
 	/* what every call pushes, held so that a call looks nothing up by key (sandbox.c) */
 	struct xg_exit_lua *view; /* the state's reused exit object */
 	int vcpu_ref;		  /* the vcpu object's registry slot */
+	/* ...and kept on the main thread's stack once loaded (pin_stack): the message
+	 * handler, the exit object and the vcpu object at XG_STK_*, then the handlers; each
+	 * slot's handler at hidx[slot] (0: none); the stack's height between calls */
+	int stack_base;
+	unsigned char hidx[XG_SLOTS];
 	/* exitgate check: the line of the handler's last `return` (0: none seen) */
 	int trace_returns, return_line, cur_handler;
 	/* the no-argument verdicts handed out again (xg.emulate() ...; sandbox.c): each

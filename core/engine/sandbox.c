@@ -1578,6 +1578,7 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 
 static int set_err(struct xg_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static int pin_stack(struct xg_lstate *ls);
 static int set_err(struct xg_error *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -2036,6 +2037,10 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	}
 	}
 	lua_settop(L, 0);
+	if (pin_stack(ls)) {
+		set_err(err, "out of memory loading policy %s", ls->chunk);
+		goto fail;
+	}
 	ls->lifted = 0;
 	xg_lstate_log_flush(ls);
 	return ls;
@@ -2058,6 +2063,38 @@ void xg_lstate_free(struct xg_lstate *ls)
 	free(ls);
 }
 
+/*
+ * What every call pushes stays on the main thread's stack from the end of the load on: the
+ * message handler, the exit object, the vcpu object (XG_STK_*), then each slot's handler
+ * (ls->hidx). A call pushes copies of them (lua_pushvalue) and leaves the stack at
+ * ls->stack_base again; nothing else runs on the main thread's stack after the load. Each
+ * was read from the registry per call (lua_rawgeti: a table lookup and two more liblua
+ * functions on the exit's cold pages; issue 15). -1 when the stack cannot grow (memory).
+ */
+enum { XG_STK_MSGH = 1, XG_STK_VIEW, XG_STK_VCPU };
+_Static_assert(XG_STK_VCPU + XG_SLOTS <= 255, "hidx holds a stack index");
+
+static int pin_stack(struct xg_lstate *ls)
+{
+	lua_State *L = ls->L;
+
+	/* room for the handlers, and for what a call pushes above them (LUA_MINSTACK) */
+	if (!lua_checkstack(L, XG_STK_VCPU + XG_SLOTS + LUA_MINSTACK))
+		return -1;
+	lua_pushcfunction(L, msgh);
+	xg_exit_lua_push_object(L, ls->view);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->vcpu_ref);
+	for (int i = 0; i < XG_SLOTS; i++) {
+		ls->hidx[i] = 0;
+		if (ls->handlers[i] != LUA_NOREF) {
+			lua_rawgeti(L, LUA_REGISTRYINDEX, ls->handlers[i]);
+			ls->hidx[i] = (unsigned char)lua_gettop(L);
+		}
+	}
+	ls->stack_base = lua_gettop(L);
+	return 0;
+}
+
 /* ":12" - the line of the handler's `return`, when traced (exitgate check) - or "". */
 static const char *at_return(const struct xg_lstate *ls, char *buf, size_t n)
 {
@@ -2075,7 +2112,7 @@ struct xg_read {
 	char msg[300];
 };
 
-/* Reads the verdict at index 2 inside a lua_pcall of xg_lstate_call, still under the call's
+/* Reads the verdict (argument 2) inside a lua_pcall of xg_lstate_call, still under the call's
  * limits: an error it raises (memory) goes only into that pcall. */
 static int read_verdict(lua_State *L)
 {
@@ -2091,40 +2128,38 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 				       size_t msg_size)
 {
 	lua_State *L = ls->L;
-	int slot = xg_slot_of(x), ref = ls->handlers[slot], st, rc = 0;
+	int slot = xg_slot_of(x), h = ls->hidx[slot], res = ls->stack_base + 1, st, rc = 0;
 	enum xg_fail f = XG_FAIL_NONE;
 	char rl[16];
 	struct xg_read c;
 
 	ls->took_ns = 0; /* no call, no time: the engine adds took_ns after every return */
-	if (ref == LUA_NOREF) {
+	if (!h) {
 		slot = XG_SLOT_DEFAULT;
-		ref = ls->handlers[slot];
+		h = ls->hidx[slot];
 	}
-	if (ref == LUA_NOREF) {
+	if (!h) {
 		snprintf(msg, msg_size, "policy %s: no handler for exit kind '%s' and no default",
 			 ls->chunk, x->kind);
 		return XG_FAIL_NO_HANDLER;
 	}
 	*cache_shape = 0;
 	/*
-	 * The handler is called straight from here: the message handler, the function and its
-	 * two arguments are values the state already holds (light C function, registry array
-	 * slots, the reused exit object), so pushing them allocates nothing and cannot raise;
-	 * the stack of a state's base level has LUA_MINSTACK free slots (lua.h) for them.
+	 * The handler is called straight from here: the function and its two arguments are
+	 * copies of values on the stack below (pin_stack), so pushing them allocates nothing
+	 * and cannot raise; pin_stack left LUA_MINSTACK free slots above them.
 	 */
-	lua_settop(L, 0);
-	lua_pushcfunction(L, msgh);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-	xg_exit_lua_push_view(L, ls->view, x);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, ls->vcpu_ref);
+	lua_pushvalue(L, h);
+	xg_exit_lua_set_view(ls->view, x);
+	lua_pushvalue(L, XG_STK_VIEW);
+	lua_pushvalue(L, XG_STK_VCPU);
 	ls->x = x;
 	ls->return_line = 0;
-	ls->cur_handler = ls->trace_returns ? ref : LUA_NOREF;
+	ls->cur_handler = ls->trace_returns ? ls->handlers[slot] : LUA_NOREF;
 	arm(ls, ls->instructions, ls->time_ns);
-	st = lua_pcall(L, 2, 1, 1);
-	if (st == LUA_OK && !shared_verdict(ls, L, 2, out)) {
-		if (lua_isnil(L, 2)) {
+	st = lua_pcall(L, 2, 1, XG_STK_MSGH);
+	if (st == LUA_OK && !shared_verdict(ls, L, res, out)) {
+		if (lua_isnil(L, res)) {
 			rc = 1;
 		} else {
 			/* any other verdict is read under the same limits, in protected mode */
@@ -2133,8 +2168,8 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 			c.rc = 0;
 			lua_pushcfunction(L, read_verdict);
 			lua_pushlightuserdata(L, &c);
-			lua_pushvalue(L, 2);
-			st = lua_pcall(L, 2, 0, 1);
+			lua_pushvalue(L, res);
+			st = lua_pcall(L, 2, 0, XG_STK_MSGH);
 			rc = c.rc;
 		}
 	}
@@ -2189,6 +2224,6 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 	}
 	if (f != XG_FAIL_NONE)
 		xg_text_clean(msg);
-	lua_settop(L, 0);
+	lua_settop(L, ls->stack_base);
 	return f;
 }

@@ -353,7 +353,7 @@ struct xg_exit_lua *xg_exit_lua_open(lua_State *L)
 	return r;
 }
 
-XG_HOT_LUA void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_exit *x)
+XG_HOT_LUA void xg_exit_lua_set_view(struct xg_exit_lua *r, const struct xg_exit *x)
 {
 	struct proxy *p = r->top;
 
@@ -362,7 +362,17 @@ XG_HOT_LUA void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const
 	p->gen = r->gen;
 	p->fs = xg_exit_fields(x);
 	p->base = x;
+}
+
+void xg_exit_lua_push_object(lua_State *L, struct xg_exit_lua *r)
+{
 	lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+}
+
+void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *r, const struct xg_exit *x)
+{
+	xg_exit_lua_set_view(r, x);
+	xg_exit_lua_push_object(L, r);
 }
 
 XG_HOT_LUA void xg_exit_lua_end_view(struct xg_exit_lua *r)

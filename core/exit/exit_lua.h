@@ -43,6 +43,10 @@ struct xg_exit_lua *xg_exit_lua_open(lua_State *L);
  * path); the others find it in L's registry. */
 void xg_exit_lua_push_view(lua_State *L, struct xg_exit_lua *h, const struct xg_exit *x);
 void xg_exit_lua_push(lua_State *L, const struct xg_exit *x);
+/* push_view in two halves, for a caller that keeps the exit object on its stack: the
+ * object now shows *x (set_view); the object itself, whatever it shows (push_object). */
+void xg_exit_lua_set_view(struct xg_exit_lua *h, const struct xg_exit *x);
+void xg_exit_lua_push_object(lua_State *L, struct xg_exit_lua *h);
 
 /* Detach the current view: every later access through any proxy of it errors. */
 void xg_exit_lua_end_view(struct xg_exit_lua *h);

@@ -361,9 +361,16 @@ enum xg_cost {
  * value at idx through tables set as that metamethod: Lua walks them in C (lvm.c
  * luaV_finishget, up to MAXTAGLOOP = 2000), where no hook fires. A function there is Lua and
  * is bounded by the hook. */
+static int shared_index(struct xg_lstate *ls, lua_State *L, int idx);
+
 static double chain(lua_State *L, int idx, const char *event)
 {
 	int d = 0;
+
+	/* a shared verdict table is charged as the plain table it stands for (sandbox.c,
+	 * "verdicts without arguments"), whose metatable has no __index */
+	if (shared_index(get_ls(L), L, idx) >= 0)
+		return 0;
 
 	lua_pushvalue(L, idx);
 	while (d < 2000 && lua_getmetatable(L, -1)) {
@@ -1132,9 +1139,11 @@ static int exit_fallback(lua_State *L)
  * then one comparison of addresses, with no lookup: each lookup by key (the earlier design
  * kept the key raw and read it back twice per exit) was ~190 instructions and five more
  * functions of liblua on the exit's cold pages, ~50 ns per exit through Lua (issue 15).
- * What reads a table raw sees the table it stands for: the sandbox's rawget and next (and
- * pairs, through __pairs) answer {verdict = <name>} for a shared one, and the engine's
- * verdict reader asks xg_lstate_shared_kind first.
+ * What reads a table raw sees the table it stands for: the sandbox's rawget and next answer
+ * {verdict = <name>} for a shared one, and its pairs hands out that next (Lua's own, which
+ * reads raw, is out of reach); the engine's verdict reader asks xg_lstate_shared_kind first,
+ * the load walks a policy file's shared table as the plain one, and the table functions'
+ * costs count no __index chain for one (chain()).
  */
 
 /* Which shared kind the value at idx is the table of, still shared; -1 for none. Any value
@@ -1272,12 +1281,25 @@ static int s_rawget(lua_State *L)
 	return 1;
 }
 
-/* __pairs of the shared tables: iterated as the table they stand for. */
-static int s_shared_pairs(lua_State *L)
+static int pairs_cont(lua_State *L, int status, lua_KContext k)
 {
-	lua_pushcfunction(L, s_next);
-	lua_pushvalue(L, 1);
-	lua_pushnil(L);
+	(void)L, (void)status, (void)k;
+	return 3;
+}
+
+/* The sandbox's pairs(t): Lua's (luaB_pairs: __pairs when the value has one), handing out
+ * the sandbox's next, so that no next that reads a shared table raw is within reach. */
+static int s_pairs(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	if (luaL_getmetafield(L, 1, "__pairs") == LUA_TNIL) {
+		lua_pushcfunction(L, s_next);
+		lua_pushvalue(L, 1);
+		lua_pushnil(L);
+	} else {
+		lua_pushvalue(L, 1);
+		lua_callk(L, 1, 3, 0, pairs_cont); /* __pairs may yield */
+	}
 	return 3;
 }
 
@@ -1320,8 +1342,10 @@ XG_SHARED_FN(2)
 XG_SHARED_FN(3)
 XG_SHARED_FN(4)
 XG_SHARED_FN(5)
-static const lua_CFunction c_shared[XG_SHARED_MAX] = {c_shared_0, c_shared_1, c_shared_2,
-						       c_shared_3, c_shared_4, c_shared_5};
+static const lua_CFunction c_shared[] = {c_shared_0, c_shared_1, c_shared_2,
+					 c_shared_3, c_shared_4, c_shared_5};
+_Static_assert(sizeof(c_shared) / sizeof(c_shared[0]) == XG_SHARED_MAX,
+	       "one helper function per shared kind");
 
 /* Whether f is one of the shared verdicts' helpers (xg.emulate ...). */
 static int is_shared_fn(lua_CFunction f)
@@ -1333,18 +1357,16 @@ static int is_shared_fn(lua_CFunction f)
 }
 
 /* A protected metatable (__metatable: getmetatable gives false, setmetatable cannot take it
- * off; manual 6.1) with the shared tables' __newindex and __pairs, and __index the table at
- * the top of the stack (popped), or none; leaves the metatable's registry slot. */
+ * off; manual 6.1) with the shared tables' __newindex and __index the table at the top of
+ * the stack (popped), or none; leaves the metatable's registry slot. */
 static int shared_metatable(lua_State *L, int with_index)
 {
-	lua_createtable(L, 0, 4);
+	lua_createtable(L, 0, 3);
 	if (with_index) {
 		lua_insert(L, -2);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, s_shared_newindex);
 		lua_setfield(L, -2, "__newindex");
-		lua_pushcfunction(L, s_shared_pairs);
-		lua_setfield(L, -2, "__pairs");
 	}
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
@@ -1531,6 +1553,8 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	/* raw reads that see a shared verdict table as the table it stands for */
 	lua_pushcfunction(L, s_next);
 	lua_setfield(L, 1, "next");
+	lua_pushcfunction(L, s_pairs);
+	lua_setfield(L, 1, "pairs");
 	lua_pushcfunction(L, s_rawget);
 	lua_setfield(L, 1, "rawget");
 	lua_pushcfunction(L, s_require);
@@ -1997,6 +2021,13 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	/* the registry refs and names below are the engine's allocations: outside any call,
 	 * an allocation refused for the policy's cap would be an unprotected error */
 	ls->lifted = 1;
+	{
+		/* a shared verdict table (return xg.emulate()) is walked as the table it stands
+		 * for, which is then not a policy: its key 'verdict' is not a handler */
+		int i = shared_index(ls, L, -1);
+		if (i >= 0)
+			shared_unshare(L, ls, lua_absindex(L, -1), i);
+	}
 	for (int pass = 0; pass < 2; pass++) {
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {

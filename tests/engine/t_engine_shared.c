@@ -132,6 +132,15 @@ static const char policy[] =
     "    if not a and not b and e1 == e2 and not c and not d and e3 == e4 and\n"
     "      rawequal(xg.skip(), xg.skip()) then return xg.emulate() end\n"
     "    return xg.stop(tostring(e1) .. ' / ' .. tostring(e2) .. ' / ' .. tostring(e3)) end,\n"
+    /* no next that reads it raw is within reach: pairs hands out the sandbox's */
+    "  [35] = function() local rnext = pairs({}) local k, x = rnext(xg.emulate())\n"
+    "    if k == 'verdict' and x == 'emulate' and rnext == next and\n"
+    "      pairs(xg.emulate()) == rnext and rawequal(xg.emulate(), xg.emulate()) then\n"
+    "      return xg.emulate() end return xg.stop 'a raw next' end,\n"
+    /* the table functions charge it as the plain table (one instruction per element) */
+    "  [36] = function() local a = pcall(table.concat, { verdict = 'resume' }, '', 1, 20000)\n"
+    "    local b = pcall(table.concat, xg.resume(), '', 1, 20000)\n"
+    "    if not a and not b then return xg.resume() end return xg.stop 'concat' end,\n"
     /* nested in a dump verdict */
     "  [33] = function() return xg.dump { xg.external_abort(), note = 'n' } end,\n"
     "  [34] = function() return xg.dump { xg.cache(xg.resume(), 'insn') } end,\n"
@@ -162,7 +171,8 @@ static void cases(void)
 	struct xg_error err;
 	struct fake f = {0}, f1 = {0};
 	struct xg_result r;
-	xg_engine *e = engine_with(policy, "    on_error: stop\n", &err);
+	xg_engine *e = engine_with(policy, "    on_error: stop\n    limits: { instructions: 200000 }\n",
+				   &err);
 	xg_vcpu *v, *v1;
 	int bad = 0;
 
@@ -276,6 +286,15 @@ static void cases(void)
 	r = io(v, 32);
 	ok(is(r, XG_VERDICT_EMULATE, 0),
 	   "next with a key it lacks, rawget without a key: the errors of a plain table (%s)",
+	   why(r));
+	r = io(v, 35);
+	ok(is(r, XG_VERDICT_EMULATE, 0),
+	   "the next pairs hands out is the sandbox's: a shared table read through it (%s)",
+	   why(r));
+	r = io(v, 36);
+	ok(is(r, XG_VERDICT_RESUME, 0),
+	   "table.concat of 20,000 elements of it and of the plain table: charged alike, within "
+	   "200,000 instructions (%s)",
 	   why(r));
 	r = io(v, 33);
 	ok(is(r, XG_VERDICT_EXTERNAL_ABORT, 0) && r.dumped,
@@ -534,9 +553,33 @@ static void where(void)
 	xg_engine_free(e);
 }
 
+/* A policy file returning a shared table is the table it stands for, {verdict = 'emulate'}:
+ * not a policy (its key 'verdict' is not a handler), refused at load with that reason. */
+static void as_policy(void)
+{
+	static const char *const texts[] = {
+	    "local xg = require 'exitgate'\nreturn xg.emulate()\n",
+	    "local xg = require 'exitgate'\nreturn xg.policy(xg.skip())\n",
+	};
+	for (int i = 0; i < 2; i++) {
+		struct xg_error err = {0};
+		struct fake f = {0};
+		xg_engine *e = engine_with(texts[i], "", &err);
+		xg_vcpu *v = e ? xg_vcpu_attach(e, "g", 0, &fake_ops, &f, &err) : NULL;
+
+		ok(!v && strstr(err.msg, "handler 'verdict' must be a function, not string"),
+		   "a policy file returning %s: refused (%s)", i ? "xg.policy(xg.skip())" : "xg.emulate()",
+		   err.msg);
+		if (v)
+			xg_vcpu_detach(v);
+		xg_engine_free(e);
+	}
+}
+
 int main(void)
 {
 	cases();
+	as_policy();
 	limits();
 	fuzz();
 	where();

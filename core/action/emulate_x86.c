@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "xg_hot.h"
+#include "action/emulate_x86.h"
 #include "action/x86_walk.h"
 #include "exitgate.h"
 #include "xg_emu_x86.h"
@@ -363,7 +364,7 @@ __attribute__((noinline)) static int emulate(const struct xg_vcpu_ops *ops, void
  * Its only hook would be b_hook's veto, which concerns EVEX alone, and it takes no EVEX. */
 static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 		  struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n,
-		  int *rc)
+		  int no_insn, int *rc)
 {
 	struct bridge b; /* the direct ops use its ops and opaque alone */
 	/* on the stack, not a static table: one in .data.rel.ro was one more page of data on
@@ -377,7 +378,7 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 	    .discard_xsave = b_discard_xsave,
 	    .regs_put = d_regs_put,
 	};
-	struct xg_emu_x86_direct d = {.ops = &ops_here, .opaque = &b};
+	struct xg_emu_x86_direct d = {.ops = &ops_here, .opaque = &b, .no_insn = no_insn};
 
 	b.ops = ops, b.opaque = opaque;
 	if (ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs, &d.xcr0) ||
@@ -389,9 +390,9 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 	return 1;
 }
 
-XG_HOT int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
-			  struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why,
-			  size_t n)
+static inline int emulate_x86(const struct xg_vcpu_ops *ops, void *opaque,
+			      const struct xg_exit *x, struct xg_emu_x86_memo *memo,
+			      struct xg_emu_x86_result *res, char *why, size_t n, int no_insn)
 {
 	int rc;
 
@@ -400,9 +401,22 @@ XG_HOT int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const str
 	 * usual way says it again, its words in why) */
 	if (memo && ops && ops->x86_kvm_regs && ops->x86_kvm_regs_put &&
 	    xg_emulate_x86_exit_ok(x, why, n) && x->u.internal.has_insn && have_ops(ops, why, n) &&
-	    direct(ops, opaque, x, memo, res, why, n, &rc))
+	    direct(ops, opaque, x, memo, res, why, n, no_insn, &rc))
 		return rc;
 	return emulate(ops, opaque, x, memo, res, why, n);
+}
+
+int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
+{
+	return emulate_x86(ops, opaque, x, memo, res, why, n, 0);
+}
+
+XG_HOT int xg_emulate_x86_status(const struct xg_vcpu_ops *ops, void *opaque,
+				 const struct xg_exit *x, struct xg_emu_x86_memo *memo,
+				 struct xg_emu_x86_result *res, char *why, size_t n)
+{
+	return emulate_x86(ops, opaque, x, memo, res, why, n, 1);
 }
 
 /* Decode the exit's instruction in the vCPU's current mode. */

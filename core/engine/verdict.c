@@ -12,6 +12,7 @@
 
 #include "xg_hot.h"
 #include "action/emulate_arm64.h"
+#include "action/emulate_x86.h"
 #include "disasm/disasm.h"
 #include "xg_emu_arm64.h"
 #include "xg_emu_x86.h"
@@ -666,7 +667,7 @@ XG_HOT enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_ex
 	struct xg_emu_x86_result res;
 	uint64_t hits = v->memo.hits;
 	char why[160];
-	int rc = xg_emulate_x86(&v->ops, v->opaque, x, &v->memo, &res, why, sizeof(why));
+	int rc = xg_emulate_x86_status(&v->ops, v->opaque, x, &v->memo, &res, why, sizeof(why));
 
 	xg_st_add(&v->st, XG_ST(emulated), 1);
 	xg_st_add(&v->st, XG_ST(emulated_memo), v->memo.hits - hits);

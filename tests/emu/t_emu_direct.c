@@ -925,6 +925,7 @@ static int run_case(unsigned long ci, int verbose)
 		rflags0 = B.kr.rflags;
 		memcpy(ymmh0, B.xs + XG_EMU_X86_XS_YMMH + 16 * (e ? e->insn.reg & 15 : 0), 16);
 		hits0 = memo.hits;
+		d.no_insn = (int)rn(2); /* the emulate verdict's caller: res->insn not filled */
 		taken = xg_emu_x86_memo_direct(&memo, b, n, &d, &rb);
 		what = direct_rules(taken, mode == 64, e, bv0, hits0, &memo);
 		if (!taken) {
@@ -946,8 +947,8 @@ static int run_case(unsigned long ci, int verbose)
 			n_taken_dev += B.ndev != 0;
 			n_taken_plain += B.c_lend && B.lend == L_PLAIN;
 			/* GP: map 1B, or 0F B6/B7/BE/BF (MOVZX, MOVSX) */
-			gp = rb.insn.map == XG_EMU_X86_MAP_1B || (rb.insn.opcode & 0xf0) == 0xb0;
-			n_taken_cls[rb.insn.enc == XG_EMU_X86_ENC_VEX ? 2 : gp ? 0 : 1]++;
+			gp = e->insn.map == XG_EMU_X86_MAP_1B || (e->insn.opcode & 0xf0) == 0xb0;
+			n_taken_cls[e->insn.enc == XG_EMU_X86_ENC_VEX ? 2 : gp ? 0 : 1]++;
 		}
 		if (verbose) {
 			char hex[64];
@@ -957,6 +958,15 @@ static int run_case(unsigned long ci, int verbose)
 			       ci, s, hex, n, mode, B.lend, A.fail,
 			       xg_emu_x86_status_name(ra.status), ra.exc.vector, ra.reason,
 			       taken ? " [direct]" : "");
+		}
+		if (!what && taken && d.no_insn) {
+			/* left as it was (0xaa), then compared as the pipeline's */
+			static const struct xg_emu_x86_insn untouched_probe;
+			uint8_t aa[sizeof(untouched_probe)];
+			memset(aa, 0xaa, sizeof(aa));
+			if (memcmp(&rb.insn, aa, sizeof(aa)))
+				what = "res->insn written with no_insn";
+			rb.insn = ra.insn;
 		}
 		if (!what)
 			what = differs(&ra, &rb, taken);

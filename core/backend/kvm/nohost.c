@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "exitgate.h"
+#include "action/emulate_x86.h"
 
 #if defined(__aarch64__)
 #define XG_HOST_ARCH "aarch64"
@@ -27,6 +28,14 @@ static void no_x86(char *why, size_t n)
 
 int xg_emulate_x86(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
 		   struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n)
+{
+	no_x86(why, n);
+	return -1;
+}
+
+int xg_emulate_x86_status(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_exit *x,
+			  struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why,
+			  size_t n)
 {
 	no_x86(why, n);
 	return -1;

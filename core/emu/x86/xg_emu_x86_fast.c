@@ -592,7 +592,8 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	count_hit(memo, e);
 	t.d = d;
 	t.res = res;
-	res->insn = *t.in;
+	if (!d->no_insn)
+		res->insn = *t.in;
 	res->status = XG_EMU_X86_OK;
 	res->stage = XG_EMU_X86_STAGE_READ;
 	memset(&res->exc, 0, sizeof(res->exc));

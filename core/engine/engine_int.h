@@ -153,7 +153,7 @@ struct xg_lstate {
 	int shared_ref[XG_SHARED_MAX];
 	int shared_mt_ref[XG_SHARED_MAX]; /* each kind's metatable (__index its {verdict=}) */
 	int plain_mt_ref;		  /* the metatable of one taken out of sharing */
-	int shared_key_ref; /* the interned string "verdict", in the registry's array */
+	const char *verdict_key; /* the interned string "verdict", anchored in the registry */
 	/* memory */
 	size_t used, limit;
 	/* the policy */

@@ -1194,13 +1194,11 @@ static void shared_unshare(lua_State *L, struct xg_lstate *ls, int idx, int i)
 	ls->shared_t[i] = NULL;
 }
 
-/* Whether the string at idx is "verdict" (a key a shared table stands for). */
-static int is_verdict_key(lua_State *L, int idx)
+/* Whether the value at idx is the string "verdict" (the key a shared table stands for): the
+ * state's interned string, so the same address (as shared_name). */
+static int is_verdict_key(struct xg_lstate *ls, lua_State *L, int idx)
 {
-	size_t n;
-	const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
-
-	return s && n == 7 && !memcmp(s, "verdict", 7);
+	return lua_type(L, idx) == LUA_TSTRING && lua_tostring(L, idx) == ls->verdict_key;
 }
 
 /* __newindex of the shared tables (t, k, v): the table becomes the plain one it stood for,
@@ -1212,7 +1210,7 @@ static int s_shared_newindex(lua_State *L)
 
 	/* its own name assigned to "verdict" leaves the table it stands for unchanged: it
 	 * stays shared (the name is the state's interned string, so the same address) */
-	if (i >= 0 && is_verdict_key(L, 2) && lua_type(L, 3) == LUA_TSTRING &&
+	if (i >= 0 && is_verdict_key(ls, L, 2) && lua_type(L, 3) == LUA_TSTRING &&
 	    lua_tostring(L, 3) == ls->shared_name[i])
 		return 0;
 	if (i >= 0)
@@ -1245,7 +1243,7 @@ static int s_next(lua_State *L)
 			lua_pushstring(L, ls->shared_name[i]);
 			return 2;
 		}
-		if (!is_verdict_key(L, 2)) {
+		if (!is_verdict_key(ls, L, 2)) {
 			lua_pushliteral(L, "invalid key to 'next'");
 			return lua_error(L); /* as lua_next raises it: no position */
 		}
@@ -1271,7 +1269,7 @@ static int s_rawget(lua_State *L)
 	ls = get_ls(L);
 	i = shared_index(ls, L, 1);
 	if (i >= 0) {
-		if (is_verdict_key(L, 2))
+		if (is_verdict_key(ls, L, 2))
 			lua_pushstring(L, ls->shared_name[i]);
 		else
 			lua_pushnil(L);
@@ -1386,9 +1384,10 @@ static int c_reusable(lua_State *L)
 	if (k == XG_VERDICT_COUNT || i == XG_SHARED_MAX)
 		return luaL_error(L, "reusable: '%s' is not a verdict, or too many", name);
 	if (!i) {
-		/* the key, interned and anchored: shared_unshare pushes it */
-		lua_pushstring(L, "verdict");
-		ls->shared_key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		/* the key, interned and anchored: shared_unshare pushes it, is_verdict_key
+		 * compares with it */
+		ls->verdict_key = lua_pushstring(L, "verdict");
+		luaL_ref(L, LUA_REGISTRYINDEX);
 		ls->plain_mt_ref = shared_metatable(L, 0);
 	}
 	lua_pushstring(L, name);

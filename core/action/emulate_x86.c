@@ -283,20 +283,25 @@ XG_HOT static void d_regs_put(void *o, int gprs)
 }
 
 /* The exit's instruction bytes, or a reason there are none. */
-int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t wn)
+__attribute__((noinline, cold)) static int not_emulation_failure(const struct xg_exit *x, char *why,
+								 size_t wn)
 {
-	if (x->arch != XG_ARCH_X86_64) {
+	if (x->arch != XG_ARCH_X86_64)
 		snprintf(why, wn, "exitgate's emulator is for x86 guests; this exit is %s",
 			 x->arch_name);
-		return 0;
-	}
-	if (x->reason != 17 || x->u.internal.suberror != 1) {
+	else
 		snprintf(why, wn,
 			 "only emulation failures (internal_error, suberror emulation) carry an "
 			 "instruction to emulate; this exit is %s",
 			 x->kind);
-		return 0;
-	}
+	return 0;
+}
+
+int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t wn)
+{
+	if (XG_UNLIKELY(x->arch != XG_ARCH_X86_64 || x->reason != 17 ||
+			x->u.internal.suberror != 1))
+		return not_emulation_failure(x, why, wn);
 	return 1;
 }
 
@@ -310,14 +315,18 @@ static int exit_bytes(const struct xg_exit *x, const uint8_t **bytes, size_t *n,
 	return 0;
 }
 
+__attribute__((noinline, cold)) static int ops_missing(char *why, size_t n)
+{
+	snprintf(why, n,
+		 "the VMM's vCPU ops lack get_x86_regs/set_x86_regs/read_gpa, which exitgate's "
+		 "emulator needs");
+	return 0;
+}
+
 static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 {
-	if (!ops || !ops->get_x86_regs || !ops->set_x86_regs || !ops->read_gpa) {
-		snprintf(why, n,
-			 "the VMM's vCPU ops lack get_x86_regs/set_x86_regs/read_gpa, which "
-			 "exitgate's emulator needs");
-		return 0;
-	}
+	if (XG_UNLIKELY(!ops || !ops->get_x86_regs || !ops->set_x86_regs || !ops->read_gpa))
+		return ops_missing(why, n);
 	return 1;
 }
 
@@ -367,9 +376,10 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 		  int no_insn, int *rc)
 {
 	struct bridge b; /* the direct ops use its ops and opaque alone */
-	/* on the stack, not a static table: one in .data.rel.ro was one more page of data on
-	 * every repeated exit, for seven pointers the code can store */
-	struct xg_emu_x86_direct_ops ops_here = {
+	/* a table in .data.rel.ro: one line of data on every repeated exit, where the stores
+	 * that built it on the stack were four lines of code (it was there for a page of data
+	 * saved, but the lane's other constants have since left .rodata) */
+	static const struct xg_emu_x86_direct_ops ops_here = {
 	    .translate = d_translate,
 	    .read = d_read,
 	    .write = d_write,
@@ -399,9 +409,10 @@ static inline int emulate_x86(const struct xg_vcpu_ops *ops, void *opaque,
 	/* the direct path where it can be taken: an emulation failure with its bytes, a VMM
 	 * with the ops the usual way needs and the direct path's (where a check says no, the
 	 * usual way says it again, its words in why) */
-	if (memo && ops && ops->x86_kvm_regs && ops->x86_kvm_regs_put &&
-	    xg_emulate_x86_exit_ok(x, why, n) && x->u.internal.has_insn && have_ops(ops, why, n) &&
-	    direct(ops, opaque, x, memo, res, why, n, no_insn, &rc))
+	if (XG_LIKELY(memo && ops && ops->x86_kvm_regs && ops->x86_kvm_regs_put &&
+		      xg_emulate_x86_exit_ok(x, why, n) && x->u.internal.has_insn &&
+		      have_ops(ops, why, n) &&
+		      direct(ops, opaque, x, memo, res, why, n, no_insn, &rc)))
 		return rc;
 	return emulate(ops, opaque, x, memo, res, why, n);
 }

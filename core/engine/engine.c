@@ -43,7 +43,7 @@ static uint64_t now_ns(void)
 /* The exit's profile, when one is on (xg_vcpu_set_profile): switch to a phase. */
 static inline void phase(struct xg_vcpu *v, int ph)
 {
-	if (v->prof)
+	if (XG_UNLIKELY(v->prof))
 		xg_profile_enter(v->prof, ph);
 }
 
@@ -611,7 +611,7 @@ handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
 	f = xg_lstate_call(v->ls, x, &vd, &shape, msg, sizeof(msg));
 	xg_st_add(&v->st, XG_ST(lua_ns), v->ls->took_ns);
 	phase(v, XG_PROF_OTHER);
-	if (f != XG_FAIL_NONE) {
+	if (XG_UNLIKELY(f != XG_FAIL_NONE)) {
 		r = fail_over(v, x, f, msg, 0);
 		if (f == XG_FAIL_MEMORY) {
 			/* garbage of the killed call is collected; a rebuild only when what
@@ -638,7 +638,7 @@ handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
 	r.next = xg_verdict_apply(v, x, &vd, &d, msg, sizeof(msg));
 	phase(v, XG_PROF_OTHER);
 	r.dumped = (uint8_t)d;
-	if (r.next == XG_NEXT_ERROR)
+	if (XG_UNLIKELY(r.next == XG_NEXT_ERROR))
 		return fail_over(v, x, XG_FAIL_ACTION, msg, d);
 	xg_st_add(&v->st, XG_ST(verdicts) + vd.kind, 1);
 	if (vd.reason[0]) { /* no formatting on the common path: most verdicts have none */
@@ -687,8 +687,14 @@ XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 	return 1;
 }
 
-XG_HOT static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t run_size,
-					   int kvm_run_errno)
+/*
+ * Decodes the exit (or sees it repeat) and answers it. `profiled` is a constant at each of
+ * the two calls below: the instance without the profile has no phase switch, so the
+ * repeated exit's lane runs no test of v->prof and its code is not split around the
+ * profile's (xg_hot.h: every cache line of code the lane spans costs after a KVM_RUN).
+ */
+static inline __attribute__((always_inline)) struct xg_result
+handle_exit(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno, const int profiled)
 {
 	struct xg_result r = {XG_NEXT_RUN, XG_VERDICT_NONE, XG_FAIL_NONE, 0, 0, ""};
 	struct xg_error err;
@@ -696,14 +702,16 @@ XG_HOT static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t r
 
 	if (kvm_run_errno == EINTR || kvm_run_errno == EAGAIN)
 		return r;
-	phase(v, XG_PROF_DECODE);
+	if (profiled)
+		xg_profile_enter(v->prof, XG_PROF_DECODE);
 	repeat = v->x_ok && xg_exit_decode_same(&v->x, run, run_size);
 	if (!repeat) {
 		v->lk_ok = 0;
 		bad = xg_exit_decode(&v->x, run, run_size, &v->opts, &err);
 		v->x_ok = !bad;
 	}
-	phase(v, XG_PROF_OTHER);
+	if (profiled)
+		xg_profile_enter(v->prof, XG_PROF_OTHER);
 	if (!repeat && bad) {
 		snprintf(v->last_error, sizeof(v->last_error), "%s", err.msg);
 		xg_st_add(&v->st, XG_ST(fails) + XG_FAIL_ERROR, 1);
@@ -715,23 +723,29 @@ XG_HOT static struct xg_result handle_exit(xg_vcpu *v, const void *run, size_t r
 		maybe_swap(v);
 	/* the lane calls no Lua, which alone reads the errno (e.errno): the state's line is
 	 * not touched for it */
-	if (repeat && !kvm_run_errno && repeat_emulate(v, &r))
+	if (!profiled && repeat && !kvm_run_errno && repeat_emulate(v, &r))
 		return r;
 	v->ls->kvm_errno = kvm_run_errno;
 	return handle_decoded(v, &v->x, repeat);
 }
 
-XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size,
-				       int kvm_run_errno)
+__attribute__((noinline, cold)) static struct xg_result
+handle_exit_profiled(xg_vcpu *v, const void *run, size_t run_size, int kvm_run_errno)
 {
 	struct xg_result r;
 
-	if (!v->prof)
-		return handle_exit(v, run, run_size, kvm_run_errno);
 	xg_profile_begin(v->prof);
-	r = handle_exit(v, run, run_size, kvm_run_errno);
+	r = handle_exit(v, run, run_size, kvm_run_errno, 1);
 	xg_profile_end(v->prof);
 	return r;
+}
+
+XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_size,
+				       int kvm_run_errno)
+{
+	if (XG_UNLIKELY(v->prof))
+		return handle_exit_profiled(v, run, run_size, kvm_run_errno);
+	return handle_exit(v, run, run_size, kvm_run_errno, 0);
 }
 
 int xg_engine_reload(xg_engine *e, struct xg_error *err)

@@ -1674,7 +1674,7 @@ static int run_chunk(struct xg_lstate *ls, int nargs, uint64_t budget, uint64_t 
 	lua_insert(L, base);
 	arm(ls, budget, ns);
 	st = lua_pcall(L, nargs, 1, base);
-	if (ls->mem_pending && !ls->killed)
+	if (XG_UNLIKELY(ls->mem_pending && !ls->killed))
 		ls->killed = XG_FAIL_MEMORY;
 	disarm(ls);
 	lua_remove(L, base);
@@ -2168,7 +2168,7 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 		slot = XG_SLOT_DEFAULT;
 		h = ls->hidx[slot];
 	}
-	if (!h) {
+	if (XG_UNLIKELY(!h)) {
 		snprintf(msg, msg_size, "policy %s: no handler for exit kind '%s' and no default",
 			 ls->chunk, x->kind);
 		return XG_FAIL_NO_HANDLER;
@@ -2188,7 +2188,7 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 	ls->cur_handler = ls->trace_returns ? ls->handlers[slot] : LUA_NOREF;
 	arm(ls, ls->instructions, ls->time_ns);
 	st = lua_pcall(L, 2, 1, XG_STK_MSGH);
-	if (st == LUA_OK && !shared_verdict(ls, L, res, out)) {
+	if (XG_LIKELY(st == LUA_OK) && XG_UNLIKELY(!shared_verdict(ls, L, res, out))) {
 		if (lua_isnil(L, res)) {
 			rc = 1;
 		} else {
@@ -2204,7 +2204,7 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 		}
 	}
 	ls->lifted = 0; /* an error may have left a C function of ours while it was lifted */
-	if (ls->mem_pending && !ls->killed)
+	if (XG_UNLIKELY(ls->mem_pending && !ls->killed))
 		ls->killed = XG_FAIL_MEMORY;
 	disarm(ls);
 	/* The coarse clock again (a few ns; the fine one costs ~160 ns on these hosts, a tenth
@@ -2213,7 +2213,7 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 	ls->took_ns = clock_ns(CLOCK_MONOTONIC_COARSE) - ls->t0;
 	xg_exit_lua_end_view(ls->view);
 	ls->x = NULL;
-	if (ls->killed) {
+	if (XG_UNLIKELY(ls->killed)) {
 		/* whatever a pcall in the policy made of it, the call was killed */
 		f = ls->killed;
 		if (f == XG_FAIL_MEMORY)
@@ -2234,25 +2234,25 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 				 ls->chunk, x->kind, ls->where[slot],
 				 (unsigned long long)ls->instructions, ls->kill_in ? " (in " : "",
 				 ls->kill_in ? ls->kill_in : "", ls->kill_in ? ")" : "");
-	} else if (st != LUA_OK) {
+	} else if (XG_UNLIKELY(st != LUA_OK)) {
 		const char *m = lua_tostring(L, -1);
 		f = st == LUA_ERRMEM ? XG_FAIL_MEMORY : XG_FAIL_ERROR;
 		snprintf(msg, msg_size, "policy %s", m ? m : "(error object is not a string)");
 		if (m && strncmp(m, ls->chunk, strlen(ls->chunk)))
 			snprintf(msg, msg_size, "policy %s: handler '%s' (%s): %s", ls->chunk,
 				 x->kind, ls->where[slot], m);
-	} else if (rc == 1) {
+	} else if (XG_UNLIKELY(rc == 1)) {
 		f = XG_FAIL_NO_VERDICT;
 		snprintf(msg, msg_size,
 			 "policy %s%s: handler '%s' (%s) returned no verdict (return xg.emulate(), "
 			 "xg.inject \"UD\", ...)",
 			 ls->chunk, at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot]);
-	} else if (rc == 2) {
+	} else if (XG_UNLIKELY(rc == 2)) {
 		f = XG_FAIL_BAD_VERDICT;
 		snprintf(msg, msg_size, "policy %s%s: handler '%s' (%s): %s", ls->chunk,
 			 at_return(ls, rl, sizeof(rl)), x->kind, ls->where[slot], c.msg);
 	}
-	if (f != XG_FAIL_NONE)
+	if (XG_UNLIKELY(f != XG_FAIL_NONE))
 		xg_text_clean(msg);
 	lua_settop(L, ls->stack_base);
 	return f;

@@ -671,7 +671,7 @@ XG_HOT enum xg_next xg_verdict_emulate_x86(struct xg_vcpu *v, const struct xg_ex
 
 	xg_st_add(&v->st, XG_ST(emulated), 1);
 	xg_st_add(&v->st, XG_ST(emulated_memo), v->memo.hits - hits);
-	if (rc) {
+	if (XG_UNLIKELY(rc)) {
 		snprintf(msg, n, "verdict 'emulate': %s", why);
 		return XG_NEXT_ERROR;
 	}
@@ -683,7 +683,7 @@ XG_HOT_LUA enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit
 					 const struct xg_verdict *vd, int *dumped, char *msg,
 					 size_t n)
 {
-	if (vd->dump) {
+	if (XG_UNLIKELY(vd->dump)) {
 		char path[512];
 		struct xg_error err;
 		write_dump(v, x, xg_verdict_name(vd->kind), vd->reason, path, sizeof(path), &err);
@@ -691,13 +691,13 @@ XG_HOT_LUA enum xg_next xg_verdict_apply(struct xg_vcpu *v, const struct xg_exit
 	}
 	/* emulate, the verdict nearly every exit gets, ahead of the switch: the switch's jump
 	 * table is in .rodata, one more page on every exit */
-	if (vd->kind == XG_VERDICT_EMULATE) {
-		if (v->ops.emulate) {
+	if (XG_LIKELY(vd->kind == XG_VERDICT_EMULATE)) {
+		if (XG_UNLIKELY(v->ops.emulate)) {
 			OP(v->ops.emulate(v->opaque, x),
 			   "the VMM's emulator could not carry out the instruction");
 			return XG_NEXT_RUN;
 		}
-		if (x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs)
+		if (XG_LIKELY(x->arch == XG_ARCH_X86_64 && v->ops.get_x86_regs))
 			return xg_verdict_emulate_x86(v, x, msg, n);
 		if (x->arch == XG_ARCH_ARM64 && v->ops.get_arm64_regs) {
 			struct xg_emu_arm64_result res;

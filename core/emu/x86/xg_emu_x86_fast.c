@@ -536,19 +536,20 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	_Static_assert(sizeof(struct xg_emu_x86_kvm_regs) == 18 * sizeof(uint64_t),
 		       "kvm_regs is 18 quadwords");
 	t.g = d->regs->q;
-	if (!memo || !bytes || !n)
+	if (XG_EMU_UNLIKELY(!memo || !bytes || !n))
 		return 0;
 	/* 64-bit mode: protected, not virtual-8086, IA-32e with CS.L (SDM Vol. 3A 2.2, 5.2.1) */
-	if (!(s->cr0 & CR0_PE) || (t.g[KVM_RFLAGS] & RFL_VM) || !(s->efer & EFER_LMA) || !s->cs.l)
+	if (XG_EMU_UNLIKELY(!(s->cr0 & CR0_PE) || (t.g[KVM_RFLAGS] & RFL_VM) ||
+			    !(s->efer & EFER_LMA) || !s->cs.l))
 		return 0;
 	slot = lookup(memo, bytes, n > 15 ? 15 : n);
-	if (slot < 0)
+	if (XG_EMU_UNLIKELY(slot < 0))
 		return 0;
 	e = &memo->ent[slot];
 	t.in = &e->insn;
 	t.cls = e->cls, t.size = e->size, t.reg = e->reg;
-	if (e->mode != 64 || e->real || e->handover >= XG_EMU_X86_MEMO_PARK ||
-	    t.in->enc == XG_EMU_X86_ENC_EVEX)
+	if (XG_EMU_UNLIKELY(e->mode != 64 || e->real || e->handover >= XG_EMU_X86_MEMO_PARK ||
+			    t.in->enc == XG_EMU_X86_ENC_EVEX))
 		return 0;
 	vec = is_vec(t.cls);
 	store = is_store(t.cls);
@@ -556,18 +557,18 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 
 	/* the short path's checks (fast()), on these registers; any that would not pass: the
 	 * memo decides */
-	if (vec && !device_ok_at(t.in, s->cr0, s->cr4, d->xcr0))
+	if (XG_EMU_UNLIKELY(vec && !device_ok_at(t.in, s->cr0, s->cr4, d->xcr0)))
 		return 0;
 	next_rip = t.g[KVM_RIP] + t.in->len;
 	/* 64-bit mode: only FS and GS have a base (SDM Vol. 1 3.3.7.1) */
 	la = t.in->seg == XG_EMU_X86_FS ? s->fs.base : t.in->seg == XG_EMU_X86_GS ? s->gs.base : 0;
 	la += operand_ea(t.in, t.g, KVM_GPR, next_rip);
-	if (!xg_emu_x86_canonical_at(s->cr4, la) ||
-	    !xg_emu_x86_canonical_at(s->cr4, la + t.size - 1))
+	if (XG_EMU_UNLIKELY(!xg_emu_x86_canonical_at(s->cr4, la) ||
+			    !xg_emu_x86_canonical_at(s->cr4, la + t.size - 1)))
 		return 0;
-	if ((la & 0xfff) + t.size > 0x1000)
+	if (XG_EMU_UNLIKELY((la & 0xfff) + t.size > 0x1000))
 		return 0; /* two pages: the pipeline's pieces */
-	if (!aligned_ok(t.in, vec, la, t.size, s->cr0, t.g[KVM_RFLAGS], cpl))
+	if (XG_EMU_UNLIKELY(!aligned_ok(t.in, vec, la, t.size, s->cr0, t.g[KVM_RFLAGS], cpl)))
 		return 0;
 
 	/* the vector state, as load_xsave() with the short path's mark: SSE always, AVX for a
@@ -575,16 +576,17 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	 * its initial value already */
 	if (vec) {
 		rc = d->ops->lend_xsave(d->opaque, (void **)&t.xs);
-		if (rc < 0 || !t.xs)
+		if (XG_EMU_UNLIKELY(rc < 0 || !t.xs))
 			return 0;
 		memcpy(&t.bv, t.xs + XG_EMU_X86_XS_XSTATE_BV, 8);
 		t.in_use = t.bv | 2 | (d->xcr0 & move_mark(t.in));
-		if (t.cls == FAST_VEC_LOAD && t.in_use != t.bv && rc != XG_EMU_X86_LENT_EXPLICIT)
+		if (XG_EMU_UNLIKELY(t.cls == FAST_VEC_LOAD && t.in_use != t.bv &&
+				    rc != XG_EMU_X86_LENT_EXPLICIT))
 			return 0;
 	}
 	paging.cr0 = s->cr0, paging.cr3 = s->cr3, paging.cr4 = s->cr4, paging.efer = s->efer;
-	if (d->ops->translate(d->opaque, &paging, la, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ,
-			      cpl, &t.gpa))
+	if (XG_EMU_UNLIKELY(d->ops->translate(
+		d->opaque, &paging, la, store ? XG_EMU_X86_WRITE : XG_EMU_X86_READ, cpl, &t.gpa)))
 		return 0;
 
 	/* taken: from here on it is the short path's outcome */
@@ -594,12 +596,14 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	t.res = res;
 	if (!d->no_insn)
 		res->insn = *t.in;
-	res->status = XG_EMU_X86_OK;
+	/* status after the access: stored together with the stage, the two constants came from
+	 * .rodata, one more line and page on every exit (direct_error sets both) */
 	res->stage = XG_EMU_X86_STAGE_READ;
 	memset(&res->exc, 0, sizeof(res->exc));
 	res->reason[0] = 0;
 	if (vec ? direct_vec(&t) : direct_gp(&t))
 		return 1;
+	res->status = XG_EMU_X86_OK;
 	/* RIP past the instruction, RF clear (commit()), after regs_put */
 	t.g[KVM_RIP] = next_rip;
 	t.g[KVM_RFLAGS] &= ~RFL_RF;

@@ -16,6 +16,8 @@
  * together with the rest of that path, in libexitgate's XG_HOT section (core/xg_hot.h says
  * why); the emulator includes nothing of the core's. */
 #define XG_EMU_X86_HOT __attribute__((hot, section(".text.sorted.xg1")))
+/* a check the direct path passes on every exit it takes (xg_hot.h's XG_UNLIKELY) */
+#define XG_EMU_UNLIKELY(c) __builtin_expect(!!(c), 0)
 
 #define F_MODRM	     (1ull << 0)
 #define F_BYTE	     (1ull << 1)  /* 8-bit operands */

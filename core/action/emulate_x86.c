@@ -394,7 +394,7 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 	if (ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs, &d.xcr0) ||
 	    !xg_emu_x86_memo_direct(memo, x->u.internal.insn, x->u.internal.insn_size, &d, res))
 		return 0;
-	if (n)
+	if (n && !no_insn)
 		why[0] = 0;
 	*rc = outcome(res->status, res, why, n);
 	return 1;

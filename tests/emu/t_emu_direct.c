@@ -967,6 +967,13 @@ static int run_case(unsigned long ci, int verbose)
 			if (memcmp(&rb.insn, aa, sizeof(aa)))
 				what = "res->insn written with no_insn";
 			rb.insn = ra.insn;
+			/* the reason too, when OK (a failure's is written) */
+			if (!what && rb.status == XG_EMU_X86_OK) {
+				_Static_assert(sizeof(rb.reason) <= sizeof(aa), "aa covers reason");
+				if (memcmp(rb.reason, aa, sizeof(rb.reason)))
+					what = "res->reason written with no_insn";
+				memcpy(rb.reason, ra.reason, sizeof(rb.reason));
+			}
 		}
 		if (!what)
 			what = differs(&ra, &rb, taken);

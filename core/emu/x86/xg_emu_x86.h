@@ -692,7 +692,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops,
  * every case the direct path leaves (faults included) and compiles what is to be compiled.
  *
  * Taken, it returns 1 with the outcome in res as xg_emu_x86_emulate_memo() would give it
- * (res->insn left as it was when d->no_insn):
+ * (res->insn, and res->reason when the status is OK, left as they were when d->no_insn):
  * status OK, or ERROR with the reason when the VMM failed a read, a write or set_xsave
  * after the access began (a device read may have side effects: it is not done again). The
  * effects are the short path's: the memory operand read (RAM or device) or written, the
@@ -745,8 +745,9 @@ struct xg_emu_x86_direct {
 	uint64_t xcr0;
 	const struct xg_emu_x86_direct_ops *ops;
 	void *opaque;
-	/* nonzero: taken, res->insn is left as it was (a caller that reads res's status,
-	 * stage and reason only); 0: filled as xg_emu_x86_emulate_memo() fills it */
+	/* nonzero: taken, res->insn is left as it was, and res->reason too when the status
+	 * is OK (a caller that reads res's status and stage, and the reason of a failure
+	 * only); 0: filled as xg_emu_x86_emulate_memo() fills it */
 	int no_insn;
 };
 int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const uint8_t *bytes, size_t n,

@@ -594,13 +594,14 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	count_hit(memo, e);
 	t.d = d;
 	t.res = res;
-	if (!d->no_insn)
+	if (!d->no_insn) {
 		res->insn = *t.in;
+		res->reason[0] = 0;
+	}
 	/* status after the access: stored together with the stage, the two constants came from
 	 * .rodata, one more line and page on every exit (direct_error sets both) */
 	res->stage = XG_EMU_X86_STAGE_READ;
 	memset(&res->exc, 0, sizeof(res->exc));
-	res->reason[0] = 0;
 	if (vec ? direct_vec(&t) : direct_gp(&t))
 		return 1;
 	res->status = XG_EMU_X86_OK;

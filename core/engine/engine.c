@@ -655,11 +655,12 @@ struct xg_result xg_handle_decoded(xg_vcpu *v, const struct xg_exit *x)
 
 /*
  * The same exit again with the cache unchanged, its answer `emulate` by exitgate's x86
- * emulator and no dump, on a vCPU not profiled: what handle_decoded's cached branch and
- * xg_verdict_apply do for it, in one frame and with the same counts (exits, cache_hits,
- * emulated, emulated_memo, verdicts), the same dump trigger and the same failure. The loop
- * of a guest driver's copy through MMIO is this exit, again and again. 0 when the exit is
- * not this case: nothing was done.
+ * emulator and no dump, on a vCPU not profiled (only handle_exit's instance without the
+ * profile calls it): what handle_decoded's cached branch and xg_verdict_apply do for it, in
+ * one frame and with the same counts (exits, cache_hits, emulated, emulated_memo,
+ * verdicts), the same dump trigger and the same failure. The loop of a guest driver's copy
+ * through MMIO is this exit, again and again. 0 when the exit is not this case: nothing was
+ * done.
  */
 XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 {
@@ -667,7 +668,7 @@ XG_HOT static int repeat_emulate(xg_vcpu *v, struct xg_result *r)
 	char msg[512];
 
 	if (!v->cache.shapes || !v->lk_ok || v->lk_gen != v->cache.gen || !v->lk_emulate ||
-	    v->ops.emulate || v->x.arch != XG_ARCH_X86_64 || !v->ops.get_x86_regs || v->prof)
+	    v->ops.emulate || v->x.arch != XG_ARCH_X86_64 || !v->ops.get_x86_regs)
 		return 0;
 	xg_st_add(&v->st, XG_ST(exits), 1);
 	cache_answers(v);

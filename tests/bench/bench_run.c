@@ -36,8 +36,9 @@
  * round's ratio. Each exit's time is split into time inside KVM_RUN and the rest (the
  * handler and its ioctls) to show where a difference lies, and the handler's difference is
  * also given at the 10th, 50th and 90th percentiles of each round's exits: the same at all
- * three is a cost every exit pays (instructions, cache lines), a larger one at p90 a tail. Not part of the suite: run
- * build/bench/bench_run [exits per run] [rounds] [exits per turn].
+ * three is a cost every exit pays (instructions, cache lines), a larger one at p90 a tail.
+ * Not part of the suite: run build/bench/bench_run [exits per run] [rounds] [exits per
+ * turn].
  * Targets (issue 15): the engine's handler over the plain loop making the same ioctls
  * <= 150 ns per exit cached and <= 400 ns through the Lua policy; as consequences here,
  * engine-cached >= 0.99 of that loop's exits per second and Lua >= 0.98.

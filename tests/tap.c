@@ -15,7 +15,8 @@ __attribute__((constructor)) static void tap_init(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
-static void vline(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vline(const char *prefix, const char *fmt,
+							va_list ap)
 {
 	fputs(prefix, stdout);
 	vprintf(fmt, ap);
@@ -79,7 +80,7 @@ void skip(int n, const char *fmt, ...)
 		printf("ok %d # skip %s\n", ++test_num, why);
 }
 
-static int vresult(int cond, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int vresult(int cond, const char *fmt, va_list ap)
 {
 	printf("%sok %d - ", cond ? "" : "not ", ++test_num);
 	vprintf(fmt, ap);

@@ -232,7 +232,7 @@ static int host_bit(unsigned leaf, unsigned reg, unsigned bit)
 {
 	unsigned r[4] = {0};
 
-	if (__get_cpuid_max(leaf & 0x80000000u, NULL) < leaf)
+	if ((unsigned)__get_cpuid_max(leaf & 0x80000000u, NULL) < leaf) /* int in clang's cpuid.h */
 		return 0;
 	__cpuid_count(leaf, 0, r[0], r[1], r[2], r[3]);
 	return (r[reg] >> bit) & 1;

@@ -39,7 +39,8 @@ static void *c_realloc(void *p, size_t n)
 	return realloc(p, n);
 }
 
-static int c_vsnprintf(char *s, size_t n, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int c_vsnprintf(char *s, size_t n, const char *fmt,
+							     va_list ap)
 {
 	atomic_fetch_add(&n_print, 1);
 	return vsnprintf(s, n, fmt, ap);

@@ -15,7 +15,7 @@
 #ifndef XG_RUN_GUEST_H
 #define XG_RUN_GUEST_H
 
-/* Devices, as tests/run/*.yaml declare them. */
+/* Devices, as the .yaml files in tests/run declare them. */
 #define CONSOLE	  0x3f8
 #define DONE_PORT 0x501
 #define RAMDEV	  0xd0000000 /* `ram` device: 64K, reads return what was written */

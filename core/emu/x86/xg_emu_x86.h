@@ -214,8 +214,10 @@ struct xg_emu_x86_segment {
  *   seen on an AMD EPYC (Zen 5) by the length probe); MOVNTSS/MOVNTSD are emulated under the
  *   guest's CPUID (#UD without SSE4A); EXTRQ/INSERTQ have register operands only, so no
  *   memory access of theirs can bring them to the emulator, and they are not handled.
- *   SALC (D6) outside 64-bit mode: run by the Xeon (not in the SDM's map); AMD not
- *   measured.
+ *   SALC (D6) outside 64-bit mode (not in the SDM's map): run by the Xeon and by an AMD
+ *   EPYC (Zen 5), AL = CF ? FFh : 00h (seen there by a user-space probe in compatibility
+ *   mode, CF clear and set, AL 5Ah before); #UD in 64-bit mode (seen on the EPYC; the
+ *   decoder's F_NO64).
  *   A data access through a segment with a 4 GiB limit (a flat one) that runs past offset
  *   0xffffffff (the SDM, Vol. 3A 5.3: "may or may not" fault at that limit):
  *     Intel  no limit to pass: the access wraps to 0 and can only page-fault (seen on the

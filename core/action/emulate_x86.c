@@ -282,7 +282,7 @@ XG_HOT static void d_regs_put(void *o, int gprs)
 	b->ops->x86_kvm_regs_put(b->opaque, gprs);
 }
 
-/* The exit's instruction bytes, or a reason there are none. */
+/* xg_emulate_x86_exit_ok's answer for an exit it refuses, out of the emulate path's way */
 __attribute__((noinline, cold)) static int not_emulation_failure(const struct xg_exit *x, char *why,
 								 size_t wn)
 {
@@ -297,6 +297,7 @@ __attribute__((noinline, cold)) static int not_emulation_failure(const struct xg
 	return 0;
 }
 
+/* The exit's instruction bytes, or a reason there are none. */
 int xg_emulate_x86_exit_ok(const struct xg_exit *x, char *why, size_t wn)
 {
 	if (XG_UNLIKELY(x->arch != XG_ARCH_X86_64 || x->reason != 17 ||

@@ -33,16 +33,17 @@
  * reads in vcpu_load), so a round gives each variant a fresh VM and vCPU and then advances
  * the four guests in turns of 5 exits (~0.1 ms), rotating who goes first: whatever else the
  * machine does falls on all four alike. The host's slow spells last milliseconds; in turns
- * of 500 exits (10 ms) one spell fell on one variant's turn, and the handler's difference
- * within a round moved by 200-480 ns between the rounds' quartiles, in turns of 5 by 20-70
- * (AMD EPYC, kvm_pvm, 2026-12-03). The ratios are the median over rounds of each round's
- * ratio, and the per-exit differences likewise the median over rounds of each round's
- * difference (paired: the rounds' means move together by hundreds of ns, which a
- * difference of each variant's median over rounds takes in; that figure is printed too).
- * Each exit's time is split into time inside KVM_RUN and the rest (the
- * handler and its ioctls) to show where a difference lies, and the handler's difference is
- * also given at the 10th, 50th and 90th percentiles of each round's exits: the same at all
- * three is a cost every exit pays (instructions, cache lines), a larger one at p90 a tail.
+ * of 500 exits (10 ms) one spell fell on one variant's turn: the cached handler's
+ * difference within a round spanned 50-481 ns between the rounds' quartiles (median 196,
+ * nine runs), in turns of 5 22-139 ns (median 93, eight runs; AMD EPYC, kvm_pvm,
+ * 2026-12-03). The ratios are the median over rounds of each round's ratio, and the
+ * per-exit differences likewise the median over rounds of each round's difference (paired:
+ * the rounds' means move together by hundreds of ns, which a difference of each variant's
+ * median over rounds takes in; that figure is printed too). Each exit's time is split into
+ * time inside KVM_RUN and the rest (the handler and its ioctls) to show where a difference
+ * lies, and the handler's difference is also given at the 10th, 50th and 90th percentiles
+ * of each round's exits: the same at all three is a cost every exit pays (instructions,
+ * cache lines), a larger one at p90 a tail.
  * Not part of the suite: run build/bench/bench_run [exits per run] [rounds] [exits per
  * turn].
  * Targets (issue 15): the engine's handler over the plain loop making the same ioctls

@@ -31,21 +31,25 @@
  *
  * This machine is shared and KVM's ioctls dominate (kvm_pvm: ~7 us each, most of it MSR
  * reads in vcpu_load), so a round gives each variant a fresh VM and vCPU and then advances
- * the four guests in turns of 5 exits (~0.1 ms), rotating who goes first: whatever else the
- * machine does falls on all four alike. The host's slow spells last milliseconds; in turns
- * of 500 exits (10 ms) one spell fell on one variant's turn: the cached handler's
- * difference within a round spanned 50-481 ns between the rounds' quartiles (median 196,
- * nine runs), in turns of 5 22-139 ns (median 93, eight runs; AMD EPYC, kvm_pvm,
- * 2026-12-03). The ratios are the median over rounds of each round's ratio, and the
+ * the four guests in turns of 5 exits (~0.1 ms), rotating who goes first (the order is a
+ * fixed cycle: each variant always follows the same one): a slow spell of the host that
+ * lasts milliseconds falls on all four alike. In turns of 500 exits (10 ms) one spell fell
+ * on one variant's turn: at load below 1 the cached handler's difference within a round
+ * spanned 50-481 ns between the rounds' quartiles (median 196, nine runs), in turns of 5
+ * 22-139 ns (median 93, eight runs; AMD EPYC, kvm_pvm, 2026-12-03). Turns cannot spread a
+ * stall inside one exit: at load 1.6-3.5 a review counted exits of 4 ms (the scheduler's
+ * tick) in most rounds and up to 108 ms, each adding microseconds to one variant's round
+ * mean, and the quartiles spanned 1.3-2.2 us in turns of 5; the means then say little, the
+ * median exit stays. The ratios are the median over rounds of each round's ratio, and the
  * per-exit differences likewise the median over rounds of each round's difference (paired:
  * the rounds' means move together by hundreds of ns, which a difference of each variant's
- * median over rounds takes in; that figure is printed too). Each exit's time is split into
- * time inside KVM_RUN and the rest (the handler and its ioctls) to show where a difference
- * lies, and the handler's difference is also given at the 10th, 50th and 90th percentiles
- * of each round's exits: the same at all three is a cost every exit pays (instructions,
- * cache lines), a larger one at p90 a tail.
- * Not part of the suite: run build/bench/bench_run [exits per run] [rounds] [exits per
- * turn].
+ * median over rounds takes in; that figure is printed too, as is the breakdown's handler
+ * row). Each exit's time is split into time inside KVM_RUN and the rest (the handler and
+ * its ioctls) to show where a difference lies, and the handler's difference is also given
+ * at the 10th, 50th and 90th percentiles of each round's exits: the same at all three is a
+ * cost every exit pays (instructions, cache lines), a larger one at p90 a tail.
+ * Its timings are not part of the suite (t_exit_cost counts its exits' instructions under
+ * callgrind): run build/bench/bench_run [exits per run] [rounds] [exits per turn].
  * Targets (issue 15): the engine's handler over the plain loop making the same ioctls
  * <= 150 ns per exit cached and <= 400 ns through the Lua policy; as consequences here,
  * engine-cached >= 0.99 of that loop's exits per second and Lua >= 0.98.
@@ -580,7 +584,7 @@ static void print_breakdown(const struct run prof[NVARIANTS], const double hand_
 	       "total", tot[PLAIN], tot[SAVING], tot[CACHED], tot[LUA], tot[CACHED] - tot[base],
 	       tot[LUA] - tot[base]);
 	printf("%-10s %9.0f %9.0f %9.0f %9.0f %+16.0f %+12.0f   (timed rounds, unprofiled, "
-	       "medians)\n",
+	       "each variant's median over rounds: unpaired)\n",
 	       "handler", hand_ns[PLAIN], hand_ns[SAVING], hand_ns[CACHED], hand_ns[LUA],
 	       hand_ns[CACHED] - hand_ns[base], hand_ns[LUA] - hand_ns[base]);
 	printf("user-space time per exit (phases less ioctl and device): plain %.0f, saving %.0f, "

@@ -162,6 +162,11 @@ struct xg_kvm_vcpu *xg_kvm_vcpu_new(struct xg_kvm_vm *vm, int index, struct xg_e
 void xg_kvm_vcpu_free(struct xg_kvm_vcpu *v);
 int xg_kvm_vcpu_ioctl(struct xg_kvm_vcpu *v, unsigned long req, const char *name, void *arg,
 		      struct xg_error *err);
+/* The same without xg_kvm_arch_before_ioctl: for an ioctl its caller has counted in
+ * v->counts and that registers waiting in kvm_run can neither be read by nor undo (the
+ * XSAVE ones on an exit's path). */
+int xg_kvm_vcpu_ioctl_counted(struct xg_kvm_vcpu *v, unsigned long req, const char *name,
+			      void *arg, struct xg_error *err);
 /*
  * x86/kvm_x86.c, arm64/kvm_arm64.c: before every vCPU ioctl but KVM_RUN, count it in
  * v->counts, and (x86) when registers wait in kvm_run (kvm_dirty_regs) and `req` could read
@@ -178,10 +183,12 @@ int xg_kvm_arch_run_dirty(struct xg_kvm_vcpu *v);
 /* xg_kvm_gpa_ptr's lookup, inline for the ops on an exit's path (ram_ptr, read_gpa) */
 static inline uint8_t *xg_kvm_ram_at(const struct xg_kvm_vm *vm, uint64_t gpa, size_t len)
 {
-	if (gpa < vm->ram_base || gpa - vm->ram_base >= vm->mem_size ||
-	    len > vm->mem_size - (gpa - vm->ram_base))
+	/* below ram_base, off wraps past mem_size (the RAM ends below 2^64) */
+	uint64_t off = gpa - vm->ram_base;
+
+	if (off >= vm->mem_size || len > vm->mem_size - off)
 		return NULL;
-	return vm->mem + (gpa - vm->ram_base);
+	return vm->mem + off;
 }
 
 /* ops_common.c: the ops both architectures take as they are (opaque: the vCPU) */

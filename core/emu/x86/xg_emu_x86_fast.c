@@ -263,18 +263,34 @@ static int fast(struct xg_emu_x86_ctx *c, unsigned cls, unsigned size, unsigned 
 	return xg_emu_x86_commit(c, 1);
 }
 
-/* The entry for these bytes (all of the instruction given), or -1. The bytes are compared
- * here, not by libc's memcmp: a call into libc was one more page of code (and its lines)
- * on every repeated exit, for an instruction of a few bytes. */
+/* 1 if the key's bytes begin `bytes` (n of them). Compared here, not by libc's memcmp (a call
+ * into libc was one more page of code on every repeated exit), and as two loads of each side
+ * that overlap and cover the key (8 bytes at each end for 8-15, 4 for 4-7, then single
+ * bytes): no byte loop, and no load past the key's length in `bytes`. */
+XG_EMU_X86_HOT static inline int key_begins(const uint8_t *k, unsigned len, const uint8_t *bytes)
+{
+	if (len >= 8) {
+		uint64_t a, b, c, d;
+		memcpy(&a, k, 8), memcpy(&b, bytes, 8);
+		memcpy(&c, k + len - 8, 8), memcpy(&d, bytes + len - 8, 8);
+		return ((a ^ b) | (c ^ d)) == 0;
+	}
+	if (len >= 4) {
+		uint32_t a, b, c, d;
+		memcpy(&a, k, 4), memcpy(&b, bytes, 4);
+		memcpy(&c, k + len - 4, 4), memcpy(&d, bytes + len - 4, 4);
+		return ((a ^ b) | (c ^ d)) == 0;
+	}
+	/* 1-3 bytes: the first, middle and last are all of them */
+	return k[0] == bytes[0] && k[len / 2] == bytes[len / 2] && k[len - 1] == bytes[len - 1];
+}
+
+/* The entry for these bytes (all of the instruction given), or -1. */
 XG_EMU_X86_HOT static int lookup(const struct xg_emu_x86_memo *m, const uint8_t *bytes, size_t n)
 {
 	for (int i = 0; i < XG_EMU_X86_MEMO_ENTRIES; i++) {
-		unsigned len = m->key[i].len, j = 0;
-		if (!len || len > n)
-			continue;
-		while (j < len && m->key[i].bytes[j] == bytes[j])
-			j++;
-		if (j == len)
+		unsigned len = m->key[i].len;
+		if (len && len <= n && key_begins(m->key[i].bytes, len, bytes))
 			return i;
 	}
 	return -1;

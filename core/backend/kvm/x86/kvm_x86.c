@@ -1054,9 +1054,11 @@ XG_HOT int xg_kvm_get_xsave(struct xg_kvm_vcpu *v, void *buf, size_t size, struc
 		return xg_kvm_fail(err,
 				   "XSAVE buffer of %zu bytes is smaller than the %zu KVM writes",
 				   size, v->xsave_size);
+	/* counted here, and without KVM_SET_REGS first: independent() of waiting registers */
+	v->counts.get_xsave++;
 	if (v->has_xsave2)
-		return xg_kvm_vcpu_ioctl(v, KVM_GET_XSAVE2, "KVM_GET_XSAVE2", buf, err);
-	return xg_kvm_vcpu_ioctl(v, KVM_GET_XSAVE, "KVM_GET_XSAVE", buf, err);
+		return xg_kvm_vcpu_ioctl_counted(v, KVM_GET_XSAVE2, "KVM_GET_XSAVE2", buf, err);
+	return xg_kvm_vcpu_ioctl_counted(v, KVM_GET_XSAVE, "KVM_GET_XSAVE", buf, err);
 }
 
 XG_HOT int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size,
@@ -1070,6 +1072,7 @@ XG_HOT int xg_kvm_set_xsave(struct xg_kvm_vcpu *v, const void *buf, size_t size,
 				   size, v->xsave_size);
 	memcpy(&bv, (const uint8_t *)buf + XG_EMU_X86_XS_XSTATE_BV, 8); /* SDM Vol. 1 13.4.2 */
 	v->counts.set_xstate_bv = bv;
-	return xg_kvm_vcpu_ioctl(v, KVM_SET_XSAVE, "KVM_SET_XSAVE", (void *)buf, err);
+	v->counts.set_xsave++; /* as in xg_kvm_get_xsave */
+	return xg_kvm_vcpu_ioctl_counted(v, KVM_SET_XSAVE, "KVM_SET_XSAVE", (void *)buf, err);
 }
 

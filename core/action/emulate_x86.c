@@ -43,6 +43,9 @@ struct bridge {
 		unsigned kind;
 	} tlb[BRIDGE_TLB];
 	unsigned ntlb; /* entries filled, the next one replaced round robin after BRIDGE_TLB */
+	/* the direct path's: the memo's translation kept from one exit to the next (d_translate,
+	 * xg_x86_walk_tlb) */
+	struct xg_emu_x86_tlb *kept;
 };
 
 static int b_get_regs(void *o, struct xg_emu_x86_regs *r)
@@ -263,7 +266,7 @@ XG_HOT static int d_translate(void *o, const struct xg_emu_x86_regs *paging, uin
 	struct bridge *b = o;
 	uint32_t pf;
 
-	return xg_x86_walk(b->ops, b->opaque, paging, la, kind, cpl, gpa, &pf);
+	return xg_x86_walk_tlb(b->ops, b->opaque, paging, la, kind, cpl, gpa, &pf, b->kept);
 }
 
 XG_HOT static int d_read(void *o, uint64_t gpa, void *buf, unsigned size)
@@ -376,7 +379,7 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 		  struct xg_emu_x86_memo *memo, struct xg_emu_x86_result *res, char *why, size_t n,
 		  int no_insn, int *rc)
 {
-	struct bridge b; /* the direct ops use its ops and opaque alone */
+	struct bridge b; /* the direct ops use its ops, opaque and kept alone */
 	/* a table in .data.rel.ro: one line of data on every repeated exit, where the stores
 	 * that built it on the stack were four lines of code (it was there for a page of data
 	 * saved, but the lane's other constants have since left .rodata) */
@@ -391,7 +394,7 @@ static int direct(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_e
 	};
 	struct xg_emu_x86_direct d = {.ops = &ops_here, .opaque = &b, .no_insn = no_insn};
 
-	b.ops = ops, b.opaque = opaque;
+	b.ops = ops, b.opaque = opaque, b.kept = &memo->tlb;
 	if (ops->x86_kvm_regs(opaque, (void **)&d.regs, (const void **)&d.sregs, &d.xcr0) ||
 	    !xg_emu_x86_memo_direct(memo, x->u.internal.insn, x->u.internal.insn_size, &d, res))
 		return 0;

@@ -54,16 +54,36 @@ __attribute__((noinline, cold)) static int read_entry_slow(const struct xg_vcpu_
  * another vCPU may be rewriting the tables meanwhile, so the value tested is the value used
  * (an aligned 4- or 8-byte load is atomic: SDM Vol. 3A 8.1.1). Else, and for an entry that
  * is not in RAM, through read_gpa as before. */
-static inline int read_entry(const struct xg_vcpu_ops *ops, void *opaque, uint64_t gpa,
-			     unsigned size, uint64_t *e)
+/* *lent: where the entry was read in the VMM's memory, or NULL when through read_gpa. */
+static inline int read_entry_lent(const struct xg_vcpu_ops *ops, void *opaque, uint64_t gpa,
+				  unsigned size, uint64_t *e, const void **lent)
 {
 	const void *p = ops->ram_ptr ? ops->ram_ptr(opaque, gpa, size) : NULL;
 
-	if (p && !((uintptr_t)p & (size - 1))) {
+	if (XG_LIKELY(p && !((uintptr_t)p & (size - 1)))) {
 		*e = size == 8 ? *(const volatile uint64_t *)p : *(const volatile uint32_t *)p;
+		*lent = p;
 		return 0;
 	}
+	*lent = NULL;
 	return read_entry_slow(ops, opaque, gpa, size, e);
+}
+
+static inline int read_entry(const struct xg_vcpu_ops *ops, void *opaque, uint64_t gpa,
+			     unsigned size, uint64_t *e)
+{
+	const void *lent;
+
+	return read_entry_lent(ops, opaque, gpa, size, e, &lent);
+}
+
+/* What a long-mode walk's outcome depends on besides CR3 and the entries it reads (kept with
+ * a translation): CR0.WP and EFER.NXE (the rights), CR4.LA57 (the levels), the access and the
+ * CPL; bit 0 set, so that 0 is "nothing kept". */
+static inline uint32_t tlb_mode(const struct xg_emu_x86_regs *r, unsigned kind, unsigned cpl)
+{
+	return 1u | ((r->cr0 & CR0_WP) ? 2u : 0) | ((r->cr4 & CR4_LA57) ? 4u : 0) |
+	       ((r->efer & EFER_NXE) ? 8u : 0) | (kind & 15u) << 4 | (cpl & 3u) << 8;
 }
 
 /* The end of every walk: the access rights of the entries walked (rw, us: every level
@@ -161,19 +181,28 @@ int xg_x86_walk_generic(const struct xg_vcpu_ops *ops, void *opaque,
  * CR4.LA57), PS honoured in a PDPTE (1 GiB) and a PDE (2 MiB) only. all ANDs the entries
  * read (its P is clear when the last was not present), any ORs them: finish() takes the
  * rights from those. tests/emu/t_emu_walk holds both walks to a reference on random tables.
+ * With tlb (xg_x86_walk_tlb; a constant NULL in xg_x86_walk, where it compiles away), the
+ * entries read and where, kept when the walk translates and every entry was lent.
  */
-XG_HOT int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
-		       uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
+__attribute__((always_inline)) static inline int
+long_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r, uint64_t la,
+	  unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error,
+	  struct xg_emu_x86_tlb *tlb)
 {
 	uint64_t table = r->cr3 & ADDR_52, e, all = ~0ull, any = 0;
-	unsigned shift = (r->cr4 & CR4_LA57) ? 48 : 39;
+	unsigned shift = (r->cr4 & CR4_LA57) ? 48 : 39, n = 0, lent_all = 1;
+	int rc;
 
-	if (!(r->cr0 & CR0_PG) || !(r->efer & EFER_LMA) || !ops->ram_ptr)
-		return xg_x86_walk_generic(ops, opaque, r, la, kind, cpl, gpa, pf_error);
 	for (;; shift -= 9) {
-		int rc = read_entry(ops, opaque, table + ((la >> shift) & 511) * 8, 8, &e);
+		const void *lent;
+		rc = read_entry_lent(ops, opaque, table + ((la >> shift) & 511) * 8, 8, &e, &lent);
 		if (rc)
 			return rc;
+		if (tlb) {
+			tlb->p[n] = lent, tlb->e[n] = e;
+			lent_all &= lent != NULL;
+		}
+		n++;
 		all &= e;
 		any |= e;
 		if (!(e & PTE_P) || shift == 12 || (shift <= 30 && (e & PTE_PS)))
@@ -184,8 +213,67 @@ XG_HOT int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct
 		uint64_t mask = (1ull << shift) - 1; /* the page: 4 KiB, 2 MiB or 1 GiB */
 		*gpa = (e & ADDR_52 & ~mask) | (la & mask);
 	}
-	return finish(r, kind, cpl, (all & PTE_P) != 0, (all & PTE_RW) != 0, (all & PTE_US) != 0,
-		      (r->efer & EFER_NXE) && (any & PTE_NX), pf_error);
+	rc = finish(r, kind, cpl, (all & PTE_P) != 0, (all & PTE_RW) != 0, (all & PTE_US) != 0,
+		    (r->efer & EFER_NXE) && (any & PTE_NX), pf_error);
+	if (tlb && !rc && lent_all) {
+		tlb->cr3 = r->cr3;
+		tlb->page = la >> 12;
+		tlb->gpa = *gpa & ~0xfffull;
+		tlb->n = n;
+		tlb->mode = tlb_mode(r, kind, cpl);
+	}
+	return rc;
+}
+
+XG_HOT int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
+		       uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
+{
+	if (!(r->cr0 & CR0_PG) || !(r->efer & EFER_LMA) || !ops->ram_ptr)
+		return xg_x86_walk_generic(ops, opaque, r, la, kind, cpl, gpa, pf_error);
+	return long_walk(ops, opaque, r, la, kind, cpl, gpa, pf_error, NULL);
+}
+
+/*
+ * The kept translation stands when it was made under the same counter, registers, page and
+ * access, and every entry it read still holds its value: then this walk would read the same
+ * entries (each one's address comes from the one before it, CR3 and la) and decide the same.
+ * The entries are read again with one aligned load each, as the walk reads them. Else the walk,
+ * which keeps its own when it translates.
+ */
+/* A translation not kept: the walk, keeping its own (out of the kept one's way) */
+__attribute__((noinline)) static int walk_keep(const struct xg_vcpu_ops *ops, void *opaque,
+					       const struct xg_emu_x86_regs *r, uint64_t la,
+					       unsigned kind, unsigned cpl, uint64_t *gpa,
+					       uint32_t *pf_error, struct xg_emu_x86_tlb *tlb)
+{
+	tlb->mode = 0; /* empty until the walk keeps its own */
+	tlb->genp = ops->ram_gen;
+	tlb->gen = __atomic_load_n(ops->ram_gen, __ATOMIC_RELAXED);
+	return long_walk(ops, opaque, r, la, kind, cpl, gpa, pf_error, tlb);
+}
+
+XG_HOT int xg_x86_walk_tlb(const struct xg_vcpu_ops *ops, void *opaque,
+			   const struct xg_emu_x86_regs *r, uint64_t la, unsigned kind,
+			   unsigned cpl, uint64_t *gpa, uint32_t *pf_error,
+			   struct xg_emu_x86_tlb *tlb)
+{
+	const uint64_t *genp = ops->ram_gen;
+
+	if (XG_UNLIKELY(!genp || !tlb || !(r->cr0 & CR0_PG) || !(r->efer & EFER_LMA) ||
+			!ops->ram_ptr))
+		return xg_x86_walk(ops, opaque, r, la, kind, cpl, gpa, pf_error);
+	if (XG_LIKELY(tlb->mode == tlb_mode(r, kind, cpl) && tlb->page == la >> 12 &&
+		      tlb->cr3 == r->cr3 && tlb->genp == genp &&
+		      tlb->gen == __atomic_load_n(genp, __ATOMIC_RELAXED))) {
+		uint64_t diff = 0;
+		for (unsigned i = 0; i < tlb->n; i++)
+			diff |= *tlb->p[i] ^ tlb->e[i];
+		if (XG_LIKELY(!diff)) {
+			*gpa = tlb->gpa | (la & 0xfff);
+			return 0;
+		}
+	}
+	return walk_keep(ops, opaque, r, la, kind, cpl, gpa, pf_error, tlb);
 }
 
 size_t xg_x86_read_virt(const struct xg_vcpu_ops *ops, void *opaque,

@@ -20,6 +20,14 @@
 int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
 		uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error);
 
+/* The same, keeping the translation in *tlb and serving the next one from it while it stands
+ * (struct xg_emu_x86_tlb): a 4- or 5-level walk through a VMM that lends its RAM (ram_ptr)
+ * and says how long the pointers last (ram_gen). Any other walk is xg_x86_walk's, and keeps
+ * nothing. */
+int xg_x86_walk_tlb(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
+		    uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error,
+		    struct xg_emu_x86_tlb *tlb);
+
 /* The same for every paging mode by one loop: what xg_x86_walk does outside long mode, and
  * for tests the reference its long-mode loop is held to. */
 int xg_x86_walk_generic(const struct xg_vcpu_ops *ops, void *opaque,

@@ -138,7 +138,7 @@ static const void *s_ram_ptr(void *o, uint64_t gpa, size_t len)
 
 /* The shim's ops: an op the VMM lacks stays NULL, so the engine sees the same set. An op
  * added to struct xg_vcpu_ops needs its shim here. */
-_Static_assert(sizeof(struct xg_vcpu_ops) == 32 * sizeof(void *), "every op has a shim");
+_Static_assert(sizeof(struct xg_vcpu_ops) == 33 * sizeof(void *), "every op has a shim");
 #define SHIM(name) (s->ops.name ? s_##name : NULL)
 static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 {
@@ -173,6 +173,7 @@ static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 	    .lend_xsave = SHIM(lend_xsave),
 	    .discard_xsave = SHIM(discard_xsave),
 	    .ram_ptr = SHIM(ram_ptr),
+	    .ram_gen = s->ops.ram_gen, /* a counter, not a call: the VMM's own */
 	    .x86_kvm_regs = SHIM(x86_kvm_regs),
 	    .x86_kvm_regs_put = SHIM(x86_kvm_regs_put),
 	};

@@ -521,6 +521,18 @@ struct xg_vcpu_ops {
 	 * may track dirty pages there). Without it, read_gpa does all of that; a VMM that
 	 * must see every read of guest RAM (a recorder) leaves it NULL. */
 	const void *(*ram_ptr)(void *opaque, uint64_t gpa, size_t len);
+	/* Optional, with ram_ptr: a counter the VMM changes whenever a pointer ram_ptr gave may
+	 * stop being valid or stop holding the same guest RAM (RAM unplugged, moved, remapped,
+	 * or a GPA that was RAM no longer is). exitgate reads it with a relaxed atomic load; it
+	 * may change only while no exit of the VM is being handled, as ram_ptr's pointers
+	 * themselves. With it, exitgate may keep ram_ptr's pointers from one exit to the next
+	 * while the counter stays the same: its x86 emulator keeps the paging entries of its
+	 * last translation and, on the next repeated exit at the same page, reads them again
+	 * through those pointers instead of walking the tables afresh (the values are compared:
+	 * a guest that changed its tables gets a new walk). NULL: pointers live only while the
+	 * exit is handled. The bundled KVM backend maps guest RAM once, for the VM's life, and
+	 * gives a counter that never changes. */
+	const uint64_t *ram_gen;
 
 	/* Optional, x86 on KVM: this exit's registers where KVM keeps them current for the
 	 * VMM, in KVM's own structures: *regs a struct kvm_regs, *sregs a struct kvm_sregs

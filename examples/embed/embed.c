@@ -73,8 +73,8 @@ static int mmio_write(void *o, uint64_t gpa, const void *buf, size_t len)
 	return 0;
 }
 
-/* Where guest RAM is in our memory, NULL where it is not: the optional ram_ptr op, with which
- * the emulator's page walks and RAM reads skip a copy; read_gpa and write_gpa agree with it. */
+/* Guest RAM in our memory, NULL where it is not: the optional ram_ptr op (page walks and RAM
+ * reads skip a copy; read_gpa, write_gpa agree). ops.ram_gen stays 0: our RAM never moves. */
 static const void *ram_ptr(void *o, uint64_t gpa, size_t len)
 {
 	return gpa < RAM_SIZE && len <= RAM_SIZE - gpa ? ((struct vmm *)o)->ram + gpa : NULL;
@@ -200,7 +200,7 @@ static const struct xg_vcpu_ops ops = {
 	.get_reg = get_reg, .set_reg = set_reg, .read_gpa = read_gpa, .write_gpa = write_gpa,
 	.inject_exception = inject_exception, .msr_reply = msr_reply, .mmio_read = mmio_read,
 	.mmio_write = mmio_write, .get_x86_regs = get_x86_regs, .set_x86_regs = set_x86_regs,
-	.get_xsave = get_xsave, .set_xsave = set_xsave, .ram_ptr = ram_ptr,
+	.get_xsave = get_xsave, .set_xsave = set_xsave, .ram_ptr = ram_ptr, .ram_gen = (const uint64_t[]){0},
 	.flags = XG_OPS_NO_AVX512_STATE, /* KVM_GET_XSAVE drops AVX-512 state on some hosts */
 };
 /* clang-format on */

@@ -14,8 +14,19 @@
  *   - xg_x86_walk with read_gpa only (a VMM without ram_ptr, the trace recorder),
  *   - xg_x86_walk_generic (one loop for every mode),
  * and each must give the reference's result: the same GPA, or the same fault and error
- * code, or the same failure to read a table. XG_SEED=n repeats a run; a failure prints the
- * seed, the registers, the access and the entries the reference read.
+ * code, or the same failure to read a table.
+ *
+ * Then xg_x86_walk_tlb, which keeps a translation from one call to the next (the memo's direct
+ * path, struct xg_emu_x86_tlb), on sequences of walks where each one repeats the last or
+ * changes one thing: an entry the last walk read (a bit of P, R/W, U/S, PS, XD or the
+ * address), an entry elsewhere, la within its page or to another page, CR3, CR0.WP,
+ * EFER.NXE, CR4.LA57, the access, the CPL, the VMM's ram_gen counter, or everything. Each
+ * walk must give the reference's result, a repeat with nothing changed must be served
+ * without a lookup (kept), and a change that can alter the outcome must not be served from
+ * what was kept without reading every entry again. Without ram_gen nothing is kept or served,
+ * and a walk through a ram_ptr whose pointers it cannot use (misaligned) keeps nothing.
+ * XG_SEED=n repeats a run; a failure prints the seed, the registers, the access and the
+ * entries the reference read.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -318,6 +329,251 @@ static int same(int rc, uint64_t gpa, uint32_t err, const struct ref *w)
 	return rc ? err == w->err : gpa == w->gpa;
 }
 
+/* ---- the kept translation (xg_x86_walk_tlb) ---- */
+
+#define TLB_ROUNDS 200000
+#define TLB_TESTS  5
+
+enum change {
+	C_NONE,	  /* the same walk again */
+	C_OFFSET, /* la within its page */
+	C_READ,	  /* an entry the last walk read */
+	C_OTHER,  /* an entry anywhere */
+	C_PAGE,	  /* la to another page */
+	C_CR3,
+	C_WP,
+	C_NXE,
+	C_LA57,
+	C_KIND,
+	C_CPL,
+	C_GEN, /* the VMM's ram_gen */
+	C_ALL, /* new registers, la, access */
+	C_COUNT
+};
+static const char *const change_name[C_COUNT] = {
+    "none",	"offset",   "entry read", "other entry", "page",    "CR3",	 "CR0.WP",
+    "EFER.NXE", "CR4.LA57", "access",	  "CPL",	 "ram_gen", "everything"};
+
+/* a long-mode walk most of the time: the kept translation's case */
+static void tlb_regs(struct xg_emu_x86_regs *r)
+{
+	int four_byte;
+
+	do
+		rnd_regs(r, &four_byte);
+	while (!(r->efer & 0x400) && chance(14));
+	if (r->efer & 0x400) {
+		r->cr0 |= 1ull << 31;
+		r->cr4 |= 1ull << 5;
+	}
+	ram = images[four_byte];
+}
+
+static unsigned rnd_kind(void)
+{
+	return (unsigned[]){XG_EMU_X86_READ, XG_EMU_X86_WRITE, XG_EMU_X86_RMW,
+			    XG_EMU_X86_FETCH}[rnd() % 4];
+}
+
+/* a new value for the 8-byte entry at gpa: one bit the walk looks at, or its address */
+static void poke(uint64_t gpa)
+{
+	static const uint64_t bits[] = {1, 2, 4, 0x80, 1ull << 63};
+	uint64_t e;
+
+	memcpy(&e, images[0] + gpa, 8);
+	if (chance(12))
+		e ^= bits[rnd() % 5];
+	else
+		e = (e & ~0x000ffffffffff000ull) | rnd_target(0);
+	memcpy(images[0] + gpa, &e, 8);
+}
+
+/* what a kept translation was made under, besides the entries it read */
+struct inputs {
+	uint64_t cr3, page, gen;
+	unsigned wp, nxe, la57, kind, cpl;
+};
+
+static struct inputs inputs_of(const struct xg_emu_x86_regs *r, uint64_t la, unsigned kind,
+			       unsigned cpl, uint64_t gen)
+{
+	return (struct inputs){r->cr3,
+			       la >> 12,
+			       gen,
+			       (unsigned)(r->cr0 >> 16) & 1,
+			       (unsigned)(r->efer >> 11) & 1,
+			       (unsigned)(r->cr4 >> 12) & 1,
+			       kind,
+			       cpl};
+}
+
+static int same_inputs(const struct inputs *a, const struct inputs *b)
+{
+	return a->cr3 == b->cr3 && a->page == b->page && a->gen == b->gen && a->wp == b->wp &&
+	       a->nxe == b->nxe && a->la57 == b->la57 && a->kind == b->kind && a->cpl == b->cpl;
+}
+
+/* the two walks read the same entries with the same values */
+static int same_entries(const struct ref *a, const struct ref *b)
+{
+	if (a->reads != b->reads)
+		return 0;
+	for (unsigned i = 0; i < a->reads; i++)
+		if (a->at[i] != b->at[i] || a->val[i] != b->val[i])
+			return 0;
+	return 1;
+}
+
+static void tlb_sequences(uint64_t seed, struct vmm *vm)
+{
+	static uint64_t gen = 1;
+	static const struct xg_vcpu_ops kept_ops = {
+	    .read_gpa = v_read_gpa, .ram_ptr = v_ram_ptr, .ram_gen = &gen};
+	static const struct xg_vcpu_ops no_gen = {.read_gpa = v_read_gpa, .ram_ptr = v_ram_ptr};
+	struct xg_emu_x86_tlb tlb;
+	struct xg_emu_x86_regs r;
+	struct ref w = {0}, last = {0}, filled_ref = {0};
+	struct inputs filled = {0};
+	unsigned changes[C_COUNT] = {0}, served[C_COUNT] = {0};
+	unsigned bad = 0, stale = 0, not_served = 0, kept_wrongly = 0, n_nogen = 0, n_mis = 0;
+	uint64_t la = rnd_la();
+	unsigned kind = rnd_kind(), cpl = (unsigned)(rnd() % 4);
+	int have = 0, have_filled = 0;
+
+	memset(&tlb, 0, sizeof(tlb));
+	fill(0);
+	fill(1);
+	tlb_regs(&r);
+	for (unsigned round = 0; round < TLB_ROUNDS; round++) {
+		enum change c = have ? (enum change)(rnd() % C_COUNT) : C_ALL;
+		struct inputs now;
+		int served_now, longmode, matches;
+		uint64_t gpa = 0;
+		uint32_t err = 0;
+		int rc, which = (int)(rnd() % 16); /* 0: no ram_gen; 1: misaligned ram_ptr */
+
+		/* RAM as a guest's: a few rewrites, rarely a new image */
+		if (round % 4096 == 0) {
+			fill(0);
+			fill(1);
+		}
+		switch (c) {
+		case C_NONE:
+			break;
+		case C_OFFSET:
+			la = (la & ~0xfffull) | (rnd() & 0xfff);
+			break;
+		case C_READ:
+			if (ram == images[0] && last.reads)
+				poke(last.at[rnd() % last.reads]);
+			break;
+		case C_OTHER:
+			poke((rnd() % (RAM_SIZE / 8)) * 8);
+			break;
+		case C_PAGE:
+			la ^= (rnd() | 1) << 12;
+			break;
+		case C_CR3:
+			r.cr3 = rnd_target(0) | (rnd() & 0xfff);
+			break;
+		case C_WP:
+			r.cr0 ^= 1ull << 16;
+			break;
+		case C_NXE:
+			r.efer ^= 1ull << 11;
+			break;
+		case C_LA57:
+			r.cr4 ^= 1ull << 12;
+			break;
+		case C_KIND:
+			kind = rnd_kind();
+			break;
+		case C_CPL:
+			cpl = (unsigned)(rnd() % 4);
+			break;
+		case C_GEN:
+			gen++;
+			break;
+		case C_ALL:
+		default:
+			tlb_regs(&r);
+			la = rnd_la();
+			kind = rnd_kind(), cpl = (unsigned)(rnd() % 4);
+			break;
+		}
+		changes[c]++;
+		ref_walk(&r, la, kind, cpl, &w);
+		now = inputs_of(&r, la, kind, cpl, gen);
+		longmode = (r.efer & 0x400) && (r.cr0 & (1ull << 31));
+		vm->ram_ptrs = vm->read_gpas = 0;
+		vm->misalign = which == 1;
+		rc = xg_x86_walk_tlb(which == 0 ? &no_gen : &kept_ops, vm, &r, la, kind, cpl, &gpa,
+				     &err, &tlb);
+		served_now = vm->ram_ptrs == 0 && vm->read_gpas == 0 && w.reads;
+		n_nogen += which == 0, n_mis += which == 1;
+		if (!same(rc, gpa, err, &w)) {
+			if (bad++ < 3) {
+				diag("xg_x86_walk_tlb after a change of %s%s: rc %d gpa %#" PRIx64
+				     " err %#x",
+				     change_name[c],
+				     served_now ? " (served from what it kept)" : "", rc, gpa, err);
+				print_case(seed, round, &r, la, kind, cpl, &w);
+			}
+		}
+		/* what was kept, kept under these inputs, over these entries with these values */
+		matches = have_filled && longmode && same_inputs(&now, &filled) &&
+			  same_entries(&w, &filled_ref);
+		if (served_now && which == 0) {
+			if (kept_wrongly++ < 3)
+				diag("a walk without ram_gen was served from a kept translation");
+		} else if (served_now && !matches) {
+			if (stale++ < 3) {
+				diag("after a change of %s the kept translation was used",
+				     change_name[c]);
+				print_case(seed, round, &r, la, kind, cpl, &w);
+			}
+		} else if (!served_now && matches && which > 1) {
+			if (not_served++ < 3) {
+				diag(
+				    "the kept translation again, nothing in it changed, was walked "
+				    "afresh (%u lookups) after a change of %s",
+				    vm->ram_ptrs, change_name[c]);
+				print_case(seed, round, &r, la, kind, cpl, &w);
+			}
+		}
+		served[c] += served_now;
+		/* what the TLB holds now: a long-mode walk through the counter's ops that was
+		 * not served either kept its translation (translated, every entry lent) or
+		 * emptied it; nothing else touches it */
+		if (which >= 1 && longmode && !served_now && w.reads) {
+			have_filled = which > 1 && w.rc == 0;
+			filled = now, filled_ref = w;
+		}
+		have = 1;
+		last = w;
+	}
+	diag("kept translations: changes (served from what was kept):");
+	for (int c = 0; c < C_COUNT; c++)
+		diag("  %-12s %6u (%u)", change_name[c], changes[c], served[c]);
+	ok(!bad, "xg_x86_walk_tlb: %u walks in sequences as the reference (seed %" PRIu64 ")",
+	   TLB_ROUNDS, seed);
+	ok(!stale && !kept_wrongly,
+	   "served from what was kept only under the same registers, page, access, CPL, ram_gen "
+	   "and entry values; never without ram_gen (%u walks); a walk through a misaligned "
+	   "ram_ptr (%u) keeps nothing",
+	   n_nogen, n_mis);
+	ok(!not_served, "the kept translation again, nothing in it changed, is served without a "
+			"lookup");
+	ok(served[C_NONE] > 1000 && served[C_OFFSET] > 1000 && served[C_OTHER] > 1000,
+	   "kept translations serve often (repeats %u, offsets %u, other entries %u)",
+	   served[C_NONE], served[C_OFFSET], served[C_OTHER]);
+	ok(changes[C_READ] > 1000 && served[C_READ] * 4 < changes[C_READ],
+	   "entries the walk read are rewritten often (%u) and then walked again (%u served: "
+	   "a rewrite of another level's entry, or to the same value)",
+	   changes[C_READ], served[C_READ]);
+}
+
 int main(void)
 {
 	static struct vmm vm;
@@ -329,7 +585,7 @@ int main(void)
 	    "xg_x86_walk with ram_ptr", "xg_x86_walk with read_gpa only", "xg_x86_walk_generic",
 	    "xg_x86_walk with a misaligned ram_ptr (read_gpa used)"};
 
-	plan(7);
+	plan(7 + TLB_TESTS);
 	diag("seed %" PRIu64 " (XG_SEED=%" PRIu64 " repeats this run)", seed, seed);
 	rs = seed;
 	for (unsigned round = 0; round < ROUNDS; round++) {
@@ -386,6 +642,7 @@ int main(void)
 			}
 		}
 	}
+	tlb_sequences(seed, &vm);
 	diag("outcomes: %u table not readable, %u not-present faults, %u rights faults, %u "
 	     "translated; entries read 0..5: %u %u %u %u %u %u",
 	     outcomes[0], outcomes[1], outcomes[2], outcomes[3], depth[0], depth[1], depth[2],

@@ -20,6 +20,15 @@
  *    path; then XCR0 is set to x87|SSE from outside (KVM_SET_XCRS, whose value the backend
  *    keeps as the copy x86_kvm_regs hands over): the next exit on the load is #UD (SDM Vol. 2
  *    2.8, exception class 4), not emulated.
+ * 3. The translation the direct path keeps between exits (struct xg_emu_x86_tlb, the backend's
+ *    ram_gen) against a guest that rewrites its own page table: the VEX load from virtual
+ *    0xd0000000 in a loop that, every other pass, flips the page-directory entry mapping it
+ *    between two device pages (GPA 0xd0000000 and 0xd0200000; the backend's identity map,
+ *    kvm_x86.c) and INVLPGs. Every emulated load must read the device page the guest mapped
+ *    at that moment, and the backend's ram_ptr is counted: a load after a flip walks the
+ *    tables (four lookups: three levels and the device's GPA), the load after it, with the
+ *    tables as they were, is served from the kept translation (one lookup: the device's). With
+ *    XG_KVM_NO_TLB=1 every load walks.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -83,6 +92,25 @@ static int dev_write(void *vmm, uint64_t gpa, const void *buf, size_t len)
 
 static const struct xg_kvm_vmm_ops dev_ops = {.mmio_read = dev_read, .mmio_write = dev_write};
 
+/* A VM running `code` at XG_KVM_LOAD_ADDR in 64-bit mode, emulation failures exiting to us,
+ * its devices `dev`, and its vCPU's ops in *ops. */
+static struct xg_kvm_vcpu *guest(struct xg_kvm_vm **vm, const uint8_t *code, size_t len,
+				 const struct xg_kvm_vmm_ops *dev, struct xg_vcpu_ops *ops,
+				 const char *what)
+{
+	struct xg_error err = {{0}};
+	struct xg_kvm_vcpu *kv;
+
+	if (xg_kvm_vm_create(vm, NULL, &err) ||
+	    xg_kvm_enable_cap(*vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &err) ||
+	    xg_kvm_load(*vm, XG_KVM_LOAD_ADDR, code, len, &err) ||
+	    xg_kvm_vcpu_create(*vm, 0, XG_KVM_LOAD_ADDR, &kv, &err))
+		bail("%s: %s", what, err.msg);
+	xg_kvm_vcpu_set_vmm(kv, dev, NULL);
+	xg_kvm_vcpu_ops(kv, ops);
+	return kv;
+}
+
 /* x86_kvm_regs_put counted on its way to the backend's */
 static void (*backend_put)(void *, int);
 static unsigned nput, nput_gprs;
@@ -122,13 +150,7 @@ static void gp_loop(struct outcome *o, int profile)
 	memset(o, 0, sizeof(*o));
 	dev_reads = dev_sum = 0;
 	nput = nput_gprs = 0;
-	if (xg_kvm_vm_create(&vm, NULL, &err) ||
-	    xg_kvm_enable_cap(vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &err) ||
-	    xg_kvm_load(vm, XG_KVM_LOAD_ADDR, guest_gp, sizeof(guest_gp), &err) ||
-	    xg_kvm_vcpu_create(vm, 0, XG_KVM_LOAD_ADDR, &kv, &err))
-		bail("the guest: %s", err.msg);
-	xg_kvm_vcpu_set_vmm(kv, &dev_ops, NULL);
-	xg_kvm_vcpu_ops(kv, &ops);
+	kv = guest(&vm, guest_gp, sizeof(guest_gp), &dev_ops, &ops, "the guest");
 	if (ops.x86_kvm_regs_put) {
 		backend_put = ops.x86_kvm_regs_put;
 		ops.x86_kvm_regs_put = counting_put;
@@ -226,18 +248,12 @@ static void vex_xcr0(void)
 
 	memset(&memo, 0, sizeof(memo));
 	nput = nput_gprs = 0;
-	if (xg_kvm_vm_create(&vm, NULL, &err) ||
-	    xg_kvm_enable_cap(vm, KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1, &err) ||
-	    xg_kvm_load(vm, XG_KVM_LOAD_ADDR, guest_vex, sizeof(guest_vex), &err) ||
-	    xg_kvm_vcpu_create(vm, 0, XG_KVM_LOAD_ADDR, &kv, &err))
-		bail("the VEX guest: %s", err.msg);
+	kv = guest(&vm, guest_vex, sizeof(guest_vex), &dev_ops, &ops, "the VEX guest");
 	if ((xg_kvm_vcpu_xcr0(kv) & 6) != 6) {
 		skip(3, "KVM offers no AVX state here");
 		xg_kvm_vm_destroy(vm);
 		return;
 	}
-	xg_kvm_vcpu_set_vmm(kv, &dev_ops, NULL);
-	xg_kvm_vcpu_ops(kv, &ops);
 	if (!ops.lend_xsave) { /* the direct path takes a vector move only in a lent image */
 		skip(3, "the backend does not lend its XSAVE image (XG_KVM_NO_LEND set)");
 		xg_kvm_vm_destroy(vm);
@@ -287,6 +303,126 @@ static void vex_xcr0(void)
 	xg_kvm_vm_destroy(vm);
 }
 
+/* Case 3's guest: its PDE for virtual 0xd0000000 (the fourth page directory, at 0x8000 in the
+ * backend's tables, entry 0x80) flipped between GPA 0xd0000000 and 0xd0200000 on odd passes */
+#define FLIPS 16
+/* clang-format off */
+static const uint8_t guest_flip[] = {
+    0xb8, 0x00, 0x00, 0x00, 0xd0,			/*    mov $0xd0000000,%eax   */
+    0xb9, 2 * FLIPS, 0x00, 0x00, 0x00,			/*    mov $2*FLIPS,%ecx      */
+    0xc5, 0xfe, 0x6f, 0x00,				/* 1: vmovdqu (%rax),%ymm0   */
+    0xf6, 0xc1, 0x01,					/*    test $1,%cl            */
+    0x74, 0x0e,						/*    je 2f                  */
+    0x81, 0x34, 0x25, 0x00, 0x84, 0x00, 0x00,		/*    xorl $0x200000,0x8400  */
+    0x00, 0x00, 0x20, 0x00,
+    0x0f, 0x01, 0x38,					/*    invlpg (%rax)          */
+    0xff, 0xc9,						/* 2: dec %ecx               */
+    0x75, 0xe5,						/*    jne 1b                 */
+    0xf4,						/*    hlt                    */
+};
+/* clang-format on */
+
+static uint64_t flip_gpa[2 * FLIPS + 4];
+static unsigned flip_reads, ram_lookups;
+
+static int flip_read(void *vmm, uint64_t gpa, void *buf, size_t len)
+{
+	(void)vmm;
+	if (gpa != XG_KVM_MMIO_BASE && gpa != XG_KVM_MMIO_BASE + 0x200000)
+		return -ENODEV;
+	if (flip_reads < sizeof(flip_gpa) / sizeof(flip_gpa[0]))
+		flip_gpa[flip_reads] = gpa;
+	flip_reads++;
+	memset(buf, (int)(gpa >> 21), len);
+	return 0;
+}
+
+static const struct xg_kvm_vmm_ops flip_ops = {.mmio_read = flip_read, .mmio_write = dev_write};
+
+static const void *(*backend_ram_ptr)(void *, uint64_t, size_t);
+
+static const void *counting_ram_ptr(void *o, uint64_t gpa, size_t len)
+{
+	ram_lookups++;
+	return backend_ram_ptr(o, gpa, len);
+}
+
+/* Case 3 with the backend as the environment says (XG_KVM_NO_TLB): 1 if it ran */
+static int flip_loop(const char *how, int kept)
+{
+	struct xg_error err = {{0}};
+	struct xg_emu_x86_memo memo;
+	struct xg_kvm_vm *vm;
+	struct xg_kvm_vcpu *kv;
+	struct xg_vcpu_ops ops;
+	struct kvm_run *run;
+	size_t run_size;
+	unsigned lookups[2 * FLIPS], wrong_gpa = 0, wrong_lookups = 0, exits = 0;
+	char why[256] = "";
+
+	memset(&memo, 0, sizeof(memo));
+	flip_reads = 0;
+	kv = guest(&vm, guest_flip, sizeof(guest_flip), &flip_ops, &ops, "the page-flipping guest");
+	if ((xg_kvm_vcpu_xcr0(kv) & 6) != 6 || !ops.lend_xsave) {
+		skip(2, "%s: no AVX state here, or no lent XSAVE image (XG_KVM_NO_LEND)", how);
+		xg_kvm_vm_destroy(vm);
+		return 0;
+	}
+	if (!ops.ram_gen != !kept)
+		bail("%s: the backend %s ram_gen", how, kept ? "gives no" : "gives a");
+	backend_ram_ptr = ops.ram_ptr;
+	ops.ram_ptr = counting_ram_ptr;
+	run = xg_kvm_vcpu_run_area(kv, &run_size);
+	for (;;) {
+		struct xg_emu_x86_result res;
+		struct xg_exit e;
+		int rc = xg_kvm_vcpu_run(kv);
+		if (!rc && run->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (!exits && !rc && run->exit_reason == KVM_EXIT_MMIO) {
+			skip(2, "%s: KVM emulated the VEX load itself", how);
+			xg_kvm_vm_destroy(vm);
+			return 0;
+		}
+		if (rc || run->exit_reason != KVM_EXIT_INTERNAL_ERROR || exits >= 2 * FLIPS)
+			bail("%s: KVM_RUN %d, exit %u after %u loads: not the load's emulation "
+			     "failure",
+			     how, rc, run->exit_reason, exits);
+		if (xg_exit_decode(&e, run, run_size, NULL, &err))
+			bail("%s", err.msg);
+		ram_lookups = 0;
+		rc = xg_emulate_x86(&ops, kv, &e, &memo, &res, why, sizeof(why));
+		if (rc || res.status != XG_EMU_X86_OK)
+			bail("%s: load %u: %s", how, exits, why);
+		lookups[exits++] = ram_lookups;
+	}
+	/* pass k (from 0) reads the page mapped before it: flips come after odd passes */
+	for (unsigned k = 0; k < exits && k < flip_reads; k++) {
+		uint64_t want = XG_KVM_MMIO_BASE + ((k / 2) % 2) * 0x200000;
+		if (flip_gpa[k] != want && wrong_gpa++ < 3)
+			diag("%s: load %u read GPA %#llx, the guest mapped %#llx", how, k,
+			     (unsigned long long)flip_gpa[k], (unsigned long long)want);
+	}
+	/* the first load compiles (the pipeline), the second walks and keeps; after that a
+	 * load right after a flip (even passes) walks, the one after it is served */
+	for (unsigned k = 1; k < exits; k++) {
+		unsigned want = kept && k % 2 == 1 && k > 1 ? 1 : 4;
+		if (lookups[k] != want && wrong_lookups++ < 3)
+			diag("%s: load %u made %u RAM lookups, want %u", how, k, lookups[k], want);
+	}
+	ok(exits == 2 * FLIPS && flip_reads == exits && !wrong_gpa,
+	   "%s: the guest ran to its HLT, each of its %u loads read the device page it mapped "
+	   "then (%u reads)",
+	   how, exits, flip_reads);
+	ok(!wrong_lookups,
+	   kept ? "%s: a load after a flip walked the tables, the next one was served from the "
+		  "kept translation"
+		: "%s: every load walked the tables",
+	   how);
+	xg_kvm_vm_destroy(vm);
+	return 1;
+}
+
 /* Does the backend keep the registers in kvm_run (KVM_CAP_SYNC_REGS, not turned off)? */
 static int have_sync_regs(void)
 {
@@ -327,7 +463,7 @@ int main(void)
 		  f) < 0 ||
 	    fclose(f))
 		bail("%s: %s", policy, strerror(errno));
-	plan(12);
+	plan(16);
 
 	gp_loop(&direct, 0);
 	gp_check(&direct, "direct path");
@@ -348,6 +484,11 @@ int main(void)
 	   "XG_KVM_NO_DIRECT=1: no direct path, the same sum");
 
 	vex_xcr0();
+	unsetenv("XG_KVM_NO_TLB");
+	flip_loop("kept translations", 1);
+	setenv("XG_KVM_NO_TLB", "1", 1);
+	flip_loop("XG_KVM_NO_TLB=1", 0);
+	unsetenv("XG_KVM_NO_TLB");
 	unlink(policy);
 	rmdir(dir);
 	return done_testing();

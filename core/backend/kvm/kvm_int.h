@@ -95,6 +95,7 @@ struct xg_kvm_vcpu {
 	size_t xsave_size;  /* ioctls read them, and the VM's struct is another page */
 	int no_lend;	    /* XG_KVM_NO_LEND: the emulator copies the image (no lend_xsave) */
 	int no_direct;	    /* XG_KVM_NO_DIRECT: no x86_kvm_regs (the memo's direct path) */
+	int no_tlb;	    /* XG_KVM_NO_TLB: no ram_gen (the direct path walks every time) */
 	struct xg_kvm_ioctl_counts counts; /* kvm.c, kvm_x86.c */
 	int fault_ready;     /* fault.c: this exit's access is undone (until the next KVM_RUN) */
 	int regs_put_all;    /* x86: registers wait in kvm_run and not only RIP and RFLAGS
@@ -113,6 +114,8 @@ struct xg_kvm_vm {
 	uint8_t *mem;
 	uint64_t ram_base; /* the GPA of mem[0] (x86: 0) */
 	uint64_t mem_size;
+	/* exitgate.h ram_gen: mem is mapped once, for the VM's life, so this never changes */
+	uint64_t ram_gen;
 	/* RAM the backend keeps for itself (x86 long mode: page tables, GDT); 0, 0 for none */
 	uint64_t reserved_start, reserved_end;
 	size_t run_size;

@@ -650,6 +650,29 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
 #define XG_EMU_X86_MEMO_USE_MAX	 15 /* a use count's ceiling: 4 windows unused empty it */
 #define XG_EMU_X86_MEMO_PARK	 8  /* hand-overs in a row that park an entry */
 #define XG_EMU_X86_MEMO_PARK_USE 8  /* a parked entry's use count: 3-4 windows parked */
+/*
+ * One translation kept from one exit to the next for the direct path's translate op (a TLB of
+ * one page that is checked, not trusted): the paging entries a 4- or 5-level walk read, where
+ * the VMM lends them (host pointers, valid while *genp is gen: exitgate.h ram_gen) and the
+ * values they held, under which registers and access. It stands only while every entry still
+ * holds its value: the same entries with the same values are the same walk (each entry's
+ * address comes from the one before it and la), so a guest that rewrites its tables, even
+ * without INVLPG, gets a new walk. The emulator only hosts it, in its memo (zeroed with it:
+ * mode 0 is empty); action/x86_walk.c (xg_x86_walk_tlb) fills and checks it.
+ */
+struct xg_emu_x86_tlb {
+	/* the key, in the first cache line with the first two entries' pointers */
+	uint64_t gen;	      /* *genp when filled */
+	const uint64_t *genp; /* the VMM's counter (its ops' ram_gen) */
+	uint64_t cr3;
+	uint64_t page; /* la >> 12 */
+	uint64_t gpa;  /* the 4 KiB page la is in, at its GPA */
+	uint32_t mode; /* the paging bits, access and CPL the walk decided under; 0: empty */
+	uint32_t n;    /* entries read */
+	const volatile uint64_t *p[5];
+	uint64_t e[5];
+};
+
 struct xg_emu_x86_memo {
 	/* the keys first, in one cache line: the instruction's length (0: empty) and bytes */
 	struct {
@@ -668,6 +691,9 @@ struct xg_emu_x86_memo {
 	uint32_t tick; /* calls since the use counts were last halved */
 	/* short paths run; pipeline runs; entries compiled; short paths handed over */
 	uint64_t hits, misses, compiles, handovers;
+	/* the direct path's last translation, for its caller's translate op (not used here);
+	 * its key in a cache line of its own */
+	struct xg_emu_x86_tlb tlb __attribute__((aligned(64)));
 };
 
 enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops, void *opaque,

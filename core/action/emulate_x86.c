@@ -334,23 +334,29 @@ static int have_ops(const struct xg_vcpu_ops *ops, char *why, size_t n)
 	return 1;
 }
 
-/* The emulator's status as xg_emulate_x86 returns it: 0, or -1 with why. */
-XG_HOT static int outcome(enum xg_emu_x86_status st, const struct xg_emu_x86_result *res, char *why,
-			  size_t n)
+/* outcome() of a status that is neither OK nor an exception: -1 with why */
+__attribute__((noinline, cold)) static int outcome_failed(enum xg_emu_x86_status st,
+							  const struct xg_emu_x86_result *res,
+							  char *why, size_t n)
 {
-	switch (st) {
-	case XG_EMU_X86_OK:
-	case XG_EMU_X86_EXCEPTION:
-		return 0;
-	case XG_EMU_X86_VETOED:
+	if (st == XG_EMU_X86_VETOED) {
 		if (!why[0])
 			snprintf(why, n, "vetoed at stage %s", xg_emu_x86_stage_name(res->stage));
 		return -1;
-	default:
-		/* the reason already starts with what happened ("not handled: ...") */
-		snprintf(why, n, "%s", res->reason[0] ? res->reason : xg_emu_x86_status_name(st));
-		return -1;
 	}
+	/* the reason already starts with what happened ("not handled: ...") */
+	snprintf(why, n, "%s", res->reason[0] ? res->reason : xg_emu_x86_status_name(st));
+	return -1;
+}
+
+/* The emulator's status as xg_emulate_x86 returns it: 0, or -1 with why. Inline: out of line,
+ * its jump past the messages to "return 0" was two more lines of code on every exit. */
+static inline int outcome(enum xg_emu_x86_status st, const struct xg_emu_x86_result *res,
+			  char *why, size_t n)
+{
+	if (XG_LIKELY(st == XG_EMU_X86_OK || st == XG_EMU_X86_EXCEPTION))
+		return 0;
+	return outcome_failed(st, res, why, n);
 }
 
 /* The usual way: the memo, else the pipeline, through the bridge. */

@@ -489,38 +489,46 @@ XG_EMU_X86_HOT __attribute__((noinline)) static int direct_gp(struct direct *t)
 	return 0;
 }
 
-/* Vector moves (exec_vmov() unmasked), legacy and VEX: XMM/YMM 0-15 in the lent image */
-XG_EMU_X86_HOT __attribute__((noinline)) static int direct_vec(struct direct *t)
+/* Vector moves (exec_vmov() unmasked), legacy and VEX: XMM/YMM 0-15 in the lent image. A
+ * store and a load apart, each a function of its own: together, the load's path ran around
+ * the store's and spanned two more lines of code. */
+XG_EMU_X86_HOT __attribute__((noinline)) static int direct_vec_store(struct direct *t)
 {
 	const struct xg_emu_x86_direct_ops *ops = t->d->ops;
 	unsigned r = t->in->reg & 15;
-	uint8_t *xmm = t->xs + XG_EMU_X86_XS_XMM0 + 16 * r,
-		*ymmh = t->xs + XG_EMU_X86_XS_YMMH + 16 * r;
 	uint64_t buf[4] = {0, 0, 0, 0};
-	int vex = t->in->enc == XG_EMU_X86_ENC_VEX, rc;
+	int rc;
 
-	if (t->cls == FAST_VEC_STORE) {
-		/* a component in its initial state reads as zeros (SDM Vol. 1 13.6) */
-		if (t->bv & 2)
-			memcpy(buf, xmm, 16);
-		if (t->bv & 4)
-			memcpy(buf + 2, ymmh, 16);
-		t->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
-		if ((rc = ops->write(t->d->opaque, t->gpa, buf, t->size)) < 0)
-			return direct_error(t->res, XG_EMU_X86_STAGE_WRITEBACK,
-					    "write guest memory (write)", rc);
-		ops->regs_put(t->d->opaque, 0);
-		return 0;
-	}
+	/* a component in its initial state reads as zeros (SDM Vol. 1 13.6) */
+	if (t->bv & 2)
+		memcpy(buf, t->xs + XG_EMU_X86_XS_XMM0 + 16 * r, 16);
+	if (t->bv & 4)
+		memcpy(buf + 2, t->xs + XG_EMU_X86_XS_YMMH + 16 * r, 16);
+	t->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
+	if ((rc = ops->write(t->d->opaque, t->gpa, buf, t->size)) < 0)
+		return direct_error(t->res, XG_EMU_X86_STAGE_WRITEBACK,
+				    "write guest memory (write)", rc);
+	ops->regs_put(t->d->opaque, 0);
+	return 0;
+}
+
+XG_EMU_X86_HOT __attribute__((noinline)) static int direct_vec_load(struct direct *t)
+{
+	const struct xg_emu_x86_direct_ops *ops = t->d->ops;
+	unsigned r = t->in->reg & 15;
+	uint64_t buf[4] = {0, 0, 0, 0};
+	int rc;
+
 	if ((rc = ops->read(t->d->opaque, t->gpa, buf, t->size)) < 0)
 		return direct_error(t->res, XG_EMU_X86_STAGE_READ, "read guest memory (read)", rc);
 	t->res->stage = XG_EMU_X86_STAGE_WRITEBACK;
 	/* legacy SSE keeps the bits above 127; VEX zeroes them up to the register's width (SDM
 	 * Vol. 1 14.1.3, Vol. 2 2.3.10.1): YMM's upper half and ZMM's bits 511:256, whose zeros
 	 * in a component left initial are its initial value */
-	memcpy(xmm, buf, 16);
-	if (vex) {
-		memcpy(ymmh, buf + 2, 16); /* zeros for a 16-byte load */
+	memcpy(t->xs + XG_EMU_X86_XS_XMM0 + 16 * r, buf, 16);
+	if (t->in->enc == XG_EMU_X86_ENC_VEX) {
+		memcpy(t->xs + XG_EMU_X86_XS_YMMH + 16 * r, buf + 2,
+		       16); /* zeros: a 16-byte load */
 		memset(t->xs + XG_EMU_X86_XS_ZMMH + 32 * r, 0, 32);
 		/* AVX marked anew goes back initial when the upper half is zeros
 		 * (settle_xstate_bv) */
@@ -618,7 +626,9 @@ XG_EMU_X86_HOT int xg_emu_x86_memo_direct(struct xg_emu_x86_memo *memo, const ui
 	 * .rodata, one more line and page on every exit (direct_error sets both) */
 	res->stage = XG_EMU_X86_STAGE_READ;
 	memset(&res->exc, 0, sizeof(res->exc));
-	if (vec ? direct_vec(&t) : direct_gp(&t))
+	if (!vec		      ? direct_gp(&t)
+	    : t.cls == FAST_VEC_STORE ? direct_vec_store(&t)
+				      : direct_vec_load(&t))
 		return 1;
 	res->status = XG_EMU_X86_OK;
 	/* RIP past the instruction, RF clear (commit()), after regs_put */

@@ -309,7 +309,7 @@ XG_HOT static int o_set_xsave(void *o, const void *buf)
 	/* The image past the standard area (components the emulator does not know) is kept
 	 * as KVM gave it. The lent image itself (o_lend_xsave) is written as it is: it was
 	 * fresh when lent, and reading KVM's now would undo the emulator's work. */
-	if (buf != v->xsave) {
+	if (XG_UNLIKELY(buf != v->xsave)) { /* not the lent image: out of its way */
 		if (fresh_xsave(v))
 			return -EIO;
 		memcpy(v->xsave, buf, XG_EMU_X86_XSAVE_SIZE);

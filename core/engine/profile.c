@@ -173,9 +173,9 @@ static void shim_ops(const struct xg_prof_shim *s, struct xg_vcpu_ops *ops)
 	    .lend_xsave = SHIM(lend_xsave),
 	    .discard_xsave = SHIM(discard_xsave),
 	    .ram_ptr = SHIM(ram_ptr),
-	    .ram_gen = s->ops.ram_gen, /* a counter, not a call: the VMM's own */
 	    .x86_kvm_regs = SHIM(x86_kvm_regs),
 	    .x86_kvm_regs_put = SHIM(x86_kvm_regs_put),
+	    .ram_gen = s->ops.ram_gen, /* a counter, not a call: the VMM's own */
 	};
 }
 

@@ -513,7 +513,8 @@ struct xg_vcpu_ops {
 	/* Optional: where guest RAM [gpa, gpa+len) is in the VMM's memory, or NULL when any of
 	 * it is not RAM. It must agree with read_gpa: non-NULL exactly where read_gpa would
 	 * succeed, and the bytes there are the ones read_gpa would copy. The pointer is used
-	 * only while the exit is handled, for reads: the page walks of exitgate's x86
+	 * for reads, only while the exit is handled unless ram_gen (below) lets exitgate keep
+	 * it: the page walks of exitgate's x86
 	 * emulator load each paging entry from it with one aligned load (the guest's other
 	 * vCPUs may be changing the tables), its memory reads copy from it, and its device
 	 * accesses go straight to mmio_read/mmio_write where it says "not RAM" instead of
@@ -521,18 +522,6 @@ struct xg_vcpu_ops {
 	 * may track dirty pages there). Without it, read_gpa does all of that; a VMM that
 	 * must see every read of guest RAM (a recorder) leaves it NULL. */
 	const void *(*ram_ptr)(void *opaque, uint64_t gpa, size_t len);
-	/* Optional, with ram_ptr: a counter the VMM changes whenever a pointer ram_ptr gave may
-	 * stop being valid or stop holding the same guest RAM (RAM unplugged, moved, remapped,
-	 * or a GPA that was RAM no longer is). exitgate reads it with a relaxed atomic load; it
-	 * may change only while no exit of the VM is being handled, as ram_ptr's pointers
-	 * themselves. With it, exitgate may keep ram_ptr's pointers from one exit to the next
-	 * while the counter stays the same: its x86 emulator keeps the paging entries of its
-	 * last translation and, on the next repeated exit at the same page, reads them again
-	 * through those pointers instead of walking the tables afresh (the values are compared:
-	 * a guest that changed its tables gets a new walk). NULL: pointers live only while the
-	 * exit is handled. The bundled KVM backend maps guest RAM once, for the VM's life, and
-	 * gives a counter that never changes. */
-	const uint64_t *ram_gen;
 
 	/* Optional, x86 on KVM: this exit's registers where KVM keeps them current for the
 	 * VMM, in KVM's own structures: *regs a struct kvm_regs, *sregs a struct kvm_sregs
@@ -546,6 +535,24 @@ struct xg_vcpu_ops {
 	 * (KVM_SYNC_X86_REGS in kvm_dirty_regs). Both or neither. */
 	int (*x86_kvm_regs)(void *opaque, void **regs, const void **sregs, uint64_t *xcr0);
 	void (*x86_kvm_regs_put)(void *opaque, int gprs);
+
+	/* Optional, with ram_ptr: a counter that lets exitgate keep ram_ptr's pointers from one
+	 * exit to the next. The VMM increases it (it never comes back to a value it had)
+	 * whenever a pointer ram_ptr gave may stop being valid or stop holding the same guest
+	 * RAM: RAM unplugged, moved or remapped, a GPA that was RAM no longer is. A counter
+	 * where another VM's was (the same address) must not show a value that one had. It
+	 * may be one counter per VM or per vCPU. exitgate reads it, with a relaxed atomic
+	 * load, on the vCPU's thread while it handles an exit; the VMM makes its increase
+	 * before that vCPU's next exit can see the change (as for the memory itself: with the
+	 * vCPU paused, out of KVM_RUN, or before it runs again), and never while one of the
+	 * exits it concerns is being handled. While the value stays the same, exitgate's x86
+	 * emulator keeps the paging entries of its last translation and, on the next repeated
+	 * exit at the same page, reads them again through those pointers instead of walking
+	 * the tables afresh (the values are compared: a guest that changed its tables gets a
+	 * new walk). NULL: pointers live only while the exit is handled. The bundled KVM
+	 * backend maps guest RAM once, for the VM's life, and gives each VM a value of its own
+	 * that never changes. */
+	const uint64_t *ram_gen;
 };
 
 /* xg_vcpu_ops.flags */

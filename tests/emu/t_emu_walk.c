@@ -19,8 +19,10 @@
  * Then xg_x86_walk_tlb, which keeps a translation from one call to the next (the memo's direct
  * path, struct xg_emu_x86_tlb), on sequences of walks where each one repeats the last or
  * changes one thing: an entry the last walk read (a bit of P, R/W, U/S, PS, XD or the
- * address), an entry elsewhere, la within its page or to another page, CR3, CR0.WP,
- * EFER.NXE, CR4.LA57, the access, the CPL, the VMM's ram_gen counter, or everything. Each
+ * address), an entry elsewhere, la within its page, to a page under the same last table or
+ * anywhere, CR3, CR0.PG, EFER.LMA, CR0.WP, EFER.NXE, CR4.LA57, the access, the CPL, the
+ * VMM's ram_gen counter, another counter (another VM's), back to what the last kept
+ * translation was made under (after walks that kept nothing, or faulted), or everything. Each
  * walk must give the reference's result, a repeat with nothing changed must be served
  * without a lookup (kept), and a change that can alter the outcome must not be served from
  * what was kept without reading every entry again. Without ram_gen nothing is kept or served,
@@ -340,19 +342,25 @@ enum change {
 	C_READ,	  /* an entry the last walk read */
 	C_OTHER,  /* an entry anywhere */
 	C_PAGE,	  /* la to another page */
+	C_NEAR,	  /* la to a page under the same last table */
 	C_CR3,
+	C_PG,  /* CR0.PG alone */
+	C_LMA, /* EFER.LMA alone */
 	C_WP,
 	C_NXE,
 	C_LA57,
 	C_KIND,
 	C_CPL,
-	C_GEN, /* the VMM's ram_gen */
-	C_ALL, /* new registers, la, access */
+	C_GEN,	/* the VMM's ram_gen */
+	C_GENP, /* the other counter (another VM's) */
+	C_BACK, /* back to what the last kept translation was made under */
+	C_ALL,	/* new registers, la, access */
 	C_COUNT
 };
 static const char *const change_name[C_COUNT] = {
-    "none",	"offset",   "entry read", "other entry", "page",    "CR3",	 "CR0.WP",
-    "EFER.NXE", "CR4.LA57", "access",	  "CPL",	 "ram_gen", "everything"};
+    "none",   "offset", "entry read", "other entry", "page",	 "near page",
+    "CR3",    "CR0.PG", "EFER.LMA",   "CR0.WP",	     "EFER.NXE", "CR4.LA57",
+    "access", "CPL",	"ram_gen",    "counter",     "back",	 "everything"};
 
 /* a long-mode walk most of the time: the kept translation's case */
 static void tlb_regs(struct xg_emu_x86_regs *r)
@@ -392,15 +400,16 @@ static void poke(uint64_t gpa)
 /* what a kept translation was made under, besides the entries it read */
 struct inputs {
 	uint64_t cr3, page, gen;
-	unsigned wp, nxe, la57, kind, cpl;
+	unsigned sel, wp, nxe, la57, kind, cpl;
 };
 
 static struct inputs inputs_of(const struct xg_emu_x86_regs *r, uint64_t la, unsigned kind,
-			       unsigned cpl, uint64_t gen)
+			       unsigned cpl, unsigned sel, uint64_t gen)
 {
 	return (struct inputs){r->cr3,
 			       la >> 12,
 			       gen,
+			       sel,
 			       (unsigned)(r->cr0 >> 16) & 1,
 			       (unsigned)(r->efer >> 11) & 1,
 			       (unsigned)(r->cr4 >> 12) & 1,
@@ -410,8 +419,9 @@ static struct inputs inputs_of(const struct xg_emu_x86_regs *r, uint64_t la, uns
 
 static int same_inputs(const struct inputs *a, const struct inputs *b)
 {
-	return a->cr3 == b->cr3 && a->page == b->page && a->gen == b->gen && a->wp == b->wp &&
-	       a->nxe == b->nxe && a->la57 == b->la57 && a->kind == b->kind && a->cpl == b->cpl;
+	return a->cr3 == b->cr3 && a->page == b->page && a->gen == b->gen && a->sel == b->sel &&
+	       a->wp == b->wp && a->nxe == b->nxe && a->la57 == b->la57 && a->kind == b->kind &&
+	       a->cpl == b->cpl;
 }
 
 /* the two walks read the same entries with the same values */
@@ -427,14 +437,20 @@ static int same_entries(const struct ref *a, const struct ref *b)
 
 static void tlb_sequences(uint64_t seed, struct vmm *vm)
 {
-	static uint64_t gen = 1;
-	static const struct xg_vcpu_ops kept_ops = {
-	    .read_gpa = v_read_gpa, .ram_ptr = v_ram_ptr, .ram_gen = &gen};
+	/* two counters, as two VMs' (or vCPUs') */
+	static uint64_t gens[2] = {1, 1};
+	static const struct xg_vcpu_ops kept_ops[2] = {
+	    {.read_gpa = v_read_gpa, .ram_ptr = v_ram_ptr, .ram_gen = &gens[0]},
+	    {.read_gpa = v_read_gpa, .ram_ptr = v_ram_ptr, .ram_gen = &gens[1]}};
 	static const struct xg_vcpu_ops no_gen = {.read_gpa = v_read_gpa, .ram_ptr = v_ram_ptr};
 	struct xg_emu_x86_tlb tlb;
 	struct xg_emu_x86_regs r;
 	struct ref w = {0}, last = {0}, filled_ref = {0};
 	struct inputs filled = {0};
+	/* what the last kept translation was made under, to go back to */
+	struct xg_emu_x86_regs back_r;
+	uint64_t back_la = 0;
+	unsigned back_kind = 0, back_cpl = 0, back_sel = 0, sel = 0;
 	unsigned changes[C_COUNT] = {0}, served[C_COUNT] = {0};
 	unsigned bad = 0, stale = 0, not_served = 0, kept_wrongly = 0, n_nogen = 0, n_mis = 0;
 	uint64_t la = rnd_la();
@@ -445,6 +461,7 @@ static void tlb_sequences(uint64_t seed, struct vmm *vm)
 	fill(0);
 	fill(1);
 	tlb_regs(&r);
+	back_r = r;
 	for (unsigned round = 0; round < TLB_ROUNDS; round++) {
 		enum change c = have ? (enum change)(rnd() % C_COUNT) : C_ALL;
 		struct inputs now;
@@ -474,8 +491,17 @@ static void tlb_sequences(uint64_t seed, struct vmm *vm)
 		case C_PAGE:
 			la ^= (rnd() | 1) << 12;
 			break;
+		case C_NEAR:
+			la ^= (1 + rnd() % 511) << 12;
+			break;
 		case C_CR3:
 			r.cr3 = rnd_target(0) | (rnd() & 0xfff);
+			break;
+		case C_PG:
+			r.cr0 ^= 1ull << 31;
+			break;
+		case C_LMA:
+			r.efer ^= 1ull << 10;
 			break;
 		case C_WP:
 			r.cr0 ^= 1ull << 16;
@@ -493,7 +519,14 @@ static void tlb_sequences(uint64_t seed, struct vmm *vm)
 			cpl = (unsigned)(rnd() % 4);
 			break;
 		case C_GEN:
-			gen++;
+			gens[sel]++;
+			break;
+		case C_GENP:
+			sel ^= 1;
+			break;
+		case C_BACK:
+			r = back_r, la = back_la, kind = back_kind, cpl = back_cpl, sel = back_sel;
+			ram = images[0];
 			break;
 		case C_ALL:
 		default:
@@ -504,12 +537,12 @@ static void tlb_sequences(uint64_t seed, struct vmm *vm)
 		}
 		changes[c]++;
 		ref_walk(&r, la, kind, cpl, &w);
-		now = inputs_of(&r, la, kind, cpl, gen);
+		now = inputs_of(&r, la, kind, cpl, sel, gens[sel]);
 		longmode = (r.efer & 0x400) && (r.cr0 & (1ull << 31));
 		vm->ram_ptrs = vm->read_gpas = 0;
 		vm->misalign = which == 1;
-		rc = xg_x86_walk_tlb(which == 0 ? &no_gen : &kept_ops, vm, &r, la, kind, cpl, &gpa,
-				     &err, &tlb);
+		rc = xg_x86_walk_tlb(which == 0 ? &no_gen : &kept_ops[sel], vm, &r, la, kind, cpl,
+				     &gpa, &err, &tlb);
 		served_now = vm->ram_ptrs == 0 && vm->read_gpas == 0 && w.reads;
 		n_nogen += which == 0, n_mis += which == 1;
 		if (!same(rc, gpa, err, &w)) {
@@ -546,9 +579,13 @@ static void tlb_sequences(uint64_t seed, struct vmm *vm)
 		/* what the TLB holds now: a long-mode walk through the counter's ops that was
 		 * not served either kept its translation (translated, every entry lent) or
 		 * emptied it; nothing else touches it */
-		if (which >= 1 && longmode && !served_now && w.reads) {
+		if (which >= 1 && longmode && !served_now) {
 			have_filled = which > 1 && w.rc == 0;
 			filled = now, filled_ref = w;
+			if (have_filled) {
+				back_r = r, back_la = la, back_kind = kind, back_cpl = cpl;
+				back_sel = sel;
+			}
 		}
 		have = 1;
 		last = w;
@@ -565,9 +602,11 @@ static void tlb_sequences(uint64_t seed, struct vmm *vm)
 	   n_nogen, n_mis);
 	ok(!not_served, "the kept translation again, nothing in it changed, is served without a "
 			"lookup");
-	ok(served[C_NONE] > 1000 && served[C_OFFSET] > 1000 && served[C_OTHER] > 1000,
-	   "kept translations serve often (repeats %u, offsets %u, other entries %u)",
-	   served[C_NONE], served[C_OFFSET], served[C_OTHER]);
+	ok(served[C_NONE] > 1000 && served[C_OFFSET] > 1000 && served[C_OTHER] > 1000 &&
+	       served[C_BACK] > 500,
+	   "kept translations serve often (repeats %u, offsets %u, other entries %u, back to "
+	   "them %u)",
+	   served[C_NONE], served[C_OFFSET], served[C_OTHER], served[C_BACK]);
 	ok(changes[C_READ] > 1000 && served[C_READ] * 4 < changes[C_READ],
 	   "entries the walk read are rewritten often (%u) and then walked again (%u served: "
 	   "a rewrite of another level's entry, or to the same value)",

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,8 @@ int xg_kvm_probe(char *why, size_t n)
 	return 0;
 }
 
+static _Atomic uint64_t ram_gens; /* the last VM's ram_gen */
+
 struct xg_kvm_vm *xg_kvm_vm_new(uint64_t ram_base, uint64_t size, struct xg_error *err)
 {
 	struct xg_kvm_vm *vm = calloc(1, sizeof(*vm));
@@ -121,6 +124,9 @@ struct xg_kvm_vm *xg_kvm_vm_new(uint64_t ram_base, uint64_t size, struct xg_erro
 	vm->mem = MAP_FAILED;
 	vm->ram_base = ram_base;
 	vm->mem_size = size;
+	/* exitgate.h ram_gen: a value no other VM of this process had, so that a translation
+	 * kept for a VM gone is not taken for one of a VM made at the same address */
+	vm->ram_gen = atomic_fetch_add_explicit(&ram_gens, 1, memory_order_relaxed) + 1;
 	pthread_mutex_init(&vm->attr_lock, NULL);
 	vm->kvm_fd = xg_kvm_open(why, sizeof(why));
 	if (vm->kvm_fd < 0) {

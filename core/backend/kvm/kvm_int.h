@@ -114,7 +114,8 @@ struct xg_kvm_vm {
 	uint8_t *mem;
 	uint64_t ram_base; /* the GPA of mem[0] (x86: 0) */
 	uint64_t mem_size;
-	/* exitgate.h ram_gen: mem is mapped once, for the VM's life, so this never changes */
+	/* exitgate.h ram_gen: mem is mapped once, for the VM's life, so this never changes;
+	 * each VM's is its own (xg_kvm_vm_new) */
 	uint64_t ram_gen;
 	/* RAM the backend keeps for itself (x86 long mode: page tables, GDT); 0, 0 for none */
 	uint64_t reserved_start, reserved_end;

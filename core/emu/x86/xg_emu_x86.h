@@ -661,7 +661,7 @@ enum xg_emu_x86_status xg_emu_x86_emulate(const struct xg_emu_x86_ops *ops, void
  * mode 0 is empty); action/x86_walk.c (xg_x86_walk_tlb) fills and checks it.
  */
 struct xg_emu_x86_tlb {
-	/* the key, in the first cache line with the first two entries' pointers */
+	/* the key, then the entries */
 	uint64_t gen;	      /* *genp when filled */
 	const uint64_t *genp; /* the VMM's counter (its ops' ram_gen) */
 	uint64_t cr3;
@@ -691,9 +691,8 @@ struct xg_emu_x86_memo {
 	uint32_t tick; /* calls since the use counts were last halved */
 	/* short paths run; pipeline runs; entries compiled; short paths handed over */
 	uint64_t hits, misses, compiles, handovers;
-	/* the direct path's last translation, for its caller's translate op (not used here);
-	 * its key in a cache line of its own */
-	struct xg_emu_x86_tlb tlb __attribute__((aligned(64)));
+	/* the direct path's last translation, for its caller's translate op (not used here) */
+	struct xg_emu_x86_tlb tlb;
 };
 
 enum xg_emu_x86_status xg_emu_x86_emulate_memo(const struct xg_emu_x86_ops *ops, void *opaque,

@@ -485,11 +485,11 @@ void xg_kvm_vcpu_ops(struct xg_kvm_vcpu *v, struct xg_vcpu_ops *ops)
 	    .discard_xsave = v->no_lend ? NULL : o_discard_xsave,
 	    .flags = v->avx512_ok ? 0 : XG_OPS_NO_AVX512_STATE,
 	    .ram_ptr = xg_kvm_op_ram_ptr,
-	    /* XG_KVM_NO_TLB=1: no translation kept between exits, to compare */
-	    .ram_gen = v->no_tlb ? NULL : &v->vm->ram_gen,
 	    /* XG_KVM_NO_DIRECT=1: every emulation through the conversions, to compare */
 	    .x86_kvm_regs = v->no_direct ? NULL : o_kvm_regs,
 	    .x86_kvm_regs_put = v->no_direct ? NULL : o_kvm_regs_put,
+	    /* XG_KVM_NO_TLB=1: no translation kept between exits, to compare */
+	    .ram_gen = v->no_tlb ? NULL : &v->vm->ram_gen,
 	};
 }
 

@@ -10,10 +10,13 @@
  *   cached  xg_handle_exit with `return xg.cache(xg.emulate(), "insn")`: after the first
  *           exit the verdict comes from the cache, and exitgate's emulator does the work
  *   lua     xg_handle_exit with `return xg.emulate()`: a Lua call on every exit
- *   saving  the plain loop with the ioctls the engine's backend saves: RIP goes back in
+ *   saving  the plain loop with what the engine's backend saves: RIP goes back in
  *           kvm_run with KVM_SYNC_X86_REGS in kvm_dirty_regs for KVM_RUN to apply (api.rst 5
  *           "kvm_run"), not by KVM_SET_REGS; KVM_SET_XSAVE only when vector state was
- *           written (the load; the store writes none, like every variant)
+ *           written (the load; the store writes none, like every variant); the last walk
+ *           kept and served while its entries hold their values, as the engine keeps its
+ *           translation (mmio_loop.h guest_walk_kept; XG_KVM_NO_TLB=1 turns the engine's off,
+ *           not this one)
  *
  * The engine variants use the backend's vCPU ops (xg_kvm_vcpu_ops), which read registers
  * from kvm_run when KVM_CAP_SYNC_REGS is on and write them back there; the plain loops read
@@ -161,6 +164,7 @@ struct plain {
 	size_t xsave_size;
 	uint64_t xcr0;
 	int saving;		 /* registers back through kvm_run (KVM_CAP_SYNC_REGS) */
+	struct kept_walk kept;	 /* ... and the last walk kept (mmio_loop.h) */
 	uint64_t puts;		 /* ... so many times */
 	struct xg_profile *prof; /* the profiled round: phases timed as the engine's are */
 	struct xg_error err;
@@ -228,7 +232,8 @@ static int plain_handle(struct plain *p, struct kvm_run *run)
 	    xg_kvm_get_xsave(p->v, p->xsave, p->xsave_size, &p->err))
 		return -1;
 	phase(p, XG_PROF_EMULATE);
-	if (guest_walk(p->vm, &sr, load ? r.rax : r.rbx, !load, &gpa))
+	if (guest_walk_kept(p->vm, &sr, load ? r.rax : r.rbx, !load, &gpa,
+			    p->saving ? &p->kept : NULL))
 		return plain_fail(p, "%#llx: not mapped for this access",
 				  (unsigned long long)(load ? r.rax : r.rbx));
 	memcpy(&bv, p->xsave + XG_EMU_X86_XS_XSTATE_BV, 8);
@@ -734,6 +739,9 @@ int main(int argc, char **argv)
 	       base == SAVING ? "KVM_SET_REGS in the plain C loop, through kvm_run "
 				"(kvm_dirty_regs) in the others"
 			      : "KVM_SET_REGS (no sync regs: no savings)");
+	printf("the saving loop and the engine keep their last page walk, served while its entries "
+	       "hold their values%s\n",
+	       getenv("XG_KVM_NO_TLB") ? " (the engine's turned off: XG_KVM_NO_TLB)" : "");
 	printf("the engine is compared with: %s (the same ioctls)\n\n", variant_name[base]);
 	printf("%-28s %9s %12s %12s %7s %8s %8s %8s %9s %10s %s\n", "variant", "exits/run",
 	       "best exit/s", "median exit/s", "spread", "ns/exit", "KVM_RUN", "handler",

@@ -87,13 +87,46 @@ static void load_ymm0(uint8_t *xsave, uint64_t xcr0, const uint8_t val[32])
  * exitgate's walk also checks (NX, SMAP/SMEP, reserved bits, the other paging modes). 0 and
  * *gpa, or -1: not mapped that way, or not long-mode paging. The guest's mapping is not
  * assumed: using a linear address as a physical one is right only for an identity map.
+ *
+ * With k (the saving loop's), the walk is kept as the engine keeps its own (exitgate.h
+ * ram_gen, struct xg_emu_x86_tlb): the entries read, where (this VM's RAM is mapped once) and
+ * their values, under which CR3, page, access and paging bits; the next walk with the same
+ * key is served while every entry still holds its value. The same saving on both sides.
  */
-static int guest_walk(struct xg_kvm_vm *vm, const struct kvm_sregs *s, uint64_t la, int write,
-		      uint64_t *gpa)
+struct kept_walk {
+	uint64_t cr3, page, gpa, mode; /* mode 0: nothing kept */
+	unsigned n;
+	const volatile uint64_t *p[5];
+	uint64_t e[5];
+};
+
+static uint64_t kept_mode(const struct kvm_sregs *s, int write)
+{
+	return 1 | (s->cr0 & (1u << 16 | 1u << 31)) | (s->cr4 & (1u << 12)) |
+	       (s->efer & (1u << 10)) << 20 | (uint64_t)write << 40 |
+	       (uint64_t)((s->cs.selector & 3) == 3) << 41;
+}
+
+static int guest_walk_kept(struct xg_kvm_vm *vm, const struct kvm_sregs *s, uint64_t la, int write,
+			   uint64_t *gpa, struct kept_walk *k)
 {
 	int cpl3 = (s->cs.selector & 3) == 3, levels = (s->cr4 & (1u << 12)) ? 5 : 4;
-	uint64_t table = s->cr3 & 0x000ffffffffff000ull, e = 0;
+	uint64_t table = s->cr3 & 0x000ffffffffff000ull, e = 0, mode = 0;
+	unsigned n = 0;
 
+	if (k) {
+		mode = kept_mode(s, write);
+		if (k->mode == mode && k->page == la >> 12 && k->cr3 == s->cr3) {
+			uint64_t diff = 0;
+			for (unsigned i = 0; i < k->n; i++)
+				diff |= *k->p[i] ^ k->e[i];
+			if (!diff) {
+				*gpa = k->gpa | (la & 0xfff);
+				return 0;
+			}
+		}
+		k->mode = 0;
+	}
 	if (!(s->cr0 & (1u << 31)) || !(s->efer & (1u << 10)))
 		return -1;
 	for (int l = levels; l >= 1; l--) {
@@ -101,18 +134,31 @@ static int guest_walk(struct xg_kvm_vm *vm, const struct kvm_sregs *s, uint64_t 
 		const uint64_t *p = xg_kvm_gpa_ptr(vm, table + ((la >> shift) & 511) * 8, 8);
 		if (!p)
 			return -1;
-		e = *p;
+		e = *(const volatile uint64_t *)p;
+		if (k)
+			k->p[n] = p, k->e[n] = e;
+		n++;
 		if (!(e & 1) || (cpl3 && !(e & 4)) ||
 		    (write && !(e & 2) && (cpl3 || (s->cr0 & (1u << 16)))))
 			return -1;
 		if (l == 1 || ((l == 2 || l == 3) && (e & 0x80))) {
 			uint64_t mask = (1ull << shift) - 1;
 			*gpa = (e & 0x000ffffffffff000ull & ~mask) | (la & mask);
+			if (k) {
+				k->cr3 = s->cr3, k->page = la >> 12, k->gpa = *gpa & ~0xfffull;
+				k->n = n, k->mode = mode;
+			}
 			return 0;
 		}
 		table = e & 0x000ffffffffff000ull;
 	}
 	return -1;
+}
+
+static inline int guest_walk(struct xg_kvm_vm *vm, const struct kvm_sregs *s, uint64_t la,
+			     int write, uint64_t *gpa)
+{
+	return guest_walk_kept(vm, s, la, write, gpa, NULL);
 }
 
 static double now(void)

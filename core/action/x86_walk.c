@@ -53,8 +53,8 @@ __attribute__((noinline, cold)) static int read_entry_slow(const struct xg_vcpu_
  * when it lends one (ram_ptr) with a single aligned load: the CPU reads each entry once, and
  * another vCPU may be rewriting the tables meanwhile, so the value tested is the value used
  * (an aligned 4- or 8-byte load is atomic: SDM Vol. 3A 8.1.1). Else, and for an entry that
- * is not in RAM, through read_gpa as before. */
-/* *lent: where the entry was read in the VMM's memory, or NULL when through read_gpa. */
+ * is not in RAM, through read_gpa as before. *lent: where the entry was read in the VMM's
+ * memory, or NULL when through read_gpa. */
 static inline int read_entry_lent(const struct xg_vcpu_ops *ops, void *opaque, uint64_t gpa,
 				  unsigned size, uint64_t *e, const void **lent)
 {
@@ -225,21 +225,20 @@ long_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_r
 	return rc;
 }
 
+/* long_walk's case: 4- or 5-level paging with the VMM's RAM lent */
+static inline int long_lent(const struct xg_vcpu_ops *ops, const struct xg_emu_x86_regs *r)
+{
+	return (r->cr0 & CR0_PG) && (r->efer & EFER_LMA) && ops->ram_ptr;
+}
+
 XG_HOT int xg_x86_walk(const struct xg_vcpu_ops *ops, void *opaque, const struct xg_emu_x86_regs *r,
 		       uint64_t la, unsigned kind, unsigned cpl, uint64_t *gpa, uint32_t *pf_error)
 {
-	if (!(r->cr0 & CR0_PG) || !(r->efer & EFER_LMA) || !ops->ram_ptr)
+	if (!long_lent(ops, r))
 		return xg_x86_walk_generic(ops, opaque, r, la, kind, cpl, gpa, pf_error);
 	return long_walk(ops, opaque, r, la, kind, cpl, gpa, pf_error, NULL);
 }
 
-/*
- * The kept translation stands when it was made under the same counter, registers, page and
- * access, and every entry it read still holds its value: then this walk would read the same
- * entries (each one's address comes from the one before it, CR3 and la) and decide the same.
- * The entries are read again with one aligned load each, as the walk reads them. Else the walk,
- * which keeps its own when it translates.
- */
 /* A translation not kept: the walk, keeping its own (out of the kept one's way) */
 __attribute__((noinline)) static int walk_keep(const struct xg_vcpu_ops *ops, void *opaque,
 					       const struct xg_emu_x86_regs *r, uint64_t la,
@@ -252,6 +251,13 @@ __attribute__((noinline)) static int walk_keep(const struct xg_vcpu_ops *ops, vo
 	return long_walk(ops, opaque, r, la, kind, cpl, gpa, pf_error, tlb);
 }
 
+/*
+ * The kept translation stands when it was made under the same counter, registers, page and
+ * access, and every entry it read still holds its value: then this walk would read the same
+ * entries (each one's address comes from the one before it, CR3 and la) and decide the same.
+ * The entries are read again with one aligned load each, as the walk reads them. Else the walk,
+ * which keeps its own when it translates.
+ */
 XG_HOT int xg_x86_walk_tlb(const struct xg_vcpu_ops *ops, void *opaque,
 			   const struct xg_emu_x86_regs *r, uint64_t la, unsigned kind,
 			   unsigned cpl, uint64_t *gpa, uint32_t *pf_error,
@@ -259,8 +265,7 @@ XG_HOT int xg_x86_walk_tlb(const struct xg_vcpu_ops *ops, void *opaque,
 {
 	const uint64_t *genp = ops->ram_gen;
 
-	if (XG_UNLIKELY(!genp || !tlb || !(r->cr0 & CR0_PG) || !(r->efer & EFER_LMA) ||
-			!ops->ram_ptr))
+	if (XG_UNLIKELY(!genp || !tlb || !long_lent(ops, r)))
 		return xg_x86_walk(ops, opaque, r, la, kind, cpl, gpa, pf_error);
 	if (XG_LIKELY(tlb->mode == tlb_mode(r, kind, cpl) && tlb->page == la >> 12 &&
 		      tlb->cr3 == r->cr3 && tlb->genp == genp &&

@@ -527,8 +527,8 @@ XG_EMU_X86_HOT __attribute__((noinline)) static int direct_vec_load(struct direc
 	 * in a component left initial are its initial value */
 	memcpy(t->xs + XG_EMU_X86_XS_XMM0 + 16 * r, buf, 16);
 	if (t->in->enc == XG_EMU_X86_ENC_VEX) {
-		memcpy(t->xs + XG_EMU_X86_XS_YMMH + 16 * r, buf + 2,
-		       16); /* zeros: a 16-byte load */
+		/* zeros for a 16-byte load */
+		memcpy(t->xs + XG_EMU_X86_XS_YMMH + 16 * r, buf + 2, 16);
 		memset(t->xs + XG_EMU_X86_XS_ZMMH + 32 * r, 0, 32);
 		/* AVX marked anew goes back initial when the upper half is zeros
 		 * (settle_xstate_bv) */

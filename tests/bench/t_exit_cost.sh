@@ -32,44 +32,8 @@ BUDGET_CACHED=1190
 BUDGET_LUA=2500
 BENCH="$XG_BUILD/bench/bench_run"
 
-[ "${XG_SANITIZE:-OFF}" = OFF ] || {
-	echo "1..0 # SKIP a sanitizer build: valgrind cannot run it, and its counts are not the path's"
-	exit 0
-}
-case "${XG_C_COMPILER_ID:-}" in
-GNU) ;;
-*)
-	echo "1..0 # SKIP built with '${XG_C_COMPILER_ID:-an unknown compiler}': the budgets are GCC's instruction counts"
-	exit 0
-	;;
-esac
-case "${XG_BUILD_TYPE:-}" in
-RelWithDebInfo | Release) ;;
-*)
-	echo "1..0 # SKIP build type '${XG_BUILD_TYPE:-none}': the budgets are an optimised build's (RelWithDebInfo or Release)"
-	exit 0
-	;;
-esac
-command -v valgrind >/dev/null || {
-	echo "1..0 # SKIP valgrind is not installed (Debian: apt-get install valgrind)"
-	exit 0
-}
-[ -x "$BENCH" ] || {
-	echo "Bail out! $BENCH is not built (the check target builds it)"
-	exit 1
-}
-probe=$(BENCH_RUN_ONLY=cached "$BENCH" 10 1 2>&1)
-case $? in
-0) ;;
-77)
-	echo "1..0 # SKIP bench_run cannot use /dev/kvm here: $(head -1 <<<"$probe")"
-	exit 0
-	;;
-*)
-	echo "Bail out! bench_run fails without valgrind: $(head -3 <<<"$probe" | tr '\n' ' ')"
-	exit 1
-	;;
-esac
+WHAT="instruction counts"
+. "$XG_SOURCE/tests/bench/bench_gate.sh"
 
 # count VARIANT EXITS: prints the instructions executed inside xg_handle_exit; on a failure
 # prints nothing, and what valgrind or bench_run said is in $T/why

@@ -628,12 +628,7 @@ handle_decoded(xg_vcpu *v, const struct xg_exit *x, int repeat)
 		xg_cache_store(&v->cache, shape, x, &vd); /* a shape this exit lacks: not cached */
 	r.verdict = vd.kind;
 	v->dump_trigger = "policy";
-	{
-		int slot = xg_slot_of(x);
-		if (v->ls->handlers[slot] == LUA_NOREF)
-			slot = XG_SLOT_DEFAULT;
-		v->dump_handler = v->ls->handlers[slot] != LUA_NOREF ? v->ls->where[slot] : NULL;
-	}
+	v->dump_handler = v->ls->where[v->ls->called]; /* the handler that ran */
 	phase(v, XG_PROF_EMULATE);
 	r.next = xg_verdict_apply(v, x, &vd, &d, msg, sizeof(msg));
 	phase(v, XG_PROF_OTHER);

@@ -141,6 +141,9 @@ struct xg_lstate {
 	 * slot's handler at hidx[slot] (0: none); the stack's height between calls */
 	int stack_base;
 	unsigned char hidx[XG_SLOTS];
+	/* the slot whose handler the last call ran (its kind's, else the default's): where[]
+	 * names it in a dump (engine.c), and xg_slot_of runs once per call */
+	unsigned char called;
 	/* exitgate check: the line of the handler's last `return` (0: none seen) */
 	int trace_returns, return_line, cur_handler;
 	/* the no-argument verdicts handed out again (xg.emulate() ...; sandbox.c): each

@@ -2174,6 +2174,7 @@ XG_HOT_LUA enum xg_fail xg_lstate_call(struct xg_lstate *ls, const struct xg_exi
 		return XG_FAIL_NO_HANDLER;
 	}
 	*cache_shape = 0;
+	ls->called = (unsigned char)slot;
 	/*
 	 * The handler is called straight from here: the function and its two arguments are
 	 * copies of values on the stack below (pin_stack), so pushing them allocates nothing

@@ -66,6 +66,22 @@ static int supports_fld(void *opaque, const struct xg_exit *x)
 }
 
 /* 1 when a message shows no C source: no member access, no op call, no file.c:line. */
+/* The "handler" field of a dump's JSON text, for a message ("" when it has none). */
+static const char *dump_handler(const char *text)
+{
+	static char h[128];
+	const char *p = strstr(text, "\"handler\": \"");
+	size_t n;
+
+	h[0] = 0;
+	if (p) {
+		p += strlen("\"handler\": \"");
+		n = strcspn(p, "\"");
+		snprintf(h, sizeof(h), "%.*s", (int)(n < sizeof(h) ? n : sizeof(h) - 1), p);
+	}
+	return h;
+}
+
 static int no_c(const char *m)
 {
 	return !strstr(m, "->") && !strstr(m, "ops.") && !strstr(m, "opaque") && !strstr(m, ".c:");
@@ -320,6 +336,36 @@ int main(void)
 		like(text, "\"note\": \"why\"", "... the note");
 		like(text, "\"disasm\": \"fld dword ptr", "... the disassembly");
 		like(text, "\"rip\": \"0x1234\"", "and the registers the VMM can read");
+		like(text, ".lua:2\"", "... the handler that ran: %s", dump_handler(text));
+		xg_vcpu_detach(v);
+		xg_engine_free(e);
+
+		/* the handler a dump names: the exit kind's own, else the default (both at
+		 * their `function` line) */
+		e = engine_with("local xg = require 'exitgate'\n"
+				"return { default = function() return xg.dump { xg.inject 'UD' } end,\n"
+				"  emulation_failure = function() return xg.dump { xg.inject 'UD' } end }\n",
+				dumps, &err);
+		v = e ? xg_vcpu_attach(e, "g", 6, &fake_ops, &f, &err) : NULL;
+		if (!v)
+			bail("%s", err.msg);
+		run_emul(&r, "\xd9\x00", 2);
+		xg_handle_exit(v, r.b, sizeof(r.b), 0);
+		run_io(&r, 0x99, 1);
+		xg_handle_exit(v, r.b, sizeof(r.b), 0);
+		for (int k = 1; k <= 2; k++) {
+			snprintf(file, sizeof(file), "%s/dumps/g-%s-vcpu6-%06d.json", tdir(),
+				 xg_engine_run_id(e), k);
+			df = fopen(file, "r");
+			n = df ? fread(text, 1, sizeof(text) - 1, df) : 0;
+			text[n] = 0;
+			if (df)
+				fclose(df);
+			like(text, k == 1 ? ".lua:3\"" : ".lua:2\"",
+			     "%s's dump names its handler, %s: %s",
+			     k == 1 ? "an emulation failure" : "an io exit",
+			     k == 1 ? "emulation_failure's" : "the default", dump_handler(text));
+		}
 		xg_vcpu_detach(v);
 		xg_engine_free(e);
 	}

@@ -32,6 +32,10 @@
 struct bridge {
 	const struct xg_vcpu_ops *ops;
 	void *opaque;
+	/* the direct path's: the memo's translation kept from one exit to the next (d_translate,
+	 * xg_x86_walk_tlb). Beside ops and opaque, the only other field that path reads: the
+	 * bridge is 1.6 KiB of stack, and at its end this was one more line on every exit. */
+	struct xg_emu_x86_tlb *kept;
 	/* paging registers for the walks: the emulator's own copy, read by get_regs once per
 	 * instruction and alive until it returns (it writes no control register); pointed to,
 	 * not copied: the copy was ~0.5 KiB per exit */
@@ -43,9 +47,6 @@ struct bridge {
 		unsigned kind;
 	} tlb[BRIDGE_TLB];
 	unsigned ntlb; /* entries filled, the next one replaced round robin after BRIDGE_TLB */
-	/* the direct path's: the memo's translation kept from one exit to the next (d_translate,
-	 * xg_x86_walk_tlb) */
-	struct xg_emu_x86_tlb *kept;
 };
 
 static int b_get_regs(void *o, struct xg_emu_x86_regs *r)

@@ -258,8 +258,12 @@ struct xg_vcpu {
 	struct xg_profile *prof;
 	/* what a dump written now records: set around each verdict applied */
 	const char *dump_trigger, *dump_handler, *dump_error;
+	/* the counters at a line's start: the words an exit adds to (exits, lua_calls, lua_ns,
+	 * cache_hits, cache_misses, verdicts[EMULATE]) are struct xg_stats' first eight, one
+	 * line, and emulated and emulated_memo share the next line they touch with x's start
+	 * (t_exit_lines: the counters were three lines of every repeated exit) */
+	_Alignas(64) struct xg_live_stats st;
 	struct xg_exit_opts opts;
-	struct xg_live_stats st;
 	struct xg_exit x;
 	/* x holds a decoded exit (an exit that repeats it is not decoded again) */
 	uint8_t x_ok;

@@ -65,7 +65,8 @@
  *
  * For an instruction count of one variant's handler (callgrind), BENCH_RUN_ONLY=plain,
  * cached, lua or saving runs that variant alone, without the profiled round, and prints
- * nothing but a line saying so: `BENCH_RUN_ONLY=cached valgrind --tool=callgrind
+ * nothing but a line saying so (with where round_run was loaded: t_exit_lines names the code
+ * it traces by it): `BENCH_RUN_ONLY=cached valgrind --tool=callgrind
  * --toggle-collect=xg_handle_exit build/bench/bench_run 4000 1`, Ir / 4001 per exit.
  *
  * BENCH_RUN_COLD=<KiB> runs the timed rounds with the caches as a busy host leaves them:
@@ -788,8 +789,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (only >= 0) {
-		printf("bench_run: %s alone (BENCH_RUN_ONLY), %d round(s): no figures\n",
-		       variant_name[only], rounds);
+		/* where round_run was loaded: t_exit_lines names the code lines of a trace by it */
+		printf("bench_run: %s alone (BENCH_RUN_ONLY), %d round(s): no figures; round_run "
+		       "at %p\n",
+		       variant_name[only], rounds, (void *)(uintptr_t)round_run);
 		return 0;
 	}
 	/* the profiled round, apart: its clock reads must not weigh on the figures above */

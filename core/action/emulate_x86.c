@@ -33,8 +33,8 @@ struct bridge {
 	const struct xg_vcpu_ops *ops;
 	void *opaque;
 	/* the direct path's: the memo's translation kept from one exit to the next (d_translate,
-	 * xg_x86_walk_tlb). Beside ops and opaque, the only other field that path reads: the
-	 * bridge is 1.6 KiB of stack, and at its end this was one more line on every exit. */
+	 * xg_x86_walk_tlb). Beside ops and opaque, the only other field that path reads: at the
+	 * bridge's end, 144 bytes on, it was one more line of stack on every repeated exit. */
 	struct xg_emu_x86_tlb *kept;
 	/* paging registers for the walks: the emulator's own copy, read by get_regs once per
 	 * instruction and alive until it returns (it writes no control register); pointed to,

@@ -416,12 +416,11 @@ static void run_one(struct xg_vcpu *v, struct stand_in *si, struct report *rp, s
 		refused = 1;
 	}
 	if (refused || xg_verdict_apply(v, &x, &vd, &d, amsg, sizeof(amsg)) == XG_NEXT_ERROR) {
-		int sl = v->ls->handlers[slot] != LUA_NOREF ? slot : XG_SLOT_DEFAULT;
 		char at[16] = "";
 		if (v->ls->return_line > 0)
 			snprintf(at, sizeof(at), ":%d", v->ls->return_line);
 		snprintf(msg, sizeof(msg), "policy %s%s: handler '%s' (%s): %s", v->ls->chunk, at,
-			 x.kind, v->ls->where[sl], amsg);
+			 x.kind, v->ls->where[v->ls->called], amsg); /* the handler that ran */
 		report_error(rp, msg, x.kind, s->what);
 	}
 }

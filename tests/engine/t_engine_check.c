@@ -103,6 +103,16 @@ int main(void)
 	     "x86_rdmsr/x86_wrmsr exits; this exit is io",
 	     "a verdict the exit cannot take");
 
+	/* a default handler's failure names the default (its line), for every kind it took */
+	p = put_file("dflt.lua", "local xg = require 'exitgate'\n"
+				 "return { default = function(e) return xg.msr(1) end }\n");
+	p = put_file("dflt.yaml", "guests:\n  a:\n    policy: dflt.lua\n");
+	ok(check(p, out, sizeof(out)) > 0, "a default handler answering msr to every kind");
+	like(out,
+	     "error: policy dflt.lua:2: handler 'io' (dflt.lua:2): verdict 'msr' answers "
+	     "x86_rdmsr/x86_wrmsr exits; this exit is io",
+	     "an io exit's failure names the default handler that ran: %s", out);
+
 	/* emulate under `exitgate run` (a vm: section): exitgate's emulator takes emulation
 	 * failures only, so good.lua's emulate on mmio exits would fail there */
 	put_file("run-good.lua", "local xg = require 'exitgate'\n"

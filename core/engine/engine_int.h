@@ -142,7 +142,8 @@ struct xg_lstate {
 	int stack_base;
 	unsigned char hidx[XG_SLOTS];
 	/* the slot whose handler the last call ran (its kind's, else the default's): where[]
-	 * names it in a dump (engine.c), and xg_slot_of runs once per call */
+	 * names it in a dump (engine.c) and in exitgate check's failures (check.c), and
+	 * xg_slot_of runs once per call */
 	unsigned char called;
 	/* exitgate check: the line of the handler's last `return` (0: none seen) */
 	int trace_returns, return_line, cur_handler;

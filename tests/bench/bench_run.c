@@ -457,7 +457,8 @@ static void cold_evict(void)
 	__asm__ volatile("" : : "r"(sum));
 }
 
-/* The L2 of the CPU this runs on, for the cold mode's line ("" when sysfs does not say). */
+/* The L2 of cpu0 (a core's, on the hosts measured), for the cold mode's line ("" when sysfs
+ * does not say). */
 static const char *l2_size(char *buf, size_t n)
 {
 	FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index2/size", "r");
@@ -799,7 +800,6 @@ int main(int argc, char **argv)
 		}
 	}
 	if (only >= 0) {
-		/* where round_run was loaded: t_exit_lines names the code lines of a trace by it */
 		if (bad) {
 			fprintf(stderr, "bench_run: %s alone: the guest's loads did not all reach the "
 					"device, or its check failed (exits %llu of %llu, device reads "
@@ -809,6 +809,7 @@ int main(int argc, char **argv)
 				last[only].result);
 			return 1;
 		}
+		/* where round_run was loaded: t_exit_lines names the code lines of a trace by it */
 		printf("bench_run: %s alone (BENCH_RUN_ONLY), %d round(s): no figures; round_run "
 		       "at %p\n",
 		       variant_name[only], rounds, (void *)(uintptr_t)round_run);

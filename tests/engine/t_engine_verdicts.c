@@ -65,6 +65,18 @@ static int supports_fld(void *opaque, const struct xg_exit *x)
 	return x->u.internal.insn_size == 2 && x->u.internal.insn[0] == 0xd9;
 }
 
+/* The file at path into text (NUL-terminated, "" when it cannot be read); 1 when it opened. */
+static int read_text(const char *path, char *text, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(text, 1, size - 1, f) : 0;
+
+	text[n] = 0;
+	if (f)
+		fclose(f);
+	return f != NULL;
+}
+
 /* The "handler" field of a dump's JSON text ("" when it has none). */
 static const char *dump_handler(const char *text)
 {
@@ -310,8 +322,7 @@ int main(void)
 	/* dumps to a directory */
 	{
 		char dumps[600], file[700], text[8192] = "";
-		FILE *df;
-		size_t n;
+		int opened;
 
 		snprintf(dumps, sizeof(dumps), "    dump_dir: %s/dumps\n", tdir());
 		e = engine_with("local xg = require 'exitgate'\n"
@@ -326,12 +337,8 @@ int main(void)
 		res = xg_handle_exit(v, r.b, sizeof(r.b), 0);
 		snprintf(file, sizeof(file), "%s/dumps/g-%s-vcpu5-000001.json", tdir(),
 			 xg_engine_run_id(e));
-		df = fopen(file, "r");
-		n = df ? fread(text, 1, sizeof(text) - 1, df) : 0;
-		text[n] = 0;
-		if (df)
-			fclose(df);
-		ok(res.dumped && df != NULL, "dump_dir: the dump is a file %s", file);
+		opened = read_text(file, text, sizeof(text));
+		ok(res.dumped && opened, "dump_dir: the dump is a file %s", file);
 		like(text, "\"verdict\": \"inject\"", "with the verdict");
 		like(text, "\"note\": \"why\"", "... the note");
 		like(text, "\"disasm\": \"fld dword ptr", "... the disassembly");
@@ -356,11 +363,7 @@ int main(void)
 		for (int k = 1; k <= 2; k++) {
 			snprintf(file, sizeof(file), "%s/dumps/g-%s-vcpu6-%06d.json", tdir(),
 				 xg_engine_run_id(e), k);
-			df = fopen(file, "r");
-			n = df ? fread(text, 1, sizeof(text) - 1, df) : 0;
-			text[n] = 0;
-			if (df)
-				fclose(df);
+			read_text(file, text, sizeof(text));
 			is_str(dump_handler(text), k == 1 ? "p.lua:3" : "p.lua:2",
 			       "%s's dump names its handler, %s",
 			       k == 1 ? "an emulation failure" : "an io exit",

@@ -18,15 +18,20 @@
  *    rounds. Printed: exits/s in total, per vCPU and per core, and the engine's share: the
  *    time in the handler outside the vCPU's ioctls over the thread's time (the ioctls are
  *    timed in the vCPU ops the engine is given, as in the plain handler).
+ *    The handler's own ns per exit against the plain one's, from 1 vCPU up to a vCPU per
+ *    core, shows the contention the engine adds (locks, shared counters, the store, the
+ *    cache); beyond the cores, the per-vCPU exits/s relative to 1 vCPU does.
  * 2. memory: RSS (VmRSS of /proc/self/status) at each step of bringing up 1, 16 and 64
- *    vCPUs of one guest, in a fresh child process each: the guest RAM mapping's own Rss
- *    (from /proc/self/smaps) is subtracted at every step, and the kvm_run mappings
- *    (anon_inode:kvm-vcpu) are shown apart.
+ *    vCPUs of one guest and 8 guests of 2, in a fresh child process each: the guest RAM
+ *    mappings' own Rss (from /proc/self/smaps) is subtracted at every step, and the kvm_run
+ *    mappings (anon_inode:kvm-vcpu) are shown apart; per vCPU, per guest, the parts, and
+ *    the target (256 KiB per vCPU) with met or NOT met.
  * 3. reload: 1 and 64 vCPUs running exits under the cached policy; xg_engine_reload() or a
  *    policy file changed under xg_engine_watch(): the time until each vCPU handled an exit
  *    with the new policy (its swap counter moved: the exit was handled by the new state),
  *    from the call, from rename() returning, or from an in-place write's close (that one
- *    waits for the quiet period, XG_WATCH_SETTLE_MS).
+ *    waits for the quiet period, XG_WATCH_SETTLE_MS, printed apart as the write's reload
+ *    less the rename's); the 2 ms target from a rename with met or NOT met.
  *
  * Not part of the suite: build/bench/bench_scale [seconds per run, default 1] [rounds,
  * default 3] [only: scale|memory|reload].
@@ -70,6 +75,7 @@ struct vc {
 	uint8_t *xsave; /* plain */
 	size_t xsave_size;
 	uint64_t xcr0;
+	struct kept_walk kept; /* plain: its last walk, re-read as bench_run's saving loop does */
 	xg_vcpu *xv;
 	pthread_t t;
 	/* measured by the thread; exits is read by the main thread while it runs (the memory
@@ -219,8 +225,10 @@ static int plain_handle(struct vc *c)
 	c->in_ioctl += now() - t0;
 	if (rc)
 		goto fail;
-	/* a linear address: the guest's page tables say where it goes (mmio_loop.h) */
-	if (guest_walk(c->vm, &sr, r.rax, 0, &gpa) || dev_read(&c->dev, gpa, val, sizeof(val))) {
+	/* a linear address: the guest's page tables say where it goes; the last walk kept and
+	 * its entries re-read, as the engine's direct path does (mmio_loop.h) */
+	if (guest_walk_kept(c->vm, &sr, r.rax, 0, &gpa, &c->kept) ||
+	    dev_read(&c->dev, gpa, val, sizeof(val))) {
 		snprintf(c->error, sizeof(c->error), "no device at %#llx",
 			 (unsigned long long)r.rax);
 		return -1;
@@ -487,6 +495,7 @@ static const struct layout layouts[] = {{1, 1}, {1, 2}, {1, 4}, {1, 8}, {1, 16},
 struct sample {
 	double rate;  /* exits/s, all vCPUs */
 	double share; /* handler outside ioctls / thread time */
+	double hand;  /* ns per exit in the handler outside ioctls */
 };
 
 static struct sample run_one(const struct layout *l, enum variant var, double seconds)
@@ -515,13 +524,14 @@ static struct sample run_one(const struct layout *l, enum variant var, double se
 	world_close(&w);
 	s.rate = (double)exits / wall;
 	s.share = hand / total;
+	s.hand = exits ? hand * 1e9 / (double)exits : 0;
 	return s;
 }
 
 static void scale(double seconds, int rounds, int ncores)
 {
 	static struct sample res[NLAYOUTS][NVARIANTS][MAX_ROUNDS];
-	double rate[NLAYOUTS][NVARIANTS], share[NLAYOUTS][NVARIANTS];
+	double rate[NLAYOUTS][NVARIANTS], share[NLAYOUTS][NVARIANTS], hand[NLAYOUTS][NVARIANTS];
 	double load[3] = {0};
 
 	for (int r = 0; r < rounds; r++)
@@ -532,32 +542,36 @@ static void scale(double seconds, int rounds, int ncores)
 			}
 	for (int li = 0; li < NLAYOUTS; li++)
 		for (int k = 0; k < NVARIANTS; k++) {
-			double a[MAX_ROUNDS], b[MAX_ROUNDS];
+			double a[MAX_ROUNDS], b[MAX_ROUNDS], h[MAX_ROUNDS];
 			for (int r = 0; r < rounds; r++) {
 				a[r] = res[li][k][r].rate;
 				b[r] = res[li][k][r].share;
+				h[r] = res[li][k][r].hand;
 			}
 			rate[li][k] = median(a, rounds);
 			share[li][k] = median(b, rounds);
+			hand[li][k] = median(h, rounds);
 		}
 	getloadavg(load, 3);
 	printf("1. scale: endless `vmovdqu (%%rax),%%ymm0` MMIO loads, a thread per vCPU, %.1f s "
 	       "per run, %d rounds, variants in turns; medians. %d cores online; load average "
 	       "%.2f %.2f %.2f\n",
 	       seconds, rounds, ncores, load[0], load[1], load[2]);
-	printf("   engine share = time in the handler outside the vCPU ioctls / thread time\n\n");
-	printf("%-16s %-7s %10s %10s %10s %8s %13s\n", "layout", "variant", "exits/s", "per vCPU",
-	       "per core", "share", "/plain per vCPU");
+	printf(
+	    "   engine share = time in the handler outside the vCPU ioctls / thread time; "
+	    "handler = that time per exit (ns, wall clock: a thread preempted in it counts)\n\n");
+	printf("%-16s %-7s %10s %10s %10s %8s %9s %13s\n", "layout", "variant", "exits/s",
+	       "per vCPU", "per core", "share", "handler", "/plain per vCPU");
 	for (int li = 0; li < NLAYOUTS; li++) {
 		int n = layouts[li].ng * layouts[li].nv;
 		char name[32];
 		snprintf(name, sizeof(name), "%d guest%s x %d", layouts[li].ng,
 			 layouts[li].ng > 1 ? "s" : "", layouts[li].nv);
 		for (int k = 0; k < NVARIANTS; k++)
-			printf("%-16s %-7s %10.0f %10.0f %10.0f %7.1f%% %13.3f\n", k ? "" : name,
-			       variant_name[k], rate[li][k], rate[li][k] / n,
+			printf("%-16s %-7s %10.0f %10.0f %10.0f %7.1f%% %9.0f %13.3f\n",
+			       k ? "" : name, variant_name[k], rate[li][k], rate[li][k] / n,
 			       rate[li][k] / (n < ncores ? n : ncores), share[li][k] * 100,
-			       rate[li][k] / rate[li][PLAIN]);
+			       hand[li][k], rate[li][k] / rate[li][PLAIN]);
 	}
 	printf("\nper-vCPU exits/s relative to 1 vCPU (does the engine fall faster than plain?)\n");
 	printf("%-16s %10s %10s %10s\n", "layout", "plain", "cached", "lua");
@@ -567,6 +581,24 @@ static void scale(double seconds, int rounds, int ncores)
 		       layouts[li].nv);
 		for (int k = 0; k < NVARIANTS; k++)
 			printf(" %10.3f", rate[li][k] / n / rate[0][k]);
+		printf("\n");
+	}
+	/* what the engine adds as vCPUs are added: its handler's time over the plain one's,
+	 * per exit, against the same at 1 vCPU (locks, shared counters, the store and the
+	 * cache would show here as growth). Only while every vCPU has a core: beyond that the
+	 * wall-clock handler time holds the preemptions that land in it, more of them the
+	 * longer the handler, which is not contention (the table above covers those layouts) */
+	printf("\ncontention: the engine's handler ns/exit over plain's, and its growth over the "
+	       "1-vCPU figure (layouts with a core per vCPU)\n");
+	printf("%-16s %12s %12s %12s %12s\n", "layout", "cached", "growth", "lua", "growth");
+	for (int li = 0; li < NLAYOUTS; li++) {
+		if (layouts[li].ng * layouts[li].nv > ncores)
+			continue;
+		printf("%d guest%s x %-6d", layouts[li].ng, layouts[li].ng > 1 ? "s" : "",
+		       layouts[li].nv);
+		for (int k = CACHED; k <= LUA; k++)
+			printf(" %+12.0f %+12.0f", hand[li][k] - hand[li][PLAIN],
+			       (hand[li][k] - hand[li][PLAIN]) - (hand[0][k] - hand[0][PLAIN]));
 		printf("\n");
 	}
 	printf("\n");
@@ -636,20 +668,20 @@ static long rss_net(struct world *w, long *runs)
 }
 
 struct memrow {
-	int nv;
+	int ng, nv; /* guests, vCPUs each */
 	long vm, vcpus, engine, attach, run, runs_kr, lua, threads;
-	size_t vcpu_struct;
+	size_t vcpu_struct, cache, xsave;
 };
 
-static void memory_child(int nv, int fd)
+static void memory_child(int ng, int nv, int fd)
 {
 	struct world w;
-	struct memrow m = {.nv = nv};
+	struct memrow m = {.ng = ng, .nv = nv};
 	long base, a, kr0;
 	int n;
 
 	base = status_kib("VmRSS");
-	if (world_open(&w, CACHED, 1, nv, 0))
+	if (world_open(&w, CACHED, ng, nv, 0))
 		die("memory", w.error);
 	a = rss_net(&w, &kr0);
 	m.vm = a - base;
@@ -658,22 +690,25 @@ static void memory_child(int nv, int fd)
 	{
 		struct world w2;
 		long b0 = rss_net(&w, NULL), kr2;
-		if (world_open(&w2, CACHED, 1, nv, 0))
+		if (world_open(&w2, CACHED, ng, nv, 0))
 			die("memory", w2.error);
 		struct world both = w2;
-		both.ng = 2;
-		both.vm[1] = w.vm[0];
+		both.ng = 2 * ng;
+		for (int g = 0; g < ng; g++)
+			both.vm[ng + g] = w.vm[g];
 		m.vcpus = rss_net(&both, &kr2) - b0;
 		m.runs_kr = kr2 - kr0;
 		world_close(&w2);
 	}
 	a = rss_net(&w, NULL);
 	{
-		char cfgtext[512];
+		char cfgtext[2048];
 		struct xg_error err = {{0}};
-		int len = snprintf(cfgtext, sizeof(cfgtext), "guests:\n  g0:\n    policy: %s\n",
-				   policy_path(CACHED));
-		w.cfg = xg_config_parse(cfgtext, (size_t)len, "bench.yaml", policy_dir, &err);
+		size_t len = (size_t)snprintf(cfgtext, sizeof(cfgtext), "guests:\n");
+		for (int g = 0; g < ng; g++)
+			len += (size_t)snprintf(cfgtext + len, sizeof(cfgtext) - len,
+						"  g%d:\n    policy: %s\n", g, policy_path(CACHED));
+		w.cfg = xg_config_parse(cfgtext, len, "bench.yaml", policy_dir, &err);
 		w.eng = w.cfg ? xg_engine_new(w.cfg, &err) : NULL;
 		if (!w.eng)
 			die("engine", err.msg);
@@ -684,10 +719,12 @@ static void memory_child(int nv, int fd)
 	if (world_attach(&w))
 		die("attach", w.error);
 	m.attach = rss_net(&w, NULL) - a;
-	n = nv;
+	n = ng * nv;
 	for (int k = 0; k < n; k++)
 		m.lua += (long)(w.c[k].xv->ls->used / 1024);
 	m.vcpu_struct = sizeof(struct xg_vcpu);
+	m.cache = sizeof(struct xg_cache);
+	m.xsave = (w.c[0].xsave_size + 63) & ~(size_t)63; /* the backend's image (ops.c) */
 	/* run: every vCPU handles its first exits (buffers made at first use), then the
 	 * threads stop; their stacks are gone then, so they are measured while they run */
 	a = rss_net(&w, NULL);
@@ -712,8 +749,11 @@ static void memory_child(int nv, int fd)
 
 static void memory(void)
 {
-	static const int counts[] = {1, 16, 64};
-	struct memrow rows[3];
+	/* 1, 16 and 64 vCPUs of one guest; 8 guests of 2 for the cost per guest */
+	static const int layout[][2] = {{1, 1}, {1, 16}, {1, 64}, {8, 2}};
+	enum { NROWS = sizeof(layout) / sizeof(layout[0]) };
+	struct memrow rows[NROWS];
+	double worst = 0;
 	int maxv;
 	struct world probe;
 
@@ -721,7 +761,7 @@ static void memory(void)
 		die("probe", probe.error);
 	maxv = xg_kvm_check_cap(probe.vm[0], KVM_CAP_MAX_VCPUS);
 	world_close(&probe);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < NROWS; i++) {
 		int p[2];
 		pid_t pid;
 		if (pipe(p))
@@ -730,7 +770,7 @@ static void memory(void)
 		pid = fork();
 		if (pid == 0) {
 			close(p[0]);
-			memory_child(counts[i], p[1]);
+			memory_child(layout[i][0], layout[i][1], p[1]);
 		}
 		close(p[1]);
 		if (read(p[0], &rows[i], sizeof(rows[i])) != (ssize_t)sizeof(rows[i]))
@@ -742,28 +782,43 @@ static void memory(void)
 	       "kvm_run areas (anon_inode:kvm-vcpu) subtracted; a fresh process per row; "
 	       "KVM_CAP_MAX_VCPUS %d\n",
 	       maxv);
-	printf("   vcpus: KVM vCPUs and the backend's state; engine: xg_engine_new; attach: the "
-	       "vCPUs' Lua states (policy + exitgate library), caches, xg_vcpu (%zu B each);\n"
-	       "   threads: while a thread per vCPU runs exits (stacks, first-use buffers); after: "
-	       "the threads joined\n\n",
-	       rows[0].vcpu_struct);
-	printf("%6s %8s %8s %8s %8s %10s %8s %8s %8s %12s %14s\n", "vCPUs", "VM", "vcpus",
-	       "kvm_run", "engine", "attach", "Lua", "threads", "after", "per vCPU", "per vCPU >1");
-	for (int i = 0; i < 3; i++) {
+	printf("   VM: KVM's VM and the backend's; vcpus: KVM vCPUs and the backend's state; "
+	       "engine: xg_engine_new;\n"
+	       "   attach: the vCPUs' Lua states (policy + exitgate library), xg_vcpu; threads: "
+	       "while a thread per vCPU runs exits (stacks, first-use buffers); after: the "
+	       "threads joined\n\n");
+	printf("%14s %8s %8s %8s %8s %10s %8s %8s %8s %12s %14s %10s\n", "guests x vCPUs", "VM",
+	       "vcpus", "kvm_run", "engine", "attach", "Lua", "threads", "after", "per vCPU",
+	       "per vCPU >1", "per guest");
+	for (int i = 0; i < NROWS; i++) {
 		struct memrow *m = &rows[i];
+		int nv = m->ng * m->nv;
 		long per = m->vcpus + m->attach + m->threads;
-		printf("%6d %8ld %8ld %8ld %8ld %10ld %8ld %8ld %8ld %12.0f", m->nv, m->vm,
-		       m->vcpus, m->runs_kr, m->engine, m->attach, m->lua, m->threads, m->run,
-		       (double)per / m->nv);
-		if (i)
+		char lay[24];
+		snprintf(lay, sizeof(lay), "%d x %d", m->ng, m->nv);
+		printf("%14s %8ld %8ld %8ld %8ld %10ld %8ld %8ld %8ld %12.0f", lay, m->vm, m->vcpus,
+		       m->runs_kr, m->engine, m->attach, m->lua, m->threads, m->run,
+		       (double)per / nv);
+		if ((double)per / nv > worst)
+			worst = (double)per / nv;
+		if (nv > 1)
 			printf(" %14.0f",
 			       (double)(per - (rows[0].vcpus + rows[0].attach + rows[0].threads)) /
-				   (m->nv - 1));
-		printf("\n");
+				   (nv - 1));
+		else
+			printf(" %14s", "");
+		/* what a guest adds: its VM and its vCPUs (the engine is shared) */
+		printf(" %10.0f\n", (double)(m->vm + per) / m->ng);
 	}
 	printf("\n(per vCPU = (vcpus + attach + threads) / vCPUs, kvm_run apart; per vCPU >1 = "
-	       "the same beyond the 1-vCPU row: the marginal cost. Lua = the states' allocator "
-	       "counts. target <= 256 KiB per vCPU)\n\n");
+	       "the same beyond the 1-vCPU row: the marginal cost; per guest = (VM + vcpus + "
+	       "attach + threads) / guests. Lua = the states' allocator counts.)\n");
+	printf("per vCPU, in parts: xg_vcpu %zu B (its verdict cache %zu B), the Lua state "
+	       "%ld KiB, the backend's XSAVE image %zu B, dump buffers none kept (a dump is "
+	       "built in a buffer freed when it is written)\n",
+	       rows[0].vcpu_struct, rows[0].cache, rows[0].lua, rows[0].xsave);
+	printf("target: <= 256 KiB per vCPU beyond guest RAM: %s (largest %.0f KiB)\n\n",
+	       worst <= 256 ? "met" : "NOT met", worst);
 }
 
 /* ---- 3. reload ---- */
@@ -798,13 +853,14 @@ static double all_served(struct world *w, double since)
 	return -1;
 }
 
-enum { R_IDLE, R_CPU, R_CALL, R_API, R_RENAME_LOG, R_RENAME, R_WRITE, R_N };
+enum { R_IDLE, R_CPU, R_CALL, R_API, R_RENAME_LOG, R_RENAME, R_WRITE_LOG, R_WRITE, R_N };
 static const char *const r_name[R_N] = {"reload call, vCPUs idle",
 					"reload call's CPU time, vCPUs running",
 					"xg_engine_reload() call",
 					"API: call to serving on all",
 					"rename() to the watcher's reload done",
 					"rename() to serving on all",
+					"in-place write to the reload done",
 					"in-place write to serving on all"};
 
 static double thread_cpu(void)
@@ -895,6 +951,7 @@ static void reload_child(int nv, int reps, int fd)
 		if (t2 < 0)
 			die("write", "a vCPU did not serve the new policy within 10 s");
 		res[R_WRITE][r] = t2 - t0;
+		res[R_WRITE_LOG][r] = atomic_load(&reloaded_at) - t0;
 		usleep(100000);
 	}
 	if (threads_stop(&w))
@@ -939,7 +996,17 @@ static void reload(int reps)
 	printf("%-36s %12s %12s\n", "ms", "1 vCPU", "64 vCPUs");
 	for (int r = 0; r < R_N; r++)
 		printf("%-36s %12.3f %12.3f\n", r_name[r], med[0][r] * 1e3, med[1][r] * 1e3);
-	printf("\n(target: <= 2 ms from a completed rename to serving)\n");
+	/* the write's quiet period, apart: its reload ends that much later than a rename's */
+	printf("%-36s %12.3f %12.3f\n", "settle wait (write less rename)",
+	       (med[0][R_WRITE_LOG] - med[0][R_RENAME_LOG]) * 1e3,
+	       (med[1][R_WRITE_LOG] - med[1][R_RENAME_LOG]) * 1e3);
+	printf("\ntarget: <= 2 ms from a completed rename to serving on all: 1 vCPU %s (%.3f ms), "
+	       "64 vCPUs %s (%.3f ms)\n",
+	       med[0][R_RENAME] <= 2e-3 ? "met" : "NOT met", med[0][R_RENAME] * 1e3,
+	       med[1][R_RENAME] <= 2e-3 ? "met" : "NOT met", med[1][R_RENAME] * 1e3);
+	printf("(a reload builds and checks every vCPU's new state before any swaps, off the vCPU "
+	       "threads: 64 states cost the idle reload call's time above; then each vCPU swaps "
+	       "at its next exit, when the scheduler runs its thread)\n");
 }
 
 int main(int argc, char **argv)

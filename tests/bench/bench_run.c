@@ -662,7 +662,9 @@ static void print_breakdown(const struct run prof[NVARIANTS], const double hand_
 	printf("\nper-exit breakdown (ns/exit, one profiled round: the median exit's time in each "
 	       "phase; phases exclusive, each with its clock reads; 'saving' is the plain C loop "
 	       "with the savings, the engine's differences are to the %s loop, which makes its "
-	       "ioctls):\n",
+	       "ioctls; profiled, a repeated cached exit takes the general cached branch, not the "
+	       "repeated-exit lane the timed rounds take, which has no phase clocks: t_exit_cost "
+	       "and t_exit_lines count that lane):\n",
 	       bn);
 	printf("%-10s %9s %9s %9s %9s %9s-%-6s %5s-%-6s\n", "phase", "plain", "saving", "cached",
 	       "Lua", "cached", bn, "Lua", bn);

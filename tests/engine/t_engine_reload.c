@@ -3,6 +3,9 @@
  * reported) -> good, while a vCPU thread keeps handling exits: every exit is handled exactly
  * once, by the old policy until the swap and by the new one after. Also reload by inotify
  * (a file rewritten the way editors do it) and by SIGHUP, and xg.store surviving reloads.
+ * With many vCPUs the new states are built on more than one thread (engine.c build_all):
+ * a state that fails anywhere fails the whole reload, naming the first vCPU that failed,
+ * and no vCPU swaps; a good one reaches every vCPU.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -227,6 +230,45 @@ int main(void)
 		xg_vcpu_detach(v);
 	}
 	xg_engine_free(e);
+
+	/* 24 vCPUs: the states built on several threads; one failing fails all */
+	{
+		enum { NV = 24 };
+		static struct fake fs[NV];
+		xg_vcpu *vs[NV];
+		int all = 1, none = 1;
+		e = engine_with(pol_ud, NULL, &err);
+		if (!e)
+			bail("%s", err.msg);
+		for (int i = 0; i < NV; i++)
+			if (!(vs[i] = xg_vcpu_attach(e, "g", i, &fake_ops, &fs[i], &err)))
+				bail("%s", err.msg);
+		/* vCPUs 9 and up fail their state's top level; 9 is the first in the list */
+		put_file("p.lua",
+			 "local xg = require 'exitgate'\n"
+			 "if xg.vcpu_index >= 9 then error('no state for vCPU ' .. "
+			 "xg.vcpu_index) end\n"
+			 "return xg.policy { io = function(e) return xg.inject('GP', 0) end }\n");
+		ok(xg_engine_reload(e, &err) != 0 && strstr(err.msg, "no state for vCPU 9") &&
+		       !strstr(err.msg, "vCPU 1") && !strstr(err.msg, "vCPU 2"),
+		   "%d vCPUs, states failing from vCPU 9 on: the reload fails, naming vCPU 9 (%s)",
+		   NV, err.msg);
+		for (int i = 0; i < NV; i++)
+			none &= probe(vs[i], &fs[i]) == 6;
+		ok(none, "no vCPU swapped: every one still answers #UD");
+		put_file("p.lua", pol_gp);
+		ok(xg_engine_reload(e, &err) == 0, "a good policy then reloads");
+		for (int i = 0; i < NV; i++) {
+			struct xg_stats vst;
+			all &= probe(vs[i], &fs[i]) == 13;
+			xg_vcpu_stats(vs[i], &vst);
+			all &= vst.swaps == 1;
+		}
+		ok(all, "every one of the %d vCPUs swapped once and answers #GP", NV);
+		for (int i = 0; i < NV; i++)
+			xg_vcpu_detach(vs[i]);
+		xg_engine_free(e);
+	}
 	cleanup_dir();
 	return done_testing();
 }

@@ -4,19 +4,22 @@
  * boundary.
  *
  * Reload protocol. xg_engine_reload (any thread but a vCPU's) parses the configuration,
- * reads every policy, and builds one fresh state per attached vCPU; if any of that fails
- * nothing changes. Otherwise each vCPU gets its new state in `pending` (under its lock),
- * and the engine's config is replaced. The vCPU thread looks at has_pending at the start
- * of xg_handle_exit - one relaxed-cost atomic load - and swaps there, so an exit is handled
- * wholly by one policy: none is lost or handled twice. Old states go to the graveyard (a
- * lock-free list: the swap takes no engine-wide lock) and are closed at the end of the next
- * reload or by xg_engine_free, never on the vCPU thread. A state replaced after a memory
- * kill (rebuild) is closed at once, on the vCPU thread: it is recovery, already off the
- * fast path, and must not accumulate.
+ * reads every policy, and builds one fresh state per attached vCPU (on several threads when
+ * there are many: build_all); if any of that fails nothing changes. Otherwise each vCPU
+ * gets its new state in `pending` (under its lock), and the engine's config is replaced.
+ * The vCPU thread looks at has_pending at the start of xg_handle_exit - one relaxed-cost
+ * atomic load - and swaps there, so an exit is handled wholly by one policy: none is lost
+ * or handled twice. Old states go to the graveyard (a lock-free list: the swap takes no
+ * engine-wide lock) and are closed at the end of the next reload or by xg_engine_free,
+ * never on the vCPU thread. A state replaced after a memory kill (rebuild) is closed at
+ * once, on the vCPU thread: it is recovery, already off the fast path, and must not
+ * accumulate.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <lauxlib.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -749,7 +752,7 @@ XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_s
 
 /*
  * The new states of a reload, built off the vCPU threads: by the reloading thread and, for
- * more than two vCPUs, by up to one more thread per online CPU (at most 8 in all), each
+ * more than two vCPUs, by up to one more thread per CPU it may run on (at most 8 in all), each
  * taking the next vCPU in turn. 64 states took ~5 ms one after another here (~80 us each:
  * the standard libraries, the exitgate module, the policy, their allocations). Once a build
  * fails no further one starts; as every vCPU before it in the list was handed out already,
@@ -780,8 +783,8 @@ static void *build_states(void *arg)
 		struct xg_error err = {{0}};
 		struct xg_vcpu *v = b->vs[i];
 		size_t g = b->gi[i];
-		b->fresh[i] =
-		    xg_lstate_new(b->e, &b->cfg->guests[g], b->src[g], b->lens[g], v, v->index, &err);
+		b->fresh[i] = xg_lstate_new(b->e, &b->cfg->guests[g], b->src[g], b->lens[g], v,
+					    v->index, &err);
 		if (!b->fresh[i]) {
 			pthread_mutex_lock(&b->mu);
 			if (i < b->err_at) {
@@ -800,7 +803,11 @@ static void *build_states(void *arg)
 static int build_all(struct builds *b, struct xg_error *err)
 {
 	pthread_t t[7];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	/* the CPUs this process may run on (a cpuset or taskset may give it fewer than are
+	 * online): more builders than that would only take turns with the vCPU threads */
+	long cpus = sched_getaffinity(0, sizeof(set), &set) ? sysconf(_SC_NPROCESSORS_ONLN)
+							    : CPU_COUNT(&set);
 	size_t extra = b->n > 2 && cpus > 1 ? (size_t)(cpus < 8 ? cpus : 8) - 1 : 0, started = 0;
 
 	if (extra > b->n - 1)
@@ -872,8 +879,14 @@ int xg_engine_reload(xg_engine *e, struct xg_error *err)
 		}
 	}
 	{
-		struct builds b = {.e = e, .cfg = cfg, .src = src, .lens = lens, .gi = gis,
-				   .vs = vs, .fresh = fresh, .n = nv};
+		struct builds b = {.e = e,
+				   .cfg = cfg,
+				   .src = src,
+				   .lens = lens,
+				   .gi = gis,
+				   .vs = vs,
+				   .fresh = fresh,
+				   .n = nv};
 		if (nv && build_all(&b, err))
 			goto out;
 	}

@@ -193,6 +193,11 @@ int main(void)
 		run_emul(&kr_, "\x8b\x07", 2);
 		xg_handle_exit(r.v, kr_.b, sizeof(kr_.b), 0); /* the policy call that caches */
 		exits_under_locks(e, &r, "cached emulate, repeated exit", 1);
+		/* the lane's own marks (engine.c repeat_emulate): its counts are the cached
+		 * branch's, so only these say the exits took it */
+		ok(r.v->x_ok && r.v->lk_ok && r.v->lk_emulate && r.v->lk_gen == r.v->cache.gen,
+		   "the exits took the repeated-exit lane (x_ok %d, lk_ok %d, lk_emulate %d)",
+		   r.v->x_ok, r.v->lk_ok, r.v->lk_emulate);
 		xg_vcpu_stats(r.v, &st);
 		ok(st.cache_hits == N_EXITS && st.lua_calls == 1 && st.emulated == N_EXITS + 1,
 		   "all from the cache and emulated (%llu hits, %llu Lua calls, %llu emulated)",

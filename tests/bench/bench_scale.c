@@ -592,10 +592,12 @@ static void scale(double seconds, int rounds, int ncores)
 	       "1-vCPU figure (layouts with a core per vCPU)\n");
 	printf("%-16s %12s %12s %12s %12s\n", "layout", "cached", "growth", "lua", "growth");
 	for (int li = 0; li < NLAYOUTS; li++) {
+		char name[32];
 		if (layouts[li].ng * layouts[li].nv > ncores)
 			continue;
-		printf("%d guest%s x %-6d", layouts[li].ng, layouts[li].ng > 1 ? "s" : "",
-		       layouts[li].nv);
+		snprintf(name, sizeof(name), "%d guest%s x %d", layouts[li].ng,
+			 layouts[li].ng > 1 ? "s" : "", layouts[li].nv);
+		printf("%-16s", name);
 		for (int k = CACHED; k <= LUA; k++)
 			printf(" %+12.0f %+12.0f", hand[li][k] - hand[li][PLAIN],
 			       (hand[li][k] - hand[li][PLAIN]) - (hand[0][k] - hand[0][PLAIN]));
@@ -782,7 +784,8 @@ static void memory(void)
 	       "kvm_run areas (anon_inode:kvm-vcpu) subtracted; a fresh process per row; "
 	       "KVM_CAP_MAX_VCPUS %d\n",
 	       maxv);
-	printf("   VM: KVM's VM and the backend's; vcpus: KVM vCPUs and the backend's state; "
+	printf("   VM: the guests' VMs with their vCPUs (KVM's and the backend's state, and the "
+	       "process's first-time costs); vcpus: as many VMs and vCPUs again, made after them; "
 	       "engine: xg_engine_new;\n"
 	       "   attach: the vCPUs' Lua states (policy + exitgate library), xg_vcpu; threads: "
 	       "while a thread per vCPU runs exits (stacks, first-use buffers); after: the "
@@ -801,18 +804,22 @@ static void memory(void)
 		       (double)per / nv);
 		if ((double)per / nv > worst)
 			worst = (double)per / nv;
-		if (nv > 1)
+		if (nv > 1 && m->ng == 1)
 			printf(" %14.0f",
 			       (double)(per - (rows[0].vcpus + rows[0].attach + rows[0].threads)) /
 				   (nv - 1));
 		else
 			printf(" %14s", "");
-		/* what a guest adds: its VM and its vCPUs (the engine is shared) */
-		printf(" %10.0f\n", (double)(m->vm + per) / m->ng);
+		/* what a guest adds: vcpus (a second set of the same VMs with their vCPUs, past
+		 * the process's first-time costs that VM holds), its states and threads */
+		printf(" %10.0f\n", (double)per / m->ng);
 	}
 	printf("\n(per vCPU = (vcpus + attach + threads) / vCPUs, kvm_run apart; per vCPU >1 = "
-	       "the same beyond the 1-vCPU row: the marginal cost; per guest = (VM + vcpus + "
-	       "attach + threads) / guests. Lua = the states' allocator counts.)\n");
+	       "the same beyond the 1-vCPU row: the marginal cost, for one guest; per guest = "
+	       "(vcpus + "
+	       "attach + threads) / guests. vcpus is a second set of the same VMs and vCPUs, made "
+	       "after the first (VM holds the process's first-time costs). Lua = the states' "
+	       "allocator counts.)\n");
 	printf("per vCPU, in parts: xg_vcpu %zu B (its verdict cache %zu B), the Lua state "
 	       "%ld KiB, the backend's XSAVE image %zu B, dump buffers none kept (a dump is "
 	       "built in a buffer freed when it is written)\n",
@@ -855,7 +862,7 @@ static double all_served(struct world *w, double since)
 
 enum { R_IDLE, R_CPU, R_CALL, R_API, R_RENAME_LOG, R_RENAME, R_WRITE_LOG, R_WRITE, R_N };
 static const char *const r_name[R_N] = {"reload call, vCPUs idle",
-					"reload call's CPU time, vCPUs running",
+					"the call's thread's CPU, vCPUs running",
 					"xg_engine_reload() call",
 					"API: call to serving on all",
 					"rename() to the watcher's reload done",
@@ -879,6 +886,16 @@ static void reload_log(void *ud, const char *line)
 		atomic_store(&reloaded_at, now());
 	if (getenv("XG_BENCH_LOG"))
 		fprintf(stderr, "exitgate: %s\n", line);
+}
+
+/* The watcher logs "reloaded" after xg_engine_reload returns, which may be after every vCPU
+ * served: wait for this round's line (up to 10 s), not to read the last round's time. */
+static void reload_logged(double since)
+{
+	for (int i = 0; i < 100000 && atomic_load(&reloaded_at) < since; i++)
+		usleep(100);
+	if (atomic_load(&reloaded_at) < since)
+		die("reload", "the watcher logged no reload within 10 s");
 }
 
 static void reload_child(int nv, int reps, int fd)
@@ -940,6 +957,7 @@ static void reload_child(int nv, int reps, int fd)
 		t2 = all_served(&w, t0);
 		if (t2 < 0)
 			die("rename", "a vCPU did not serve the new policy within 10 s");
+		reload_logged(t0);
 		if (getenv("XG_BENCH_LOG"))
 			fprintf(stderr, "rename %d: %.3f ms\n", r, (t2 - t0) * 1e3);
 		res[R_RENAME][r] = t2 - t0;
@@ -950,6 +968,7 @@ static void reload_child(int nv, int reps, int fd)
 		t2 = all_served(&w, t0);
 		if (t2 < 0)
 			die("write", "a vCPU did not serve the new policy within 10 s");
+		reload_logged(t0);
 		res[R_WRITE][r] = t2 - t0;
 		res[R_WRITE_LOG][r] = atomic_load(&reloaded_at) - t0;
 		usleep(100000);

@@ -862,7 +862,7 @@ static double all_served(struct world *w, double since)
 
 enum { R_IDLE, R_CPU, R_CALL, R_API, R_RENAME_LOG, R_RENAME, R_WRITE_LOG, R_WRITE, R_N };
 static const char *const r_name[R_N] = {"reload call, vCPUs idle",
-					"the call's thread's CPU, vCPUs running",
+					"calling thread's CPU, vCPUs running",
 					"xg_engine_reload() call",
 					"API: call to serving on all",
 					"rename() to the watcher's reload done",

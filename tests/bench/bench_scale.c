@@ -357,12 +357,28 @@ static int world_fail(struct world *w, const char *what, const char *msg)
 	return -1;
 }
 
+/* The engine for w's guests g0, g1, ..., each running the policy at path, logging to log. */
+static int world_engine(struct world *w, const char *path, xg_log_fn log)
+{
+	struct xg_error err = {{0}};
+	char cfgtext[2048];
+	size_t at = (size_t)snprintf(cfgtext, sizeof(cfgtext), "guests:\n");
+
+	for (int g = 0; g < w->ng; g++)
+		at += (size_t)snprintf(cfgtext + at, sizeof(cfgtext) - at,
+				       "  g%d:\n    policy: %s\n", g, path);
+	w->cfg = xg_config_parse(cfgtext, at, "bench.yaml", policy_dir, &err);
+	w->eng = w->cfg ? xg_engine_new(w->cfg, &err) : NULL;
+	if (!w->eng)
+		return world_fail(w, "engine", err.msg);
+	xg_engine_set_log(w->eng, log, NULL);
+	return 0;
+}
+
 /* The VMs and their vCPUs (stopping there when !attach), then the engine and attaches. */
 static int world_open(struct world *w, enum variant var, int ng, int nv, int attach)
 {
 	struct xg_error err = {{0}};
-	char cfgtext[2048];
-	size_t at = 0;
 
 	memset(w, 0, sizeof(*w));
 	w->var = var;
@@ -393,16 +409,7 @@ static int world_open(struct world *w, enum variant var, int ng, int nv, int att
 	}
 	if (var == PLAIN || !attach)
 		return 0;
-	at += (size_t)snprintf(cfgtext + at, sizeof(cfgtext) - at, "guests:\n");
-	for (int g = 0; g < ng; g++)
-		at += (size_t)snprintf(cfgtext + at, sizeof(cfgtext) - at,
-				       "  g%d:\n    policy: %s\n", g, policy_path(var));
-	w->cfg = xg_config_parse(cfgtext, at, "bench.yaml", policy_dir, &err);
-	w->eng = w->cfg ? xg_engine_new(w->cfg, &err) : NULL;
-	if (!w->eng)
-		return world_fail(w, "engine", err.msg);
-	xg_engine_set_log(w->eng, quiet, NULL);
-	return 0;
+	return world_engine(w, policy_path(var), quiet);
 }
 
 /* The engine's vCPUs, for a world opened with attach (or after the memory steps). */
@@ -492,6 +499,13 @@ struct layout {
 static const struct layout layouts[] = {{1, 1}, {1, 2}, {1, 4}, {1, 8}, {1, 16}, {8, 2}};
 #define NLAYOUTS (int)(sizeof(layouts) / sizeof(layouts[0]))
 
+/* "1 guest x 4", "8 guests x 2": a layout as the tables name it */
+static const char *layout_name(const struct layout *l, char *buf, size_t n)
+{
+	snprintf(buf, n, "%d guest%s x %d", l->ng, l->ng > 1 ? "s" : "", l->nv);
+	return buf;
+}
+
 struct sample {
 	double rate;  /* exits/s, all vCPUs */
 	double share; /* handler outside ioctls / thread time */
@@ -565,8 +579,7 @@ static void scale(double seconds, int rounds, int ncores)
 	for (int li = 0; li < NLAYOUTS; li++) {
 		int n = layouts[li].ng * layouts[li].nv;
 		char name[32];
-		snprintf(name, sizeof(name), "%d guest%s x %d", layouts[li].ng,
-			 layouts[li].ng > 1 ? "s" : "", layouts[li].nv);
+		layout_name(&layouts[li], name, sizeof(name));
 		for (int k = 0; k < NVARIANTS; k++)
 			printf("%-16s %-7s %10.0f %10.0f %10.0f %7.1f%% %9.0f %13.3f\n",
 			       k ? "" : name, variant_name[k], rate[li][k], rate[li][k] / n,
@@ -577,8 +590,8 @@ static void scale(double seconds, int rounds, int ncores)
 	printf("%-16s %10s %10s %10s\n", "layout", "plain", "cached", "lua");
 	for (int li = 0; li < NLAYOUTS; li++) {
 		int n = layouts[li].ng * layouts[li].nv;
-		printf("%d guest%s x %-6d", layouts[li].ng, layouts[li].ng > 1 ? "s" : "",
-		       layouts[li].nv);
+		char name[32];
+		printf("%-16s", layout_name(&layouts[li], name, sizeof(name)));
 		for (int k = 0; k < NVARIANTS; k++)
 			printf(" %10.3f", rate[li][k] / n / rate[0][k]);
 		printf("\n");
@@ -595,9 +608,7 @@ static void scale(double seconds, int rounds, int ncores)
 		char name[32];
 		if (layouts[li].ng * layouts[li].nv > ncores)
 			continue;
-		snprintf(name, sizeof(name), "%d guest%s x %d", layouts[li].ng,
-			 layouts[li].ng > 1 ? "s" : "", layouts[li].nv);
-		printf("%-16s", name);
+		printf("%-16s", layout_name(&layouts[li], name, sizeof(name)));
 		for (int k = CACHED; k <= LUA; k++)
 			printf(" %+12.0f %+12.0f", hand[li][k] - hand[li][PLAIN],
 			       (hand[li][k] - hand[li][PLAIN]) - (hand[0][k] - hand[0][PLAIN]));
@@ -703,19 +714,8 @@ static void memory_child(int ng, int nv, int fd)
 		world_close(&w2);
 	}
 	a = rss_net(&w, NULL);
-	{
-		char cfgtext[2048];
-		struct xg_error err = {{0}};
-		size_t len = (size_t)snprintf(cfgtext, sizeof(cfgtext), "guests:\n");
-		for (int g = 0; g < ng; g++)
-			len += (size_t)snprintf(cfgtext + len, sizeof(cfgtext) - len,
-						"  g%d:\n    policy: %s\n", g, policy_path(CACHED));
-		w.cfg = xg_config_parse(cfgtext, len, "bench.yaml", policy_dir, &err);
-		w.eng = w.cfg ? xg_engine_new(w.cfg, &err) : NULL;
-		if (!w.eng)
-			die("engine", err.msg);
-		xg_engine_set_log(w.eng, quiet, NULL);
-	}
+	if (world_engine(&w, policy_path(CACHED), quiet))
+		die("memory", w.error);
 	m.engine = rss_net(&w, NULL) - a;
 	a = rss_net(&w, NULL);
 	if (world_attach(&w))
@@ -911,16 +911,8 @@ static void reload_child(int nv, int reps, int fd)
 	write_file(path, reload_policy[0]);
 	if (world_open(&w, CACHED, 1, nv, 0))
 		die("reload", w.error);
-	{
-		char cfgtext[512];
-		int len =
-		    snprintf(cfgtext, sizeof(cfgtext), "guests:\n  g0:\n    policy: %s\n", path);
-		w.cfg = xg_config_parse(cfgtext, (size_t)len, "bench.yaml", policy_dir, &err);
-		w.eng = w.cfg ? xg_engine_new(w.cfg, &err) : NULL;
-		if (!w.eng)
-			die("engine", err.msg);
-		xg_engine_set_log(w.eng, reload_log, NULL);
-	}
+	if (world_engine(&w, path, reload_log))
+		die("reload", w.error);
 	if (world_attach(&w))
 		die("attach", w.error);
 	for (int r = 0; r < reps; r++) {

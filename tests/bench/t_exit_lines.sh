@@ -30,17 +30,17 @@
 # where the lines went. The lines counted include the benchmark loop's own (its clock reads,
 # ~17 code lines) and libc's and liblua's: the same in every variant, from Debian's packages.
 #
-# The budgets are what the code touched (GCC 12 -O2 with LTO, AMD EPYC, Debian 12's liblua and
-# libc, 2026-12-04: cached 101-104 code and 76-78 data lines, Lua 204-208 and 131-132, the saving
-# loop 56-59 and 54) with ~10% of room: a layout change alone moves the code lines by a few (instruction
-# lengths shift the functions' line boundaries; so does a change to bench_run, which is linked
-# with the library as one program), the stack's lines by a few with the size of the
-# environment (where the stack starts), Lua's data lines by one or two from one process to the
-# next (its string-hash seed) (XG_KVM_NO_TLB=1, the walk made every exit, is +8 code lines and fits;
-# XG_KVM_NO_DIRECT=1, every exit through the emulator's pipeline, is +59 and +22 cached and
-# fails); a change that needs more raises them here, saying why. Skips as
-# t_exit_cost: sanitizer builds, other compilers, builds without optimisation, hosts without
-# valgrind, python3 or a usable /dev/kvm.
+# The budgets are what the code touched (GCC 12 -O2 with LTO, AMD EPYC, Debian 12's liblua
+# and libc, 2026-12-04: cached 101-104 code and 76-78 data lines, Lua 204-209 and 131-134,
+# the saving loop 56-59 and 54-57) with ~10% of room. A layout change alone moves the code
+# lines by a few: instruction lengths shift the functions' line boundaries, and so does a
+# change to bench_run, which is linked with the library as one program. The stack's lines
+# move by a few with the size of the environment (where the stack starts), and Lua's data
+# lines by one or two from one process to the next (its string-hash seed). XG_KVM_NO_TLB=1,
+# the walk made every exit, is +8 code lines and fits; XG_KVM_NO_DIRECT=1, every exit through
+# the emulator's pipeline, is +59 and +22 cached and fails. A change that needs more raises
+# them here, saying why. Skips as t_exit_cost: sanitizer builds, other compilers, builds
+# without optimisation, hosts without valgrind, python3 or a usable /dev/kvm.
 . "${XG_SOURCE:?run through the test suite (XG_SOURCE unset)}/tests/run/lib.sh"
 
 BUDGET_CACHED_CODE=114

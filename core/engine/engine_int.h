@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "engine/arena.h"
 #include "xg_counter.h"
 #include "exitgate.h"
 #include "emu/x86/xg_emu_x86.h" /* struct xg_emu_x86_memo */
@@ -160,6 +161,8 @@ struct xg_lstate {
 	const char *verdict_key; /* the interned string "verdict", anchored in the registry */
 	/* memory */
 	size_t used, limit;
+	/* what the state allocates while it is built (arena.c); closed once it is */
+	struct xg_arena arena;
 	/* the policy */
 	int handlers[XG_SLOTS];
 	/* the rest */

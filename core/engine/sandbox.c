@@ -103,7 +103,10 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (!ptr)
 		osize = 0;
 	if (nsize == 0) {
-		free(ptr);
+		if (xg_arena_owns(&ls->arena, ptr))
+			xg_arena_free(&ls->arena, ptr, osize);
+		else
+			free(ptr);
 		ls->used -= osize;
 		return NULL;
 	}
@@ -131,7 +134,11 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		}
 		return NULL;
 	}
-	p = realloc(ptr, nsize);
+	/* while the state is built, from its arena (arena.c) */
+	if (xg_arena_owns(&ls->arena, ptr) || (!ptr && ls->arena.open))
+		p = xg_arena_realloc(&ls->arena, ptr, osize, nsize);
+	else
+		p = realloc(ptr, nsize);
 	if (p) {
 		ls->used = ls->used - osize + nsize;
 		if (ls->mem_pending && ptr == ls->refused_ptr && osize == ls->refused_osize &&
@@ -1939,6 +1946,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	}
 	ls->on_error_default = !strcmp(g->on_error, XG_DEFAULT_ON_ERROR);
 	ls->lifted = 1; /* the standard libraries and the module are ours, not the policy's */
+	xg_arena_init(&ls->arena, XG_ARENA_SIZE); /* without it, malloc serves the build */
 	ls->L = L = lua_newstate(l_alloc, ls);
 	if (!L) {
 		set_err(err, "out of memory creating a Lua state");
@@ -2072,6 +2080,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		goto fail;
 	}
 	ls->lifted = 0;
+	ls->arena.open = 0; /* what the policy allocates from now on comes from malloc */
 	xg_lstate_log_flush(ls);
 	return ls;
 fail:
@@ -2088,6 +2097,7 @@ void xg_lstate_free(struct xg_lstate *ls)
 		ls->lifted = 1;
 		lua_close(ls->L);
 	}
+	xg_arena_fini(&ls->arena);
 	free(ls->dump_dir);
 	free(ls->src);
 	free(ls);

@@ -622,55 +622,56 @@ static double results_units(lua_State *L, int from)
 	return u;
 }
 
-/* upvalues: the library function, its cost kind, its name */
+/* library, name, the two as a kill names them ("string.rep"), the cost kind */
+struct metered_fn {
+	const char *lib, *name, *who;
+	enum xg_cost cost;
+};
+#define XG_METERED(lib, name, cost) {#lib, #name, #lib "." #name, cost}
+static const struct metered_fn metered_fns[] = {
+    XG_METERED(string, byte, XG_COST_BYTE),	XG_METERED(string, sub, XG_COST_SUB),
+    XG_METERED(string, lower, XG_COST_BYTES),	XG_METERED(string, upper, XG_COST_BYTES),
+    XG_METERED(string, reverse, XG_COST_BYTES), XG_METERED(string, char, XG_COST_ARGS),
+    XG_METERED(string, format, XG_COST_ARGS),	XG_METERED(string, pack, XG_COST_PACK),
+    XG_METERED(string, unpack, XG_COST_UNPACK), XG_METERED(string, packsize, XG_COST_UNPACK),
+    XG_METERED(string, rep, XG_COST_REP),	XG_METERED(string, find, XG_COST_FIND),
+    XG_METERED(string, match, XG_COST_MATCH),	XG_METERED(string, gmatch, XG_COST_GMATCH),
+    XG_METERED(string, gsub, XG_COST_GSUB),	XG_METERED(utf8, len, XG_COST_ULEN),
+    XG_METERED(utf8, codepoint, XG_COST_BYTE),	XG_METERED(utf8, offset, XG_COST_BYTES),
+    XG_METERED(utf8, char, XG_COST_ARGS),	XG_METERED(table, concat, XG_COST_CONCAT),
+    XG_METERED(table, unpack, XG_COST_TUNPACK), XG_METERED(table, insert, XG_COST_TINSERT),
+    XG_METERED(table, remove, XG_COST_TREMOVE), XG_METERED(table, sort, XG_COST_TSORT),
+    XG_METERED(table, move, XG_COST_TMOVE),	XG_METERED(table, pack, XG_COST_ARGS),
+    {"", "tonumber", "tonumber", XG_COST_BYTES},
+};
+#undef XG_METERED
+
+/* upvalues: the library function, its metered_fns entry (a light userdata: a state's build
+ * makes no string or number for it) */
 static int metered(lua_State *L)
 {
-	enum xg_cost k = (enum xg_cost)lua_tointeger(L, lua_upvalueindex(2));
-	const char *who = lua_tostring(L, lua_upvalueindex(3));
+	const struct metered_fn *m = lua_touserdata(L, lua_upvalueindex(2));
 	int n;
 
-	charge(L, cost_of(L, k), who);
+	charge(L, cost_of(L, m->cost), m->who);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
 	n = lua_gettop(L);
 	/* what was built from values only known while it ran (concat, format, gsub results,
 	 * __tostring strings) is charged after */
-	charge(L, results_units(L, 1), who);
+	charge(L, results_units(L, 1), m->who);
 	return n;
 }
 
-static void meter(lua_State *L, int tab, const char *lib, const char *name, enum xg_cost k)
+/* tab[m->name] becomes the metered closure */
+static void meter(lua_State *L, int tab, const struct metered_fn *m)
 {
-	char who[40];
-
-	lua_getfield(L, tab, name);
-	lua_pushinteger(L, k);
-	snprintf(who, sizeof(who), "%s%s%s", lib, *lib ? "." : "", name);
-	lua_pushstring(L, who);
-	lua_pushcclosure(L, metered, 3);
-	lua_setfield(L, tab, name);
+	lua_getfield(L, tab, m->name);
+	lua_pushlightuserdata(L, (void *)m);
+	lua_pushcclosure(L, metered, 2);
+	lua_setfield(L, tab, m->name);
 }
-
-static const struct {
-	const char *lib, *name;
-	enum xg_cost cost;
-} metered_fns[] = {
-    {"string", "byte", XG_COST_BYTE},	  {"string", "sub", XG_COST_SUB},
-    {"string", "lower", XG_COST_BYTES},	  {"string", "upper", XG_COST_BYTES},
-    {"string", "reverse", XG_COST_BYTES}, {"string", "char", XG_COST_ARGS},
-    {"string", "format", XG_COST_ARGS},	  {"string", "pack", XG_COST_PACK},
-    {"string", "unpack", XG_COST_UNPACK}, {"string", "packsize", XG_COST_UNPACK},
-    {"string", "rep", XG_COST_REP},	  {"string", "find", XG_COST_FIND},
-    {"string", "match", XG_COST_MATCH},	  {"string", "gmatch", XG_COST_GMATCH},
-    {"string", "gsub", XG_COST_GSUB},	  {"utf8", "len", XG_COST_ULEN},
-    {"utf8", "codepoint", XG_COST_BYTE},  {"utf8", "offset", XG_COST_BYTES},
-    {"utf8", "char", XG_COST_ARGS},	  {"table", "concat", XG_COST_CONCAT},
-    {"table", "unpack", XG_COST_TUNPACK}, {"table", "insert", XG_COST_TINSERT},
-    {"table", "remove", XG_COST_TREMOVE}, {"table", "sort", XG_COST_TSORT},
-    {"table", "move", XG_COST_TMOVE},	  {"table", "pack", XG_COST_ARGS},
-    {"", "tonumber", XG_COST_BYTES},
-};
 
 /* Lua runs a message handler with hooks off when the error came from a hook (ldo.c: the
  * hook's allowhook is restored only when the error reaches a pcall), so xpcall's handler
@@ -1509,8 +1510,7 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 			lua_getglobal(L, metered_fns[i].lib);
 		else
 			lua_pushglobaltable(L);
-		meter(L, lua_gettop(L), metered_fns[i].lib, metered_fns[i].name,
-		      metered_fns[i].cost);
+		meter(L, lua_gettop(L), &metered_fns[i]);
 		lua_pop(L, 1);
 	}
 	lua_getglobal(L, "utf8");
@@ -1534,7 +1534,7 @@ static void build_env(lua_State *L, struct xg_lstate *ls)
 	lua_setfield(L, -2, "__metatable");
 	lua_settop(L, 0);
 
-	lua_newtable(L); /* the policy's _ENV */
+	lua_createtable(L, 0, 32); /* the policy's _ENV (its ~30 names, no rehash) */
 	for (const char *const *g = allowed_globals; *g; g++) {
 		lua_getglobal(L, *g);
 		lua_setfield(L, 1, *g);

@@ -7,8 +7,9 @@
  *    operation on it and all of them every 64 operations: a block handed out twice, or
  *    overlapping another, or moved without its bytes, shows as a wrong byte. Blocks must be
  *    16-byte aligned, come from the arena only while it is open and has room, and the
- *    arena must have served most of them. Under AddressSanitizer, a live block must not be
- *    poisoned and a freed one must be. The seed is printed; XG_SEED=N repeats a run.
+ *    arena must have served many of them. Under AddressSanitizer, a live block must be
+ *    addressable up to its size and poisoned at the byte after it, and a freed one poisoned
+ *    whole. The seed is printed; XG_SEED=N repeats a run.
  * 2. Lua on it: policies whose top level (built in the arena) churns tables and strings,
  *    within the arena and far beyond it, and whose handlers go on changing those tables
  *    while they serve (blocks of the arena freed and moved after it closed), each checking
@@ -122,7 +123,8 @@ static int model_run(uint64_t seed, int ops, int close_at, int *from_arena, int 
 			if (xg_arena_owns(&a, b->p)) {
 				xg_arena_free(&a, b->p, b->n);
 #ifdef XG_ASAN
-				if (b->n > 8 && !__asan_address_is_poisoned(b->p + 8)) {
+				if (!__asan_region_is_poisoned(b->p, 1) ||
+				    __asan_region_is_poisoned(b->p, b->n) != (void *)b->p) {
 					snprintf(why, whylen, "op %d: a freed block is not poisoned",
 						 op);
 					return -1;
@@ -161,6 +163,11 @@ static int model_run(uint64_t seed, int ops, int close_at, int *from_arena, int 
 #ifdef XG_ASAN
 		if (b->p && __asan_region_is_poisoned(b->p, b->n)) {
 			snprintf(why, whylen, "op %d: a live block of %zu is poisoned", op, b->n);
+			return -1;
+		}
+		if (b->p && xg_arena_owns(&a, b->p) && !__asan_address_is_poisoned(b->p + b->n)) {
+			snprintf(why, whylen, "op %d: the byte past a live block of %zu is not poisoned",
+				 op, b->n);
 			return -1;
 		}
 #endif
@@ -211,7 +218,7 @@ static void model(void)
 	ok(!failed, "40 runs of 20,000 operations: every block kept its bytes, none overlapped, "
 		    "all 16-byte aligned, none new from a closed arena%s",
 #ifdef XG_ASAN
-	   ", live blocks unpoisoned and freed ones poisoned"
+	   ", live blocks unpoisoned up to their size and poisoned past it, freed ones poisoned whole"
 #else
 	   ""
 #endif

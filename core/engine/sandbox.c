@@ -1691,6 +1691,8 @@ static int run_chunk(struct xg_lstate *ls, int nargs, uint64_t budget, uint64_t 
 		if (ls->killed == XG_FAIL_TIME)
 			snprintf(detail, sizeof(detail), " of %llu ms",
 				 (unsigned long long)(ns / 1000000));
+		else if (ls->killed == XG_FAIL_MEMORY) /* the same cap as a call's, not 10x */
+			snprintf(detail, sizeof(detail), " of %zu bytes (limits.memory)", ls->limit);
 		else if (ls->killed)
 			snprintf(detail, sizeof(detail), " of %llu%s%s%s",
 				 (unsigned long long)budget, ls->kill_in ? " (in " : "",
@@ -1702,7 +1704,9 @@ static int run_chunk(struct xg_lstate *ls, int nargs, uint64_t budget, uint64_t 
 			: m			     ? m
 						     : "error",
 			ls->killed ? detail : "",
-			ls->killed ? " (loading may take 10x a call's limits)" : "");
+			ls->killed && ls->killed != XG_FAIL_MEMORY
+			    ? " (loading may take 10x a call's limits)"
+			    : "");
 		lua_settop(L, 0);
 		return -1;
 	}

@@ -223,8 +223,11 @@ int main(void)
 	/* a policy whose top level eats memory */
 	e = engine_with("local t = {} for i = 1, 1e9 do t[i] = i end",
 			"    limits: { memory: 1M, time_ms: 1000 }\n", &err);
-	ok(!e && strstr(err.msg, "memory limit exceeded while loading"),
-	   "a memory-hungry top level: %s", err.msg);
+	ok(!e && strstr(err.msg, "memory limit exceeded while loading of 1048576 bytes "
+				 "(limits.memory)") && !strstr(err.msg, "10x"),
+	   "a memory-hungry top level, the memory limit named (not the instruction budget, "
+	   "not 10x): %s",
+	   err.msg);
 	cleanup_dir();
 	return done_testing();
 }

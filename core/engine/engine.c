@@ -774,6 +774,28 @@ struct builds {
 	struct xg_error err;
 };
 
+/*
+ * A state's error as a reload reports it: which guest's vCPU failed, as "guest 'g' vCPU 3:
+ * ..." (its "guest 'g': " taken in where the message began with it). A policy that fails on
+ * some vCPUs only (by xg.vcpu_index, or a limit reached on one) is then found at once.
+ */
+static void name_vcpu(struct xg_error *out, const struct xg_error *in, const char *guest,
+		      int index)
+{
+	char head[160];
+	const char *rest = in->msg;
+	size_t n = (size_t)snprintf(head, sizeof(head), "guest '%s'", guest);
+
+	if (n < sizeof(head) && !strncmp(rest, head, n) && !strncmp(rest + n, ": ", 2))
+		rest += n + 2;
+	n = (size_t)snprintf(out->msg, sizeof(out->msg), "%s vCPU %d: ", head, index);
+	if (n < sizeof(out->msg)) { /* the rest as far as it fits */
+		size_t len = strnlen(rest, sizeof(out->msg) - 1 - n);
+		memcpy(out->msg + n, rest, len);
+		out->msg[n + len] = 0;
+	}
+}
+
 static void *build_states(void *arg)
 {
 	struct builds *b = arg;
@@ -790,7 +812,7 @@ static void *build_states(void *arg)
 			pthread_mutex_lock(&b->mu);
 			if (i < b->err_at) {
 				b->err_at = i;
-				b->err = err;
+				name_vcpu(&b->err, &err, b->cfg->guests[g].name, v->index);
 			}
 			pthread_mutex_unlock(&b->mu);
 			atomic_store(&b->failed, 1);

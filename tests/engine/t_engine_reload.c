@@ -4,8 +4,9 @@
  * once, by the old policy until the swap and by the new one after. Also reload by inotify
  * (a file rewritten the way editors do it) and by SIGHUP, and xg.store surviving reloads.
  * With many vCPUs the new states are built on more than one thread (engine.c build_all):
- * a state that fails anywhere fails the whole reload, naming the first vCPU that failed,
- * and no vCPU swaps; a good one reaches every vCPU.
+ * a state that fails anywhere fails the whole reload, naming the guest and the first vCPU
+ * that failed (even where the state's own message cannot, as over the memory limit), and no
+ * vCPU swaps; a good one reaches every vCPU.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -237,12 +238,25 @@ int main(void)
 		static struct fake fs[NV];
 		xg_vcpu *vs[NV];
 		int all = 1, none = 1;
-		e = engine_with(pol_ud, NULL, &err);
+		e = engine_with(pol_ud, "    limits: { memory: 4M }\n", &err);
 		if (!e)
 			bail("%s", err.msg);
 		for (int i = 0; i < NV; i++)
 			if (!(vs[i] = xg_vcpu_attach(e, "g", i, &fake_ops, &fs[i], &err)))
 				bail("%s", err.msg);
+		/* only vCPU 5's load goes over the memory limit: its message cannot say which
+		 * vCPU it was, the reload's does */
+		put_file("p.lua",
+			 "local xg = require 'exitgate'\n"
+			 "local keep = {}\n"
+			 "if xg.vcpu_index == 5 then for i = 1, 1e7 do keep[i] = ('x'):rep(200) .. i "
+			 "end end\n"
+			 "return xg.policy { io = function(e) return xg.inject('GP', 0) end }\n");
+		ok(xg_engine_reload(e, &err) != 0 &&
+		       !strncmp(err.msg, "guest 'g' vCPU 5: ", 18) && strstr(err.msg, "memory"),
+		   "%d vCPUs, vCPU 5's load over the memory limit: the reload's error names the "
+		   "guest and vCPU (%s)",
+		   NV, err.msg);
 		/* vCPUs 9 and up fail their state's top level; 9 is the first in the list */
 		put_file("p.lua",
 			 "local xg = require 'exitgate'\n"
@@ -250,6 +264,7 @@ int main(void)
 			 "xg.vcpu_index) end\n"
 			 "return xg.policy { io = function(e) return xg.inject('GP', 0) end }\n");
 		ok(xg_engine_reload(e, &err) != 0 && strstr(err.msg, "no state for vCPU 9") &&
+		       !strncmp(err.msg, "guest 'g' vCPU 9: policy p.lua:", 31) &&
 		       !strstr(err.msg, "vCPU 1") && !strstr(err.msg, "vCPU 2"),
 		   "%d vCPUs, states failing from vCPU 9 on: the reload fails, naming vCPU 9 (%s)",
 		   NV, err.msg);

@@ -22,14 +22,7 @@
 #include "engine_test.h"
 #include "engine/arena.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define XG_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define XG_ASAN 1
-#endif
-#endif
-#ifdef XG_ASAN
+#ifdef XG_UNDER_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -122,7 +115,7 @@ static int model_run(uint64_t seed, int ops, int close_at, int *from_arena, int 
 			}
 			if (xg_arena_owns(&a, b->p)) {
 				xg_arena_free(&a, b->p, b->n);
-#ifdef XG_ASAN
+#ifdef XG_UNDER_ASAN
 				if (!__asan_region_is_poisoned(b->p, 1) ||
 				    __asan_region_is_poisoned(b->p, b->n) != (void *)b->p) {
 					snprintf(why, whylen, "op %d: a freed block is not poisoned",
@@ -160,7 +153,7 @@ static int model_run(uint64_t seed, int ops, int close_at, int *from_arena, int 
 				 (void *)b->p);
 			return -1;
 		}
-#ifdef XG_ASAN
+#ifdef XG_UNDER_ASAN
 		if (b->p && __asan_region_is_poisoned(b->p, b->n)) {
 			snprintf(why, whylen, "op %d: a live block of %zu is poisoned", op, b->n);
 			return -1;
@@ -217,7 +210,7 @@ static void model(void)
 	}
 	ok(!failed, "40 runs of 20,000 operations: every block kept its bytes, none overlapped, "
 		    "all 16-byte aligned, none new from a closed arena%s",
-#ifdef XG_ASAN
+#ifdef XG_UNDER_ASAN
 	   ", live blocks unpoisoned up to their size and poisoned past it, freed ones poisoned whole"
 #else
 	   ""

@@ -9,14 +9,7 @@
 
 #include "engine_test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define XG_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define XG_ASAN 1
-#endif
-#endif
-#ifdef XG_ASAN
+#ifdef XG_UNDER_ASAN
 /* the ASan runtime's (sanitizer/allocator_interface.h, not always installed) */
 size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
@@ -25,7 +18,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
  * resident on purpose), else the resident set size. */
 static long long held_bytes(void)
 {
-#ifdef XG_ASAN
+#ifdef XG_UNDER_ASAN
 	return (long long)__sanitizer_get_current_allocated_bytes();
 #else
 	char line[256];

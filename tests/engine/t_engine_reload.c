@@ -238,7 +238,8 @@ int main(void)
 		static struct fake fs[NV];
 		xg_vcpu *vs[NV];
 		int all = 1, none = 1;
-		e = engine_with(pol_ud, "    limits: { memory: 4M }\n", &err);
+		/* time enough that the load's end is the memory limit's, under TSan too */
+		e = engine_with(pol_ud, "    limits: { memory: 4M, time_ms: 1000 }\n", &err);
 		if (!e)
 			bail("%s", err.msg);
 		for (int i = 0; i < NV; i++)
@@ -249,8 +250,8 @@ int main(void)
 		put_file("p.lua",
 			 "local xg = require 'exitgate'\n"
 			 "local keep = {}\n"
-			 "if xg.vcpu_index == 5 then for i = 1, 1e7 do keep[i] = ('x'):rep(200) .. i "
-			 "end end\n"
+			 "if xg.vcpu_index == 5 then for i = 1, 1e7 do keep[i] = ('x'):rep(10000) .. "
+			 "i end end\n"
 			 "return xg.policy { io = function(e) return xg.inject('GP', 0) end }\n");
 		ok(xg_engine_reload(e, &err) != 0 &&
 		       !strncmp(err.msg, "guest 'g' vCPU 5: ", 18) && strstr(err.msg, "memory"),

@@ -3,8 +3,9 @@
  * standard libraries, the exitgate module, the policy's load) makes ~1,000 small
  * allocations and frees a few hundred of them, and a reload builds one state per vCPU, on
  * several threads, before any of them serves. Through malloc that was a third of a build's
- * instructions and kept two builder threads from scaling (64 states: 3.7 ms on one core,
- * 2.4 ms on two; with the arena 3.6 and 1.8).
+ * instructions and kept two builder threads from scaling (bench_engine's reload of 64
+ * states, best: 3.7-4.1 ms on one core and 2.2-2.7 on two; with the arena 2.8-3.0 and
+ * 1.6-2.1).
  *
  * Blocks are bumped from the arena's bottom, 16-byte aligned as malloc's are (Lua needs
  * LUAI_MAXALIGN, 8). A block freed or shrunk at the top gives its bytes back and one grown

@@ -753,9 +753,10 @@ XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_s
 /*
  * The new states of a reload, built off the vCPU threads: by the reloading thread and, for
  * more than two vCPUs, by up to one more thread per CPU it may run on (at most 8 in all), each
- * taking the next vCPU in turn. 64 states took 3.9-5 ms one after another here (60-80 us
- * each: the standard libraries, the exitgate module, the policy, their allocations), 2.3-2.5
- * ms on 2 cores. Once a build fails no further one starts; as every vCPU before it in the
+ * taking the next vCPU in turn. 64 states take 2.8-3.0 ms one after another here (~45 us
+ * each: the standard libraries, the exitgate module, the policy; their allocations come
+ * from each state's arena, arena.c), 1.6-2.1 ms on 2 cores (bench_engine's reload rows).
+ * Once a build fails no further one starts; as every vCPU before it in the
  * list was handed out already, the error reported is the first failing vCPU's in attach
  * order, as when they were built one after another.
  */

@@ -867,7 +867,8 @@ static uint64_t reloads_of(struct world *w)
 /*
  * Until every vCPU served after `since` (up to 10 s): the time of the last, or -1. With
  * handed, also the time the engine's reload count first went past reloads0 (polled with
- * the rest, every ~0.1 ms). With served NULL, only that (the vCPUs may be idle).
+ * the rest, every ~0.1 ms). With served 0, only that, and handed is required (the vCPUs
+ * may be idle).
  */
 static double all_served(struct world *w, double since, uint64_t reloads0, double *handed,
 			 int served)

@@ -566,9 +566,19 @@ static double cost_of(lua_State *L, enum xg_cost k)
 		luaL_optlstring(L, 3, "", &sl);
 		if (n <= 0)
 			return 1;
-		if (n * ((double)l + (double)sl) > (double)get_ls(L)->limit)
-			luaL_error(L, "string.rep result of %f bytes is over the memory limit",
-				   n * ((double)l + (double)sl));
+		if (n * ((double)l + (double)sl) > (double)get_ls(L)->limit) {
+			double want = n * ((double)l + (double)sl);
+			/* in whole bytes ("2097152", not Lua's "2097152.0") where they fit */
+			if (want < 9.2e18)
+				luaL_error(L,
+					   "string.rep result of %I bytes is over the memory limit "
+					   "(limits.memory: %I bytes)",
+					   (lua_Integer)want, (lua_Integer)get_ls(L)->limit);
+			luaL_error(L,
+				   "string.rep result of %f bytes is over the memory limit "
+				   "(limits.memory: %I bytes)",
+				   want, (lua_Integer)get_ls(L)->limit);
+		}
 		/* lstrlib.c str_rep: a memcpy per copy, n turns even of an empty string */
 		return n / 2 + n * ((double)l + (double)sl) / XG_COPY_BYTES;
 	case XG_COST_FIND:

@@ -142,9 +142,8 @@ function M.policy(t)
 end
 
 M.emulator = { supports = C.emulator_supports }
-M.params = C.params
-M.guest = C.guest
-M.vcpu_index = C.vcpu_index
+-- M.params, M.guest and M.vcpu_index are set by the engine when the state is given its
+-- guest and vCPU (core/engine/sandbox.c xg_lstate_load), after this file has run.
 M.log = C.log
 M.store = C.store
 

@@ -5,8 +5,11 @@
  *
  * Reload protocol. xg_engine_reload (any thread but a vCPU's) parses the configuration,
  * reads every policy, and builds one fresh state per attached vCPU (on several threads when
- * there are many: build_all); if any of that fails nothing changes. Otherwise each vCPU
- * gets its new state in `pending` (under its lock), and the engine's config is replaced.
+ * there are many: build_all), each by loading the policy into a base made ahead (the pool:
+ * a base per vCPU, made again once the states are handed out, so that the vCPUs wait only
+ * for the policies' part); if any of that fails nothing changes. Otherwise
+ * each vCPU gets its new state in `pending` (under its lock), and the engine's config is
+ * replaced.
  * The vCPU thread looks at has_pending at the start of xg_handle_exit - one relaxed-cost
  * atomic load - and swaps there, so an exit is handled wholly by one policy: none is lost
  * or handled twice. Old states go to the graveyard (a lock-free list: the swap takes no
@@ -184,6 +187,44 @@ static int load_lua_module(struct xg_engine *e, struct xg_error *err)
 	return -1;
 }
 
+/* ---- bases made ahead ------------------------------------------------------------------ */
+
+/* A base from the pool, or NULL (reload_lock held, or the engine not yet shared). */
+static struct xg_lstate *pool_take(struct xg_engine *e)
+{
+	return e->pool_n ? e->pool[--e->pool_n] : NULL;
+}
+
+static void pool_put(struct xg_engine *e, struct xg_lstate *ls)
+{
+	if (!ls)
+		return;
+	if (e->pool_n == e->pool_cap) {
+		size_t cap = e->pool_cap ? 2 * e->pool_cap : 16;
+		struct xg_lstate **p = realloc(e->pool, cap * sizeof(*p));
+		if (!p) { /* the pool only saves time: a state is then made whole */
+			xg_lstate_free(ls);
+			return;
+		}
+		e->pool = p;
+		e->pool_cap = cap;
+	}
+	e->pool[e->pool_n++] = ls;
+}
+
+/* Guest g's state with its policy loaded: into base when there is one (it is used up
+ * either way), else made whole. */
+static struct xg_lstate *state_from(struct xg_engine *e, struct xg_lstate *base,
+				    const struct xg_guest_cfg *g, const char *src, size_t len,
+				    struct xg_vcpu *v, int index, struct xg_error *err)
+{
+	if (!base)
+		return xg_lstate_new(e, g, src, len, v, index, err);
+	return xg_lstate_load(base, g, src, len, v, index, err) ? NULL : base;
+}
+
+static void pool_fill(struct xg_engine *e, size_t want);
+
 /* Policy sources of every guest of cfg, read once; check-load each. */
 static char **read_policies(struct xg_engine *e, struct xg_config *cfg, size_t **lens,
 			    struct xg_error *err)
@@ -311,6 +352,9 @@ void xg_engine_free(xg_engine *e)
 	while (e->vcpus)
 		xg_vcpu_detach(e->vcpus);
 	empty_graveyard(e);
+	while (e->pool_n)
+		xg_lstate_free(e->pool[--e->pool_n]);
+	free(e->pool);
 	xg_store_free(e);
 	xg_config_free(e->cfg);
 	free(e->dump_default);
@@ -371,14 +415,18 @@ xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index, const struct
 	pthread_mutex_init(&v->lock, NULL);
 	if (xg_read_file(g->policy, &src, &len, err))
 		goto fail;
-	v->ls = xg_lstate_new(e, g, src, len, v, index, err);
+	v->ls = state_from(e, pool_take(e), g, src, len, v, index, err);
 	free(src);
 	if (!v->ls)
 		goto fail;
 	pthread_mutex_lock(&e->lock);
 	v->next = e->vcpus;
 	e->vcpus = v;
+	e->nvcpus++;
 	pthread_mutex_unlock(&e->lock);
+	/* a base for this vCPU's next reload: attach makes two states' worth, so that no
+	 * reload makes them while the vCPUs wait */
+	pool_fill(e, e->nvcpus);
 	pthread_mutex_unlock(&e->reload_lock);
 	return v;
 fail:
@@ -409,6 +457,7 @@ void xg_vcpu_detach(xg_vcpu *v)
 	for (struct xg_vcpu **p = &e->vcpus; *p; p = &(*p)->next)
 		if (*p == v) {
 			*p = v->next;
+			e->nvcpus--;
 			break;
 		}
 	{
@@ -417,6 +466,9 @@ void xg_vcpu_detach(xg_vcpu *v)
 		add_stats(&e->retired, &s);
 	}
 	pthread_mutex_unlock(&e->lock);
+	/* the pool keeps a base per vCPU, no more */
+	while (e->pool_n > e->nvcpus)
+		xg_lstate_free(e->pool[--e->pool_n]);
 	pthread_mutex_unlock(&e->reload_lock);
 	if (v->logs.suppressed)
 		xg_engine_log(e, "%s[%d]: %llu more log lines suppressed (rate_limit)", v->guest,
@@ -762,10 +814,11 @@ XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_s
  */
 struct builds {
 	struct xg_engine *e;
-	struct xg_config *cfg;
+	struct xg_config *cfg; /* NULL: make bases only (pool_fill) */
 	char **src;
 	size_t *lens, *gi; /* gi[i]: vs[i]'s guest in cfg */
 	struct xg_vcpu **vs;
+	struct xg_lstate **base; /* base[i]: the pool's base for vs[i], or NULL; taken */
 	struct xg_lstate **fresh;
 	size_t n;
 	atomic_size_t next;
@@ -805,10 +858,20 @@ static void *build_states(void *arg)
 	off_vcpu_thread = 1;
 	while (!atomic_load(&b->failed) && (i = atomic_fetch_add(&b->next, 1)) < b->n) {
 		struct xg_error err = {{0}};
-		struct xg_vcpu *v = b->vs[i];
-		size_t g = b->gi[i];
-		b->fresh[i] = xg_lstate_new(b->e, &b->cfg->guests[g], b->src[g], b->lens[g], v,
-					    v->index, &err);
+		struct xg_vcpu *v;
+		size_t g;
+		struct xg_lstate *base;
+		if (!b->cfg) { /* a base that cannot be made is only time not saved */
+			b->fresh[i] = xg_lstate_base(b->e, &err);
+			continue;
+		}
+		v = b->vs[i];
+		g = b->gi[i];
+		base = b->base ? b->base[i] : NULL;
+		if (base)
+			b->base[i] = NULL;
+		b->fresh[i] = state_from(b->e, base, &b->cfg->guests[g], b->src[g], b->lens[g], v,
+					 v->index, &err);
 		if (!b->fresh[i]) {
 			pthread_mutex_lock(&b->mu);
 			if (i < b->err_at) {
@@ -853,11 +916,36 @@ static int build_all(struct builds *b, struct xg_error *err)
 	return -1;
 }
 
+/*
+ * Make bases until the pool holds want (reload_lock held, or the engine not yet shared): on
+ * the builders a reload uses, once it has handed out its states, so off the time to
+ * serving. One missing (an attach) is made on the calling thread.
+ */
+static void pool_fill(struct xg_engine *e, size_t want)
+{
+	struct xg_error err;
+	struct builds b = {.e = e};
+	size_t n = want > e->pool_n ? want - e->pool_n : 0;
+
+	if (n == 1) {
+		pool_put(e, xg_lstate_base(e, &err));
+		return;
+	}
+	if (!n || !(b.fresh = calloc(n, sizeof(*b.fresh))))
+		return;
+	b.n = n;
+	build_all(&b, &err);
+	for (size_t i = 0; i < n; i++)
+		pool_put(e, b.fresh[i]);
+	free(b.fresh);
+}
+
 int xg_engine_reload(xg_engine *e, struct xg_error *err)
 {
 	struct xg_config *cfg;
 	struct xg_lstate **fresh = NULL;
 	struct xg_vcpu **vs = NULL;
+	struct xg_lstate **bases = NULL;
 	size_t nv = 0, *lens = NULL, *gis = NULL;
 	char **src = NULL;
 	int rc = -1;
@@ -878,7 +966,8 @@ int xg_engine_reload(xg_engine *e, struct xg_error *err)
 	fresh = calloc(nv + 1, sizeof(*fresh));
 	vs = calloc(nv + 1, sizeof(*vs));
 	gis = calloc(nv + 1, sizeof(*gis));
-	if (!fresh || !vs || !gis) {
+	bases = calloc(nv + 1, sizeof(*bases));
+	if (!fresh || !vs || !gis || !bases) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		goto out;
 	}
@@ -909,8 +998,11 @@ int xg_engine_reload(xg_engine *e, struct xg_error *err)
 				   .lens = lens,
 				   .gi = gis,
 				   .vs = vs,
+				   .base = bases,
 				   .fresh = fresh,
 				   .n = nv};
+		for (size_t i = 0; i < nv; i++)
+			bases[i] = pool_take(e);
 		if (nv && build_all(&b, err))
 			goto out;
 	}
@@ -941,9 +1033,13 @@ out:
 	if (fresh)
 		for (size_t i = 0; i < nv; i++)
 			xg_lstate_free(fresh[i]);
+	if (bases) /* those a failed build left unused */
+		for (size_t i = 0; i < nv; i++)
+			pool_put(e, bases[i]);
 	free(fresh);
 	free(vs);
 	free(gis);
+	free(bases);
 	if (cfg)
 		free_sources(cfg, src, lens);
 	else if (src)
@@ -952,6 +1048,7 @@ out:
 	/* the states replaced before are closed after the new ones are handed out, off the
 	 * time to serving (a state is buried only once no vCPU uses it) */
 	empty_graveyard(e);
+	pool_fill(e, e->nvcpus);
 	pthread_mutex_unlock(&e->reload_lock);
 	return rc;
 }

@@ -189,6 +189,11 @@ struct xg_lstate {
 
 struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g, const char *src,
 				size_t len, struct xg_vcpu *v, int index, struct xg_error *err);
+/* The same in two parts (sandbox.c): a base no configuration decides, made ahead of need;
+ * then guest g's policy loaded into it, once. xg_lstate_load frees ls when it fails. */
+struct xg_lstate *xg_lstate_base(struct xg_engine *e, struct xg_error *err);
+int xg_lstate_load(struct xg_lstate *ls, const struct xg_guest_cfg *g, const char *src, size_t len,
+		   struct xg_vcpu *v, int index, struct xg_error *err);
 void xg_lstate_free(struct xg_lstate *ls);
 /* Compile e->lua_src once into e->lua_bin, which every state then loads instead of parsing
  * the text again (a third of a state's making). On any failure lua_bin stays NULL and the
@@ -329,9 +334,16 @@ struct xg_engine {
 	char *lua_bin; /* ... compiled once (xg_module_compile), NULL: states parse lua_src */
 	size_t lua_bin_len;
 	struct xg_vcpu *vcpus;
+	size_t nvcpus; /* in vcpus (changed under reload_lock and lock) */
 	/* states replaced, closed by the next reload: pushed without a lock (a vCPU's swap
 	 * must not wait for a stats reader or a reload), taken whole by empty_graveyard */
 	_Atomic(struct xg_lstate *) graveyard;
+	/* bases made ahead (sandbox.c xg_lstate_base), one per vCPU: a reload loads each
+	 * vCPU's policy into one instead of making a whole state while the vCPUs wait, and
+	 * makes them again once it has handed out the new states (engine.c pool_fill); under
+	 * reload_lock */
+	struct xg_lstate **pool;
+	size_t pool_n, pool_cap;
 	xg_log_fn log;
 	void *log_ud;
 	struct xg_stats retired; /* detached vCPUs, reload counters */

@@ -1900,15 +1900,20 @@ void xg_module_compile(struct xg_engine *e)
 	lua_close(L);
 }
 
-struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g, const char *src,
-				size_t len, struct xg_vcpu *v, int index, struct xg_error *err)
+/*
+ * A state in two parts. The base (xg_lstate_base) is what no configuration decides: the
+ * standard libraries, the sandbox's globals, the exitgate module run, the vcpu and register
+ * objects and the exit view; it is nine tenths of a state's making (~40 us here). The
+ * engine keeps bases made ahead (engine.c: the pool), so that a reload on many vCPUs makes
+ * only the second part while the vCPUs wait: xg_lstate_load gives a base its guest (limits,
+ * params, the store, dumps, on_error) and loads the policy. A base is used once: a policy
+ * may change the module's tables as it loads, so a state is never loaded twice.
+ */
+struct xg_lstate *xg_lstate_base(struct xg_engine *e, struct xg_error *err)
 {
 	/* line aligned: the fields a call touches are the struct's first lines */
 	struct xg_lstate *ls = aligned_alloc(64, (sizeof(*ls) + 63) & ~(size_t)63);
 	lua_State *L;
-	char chunkname[128];
-	char msg[256];
-	size_t params_used;
 
 	if (!ls) {
 		set_err(err, "out of memory");
@@ -1916,17 +1921,93 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	}
 	memset(ls, 0, sizeof(*ls));
 	ls->e = e;
-	ls->v = v;
-	ls->index = index;
-	ls->limit = g->memory;
-	ls->instructions = g->instructions;
-	ls->time_ns = (g->time_ms ? g->time_ms : XG_DEFAULT_TIME_MS) * 1000000ull;
+	ls->index = -1;
 	{
 		struct timespec res;
 		ls->tick_ns = clock_getres(CLOCK_MONOTONIC_COARSE, &res)
 				  ? 4000000
 				  : (uint64_t)res.tv_sec * 1000000000u + (uint64_t)res.tv_nsec;
 	}
+	/* the module's own limits until a guest's are given (xg_lstate_load) */
+	ls->time_ns = XG_DEFAULT_TIME_MS * 1000000ull;
+	for (int i = 0; i < XG_SLOTS; i++)
+		ls->handlers[i] = LUA_NOREF;
+	ls->cur_handler = LUA_NOREF;
+	ls->lifted = 1; /* the standard libraries and the module are ours, not the policy's */
+	xg_arena_init(&ls->arena, XG_ARENA_SIZE); /* without it, malloc serves the build */
+	ls->L = L = lua_newstate(l_alloc, ls);
+	if (!L) {
+		set_err(err, "out of memory creating a Lua state");
+		goto fail;
+	}
+	*(struct xg_lstate **)lua_getextraspace(L) = ls; /* get_ls; before any coroutine */
+	lua_atpanic(L, at_panic);
+	build_env(L, ls);
+
+	/* the exitgate module */
+	/* the module's bytecode, compiled once by the engine (ours, never a policy's: policies
+	 * load as text only), else its text */
+	if ((e->lua_bin
+		 ? luaL_loadbufferx(L, e->lua_bin, e->lua_bin_len, "@exitgate.lua", "b")
+		 : luaL_loadbufferx(L, e->lua_src, e->lua_len, "@exitgate.lua", "t")) != LUA_OK) {
+		set_err(err, "lua/exitgate.lua: %s", lua_tostring(L, -1));
+		goto fail;
+	}
+	/* what the module takes from C; the guest's own (params, guest, vcpu_index) are set
+	 * on the module's table when a guest is given */
+	lua_newtable(L);
+	lua_pushstring(L, XG_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_pushcfunction(L, c_emulator_supports);
+	lua_setfield(L, -2, "emulator_supports");
+	lua_pushcfunction(L, c_reusable);
+	lua_setfield(L, -2, "reusable");
+	lua_pushcfunction(L, c_is_shared);
+	lua_setfield(L, -2, "is_shared");
+	lua_pushcfunction(L, c_log);
+	lua_setfield(L, -2, "log");
+	lua_newtable(L);
+	lua_pushcfunction(L, c_store_get);
+	lua_setfield(L, -2, "get");
+	lua_pushcfunction(L, c_store_set);
+	lua_setfield(L, -2, "set");
+	lua_setfield(L, -2, "store");
+	if (run_chunk(ls, 1, 10000000, 1000000000, "lua/exitgate.lua", err))
+		goto fail;
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &module_key);
+	lua_gc(L, LUA_GCCOLLECT);
+	xg_lstate_log_flush(ls);
+	return ls;
+fail:
+	xg_lstate_log_flush(ls);
+	xg_lstate_free(ls);
+	return NULL;
+}
+
+struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *g, const char *src,
+				size_t len, struct xg_vcpu *v, int index, struct xg_error *err)
+{
+	struct xg_lstate *ls = xg_lstate_base(e, err);
+
+	if (!ls || xg_lstate_load(ls, g, src, len, v, index, err))
+		return NULL;
+	return ls;
+}
+
+int xg_lstate_load(struct xg_lstate *ls, const struct xg_guest_cfg *g, const char *src, size_t len,
+		   struct xg_vcpu *v, int index, struct xg_error *err)
+{
+	struct xg_engine *e = ls->e;
+	lua_State *L = ls->L;
+	char chunkname[128];
+	char msg[256];
+	size_t params_used;
+
+	ls->v = v;
+	ls->index = index;
+	ls->limit = g->memory;
+	ls->instructions = g->instructions;
+	ls->time_ns = (g->time_ms ? g->time_ms : XG_DEFAULT_TIME_MS) * 1000000ull;
 	ls->logs_per_second = g->logs_per_second;
 	ls->burst = g->burst;
 	ls->store_entries = g->store_entries;
@@ -1935,9 +2016,6 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	ls->store = xg_store_of(e, g->name);
 	snprintf(ls->guest, sizeof(ls->guest), "%s", g->name);
 	snprintf(ls->chunk, sizeof(ls->chunk), "%s", base_name(g->policy));
-	for (int i = 0; i < XG_SLOTS; i++)
-		ls->handlers[i] = LUA_NOREF;
-	ls->cur_handler = LUA_NOREF;
 	if (g->dump_dir) {
 		ls->dump_dir = strdup(g->dump_dir);
 	} else if (e->dump_default) {
@@ -1959,37 +2037,8 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 		goto fail;
 	}
 	ls->on_error_default = !strcmp(g->on_error, XG_DEFAULT_ON_ERROR);
-	ls->lifted = 1; /* the standard libraries and the module are ours, not the policy's */
-	xg_arena_init(&ls->arena, XG_ARENA_SIZE); /* without it, malloc serves the build */
-	ls->L = L = lua_newstate(l_alloc, ls);
-	if (!L) {
-		set_err(err, "out of memory creating a Lua state");
-		goto fail;
-	}
-	*(struct xg_lstate **)lua_getextraspace(L) = ls; /* get_ls; before any coroutine */
-	lua_atpanic(L, at_panic);
-	build_env(L, ls);
-
-	/* the exitgate module */
-	/* the module's bytecode, compiled once by the engine (ours, never a policy's: policies
-	 * load as text only), else its text */
-	if ((e->lua_bin
-		 ? luaL_loadbufferx(L, e->lua_bin, e->lua_bin_len, "@exitgate.lua", "b")
-		 : luaL_loadbufferx(L, e->lua_src, e->lua_len, "@exitgate.lua", "t")) != LUA_OK) {
-		set_err(err, "lua/exitgate.lua: %s", lua_tostring(L, -1));
-		goto fail;
-	}
-	lua_newtable(L);
-	lua_pushstring(L, XG_VERSION);
-	lua_setfield(L, -2, "version");
-	lua_pushcfunction(L, c_emulator_supports);
-	lua_setfield(L, -2, "emulator_supports");
-	lua_pushcfunction(L, c_reusable);
-	lua_setfield(L, -2, "reusable");
-	lua_pushcfunction(L, c_is_shared);
-	lua_setfield(L, -2, "is_shared");
-	lua_pushcfunction(L, c_log);
-	lua_setfield(L, -2, "log");
+	/* the guest's own fields of the module (still ours: lifted) */
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &module_key);
 	lua_pushstring(L, g->name);
 	lua_setfield(L, -2, "guest");
 	lua_pushinteger(L, index);
@@ -2001,16 +2050,7 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	}
 	params_used = ls->used - params_used;
 	lua_setfield(L, -2, "params");
-	lua_newtable(L);
-	lua_pushcfunction(L, c_store_get);
-	lua_setfield(L, -2, "get");
-	lua_pushcfunction(L, c_store_set);
-	lua_setfield(L, -2, "set");
-	lua_setfield(L, -2, "store");
-	if (run_chunk(ls, 1, 10000000, 1000000000, "lua/exitgate.lua", err))
-		goto fail;
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &module_key);
-	lua_gc(L, LUA_GCCOLLECT);
+	lua_settop(L, 0);
 	ls->lifted = 0;
 	/* params live in the policy's state and count against its limit: a state already over
 	 * it would fail the policy's first allocation with a bare "not enough memory" */
@@ -2096,11 +2136,11 @@ struct xg_lstate *xg_lstate_new(struct xg_engine *e, const struct xg_guest_cfg *
 	ls->lifted = 0;
 	ls->arena.open = 0; /* what the policy allocates from now on comes from malloc */
 	xg_lstate_log_flush(ls);
-	return ls;
+	return 0;
 fail:
 	xg_lstate_log_flush(ls);
 	xg_lstate_free(ls);
-	return NULL;
+	return -1;
 }
 
 void xg_lstate_free(struct xg_lstate *ls)

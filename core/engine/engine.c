@@ -415,7 +415,7 @@ xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index, const struct
 	pthread_mutex_init(&v->lock, NULL);
 	if (xg_read_file(g->policy, &src, &len, err))
 		goto fail;
-	v->ls = state_from(e, pool_take(e), g, src, len, v, index, err);
+	v->ls = xg_lstate_new(e, g, src, len, v, index, err);
 	free(src);
 	if (!v->ls)
 		goto fail;
@@ -424,8 +424,8 @@ xg_vcpu *xg_vcpu_attach(xg_engine *e, const char *guest, int index, const struct
 	e->vcpus = v;
 	e->nvcpus++;
 	pthread_mutex_unlock(&e->lock);
-	/* a base for this vCPU's next reload: attach makes two states' worth, so that no
-	 * reload makes them while the vCPUs wait */
+	/* and a base for this vCPU's next reload, so that no reload makes a whole state while
+	 * the vCPUs wait: attach makes two states' worth (64 attaches 2.9 -> 5.5 ms here) */
 	pool_fill(e, e->nvcpus);
 	pthread_mutex_unlock(&e->reload_lock);
 	return v;
@@ -805,9 +805,11 @@ XG_HOT struct xg_result xg_handle_exit(xg_vcpu *v, const void *run, size_t run_s
 /*
  * The new states of a reload, built off the vCPU threads: by the reloading thread and, for
  * more than two vCPUs, by up to one more thread per CPU it may run on (at most 8 in all), each
- * taking the next vCPU in turn. 64 states take 2.8-3.0 ms one after another here (~45 us
- * each: the standard libraries, the exitgate module, the policy; their allocations come
- * from each state's arena, arena.c), 1.6-2.1 ms on 2 cores (bench_engine's reload rows).
+ * taking the next vCPU in turn; and the bases made again after them (pool_fill). A whole
+ * state took ~45 us here (the standard libraries, the exitgate module, the policy; their
+ * allocations from the state's arena, arena.c), 64 of them 2.8-3.0 ms one after another;
+ * loading the policy into a base takes ~5 us, and 64 states are handed out 0.4-0.6 ms
+ * after the call on one builder (bench_engine's reload rows).
  * Once a build fails no further one starts; as every vCPU before it in the
  * list was handed out already, the error reported is the first failing vCPU's in attach
  * order, as when they were built one after another.
@@ -919,7 +921,7 @@ static int build_all(struct builds *b, struct xg_error *err)
 /*
  * Make bases until the pool holds want (reload_lock held, or the engine not yet shared): on
  * the builders a reload uses, once it has handed out its states, so off the time to
- * serving. One missing (an attach) is made on the calling thread.
+ * serving. One missing (an attach's) is made on the calling thread.
  */
 static void pool_fill(struct xg_engine *e, size_t want)
 {

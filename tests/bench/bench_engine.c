@@ -174,7 +174,8 @@ static void *watch_handed(void *arg)
 		if (g < 0)
 			return NULL;
 		while (!atomic_load_explicit(&w->last->has_pending, memory_order_acquire))
-			;
+			if (atomic_load(&w->go) < 0) /* the reload failed */
+				return NULL;
 		w->at = now();
 		atomic_store(&w->go, 0);
 	}
@@ -235,6 +236,10 @@ static void reload_64(void)
 			t0 = now();
 			if (xg_engine_reload(e, &err)) {
 				printf("reload, 64 vCPUs: %s\n", err.msg);
+				if (watching) { /* it watches a vCPU detached below */
+					atomic_store(&w.go, -1);
+					pthread_join(wt, NULL);
+				}
 				goto out;
 			}
 			ms[r] = (now() - t0) / 1e6; /* now() is in ns */

@@ -808,7 +808,7 @@ static void memory(void)
 	       "process's first-time costs); vcpus: as many VMs and vCPUs again, made after them; "
 	       "engine: xg_engine_new;\n"
 	       "   attach: the vCPUs' Lua states (policy + exitgate library), the bases made "
-	       "ahead for the next reload (one per vCPU and per guest), xg_vcpu; threads: "
+	       "ahead for the next reload (one per vCPU), xg_vcpu; threads: "
 	       "while a thread per vCPU runs exits (stacks, first-use buffers); after: the "
 	       "threads joined\n\n");
 	printf("%14s %8s %8s %8s %8s %10s %8s %8s %8s %8s %12s %14s %10s\n", "guests x vCPUs",
@@ -842,7 +842,8 @@ static void memory(void)
 	       "after the first (VM holds the process's first-time costs). Lua and bases = the "
 	       "states' allocator counts, both within attach.)\n");
 	printf("per vCPU, in parts: xg_vcpu %zu B (its verdict cache %zu B), the Lua state "
-	       "%ld KiB, a base made ahead for the next reload %ld KiB, the backend's XSAVE image "
+	       "%ld KiB, a base made ahead for the next reload %ld KiB (in a 64 KiB arena block), "
+	       "the backend's XSAVE image "
 	       "%zu B, dump buffers none kept (a dump is built in a buffer freed when it is "
 	       "written)\n",
 	       rows[0].vcpu_struct, rows[0].cache, rows[0].lua, rows[0].pool, rows[0].xsave);

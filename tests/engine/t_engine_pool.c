@@ -2,8 +2,8 @@
  * t_engine_pool.c - the bases a reload loads its policies into (engine.c pool_fill,
  * sandbox.c xg_lstate_base): made ahead, one per vCPU, so that a reload makes only the
  * policy's part while the vCPUs wait. What must hold:
- * - the pool holds a base per attached vCPU, after attaches, after a reload (good or
- *   failed) and after detaches;
+ * - the pool holds a base per attached vCPU, after attaches (and one that failed), after a
+ *   reload (good or failed) and after detaches;
  * - a base is used once: what a policy changed in the module and the libraries as it loaded
  *   (xg.exceptions, xg.hex, string.rep) is not there for the next policy;
  * - a state from a base is its vCPU's and its guest's (xg.vcpu_index, xg.guest), and has
@@ -152,6 +152,12 @@ int main(void)
 	for (int k = 0; k < 3; k++)
 		xg_vcpu_detach(vs[k]);
 	is_int((int)e->pool_n, NG + NH - 3, "3 vCPUs detached: their bases are closed");
+	/* an attach whose policy fails to load leaves the pool as it was */
+	put_file("p.lua", "error('not today')\n");
+	ok(!xg_vcpu_attach(e, "g", 9, &fake_ops, &fs[0], &err) &&
+	       e->pool_n == NG + NH - 3,
+	   "an attach that fails: the pool still holds one per vCPU (%zu; %s)", e->pool_n,
+	   err.msg);
 	for (int k = 3; k < NG + NH; k++)
 		xg_vcpu_detach(vs[k]);
 	xg_engine_free(e);

@@ -692,6 +692,8 @@ static const struct xg_kvm_vmm_ops vmm_ops = {
     .describe_gpa = vmm_describe_gpa,
 };
 
+/* Make guest g's VM and vCPUs: 0, -1 with err, or 1 when SIGTERM or SIGINT came first (err
+ * says which vCPU was next); what was made is freed by guest_free either way. */
 static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 {
 	const struct xg_vm_cfg *vm = &g->cfg->vm;
@@ -750,6 +752,12 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 	}
 	for (int i = 0; i < g->nv; i++) {
 		struct vcpu *c = &g->v[i];
+		/* SIGTERM or SIGINT while the vCPUs are set up (a policy state each, which may
+		 * take seconds in all): stop here, not after the rest (run_guests says so) */
+		if (atomic_load(&interrupted)) {
+			snprintf(err->msg, sizeof(err->msg), "vCPU %d of %d next", i, g->nv);
+			return 1;
+		}
 		c->g = g;
 		c->index = i;
 		if (xg_kvm_vcpu_create(g->vm, i, vm->entry, &c->kv, err))
@@ -1582,8 +1590,9 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	pthread_cond_init(&m.cond, NULL);
 	/* The signals are ours from the start: setting up (a policy state per vCPU, the VMs)
 	 * takes seconds with many vCPUs, and SIGTERM or SIGHUP then killed the run by their
-	 * default action, with no summary. Now they are flags the main loop acts on once the
-	 * guests run: a stop (status 3, summary) or a reload. */
+	 * default action, with no summary. Now they are flags: SIGTERM or SIGINT stops the
+	 * setup at the next vCPU (status 3, no guest ran), or once the guests run the main
+	 * loop stops them (status 3, summary); SIGHUP is a reload once they run. */
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK)) {
 		say("pipe: %s", strerror(errno));
 		goto out;
@@ -1653,11 +1662,23 @@ int xg_vmm_run(const struct xg_vmm_opts *o)
 	for (size_t i = 0, k = 0; i < m.cfg->n; i++)
 		if (selected(o, m.cfg->guests[i].name) && m.cfg->guests[i].vm.present)
 			m.g[k++].cfg = &m.cfg->guests[i];
-	for (int gi = 0; gi < m.ng; gi++)
-		if (guest_setup(&m, &m.g[gi], &err)) {
+	for (int gi = 0; gi < m.ng; gi++) {
+		/* 1: SIGTERM or SIGINT came while setting up (guest_setup stops at the next
+		 * vCPU); the guests set up so far are freed at out as after an error */
+		int r = atomic_load(&interrupted) ? 1 : guest_setup(&m, &m.g[gi], &err);
+		if (r < 0) {
 			say("%s", err.msg);
 			goto out;
 		}
+		if (r > 0) {
+			status = XG_RUN_STOPPED; /* as a stop once the guests run */
+			say("status %d: interrupted (%s) while setting up guest '%s' (%s): no guest "
+			    "ran",
+			    status, atomic_load(&interrupted) == SIGINT ? "SIGINT" : "SIGTERM",
+			    m.g[gi].cfg->name, m.g[gi].v ? err.msg : "before its vCPUs");
+			goto out;
+		}
+	}
 	clean_dumps(&m);
 	if (o->ctl_path)
 		snprintf(m.ctl_path, sizeof(m.ctl_path), "%s", o->ctl_path);

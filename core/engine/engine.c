@@ -921,7 +921,8 @@ static int build_all(struct builds *b, struct xg_error *err)
 /*
  * Make bases until the pool holds want (reload_lock held, or the engine not yet shared): on
  * the builders a reload uses, once it has handed out its states, so off the time to
- * serving. One missing (an attach's) is made on the calling thread.
+ * serving. Up to two missing (an attach's) are made on the calling thread alone (build_all
+ * starts no builder for so few).
  */
 static void pool_fill(struct xg_engine *e, size_t want)
 {
@@ -929,10 +930,6 @@ static void pool_fill(struct xg_engine *e, size_t want)
 	struct builds b = {.e = e};
 	size_t n = want > e->pool_n ? want - e->pool_n : 0;
 
-	if (n == 1) {
-		pool_put(e, xg_lstate_base(e, &err));
-		return;
-	}
 	if (!n || !(b.fresh = calloc(n, sizeof(*b.fresh))))
 		return;
 	b.n = n;

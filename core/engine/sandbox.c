@@ -533,7 +533,7 @@ static double args_units(lua_State *L, int from)
 static double cost_of(lua_State *L, enum xg_cost k)
 {
 	size_t l = 0, sl = 0;
-	double n, d;
+	double n, d, want;
 
 	switch (k) {
 	case XG_COST_BYTES:
@@ -566,8 +566,8 @@ static double cost_of(lua_State *L, enum xg_cost k)
 		luaL_optlstring(L, 3, "", &sl);
 		if (n <= 0)
 			return 1;
-		if (n * ((double)l + (double)sl) > (double)get_ls(L)->limit) {
-			double want = n * ((double)l + (double)sl);
+		want = n * ((double)l + (double)sl); /* the result's bytes */
+		if (want > (double)get_ls(L)->limit) {
 			/* in whole bytes ("2097152", not Lua's "2097152.0") where they fit */
 			if (want < 9.2e18)
 				luaL_error(L,
@@ -580,7 +580,7 @@ static double cost_of(lua_State *L, enum xg_cost k)
 				   want, (lua_Integer)get_ls(L)->limit);
 		}
 		/* lstrlib.c str_rep: a memcpy per copy, n turns even of an empty string */
-		return n / 2 + n * ((double)l + (double)sl) / XG_COPY_BYTES;
+		return n / 2 + want / XG_COPY_BYTES;
 	case XG_COST_FIND:
 	case XG_COST_MATCH:
 	case XG_COST_GMATCH:

@@ -753,7 +753,7 @@ static int guest_setup(struct xg_vmm *m, struct guest *g, struct xg_error *err)
 	for (int i = 0; i < g->nv; i++) {
 		struct vcpu *c = &g->v[i];
 		/* SIGTERM or SIGINT while the vCPUs are set up (a policy state each, which may
-		 * take seconds in all): stop here, not after the rest (run_guests says so) */
+		 * take seconds in all): stop here, not after the rest (xg_vmm_run says so) */
 		if (atomic_load(&interrupted)) {
 			snprintf(err->msg, sizeof(err->msg), "vCPU %d of %d next", i, g->nv);
 			return 1;
